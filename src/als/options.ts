@@ -1,0 +1,83 @@
+import { availableParallelism } from 'node:os';
+import { AlsError } from '../errors.js';
+
+export const WEIGHTINGS = ['linear', 'log', 'bm25'] as const;
+export type Weighting = (typeof WEIGHTINGS)[number];
+export const SOLVERS = ['cg', 'naive'] as const;
+export type Solver = (typeof SOLVERS)[number];
+
+export interface TrainOptions {
+  /** latent factors per user and item */
+  factors: number;
+  /** alternating iterations (one user half-step and one item half-step each) */
+  iterations: number;
+  /** λ in the loss λ(Σ‖x‖² + Σ‖y‖²) */
+  regularization: number;
+  /** α in c = 1 + α·w(r), w given by `weighting` */
+  alpha: number;
+  weighting: Weighting;
+  /** BM25's saturation K1 and length normalisation B (weighting bm25 only) */
+  bm25K1: number;
+  bm25B: number;
+  solver: Solver;
+  /** conjugate-gradient steps per row and half-step (solver cg only) */
+  cgSteps: number;
+  /** seeds the random initial factors */
+  seed: number;
+  /** worker threads for the row updates (accepted; training is single-threaded for now) */
+  threads: number;
+  /** compute the loss after every iteration (costs about one CG step) */
+  computeLoss: boolean;
+}
+
+/** α by weighting: each scale puts the confidences of typical rows in a similar range. */
+export const DEFAULT_ALPHA: Record<Weighting, number> = { linear: 40, log: 10, bm25: 1 };
+
+export function defaultTrainOptions(): TrainOptions {
+  return {
+    factors: 64,
+    iterations: 15,
+    regularization: 0.1,
+    alpha: DEFAULT_ALPHA.bm25,
+    weighting: 'bm25',
+    bm25K1: 100,
+    bm25B: 0.8,
+    solver: 'cg',
+    cgSteps: 3,
+    seed: 1,
+    threads: availableParallelism(),
+    computeLoss: false,
+  };
+}
+
+function check(ok: boolean, message: string): void {
+  if (!ok) throw new AlsError('usage', message);
+}
+
+function isInteger(value: number, min: number, max: number): boolean {
+  return Number.isInteger(value) && value >= min && value <= max;
+}
+
+/**
+ * Fills in defaults and checks every value; throws AlsError('usage') naming the first bad one.
+ * When `alpha` is not given it follows the weighting (DEFAULT_ALPHA).
+ */
+export function resolveTrainOptions(given: Partial<TrainOptions> = {}): TrainOptions {
+  const defined = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
+  const options: TrainOptions = { ...defaultTrainOptions(), ...defined };
+  if (given.alpha === undefined && WEIGHTINGS.includes(options.weighting)) options.alpha = DEFAULT_ALPHA[options.weighting];
+
+  check(WEIGHTINGS.includes(options.weighting), `unknown weighting "${options.weighting}" (expected one of: ${WEIGHTINGS.join(', ')})`);
+  check(SOLVERS.includes(options.solver), `unknown solver "${options.solver}" (expected one of: ${SOLVERS.join(', ')})`);
+  check(isInteger(options.factors, 1, 1024), `factors must be a whole number from 1 to 1024, not ${options.factors}`);
+  check(isInteger(options.iterations, 1, 10000), `iterations must be a whole number from 1 to 10000, not ${options.iterations}`);
+  check(isInteger(options.cgSteps, 1, 1024), `cg-steps must be a whole number from 1 to 1024, not ${options.cgSteps}`);
+  check(isInteger(options.threads, 1, 1024), `threads must be a whole number from 1 to 1024, not ${options.threads}`);
+  check(isInteger(options.seed, 0, 2 ** 32 - 1), `seed must be a whole number from 0 to 4294967295, not ${options.seed}`);
+  check(Number.isFinite(options.regularization) && options.regularization >= 0, `lambda must be a number ≥ 0, not ${options.regularization}`);
+  check(Number.isFinite(options.alpha) && options.alpha >= 0, `alpha must be a number ≥ 0, not ${options.alpha}`);
+  check(Number.isFinite(options.bm25K1) && options.bm25K1 >= 0, `bm25 K1 must be a number ≥ 0, not ${options.bm25K1}`);
+  check(Number.isFinite(options.bm25B) && options.bm25B >= 0 && options.bm25B <= 1, `bm25 B must be a number from 0 to 1, not ${options.bm25B}`);
+  check(typeof options.computeLoss === 'boolean', 'computeLoss must be true or false');
+  return options;
+}

@@ -1,0 +1,18 @@
+import { AlsError } from '../errors.js';
+import type { ScoredItem } from '../query/similar.js';
+import { padEnd, type Output } from './output.js';
+
+/** -n must ask for at least one result. */
+export function checkCount(count: number): void {
+  if (!(count >= 1)) throw new AlsError('usage', `--count must be at least 1, not ${count}`);
+}
+
+/** A numbered list of items with their 0..1 scores and a small bar. */
+export function printScored(out: Output, items: ScoredItem[]): void {
+  const width = Math.min(40, Math.max(...items.map((s) => [...s.name].length), 4));
+  items.forEach((s, i) => {
+    const bar = '█'.repeat(Math.round(s.score * 10));
+    out.line(`${String(i + 1).padStart(3)}. ${padEnd(s.name, width)}  ${s.score.toFixed(3)} ${out.color.green(bar)}`);
+  });
+  if (items.length === 0) out.line(out.color.dim('   (nothing to list)'));
+}

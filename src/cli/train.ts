@@ -1,0 +1,175 @@
+import { Option, type Command } from 'commander';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { DEFAULT_ALPHA, SOLVERS, WEIGHTINGS, defaultTrainOptions, resolveTrainOptions, type Solver, type Weighting } from '../als/options.js';
+import { train, type IterationReport } from '../als/train.js';
+import { INPUT_FORMATS, readInteractions, type InputFormat, type Interactions } from '../data/read.js';
+import { saveModel } from '../model/save.js';
+import { addCommonOptions, decimal, wholeNumber, type CommonOptions } from './parse.js';
+import { formatBytes, formatCount, formatSeconds, makeOutput, printJson, type Output } from './output.js';
+import { startProgress, type Progress } from './progress.js';
+
+interface TrainCliOptions extends CommonOptions {
+  format: InputFormat;
+  strict?: boolean;
+  factors?: number;
+  iterations?: number;
+  lambda?: number;
+  regularization?: number;
+  alpha?: number;
+  weighting?: Weighting;
+  solver?: Solver;
+  cgSteps?: number;
+  seed?: number;
+  threads?: number;
+  loss?: boolean;
+  json?: boolean;
+}
+
+export function registerTrain(program: Command): void {
+  const defaults = defaultTrainOptions();
+  const command = program
+    .command('train')
+    .summary('train a model on a file of play counts')
+    .description(
+      'Read a file of (user, item, count) rows, weight the counts into confidences, run ALS and ' +
+        'write the model directory that `als similar` and `als recommend` read.',
+    )
+    .argument('<file>', 'interactions file (.gz is read transparently)')
+    .addOption(
+      new Option('-f, --format <format>', 'lastfm: user, mbid, artist name, plays (tab-separated); triples: user, item, count (tab-separated); csv: comma-separated, quoted fields, optional header')
+        .choices(INPUT_FORMATS)
+        .default('lastfm'),
+    )
+    .option('--strict', 'stop at the first malformed row instead of skipping it')
+    .option('--factors <n>', `latent factors per user and item (default: ${defaults.factors})`, wholeNumber)
+    .option('--iterations <n>', `ALS iterations (default: ${defaults.iterations})`, wholeNumber)
+    .option('--lambda <x>', `regularization λ, alias --regularization (default: ${defaults.regularization})`, decimal)
+    .addOption(new Option('--regularization <x>').argParser(decimal).hideHelp())
+    .option(
+      '--alpha <x>',
+      `confidence scale α in c = 1 + α·w(plays) (default: ${Object.entries(DEFAULT_ALPHA).map(([w, a]) => `${a} for ${w}`).join(', ')})`,
+      decimal,
+    )
+    .addOption(
+      new Option('--weighting <w>', `w(plays): linear = plays (the paper's), log = ln(1 + plays), bm25 = BM25-scaled plays (default: ${defaults.weighting})`).choices(WEIGHTINGS),
+    )
+    .addOption(new Option('--solver <s>', `cg = conjugate gradient (fast), naive = exact solve per row (default: ${defaults.solver})`).choices(SOLVERS))
+    .option('--cg-steps <n>', `conjugate-gradient steps per row and half-step (default: ${defaults.cgSteps})`, wholeNumber)
+    .option('--seed <n>', `seed of the random initial factors (default: ${defaults.seed})`, wholeNumber)
+    .option('--threads <n>', `worker threads (default: the number of CPUs, ${defaults.threads})`, wholeNumber)
+    .option('--loss', 'compute and show the loss after every iteration')
+    .option('--json', 'print the summary as JSON');
+  addCommonOptions(command).action(runTrain);
+}
+
+async function runTrain(file: string, cli: TrainCliOptions): Promise<void> {
+  const out = makeOutput(cli);
+  // every option is checked before the file is touched
+  const options = resolveTrainOptions({
+    factors: cli.factors,
+    iterations: cli.iterations,
+    regularization: cli.lambda ?? cli.regularization,
+    alpha: cli.alpha,
+    weighting: cli.weighting,
+    solver: cli.solver,
+    cgSteps: cli.cgSteps,
+    seed: cli.seed,
+    threads: cli.threads,
+    computeLoss: Boolean(cli.loss),
+  });
+
+  let readBar: Progress | null = null;
+  const readStarted = performance.now();
+  const data = await readInteractions(file, {
+    format: cli.format,
+    strict: cli.strict,
+    onProgress: ({ bytesRead, totalBytes, rows }) => {
+      readBar ??= startProgress(out.interactive, 'Reading  |{bar}| {percentage}% | {mb} / {totalMb} MB | {rows} rows | {speed} MB/s', totalBytes, {
+        totalMb: (totalBytes / 1e6).toFixed(1),
+      });
+      const seconds = (performance.now() - readStarted) / 1000;
+      readBar.update(bytesRead, {
+        mb: (bytesRead / 1e6).toFixed(1),
+        rows: formatCount(rows),
+        speed: seconds > 0 ? (bytesRead / 1e6 / seconds).toFixed(1) : '-',
+      });
+    },
+  }).finally(() => (readBar as Progress | null)?.stop());
+  reportSkipped(out, data);
+
+  const trainBar = startProgress(out.interactive, 'Training |{bar}| iteration {iteration}/{iterations} | ETA {eta_formatted}{loss}', 1, {
+    iteration: 0,
+    iterations: options.iterations,
+    loss: '',
+  });
+  let lastLoss = '';
+  const model = await train(data, options, {
+    onProgress: (done, total, iteration) => trainBar.update(done / total, { iteration, loss: lastLoss }),
+    onIteration: (report: IterationReport) => {
+      if (report.loss !== undefined) lastLoss = ` | loss ${report.loss.toPrecision(6)}`;
+    },
+  }).finally(() => trainBar.stop());
+
+  const saveStarted = performance.now();
+  const timings = { read: data.stats.seconds, train: model.seconds, save: 0 };
+  await saveModel(model, cli.model, timings);
+  timings.save = (performance.now() - saveStarted) / 1000;
+  printSummary(out, cli, data, model, timings);
+}
+
+function reportSkipped(out: Output, data: Interactions): void {
+  const { skipped, skippedExamples, file } = data.stats;
+  if (skipped === 0) return;
+  const examples = skippedExamples.map((s) => `line ${s.line}: ${s.reason}`).join('; ');
+  out.warn(`${file}: skipped ${formatCount(skipped)} malformed row${skipped === 1 ? '' : 's'} (${examples}${skipped > skippedExamples.length ? '; …' : ''}); --strict makes them an error`);
+}
+
+function directorySize(dir: string): number {
+  return readdirSync(dir).reduce((sum, name) => sum + statSync(join(dir, name)).size, 0);
+}
+
+function printSummary(
+  out: Output,
+  cli: TrainCliOptions,
+  data: Interactions,
+  model: Awaited<ReturnType<typeof train>>,
+  timings: { read: number; train: number; save: number },
+): void {
+  const { stats } = data;
+  const interactions = model.userItems.indptr[model.users];
+  if (cli.json) {
+    printJson({
+      model: cli.model,
+      users: model.users,
+      items: model.items,
+      interactions,
+      read: { ...stats, seconds: undefined },
+      options: model.options,
+      losses: model.losses,
+      seconds: timings,
+    });
+    return;
+  }
+  if (out.quiet) return;
+  const c = out.color;
+  const o = model.options;
+  const label = (text: string) => c.bold(text.padEnd(9));
+  out.line(
+    `${label('Read')}${stats.file}: ${formatCount(stats.rows)} rows, ${formatCount(stats.skipped)} skipped, ` +
+      `${formatCount(stats.zeroCounts)} with count 0, ${formatCount(stats.duplicates)} duplicates summed ${c.dim(`(${formatSeconds(stats.seconds)})`)}`,
+  );
+  out.line(
+    `${label('Matrix')}${formatCount(model.users)} users × ${formatCount(model.items)} items, ${formatCount(interactions)} interactions ` +
+      c.dim(`(${((100 * interactions) / (model.users * model.items)).toFixed(3)}% filled)`),
+  );
+  const solver = o.solver === 'cg' ? `cg (${o.cgSteps} steps)` : 'naive (exact)';
+  out.line(
+    `${label('Trained')}${solver}, ${o.factors} factors, ${o.iterations} iterations, ${o.weighting} α=${o.alpha} λ=${o.regularization} ` +
+      c.dim(`(${formatSeconds(timings.train)})`),
+  );
+  if (model.losses) {
+    out.line(`${label('Loss')}${model.losses.map((l, i) => `${i + 1}: ${l.toPrecision(6)}`).join('  ')}`);
+  }
+  out.line(`${label('Saved')}${cli.model} ${c.dim(`(${formatBytes(directorySize(cli.model))}, ${formatSeconds(timings.save)})`)}`);
+}

@@ -1,0 +1,267 @@
+import { parse as parseCsv, CsvError } from 'csv-parse';
+import { basename } from 'node:path';
+import { AlsError } from '../errors.js';
+import { InteractionsBuilder } from './builder.js';
+import { forEachLine, MAX_LINE_BYTES } from './lines.js';
+import { describeFileError, openInput } from './source.js';
+import type { CsrMatrix } from './sparse.js';
+
+export const INPUT_FORMATS = ['lastfm', 'triples', 'csv'] as const;
+/**
+ * lastfm:  user \t artist-mbid \t artist-name \t plays (the Last.fm 360K layout); the item is the
+ *          artist name, case-insensitively
+ * triples: user \t item \t count
+ * csv:     comma-separated, quoted fields allowed: user,item,count or user,mbid,name,plays
+ */
+export type InputFormat = (typeof INPUT_FORMATS)[number];
+
+/** How many skipped rows are kept, with line number and reason, for the report. */
+export const SKIPPED_EXAMPLES = 5;
+
+export interface ReadProgress {
+  bytesRead: number;
+  totalBytes: number;
+  rows: number;
+}
+
+export interface ReadOptions {
+  format?: InputFormat;
+  /** the first malformed row is an error instead of being skipped */
+  strict?: boolean;
+  onProgress?: (progress: ReadProgress) => void;
+}
+
+export interface SkippedRow {
+  line: number;
+  reason: string;
+}
+
+export interface ReadStats {
+  file: string;
+  format: InputFormat;
+  compressed: boolean;
+  bytes: number;
+  lines: number;
+  /** the first line was a header and was not counted as a row */
+  header: boolean;
+  /** data rows seen: used + skipped + zero counts */
+  rows: number;
+  /** rows that went into the matrix (before duplicates were summed) */
+  used: number;
+  skipped: number;
+  /** the first few skipped rows */
+  skippedExamples: SkippedRow[];
+  /** rows with a count of zero, ignored */
+  zeroCounts: number;
+  /** rows summed into an earlier row of the same user and item */
+  duplicates: number;
+  seconds: number;
+}
+
+export interface Interactions {
+  /** users × items, the summed counts */
+  userItems: CsrMatrix;
+  /** original user id of each row */
+  userIds: string[];
+  /** display name of each item (for lastfm: the most frequent spelling) */
+  itemNames: string[];
+  stats: ReadStats;
+}
+
+const COUNT_PATTERN = /^\+?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
+/** The count in `text`, or NaN when it is not a finite non-negative decimal number. */
+function parseCount(text: string): number {
+  const trimmed = text.trim();
+  if (!COUNT_PATTERN.test(trimmed)) return NaN;
+  const value = Number(trimmed);
+  return Number.isFinite(value) ? value : NaN;
+}
+
+function quote(text: string): string {
+  return JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text);
+}
+
+/**
+ * Checks one row's fields and hands a good row to the builder. Returns null when the row was
+ * used (or ignored as a zero count), else why it was skipped.
+ */
+class RowAcceptor {
+  zeroCounts = 0;
+
+  constructor(
+    private readonly format: InputFormat,
+    private readonly builder: InteractionsBuilder,
+  ) {}
+
+  /** True when `fields` look like a header: the count column is not a number. */
+  isHeader(fields: string[]): boolean {
+    const layout = this.layout(fields.length);
+    return layout !== null && fields[layout.count] !== undefined && Number.isNaN(parseCount(fields[layout.count]));
+  }
+
+  private layout(fieldCount: number): { item: number; count: number; foldCase: boolean } | null {
+    if (this.format === 'lastfm') return fieldCount === 4 ? { item: 2, count: 3, foldCase: true } : null;
+    if (this.format === 'triples') return fieldCount === 3 ? { item: 1, count: 2, foldCase: false } : null;
+    if (fieldCount === 3) return { item: 1, count: 2, foldCase: false };
+    if (fieldCount === 4) return { item: 2, count: 3, foldCase: true };
+    return null;
+  }
+
+  accept(fields: string[]): string | null {
+    const layout = this.layout(fields.length);
+    if (layout === null) {
+      const expected = this.format === 'lastfm' ? '4' : this.format === 'triples' ? '3' : '3 or 4';
+      return `expected ${expected} fields, found ${fields.length}`;
+    }
+    const user = fields[0];
+    const item = fields[layout.item];
+    if (user.length === 0) return 'field 1 (user) is empty';
+    if (item.length === 0) return `field ${layout.item + 1} (${layout.foldCase ? 'artist name' : 'item'}) is empty`;
+    const count = parseCount(fields[layout.count]);
+    if (Number.isNaN(count)) {
+      return `field ${layout.count + 1} (count) is ${quote(fields[layout.count])}, not a non-negative number`;
+    }
+    if (count === 0) {
+      this.zeroCounts++;
+      return null;
+    }
+    this.builder.add(user, layout.foldCase ? item.toLowerCase() : item, item, count);
+    return null;
+  }
+}
+
+/**
+ * Streams an interactions file into a users × items matrix. Malformed rows are skipped and
+ * counted (or, with `strict`, the first is an error); duplicate (user, item) rows are summed.
+ * Throws AlsError('input') when the file cannot be read or has no usable row.
+ */
+export async function readInteractions(path: string, options: ReadOptions = {}): Promise<Interactions> {
+  const format = options.format ?? 'lastfm';
+  if (!INPUT_FORMATS.includes(format)) {
+    throw new AlsError('usage', `unknown input format "${format}" (expected one of: ${INPUT_FORMATS.join(', ')})`);
+  }
+  const started = performance.now();
+  const source = await openInput(path);
+  const builder = new InteractionsBuilder();
+  const acceptor = new RowAcceptor(format, builder);
+  const name = basename(path);
+  const skippedExamples: SkippedRow[] = [];
+  let skipped = 0;
+  let rows = 0;
+  let header = false;
+
+  const skip = (line: number, reason: string) => {
+    if (options.strict) throw new AlsError('input', `${name}, line ${line}: ${reason} (--strict stops at the first bad row)`);
+    skipped++;
+    if (skippedExamples.length < SKIPPED_EXAMPLES) skippedExamples.push({ line, reason });
+  };
+  const handleFields = (fields: string[], line: number) => {
+    if (line === 1 && rows === 0 && acceptor.isHeader(fields)) {
+      header = true;
+      return;
+    }
+    rows++;
+    const reason = acceptor.accept(fields);
+    if (reason !== null) skip(line, reason);
+  };
+  const progress = () =>
+    options.onProgress?.({ bytesRead: source.bytesRead(), totalBytes: source.totalBytes, rows });
+
+  let lines: number;
+  try {
+    if (format === 'csv') {
+      lines = await readCsv(name, source.stream, handleFields, skip, progress, Boolean(options.strict));
+    } else {
+      lines = await forEachLine(
+        source.stream,
+        (text, line) => {
+          if (text === null) {
+            rows++;
+            skip(line, `line is longer than ${MAX_LINE_BYTES} bytes`);
+          } else if (text.length > 0) {
+            handleFields(text.split('\t'), line);
+          }
+        },
+        progress,
+      );
+    }
+  } catch (error) {
+    source.stream.destroy();
+    if (error instanceof AlsError) throw error;
+    if ((error as { code?: string }).code?.startsWith('Z_')) {
+      throw new AlsError('input', `${name}: not a valid gzip file (${(error as Error).message})`, { cause: error });
+    }
+    throw new AlsError('input', describeFileError(name, error), { cause: error });
+  }
+  progress();
+
+  if (builder.rows === 0) {
+    if (source.totalBytes === 0) throw new AlsError('input', `${name}: the file is empty`);
+    const where = skippedExamples.map((s) => s.line).join(', ');
+    const first = skippedExamples[0] ? `; line ${skippedExamples[0].line}: ${skippedExamples[0].reason}` : '';
+    throw new AlsError(
+      'input',
+      `${name}: no usable row (${rows} rows, ${skipped} malformed${where ? ` at lines ${where}` : ''}, ` +
+        `${acceptor.zeroCounts} with count 0${first})`,
+    );
+  }
+  const { userItems, userIds, itemNames, duplicates } = builder.build();
+  return {
+    userItems,
+    userIds,
+    itemNames,
+    stats: {
+      file: path,
+      format,
+      compressed: source.compressed,
+      bytes: source.totalBytes,
+      lines,
+      header,
+      rows,
+      used: builder.rows,
+      skipped,
+      skippedExamples,
+      zeroCounts: acceptor.zeroCounts,
+      duplicates,
+      seconds: (performance.now() - started) / 1000,
+    },
+  };
+}
+
+/** Comma-separated input through csv-parse (quoted fields may hold commas, quotes and newlines). */
+async function readCsv(
+  name: string,
+  stream: NodeJS.ReadableStream,
+  onFields: (fields: string[], line: number) => void,
+  onBadRecord: (line: number, reason: string) => void,
+  onChunk: () => void,
+  strict: boolean,
+): Promise<number> {
+  const parser = parseCsv({
+    bom: true,
+    info: true,
+    relax_column_count: true,
+    skip_empty_lines: true,
+    skip_records_with_error: !strict,
+    on_skip: (error: CsvError | undefined) => {
+      if (error) onBadRecord(Number((error as CsvError & { lines?: number }).lines ?? 0), error.message);
+    },
+  });
+  stream.pipe(parser);
+  stream.on('error', (error) => parser.destroy(error));
+  let chunks = 0;
+  try {
+    for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
+      onFields(record, info.lines);
+      if (++chunks % 65536 === 0) onChunk();
+    }
+  } catch (error) {
+    if (error instanceof CsvError) {
+      const line = (error as CsvError & { lines?: number }).lines;
+      throw new AlsError('input', `${name}, line ${line}: ${error.message} (--strict stops at the first bad row)`, { cause: error });
+    }
+    throw error;
+  }
+  return parser.info.lines;
+}

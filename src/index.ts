@@ -1,0 +1,49 @@
+/**
+ * als as a library: read interactions, train, save and load models, query them.
+ *
+ *   import { readInteractions, train, saveModel, loadModel, similarItems, recommendItems } from 'als';
+ *   const data = await readInteractions('plays.tsv');
+ *   const model = await train(data, { factors: 32 });
+ *   await saveModel(model, './als-model');
+ *   similarItems(loadModel('./als-model'), 'radiohead');
+ */
+export { AlsError, type AlsErrorCode } from './errors.js';
+
+export {
+  readInteractions,
+  INPUT_FORMATS,
+  type InputFormat,
+  type Interactions,
+  type ReadOptions,
+  type ReadProgress,
+  type ReadStats,
+  type SkippedRow,
+} from './data/read.js';
+export { cooToCsr, transpose, type CsrMatrix } from './data/sparse.js';
+
+export {
+  defaultTrainOptions,
+  resolveTrainOptions,
+  DEFAULT_ALPHA,
+  SOLVERS,
+  WEIGHTINGS,
+  type Solver,
+  type TrainOptions,
+  type Weighting,
+} from './als/options.js';
+export { confidences } from './als/weighting.js';
+export { alsLoss } from './als/loss.js';
+export { train, trainFactors, type Factors, type IterationReport, type TrainCallbacks } from './als/train.js';
+
+export type { AlsModel, InputSummary } from './model/model.js';
+export { saveModel } from './model/save.js';
+export { loadModel } from './model/load.js';
+export { FORMAT_NAME, FORMAT_VERSION } from './model/format.js';
+
+export { similarItems, similarTo, itemNorms, type ScoredItem, type SimilarOptions } from './query/similar.js';
+export { recommendItems, recommendFor, mostPlayed, type RecommendOptions } from './query/recommend.js';
+export { writeAllRecommendations } from './query/recommendAll.js';
+export { findItem, findUser, closestNames } from './query/lookup.js';
+export { topK } from './query/topk.js';
+
+export { jsKernels, type Kernels, type HalfStep } from './kernels/index.js';

@@ -1,0 +1,208 @@
+import { Matrix, solve as solveDense } from 'ml-matrix';
+import type { HalfStep, Kernels } from './types.js';
+
+/**
+ * The plain TypeScript kernels: the reference that faster implementations are tested against.
+ * Sums and solves run in float64; only the stored factors are float32.
+ */
+
+function gramian(Y: Float32Array, rows: number, f: number, regularization: number, out: Float64Array): void {
+  out.fill(0);
+  // lower triangle, then mirrored: half the work of the full product
+  for (let r = 0; r < rows; r++) {
+    const base = r * f;
+    for (let a = 0; a < f; a++) {
+      const ya = Y[base + a];
+      if (ya === 0) continue;
+      const row = a * f;
+      for (let b = 0; b <= a; b++) out[row + b] += ya * Y[base + b];
+    }
+  }
+  for (let a = 0; a < f; a++) {
+    out[a * f + a] += regularization;
+    for (let b = 0; b < a; b++) out[b * f + a] = out[a * f + b];
+  }
+}
+
+/**
+ * Solves A x = b for symmetric positive definite A (f × f, lower triangle used) by Cholesky,
+ * in place: A's lower triangle becomes L, b becomes x. Returns false when A is not positive
+ * definite (e.g. λ = 0 and too few observations), leaving A and b half-overwritten.
+ */
+export function choleskySolve(A: Float64Array, b: Float64Array, f: number): boolean {
+  for (let j = 0; j < f; j++) {
+    const rowJ = j * f;
+    let diagonal = A[rowJ + j];
+    for (let k = 0; k < j; k++) diagonal -= A[rowJ + k] * A[rowJ + k];
+    if (!(diagonal > 0)) return false;
+    const pivot = Math.sqrt(diagonal);
+    A[rowJ + j] = pivot;
+    for (let i = j + 1; i < f; i++) {
+      const rowI = i * f;
+      let sum = A[rowI + j];
+      for (let k = 0; k < j; k++) sum -= A[rowI + k] * A[rowJ + k];
+      A[rowI + j] = sum / pivot;
+    }
+  }
+  // L z = b, then Lᵀ x = z
+  for (let i = 0; i < f; i++) {
+    let sum = b[i];
+    for (let k = 0; k < i; k++) sum -= A[i * f + k] * b[k];
+    b[i] = sum / A[i * f + i];
+  }
+  for (let i = f - 1; i >= 0; i--) {
+    let sum = b[i];
+    for (let k = i + 1; k < f; k++) sum -= A[k * f + i] * b[k];
+    b[i] = sum / A[i * f + i];
+  }
+  return true;
+}
+
+/** The least-squares (minimum-norm) solution through ml-matrix's SVD, for singular systems. */
+function singularSolve(A: Float64Array, b: Float64Array, f: number): Float64Array {
+  const rows: number[][] = [];
+  for (let i = 0; i < f; i++) rows.push(Array.from(A.subarray(i * f, i * f + f)));
+  const x = solveDense(new Matrix(rows), Matrix.columnVector(Array.from(b)), true);
+  return Float64Array.from(x.getColumn(0));
+}
+
+/** A = YᵀY + λI + Yᵀ(Cᵤ − I)Y (lower triangle) and b = YᵀCᵤp(u) for row u. */
+function accumulate(step: HalfStep, u: number, A: Float64Array, b: Float64Array): void {
+  const { Y, factors: f, indptr, indices, confidence, YtY } = step;
+  A.set(YtY);
+  b.fill(0);
+  for (let n = indptr[u]; n < indptr[u + 1]; n++) {
+    const c = confidence[n];
+    const base = indices[n] * f;
+    const extra = c - 1;
+    for (let a = 0; a < f; a++) {
+      const ya = Y[base + a];
+      b[a] += c * ya;
+      const scaled = extra * ya;
+      const row = a * f;
+      for (let k = 0; k <= a; k++) A[row + k] += scaled * Y[base + k];
+    }
+  }
+}
+
+function exactUpdate(step: HalfStep, start: number, end: number): void {
+  const { X, factors: f } = step;
+  const A = new Float64Array(f * f);
+  const b = new Float64Array(f);
+  for (let u = start; u < end; u++) {
+    accumulate(step, u, A, b);
+    let x: Float64Array = b;
+    if (!choleskySolve(A, b, f)) {
+      // rare (λ = 0 with too few observations): rebuild the system, solve it the slow way
+      accumulate(step, u, A, b);
+      x = singularSolve(mirrorLower(A, f), b, f);
+    }
+    const out = u * f;
+    for (let a = 0; a < f; a++) X[out + a] = x[a];
+  }
+}
+
+function mirrorLower(A: Float64Array, f: number): Float64Array {
+  for (let a = 0; a < f; a++) for (let k = 0; k < a; k++) A[k * f + a] = A[a * f + k];
+  return A;
+}
+
+/** y = M v for the f × f matrix M */
+function symmetricProduct(M: Float64Array, v: Float64Array, f: number, y: Float64Array): void {
+  for (let a = 0; a < f; a++) {
+    let sum = 0;
+    const row = a * f;
+    for (let k = 0; k < f; k++) sum += M[row + k] * v[k];
+    y[a] = sum;
+  }
+}
+
+function cgUpdate(step: HalfStep, steps: number, start: number, end: number): void {
+  const { X, Y, factors: f, indptr, indices, confidence, YtY } = step;
+  const x = new Float64Array(f);
+  const r = new Float64Array(f);
+  const p = new Float64Array(f);
+  const Ap = new Float64Array(f);
+  for (let u = start; u < end; u++) {
+    const out = u * f;
+    for (let a = 0; a < f; a++) x[a] = X[out + a];
+
+    // residual r = YᵀCᵤp(u) − (YᵀY + λI + Yᵀ(Cᵤ − I)Y) x
+    symmetricProduct(YtY, x, f, r);
+    for (let a = 0; a < f; a++) r[a] = -r[a];
+    for (let n = indptr[u]; n < indptr[u + 1]; n++) {
+      const c = confidence[n];
+      const base = indices[n] * f;
+      let dot = 0;
+      for (let a = 0; a < f; a++) dot += Y[base + a] * x[a];
+      const weight = c - (c - 1) * dot;
+      for (let a = 0; a < f; a++) r[a] += weight * Y[base + a];
+    }
+    let rsOld = 0;
+    for (let a = 0; a < f; a++) {
+      p[a] = r[a];
+      rsOld += r[a] * r[a];
+    }
+    if (rsOld < 1e-20) continue;
+
+    for (let it = 0; it < steps; it++) {
+      // Ap = (YᵀY + λI) p + Yᵀ(Cᵤ − I)Y p, without forming the f × f matrix
+      symmetricProduct(YtY, p, f, Ap);
+      for (let n = indptr[u]; n < indptr[u + 1]; n++) {
+        const base = indices[n] * f;
+        let dot = 0;
+        for (let a = 0; a < f; a++) dot += Y[base + a] * p[a];
+        const weight = (confidence[n] - 1) * dot;
+        for (let a = 0; a < f; a++) Ap[a] += weight * Y[base + a];
+      }
+      let pAp = 0;
+      for (let a = 0; a < f; a++) pAp += p[a] * Ap[a];
+      if (!(pAp > 0)) break;
+      const alpha = rsOld / pAp;
+      let rsNew = 0;
+      for (let a = 0; a < f; a++) {
+        x[a] += alpha * p[a];
+        r[a] -= alpha * Ap[a];
+        rsNew += r[a] * r[a];
+      }
+      if (rsNew < 1e-20) break;
+      const beta = rsNew / rsOld;
+      for (let a = 0; a < f; a++) p[a] = r[a] + beta * p[a];
+      rsOld = rsNew;
+    }
+    for (let a = 0; a < f; a++) X[out + a] = x[a];
+  }
+}
+
+function dataLoss(step: HalfStep, start: number, end: number): number {
+  const { X, Y, factors: f, indptr, indices, confidence, YtY } = step;
+  const x = new Float64Array(f);
+  const Gx = new Float64Array(f);
+  let loss = 0;
+  for (let u = start; u < end; u++) {
+    const out = u * f;
+    for (let a = 0; a < f; a++) x[a] = X[out + a];
+    // every column as if unobserved: Σᵢ (xᵀyᵢ)² = xᵀ(YᵀY)x ...
+    symmetricProduct(YtY, x, f, Gx);
+    for (let a = 0; a < f; a++) loss += x[a] * Gx[a];
+    // ... then the observed ones corrected to c (1 − s)²
+    for (let n = indptr[u]; n < indptr[u + 1]; n++) {
+      const base = indices[n] * f;
+      let s = 0;
+      for (let a = 0; a < f; a++) s += Y[base + a] * x[a];
+      loss += confidence[n] * (1 - s) * (1 - s) - s * s;
+    }
+  }
+  return loss;
+}
+
+function scores(Y: Float32Array, rows: number, f: number, x: Float32Array, xOffset: number, out: Float32Array): void {
+  for (let j = 0; j < rows; j++) {
+    const base = j * f;
+    let sum = 0;
+    for (let a = 0; a < f; a++) sum += Y[base + a] * x[xOffset + a];
+    out[j] = sum;
+  }
+}
+
+export const jsKernels: Kernels = { gramian, exactUpdate, cgUpdate, dataLoss, scores };

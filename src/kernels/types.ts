@@ -1,0 +1,48 @@
+/**
+ * The hot numeric loops of training and querying, over plain typed arrays so that another
+ * implementation (WebAssembly SIMD, worker threads) can stand in without touching callers.
+ * Factor matrices are row-major Float32Arrays with `factors` numbers per row; f×f matrices are
+ * row-major Float64Arrays. Every row-range function touches only rows [start, end) of its
+ * output, so ranges can run in parallel.
+ */
+
+/** One half-step of ALS: new rows of X against the fixed factors Y. */
+export interface HalfStep {
+  /** the factors being solved for, rows × factors (updated in place) */
+  X: Float32Array;
+  /** the fixed other side, cols × factors */
+  Y: Float32Array;
+  factors: number;
+  /** CSR rows of X: the observed columns of each row and their confidences c (preference 1) */
+  indptr: Int32Array;
+  indices: Int32Array;
+  confidence: Float32Array;
+  /** YᵀY + λI, f × f */
+  YtY: Float64Array;
+}
+
+export interface Kernels {
+  /** out (f × f) = YᵀY + regularization·I over the first `rows` rows of Y */
+  gramian(Y: Float32Array, rows: number, factors: number, regularization: number, out: Float64Array): void;
+
+  /**
+   * Exact update of rows [start, end):
+   * x = (YᵀY + λI + Yᵀ(Cᵤ − I)Y)⁻¹ YᵀCᵤp(u), accumulated over the row's observed columns only.
+   */
+  exactUpdate(step: HalfStep, start: number, end: number): void;
+
+  /**
+   * Conjugate-gradient update of rows [start, end) (Takács, Pilászy & Tikk 2011): `steps`
+   * iterations on the same linear system as exactUpdate, warm-started from the current X.
+   */
+  cgUpdate(step: HalfStep, steps: number, start: number, end: number): void;
+
+  /**
+   * The data part of the loss over rows [start, end): Σᵤ Σᵢ cᵤᵢ (pᵤᵢ − xᵤᵀyᵢ)² over all columns,
+   * unobserved ones with c = 1 and p = 0. `step.YtY` must be YᵀY without λ here.
+   */
+  dataLoss(step: HalfStep, start: number, end: number): number;
+
+  /** out[j] = Y[j] · x[xOffset .. xOffset + factors) for the first `rows` rows of Y */
+  scores(Y: Float32Array, rows: number, factors: number, x: Float32Array, xOffset: number, out: Float32Array): void;
+}

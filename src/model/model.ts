@@ -1,0 +1,39 @@
+import type { TrainOptions } from '../als/options.js';
+import type { CsrMatrix } from '../data/sparse.js';
+import type { InputFormat } from '../data/read.js';
+
+/** What was read to train a model (no timings, so that model.json is reproducible). */
+export interface InputSummary {
+  file: string;
+  format: InputFormat;
+  rows: number;
+  used: number;
+  skipped: number;
+  zeroCounts: number;
+  duplicates: number;
+  header: boolean;
+}
+
+/**
+ * A trained model. One loaded from disk reads each big part on first use, so a query pays
+ * only for what it touches.
+ */
+export interface AlsModel {
+  readonly users: number;
+  readonly items: number;
+  readonly factors: number;
+  /** users × factors, row-major */
+  readonly userFactors: Float32Array;
+  /** items × factors, row-major */
+  readonly itemFactors: Float32Array;
+  /** original id of each user row */
+  readonly userIds: string[];
+  /** display name of each item row */
+  readonly itemNames: string[];
+  /** users × items play counts (after duplicates were summed), to filter and explain */
+  readonly userItems: CsrMatrix;
+  readonly options: TrainOptions;
+  readonly input: InputSummary | null;
+  /** loss after each iteration, when training computed it */
+  readonly losses: number[] | null;
+}

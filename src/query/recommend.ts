@@ -1,0 +1,61 @@
+import { jsKernels, type Kernels } from '../kernels/index.js';
+import type { AlsModel } from '../model/model.js';
+import { findUser } from './lookup.js';
+import { minMaxScale, scoreRange } from './scale.js';
+import type { ScoredItem } from './similar.js';
+import { topK } from './topk.js';
+
+export interface RecommendOptions {
+  /** how many (default 10) */
+  count?: number;
+  /** keep items the user already played among the candidates */
+  includePlayed?: boolean;
+  kernels?: Kernels;
+}
+
+/** Scratch arrays for recommending to many users in a row without allocating per user. */
+export interface RecommendScratch {
+  scores: Float32Array;
+  skip: Uint8Array;
+}
+
+export function recommendScratch(model: Pick<AlsModel, 'items'>): RecommendScratch {
+  return { scores: new Float32Array(model.items), skip: new Uint8Array(model.items) };
+}
+
+/**
+ * The best items for user row `user` by xᵤᵀyᵢ, best first, leaving out what the user played
+ * unless `includePlayed`; scores min-max scaled over the candidates.
+ */
+export function recommendFor(
+  model: AlsModel,
+  user: number,
+  options: RecommendOptions = {},
+  scratch: RecommendScratch = recommendScratch(model),
+): ScoredItem[] {
+  const { itemFactors: Y, userFactors: X, items, factors: f, userItems, itemNames } = model;
+  const { scores, skip } = scratch;
+  (options.kernels ?? jsKernels).scores(Y, items, f, X, user * f, scores);
+  const start = userItems.indptr[user];
+  const end = userItems.indptr[user + 1];
+  if (!options.includePlayed) for (let n = start; n < end; n++) skip[userItems.indices[n]] = 1;
+  const range = scoreRange(scores, skip);
+  const best = topK(scores, options.count ?? 10, skip);
+  if (!options.includePlayed) for (let n = start; n < end; n++) skip[userItems.indices[n]] = 0;
+  return Array.from(best, (i) => ({ index: i, name: itemNames[i], score: minMaxScale(scores[i], range), raw: scores[i] }));
+}
+
+/** recommendFor by user id (or row number, see findUser). */
+export function recommendItems(model: AlsModel, userId: string, options: RecommendOptions = {}): { user: string; userIndex: number; recommendations: ScoredItem[] } {
+  const user = findUser(model.userIds, userId);
+  return { user: model.userIds[user], userIndex: user, recommendations: recommendFor(model, user, options) };
+}
+
+/** The user's most played items, most first (ties: lower item row first). */
+export function mostPlayed(model: AlsModel, user: number, count = 5): { name: string; plays: number }[] {
+  const { indptr, indices, data } = model.userItems;
+  const entries: number[] = [];
+  for (let n = indptr[user]; n < indptr[user + 1]; n++) entries.push(n);
+  entries.sort((a, b) => data[b] - data[a] || indices[a] - indices[b]);
+  return entries.slice(0, count).map((n) => ({ name: model.itemNames[indices[n]], plays: data[n] }));
+}
