@@ -11,13 +11,18 @@ function packageVersion(): string {
   return pkg.version;
 }
 
+/** Commander's own errors (unknown option, bad choice, missing argument) as one "als: …" line. */
+function writeCommanderError(text: string, write: (text: string) => void): void {
+  write(`als: ${text.trim().replace(/^error: /, '').replace(/\n+/g, ' ')} (see --help)\n`);
+}
+
 export function buildProgram(): Command {
   const program = new Command()
     .name('als')
     .description('Recommendations from implicit feedback (play counts, purchases, clicks) with Alternating Least Squares.')
     .version(packageVersion())
-    .showHelpAfterError('(add --help for the options)')
-    .exitOverride();
+    .exitOverride()
+    .configureOutput({ outputError: writeCommanderError });
   registerTrain(program);
   registerSimilar(program);
   registerRecommend(program);
@@ -33,7 +38,7 @@ Exit codes: 0 ok, 1 internal error, 2 bad command line, 3 bad input file,
             4 missing or bad model, 5 unknown user or artist, 6 cannot write output`,
   );
   // subcommands report their own errors through the same path
-  for (const command of program.commands) command.exitOverride().showHelpAfterError('(add --help for the options)');
+  for (const command of program.commands) command.exitOverride().configureOutput({ outputError: writeCommanderError });
   return program;
 }
 

@@ -18,17 +18,20 @@ export function editDistance(a: string, b: string): number {
 }
 
 /**
- * The names closest to `query`, case-insensitively: names that contain it (or are contained in
- * it) first, shortest difference first, then by edit distance. At most `count`.
+ * The names closest to `query`, case-insensitively: names that start with it, then names that
+ * contain it (shorter first), then names within a small edit distance (closer first). At most
+ * `count`.
  */
 export function closestNames(names: readonly string[], query: string, count = 5): string[] {
   const q = query.toLowerCase();
   const ranked: { name: string; rank: number }[] = [];
-  const limit = Math.max(2, Math.floor(q.length / 2));
+  const limit = Math.max(2, Math.floor(q.length / 3));
   for (const name of names) {
     const n = name.toLowerCase();
+    const extra = (n.length - q.length) / 1e4;
     let rank: number;
-    if (n.includes(q) || (n.length >= 3 && q.includes(n))) rank = Math.abs(n.length - q.length) / 1000;
+    if (n.startsWith(q)) rank = extra;
+    else if (n.includes(q)) rank = 0.5 + extra;
     else {
       if (Math.abs(n.length - q.length) > limit) continue;
       rank = editDistance(n, q);
