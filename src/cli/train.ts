@@ -169,7 +169,9 @@ function printSummary(
       c.dim(`(${formatSeconds(timings.train)})`),
   );
   if (model.losses) {
-    out.line(`${label('Loss')}${model.losses.map((l, i) => `${i + 1}: ${l.toPrecision(6)}`).join('  ')}`);
+    // five iterations a line, so that long runs stay readable
+    const cells = model.losses.map((l, i) => `${String(i + 1).padStart(3)}: ${l.toPrecision(6)}`);
+    for (let k = 0; k < cells.length; k += 5) out.line(`${label(k === 0 ? 'Loss' : '')}${cells.slice(k, k + 5).join('  ')}`);
   }
   out.line(`${label('Saved')}${cli.model} ${c.dim(`(${formatBytes(directorySize(cli.model))}, ${formatSeconds(timings.save)})`)}`);
 }
