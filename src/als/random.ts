@@ -14,8 +14,13 @@ export function seededRandom(seed: number): () => number {
 }
 
 /** rows × factors values uniform in [0, scale), as the `implicit` library starts. */
-export function randomFactors(rows: number, factors: number, random: () => number, scale = 0.01): Float32Array {
-  const out = new Float32Array(rows * factors);
+export function randomFactors(
+  rows: number,
+  factors: number,
+  random: () => number,
+  scale = 0.01,
+  out: Float32Array = new Float32Array(rows * factors),
+): Float32Array {
   for (let n = 0; n < out.length; n++) out[n] = random() * scale;
   return out;
 }

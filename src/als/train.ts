@@ -1,6 +1,6 @@
 import { setImmediate as nextTick } from 'node:timers/promises';
 import { transpose, type CsrMatrix } from '../data/sparse.js';
-import { jsKernels, type HalfStep, type Kernels } from '../kernels/index.js';
+import { createKernels, type HalfStep, type KernelEngine, type Kernels } from '../kernels/index.js';
 import { alsLoss } from './loss.js';
 import type { Interactions } from '../data/read.js';
 import type { AlsModel } from '../model/model.js';
@@ -43,24 +43,40 @@ export async function trainFactors(
   plays: CsrMatrix,
   options: TrainOptions,
   callbacks: TrainCallbacks = {},
-  kernels: Kernels = jsKernels,
+  engine: KernelEngine = 'wasm',
 ): Promise<Factors> {
+  const kernels = await createKernels(engine, options.threads);
+  try {
+    return await alternate(plays, options, callbacks, kernels);
+  } finally {
+    kernels.dispose();
+  }
+}
+
+/** Copies `array` into one the kernels work on directly. */
+function kernelCopy<T extends Int32Array | Float32Array>(array: T, kernels: Kernels): T {
+  const copy = (array instanceof Int32Array ? kernels.int32(array.length) : kernels.float32(array.length)) as T;
+  copy.set(array);
+  return copy;
+}
+
+async function alternate(plays: CsrMatrix, options: TrainOptions, callbacks: TrainCallbacks, kernels: Kernels): Promise<Factors> {
   const started = performance.now();
   const f = options.factors;
   const users = plays.rows;
   const items = plays.cols;
   const random = seededRandom(options.seed);
-  const userFactors = randomFactors(users, f, random);
-  const itemFactors = randomFactors(items, f, random);
+  const userFactors = randomFactors(users, f, random, 0.01, kernels.float32(users * f));
+  const itemFactors = randomFactors(items, f, random, 0.01, kernels.float32(items * f));
 
-  const userConfidence = confidences(plays, options);
+  const userConfidence = confidences(plays, options, kernels.float32(plays.data.length));
   const itemUsers = transpose(plays, userConfidence);
   const userStep: HalfStep = {
     X: userFactors,
     Y: itemFactors,
     factors: f,
-    indptr: plays.indptr,
-    indices: plays.indices,
+    indptr: kernelCopy(plays.indptr, kernels),
+    indices: kernelCopy(plays.indices, kernels),
     confidence: userConfidence,
     YtY: new Float64Array(f * f),
   };
@@ -68,9 +84,9 @@ export async function trainFactors(
     X: itemFactors,
     Y: userFactors,
     factors: f,
-    indptr: itemUsers.indptr,
-    indices: itemUsers.indices,
-    confidence: itemUsers.data,
+    indptr: kernelCopy(itemUsers.indptr, kernels),
+    indices: kernelCopy(itemUsers.indices, kernels),
+    confidence: kernelCopy(itemUsers.data, kernels),
     YtY: new Float64Array(f * f),
   };
 
@@ -103,7 +119,13 @@ export async function trainFactors(
     }
     callbacks.onIteration?.(report);
   }
-  return { userFactors, itemFactors, losses, seconds: (performance.now() - started) / 1000 };
+  // plain copies, so that the kernels' memory can go
+  return {
+    userFactors: userFactors.slice(),
+    itemFactors: itemFactors.slice(),
+    losses,
+    seconds: (performance.now() - started) / 1000,
+  };
 }
 
 /**

@@ -18,9 +18,12 @@ export interface WeightingOptions {
  *           and plays saturate (K1) relative to the item's total plays (B).
  * The preference is 1 wherever r > 0, so only c is stored; the sparsity pattern is r's.
  */
-export function confidences(plays: CsrMatrix, options: WeightingOptions): Float32Array {
+export function confidences(
+  plays: CsrMatrix,
+  options: WeightingOptions,
+  out: Float32Array = new Float32Array(plays.data.length),
+): Float32Array {
   const { alpha } = options;
-  const out = new Float32Array(plays.data.length);
   if (options.weighting === 'linear') {
     for (let n = 0; n < out.length; n++) out[n] = 1 + alpha * plays.data[n];
   } else if (options.weighting === 'log') {

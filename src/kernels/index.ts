@@ -1,2 +1,15 @@
+import { jsKernels } from './js.js';
+import type { Kernels } from './types.js';
+import { createWasmKernels } from './wasm.js';
+
 export type { HalfStep, Kernels } from './types.js';
 export { jsKernels, choleskySolve } from './js.js';
+export { createWasmKernels } from './wasm.js';
+
+export const KERNEL_ENGINES = ['wasm', 'js'] as const;
+/** wasm: WebAssembly SIMD on worker threads (the default); js: the plain TypeScript reference */
+export type KernelEngine = (typeof KERNEL_ENGINES)[number];
+
+export async function createKernels(engine: KernelEngine = 'wasm', threads = 1): Promise<Kernels> {
+  return engine === 'js' ? jsKernels : createWasmKernels(threads);
+}

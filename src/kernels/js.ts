@@ -205,4 +205,16 @@ function scores(Y: Float32Array, rows: number, f: number, x: Float32Array, xOffs
   }
 }
 
-export const jsKernels: Kernels = { gramian, exactUpdate, cgUpdate, dataLoss, scores };
+/** The reference kernels: single-threaded, on any typed arrays. */
+export const jsKernels: Kernels = {
+  name: 'js',
+  threads: 1,
+  float32: (length) => new Float32Array(length),
+  int32: (length) => new Int32Array(length),
+  gramian,
+  exactUpdate,
+  cgUpdate,
+  dataLoss,
+  scores,
+  dispose() {},
+};

@@ -3,7 +3,7 @@
  * implementation (WebAssembly SIMD, worker threads) can stand in without touching callers.
  * Factor matrices are row-major Float32Arrays with `factors` numbers per row; f×f matrices are
  * row-major Float64Arrays. Every row-range function touches only rows [start, end) of its
- * output, so ranges can run in parallel.
+ * output, and each row's result depends only on its inputs, never on how rows are split.
  */
 
 /** One half-step of ALS: new rows of X against the fixed factors Y. */
@@ -22,6 +22,17 @@ export interface HalfStep {
 }
 
 export interface Kernels {
+  readonly name: 'js' | 'wasm';
+  /** threads the row-range functions use */
+  readonly threads: number;
+
+  /**
+   * Zeroed arrays that these kernels work on in place. Arrays handed to the kernels should come
+   * from here: others may have to be copied on every call.
+   */
+  float32(length: number): Float32Array;
+  int32(length: number): Int32Array;
+
   /** out (f × f) = YᵀY + regularization·I over the first `rows` rows of Y */
   gramian(Y: Float32Array, rows: number, factors: number, regularization: number, out: Float64Array): void;
 
@@ -45,4 +56,7 @@ export interface Kernels {
 
   /** out[j] = Y[j] · x[xOffset .. xOffset + factors) for the first `rows` rows of Y */
   scores(Y: Float32Array, rows: number, factors: number, x: Float32Array, xOffset: number, out: Float32Array): void;
+
+  /** Ends worker threads. Arrays from float32/int32 stay valid. */
+  dispose(): void;
 }

@@ -1,0 +1,232 @@
+// The hot loops of ALS in AssemblyScript, compiled to WebAssembly with SIMD128.
+//
+// No runtime, no GC, no allocation: every argument is a byte offset into the memory that
+// JavaScript owns and imports (shared between worker threads), so the same typed arrays are
+// visible to both sides. Factor rows are float32 with stride `f` (no padding); f×f matrices
+// are row-major. Vector loops take four floats at a time and finish the last f % 4 with
+// scalars, so a row is never read past its end.
+//
+// Mirrors src/kernels/js.ts (the reference): same systems, solved the same way, in float32
+// vectors with float64 where precision matters (the exact solver's Cholesky, loss sums).
+
+
+@inline function dot(a: usize, b: usize, f: i32): f32 {
+  let acc = f32x4.splat(0);
+  const vectorEnd = f & ~3;
+  let k = 0;
+  for (; k < vectorEnd; k += 4) {
+    acc = f32x4.add(acc, f32x4.mul(v128.load(a + (<usize>k << 2)), v128.load(b + (<usize>k << 2))));
+  }
+  let sum = f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3);
+  for (; k < f; k++) sum += load<f32>(a + (<usize>k << 2)) * load<f32>(b + (<usize>k << 2));
+  return sum;
+}
+
+/** y[0..n) += alpha · x[0..n) */
+@inline function axpy(alpha: f32, x: usize, y: usize, n: i32): void {
+  const a = f32x4.splat(alpha);
+  const vectorEnd = n & ~3;
+  let k = 0;
+  for (; k < vectorEnd; k += 4) {
+    const at = y + (<usize>k << 2);
+    v128.store(at, f32x4.add(v128.load(at), f32x4.mul(a, v128.load(x + (<usize>k << 2)))));
+  }
+  for (; k < n; k++) {
+    const at = y + (<usize>k << 2);
+    store<f32>(at, load<f32>(at) + alpha * load<f32>(x + (<usize>k << 2)));
+  }
+}
+
+@inline function zero32(p: usize, n: i32): void {
+  memory.fill(p, 0, <usize>n << 2);
+}
+
+/** out (f × f, f64) = Σ over rows [start, end) of yᵀy, accumulated in f32 over the block. */
+export function gramianBlock(Y: usize, f: i32, start: i32, end: i32, out: usize, scratch: usize): void {
+  const stride = <usize>f << 2;
+  zero32(scratch, f * f);
+  for (let r = start; r < end; r++) {
+    const y = Y + <usize>r * stride;
+    for (let a = 0; a < f; a++) {
+      const ya = load<f32>(y + (<usize>a << 2));
+      if (ya != 0) axpy(ya, y, scratch + <usize>a * stride, f);
+    }
+  }
+  for (let n = 0; n < f * f; n++) store<f64>(out + (<usize>n << 3), <f64>load<f32>(scratch + (<usize>n << 2)));
+}
+
+/** Ap = M p for the f × f float32 matrix M (symmetric, so rows serve as columns). */
+@inline function symmetricProduct(M: usize, p: usize, Ap: usize, f: i32): void {
+  zero32(Ap, f);
+  const stride = <usize>f << 2;
+  for (let k = 0; k < f; k++) axpy(load<f32>(p + (<usize>k << 2)), M + <usize>k * stride, Ap, f);
+}
+
+/**
+ * Conjugate-gradient update of rows [start, end) of X (Takács, Pilászy & Tikk 2011), warm
+ * started; YtY is YᵀY + λI in float32. scratch: 4 vectors of f floats, 16-byte aligned.
+ */
+export function cgRows(
+  X: usize, Y: usize, f: i32, indptr: usize, indices: usize, confidence: usize,
+  YtY: usize, steps: i32, start: i32, end: i32, scratch: usize,
+): void {
+  const stride = <usize>f << 2;
+  const vec = <usize>((f + 3) & ~3) << 2;
+  const r = scratch;
+  const p = scratch + vec;
+  const Ap = scratch + 2 * vec;
+  for (let u = start; u < end; u++) {
+    const x = X + <usize>u * stride;
+    const from = load<i32>(indptr + (<usize>u << 2));
+    const to = load<i32>(indptr + (<usize>(u + 1) << 2));
+
+    // r = YᵀCᵤp(u) − (YᵀY + λI + Yᵀ(Cᵤ − I)Y) x
+    symmetricProduct(YtY, x, r, f);
+    for (let k = 0; k < f; k++) store<f32>(r + (<usize>k << 2), -load<f32>(r + (<usize>k << 2)));
+    for (let n = from; n < to; n++) {
+      const c = load<f32>(confidence + (<usize>n << 2));
+      const y = Y + <usize>load<i32>(indices + (<usize>n << 2)) * stride;
+      axpy(c - (c - 1) * dot(y, x, f), y, r, f);
+    }
+    memory.copy(p, r, stride);
+    let rsOld = <f64>dot(r, r, f);
+    if (rsOld < 1e-20) continue;
+
+    for (let it = 0; it < steps; it++) {
+      symmetricProduct(YtY, p, Ap, f);
+      for (let n = from; n < to; n++) {
+        const c = load<f32>(confidence + (<usize>n << 2));
+        const y = Y + <usize>load<i32>(indices + (<usize>n << 2)) * stride;
+        axpy((c - 1) * dot(y, p, f), y, Ap, f);
+      }
+      const pAp = <f64>dot(p, Ap, f);
+      if (!(pAp > 0)) break;
+      const alpha = <f32>(rsOld / pAp);
+      axpy(alpha, p, x, f);
+      axpy(-alpha, Ap, r, f);
+      const rsNew = <f64>dot(r, r, f);
+      if (rsNew < 1e-20) break;
+      const beta = <f32>(rsNew / rsOld);
+      // p = r + β p
+      for (let k = 0; k < f; k++) {
+        const at = p + (<usize>k << 2);
+        store<f32>(at, load<f32>(r + (<usize>k << 2)) + beta * load<f32>(at));
+      }
+      rsOld = rsNew;
+    }
+  }
+}
+
+/** Cholesky solve of A x = b in float64, in place (A's lower triangle, b becomes x). */
+function choleskySolve(A: usize, b: usize, f: i32): bool {
+  const stride = <usize>f << 3;
+  for (let j = 0; j < f; j++) {
+    const rowJ = A + <usize>j * stride;
+    let diagonal = load<f64>(rowJ + (<usize>j << 3)) - dot64(rowJ, rowJ, j);
+    if (!(diagonal > 0)) return false;
+    const pivot = Math.sqrt(diagonal);
+    store<f64>(rowJ + (<usize>j << 3), pivot);
+    for (let i = j + 1; i < f; i++) {
+      const rowI = A + <usize>i * stride;
+      const at = rowI + (<usize>j << 3);
+      store<f64>(at, (load<f64>(at) - dot64(rowI, rowJ, j)) / pivot);
+    }
+  }
+  for (let i = 0; i < f; i++) {
+    const rowI = A + <usize>i * stride;
+    const at = b + (<usize>i << 3);
+    store<f64>(at, (load<f64>(at) - dot64(rowI, b, i)) / load<f64>(rowI + (<usize>i << 3)));
+  }
+  for (let i = f - 1; i >= 0; i--) {
+    let sum = load<f64>(b + (<usize>i << 3));
+    for (let k = i + 1; k < f; k++) sum -= load<f64>(A + <usize>k * stride + (<usize>i << 3)) * load<f64>(b + (<usize>k << 3));
+    store<f64>(b + (<usize>i << 3), sum / load<f64>(A + <usize>i * stride + (<usize>i << 3)));
+  }
+  return true;
+}
+
+@inline function dot64(a: usize, b: usize, n: i32): f64 {
+  let acc = f64x2.splat(0);
+  const vectorEnd = n & ~1;
+  let k = 0;
+  for (; k < vectorEnd; k += 2) {
+    acc = f64x2.add(acc, f64x2.mul(v128.load(a + (<usize>k << 3)), v128.load(b + (<usize>k << 3))));
+  }
+  let sum = f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1);
+  if (k < n) sum += load<f64>(a + (<usize>k << 3)) * load<f64>(b + (<usize>k << 3));
+  return sum;
+}
+
+/**
+ * Exact update of rows [start, end): x = (YᵀY + λI + Yᵀ(Cᵤ − I)Y)⁻¹ YᵀCᵤp(u). YtY is float64
+ * (with λ). Rows whose system is not positive definite get NaN, for the caller to redo.
+ * scratch: f×f float32 + f×f float64 + f float32 + f float64, 16-byte aligned pieces.
+ */
+export function exactRows(
+  X: usize, Y: usize, f: i32, indptr: usize, indices: usize, confidence: usize,
+  YtY: usize, start: i32, end: i32, scratch: usize,
+): void {
+  const stride = <usize>f << 2;
+  const square32 = (<usize>f * <usize>f * 4 + 15) & ~15;
+  const square64 = (<usize>f * <usize>f * 8 + 15) & ~15;
+  const vec32 = (<usize>f * 4 + 15) & ~15;
+  const A32 = scratch;
+  const A = scratch + square32;
+  const b32 = A + square64;
+  const b = b32 + vec32;
+  for (let u = start; u < end; u++) {
+    const from = load<i32>(indptr + (<usize>u << 2));
+    const to = load<i32>(indptr + (<usize>(u + 1) << 2));
+    zero32(A32, f * f);
+    zero32(b32, f);
+    for (let n = from; n < to; n++) {
+      const c = load<f32>(confidence + (<usize>n << 2));
+      const y = Y + <usize>load<i32>(indices + (<usize>n << 2)) * stride;
+      axpy(c, y, b32, f);
+      const extra = c - 1;
+      // lower triangle only: row a gets columns 0..a
+      for (let a = 0; a < f; a++) axpy(extra * load<f32>(y + (<usize>a << 2)), y, A32 + <usize>a * stride, a + 1);
+    }
+    for (let a = 0; a < f; a++) {
+      for (let k = 0; k <= a; k++) {
+        const n = <usize>(a * f + k);
+        store<f64>(A + (n << 3), load<f64>(YtY + (n << 3)) + <f64>load<f32>(A32 + (n << 2)));
+      }
+      store<f64>(b + (<usize>a << 3), <f64>load<f32>(b32 + (<usize>a << 2)));
+    }
+    const x = X + <usize>u * stride;
+    if (choleskySolve(A, b, f)) {
+      for (let a = 0; a < f; a++) store<f32>(x + (<usize>a << 2), <f32>load<f64>(b + (<usize>a << 3)));
+    } else {
+      for (let a = 0; a < f; a++) store<f32>(x + (<usize>a << 2), NaN);
+    }
+  }
+}
+
+/** Σ over rows [start, end) of xᵀ(YᵀY)x + Σ_observed [c(1 − s)² − s²]; YtY without λ, float32. */
+export function dataLoss(
+  X: usize, Y: usize, f: i32, indptr: usize, indices: usize, confidence: usize,
+  YtY: usize, start: i32, end: i32, scratch: usize,
+): f64 {
+  const stride = <usize>f << 2;
+  let loss: f64 = 0;
+  for (let u = start; u < end; u++) {
+    const x = X + <usize>u * stride;
+    symmetricProduct(YtY, x, scratch, f);
+    loss += <f64>dot(x, scratch, f);
+    const from = load<i32>(indptr + (<usize>u << 2));
+    const to = load<i32>(indptr + (<usize>(u + 1) << 2));
+    for (let n = from; n < to; n++) {
+      const c = <f64>load<f32>(confidence + (<usize>n << 2));
+      const s = <f64>dot(Y + <usize>load<i32>(indices + (<usize>n << 2)) * stride, x, f);
+      loss += c * (1 - s) * (1 - s) - s * s;
+    }
+  }
+  return loss;
+}
+
+/** out[j] = Y[j] · x for rows [start, end) of Y. */
+export function scores(Y: usize, f: i32, x: usize, out: usize, start: i32, end: i32): void {
+  const stride = <usize>f << 2;
+  for (let j = start; j < end; j++) store<f32>(out + (<usize>j << 2), dot(Y + <usize>j * stride, x, f));
+}

@@ -1,0 +1,98 @@
+/**
+ * The control block that the main thread and the worker threads share: a task (kind and
+ * arguments) and counters through which rows are handed out in chunks. Every chunk is computed
+ * the same way whichever thread takes it, so results do not depend on threads or scheduling.
+ */
+export const CONTROL_INTS = 16;
+export const ARGUMENTS = 16;
+export const CONTROL_BYTES = CONTROL_INTS * 4 + ARGUMENTS * 8;
+
+/** Int32 slots */
+export const SLOT = {
+  /** bumped for every new task; workers wait on it */
+  generation: 0,
+  kind: 1,
+  /** next chunk to hand out */
+  next: 2,
+  /** chunks in this task */
+  total: 3,
+  /** workers that finished this task */
+  exited: 4,
+  /** workers that are instantiated and waiting */
+  ready: 5,
+  quit: 6,
+} as const;
+
+export const TASK = { gramian: 1, cg: 2, exact: 3, loss: 4, scores: 5 } as const;
+
+/** Float64 argument slots */
+export const ARG = {
+  X: 0,
+  Y: 1,
+  factors: 2,
+  indptr: 3,
+  indices: 4,
+  confidence: 5,
+  YtY: 6,
+  steps: 7,
+  /** rows of the task (the row range is [first, first + rows)) */
+  rows: 8,
+  chunkRows: 9,
+  /** per-chunk outputs: gramian partials, loss sums */
+  out: 10,
+  scratch: 11,
+  scratchStride: 12,
+  first: 13,
+} as const;
+
+export interface KernelExports {
+  gramianBlock(Y: number, f: number, start: number, end: number, out: number, scratch: number): void;
+  cgRows(X: number, Y: number, f: number, indptr: number, indices: number, confidence: number, YtY: number, steps: number, start: number, end: number, scratch: number): void;
+  exactRows(X: number, Y: number, f: number, indptr: number, indices: number, confidence: number, YtY: number, start: number, end: number, scratch: number): void;
+  dataLoss(X: number, Y: number, f: number, indptr: number, indices: number, confidence: number, YtY: number, start: number, end: number, scratch: number): number;
+  scores(Y: number, f: number, x: number, out: number, start: number, end: number): void;
+}
+
+/** Runs one chunk of the current task. */
+function runChunk(e: KernelExports, kind: number, a: Float64Array, chunk: number, thread: number): void {
+  const f = a[ARG.factors];
+  const chunkRows = a[ARG.chunkRows];
+  const start = a[ARG.first] + chunk * chunkRows;
+  const end = Math.min(a[ARG.first] + a[ARG.rows], start + chunkRows);
+  const scratch = a[ARG.scratch] + thread * a[ARG.scratchStride];
+  switch (kind) {
+    case TASK.gramian:
+      e.gramianBlock(a[ARG.Y], f, start, end, a[ARG.out] + chunk * f * f * 8, scratch);
+      break;
+    case TASK.cg:
+      e.cgRows(a[ARG.X], a[ARG.Y], f, a[ARG.indptr], a[ARG.indices], a[ARG.confidence], a[ARG.YtY], a[ARG.steps], start, end, scratch);
+      break;
+    case TASK.exact:
+      e.exactRows(a[ARG.X], a[ARG.Y], f, a[ARG.indptr], a[ARG.indices], a[ARG.confidence], a[ARG.YtY], start, end, scratch);
+      break;
+    case TASK.loss: {
+      const value = e.dataLoss(a[ARG.X], a[ARG.Y], f, a[ARG.indptr], a[ARG.indices], a[ARG.confidence], a[ARG.YtY], start, end, scratch);
+      new Float64Array(scratchMemory(e), a[ARG.out] + chunk * 8, 1)[0] = value;
+      break;
+    }
+    case TASK.scores:
+      e.scores(a[ARG.Y], f, a[ARG.X], a[ARG.out], start, end);
+      break;
+  }
+}
+
+/** The memory the kernels run on (exported as `memory` by the module, the same as imported). */
+function scratchMemory(e: KernelExports): ArrayBufferLike {
+  return (e as unknown as { memory: WebAssembly.Memory }).memory.buffer;
+}
+
+/** Takes chunks of the current task until none is left. */
+export function work(e: KernelExports, control: Int32Array, args: Float64Array, thread: number): void {
+  const kind = Atomics.load(control, SLOT.kind);
+  const total = Atomics.load(control, SLOT.total);
+  for (;;) {
+    const chunk = Atomics.add(control, SLOT.next, 1);
+    if (chunk >= total) return;
+    runChunk(e, kind, args, chunk, thread);
+  }
+}

@@ -1,0 +1,247 @@
+import { readFileSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
+import { jsKernels } from './js.js';
+import { ARG, ARGUMENTS, CONTROL_BYTES, CONTROL_INTS, SLOT, TASK, work, type KernelExports } from './pool.js';
+import type { HalfStep, Kernels } from './types.js';
+
+const PAGE = 65536;
+/** rows per chunk handed to a thread: small enough to balance uneven rows, large enough to be cheap */
+const CHUNK_ROWS = { gramian: 2048, cg: 64, exact: 16, loss: 256 } as const;
+
+let compiled: WebAssembly.Module | null = null;
+
+/** The compiled kernels (built from src/kernels/assembly by `npm run build`). */
+function kernelModule(): WebAssembly.Module {
+  compiled ??= new WebAssembly.Module(readFileSync(new URL('./kernels.wasm', import.meta.url)));
+  return compiled;
+}
+
+/**
+ * A bump allocator over one shared WebAssembly memory: the arrays the kernels work on live
+ * here, so neither side copies. Nothing is freed; a Kernels instance lives as long as a job.
+ */
+class Arena {
+  readonly memory = new WebAssembly.Memory({ initial: 2, maximum: 65536, shared: true });
+  // page 0 stays unused so that a zero pointer is never valid data
+  private top = PAGE;
+  private readonly owned = new WeakSet<ArrayBufferView>();
+
+  private alloc(bytes: number): number {
+    const at = this.top;
+    this.top += (bytes + 15) & ~15;
+    const needed = Math.ceil(this.top / PAGE) - this.memory.buffer.byteLength / PAGE;
+    if (needed > 0) this.memory.grow(needed);
+    return at;
+  }
+
+  float32(length: number): Float32Array {
+    const at = this.alloc(length * 4); // before reading .buffer, which growing replaces
+    const array = new Float32Array(this.memory.buffer, at, length);
+    this.owned.add(array);
+    return array;
+  }
+
+  int32(length: number): Int32Array {
+    const at = this.alloc(length * 4); // before reading .buffer, which growing replaces
+    const array = new Int32Array(this.memory.buffer, at, length);
+    this.owned.add(array);
+    return array;
+  }
+
+  float64(length: number): Float64Array {
+    const at = this.alloc(length * 8); // before reading .buffer, which growing replaces
+    const array = new Float64Array(this.memory.buffer, at, length);
+    this.owned.add(array);
+    return array;
+  }
+
+  owns(array: ArrayBufferView): boolean {
+    return this.owned.has(array);
+  }
+}
+
+/** A reusable arena array that grows when a call needs more. */
+class Scratch<T extends Float32Array | Float64Array> {
+  private array: T | null = null;
+  constructor(private readonly make: (length: number) => T) {}
+  get(length: number): T {
+    if (this.array === null || this.array.length < length) this.array = this.make(Math.max(length, 16));
+    return this.array;
+  }
+}
+
+class WasmKernels implements Kernels {
+  readonly name = 'wasm';
+  private readonly arena = new Arena();
+  private readonly exports: KernelExports;
+  private readonly control: Int32Array;
+  private readonly args: Float64Array;
+  private readonly workers: Worker[] = [];
+  private readonly threadScratch = new Scratch((n) => this.arena.float64(n));
+  private readonly partials = new Scratch((n) => this.arena.float64(n));
+  private readonly matrix32 = new Scratch((n) => this.arena.float32(n));
+  private readonly matrix64 = new Scratch((n) => this.arena.float64(n));
+  private readonly staging = new Scratch((n) => this.arena.float32(n));
+  private readonly vector = new Scratch((n) => this.arena.float32(n));
+
+  constructor(readonly threads: number) {
+    this.exports = new WebAssembly.Instance(kernelModule(), { env: { memory: this.arena.memory } }).exports as unknown as KernelExports;
+    const shared = new SharedArrayBuffer(CONTROL_BYTES);
+    this.control = new Int32Array(shared, 0, CONTROL_INTS);
+    this.args = new Float64Array(shared, CONTROL_INTS * 4, ARGUMENTS);
+  }
+
+  /** Starts threads − 1 workers (the calling thread is the last one) and waits until they listen. */
+  async start(): Promise<this> {
+    const ready: Promise<unknown>[] = [];
+    for (let thread = 1; thread < this.threads; thread++) {
+      const worker = new Worker(new URL('./worker.js', import.meta.url), {
+        workerData: { module: kernelModule(), memory: this.arena.memory, control: this.control.buffer, thread },
+      });
+      worker.unref();
+      ready.push(
+        new Promise((resolve, reject) => {
+          worker.once('message', resolve);
+          worker.once('error', reject);
+        }),
+      );
+      this.workers.push(worker);
+    }
+    await Promise.all(ready);
+    return this;
+  }
+
+  float32(length: number): Float32Array {
+    return this.arena.float32(length);
+  }
+
+  int32(length: number): Int32Array {
+    return this.arena.int32(length);
+  }
+
+  /** The address of `array` in kernel memory; arrays from elsewhere are refused. */
+  private address(array: Float32Array | Int32Array | Float64Array): number {
+    if (!this.arena.owns(array)) throw new Error('wasm kernels: array not allocated by these kernels (use kernels.float32/int32)');
+    return array.byteOffset;
+  }
+
+  /** Runs `kind` over rows [first, first + rows) in chunks on every thread; returns the chunk count. */
+  private run(kind: number, first: number, rows: number, chunkRows: number, scratchBytesPerThread: number): number {
+    const chunks = Math.ceil(rows / chunkRows);
+    if (chunks === 0) return 0;
+    const stride = (scratchBytesPerThread + 15) & ~15;
+    const scratch = this.threadScratch.get(Math.ceil((stride * this.threads) / 8));
+    const a = this.args;
+    a[ARG.first] = first;
+    a[ARG.rows] = rows;
+    a[ARG.chunkRows] = chunkRows;
+    a[ARG.scratch] = scratch.byteOffset;
+    a[ARG.scratchStride] = stride;
+    const c = this.control;
+    Atomics.store(c, SLOT.kind, kind);
+    Atomics.store(c, SLOT.total, chunks);
+    Atomics.store(c, SLOT.next, 0);
+    Atomics.store(c, SLOT.exited, 0);
+    Atomics.add(c, SLOT.generation, 1);
+    Atomics.notify(c, SLOT.generation);
+    work(this.exports, c, a, 0);
+    for (;;) {
+      const exited = Atomics.load(c, SLOT.exited);
+      if (exited >= this.workers.length) break;
+      Atomics.wait(c, SLOT.exited, exited);
+    }
+    return chunks;
+  }
+
+  private setStep(step: HalfStep, YtY: number): void {
+    const a = this.args;
+    a[ARG.X] = this.address(step.X);
+    a[ARG.Y] = this.address(step.Y);
+    a[ARG.factors] = step.factors;
+    a[ARG.indptr] = this.address(step.indptr);
+    a[ARG.indices] = this.address(step.indices);
+    a[ARG.confidence] = this.address(step.confidence);
+    a[ARG.YtY] = YtY;
+  }
+
+  /** YtY as float32 in kernel memory. */
+  private YtY32(YtY: Float64Array): number {
+    const out = this.matrix32.get(YtY.length);
+    for (let n = 0; n < YtY.length; n++) out[n] = YtY[n];
+    return out.byteOffset;
+  }
+
+  gramian(Y: Float32Array, rows: number, f: number, regularization: number, out: Float64Array): void {
+    const chunks = Math.ceil(rows / CHUNK_ROWS.gramian);
+    const partials = this.partials.get(Math.max(1, chunks) * f * f);
+    this.args[ARG.Y] = this.address(Y);
+    this.args[ARG.factors] = f;
+    this.args[ARG.out] = partials.byteOffset;
+    this.run(TASK.gramian, 0, rows, CHUNK_ROWS.gramian, f * f * 4);
+    // summed in chunk order, so the result is the same for any number of threads
+    out.fill(0);
+    for (let chunk = 0; chunk < chunks; chunk++) {
+      const base = chunk * f * f;
+      for (let n = 0; n < f * f; n++) out[n] += partials[base + n];
+    }
+    for (let a = 0; a < f; a++) out[a * f + a] += regularization;
+  }
+
+  cgUpdate(step: HalfStep, steps: number, start: number, end: number): void {
+    this.setStep(step, this.YtY32(step.YtY));
+    this.args[ARG.steps] = steps;
+    this.run(TASK.cg, start, end - start, CHUNK_ROWS.cg, 3 * ((step.factors + 3) & ~3) * 4);
+  }
+
+  exactUpdate(step: HalfStep, start: number, end: number): void {
+    const f = step.factors;
+    const YtY = this.matrix64.get(f * f);
+    YtY.set(step.YtY);
+    this.setStep(step, YtY.byteOffset);
+    const square32 = (f * f * 4 + 15) & ~15;
+    const square64 = (f * f * 8 + 15) & ~15;
+    const vector32 = (f * 4 + 15) & ~15;
+    this.run(TASK.exact, start, end - start, CHUNK_ROWS.exact, square32 + square64 + vector32 + f * 8);
+    // a system that was not positive definite (λ = 0, few observations) comes back as NaN:
+    // the reference kernel solves those rows by least squares
+    for (let u = start; u < end; u++) if (Number.isNaN(step.X[u * f])) jsKernels.exactUpdate(step, u, u + 1);
+  }
+
+  dataLoss(step: HalfStep, start: number, end: number): number {
+    const rows = end - start;
+    const chunks = Math.ceil(rows / CHUNK_ROWS.loss);
+    const sums = this.partials.get(Math.max(1, chunks));
+    this.setStep(step, this.YtY32(step.YtY));
+    this.args[ARG.out] = sums.byteOffset;
+    this.run(TASK.loss, start, rows, CHUNK_ROWS.loss, ((step.factors + 3) & ~3) * 4);
+    let loss = 0;
+    for (let chunk = 0; chunk < chunks; chunk++) loss += sums[chunk];
+    return loss;
+  }
+
+  scores(Y: Float32Array, rows: number, f: number, x: Float32Array, xOffset: number, out: Float32Array): void {
+    let y = Y;
+    if (!this.arena.owns(Y)) {
+      y = this.staging.get(rows * f);
+      y.set(Y.subarray(0, rows * f));
+    }
+    const vector = this.vector.get(f + rows);
+    vector.set(x.subarray(xOffset, xOffset + f));
+    const result = vector.subarray(f, f + rows);
+    this.exports.scores(y.byteOffset, f, vector.byteOffset, result.byteOffset, 0, rows);
+    out.set(result);
+  }
+
+  dispose(): void {
+    Atomics.store(this.control, SLOT.quit, 1);
+    Atomics.add(this.control, SLOT.generation, 1);
+    Atomics.notify(this.control, SLOT.generation);
+    for (const worker of this.workers) void worker.terminate();
+    this.workers.length = 0;
+  }
+}
+
+/** WebAssembly SIMD kernels on `threads` threads (the caller's included). */
+export async function createWasmKernels(threads = 1): Promise<Kernels> {
+  return new WasmKernels(Math.max(1, threads)).start();
+}
