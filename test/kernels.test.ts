@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { resolveTrainOptions } from '../src/als/options.js';
+import { trainFactors } from '../src/als/train.js';
+import { confidences } from '../src/als/weighting.js';
+import { transpose } from '../src/data/sparse.js';
+import { createWasmKernels, jsKernels, type HalfStep, type Kernels } from '../src/kernels/index.js';
+import { randomMatrix, randomPlays, relativeError } from './helpers.js';
+
+const wasm1 = await createWasmKernels(1);
+const wasm2 = await createWasmKernels(2);
+after(() => {
+  wasm1.dispose();
+  wasm2.dispose();
+});
+
+/** A half-step's inputs copied into arrays that `kernels` work on. */
+function stepFor(kernels: Kernels, seed: number, f: number, lambda: number): HalfStep {
+  const users = 300;
+  const items = 90;
+  const plays = randomPlays(users, items, 0.12, seed);
+  const copy = <T extends Float32Array | Int32Array>(array: T): T => {
+    const out = (array instanceof Int32Array ? kernels.int32(array.length) : kernels.float32(array.length)) as T;
+    out.set(array);
+    return out;
+  };
+  const Y = copy(randomMatrix(items, f, seed + 1));
+  const YtY = new Float64Array(f * f);
+  jsKernels.gramian(Y, items, f, lambda, YtY);
+  return {
+    X: copy(randomMatrix(users, f, seed + 2, 0.05)),
+    Y,
+    factors: f,
+    indptr: copy(plays.indptr),
+    indices: copy(plays.indices),
+    confidence: copy(confidences(plays, { weighting: 'log', alpha: 4, bm25K1: 100, bm25B: 0.8 })),
+    YtY,
+  };
+}
+
+// odd factor counts exercise the scalar tails of the vector loops
+for (const f of [1, 3, 8, 13, 32, 64]) {
+  describe(`WebAssembly kernels against the reference (f=${f})`, () => {
+    it('gramian', () => {
+      const Y = wasm2.float32(5000 * f);
+      Y.set(randomMatrix(5000, f, f));
+      const expected = new Float64Array(f * f);
+      const actual = new Float64Array(f * f);
+      jsKernels.gramian(Y, 5000, f, 0.25, expected);
+      wasm2.gramian(Y, 5000, f, 0.25, actual);
+      assert.ok(relativeError(actual, expected) < 1e-5, String(relativeError(actual, expected)));
+    });
+
+    for (const [name, run] of [
+      ['cgUpdate', (k: Kernels, s: HalfStep) => k.cgUpdate(s, 3, 0, 300)],
+      ['exactUpdate', (k: Kernels, s: HalfStep) => k.exactUpdate(s, 0, 300)],
+    ] as const) {
+      it(`${name} gives the same factors (relative 1e-4)`, () => {
+        const reference = stepFor(jsKernels, 7 * f, f, 0.1);
+        const fast = stepFor(wasm2, 7 * f, f, 0.1);
+        run(jsKernels, reference);
+        run(wasm2, fast);
+        assert.ok(relativeError(fast.X, reference.X) < 1e-4, String(relativeError(fast.X, reference.X)));
+      });
+    }
+
+    it('dataLoss', () => {
+      const reference = stepFor(jsKernels, 3 * f, f, 0);
+      const fast = stepFor(wasm2, 3 * f, f, 0);
+      const expected = jsKernels.dataLoss(reference, 0, 300);
+      assert.ok(Math.abs(wasm2.dataLoss(fast, 0, 300) - expected) / expected < 1e-5);
+    });
+
+    it('scores', () => {
+      const Y = randomMatrix(777, f, 5);
+      const x = randomMatrix(3, f, 6);
+      const expected = new Float32Array(777);
+      const actual = new Float32Array(777);
+      jsKernels.scores(Y, 777, f, x, f, expected);
+      wasm1.scores(Y, 777, f, x, f, actual);
+      assert.ok(relativeError(actual, expected) < 1e-5);
+    });
+  });
+}
+
+describe('WebAssembly kernels', () => {
+  it('solve a singular system (λ = 0) by least squares, like the reference', () => {
+    const make = (k: Kernels) => {
+      const s = stepFor(k, 99, 4, 0);
+      // one observed item per user and YᵀY of rank 1 when Y has a single non-zero row
+      s.Y.fill(0);
+      s.Y.set([1, 2, 3, 4], 0);
+      jsKernels.gramian(s.Y, 90, 4, 0, s.YtY);
+      return s;
+    };
+    const reference = make(jsKernels);
+    const fast = make(wasm1);
+    jsKernels.exactUpdate(reference, 0, 300);
+    wasm1.exactUpdate(fast, 0, 300);
+    assert.ok(fast.X.every(Number.isFinite));
+    assert.ok(relativeError(fast.X, reference.X) < 1e-4);
+  });
+
+  it('train to the same bytes with 1 and 2 threads, and close to the reference kernels', async () => {
+    const plays = randomPlays(400, 250, 0.05, 77);
+    for (const solver of ['cg', 'naive'] as const) {
+      const options = (threads: number) => resolveTrainOptions({ factors: 12, iterations: 4, solver, threads, seed: 3 });
+      const one = await trainFactors(plays, options(1));
+      const two = await trainFactors(plays, options(2));
+      assert.deepEqual(Buffer.from(two.userFactors.buffer), Buffer.from(one.userFactors.buffer), solver);
+      assert.deepEqual(Buffer.from(two.itemFactors.buffer), Buffer.from(one.itemFactors.buffer), solver);
+      const reference = await trainFactors(plays, options(1), {}, 'js');
+      assert.ok(relativeError(one.itemFactors, reference.itemFactors) < 1e-3, `${solver}: ${relativeError(one.itemFactors, reference.itemFactors)}`);
+    }
+  });
+
+  it('refuse arrays they did not allocate', () => {
+    const step = stepFor(jsKernels, 1, 4, 0.1);
+    assert.throws(() => wasm1.cgUpdate(step, 3, 0, 10), /not allocated by these kernels/);
+  });
+});
+
+// transpose is used on kernel arrays too
+it('transpose keeps confidences aligned', () => {
+  const plays = randomPlays(20, 10, 0.3, 4);
+  const t = transpose(plays);
+  assert.equal(t.indptr[t.rows], plays.indptr[plays.rows]);
+});
