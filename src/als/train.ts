@@ -8,8 +8,8 @@ import { resolveTrainOptions, type TrainOptions } from './options.js';
 import { randomFactors, seededRandom } from './random.js';
 import { confidences } from './weighting.js';
 
-/** Rows per kernel call: small enough for smooth progress, large enough to cost nothing. */
-const BLOCK_ROWS = 4096;
+/** Rows per kernel call: small enough for smooth progress, large enough to keep threads busy. */
+const BLOCK_ROWS = 65536;
 
 export interface IterationReport {
   /** 1-based */

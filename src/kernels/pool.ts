@@ -43,6 +43,8 @@ export const ARG = {
   scratch: 11,
   scratchStride: 12,
   first: 13,
+  /** Int32 row boundaries of the chunks (chunk c is [bounds[c], bounds[c + 1])), or 0 for even chunks */
+  bounds: 14,
 } as const;
 
 export interface KernelExports {
@@ -56,9 +58,16 @@ export interface KernelExports {
 /** Runs one chunk of the current task. */
 function runChunk(e: KernelExports, kind: number, a: Float64Array, chunk: number, thread: number): void {
   const f = a[ARG.factors];
-  const chunkRows = a[ARG.chunkRows];
-  const start = a[ARG.first] + chunk * chunkRows;
-  const end = Math.min(a[ARG.first] + a[ARG.rows], start + chunkRows);
+  let start: number;
+  let end: number;
+  if (a[ARG.bounds] !== 0) {
+    const bounds = new Int32Array(memoryOf(e), a[ARG.bounds] + chunk * 4, 2);
+    start = bounds[0];
+    end = bounds[1];
+  } else {
+    start = a[ARG.first] + chunk * a[ARG.chunkRows];
+    end = Math.min(a[ARG.first] + a[ARG.rows], start + a[ARG.chunkRows]);
+  }
   const scratch = a[ARG.scratch] + thread * a[ARG.scratchStride];
   switch (kind) {
     case TASK.gramian:
@@ -72,7 +81,7 @@ function runChunk(e: KernelExports, kind: number, a: Float64Array, chunk: number
       break;
     case TASK.loss: {
       const value = e.dataLoss(a[ARG.X], a[ARG.Y], f, a[ARG.indptr], a[ARG.indices], a[ARG.confidence], a[ARG.YtY], start, end, scratch);
-      new Float64Array(scratchMemory(e), a[ARG.out] + chunk * 8, 1)[0] = value;
+      new Float64Array(memoryOf(e), a[ARG.out] + chunk * 8, 1)[0] = value;
       break;
     }
     case TASK.scores:
@@ -82,7 +91,7 @@ function runChunk(e: KernelExports, kind: number, a: Float64Array, chunk: number
 }
 
 /** The memory the kernels run on (exported as `memory` by the module, the same as imported). */
-function scratchMemory(e: KernelExports): ArrayBufferLike {
+function memoryOf(e: KernelExports): ArrayBufferLike {
   return (e as unknown as { memory: WebAssembly.Memory }).memory.buffer;
 }
 

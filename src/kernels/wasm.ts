@@ -5,8 +5,14 @@ import { ARG, ARGUMENTS, CONTROL_BYTES, CONTROL_INTS, SLOT, TASK, work, type Ker
 import type { HalfStep, Kernels } from './types.js';
 
 const PAGE = 65536;
-/** rows per chunk handed to a thread: small enough to balance uneven rows, large enough to be cheap */
-const CHUNK_ROWS = { gramian: 2048, cg: 64, exact: 16, loss: 256 } as const;
+/** rows per chunk handed to a thread, where rows cost the same */
+const CHUNK_ROWS = { gramian: 2048 } as const;
+/**
+ * Chunks per call of a row update: enough to even out rows of very different cost over the
+ * threads. Fixed, not per thread, so that per-chunk sums (the loss) add up in the same order
+ * whatever the thread count.
+ */
+const CHUNKS_PER_CALL = 256;
 
 let compiled: WebAssembly.Module | null = null;
 
@@ -126,8 +132,8 @@ class WasmKernels implements Kernels {
   }
 
   /** Runs `kind` over rows [first, first + rows) in chunks on every thread; returns the chunk count. */
-  private run(kind: number, first: number, rows: number, chunkRows: number, scratchBytesPerThread: number): number {
-    const chunks = Math.ceil(rows / chunkRows);
+  private run(kind: number, first: number, rows: number, chunkRows: number, scratchBytesPerThread: number, bounds?: Int32Array, boundsCount = 0): number {
+    const chunks = bounds ? boundsCount : Math.ceil(rows / chunkRows);
     if (chunks === 0) return 0;
     const stride = (scratchBytesPerThread + 15) & ~15;
     const scratch = this.threadScratch.get(Math.ceil((stride * this.threads) / 8));
@@ -137,6 +143,7 @@ class WasmKernels implements Kernels {
     a[ARG.chunkRows] = chunkRows;
     a[ARG.scratch] = scratch.byteOffset;
     a[ARG.scratchStride] = stride;
+    a[ARG.bounds] = bounds ? bounds.byteOffset : 0;
     const c = this.control;
     Atomics.store(c, SLOT.kind, kind);
     Atomics.store(c, SLOT.total, chunks);
@@ -151,6 +158,34 @@ class WasmKernels implements Kernels {
       Atomics.wait(c, SLOT.exited, exited);
     }
     return chunks;
+  }
+
+  private readonly boundsScratch = new Scratch((n) => this.arena.float32(n));
+
+  /**
+   * Chunk boundaries over rows [start, end) of about equal work (a row costs its observed
+   * entries plus a fixed part for the f × f work), so that a few very popular items do not
+   * leave the other threads waiting.
+   */
+  private balancedChunks(step: HalfStep, start: number, end: number): { bounds: Int32Array; count: number } {
+    const { indptr, factors: f } = step;
+    const rowCost = f / 4;
+    const total = indptr[end] - indptr[start] + rowCost * (end - start);
+    const target = Math.max(total / CHUNKS_PER_CALL, 1);
+    const scratch = this.boundsScratch.get(end - start + 2);
+    const bounds = new Int32Array(scratch.buffer, scratch.byteOffset, end - start + 2);
+    let count = 0;
+    bounds[0] = start;
+    let cost = 0;
+    for (let u = start; u < end; u++) {
+      cost += indptr[u + 1] - indptr[u] + rowCost;
+      if (cost >= target) {
+        bounds[++count] = u + 1;
+        cost = 0;
+      }
+    }
+    if (bounds[count] !== end) bounds[++count] = end;
+    return { bounds, count };
   }
 
   private setStep(step: HalfStep, YtY: number): void {
@@ -190,7 +225,8 @@ class WasmKernels implements Kernels {
   cgUpdate(step: HalfStep, steps: number, start: number, end: number): void {
     this.setStep(step, this.YtY32(step.YtY));
     this.args[ARG.steps] = steps;
-    this.run(TASK.cg, start, end - start, CHUNK_ROWS.cg, 3 * ((step.factors + 3) & ~3) * 4);
+    const { bounds, count } = this.balancedChunks(step, start, end);
+    this.run(TASK.cg, start, end - start, 0, 3 * ((step.factors + 3) & ~3) * 4, bounds, count);
   }
 
   exactUpdate(step: HalfStep, start: number, end: number): void {
@@ -201,19 +237,19 @@ class WasmKernels implements Kernels {
     const square32 = (f * f * 4 + 15) & ~15;
     const square64 = (f * f * 8 + 15) & ~15;
     const vector32 = (f * 4 + 15) & ~15;
-    this.run(TASK.exact, start, end - start, CHUNK_ROWS.exact, square32 + square64 + vector32 + f * 8);
+    const { bounds, count } = this.balancedChunks(step, start, end);
+    this.run(TASK.exact, start, end - start, 0, square32 + square64 + vector32 + f * 8, bounds, count);
     // a system that was not positive definite (λ = 0, few observations) comes back as NaN:
     // the reference kernel solves those rows by least squares
     for (let u = start; u < end; u++) if (Number.isNaN(step.X[u * f])) jsKernels.exactUpdate(step, u, u + 1);
   }
 
   dataLoss(step: HalfStep, start: number, end: number): number {
-    const rows = end - start;
-    const chunks = Math.ceil(rows / CHUNK_ROWS.loss);
+    const { bounds, count: chunks } = this.balancedChunks(step, start, end);
     const sums = this.partials.get(Math.max(1, chunks));
     this.setStep(step, this.YtY32(step.YtY));
     this.args[ARG.out] = sums.byteOffset;
-    this.run(TASK.loss, start, rows, CHUNK_ROWS.loss, ((step.factors + 3) & ~3) * 4);
+    this.run(TASK.loss, start, end - start, 0, ((step.factors + 3) & ~3) * 4, bounds, chunks);
     let loss = 0;
     for (let chunk = 0; chunk < chunks; chunk++) loss += sums[chunk];
     return loss;

@@ -11,12 +11,25 @@
 
 
 @inline function dot(a: usize, b: usize, f: i32): f32 {
-  let acc = f32x4.splat(0);
-  const vectorEnd = f & ~3;
+  // four accumulators: one would make every add wait for the previous one
+  let acc0 = f32x4.splat(0);
+  let acc1 = f32x4.splat(0);
+  let acc2 = f32x4.splat(0);
+  let acc3 = f32x4.splat(0);
+  const blockEnd = f & ~15;
   let k = 0;
-  for (; k < vectorEnd; k += 4) {
-    acc = f32x4.add(acc, f32x4.mul(v128.load(a + (<usize>k << 2)), v128.load(b + (<usize>k << 2))));
+  for (; k < blockEnd; k += 16) {
+    const o = <usize>k << 2;
+    acc0 = f32x4.add(acc0, f32x4.mul(v128.load(a + o), v128.load(b + o)));
+    acc1 = f32x4.add(acc1, f32x4.mul(v128.load(a + o, 16), v128.load(b + o, 16)));
+    acc2 = f32x4.add(acc2, f32x4.mul(v128.load(a + o, 32), v128.load(b + o, 32)));
+    acc3 = f32x4.add(acc3, f32x4.mul(v128.load(a + o, 48), v128.load(b + o, 48)));
   }
+  const vectorEnd = f & ~3;
+  for (; k < vectorEnd; k += 4) {
+    acc0 = f32x4.add(acc0, f32x4.mul(v128.load(a + (<usize>k << 2)), v128.load(b + (<usize>k << 2))));
+  }
+  const acc = f32x4.add(f32x4.add(acc0, acc1), f32x4.add(acc2, acc3));
   let sum = f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3);
   for (; k < f; k++) sum += load<f32>(a + (<usize>k << 2)) * load<f32>(b + (<usize>k << 2));
   return sum;
@@ -55,11 +68,45 @@ export function gramianBlock(Y: usize, f: i32, start: i32, end: i32, out: usize,
   for (let n = 0; n < f * f; n++) store<f64>(out + (<usize>n << 3), <f64>load<f32>(scratch + (<usize>n << 2)));
 }
 
-/** Ap = M p for the f × f float32 matrix M (symmetric, so rows serve as columns). */
+/**
+ * Ap = M p for the f × f float32 matrix M (symmetric, so rows serve as columns): 16 outputs at
+ * a time held in four vector registers while k runs over M's rows, then 4 at a time, then one.
+ */
 @inline function symmetricProduct(M: usize, p: usize, Ap: usize, f: i32): void {
-  zero32(Ap, f);
   const stride = <usize>f << 2;
-  for (let k = 0; k < f; k++) axpy(load<f32>(p + (<usize>k << 2)), M + <usize>k * stride, Ap, f);
+  const blockEnd = f & ~15;
+  let j = 0;
+  for (; j < blockEnd; j += 16) {
+    let acc0 = f32x4.splat(0);
+    let acc1 = f32x4.splat(0);
+    let acc2 = f32x4.splat(0);
+    let acc3 = f32x4.splat(0);
+    let row = M + (<usize>j << 2);
+    for (let k = 0; k < f; k++) {
+      const pk = f32x4.splat(load<f32>(p + (<usize>k << 2)));
+      acc0 = f32x4.add(acc0, f32x4.mul(pk, v128.load(row)));
+      acc1 = f32x4.add(acc1, f32x4.mul(pk, v128.load(row, 16)));
+      acc2 = f32x4.add(acc2, f32x4.mul(pk, v128.load(row, 32)));
+      acc3 = f32x4.add(acc3, f32x4.mul(pk, v128.load(row, 48)));
+      row += stride;
+    }
+    const out = Ap + (<usize>j << 2);
+    v128.store(out, acc0);
+    v128.store(out, acc1, 16);
+    v128.store(out, acc2, 32);
+    v128.store(out, acc3, 48);
+  }
+  const vectorEnd = f & ~3;
+  for (; j < vectorEnd; j += 4) {
+    let acc = f32x4.splat(0);
+    let row = M + (<usize>j << 2);
+    for (let k = 0; k < f; k++) {
+      acc = f32x4.add(acc, f32x4.mul(f32x4.splat(load<f32>(p + (<usize>k << 2))), v128.load(row)));
+      row += stride;
+    }
+    v128.store(Ap + (<usize>j << 2), acc);
+  }
+  for (; j < f; j++) store<f32>(Ap + (<usize>j << 2), dot(M + <usize>j * stride, p, f));
 }
 
 /**
