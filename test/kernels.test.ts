@@ -114,6 +114,33 @@ describe('WebAssembly kernels', () => {
     }
   });
 
+  it('select the same top k as the reference, ties and skips included', () => {
+    const scores = Float32Array.from(randomMatrix(3000, 1, 8).map((v) => Math.round(v * 40) / 40));
+    scores[17] = Number.NaN;
+    const skip = new Uint8Array(3000);
+    for (let i = 0; i < 3000; i += 5) skip[i] = 1;
+    for (const k of [0, 1, 10, 100, 5000]) {
+      assert.deepEqual(Array.from(wasm1.topK(scores, k, skip)), Array.from(jsKernels.topK(scores, k, skip)), `k=${k}`);
+      assert.deepEqual(Array.from(wasm1.topK(scores, k)), Array.from(jsKernels.topK(scores, k)), `k=${k}, no skip`);
+    }
+    const resident = wasm1.float32(3000);
+    resident.set(scores);
+    const residentSkip = wasm1.uint8(3000);
+    residentSkip.set(skip);
+    assert.deepEqual(Array.from(wasm1.topK(resident, 25, residentSkip)), Array.from(jsKernels.topK(scores, 25, skip)));
+  });
+
+  it('compute row norms like the reference', () => {
+    for (const f of [3, 16, 64]) {
+      const Y = randomMatrix(500, f, f);
+      const expected = new Float32Array(500);
+      const actual = new Float32Array(500);
+      jsKernels.rowNorms(Y, 500, f, expected);
+      wasm1.rowNorms(Y, 500, f, actual);
+      assert.ok(relativeError(actual, expected) < 1e-6);
+    }
+  });
+
   it('refuse arrays they did not allocate', () => {
     const step = stepFor(jsKernels, 1, 4, 0.1);
     assert.throws(() => wasm1.cgUpdate(step, 3, 0, 10), /not allocated by these kernels/);

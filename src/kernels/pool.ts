@@ -53,6 +53,8 @@ export interface KernelExports {
   exactRows(X: number, Y: number, f: number, indptr: number, indices: number, confidence: number, YtY: number, start: number, end: number, scratch: number): void;
   dataLoss(X: number, Y: number, f: number, indptr: number, indices: number, confidence: number, YtY: number, start: number, end: number, scratch: number): number;
   scores(Y: number, f: number, x: number, out: number, start: number, end: number): void;
+  rowNorms(Y: number, f: number, out: number, start: number, end: number): void;
+  topK(scores: number, n: number, k: number, skip: number, out: number): number;
 }
 
 /** Runs one chunk of the current task. */

@@ -32,6 +32,7 @@ export interface Kernels {
    */
   float32(length: number): Float32Array;
   int32(length: number): Int32Array;
+  uint8(length: number): Uint8Array;
 
   /** out (f × f) = YᵀY + regularization·I over the first `rows` rows of Y */
   gramian(Y: Float32Array, rows: number, factors: number, regularization: number, out: Float64Array): void;
@@ -56,6 +57,15 @@ export interface Kernels {
 
   /** out[j] = Y[j] · x[xOffset .. xOffset + factors) for the first `rows` rows of Y */
   scores(Y: Float32Array, rows: number, factors: number, x: Float32Array, xOffset: number, out: Float32Array): void;
+
+  /** out[j] = ‖Y[j]‖ for the first `rows` rows of Y */
+  rowNorms(Y: Float32Array, rows: number, factors: number, out: Float32Array): void;
+
+  /**
+   * The indices of the k largest scores, best first, passing over NaN and indices where
+   * skip[i] is 1. Ties go to the lower index, so the result depends on the scores alone.
+   */
+  topK(scores: Float32Array, k: number, skip?: Uint8Array): Int32Array;
 
   /** Ends worker threads. Arrays from float32/int32 stay valid. */
   dispose(): void;

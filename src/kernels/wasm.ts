@@ -54,6 +54,13 @@ class Arena {
     return array;
   }
 
+  uint8(length: number): Uint8Array {
+    const at = this.alloc(length);
+    const array = new Uint8Array(this.memory.buffer, at, length);
+    this.owned.add(array);
+    return array;
+  }
+
   float64(length: number): Float64Array {
     const at = this.alloc(length * 8); // before reading .buffer, which growing replaces
     const array = new Float64Array(this.memory.buffer, at, length);
@@ -123,6 +130,10 @@ class WasmKernels implements Kernels {
 
   int32(length: number): Int32Array {
     return this.arena.int32(length);
+  }
+
+  uint8(length: number): Uint8Array {
+    return this.arena.uint8(length);
   }
 
   /** The address of `array` in kernel memory; arrays from elsewhere are refused. */
@@ -255,18 +266,64 @@ class WasmKernels implements Kernels {
     return loss;
   }
 
-  scores(Y: Float32Array, rows: number, f: number, x: Float32Array, xOffset: number, out: Float32Array): void {
-    let y = Y;
-    if (!this.arena.owns(Y)) {
-      y = this.staging.get(rows * f);
-      y.set(Y.subarray(0, rows * f));
+  private readonly staged = new WeakMap<Float32Array, Float32Array>();
+
+  /**
+   * `array` itself when it lives in kernel memory, else a copy made on first use and kept for
+   * the next calls: query arrays (a model's factors) are read-only, and copying 100 MB per
+   * query would cost more than the query.
+   */
+  private resident(array: Float32Array, length: number): Float32Array {
+    if (this.arena.owns(array)) return array;
+    let copy = this.staged.get(array);
+    if (copy === undefined || copy.length < length) {
+      copy = this.arena.float32(length);
+      copy.set(array.subarray(0, length));
+      this.staged.set(array, copy);
     }
-    const vector = this.vector.get(f + rows);
-    vector.set(x.subarray(xOffset, xOffset + f));
-    const result = vector.subarray(f, f + rows);
-    this.exports.scores(y.byteOffset, f, vector.byteOffset, result.byteOffset, 0, rows);
-    out.set(result);
+    return copy;
   }
+
+  scores(Y: Float32Array, rows: number, f: number, x: Float32Array, xOffset: number, out: Float32Array): void {
+    const y = this.resident(Y, rows * f);
+    const vector = this.vector.get(f);
+    vector.set(x.subarray(xOffset, xOffset + f));
+    const result = this.arena.owns(out) ? out : this.staging.get(rows);
+    this.exports.scores(y.byteOffset, f, vector.byteOffset, result.byteOffset, 0, rows);
+    if (result !== out) out.set(result.subarray(0, rows));
+  }
+
+  rowNorms(Y: Float32Array, rows: number, f: number, out: Float32Array): void {
+    const y = this.resident(Y, rows * f);
+    const result = this.arena.owns(out) ? out : this.staging.get(rows);
+    this.exports.rowNorms(y.byteOffset, f, result.byteOffset, 0, rows);
+    if (result !== out) out.set(result.subarray(0, rows));
+  }
+
+  private readonly heap = new Scratch((n) => this.arena.float32(n));
+
+  topK(scores: Float32Array, k: number, skip?: Uint8Array): Int32Array {
+    const n = scores.length;
+    let values = scores;
+    if (!this.arena.owns(scores)) {
+      values = this.staging.get(n);
+      values.set(scores);
+    }
+    let mask = 0;
+    if (skip !== undefined) {
+      if (this.arena.owns(skip)) mask = skip.byteOffset;
+      else {
+        const copy = this.heap.get(Math.ceil(n / 4) + Math.max(k, 1));
+        new Uint8Array(copy.buffer, copy.byteOffset, n).set(skip.subarray(0, n));
+        mask = copy.byteOffset;
+      }
+    }
+    const out = this.topOut.get(Math.max(k, 1));
+    const count = this.exports.topK(values.byteOffset, n, k, mask, out.byteOffset);
+    return new Int32Array(out.buffer, out.byteOffset, count).slice();
+  }
+
+  private readonly topOut = new Scratch((n) => this.arena.float32(n));
 
   dispose(): void {
     Atomics.store(this.control, SLOT.quit, 1);
@@ -275,6 +332,11 @@ class WasmKernels implements Kernels {
     for (const worker of this.workers) void worker.terminate();
     this.workers.length = 0;
   }
+}
+
+/** Single-threaded WebAssembly kernels, ready at once (for queries). */
+export function createWasmKernelsSync(): Kernels {
+  return new WasmKernels(1);
 }
 
 /** WebAssembly SIMD kernels on `threads` threads (the caller's included). */

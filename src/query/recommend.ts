@@ -1,9 +1,9 @@
-import { jsKernels, type Kernels } from '../kernels/index.js';
+import { defaultQueryKernels, type Kernels } from '../kernels/index.js';
 import type { AlsModel } from '../model/model.js';
 import { findUser } from './lookup.js';
 import { minMaxScale, scoreRange } from './scale.js';
 import type { ScoredItem } from './similar.js';
-import { topK } from './topk.js';
+import { queryScratch, type QueryScratch } from './scratch.js';
 
 export interface RecommendOptions {
   /** how many (default 10) */
@@ -14,13 +14,10 @@ export interface RecommendOptions {
 }
 
 /** Scratch arrays for recommending to many users in a row without allocating per user. */
-export interface RecommendScratch {
-  scores: Float32Array;
-  skip: Uint8Array;
-}
+export type RecommendScratch = QueryScratch;
 
-export function recommendScratch(model: Pick<AlsModel, 'items'>): RecommendScratch {
-  return { scores: new Float32Array(model.items), skip: new Uint8Array(model.items) };
+export function recommendScratch(model: Pick<AlsModel, 'items'>, kernels: Kernels = defaultQueryKernels()): RecommendScratch {
+  return queryScratch(kernels, model.items);
 }
 
 /**
@@ -31,16 +28,17 @@ export function recommendFor(
   model: AlsModel,
   user: number,
   options: RecommendOptions = {},
-  scratch: RecommendScratch = recommendScratch(model),
+  scratch?: RecommendScratch,
 ): ScoredItem[] {
   const { itemFactors: Y, userFactors: X, items, factors: f, userItems, itemNames } = model;
-  const { scores, skip } = scratch;
-  (options.kernels ?? jsKernels).scores(Y, items, f, X, user * f, scores);
+  const kernels = options.kernels ?? defaultQueryKernels();
+  const { scores, skip } = scratch ?? queryScratch(kernels, items);
+  kernels.scores(Y, items, f, X, user * f, scores);
   const start = userItems.indptr[user];
   const end = userItems.indptr[user + 1];
   if (!options.includePlayed) for (let n = start; n < end; n++) skip[userItems.indices[n]] = 1;
   const range = scoreRange(scores, skip);
-  const best = topK(scores, options.count ?? 10, skip);
+  const best = kernels.topK(scores, options.count ?? 10, skip);
   if (!options.includePlayed) for (let n = start; n < end; n++) skip[userItems.indices[n]] = 0;
   return Array.from(best, (i) => ({ index: i, name: itemNames[i], score: minMaxScale(scores[i], range), raw: scores[i] }));
 }

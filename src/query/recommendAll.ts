@@ -26,7 +26,7 @@ export async function writeAllRecommendations(
   let lines = 0;
   try {
     await opened;
-    const scratch = recommendScratch(model);
+    const scratch = recommendScratch(model, options.kernels);
     for (let user = 0; user < model.users; user++) {
       const id = field(model.userIds[user]);
       let text = '';

@@ -1,8 +1,8 @@
-import { jsKernels, type Kernels } from '../kernels/index.js';
+import { defaultQueryKernels, type Kernels } from '../kernels/index.js';
 import type { AlsModel } from '../model/model.js';
 import { findItem } from './lookup.js';
 import { minMaxScale, scoreRange } from './scale.js';
-import { topK } from './topk.js';
+import { cachedRowNorms, queryScratch } from './scratch.js';
 
 export interface ScoredItem {
   /** row of the item in the model */
@@ -14,16 +14,9 @@ export interface ScoredItem {
   raw: number;
 }
 
-/** Euclidean norm of every row of the item factors. */
-export function itemNorms(model: Pick<AlsModel, 'itemFactors' | 'items' | 'factors'>): Float32Array {
-  const { itemFactors: Y, items, factors: f } = model;
-  const norms = new Float32Array(items);
-  for (let i = 0; i < items; i++) {
-    let sum = 0;
-    for (let a = 0; a < f; a++) sum += Y[i * f + a] * Y[i * f + a];
-    norms[i] = Math.sqrt(sum);
-  }
-  return norms;
+/** Euclidean norm of every row of the item factors (computed once per model). */
+export function itemNorms(model: Pick<AlsModel, 'itemFactors' | 'items' | 'factors'>, kernels: Kernels = defaultQueryKernels()): Float32Array {
+  return cachedRowNorms(kernels, model.itemFactors, model.items, model.factors);
 }
 
 export interface SimilarOptions {
@@ -40,19 +33,20 @@ export interface SimilarOptions {
  */
 export function similarTo(model: AlsModel, item: number, options: SimilarOptions = {}): ScoredItem[] {
   const { itemFactors: Y, items, factors: f, itemNames } = model;
-  const kernels = options.kernels ?? jsKernels;
-  const norms = options.norms ?? itemNorms(model);
-  const scores = new Float32Array(items);
+  const kernels = options.kernels ?? defaultQueryKernels();
+  const norms = options.norms ?? itemNorms(model, kernels);
+  const { scores, skip } = queryScratch(kernels, items);
   kernels.scores(Y, items, f, Y, item * f, scores);
   const own = norms[item];
   for (let j = 0; j < items; j++) {
     const denominator = own * norms[j];
     scores[j] = denominator > 0 ? scores[j] / denominator : 0;
   }
-  const skip = new Uint8Array(items);
   skip[item] = 1;
   const range = scoreRange(scores, skip);
-  return Array.from(topK(scores, options.count ?? 10, skip), (j) => ({
+  const best = kernels.topK(scores, options.count ?? 10, skip);
+  skip[item] = 0;
+  return Array.from(best, (j) => ({
     index: j,
     name: itemNames[j],
     score: minMaxScale(scores[j], range),

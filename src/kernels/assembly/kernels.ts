@@ -277,3 +277,72 @@ export function scores(Y: usize, f: i32, x: usize, out: usize, start: i32, end: 
   const stride = <usize>f << 2;
   for (let j = start; j < end; j++) store<f32>(out + (<usize>j << 2), dot(Y + <usize>j * stride, x, f));
 }
+
+/** out[j] = ‖Y[j]‖ for rows [start, end) of Y. */
+export function rowNorms(Y: usize, f: i32, out: usize, start: i32, end: i32): void {
+  const stride = <usize>f << 2;
+  for (let j = start; j < end; j++) {
+    const y = Y + <usize>j * stride;
+    store<f32>(out + (<usize>j << 2), <f32>Math.sqrt(<f64>dot(y, y, f)));
+  }
+}
+
+// "a ranks below b": a lower score, or the same score and a higher index
+@inline function below(scores: usize, a: i32, b: i32): bool {
+  const sa = load<f32>(scores + (<usize>a << 2));
+  const sb = load<f32>(scores + (<usize>b << 2));
+  return sa < sb || (sa == sb && a > b);
+}
+
+function siftDown(heap: usize, scores: usize, at: i32, size: i32): void {
+  for (;;) {
+    const left = 2 * at + 1;
+    if (left >= size) return;
+    const right = left + 1;
+    let child = left;
+    if (right < size && below(scores, load<i32>(heap + (<usize>right << 2)), load<i32>(heap + (<usize>left << 2)))) child = right;
+    const c = load<i32>(heap + (<usize>child << 2));
+    const here = load<i32>(heap + (<usize>at << 2));
+    if (!below(scores, c, here)) return;
+    store<i32>(heap + (<usize>at << 2), c);
+    store<i32>(heap + (<usize>child << 2), here);
+    at = child;
+  }
+}
+
+/**
+ * The indices of the k largest of n scores, best first, into out (k int32s); entries with
+ * skip[i] != 0 (skip may be 0 for none) and NaN scores are passed over. Returns how many.
+ * A size-k min-heap, then heap-sorted in place.
+ */
+export function topK(scores: usize, n: i32, k: i32, skip: usize, out: usize): i32 {
+  let size = 0;
+  for (let i = 0; i < n; i++) {
+    if (skip != 0 && load<u8>(skip + <usize>i) != 0) continue;
+    const s = load<f32>(scores + (<usize>i << 2));
+    if (s != s) continue;
+    if (size < k) {
+      let at = size++;
+      store<i32>(out + (<usize>at << 2), i);
+      while (at > 0) {
+        const parent = (at - 1) >> 1;
+        const p = load<i32>(out + (<usize>parent << 2));
+        if (!below(scores, i, p)) break;
+        store<i32>(out + (<usize>at << 2), p);
+        store<i32>(out + (<usize>parent << 2), i);
+        at = parent;
+      }
+    } else if (size > 0 && below(scores, load<i32>(out), i)) {
+      store<i32>(out, i);
+      siftDown(out, scores, 0, size);
+    }
+  }
+  // the worst goes to the end, one at a time: best first
+  for (let end = size - 1; end > 0; end--) {
+    const worst = load<i32>(out);
+    store<i32>(out, load<i32>(out + (<usize>end << 2)));
+    store<i32>(out + (<usize>end << 2), worst);
+    siftDown(out, scores, 0, end);
+  }
+  return size;
+}
