@@ -15,7 +15,13 @@ const outFile = resolve(process.argv[3] ?? join(here, '../data/lastfm-2k.tsv'));
 
 /** Splits a HetRec .dat file into rows of fields, dropping the header and the CRLF line ends. */
 function readDat(name) {
-  const text = readFileSync(join(sourceDir, name), 'utf8');
+  let text;
+  try {
+    text = readFileSync(join(sourceDir, name), 'utf8');
+  } catch (error) {
+    console.error(`convert-hetrec: cannot read ${join(sourceDir, name)} (${error.code ?? error.message}); usage: node scripts/convert-hetrec.js SOURCE_DIR [OUT_FILE]`);
+    process.exit(1);
+  }
   const lines = text.split('\n').map((line) => line.replace(/\r$/, ''));
   return lines.slice(1).filter((line) => line.length > 0).map((line) => line.split('\t'));
 }

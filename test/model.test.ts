@@ -127,3 +127,15 @@ describe('the model on disk', () => {
     modelError(() => loadModel(shape), /describes item_factors\.f32 wrongly/);
   });
 });
+
+describe('an interrupted save', () => {
+  it('leaves staging directories that the next save removes', async () => {
+    const target = join(dir, 'interrupted');
+    // what a save killed before its rename leaves behind; pid 999999999 is not running
+    mkdirSync(join(dir, '.interrupted.tmp-999999999-abcd1234'));
+    writeFileSync(join(dir, '.interrupted.tmp-999999999-abcd1234', 'user_factors.f32'), 'partial');
+    await saveModel(model, target);
+    assert.deepEqual(readdirSync(dir).filter((n) => n.startsWith('.interrupted.')), []);
+    assert.equal(loadModel(target).users, 3);
+  });
+});

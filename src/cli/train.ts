@@ -6,7 +6,7 @@ import { train, type IterationReport } from '../als/train.js';
 import { INPUT_FORMATS, readInteractions, type InputFormat, type Interactions } from '../data/read.js';
 import { saveModel } from '../model/save.js';
 import { addCommonOptions, decimal, wholeNumber, type CommonOptions } from './parse.js';
-import { formatBytes, formatCount, formatSeconds, makeOutput, printJson, type Output } from './output.js';
+import { formatBytes, formatCount, formatSeconds, makeOutput, plural, printJson, type Output } from './output.js';
 import { startProgress, type Progress } from './progress.js';
 
 interface TrainCliOptions extends CommonOptions {
@@ -112,9 +112,9 @@ async function runTrain(file: string, cli: TrainCliOptions): Promise<void> {
   }).finally(() => trainBar.stop());
 
   const saveStarted = performance.now();
-  const timings = { read: data.stats.seconds, train: model.seconds, save: 0 };
-  await saveModel(model, cli.model, timings);
-  timings.save = (performance.now() - saveStarted) / 1000;
+  // what timings.json records; the save itself is timed for the summary only
+  await saveModel(model, cli.model, { read: data.stats.seconds, train: model.seconds });
+  const timings = { read: data.stats.seconds, train: model.seconds, save: (performance.now() - saveStarted) / 1000 };
   printSummary(out, cli, data, model, timings);
 }
 
@@ -122,7 +122,7 @@ function reportSkipped(out: Output, data: Interactions): void {
   const { skipped, skippedExamples, file } = data.stats;
   if (skipped === 0) return;
   const examples = skippedExamples.map((s) => `line ${s.line}: ${s.reason}`).join('; ');
-  out.warn(`${file}: skipped ${formatCount(skipped)} malformed row${skipped === 1 ? '' : 's'} (${examples}${skipped > skippedExamples.length ? '; …' : ''}); --strict makes them an error`);
+  out.warn(`${file}: skipped ${plural(skipped, 'malformed row')} (${examples}${skipped > skippedExamples.length ? '; …' : ''}); --strict makes them an error`);
 }
 
 function directorySize(dir: string): number {
@@ -148,6 +148,7 @@ function printSummary(
       options: model.options,
       losses: model.losses,
       seconds: timings,
+      peakRssBytes: process.resourceUsage().maxRSS * 1024,
     });
     return;
   }
@@ -156,16 +157,16 @@ function printSummary(
   const o = model.options;
   const label = (text: string) => c.bold(text.padEnd(9));
   out.line(
-    `${label('Read')}${stats.file}: ${formatCount(stats.rows)} rows, ${formatCount(stats.skipped)} skipped, ` +
-      `${formatCount(stats.zeroCounts)} with count 0, ${formatCount(stats.duplicates)} duplicates summed ${c.dim(`(${formatSeconds(stats.seconds)})`)}`,
+    `${label('Read')}${stats.file}: ${plural(stats.rows, 'row')}, ${formatCount(stats.skipped)} skipped, ` +
+      `${formatCount(stats.zeroCounts)} with count 0, ${plural(stats.duplicates, 'duplicate')} summed ${c.dim(`(${formatSeconds(stats.seconds)})`)}`,
   );
   out.line(
-    `${label('Matrix')}${formatCount(model.users)} users × ${formatCount(model.items)} items, ${formatCount(interactions)} interactions ` +
+    `${label('Matrix')}${plural(model.users, 'user')} × ${plural(model.items, 'item')}, ${plural(interactions, 'interaction')} ` +
       c.dim(`(${((100 * interactions) / (model.users * model.items)).toFixed(3)}% filled)`),
   );
   const solver = o.solver === 'cg' ? `cg (${o.cgSteps} steps)` : 'naive (exact)';
   out.line(
-    `${label('Trained')}${solver}, ${o.factors} factors, ${o.iterations} iterations, ${o.weighting} α=${o.alpha} λ=${o.regularization} ` +
+    `${label('Trained')}${solver}, ${plural(o.factors, 'factor')}, ${plural(o.iterations, 'iteration')}, ${o.weighting} α=${o.alpha} λ=${o.regularization} ` +
       c.dim(`(${formatSeconds(timings.train)})`),
   );
   if (model.losses) {

@@ -36,6 +36,30 @@ async function checkTarget(dir: string): Promise<boolean> {
   return true;
 }
 
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Removes what an interrupted earlier save left beside `dir` (its process is gone). */
+async function removeLeftovers(dir: string): Promise<void> {
+  const prefix = `.${basename(dir)}.`;
+  let names: string[];
+  try {
+    names = await fs.readdir(dirname(dir));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const match = name.startsWith(prefix) ? /^(?:tmp|old)-(\d+)-[0-9a-f]+$/.exec(name.slice(prefix.length)) : null;
+    if (match && !isRunning(Number(match[1]))) await fs.rm(join(dirname(dir), name), { recursive: true, force: true });
+  }
+}
+
 /**
  * Writes the model directory atomically: every file goes into a fresh sibling directory, which
  * then takes the place of `dir` by rename. A failure before the rename leaves an existing model
@@ -44,6 +68,7 @@ async function checkTarget(dir: string): Promise<boolean> {
 export async function saveModel(model: AlsModel, dir: string, timings: Record<string, number> = {}): Promise<void> {
   dir = resolve(dir);
   const exists = await checkTarget(dir);
+  await removeLeftovers(dir);
   const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
   const staging = join(dirname(dir), `.${basename(dir)}.tmp-${tag}`);
   const retired = join(dirname(dir), `.${basename(dir)}.old-${tag}`);

@@ -25,7 +25,7 @@ export function editDistance(a: string, b: string): number {
 export function closestNames(names: readonly string[], query: string, count = 5): string[] {
   const q = query.toLowerCase();
   const ranked: { name: string; rank: number }[] = [];
-  const limit = Math.max(2, Math.floor(q.length / 3));
+  const limit = Math.max(1, Math.floor(q.length / 3));
   for (const name of names) {
     const n = name.toLowerCase();
     const extra = (n.length - q.length) / 1e4;

@@ -4,6 +4,18 @@ import { AlsError } from '../errors.js';
 import type { AlsModel } from '../model/model.js';
 import { recommendFor, recommendScratch, type RecommendOptions } from './recommend.js';
 
+/** "cannot write PATH: reason", naming the file the user asked for, not the temporary one. */
+function describeWriteError(path: string, error: unknown): string {
+  const code = (error as NodeJS.ErrnoException)?.code;
+  const reason =
+    code === 'ENOENT' ? 'no such directory' :
+    code === 'EACCES' || code === 'EPERM' ? 'permission denied' :
+    code === 'EISDIR' ? 'is a directory' :
+    code === 'ENOSPC' ? 'no space left on the device' :
+    ((error as Error)?.message ?? String(error));
+  return `cannot write ${path}: ${reason}`;
+}
+
 function field(text: string): string {
   // a tab or newline in an id would break the line format; they cannot come from TSV input
   return text.replace(/[\t\r\n]/g, ' ');
@@ -43,7 +55,7 @@ export async function writeAllRecommendations(
   } catch (error) {
     out.destroy();
     await fs.rm(temporary, { force: true });
-    throw new AlsError('output', `cannot write ${path}: ${(error as Error).message}`, { cause: error });
+    throw new AlsError('output', describeWriteError(path, error), { cause: error });
   }
   onProgress?.(model.users, model.users);
   return lines;
