@@ -10,20 +10,14 @@ export interface CsrMatrix {
   data: Float32Array;
 }
 
-/** Counting sort of `order` (a permutation of entries) by `key`, stable. */
-function stableSortBy(keys: Int32Array, keyCount: number, order: Int32Array): Int32Array {
-  const start = new Int32Array(keyCount + 1);
-  for (let n = 0; n < order.length; n++) start[keys[order[n]] + 1]++;
-  for (let k = 0; k < keyCount; k++) start[k + 1] += start[k];
-  const sorted = new Int32Array(order.length);
-  for (let n = 0; n < order.length; n++) sorted[start[keys[order[n]]]++] = order[n];
-  return sorted;
-}
+const EMPTY_INT32 = new Int32Array(0);
+const EMPTY_FLOAT32 = new Float32Array(0);
 
 /**
  * Builds a CSR matrix from coordinate triples (the first `nnz` entries of the arrays):
- * duplicate (row, col) entries are summed and entries that sum to zero are dropped.
- * Two stable counting sorts (by column, then by row) leave columns ascending within rows.
+ * duplicate (row, col) entries are summed (in their input order) and entries that sum to zero
+ * are dropped. One counting pass places the entries row by row, then each row is sorted by
+ * column and its duplicates merged in place, so the only temporaries are the output arrays.
  */
 export function cooToCsr(
   rows: number,
@@ -33,41 +27,185 @@ export function cooToCsr(
   values: Float32Array,
   nnz: number,
 ): { matrix: CsrMatrix; duplicates: number } {
-  const r = rowIndex.subarray(0, nnz);
-  const c = colIndex.subarray(0, nnz);
-  const identity = new Int32Array(nnz);
-  for (let n = 0; n < nnz; n++) identity[n] = n;
-  const order = stableSortBy(r, rows, stableSortBy(c, cols, identity));
+  return cooChunksToCsr(rows, cols, [rowIndex], [colIndex], [values], nnz, false);
+}
 
+/**
+ * cooToCsr for triples stored as a list of chunks: chunk k holds entries in its arrays, every
+ * chunk but the last is used in full, `nnz` entries in all. With `release`, each chunk's slot in
+ * the lists is emptied as soon as it has been placed, so that its memory can go while the
+ * matrix is being built.
+ */
+export function cooChunksToCsr(
+  rows: number,
+  cols: number,
+  rowChunks: Int32Array[],
+  colChunks: Int32Array[],
+  valueChunks: Float32Array[],
+  nnz: number,
+  release: boolean,
+): { matrix: CsrMatrix; duplicates: number } {
+  // indptr[r + 1] = entries of row r, then the start of each row in indptr[r]
   const indptr = new Int32Array(rows + 1);
+  let left = nnz;
+  for (let k = 0; left > 0; k++) {
+    const r = rowChunks[k];
+    const size = Math.min(r.length, left);
+    for (let n = 0; n < size; n++) indptr[r[n] + 1]++;
+    left -= size;
+  }
+  for (let row = 0; row < rows; row++) indptr[row + 1] += indptr[row];
+
+  // place the entries row by row, keeping their input order (indptr[r] moves to the row's end)
   const indices = new Int32Array(nnz);
   const data = new Float32Array(nnz);
-  let out = 0;
-  let duplicates = 0;
-  let n = 0;
-  while (n < nnz) {
-    const row = r[order[n]];
-    const col = c[order[n]];
-    let sum = 0;
-    while (n < nnz && r[order[n]] === row && c[order[n]] === col) {
-      sum += values[order[n]];
-      n++;
-      duplicates++;
+  left = nnz;
+  for (let k = 0; left > 0; k++) {
+    const r = rowChunks[k];
+    const c = colChunks[k];
+    const v = valueChunks[k];
+    const size = Math.min(r.length, left);
+    for (let n = 0; n < size; n++) {
+      const at = indptr[r[n]]++;
+      indices[at] = c[n];
+      data[at] = v[n];
     }
-    duplicates--;
-    if (sum !== 0) {
-      indices[out] = col;
-      data[out] = sum;
-      out++;
-      indptr[row + 1] = out;
+    left -= size;
+    if (release) {
+      rowChunks[k] = EMPTY_INT32;
+      colChunks[k] = EMPTY_INT32;
+      valueChunks[k] = EMPTY_FLOAT32;
     }
   }
-  // rows without entries inherit the end of the previous row
-  for (let row = 0; row < rows; row++) if (indptr[row + 1] < indptr[row]) indptr[row + 1] = indptr[row];
+  for (let row = rows; row > 0; row--) indptr[row] = indptr[row - 1];
+  indptr[0] = 0;
+
+  // sort each row by column and merge its duplicates, moving it down over what was dropped
+  const sorter = new RowSorter();
+  let out = 0;
+  let duplicates = 0;
+  let start = 0;
+  for (let row = 0; row < rows; row++) {
+    const end = indptr[row + 1];
+    let sorted = true;
+    for (let n = start + 1; n < end; n++) {
+      if (indices[n] < indices[n - 1]) {
+        sorted = false;
+        break;
+      }
+    }
+    if (!sorted) sorter.sort(indices, data, start, end);
+    let n = start;
+    while (n < end) {
+      const col = indices[n];
+      let sum = 0;
+      let k = n;
+      while (k < end && indices[k] === col) sum += data[k++];
+      duplicates += k - n - 1;
+      n = k;
+      if (sum !== 0) {
+        indices[out] = col;
+        data[out] = sum;
+        out++;
+      }
+    }
+    indptr[row + 1] = out;
+    start = end;
+  }
   return {
-    matrix: { rows, cols, indptr, indices: indices.slice(0, out), data: data.slice(0, out) },
+    matrix: {
+      rows,
+      cols,
+      indptr,
+      indices: out === nnz ? indices : indices.slice(0, out),
+      data: out === nnz ? data : data.slice(0, out),
+    },
     duplicates,
   };
+}
+
+/** Stable sort of a row's (column, value) pairs by column: insertion sort, merge sort when long. */
+class RowSorter {
+  private static readonly RUN = 16;
+  private columns = new Int32Array(256);
+  private values = new Float32Array(256);
+
+  sort(indices: Int32Array, data: Float32Array, start: number, end: number): void {
+    const RUN = RowSorter.RUN;
+    for (let from = start; from < end; from += RUN) insertionSort(indices, data, from, Math.min(from + RUN, end));
+    const length = end - start;
+    if (length <= RUN) return;
+    if (this.columns.length < length) {
+      let size = this.columns.length;
+      while (size < length) size *= 2;
+      this.columns = new Int32Array(size);
+      this.values = new Float32Array(size);
+    }
+    // merge runs of doubling width back and forth between the row and the scratch arrays
+    let fromCols: Int32Array = indices;
+    let fromVals: Float32Array = data;
+    let fromBase = start;
+    let toCols: Int32Array = this.columns;
+    let toVals: Float32Array = this.values;
+    let toBase = 0;
+    for (let width = RUN; width < length; width *= 2) {
+      for (let lo = 0; lo < length; lo += 2 * width) {
+        const mid = Math.min(lo + width, length);
+        const hi = Math.min(lo + 2 * width, length);
+        let a = fromBase + lo;
+        let b = fromBase + mid;
+        const aEnd = b;
+        const bEnd = fromBase + hi;
+        let to = toBase + lo;
+        while (a < aEnd && b < bEnd) {
+          if (fromCols[b] < fromCols[a]) {
+            toCols[to] = fromCols[b];
+            toVals[to++] = fromVals[b++];
+          } else {
+            toCols[to] = fromCols[a];
+            toVals[to++] = fromVals[a++];
+          }
+        }
+        while (a < aEnd) {
+          toCols[to] = fromCols[a];
+          toVals[to++] = fromVals[a++];
+        }
+        while (b < bEnd) {
+          toCols[to] = fromCols[b];
+          toVals[to++] = fromVals[b++];
+        }
+      }
+      const cols = fromCols;
+      fromCols = toCols;
+      toCols = cols;
+      const vals = fromVals;
+      fromVals = toVals;
+      toVals = vals;
+      const base = fromBase;
+      fromBase = toBase;
+      toBase = base;
+    }
+    if (fromCols !== indices) {
+      indices.set(fromCols.subarray(0, length), start);
+      data.set(fromVals.subarray(0, length), start);
+    }
+  }
+}
+
+function insertionSort(indices: Int32Array, data: Float32Array, start: number, end: number): void {
+  for (let n = start + 1; n < end; n++) {
+    const col = indices[n];
+    if (col >= indices[n - 1]) continue;
+    const value = data[n];
+    let k = n - 1;
+    while (k >= start && indices[k] > col) {
+      indices[k + 1] = indices[k];
+      data[k + 1] = data[k];
+      k--;
+    }
+    indices[k + 1] = col;
+    data[k + 1] = value;
+  }
 }
 
 /** The transpose, by one counting sort; column indices come out ascending. */
