@@ -1,8 +1,21 @@
 import { parse as parseCsv, CsvError } from 'csv-parse';
 import { basename } from 'node:path';
 import { AlsError } from '../errors.js';
-import { InteractionsBuilder } from './builder.js';
-import { forEachLine, MAX_LINE_BYTES } from './lines.js';
+import type { Readable } from 'node:stream';
+import { InteractionsBuilder, type BuiltInteractions } from './builder.js';
+import { FastTsvReader } from './fastTsv.js';
+import { forEachLine } from './lines.js';
+import {
+  badCountReason,
+  EMPTY_USER_REASON,
+  emptyItemReason,
+  fieldCountReason,
+  LASTFM_LAYOUT,
+  OVERLONG_REASON,
+  parseCount,
+  TRIPLES_LAYOUT,
+  type RowLayout,
+} from './rows.js';
 import { describeFileError, openInput } from './source.js';
 import type { CsrMatrix } from './sparse.js';
 
@@ -29,6 +42,13 @@ export interface ReadOptions {
   /** the first malformed row is an error instead of being skipped */
   strict?: boolean;
   onProgress?: (progress: ReadProgress) => void;
+  /**
+   * Internal, for tests and measurements: how the TSV formats are read, 'fast' (from the bytes,
+   * the default) or 'simple' (line by line as strings, the reference). csv is always read as strings.
+   */
+  engine?: 'simple' | 'fast';
+  /** Internal, for tests: the size of the chunks read from the file. */
+  chunkBytes?: number;
 }
 
 export interface SkippedRow {
@@ -68,20 +88,6 @@ export interface Interactions {
   stats: ReadStats;
 }
 
-const COUNT_PATTERN = /^\+?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
-
-/** The count in `text`, or NaN when it is not a finite non-negative decimal number. */
-function parseCount(text: string): number {
-  const trimmed = text.trim();
-  if (!COUNT_PATTERN.test(trimmed)) return NaN;
-  const value = Number(trimmed);
-  return Number.isFinite(value) ? value : NaN;
-}
-
-function quote(text: string): string {
-  return JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text);
-}
-
 /**
  * Checks one row's fields and hands a good row to the builder. Returns null when the row was
  * used (or ignored as a zero count), else why it was skipped.
@@ -100,11 +106,11 @@ class RowAcceptor {
     return layout !== null && fields[layout.count] !== undefined && Number.isNaN(parseCount(fields[layout.count]));
   }
 
-  private layout(fieldCount: number): { item: number; count: number; foldCase: boolean } | null {
-    if (this.format === 'lastfm') return fieldCount === 4 ? { item: 2, count: 3, foldCase: true } : null;
-    if (this.format === 'triples') return fieldCount === 3 ? { item: 1, count: 2, foldCase: false } : null;
-    if (fieldCount === 3) return { item: 1, count: 2, foldCase: false };
-    if (fieldCount === 4) return { item: 2, count: 3, foldCase: true };
+  private layout(fieldCount: number): RowLayout | null {
+    if (this.format === 'lastfm') return fieldCount === 4 ? LASTFM_LAYOUT : null;
+    if (this.format === 'triples') return fieldCount === 3 ? TRIPLES_LAYOUT : null;
+    if (fieldCount === 3) return TRIPLES_LAYOUT;
+    if (fieldCount === 4) return LASTFM_LAYOUT;
     return null;
   }
 
@@ -112,22 +118,92 @@ class RowAcceptor {
     const layout = this.layout(fields.length);
     if (layout === null) {
       const expected = this.format === 'lastfm' ? '4' : this.format === 'triples' ? '3' : '3 or 4';
-      return `expected ${expected} fields, found ${fields.length}`;
+      return fieldCountReason(expected, fields.length);
     }
     const user = fields[0];
     const item = fields[layout.item];
-    if (user.length === 0) return 'field 1 (user) is empty';
-    if (item.length === 0) return `field ${layout.item + 1} (${layout.foldCase ? 'artist name' : 'item'}) is empty`;
+    if (user.length === 0) return EMPTY_USER_REASON;
+    if (item.length === 0) return emptyItemReason(layout);
     const count = parseCount(fields[layout.count]);
-    if (Number.isNaN(count)) {
-      return `field ${layout.count + 1} (count) is ${quote(fields[layout.count])}, not a non-negative number`;
-    }
+    if (Number.isNaN(count)) return badCountReason(layout, fields[layout.count]);
     if (count === 0) {
       this.zeroCounts++;
       return null;
     }
     this.builder.add(user, layout.foldCase ? item.toLowerCase() : item, item, count);
     return null;
+  }
+}
+
+/** Reads the rows of one file, judging each and collecting the good ones. */
+interface RowReader {
+  /** data rows seen: used + skipped + zero counts */
+  readonly rows: number;
+  readonly header: boolean;
+  readonly zeroCounts: number;
+  /** rows that went into the matrix */
+  readonly used: number;
+  /** Reads the stream, calling `onChunk` now and then; returns the number of lines. */
+  read(stream: Readable, onChunk: () => void): Promise<number>;
+  build(): BuiltInteractions;
+}
+
+/**
+ * The string reader: every line decoded and split (or parsed by csv-parse), every field a
+ * string. It reads csv, and is the reference the byte reader of the TSV formats is tested against.
+ */
+class StringReader implements RowReader {
+  rows = 0;
+  header = false;
+  private readonly builder = new InteractionsBuilder();
+  private readonly acceptor: RowAcceptor;
+
+  constructor(
+    private readonly format: InputFormat,
+    private readonly name: string,
+    private readonly skip: (line: number, reason: string) => void,
+    private readonly strict: boolean,
+  ) {
+    this.acceptor = new RowAcceptor(format, this.builder);
+  }
+
+  get zeroCounts(): number {
+    return this.acceptor.zeroCounts;
+  }
+
+  get used(): number {
+    return this.builder.rows;
+  }
+
+  private handleFields(fields: string[], line: number): void {
+    if (line === 1 && this.rows === 0 && this.acceptor.isHeader(fields)) {
+      this.header = true;
+      return;
+    }
+    this.rows++;
+    const reason = this.acceptor.accept(fields);
+    if (reason !== null) this.skip(line, reason);
+  }
+
+  read(stream: Readable, onChunk: () => void): Promise<number> {
+    const handleFields = (fields: string[], line: number) => this.handleFields(fields, line);
+    if (this.format === 'csv') return readCsv(this.name, stream, handleFields, this.skip, onChunk, this.strict);
+    return forEachLine(
+      stream,
+      (text, line) => {
+        if (text === null) {
+          this.rows++;
+          this.skip(line, OVERLONG_REASON);
+        } else if (text.length > 0) {
+          handleFields(text.split('\t'), line);
+        }
+      },
+      onChunk,
+    );
+  }
+
+  build(): BuiltInteractions {
+    return this.builder.build();
   }
 }
 
@@ -142,50 +218,26 @@ export async function readInteractions(path: string, options: ReadOptions = {}):
     throw new AlsError('usage', `unknown input format "${format}" (expected one of: ${INPUT_FORMATS.join(', ')})`);
   }
   const started = performance.now();
-  const source = await openInput(path);
-  const builder = new InteractionsBuilder();
-  const acceptor = new RowAcceptor(format, builder);
+  const source = await openInput(path, options.chunkBytes);
   const name = basename(path);
   const skippedExamples: SkippedRow[] = [];
   let skipped = 0;
-  let rows = 0;
-  let header = false;
 
   const skip = (line: number, reason: string) => {
     if (options.strict) throw new AlsError('input', `${name}, line ${line}: ${reason} (--strict stops at the first bad row)`);
     skipped++;
     if (skippedExamples.length < SKIPPED_EXAMPLES) skippedExamples.push({ line, reason });
   };
-  const handleFields = (fields: string[], line: number) => {
-    if (line === 1 && rows === 0 && acceptor.isHeader(fields)) {
-      header = true;
-      return;
-    }
-    rows++;
-    const reason = acceptor.accept(fields);
-    if (reason !== null) skip(line, reason);
-  };
+  const reader: RowReader =
+    format !== 'csv' && options.engine !== 'simple'
+      ? new FastTsvReader(format, skip)
+      : new StringReader(format, name, skip, Boolean(options.strict));
   const progress = () =>
-    options.onProgress?.({ bytesRead: source.bytesRead(), totalBytes: source.totalBytes, rows });
+    options.onProgress?.({ bytesRead: source.bytesRead(), totalBytes: source.totalBytes, rows: reader.rows });
 
   let lines: number;
   try {
-    if (format === 'csv') {
-      lines = await readCsv(name, source.stream, handleFields, skip, progress, Boolean(options.strict));
-    } else {
-      lines = await forEachLine(
-        source.stream,
-        (text, line) => {
-          if (text === null) {
-            rows++;
-            skip(line, `line is longer than ${MAX_LINE_BYTES} bytes`);
-          } else if (text.length > 0) {
-            handleFields(text.split('\t'), line);
-          }
-        },
-        progress,
-      );
-    }
+    lines = await reader.read(source.stream, progress);
   } catch (error) {
     source.stream.destroy();
     if (error instanceof AlsError) throw error;
@@ -196,17 +248,18 @@ export async function readInteractions(path: string, options: ReadOptions = {}):
   }
   progress();
 
-  if (builder.rows === 0) {
+  const { rows, header, zeroCounts, used } = reader;
+  if (used === 0) {
     if (source.totalBytes === 0) throw new AlsError('input', `${name}: the file is empty`);
     const where = skippedExamples.map((s) => s.line).join(', ');
     const first = skippedExamples[0] ? `; line ${skippedExamples[0].line}: ${skippedExamples[0].reason}` : '';
     throw new AlsError(
       'input',
       `${name}: no usable row (${rows} rows, ${skipped} malformed${where ? ` at lines ${where}` : ''}, ` +
-        `${acceptor.zeroCounts} with count 0${first})`,
+        `${zeroCounts} with count 0${first})`,
     );
   }
-  const { userItems, userIds, itemNames, duplicates } = builder.build();
+  const { userItems, userIds, itemNames, duplicates } = reader.build();
   return {
     userItems,
     userIds,
@@ -219,10 +272,10 @@ export async function readInteractions(path: string, options: ReadOptions = {}):
       lines,
       header,
       rows,
-      used: builder.rows,
+      used,
       skipped,
       skippedExamples,
-      zeroCounts: acceptor.zeroCounts,
+      zeroCounts,
       duplicates,
       seconds: (performance.now() - started) / 1000,
     },
@@ -232,7 +285,7 @@ export async function readInteractions(path: string, options: ReadOptions = {}):
 /** Comma-separated input through csv-parse (quoted fields may hold commas, quotes and newlines). */
 async function readCsv(
   name: string,
-  stream: NodeJS.ReadableStream,
+  stream: Readable,
   onFields: (fields: string[], line: number) => void,
   onBadRecord: (line: number, reason: string) => void,
   onChunk: () => void,

@@ -22,8 +22,11 @@ export function describeFileError(path: string, error: unknown): string {
   return `${path}: ${(error as Error)?.message ?? String(error)}`;
 }
 
-/** Opens `path` for streaming; gzip is recognised by its magic bytes, whatever the name. */
-export async function openInput(path: string): Promise<InputSource> {
+/**
+ * Opens `path` for streaming; gzip is recognised by its magic bytes, whatever the name.
+ * `chunkBytes` is the size of the chunks read from the file (tests use tiny ones).
+ */
+export async function openInput(path: string, chunkBytes = 1 << 20): Promise<InputSource> {
   let totalBytes: number;
   let compressed = false;
   try {
@@ -42,7 +45,7 @@ export async function openInput(path: string): Promise<InputSource> {
     throw new AlsError('input', describeFileError(path, error), { cause: error });
   }
 
-  const file: ReadStream = createReadStream(path, { highWaterMark: 1 << 20 });
+  const file: ReadStream = createReadStream(path, { highWaterMark: chunkBytes });
   const bytesRead = () => file.bytesRead;
   if (!compressed) return { stream: file, totalBytes, compressed, bytesRead };
   // pipeline forwards an error of either stream to the one we iterate

@@ -1,0 +1,318 @@
+import type { Readable } from 'node:stream';
+import type { BuiltInteractions } from './builder.js';
+import { ByteTable, hashBytes } from './byteTable.js';
+import { CooList } from './coo.js';
+import { IdMap } from './idMap.js';
+import { MAX_LINE_BYTES } from './lines.js';
+import {
+  badCountReason,
+  EMPTY_USER_REASON,
+  emptyItemReason,
+  fieldCountReason,
+  LASTFM_LAYOUT,
+  OVERLONG_REASON,
+  parseCount,
+  TRIPLES_LAYOUT,
+  type RowLayout,
+} from './rows.js';
+
+const TAB = 0x09;
+const NEWLINE = 0x0a;
+const CARRIAGE_RETURN = 0x0d;
+const ZERO = 0x30;
+/** counts of at most this many digits are exact doubles, read straight from the bytes */
+const MAX_PLAIN_DIGITS = 15;
+const REPLACEMENT_CHARACTER = '\uFFFD';
+
+/**
+ * The tab-separated formats (lastfm, triples) read from the stream's bytes: lines and fields are
+ * found by scanning for tab and newline bytes; the mbid is never decoded; a count of plain
+ * digits is read from its bytes; users and item spellings are looked up by their bytes in hash
+ * tables, so a row whose user and item were seen before decodes nothing and makes no object.
+ * Anything unusual (a count like " 2.5", a malformed row) is judged from the decoded field by the
+ * same code as the string reader, so that both accept, reject and word their reasons alike.
+ *
+ * Lines are split on "\n" only; one "\r" before it is dropped; quotes and any other "\r" are data.
+ */
+export class FastTsvReader {
+  /** lines read, empty ones included */
+  lines = 0;
+  /** data rows: used, skipped and zero counts (not the header) */
+  rows = 0;
+  header = false;
+  zeroCounts = 0;
+
+  private readonly layout: RowLayout;
+  private readonly fieldCount: number;
+  private readonly hasMbid: boolean;
+
+  /** raw user bytes → user index */
+  private readonly userTable = new ByteTable();
+  private readonly userIds: string[] = [];
+  /** users whose text has a U+FFFD, which more than one byte string can decode to */
+  private readonly ambiguousUsers = new Map<string, number>();
+  /** the user-table entry of the last row used (files are grouped by user) */
+  private lastUser = -1;
+
+  /** raw item bytes (a spelling) → item index */
+  private readonly itemTable = new ByteTable();
+  /** item key (lower-cased for lastfm) → item index */
+  private readonly items = new IdMap();
+  /** the text of each item-table entry, and how many rows spelled the item so */
+  private readonly spellings: string[] = [];
+  private spellingRows = new Int32Array(1 << 10);
+
+  private readonly triples = new CooList();
+
+  /** the last tab found in the bytes being read (-1 when they change) */
+  private tab = -1;
+  /** the unfinished line at the end of the last chunk */
+  private carry = Buffer.alloc(1 << 12);
+  private carryLength = 0;
+  /** a line is unfinished (in carry, or dropped because it is too long) */
+  private pending = false;
+  private overlong = false;
+
+  constructor(
+    format: 'lastfm' | 'triples',
+    /** called for each malformed row; may throw to stop the read */
+    private readonly skip: (line: number, reason: string) => void,
+  ) {
+    this.layout = format === 'lastfm' ? LASTFM_LAYOUT : TRIPLES_LAYOUT;
+    this.fieldCount = this.layout.count + 1;
+    this.hasMbid = format === 'lastfm';
+  }
+
+  /** rows that went into the matrix */
+  get used(): number {
+    return this.triples.length;
+  }
+
+  /** Reads the whole stream, calling `onChunk` after each chunk; returns the number of lines. */
+  async read(stream: Readable, onChunk: () => void): Promise<number> {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      this.chunk(chunk);
+      onChunk();
+    }
+    this.end();
+    return this.lines;
+  }
+
+  /** Reads the lines of a chunk; the end of an unfinished line is kept for the next. */
+  chunk(bytes: Buffer): void {
+    let at = 0;
+    if (this.pending) {
+      const newline = bytes.indexOf(NEWLINE);
+      if (newline === -1) {
+        this.keep(bytes, 0, bytes.length);
+        return;
+      }
+      this.keep(bytes, 0, newline);
+      this.finishCarried();
+      at = newline + 1;
+    }
+    this.tab = -1;
+    for (let newline = bytes.indexOf(NEWLINE, at); newline !== -1; newline = bytes.indexOf(NEWLINE, at)) {
+      this.line(bytes, at, newline);
+      at = newline + 1;
+    }
+    if (at < bytes.length) {
+      this.pending = true;
+      this.keep(bytes, at, bytes.length);
+    }
+  }
+
+  /** The end of the stream: a last line without a newline is a line too. */
+  end(): void {
+    if (this.pending) this.finishCarried();
+  }
+
+  private keep(bytes: Buffer, start: number, end: number): void {
+    if (this.overlong) return;
+    const length = this.carryLength + end - start;
+    if (length > MAX_LINE_BYTES) {
+      this.overlong = true; // drop the bytes, remember that the line is bad
+      this.carryLength = 0;
+      return;
+    }
+    if (length > this.carry.length) {
+      const carry = Buffer.alloc(Math.min(Math.max(this.carry.length * 2, length), MAX_LINE_BYTES));
+      this.carry.copy(carry, 0, 0, this.carryLength);
+      this.carry = carry;
+    }
+    bytes.copy(this.carry, this.carryLength, start, end);
+    this.carryLength = length;
+  }
+
+  private finishCarried(): void {
+    this.pending = false;
+    if (this.overlong) {
+      this.overlong = false;
+      this.rows++;
+      this.skip(++this.lines, OVERLONG_REASON);
+      return;
+    }
+    const length = this.carryLength;
+    this.carryLength = 0;
+    this.tab = -1;
+    this.line(this.carry, 0, length);
+  }
+
+  /**
+   * The first tab in bytes at or after `from` (bytes.length when there is none). Searches are
+   * remembered, so that each tab of a chunk is searched for once, however the tabs and newlines fall.
+   */
+  private findTab(bytes: Buffer, from: number): number {
+    let tab = this.tab;
+    if (tab < from) {
+      tab = bytes.indexOf(TAB, from);
+      if (tab === -1) tab = bytes.length;
+      this.tab = tab;
+    }
+    return tab;
+  }
+
+  /** Reads the line bytes[start, newline). */
+  private line(bytes: Buffer, start: number, newline: number): void {
+    const line = ++this.lines;
+    if (newline - start > MAX_LINE_BYTES) {
+      this.rows++;
+      this.skip(line, OVERLONG_REASON);
+      return;
+    }
+    let end = newline;
+    if (end > start && bytes[end - 1] === CARRIAGE_RETURN) end--;
+    if (end === start) return; // an empty line
+
+    const userEnd = this.findTab(bytes, start);
+    if (userEnd >= end) return this.wrongFieldCount(line, 1);
+    let itemStart = userEnd + 1;
+    if (this.hasMbid) {
+      const mbidEnd = this.findTab(bytes, itemStart);
+      if (mbidEnd >= end) return this.wrongFieldCount(line, 2);
+      itemStart = mbidEnd + 1;
+    }
+    const itemEnd = this.findTab(bytes, itemStart);
+    if (itemEnd >= end) return this.wrongFieldCount(line, this.fieldCount - 1);
+    const countStart = itemEnd + 1;
+
+    // the count is the last field: plain digits are read here, anything else by parseCount
+    let count = 0;
+    let p = countStart;
+    for (; p < end; p++) {
+      const digit = bytes[p] - ZERO;
+      if (digit < 0 || digit > 9) break;
+      count = count * 10 + digit;
+    }
+    let countText = '';
+    if (p < end || p === countStart || p - countStart > MAX_PLAIN_DIGITS) {
+      let fields = this.fieldCount;
+      for (let tab = this.findTab(bytes, countStart); tab < end; tab = this.findTab(bytes, tab + 1)) fields++;
+      if (fields !== this.fieldCount) return this.wrongFieldCount(line, fields);
+      countText = bytes.toString('utf8', countStart, end);
+      count = parseCount(countText);
+    }
+    if (line === 1 && Number.isNaN(count)) {
+      this.header = true;
+      return;
+    }
+    this.rows++;
+    if (userEnd === start) this.skip(line, EMPTY_USER_REASON);
+    else if (itemEnd === itemStart) this.skip(line, emptyItemReason(this.layout));
+    else if (Number.isNaN(count)) this.skip(line, badCountReason(this.layout, countText));
+    else if (count === 0) this.zeroCounts++;
+    else this.add(bytes, start, userEnd, itemStart, itemEnd, count);
+  }
+
+  private wrongFieldCount(line: number, fields: number): void {
+    this.rows++;
+    this.skip(line, fieldCountReason(String(this.fieldCount), fields));
+  }
+
+  private add(
+    bytes: Buffer,
+    userStart: number,
+    userEnd: number,
+    itemStart: number,
+    itemEnd: number,
+    count: number,
+  ): void {
+    const users = this.userTable;
+    let user = this.lastUser;
+    if (user < 0 || !users.equals(user, bytes, userStart, userEnd - userStart)) {
+      const hash = hashBytes(bytes, userStart, userEnd);
+      user = users.find(bytes, userStart, userEnd, hash);
+      if (user < 0) user = users.add(bytes, userStart, userEnd, hash, this.newUser(bytes.toString('utf8', userStart, userEnd)));
+      this.lastUser = user;
+    }
+    const itemHash = hashBytes(bytes, itemStart, itemEnd);
+    let spelling = this.itemTable.find(bytes, itemStart, itemEnd, itemHash);
+    if (spelling < 0) spelling = this.newSpelling(bytes, itemStart, itemEnd, itemHash);
+    this.spellingRows[spelling]++;
+    this.triples.push(users.values[user], this.itemTable.values[spelling], count);
+  }
+
+  private newUser(id: string): number {
+    // bytes without U+FFFD in their text are the only bytes with that text
+    if (id.includes(REPLACEMENT_CHARACTER)) {
+      const known = this.ambiguousUsers.get(id);
+      if (known !== undefined) return known;
+      this.ambiguousUsers.set(id, this.userIds.length);
+    }
+    this.userIds.push(id);
+    return this.userIds.length - 1;
+  }
+
+  private newSpelling(bytes: Buffer, start: number, end: number, hash: number): number {
+    const text = bytes.toString('utf8', start, end);
+    const item = this.items.intern(this.layout.foldCase ? text.toLowerCase() : text);
+    const entry = this.itemTable.add(bytes, start, end, hash, item);
+    this.spellings.push(text);
+    if (entry === this.spellingRows.length) {
+      const rows = new Int32Array(entry * 2);
+      rows.set(this.spellingRows);
+      this.spellingRows = rows;
+    }
+    return entry;
+  }
+
+  /**
+   * The display name of every item: its most frequent spelling, ties going to the one seen
+   * first (spellings whose bytes differ but whose text is the same count as one).
+   */
+  private itemNames(): string[] {
+    const items = this.items.size;
+    const entries = this.itemTable.size;
+    const itemOf = this.itemTable.values;
+    const names = new Array<string>(items);
+    if (entries === items) {
+      for (let entry = 0; entry < entries; entry++) names[itemOf[entry]] = this.spellings[entry];
+      return names;
+    }
+    const spellingsOf = new Int32Array(items);
+    for (let entry = 0; entry < entries; entry++) spellingsOf[itemOf[entry]]++;
+    const totals = new Map<string, number>();
+    for (let entry = 0; entry < entries; entry++) {
+      if (spellingsOf[itemOf[entry]] === 1) continue;
+      const text = this.spellings[entry];
+      totals.set(text, (totals.get(text) ?? 0) + this.spellingRows[entry]);
+    }
+    const best = new Float64Array(items);
+    for (let entry = 0; entry < entries; entry++) {
+      const item = itemOf[entry];
+      const text = this.spellings[entry];
+      const rows = spellingsOf[item] === 1 ? this.spellingRows[entry] : (totals.get(text) as number);
+      if (names[item] === undefined || rows > best[item]) {
+        names[item] = text;
+        best[item] = rows;
+      }
+    }
+    return names;
+  }
+
+  /** The users × items matrix (duplicates summed), the ids in index order. Call once, at the end. */
+  build(): BuiltInteractions {
+    const { matrix, duplicates } = this.triples.toCsr(this.userIds.length, this.items.size);
+    return { userItems: matrix, userIds: this.userIds, itemNames: this.itemNames(), duplicates };
+  }
+}
