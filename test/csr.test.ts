@@ -119,9 +119,10 @@ describe('building CSR matrices', () => {
     const rowChunks: Int32Array[] = [];
     const colChunks: Int32Array[] = [];
     const valueChunks: Float32Array[] = [];
+    const lengths: number[] = [];
     let at = 0;
     for (const size of [1, 7, 1000, 3, 5000, 40000]) {
-      const end = Math.min(at + size, 25000);
+      const end = Math.min(at + (size > 3 ? size - 2 : size), 25000);
       const r = new Int32Array(size);
       r.set(rowIndex.subarray(at, end));
       const c = new Int32Array(size);
@@ -131,9 +132,10 @@ describe('building CSR matrices', () => {
       rowChunks.push(r);
       colChunks.push(c);
       valueChunks.push(v);
+      lengths.push(end - at); // chunks not used in full
       at = end;
     }
-    assertSameCsr(cooChunksToCsr(400, 500, rowChunks, colChunks, valueChunks, 25000, true), expected);
+    assertSameCsr(cooChunksToCsr(400, 500, rowChunks, colChunks, valueChunks, lengths, true), expected);
     assert.ok(rowChunks.every((chunk) => chunk.length === 0), 'released');
   });
 
@@ -145,4 +147,45 @@ describe('building CSR matrices', () => {
     assert.equal(list.length, nnz);
     assertSameCsr(list.toCsr(5000, 3000), referenceCooToCsr(5000, 3000, rowIndex, colIndex, values, nnz));
   });
+
+  /** Triples row by row (row lengths as given, rows ascending with gaps), then `tail` in random order. */
+  function orderedTriples(seed: number, rowLengths: number[], cols: number, tail: number) {
+    const random = seededRandom(seed);
+    const rowIndex: number[] = [];
+    const colIndex: number[] = [];
+    const values: number[] = [];
+    let row = 0;
+    for (const length of rowLengths) {
+      row += random() < 0.2 ? 2 : 1; // some rows have no triple
+      for (let n = 0; n < length; n++) {
+        rowIndex.push(row);
+        colIndex.push(Math.floor(random() * cols));
+        values.push(random() < 0.1 ? 0.1 : 1 + Math.floor(random() * 9));
+      }
+    }
+    for (let n = 0; n < tail; n++) {
+      rowIndex.push(Math.floor(random() * (row + 3)));
+      colIndex.push(Math.floor(random() * cols));
+      values.push(1 + Math.floor(random() * 9));
+    }
+    return { rows: row + 3, rowIndex: Int32Array.from(rowIndex), colIndex: Int32Array.from(colIndex), values: Float32Array.from(values) };
+  }
+
+  for (const [name, lengths, tail] of [
+    ['rows in order, rows across the chunk ends', Array.from({ length: 4000 }, (_, n) => 1 + ((n * 37) % 101)), 0],
+    ['rows in order, then one out of order', Array.from({ length: 4000 }, (_, n) => 1 + ((n * 37) % 101)), 1],
+    ['rows in order, then many out of order', Array.from({ length: 3000 }, (_, n) => 1 + ((n * 53) % 97)), 50000],
+    ['a row longer than the first chunks', [5, 20000, 3, 70000, 1, 16384, 16384, 2], 0],
+    ['a row longer than the largest chunk', [3, (1 << 20) + 5, 7], 0],
+    ['a row longer than the largest chunk, then out of order', [3, (1 << 20) + 5, 7], 10],
+  ] as const) {
+    it(`a CooList: ${name}`, () => {
+      const { rows, rowIndex, colIndex, values } = orderedTriples(8, [...lengths], 5000, tail);
+      const list = new CooList();
+      for (let n = 0; n < values.length; n++) list.push(rowIndex[n], colIndex[n], values[n]);
+      assert.equal(list.length, values.length);
+      assertSameCsr(list.toCsr(rows + 2, 5000), referenceCooToCsr(rows + 2, 5000, rowIndex, colIndex, values, values.length));
+      assert.equal(list.length, values.length);
+    });
+  }
 });

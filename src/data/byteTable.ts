@@ -18,46 +18,58 @@ export function hashBytes(bytes: Uint8Array, start: number, end: number): number
   return finishHash(hash);
 }
 
+/** Int32s per entry in `entries`: start in the arena, length, value, count. */
+const STRIDE = 4;
+
 /**
- * A set of byte strings, each numbered in the order it was added (its entry) and carrying one
- * integer (its value): open addressing with linear probing over typed arrays, the bytes copied
- * into one growing arena. Looking up bytes that are already there makes no object and decodes
- * nothing.
+ * A set of byte strings, each numbered in the order it was added (its entry) and carrying an
+ * integer value and a counter: open addressing with linear probing over typed arrays, the bytes
+ * copied into one growing arena. Looking up bytes that are already there makes no object and
+ * decodes nothing. What a lookup reads lies together (a slot holds the hash next to the entry,
+ * an entry its place, length, value and counter), to touch few cache lines in a large table.
  */
 export class ByteTable {
   private arena = new Uint8Array(1 << 16);
   private arenaUsed = 0;
-  private starts = new Int32Array(1 << 10);
-  private lengths = new Int32Array(1 << 10);
-  private hashes = new Int32Array(1 << 10);
-  /** the value of each entry */
-  values = new Int32Array(1 << 10);
-  /** entry + 1 in each slot, 0 for a free slot */
-  private slots = new Int32Array(1 << 11);
+  /** STRIDE Int32s per entry */
+  private entries = new Int32Array(STRIDE << 10);
+  /** two Int32s per slot: the hash, and entry + 1 (0 for a free slot) */
+  private slots = new Int32Array(2 << 11);
   private mask = (1 << 11) - 1;
   size = 0;
 
   /** The entry holding bytes[start, end) (whose finished hash is `hash`), or -1. */
   find(bytes: Uint8Array, start: number, end: number, hash: number): number {
-    const length = end - start;
     const slots = this.slots;
     const mask = this.mask;
     for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
-      const entry = slots[slot] - 1;
+      const entry = slots[2 * slot + 1] - 1;
       if (entry < 0) return -1;
-      if (this.hashes[entry] === hash && this.lengths[entry] === length && this.equals(entry, bytes, start, length)) {
-        return entry;
-      }
+      if (slots[2 * slot] === hash && this.equals(entry, bytes, start, end - start)) return entry;
     }
   }
 
   /** Whether entry `entry` holds the `length` bytes at bytes[start]. */
   equals(entry: number, bytes: Uint8Array, start: number, length: number): boolean {
-    if (this.lengths[entry] !== length) return false;
+    const entries = this.entries;
+    if (entries[STRIDE * entry + 1] !== length) return false;
     const arena = this.arena;
-    const from = this.starts[entry];
-    for (let n = 0; n < length; n++) if (arena[from + n] !== bytes[start + n]) return false;
+    const from = entries[STRIDE * entry] - start;
+    for (let p = start, end = start + length; p < end; p++) if (arena[from + p] !== bytes[p]) return false;
     return true;
+  }
+
+  value(entry: number): number {
+    return this.entries[STRIDE * entry + 2];
+  }
+
+  count(entry: number): number {
+    return this.entries[STRIDE * entry + 3];
+  }
+
+  /** Adds one to the entry's counter. */
+  tally(entry: number): void {
+    this.entries[STRIDE * entry + 3]++;
   }
 
   /** Adds bytes[start, end), which must not be in the table yet; returns its entry. */
@@ -70,40 +82,32 @@ export class ByteTable {
     }
     this.arena.set(bytes.subarray(start, end), this.arenaUsed);
     const entry = this.size++;
-    if (entry === this.values.length) this.growEntries();
-    this.starts[entry] = this.arenaUsed;
-    this.lengths[entry] = length;
-    this.hashes[entry] = hash;
-    this.values[entry] = value;
+    if (STRIDE * this.size > this.entries.length) {
+      const entries = new Int32Array(this.entries.length * 2);
+      entries.set(this.entries);
+      this.entries = entries;
+    }
+    this.entries[STRIDE * entry] = this.arenaUsed;
+    this.entries[STRIDE * entry + 1] = length;
+    this.entries[STRIDE * entry + 2] = value;
     this.arenaUsed += length;
-    if (this.size * 2 > this.slots.length) this.growSlots();
-    else this.place(entry);
+    if (this.size * 2 > this.mask + 1) this.growSlots();
+    this.place(hash, entry);
     return entry;
   }
 
-  private place(entry: number): void {
+  private place(hash: number, entry: number): void {
     const mask = this.mask;
-    let slot = this.hashes[entry] & mask;
-    while (this.slots[slot] !== 0) slot = (slot + 1) & mask;
-    this.slots[slot] = entry + 1;
-  }
-
-  private growEntries(): void {
-    const size = this.values.length * 2;
-    const grow = (from: Int32Array) => {
-      const to = new Int32Array(size);
-      to.set(from);
-      return to;
-    };
-    this.starts = grow(this.starts);
-    this.lengths = grow(this.lengths);
-    this.hashes = grow(this.hashes);
-    this.values = grow(this.values);
+    let slot = hash & mask;
+    while (this.slots[2 * slot + 1] !== 0) slot = (slot + 1) & mask;
+    this.slots[2 * slot] = hash;
+    this.slots[2 * slot + 1] = entry + 1;
   }
 
   private growSlots(): void {
-    this.slots = new Int32Array(this.slots.length * 2);
-    this.mask = this.slots.length - 1;
-    for (let entry = 0; entry < this.size; entry++) this.place(entry);
+    const old = this.slots;
+    this.slots = new Int32Array(old.length * 2);
+    this.mask = old.length - 1;
+    for (let slot = 0; slot < old.length; slot += 2) if (old[slot + 1] !== 0) this.place(old[slot], old[slot + 1] - 1);
   }
 }

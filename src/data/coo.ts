@@ -1,62 +1,164 @@
-import { cooChunksToCsr, type CsrMatrix } from './sparse.js';
+import { cooChunksToCsr, RowMerger, type CsrMatrix } from './sparse.js';
 
 const FIRST_CHUNK = 1 << 14;
 const MAX_CHUNK = 1 << 20;
+const EMPTY_INT32 = new Int32Array(0);
+const EMPTY_FLOAT32 = new Float32Array(0);
 
 /**
  * Coordinate triples (row, col, value) appended one at a time into a list of typed-array
  * chunks: a full chunk is never copied, the next one is added (sizes double up to MAX_CHUNK
- * entries, then stay), so at most one chunk is partly unused.
+ * entries, then stay).
+ *
+ * While the rows come in order (each row's triples together, rows ascending, as in a file
+ * grouped by user), no row index is stored: only how many triples each row has, and a row is
+ * kept within one chunk (the start of a row that does not fit is moved to the next chunk). The
+ * chunks then already hold the matrix row by row; each row is sorted and merged where it is, and
+ * the result copied once into arrays of the exact size. The first triple out of order turns
+ * this off: the row indices are written out and the matrix is built by cooChunksToCsr.
  */
 export class CooList {
   private readonly rowChunks: Int32Array[] = [];
   private readonly colChunks: Int32Array[] = [];
   private readonly valueChunks: Float32Array[] = [];
-  private row = new Int32Array(0);
-  private col = new Int32Array(0);
-  private value = new Float32Array(0);
+  /** entries used in each chunk before the current one */
+  private readonly lengths: number[] = [];
+  private row: Int32Array = EMPTY_INT32;
+  private col: Int32Array = EMPTY_INT32;
+  private value: Float32Array = EMPTY_FLOAT32;
   /** entries in the current chunk */
   private at = 0;
   /** entries in the chunks before it */
   private before = 0;
+  /** triples per row */
+  private rowCounts = new Int32Array(1 << 10);
+  /** rows in order so far (no row indices stored) */
+  private inOrder = true;
+  private lastRow = -1;
+  /** where the last row starts in the current chunk (while in order) */
+  private rowStart = 0;
 
   get length(): number {
     return this.before + this.at;
   }
 
   push(row: number, col: number, value: number): void {
-    if (this.at === this.row.length) this.addChunk();
+    if (row !== this.lastRow) this.startRow(row);
+    if (this.at === this.col.length) this.addChunk();
     const at = this.at++;
-    this.row[at] = row;
+    if (!this.inOrder) this.row[at] = row;
     this.col[at] = col;
     this.value[at] = value;
+    this.rowCounts[row]++;
+  }
+
+  private startRow(row: number): void {
+    if (row >= this.rowCounts.length) {
+      let size = this.rowCounts.length * 2;
+      while (size <= row) size *= 2;
+      const counts = new Int32Array(size);
+      counts.set(this.rowCounts);
+      this.rowCounts = counts;
+    }
+    if (this.inOrder && row < this.lastRow) this.leaveOrder();
+    this.lastRow = row;
+    this.rowStart = this.at;
   }
 
   private addChunk(): void {
-    this.before += this.at;
-    this.at = 0;
-    const size = Math.min(MAX_CHUNK, Math.max(FIRST_CHUNK, this.row.length * 2));
-    this.row = new Int32Array(size);
-    this.col = new Int32Array(size);
-    this.value = new Float32Array(size);
+    const carried = this.inOrder ? this.at - this.rowStart : 0; // the start of the current row
+    let size = Math.min(MAX_CHUNK, Math.max(FIRST_CHUNK, this.col.length * 2));
+    while (size < 2 * carried) size *= 2;
+    const col = new Int32Array(size);
+    const value = new Float32Array(size);
+    if (carried > 0) {
+      col.set(this.col.subarray(this.rowStart, this.at));
+      value.set(this.value.subarray(this.rowStart, this.at));
+    }
+    if (this.col.length > 0) {
+      const used = this.at - carried;
+      this.lengths.push(used);
+      this.before += used;
+      if (used === 0) {
+        // one row filled the chunk: it moves on whole, the chunk can go
+        const last = this.colChunks.length - 1;
+        this.colChunks[last] = EMPTY_INT32;
+        this.valueChunks[last] = EMPTY_FLOAT32;
+      }
+    }
+    this.col = col;
+    this.value = value;
+    this.row = this.inOrder ? EMPTY_INT32 : new Int32Array(size);
+    this.colChunks.push(col);
+    this.valueChunks.push(value);
     this.rowChunks.push(this.row);
-    this.colChunks.push(this.col);
-    this.valueChunks.push(this.value);
+    this.at = carried;
+    this.rowStart = 0;
+  }
+
+  /** Writes out the row index of every triple so far, for triples that come in any order. */
+  private leaveOrder(): void {
+    this.inOrder = false;
+    let row = 0;
+    let left = this.rowCounts[0];
+    for (let k = 0; k < this.colChunks.length; k++) {
+      const rows = new Int32Array(this.colChunks[k].length);
+      const used = k < this.lengths.length ? this.lengths[k] : this.at;
+      for (let n = 0; n < used; n++) {
+        while (left === 0) left = this.rowCounts[++row];
+        rows[n] = row;
+        left--;
+      }
+      this.rowChunks[k] = rows;
+    }
+    if (this.rowChunks.length > 0) this.row = this.rowChunks[this.rowChunks.length - 1];
   }
 
   /**
    * The rows × cols CSR matrix of the triples, duplicates summed. Call once: the chunks are let
-   * go one by one while the matrix is built (`length` still tells how many triples there were).
+   * go while the matrix is built (`length` still tells how many triples there were).
    */
   toCsr(rows: number, cols: number): { matrix: CsrMatrix; duplicates: number } {
-    const nnz = this.length;
-    const result = cooChunksToCsr(rows, cols, this.rowChunks, this.colChunks, this.valueChunks, nnz, true);
-    this.rowChunks.length = 0;
-    this.colChunks.length = 0;
-    this.valueChunks.length = 0;
-    this.row = new Int32Array(0);
-    this.col = new Int32Array(0);
-    this.value = new Float32Array(0);
-    return result;
+    if (this.col.length > 0) this.lengths.push(this.at);
+    this.row = EMPTY_INT32;
+    this.col = EMPTY_INT32;
+    this.value = EMPTY_FLOAT32;
+    if (!this.inOrder) {
+      return cooChunksToCsr(rows, cols, this.rowChunks, this.colChunks, this.valueChunks, this.lengths, true);
+    }
+
+    // each chunk holds whole rows: merge them in place, then copy the chunks out
+    const merger = new RowMerger();
+    const indptr = new Int32Array(rows + 1);
+    const kept: number[] = [];
+    let row = 0;
+    let total = 0;
+    for (let k = 0; k < this.colChunks.length; k++) {
+      const col = this.colChunks[k];
+      const value = this.valueChunks[k];
+      const used = this.lengths[k];
+      let start = 0;
+      let out = 0;
+      for (; row < rows && start + this.rowCounts[row] <= used; row++) {
+        const end = start + this.rowCounts[row];
+        out = merger.merge(col, value, start, end, out);
+        indptr[row + 1] = total + out;
+        start = end;
+      }
+      kept.push(out);
+      total += out;
+    }
+    for (; row < rows; row++) indptr[row + 1] = total; // rows without triples at the end
+    const indices = new Int32Array(total);
+    const data = new Float32Array(total);
+    let at = 0;
+    for (let k = 0; k < this.colChunks.length; k++) {
+      indices.set(this.colChunks[k].subarray(0, kept[k]), at);
+      data.set(this.valueChunks[k].subarray(0, kept[k]), at);
+      at += kept[k];
+      this.colChunks[k] = EMPTY_INT32;
+      this.valueChunks[k] = EMPTY_FLOAT32;
+    }
+    return { matrix: { rows, cols, indptr, indices, data }, duplicates: merger.duplicates };
   }
 }

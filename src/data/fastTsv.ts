@@ -58,9 +58,8 @@ export class FastTsvReader {
   private readonly itemTable = new ByteTable();
   /** item key (lower-cased for lastfm) → item index */
   private readonly items = new IdMap();
-  /** the text of each item-table entry, and how many rows spelled the item so */
+  /** the text of each item-table entry (whose counter is how many rows spelled the item so) */
   private readonly spellings: string[] = [];
-  private spellingRows = new Int32Array(1 << 10);
 
   private readonly triples = new CooList();
 
@@ -245,11 +244,12 @@ export class FastTsvReader {
       if (user < 0) user = users.add(bytes, userStart, userEnd, hash, this.newUser(bytes.toString('utf8', userStart, userEnd)));
       this.lastUser = user;
     }
+    const items = this.itemTable;
     const itemHash = hashBytes(bytes, itemStart, itemEnd);
-    let spelling = this.itemTable.find(bytes, itemStart, itemEnd, itemHash);
+    let spelling = items.find(bytes, itemStart, itemEnd, itemHash);
     if (spelling < 0) spelling = this.newSpelling(bytes, itemStart, itemEnd, itemHash);
-    this.spellingRows[spelling]++;
-    this.triples.push(users.values[user], this.itemTable.values[spelling], count);
+    items.tally(spelling);
+    this.triples.push(users.value(user), items.value(spelling), count);
   }
 
   private newUser(id: string): number {
@@ -266,14 +266,8 @@ export class FastTsvReader {
   private newSpelling(bytes: Buffer, start: number, end: number, hash: number): number {
     const text = bytes.toString('utf8', start, end);
     const item = this.items.intern(this.layout.foldCase ? text.toLowerCase() : text);
-    const entry = this.itemTable.add(bytes, start, end, hash, item);
     this.spellings.push(text);
-    if (entry === this.spellingRows.length) {
-      const rows = new Int32Array(entry * 2);
-      rows.set(this.spellingRows);
-      this.spellingRows = rows;
-    }
-    return entry;
+    return this.itemTable.add(bytes, start, end, hash, item);
   }
 
   /**
@@ -281,27 +275,27 @@ export class FastTsvReader {
    * first (spellings whose bytes differ but whose text is the same count as one).
    */
   private itemNames(): string[] {
+    const table = this.itemTable;
     const items = this.items.size;
-    const entries = this.itemTable.size;
-    const itemOf = this.itemTable.values;
+    const entries = table.size;
     const names = new Array<string>(items);
     if (entries === items) {
-      for (let entry = 0; entry < entries; entry++) names[itemOf[entry]] = this.spellings[entry];
+      for (let entry = 0; entry < entries; entry++) names[table.value(entry)] = this.spellings[entry];
       return names;
     }
     const spellingsOf = new Int32Array(items);
-    for (let entry = 0; entry < entries; entry++) spellingsOf[itemOf[entry]]++;
+    for (let entry = 0; entry < entries; entry++) spellingsOf[table.value(entry)]++;
     const totals = new Map<string, number>();
     for (let entry = 0; entry < entries; entry++) {
-      if (spellingsOf[itemOf[entry]] === 1) continue;
+      if (spellingsOf[table.value(entry)] === 1) continue;
       const text = this.spellings[entry];
-      totals.set(text, (totals.get(text) ?? 0) + this.spellingRows[entry]);
+      totals.set(text, (totals.get(text) ?? 0) + table.count(entry));
     }
     const best = new Float64Array(items);
     for (let entry = 0; entry < entries; entry++) {
-      const item = itemOf[entry];
+      const item = table.value(entry);
       const text = this.spellings[entry];
-      const rows = spellingsOf[item] === 1 ? this.spellingRows[entry] : (totals.get(text) as number);
+      const rows = spellingsOf[item] === 1 ? table.count(entry) : (totals.get(text) as number);
       if (names[item] === undefined || rows > best[item]) {
         names[item] = text;
         best[item] = rows;

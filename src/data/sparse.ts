@@ -27,14 +27,13 @@ export function cooToCsr(
   values: Float32Array,
   nnz: number,
 ): { matrix: CsrMatrix; duplicates: number } {
-  return cooChunksToCsr(rows, cols, [rowIndex], [colIndex], [values], nnz, false);
+  return cooChunksToCsr(rows, cols, [rowIndex], [colIndex], [values], [nnz], false);
 }
 
 /**
- * cooToCsr for triples stored as a list of chunks: chunk k holds entries in its arrays, every
- * chunk but the last is used in full, `nnz` entries in all. With `release`, each chunk's slot in
- * the lists is emptied as soon as it has been placed, so that its memory can go while the
- * matrix is being built.
+ * cooToCsr for triples stored as a list of chunks, chunk k holding `lengths[k]` entries at the
+ * start of its arrays. With `release`, each chunk's place in the lists is emptied as soon as its
+ * entries have been placed, so that its memory can go while the matrix is being built.
  */
 export function cooChunksToCsr(
   rows: number,
@@ -42,35 +41,33 @@ export function cooChunksToCsr(
   rowChunks: Int32Array[],
   colChunks: Int32Array[],
   valueChunks: Float32Array[],
-  nnz: number,
+  lengths: ArrayLike<number>,
   release: boolean,
 ): { matrix: CsrMatrix; duplicates: number } {
   // indptr[r + 1] = entries of row r, then the start of each row in indptr[r]
   const indptr = new Int32Array(rows + 1);
-  let left = nnz;
-  for (let k = 0; left > 0; k++) {
+  let nnz = 0;
+  for (let k = 0; k < lengths.length; k++) {
     const r = rowChunks[k];
-    const size = Math.min(r.length, left);
+    const size = lengths[k];
     for (let n = 0; n < size; n++) indptr[r[n] + 1]++;
-    left -= size;
+    nnz += size;
   }
   for (let row = 0; row < rows; row++) indptr[row + 1] += indptr[row];
 
   // place the entries row by row, keeping their input order (indptr[r] moves to the row's end)
   const indices = new Int32Array(nnz);
   const data = new Float32Array(nnz);
-  left = nnz;
-  for (let k = 0; left > 0; k++) {
+  for (let k = 0; k < lengths.length; k++) {
     const r = rowChunks[k];
     const c = colChunks[k];
     const v = valueChunks[k];
-    const size = Math.min(r.length, left);
+    const size = lengths[k];
     for (let n = 0; n < size; n++) {
       const at = indptr[r[n]]++;
       indices[at] = c[n];
       data[at] = v[n];
     }
-    left -= size;
     if (release) {
       rowChunks[k] = EMPTY_INT32;
       colChunks[k] = EMPTY_INT32;
@@ -81,34 +78,12 @@ export function cooChunksToCsr(
   indptr[0] = 0;
 
   // sort each row by column and merge its duplicates, moving it down over what was dropped
-  const sorter = new RowSorter();
+  const merger = new RowMerger();
   let out = 0;
-  let duplicates = 0;
   let start = 0;
   for (let row = 0; row < rows; row++) {
     const end = indptr[row + 1];
-    let sorted = true;
-    for (let n = start + 1; n < end; n++) {
-      if (indices[n] < indices[n - 1]) {
-        sorted = false;
-        break;
-      }
-    }
-    if (!sorted) sorter.sort(indices, data, start, end);
-    let n = start;
-    while (n < end) {
-      const col = indices[n];
-      let sum = 0;
-      let k = n;
-      while (k < end && indices[k] === col) sum += data[k++];
-      duplicates += k - n - 1;
-      n = k;
-      if (sum !== 0) {
-        indices[out] = col;
-        data[out] = sum;
-        out++;
-      }
-    }
+    out = merger.merge(indices, data, start, end, out);
     indptr[row + 1] = out;
     start = end;
   }
@@ -120,8 +95,44 @@ export function cooChunksToCsr(
       indices: out === nnz ? indices : indices.slice(0, out),
       data: out === nnz ? data : data.slice(0, out),
     },
-    duplicates,
+    duplicates: merger.duplicates,
   };
+}
+
+/** Puts rows of (column, value) pairs in CSR order: sorted by column, duplicates summed. */
+export class RowMerger {
+  /** entries summed into an earlier one of the same row and column so far */
+  duplicates = 0;
+  private readonly sorter = new RowSorter();
+
+  /**
+   * Sorts the row in indices/data[start, end) by column (stably), sums the values of equal
+   * columns in their order, drops sums of zero and writes the result at `out` (≤ start) in the
+   * same arrays; returns where it ends.
+   */
+  merge(indices: Int32Array, data: Float32Array, start: number, end: number, out: number): number {
+    for (let n = start + 1; n < end; n++) {
+      if (indices[n] < indices[n - 1]) {
+        this.sorter.sort(indices, data, start, end);
+        break;
+      }
+    }
+    let n = start;
+    while (n < end) {
+      const col = indices[n];
+      let sum = 0;
+      let k = n;
+      while (k < end && indices[k] === col) sum += data[k++];
+      this.duplicates += k - n - 1;
+      n = k;
+      if (sum !== 0) {
+        indices[out] = col;
+        data[out] = sum;
+        out++;
+      }
+    }
+    return out;
+  }
 }
 
 /** Stable sort of a row's (column, value) pairs by column: insertion sort, merge sort when long. */
