@@ -51,11 +51,12 @@ export class FastTsvReader {
   private readonly userIds: string[] = [];
   /** users whose text has a U+FFFD, which more than one byte string can decode to */
   private readonly ambiguousUsers = new Map<string, number>();
-  /** the user-table entry of the last row used (files are grouped by user) */
+  /** the user-table entry and user index of the last row used (files are grouped by user) */
   private lastUser = -1;
+  private lastUserIndex = -1;
 
-  /** raw item bytes (a spelling) → item index */
-  private readonly itemTable = new ByteTable();
+  /** raw item bytes (a spelling) → item index, with the first 44 bytes in each 64-byte slot */
+  private readonly itemTable = new ByteTable(11);
   /** item key (lower-cased for lastfm) → item index */
   private readonly items = new IdMap();
   /** the text of each item-table entry (whose counter is how many rows spelled the item so) */
@@ -236,20 +237,20 @@ export class FastTsvReader {
     itemEnd: number,
     count: number,
   ): void {
-    const users = this.userTable;
-    let user = this.lastUser;
-    if (user < 0 || !users.equals(user, bytes, userStart, userEnd - userStart)) {
+    if (this.lastUser < 0 || !this.userTable.equals(this.lastUser, bytes, userStart, userEnd - userStart)) {
+      const users = this.userTable;
       const hash = hashBytes(bytes, userStart, userEnd);
-      user = users.find(bytes, userStart, userEnd, hash);
-      if (user < 0) user = users.add(bytes, userStart, userEnd, hash, this.newUser(bytes.toString('utf8', userStart, userEnd)));
-      this.lastUser = user;
+      let slot = users.find(bytes, userStart, userEnd, hash);
+      if (slot < 0) slot = users.add(bytes, userStart, userEnd, hash, this.newUser(bytes.toString('utf8', userStart, userEnd)));
+      this.lastUser = users.entryAt(slot);
+      this.lastUserIndex = users.valueAt(slot);
     }
     const items = this.itemTable;
-    const itemHash = hashBytes(bytes, itemStart, itemEnd);
-    let spelling = items.find(bytes, itemStart, itemEnd, itemHash);
-    if (spelling < 0) spelling = this.newSpelling(bytes, itemStart, itemEnd, itemHash);
-    items.tally(spelling);
-    this.triples.push(users.value(user), items.value(spelling), count);
+    const hash = hashBytes(bytes, itemStart, itemEnd);
+    let slot = items.find(bytes, itemStart, itemEnd, hash);
+    if (slot < 0) slot = this.newSpelling(bytes, itemStart, itemEnd, hash);
+    items.tally(slot);
+    this.triples.push(this.lastUserIndex, items.valueAt(slot), count);
   }
 
   private newUser(id: string): number {
@@ -275,27 +276,28 @@ export class FastTsvReader {
    * first (spellings whose bytes differ but whose text is the same count as one).
    */
   private itemNames(): string[] {
-    const table = this.itemTable;
+    const itemOf = this.itemTable.values();
+    const rowsOf = this.itemTable.counts();
     const items = this.items.size;
-    const entries = table.size;
+    const entries = itemOf.length;
     const names = new Array<string>(items);
     if (entries === items) {
-      for (let entry = 0; entry < entries; entry++) names[table.value(entry)] = this.spellings[entry];
+      for (let entry = 0; entry < entries; entry++) names[itemOf[entry]] = this.spellings[entry];
       return names;
     }
     const spellingsOf = new Int32Array(items);
-    for (let entry = 0; entry < entries; entry++) spellingsOf[table.value(entry)]++;
+    for (let entry = 0; entry < entries; entry++) spellingsOf[itemOf[entry]]++;
     const totals = new Map<string, number>();
     for (let entry = 0; entry < entries; entry++) {
-      if (spellingsOf[table.value(entry)] === 1) continue;
+      if (spellingsOf[itemOf[entry]] === 1) continue;
       const text = this.spellings[entry];
-      totals.set(text, (totals.get(text) ?? 0) + table.count(entry));
+      totals.set(text, (totals.get(text) ?? 0) + rowsOf[entry]);
     }
     const best = new Float64Array(items);
     for (let entry = 0; entry < entries; entry++) {
-      const item = table.value(entry);
+      const item = itemOf[entry];
       const text = this.spellings[entry];
-      const rows = spellingsOf[item] === 1 ? table.count(entry) : (totals.get(text) as number);
+      const rows = spellingsOf[item] === 1 ? rowsOf[entry] : (totals.get(text) as number);
       if (names[item] === undefined || rows > best[item]) {
         names[item] = text;
         best[item] = rows;
