@@ -1,9 +1,20 @@
-/** FNV-1a over bytes: start with HASH_SEED, then `hash = Math.imul(hash ^ byte, HASH_PRIME)`. */
-export const HASH_SEED = 0x811c9dc5 | 0;
-export const HASH_PRIME = 0x01000193;
+/** A DataView of the bytes, to read them four at a time. */
+export function viewOf(bytes: ArrayBufferView): DataView {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
 
-/** The end of a byte hash (after HASH_PRIME steps): mixes the high bits into the low ones. */
-export function finishHash(hash: number): number {
+/** A hash of bytes[start, end) (seen through `view`), after MurmurHash3: four bytes a step. */
+export function hashBytes(view: DataView, start: number, end: number): number {
+  let hash = end - start;
+  let p = start;
+  for (; p + 4 <= end; p += 4) {
+    let k = Math.imul(view.getInt32(p, true), 0xcc9e2d51);
+    k = Math.imul((k << 15) | (k >>> 17), 0x1b873593);
+    hash ^= k;
+    hash = (hash << 13) | (hash >>> 19);
+    hash = (Math.imul(hash, 5) + 0xe6546b64) | 0;
+  }
+  for (; p < end; p++) hash = Math.imul(hash ^ view.getUint8(p), 0x01000193);
   hash ^= hash >>> 16;
   hash = Math.imul(hash, 0x85ebca6b);
   hash ^= hash >>> 13;
@@ -11,11 +22,12 @@ export function finishHash(hash: number): number {
   return hash ^ (hash >>> 16);
 }
 
-/** The finished hash of bytes[start, end). */
-export function hashBytes(bytes: Uint8Array, start: number, end: number): number {
-  let hash = HASH_SEED;
-  for (let p = start; p < end; p++) hash = Math.imul(hash ^ bytes[p], HASH_PRIME);
-  return finishHash(hash);
+/** Whether the `length` bytes at a[aStart] and b[bStart] are the same, compared four at a time. */
+function sameBytes(a: DataView, aStart: number, b: DataView, bStart: number, length: number): boolean {
+  let n = 0;
+  for (; n + 4 <= length; n += 4) if (a.getInt32(aStart + n, true) !== b.getInt32(bStart + n, true)) return false;
+  for (; n < length; n++) if (a.getUint8(aStart + n) !== b.getUint8(bStart + n)) return false;
+  return true;
 }
 
 // the Int32s at the start of a slot
@@ -39,13 +51,14 @@ const HEADER = 5;
  */
 export class ByteTable {
   private arena = new Uint8Array(1 << 16);
+  private arenaView = viewOf(this.arena);
   private arenaUsed = 0;
   /** where each entry's bytes start in the arena */
   private starts = new Int32Array(1 << 10);
   private readonly stride: number;
   private readonly inlineBytes: number;
   private slots: Int32Array;
-  private slotBytes: Uint8Array;
+  private slotView: DataView;
   private mask = (1 << 11) - 1;
   size = 0;
 
@@ -54,11 +67,11 @@ export class ByteTable {
     this.stride = HEADER + inlineWords;
     this.inlineBytes = 4 * inlineWords;
     this.slots = new Int32Array(this.stride * (this.mask + 1));
-    this.slotBytes = new Uint8Array(this.slots.buffer);
+    this.slotView = viewOf(this.slots);
   }
 
-  /** The slot holding bytes[start, end) (whose finished hash is `hash`), or -1. */
-  find(bytes: Uint8Array, start: number, end: number, hash: number): number {
+  /** The slot holding the bytes [start, end) of `bytes` (whose hash is `hash`), or -1. */
+  find(bytes: DataView, start: number, end: number, hash: number): number {
     const slots = this.slots;
     const stride = this.stride;
     const mask = this.mask;
@@ -69,31 +82,18 @@ export class ByteTable {
       if (entry < 0) return -1;
       if (slots[at + HASH] !== hash || slots[at + LENGTH] !== length) continue;
       const inline = this.inlineBytes < length ? this.inlineBytes : length;
-      const slotBytes = this.slotBytes;
-      const from = 4 * (at + HEADER) - start;
-      let same = true;
-      for (let p = start, stop = start + inline; p < stop; p++) {
-        if (slotBytes[from + p] !== bytes[p]) {
-          same = false;
-          break;
-        }
+      if (
+        sameBytes(this.slotView, 4 * (at + HEADER), bytes, start, inline) &&
+        (inline === length || sameBytes(this.arenaView, this.starts[entry] + inline, bytes, start + inline, length - inline))
+      ) {
+        return slot;
       }
-      if (same && (inline === length || this.sameRest(entry, bytes, start + inline, end, inline))) return slot;
     }
   }
 
-  /** Whether bytes[start, end) are the entry's bytes from `offset` on. */
-  private sameRest(entry: number, bytes: Uint8Array, start: number, end: number, offset: number): boolean {
-    const arena = this.arena;
-    const from = this.starts[entry] + offset - start;
-    for (let p = start; p < end; p++) if (arena[from + p] !== bytes[p]) return false;
-    return true;
-  }
-
-  /** Whether entry `entry` holds the `length` bytes at bytes[start] (`length` must be its length). */
-  equals(entry: number, bytes: Uint8Array, start: number, length: number): boolean {
-    if (this.starts[entry + 1] - this.starts[entry] !== length) return false;
-    return this.sameRest(entry, bytes, start, start + length, 0);
+  /** Whether entry `entry` holds the `length` bytes at `start` in `bytes`. */
+  equals(entry: number, bytes: DataView, start: number, length: number): boolean {
+    return this.starts[entry + 1] - this.starts[entry] === length && sameBytes(this.arenaView, this.starts[entry], bytes, start, length);
   }
 
   entryAt(slot: number): number {
@@ -128,15 +128,17 @@ export class ByteTable {
     return out;
   }
 
-  /** Adds bytes[start, end), which must not be in the table yet; returns its slot. */
-  add(bytes: Uint8Array, start: number, end: number, hash: number, value: number): number {
+  /** Adds the bytes [start, end) of `view`, which must not be in the table yet; returns its slot. */
+  add(view: DataView, start: number, end: number, hash: number, value: number): number {
     const length = end - start;
+    const bytes = new Uint8Array(view.buffer, view.byteOffset + start, length);
     if (this.arenaUsed + length > this.arena.length) {
       const arena = new Uint8Array(Math.max(this.arena.length * 2, this.arenaUsed + length));
       arena.set(this.arena.subarray(0, this.arenaUsed));
       this.arena = arena;
+      this.arenaView = viewOf(arena);
     }
-    this.arena.set(bytes.subarray(start, end), this.arenaUsed);
+    this.arena.set(bytes, this.arenaUsed);
     const entry = this.size++;
     if (this.size + 1 > this.starts.length) {
       const starts = new Int32Array(this.starts.length * 2);
@@ -154,7 +156,7 @@ export class ByteTable {
     this.slots[at + ENTRY] = entry + 1;
     this.slots[at + VALUE] = value;
     this.slots[at + LENGTH] = length;
-    this.slotBytes.set(bytes.subarray(start, start + Math.min(length, this.inlineBytes)), 4 * (at + HEADER));
+    new Uint8Array(this.slots.buffer).set(bytes.subarray(0, Math.min(length, this.inlineBytes)), 4 * (at + HEADER));
     return slot;
   }
 
@@ -170,7 +172,7 @@ export class ByteTable {
     const stride = this.stride;
     this.mask = 2 * (this.mask + 1) - 1;
     this.slots = new Int32Array(stride * (this.mask + 1));
-    this.slotBytes = new Uint8Array(this.slots.buffer);
+    this.slotView = viewOf(this.slots);
     for (let at = 0; at < old.length; at += stride) {
       if (old[at + ENTRY] === 0) continue;
       this.slots.set(old.subarray(at, at + stride), stride * this.freeSlot(old[at + HASH]));

@@ -1,9 +1,9 @@
-import type { Readable } from 'node:stream';
 import type { BuiltInteractions } from './builder.js';
-import { ByteTable, hashBytes } from './byteTable.js';
+import { ByteTable, hashBytes, viewOf } from './byteTable.js';
 import { CooList } from './coo.js';
 import { IdMap } from './idMap.js';
 import { MAX_LINE_BYTES } from './lines.js';
+import type { InputSource } from './source.js';
 import {
   badCountReason,
   EMPTY_USER_REASON,
@@ -68,6 +68,7 @@ export class FastTsvReader {
   private tab = -1;
   /** the unfinished line at the end of the last chunk */
   private carry = Buffer.alloc(1 << 12);
+  private carryView = viewOf(this.carry);
   private carryLength = 0;
   /** a line is unfinished (in carry, or dropped because it is too long) */
   private pending = false;
@@ -88,9 +89,9 @@ export class FastTsvReader {
     return this.triples.length;
   }
 
-  /** Reads the whole stream, calling `onChunk` after each chunk; returns the number of lines. */
-  async read(stream: Readable, onChunk: () => void): Promise<number> {
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
+  /** Reads the whole input, calling `onChunk` after each chunk; returns the number of lines. */
+  async read(source: InputSource, onChunk: () => void): Promise<number> {
+    for await (const chunk of source.chunks()) {
       this.chunk(chunk);
       onChunk();
     }
@@ -112,8 +113,9 @@ export class FastTsvReader {
       at = newline + 1;
     }
     this.tab = -1;
+    const view = viewOf(bytes);
     for (let newline = bytes.indexOf(NEWLINE, at); newline !== -1; newline = bytes.indexOf(NEWLINE, at)) {
-      this.line(bytes, at, newline);
+      this.line(bytes, view, at, newline);
       at = newline + 1;
     }
     if (at < bytes.length) {
@@ -139,6 +141,7 @@ export class FastTsvReader {
       const carry = Buffer.alloc(Math.min(Math.max(this.carry.length * 2, length), MAX_LINE_BYTES));
       this.carry.copy(carry, 0, 0, this.carryLength);
       this.carry = carry;
+      this.carryView = viewOf(carry);
     }
     bytes.copy(this.carry, this.carryLength, start, end);
     this.carryLength = length;
@@ -155,7 +158,7 @@ export class FastTsvReader {
     const length = this.carryLength;
     this.carryLength = 0;
     this.tab = -1;
-    this.line(this.carry, 0, length);
+    this.line(this.carry, this.carryView, 0, length);
   }
 
   /**
@@ -172,8 +175,8 @@ export class FastTsvReader {
     return tab;
   }
 
-  /** Reads the line bytes[start, newline). */
-  private line(bytes: Buffer, start: number, newline: number): void {
+  /** Reads the line bytes[start, newline) (`view` shows the same bytes). */
+  private line(bytes: Buffer, view: DataView, start: number, newline: number): void {
     const line = ++this.lines;
     if (newline - start > MAX_LINE_BYTES) {
       this.rows++;
@@ -221,7 +224,7 @@ export class FastTsvReader {
     else if (itemEnd === itemStart) this.skip(line, emptyItemReason(this.layout));
     else if (Number.isNaN(count)) this.skip(line, badCountReason(this.layout, countText));
     else if (count === 0) this.zeroCounts++;
-    else this.add(bytes, start, userEnd, itemStart, itemEnd, count);
+    else this.add(bytes, view, start, userEnd, itemStart, itemEnd, count);
   }
 
   private wrongFieldCount(line: number, fields: number): void {
@@ -231,24 +234,25 @@ export class FastTsvReader {
 
   private add(
     bytes: Buffer,
+    view: DataView,
     userStart: number,
     userEnd: number,
     itemStart: number,
     itemEnd: number,
     count: number,
   ): void {
-    if (this.lastUser < 0 || !this.userTable.equals(this.lastUser, bytes, userStart, userEnd - userStart)) {
+    if (this.lastUser < 0 || !this.userTable.equals(this.lastUser, view, userStart, userEnd - userStart)) {
       const users = this.userTable;
-      const hash = hashBytes(bytes, userStart, userEnd);
-      let slot = users.find(bytes, userStart, userEnd, hash);
-      if (slot < 0) slot = users.add(bytes, userStart, userEnd, hash, this.newUser(bytes.toString('utf8', userStart, userEnd)));
+      const hash = hashBytes(view, userStart, userEnd);
+      let slot = users.find(view, userStart, userEnd, hash);
+      if (slot < 0) slot = users.add(view, userStart, userEnd, hash, this.newUser(bytes.toString('utf8', userStart, userEnd)));
       this.lastUser = users.entryAt(slot);
       this.lastUserIndex = users.valueAt(slot);
     }
     const items = this.itemTable;
-    const hash = hashBytes(bytes, itemStart, itemEnd);
-    let slot = items.find(bytes, itemStart, itemEnd, hash);
-    if (slot < 0) slot = this.newSpelling(bytes, itemStart, itemEnd, hash);
+    const hash = hashBytes(view, itemStart, itemEnd);
+    let slot = items.find(view, itemStart, itemEnd, hash);
+    if (slot < 0) slot = this.newSpelling(bytes, view, itemStart, itemEnd, hash);
     items.tally(slot);
     this.triples.push(this.lastUserIndex, items.valueAt(slot), count);
   }
@@ -264,11 +268,11 @@ export class FastTsvReader {
     return this.userIds.length - 1;
   }
 
-  private newSpelling(bytes: Buffer, start: number, end: number, hash: number): number {
+  private newSpelling(bytes: Buffer, view: DataView, start: number, end: number, hash: number): number {
     const text = bytes.toString('utf8', start, end);
     const item = this.items.intern(this.layout.foldCase ? text.toLowerCase() : text);
     this.spellings.push(text);
-    return this.itemTable.add(bytes, start, end, hash, item);
+    return this.itemTable.add(view, start, end, hash, item);
   }
 
   /**

@@ -1,5 +1,3 @@
-import type { Readable } from 'node:stream';
-
 /** Lines longer than this are reported as malformed instead of being buffered without bound. */
 export const MAX_LINE_BYTES = 1 << 20;
 
@@ -7,13 +5,13 @@ const NEWLINE = 0x0a;
 const CARRIAGE_RETURN = 0x0d;
 
 /**
- * Calls `onLine` for every line of the stream, split on "\n" bytes only: a quote or a lone "\r"
+ * Calls `onLine` for every line of the chunks (which may reuse their memory), split on "\n" bytes only: a quote or a lone "\r"
  * inside a line is data, never a line break or quoting. One "\r" before the "\n" is dropped
  * (CRLF files). `onLine` gets null for a line longer than MAX_LINE_BYTES. `onChunk` runs after
  * each chunk, e.g. to report progress. Returns the number of lines.
  */
 export async function forEachLine(
-  stream: Readable,
+  chunks: AsyncIterable<Buffer>,
   onLine: (text: string | null, line: number) => void,
   onChunk?: () => void,
 ): Promise<number> {
@@ -36,7 +34,7 @@ export async function forEachLine(
     onLine(buffer.toString('utf8', start, end), line);
   };
 
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
+  for await (const chunk of chunks) {
     let buffer = chunk;
     if (carry !== null) {
       buffer = Buffer.concat([carry, chunk]);

@@ -16,7 +16,7 @@ import {
   TRIPLES_LAYOUT,
   type RowLayout,
 } from './rows.js';
-import { describeFileError, openInput } from './source.js';
+import { describeFileError, openInput, type InputSource } from './source.js';
 import type { CsrMatrix } from './sparse.js';
 
 export const INPUT_FORMATS = ['lastfm', 'triples', 'csv'] as const;
@@ -143,8 +143,8 @@ interface RowReader {
   readonly zeroCounts: number;
   /** rows that went into the matrix */
   readonly used: number;
-  /** Reads the stream, calling `onChunk` now and then; returns the number of lines. */
-  read(stream: Readable, onChunk: () => void): Promise<number>;
+  /** Reads the input, calling `onChunk` now and then; returns the number of lines. */
+  read(source: InputSource, onChunk: () => void): Promise<number>;
   build(): BuiltInteractions;
 }
 
@@ -185,11 +185,11 @@ class StringReader implements RowReader {
     if (reason !== null) this.skip(line, reason);
   }
 
-  read(stream: Readable, onChunk: () => void): Promise<number> {
+  read(source: InputSource, onChunk: () => void): Promise<number> {
     const handleFields = (fields: string[], line: number) => this.handleFields(fields, line);
-    if (this.format === 'csv') return readCsv(this.name, stream, handleFields, this.skip, onChunk, this.strict);
+    if (this.format === 'csv') return readCsv(this.name, source.stream(), handleFields, this.skip, onChunk, this.strict);
     return forEachLine(
-      stream,
+      source.chunks(),
       (text, line) => {
         if (text === null) {
           this.rows++;
@@ -237,9 +237,9 @@ export async function readInteractions(path: string, options: ReadOptions = {}):
 
   let lines: number;
   try {
-    lines = await reader.read(source.stream, progress);
+    lines = await reader.read(source, progress);
   } catch (error) {
-    source.stream.destroy();
+    source.close();
     if (error instanceof AlsError) throw error;
     if ((error as { code?: string }).code?.startsWith('Z_')) {
       throw new AlsError('input', `${name}: not a valid gzip file (${(error as Error).message})`, { cause: error });
