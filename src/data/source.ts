@@ -100,7 +100,8 @@ class FileInput implements InputSource {
     const file = createReadStream(this.path, { highWaterMark: this.chunkBytes });
     this.opened = file;
     // pipeline forwards an error of either stream to the one we iterate
-    const stream = this.compressed ? pipeline(file, createGunzip(), () => {}) : file;
+    const gunzip = () => createGunzip({ chunkSize: Math.max(64, Math.min(this.chunkBytes, 1 << 18)) });
+    const stream = this.compressed ? pipeline(file, gunzip(), () => {}) : file;
     this.close = () => stream.destroy();
     return stream;
   }
