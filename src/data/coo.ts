@@ -30,7 +30,7 @@ export class CooList {
   private at = 0;
   /** entries in the chunks before it */
   private before = 0;
-  /** triples per row */
+  /** triples per row (while in order, up to the last row) */
   private rowCounts = new Int32Array(1 << 10);
   /** rows in order so far (no row indices stored) */
   private inOrder = true;
@@ -49,10 +49,14 @@ export class CooList {
     if (!this.inOrder) this.row[at] = row;
     this.col[at] = col;
     this.value[at] = value;
-    this.rowCounts[row]++;
   }
 
   private startRow(row: number): void {
+    if (!this.inOrder) {
+      this.lastRow = row;
+      return;
+    }
+    this.endRow();
     if (row >= this.rowCounts.length) {
       let size = this.rowCounts.length * 2;
       while (size <= row) size *= 2;
@@ -60,8 +64,14 @@ export class CooList {
       counts.set(this.rowCounts);
       this.rowCounts = counts;
     }
-    if (this.inOrder && row < this.lastRow) this.leaveOrder();
+    if (row < this.lastRow) this.leaveOrder();
     this.lastRow = row;
+    this.rowStart = this.at;
+  }
+
+  /** Counts the triples of the last row (while in order; its start may have moved to a new chunk). */
+  private endRow(): void {
+    if (this.lastRow >= 0) this.rowCounts[this.lastRow] += this.at - this.rowStart;
     this.rowStart = this.at;
   }
 
@@ -119,6 +129,7 @@ export class CooList {
    * go while the matrix is built (`length` still tells how many triples there were).
    */
   toCsr(rows: number, cols: number): { matrix: CsrMatrix; duplicates: number } {
+    if (this.inOrder) this.endRow();
     if (this.col.length > 0) this.lengths.push(this.at);
     this.row = EMPTY_INT32;
     this.col = EMPTY_INT32;

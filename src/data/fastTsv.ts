@@ -47,7 +47,7 @@ export class FastTsvReader {
   private readonly hasMbid: boolean;
 
   /** raw user bytes → user index */
-  private readonly userTable = new ByteTable();
+  private userTable = new ByteTable();
   private readonly userIds: string[] = [];
   /** users whose text has a U+FFFD, which more than one byte string can decode to */
   private readonly ambiguousUsers = new Map<string, number>();
@@ -56,11 +56,11 @@ export class FastTsvReader {
   private lastUserIndex = -1;
 
   /** raw item bytes (a spelling) → item index, with the first 44 bytes in each 64-byte slot */
-  private readonly itemTable = new ByteTable(11);
+  private itemTable = new ByteTable(11);
   /** item key (lower-cased for lastfm) → item index */
-  private readonly items = new IdMap();
+  private items = new IdMap();
   /** the text of each item-table entry (whose counter is how many rows spelled the item so) */
-  private readonly spellings: string[] = [];
+  private spellings: string[] = [];
 
   private readonly triples = new CooList();
 
@@ -312,7 +312,14 @@ export class FastTsvReader {
 
   /** The users × items matrix (duplicates summed), the ids in index order. Call once, at the end. */
   build(): BuiltInteractions {
-    const { matrix, duplicates } = this.triples.toCsr(this.userIds.length, this.items.size);
-    return { userItems: matrix, userIds: this.userIds, itemNames: this.itemNames(), duplicates };
+    const itemNames = this.itemNames();
+    const users = this.userIds.length;
+    // the tables can go before the matrix is built
+    this.userTable = new ByteTable();
+    this.itemTable = new ByteTable();
+    this.items = new IdMap();
+    this.spellings = [];
+    const { matrix, duplicates } = this.triples.toCsr(users, itemNames.length);
+    return { userItems: matrix, userIds: this.userIds, itemNames, duplicates };
   }
 }

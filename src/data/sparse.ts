@@ -137,7 +137,7 @@ export class RowMerger {
 
 /** Stable sort of a row's (column, value) pairs by column: insertion sort, merge sort when long. */
 class RowSorter {
-  private static readonly RUN = 16;
+  private static readonly RUN = 32;
   private columns = new Int32Array(256);
   private values = new Float32Array(256);
 
