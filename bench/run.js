@@ -1,0 +1,237 @@
+#!/usr/bin/env node
+// npm run bench: speed and memory of als on synthetic Last.fm-shaped data, measured side by
+// side in one run, printed as one table with the targets, and written to bench/results.json.
+// Not part of npm test. Generated data and models are kept in bench/data/ and reused.
+//
+// usage: node bench/run.js [--quick]   (--quick: small shapes, for checking the script itself)
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const dist = (path) => join(root, 'dist', 'src', path);
+const { readInteractions } = await import(dist('data/read.js'));
+const { resolveTrainOptions } = await import(dist('als/options.js'));
+const { trainFactors } = await import(dist('als/train.js'));
+const { confidences } = await import(dist('als/weighting.js'));
+const { randomFactors, seededRandom } = await import(dist('als/random.js'));
+const { jsKernels, createWasmKernels } = await import(dist('kernels/index.js'));
+const { loadModel } = await import(dist('model/load.js'));
+const { similarItems } = await import(dist('query/similar.js'));
+
+const quick = process.argv.includes('--quick');
+const dataDir = join(root, 'bench', 'data');
+mkdirSync(dataDir, { recursive: true });
+const als = join(root, 'bin', 'als.js');
+
+const SHAPES = quick
+  ? { medium: { users: 5000, items: 2000, rows: 250000 }, full: { users: 20000, items: 15000, rows: 1000000 } }
+  : { medium: { users: 50000, items: 20000, rows: 2500000 }, full: { users: 359347, items: 292385, rows: 17559530 } };
+
+const results = { date: new Date().toISOString(), quick, machine: machine(), rows: [] };
+
+function machine() {
+  return { cpu: cpus()[0]?.model ?? 'unknown', cores: availableParallelism(), memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
+}
+
+function log(text) {
+  process.stderr.write(`bench: ${text}\n`);
+}
+
+/** One table row: what, the figure, the target (if any) and whether it is met. */
+function record(group, what, value, unit, target) {
+  const row = { group, what, value, unit };
+  if (target) Object.assign(row, { target: target.text, met: target.test(value) });
+  results.rows.push(row);
+  const shown = typeof value === 'number' ? (Math.abs(value) >= 100 ? value.toFixed(0) : value.toPrecision(3)) : value;
+  log(`${group} | ${what}: ${shown} ${unit}${target ? ` (target ${target.text}: ${row.met ? 'met' : 'NOT met'})` : ''}`);
+}
+
+const atMost = (limit, text) => ({ text: text ?? `≤ ${limit}`, test: (v) => v <= limit });
+const atLeast = (limit, text) => ({ text: text ?? `≥ ${limit}`, test: (v) => v >= limit });
+
+function synthFile({ users, items, rows }) {
+  const path = join(dataDir, `synth-${users}x${items}x${rows}-s1.tsv`);
+  if (!existsSync(path)) {
+    log(`generating ${path}`);
+    execFileSync(process.execPath, [join(root, 'scripts', 'synth.js'), '--users', String(users), '--items', String(items), '--rows', String(rows), '--seed', '1', '--out', path], { stdio: 'inherit' });
+  }
+  return path;
+}
+
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+// --- reading ----------------------------------------------------------------------------
+const mediumFile = synthFile(SHAPES.medium);
+const fullFile = synthFile(SHAPES.full);
+const mediumBytes = statSync(mediumFile).size;
+let medium;
+{
+  const times = [];
+  for (let run = 0; run < 3; run++) {
+    const started = performance.now();
+    medium = await readInteractions(mediumFile);
+    times.push((performance.now() - started) / 1000);
+  }
+  const seconds = median(times);
+  record('read', `${SHAPES.medium.rows / 1e6}M rows (${(mediumBytes / 1e6).toFixed(0)} MB): read + matrix`, seconds, 's', atMost(1.0));
+  record('read', 'read speed', mediumBytes / 1e6 / seconds, 'MB/s');
+  if (medium.stats.buildSeconds !== undefined) record('read', 'matrix build (of the above)', medium.stats.buildSeconds, 's');
+}
+
+// --- training: seconds per iteration -------------------------------------------------------
+const plays = medium.userItems;
+async function secondsPerIteration(solver, factors, threads, iterations) {
+  const options = resolveTrainOptions({ solver, factors, threads, iterations });
+  const each = [];
+  await trainFactors(plays, options, { onIteration: (r) => each.push(r.iterationSeconds) });
+  return median(each);
+}
+const perIteration = {};
+for (const solver of ['cg', 'naive']) {
+  for (const factors of [32, 64, 128]) {
+    for (const threads of [1, 2]) {
+      const iterations = solver === 'cg' ? 5 : factors >= 128 ? 1 : 2;
+      const seconds = await secondsPerIteration(solver, factors, threads, iterations);
+      perIteration[`${solver}/${factors}/${threads}`] = seconds;
+      const target =
+        factors === 64 && threads === 2
+          ? solver === 'cg'
+            ? atMost(0.25, '≤ 0.25 (reference library 0.51)')
+            : atMost(2.5, '≤ 2.5 (reference library 2.56)')
+          : undefined;
+      record('train', `${solver}, ${factors} factors, ${threads} thread${threads > 1 ? 's' : ''}: s per iteration`, seconds, 's', target);
+    }
+  }
+  for (const factors of [32, 64, 128]) {
+    record('train', `${solver}, ${factors} factors: 2 threads vs 1`, perIteration[`${solver}/${factors}/1`] / perIteration[`${solver}/${factors}/2`], '×', factors === 64 && solver === 'cg' ? atLeast(1.8) : undefined);
+  }
+}
+
+// --- the CG kernel alone: TypeScript, WebAssembly, native C ---------------------------------
+{
+  const f = 64;
+  const steps = 3;
+  const options = resolveTrainOptions({ factors: f });
+  const random = seededRandom(7);
+  const Y = randomFactors(plays.cols, f, random, 0.1);
+  const X0 = randomFactors(plays.rows, f, random, 0.1);
+  const confidence = confidences(plays, options);
+  const YtY = new Float64Array(f * f);
+  jsKernels.gramian(Y, plays.cols, f, options.regularization, YtY);
+  const nnz = plays.indptr[plays.rows];
+  const flops = 2 * ((steps + 1) * plays.rows * f * f + (steps + 1) * nnz * 2 * f);
+
+  const timeKernel = async (kernels, repeats) => {
+    const copy = (array) => {
+      const out = array instanceof Int32Array ? kernels.int32(array.length) : kernels.float32(array.length);
+      out.set(array);
+      return out;
+    };
+    const step = { X: copy(X0), Y: copy(Y), factors: f, indptr: copy(plays.indptr), indices: copy(plays.indices), confidence: copy(confidence), YtY };
+    let best = Infinity;
+    for (let r = 0; r < repeats; r++) {
+      step.X.set(X0);
+      const started = performance.now();
+      kernels.cgUpdate(step, steps, 0, plays.rows);
+      best = Math.min(best, (performance.now() - started) / 1000);
+    }
+    return { seconds: best, X: step.X.slice() };
+  };
+  const ts = await timeKernel(jsKernels, 1);
+  const wasm1 = await createWasmKernels(1);
+  const wasm = await timeKernel(wasm1, 5);
+  wasm1.dispose();
+  const wasm2k = await createWasmKernels(2);
+  const wasm2 = await timeKernel(wasm2k, 5);
+  wasm2k.dispose();
+  const label = `CG user pass (${plays.rows} users, ${(nnz / 1e6).toFixed(2)}M nonzeros, 64 factors, 3 steps)`;
+  record('kernel', `${label}, TypeScript, 1 thread`, ts.seconds, 's');
+  record('kernel', `${label}, WebAssembly SIMD, 1 thread`, wasm.seconds, 's');
+  record('kernel', `${label}, WebAssembly SIMD, 2 threads`, wasm2.seconds, 's');
+  record('kernel', 'WebAssembly GFLOP/s, 1 thread', flops / wasm.seconds / 1e9, 'GFLOP/s');
+  record('kernel', 'WebAssembly GFLOP/s, 2 threads', flops / wasm2.seconds / 1e9, 'GFLOP/s');
+  record('kernel', 'WebAssembly vs TypeScript, 1 thread', ts.seconds / wasm.seconds, '× faster');
+
+  const gcc = spawnSync('gcc', ['--version']);
+  if (gcc.status === 0) {
+    const binary = join(dataDir, 'cg-native');
+    execFileSync('gcc', ['-O3', '-march=native', '-o', binary, join(root, 'bench', 'native', 'cg.c')]);
+    const input = join(dataDir, 'cg-input.bin');
+    const Y32 = Float32Array.from(Y);
+    const YtY32 = Float32Array.from(YtY);
+    const parts = [Int32Array.from([plays.rows, plays.cols, f, nnz, steps]), plays.indptr, plays.indices, confidence, X0, Y32, YtY32];
+    writeFileSync(input, Buffer.concat(parts.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength))));
+    const output = join(dataDir, 'cg-output.bin');
+    const seconds = Number(execFileSync(binary, [input, output, '5'], { encoding: 'utf8' }).trim());
+    const nativeX = new Float32Array(readFileSync(output).buffer.slice(0));
+    let diff = 0;
+    let size = 0;
+    for (let n = 0; n < nativeX.length; n++) {
+      diff = Math.max(diff, Math.abs(nativeX[n] - wasm.X[n]));
+      size = Math.max(size, Math.abs(nativeX[n]));
+    }
+    record('kernel', `${label}, C gcc -O3 -march=native, 1 thread`, seconds, 's');
+    record('kernel', 'C GFLOP/s, 1 thread', flops / seconds / 1e9, 'GFLOP/s');
+    record('kernel', 'WebAssembly time / C time, 1 thread', wasm.seconds / seconds, '×', atMost(2.5, '≤ 2.5'));
+    record('kernel', 'C and WebAssembly factors, max relative difference', diff / size, '');
+    rmSync(input);
+    rmSync(output);
+  } else {
+    log('gcc not found: no native comparison');
+  }
+}
+
+// --- full scale: als train, peak memory, similar ------------------------------------------
+{
+  const model = join(dataDir, 'model-full');
+  const started = performance.now();
+  const trained = spawnSync(process.execPath, [als, 'train', fullFile, '--model', model, '--json', '--quiet'], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  const wall = (performance.now() - started) / 1000;
+  if (trained.status !== 0) throw new Error(`als train failed: ${trained.stderr}`);
+  const summary = JSON.parse(trained.stdout);
+  const fullRows = `${(SHAPES.full.rows / 1e6).toFixed(1)}M rows`;
+  record('full', `als train ${fullRows}, defaults (15 iterations, cg, 64 factors): wall`, wall, 's', atMost(60));
+  record('full', '  of which reading', summary.seconds.read, 's');
+  record('full', '  of which training', summary.seconds.train, 's');
+  record('full', '  of which saving', summary.seconds.save, 's');
+  record('full', 'als train peak RSS', summary.peakRssBytes / 2 ** 30, 'GiB', atMost(1.5));
+  record('full', 'read speed', statSync(fullFile).size / 1e6 / summary.seconds.read, 'MB/s');
+
+  // the most listened artist, as a user would ask for it
+  const loaded = loadModel(model);
+  let best = 0;
+  const { indptr, indices } = loaded.userItems;
+  const listeners = new Int32Array(loaded.items);
+  for (let n = 0; n < indptr[loaded.users]; n++) listeners[indices[n]]++;
+  for (let i = 1; i < loaded.items; i++) if (listeners[i] > listeners[best]) best = i;
+  const artist = loaded.itemNames[best].toLowerCase();
+  similarItems(loaded, artist); // loads, stages and caches the factors and norms
+  const times = [];
+  for (let run = 0; run < 21; run++) {
+    const t = performance.now();
+    similarItems(loaded, artist);
+    times.push(performance.now() - t);
+  }
+  record('query', `als similar in process (${loaded.items} artists), median of 21`, median(times), 'ms', atMost(10));
+  const cli = [];
+  for (let run = 0; run < 5; run++) {
+    const t = performance.now();
+    const result = spawnSync(process.execPath, [als, 'similar', artist, '--model', model, '--json'], { encoding: 'utf8' });
+    cli.push(performance.now() - t);
+    if (result.status !== 0) throw new Error(`als similar failed: ${result.stderr}`);
+  }
+  record('query', 'als similar as a CLI process, median of 5', median(cli), 'ms', atMost(400));
+}
+
+// --- the table ------------------------------------------------------------------------------
+writeFileSync(join(root, 'bench', quick ? 'results-quick.json' : 'results.json'), JSON.stringify(results, null, 2) + '\n');
+const lines = ['| | what | figure | target |', '|---|---|---|---|'];
+for (const row of results.rows) {
+  const figure = typeof row.value === 'number' ? (Math.abs(row.value) >= 100 ? row.value.toFixed(0) : row.value.toPrecision(3)) : row.value;
+  lines.push(`| ${row.group} | ${row.what} | ${figure} ${row.unit} | ${row.target ? `${row.target} ${row.met ? '✓' : '✗ not met'}` : ''} |`);
+}
+console.log(`\nals benchmark, ${results.machine.cpu}, ${results.machine.cores} cores, Node ${results.machine.node}${quick ? ' (quick)' : ''}\n`);
+console.log(lines.join('\n'));
