@@ -157,7 +157,7 @@ function printSummary(
   const o = model.options;
   const label = (text: string) => c.bold(text.padEnd(9));
   out.line(
-    `${label('Read')}${stats.file}: ${plural(stats.rows, 'row')}, ${formatCount(stats.skipped)} skipped, ` +
+    `${label('Read')}${stats.file}: ${plural(stats.rows, 'row')}${stats.header ? ' (line 1 taken as a header)' : ''}, ${formatCount(stats.skipped)} skipped, ` +
       `${formatCount(stats.zeroCounts)} with count 0, ${plural(stats.duplicates, 'duplicate')} summed ${c.dim(`(${formatSeconds(stats.seconds)})`)}`,
   );
   out.line(
