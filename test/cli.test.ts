@@ -103,6 +103,14 @@ describe('als end to end on the sample', () => {
     assert.ok(perUser.get('user2')!.every((r) => !played.has(r.item.toLowerCase())));
   });
 
+  it('stops quietly when the reader of its output goes away (| head -1)', () => {
+    const result = spawnSync('bash', ['-c', `"${process.execPath}" "${ALS_BIN}" recommend --user user2 -n 500 --include-played --model "${model}" | head -1`], {
+      encoding: 'utf8',
+    });
+    assert.equal(result.stdout, 'Most played by user2\n');
+    assert.equal(result.stderr, '');
+  });
+
   it('gives the same model bytes for the same input, options and seed', () => {
     const a = join(work, 'same-a');
     const b = join(work, 'same-b');

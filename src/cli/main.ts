@@ -45,6 +45,11 @@ Exit codes: 0 ok, 1 internal error, 2 bad command line, 3 bad input file,
 /** Runs the CLI; resolves to the exit code instead of exiting, so tests can call it. */
 export async function main(argv: string[]): Promise<number> {
   const debug = argv.includes('--debug');
+  // `als similar x | head -1` closes the pipe early: that is the reader's choice, not an error
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(EXIT.ok);
+    throw error;
+  });
   try {
     await buildProgram().parseAsync(argv, { from: 'user' });
     return EXIT.ok;
