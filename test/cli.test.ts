@@ -104,7 +104,7 @@ describe('als end to end on the sample', () => {
   });
 
   it('stops quietly when the reader of its output goes away (| head -1)', () => {
-    const result = spawnSync('bash', ['-c', `"${process.execPath}" "${ALS_BIN}" recommend --user user2 -n 500 --include-played --model "${model}" | head -1`], {
+    const result = spawnSync('bash', ['-c', `"${process.execPath}" "${ALS_BIN}" recommend --user user2 -n 5000 --include-played --model "${model}" | head -1`], {
       encoding: 'utf8',
     });
     assert.equal(result.stdout, 'Most played by user2\n');
