@@ -22,6 +22,11 @@ function kernelModule(): WebAssembly.Module {
   return compiled;
 }
 
+interface TypedArrayType<T> {
+  new (buffer: ArrayBufferLike, byteOffset: number, length: number): T;
+  readonly BYTES_PER_ELEMENT: number;
+}
+
 /**
  * A bump allocator over one shared WebAssembly memory: the arrays the kernels work on live
  * here, so neither side copies. Nothing is freed; a Kernels instance lives as long as a job.
@@ -40,33 +45,18 @@ class Arena {
     return at;
   }
 
-  float32(length: number): Float32Array {
-    const at = this.alloc(length * 4); // before reading .buffer, which growing replaces
-    const array = new Float32Array(this.memory.buffer, at, length);
+  /** A new zeroed array of `length` elements in kernel memory. */
+  private view<T extends ArrayBufferView>(Type: TypedArrayType<T>, length: number): T {
+    const at = this.alloc(length * Type.BYTES_PER_ELEMENT); // before reading .buffer, which growing replaces
+    const array = new Type(this.memory.buffer, at, length);
     this.owned.add(array);
     return array;
   }
 
-  int32(length: number): Int32Array {
-    const at = this.alloc(length * 4); // before reading .buffer, which growing replaces
-    const array = new Int32Array(this.memory.buffer, at, length);
-    this.owned.add(array);
-    return array;
-  }
-
-  uint8(length: number): Uint8Array {
-    const at = this.alloc(length);
-    const array = new Uint8Array(this.memory.buffer, at, length);
-    this.owned.add(array);
-    return array;
-  }
-
-  float64(length: number): Float64Array {
-    const at = this.alloc(length * 8); // before reading .buffer, which growing replaces
-    const array = new Float64Array(this.memory.buffer, at, length);
-    this.owned.add(array);
-    return array;
-  }
+  float32 = (length: number) => this.view(Float32Array, length);
+  int32 = (length: number) => this.view(Int32Array, length);
+  uint8 = (length: number) => this.view(Uint8Array, length);
+  float64 = (length: number) => this.view(Float64Array, length);
 
   owns(array: ArrayBufferView): boolean {
     return this.owned.has(array);
