@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { AlsError } from '../errors.js';
 import { EXIT, exitCodeFor } from './exitCodes.js';
+import { registerEvaluate } from './evaluate.js';
 import { registerRecommend } from './recommend.js';
 import { registerSimilar } from './similar.js';
 import { registerTrain } from './train.js';
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerTrain(program);
   registerSimilar(program);
   registerRecommend(program);
+  registerEvaluate(program);
   program.addHelpText(
     'after',
     `
@@ -33,6 +35,7 @@ Examples:
   als train data/lastfm-2k.tsv            train on the sample, model in ./als-model
   als similar "jay-z"                     the artists most like Jay-Z
   als recommend --user user2              new artists for user2
+  als evaluate data/lastfm-2k.tsv         precision, recall, MAP, NDCG, AUC vs popularity
 
 Exit codes: 0 ok, 1 internal error, 2 bad command line, 3 bad input file,
             4 missing or bad model, 5 unknown user or artist, 6 cannot write output`,

@@ -1,33 +1,20 @@
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_ALPHA, SOLVERS, WEIGHTINGS, defaultTrainOptions, resolveTrainOptions, type Solver, type Weighting } from '../als/options.js';
 import { train, type IterationReport } from '../als/train.js';
-import { INPUT_FORMATS, readInteractions, type InputFormat, type Interactions } from '../data/read.js';
+import { readInteractions, type Interactions } from '../data/read.js';
 import { saveModel } from '../model/save.js';
-import { addCommonOptions, decimal, wholeNumber, type CommonOptions } from './parse.js';
+import { addCommonOptions, type CommonOptions } from './parse.js';
+import { addTrainOptions, trainOptionsFrom, type TrainCliOptions } from './trainOptions.js';
 import { formatBytes, formatCount, formatSeconds, makeOutput, plural, printJson, type Output } from './output.js';
 import { startProgress, type Progress } from './progress.js';
 
-interface TrainCliOptions extends CommonOptions {
-  format: InputFormat;
-  strict?: boolean;
-  factors?: number;
-  iterations?: number;
-  lambda?: number;
-  regularization?: number;
-  alpha?: number;
-  weighting?: Weighting;
-  solver?: Solver;
-  cgSteps?: number;
-  seed?: number;
-  threads?: number;
+interface TrainCommandOptions extends CommonOptions, TrainCliOptions {
   loss?: boolean;
   json?: boolean;
 }
 
 export function registerTrain(program: Command): void {
-  const defaults = defaultTrainOptions();
   const command = program
     .command('train')
     .summary('train a model on a file of play counts')
@@ -35,68 +22,19 @@ export function registerTrain(program: Command): void {
       'Read a file of (user, item, count) rows, weight the counts into confidences, run ALS and ' +
         'write the model directory that `als similar` and `als recommend` read.',
     )
-    .argument('<file>', 'interactions file (.gz is read transparently)')
-    .addOption(
-      new Option('-f, --format <format>', 'lastfm: user, mbid, artist name, plays (tab-separated); triples: user, item, count (tab-separated); csv: comma-separated, quoted fields, optional header')
-        .choices(INPUT_FORMATS)
-        .default('lastfm'),
-    )
-    .option('--strict', 'stop at the first malformed row instead of skipping it')
-    .option('--factors <n>', `latent factors per user and item (default: ${defaults.factors})`, wholeNumber)
-    .option('--iterations <n>', `ALS iterations (default: ${defaults.iterations})`, wholeNumber)
-    .option('--lambda <x>', `regularization λ, alias --regularization (default: ${defaults.regularization})`, decimal)
-    .addOption(new Option('--regularization <x>').argParser(decimal).hideHelp())
-    .option(
-      '--alpha <x>',
-      `confidence scale α in c = 1 + α·w(plays) (default: ${Object.entries(DEFAULT_ALPHA).map(([w, a]) => `${a} for ${w}`).join(', ')})`,
-      decimal,
-    )
-    .addOption(
-      new Option('--weighting <w>', `w(plays): linear = plays (the paper's), log = ln(1 + plays), bm25 = BM25-scaled plays (default: ${defaults.weighting})`).choices(WEIGHTINGS),
-    )
-    .addOption(new Option('--solver <s>', `cg = conjugate gradient (fast), naive = exact solve per row (default: ${defaults.solver})`).choices(SOLVERS))
-    .option('--cg-steps <n>', `conjugate-gradient steps per row and half-step (default: ${defaults.cgSteps})`, wholeNumber)
-    .option('--seed <n>', `seed of the random initial factors (default: ${defaults.seed})`, wholeNumber)
-    .option('--threads <n>', `worker threads (default: the number of CPUs, ${defaults.threads})`, wholeNumber)
+    .argument('<file>', 'interactions file (.gz is read transparently)');
+  addTrainOptions(command)
     .option('--loss', 'compute and show the loss after every iteration')
     .option('--json', 'print the summary as JSON');
   addCommonOptions(command).action(runTrain);
 }
 
-async function runTrain(file: string, cli: TrainCliOptions): Promise<void> {
+async function runTrain(file: string, cli: TrainCommandOptions): Promise<void> {
   const out = makeOutput(cli);
   // every option is checked before the file is touched
-  const options = resolveTrainOptions({
-    factors: cli.factors,
-    iterations: cli.iterations,
-    regularization: cli.lambda ?? cli.regularization,
-    alpha: cli.alpha,
-    weighting: cli.weighting,
-    solver: cli.solver,
-    cgSteps: cli.cgSteps,
-    seed: cli.seed,
-    threads: cli.threads,
-    computeLoss: Boolean(cli.loss),
-  });
+  const options = trainOptionsFrom(cli, { computeLoss: Boolean(cli.loss) });
 
-  let readBar: Progress | null = null;
-  const readStarted = performance.now();
-  const data = await readInteractions(file, {
-    format: cli.format,
-    strict: cli.strict,
-    onProgress: ({ bytesRead, totalBytes, rows }) => {
-      readBar ??= startProgress(out.interactive, 'Reading  |{bar}| {percentage}% | {mb} / {totalMb} MB | {rows} rows | {speed} MB/s', totalBytes, {
-        totalMb: (totalBytes / 1e6).toFixed(1),
-      });
-      const seconds = (performance.now() - readStarted) / 1000;
-      readBar.update(bytesRead, {
-        mb: (bytesRead / 1e6).toFixed(1),
-        rows: formatCount(rows),
-        speed: seconds > 0 ? (bytesRead / 1e6 / seconds).toFixed(1) : '-',
-      });
-    },
-  }).finally(() => (readBar as Progress | null)?.stop());
-  reportSkipped(out, data);
+  const data = await readInput(out, file, cli);
 
   const trainBar = startProgress(out.interactive, 'Training |{bar}| iteration {iteration}/{iterations} | ETA {eta_formatted}{loss}', 1, {
     iteration: 0,
@@ -118,6 +56,29 @@ async function runTrain(file: string, cli: TrainCliOptions): Promise<void> {
   printSummary(out, cli, data, model, timings);
 }
 
+/** Reads the interactions file with a progress bar and warns about skipped rows. */
+export async function readInput(out: Output, file: string, cli: Pick<TrainCliOptions, 'format' | 'strict'>): Promise<Interactions> {
+  let readBar: Progress | null = null;
+  const readStarted = performance.now();
+  const data = await readInteractions(file, {
+    format: cli.format,
+    strict: cli.strict,
+    onProgress: ({ bytesRead, totalBytes, rows }) => {
+      readBar ??= startProgress(out.interactive, 'Reading  |{bar}| {percentage}% | {mb} / {totalMb} MB | {rows} rows | {speed} MB/s', totalBytes, {
+        totalMb: (totalBytes / 1e6).toFixed(1),
+      });
+      const seconds = (performance.now() - readStarted) / 1000;
+      readBar.update(bytesRead, {
+        mb: (bytesRead / 1e6).toFixed(1),
+        rows: formatCount(rows),
+        speed: seconds > 0 ? (bytesRead / 1e6 / seconds).toFixed(1) : '-',
+      });
+    },
+  }).finally(() => (readBar as Progress | null)?.stop());
+  reportSkipped(out, data);
+  return data;
+}
+
 function reportSkipped(out: Output, data: Interactions): void {
   const { skipped, skippedExamples, file } = data.stats;
   if (skipped === 0) return;
@@ -131,7 +92,7 @@ function directorySize(dir: string): number {
 
 function printSummary(
   out: Output,
-  cli: TrainCliOptions,
+  cli: TrainCommandOptions,
   data: Interactions,
   model: Awaited<ReturnType<typeof train>>,
   timings: { read: number; train: number; save: number },

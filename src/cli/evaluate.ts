@@ -1,0 +1,108 @@
+import { Option, type Command } from 'commander';
+import { AlsError } from '../errors.js';
+import { evaluate, DEFAULT_EVAL_K, type Evaluation } from '../eval/evaluate.js';
+import type { Metrics } from '../eval/metrics.js';
+import { DEFAULT_SPLIT_SEED, DEFAULT_TEST_FRACTION } from '../eval/split.js';
+import { decimal, wholeNumber } from './parse.js';
+import { formatCount, formatSeconds, makeOutput, padEnd, plural, printJson, type Output } from './output.js';
+import { startProgress } from './progress.js';
+import { readInput } from './train.js';
+import { addTrainOptions, trainOptionsFrom, type TrainCliOptions } from './trainOptions.js';
+
+interface EvaluateCliOptions extends TrainCliOptions {
+  testFraction: number;
+  k: number;
+  json?: boolean;
+  quiet?: boolean;
+  debug?: boolean;
+}
+
+export function registerEvaluate(program: Command): void {
+  const command = program
+    .command('evaluate')
+    .summary('measure recommendation quality on held-out plays')
+    .description(
+      'Hold out part of every user\'s items (users with at least 5), train ALS on the rest, ' +
+        'recommend k new items for each such user and score the lists against the held-out items; ' +
+        'the popularity baseline (items ranked by how many users played them) is scored the same way.',
+    )
+    .argument('<file>', 'interactions file (.gz is read transparently)')
+    .option('--test-fraction <x>', 'share of each user\'s items held out, 0 < x < 1', decimal, DEFAULT_TEST_FRACTION)
+    .option('-k, --k <n>', 'length of each recommendation list', wholeNumber, DEFAULT_EVAL_K);
+  addTrainOptions(command, `seed of the split and of the random initial factors (default: ${DEFAULT_SPLIT_SEED})`)
+    .option('--json', 'print the metrics as JSON')
+    .option('-q, --quiet', 'no progress bars, no colour')
+    .addOption(new Option('--debug', 'show the stack trace of an error'))
+    .addHelpText('after', '\nExamples:\n  als evaluate data/lastfm-2k.tsv\n  als evaluate data/lastfm-2k.tsv -k 20 --factors 32 --json')
+    .action(runEvaluate);
+}
+
+async function runEvaluate(file: string, cli: EvaluateCliOptions): Promise<void> {
+  const out = makeOutput(cli);
+  if (!(cli.testFraction > 0 && cli.testFraction < 1)) throw new AlsError('usage', `--test-fraction must be between 0 and 1 (exclusive), not ${cli.testFraction}`);
+  if (!(cli.k >= 1)) throw new AlsError('usage', `-k must be at least 1, not ${cli.k}`);
+  const seed = cli.seed ?? DEFAULT_SPLIT_SEED;
+  const trainOptions = trainOptionsFrom({ ...cli, seed });
+  const data = await readInput(out, file, cli);
+
+  const trainBar = startProgress(out.interactive, 'Training |{bar}| iteration {iteration}/{iterations} | ETA {eta_formatted}', 1, {
+    iteration: 0,
+    iterations: trainOptions.iterations,
+  });
+  let scoreBar: ReturnType<typeof startProgress> | null = null;
+  const result = await evaluate(
+    data,
+    { trainOptions, k: cli.k, testFraction: cli.testFraction, seed },
+    {
+      onProgress: (done, total, iteration) => trainBar.update(done / total, { iteration }),
+      onUsers: (done, total) => {
+        if (scoreBar === null) {
+          trainBar.stop();
+          scoreBar = startProgress(out.interactive, 'Scoring  |{bar}| {value}/{total} users | ETA {eta_formatted}', total);
+        }
+        scoreBar.update(done);
+      },
+    },
+  ).finally(() => {
+    trainBar.stop();
+    (scoreBar as ReturnType<typeof startProgress> | null)?.stop();
+  });
+
+  if (cli.json) {
+    printJson({
+      file: data.stats.file,
+      k: cli.k,
+      testFraction: cli.testFraction,
+      seed,
+      users: result.users,
+      trainInteractions: result.trainInteractions,
+      testInteractions: result.testInteractions,
+      options: result.options,
+      trainSeconds: result.trainSeconds,
+      model: result.model,
+      popularity: result.popularity,
+    });
+    return;
+  }
+  printTable(out, cli, result);
+}
+
+function printTable(out: Output, cli: EvaluateCliOptions, result: Evaluation): void {
+  const c = out.color;
+  const k = cli.k;
+  out.line(
+    `Held out ${plural(result.testInteractions, 'interaction')} of ${plural(result.users, 'user')} ` +
+      c.dim(`(test fraction ${cli.testFraction}, seed ${cli.seed ?? DEFAULT_SPLIT_SEED}; ${formatCount(result.trainInteractions)} left to train on)`),
+  );
+  const headers = ['', `precision@${k}`, `recall@${k}`, `MAP@${k}`, `NDCG@${k}`, 'AUC', 'coverage', 'train'];
+  const row = (name: string, m: Metrics, seconds: string) => [name, fixed(m.precision), fixed(m.recall), fixed(m.map), fixed(m.ndcg), fixed(m.auc), fixed(m.coverage), seconds];
+  const rows = [row('als', result.model, formatSeconds(result.trainSeconds)), row('popularity', result.popularity, '-')];
+  const widths = headers.map((h, col) => Math.max([...h].length, ...rows.map((r) => [...r[col]].length)));
+  const format = (cells: string[]) => cells.map((cell, col) => (col === 0 ? padEnd(cell, widths[col]) : cell.padStart(widths[col]))).join('  ');
+  out.line(c.bold(format(headers)));
+  for (const r of rows) out.line(format(r));
+}
+
+function fixed(value: number): string {
+  return Number.isNaN(value) ? '-' : value.toFixed(4);
+}

@@ -1,0 +1,67 @@
+import { Option, type Command } from 'commander';
+import { DEFAULT_ALPHA, SOLVERS, WEIGHTINGS, defaultTrainOptions, resolveTrainOptions, type Solver, type TrainOptions, type Weighting } from '../als/options.js';
+import { INPUT_FORMATS, type InputFormat } from '../data/read.js';
+import { decimal, wholeNumber } from './parse.js';
+
+/** The options of every command that reads a file and trains (train, evaluate). */
+export interface TrainCliOptions {
+  format: InputFormat;
+  strict?: boolean;
+  factors?: number;
+  iterations?: number;
+  lambda?: number;
+  regularization?: number;
+  alpha?: number;
+  weighting?: Weighting;
+  solver?: Solver;
+  cgSteps?: number;
+  seed?: number;
+  threads?: number;
+}
+
+/**
+ * Adds --format, --strict and the training options (--factors … --threads) to `command`;
+ * `seedHelp` describes --seed, which means more than the initial factors in some commands.
+ */
+export function addTrainOptions(command: Command, seedHelp?: string): Command {
+  const defaults = defaultTrainOptions();
+  return command
+    .addOption(
+      new Option('-f, --format <format>', 'lastfm: user, mbid, artist name, plays (tab-separated); triples: user, item, count (tab-separated); csv: comma-separated, quoted fields, optional header')
+        .choices(INPUT_FORMATS)
+        .default('lastfm'),
+    )
+    .option('--strict', 'stop at the first malformed row instead of skipping it')
+    .option('--factors <n>', `latent factors per user and item (default: ${defaults.factors})`, wholeNumber)
+    .option('--iterations <n>', `ALS iterations (default: ${defaults.iterations})`, wholeNumber)
+    .option('--lambda <x>', `regularization λ, alias --regularization (default: ${defaults.regularization})`, decimal)
+    .addOption(new Option('--regularization <x>').argParser(decimal).hideHelp())
+    .option(
+      '--alpha <x>',
+      `confidence scale α in c = 1 + α·w(plays) (default: ${Object.entries(DEFAULT_ALPHA).map(([w, a]) => `${a} for ${w}`).join(', ')})`,
+      decimal,
+    )
+    .addOption(
+      new Option('--weighting <w>', `w(plays): linear = plays (the paper's), log = ln(1 + plays), bm25 = BM25-scaled plays (default: ${defaults.weighting})`).choices(WEIGHTINGS),
+    )
+    .addOption(new Option('--solver <s>', `cg = conjugate gradient (fast), naive = exact solve per row (default: ${defaults.solver})`).choices(SOLVERS))
+    .option('--cg-steps <n>', `conjugate-gradient steps per row and half-step (default: ${defaults.cgSteps})`, wholeNumber)
+    .option('--seed <n>', seedHelp ?? `seed of the random initial factors (default: ${defaults.seed})`, wholeNumber)
+    .option('--threads <n>', `worker threads (default: the number of CPUs, ${defaults.threads})`, wholeNumber);
+}
+
+/** The checked, completed TrainOptions of the command line (throws AlsError('usage')). */
+export function trainOptionsFrom(cli: TrainCliOptions, extra: Partial<TrainOptions> = {}): TrainOptions {
+  return resolveTrainOptions({
+    factors: cli.factors,
+    iterations: cli.iterations,
+    regularization: cli.lambda ?? cli.regularization,
+    alpha: cli.alpha,
+    weighting: cli.weighting,
+    solver: cli.solver,
+    cgSteps: cli.cgSteps,
+    seed: cli.seed,
+    threads: cli.threads,
+    ...extra,
+  });
+}

@@ -1,0 +1,161 @@
+/** Ranking quality of one user's top-k list against the user's held-out items. */
+export interface UserMetrics {
+  hits: number;
+  /** hits / k */
+  precision: number;
+  /** hits / min(k, |test|) */
+  recall: number;
+  /** Σ over hit positions i of precision@i, / min(k, |test|) */
+  averagePrecision: number;
+  /** binary-gain DCG / ideal DCG over min(k, |test|) hits */
+  ndcg: number;
+}
+
+/**
+ * The metrics@k of `recommended` (item indices, best first; only the first k count) against
+ * the set of test items. A user without test items has no metrics: all are NaN.
+ */
+export function rankingMetrics(recommended: ArrayLike<number>, test: ReadonlySet<number>, k: number): UserMetrics {
+  const relevant = Math.min(k, test.size);
+  if (relevant === 0) return { hits: 0, precision: NaN, recall: NaN, averagePrecision: NaN, ndcg: NaN };
+  let hits = 0;
+  let precisionSum = 0;
+  let dcg = 0;
+  const length = Math.min(k, recommended.length);
+  for (let i = 0; i < length; i++) {
+    if (!test.has(recommended[i])) continue;
+    hits++;
+    precisionSum += hits / (i + 1);
+    dcg += 1 / Math.log2(i + 2);
+  }
+  let idcg = 0;
+  for (let i = 0; i < relevant; i++) idcg += 1 / Math.log2(i + 2);
+  return { hits, precision: hits / k, recall: hits / relevant, averagePrecision: precisionSum / relevant, ndcg: dcg / idcg };
+}
+
+/**
+ * AUC of one user: over every pair (test item, item neither in train nor in test), the share
+ * in which the test item scores higher, ties counting ½. Items with skip[i] = 1 (the user's
+ * train items) take no part. NaN when there are no test items or no other candidates.
+ */
+export function userAuc(scores: ArrayLike<number>, test: ReadonlySet<number>, skip?: ArrayLike<number>): number {
+  const items = scores.length;
+  const positives = new Float64Array(test.size);
+  let p = 0;
+  for (const i of test) if (i >= 0 && i < items && !(skip !== undefined && skip[i] === 1)) positives[p++] = scores[i];
+  const sorted = positives.subarray(0, p).sort();
+  // one pass over every candidate c (test items included): Σ over positives above c, ties ½
+  let correct = 0;
+  let candidates = 0;
+  const lowest = sorted[0];
+  for (let i = 0; i < items; i++) {
+    if (skip !== undefined && skip[i] === 1) continue;
+    candidates++;
+    const s = scores[i];
+    if (s < lowest) {
+      correct += p;
+      continue;
+    }
+    const notAbove = upperBound(sorted, s);
+    correct += p - notAbove + 0.5 * (notAbove - lowerBound(sorted, s));
+  }
+  // the positive–positive pairs (self included) add exactly p²/2 to that sum: take them out
+  correct -= (p * p) / 2;
+  const negatives = candidates - p;
+  if (p === 0 || negatives === 0) return NaN;
+  return correct / (p * negatives);
+}
+
+/** first index with sorted[i] >= value */
+function lowerBound(sorted: Float64Array, value: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid] < value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** first index with sorted[i] > value */
+function upperBound(sorted: Float64Array, value: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid] <= value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** The means over the test users, and the catalogue coverage. */
+export interface Metrics {
+  k: number;
+  /** users averaged over */
+  users: number;
+  precision: number;
+  recall: number;
+  /** mean average precision@k */
+  map: number;
+  ndcg: number;
+  /** mean per-user AUC (users with a defined AUC) */
+  auc: number;
+  /** distinct recommended items / items */
+  coverage: number;
+}
+
+/** Sums per-user metrics as they come, then gives their means. */
+export class MetricsAccumulator {
+  private users = 0;
+  private precision = 0;
+  private recall = 0;
+  private ap = 0;
+  private ndcg = 0;
+  private aucUsers = 0;
+  private auc = 0;
+  private readonly recommended: Uint8Array;
+
+  constructor(
+    readonly k: number,
+    readonly items: number,
+  ) {
+    this.recommended = new Uint8Array(items);
+  }
+
+  add(user: UserMetrics, recommended: ArrayLike<number>, auc = NaN): void {
+    for (let i = 0; i < Math.min(this.k, recommended.length); i++) this.recommended[recommended[i]] = 1;
+    if (Number.isNaN(user.precision)) return;
+    this.users++;
+    this.precision += user.precision;
+    this.recall += user.recall;
+    this.ap += user.averagePrecision;
+    this.ndcg += user.ndcg;
+    if (!Number.isNaN(auc)) {
+      this.aucUsers++;
+      this.auc += auc;
+    }
+  }
+
+  result(): Metrics {
+    const mean = (sum: number, n: number) => (n === 0 ? NaN : sum / n);
+    return {
+      k: this.k,
+      users: this.users,
+      precision: mean(this.precision, this.users),
+      recall: mean(this.recall, this.users),
+      map: mean(this.ap, this.users),
+      ndcg: mean(this.ndcg, this.users),
+      auc: mean(this.auc, this.aucUsers),
+      coverage: catalogueCoverage(this.recommended),
+    };
+  }
+}
+
+/** Share of items marked 1 in `recommended` (one flag per item). */
+export function catalogueCoverage(recommended: ArrayLike<number>): number {
+  let distinct = 0;
+  for (let i = 0; i < recommended.length; i++) if (recommended[i]) distinct++;
+  return recommended.length === 0 ? 0 : distinct / recommended.length;
+}
