@@ -104,7 +104,10 @@ describe('WebAssembly kernels', () => {
   it('train to the same bytes with 1 and 2 threads, and close to the reference kernels', async () => {
     const plays = randomPlays(400, 250, 0.05, 77);
     for (const solver of ['cg', 'naive'] as const) {
-      const options = (threads: number) => resolveTrainOptions({ factors: 12, iterations: 4, solver, threads, seed: 3 });
+      // settings pinned, not the defaults: float32 and float64 CG drift apart over iterations by an
+      // amount that depends on the conditioning, which the defaults may change
+      const options = (threads: number) =>
+        resolveTrainOptions({ factors: 12, iterations: 4, solver, threads, seed: 3, weighting: 'bm25', alpha: 1, regularization: 0.1 });
       const one = await trainFactors(plays, options(1));
       const two = await trainFactors(plays, options(2));
       assert.deepEqual(Buffer.from(two.userFactors.buffer), Buffer.from(one.userFactors.buffer), solver);

@@ -30,16 +30,20 @@ export interface TrainOptions {
   computeLoss: boolean;
 }
 
-/** α by weighting: each scale puts the confidences of typical rows in a similar range. */
-export const DEFAULT_ALPHA: Record<Weighting, number> = { linear: 40, log: 10, bm25: 1 };
+/**
+ * α by weighting. log's 2 (with λ = 1) was chosen by `als evaluate` on the Last.fm sample and on
+ * synthetic 2.5M-row data (precision@10 0.185 and 0.345, against 0.146 and 0.140 for bm25 α=1
+ * λ=0.1); linear keeps the paper's 40, which does worse than log on both.
+ */
+export const DEFAULT_ALPHA: Record<Weighting, number> = { linear: 40, log: 2, bm25: 1 };
 
 export function defaultTrainOptions(): TrainOptions {
   return {
     factors: 64,
     iterations: 15,
-    regularization: 0.1,
-    alpha: DEFAULT_ALPHA.bm25,
-    weighting: 'bm25',
+    regularization: 1,
+    alpha: DEFAULT_ALPHA.log,
+    weighting: 'log',
     bm25K1: 100,
     bm25B: 0.8,
     solver: 'cg',
