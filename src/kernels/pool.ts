@@ -23,7 +23,7 @@ export const SLOT = {
   quit: 6,
 } as const;
 
-export const TASK = { gramian: 1, cg: 2, exact: 3, loss: 4, scores: 5 } as const;
+export const TASK = { gramian: 1, cg: 2, exact: 3, loss: 4 } as const;
 
 /** Float64 argument slots */
 export const ARG = {
@@ -86,9 +86,6 @@ function runChunk(e: KernelExports, kind: number, a: Float64Array, chunk: number
       new Float64Array(memoryOf(e), a[ARG.out] + chunk * 8, 1)[0] = value;
       break;
     }
-    case TASK.scores:
-      e.scores(a[ARG.Y], f, a[ARG.X], a[ARG.out], start, end);
-      break;
   }
 }
 

@@ -5,8 +5,8 @@ import { ARG, ARGUMENTS, CONTROL_BYTES, CONTROL_INTS, SLOT, TASK, work, type Ker
 import type { HalfStep, Kernels } from './types.js';
 
 const PAGE = 65536;
-/** rows per chunk handed to a thread, where rows cost the same */
-const CHUNK_ROWS = { gramian: 2048 } as const;
+/** rows per Gramian chunk handed to a thread (its rows all cost the same) */
+const GRAMIAN_CHUNK_ROWS = 2048;
 /**
  * Chunks per call of a row update: enough to even out rows of very different cost over the
  * threads. Fixed, not per thread, so that per-chunk sums (the loss) add up in the same order
@@ -208,12 +208,12 @@ class WasmKernels implements Kernels {
   }
 
   gramian(Y: Float32Array, rows: number, f: number, regularization: number, out: Float64Array): void {
-    const chunks = Math.ceil(rows / CHUNK_ROWS.gramian);
+    const chunks = Math.ceil(rows / GRAMIAN_CHUNK_ROWS);
     const partials = this.partials.get(Math.max(1, chunks) * f * f);
     this.args[ARG.Y] = this.address(Y);
     this.args[ARG.factors] = f;
     this.args[ARG.out] = partials.byteOffset;
-    this.run(TASK.gramian, 0, rows, CHUNK_ROWS.gramian, f * f * 4);
+    this.run(TASK.gramian, 0, rows, GRAMIAN_CHUNK_ROWS, f * f * 4);
     // summed in chunk order, so the result is the same for any number of threads
     out.fill(0);
     for (let chunk = 0; chunk < chunks; chunk++) {
@@ -290,7 +290,8 @@ class WasmKernels implements Kernels {
     if (result !== out) out.set(result.subarray(0, rows));
   }
 
-  private readonly heap = new Scratch((n) => this.arena.float32(n));
+  /** a copy of a skip mask that does not live in kernel memory (bytes in a float32 array) */
+  private readonly maskCopy = new Scratch((n) => this.arena.float32(n));
 
   topK(scores: Float32Array, k: number, skip?: Uint8Array): Int32Array {
     const n = scores.length;
@@ -303,7 +304,7 @@ class WasmKernels implements Kernels {
     if (skip !== undefined) {
       if (this.arena.owns(skip)) mask = skip.byteOffset;
       else {
-        const copy = this.heap.get(Math.ceil(n / 4) + Math.max(k, 1));
+        const copy = this.maskCopy.get(Math.ceil(n / 4));
         new Uint8Array(copy.buffer, copy.byteOffset, n).set(skip.subarray(0, n));
         mask = copy.byteOffset;
       }
