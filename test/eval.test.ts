@@ -2,14 +2,13 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { seededRandom } from '../src/als/random.js';
-import type { Interactions } from '../src/data/read.js';
 import { cooToCsr, type CsrMatrix } from '../src/data/sparse.js';
 import { AlsError } from '../src/errors.js';
 import { popularityScores } from '../src/eval/baseline.js';
 import { evaluate } from '../src/eval/evaluate.js';
 import { MetricsAccumulator, catalogueCoverage, rankingMetrics, userAuc } from '../src/eval/metrics.js';
 import { splitByUser } from '../src/eval/split.js';
-import { ALS_BIN, SAMPLE, randomPlays } from './helpers.js';
+import { ALS_BIN, SAMPLE, plantedGroups, randomPlays } from './helpers.js';
 
 const close = (actual: number, expected: number, message?: string) => assert.ok(Math.abs(actual - expected) < 1e-9, message ?? `${actual} ≠ ${expected}`);
 
@@ -133,31 +132,6 @@ describe('splitByUser', () => {
     }
   });
 });
-
-/** users in 4 taste groups of 10 items each: a user plays each item of its own group with p = 0.6 */
-function plantedGroups(users: number, seed: number): Interactions {
-  const random = seededRandom(seed);
-  const rows: number[] = [];
-  const cols: number[] = [];
-  const values: number[] = [];
-  for (let u = 0; u < users; u++) {
-    const group = u % 4;
-    for (let i = group * 10; i < group * 10 + 10; i++) {
-      if (random() < 0.6) {
-        rows.push(u);
-        cols.push(i);
-        values.push(1 + Math.floor(random() * 30));
-      }
-    }
-  }
-  const userItems = cooToCsr(users, 40, Int32Array.from(rows), Int32Array.from(cols), Float32Array.from(values), values.length).matrix;
-  return {
-    userItems,
-    userIds: Array.from({ length: users }, (_, u) => `u${u}`),
-    itemNames: Array.from({ length: 40 }, (_, i) => `i${i}`),
-    stats: {} as Interactions['stats'],
-  };
-}
 
 describe('evaluate', () => {
   it('ALS finds planted taste groups that popularity cannot', async () => {

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { seededRandom } from '../src/als/random.js';
+import type { Interactions } from '../src/data/read.js';
 import { cooToCsr, type CsrMatrix } from '../src/data/sparse.js';
 
 /** The repository root (tests run from dist/test). */
@@ -48,4 +49,29 @@ export function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): numbe
     size = Math.max(size, Math.abs(b[n]));
   }
   return diff / size;
+}
+
+/** users in 4 taste groups of 10 items each: a user plays each item of its own group with p = 0.6 */
+export function plantedGroups(users: number, seed: number): Interactions {
+  const random = seededRandom(seed);
+  const rows: number[] = [];
+  const cols: number[] = [];
+  const values: number[] = [];
+  for (let u = 0; u < users; u++) {
+    const group = u % 4;
+    for (let i = group * 10; i < group * 10 + 10; i++) {
+      if (random() < 0.6) {
+        rows.push(u);
+        cols.push(i);
+        values.push(1 + Math.floor(random() * 30));
+      }
+    }
+  }
+  const userItems = cooToCsr(users, 40, Int32Array.from(rows), Int32Array.from(cols), Float32Array.from(values), values.length).matrix;
+  return {
+    userItems,
+    userIds: Array.from({ length: users }, (_, u) => `u${u}`),
+    itemNames: Array.from({ length: 40 }, (_, i) => `i${i}`),
+    stats: {} as Interactions['stats'],
+  };
 }

@@ -24,7 +24,7 @@ export interface TrainOptions {
   cgSteps: number;
   /** seeds the random initial factors */
   seed: number;
-  /** worker threads for the row updates (accepted; training is single-threaded for now) */
+  /** worker threads for the row updates (WebAssembly kernels) */
   threads: number;
   /** compute the loss after every iteration (costs about one CG step) */
   computeLoss: boolean;

@@ -6,6 +6,7 @@ import { registerEvaluate } from './evaluate.js';
 import { registerRecommend } from './recommend.js';
 import { registerSimilar } from './similar.js';
 import { registerTrain } from './train.js';
+import { registerTune } from './tune.js';
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'));
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerSimilar(program);
   registerRecommend(program);
   registerEvaluate(program);
+  registerTune(program);
   program.addHelpText(
     'after',
     `
@@ -36,6 +38,7 @@ Examples:
   als similar "jay-z"                     the artists most like Jay-Z
   als recommend --user user2              new artists for user2
   als evaluate data/lastfm-2k.tsv         precision, recall, MAP, NDCG, AUC vs popularity
+  als tune data/lastfm-2k.tsv             search the settings that recommend best
 
 Exit codes: 0 ok, 1 internal error, 2 bad command line, 3 bad input file,
             4 missing or bad model, 5 unknown user or artist, 6 cannot write output`,

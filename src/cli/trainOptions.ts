@@ -1,6 +1,9 @@
 import { Option, type Command } from 'commander';
 import { DEFAULT_ALPHA, SOLVERS, WEIGHTINGS, defaultTrainOptions, resolveTrainOptions, type Solver, type TrainOptions, type Weighting } from '../als/options.js';
+import { readFileSync } from 'node:fs';
+import { parseTrainConfig } from '../als/config.js';
 import { INPUT_FORMATS, type InputFormat } from '../data/read.js';
+import { AlsError } from '../errors.js';
 import { decimal, wholeNumber } from './parse.js';
 
 /** The options of every command that reads a file and trains (train, evaluate). */
@@ -17,14 +20,19 @@ export interface TrainCliOptions {
   cgSteps?: number;
   seed?: number;
   threads?: number;
+  /** a settings file (`als tune --write-config`); the options above win over it */
+  config?: string;
 }
 
 /**
  * Adds --format, --strict and the training options (--factors … --threads) to `command`;
  * `seedHelp` describes --seed, which means more than the initial factors in some commands.
  */
-export function addTrainOptions(command: Command, seedHelp?: string): Command {
+export function addTrainOptions(command: Command, seedHelp?: string, withConfig = true): Command {
   const defaults = defaultTrainOptions();
+  if (withConfig) {
+    command.option('--config <file>', 'read settings from a JSON file, as written by `als tune --write-config`; options given here win');
+  }
   return command
     .addOption(
       new Option('-f, --format <format>', 'lastfm: user, mbid, artist name, plays (tab-separated); triples: user, item, count (tab-separated); csv: comma-separated, quoted fields, optional header')
@@ -52,7 +60,12 @@ export function addTrainOptions(command: Command, seedHelp?: string): Command {
 
 /** The checked, completed TrainOptions of the command line (throws AlsError('usage')). */
 export function trainOptionsFrom(cli: TrainCliOptions, extra: Partial<TrainOptions> = {}): TrainOptions {
-  return resolveTrainOptions({
+  return resolveTrainOptions({ ...(cli.config ? readConfig(cli.config) : {}), ...givenTrainOptions(cli), ...extra });
+}
+
+/** The training options given on the command line, undefined where not given. */
+export function givenTrainOptions(cli: TrainCliOptions): Partial<TrainOptions> {
+  const given: Partial<TrainOptions> = {
     factors: cli.factors,
     iterations: cli.iterations,
     regularization: cli.lambda ?? cli.regularization,
@@ -62,6 +75,17 @@ export function trainOptionsFrom(cli: TrainCliOptions, extra: Partial<TrainOptio
     cgSteps: cli.cgSteps,
     seed: cli.seed,
     threads: cli.threads,
-    ...extra,
-  });
+  };
+  return Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
+}
+
+function readConfig(file: string): Partial<TrainOptions> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new AlsError('input', `${file}: cannot read the settings file (${code === 'ENOENT' ? 'no such file' : code ?? (error as Error).message})`);
+  }
+  return parseTrainConfig(text, file);
 }

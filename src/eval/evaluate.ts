@@ -1,12 +1,12 @@
 import { resolveTrainOptions, type TrainOptions } from '../als/options.js';
-import { trainFactors, type TrainCallbacks } from '../als/train.js';
+import { trainFactors, type Factors, type TrainCallbacks } from '../als/train.js';
 import type { Interactions } from '../data/read.js';
 import { AlsError } from '../errors.js';
 import { defaultQueryKernels, type Kernels } from '../kernels/index.js';
 import { queryScratch } from '../query/scratch.js';
 import { popularityScores } from './baseline.js';
 import { MetricsAccumulator, rankingMetrics, userAuc, type Metrics } from './metrics.js';
-import { DEFAULT_SPLIT_SEED, DEFAULT_TEST_FRACTION, splitByUser } from './split.js';
+import { DEFAULT_SPLIT_SEED, DEFAULT_TEST_FRACTION, splitByUser, type Split } from './split.js';
 
 export interface EvaluateOptions {
   /** the options of the model under test (completed with defaults) */
@@ -59,41 +59,68 @@ export async function evaluate(data: Interactions, options: EvaluateOptions = {}
   if (testUsers.length === 0) throw new AlsError('input', 'no user has enough interactions (at least 5) to hold some out');
 
   const factors = await trainFactors(train, trainOptions, callbacks);
-  const kernels = options.kernels ?? defaultQueryKernels();
-  const items = train.cols;
-  const f = trainOptions.factors;
-  // kernel memory is never freed: the query scratch arrays are reused across calls
-  const { scores, skip } = queryScratch(kernels, items);
-  const popularity = popularityScores(train);
-  const model = new MetricsAccumulator(k, items);
-  const baseline = new MetricsAccumulator(k, items);
-
-  for (let t = 0; t < testUsers.length; t++) {
-    const u = testUsers[t];
-    const testItems = new Set<number>();
-    for (let n = test.indptr[u]; n < test.indptr[u + 1]; n++) testItems.add(test.indices[n]);
-    const start = train.indptr[u];
-    const end = train.indptr[u + 1];
-    for (let n = start; n < end; n++) skip[train.indices[n]] = 1;
-
-    kernels.scores(factors.itemFactors, items, f, factors.userFactors, u * f, scores);
-    const recommended = kernels.topK(scores, k, skip);
-    model.add(rankingMetrics(recommended, testItems, k), recommended, userAuc(scores, testItems, skip));
-
-    const popular = kernels.topK(popularity, k, skip);
-    baseline.add(rankingMetrics(popular, testItems, k), popular, userAuc(popularity, testItems, skip));
-
-    for (let n = start; n < end; n++) skip[train.indices[n]] = 0;
-    if ((t + 1) % 256 === 0 || t + 1 === testUsers.length) callbacks.onUsers?.(t + 1, testUsers.length);
-  }
+  const scored = scoreSplit(split, factors, { k, factors: trainOptions.factors, kernels: options.kernels, onUsers: callbacks.onUsers });
 
   return {
-    model: model.result(),
-    popularity: baseline.result(),
+    ...scored,
     trainSeconds: factors.seconds,
     users: testUsers.length,
     trainInteractions: train.indptr[train.rows],
     testInteractions: test.indptr[test.rows],
     options: trainOptions,
   };
+}
+
+export interface ScoreSplitOptions {
+  k: number;
+  /** factors per row of the user and item matrices */
+  factors: number;
+  kernels?: Kernels;
+  /** false: skip the popularity baseline (its metrics are then NaN), when only the model matters */
+  popularity?: boolean;
+  onUsers?(done: number, total: number): void;
+}
+
+/**
+ * Scores a model trained on split.train: recommends k items each test user did not play in
+ * train and measures the lists against the held-out items; the popularity baseline alike.
+ */
+export function scoreSplit(
+  split: Split,
+  model: Pick<Factors, 'userFactors' | 'itemFactors'>,
+  options: ScoreSplitOptions,
+): { model: Metrics; popularity: Metrics } {
+  const { train, test, testUsers } = split;
+  const { k, factors: f } = options;
+  const kernels = options.kernels ?? defaultQueryKernels();
+  const items = train.cols;
+  // kernel memory is never freed: the query scratch arrays are reused across calls
+  const { scores, skip } = queryScratch(kernels, items);
+  const withBaseline = options.popularity !== false;
+  const popularity = withBaseline ? popularityScores(train) : null;
+  const modelMetrics = new MetricsAccumulator(k, items);
+  const baseline = new MetricsAccumulator(k, items);
+  const testItems = new Set<number>();
+
+  for (let t = 0; t < testUsers.length; t++) {
+    const u = testUsers[t];
+    testItems.clear();
+    for (let n = test.indptr[u]; n < test.indptr[u + 1]; n++) testItems.add(test.indices[n]);
+    const start = train.indptr[u];
+    const end = train.indptr[u + 1];
+    for (let n = start; n < end; n++) skip[train.indices[n]] = 1;
+
+    kernels.scores(model.itemFactors, items, f, model.userFactors, u * f, scores);
+    const recommended = kernels.topK(scores, k, skip);
+    modelMetrics.add(rankingMetrics(recommended, testItems, k), recommended, userAuc(scores, testItems, skip));
+
+    if (popularity) {
+      const popular = kernels.topK(popularity, k, skip);
+      baseline.add(rankingMetrics(popular, testItems, k), popular, userAuc(popularity, testItems, skip));
+    }
+
+    for (let n = start; n < end; n++) skip[train.indices[n]] = 0;
+    if ((t + 1) % 256 === 0 || t + 1 === testUsers.length) options.onUsers?.(t + 1, testUsers.length);
+  }
+  return { model: modelMetrics.result(), popularity: baseline.result() };
 }

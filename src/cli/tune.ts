@@ -1,0 +1,254 @@
+import { Option, type Command } from 'commander';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { formatTrainConfig } from '../als/config.js';
+import type { TrainOptions } from '../als/options.js';
+import { AlsError } from '../errors.js';
+import { DEFAULT_SPLIT_SEED, DEFAULT_TEST_FRACTION } from '../eval/split.js';
+import { DEFAULT_EVAL_K } from '../eval/evaluate.js';
+import {
+  DEFAULT_TIME_BUDGET_SECONDS,
+  DEFAULT_TRIALS,
+  DEFAULT_TUNE_METRIC,
+  TUNE_METRICS,
+  TUNED_OPTIONS,
+  tune,
+  type Trial,
+  type TuneMetric,
+  type TuneResult,
+} from '../eval/tune.js';
+import { decimal, wholeNumber } from './parse.js';
+import { formatCount, formatSeconds, makeOutput, plural, printJson, type Output } from './output.js';
+import { startProgress, type Progress } from './progress.js';
+import { readInput } from './train.js';
+import { addTrainOptions, givenTrainOptions, type TrainCliOptions } from './trainOptions.js';
+
+interface TuneCliOptions extends TrainCliOptions {
+  trials: number;
+  timeBudget: number;
+  k: number;
+  metric: TuneMetric;
+  testFraction: number;
+  writeConfig?: string;
+  json?: boolean;
+  quiet?: boolean;
+  debug?: boolean;
+}
+
+const METRIC_LABELS: Record<TuneMetric, string> = { precision: 'precision', recall: 'recall', map: 'MAP', ndcg: 'NDCG', auc: 'AUC' };
+
+export function registerTune(program: Command): void {
+  const command = program
+    .command('tune')
+    .summary('search the training settings that recommend best')
+    .description(
+      'Split every user\'s items into train and test (as `als evaluate` does), split train again into fit and ' +
+        'validation, and try settings of weighting, α, λ, factors and iterations: each trial trains on fit and is ' +
+        'scored on validation. The first trial is the defaults; half the rest are drawn at random, the others near ' +
+        'the best so far. At the end the best settings and the defaults are trained on all of train and scored on ' +
+        'test, which the search never saw. Training options given here are held fixed.',
+    )
+    .argument('<file>', 'interactions file (.gz is read transparently)')
+    .option('--trials <n>', 'settings to try at most, the defaults first', wholeNumber, DEFAULT_TRIALS)
+    .option('--time-budget <time>', 'start no trial expected to end after this much searching: 90s, 10m, 1h or seconds', duration, DEFAULT_TIME_BUDGET_SECONDS)
+    .addOption(new Option('--metric <m>', 'what to maximise, at k').choices(TUNE_METRICS).default(DEFAULT_TUNE_METRIC))
+    .option('-k, --k <n>', 'length of each recommendation list scored', wholeNumber, DEFAULT_EVAL_K)
+    .option('--test-fraction <x>', 'share of each user\'s items held out for test, and again for validation, 0 < x < 1', decimal, DEFAULT_TEST_FRACTION)
+    .option('--write-config <file>', 'write the best settings as JSON, for `als train --config <file>`');
+  addTrainOptions(command, `seed of the splits, the search and the initial factors (default: ${DEFAULT_SPLIT_SEED})`, false)
+    .option('--json', 'print the trials and the result as JSON')
+    .option('-q, --quiet', 'no progress bars, no colour, no table of trials')
+    .addOption(new Option('--debug', 'show the stack trace of an error'))
+    .addHelpText(
+      'after',
+      '\nExamples:\n  als tune data/lastfm-2k.tsv\n  als tune data/lastfm-2k.tsv --trials 60 --time-budget 5m --metric precision --write-config tuned.json\n' +
+        '  als tune data/lastfm-2k.tsv --weighting log --factors 64     (search α, λ and iterations only)\n  als train data/lastfm-2k.tsv --config tuned.json',
+    )
+    .action(runTune);
+}
+
+/** "90s", "10m", "1.5h", "600" (seconds) → seconds. */
+export function duration(text: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(s|m|h)?\s*$/i.exec(text);
+  const seconds = match ? Number(match[1]) * { s: 1, m: 60, h: 3600 }[(match[2] ?? 's').toLowerCase() as 's' | 'm' | 'h'] : NaN;
+  if (!(seconds > 0)) throw new AlsError('usage', `--time-budget: expected a time like 90s, 10m or 1h, not "${text}"`);
+  return seconds;
+}
+
+async function runTune(file: string, cli: TuneCliOptions): Promise<void> {
+  const out = makeOutput(cli);
+  if (!(cli.testFraction > 0 && cli.testFraction < 1)) throw new AlsError('usage', `--test-fraction must be between 0 and 1 (exclusive), not ${cli.testFraction}`);
+  if (!(cli.trials >= 1)) throw new AlsError('usage', `--trials must be at least 1, not ${cli.trials}`);
+  if (!(cli.k >= 1)) throw new AlsError('usage', `-k must be at least 1, not ${cli.k}`);
+  const seed = cli.seed ?? DEFAULT_SPLIT_SEED;
+  const fixed = { ...givenTrainOptions(cli), seed };
+  // an unwritable settings file should fail now, not after the search
+  if (cli.writeConfig) writeAtomically(cli.writeConfig, '', false);
+  const data = await readInput(out, file, cli);
+
+  const table = !cli.json && !out.quiet;
+  const columns = trialColumns(cli.k, cli.metric);
+  if (table) {
+    const searched = TUNED_OPTIONS.filter((name) => fixed[name] === undefined).map(optionLabel);
+    out.line(
+      `Searching ${searched.length > 0 ? searched.join(', ') : 'nothing (all held fixed)'} for the best ${METRIC_LABELS[cli.metric]}@${cli.k} ` +
+        out.color.dim(`(${plural(cli.trials, 'trial')} at most, ${formatBudget(cli.timeBudget)} budget, seed ${seed})`),
+    );
+    out.line(out.color.bold(columns.header));
+  }
+  let bar: Progress | null = null;
+  const stopBar = () => {
+    bar?.stop();
+    bar = null;
+  };
+  const result = await tune(
+    data.userItems,
+    { trials: cli.trials, timeBudgetSeconds: cli.timeBudget, k: cli.k, metric: cli.metric, testFraction: cli.testFraction, seed, fixed },
+    {
+      onTrialStart: (number) => {
+        bar = startProgress(out.interactive && !cli.json, `Trial ${number}/${cli.trials} |{bar}| {percentage}% | ETA {eta_formatted}`, 1);
+      },
+      onProgress: (done, total) => bar?.update(done / total),
+      onTrial: (trial, best) => {
+        stopBar();
+        if (table) out.line(columns.row(out, trial, trial === best));
+      },
+      onCheck: () => {
+        bar = startProgress(out.interactive && !cli.json, 'Checking the best on test |{bar}| {percentage}% | ETA {eta_formatted}', 1);
+      },
+    },
+  ).finally(stopBar);
+
+  const command = trainCommand(file, cli, result.best.options, fixed);
+  if (cli.writeConfig) writeConfig(cli.writeConfig, result, file, fixed);
+  if (cli.json) {
+    printJson({
+      file: data.stats.file,
+      metric: result.metric,
+      k: result.k,
+      seed,
+      testFraction: cli.testFraction,
+      stoppedBy: result.stoppedBy,
+      searchSeconds: result.searchSeconds,
+      sizes: result.sizes,
+      trials: result.trials.map((t) => ({ number: t.number, options: searched(t.options), metrics: t.metrics, seconds: t.seconds })),
+      best: { number: result.best.number, options: result.best.options, validation: result.best.metrics },
+      popularity: { validation: result.popularity, test: result.test.popularity },
+      test: { best: result.test.best, defaults: result.test.defaults, popularity: result.test.popularity },
+      command,
+      config: cli.writeConfig ?? null,
+    });
+    return;
+  }
+  printResult(out, cli, file, result, command);
+}
+
+function optionLabel(name: (typeof TUNED_OPTIONS)[number]): string {
+  return name === 'alpha' ? 'α' : name === 'regularization' ? 'λ' : name;
+}
+
+function formatBudget(seconds: number): string {
+  return seconds % 3600 === 0 ? `${seconds / 3600} h` : seconds % 60 === 0 ? `${seconds / 60} min` : `${seconds} s`;
+}
+
+function searched(options: TrainOptions): Pick<TrainOptions, (typeof TUNED_OPTIONS)[number]> {
+  const { weighting, alpha, regularization, factors, iterations } = options;
+  return { weighting, alpha, regularization, factors, iterations };
+}
+
+/** The live table: one row per trial as it ends, the best so far marked. */
+function trialColumns(k: number, metric: TuneMetric) {
+  const metricNames = [metric, ...(['precision', 'ndcg'] as const).filter((m) => m !== metric)];
+  const widths = [5, 9, 7, 7, 7, 10, ...metricNames.map((m) => Math.max(6, `${METRIC_LABELS[m]}@${k}`.length)), 7];
+  const cells = (values: string[]) => values.map((v, i) => (i === 1 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join('  ');
+  return {
+    header: cells(['trial', 'weighting', 'α', 'λ', 'factors', 'iterations', ...metricNames.map((m) => `${METRIC_LABELS[m]}@${k}`), 'seconds']),
+    row: (out: Output, trial: Trial, best: boolean) => {
+      const o = trial.options;
+      const text = cells([
+        String(trial.number),
+        o.weighting,
+        String(o.alpha),
+        String(o.regularization),
+        String(o.factors),
+        String(o.iterations),
+        ...metricNames.map((m) => fixed(trial.metrics[m])),
+        trial.seconds.toFixed(2),
+      ]);
+      return best ? `${out.color.green(text)}  ${out.color.green('best')}` : text;
+    },
+  };
+}
+
+function printResult(out: Output, cli: TuneCliOptions, file: string, result: TuneResult, command: string): void {
+  const c = out.color;
+  const name = `${METRIC_LABELS[result.metric]}@${result.k}`;
+  const m = result.metric;
+  const { best, trials } = result;
+  if (!out.quiet) {
+    const why = result.stoppedBy === 'time' ? `the time budget ran out after ${plural(trials.length, 'trial')}` : `${plural(trials.length, 'trial')}`;
+    out.line(c.dim(`Searched in ${formatSeconds(result.searchSeconds)} (${why}); validation: ${formatCount(result.sizes.validation)} held-out plays of ${formatCount(result.sizes.validationUsers)} users.`));
+    out.line();
+  }
+  const defaults = trials[0];
+  out.line(
+    `${c.bold('Best')} trial ${best.number}: ${name} ${fixed(best.metrics[m])} on validation ` +
+      c.dim(`(defaults ${fixed(defaults.metrics[m])}, popularity ${fixed(result.popularity[m])})`),
+  );
+  out.line(
+    `${c.bold('On test')} (${formatCount(result.sizes.test)} plays the search never saw): ${name} ${fixed(result.test.best[m])} ` +
+      c.dim(`(defaults ${fixed(result.test.defaults[m])}, popularity ${fixed(result.test.popularity[m])})`),
+  );
+  if (best.number !== 1 && !(result.test.best[m] > result.test.defaults[m])) {
+    out.warn('the best settings do not beat the defaults on test: the difference on validation may be noise; consider keeping the defaults');
+  }
+  out.line(`${c.bold('Train with')}`);
+  out.line(`  ${command}`);
+  if (cli.writeConfig) out.line(`${c.bold('Wrote')} ${cli.writeConfig}  ${c.dim(`(als train ${shellQuote(file)} --config ${shellQuote(cli.writeConfig)})`)}`);
+}
+
+/** The `als train …` line of the best settings, with the options that were held fixed. */
+function trainCommand(file: string, cli: TuneCliOptions, best: TrainOptions, fixedOptions: Partial<TrainOptions>): string {
+  const parts = ['als', 'train', shellQuote(file)];
+  if (cli.format !== 'lastfm') parts.push('--format', cli.format);
+  parts.push('--weighting', best.weighting, '--alpha', String(best.alpha), '--lambda', String(best.regularization));
+  parts.push('--factors', String(best.factors), '--iterations', String(best.iterations));
+  if (fixedOptions.solver !== undefined) parts.push('--solver', best.solver);
+  if (fixedOptions.cgSteps !== undefined) parts.push('--cg-steps', String(best.cgSteps));
+  return parts.join(' ');
+}
+
+function shellQuote(text: string): string {
+  return /^[\w./@%+=:,-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+function writeConfig(path: string, result: TuneResult, file: string, fixedOptions: Partial<TrainOptions>): void {
+  const best = result.best;
+  const about =
+    `als tune ${file}: trial ${best.number} of ${result.trials.length}, ${METRIC_LABELS[result.metric]}@${result.k} ` +
+    `${fixed(best.metrics[result.metric])} on validation, ${fixed(result.test.best[result.metric])} on test ` +
+    `(defaults ${fixed(result.test.defaults[result.metric])})`;
+  const { solver, cgSteps } = best.options;
+  const settings = {
+    ...searched(best.options),
+    ...(fixedOptions.solver !== undefined ? { solver } : {}),
+    ...(fixedOptions.cgSteps !== undefined ? { cgSteps } : {}),
+  };
+  writeAtomically(path, formatTrainConfig(settings, about));
+}
+
+/** temp + rename, so that a reader never sees half a file; rename false only tries */
+function writeAtomically(path: string, text: string, rename = true): void {
+  const temporary = `${path}.tmp-${process.pid}`;
+  try {
+    writeFileSync(temporary, text);
+    if (rename) renameSync(temporary, path);
+    else rmSync(temporary);
+  } catch (error) {
+    rmSync(temporary, { force: true });
+    throw new AlsError('output', `${path}: cannot write the settings file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+}
+
+function fixed(value: number): string {
+  return Number.isNaN(value) ? '-' : value.toFixed(4);
+}
