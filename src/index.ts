@@ -49,6 +49,17 @@ export { topK } from './query/topk.js';
 export { splitByUser, DEFAULT_TEST_FRACTION, DEFAULT_SPLIT_SEED, type Split, type SplitOptions } from './eval/split.js';
 export { rankingMetrics, userAuc, catalogueCoverage, MetricsAccumulator, type Metrics, type UserMetrics } from './eval/metrics.js';
 export { popularityScores } from './eval/baseline.js';
-export { evaluate, DEFAULT_EVAL_K, type EvaluateOptions, type EvaluateCallbacks, type Evaluation } from './eval/evaluate.js';
+export { evaluate, scoreSplit, DEFAULT_EVAL_K, type EvaluateOptions, type EvaluateCallbacks, type Evaluation, type ScoreSplitOptions } from './eval/evaluate.js';
+export {
+  tune,
+  TUNE_METRICS,
+  TUNED_OPTIONS,
+  type TuneMetric,
+  type TuneOptions,
+  type TuneCallbacks,
+  type TuneResult,
+  type Trial,
+} from './eval/tune.js';
+export { parseTrainConfig, formatTrainConfig, type TrainConfig } from './als/config.js';
 
 export { jsKernels, type Kernels, type HalfStep } from './kernels/index.js';
