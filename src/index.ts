@@ -49,6 +49,7 @@ export { topK } from './query/topk.js';
 export { splitByUser, DEFAULT_TEST_FRACTION, DEFAULT_SPLIT_SEED, type Split, type SplitOptions } from './eval/split.js';
 export { rankingMetrics, userAuc, catalogueCoverage, MetricsAccumulator, type Metrics, type UserMetrics } from './eval/metrics.js';
 export { popularityScores } from './eval/baseline.js';
+export { writeSplit, checkWritableAsTriples, formatPlays, SPLIT_FILES, type WrittenSplit } from './eval/writeSplit.js';
 export { evaluate, DEFAULT_EVAL_K, type EvaluateOptions, type EvaluateCallbacks, type Evaluation } from './eval/evaluate.js';
 
 export { jsKernels, type Kernels, type HalfStep } from './kernels/index.js';
