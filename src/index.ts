@@ -39,6 +39,7 @@ export type { AlsModel, InputSummary } from './model/model.js';
 export { saveModel } from './model/save.js';
 export { loadModel } from './model/load.js';
 export { FORMAT_NAME, FORMAT_VERSION } from './model/format.js';
+export { describeModelDirectory, type ModelDirectory, type ModelFile } from './model/files.js';
 
 export { similarItems, similarTo, itemNorms, type ScoredItem, type SimilarOptions } from './query/similar.js';
 export { recommendItems, recommendFor, mostPlayed, type RecommendOptions } from './query/recommend.js';
