@@ -160,6 +160,20 @@ describe('writeSplit round trips', () => {
     assert.deepEqual(new Map([...entries(train), ...entries(test)]), entries(data));
   });
 
+  it('a carriage return inside a name, or at its end, is kept and read back (the Last.fm 360K file has some)', async () => {
+    const names = ['mid\rdle', 'end\r', '\rstart', 'plain', 'other', 'sixth'];
+    const rows = ['u\r1', 'u2'].flatMap((u) => names.map((item, i) => `${u}\t${item}\t${i + 1}`));
+    const data = await readText('cr.tsv', rows.join('\n') + '\n', 'triples');
+    assert.deepEqual(data.userIds, ['u\r1', 'u2']);
+    assert.deepEqual(data.itemNames, names);
+    const dir = join(work, 'cr');
+    const written = await writeSplit(data, dir);
+    assert.equal(written.carriageReturns, 4);
+    const { train, test } = await readBack(dir);
+    assert.deepEqual(new Map([...entries(train), ...entries(test)]), entries(data));
+    assert.equal(train.stats.skipped + test.stats.skipped, 0);
+  });
+
   it('replaces earlier files and leaves no temporary file', async () => {
     const data = await readInteractions(SAMPLE);
     const dir = join(work, 'again');
@@ -173,18 +187,18 @@ describe('writeSplit round trips', () => {
 });
 
 describe('writeSplit refuses', () => {
-  it('a name with a tab or line break (from csv), naming it, and writes nothing', async () => {
-    const names = ['"tab\there"', '"new\nline"', '"carriage\rreturn"'];
+  it('a name with a tab or newline (from csv), naming it, and writes nothing', async () => {
+    const names = ['"tab\there"', '"new\nline"', '"both\t\r\n"'];
     for (const [k, name] of names.entries()) {
       const rows = [...[1, 2, 3, 4, 5].map((i) => `u,item${i},1`), `u,${name},2`];
       const data = await readText(`bad${k}.csv`, rows.join('\n') + '\n', 'csv');
       const dir = join(work, `bad${k}`);
       const shown = JSON.stringify(name.slice(1, -1));
-      await assert.rejects(writeSplit(data, dir), isOutputError(new RegExp(`item ${shown.replace(/\\/g, '\\\\')} contains a tab or line break`)));
+      await assert.rejects(writeSplit(data, dir), isOutputError(new RegExp(`item ${shown.replace(/\\/g, '\\\\')} contains a tab or newline`)));
       assert.ok(!existsSync(dir), 'nothing written');
     }
     const user = await readText('baduser.csv', '"user\tone",a,1\n', 'csv');
-    await assert.rejects(writeSplit(user, join(work, 'baduser')), isOutputError(/user "user\\tone" contains a tab or line break/));
+    await assert.rejects(writeSplit(user, join(work, 'baduser')), isOutputError(/user "user\\tone" contains a tab or newline/));
   });
 
   it('two items shown with the same name (csv mixing 3- and 4-field rows)', async () => {
@@ -233,6 +247,15 @@ describe('als evaluate --write-split', () => {
     assert.match(text.stdout, /^Wrote the split: cli-split\/train\.tsv \([\d,]+ interactions\), cli-split\/test\.tsv \([\d,]+ interactions of [\d,]+ users\)$/m);
     const held = /Held out ([\d,]+) interactions/.exec(text.stdout)?.[1].replace(/,/g, '');
     assert.equal(readFileSync(join(work, 'cli-split', 'test.tsv'), 'utf8').split('\n').length - 1, Number(held));
+  });
+
+  it('warns (and goes on) when names hold a carriage return', () => {
+    const rows = ['a', 'b', 'c'].flatMap((u) => ['caf\ré', 'x', 'y', 'z', 'w', 'v'].map((item, i) => `${u}\t${item}\t${i + 1}`));
+    writeFileSync(join(work, 'cr-cli.tsv'), rows.join('\n') + '\n');
+    const result = spawnSync(process.execPath, [ALS_BIN, 'evaluate', 'cr-cli.tsv', '--format', 'triples', '--factors', '2', '--iterations', '1', '-k', '2', '--write-split', 'cr-cli'], { encoding: 'utf8', cwd: work });
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(result.stderr, 'warning: 1 user id or item name in the split holds a carriage return; als reads it back exactly, other tools may take it for a line break\n');
+    assert.match(result.stdout, /^Wrote the split: cr-cli\/train\.tsv \(15 interactions\), cr-cli\/test\.tsv \(3 interactions of 3 users\)$/m);
   });
 
   it('a directory it cannot write: exit 6, one line naming the path, before training', () => {

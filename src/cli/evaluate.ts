@@ -50,6 +50,9 @@ async function runEvaluate(file: string, cli: EvaluateCliOptions): Promise<void>
   // the same split as the evaluation below (same matrix, fraction and seed), written before the
   // training so that a directory that cannot be written is found out at once
   const written = cli.writeSplit === undefined ? null : await writeSplit(data, cli.writeSplit, { testFraction: cli.testFraction, seed });
+  if (written && written.carriageReturns > 0) {
+    out.warn(`${plural(written.carriageReturns, 'user id or item name', 'user ids or item names')} in the split ${written.carriageReturns === 1 ? 'holds' : 'hold'} a carriage return; als reads it back exactly, other tools may take it for a line break`);
+  }
 
   const trainBar = startProgress(out.interactive, 'Training |{bar}| iteration {iteration}/{iterations} | ETA {eta_formatted}', 1, {
     iteration: 0,

@@ -17,13 +17,15 @@ export interface WrittenSplit {
   testInteractions: number;
   /** users with a line in test.tsv (those with at least 5 interactions) */
   testUsers: number;
+  /** user ids and item names holding a carriage return (read back exactly by als; see checkWritableAsTriples) */
+  carriageReturns: number;
 }
 
 /** Lines are buffered up to about this many characters between writes. */
 const WRITE_CHUNK = 1 << 20;
 
-/** A tab, newline or carriage return would split a field or a line of the file. */
-const SEPARATOR = /[\t\n\r]/;
+/** A tab or newline would split a field or a line of the file. */
+const SEPARATOR = /[\t\n]/;
 
 /**
  * The count as the shortest decimal that reads back as the same float32: whole numbers as they
@@ -40,20 +42,25 @@ export function formatPlays(value: number): string {
 
 /**
  * Refuses what `user \t item \t count` lines cannot carry so that the triples reader gives it
- * back: a tab, newline or carriage return in a name (possible from csv input; escaping would
- * change the name when read back), two items shown with the same name (csv mixing 3- and
- * 4-field rows: "Muse" and "muse"), which would be read back as one, and a count that is not a
- * positive finite number.
+ * back: a tab or newline in a name (possible from csv input; escaping would change the name when
+ * read back), two items shown with the same name (csv mixing 3- and 4-field rows: "Muse" and
+ * "muse"), which would be read back as one, and a count that is not a positive finite number.
+ * A carriage return is kept: the readers drop only one just before a newline, which always
+ * follows the count, so a name keeps it (the Last.fm 360K file has such names). Returns how many
+ * names hold one, because other tools may take a lone "\r" for a line break.
  */
-export function checkWritableAsTriples(data: Pick<Interactions, 'userItems' | 'userIds' | 'itemNames'>): void {
+export function checkWritableAsTriples(data: Pick<Interactions, 'userItems' | 'userIds' | 'itemNames'>): { carriageReturns: number } {
   const refuse = (what: string) =>
     new AlsError('output', `cannot write the split as "user \\t item \\t count" lines: ${what}`);
+  let carriageReturns = 0;
   for (const id of data.userIds) {
-    if (SEPARATOR.test(id)) throw refuse(`user ${JSON.stringify(id)} contains a tab or line break (rename it in the input)`);
+    if (SEPARATOR.test(id)) throw refuse(`user ${JSON.stringify(id)} contains a tab or newline (rename it in the input)`);
+    if (id.includes('\r')) carriageReturns++;
   }
   const seen = new Set<string>();
   for (const name of data.itemNames) {
-    if (SEPARATOR.test(name)) throw refuse(`item ${JSON.stringify(name)} contains a tab or line break (rename it in the input)`);
+    if (SEPARATOR.test(name)) throw refuse(`item ${JSON.stringify(name)} contains a tab or newline (rename it in the input)`);
+    if (name.includes('\r')) carriageReturns++;
     if (seen.has(name)) throw refuse(`two different items are both named ${JSON.stringify(name)} (they would be read back as one)`);
     seen.add(name);
   }
@@ -65,6 +72,7 @@ export function checkWritableAsTriples(data: Pick<Interactions, 'userItems' | 'u
       }
     }
   }
+  return { carriageReturns };
 }
 
 /** "cannot write PATH: reason", naming the file or directory the user asked for. */
@@ -112,7 +120,7 @@ export async function writeSplit(
   dir: string,
   options: SplitOptions = {},
 ): Promise<WrittenSplit> {
-  checkWritableAsTriples(data);
+  const { carriageReturns } = checkWritableAsTriples(data);
   const { train, test, testUsers } = splitByUser(data.userItems, options);
   if (testUsers.length === 0) {
     const least = options.minInteractions ?? MIN_TEST_INTERACTIONS;
@@ -154,5 +162,6 @@ export async function writeSplit(
     trainInteractions: train.indptr[train.rows],
     testInteractions: test.indptr[test.rows],
     testUsers: testUsers.length,
+    carriageReturns,
   };
 }
