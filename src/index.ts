@@ -39,6 +39,7 @@ export type { AlsModel, InputSummary } from './model/model.js';
 export { saveModel } from './model/save.js';
 export { loadModel } from './model/load.js';
 export { FORMAT_NAME, FORMAT_VERSION } from './model/format.js';
+export { describeModelDirectory, type ModelDirectory, type ModelFile } from './model/files.js';
 
 export { similarItems, similarTo, itemNorms, type ScoredItem, type SimilarOptions } from './query/similar.js';
 export { recommendItems, recommendFor, mostPlayed, type RecommendOptions } from './query/recommend.js';
@@ -49,6 +50,7 @@ export { topK } from './query/topk.js';
 export { splitByUser, DEFAULT_TEST_FRACTION, DEFAULT_SPLIT_SEED, type Split, type SplitOptions } from './eval/split.js';
 export { rankingMetrics, userAuc, catalogueCoverage, MetricsAccumulator, type Metrics, type UserMetrics } from './eval/metrics.js';
 export { popularityScores } from './eval/baseline.js';
+export { writeSplit, checkWritableAsTriples, formatPlays, SPLIT_FILES, type WrittenSplit } from './eval/writeSplit.js';
 export { evaluate, scoreSplit, DEFAULT_EVAL_K, type EvaluateOptions, type EvaluateCallbacks, type Evaluation, type ScoreSplitOptions } from './eval/evaluate.js';
 export {
   tune,

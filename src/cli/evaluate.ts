@@ -3,6 +3,7 @@ import { AlsError } from '../errors.js';
 import { evaluate, DEFAULT_EVAL_K, type Evaluation } from '../eval/evaluate.js';
 import type { Metrics } from '../eval/metrics.js';
 import { DEFAULT_SPLIT_SEED, DEFAULT_TEST_FRACTION } from '../eval/split.js';
+import { writeSplit, type WrittenSplit } from '../eval/writeSplit.js';
 import { decimal, wholeNumber } from './parse.js';
 import { formatCount, formatSeconds, makeOutput, padEnd, plural, printJson, type Output } from './output.js';
 import { startProgress } from './progress.js';
@@ -12,6 +13,7 @@ import { addTrainOptions, trainOptionsFrom, type TrainCliOptions } from './train
 interface EvaluateCliOptions extends TrainCliOptions {
   testFraction: number;
   k: number;
+  writeSplit?: string;
   json?: boolean;
   quiet?: boolean;
   debug?: boolean;
@@ -28,12 +30,13 @@ export function registerEvaluate(program: Command): void {
     )
     .argument('<file>', 'interactions file (.gz is read transparently)')
     .option('--test-fraction <x>', 'share of each user\'s items held out, 0 < x < 1', decimal, DEFAULT_TEST_FRACTION)
-    .option('-k, --k <n>', 'length of each recommendation list', wholeNumber, DEFAULT_EVAL_K);
+    .option('-k, --k <n>', 'length of each recommendation list', wholeNumber, DEFAULT_EVAL_K)
+    .option('--write-split <dir>', 'also write the split to DIR/train.tsv and DIR/test.tsv ("user <tab> item <tab> count", read back with --format triples)');
   addTrainOptions(command, `seed of the split and of the random initial factors (default: ${DEFAULT_SPLIT_SEED})`)
     .option('--json', 'print the metrics as JSON')
     .option('-q, --quiet', 'no progress bars, no colour')
     .addOption(new Option('--debug', 'show the stack trace of an error'))
-    .addHelpText('after', '\nExamples:\n  als evaluate data/lastfm-2k.tsv\n  als evaluate data/lastfm-2k.tsv -k 20 --factors 32 --json')
+    .addHelpText('after', '\nExamples:\n  als evaluate data/lastfm-2k.tsv\n  als evaluate data/lastfm-2k.tsv -k 20 --factors 32 --json\n  als evaluate data/lastfm-2k.tsv --write-split split')
     .action(runEvaluate);
 }
 
@@ -44,6 +47,12 @@ async function runEvaluate(file: string, cli: EvaluateCliOptions): Promise<void>
   const seed = cli.seed ?? DEFAULT_SPLIT_SEED;
   const trainOptions = trainOptionsFrom({ ...cli, seed });
   const data = await readInput(out, file, cli);
+  // the same split as the evaluation below (same matrix, fraction and seed), written before the
+  // training so that a directory that cannot be written is found out at once
+  const written = cli.writeSplit === undefined ? null : await writeSplit(data, cli.writeSplit, { testFraction: cli.testFraction, seed });
+  if (written && written.carriageReturns > 0) {
+    out.warn(`${plural(written.carriageReturns, 'user id or item name', 'user ids or item names')} in the split ${written.carriageReturns === 1 ? 'holds' : 'hold'} a carriage return; als reads it back exactly, other tools may take it for a line break`);
+  }
 
   const trainBar = startProgress(out.interactive, 'Training |{bar}| iteration {iteration}/{iterations} | ETA {eta_formatted}', 1, {
     iteration: 0,
@@ -81,10 +90,19 @@ async function runEvaluate(file: string, cli: EvaluateCliOptions): Promise<void>
       trainSeconds: result.trainSeconds,
       model: result.model,
       popularity: result.popularity,
+      ...(written ? { split: { train: written.train, test: written.test } } : {}),
     });
     return;
   }
   printTable(out, cli, result);
+  if (written) printWritten(out, written);
+}
+
+function printWritten(out: Output, written: WrittenSplit): void {
+  out.line(
+    `Wrote the split: ${written.train} ${out.color.dim(`(${plural(written.trainInteractions, 'interaction')})`)}, ` +
+      `${written.test} ${out.color.dim(`(${plural(written.testInteractions, 'interaction')} of ${plural(written.testUsers, 'user')})`)}`,
+  );
 }
 
 function printTable(out: Output, cli: EvaluateCliOptions, result: Evaluation): void {

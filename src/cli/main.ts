@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { AlsError } from '../errors.js';
 import { EXIT, exitCodeFor } from './exitCodes.js';
 import { registerEvaluate } from './evaluate.js';
+import { registerInfo } from './info.js';
 import { registerRecommend } from './recommend.js';
 import { registerSimilar } from './similar.js';
 import { registerTrain } from './train.js';
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
     .exitOverride()
     .configureOutput({ outputError: writeCommanderError });
   registerTrain(program);
+  registerInfo(program);
   registerSimilar(program);
   registerRecommend(program);
   registerEvaluate(program);

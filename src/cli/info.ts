@@ -1,0 +1,107 @@
+import type { Command } from 'commander';
+import type { TrainOptions } from '../als/options.js';
+import { describeModelDirectory, type ModelDirectory } from '../model/files.js';
+import { FILES, FORMAT_NAME, FORMAT_VERSION } from '../model/format.js';
+import { loadModel } from '../model/load.js';
+import type { AlsModel, InputSummary } from '../model/model.js';
+import { addCommonOptions, type CommonOptions } from './parse.js';
+import { formatBytes, formatCount, formatSeconds, makeOutput, padEnd, plural, printJson, type Output } from './output.js';
+
+interface InfoCliOptions extends CommonOptions {
+  json?: boolean;
+}
+
+export function registerInfo(program: Command): void {
+  const command = program
+    .command('info')
+    .summary('describe a model: shapes, options, input, loss, files')
+    .description(
+      'Check every file of a model (sizes and sha256 checksums, as the other commands do for the ' +
+        'parts they read) and describe it: format, shapes, training options, the input it was ' +
+        'trained on, read and training time, the loss if recorded, and the size of each file.',
+    )
+    .option('--json', 'print the description as JSON')
+    .addHelpText('after', '\nExamples:\n  als info\n  als info --model my-model --json');
+  addCommonOptions(command).action(runInfo);
+}
+
+/** Reads every part once, so that each file's checksum and structure are checked. */
+function checkAll(model: AlsModel): number {
+  void model.userFactors;
+  void model.itemFactors;
+  void model.userIds;
+  void model.itemNames;
+  return model.userItems.indptr[model.users];
+}
+
+function runInfo(cli: InfoCliOptions): void {
+  const out = makeOutput(cli);
+  const model = loadModel(cli.model);
+  const interactions = checkAll(model);
+  const directory = describeModelDirectory(cli.model);
+  if (cli.json) {
+    printJson({
+      model: cli.model,
+      format: FORMAT_NAME,
+      version: FORMAT_VERSION,
+      users: model.users,
+      items: model.items,
+      factors: model.factors,
+      interactions,
+      options: model.options,
+      input: model.input,
+      seconds: directory.timings,
+      losses: model.losses,
+      files: directory.files,
+      totalBytes: directory.totalBytes,
+      modified: directory.modified.toISOString(),
+    });
+    return;
+  }
+  printInfo(out, cli.model, model, interactions, directory);
+}
+
+function describeOptions(o: TrainOptions): string {
+  const solver = o.solver === 'cg' ? `cg (${o.cgSteps} steps)` : 'naive (exact)';
+  const bm25 = o.weighting === 'bm25' ? ` K1=${o.bm25K1} B=${o.bm25B}` : '';
+  return `${solver}, ${plural(o.factors, 'factor')}, ${plural(o.iterations, 'iteration')}, ${o.weighting} α=${o.alpha} λ=${o.regularization}${bm25}, seed ${o.seed}`;
+}
+
+function describeInput(input: InputSummary): string {
+  return (
+    `${input.file} (${input.format}): ${plural(input.rows, 'row')}${input.header ? ' (line 1 taken as a header)' : ''}, ` +
+    `${formatCount(input.used)} used, ${formatCount(input.skipped)} skipped, ${formatCount(input.zeroCounts)} with count 0, ` +
+    `${plural(input.duplicates, 'duplicate')} summed`
+  );
+}
+
+/** "2026-01-31 14:05:09" in local time */
+function formatTime(date: Date): string {
+  const two = (n: number) => String(n).padStart(2, '0');
+  return `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())} ${two(date.getHours())}:${two(date.getMinutes())}:${two(date.getSeconds())}`;
+}
+
+function printInfo(out: Output, dir: string, model: AlsModel, interactions: number, directory: ModelDirectory): void {
+  const c = out.color;
+  const label = (text: string) => c.bold(text.padEnd(9));
+  const none = (text: string) => c.dim(text);
+  out.line(`${label('Model')}${dir} ${c.dim(`(${FORMAT_NAME} version ${FORMAT_VERSION}; all ${Object.keys(FILES).length} data files match their checksums)`)}`);
+  const cells = model.users * model.items;
+  out.line(
+    `${label('Matrix')}${plural(model.users, 'user')} × ${plural(model.items, 'item')}, ${plural(interactions, 'interaction')}` +
+      (cells > 0 ? ` ${c.dim(`(${((100 * interactions) / cells).toFixed(3)}% filled)`)}` : ''),
+  );
+  const train = directory.timings?.train;
+  out.line(`${label('Trained')}${describeOptions(model.options)}${train === undefined ? '' : ` ${c.dim(`(${formatSeconds(train)})`)}`}`);
+  const read = directory.timings?.read;
+  out.line(`${label('Input')}${model.input ? describeInput(model.input) : none('not recorded')}${read === undefined || !model.input ? '' : ` ${c.dim(`(${formatSeconds(read)})`)}`}`);
+  const losses = model.losses;
+  out.line(
+    `${label('Loss')}${losses && losses.length > 0 ? `${losses[losses.length - 1].toPrecision(6)} after ${plural(losses.length, 'iteration')}` : none('not recorded (train with --loss)')}`,
+  );
+  const width = Math.max(...directory.files.map((f) => f.name.length), 5);
+  const size = (bytes: number) => formatBytes(bytes).padStart(9);
+  directory.files.forEach((file, i) => out.line(`${label(i === 0 ? 'Files' : '')}${padEnd(file.name, width)}  ${size(file.bytes)}`));
+  out.line(`${label('')}${padEnd('total', width)}  ${size(directory.totalBytes)}`);
+  out.line(`${label('Saved')}${formatTime(directory.modified)} ${c.dim('(when model.json was written)')}`);
+}

@@ -1,0 +1,167 @@
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import type { Interactions } from '../data/read.js';
+import type { CsrMatrix } from '../data/sparse.js';
+import { AlsError } from '../errors.js';
+import { MIN_TEST_INTERACTIONS, splitByUser, type SplitOptions } from './split.js';
+
+/** The names of the two files in the split directory. */
+export const SPLIT_FILES = { train: 'train.tsv', test: 'test.tsv' } as const;
+
+export interface WrittenSplit {
+  /** the paths written: `dir`/train.tsv and `dir`/test.tsv */
+  train: string;
+  test: string;
+  trainInteractions: number;
+  testInteractions: number;
+  /** users with a line in test.tsv (those with at least 5 interactions) */
+  testUsers: number;
+  /** user ids and item names holding a carriage return (read back exactly by als; see checkWritableAsTriples) */
+  carriageReturns: number;
+}
+
+/** Lines are buffered up to about this many characters between writes. */
+const WRITE_CHUNK = 1 << 20;
+
+/** A tab or newline would split a field or a line of the file. */
+const SEPARATOR = /[\t\n]/;
+
+/**
+ * The count as the shortest decimal that reads back as the same float32: whole numbers as they
+ * are ("12"), others with at most 9 significant digits ("0.1", not 0.10000000149011612).
+ */
+export function formatPlays(value: number): string {
+  if (Number.isInteger(value) && Math.abs(value) < 1e21) return String(value);
+  for (let digits = 1; digits < 9; digits++) {
+    const text = value.toPrecision(digits);
+    if (Math.fround(Number(text)) === value) return String(Number(text));
+  }
+  return String(Number(value.toPrecision(9)));
+}
+
+/**
+ * Refuses what `user \t item \t count` lines cannot carry so that the triples reader gives it
+ * back: a tab or newline in a name (possible from csv input; escaping would change the name when
+ * read back), two items shown with the same name (csv mixing 3- and 4-field rows: "Muse" and
+ * "muse"), which would be read back as one, and a count that is not a positive finite number.
+ * A carriage return is kept: the readers drop only one just before a newline, which always
+ * follows the count, so a name keeps it (the Last.fm 360K file has such names). Returns how many
+ * names hold one, because other tools may take a lone "\r" for a line break.
+ */
+export function checkWritableAsTriples(data: Pick<Interactions, 'userItems' | 'userIds' | 'itemNames'>): { carriageReturns: number } {
+  const refuse = (what: string) =>
+    new AlsError('output', `cannot write the split as "user \\t item \\t count" lines: ${what}`);
+  let carriageReturns = 0;
+  for (const id of data.userIds) {
+    if (SEPARATOR.test(id)) throw refuse(`user ${JSON.stringify(id)} contains a tab or newline (rename it in the input)`);
+    if (id.includes('\r')) carriageReturns++;
+  }
+  const seen = new Set<string>();
+  for (const name of data.itemNames) {
+    if (SEPARATOR.test(name)) throw refuse(`item ${JSON.stringify(name)} contains a tab or newline (rename it in the input)`);
+    if (name.includes('\r')) carriageReturns++;
+    if (seen.has(name)) throw refuse(`two different items are both named ${JSON.stringify(name)} (they would be read back as one)`);
+    seen.add(name);
+  }
+  const { rows, indptr, indices, data: plays } = data.userItems;
+  for (let u = 0; u < rows; u++) {
+    for (let n = indptr[u]; n < indptr[u + 1]; n++) {
+      if (!(plays[n] > 0 && Number.isFinite(plays[n]))) {
+        throw refuse(`user ${JSON.stringify(data.userIds[u])}, item ${JSON.stringify(data.itemNames[indices[n]])} has count ${plays[n]}`);
+      }
+    }
+  }
+  return { carriageReturns };
+}
+
+/** "cannot write PATH: reason", naming the file or directory the user asked for. */
+function describeWriteError(path: string, error: unknown): string {
+  const code = (error as NodeJS.ErrnoException)?.code;
+  const reason =
+    code === 'ENOTDIR' || code === 'EEXIST' ? 'a file is in the way of the directory' :
+    code === 'EACCES' || code === 'EPERM' ? 'permission denied' :
+    code === 'EROFS' ? 'read-only file system' :
+    code === 'EISDIR' ? 'is a directory' :
+    code === 'ENOSPC' ? 'no space left on the device' :
+    ((error as Error)?.message ?? String(error));
+  return `cannot write ${path}: ${reason}`;
+}
+
+/** Writes the rows of `matrix` as `user \t item \t count` lines, row by row, to an open file. */
+async function writeLines(handle: fs.FileHandle, matrix: CsrMatrix, userIds: string[], itemNames: string[]): Promise<void> {
+  const { rows, indptr, indices, data } = matrix;
+  let text = '';
+  for (let u = 0; u < rows; u++) {
+    const start = indptr[u];
+    const end = indptr[u + 1];
+    if (start === end) continue;
+    const prefix = `${userIds[u]}\t`;
+    for (let n = start; n < end; n++) text += `${prefix}${itemNames[indices[n]]}\t${formatPlays(data[n])}\n`;
+    if (text.length >= WRITE_CHUNK) {
+      await handle.write(text);
+      text = '';
+    }
+  }
+  if (text.length > 0) await handle.write(text);
+  await handle.sync();
+}
+
+/**
+ * Holds out part of every user's items exactly as `evaluate` does (splitByUser with the same
+ * test fraction and seed) and writes the two halves to `dir`/train.tsv and `dir`/test.tsv as
+ * `user \t item \t count` lines (no header; original user ids, item display names, counts after
+ * duplicates were summed), which `--format triples` reads back. `dir` is created if missing.
+ * Each file is written under a temporary name beside it and renamed when both are complete, so
+ * neither is ever seen half-written. Throws AlsError('output') naming the path when it cannot.
+ */
+export async function writeSplit(
+  data: Pick<Interactions, 'userItems' | 'userIds' | 'itemNames'>,
+  dir: string,
+  options: SplitOptions = {},
+): Promise<WrittenSplit> {
+  const { carriageReturns } = checkWritableAsTriples(data);
+  const { train, test, testUsers } = splitByUser(data.userItems, options);
+  if (testUsers.length === 0) {
+    const least = options.minInteractions ?? MIN_TEST_INTERACTIONS;
+    throw new AlsError('input', `no user has enough interactions (at least ${least}) to hold some out`);
+  }
+  try {
+    await fs.mkdir(dir, { recursive: true });
+  } catch (error) {
+    throw new AlsError('output', describeWriteError(dir, error), { cause: error });
+  }
+
+  const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
+  const parts = [
+    { path: join(dir, SPLIT_FILES.train), matrix: train },
+    { path: join(dir, SPLIT_FILES.test), matrix: test },
+  ].map((part) => ({ ...part, temporary: join(dirname(part.path), `.${basename(part.path)}.tmp-${tag}`) }));
+  let current = parts[0].path;
+  try {
+    for (const part of parts) {
+      current = part.path;
+      const handle = await fs.open(part.temporary, 'w');
+      try {
+        await writeLines(handle, part.matrix, data.userIds, data.itemNames);
+      } finally {
+        await handle.close();
+      }
+    }
+    for (const part of parts) {
+      current = part.path;
+      await fs.rename(part.temporary, part.path);
+    }
+  } catch (error) {
+    await Promise.all(parts.map((part) => fs.rm(part.temporary, { force: true })));
+    throw new AlsError('output', describeWriteError(current, error), { cause: error });
+  }
+  return {
+    train: parts[0].path,
+    test: parts[1].path,
+    trainInteractions: train.indptr[train.rows],
+    testInteractions: test.indptr[test.rows],
+    testUsers: testUsers.length,
+    carriageReturns,
+  };
+}
