@@ -40,7 +40,9 @@ export { saveModel } from './model/save.js';
 export { loadModel } from './model/load.js';
 export { FORMAT_NAME, FORMAT_VERSION } from './model/format.js';
 
-export { similarItems, similarTo, itemNorms, type ScoredItem, type SimilarOptions } from './query/similar.js';
+export { similarItems, similarTo, rankSimilar, itemNorms, type ScoredItem, type SimilarOptions, type SimilarResult } from './query/similar.js';
+export { writeAllSimilar, type SimilarAllOptions, type SimilarAllSummary } from './query/similarAll.js';
+export { listenerCounts, itemListeners, DEFAULT_MIN_LISTENERS } from './query/listeners.js';
 export { recommendItems, recommendFor, mostPlayed, type RecommendOptions } from './query/recommend.js';
 export { writeAllRecommendations } from './query/recommendAll.js';
 export { findItem, findUser, closestNames } from './query/lookup.js';
