@@ -33,6 +33,36 @@ export function itemListeners(model: Pick<AlsModel, 'userItems'>): Int32Array {
   return counts;
 }
 
+/** Items below a listener threshold, as a 0/1 mask to copy into a query's skip mask. */
+export interface ListenerFilter {
+  minListeners: number;
+  /** 1 where the item has fewer than minListeners listeners */
+  below: Uint8Array;
+  /** how many ones `below` holds */
+  count: number;
+}
+
+const filters = new WeakMap<Int32Array, ListenerFilter>();
+
+/** The mask of items with fewer than `minListeners` listeners, kept for the model's last threshold. */
+export function listenerFilter(model: Pick<AlsModel, 'userItems'>, minListeners: number): ListenerFilter {
+  const listeners = itemListeners(model);
+  let filter = filters.get(listeners);
+  if (filter === undefined || filter.minListeners !== minListeners) {
+    const below = new Uint8Array(listeners.length);
+    let count = 0;
+    for (let i = 0; i < listeners.length; i++) {
+      if (listeners[i] < minListeners) {
+        below[i] = 1;
+        count++;
+      }
+    }
+    filter = { minListeners, below, count };
+    filters.set(listeners, filter);
+  }
+  return filter;
+}
+
 /** A minimum listener count must be a whole number ≥ 1 (1 = no filter). */
 export function checkMinListeners(value: number): number {
   if (!Number.isInteger(value) || value < 1) {

@@ -1,6 +1,6 @@
 import { defaultQueryKernels, type Kernels } from '../kernels/index.js';
 import type { AlsModel } from '../model/model.js';
-import { checkMinListeners, DEFAULT_MIN_LISTENERS, itemListeners } from './listeners.js';
+import { checkMinListeners, DEFAULT_MIN_LISTENERS, listenerFilter } from './listeners.js';
 import { findItem } from './lookup.js';
 import { minMaxScale, scoreRange } from './scale.js';
 import { cachedRowNorms, queryScratch } from './scratch.js';
@@ -59,14 +59,9 @@ export function rankSimilar(model: AlsModel, item: number, options: SimilarOptio
   let leftOut = 0;
   // the scratch mask is all zeros between queries; it is cleared again below
   if (minListeners > 1) {
-    const listeners = itemListeners(model);
-    for (let j = 0; j < items; j++) {
-      if (listeners[j] < minListeners) {
-        skip[j] = 1;
-        leftOut++;
-      }
-    }
-    if (listeners[item] < minListeners) leftOut--;
+    const filter = listenerFilter(model, minListeners);
+    skip.set(filter.below);
+    leftOut = filter.count - filter.below[item];
   }
   skip[item] = 1;
   const range = scoreRange(scores, skip);
