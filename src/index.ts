@@ -41,7 +41,9 @@ export { loadModel } from './model/load.js';
 export { FORMAT_NAME, FORMAT_VERSION } from './model/format.js';
 export { describeModelDirectory, type ModelDirectory, type ModelFile } from './model/files.js';
 
-export { similarItems, similarTo, itemNorms, type ScoredItem, type SimilarOptions } from './query/similar.js';
+export { similarItems, similarTo, rankSimilar, itemNorms, type ScoredItem, type SimilarOptions, type SimilarResult } from './query/similar.js';
+export { writeAllSimilar, type SimilarAllOptions, type SimilarAllSummary } from './query/similarAll.js';
+export { listenerCounts, itemListeners, DEFAULT_MIN_LISTENERS } from './query/listeners.js';
 export { recommendItems, recommendFor, mostPlayed, type RecommendOptions } from './query/recommend.js';
 export { writeAllRecommendations } from './query/recommendAll.js';
 export { findItem, findUser, closestNames } from './query/lookup.js';

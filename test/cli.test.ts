@@ -57,7 +57,8 @@ describe('als end to end on the sample', () => {
     assert.equal(result.status, 0, result.stderr);
     const lines = result.stdout.trim().split('\n');
     assert.equal(lines[0], 'Similar to Radiohead');
-    assert.equal(lines.length, 4);
+    assert.equal(lines.length, 5);
+    assert.match(lines[4], /^ {5}\(13,005 artists with fewer than 3 listeners left out/);
     assert.match(lines[1], /^ {2}1\. .+ {2}1\.000 /);
   });
 

@@ -1,38 +1,78 @@
 import type { Command } from 'commander';
+import { AlsError } from '../errors.js';
 import { loadModel } from '../model/load.js';
+import type { AlsModel } from '../model/model.js';
+import { checkMinListeners, DEFAULT_MIN_LISTENERS } from '../query/listeners.js';
 import { similarItems } from '../query/similar.js';
+import { writeAllSimilar } from '../query/similarAll.js';
 import { addCommonOptions, wholeNumber, type CommonOptions } from './parse.js';
 import { checkCount, printScored } from './print.js';
-import { makeOutput, printJson } from './output.js';
+import { formatCount, formatSeconds, makeOutput, plural, printJson, type Output } from './output.js';
+import { startProgress } from './progress.js';
 
 interface SimilarCliOptions extends CommonOptions {
+  all?: boolean;
+  output?: string;
   count: number;
+  minListeners: number;
   json?: boolean;
 }
 
 export function registerSimilar(program: Command): void {
   const command = program
     .command('similar')
-    .summary('artists (items) most similar to one artist')
+    .summary('artists (items) most similar to one artist, or to every artist')
     .description(
       'Find an artist by name (letter case does not matter) and list the most similar artists by ' +
-        'cosine similarity of their factors; scores are min-max scaled to 0..1 over all artists.',
+        'cosine similarity of their factors; scores are min-max scaled to 0..1 over the candidates. ' +
+        'Artists with fewer than --min-listeners listeners are not listed: their factors rest on ' +
+        'one or two users.',
     )
-    .argument('<artist>', 'artist (item) name')
-    .option('-n, --count <n>', 'how many to list', wholeNumber, 10)
-    .option('--json', 'print {"item", "similar": [{"item", "score"}]} as JSON');
+    .argument('[artist]', 'artist (item) name')
+    .option('--all', 'list the neighbours of every artist (needs --output)')
+    .option('-o, --output <file>', 'with --all: write "artist <tab> similar artist <tab> score" lines here')
+    .option('-n, --count <n>', 'how many to list (per artist with --all)', wholeNumber, 10)
+    .option('--min-listeners <n>', 'leave out artists played by fewer users (1 keeps all)', wholeNumber, DEFAULT_MIN_LISTENERS)
+    .option('--json', 'print {"item", "minListeners", "leftOut", "similar": [{"item", "score"}]} as JSON')
+    .addHelpText('after', '\nExamples:\n  als similar radiohead\n  als similar "jay-z" --min-listeners 1 --json\n  als similar --all --output similar.tsv -n 20');
   addCommonOptions(command).action(runSimilar);
 }
 
-function runSimilar(name: string, cli: SimilarCliOptions): void {
+async function runSimilar(name: string | undefined, cli: SimilarCliOptions): Promise<void> {
   const out = makeOutput(cli);
   checkCount(cli.count);
+  checkMinListeners(cli.minListeners);
+  if (cli.all && name !== undefined) throw new AlsError('usage', 'give either an artist or --all, not both');
+  if (!cli.all && name === undefined) throw new AlsError('usage', 'which artist? give its name (or --all --output FILE)');
+  if (cli.all && !cli.output) throw new AlsError('usage', '--all writes a file: give --output FILE');
+  if (!cli.all && cli.output) throw new AlsError('usage', '--output goes with --all');
   const model = loadModel(cli.model);
-  const { item, similar } = similarItems(model, name, { count: cli.count });
+  if (cli.all) return similarAll(out, model, cli);
+
+  const { item, similar, minListeners, leftOut } = similarItems(model, name as string, { count: cli.count, minListeners: cli.minListeners });
   if (cli.json) {
-    printJson({ item, similar: similar.map((s) => ({ item: s.name, score: s.score })) });
+    printJson({ item, minListeners, leftOut, similar: similar.map((s) => ({ item: s.name, score: s.score })) });
     return;
   }
   out.line(`${out.color.bold('Similar to')} ${out.color.cyan(item)}`);
   printScored(out, similar);
+  if (leftOut > 0 && !out.quiet) out.line(out.color.dim(`     (${leftOutNote(leftOut, minListeners)})`));
+}
+
+function leftOutNote(leftOut: number, minListeners: number): string {
+  return `${plural(leftOut, 'artist')} with fewer than ${plural(minListeners, 'listener')} left out; --min-listeners 1 keeps them`;
+}
+
+async function similarAll(out: Output, model: AlsModel, cli: SimilarCliOptions): Promise<void> {
+  const started = performance.now();
+  const bar = startProgress(out.interactive, 'Similar |{bar}| {percentage}% | {value}/{total} artists | ETA {eta_formatted}', model.items);
+  const summary = await writeAllSimilar(model, cli.output as string, { count: cli.count, minListeners: cli.minListeners }, (items) =>
+    bar.update(items),
+  ).finally(() => bar.stop());
+  const seconds = (performance.now() - started) / 1000;
+  if (cli.json) printJson({ output: cli.output, ...summary, seconds });
+  else if (!out.quiet) {
+    out.line(`Wrote ${formatCount(summary.lines)} neighbours of ${formatCount(summary.items)} artists to ${cli.output} ${out.color.dim(`(${formatSeconds(seconds)})`)}`);
+    if (summary.leftOut > 0) out.line(out.color.dim(`(${leftOutNote(summary.leftOut, summary.minListeners)})`));
+  }
 }

@@ -5,7 +5,7 @@ import type { AlsModel } from '../model/model.js';
 import { recommendFor, recommendScratch, type RecommendOptions } from './recommend.js';
 
 /** "cannot write PATH: reason", naming the file the user asked for, not the temporary one. */
-function describeWriteError(path: string, error: unknown): string {
+export function describeWriteError(path: string, error: unknown): string {
   const code = (error as NodeJS.ErrnoException)?.code;
   const reason =
     code === 'ENOENT' ? 'no such directory' :
@@ -16,7 +16,7 @@ function describeWriteError(path: string, error: unknown): string {
   return `cannot write ${path}: ${reason}`;
 }
 
-function field(text: string): string {
+export function field(text: string): string {
   // a tab or newline in an id would break the line format; they cannot come from TSV input
   return text.replace(/[\t\r\n]/g, ' ');
 }

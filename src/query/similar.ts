@@ -1,5 +1,6 @@
 import { defaultQueryKernels, type Kernels } from '../kernels/index.js';
 import type { AlsModel } from '../model/model.js';
+import { checkMinListeners, DEFAULT_MIN_LISTENERS, listenerFilter } from './listeners.js';
 import { findItem } from './lookup.js';
 import { minMaxScale, scoreRange } from './scale.js';
 import { cachedRowNorms, queryScratch } from './scratch.js';
@@ -22,17 +23,30 @@ export function itemNorms(model: Pick<AlsModel, 'itemFactors' | 'items' | 'facto
 export interface SimilarOptions {
   /** how many (default 10) */
   count?: number;
+  /**
+   * leave out neighbours played by fewer distinct users than this (default
+   * DEFAULT_MIN_LISTENERS; 1 keeps every item); the query item itself may have any number
+   */
+  minListeners?: number;
   /** precomputed itemNorms(model), when many queries share a model */
   norms?: Float32Array;
   kernels?: Kernels;
 }
 
-/**
- * The items most similar to item row `item` by cosine similarity of their factors, the item
- * itself left out, best first.
- */
-export function similarTo(model: AlsModel, item: number, options: SimilarOptions = {}): ScoredItem[] {
+export interface SimilarResult {
+  /** the query item's name as in the model */
+  item: string;
+  similar: ScoredItem[];
+  /** the minimum listener count used */
+  minListeners: number;
+  /** candidates (the query item not counted) left out for having fewer listeners */
+  leftOut: number;
+}
+
+/** The query with how many candidates the listener filter left out; see similarTo. */
+export function rankSimilar(model: AlsModel, item: number, options: SimilarOptions = {}): Omit<SimilarResult, 'item'> {
   const { itemFactors: Y, items, factors: f, itemNames } = model;
+  const minListeners = checkMinListeners(options.minListeners ?? DEFAULT_MIN_LISTENERS);
   const kernels = options.kernels ?? defaultQueryKernels();
   const norms = options.norms ?? itemNorms(model, kernels);
   const { scores, skip } = queryScratch(kernels, items);
@@ -42,20 +56,38 @@ export function similarTo(model: AlsModel, item: number, options: SimilarOptions
     const denominator = own * norms[j];
     scores[j] = denominator > 0 ? scores[j] / denominator : 0;
   }
+  let leftOut = 0;
+  // the scratch mask is all zeros between queries; it is cleared again below
+  if (minListeners > 1) {
+    const filter = listenerFilter(model, minListeners);
+    skip.set(filter.below);
+    leftOut = filter.count - filter.below[item];
+  }
   skip[item] = 1;
   const range = scoreRange(scores, skip);
   const best = kernels.topK(scores, options.count ?? 10, skip);
-  skip[item] = 0;
-  return Array.from(best, (j) => ({
+  if (minListeners > 1) skip.fill(0);
+  else skip[item] = 0;
+  const similar = Array.from(best, (j) => ({
     index: j,
     name: itemNames[j],
     score: minMaxScale(scores[j], range),
     raw: scores[j],
   }));
+  return { similar, minListeners, leftOut };
+}
+
+/**
+ * The items most similar to item row `item` by cosine similarity of their factors, the item
+ * itself and items with fewer than `minListeners` listeners left out, best first; scores
+ * min-max scaled over the candidates that remain.
+ */
+export function similarTo(model: AlsModel, item: number, options: SimilarOptions = {}): ScoredItem[] {
+  return rankSimilar(model, item, options).similar;
 }
 
 /** similarTo by name, looked up case-insensitively (AlsError('not-found') with suggestions). */
-export function similarItems(model: AlsModel, name: string, options: SimilarOptions = {}): { item: string; similar: ScoredItem[] } {
+export function similarItems(model: AlsModel, name: string, options: SimilarOptions = {}): SimilarResult {
   const item = findItem(model.itemNames, name);
-  return { item: model.itemNames[item], similar: similarTo(model, item, options) };
+  return { item: model.itemNames[item], ...rankSimilar(model, item, options) };
 }
