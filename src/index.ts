@@ -33,6 +33,7 @@ export {
 } from './als/options.js';
 export { confidences } from './als/weighting.js';
 export { alsLoss } from './als/loss.js';
+export { foldIn, foldInUser, foldInConfidences, itemGramian, playsOf, type FoldedUser, type UserPlays } from './als/foldIn.js';
 export { train, trainFactors, type Factors, type IterationReport, type TrainCallbacks } from './als/train.js';
 
 export type { AlsModel, InputSummary } from './model/model.js';
