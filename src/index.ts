@@ -43,6 +43,7 @@ export { FORMAT_NAME, FORMAT_VERSION } from './model/format.js';
 
 export { similarItems, similarTo, itemNorms, type ScoredItem, type SimilarOptions } from './query/similar.js';
 export { recommendItems, recommendFor, recommendForVector, mostPlayed, type RecommendOptions } from './query/recommend.js';
+export { Explainer, explainedRecommendations, explainUser, type Contribution, type Explanation, type ExplainedItem } from './query/explain.js';
 export { parseItemList, resolveItemList, recommendForList, medianPlays, type ListedItem, type ResolvedList, type ListRecommendation } from './query/listened.js';
 export { writeAllRecommendations } from './query/recommendAll.js';
 export { findItem, findUser, closestNames } from './query/lookup.js';
