@@ -36,7 +36,8 @@ export { alsLoss } from './als/loss.js';
 export { foldIn, foldInUser, foldInConfidences, itemGramian, playsOf, type FoldedUser, type UserPlays } from './als/foldIn.js';
 export { train, trainFactors, type Factors, type IterationReport, type TrainCallbacks } from './als/train.js';
 
-export type { AlsModel, InputSummary } from './model/model.js';
+export { updateModel, type UpdateResult } from './als/update.js';
+export type { AlsModel, InputSummary, UpdateSummary } from './model/model.js';
 export { saveModel } from './model/save.js';
 export { loadModel } from './model/load.js';
 export { FORMAT_NAME, FORMAT_VERSION } from './model/format.js';

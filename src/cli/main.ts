@@ -6,6 +6,7 @@ import { registerEvaluate } from './evaluate.js';
 import { registerRecommend } from './recommend.js';
 import { registerSimilar } from './similar.js';
 import { registerTrain } from './train.js';
+import { registerUpdate } from './update.js';
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'));
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerSimilar(program);
   registerRecommend(program);
   registerEvaluate(program);
+  registerUpdate(program);
   program.addHelpText(
     'after',
     `
