@@ -38,6 +38,7 @@ export function itemGramian(model: Pick<AlsModel, 'itemFactors' | 'items' | 'fac
   let YtY = gramians.get(model.itemFactors);
   if (YtY === undefined) {
     YtY = new Float64Array(model.factors * model.factors);
+    // the float64 reference kernel: the WebAssembly one sums within chunks in float32, and wants Y in its memory
     jsKernels.gramian(model.itemFactors, model.items, model.factors, 0, YtY);
     gramians.set(model.itemFactors, YtY);
   }
