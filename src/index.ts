@@ -33,9 +33,11 @@ export {
 } from './als/options.js';
 export { confidences } from './als/weighting.js';
 export { alsLoss } from './als/loss.js';
+export { foldIn, foldInUser, foldInConfidences, itemGramian, playsOf, type FoldedUser, type UserPlays } from './als/foldIn.js';
 export { train, trainFactors, type Factors, type IterationReport, type TrainCallbacks } from './als/train.js';
 
-export type { AlsModel, InputSummary } from './model/model.js';
+export { updateModel, type UpdateResult } from './als/update.js';
+export type { AlsModel, InputSummary, UpdateSummary } from './model/model.js';
 export { saveModel } from './model/save.js';
 export { loadModel } from './model/load.js';
 export { FORMAT_NAME, FORMAT_VERSION } from './model/format.js';
@@ -44,7 +46,9 @@ export { describeModelDirectory, type ModelDirectory, type ModelFile } from './m
 export { similarItems, similarTo, rankSimilar, itemNorms, type ScoredItem, type SimilarOptions, type SimilarResult } from './query/similar.js';
 export { writeAllSimilar, type SimilarAllOptions, type SimilarAllSummary } from './query/similarAll.js';
 export { listenerCounts, itemListeners, DEFAULT_MIN_LISTENERS } from './query/listeners.js';
-export { recommendItems, recommendFor, mostPlayed, type RecommendOptions } from './query/recommend.js';
+export { recommendItems, recommendFor, recommendForVector, mostPlayed, type RecommendOptions } from './query/recommend.js';
+export { Explainer, explainedRecommendations, explainUser, type Contribution, type Explanation, type ExplainedItem } from './query/explain.js';
+export { parseItemList, resolveItemList, recommendForList, medianPlays, type ListedItem, type ResolvedList, type ListRecommendation } from './query/listened.js';
 export { writeAllRecommendations } from './query/recommendAll.js';
 export { findItem, findUser, closestNames } from './query/lookup.js';
 export { topK } from './query/topk.js';

@@ -8,6 +8,7 @@ import { registerRecommend } from './recommend.js';
 import { registerSimilar } from './similar.js';
 import { registerTrain } from './train.js';
 import { registerTune } from './tune.js';
+import { registerUpdate } from './update.js';
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'));
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   registerRecommend(program);
   registerEvaluate(program);
   registerTune(program);
+  registerUpdate(program);
   program.addHelpText(
     'after',
     `

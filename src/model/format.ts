@@ -47,5 +47,7 @@ export interface Manifest {
   options: Record<string, unknown>;
   input: Record<string, unknown> | null;
   training: { losses: number[] | null };
+  /** `als update`s applied since training (present only after one) */
+  updates?: Record<string, unknown>[];
   files: Record<string, FileEntry>;
 }

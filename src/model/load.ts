@@ -6,7 +6,7 @@ import { resolveTrainOptions, type TrainOptions } from '../als/options.js';
 import type { CsrMatrix } from '../data/sparse.js';
 import { AlsError } from '../errors.js';
 import { FILES, FORMAT_NAME, FORMAT_VERSION, MANIFEST, type FileEntry, type FileKey, type Manifest } from './format.js';
-import type { AlsModel, InputSummary } from './model.js';
+import type { AlsModel, InputSummary, UpdateSummary } from './model.js';
 
 const BYTES_PER_VALUE = { float32: 4, int32: 4 } as const;
 
@@ -150,6 +150,7 @@ export function loadModel(dir: string): AlsModel {
     options,
     input: (manifest.input as InputSummary | null) ?? null,
     losses: manifest.training?.losses ?? null,
+    ...(Array.isArray(manifest.updates) ? { updates: manifest.updates as unknown as UpdateSummary[] } : {}),
     get userFactors() {
       return lazy('userFactors', () => typed(read('userFactors'), Float32Array));
     },

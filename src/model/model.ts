@@ -14,6 +14,18 @@ export interface InputSummary {
   header: boolean;
 }
 
+/** One `als update` applied to a model: what was read, and what it changed. */
+export interface UpdateSummary extends InputSummary {
+  /** existing users whose rows grew and who were re-solved */
+  usersUpdated: number;
+  /** new users appended (and solved) */
+  usersAdded: number;
+  /** user–artist pairs left out because the artist is not in the model */
+  unknownItemPairs: number;
+  /** distinct artists not in the model */
+  unknownItems: number;
+}
+
 /**
  * A trained model. One loaded from disk reads each big part on first use, so a query pays
  * only for what it touches.
@@ -36,4 +48,6 @@ export interface AlsModel {
   readonly input: InputSummary | null;
   /** loss after each iteration, when training computed it */
   readonly losses: number[] | null;
+  /** the updates applied since training, oldest first (absent: none) */
+  readonly updates?: UpdateSummary[];
 }

@@ -105,6 +105,8 @@ export async function saveModel(model: AlsModel, dir: string, timings: Record<st
     options: { ...model.options },
     input: model.input ? { ...model.input } : null,
     training: { losses: model.losses },
+    // only when there are any, so that a freshly trained model's manifest stays as it was
+    ...(model.updates && model.updates.length > 0 ? { updates: model.updates.map((u) => ({ ...u })) } : {}),
     files,
   };
 

@@ -30,16 +30,30 @@ export function recommendFor(
   options: RecommendOptions = {},
   scratch?: RecommendScratch,
 ): ScoredItem[] {
-  const { itemFactors: Y, userFactors: X, items, factors: f, userItems, itemNames } = model;
+  const { indptr, indices } = model.userItems;
+  return recommendForVector(model, model.userFactors, user * model.factors, indices.subarray(indptr[user], indptr[user + 1]), options, scratch);
+}
+
+/**
+ * recommendFor for any user vector x[xOffset .. xOffset + factors) (e.g. one folded in),
+ * leaving out the item rows in `played` unless `includePlayed`.
+ */
+export function recommendForVector(
+  model: AlsModel,
+  x: Float32Array,
+  xOffset: number,
+  played: ArrayLike<number>,
+  options: RecommendOptions = {},
+  scratch?: RecommendScratch,
+): ScoredItem[] {
+  const { itemFactors: Y, items, factors: f, itemNames } = model;
   const kernels = options.kernels ?? defaultQueryKernels();
   const { scores, skip } = scratch ?? queryScratch(kernels, items);
-  kernels.scores(Y, items, f, X, user * f, scores);
-  const start = userItems.indptr[user];
-  const end = userItems.indptr[user + 1];
-  if (!options.includePlayed) for (let n = start; n < end; n++) skip[userItems.indices[n]] = 1;
+  kernels.scores(Y, items, f, x, xOffset, scores);
+  if (!options.includePlayed) for (let n = 0; n < played.length; n++) skip[played[n]] = 1;
   const range = scoreRange(scores, skip);
   const best = kernels.topK(scores, options.count ?? 10, skip);
-  if (!options.includePlayed) for (let n = start; n < end; n++) skip[userItems.indices[n]] = 0;
+  if (!options.includePlayed) for (let n = 0; n < played.length; n++) skip[played[n]] = 0;
   return Array.from(best, (i) => ({ index: i, name: itemNames[i], score: minMaxScale(scores[i], range), raw: scores[i] }));
 }
 

@@ -1,0 +1,146 @@
+import { Matrix, solve as solveDense } from 'ml-matrix';
+import type { CsrMatrix } from '../data/sparse.js';
+import { AlsError } from '../errors.js';
+import { choleskySolve, jsKernels } from '../kernels/js.js';
+import type { AlsModel } from '../model/model.js';
+import { confidences } from './weighting.js';
+
+/**
+ * Fold-in: the exact user solve of training's user half-step, for one user, against the
+ * model's fixed item factors Y (Hu, Koren & Volinsky 2008, eq. 4):
+ *   x = (YᵀY + λI + Yᵀ(Cᵤ − I)Y)⁻¹ YᵀCᵤp(u)
+ * λ is added to the diagonal once, unscaled, as train.ts does (kernels.gramian(…, λ)). YᵀY is
+ * computed once per item-factor array and cached; each user then costs O(nᵤf² + f³).
+ * The sums and the Cholesky solve run in float64.
+ */
+
+/** The plays of one user: item rows (distinct) and their play counts. */
+export interface UserPlays {
+  items: Int32Array;
+  plays: Float32Array;
+}
+
+/** A user solved exactly: the vector and what explaining its scores needs. */
+export interface FoldedUser {
+  /** the user's factors, float64 */
+  x: Float64Array;
+  items: Int32Array;
+  /** cᵤⱼ of each played item, as training computes them */
+  confidence: Float32Array;
+  /** the Cholesky factor L (lower triangle, f × f row-major) of YᵀCᵤY + λI = LLᵀ; null when singular */
+  cholesky: Float64Array | null;
+}
+
+const gramians = new WeakMap<Float32Array, Float64Array>();
+
+/** YᵀY of the model's item factors (no λ), computed once per item-factor array. */
+export function itemGramian(model: Pick<AlsModel, 'itemFactors' | 'items' | 'factors'>): Float64Array {
+  let YtY = gramians.get(model.itemFactors);
+  if (YtY === undefined) {
+    YtY = new Float64Array(model.factors * model.factors);
+    // the float64 reference kernel: the WebAssembly one sums within chunks in float32, and wants Y in its memory
+    jsKernels.gramian(model.itemFactors, model.items, model.factors, 0, YtY);
+    gramians.set(model.itemFactors, YtY);
+  }
+  return YtY;
+}
+
+/**
+ * cᵤⱼ for one user's plays, exactly as training computes them (weighting.ts, stored in float32
+ * as the training kernels store them). linear and log depend on the play count alone. bm25 also
+ * depends on the item's total plays, the average item total and the item count, which training
+ * takes from the whole matrix: here they come from the model's userItems (the matrix the model
+ * was trained on, or after `als update` the matrix it now holds), and the user's own row length
+ * gives the idf. So an existing user folded in from its own row gets training's confidences
+ * exactly; a new user is weighted as if it had been one more row of that matrix, except that its
+ * own plays are not added to the item totals (one user moves them very little).
+ */
+export function foldInConfidences(model: Pick<AlsModel, 'userItems' | 'options'>, user: UserPlays): Float32Array {
+  const { options } = model;
+  const n = user.items.length;
+  if (options.weighting !== 'bm25') {
+    const row: CsrMatrix = { rows: 1, cols: 0, indptr: Int32Array.of(0, n), indices: user.items, data: user.plays };
+    return confidences(row, options);
+  }
+  const { totals, average, items } = itemStatistics(model.userItems);
+  const { alpha, bm25K1: K1, bm25B: B } = options;
+  const idf = Math.max(0, Math.log(items) - Math.log1p(n));
+  const out = new Float32Array(n);
+  for (let k = 0; k < n; k++) {
+    const lengthNorm = 1 - B + (B * totals[user.items[k]]) / average;
+    const r = user.plays[k];
+    out[k] = 1 + alpha * (((r * (K1 + 1)) / (K1 * lengthNorm + r)) * idf);
+  }
+  return out;
+}
+
+const statistics = new WeakMap<Float32Array, { totals: Float64Array; average: number; items: number }>();
+
+/** Each item's total plays and their average over items, as bm25 in weighting.ts sums them. */
+function itemStatistics(m: CsrMatrix): { totals: Float64Array; average: number; items: number } {
+  let stats = statistics.get(m.data);
+  if (stats === undefined) {
+    const totals = new Float64Array(m.cols);
+    for (let n = 0; n < m.data.length; n++) totals[m.indices[n]] += m.data[n];
+    let average = 0;
+    for (let i = 0; i < m.cols; i++) average += totals[i];
+    average /= m.cols;
+    stats = { totals, average, items: m.cols };
+    statistics.set(m.data, stats);
+  }
+  return stats;
+}
+
+/** The plays of model row `user` (a view on the model's matrix). */
+export function playsOf(model: Pick<AlsModel, 'userItems'>, user: number): UserPlays {
+  const { indptr, indices, data } = model.userItems;
+  return { items: indices.subarray(indptr[user], indptr[user + 1]), plays: data.subarray(indptr[user], indptr[user + 1]) };
+}
+
+/**
+ * Solves one user exactly against the model's item factors. `user.items` must be distinct rows
+ * of the model (sum duplicates first). Keeps the Cholesky factor for explanations.
+ */
+export function foldIn(model: Pick<AlsModel, 'itemFactors' | 'items' | 'factors' | 'userItems' | 'options'>, user: UserPlays): FoldedUser {
+  const f = model.factors;
+  const Y = model.itemFactors;
+  const lambda = model.options.regularization;
+  for (let k = 0; k < user.items.length; k++) {
+    const i = user.items[k];
+    if (!(i >= 0 && i < model.items)) throw new AlsError('usage', `item row ${i} is not in the model (0..${model.items - 1})`);
+  }
+  const confidence = foldInConfidences(model, user);
+  const A = new Float64Array(f * f);
+  const b = new Float64Array(f);
+  const build = () => {
+    A.set(itemGramian(model));
+    for (let a = 0; a < f; a++) A[a * f + a] += lambda;
+    b.fill(0);
+    for (let k = 0; k < user.items.length; k++) {
+      const c = confidence[k];
+      const base = user.items[k] * f;
+      const extra = c - 1;
+      for (let a = 0; a < f; a++) {
+        const ya = Y[base + a];
+        b[a] += c * ya;
+        const scaled = extra * ya;
+        const row = a * f;
+        for (let e = 0; e <= a; e++) A[row + e] += scaled * Y[base + e];
+      }
+    }
+  };
+  build();
+  if (choleskySolve(A, b, f)) return { x: b, items: user.items, confidence, cholesky: A };
+  // λ = 0 with too few plays: the minimum-norm least-squares solution; no explanation then
+  build();
+  for (let a = 0; a < f; a++) for (let e = 0; e < a; e++) A[e * f + a] = A[a * f + e];
+  const rows: number[][] = [];
+  for (let a = 0; a < f; a++) rows.push(Array.from(A.subarray(a * f, a * f + f)));
+  const x = solveDense(new Matrix(rows), Matrix.columnVector(Array.from(b)), true);
+  return { x: Float64Array.from(x.getColumn(0)), items: user.items, confidence, cholesky: null };
+}
+
+/** Folds in model row `user` from its own plays: what an exact final user half-step would give. */
+export function foldInUser(model: AlsModel, user: number): FoldedUser {
+  return foldIn(model, playsOf(model, user));
+}
