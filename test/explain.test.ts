@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { inverse, Matrix } from 'ml-matrix';
+import { columnCounts } from '../src/data/sparse.js';
 import { foldInConfidences, foldInUser, playsOf } from '../src/als/foldIn.js';
 import { resolveTrainOptions } from '../src/als/options.js';
 import { train, trainFactors } from '../src/als/train.js';
@@ -25,6 +26,7 @@ describe('explanations (Hu et al. 2008, section 5)', () => {
       userIds: Array.from({ length: 40 }, (_, u) => `u${u}`),
       itemNames: Array.from({ length: 30 }, (_, i) => `i${i}`),
       userItems: plays,
+      itemListeners: columnCounts(plays),
       options,
       input: null,
       losses: null,

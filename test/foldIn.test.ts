@@ -6,7 +6,7 @@ import { resolveTrainOptions, type TrainOptions } from '../src/als/options.js';
 import { train, trainFactors } from '../src/als/train.js';
 import { confidences } from '../src/als/weighting.js';
 import { readInteractions } from '../src/data/read.js';
-import type { CsrMatrix } from '../src/data/sparse.js';
+import { columnCounts, type CsrMatrix } from '../src/data/sparse.js';
 import { jsKernels } from '../src/kernels/index.js';
 import type { AlsModel } from '../src/model/model.js';
 import { randomPlays, relativeError, SAMPLE } from './helpers.js';
@@ -21,6 +21,7 @@ function modelOf(plays: CsrMatrix, options: TrainOptions, factors: { userFactors
     userIds: Array.from({ length: plays.rows }, (_, u) => `u${u}`),
     itemNames: Array.from({ length: plays.cols }, (_, i) => `i${i}`),
     userItems: plays,
+    itemListeners: columnCounts(plays),
     options,
     input: null,
     losses: null,

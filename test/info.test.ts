@@ -41,6 +41,7 @@ const DATA_FILES = [
   'user_items.plays.f32',
   'user_ids.json',
   'item_names.json',
+  'item_listeners.i32',
 ];
 
 before(() => {
@@ -55,7 +56,7 @@ describe('als info --json', () => {
     const d = info(withLoss);
     assert.equal(d.model, withLoss);
     assert.equal(d.format, 'als-model');
-    assert.equal(d.version, 1);
+    assert.equal(d.version, 2);
     assert.equal(d.users, 1_892);
     assert.equal(d.items, 17_620);
     assert.equal(d.factors, 4);
@@ -109,7 +110,7 @@ describe('als info', () => {
     assert.equal(result.status, 0, result.stderr);
     const lines = result.stdout.trimEnd().split('\n');
     const losses: number[] = JSON.parse(readFileSync(join(withLoss, 'model.json'), 'utf8')).training.losses;
-    assert.equal(lines[0], `Model    ${withLoss} (als-model version 1; all 7 data files match their checksums)`);
+    assert.equal(lines[0], `Model    ${withLoss} (als-model version 2; all 8 data files match their checksums)`);
     assert.equal(lines[1], 'Matrix   1,892 users × 17,620 items, 92,830 interactions (0.278% filled)');
     assert.match(lines[2], /^Trained  cg \(3 steps\), 4 factors, 3 iterations, log α=2 λ=1, seed 7 \(\d+\.\d\d s\)$/);
     assert.match(lines[3], /^Input    .*lastfm-2k\.tsv \(lastfm\): 92,834 rows, 92,834 used, 0 skipped, 0 with count 0, 4 duplicates summed \(\d+\.\d\d s\)$/);
@@ -117,10 +118,11 @@ describe('als info', () => {
     assert.match(lines[5], /^Files    model\.json +\d+\.\d KB$/);
     assert.match(lines[6], /^ {9}user_factors\.f32 +29\.6 KB$/);
     assert.match(lines[7], /^ {9}item_factors\.f32 +275\.3 KB$/);
-    assert.match(lines[13], /^ {9}timings\.json +\d+ B$/);
-    assert.match(lines[14], /^ {9}total +\d+\.\d MB$/);
-    assert.match(lines[15], /^Saved    \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(when model\.json was written\)$/);
-    assert.equal(lines.length, 16);
+    assert.match(lines[13], /^ {9}item_listeners\.i32 +68\.8 KB$/);
+    assert.match(lines[14], /^ {9}timings\.json +\d+ B$/);
+    assert.match(lines[15], /^ {9}total +\d+\.\d MB$/);
+    assert.match(lines[16], /^Saved    \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(when model\.json was written\)$/);
+    assert.equal(lines.length, 17);
     assert.doesNotMatch(result.stdout, /\x1b\[/, 'no colour when piped');
 
     const other = als('info', '--model', plain);
@@ -151,7 +153,7 @@ describe('als info', () => {
     rmSync(join(missing, 'timings.json'));
     const a = info(missing);
     assert.equal(a.seconds, null);
-    assert.equal(a.files.length, 8);
+    assert.equal(a.files.length, 9);
     const broken = copy('bad-timings');
     writeFileSync(join(broken, 'timings.json'), '{oops');
     const b = info(broken);
@@ -212,10 +214,10 @@ describe('als info on a bad model: exit 4, one line', () => {
       dir: () => {
         const dir = copy('version');
         const path = join(dir, 'model.json');
-        writeFileSync(path, JSON.stringify({ ...JSON.parse(readFileSync(path, 'utf8')), version: 2 }));
+        writeFileSync(path, JSON.stringify({ ...JSON.parse(readFileSync(path, 'utf8')), version: 1 }));
         return dir;
       },
-      message: (dir) => `als: ${dir}: model format version 2, but this als reads version 1; train the model again\n`,
+      message: (dir) => `als: ${dir}: model format version 1, but this als reads version 2; train the model again\n`,
     },
     {
       name: 'model.json not JSON',

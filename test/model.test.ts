@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { train } from '../src/als/train.js';
 import { readInteractions } from '../src/data/read.js';
+import { columnCounts } from '../src/data/sparse.js';
 import { AlsError } from '../src/errors.js';
 import { loadModel } from '../src/model/load.js';
 import { saveModel } from '../src/model/save.js';
@@ -42,6 +43,7 @@ describe('the model on disk', () => {
     assert.deepEqual(bytes(loaded.userItems.data), bytes(model.userItems.data));
     assert.deepEqual(loaded.userIds, ['a', 'b', 'c']);
     assert.deepEqual(loaded.itemNames, ['X', 'Y', 'Z', '"Q"']);
+    assert.deepEqual(loaded.itemListeners, columnCounts(model.userItems));
     assert.deepEqual(loaded.options, model.options);
     assert.deepEqual(loaded.losses, model.losses);
     assert.equal(loaded.input?.rows, 6);
@@ -59,7 +61,7 @@ describe('the model on disk', () => {
     const target = await savedCopy('layout');
     const manifest = JSON.parse(readFileSync(join(target, 'model.json'), 'utf8'));
     assert.equal(manifest.format, 'als-model');
-    assert.equal(manifest.version, 1);
+    assert.equal(manifest.version, 2);
     assert.deepEqual(manifest.files['item_factors.f32'].shape, [4, 3]);
     const raw = readFileSync(join(target, 'item_factors.f32'));
     assert.equal(raw.length, 4 * 3 * 4);
@@ -120,7 +122,7 @@ describe('the model on disk', () => {
     };
     modelError(() => loadModel(broken()), /model\.json is not valid JSON/);
     const version = await edit('version', (m) => (m.version = 99));
-    modelError(() => loadModel(version), /model format version 99, but this als reads version 1/);
+    modelError(() => loadModel(version), /model format version 99, but this als reads version 2/);
     const other = await edit('other', (m) => (m.format = 'something-else'));
     modelError(() => loadModel(other), /does not describe an als model/);
     const shape = await edit('shape', (m) => (m.items = 5));

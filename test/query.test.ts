@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { resolveTrainOptions } from '../src/als/options.js';
-import { cooToCsr } from '../src/data/sparse.js';
+import { columnCounts, cooToCsr } from '../src/data/sparse.js';
 import { AlsError } from '../src/errors.js';
 import type { AlsModel } from '../src/model/model.js';
 import { closestNames, editDistance, findItem, findUser } from '../src/query/lookup.js';
@@ -83,6 +83,7 @@ function tinyModel(): AlsModel {
     userIds: ['u'],
     itemNames: ['a', 'b', 'c', 'd'],
     userItems,
+    itemListeners: columnCounts(userItems),
     options: resolveTrainOptions({ factors: 2 }),
     input: null,
     losses: null,

@@ -6,7 +6,7 @@ import { before, describe, it } from 'node:test';
 import { resolveTrainOptions } from '../src/als/options.js';
 import { train } from '../src/als/train.js';
 import { readInteractions } from '../src/data/read.js';
-import { cooToCsr, type CsrMatrix } from '../src/data/sparse.js';
+import { columnCounts, cooToCsr, type CsrMatrix } from '../src/data/sparse.js';
 import { AlsError } from '../src/errors.js';
 import type { AlsModel } from '../src/model/model.js';
 import { saveModel } from '../src/model/save.js';
@@ -52,6 +52,7 @@ function handModel(): AlsModel {
     userIds: ['u0', 'u1', 'u2', 'u3', 'u4'],
     itemNames: ['q', 'a', 'near', 'b', 'opposite', 'c'],
     userItems,
+    itemListeners: columnCounts(userItems),
     options: resolveTrainOptions({ factors: 2 }),
     input: null,
     losses: null,

@@ -8,6 +8,7 @@ import { foldIn, foldInUser, playsOf } from '../src/als/foldIn.js';
 import { train } from '../src/als/train.js';
 import { updateModel } from '../src/als/update.js';
 import { readInteractions } from '../src/data/read.js';
+import { columnCounts } from '../src/data/sparse.js';
 import { loadModel } from '../src/model/load.js';
 import type { AlsModel } from '../src/model/model.js';
 import { ALS_BIN, SAMPLE, tempDir } from './helpers.js';
@@ -75,6 +76,10 @@ describe('updateModel', () => {
     }
     assert.equal(updated.updates?.length, 1);
     assert.deepEqual(updated.input, model.input);
+    // the stored listener counts follow: newbie is a new listener of Radiohead and Muse, user2 of Radiohead
+    assert.equal(updated.itemListeners[radiohead], model.itemListeners[radiohead] + 2);
+    assert.equal(updated.itemListeners[muse], model.itemListeners[muse] + 1);
+    assert.deepEqual(updated.itemListeners, columnCounts(updated.userItems));
   });
 
   it('changes nothing when every row is for an artist the model does not know', async () => {

@@ -1,5 +1,5 @@
 import { setImmediate as nextTick } from 'node:timers/promises';
-import { transpose, type CsrMatrix } from '../data/sparse.js';
+import { columnCounts, transpose, type CsrMatrix } from '../data/sparse.js';
 import { createKernels, type HalfStep, type KernelEngine, type Kernels } from '../kernels/index.js';
 import { alsLoss } from './loss.js';
 import type { Interactions } from '../data/read.js';
@@ -155,6 +155,7 @@ export async function train(
     userIds: data.userIds,
     itemNames: data.itemNames,
     userItems: data.userItems,
+    itemListeners: columnCounts(data.userItems),
     options: resolved,
     input: { file, format, rows, used, skipped, zeroCounts, duplicates, header },
     losses: factors.losses,

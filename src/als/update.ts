@@ -1,5 +1,5 @@
 import type { Interactions } from '../data/read.js';
-import type { CsrMatrix } from '../data/sparse.js';
+import { columnCounts, type CsrMatrix } from '../data/sparse.js';
 import type { AlsModel, UpdateSummary } from '../model/model.js';
 import { foldIn, playsOf } from './foldIn.js';
 
@@ -112,6 +112,7 @@ export function updateModel(model: AlsModel, data: Interactions): UpdateResult {
     userIds: [...model.userIds, ...addedUsers],
     itemNames: model.itemNames,
     userItems,
+    itemListeners: columnCounts(userItems),
     options: model.options,
     input: model.input,
     losses: model.losses,

@@ -242,3 +242,15 @@ export function transpose(m: CsrMatrix, data: Float32Array = m.data): CsrMatrix 
 export function withData(m: CsrMatrix, data: Float32Array): CsrMatrix {
   return { rows: m.rows, cols: m.cols, indptr: m.indptr, indices: m.indices, data };
 }
+
+/**
+ * Entries with a value above zero in each column. For a users × items matrix from cooToCsr,
+ * which holds each (user, item) once, this is the number of distinct users of each item.
+ */
+export function columnCounts(m: CsrMatrix): Int32Array {
+  const { indices, data, cols } = m;
+  const end = m.indptr[m.rows];
+  const counts = new Int32Array(cols);
+  for (let n = 0; n < end; n++) if (data[n] > 0) counts[indices[n]]++;
+  return counts;
+}

@@ -1,5 +1,5 @@
 /**
- * The model directory, version 1:
+ * The model directory, version 2:
  *   model.json              this description: shapes, options, input, checksums
  *   user_factors.f32        users × factors, float32 little-endian, row-major
  *   item_factors.f32        items × factors, float32 little-endian, row-major
@@ -8,10 +8,11 @@
  *   user_items.plays.f32    the play counts, float32 little-endian
  *   user_ids.json           JSON array of user ids, in row order
  *   item_names.json         JSON array of item names, in row order
+ *   item_listeners.i32      distinct users of each item, int32 little-endian (version 2)
  *   timings.json            seconds per phase (not checksummed; differs between runs)
  */
 export const FORMAT_NAME = 'als-model';
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
 
 export const MANIFEST = 'model.json';
 export const TIMINGS = 'timings.json';
@@ -24,6 +25,7 @@ export const FILES = {
   plays: 'user_items.plays.f32',
   userIds: 'user_ids.json',
   itemNames: 'item_names.json',
+  itemListeners: 'item_listeners.i32',
 } as const;
 
 export type FileKey = keyof typeof FILES;

@@ -57,6 +57,7 @@ function readManifest(dir: string): Manifest {
     plays: [interactions],
     userIds: [users],
     itemNames: [items],
+    itemListeners: [items],
   };
   if (manifest.files === null || typeof manifest.files !== 'object') throw corrupt(dir, `${MANIFEST} lists no files`);
   for (const [key, shape] of Object.entries(expectedShapes)) {
@@ -162,6 +163,15 @@ export function loadModel(dir: string): AlsModel {
     },
     get itemNames() {
       return lazy('itemNames', () => json('itemNames', manifest.items));
+    },
+    get itemListeners() {
+      return lazy('itemListeners', () => {
+        const counts = typed(read('itemListeners'), Int32Array);
+        for (let i = 0; i < counts.length; i++) {
+          if (counts[i] < 0 || counts[i] > manifest.users) throw corrupt(dir, `${FILES.itemListeners} holds a count out of range`);
+        }
+        return counts;
+      });
     },
     get userItems() {
       return lazy('userItems', () =>

@@ -44,6 +44,11 @@ export interface AlsModel {
   readonly itemNames: string[];
   /** users × items play counts (after duplicates were summed), to filter and explain */
   readonly userItems: CsrMatrix;
+  /**
+   * distinct users of each item (columnCounts(userItems)); stored in the model, so that the
+   * listener filter of `similar` need not read every play count
+   */
+  readonly itemListeners: Int32Array;
   readonly options: TrainOptions;
   readonly input: InputSummary | null;
   /** loss after each iteration, when training computed it */

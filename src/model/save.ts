@@ -83,6 +83,7 @@ export async function saveModel(model: AlsModel, dir: string, timings: Record<st
     plays: { data: bytesOf(model.userItems.data), shape: [nnz], dtype: 'float32' },
     userIds: { data: Buffer.from(JSON.stringify(model.userIds)), shape: [users], dtype: 'json' },
     itemNames: { data: Buffer.from(JSON.stringify(model.itemNames)), shape: [items], dtype: 'json' },
+    itemListeners: { data: bytesOf(model.itemListeners), shape: [items], dtype: 'int32' },
   };
 
   const files: Record<string, FileEntry> = {};

@@ -1,4 +1,4 @@
-import type { CsrMatrix } from '../data/sparse.js';
+import { columnCounts } from '../data/sparse.js';
 import { AlsError } from '../errors.js';
 import type { AlsModel } from '../model/model.js';
 
@@ -8,29 +8,12 @@ import type { AlsModel } from '../model/model.js';
  */
 export const DEFAULT_MIN_LISTENERS = 3;
 
-/**
- * Users per item column of a users × items matrix: the stored entries with plays above zero.
- * A matrix from cooToCsr holds each (user, item) once, so this is the number of distinct users.
- */
-export function listenerCounts(userItems: CsrMatrix): Int32Array {
-  const { indices, data, cols } = userItems;
-  const end = userItems.indptr[userItems.rows];
-  const counts = new Int32Array(cols);
-  for (let n = 0; n < end; n++) if (data[n] > 0) counts[indices[n]]++;
-  return counts;
-}
+/** Distinct users of each item column (entries with plays above zero). */
+export const listenerCounts = columnCounts;
 
-const cache = new WeakMap<Int32Array, Int32Array>();
-
-/** listenerCounts(model.userItems), computed once per model (keyed by its column indices). */
-export function itemListeners(model: Pick<AlsModel, 'userItems'>): Int32Array {
-  const userItems = model.userItems;
-  let counts = cache.get(userItems.indices);
-  if (counts === undefined) {
-    counts = listenerCounts(userItems);
-    cache.set(userItems.indices, counts);
-  }
-  return counts;
+/** The model's listener counts (stored in the model directory, so no play count is read). */
+export function itemListeners(model: Pick<AlsModel, 'itemListeners'>): Int32Array {
+  return model.itemListeners;
 }
 
 /** Items below a listener threshold, as a 0/1 mask to copy into a query's skip mask. */
@@ -45,7 +28,7 @@ export interface ListenerFilter {
 const filters = new WeakMap<Int32Array, ListenerFilter>();
 
 /** The mask of items with fewer than `minListeners` listeners, kept for the model's last threshold. */
-export function listenerFilter(model: Pick<AlsModel, 'userItems'>, minListeners: number): ListenerFilter {
+export function listenerFilter(model: Pick<AlsModel, 'itemListeners'>, minListeners: number): ListenerFilter {
   const listeners = itemListeners(model);
   let filter = filters.get(listeners);
   if (filter === undefined || filter.minListeners !== minListeners) {
