@@ -112,7 +112,7 @@ describe('als info', () => {
     const losses: number[] = JSON.parse(readFileSync(join(withLoss, 'model.json'), 'utf8')).training.losses;
     assert.equal(lines[0], `Model    ${withLoss} (als-model version 2; all 8 data files match their checksums)`);
     assert.equal(lines[1], 'Matrix   1,892 users × 17,620 items, 92,830 interactions (0.278% filled)');
-    assert.match(lines[2], /^Trained  cg \(3 steps\), 4 factors, 3 iterations, log α=2 λ=1, seed 7 \(\d+\.\d\d s\)$/);
+    assert.match(lines[2], /^Trained  cg \(3 steps\), 4 factors, 3 iterations, log α=2 λ=10, seed 7 \(\d+\.\d\d s\)$/);
     assert.match(lines[3], /^Input    .*lastfm-2k\.tsv \(lastfm\): 92,834 rows, 92,834 used, 0 skipped, 0 with count 0, 4 duplicates summed \(\d+\.\d\d s\)$/);
     assert.equal(lines[4], `Loss     ${losses[2].toPrecision(6)} after 3 iterations`);
     assert.match(lines[5], /^Files    model\.json +\d+\.\d KB$/);
@@ -127,7 +127,7 @@ describe('als info', () => {
 
     const other = als('info', '--model', plain);
     assert.equal(other.status, 0, other.stderr);
-    assert.match(other.stdout, /^Trained  naive \(exact\), 8 factors, 2 iterations, bm25 α=1 λ=1 K1=100 B=0\.8, seed 1 \(/m);
+    assert.match(other.stdout, /^Trained  naive \(exact\), 8 factors, 2 iterations, bm25 α=1 λ=10 K1=100 B=0\.8, seed 1 \(/m);
     assert.match(other.stdout, /^Loss     not recorded \(train with --loss\)$/m);
   });
 
@@ -144,7 +144,7 @@ describe('als info', () => {
     assert.equal(d.interactions, 3);
     const text = als('info', '--model', dir);
     assert.equal(text.status, 0, text.stderr);
-    assert.match(text.stdout, /^Trained  cg \(3 steps\), 2 factors, 1 iteration, log α=2 λ=1, seed 1$/m);
+    assert.match(text.stdout, /^Trained  cg \(3 steps\), 2 factors, 1 iteration, log α=2 λ=10, seed 1$/m);
     assert.match(text.stdout, /^Input    not recorded$/m);
   });
 

@@ -136,7 +136,7 @@ describe('als tune and train --config', () => {
     const lines = result.stdout.split('\n');
     assert.match(lines[0], /^Searching weighting, α, λ for the best NDCG@10/);
     assert.match(lines[1], /^trial\s+weighting\s+α\s+λ\s+factors\s+iterations\s+NDCG@10\s+precision@10\s+seconds$/);
-    assert.match(lines[2], /^\s+1\s+log\s+2\s+1\s+8\s+3\s+0\.\d{4}\s+0\.\d{4}\s+\d+\.\d\d {2}best$/);
+    assert.match(lines[2], /^\s+1\s+log\s+2\s+10\s+8\s+3\s+0\.\d{4}\s+0\.\d{4}\s+\d+\.\d\d {2}best$/);
     assert.match(lines[3], /^\s+2\s+/);
     assert.match(result.stdout, /\nTrain with\n {2}als train \S+ --weighting \w+ --alpha [\d.]+ --lambda [\d.]+ --factors 8 --iterations 3\n/);
   });
