@@ -203,9 +203,7 @@ for (const solver of ['cg', 'naive']) {
   // the most listened artist, as a user would ask for it
   const loaded = loadModel(model);
   let best = 0;
-  const { indptr, indices } = loaded.userItems;
-  const listeners = new Int32Array(loaded.items);
-  for (let n = 0; n < indptr[loaded.users]; n++) listeners[indices[n]]++;
+  const listeners = loaded.itemListeners;
   for (let i = 1; i < loaded.items; i++) if (listeners[i] > listeners[best]) best = i;
   const artist = loaded.itemNames[best].toLowerCase();
   similarItems(loaded, artist); // loads, stages and caches the factors and norms
