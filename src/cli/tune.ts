@@ -87,14 +87,15 @@ async function runTune(file: string, cli: TuneCliOptions): Promise<void> {
 
   const table = !cli.json && !out.quiet;
   const columns = trialColumns(cli.k, cli.metric);
-  if (table) {
+  // printed when the first trial starts, so that a data set too small to split prints only the error
+  const printHeader = () => {
     const searched = TUNED_OPTIONS.filter((name) => fixed[name] === undefined).map(optionLabel);
     out.line(
       `Searching ${searched.length > 0 ? searched.join(', ') : 'nothing (all held fixed)'} for the best ${METRIC_LABELS[cli.metric]}@${cli.k} ` +
         out.color.dim(`(${plural(cli.trials, 'trial')} at most, ${formatBudget(cli.timeBudget)} budget, seed ${seed})`),
     );
     out.line(out.color.bold(columns.header));
-  }
+  };
   let bar: Progress | null = null;
   const stopBar = () => {
     bar?.stop();
@@ -105,6 +106,7 @@ async function runTune(file: string, cli: TuneCliOptions): Promise<void> {
     { trials: cli.trials, timeBudgetSeconds: cli.timeBudget, k: cli.k, metric: cli.metric, testFraction: cli.testFraction, seed, fixed },
     {
       onTrialStart: (number) => {
+        if (table && number === 1) printHeader();
         bar = startProgress(out.interactive && !cli.json, `Trial ${number}/${cli.trials} |{bar}| {percentage}% | ETA {eta_formatted}`, 1);
       },
       onProgress: (done, total) => bar?.update(done / total),
