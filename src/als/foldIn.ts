@@ -1,7 +1,7 @@
 import { Matrix, solve as solveDense } from 'ml-matrix';
 import type { CsrMatrix } from '../data/sparse.js';
 import { AlsError } from '../errors.js';
-import { choleskySolve, jsKernels } from '../kernels/js.js';
+import { addObserved, choleskySolve, jsKernels } from '../kernels/js.js';
 import type { AlsModel } from '../model/model.js';
 import { confidences } from './weighting.js';
 
@@ -116,18 +116,7 @@ export function foldIn(model: Pick<AlsModel, 'itemFactors' | 'items' | 'factors'
     A.set(itemGramian(model));
     for (let a = 0; a < f; a++) A[a * f + a] += lambda;
     b.fill(0);
-    for (let k = 0; k < user.items.length; k++) {
-      const c = confidence[k];
-      const base = user.items[k] * f;
-      const extra = c - 1;
-      for (let a = 0; a < f; a++) {
-        const ya = Y[base + a];
-        b[a] += c * ya;
-        const scaled = extra * ya;
-        const row = a * f;
-        for (let e = 0; e <= a; e++) A[row + e] += scaled * Y[base + e];
-      }
-    }
+    addObserved(Y, f, user.items, confidence, 0, user.items.length, A, b);
   };
   build();
   if (choleskySolve(A, b, f)) return { x: b, items: user.items, confidence, cholesky: A };

@@ -68,10 +68,26 @@ function singularSolve(A: Float64Array, b: Float64Array, f: number): Float64Arra
 
 /** A = YᵀY + λI + Yᵀ(Cᵤ − I)Y (lower triangle) and b = YᵀCᵤp(u) for row u. */
 function accumulate(step: HalfStep, u: number, A: Float64Array, b: Float64Array): void {
-  const { Y, factors: f, indptr, indices, confidence, YtY } = step;
-  A.set(YtY);
+  A.set(step.YtY);
   b.fill(0);
-  for (let n = indptr[u]; n < indptr[u + 1]; n++) {
+  addObserved(step.Y, step.factors, step.indices, step.confidence, step.indptr[u], step.indptr[u + 1], A, b);
+}
+
+/**
+ * The observed columns' part of one row's normal equations: A += Σ (cₙ − 1) yyᵀ (lower triangle)
+ * and b += Σ cₙ y over entries n in [start, end), y = Y[indices[n]]. Shared with the fold-in.
+ */
+export function addObserved(
+  Y: Float32Array,
+  f: number,
+  indices: Int32Array,
+  confidence: Float32Array,
+  start: number,
+  end: number,
+  A: Float64Array,
+  b: Float64Array,
+): void {
+  for (let n = start; n < end; n++) {
     const c = confidence[n];
     const base = indices[n] * f;
     const extra = c - 1;
