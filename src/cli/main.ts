@@ -43,6 +43,9 @@ Examples:
   als recommend --user user2              new artists for user2
   als evaluate data/lastfm-2k.tsv         precision, recall, MAP, NDCG, AUC vs popularity
   als tune data/lastfm-2k.tsv             search the settings that recommend best
+  als recommend --items "radiohead,muse"  recommendations for someone not in the model
+  als update new-plays.tsv                add new plays and users without training again
+  als info                                what the model in ./als-model is
 
 Exit codes: 0 ok, 1 internal error, 2 bad command line, 3 bad input file,
             4 missing or bad model, 5 unknown user or artist, 6 cannot write output`,

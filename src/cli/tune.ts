@@ -49,7 +49,11 @@ export function registerTune(program: Command): void {
     )
     .argument('<file>', 'interactions file (.gz is read transparently)')
     .option('--trials <n>', 'settings to try at most, the defaults first', wholeNumber, DEFAULT_TRIALS)
-    .option('--time-budget <time>', 'start no trial expected to end after this much searching: 90s, 10m, 1h or seconds', duration, DEFAULT_TIME_BUDGET_SECONDS)
+    .addOption(
+      new Option('--time-budget <time>', 'start no trial expected to end after this much searching: 90s, 10m, 1h or seconds')
+        .argParser(duration)
+        .default(DEFAULT_TIME_BUDGET_SECONDS, formatBudget(DEFAULT_TIME_BUDGET_SECONDS).replace(' min', 'm')),
+    )
     .addOption(new Option('--metric <m>', 'what to maximise, at k').choices(TUNE_METRICS).default(DEFAULT_TUNE_METRIC))
     .option('-k, --k <n>', 'length of each recommendation list scored', wholeNumber, DEFAULT_EVAL_K)
     .option('--test-fraction <x>', 'share of each user\'s items held out for test, and again for validation, 0 < x < 1', decimal, DEFAULT_TEST_FRACTION)
