@@ -103,7 +103,9 @@ export async function saveModel(model: AlsModel, dir: string, timings: Record<st
     items,
     factors,
     interactions: nnz,
-    options: { ...model.options },
+    // threads are how this machine trained, not what the model is (any count gives the same
+    // bytes); leaving them out keeps model.json the same on every machine
+    options: withoutThreads(model.options),
     input: model.input ? { ...model.input } : null,
     training: { losses: model.losses },
     // only when there are any, so that a freshly trained model's manifest stays as it was
@@ -125,4 +127,9 @@ export async function saveModel(model: AlsModel, dir: string, timings: Record<st
     throw new AlsError('model', `cannot write the model to ${dir}: ${(error as Error).message}`, { cause: error });
   }
   if (exists) await fs.rm(retired, { recursive: true, force: true });
+}
+
+function withoutThreads(options: AlsModel['options']): Record<string, unknown> {
+  const { threads: _threads, ...rest } = options;
+  return rest;
 }
