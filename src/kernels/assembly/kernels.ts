@@ -278,6 +278,26 @@ export function scores(Y: usize, f: i32, x: usize, out: usize, start: i32, end: 
   for (let j = start; j < end; j++) store<f32>(out + (<usize>j << 2), dot(Y + <usize>j * stride, x, f));
 }
 
+/**
+ * out[q · outStride + j] = Y[j] · Q[q] for rows [start, end) of Y and the nq rows of Q: each
+ * Y row is read from memory once for all nq queries (they stay in cache), and every number is
+ * dot's, bit for bit the one `scores` gives for that query alone.
+ */
+export function scoresBlock(Y: usize, f: i32, Q: usize, nq: i32, out: usize, outStride: i32, start: i32, end: i32): void {
+  const stride = <usize>f << 2;
+  const outRow = <usize>outStride << 2;
+  for (let j = start; j < end; j++) {
+    const y = Y + <usize>j * stride;
+    let o = out + (<usize>j << 2);
+    let x = Q;
+    for (let q = 0; q < nq; q++) {
+      store<f32>(o, dot(y, x, f));
+      o += outRow;
+      x += stride;
+    }
+  }
+}
+
 /** out[j] = ‖Y[j]‖ for rows [start, end) of Y. */
 export function rowNorms(Y: usize, f: i32, out: usize, start: i32, end: i32): void {
   const stride = <usize>f << 2;
@@ -345,4 +365,86 @@ export function topK(scores: usize, n: i32, k: i32, skip: usize, out: usize): i3
     siftDown(out, scores, 0, end);
   }
   return size;
+}
+
+/**
+ * One query's selection over its n scores: with norms != 0, each score first becomes the
+ * cosine s / (queryNorm · norms[j]) in place (0 where that product is 0), in float64 then
+ * rounded, as the TypeScript query does; then the k best into out as topK gives them (entries
+ * with skip[i] != 0 and NaN passed over), and the smallest and largest of those same entries
+ * into range[0], range[1] (+∞ and −∞ when none). Returns how many were found.
+ */
+export function selectRow(scores: usize, n: i32, k: i32, skip: usize, norms: usize, queryNorm: f32, out: usize, range: usize): i32 {
+  if (norms != 0) {
+    const own = <f64>queryNorm;
+    for (let j = 0; j < n; j++) {
+      const at = scores + (<usize>j << 2);
+      const denominator = own * <f64>load<f32>(norms + (<usize>j << 2));
+      store<f32>(at, denominator > 0 ? <f32>(<f64>load<f32>(at) / denominator) : 0);
+    }
+  }
+  let low = <f32>Infinity;
+  let high = <f32>-Infinity;
+  let size = 0;
+  // the heap's worst score: a later index ranks below an equal score, so only a strictly
+  // larger score can enter a full heap (and NaN fails every comparison)
+  let threshold = <f32>Infinity;
+  for (let i = 0; i < n; i++) {
+    if (load<u8>(skip + <usize>i) != 0) continue;
+    const s = load<f32>(scores + (<usize>i << 2));
+    if (s < low) low = s;
+    if (s > high) high = s;
+    if (size == k) {
+      if (!(s > threshold)) continue;
+      store<i32>(out, i);
+      siftDown(out, scores, 0, size);
+    } else {
+      if (s != s) continue;
+      let at = size++;
+      store<i32>(out + (<usize>at << 2), i);
+      while (at > 0) {
+        const parent = (at - 1) >> 1;
+        const p = load<i32>(out + (<usize>parent << 2));
+        if (!below(scores, i, p)) break;
+        store<i32>(out + (<usize>at << 2), p);
+        store<i32>(out + (<usize>parent << 2), i);
+        at = parent;
+      }
+    }
+    if (size == k && k > 0) threshold = load<f32>(scores + (<usize>load<i32>(out) << 2));
+  }
+  for (let end = size - 1; end > 0; end--) {
+    const worst = load<i32>(out);
+    store<i32>(out, load<i32>(out + (<usize>end << 2)));
+    store<i32>(out + (<usize>end << 2), worst);
+    siftDown(out, scores, 0, end);
+  }
+  store<f32>(range, low);
+  store<f32>(range, high, 4);
+  return size;
+}
+
+/**
+ * selectRow for query rows [start, end) of a block of score rows (row q at scores + q·n):
+ * row q leaves out the indices exclude[excludeStart[q] .. excludeStart[q + 1]) (ones outside
+ * 0..n − 1 are ignored), marked in `skip` (n bytes of scratch); its found[q] best go to
+ * best + q·k and its range to range + 2q. norms = 0: no cosine step (queryNorms unused).
+ */
+export function selectRows(
+  scores: usize, n: i32, k: i32, excludeStart: usize, exclude: usize, norms: usize, queryNorms: usize,
+  best: usize, found: usize, range: usize, start: i32, end: i32, skip: usize,
+): void {
+  for (let q = start; q < end; q++) {
+    memory.fill(skip, 0, <usize>n);
+    const from = load<i32>(excludeStart + (<usize>q << 2));
+    const to = load<i32>(excludeStart + (<usize>(q + 1) << 2));
+    for (let e = from; e < to; e++) {
+      const i = load<i32>(exclude + (<usize>e << 2));
+      if (<u32>i < <u32>n) store<u8>(skip + <usize>i, 1);
+    }
+    const queryNorm = norms != 0 ? load<f32>(queryNorms + (<usize>q << 2)) : <f32>0;
+    const row = scores + ((<usize>q * <usize>n) << 2);
+    const count = selectRow(row, n, k, skip, norms, queryNorm, best + ((<usize>q * <usize>k) << 2), range + (<usize>q << 3));
+    store<i32>(found + (<usize>q << 2), count);
+  }
 }
