@@ -367,6 +367,28 @@ export function topK(scores: usize, n: i32, k: i32, skip: usize, out: usize): i3
   return size;
 }
 
+/** Adds index i to the min-heap of `size` indices at out (worst on top); returns the new size. */
+@inline function heapPush(out: usize, scores: usize, size: i32, i: i32): i32 {
+  let at = size;
+  store<i32>(out + (<usize>at << 2), i);
+  while (at > 0) {
+    const parent = (at - 1) >> 1;
+    const p = load<i32>(out + (<usize>parent << 2));
+    if (!below(scores, i, p)) break;
+    store<i32>(out + (<usize>at << 2), p);
+    store<i32>(out + (<usize>parent << 2), i);
+    at = parent;
+  }
+  return size + 1;
+}
+
+/** Puts index i in place of the full heap's worst; returns the new worst score. */
+@inline function heapReplace(out: usize, scores: usize, size: i32, i: i32): f32 {
+  store<i32>(out, i);
+  siftDown(out, scores, 0, size);
+  return load<f32>(scores + (<usize>load<i32>(out) << 2));
+}
+
 /**
  * One query's selection over its n scores: with norms != 0, each score first becomes the
  * cosine s / (queryNorm · norms[j]) in place (0 where that product is 0), in float64 then
@@ -386,32 +408,56 @@ export function selectRow(scores: usize, n: i32, k: i32, skip: usize, norms: usi
   let low = <f32>Infinity;
   let high = <f32>-Infinity;
   let size = 0;
-  // the heap's worst score: a later index ranks below an equal score, so only a strictly
-  // larger score can enter a full heap (and NaN fails every comparison)
-  let threshold = <f32>Infinity;
-  for (let i = 0; i < n; i++) {
+  let i = 0;
+  // one by one until the heap holds k
+  for (; i < n && size < k; i++) {
     if (load<u8>(skip + <usize>i) != 0) continue;
     const s = load<f32>(scores + (<usize>i << 2));
     if (s < low) low = s;
     if (s > high) high = s;
-    if (size == k) {
-      if (!(s > threshold)) continue;
-      store<i32>(out, i);
-      siftDown(out, scores, 0, size);
-    } else {
-      if (s != s) continue;
-      let at = size++;
-      store<i32>(out + (<usize>at << 2), i);
-      while (at > 0) {
-        const parent = (at - 1) >> 1;
-        const p = load<i32>(out + (<usize>parent << 2));
-        if (!below(scores, i, p)) break;
-        store<i32>(out + (<usize>at << 2), p);
-        store<i32>(out + (<usize>parent << 2), i);
-        at = parent;
-      }
+    if (s == s) size = heapPush(out, scores, size, i);
+  }
+  // the heap's worst score: a later index ranks below an equal score, so only a strictly
+  // larger score can enter the full heap (and NaN fails every comparison)
+  let threshold = size == k && k > 0 ? load<f32>(scores + (<usize>load<i32>(out) << 2)) : <f32>Infinity;
+  // then four at a time: each lane keeps its own smallest and largest (pmin and pmax pass over
+  // NaN like the comparisons above); only four holding a skipped entry or a score above the
+  // threshold, rare once the heap holds good scores, go one by one
+  let lows = f32x4.splat(low);
+  let highs = f32x4.splat(high);
+  const vectorEnd = i + ((n - i) & ~3);
+  for (; i < vectorEnd; i += 4) {
+    const v = v128.load(scores + (<usize>i << 2));
+    const clear = load<u32>(skip + <usize>i) == 0;
+    if (clear) {
+      lows = f32x4.pmin(lows, v);
+      highs = f32x4.pmax(highs, v);
+      if (!v128.any_true(f32x4.gt(v, f32x4.splat(threshold)))) continue;
     }
-    if (size == k && k > 0) threshold = load<f32>(scores + (<usize>load<i32>(out) << 2));
+    for (let j = i; j < i + 4; j++) {
+      if (load<u8>(skip + <usize>j) != 0) continue;
+      const s = load<f32>(scores + (<usize>j << 2));
+      if (!clear) {
+        if (s < low) low = s;
+        if (s > high) high = s;
+      }
+      if (s > threshold) threshold = heapReplace(out, scores, size, j);
+    }
+  }
+  for (; i < n; i++) {
+    if (load<u8>(skip + <usize>i) != 0) continue;
+    const s = load<f32>(scores + (<usize>i << 2));
+    if (s < low) low = s;
+    if (s > high) high = s;
+    if (s > threshold) threshold = heapReplace(out, scores, size, i);
+  }
+  for (let lane = 0; lane < 4; lane++) {
+    const l = f32x4.extract_lane(lows, 0);
+    const h = f32x4.extract_lane(highs, 0);
+    if (l < low) low = l;
+    if (h > high) high = h;
+    lows = v128.shuffle<f32>(lows, lows, 1, 2, 3, 0);
+    highs = v128.shuffle<f32>(highs, highs, 1, 2, 3, 0);
   }
   for (let end = size - 1; end > 0; end--) {
     const worst = load<i32>(out);
