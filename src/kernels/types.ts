@@ -37,7 +37,8 @@ export interface BlockSelection {
   exclude: Int32Array;
   /**
    * Cosine similarity: each score of row q is first divided in place by queryNorms[q] · norms[j]
-   * (in float64, then stored as float32; 0 where that product is 0)
+   * (in float64, then stored as float32; 0 where that product is 0). Like a factor matrix,
+   * `norms` is read-only and may be copied into kernel memory once per array.
    */
   norms?: Float32Array;
   queryNorms?: Float32Array;
