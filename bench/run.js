@@ -222,6 +222,34 @@ for (const solver of ['cg', 'naive']) {
     if (result.status !== 0) throw new Error(`als similar failed: ${result.stderr}`);
   }
   record('query', 'als similar as a CLI process, median of 5', median(cli), 'ms', atMost(400));
+
+  // --all on the first 20K queries only (the whole run takes minutes): the progress callback
+  // stops the run, which then removes its temporary file
+  const allRate = async (write, total, unit) => {
+    const stop = new Error('bench: enough');
+    const started = performance.now();
+    let first = null;
+    let done = 0;
+    await write((count) => {
+      if (first === null) first = { count, at: performance.now() };
+      done = count;
+      if (count - first.count >= 20000) throw stop;
+    }).catch((error) => {
+      if (error.cause !== stop) throw error;
+    });
+    const perSecond = (done - first.count) / ((performance.now() - first.at) / 1000);
+    const setup = (first.at - started) / 1000;
+    return { perSecond, full: setup + total / perSecond, label: `${availableParallelism()} threads, ${done - first.count} ${unit}` };
+  };
+  const { writeAllSimilar } = await import(dist('query/similarAll.js'));
+  const { writeAllRecommendations } = await import(dist('query/recommendAll.js'));
+  const scratch = join(dataDir, 'all.tsv');
+  const similarAll = await allRate((progress) => writeAllSimilar(loaded, scratch, {}, progress), loaded.items, 'artists');
+  record('query', `als similar --all (${similarAll.label}): artists per second`, similarAll.perSecond, '/s');
+  record('query', `als similar --all: all ${loaded.items} artists (extrapolated)`, similarAll.full, 's');
+  const recommendAll = await allRate((progress) => writeAllRecommendations(loaded, scratch, {}, progress), loaded.users, 'users');
+  record('query', `als recommend --all (${recommendAll.label}): users per second`, recommendAll.perSecond, '/s');
+  record('query', `als recommend --all: all ${loaded.users} users (extrapolated)`, recommendAll.full, 's');
 }
 
 // --- the table ------------------------------------------------------------------------------

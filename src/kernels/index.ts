@@ -2,7 +2,7 @@ import { jsKernels } from './js.js';
 import type { Kernels } from './types.js';
 import { createWasmKernels, createWasmKernelsSync } from './wasm.js';
 
-export type { HalfStep, Kernels } from './types.js';
+export type { BlockSelection, HalfStep, Kernels } from './types.js';
 export { jsKernels, choleskySolve } from './js.js';
 export { createWasmKernels, createWasmKernelsSync } from './wasm.js';
 

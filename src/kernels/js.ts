@@ -1,5 +1,5 @@
 import { Matrix, solve as solveDense } from 'ml-matrix';
-import type { HalfStep, Kernels } from './types.js';
+import type { BlockSelection, HalfStep, Kernels } from './types.js';
 
 /**
  * The plain TypeScript kernels: the reference that faster implementations are tested against.
@@ -221,6 +221,38 @@ function scores(Y: Float32Array, rows: number, f: number, x: Float32Array, xOffs
   }
 }
 
+function scoresBlock(Y: Float32Array, rows: number, f: number, Q: Float32Array, qFirst: number, queries: number, out: Float32Array): void {
+  for (let q = 0; q < queries; q++) scores(Y, rows, f, Q, (qFirst + q) * f, out.subarray(q * rows, (q + 1) * rows));
+}
+
+function selectBlock(selection: BlockSelection): void {
+  const { scores, rows, queries, k, excludeStart, exclude, norms, queryNorms, best, found, range } = selection;
+  const skip = new Uint8Array(rows);
+  for (let q = 0; q < queries; q++) {
+    const row = scores.subarray(q * rows, (q + 1) * rows);
+    if (norms !== undefined && queryNorms !== undefined) {
+      for (let j = 0; j < rows; j++) {
+        const denominator = queryNorms[q] * norms[j];
+        row[j] = denominator > 0 ? row[j] / denominator : 0;
+      }
+    }
+    for (let e = excludeStart[q]; e < excludeStart[q + 1]; e++) if (exclude[e] >= 0 && exclude[e] < rows) skip[exclude[e]] = 1;
+    let min = Infinity;
+    let max = -Infinity;
+    for (let j = 0; j < rows; j++) {
+      if (skip[j] === 1) continue;
+      if (row[j] < min) min = row[j];
+      if (row[j] > max) max = row[j];
+    }
+    const top = topK(row, k, skip);
+    best.set(top, q * k);
+    found[q] = top.length;
+    range[2 * q] = min;
+    range[2 * q + 1] = max;
+    skip.fill(0);
+  }
+}
+
 function rowNorms(Y: Float32Array, rows: number, f: number, out: Float32Array): void {
   for (let j = 0; j < rows; j++) {
     let sum = 0;
@@ -280,6 +312,8 @@ export const jsKernels: Kernels = {
   cgUpdate,
   dataLoss,
   scores,
+  scoresBlock,
+  selectBlock,
   rowNorms,
   topK,
   dispose() {},

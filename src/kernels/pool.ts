@@ -4,7 +4,7 @@
  * the same way whichever thread takes it, so results do not depend on threads or scheduling.
  */
 export const CONTROL_INTS = 16;
-export const ARGUMENTS = 16;
+export const ARGUMENTS = 32;
 export const CONTROL_BYTES = CONTROL_INTS * 4 + ARGUMENTS * 8;
 
 /** Int32 slots */
@@ -23,7 +23,7 @@ export const SLOT = {
   quit: 6,
 } as const;
 
-export const TASK = { gramian: 1, cg: 2, exact: 3, loss: 4 } as const;
+export const TASK = { gramian: 1, cg: 2, exact: 3, loss: 4, scores: 5, select: 6 } as const;
 
 /** Float64 argument slots */
 export const ARG = {
@@ -45,6 +45,19 @@ export const ARG = {
   first: 13,
   /** Int32 row boundaries of the chunks (chunk c is [bounds[c], bounds[c + 1])), or 0 for even chunks */
   bounds: 14,
+  /** scoresBlock: the query rows, how many, and the output row length */
+  queryRows: 15,
+  queries: 16,
+  outStride: 17,
+  /** selectBlock: the BlockSelection arrays (scores in `out`, row length in `outStride`) */
+  k: 18,
+  excludeStart: 19,
+  exclude: 20,
+  norms: 21,
+  queryNorms: 22,
+  best: 23,
+  found: 24,
+  range: 25,
 } as const;
 
 export interface KernelExports {
@@ -54,6 +67,11 @@ export interface KernelExports {
   dataLoss(X: number, Y: number, f: number, indptr: number, indices: number, confidence: number, YtY: number, start: number, end: number, scratch: number): number;
   scores(Y: number, f: number, x: number, out: number, start: number, end: number): void;
   rowNorms(Y: number, f: number, out: number, start: number, end: number): void;
+  scoresBlock(Y: number, f: number, Q: number, nq: number, out: number, outStride: number, start: number, end: number): void;
+  selectRows(
+    scores: number, n: number, k: number, excludeStart: number, exclude: number, norms: number, queryNorms: number,
+    best: number, found: number, range: number, start: number, end: number, skip: number,
+  ): void;
   topK(scores: number, n: number, k: number, skip: number, out: number): number;
 }
 
@@ -86,6 +104,15 @@ function runChunk(e: KernelExports, kind: number, a: Float64Array, chunk: number
       new Float64Array(memoryOf(e), a[ARG.out] + chunk * 8, 1)[0] = value;
       break;
     }
+    case TASK.scores:
+      e.scoresBlock(a[ARG.Y], f, a[ARG.queryRows], a[ARG.queries], a[ARG.out], a[ARG.outStride], start, end);
+      break;
+    case TASK.select:
+      e.selectRows(
+        a[ARG.out], a[ARG.outStride], a[ARG.k], a[ARG.excludeStart], a[ARG.exclude], a[ARG.norms], a[ARG.queryNorms],
+        a[ARG.best], a[ARG.found], a[ARG.range], start, end, scratch,
+      );
+      break;
   }
 }
 

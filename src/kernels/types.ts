@@ -21,6 +21,37 @@ export interface HalfStep {
   YtY: Float64Array;
 }
 
+/**
+ * topK and the score range of every row of a block of query scores at once (see selectBlock).
+ * Arrays from the kernels' float32/int32 avoid copies.
+ */
+export interface BlockSelection {
+  /** `queries` rows of `rows` scores, row q from q · rows on (as scoresBlock writes them) */
+  scores: Float32Array;
+  rows: number;
+  queries: number;
+  /** how many best per row */
+  k: number;
+  /** row q leaves out the indices exclude[excludeStart[q] .. excludeStart[q + 1]) (queries + 1 entries) */
+  excludeStart: Int32Array;
+  exclude: Int32Array;
+  /**
+   * Cosine similarity: each score of row q is first divided in place by queryNorms[q] · norms[j]
+   * (in float64, then stored as float32; 0 where that product is 0). Like a factor matrix,
+   * `norms` is read-only and may be copied into kernel memory once per array.
+   */
+  norms?: Float32Array;
+  queryNorms?: Float32Array;
+  /** out: row q's best indices as topK gives them, at best[q · k ..], found[q] of them */
+  best: Int32Array;
+  found: Int32Array;
+  /**
+   * out: the smallest and largest score over row q's candidates (neither left out nor NaN) at
+   * range[2q] and range[2q + 1], as scoreRange gives them (+∞ and −∞ when none)
+   */
+  range: Float32Array;
+}
+
 export interface Kernels {
   readonly name: 'js' | 'wasm';
   /** threads the row-range functions use */
@@ -57,6 +88,17 @@ export interface Kernels {
 
   /** out[j] = Y[j] · x[xOffset .. xOffset + factors) for the first `rows` rows of Y */
   scores(Y: Float32Array, rows: number, factors: number, x: Float32Array, xOffset: number, out: Float32Array): void;
+
+  /**
+   * out[q · rows + j] = Y[j] · Q[qFirst + q] for the first `rows` rows of Y and the `queries`
+   * rows of Q from row qFirst on (Q has `factors` numbers per row too): `scores` for a block of
+   * queries, each row of Y read from memory once for all of them. Every number is the one
+   * `scores` gives for that query alone, whatever the thread count.
+   */
+  scoresBlock(Y: Float32Array, rows: number, factors: number, Q: Float32Array, qFirst: number, queries: number, out: Float32Array): void;
+
+  /** topK and the score range of every row of a block of scores (rows split over the threads) */
+  selectBlock(selection: BlockSelection): void;
 
   /** out[j] = ‖Y[j]‖ for the first `rows` rows of Y */
   rowNorms(Y: Float32Array, rows: number, factors: number, out: Float32Array): void;

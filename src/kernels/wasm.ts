@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { jsKernels } from './js.js';
 import { ARG, ARGUMENTS, CONTROL_BYTES, CONTROL_INTS, SLOT, TASK, work, type KernelExports } from './pool.js';
-import type { HalfStep, Kernels } from './types.js';
+import type { BlockSelection, HalfStep, Kernels } from './types.js';
 
 const PAGE = 65536;
 /** rows per Gramian chunk handed to a thread (its rows all cost the same) */
@@ -13,6 +13,8 @@ const GRAMIAN_CHUNK_ROWS = 2048;
  * whatever the thread count.
  */
 const CHUNKS_PER_CALL = 256;
+/** item rows per chunk of a block of query scores: 4096 × 16 queries is about 0.3 ms of work */
+const SCORE_CHUNK_ROWS = 4096;
 
 let compiled: WebAssembly.Module | null = null;
 
@@ -64,7 +66,7 @@ class Arena {
 }
 
 /** A reusable arena array that grows when a call needs more. */
-class Scratch<T extends Float32Array | Float64Array> {
+class Scratch<T extends Float32Array | Float64Array | Int32Array> {
   private array: T | null = null;
   constructor(private readonly make: (length: number) => T) {}
   get(length: number): T {
@@ -281,6 +283,69 @@ class WasmKernels implements Kernels {
     const result = this.arena.owns(out) ? out : this.staging.get(rows);
     this.exports.scores(y.byteOffset, f, vector.byteOffset, result.byteOffset, 0, rows);
     if (result !== out) out.set(result.subarray(0, rows));
+  }
+
+  private readonly queryBlock = new Scratch((n) => this.arena.float32(n));
+  private readonly blockOut = new Scratch((n) => this.arena.float32(n));
+
+  scoresBlock(Y: Float32Array, rows: number, f: number, Q: Float32Array, qFirst: number, queries: number, out: Float32Array): void {
+    if (rows === 0 || queries === 0) return;
+    const y = this.resident(Y, rows * f);
+    const q = this.queryBlock.get(queries * f);
+    q.set(Q.subarray(qFirst * f, (qFirst + queries) * f));
+    const result = this.arena.owns(out) ? out : this.blockOut.get(queries * rows);
+    const a = this.args;
+    a[ARG.Y] = y.byteOffset;
+    a[ARG.factors] = f;
+    a[ARG.queryRows] = q.byteOffset;
+    a[ARG.queries] = queries;
+    a[ARG.out] = result.byteOffset;
+    a[ARG.outStride] = rows;
+    // items split over the threads; each number is one thread's dot, so the split changes nothing
+    this.run(TASK.scores, 0, rows, SCORE_CHUNK_ROWS, 0);
+    if (result !== out) out.set(result.subarray(0, queries * rows));
+  }
+
+  private readonly selectInts = [0, 1, 2, 3].map(() => new Scratch((n) => this.arena.int32(n)));
+  private readonly selectFloats = [0, 1].map(() => new Scratch((n) => this.arena.float32(n)));
+
+  /** `array` itself when in kernel memory, else a copy in scratch (`copy`: with its contents) */
+  private inKernel<T extends Float32Array | Int32Array>(array: T, scratch: Scratch<T>, length: number, copy: boolean): T {
+    if (this.arena.owns(array)) return array;
+    const inside = scratch.get(length);
+    if (copy) inside.set(array.subarray(0, length));
+    return inside;
+  }
+
+  selectBlock(selection: BlockSelection): void {
+    const { rows, queries, k, norms, queryNorms } = selection;
+    if (queries === 0) return;
+    const cosine = norms !== undefined && queryNorms !== undefined;
+    const [starts, excluded, best, found] = this.selectInts as Scratch<Int32Array>[];
+    const [range, queryNormCopy] = this.selectFloats as Scratch<Float32Array>[];
+    const scores = this.inKernel(selection.scores, this.blockOut, queries * rows, true);
+    const excludeStart = this.inKernel(selection.excludeStart, starts, queries + 1, true);
+    const exclude = this.inKernel(selection.exclude, excluded, Math.max(1, excludeStart[queries]), true);
+    const bestOut = this.inKernel(selection.best, best, Math.max(1, queries * k), false);
+    const foundOut = this.inKernel(selection.found, found, queries, false);
+    const rangeOut = this.inKernel(selection.range, range, 2 * queries, false);
+    const a = this.args;
+    a[ARG.out] = scores.byteOffset;
+    a[ARG.outStride] = rows;
+    a[ARG.k] = k;
+    a[ARG.excludeStart] = excludeStart.byteOffset;
+    a[ARG.exclude] = exclude.byteOffset;
+    a[ARG.norms] = cosine ? this.resident(norms, rows).byteOffset : 0;
+    a[ARG.queryNorms] = cosine ? this.inKernel(queryNorms, queryNormCopy, queries, true).byteOffset : 0;
+    a[ARG.best] = bestOut.byteOffset;
+    a[ARG.found] = foundOut.byteOffset;
+    a[ARG.range] = rangeOut.byteOffset;
+    // one query row per chunk: each row is selected whole by one thread; scratch is its skip mask
+    this.run(TASK.select, 0, queries, 1, rows);
+    if (scores !== selection.scores && cosine) selection.scores.set(scores.subarray(0, queries * rows));
+    if (bestOut !== selection.best) selection.best.set(bestOut.subarray(0, queries * k));
+    if (foundOut !== selection.found) selection.found.set(foundOut.subarray(0, queries));
+    if (rangeOut !== selection.range) selection.range.set(rangeOut.subarray(0, 2 * queries));
   }
 
   rowNorms(Y: Float32Array, rows: number, f: number, out: Float32Array): void {

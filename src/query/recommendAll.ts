@@ -1,8 +1,61 @@
 import { createWriteStream, promises as fs } from 'node:fs';
 import { once } from 'node:events';
+import { availableParallelism } from 'node:os';
+import { finished } from 'node:stream/promises';
 import { AlsError } from '../errors.js';
+import { createWasmKernels, type Kernels } from '../kernels/index.js';
 import type { AlsModel } from '../model/model.js';
-import { recommendFor, recommendScratch, type RecommendOptions } from './recommend.js';
+import type { RecommendOptions } from './recommend.js';
+import { minMaxScale } from './scale.js';
+
+/**
+ * Queries scored together: each item row is read from memory once per block instead of once
+ * per query (at 292K items × 64 factors: 1.4 ms per query instead of 2.5 on one thread; 8 gave
+ * nearly the same, 4 a little less). The block's scores take QUERY_BLOCK × items floats.
+ */
+export const QUERY_BLOCK = 16;
+
+/** The arrays of one block of queries (kernel memory is never freed: kept per kernels). */
+export interface BlockScratch {
+  items: number;
+  k: number;
+  scores: Float32Array;
+  excludeStart: Int32Array;
+  best: Int32Array;
+  found: Int32Array;
+  range: Float32Array;
+}
+
+const blocks = new WeakMap<Kernels, BlockScratch>();
+
+export function blockScratch(kernels: Kernels, items: number, k: number): BlockScratch {
+  let scratch = blocks.get(kernels);
+  if (scratch === undefined || scratch.items < items || scratch.k < k) {
+    const size = Math.max(items, scratch?.items ?? 0);
+    const most = Math.max(k, scratch?.k ?? 0, 1);
+    scratch = {
+      items: size,
+      k: most,
+      scores: kernels.float32(QUERY_BLOCK * size),
+      excludeStart: kernels.int32(QUERY_BLOCK + 1),
+      best: kernels.int32(QUERY_BLOCK * most),
+      found: kernels.int32(QUERY_BLOCK),
+      range: kernels.float32(2 * QUERY_BLOCK),
+    };
+    blocks.set(kernels, scratch);
+  }
+  return scratch;
+}
+
+/**
+ * `kernels` when given, else WebAssembly kernels on every CPU for this one run (the caller
+ * disposes of them through `owned`).
+ */
+export async function allQueryKernels(kernels: Kernels | undefined): Promise<{ kernels: Kernels; owned: Kernels | null }> {
+  if (kernels !== undefined) return { kernels, owned: null };
+  const owned = await createWasmKernels(availableParallelism());
+  return { kernels: owned, owned };
+}
 
 /** "cannot write PATH: reason", naming the file the user asked for, not the temporary one. */
 export function describeWriteError(path: string, error: unknown): string {
@@ -22,9 +75,10 @@ export function field(text: string): string {
 }
 
 /**
- * Writes `user \t item \t score` lines for every user, best first within a user, streamed
- * (one user's lines in memory at a time) to a temporary file renamed to `path` at the end.
- * Returns the number of lines.
+ * Writes `user \t item \t score` lines for every user, best first within a user (the lines of
+ * recommendFor, number for number), streamed to a temporary file renamed to `path` at the end.
+ * Users go QUERY_BLOCK at a time through scoresBlock and selectBlock, on every CPU unless
+ * `options.kernels` says otherwise. Returns the number of lines.
  */
 export async function writeAllRecommendations(
   model: AlsModel,
@@ -32,31 +86,58 @@ export async function writeAllRecommendations(
   options: RecommendOptions = {},
   onProgress?: (users: number, total: number) => void,
 ): Promise<number> {
+  const { itemFactors: Y, userFactors: X, items, users, factors: f } = model;
+  const k = options.count ?? 10;
+  // model errors (a corrupt file read on first use) come before the output file is opened
+  const { indptr, indices } = model.userItems;
+  const names = model.itemNames.map(field);
+  const { kernels, owned } = await allQueryKernels(options.kernels);
   const temporary = `${path}.tmp-${process.pid}`;
   const out = createWriteStream(temporary);
   const opened = once(out, 'open');
+  // a write error (a full disk) can come while no one awaits the stream; kept to be thrown below
+  let failure: unknown;
+  out.on('error', (error) => (failure ??= error));
   let lines = 0;
   try {
     await opened;
-    const scratch = recommendScratch(model, options.kernels);
-    for (let user = 0; user < model.users; user++) {
-      const id = field(model.userIds[user]);
-      let text = '';
-      for (const r of recommendFor(model, user, options, scratch)) {
-        text += `${id}\t${field(r.name)}\t${r.score.toFixed(6)}\n`;
-        lines++;
+    const { scores, excludeStart, best, found, range } = blockScratch(kernels, items, k);
+    const none = new Int32Array(0);
+    let text = '';
+    for (let first = 0; first < users; first += QUERY_BLOCK) {
+      const queries = Math.min(QUERY_BLOCK, users - first);
+      kernels.scoresBlock(Y, items, f, X, first, queries, scores);
+      // each user's played items left out: their slice of the plays CSR, offsets from the block's start
+      for (let q = 0; q <= queries; q++) excludeStart[q] = options.includePlayed ? 0 : indptr[first + q] - indptr[first];
+      const exclude = options.includePlayed ? none : indices.subarray(indptr[first], indptr[first + queries]);
+      kernels.selectBlock({ scores, rows: items, queries, k, excludeStart, exclude, best, found, range });
+      for (let q = 0; q < queries; q++) {
+        const id = field(model.userIds[first + q]);
+        const scale = { min: range[2 * q], max: range[2 * q + 1] };
+        for (let n = 0; n < found[q]; n++) {
+          const item = best[q * k + n];
+          text += `${id}\t${names[item]}\t${minMaxScale(scores[q * items + item], scale).toFixed(6)}\n`;
+        }
+        lines += found[q];
+        if (((first + q) & 1023) === 0) onProgress?.(first + q, users);
       }
-      if (!out.write(text)) await once(out, 'drain');
-      if ((user & 1023) === 0) onProgress?.(user, model.users);
+      // fewer, larger writes: one user's lines are a few hundred bytes
+      if (text.length >= 1 << 16) {
+        if (!out.write(text)) await once(out, 'drain');
+        text = '';
+        if (failure !== undefined) throw failure;
+      }
     }
-    out.end();
-    await once(out, 'finish');
+    out.end(text);
+    await finished(out);
     await fs.rename(temporary, path);
   } catch (error) {
     out.destroy();
     await fs.rm(temporary, { force: true });
     throw new AlsError('output', describeWriteError(path, error), { cause: error });
+  } finally {
+    owned?.dispose();
   }
-  onProgress?.(model.users, model.users);
+  onProgress?.(users, users);
   return lines;
 }

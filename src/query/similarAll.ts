@@ -2,12 +2,11 @@ import { createWriteStream, promises as fs } from 'node:fs';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { AlsError } from '../errors.js';
-import { defaultQueryKernels, type Kernels } from '../kernels/index.js';
+import type { Kernels } from '../kernels/index.js';
 import type { AlsModel } from '../model/model.js';
 import { checkMinListeners, DEFAULT_MIN_LISTENERS, itemListeners } from './listeners.js';
-import { describeWriteError, field } from './recommendAll.js';
+import { allQueryKernels, blockScratch, describeWriteError, field, QUERY_BLOCK } from './recommendAll.js';
 import { minMaxScale } from './scale.js';
-import { queryScratch } from './scratch.js';
 import { itemNorms, type SimilarOptions } from './similar.js';
 
 export type SimilarAllOptions = Pick<SimilarOptions, 'count' | 'minListeners' | 'kernels'>;
@@ -26,8 +25,6 @@ interface Candidates {
   slot: Int32Array;
   factors: Float32Array;
   norms: Float32Array;
-  scores: Float32Array;
-  skip: Uint8Array;
 }
 
 // kernel memory is never freed: the compacted rows are kept for the next run on the same model
@@ -50,8 +47,7 @@ function candidates(model: AlsModel, minListeners: number, kernels: Kernels): Ca
 
   let result: Candidates;
   if (count === items) {
-    const { scores, skip } = queryScratch(kernels, items);
-    result = { minListeners, count, rows, slot, factors: Y, norms, scores, skip };
+    result = { minListeners, count, rows, slot, factors: Y, norms };
   } else {
     const factors = kernels.float32(count * f);
     const compactNorms = new Float32Array(count);
@@ -59,7 +55,7 @@ function candidates(model: AlsModel, minListeners: number, kernels: Kernels): Ca
       factors.set(Y.subarray(rows[c] * f, rows[c] * f + f), c * f);
       compactNorms[c] = norms[rows[c]];
     }
-    result = { minListeners, count, rows, slot, factors, norms: compactNorms, scores: kernels.float32(count), skip: kernels.uint8(count) };
+    result = { minListeners, count, rows, slot, factors, norms: compactNorms };
   }
   perModel.set(Y, result);
   return result;
@@ -78,7 +74,8 @@ export interface SimilarAllSummary {
  * Writes `item \t similar item \t score` lines for every item of the model, best first within an
  * item, scores min-max scaled over the item's candidates as in similarTo (the same numbers),
  * to a temporary file renamed to `path` at the end. Neighbours need `minListeners` listeners;
- * query items may have any number.
+ * query items may have any number. Items go QUERY_BLOCK at a time through scoresBlock and
+ * selectBlock, on every CPU unless `options.kernels` says otherwise.
  */
 export async function writeAllSimilar(
   model: AlsModel,
@@ -88,63 +85,71 @@ export async function writeAllSimilar(
 ): Promise<SimilarAllSummary> {
   const minListeners = checkMinListeners(options.minListeners ?? DEFAULT_MIN_LISTENERS);
   const k = options.count ?? 10;
-  const kernels = options.kernels ?? defaultQueryKernels();
   const { itemFactors: Y, items, factors: f } = model;
-  // model errors (a corrupt file read on first use) come before the output file is opened
-  const { count, rows, slot, factors, norms, scores, skip } = candidates(model, minListeners, kernels);
-  const queryNorms = itemNorms(model, kernels);
   const names = model.itemNames.map(field);
-  const temporary = `${path}.tmp-${process.pid}`;
-  const out = createWriteStream(temporary);
-  const opened = once(out, 'open');
-  // a write error (a full disk) can come while no one awaits the stream; kept to be thrown below
-  let failure: unknown;
-  out.on('error', (error) => (failure ??= error));
+  const { kernels, owned } = await allQueryKernels(options.kernels);
   let lines = 0;
+  let count = 0;
   try {
-    await opened;
-    let text = '';
-    for (let i = 0; i < items; i++) {
-      // cosineScores and scoreRange in one pass (half the time of two on this path): the same
-      // float32 numbers, so the lines agree with similarTo's
-      kernels.scores(factors, count, f, Y, i * f, scores);
-      const queryNorm = queryNorms[i];
-      const own = slot[i];
-      let min = Infinity;
-      let max = -Infinity;
-      for (let j = 0; j < count; j++) {
-        const denominator = queryNorm * norms[j];
-        const s = Math.fround(denominator > 0 ? scores[j] / denominator : 0);
-        scores[j] = s;
-        if (j === own) continue;
-        if (s < min) min = s;
-        if (s > max) max = s;
+    // model errors (a corrupt file read on first use) come before the output file is opened
+    const candidateSet = candidates(model, minListeners, kernels);
+    const { rows, slot, factors, norms } = candidateSet;
+    count = candidateSet.count;
+    const queryNorms = itemNorms(model, kernels);
+    const temporary = `${path}.tmp-${process.pid}`;
+    const out = createWriteStream(temporary);
+    const opened = once(out, 'open');
+    // a write error (a full disk) can come while no one awaits the stream; kept to be thrown below
+    let failure: unknown;
+    out.on('error', (error) => (failure ??= error));
+    try {
+      await opened;
+      const { scores, excludeStart, best, found, range } = blockScratch(kernels, count, k);
+      const exclude = new Int32Array(QUERY_BLOCK);
+      let text = '';
+      for (let first = 0; first < items; first += QUERY_BLOCK) {
+        const queries = Math.min(QUERY_BLOCK, items - first);
+        kernels.scoresBlock(factors, count, f, Y, first, queries, scores);
+        // the item itself is no neighbour (nor counted in its range) when it is a candidate
+        let excluded = 0;
+        for (let q = 0; q < queries; q++) {
+          excludeStart[q] = excluded;
+          if (slot[first + q] >= 0) exclude[excluded++] = slot[first + q];
+        }
+        excludeStart[queries] = excluded;
+        // cosineScores, scoreRange and topK in one pass per item: the same float32 numbers as
+        // similarTo's, so the lines agree with it
+        kernels.selectBlock({
+          scores, rows: count, queries, k, excludeStart, exclude, norms,
+          queryNorms: queryNorms.subarray(first, first + queries), best, found, range,
+        });
+        for (let q = 0; q < queries; q++) {
+          const name = names[first + q];
+          const scale = { min: range[2 * q], max: range[2 * q + 1] };
+          for (let n = 0; n < found[q]; n++) {
+            const c = best[q * k + n];
+            text += `${name}\t${names[rows[c]]}\t${minMaxScale(scores[q * count + c], scale).toFixed(6)}\n`;
+          }
+          lines += found[q];
+          if (((first + q) & 63) === 0) onProgress?.(first + q, items);
+        }
+        // fewer, larger writes: one item's lines are a few hundred bytes
+        if (text.length >= 1 << 16) {
+          if (!out.write(text)) await once(out, 'drain');
+          text = '';
+          if (failure !== undefined) throw failure;
+        }
       }
-      const range = { min, max };
-      if (own >= 0) skip[own] = 1;
-      const best = kernels.topK(scores, k, skip);
-      if (own >= 0) skip[own] = 0;
-      const name = names[i];
-      for (let n = 0; n < best.length; n++) {
-        const c = best[n];
-        text += `${name}\t${names[rows[c]]}\t${minMaxScale(scores[c], range).toFixed(6)}\n`;
-      }
-      lines += best.length;
-      // fewer, larger writes: one item's lines are a few hundred bytes
-      if (text.length >= 1 << 16) {
-        if (!out.write(text)) await once(out, 'drain');
-        text = '';
-        if (failure !== undefined) throw failure;
-      }
-      if ((i & 63) === 0) onProgress?.(i, items);
+      out.end(text);
+      await finished(out);
+      await fs.rename(temporary, path);
+    } catch (error) {
+      out.destroy();
+      await fs.rm(temporary, { force: true });
+      throw new AlsError('output', describeWriteError(path, error), { cause: error });
     }
-    out.end(text);
-    await finished(out);
-    await fs.rename(temporary, path);
-  } catch (error) {
-    out.destroy();
-    await fs.rm(temporary, { force: true });
-    throw new AlsError('output', describeWriteError(path, error), { cause: error });
+  } finally {
+    owned?.dispose();
   }
   onProgress?.(items, items);
   return { items, lines, minListeners, leftOut: items - count };

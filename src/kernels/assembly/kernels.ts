@@ -278,6 +278,26 @@ export function scores(Y: usize, f: i32, x: usize, out: usize, start: i32, end: 
   for (let j = start; j < end; j++) store<f32>(out + (<usize>j << 2), dot(Y + <usize>j * stride, x, f));
 }
 
+/**
+ * out[q · outStride + j] = Y[j] · Q[q] for rows [start, end) of Y and the nq rows of Q: each
+ * Y row is read from memory once for all nq queries (they stay in cache), and every number is
+ * dot's, bit for bit the one `scores` gives for that query alone.
+ */
+export function scoresBlock(Y: usize, f: i32, Q: usize, nq: i32, out: usize, outStride: i32, start: i32, end: i32): void {
+  const stride = <usize>f << 2;
+  const outRow = <usize>outStride << 2;
+  for (let j = start; j < end; j++) {
+    const y = Y + <usize>j * stride;
+    let o = out + (<usize>j << 2);
+    let x = Q;
+    for (let q = 0; q < nq; q++) {
+      store<f32>(o, dot(y, x, f));
+      o += outRow;
+      x += stride;
+    }
+  }
+}
+
 /** out[j] = ‖Y[j]‖ for rows [start, end) of Y. */
 export function rowNorms(Y: usize, f: i32, out: usize, start: i32, end: i32): void {
   const stride = <usize>f << 2;
@@ -345,4 +365,132 @@ export function topK(scores: usize, n: i32, k: i32, skip: usize, out: usize): i3
     siftDown(out, scores, 0, end);
   }
   return size;
+}
+
+/** Adds index i to the min-heap of `size` indices at out (worst on top); returns the new size. */
+@inline function heapPush(out: usize, scores: usize, size: i32, i: i32): i32 {
+  let at = size;
+  store<i32>(out + (<usize>at << 2), i);
+  while (at > 0) {
+    const parent = (at - 1) >> 1;
+    const p = load<i32>(out + (<usize>parent << 2));
+    if (!below(scores, i, p)) break;
+    store<i32>(out + (<usize>at << 2), p);
+    store<i32>(out + (<usize>parent << 2), i);
+    at = parent;
+  }
+  return size + 1;
+}
+
+/** Puts index i in place of the full heap's worst; returns the new worst score. */
+@inline function heapReplace(out: usize, scores: usize, size: i32, i: i32): f32 {
+  store<i32>(out, i);
+  siftDown(out, scores, 0, size);
+  return load<f32>(scores + (<usize>load<i32>(out) << 2));
+}
+
+/**
+ * One query's selection over its n scores: with norms != 0, each score first becomes the
+ * cosine s / (queryNorm · norms[j]) in place (0 where that product is 0), in float64 then
+ * rounded, as the TypeScript query does; then the k best into out as topK gives them (entries
+ * with skip[i] != 0 and NaN passed over), and the smallest and largest of those same entries
+ * into range[0], range[1] (+∞ and −∞ when none). Returns how many were found.
+ */
+export function selectRow(scores: usize, n: i32, k: i32, skip: usize, norms: usize, queryNorm: f32, out: usize, range: usize): i32 {
+  if (norms != 0) {
+    const own = <f64>queryNorm;
+    for (let j = 0; j < n; j++) {
+      const at = scores + (<usize>j << 2);
+      const denominator = own * <f64>load<f32>(norms + (<usize>j << 2));
+      store<f32>(at, denominator > 0 ? <f32>(<f64>load<f32>(at) / denominator) : 0);
+    }
+  }
+  let low = <f32>Infinity;
+  let high = <f32>-Infinity;
+  let size = 0;
+  let i = 0;
+  // one by one until the heap holds k
+  for (; i < n && size < k; i++) {
+    if (load<u8>(skip + <usize>i) != 0) continue;
+    const s = load<f32>(scores + (<usize>i << 2));
+    if (s < low) low = s;
+    if (s > high) high = s;
+    if (s == s) size = heapPush(out, scores, size, i);
+  }
+  // the heap's worst score: a later index ranks below an equal score, so only a strictly
+  // larger score can enter the full heap (and NaN fails every comparison)
+  let threshold = size == k && k > 0 ? load<f32>(scores + (<usize>load<i32>(out) << 2)) : <f32>Infinity;
+  // then four at a time: each lane keeps its own smallest and largest (pmin and pmax pass over
+  // NaN like the comparisons above); only four holding a skipped entry or a score above the
+  // threshold, rare once the heap holds good scores, go one by one
+  let lows = f32x4.splat(low);
+  let highs = f32x4.splat(high);
+  const vectorEnd = i + ((n - i) & ~3);
+  for (; i < vectorEnd; i += 4) {
+    const v = v128.load(scores + (<usize>i << 2));
+    const clear = load<u32>(skip + <usize>i) == 0;
+    if (clear) {
+      lows = f32x4.pmin(lows, v);
+      highs = f32x4.pmax(highs, v);
+      if (!v128.any_true(f32x4.gt(v, f32x4.splat(threshold)))) continue;
+    }
+    for (let j = i; j < i + 4; j++) {
+      if (load<u8>(skip + <usize>j) != 0) continue;
+      const s = load<f32>(scores + (<usize>j << 2));
+      if (!clear) {
+        if (s < low) low = s;
+        if (s > high) high = s;
+      }
+      if (s > threshold) threshold = heapReplace(out, scores, size, j);
+    }
+  }
+  for (; i < n; i++) {
+    if (load<u8>(skip + <usize>i) != 0) continue;
+    const s = load<f32>(scores + (<usize>i << 2));
+    if (s < low) low = s;
+    if (s > high) high = s;
+    if (s > threshold) threshold = heapReplace(out, scores, size, i);
+  }
+  for (let lane = 0; lane < 4; lane++) {
+    const l = f32x4.extract_lane(lows, 0);
+    const h = f32x4.extract_lane(highs, 0);
+    if (l < low) low = l;
+    if (h > high) high = h;
+    lows = v128.shuffle<f32>(lows, lows, 1, 2, 3, 0);
+    highs = v128.shuffle<f32>(highs, highs, 1, 2, 3, 0);
+  }
+  for (let end = size - 1; end > 0; end--) {
+    const worst = load<i32>(out);
+    store<i32>(out, load<i32>(out + (<usize>end << 2)));
+    store<i32>(out + (<usize>end << 2), worst);
+    siftDown(out, scores, 0, end);
+  }
+  store<f32>(range, low);
+  store<f32>(range, high, 4);
+  return size;
+}
+
+/**
+ * selectRow for query rows [start, end) of a block of score rows (row q at scores + q·n):
+ * row q leaves out the indices exclude[excludeStart[q] .. excludeStart[q + 1]) (ones outside
+ * 0..n − 1 are ignored), marked in `skip` (n bytes of scratch); its found[q] best go to
+ * best + q·k and its range to range + 2q. norms = 0: no cosine step (queryNorms unused).
+ */
+export function selectRows(
+  scores: usize, n: i32, k: i32, excludeStart: usize, exclude: usize, norms: usize, queryNorms: usize,
+  best: usize, found: usize, range: usize, start: i32, end: i32, skip: usize,
+): void {
+  for (let q = start; q < end; q++) {
+    memory.fill(skip, 0, <usize>n);
+    const from = load<i32>(excludeStart + (<usize>q << 2));
+    const to = load<i32>(excludeStart + (<usize>(q + 1) << 2));
+    for (let e = from; e < to; e++) {
+      const i = load<i32>(exclude + (<usize>e << 2));
+      if (<u32>i < <u32>n) store<u8>(skip + <usize>i, 1);
+    }
+    const queryNorm = norms != 0 ? load<f32>(queryNorms + (<usize>q << 2)) : <f32>0;
+    const row = scores + ((<usize>q * <usize>n) << 2);
+    const count = selectRow(row, n, k, skip, norms, queryNorm, best + ((<usize>q * <usize>k) << 2), range + (<usize>q << 3));
+    store<i32>(found + (<usize>q << 2), count);
+  }
 }
