@@ -3,6 +3,7 @@ import { promises as fs } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Interactions } from '../data/read.js';
 import type { CsrMatrix } from '../data/sparse.js';
+import { describeWriteError } from '../data/writeFile.js';
 import { AlsError } from '../errors.js';
 import { MIN_TEST_INTERACTIONS, splitByUser, type SplitOptions } from './split.js';
 
@@ -73,19 +74,6 @@ export function checkWritableAsTriples(data: Pick<Interactions, 'userItems' | 'u
     }
   }
   return { carriageReturns };
-}
-
-/** "cannot write PATH: reason", naming the file or directory the user asked for. */
-function describeWriteError(path: string, error: unknown): string {
-  const code = (error as NodeJS.ErrnoException)?.code;
-  const reason =
-    code === 'ENOTDIR' || code === 'EEXIST' ? 'a file is in the way of the directory' :
-    code === 'EACCES' || code === 'EPERM' ? 'permission denied' :
-    code === 'EROFS' ? 'read-only file system' :
-    code === 'EISDIR' ? 'is a directory' :
-    code === 'ENOSPC' ? 'no space left on the device' :
-    ((error as Error)?.message ?? String(error));
-  return `cannot write ${path}: ${reason}`;
 }
 
 /** Writes the rows of `matrix` as `user \t item \t count` lines, row by row, to an open file. */

@@ -1,8 +1,5 @@
-import { createWriteStream, promises as fs } from 'node:fs';
-import { once } from 'node:events';
 import { availableParallelism } from 'node:os';
-import { finished } from 'node:stream/promises';
-import { AlsError } from '../errors.js';
+import { writeTextAtomically } from '../data/writeFile.js';
 import { createWasmKernels, type Kernels } from '../kernels/index.js';
 import type { AlsModel } from '../model/model.js';
 import type { RecommendOptions } from './recommend.js';
@@ -57,18 +54,6 @@ export async function allQueryKernels(kernels: Kernels | undefined): Promise<{ k
   return { kernels: owned, owned };
 }
 
-/** "cannot write PATH: reason", naming the file the user asked for, not the temporary one. */
-export function describeWriteError(path: string, error: unknown): string {
-  const code = (error as NodeJS.ErrnoException)?.code;
-  const reason =
-    code === 'ENOENT' ? 'no such directory' :
-    code === 'EACCES' || code === 'EPERM' ? 'permission denied' :
-    code === 'EISDIR' ? 'is a directory' :
-    code === 'ENOSPC' ? 'no space left on the device' :
-    ((error as Error)?.message ?? String(error));
-  return `cannot write ${path}: ${reason}`;
-}
-
 export function field(text: string): string {
   // a tab or newline in an id would break the line format; they cannot come from TSV input
   return text.replace(/[\t\r\n]/g, ' ');
@@ -92,49 +77,32 @@ export async function writeAllRecommendations(
   const { indptr, indices } = model.userItems;
   const names = model.itemNames.map(field);
   const { kernels, owned } = await allQueryKernels(options.kernels);
-  const temporary = `${path}.tmp-${process.pid}`;
-  const out = createWriteStream(temporary);
-  const opened = once(out, 'open');
-  // a write error (a full disk) can come while no one awaits the stream; kept to be thrown below
-  let failure: unknown;
-  out.on('error', (error) => (failure ??= error));
   let lines = 0;
   try {
-    await opened;
-    const { scores, excludeStart, best, found, range } = blockScratch(kernels, items, k);
-    const none = new Int32Array(0);
-    let text = '';
-    for (let first = 0; first < users; first += QUERY_BLOCK) {
-      const queries = Math.min(QUERY_BLOCK, users - first);
-      kernels.scoresBlock(Y, items, f, X, first, queries, scores);
-      // each user's played items left out: their slice of the plays CSR, offsets from the block's start
-      for (let q = 0; q <= queries; q++) excludeStart[q] = options.includePlayed ? 0 : indptr[first + q] - indptr[first];
-      const exclude = options.includePlayed ? none : indices.subarray(indptr[first], indptr[first + queries]);
-      kernels.selectBlock({ scores, rows: items, queries, k, excludeStart, exclude, best, found, range });
-      for (let q = 0; q < queries; q++) {
-        const id = field(model.userIds[first + q]);
-        const scale = { min: range[2 * q], max: range[2 * q + 1] };
-        for (let n = 0; n < found[q]; n++) {
-          const item = best[q * k + n];
-          text += `${id}\t${names[item]}\t${minMaxScale(scores[q * items + item], scale).toFixed(6)}\n`;
+    await writeTextAtomically(path, async (emit) => {
+      const { scores, excludeStart, best, found, range } = blockScratch(kernels, items, k);
+      const none = new Int32Array(0);
+      for (let first = 0; first < users; first += QUERY_BLOCK) {
+        const queries = Math.min(QUERY_BLOCK, users - first);
+        kernels.scoresBlock(Y, items, f, X, first, queries, scores);
+        // each user's played items left out: their slice of the plays CSR, offsets from the block's start
+        for (let q = 0; q <= queries; q++) excludeStart[q] = options.includePlayed ? 0 : indptr[first + q] - indptr[first];
+        const exclude = options.includePlayed ? none : indices.subarray(indptr[first], indptr[first + queries]);
+        kernels.selectBlock({ scores, rows: items, queries, k, excludeStart, exclude, best, found, range });
+        let text = '';
+        for (let q = 0; q < queries; q++) {
+          const id = field(model.userIds[first + q]);
+          const scale = { min: range[2 * q], max: range[2 * q + 1] };
+          for (let n = 0; n < found[q]; n++) {
+            const item = best[q * k + n];
+            text += `${id}\t${names[item]}\t${minMaxScale(scores[q * items + item], scale).toFixed(6)}\n`;
+          }
+          lines += found[q];
+          if (((first + q) & 1023) === 0) onProgress?.(first + q, users);
         }
-        lines += found[q];
-        if (((first + q) & 1023) === 0) onProgress?.(first + q, users);
+        await emit(text);
       }
-      // fewer, larger writes: one user's lines are a few hundred bytes
-      if (text.length >= 1 << 16) {
-        if (!out.write(text)) await once(out, 'drain');
-        text = '';
-        if (failure !== undefined) throw failure;
-      }
-    }
-    out.end(text);
-    await finished(out);
-    await fs.rename(temporary, path);
-  } catch (error) {
-    out.destroy();
-    await fs.rm(temporary, { force: true });
-    throw new AlsError('output', describeWriteError(path, error), { cause: error });
+    });
   } finally {
     owned?.dispose();
   }

@@ -1,11 +1,8 @@
-import { createWriteStream, promises as fs } from 'node:fs';
-import { once } from 'node:events';
-import { finished } from 'node:stream/promises';
-import { AlsError } from '../errors.js';
+import { writeTextAtomically } from '../data/writeFile.js';
 import type { Kernels } from '../kernels/index.js';
 import type { AlsModel } from '../model/model.js';
 import { checkMinListeners, DEFAULT_MIN_LISTENERS, itemListeners } from './listeners.js';
-import { allQueryKernels, blockScratch, describeWriteError, field, QUERY_BLOCK } from './recommendAll.js';
+import { allQueryKernels, blockScratch, field, QUERY_BLOCK } from './recommendAll.js';
 import { minMaxScale } from './scale.js';
 import { itemNorms, type SimilarOptions } from './similar.js';
 
@@ -96,17 +93,9 @@ export async function writeAllSimilar(
     const { rows, slot, factors, norms } = candidateSet;
     count = candidateSet.count;
     const queryNorms = itemNorms(model, kernels);
-    const temporary = `${path}.tmp-${process.pid}`;
-    const out = createWriteStream(temporary);
-    const opened = once(out, 'open');
-    // a write error (a full disk) can come while no one awaits the stream; kept to be thrown below
-    let failure: unknown;
-    out.on('error', (error) => (failure ??= error));
-    try {
-      await opened;
+    await writeTextAtomically(path, async (emit) => {
       const { scores, excludeStart, best, found, range } = blockScratch(kernels, count, k);
       const exclude = new Int32Array(QUERY_BLOCK);
-      let text = '';
       for (let first = 0; first < items; first += QUERY_BLOCK) {
         const queries = Math.min(QUERY_BLOCK, items - first);
         kernels.scoresBlock(factors, count, f, Y, first, queries, scores);
@@ -123,6 +112,7 @@ export async function writeAllSimilar(
           scores, rows: count, queries, k, excludeStart, exclude, norms,
           queryNorms: queryNorms.subarray(first, first + queries), best, found, range,
         });
+        let text = '';
         for (let q = 0; q < queries; q++) {
           const name = names[first + q];
           const scale = { min: range[2 * q], max: range[2 * q + 1] };
@@ -133,21 +123,9 @@ export async function writeAllSimilar(
           lines += found[q];
           if (((first + q) & 63) === 0) onProgress?.(first + q, items);
         }
-        // fewer, larger writes: one item's lines are a few hundred bytes
-        if (text.length >= 1 << 16) {
-          if (!out.write(text)) await once(out, 'drain');
-          text = '';
-          if (failure !== undefined) throw failure;
-        }
+        await emit(text);
       }
-      out.end(text);
-      await finished(out);
-      await fs.rename(temporary, path);
-    } catch (error) {
-      out.destroy();
-      await fs.rm(temporary, { force: true });
-      throw new AlsError('output', describeWriteError(path, error), { cause: error });
-    }
+    });
   } finally {
     owned?.dispose();
   }
