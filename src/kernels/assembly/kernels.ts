@@ -342,16 +342,7 @@ export function topK(scores: usize, n: i32, k: i32, skip: usize, out: usize): i3
     const s = load<f32>(scores + (<usize>i << 2));
     if (s != s) continue;
     if (size < k) {
-      let at = size++;
-      store<i32>(out + (<usize>at << 2), i);
-      while (at > 0) {
-        const parent = (at - 1) >> 1;
-        const p = load<i32>(out + (<usize>parent << 2));
-        if (!below(scores, i, p)) break;
-        store<i32>(out + (<usize>at << 2), p);
-        store<i32>(out + (<usize>parent << 2), i);
-        at = parent;
-      }
+      size = heapPush(out, scores, size, i);
     } else if (size > 0 && below(scores, load<i32>(out), i)) {
       store<i32>(out, i);
       siftDown(out, scores, 0, size);
