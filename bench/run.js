@@ -17,7 +17,7 @@ const { resolveTrainOptions } = await import(dist('als/options.js'));
 const { trainFactors } = await import(dist('als/train.js'));
 const { confidences } = await import(dist('als/weighting.js'));
 const { randomFactors, seededRandom } = await import(dist('als/random.js'));
-const { jsKernels, createWasmKernels } = await import(dist('kernels/index.js'));
+const { jsKernels, createWasmKernels, kernelCopy } = await import(dist('kernels/index.js'));
 const { loadModel } = await import(dist('model/load.js'));
 const { similarItems } = await import(dist('query/similar.js'));
 
@@ -125,11 +125,7 @@ for (const solver of ['cg', 'naive']) {
   const flops = 2 * ((steps + 1) * plays.rows * f * f + (steps + 1) * nnz * 2 * f);
 
   const timeKernel = async (kernels, repeats) => {
-    const copy = (array) => {
-      const out = array instanceof Int32Array ? kernels.int32(array.length) : kernels.float32(array.length);
-      out.set(array);
-      return out;
-    };
+    const copy = (array) => kernelCopy(kernels, array);
     const step = { X: copy(X0), Y: copy(Y), factors: f, indptr: copy(plays.indptr), indices: copy(plays.indices), confidence: copy(confidence), YtY };
     let best = Infinity;
     for (let r = 0; r < repeats; r++) {

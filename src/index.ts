@@ -70,4 +70,4 @@ export {
 } from './eval/tune.js';
 export { parseTrainConfig, formatTrainConfig, type TrainConfig } from './als/config.js';
 
-export { jsKernels, type Kernels, type HalfStep } from './kernels/index.js';
+export { jsKernels, kernelCopy, type Kernels, type HalfStep } from './kernels/index.js';

@@ -4,7 +4,7 @@ import { resolveTrainOptions } from '../src/als/options.js';
 import { trainFactors } from '../src/als/train.js';
 import { confidences } from '../src/als/weighting.js';
 import { transpose } from '../src/data/sparse.js';
-import { createWasmKernels, jsKernels, type HalfStep, type Kernels } from '../src/kernels/index.js';
+import { createWasmKernels, jsKernels, kernelCopy, type HalfStep, type Kernels } from '../src/kernels/index.js';
 import { randomMatrix, randomPlays, relativeError } from './helpers.js';
 
 const wasm1 = await createWasmKernels(1);
@@ -19,11 +19,7 @@ function stepFor(kernels: Kernels, seed: number, f: number, lambda: number): Hal
   const users = 300;
   const items = 90;
   const plays = randomPlays(users, items, 0.12, seed);
-  const copy = <T extends Float32Array | Int32Array>(array: T): T => {
-    const out = (array instanceof Int32Array ? kernels.int32(array.length) : kernels.float32(array.length)) as T;
-    out.set(array);
-    return out;
-  };
+  const copy = <T extends Float32Array | Int32Array>(array: T): T => kernelCopy(kernels, array);
   const Y = copy(randomMatrix(items, f, seed + 1));
   const YtY = new Float64Array(f * f);
   jsKernels.gramian(Y, items, f, lambda, YtY);

@@ -1,6 +1,6 @@
 import { setImmediate as nextTick } from 'node:timers/promises';
 import { columnCounts, transpose, type CsrMatrix } from '../data/sparse.js';
-import { createKernels, type HalfStep, type KernelEngine, type Kernels } from '../kernels/index.js';
+import { createKernels, kernelCopy, type HalfStep, type KernelEngine, type Kernels } from '../kernels/index.js';
 import { alsLoss } from './loss.js';
 import type { Interactions } from '../data/read.js';
 import type { AlsModel } from '../model/model.js';
@@ -56,13 +56,6 @@ export async function trainFactors(
   }
 }
 
-/** Copies `array` into one the kernels work on directly. */
-function kernelCopy<T extends Int32Array | Float32Array>(array: T, kernels: Kernels): T {
-  const copy = (array instanceof Int32Array ? kernels.int32(array.length) : kernels.float32(array.length)) as T;
-  copy.set(array);
-  return copy;
-}
-
 async function alternate(plays: CsrMatrix, options: TrainOptions, callbacks: TrainCallbacks, kernels: Kernels): Promise<Factors> {
   const started = performance.now();
   const f = options.factors;
@@ -78,8 +71,8 @@ async function alternate(plays: CsrMatrix, options: TrainOptions, callbacks: Tra
     X: userFactors,
     Y: itemFactors,
     factors: f,
-    indptr: kernelCopy(plays.indptr, kernels),
-    indices: kernelCopy(plays.indices, kernels),
+    indptr: kernelCopy(kernels, plays.indptr),
+    indices: kernelCopy(kernels, plays.indices),
     confidence: userConfidence,
     YtY: new Float64Array(f * f),
   };
@@ -87,9 +80,9 @@ async function alternate(plays: CsrMatrix, options: TrainOptions, callbacks: Tra
     X: itemFactors,
     Y: userFactors,
     factors: f,
-    indptr: kernelCopy(itemUsers.indptr, kernels),
-    indices: kernelCopy(itemUsers.indices, kernels),
-    confidence: kernelCopy(itemUsers.data, kernels),
+    indptr: kernelCopy(kernels, itemUsers.indptr),
+    indices: kernelCopy(kernels, itemUsers.indices),
+    confidence: kernelCopy(kernels, itemUsers.data),
     YtY: new Float64Array(f * f),
   };
 

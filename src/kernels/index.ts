@@ -14,6 +14,16 @@ export async function createKernels(engine: KernelEngine = 'wasm', threads = 1):
   return engine === 'js' ? jsKernels : createWasmKernels(threads);
 }
 
+/**
+ * A copy of `array` in kernels' own memory (kernels.float32/int32), where the WebAssembly kernels
+ * work on it in place instead of copying it in on every call.
+ */
+export function kernelCopy<T extends Int32Array | Float32Array>(kernels: Kernels, array: T): T {
+  const copy = (array instanceof Int32Array ? kernels.int32(array.length) : kernels.float32(array.length)) as T;
+  copy.set(array);
+  return copy;
+}
+
 let queryKernels: Kernels | null = null;
 
 /** The kernels queries use unless told otherwise: WebAssembly, one thread, made on first use. */
