@@ -50,6 +50,14 @@
   }
 }
 
+/** to[0..n) = from[0..n), inline: memory.copy is a call, costly for one short row */
+@inline function copy32(from: usize, to: usize, n: i32): void {
+  const vectorEnd = n & ~3;
+  let k = 0;
+  for (; k < vectorEnd; k += 4) v128.store(to + (<usize>k << 2), v128.load(from + (<usize>k << 2)));
+  for (; k < n; k++) store<f32>(to + (<usize>k << 2), load<f32>(from + (<usize>k << 2)));
+}
+
 @inline function zero32(p: usize, n: i32): void {
   memory.fill(p, 0, <usize>n << 2);
 }
@@ -111,28 +119,42 @@ export function gramianBlock(Y: usize, f: i32, start: i32, end: i32, out: usize,
 
 /**
  * Conjugate-gradient update of rows [start, end) of X (Takács, Pilászy & Tikk 2011), warm
- * started; YtY is YᵀY + λI in float32. scratch: 4 vectors of f floats, 16-byte aligned.
+ * started; YtY is YᵀY + λI in float32. scratch: 3 vectors of f floats, 16-byte aligned, then
+ * room for the Y rows of the longest row gathered.
+ *
+ * A row with gatherFrom up to gatherUpTo observed columns first copies their Y rows into that
+ * room, in order, while computing the residual, and its CG steps then read the copies one after
+ * another: one pass of random reads over Y per row instead of 1 + steps (Y of the item half-step
+ * is the whole user matrix, far larger than any cache). Other rows (all, with gatherUpTo = 0)
+ * read Y in place. The numbers read are the same either way, and so is every result, bit for bit.
  */
 export function cgRows(
   X: usize, Y: usize, f: i32, indptr: usize, indices: usize, confidence: usize,
-  YtY: usize, steps: i32, start: i32, end: i32, scratch: usize,
+  YtY: usize, steps: i32, start: i32, end: i32, scratch: usize, gatherFrom: i32, gatherUpTo: i32,
 ): void {
   const stride = <usize>f << 2;
   const vec = <usize>((f + 3) & ~3) << 2;
   const r = scratch;
   const p = scratch + vec;
   const Ap = scratch + 2 * vec;
+  const gathered = scratch + 3 * vec;
   for (let u = start; u < end; u++) {
     const x = X + <usize>u * stride;
     const from = load<i32>(indptr + (<usize>u << 2));
     const to = load<i32>(indptr + (<usize>(u + 1) << 2));
+    const gather = to - from >= gatherFrom && to - from <= gatherUpTo;
 
     // r = YᵀCᵤp(u) − (YᵀY + λI + Yᵀ(Cᵤ − I)Y) x
     symmetricProduct(YtY, x, r, f);
     for (let k = 0; k < f; k++) store<f32>(r + (<usize>k << 2), -load<f32>(r + (<usize>k << 2)));
     for (let n = from; n < to; n++) {
       const c = load<f32>(confidence + (<usize>n << 2));
-      const y = Y + <usize>load<i32>(indices + (<usize>n << 2)) * stride;
+      let y = Y + <usize>load<i32>(indices + (<usize>n << 2)) * stride;
+      if (gather) {
+        const copy = gathered + <usize>(n - from) * stride;
+        copy32(y, copy, f);
+        y = copy;
+      }
       axpy(c - (c - 1) * dot(y, x, f), y, r, f);
     }
     memory.copy(p, r, stride);
@@ -141,10 +163,19 @@ export function cgRows(
 
     for (let it = 0; it < steps; it++) {
       symmetricProduct(YtY, p, Ap, f);
-      for (let n = from; n < to; n++) {
-        const c = load<f32>(confidence + (<usize>n << 2));
-        const y = Y + <usize>load<i32>(indices + (<usize>n << 2)) * stride;
-        axpy((c - 1) * dot(y, p, f), y, Ap, f);
+      if (gather) {
+        let y = gathered;
+        for (let n = from; n < to; n++) {
+          const c = load<f32>(confidence + (<usize>n << 2));
+          axpy((c - 1) * dot(y, p, f), y, Ap, f);
+          y += stride;
+        }
+      } else {
+        for (let n = from; n < to; n++) {
+          const c = load<f32>(confidence + (<usize>n << 2));
+          const y = Y + <usize>load<i32>(indices + (<usize>n << 2)) * stride;
+          axpy((c - 1) * dot(y, p, f), y, Ap, f);
+        }
       }
       const pAp = <f64>dot(p, Ap, f);
       if (!(pAp > 0)) break;
