@@ -4,7 +4,7 @@ import { resolveTrainOptions } from '../src/als/options.js';
 import { trainFactors } from '../src/als/train.js';
 import { confidences } from '../src/als/weighting.js';
 import { transpose } from '../src/data/sparse.js';
-import { createWasmKernels, jsKernels, kernelCopy, type HalfStep, type Kernels } from '../src/kernels/index.js';
+import { createWasmKernels, jsKernels, kernelCopy, type HalfStep, type Kernels, type WasmKernelOptions } from '../src/kernels/index.js';
 import { randomMatrix, randomPlays, relativeError } from './helpers.js';
 
 const wasm1 = await createWasmKernels(1);
@@ -144,6 +144,59 @@ describe('WebAssembly kernels', () => {
     const step = stepFor(jsKernels, 1, 4, 0.1);
     assert.throws(() => wasm1.cgUpdate(step, 3, 0, 10), /not allocated by these kernels/);
   });
+});
+
+describe('CG gathering the Y rows of a row first', () => {
+  // rows of very different lengths: empty, short, and one with every column
+  const lengths = [0, 1, 2, 7, 30, 129, 400, 3, 250, 60, 131, 5];
+  const cols = 400;
+  const rows = lengths.length;
+  const indptr = new Int32Array(rows + 1);
+  const indices: number[] = [];
+  for (let u = 0; u < rows; u++) {
+    // k → (31k + u) mod 400 is one-to-one: exactly lengths[u] distinct columns, ascending k
+    for (let k = 0; k < cols; k++) if ((31 * k + u) % cols < lengths[u]) indices.push((31 * k + u) % cols);
+    indptr[u + 1] = indices.length;
+  }
+  const plays = { rows, cols, indptr, indices: Int32Array.from(indices), data: Float32Array.from(randomMatrix(indices.length, 1, 5).map((v) => 1 + 40 * (v + 0.5))) };
+  const items = transpose(plays);
+
+  /** a few ALS iterations (user then item half-steps, CG) on kernels made with `options` */
+  const train = async (threads: number, options: WasmKernelOptions, f: number) => {
+    const kernels = await createWasmKernels(threads, options);
+    try {
+      const copy = <T extends Float32Array | Int32Array>(array: T): T => kernelCopy(kernels, array);
+      const U = copy(randomMatrix(rows, f, f, 0.1));
+      const I = copy(randomMatrix(cols, f, f + 1, 0.1));
+      const user: HalfStep = { X: U, Y: I, factors: f, indptr: copy(plays.indptr), indices: copy(plays.indices), confidence: copy(plays.data), YtY: new Float64Array(f * f) };
+      const item: HalfStep = { X: I, Y: U, factors: f, indptr: copy(items.indptr), indices: copy(items.indices), confidence: copy(items.data), YtY: new Float64Array(f * f) };
+      for (let iteration = 0; iteration < 3; iteration++) {
+        kernels.gramian(I, cols, f, 0.1, user.YtY);
+        kernels.cgUpdate(user, 3, 0, rows);
+        kernels.gramian(U, rows, f, 0.1, item.YtY);
+        kernels.cgUpdate(item, 3, 0, cols);
+      }
+      return Buffer.concat([Buffer.from(U.slice().buffer), Buffer.from(I.slice().buffer)]);
+    } finally {
+      kernels.dispose();
+    }
+  };
+
+  for (const f of [1, 3, 13, 64]) {
+    it(`gives the factors of reading Y in place, bit for bit, whichever rows it gathers (f=${f})`, async () => {
+      const direct = await train(1, { gatherUpTo: 0 }, f);
+      const variants: [string, WasmKernelOptions][] = [
+        ['every row', { gatherFrom: 0 }],
+        ['rows up to 100 (longer ones read in place)', { gatherFrom: 0, gatherUpTo: 100 }],
+        ['rows of 5 to 200', { gatherFrom: 5, gatherUpTo: 200 }],
+        ['the defaults', {}],
+      ];
+      for (const [name, options] of variants) {
+        for (const threads of [1, 2]) assert.deepEqual(await train(threads, options, f), direct, `${name}, ${threads} threads`);
+      }
+      assert.deepEqual(await train(2, { gatherUpTo: 0 }, f), direct, 'in place, 2 threads');
+    });
+  }
 });
 
 // transpose is used on kernel arrays too
