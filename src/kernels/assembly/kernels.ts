@@ -147,15 +147,20 @@ export function cgRows(
     // r = YᵀCᵤp(u) − (YᵀY + λI + Yᵀ(Cᵤ − I)Y) x
     symmetricProduct(YtY, x, r, f);
     for (let k = 0; k < f; k++) store<f32>(r + (<usize>k << 2), -load<f32>(r + (<usize>k << 2)));
-    for (let n = from; n < to; n++) {
-      const c = load<f32>(confidence + (<usize>n << 2));
-      let y = Y + <usize>load<i32>(indices + (<usize>n << 2)) * stride;
-      if (gather) {
-        const copy = gathered + <usize>(n - from) * stride;
-        copy32(y, copy, f);
-        y = copy;
+    if (gather) {
+      let y = gathered;
+      for (let n = from; n < to; n++) {
+        const c = load<f32>(confidence + (<usize>n << 2));
+        copy32(Y + <usize>load<i32>(indices + (<usize>n << 2)) * stride, y, f);
+        axpy(c - (c - 1) * dot(y, x, f), y, r, f);
+        y += stride;
       }
-      axpy(c - (c - 1) * dot(y, x, f), y, r, f);
+    } else {
+      for (let n = from; n < to; n++) {
+        const c = load<f32>(confidence + (<usize>n << 2));
+        const y = Y + <usize>load<i32>(indices + (<usize>n << 2)) * stride;
+        axpy(c - (c - 1) * dot(y, x, f), y, r, f);
+      }
     }
     memory.copy(p, r, stride);
     let rsOld = <f64>dot(r, r, f);
