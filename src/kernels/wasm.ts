@@ -19,7 +19,7 @@ const SCORE_CHUNK_ROWS = 4096;
  * CG copies the Y rows of a row into per-thread scratch before its steps (see cgRows) when they
  * take at least GATHER_FROM_BYTES: shorter sets stay in the core's own cache between passes
  * anyway, and copying them only costs time (about 8% of a user half-step, measured). The gain
- * is in the long rows: at Last.fm 360K scale an item half-step takes a quarter less time.
+ * is in the long rows: at Last.fm 360K scale an item half-step takes a fifth to a quarter less.
  */
 const GATHER_FROM_BYTES = 32 * 1024;
 /** ...and at most GATHER_BYTES per thread (64 factors: 262,144 rows); longer rows read Y in place */
