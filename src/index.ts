@@ -45,7 +45,7 @@ export { describeModelDirectory, type ModelDirectory, type ModelFile } from './m
 
 export { similarItems, similarTo, rankSimilar, itemNorms, type ScoredItem, type SimilarOptions, type SimilarResult } from './query/similar.js';
 export { writeAllSimilar, type SimilarAllOptions, type SimilarAllSummary } from './query/similarAll.js';
-export { listenerCounts, itemListeners, DEFAULT_MIN_LISTENERS } from './query/listeners.js';
+export { DEFAULT_MIN_LISTENERS } from './query/listeners.js';
 export { recommendItems, recommendFor, recommendForVector, mostPlayed, type RecommendOptions } from './query/recommend.js';
 export { Explainer, explainedRecommendations, explainUser, type Contribution, type Explanation, type ExplainedItem } from './query/explain.js';
 export { parseItemList, resolveItemList, recommendForList, medianPlays, type ListedItem, type ResolvedList, type ListRecommendation } from './query/listened.js';

@@ -1,4 +1,3 @@
-import { columnCounts } from '../data/sparse.js';
 import { AlsError } from '../errors.js';
 import type { AlsModel } from '../model/model.js';
 
@@ -7,14 +6,6 @@ import type { AlsModel } from '../model/model.js';
  * with fewer have factors fitted to one or two users' tastes and crowd "similar" lists).
  */
 export const DEFAULT_MIN_LISTENERS = 3;
-
-/** Distinct users of each item column (entries with plays above zero). */
-export const listenerCounts = columnCounts;
-
-/** The model's listener counts (stored in the model directory, so no play count is read). */
-export function itemListeners(model: Pick<AlsModel, 'itemListeners'>): Int32Array {
-  return model.itemListeners;
-}
 
 /** Items below a listener threshold, as a 0/1 mask to copy into a query's skip mask. */
 export interface ListenerFilter {
@@ -27,9 +18,12 @@ export interface ListenerFilter {
 
 const filters = new WeakMap<Int32Array, ListenerFilter>();
 
-/** The mask of items with fewer than `minListeners` listeners, kept for the model's last threshold. */
+/**
+ * The mask of items with fewer than `minListeners` listeners (the model's stored counts, so no
+ * play count is read), kept for the model's last threshold.
+ */
 export function listenerFilter(model: Pick<AlsModel, 'itemListeners'>, minListeners: number): ListenerFilter {
-  const listeners = itemListeners(model);
+  const listeners = model.itemListeners;
   let filter = filters.get(listeners);
   if (filter === undefined || filter.minListeners !== minListeners) {
     const below = new Uint8Array(listeners.length);

@@ -1,7 +1,7 @@
 import { writeTextAtomically } from '../data/writeFile.js';
 import type { Kernels } from '../kernels/index.js';
 import type { AlsModel } from '../model/model.js';
-import { checkMinListeners, DEFAULT_MIN_LISTENERS, itemListeners } from './listeners.js';
+import { checkMinListeners, DEFAULT_MIN_LISTENERS } from './listeners.js';
 import { allQueryKernels, blockScratch, field, QUERY_BLOCK } from './recommendAll.js';
 import { minMaxScale } from './scale.js';
 import { itemNorms, type SimilarOptions } from './similar.js';
@@ -35,7 +35,7 @@ function candidates(model: AlsModel, minListeners: number, kernels: Kernels): Ca
   if (cached !== undefined && cached.minListeners === minListeners) return cached;
 
   const norms = itemNorms(model, kernels);
-  const listeners = minListeners > 1 ? itemListeners(model) : null;
+  const listeners = minListeners > 1 ? model.itemListeners : null;
   const slot = new Int32Array(items);
   let count = 0;
   for (let i = 0; i < items; i++) slot[i] = listeners === null || listeners[i] >= minListeners ? count++ : -1;
