@@ -99,8 +99,12 @@ export interface ResolvedList {
   unknown: { name: string; message: string }[];
 }
 
-/** Looks each listed name up (case-insensitively, findItem); `defaultPlays` where none given. */
-export function resolveItemList(model: AlsModel, list: ListedItem[], defaultPlays = medianPlays(model)): ResolvedList {
+/**
+ * Looks each listed name up (case-insensitively, findItem); `defaultPlays` where none given
+ * (medianPlays(model) unless said, computed only when an entry needs it: it reads every play
+ * count of the model).
+ */
+export function resolveItemList(model: AlsModel, list: ListedItem[], defaultPlays?: number): ResolvedList {
   const byItem = new Map<number, number>();
   const unknown: ResolvedList['unknown'] = [];
   for (const entry of list) {
@@ -112,7 +116,7 @@ export function resolveItemList(model: AlsModel, list: ListedItem[], defaultPlay
       unknown.push({ name: entry.name, message: error.message });
       continue;
     }
-    byItem.set(index, (byItem.get(index) ?? 0) + (entry.plays ?? defaultPlays));
+    byItem.set(index, (byItem.get(index) ?? 0) + (entry.plays ?? (defaultPlays ??= medianPlays(model))));
   }
   const items = Int32Array.from([...byItem.keys()].sort((a, b) => a - b));
   const plays = Float32Array.from(items, (i) => byItem.get(i) as number);
