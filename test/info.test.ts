@@ -192,6 +192,18 @@ describe('als info on a bad model: exit 4, one line', () => {
       message: (dir) => `als: ${dir}: user_ids.json fails its checksum (the model is corrupt or incomplete; train it again)\n`,
     },
     {
+      name: 'changed listener counts',
+      dir: () => {
+        const dir = copy('listeners');
+        const path = join(dir, 'item_listeners.i32');
+        const bytes = readFileSync(path);
+        bytes[0] ^= 1;
+        writeFileSync(path, bytes);
+        return dir;
+      },
+      message: (dir) => `als: ${dir}: item_listeners.i32 fails its checksum (the model is corrupt or incomplete; train it again)\n`,
+    },
+    {
       name: 'a truncated file',
       dir: () => {
         const dir = copy('truncated');

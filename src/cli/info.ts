@@ -31,6 +31,7 @@ function checkAll(model: AlsModel): number {
   void model.itemFactors;
   void model.userIds;
   void model.itemNames;
+  void model.itemListeners;
   return model.userItems.indptr[model.users];
 }
 
