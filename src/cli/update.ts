@@ -1,10 +1,8 @@
 import { Option, type Command } from 'commander';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { updateModel } from '../als/update.js';
 import { AlsError } from '../errors.js';
 import { INPUT_FORMATS, type InputFormat } from '../data/read.js';
-import { TIMINGS } from '../model/format.js';
+import { readTimings } from '../model/files.js';
 import { loadModel } from '../model/load.js';
 import { saveModel } from '../model/save.js';
 import { formatCount, formatSeconds, makeOutput, plural, printJson } from './output.js';
@@ -35,16 +33,6 @@ export function registerUpdate(program: Command): void {
   addCommonOptions(command).action(runUpdate);
 }
 
-/** The timings of earlier runs, kept beside this update's (not checksummed, so best effort). */
-function earlierTimings(dir: string): Record<string, number> {
-  try {
-    const timings = JSON.parse(readFileSync(join(dir, TIMINGS), 'utf8'));
-    return timings !== null && typeof timings === 'object' ? timings : {};
-  } catch {
-    return {};
-  }
-}
-
 async function runUpdate(file: string, cli: UpdateCliOptions): Promise<void> {
   const out = makeOutput(cli);
   const started = performance.now();
@@ -62,7 +50,7 @@ async function runUpdate(file: string, cli: UpdateCliOptions): Promise<void> {
   const solveSeconds = (performance.now() - solveStarted) / 1000;
   const { summary } = result;
   if (!result.unchanged) {
-    await saveModel(result.model, cli.model, { ...earlierTimings(cli.model), update: solveSeconds });
+    await saveModel(result.model, cli.model, { ...readTimings(cli.model), update: solveSeconds });
   }
   const seconds = (performance.now() - started) / 1000;
 

@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { FILES, MANIFEST, TIMINGS } from './format.js';
 
@@ -25,22 +25,27 @@ export interface ModelDirectory {
 export function describeModelDirectory(dir: string): ModelDirectory {
   dir = resolve(dir);
   const files: ModelFile[] = [MANIFEST, ...Object.values(FILES)].map((name) => ({ name, bytes: statSync(join(dir, name)).size }));
-  let timings: Record<string, number> | null = null;
-  try {
-    const path = join(dir, TIMINGS);
-    files.push({ name: TIMINGS, bytes: statSync(path).size });
-    const parsed: unknown = JSON.parse(readFileSync(path, 'utf8'));
-    if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) {
-      const numbers = Object.entries(parsed).filter(([, v]) => typeof v === 'number' && Number.isFinite(v));
-      if (numbers.length > 0) timings = Object.fromEntries(numbers);
-    }
-  } catch {
-    // absent or not JSON: nothing recorded
-  }
+  const timings = readTimings(dir);
+  if (existsSync(join(dir, TIMINGS))) files.push({ name: TIMINGS, bytes: statSync(join(dir, TIMINGS)).size });
   return {
     files,
     totalBytes: files.reduce((sum, file) => sum + file.bytes, 0),
     timings,
     modified: statSync(join(dir, MANIFEST)).mtime,
   };
+}
+
+/**
+ * The numbers in a model's timings.json (seconds per phase), or null when it is absent, not JSON
+ * or holds none: it is not checksummed, so it is read leniently.
+ */
+export function readTimings(dir: string): Record<string, number> | null {
+  try {
+    const parsed: unknown = JSON.parse(readFileSync(join(dir, TIMINGS), 'utf8'));
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return null;
+    const numbers = Object.entries(parsed).filter(([, v]) => typeof v === 'number' && Number.isFinite(v));
+    return numbers.length > 0 ? Object.fromEntries(numbers) : null;
+  } catch {
+    return null;
+  }
 }
