@@ -5,6 +5,13 @@ import { MAX_LINE_BYTES } from './lines.js';
  * rows alike and word their reasons alike.
  */
 
+/**
+ * The largest count als takes, in a file, an update, a fold-in's `=plays` or the library: far above
+ * any play or purchase count, far below float32's 3.4e38, so that summed duplicates and the
+ * confidences made from them stay finite (issue 9). A larger count is refused, never clamped.
+ */
+export const MAX_COUNT = 1e15;
+
 const COUNT_PATTERN = /^\+?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
 /** The count in `text`, or NaN when it is not a finite non-negative decimal number. */
