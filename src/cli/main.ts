@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
+import { describeErrno } from '../data/writeFile.js';
 import { AlsError } from '../errors.js';
 import { EXIT, exitCodeFor } from './exitCodes.js';
 import { registerEvaluate } from './evaluate.js';
@@ -55,22 +56,87 @@ Exit codes: 0 ok, 1 internal error, 2 bad command line, 3 bad input file,
   return program;
 }
 
-/** Runs the CLI; resolves to the exit code instead of exiting, so tests can call it. */
-export async function main(argv: string[]): Promise<number> {
-  const debug = argv.includes('--debug');
-  // `als similar x | head -1` closes the pipe early: that is the reader's choice, not an error
-  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code === 'EPIPE') process.exit(EXIT.ok);
-    throw error;
+/** What a command has done once it finished, said when only printing its report failed. */
+const DONE: Record<string, string> = {
+  train: 'the model was saved',
+  update: 'the model was updated',
+};
+
+/** The first write failure of each standard stream (kept for the life of the process). */
+const streamFailures = new Map<NodeJS.WriteStream, NodeJS.ErrnoException>();
+
+/**
+ * Keeps the first failure of stdout and stderr instead of letting it crash the process: when
+ * stdout is a file or device, Node writes synchronously and reports a failure (ENOSPC) as an
+ * 'error' event on the next tick; to a pipe it writes asynchronously, and a reader that went
+ * away is EPIPE. The listeners stay for the life of the process: an event can come after main
+ * has returned.
+ */
+function watchStandardStreams(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    if (!stream.listeners('error').includes(keepFailure)) stream.on('error', keepFailure);
+  }
+}
+
+function keepFailure(this: NodeJS.WriteStream, error: NodeJS.ErrnoException): void {
+  if (!streamFailures.has(this)) streamFailures.set(this, error);
+}
+
+/** The stream's failure: known at once from `errored`, though its 'error' event comes a tick later. */
+function failureOf(stream: NodeJS.WriteStream): NodeJS.ErrnoException | undefined {
+  return (stream.errored as NodeJS.ErrnoException | null) ?? streamFailures.get(stream);
+}
+
+/** Resolves once everything written to `stream` so far has been handed to the system, or failed. */
+function flushed(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => {
+    if (stream.destroyed || !stream.writable) return resolve();
+    stream.write('', () => resolve());
   });
+}
+
+/** The reader of a pipe (stdout or a FIFO given as --output) went away: its choice, not an error. */
+function readerWentAway(error: unknown): boolean {
+  for (let e = error, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    if ((e as NodeJS.ErrnoException).code === 'EPIPE') return true;
+  }
+  return false;
+}
+
+/**
+ * Runs the CLI; resolves to the exit code instead of exiting, so tests can call it. A failure
+ * to write standard output (a full disk, a closed terminal) is one line on stderr and exit 6
+ * after the command has finished its work (a model is still saved); a reader that closed the
+ * pipe early (`als … | head -1`) is exit 0 and no message.
+ */
+export async function main(argv: string[]): Promise<number> {
+  // nothing can be told when stderr itself fails; it must not crash the process either
+  watchStandardStreams();
+  let command = '';
+  const code = await run(argv, (name) => (command = name));
+  await flushed(process.stdout);
+  const failure = failureOf(process.stdout);
+  if (code === EXIT.ok && failure !== undefined && failure.code !== 'EPIPE') {
+    const done = DONE[command];
+    process.stderr.write(`als: cannot write standard output: ${describeErrno(failure)}${done ? ` (${done})` : ''}\n`);
+    return EXIT.output;
+  }
+  return code;
+}
+
+async function run(argv: string[], onCommand: (name: string) => void): Promise<number> {
+  const debug = argv.includes('--debug');
   try {
-    await buildProgram().parseAsync(argv, { from: 'user' });
+    const program = buildProgram();
+    program.hook('preAction', (_program, action) => onCommand(action.name()));
+    await program.parseAsync(argv, { from: 'user' });
     return EXIT.ok;
   } catch (error) {
     if (error instanceof CommanderError) {
       // commander has already printed its message (or the help)
       return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
+    if (readerWentAway(error)) return EXIT.ok;
     if (error instanceof AlsError) {
       process.stderr.write(`als: ${error.message}\n`);
       if (debug && error.stack) process.stderr.write(`${error.stack}\n`);

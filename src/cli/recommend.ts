@@ -8,6 +8,7 @@ import { writeAllRecommendations } from '../query/recommendAll.js';
 import { addCommonOptions, wholeNumber, type CommonOptions } from './parse.js';
 import { checkCount, printScored } from './print.js';
 import { formatCount, formatSeconds, makeOutput, plural, printJson, type Output } from './output.js';
+import { outputTarget } from './outputTarget.js';
 import { startProgress } from './progress.js';
 import type { AlsModel } from '../model/model.js';
 
@@ -38,7 +39,7 @@ export function registerRecommend(program: Command): void {
     .option('-u, --user <id>', 'user id (or 0-based row number)')
     .option('-i, --items <list>', 'recommend for someone who played these artists: "name,name=plays,…" (plays default to the median play count)')
     .option('--all', 'recommend for every user (needs --output)')
-    .option('-o, --output <file>', 'with --all: write "user <tab> item <tab> score" lines here')
+    .option('-o, --output <file>', 'with --all: write "user <tab> item <tab> score" lines here (- for standard output)')
     .option('-n, --count <n>', 'recommendations per user', wholeNumber, 10)
     .option('--include-played', 'also recommend artists the user already played')
     .option('--explain', `show the ${EXPLAIN_TOP} played artists that contributed most to each score (ranks by the user's exactly re-solved vector)`)
@@ -143,10 +144,14 @@ function explanationLine(out: Output, e: Explanation): string {
 
 async function recommendAll(out: Output, model: AlsModel, cli: RecommendCliOptions): Promise<void> {
   const started = performance.now();
-  const bar = startProgress(out.interactive, 'Recommending |{bar}| {percentage}% | {value}/{total} users | ETA {eta_formatted}', model.users);
-  const lines = await writeAllRecommendations(model, cli.output as string, { count: cli.count, includePlayed: cli.includePlayed }, (users) =>
+  const target = outputTarget(cli.output as string);
+  // `--output -`: the lines are the output, with no bar or summary among them
+  const toStdout = target === process.stdout;
+  const bar = startProgress(out.interactive && !toStdout, 'Recommending |{bar}| {percentage}% | {value}/{total} users | ETA {eta_formatted}', model.users);
+  const lines = await writeAllRecommendations(model, target, { count: cli.count, includePlayed: cli.includePlayed }, (users) =>
     bar.update(users),
   ).finally(() => bar.stop());
+  if (toStdout) return;
   const seconds = (performance.now() - started) / 1000;
   if (cli.json) printJson({ output: cli.output, users: model.users, lines, seconds });
   else if (!out.quiet) out.line(`Wrote ${formatCount(lines)} recommendations for ${formatCount(model.users)} users to ${cli.output} ${out.color.dim(`(${formatSeconds(seconds)})`)}`);

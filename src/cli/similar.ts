@@ -8,6 +8,7 @@ import { writeAllSimilar } from '../query/similarAll.js';
 import { addCommonOptions, wholeNumber, type CommonOptions } from './parse.js';
 import { checkCount, printScored } from './print.js';
 import { formatCount, formatSeconds, makeOutput, plural, printJson, type Output } from './output.js';
+import { outputTarget } from './outputTarget.js';
 import { startProgress } from './progress.js';
 
 interface SimilarCliOptions extends CommonOptions {
@@ -30,7 +31,7 @@ export function registerSimilar(program: Command): void {
     )
     .argument('[artist]', 'artist (item) name')
     .option('--all', 'list the neighbours of every artist (needs --output)')
-    .option('-o, --output <file>', 'with --all: write "artist <tab> similar artist <tab> score" lines here')
+    .option('-o, --output <file>', 'with --all: write "artist <tab> similar artist <tab> score" lines here (- for standard output)')
     .option('-n, --count <n>', 'how many to list (per artist with --all)', wholeNumber, 10)
     .option('--min-listeners <n>', 'leave out artists played by fewer users (1 keeps all)', wholeNumber, DEFAULT_MIN_LISTENERS)
     .option('--json', 'print {"item", "minListeners", "leftOut", "similar": [{"item", "score"}]} as JSON')
@@ -65,10 +66,14 @@ function leftOutNote(leftOut: number, minListeners: number): string {
 
 async function similarAll(out: Output, model: AlsModel, cli: SimilarCliOptions): Promise<void> {
   const started = performance.now();
-  const bar = startProgress(out.interactive, 'Similar |{bar}| {percentage}% | {value}/{total} artists | ETA {eta_formatted}', model.items);
-  const summary = await writeAllSimilar(model, cli.output as string, { count: cli.count, minListeners: cli.minListeners }, (items) =>
+  const target = outputTarget(cli.output as string);
+  // `--output -`: the lines are the output, with no bar or summary among them
+  const toStdout = target === process.stdout;
+  const bar = startProgress(out.interactive && !toStdout, 'Similar |{bar}| {percentage}% | {value}/{total} artists | ETA {eta_formatted}', model.items);
+  const summary = await writeAllSimilar(model, target, { count: cli.count, minListeners: cli.minListeners }, (items) =>
     bar.update(items),
   ).finally(() => bar.stop());
+  if (toStdout) return;
   const seconds = (performance.now() - started) / 1000;
   if (cli.json) printJson({ output: cli.output, ...summary, seconds });
   else if (!out.quiet) {

@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { formatTrainConfig } from '../als/config.js';
 import type { TrainOptions } from '../als/options.js';
+import { checkOutputPath, writeOutput } from '../data/writeFile.js';
 import { AlsError } from '../errors.js';
 import { DEFAULT_SPLIT_SEED, DEFAULT_TEST_FRACTION } from '../eval/split.js';
 import { DEFAULT_EVAL_K } from '../eval/evaluate.js';
@@ -85,8 +85,11 @@ async function runTune(file: string, cli: TuneCliOptions): Promise<void> {
   if (!(cli.k >= 1)) throw new AlsError('usage', `-k must be at least 1, not ${cli.k}`);
   const seed = cli.seed ?? DEFAULT_SPLIT_SEED;
   const fixed = { ...givenTrainOptions(cli), seed };
-  // an unwritable settings file should fail now, not after the search
-  if (cli.writeConfig) writeAtomically(cli.writeConfig, '', false);
+  // an unwritable settings file fails now, not after the search; the check writes nothing
+  if (cli.writeConfig !== undefined) {
+    if (cli.writeConfig === '') throw new AlsError('usage', '--write-config needs a file name');
+    await checkOutputPath(cli.writeConfig);
+  }
   const data = await readInput(out, file, cli);
 
   const table = !cli.json && !out.quiet;
@@ -125,7 +128,7 @@ async function runTune(file: string, cli: TuneCliOptions): Promise<void> {
   ).finally(stopBar);
 
   const command = trainCommand(file, cli, result.best.options, fixed);
-  if (cli.writeConfig) writeConfig(cli.writeConfig, result, file, fixed);
+  if (cli.writeConfig) await writeConfig(cli.writeConfig, result, file, fixed);
   if (cli.json) {
     printJson({
       file: data.stats.file,
@@ -227,7 +230,7 @@ function shellQuote(text: string): string {
   return /^[\w./@%+=:,-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
-function writeConfig(path: string, result: TuneResult, file: string, fixedOptions: Partial<TrainOptions>): void {
+async function writeConfig(path: string, result: TuneResult, file: string, fixedOptions: Partial<TrainOptions>): Promise<void> {
   const best = result.best;
   const about =
     `als tune ${file}: trial ${best.number} of ${result.trials.length}, ${METRIC_LABELS[result.metric]}@${result.k} ` +
@@ -239,20 +242,9 @@ function writeConfig(path: string, result: TuneResult, file: string, fixedOption
     ...(fixedOptions.solver !== undefined ? { solver } : {}),
     ...(fixedOptions.cgSteps !== undefined ? { cgSteps } : {}),
   };
-  writeAtomically(path, formatTrainConfig(settings, about));
-}
-
-/** temp + rename, so that a reader never sees half a file; rename false only tries */
-function writeAtomically(path: string, text: string, rename = true): void {
-  const temporary = `${path}.tmp-${process.pid}`;
-  try {
-    writeFileSync(temporary, text);
-    if (rename) renameSync(temporary, path);
-    else rmSync(temporary);
-  } catch (error) {
-    rmSync(temporary, { force: true });
-    throw new AlsError('output', `${path}: cannot write the settings file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
-  }
+  // the safe writer: a random exclusive temporary renamed over the file, or a FIFO written straight
+  const text = formatTrainConfig(settings, about);
+  await writeOutput(path, (emit) => emit(text));
 }
 
 function fixed(value: number): string {

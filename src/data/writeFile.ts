@@ -1,58 +1,377 @@
-import { createWriteStream, promises as fs } from 'node:fs';
-import { once } from 'node:events';
-import { finished } from 'node:stream/promises';
+import { randomBytes } from 'node:crypto';
+import { constants, promises as fs, type Stats } from 'node:fs';
+import { basename, dirname, isAbsolute } from 'node:path';
 import { AlsError } from '../errors.js';
+
+/**
+ * The one writer of every file a user names (`--output`, `--write-config`, the split files).
+ *
+ * - A regular file (or a new one) is written to a temporary beside it, created exclusively and
+ *   without following links (`O_CREAT|O_EXCL|O_NOFOLLOW`, mode 0600) under a random name, given
+ *   the target's mode (and owner and group when running as root; a new file gets 0666 less the
+ *   umask, as a shell's `>` gives it), fsynced and renamed over the target: a reader sees the old
+ *   file or the new one, never half of one. A file with several hard links is replaced too: its
+ *   other names keep the old text (writing through them could change a file the user never named).
+ * - Anything else that can be written — a FIFO, a character or block device, `/dev/stdout` and
+ *   other `/proc/self/fd/N` links — is opened as it is (`O_WRONLY`, no create, no truncate) and
+ *   written straight; opening a FIFO waits for its reader, as a shell redirection does.
+ * - A symbolic link is followed to its target, which is then written as above (the link stays a
+ *   link); a link to nothing creates its target, as `>` does. Like Linux's
+ *   `fs.protected_symlinks` (whatever the system's setting), a link in a sticky directory that
+ *   everyone may write to (/tmp) is followed only when it belongs to the running user or to the
+ *   directory's owner; likewise (`fs.protected_regular`, `fs.protected_fifos`) a file or FIFO
+ *   there that belongs to another user is not written.
+ * - A directory, a socket, a missing directory, a read-only file or a directory the running user
+ *   cannot write are refused before anything is created.
+ *
+ * Failures are AlsError('output') naming the path as the user gave it, never a temporary.
+ */
+
+/** What an output goes to: a path, or an open stream (for `-`, the CLI passes process.stdout). */
+export type OutputTarget = string | NodeJS.WritableStream;
+
+/** The reason of a failed write in words: "no space left on the device". */
+export function describeErrno(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException)?.code;
+  switch (code) {
+    case 'ENOENT':
+      return 'no such directory';
+    case 'ENOTDIR':
+    case 'EEXIST':
+      return 'a file is in the way of the directory';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EROFS':
+      return 'read-only file system';
+    case 'EISDIR':
+      return 'is a directory';
+    case 'ENOSPC':
+      return 'no space left on the device';
+    case 'EDQUOT':
+      return 'disk quota exceeded';
+    case 'EFBIG':
+      return 'file too large';
+    case 'EIO':
+      return 'input/output error';
+    case 'ELOOP':
+      return 'too many levels of symbolic links';
+    case 'ENAMETOOLONG':
+      return 'file name too long';
+    case 'ENXIO':
+      return 'no such device or address';
+    case 'EPIPE':
+      return 'the reader closed it';
+    case 'ETXTBSY':
+      return 'the file is busy (a running program)';
+    default:
+      return (error as Error)?.message ?? String(error);
+  }
+}
 
 /** "cannot write PATH: reason", naming the file or directory the user asked for, not a temporary one. */
 export function describeWriteError(path: string, error: unknown): string {
-  const code = (error as NodeJS.ErrnoException)?.code;
-  const reason =
-    code === 'ENOENT' ? 'no such directory' :
-    code === 'ENOTDIR' || code === 'EEXIST' ? 'a file is in the way of the directory' :
-    code === 'EACCES' || code === 'EPERM' ? 'permission denied' :
-    code === 'EROFS' ? 'read-only file system' :
-    code === 'EISDIR' ? 'is a directory' :
-    code === 'ENOSPC' ? 'no space left on the device' :
-    ((error as Error)?.message ?? String(error));
-  return `cannot write ${path}: ${reason}`;
+  return `cannot write ${path}: ${describeErrno(error)}`;
+}
+
+function errno(code: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(code), { code });
+}
+
+/** How a resolved output path is written. */
+type Resolved =
+  /** nothing there yet: created through a temporary */
+  | { kind: 'new'; path: string }
+  /** a regular file: replaced through a temporary, keeping its mode (and owner as root) */
+  | { kind: 'file'; path: string; stats: Stats }
+  /** a FIFO, a device or a `/proc/self/fd/N` link: opened and written as it is */
+  | { kind: 'in-place'; path: string };
+
+/** Links followed at most, as Linux's MAXSYMLINKS. */
+const MAX_LINKS = 40;
+
+/** The kernel's links to a process's open files: their text ("pipe:[123]") is no path, opening them reopens the file. */
+const FD_LINK = /^\/proc\/(?:self|thread-self|\d+)(?:\/task\/\d+)?\/fd\/\d+$/;
+
+/** Sticky and writable by everyone, as /tmp: where other users can plant names. */
+function isShared(dir: Stats): boolean {
+  return (dir.mode & 0o1002) === 0o1002;
+}
+
+function effectiveUid(): number {
+  return process.geteuid?.() ?? -1;
+}
+
+/**
+ * Follows `userPath` one name at a time as the kernel does (links expanded where they stand, `..`
+ * taken after them), checking each link it follows, to the path that will be written and what
+ * is there.
+ */
+async function resolveOutput(userPath: string): Promise<Resolved> {
+  const refuse = (reason: string) => new AlsError('output', `cannot write ${userPath}: ${reason}`);
+  const fail = (error: unknown) => new AlsError('output', describeWriteError(userPath, error), { cause: error });
+  if (userPath === '') throw refuse('an empty file name');
+  if (userPath.includes('\0')) throw refuse('the name holds a NUL character');
+  if (userPath.endsWith('/')) throw refuse('a file name cannot end with "/" (that names a directory)');
+  const euid = effectiveUid();
+  const pending = (isAbsolute(userPath) ? userPath : `${process.cwd()}/${userPath}`).split('/');
+  let current = '/';
+  let currentStats: Stats | null = null;
+  let links = 0;
+  while (pending.length > 0) {
+    const name = pending.shift() as string;
+    if (name === '' || name === '.') continue;
+    if (name === '..') {
+      current = dirname(current);
+      currentStats = null;
+      continue;
+    }
+    const candidate = current === '/' ? `/${name}` : `${current}/${name}`;
+    if (pending.length === 0 && FD_LINK.test(candidate)) return { kind: 'in-place', path: candidate };
+    let stats: Stats;
+    try {
+      stats = await fs.lstat(candidate);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT' && pending.length === 0) return { kind: 'new', path: candidate };
+      throw fail(error);
+    }
+    if (stats.isSymbolicLink()) {
+      if (++links > MAX_LINKS) throw fail(errno('ELOOP'));
+      if (stats.uid !== euid) {
+        const dir = await fs.stat(current);
+        if (isShared(dir) && dir.uid !== stats.uid) {
+          throw refuse(
+            `${candidate} is a symbolic link in a directory that everyone may write to (sticky), owned by another user ` +
+              `(uid ${stats.uid}); als does not follow it (as Linux's fs.protected_symlinks)`,
+          );
+        }
+      }
+      const target = await fs.readlink(candidate);
+      pending.unshift(...target.split('/'));
+      if (target.startsWith('/')) current = '/';
+      currentStats = null;
+      continue;
+    }
+    if (pending.some((rest) => rest !== '' && rest !== '.') && !stats.isDirectory()) throw fail(errno('ENOTDIR'));
+    current = candidate;
+    currentStats = stats;
+  }
+  const stats = currentStats ?? (await fs.stat(current));
+  if (stats.isDirectory()) throw refuse('is a directory');
+  if (stats.isSocket()) throw refuse('is a socket (als writes files, FIFOs and devices)');
+  if ((stats.isFile() || stats.isFIFO()) && stats.uid !== euid) {
+    const dir = await fs.stat(dirname(current));
+    if (isShared(dir) && dir.uid !== stats.uid) {
+      throw refuse(
+        `${current} belongs to another user (uid ${stats.uid}) in a directory that everyone may write to (sticky); ` +
+          'als does not write into it (as Linux\'s fs.protected_regular)',
+      );
+    }
+  }
+  if (stats.isFile()) return { kind: 'file', path: current, stats };
+  return { kind: 'in-place', path: current };
+}
+
+/** Throws the failure of `access(path, mode)` as AlsError('output') naming `userPath`, with `why` added. */
+async function checkAccess(userPath: string, path: string, mode: number, why = ''): Promise<void> {
+  try {
+    await fs.access(path, mode);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const suffix = why !== '' && (code === 'EACCES' || code === 'EPERM') ? ` ${why}` : '';
+    throw new AlsError('output', `${describeWriteError(userPath, error)}${suffix}`, { cause: error });
+  }
+}
+
+/** What the writer can check without writing: the path can be taken, its directory written. */
+async function checkResolved(userPath: string, resolved: Resolved): Promise<void> {
+  const { W_OK, X_OK } = constants;
+  const dir = dirname(resolved.path);
+  switch (resolved.kind) {
+    case 'new':
+      return checkAccess(userPath, dir, W_OK | X_OK, `(in ${dir})`);
+    case 'file':
+      await checkAccess(userPath, resolved.path, W_OK);
+      return checkAccess(userPath, dir, W_OK | X_OK, `on its directory ${dir} (als writes a new file beside it and renames it over the old one)`);
+    case 'in-place':
+      if (!FD_LINK.test(resolved.path)) await checkAccess(userPath, resolved.path, W_OK);
+  }
+}
+
+/**
+ * Checks, without opening it for writing or creating anything, that `path` can be written as
+ * writeOutput would: its directory exists and may be written, it is no directory or socket, a
+ * link to it may be followed, an existing file may be written. For a check before long work
+ * (tune's search); the write itself checks again.
+ *
+ * @throws {AlsError} 'output' naming `path` and the reason
+ */
+export async function checkOutputPath(path: string): Promise<void> {
+  await checkResolved(path, await resolveOutput(path));
+}
+
+/** An output being written: text goes in with `write`, then `commit` makes it the file (or `abort` leaves all as it was). */
+export interface OpenOutput {
+  /** the name the user gave ("standard output" for a stream) */
+  readonly name: string;
+  /** Writes `text` (the whole of it) or throws AlsError('output'). */
+  write(text: string): Promise<void>;
+  /** Finishes: fsync and rename for a file, close for a FIFO or device; throws AlsError('output'). */
+  commit(): Promise<void>;
+  /** Closes and removes the temporary; never throws. */
+  abort(): Promise<void>;
+}
+
+/** The temporary's name beside `path`: hidden, random, short enough for any file system. */
+function temporaryName(path: string): string {
+  const base = Buffer.from(basename(path)).subarray(0, 64).toString().replace(/\uFFFD+$/, '');
+  return `${dirname(path)}/.${base}.${randomBytes(9).toString('hex')}.tmp`;
+}
+
+async function writeAll(handle: fs.FileHandle, text: string): Promise<void> {
+  const bytes = Buffer.from(text);
+  let offset = 0;
+  while (offset < bytes.length) {
+    const { bytesWritten } = await handle.write(bytes, offset, bytes.length - offset, null);
+    offset += bytesWritten;
+  }
+}
+
+function streamOutput(stream: NodeJS.WritableStream, name: string): OpenOutput {
+  const fail = (error: unknown) => {
+    // a stream destroyed by an earlier failure reports that failure
+    const cause = (stream as { errored?: unknown }).errored ?? error;
+    return new AlsError('output', describeWriteError(name, cause), { cause });
+  };
+  const write = (text: string) =>
+    new Promise<void>((resolve, reject) => {
+      try {
+        stream.write(text, (error?: Error | null) => (error ? reject(fail(error)) : resolve()));
+      } catch (error) {
+        reject(fail(error));
+      }
+    });
+  return { name, write, commit: () => write(''), abort: async () => {} };
+}
+
+/**
+ * Opens `target` for writing as the module comment says; nothing is created or changed at
+ * `target` until `commit`.
+ *
+ * @param name how errors name a stream target
+ * @throws {AlsError} 'output' naming the path, before anything is created
+ */
+export async function openOutput(target: OutputTarget, name = 'standard output'): Promise<OpenOutput> {
+  if (typeof target !== 'string') return streamOutput(target, name);
+  const userPath = target;
+  const fail = (error: unknown) => (error instanceof AlsError ? error : new AlsError('output', describeWriteError(userPath, error), { cause: error }));
+  const resolved = await resolveOutput(userPath);
+  await checkResolved(userPath, resolved);
+  const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_NOCTTY } = constants;
+
+  if (resolved.kind === 'in-place') {
+    // no O_NOFOLLOW for the kernel's /proc/self/fd links, which must be followed to the open file
+    const flags = O_WRONLY | O_NOCTTY | (FD_LINK.test(resolved.path) ? 0 : O_NOFOLLOW);
+    let handle: fs.FileHandle;
+    try {
+      handle = await fs.open(resolved.path, flags);
+    } catch (error) {
+      throw fail(error);
+    }
+    return {
+      name: userPath,
+      write: (text) => writeAll(handle, text).catch((error) => Promise.reject(fail(error))),
+      commit: () => handle.close().catch((error) => Promise.reject(fail(error))),
+      abort: () => handle.close().catch(() => {}),
+    };
+  }
+
+  const temporary = temporaryName(resolved.path);
+  let handle: fs.FileHandle;
+  try {
+    // a new file gets 0666 less the umask from the kernel, as `>` gives it; a replaced one first
+    // 0600, then its own mode before any byte is written
+    handle = await fs.open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY, resolved.kind === 'new' ? 0o666 : 0o600);
+  } catch (error) {
+    throw fail(error);
+  }
+  const abort = async () => {
+    await handle.close().catch(() => {});
+    await fs.rm(temporary, { force: true }).catch(() => {});
+  };
+  try {
+    if (resolved.kind === 'file') {
+      const { uid, gid, mode } = resolved.stats;
+      // chown clears set-id bits, so it comes before chmod
+      if (effectiveUid() === 0) await handle.chown(uid, gid);
+      await handle.chmod(mode & 0o7777);
+    }
+  } catch (error) {
+    await abort();
+    throw fail(error);
+  }
+  return {
+    name: userPath,
+    write: (text) => writeAll(handle, text).catch((error) => Promise.reject(fail(error))),
+    commit: async () => {
+      try {
+        await handle.sync();
+        await handle.close();
+        await fs.rename(temporary, resolved.path);
+      } catch (error) {
+        await abort();
+        throw fail(error);
+      }
+      await syncDirectory(dirname(resolved.path));
+    },
+    abort,
+  };
+}
+
+/** Makes a rename in `dir` durable; best effort (some file systems refuse fsync on a directory). */
+async function syncDirectory(dir: string): Promise<void> {
+  try {
+    const handle = await fs.open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+    await handle.sync().finally(() => handle.close());
+  } catch {
+    // the data is written and renamed; only its durability across a power cut is left to the system
+  }
 }
 
 /** Text is handed to the file in pieces of about this many characters: fewer, larger writes. */
 const WRITE_CHUNK = 1 << 16;
 
 /**
- * Writes a text file atomically: `produce` hands its text to `emit` (in pieces of any size;
- * awaiting each lets a slow disk hold the producer back), the text goes to a temporary file
- * beside `path`, and that is renamed to `path` when complete. On any failure the temporary file
- * is removed, `path` is left as it was, and a write failure becomes AlsError('output') naming
- * `path`; AlsErrors from `produce` pass through.
+ * Writes the text `produce` hands to `emit` (in pieces of any size; awaiting each lets a slow
+ * disk or reader hold the producer back) to `target` as openOutput does: a file is replaced
+ * whole when complete, a FIFO, device or stream is written as the text comes. On any failure
+ * the temporary file is removed and the target left as it was; AlsErrors from `produce` pass
+ * through.
+ *
+ * @param name how errors name a stream target
+ * @throws {AlsError} 'output' naming the path (with the system error as `cause`; EPIPE when the
+ *   reader of a FIFO or pipe went away)
  */
-export async function writeTextAtomically(path: string, produce: (emit: (text: string) => Promise<void>) => Promise<void>): Promise<void> {
-  const temporary = `${path}.tmp-${process.pid}`;
-  const out = createWriteStream(temporary);
-  const opened = once(out, 'open');
-  // a write error (a full disk) can come while no one awaits the stream; kept to be thrown below
-  let failure: unknown;
-  out.on('error', (error) => (failure ??= error));
+export async function writeOutput(
+  target: OutputTarget,
+  produce: (emit: (text: string) => Promise<void>) => Promise<void>,
+  name?: string,
+): Promise<void> {
+  const output = await openOutput(target, name);
   let pending = '';
   const emit = async (text: string) => {
     pending += text;
     if (pending.length < WRITE_CHUNK) return;
     const chunk = pending;
     pending = '';
-    if (!out.write(chunk)) await once(out, 'drain');
-    if (failure !== undefined) throw failure;
+    await output.write(chunk);
   };
   try {
-    await opened;
     await produce(emit);
-    out.end(pending);
-    await finished(out);
-    await fs.rename(temporary, path);
+    if (pending.length > 0) await output.write(pending);
+    await output.commit();
   } catch (error) {
-    out.destroy();
-    await fs.rm(temporary, { force: true });
-    if (error instanceof AlsError) throw error;
-    throw new AlsError('output', describeWriteError(path, error), { cause: error });
+    await output.abort();
+    throw error;
   }
 }

@@ -1,9 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { Interactions } from '../data/read.js';
 import type { CsrMatrix } from '../data/sparse.js';
-import { describeWriteError } from '../data/writeFile.js';
+import { describeWriteError, openOutput, type OpenOutput } from '../data/writeFile.js';
 import { AlsError } from '../errors.js';
 import { MIN_TEST_INTERACTIONS, splitByUser, type SplitOptions } from './split.js';
 
@@ -76,8 +75,8 @@ export function checkWritableAsTriples(data: Pick<Interactions, 'userItems' | 'u
   return { carriageReturns };
 }
 
-/** Writes the rows of `matrix` as `user \t item \t count` lines, row by row, to an open file. */
-async function writeLines(handle: fs.FileHandle, matrix: CsrMatrix, userIds: string[], itemNames: string[]): Promise<void> {
+/** Writes the rows of `matrix` as `user \t item \t count` lines, row by row, to an open output. */
+async function writeLines(output: OpenOutput, matrix: CsrMatrix, userIds: string[], itemNames: string[]): Promise<void> {
   const { rows, indptr, indices, data } = matrix;
   let text = '';
   for (let u = 0; u < rows; u++) {
@@ -87,12 +86,11 @@ async function writeLines(handle: fs.FileHandle, matrix: CsrMatrix, userIds: str
     const prefix = `${userIds[u]}\t`;
     for (let n = start; n < end; n++) text += `${prefix}${itemNames[indices[n]]}\t${formatPlays(data[n])}\n`;
     if (text.length >= WRITE_CHUNK) {
-      await handle.write(text);
+      await output.write(text);
       text = '';
     }
   }
-  if (text.length > 0) await handle.write(text);
-  await handle.sync();
+  if (text.length > 0) await output.write(text);
 }
 
 /**
@@ -100,8 +98,10 @@ async function writeLines(handle: fs.FileHandle, matrix: CsrMatrix, userIds: str
  * test fraction and seed) and writes the two halves to `dir`/train.tsv and `dir`/test.tsv as
  * `user \t item \t count` lines (no header; original user ids, item display names, counts after
  * duplicates were summed), which `--format triples` reads back. `dir` is created if missing.
- * Each file is written under a temporary name beside it and renamed when both are complete, so
- * neither is ever seen half-written. Throws AlsError('output') naming the path when it cannot.
+ * Each file is written by the safe writer (src/data/writeFile.ts): under a random temporary name
+ * beside it, renamed when both are complete, so neither is ever seen half-written (a FIFO or
+ * device is written straight, a symbolic link followed). Throws AlsError('output') naming the
+ * path when it cannot.
  */
 export async function writeSplit(
   data: Pick<Interactions, 'userItems' | 'userIds' | 'itemNames'>,
@@ -120,29 +120,19 @@ export async function writeSplit(
     throw new AlsError('output', describeWriteError(dir, error), { cause: error });
   }
 
-  const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
   const parts = [
     { path: join(dir, SPLIT_FILES.train), matrix: train },
     { path: join(dir, SPLIT_FILES.test), matrix: test },
-  ].map((part) => ({ ...part, temporary: join(dirname(part.path), `.${basename(part.path)}.tmp-${tag}`) }));
-  let current = parts[0].path;
+  ];
+  // both opened (and checked) before either is written, both complete before either replaces its file
+  const outputs: OpenOutput[] = [];
   try {
-    for (const part of parts) {
-      current = part.path;
-      const handle = await fs.open(part.temporary, 'w');
-      try {
-        await writeLines(handle, part.matrix, data.userIds, data.itemNames);
-      } finally {
-        await handle.close();
-      }
-    }
-    for (const part of parts) {
-      current = part.path;
-      await fs.rename(part.temporary, part.path);
-    }
+    for (const part of parts) outputs.push(await openOutput(part.path));
+    for (const [n, part] of parts.entries()) await writeLines(outputs[n], part.matrix, data.userIds, data.itemNames);
+    for (const output of outputs) await output.commit();
   } catch (error) {
-    await Promise.all(parts.map((part) => fs.rm(part.temporary, { force: true })));
-    throw new AlsError('output', describeWriteError(current, error), { cause: error });
+    await Promise.all(outputs.map((output) => output.abort()));
+    throw error;
   }
   return {
     train: parts[0].path,

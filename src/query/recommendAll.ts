@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { writeTextAtomically } from '../data/writeFile.js';
+import { writeOutput, type OutputTarget } from '../data/writeFile.js';
 import { createWasmKernels, type Kernels } from '../kernels/index.js';
 import type { AlsModel } from '../model/model.js';
 import type { RecommendOptions } from './recommend.js';
@@ -61,13 +61,14 @@ export function field(text: string): string {
 
 /**
  * Writes `user \t item \t score` lines for every user, best first within a user (the lines of
- * recommendFor, number for number), streamed to a temporary file renamed to `path` at the end.
+ * recommendFor, number for number), to `output` through the safe writer (writeOutput: a file is
+ * replaced whole at the end, a FIFO, device or stream written as the lines come).
  * Users go QUERY_BLOCK at a time through scoresBlock and selectBlock, on every CPU unless
  * `options.kernels` says otherwise. Returns the number of lines.
  */
 export async function writeAllRecommendations(
   model: AlsModel,
-  path: string,
+  output: OutputTarget,
   options: RecommendOptions = {},
   onProgress?: (users: number, total: number) => void,
 ): Promise<number> {
@@ -79,7 +80,7 @@ export async function writeAllRecommendations(
   const { kernels, owned } = await allQueryKernels(options.kernels);
   let lines = 0;
   try {
-    await writeTextAtomically(path, async (emit) => {
+    await writeOutput(output, async (emit) => {
       const { scores, excludeStart, best, found, range } = blockScratch(kernels, items, k);
       const none = new Int32Array(0);
       for (let first = 0; first < users; first += QUERY_BLOCK) {

@@ -1,4 +1,4 @@
-import { writeTextAtomically } from '../data/writeFile.js';
+import { writeOutput, type OutputTarget } from '../data/writeFile.js';
 import type { Kernels } from '../kernels/index.js';
 import type { AlsModel } from '../model/model.js';
 import { checkMinListeners, DEFAULT_MIN_LISTENERS } from './listeners.js';
@@ -70,13 +70,14 @@ export interface SimilarAllSummary {
 /**
  * Writes `item \t similar item \t score` lines for every item of the model, best first within an
  * item, scores min-max scaled over the item's candidates as in similarTo (the same numbers),
- * to a temporary file renamed to `path` at the end. Neighbours need `minListeners` listeners;
+ * to `output` through the safe writer (writeOutput: a file is replaced whole at the end, a FIFO,
+ * device or stream written as the lines come). Neighbours need `minListeners` listeners;
  * query items may have any number. Items go QUERY_BLOCK at a time through scoresBlock and
  * selectBlock, on every CPU unless `options.kernels` says otherwise.
  */
 export async function writeAllSimilar(
   model: AlsModel,
-  path: string,
+  output: OutputTarget,
   options: SimilarAllOptions = {},
   onProgress?: (items: number, total: number) => void,
 ): Promise<SimilarAllSummary> {
@@ -93,7 +94,7 @@ export async function writeAllSimilar(
     const { rows, slot, factors, norms } = candidateSet;
     count = candidateSet.count;
     const queryNorms = itemNorms(model, kernels);
-    await writeTextAtomically(path, async (emit) => {
+    await writeOutput(output, async (emit) => {
       const { scores, excludeStart, best, found, range } = blockScratch(kernels, count, k);
       const exclude = new Int32Array(QUERY_BLOCK);
       for (let first = 0; first < items; first += QUERY_BLOCK) {
