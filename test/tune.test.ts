@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { formatTrainConfig, parseTrainConfig } from '../src/als/config.js';
@@ -101,9 +101,16 @@ describe('als tune and train --config', () => {
   const als = (...args: string[]) => spawnSync(process.execPath, [ALS_BIN, ...args], { cwd: work, encoding: 'utf8' });
 
   it('writes the best settings, and train --config trains with them (command-line options win)', () => {
-    const config = join(work, 'tuned.json');
-    const tuned = als('tune', SAMPLE, '--trials', '3', '--iterations', '4', '--factors', '16', '--write-config', config, '--json');
+    // through a symlink (issue 9, class 3): the link stays a link, its target gets the settings and keeps its mode
+    mkdirSync(join(work, 'configs'));
+    const config = join(work, 'configs', 'tuned.json');
+    writeFileSync(config, 'old', { mode: 0o600 });
+    symlinkSync(config, join(work, 'tuned.json'));
+    const tuned = als('tune', SAMPLE, '--trials', '3', '--iterations', '4', '--factors', '16', '--write-config', join(work, 'tuned.json'), '--json');
     assert.equal(tuned.status, 0, tuned.stderr);
+    assert.ok(lstatSync(join(work, 'tuned.json')).isSymbolicLink());
+    assert.equal(statSync(config).mode & 0o777, 0o600);
+    assert.deepEqual(readdirSync(join(work, 'configs')), ['tuned.json'], 'no temporary left');
     const result = JSON.parse(tuned.stdout);
     assert.equal(result.trials.length, 3);
     for (const trial of result.trials) {
@@ -148,12 +155,30 @@ describe('als tune and train --config', () => {
       [['train', SAMPLE, '--config', bad], 3, /^als: \S+bad\.json: unknown setting "lamda"/],
       [['train', SAMPLE, '--config', join(work, 'missing.json')], 3, /missing\.json: cannot read the settings file \(no such file\)/],
       [['tune', SAMPLE, '--time-budget', 'soon'], 2, /--time-budget: expected a time like 90s, 10m or 1h, not "soon"/],
-      [['tune', SAMPLE, '--write-config', join(work, 'no', 'such', 'dir.json')], 6, /dir\.json: cannot write the settings file \(ENOENT\)/],
+      [['tune', SAMPLE, '--write-config', join(work, 'no', 'such', 'dir.json')], 6, /^als: cannot write \S+no\/such\/dir\.json: no such directory$/m],
     ] as const) {
       const result = als(...args);
       assert.equal(result.status, status, `${args.join(' ')}: ${result.stderr}`);
       assert.match(result.stderr, pattern);
       assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
     }
+  });
+
+  it('refuses --write-config naming a directory, a missing directory or an empty name at once: no trial, nothing touched (issue 9, classes 2 and 8)', () => {
+    const dir = join(work, 'a-directory');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'kept'), 'kept');
+    for (const [target, status, line] of [
+      [dir, 6, `als: cannot write ${dir}: is a directory\n`],
+      [join(dir, 'kept', 'x.json'), 6, `als: cannot write ${join(dir, 'kept', 'x.json')}: a file is in the way of the directory\n`],
+      ['', 2, 'als: --write-config needs a file name\n'],
+    ] as const) {
+      const result = als('tune', SAMPLE, '--trials', '1', '--write-config', target);
+      assert.equal(result.status, status, result.stderr);
+      assert.equal(result.stderr, line);
+      assert.equal(result.stdout, '', 'no trial ran');
+    }
+    assert.deepEqual(readdirSync(dir), ['kept']);
+    assert.equal(readFileSync(join(dir, 'kept'), 'utf8'), 'kept');
   });
 });

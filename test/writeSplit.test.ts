@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lchownSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { readInteractions, type InputFormat, type Interactions } from '../src/data/read.js';
@@ -183,6 +183,40 @@ describe('writeSplit round trips', () => {
     assert.deepEqual(readdirSync(dir).sort(), ['other.txt', 'test.tsv', 'train.tsv']);
     const { test } = await readBack(dir);
     assert.equal(test.stats.used, 18_562);
+  });
+});
+
+describe('writeSplit through the safe writer (issue 9, classes 2 and 3)', () => {
+  it('follows a symlinked train.tsv (the link stays, its target gets the lines), keeps a 0600 test.tsv at 0600, leaves no temporary', async () => {
+    const data = await readText('safe.tsv', ['a', 'b'].flatMap((u) => [1, 2, 3, 4, 5, 6].map((i) => `${u}\ti${i}\t${i}`)).join('\n') + '\n', 'triples');
+    const dir = join(work, 'safe');
+    mkdirSync(join(dir, 'elsewhere'), { recursive: true });
+    const real = join(dir, 'elsewhere', 'train-real.tsv');
+    writeFileSync(real, 'old');
+    symlinkSync('elsewhere/train-real.tsv', join(dir, 'train.tsv'));
+    writeFileSync(join(dir, 'test.tsv'), 'old');
+    chmodSync(join(dir, 'test.tsv'), 0o600);
+    const written = await writeSplit(data, dir, { testFraction: 0.3 });
+    assert.ok(lstatSync(join(dir, 'train.tsv')).isSymbolicLink());
+    assert.equal(readFileSync(real, 'utf8').split('\n').length - 1, written.trainInteractions);
+    assert.equal(statSync(join(dir, 'test.tsv')).mode & 0o777, 0o600);
+    assert.equal(readFileSync(join(dir, 'test.tsv'), 'utf8').split('\n').length - 1, written.testInteractions);
+    assert.deepEqual(readdirSync(dir).sort(), ['elsewhere', 'test.tsv', 'train.tsv']);
+    assert.deepEqual(readdirSync(join(dir, 'elsewhere')), ['train-real.tsv']);
+  });
+
+  it('refuses a test.tsv link planted by another user in a sticky directory, writing neither file', { skip: process.geteuid?.() !== 0 && 'needs root to plant a link owned by nobody' }, async () => {
+    const data = await readText('planted.tsv', ['a', 'b'].flatMap((u) => [1, 2, 3, 4, 5, 6].map((i) => `${u}\ti${i}\t${i}`)).join('\n') + '\n', 'triples');
+    const dir = join(work, 'sticky');
+    mkdirSync(dir);
+    chmodSync(dir, 0o1777);
+    const victim = join(work, 'victim');
+    writeFileSync(victim, 'precious');
+    symlinkSync(victim, join(dir, 'test.tsv'));
+    lchownSync(join(dir, 'test.tsv'), 65534, 65534);
+    await assert.rejects(writeSplit(data, dir), isOutputError(/test\.tsv is a symbolic link in a directory that everyone may write to \(sticky\), owned by another user/));
+    assert.equal(readFileSync(victim, 'utf8'), 'precious');
+    assert.deepEqual(readdirSync(dir), ['test.tsv'], 'train.tsv not written, no temporary left');
   });
 });
 

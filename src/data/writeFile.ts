@@ -110,7 +110,7 @@ function effectiveUid(): number {
 async function resolveOutput(userPath: string): Promise<Resolved> {
   const refuse = (reason: string) => new AlsError('output', `cannot write ${userPath}: ${reason}`);
   const fail = (error: unknown) => new AlsError('output', describeWriteError(userPath, error), { cause: error });
-  if (userPath === '') throw refuse('an empty file name');
+  if (userPath === '') throw new AlsError('output', 'cannot write "": an empty file name');
   if (userPath.includes('\0')) throw refuse('the name holds a NUL character');
   if (userPath.endsWith('/')) throw refuse('a file name cannot end with "/" (that names a directory)');
   const euid = effectiveUid();
