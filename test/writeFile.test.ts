@@ -302,12 +302,12 @@ describe('the CLI writes every output it is given (issue 9, classes 3 and 7)', (
     chmodSync(work, 0o777);
   });
 
-  it('a full disk on standard output is one line and exit 6, for train (the model is still saved), info, similar and --json', { skip: !existsSync('/dev/full') && 'no /dev/full' }, () => {
+  it('a full disk on standard output is one line and exit 6, for train (the model is still saved), info, similar, --json and --output -', { skip: !existsSync('/dev/full') && 'no /dev/full' }, () => {
     const train = toFullDevice(['train', SAMPLE, '--iterations', '2', '--factors', '8', '--model', model]);
     assert.equal(train.status, 6, train.stderr);
     assert.equal(train.stderr, 'als: cannot write standard output: no space left on the device (the model was saved)\n');
     assert.ok(existsSync(join(model, 'model.json')));
-    for (const args of [['info'], ['similar', 'radiohead'], ['recommend', '--user', 'user2', '--json']]) {
+    for (const args of [['info'], ['similar', 'radiohead'], ['recommend', '--user', 'user2', '--json'], ['similar', '--all', '--output', '-']]) {
       const result = toFullDevice([...args, '--model', model]);
       assert.equal(result.status, 6, `${args.join(' ')}: ${result.stderr}`);
       assert.equal(result.stderr, 'als: cannot write standard output: no space left on the device\n', args.join(' '));

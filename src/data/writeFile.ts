@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { constants, promises as fs, type Stats } from 'node:fs';
+import { constants, promises as fs, unlinkSync, type Stats } from 'node:fs';
 import { basename, dirname, isAbsolute } from 'node:path';
 import { AlsError } from '../errors.js';
 
@@ -105,19 +105,19 @@ function effectiveUid(): number {
 /**
  * Follows `userPath` one name at a time as the kernel does (links expanded where they stand, `..`
  * taken after them), checking each link it follows, to the path that will be written and what
- * is there.
+ * is there (null: nothing yet). With `makeDirectories`, missing directories on the way and at
+ * the end are made (0777 less the umask), each only after the links before it were checked.
  */
-async function resolveOutput(userPath: string): Promise<Resolved> {
+async function walk(userPath: string, makeDirectories: boolean): Promise<{ path: string; stats: Stats | null }> {
   const refuse = (reason: string) => new AlsError('output', `cannot write ${userPath}: ${reason}`);
   const fail = (error: unknown) => new AlsError('output', describeWriteError(userPath, error), { cause: error });
   if (userPath === '') throw new AlsError('output', 'cannot write "": an empty file name');
   if (userPath.includes('\0')) throw refuse('the name holds a NUL character');
-  if (userPath.endsWith('/')) throw refuse('a file name cannot end with "/" (that names a directory)');
   const euid = effectiveUid();
   const pending = (isAbsolute(userPath) ? userPath : `${process.cwd()}/${userPath}`).split('/');
   let current = '/';
   let currentStats: Stats | null = null;
-  let links = 0;
+  let steps = 0;
   while (pending.length > 0) {
     const name = pending.shift() as string;
     if (name === '' || name === '.') continue;
@@ -127,16 +127,24 @@ async function resolveOutput(userPath: string): Promise<Resolved> {
       continue;
     }
     const candidate = current === '/' ? `/${name}` : `${current}/${name}`;
-    if (pending.length === 0 && FD_LINK.test(candidate)) return { kind: 'in-place', path: candidate };
+    if (!makeDirectories && pending.length === 0 && FD_LINK.test(candidate)) return { path: candidate, stats: null };
     let stats: Stats;
     try {
       stats = await fs.lstat(candidate);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT' && pending.length === 0) return { kind: 'new', path: candidate };
-      throw fail(error);
+      const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
+      if (missing && !makeDirectories && pending.length === 0) return { path: candidate, stats: null };
+      if (!missing || !makeDirectories || ++steps > MAX_LINKS) throw fail(error);
+      try {
+        await fs.mkdir(candidate, 0o777);
+      } catch (made) {
+        if ((made as NodeJS.ErrnoException).code !== 'EEXIST') throw fail(made);
+      }
+      pending.unshift(name);
+      continue;
     }
     if (stats.isSymbolicLink()) {
-      if (++links > MAX_LINKS) throw fail(errno('ELOOP'));
+      if (++steps > MAX_LINKS) throw fail(errno('ELOOP'));
       if (stats.uid !== euid) {
         const dir = await fs.stat(current);
         if (isShared(dir) && dir.uid !== stats.uid) {
@@ -152,24 +160,43 @@ async function resolveOutput(userPath: string): Promise<Resolved> {
       currentStats = null;
       continue;
     }
-    if (pending.some((rest) => rest !== '' && rest !== '.') && !stats.isDirectory()) throw fail(errno('ENOTDIR'));
+    if ((makeDirectories || pending.some((rest) => rest !== '' && rest !== '.')) && !stats.isDirectory()) throw fail(errno('ENOTDIR'));
     current = candidate;
     currentStats = stats;
   }
-  const stats = currentStats ?? (await fs.stat(current));
+  return { path: current, stats: currentStats ?? (await fs.stat(current)) };
+}
+
+/** What is at `userPath` and how it will be written; refuses what cannot or must not be. */
+async function resolveOutput(userPath: string): Promise<Resolved> {
+  const refuse = (reason: string) => new AlsError('output', `cannot write ${userPath}: ${reason}`);
+  if (userPath.endsWith('/')) throw refuse('a file name cannot end with "/" (that names a directory)');
+  const { path, stats } = await walk(userPath, false);
+  if (stats === null) return FD_LINK.test(path) ? { kind: 'in-place', path } : { kind: 'new', path };
   if (stats.isDirectory()) throw refuse('is a directory');
   if (stats.isSocket()) throw refuse('is a socket (als writes files, FIFOs and devices)');
-  if ((stats.isFile() || stats.isFIFO()) && stats.uid !== euid) {
-    const dir = await fs.stat(dirname(current));
+  if ((stats.isFile() || stats.isFIFO()) && stats.uid !== effectiveUid()) {
+    const dir = await fs.stat(dirname(path));
     if (isShared(dir) && dir.uid !== stats.uid) {
       throw refuse(
-        `${current} belongs to another user (uid ${stats.uid}) in a directory that everyone may write to (sticky); ` +
+        `${path} belongs to another user (uid ${stats.uid}) in a directory that everyone may write to (sticky); ` +
           'als does not write into it (as Linux\'s fs.protected_regular)',
       );
     }
   }
-  if (stats.isFile()) return { kind: 'file', path: current, stats };
-  return { kind: 'in-place', path: current };
+  if (stats.isFile()) return { kind: 'file', path, stats };
+  return { kind: 'in-place', path };
+}
+
+/**
+ * Makes the directory `path` and any missing parent (as `mkdir -p`, 0777 less the umask) for
+ * output files, following links on the way as writeOutput does: a link planted in a sticky
+ * directory by another user is refused before any directory is made beyond it.
+ *
+ * @throws {AlsError} 'output' naming `path`: "a file is in the way of the directory", …
+ */
+export async function makeOutputDirectory(path: string): Promise<void> {
+  await walk(path, true);
 }
 
 /** Throws the failure of `access(path, mode)` as AlsError('output') naming `userPath`, with `why` added. */
@@ -220,6 +247,24 @@ export interface OpenOutput {
   commit(): Promise<void>;
   /** Closes and removes the temporary; never throws. */
   abort(): Promise<void>;
+}
+
+/** Temporaries being written: removed if the process exits (process.exit) before their commit or abort. */
+const liveTemporaries = new Set<string>();
+
+function track(temporary: string): void {
+  if (liveTemporaries.size === 0 && !process.listeners('exit').includes(removeLiveTemporaries)) process.on('exit', removeLiveTemporaries);
+  liveTemporaries.add(temporary);
+}
+
+function removeLiveTemporaries(): void {
+  for (const temporary of liveTemporaries) {
+    try {
+      unlinkSync(temporary);
+    } catch {
+      // already gone
+    }
+  }
 }
 
 /** The temporary's name beside `path`: hidden, random, short enough for any file system. */
@@ -295,15 +340,20 @@ export async function openOutput(target: OutputTarget, name = 'standard output')
   } catch (error) {
     throw fail(error);
   }
+  track(temporary);
+  let renamed = false;
   const abort = async () => {
+    if (renamed) return;
     await handle.close().catch(() => {});
     await fs.rm(temporary, { force: true }).catch(() => {});
+    liveTemporaries.delete(temporary);
   };
   try {
     if (resolved.kind === 'file') {
       const { uid, gid, mode } = resolved.stats;
-      // chown clears set-id bits, so it comes before chmod
+      // chown clears set-id bits, so it comes before chmod; a user may keep a group of theirs
       if (effectiveUid() === 0) await handle.chown(uid, gid);
+      else if (gid !== process.getegid?.()) await handle.chown(-1, gid).catch(() => {});
       await handle.chmod(mode & 0o7777);
     }
   } catch (error) {
@@ -318,6 +368,8 @@ export async function openOutput(target: OutputTarget, name = 'standard output')
         await handle.sync();
         await handle.close();
         await fs.rename(temporary, resolved.path);
+        renamed = true;
+        liveTemporaries.delete(temporary);
       } catch (error) {
         await abort();
         throw fail(error);

@@ -1,8 +1,7 @@
-import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import type { Interactions } from '../data/read.js';
 import type { CsrMatrix } from '../data/sparse.js';
-import { describeWriteError, openOutput, type OpenOutput } from '../data/writeFile.js';
+import { makeOutputDirectory, openOutput, type OpenOutput } from '../data/writeFile.js';
 import { AlsError } from '../errors.js';
 import { MIN_TEST_INTERACTIONS, splitByUser, type SplitOptions } from './split.js';
 
@@ -114,11 +113,7 @@ export async function writeSplit(
     const least = options.minInteractions ?? MIN_TEST_INTERACTIONS;
     throw new AlsError('input', `no user has enough interactions (at least ${least}) to hold some out`);
   }
-  try {
-    await fs.mkdir(dir, { recursive: true });
-  } catch (error) {
-    throw new AlsError('output', describeWriteError(dir, error), { cause: error });
-  }
+  await makeOutputDirectory(dir);
 
   const parts = [
     { path: join(dir, SPLIT_FILES.train), matrix: train },
