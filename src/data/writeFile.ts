@@ -114,7 +114,14 @@ async function walk(userPath: string, makeDirectories: boolean): Promise<{ path:
   if (userPath === '') throw new AlsError('output', 'cannot write "": an empty file name');
   if (userPath.includes('\0')) throw refuse('the name holds a NUL character');
   const euid = effectiveUid();
-  const pending = (isAbsolute(userPath) ? userPath : `${process.cwd()}/${userPath}`).split('/');
+  let start: string;
+  try {
+    start = isAbsolute(userPath) ? userPath : `${process.cwd()}/${userPath}`;
+  } catch (error) {
+    // the working directory was removed
+    throw fail(error);
+  }
+  const pending = start.split('/');
   let current = '/';
   let currentStats: Stats | null = null;
   let steps = 0;
