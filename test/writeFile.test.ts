@@ -75,7 +75,7 @@ function others(dir: string, ...keep: string[]): string[] {
 const TEXT = 'user1\tMuse\t1.000000\n'.repeat(10_000);
 
 describe('the safe writer: temporaries (issue 9, class 2)', () => {
-  it('uses a new unpredictable temporary name for each write, created with mode 0600 beside the target', async () => {
+  it('uses a new unpredictable temporary name beside the target for each write, with the target mode before any byte is written', async () => {
     const dir = join(work, 'names');
     mkdirSync(dir);
     const target = join(dir, 'out.tsv');
