@@ -80,7 +80,7 @@ describe('als end to end on the sample', () => {
     const text = als('recommend', '--user', 'user2', '--model', model);
     assert.equal(text.status, 0, text.stderr);
     assert.match(text.stdout, /Most played by user2\n\s+Duran Duran \(13,883\), Morcheeba \(11,690\)/);
-    const withPlayed = JSON.parse(als('recommend', '--user', '0', '--include-played', '--json', '-n', '50', '--model', model).stdout);
+    const withPlayed = JSON.parse(als('recommend', '--row', '0', '--include-played', '--json', '-n', '50', '--model', model).stdout);
     assert.equal(withPlayed.user, 'user2', 'a number that is no id is the row');
     const played = playedBy('user2');
     assert.ok(withPlayed.recommendations.some((r: { item: string }) => played.has(r.item.toLowerCase())));

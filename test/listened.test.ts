@@ -111,10 +111,13 @@ describe('als recommend --items', () => {
   });
 
   const failures: [string, string[], number, RegExp][] = [
-    ['all names unknown', ['--items', 'xyzzy,radiohed'], 5, /^als: none of the listed artists is in the model \(no artist or item named "xyzzy"; no artist or item named "radiohed"; did you mean "Radiohead"\?\)$/],
-    ['an empty list', ['--items', ' , '], 2, /^als: the --items list is empty/],
-    ['bad plays', ['--items', 'muse=lots'], 2, /^als: --items entry "muse=lots": plays must be a positive number, not "lots"$/],
-    ['--items with --user', ['--items', 'muse', '--user', 'user2'], 2, /^als: give one of --user, --items and --all, not --user and --items$/],
+    ['all names unknown', ['--items', 'xyzzy,radiohed'], 5, /^als: none of the listed items is in the model \(no artist or item named "xyzzy"; no artist or item named "radiohed"; did you mean "Radiohead"\?\)$/],
+    ['an empty list', ['--items', ' , '], 2, /^als: --items: the list is empty/],
+    ['bad plays', ['--items', 'muse=lots'], 2, /^als: --items: item list entry "muse=lots": plays must be a decimal number above 0 and at most 1e15, not "lots"$/],
+    // issue 9 class 8: =plays follows the rule of a count in a file (no hex, nothing float32 cannot carry)
+    ['hex plays', ['--items', 'muse=0x10'], 2, /^als: --items: item list entry "muse=0x10": plays must be a decimal number/],
+    ['plays beyond float32', ['--items', 'muse=1e39'], 2, /^als: --items: item list entry "muse=1e39": plays must be a decimal number above 0 and at most 1e15/],
+    ['--items with --user', ['--items', 'muse', '--user', 'user2'], 2, /^als: give one of --user, --row, --items and --all, not --user and --items$/],
   ];
   for (const [name, args, status, message] of failures) {
     it(`${name}: one line, exit ${status}`, () => {

@@ -60,11 +60,12 @@ describe('lookup', () => {
     );
   });
 
-  it('finds users by id, else by row number', () => {
+  it('finds users by id only, never by row number (issue 9 class 10)', () => {
     const ids = ['user2', 'user3', '7'];
     assert.equal(findUser(ids, 'user3'), 1);
-    assert.equal(findUser(ids, '7'), 2, 'an id wins over a row number');
-    assert.equal(findUser(ids, '1'), 1);
+    assert.equal(findUser(ids, '7'), 2);
+    // issue 9 class 10: a number that is no id is not found, never the user in that row
+    assert.throws(() => findUser(ids, '1'), (e: unknown) => e instanceof AlsError && e.code === 'not-found');
     assert.throws(() => findUser(ids, '3'), (e: unknown) => e instanceof AlsError && e.code === 'not-found');
     assert.throws(() => findUser(ids, 'user9'), /no user "user9"/);
   });

@@ -20,6 +20,40 @@ function colorLevel(stream: NodeJS.WriteStream, quiet: boolean): 0 | 1 | 2 | 3 {
   return depth >= 24 ? 3 : depth >= 8 ? 2 : depth >= 4 ? 1 : 0;
 }
 
+/**
+ * Characters that steer a terminal rather than show: C0 and C1 controls (ESC starts colour,
+ * title and cursor sequences), DEL, and the bidirectional overrides and isolates (U+202E shows
+ * "gpj.exe" as "exe.jpg"), plus the line and paragraph separators.
+ */
+const STEERING = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu;
+/** An SGR (colour) sequence, as chalk writes them. */
+const SGR_OR_STEERING = /(\x1b\[[0-9;]*m)|[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu;
+
+const NAMED_ESCAPES: Record<string, string> = { '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+
+function escapeOne(char: string): string {
+  const code = char.codePointAt(0) as number;
+  return NAMED_ESCAPES[char] ?? (code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`);
+}
+
+/**
+ * `text` safe to print to a terminal: every control or bidi character shown as an escape
+ * (`\x1b`, `\u202e`, `\t`), so that a name in a data file cannot colour, retitle or reorder
+ * the user's terminal (issue 9). For names, ids and paths in human output; JSON escapes its own.
+ */
+export function shown(text: string): string {
+  return text.replace(STEERING, escapeOne);
+}
+
+/**
+ * A whole line safe to print: the colour sequences the CLI itself adds are kept, any other
+ * control or bidi character is escaped. Names are escaped where they are put into the line
+ * (`shown`), so that a name holding a colour sequence of its own is escaped too.
+ */
+export function terminalSafe(line: string): string {
+  return line.replace(SGR_OR_STEERING, (match, sgr: string | undefined) => sgr ?? escapeOne(match));
+}
+
 export function makeOutput(options: { quiet?: boolean } = {}): Output {
   const quiet = Boolean(options.quiet);
   const color = new Chalk({ level: colorLevel(process.stdout, quiet) });
@@ -28,8 +62,8 @@ export function makeOutput(options: { quiet?: boolean } = {}): Output {
     quiet,
     interactive: !quiet && Boolean(process.stdout.isTTY) && Boolean(process.stderr.isTTY),
     color,
-    line: (text = '') => process.stdout.write(`${text}\n`),
-    warn: (text) => process.stderr.write(`${warnColor.yellow('warning:')} ${text}\n`),
+    line: (text = '') => process.stdout.write(`${terminalSafe(text)}\n`),
+    warn: (text) => process.stderr.write(`${warnColor.yellow('warning:')} ${shown(text)}\n`),
   };
 }
 

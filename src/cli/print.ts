@@ -1,6 +1,6 @@
 import { AlsError } from '../errors.js';
 import type { ScoredItem } from '../query/similar.js';
-import { padEnd, type Output } from './output.js';
+import { padEnd, shown, type Output } from './output.js';
 
 /** -n must ask for at least one result. */
 export function checkCount(count: number): void {
@@ -9,10 +9,11 @@ export function checkCount(count: number): void {
 
 /** A numbered list of items with their 0..1 scores and a small bar; `below(k)` adds a line under item k. */
 export function printScored(out: Output, items: ScoredItem[], below?: (k: number) => string): void {
-  const width = Math.min(40, Math.max(...items.map((s) => [...s.name].length), 4));
+  const names = items.map((s) => shown(s.name));
+  const width = Math.min(40, Math.max(...names.map((name) => [...name].length), 4));
   items.forEach((s, i) => {
     const bar = '█'.repeat(Math.round(s.score * 10));
-    out.line(`${String(i + 1).padStart(3)}. ${padEnd(s.name, width)}  ${s.score.toFixed(3)} ${out.color.green(bar)}`);
+    out.line(`${String(i + 1).padStart(3)}. ${padEnd(names[i], width)}  ${s.score.toFixed(3)} ${out.color.green(bar)}`);
     if (below) out.line(below(i));
   });
   if (items.length === 0) out.line(out.color.dim('   (nothing to list)'));

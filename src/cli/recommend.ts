@@ -3,17 +3,19 @@ import { AlsError } from '../errors.js';
 import { loadModel } from '../model/load.js';
 import { Explainer, explainUser, type Explanation } from '../query/explain.js';
 import { parseItemList, recommendForList, type ListedItem } from '../query/listened.js';
+import { findUser, userIdOfRow } from '../query/lookup.js';
 import { mostPlayed, recommendItems } from '../query/recommend.js';
 import { writeAllRecommendations } from '../query/recommendAll.js';
 import { addCommonOptions, wholeNumber, type CommonOptions } from './parse.js';
 import { checkCount, printScored } from './print.js';
-import { formatCount, formatSeconds, makeOutput, plural, printJson, type Output } from './output.js';
+import { formatCount, formatSeconds, makeOutput, plural, printJson, shown, type Output } from './output.js';
 import { outputTarget } from './outputTarget.js';
 import { startProgress } from './progress.js';
 import type { AlsModel } from '../model/model.js';
 
 interface RecommendCliOptions extends CommonOptions {
   user?: string;
+  row?: number;
   items?: string;
   all?: boolean;
   output?: string;
@@ -21,6 +23,32 @@ interface RecommendCliOptions extends CommonOptions {
   json?: boolean;
   includePlayed?: boolean;
   explain?: boolean;
+}
+
+/** Unknown names of --items warned about one by one; the rest are counted in one line. */
+const WARNED_UNKNOWNS = 5;
+
+/** Runs `parse`, prefixing a usage error with the option it came from. */
+function withFlag<T>(flag: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    if (error instanceof AlsError && error.code === 'usage') throw new AlsError('usage', `${flag}: ${error.message}`, { cause: error });
+    throw error;
+  }
+}
+
+/** The user id itself when it is one; a whole number that is no id gets a hint about --row. */
+function withRowHint(model: AlsModel, id: string): string {
+  try {
+    findUser(model.userIds, id);
+  } catch (error) {
+    if (error instanceof AlsError && /^\d+$/.test(id) && Number(id) < model.users) {
+      throw new AlsError('not-found', `${error.message} (ids are matched exactly; --row ${id} picks the user in row ${id})`, { cause: error });
+    }
+    throw error;
+  }
+  return id;
 }
 
 /** How many played artists an explanation names; the others are summed. */
@@ -33,10 +61,11 @@ export function registerRecommend(program: Command): void {
     .description(
       'Recommend the artists a user is most likely to want, leaving out what the user already ' +
         'played; scores are min-max scaled to 0..1 over all candidates. The user is named by the ' +
-        'id in the training file; a whole number that is no user id is taken as the 0-based row. ' +
+        'id in the training file (an id is never taken for a row number: --row picks by row). ' +
         'With --items, the user is anyone: a list of artists is folded into the model as a new user.',
     )
-    .option('-u, --user <id>', 'user id (or 0-based row number)')
+    .option('-u, --user <id>', 'user id, exactly as in the training file')
+    .option('--row <n>', 'the user in this 0-based row of the model (see `als info` for the number of users)', wholeNumber)
     .option('-i, --items <list>', 'recommend for someone who played these artists: "name,name=plays,…" (plays default to the median play count)')
     .option('--all', 'recommend for every user (needs --output)')
     .option('-o, --output <file>', 'with --all: write "user <tab> item <tab> score" lines here (- for standard output)')
@@ -44,22 +73,25 @@ export function registerRecommend(program: Command): void {
     .option('--include-played', 'also recommend artists the user already played')
     .option('--explain', `show the ${EXPLAIN_TOP} played artists that contributed most to each score (ranks by the user's exactly re-solved vector)`)
     .option('--json', 'print {"user", "recommendations": [{"item", "score"}]} as JSON')
-    .addHelpText('after', '\nExamples:\n  als recommend --user user2\n  als recommend --user user2 --explain -n 3\n  als recommend --user 0 --json\n  als recommend --items "radiohead,muse,portishead=120"\n  als recommend --all --output recs.tsv -n 20');
+    .addHelpText('after', '\nExamples:\n  als recommend --user user2\n  als recommend --user user2 --explain -n 3\n  als recommend --row 0 --json\n  als recommend --items "radiohead,muse,portishead=120"\n  als recommend --all --output recs.tsv -n 20');
   addCommonOptions(command).action(runRecommend);
 }
 
 async function runRecommend(cli: RecommendCliOptions): Promise<void> {
   const out = makeOutput(cli);
   checkCount(cli.count);
-  const given = [cli.user !== undefined && '--user', cli.items !== undefined && '--items', cli.all && '--all'].filter(Boolean);
-  if (given.length > 1) throw new AlsError('usage', `give one of --user, --items and --all, not ${given.join(' and ')}`);
-  if (given.length === 0) throw new AlsError('usage', 'which user? give --user <id> or --items "artist,artist=plays" (or --all --output FILE)');
+  const given = [cli.user !== undefined && '--user', cli.row !== undefined && '--row', cli.items !== undefined && '--items', cli.all && '--all'].filter(Boolean);
+  if (given.length > 1) throw new AlsError('usage', `give one of --user, --row, --items and --all, not ${given.join(' and ')}`);
+  if (given.length === 0) throw new AlsError('usage', 'which user? give --user <id>, --row <n> or --items "artist,artist=plays" (or --all --output FILE)');
   if (cli.all && !cli.output) throw new AlsError('usage', '--all writes a file: give --output FILE');
   if (!cli.all && cli.output) throw new AlsError('usage', '--output goes with --all');
   if (cli.all && cli.explain) throw new AlsError('usage', '--explain goes with --user or --items, not --all');
   // the list is checked before the model is opened
-  const list = cli.items !== undefined ? parseItemList(cli.items) : null;
+  const list = cli.items !== undefined ? withFlag('--items', () => parseItemList(cli.items as string)) : null;
+  if (list?.length === 0) throw new AlsError('usage', '--items: the list is empty; give artist names separated by commas, e.g. --items "radiohead,muse=120"');
   const model = loadModel(cli.model);
+  if (cli.row !== undefined) cli.user = userIdOfRow(model.userIds, cli.row);
+  else if (cli.user !== undefined) cli.user = withRowHint(model, cli.user);
   if (cli.all) return recommendAll(out, model, cli);
   if (list) return recommendForListener(out, model, list, cli);
   if (cli.explain) return explainForUser(out, model, cli);
@@ -74,15 +106,17 @@ async function runRecommend(cli: RecommendCliOptions): Promise<void> {
   }
   const c = out.color;
   const played = mostPlayed(model, userIndex, 5);
-  out.line(`${c.bold('Most played by')} ${c.cyan(user)}`);
-  out.line(`     ${played.map((p) => `${p.name} ${c.dim(`(${formatCount(p.plays)})`)}`).join(', ')}`);
-  out.line(`${c.bold('Recommended for')} ${c.cyan(user)}${cli.includePlayed ? c.dim(' (played artists included)') : ''}`);
+  out.line(`${c.bold('Most played by')} ${c.cyan(shown(user))}`);
+  out.line(`     ${played.map((p) => `${shown(p.name)} ${c.dim(`(${formatCount(p.plays)})`)}`).join(', ')}`);
+  out.line(`${c.bold('Recommended for')} ${c.cyan(shown(user))}${cli.includePlayed ? c.dim(' (played artists included)') : ''}`);
   printScored(out, recommendations);
 }
 
 async function recommendForListener(out: Output, model: AlsModel, list: ListedItem[], cli: RecommendCliOptions): Promise<void> {
   const result = recommendForList(model, list, { count: cli.count, includePlayed: cli.includePlayed });
-  for (const u of result.unknown) out.warn(`${u.message} (left out)`);
+  for (const u of result.unknown.slice(0, WARNED_UNKNOWNS)) out.warn(`${u.message} (left out)`);
+  const unwarned = result.unknown.length - WARNED_UNKNOWNS;
+  if (unwarned > 0) out.warn(`and ${plural(unwarned, 'other unknown name')} (left out)`);
   const explainer = cli.explain ? new Explainer(model, result.folded) : null;
   const explanations = result.recommendations.map((r) => explainer?.explain(r.index, EXPLAIN_TOP));
   if (cli.json) {
@@ -95,7 +129,7 @@ async function recommendForListener(out: Output, model: AlsModel, list: ListedIt
   }
   const c = out.color;
   out.line(c.bold('Listened to'));
-  out.line(`     ${result.found.map((f) => `${f.name} ${c.dim(`(${formatCount(f.plays)})`)}`).join(', ')}`);
+  out.line(`     ${result.found.map((f) => `${shown(f.name)} ${c.dim(`(${formatCount(f.plays)})`)}`).join(', ')}`);
   out.line(`${c.bold('Recommended for this listener')}${cli.includePlayed ? c.dim(' (listed artists included)') : ''}`);
   printScored(out, result.recommendations, explainer ? (k) => explanationLine(out, explanations[k] as Explanation) : undefined);
 }
@@ -118,10 +152,10 @@ function explainForUser(out: Output, model: AlsModel, cli: RecommendCliOptions):
   let drift = 0;
   for (const r of recommendations) drift = Math.max(drift, Math.abs(r.stored - r.explanation.score) / Math.abs(r.explanation.score));
   const played = mostPlayed(model, userIndex, 5);
-  out.line(`${c.bold('Most played by')} ${c.cyan(user)}`);
-  out.line(`     ${played.map((p) => `${p.name} ${c.dim(`(${formatCount(p.plays)})`)}`).join(', ')}`);
-  out.line(`${c.bold('Recommended for')} ${c.cyan(user)}${cli.includePlayed ? c.dim(' (played artists included)') : ''}`);
-  out.line(c.dim(`     (ranked and explained by ${user}'s vector re-solved exactly against the item factors; the stored vector's scores differ by up to ${(drift * 100).toFixed(1)}%)`));
+  out.line(`${c.bold('Most played by')} ${c.cyan(shown(user))}`);
+  out.line(`     ${played.map((p) => `${shown(p.name)} ${c.dim(`(${formatCount(p.plays)})`)}`).join(', ')}`);
+  out.line(`${c.bold('Recommended for')} ${c.cyan(shown(user))}${cli.includePlayed ? c.dim(' (played artists included)') : ''}`);
+  out.line(c.dim(`     (ranked and explained by ${shown(user)}'s vector re-solved exactly against the item factors; the stored vector's scores differ by up to ${(drift * 100).toFixed(1)}%)`));
   printScored(out, recommendations, (k) => explanationLine(out, recommendations[k].explanation));
 }
 
@@ -137,7 +171,7 @@ function explanationJson(explanation: Explanation | undefined): object {
 /** "0.4123 = Duran Duran 21% + Erasure 15% + a-ha 12% + 47 others 52%" */
 function explanationLine(out: Output, e: Explanation): string {
   const percent = (share: number) => `${Math.round(share * 100)}%`;
-  const parts = e.contributions.map((c) => `${c.name} ${percent(c.share)}`);
+  const parts = e.contributions.map((c) => `${shown(c.name)} ${percent(c.share)}`);
   if (e.others.items > 0) parts.push(`${plural(e.others.items, 'other')} ${percent(e.others.share)}`);
   return out.color.dim(`       ${e.score.toFixed(4)} = ${parts.join(' + ')}`);
 }

@@ -7,7 +7,7 @@ import { similarItems } from '../query/similar.js';
 import { writeAllSimilar } from '../query/similarAll.js';
 import { addCommonOptions, wholeNumber, type CommonOptions } from './parse.js';
 import { checkCount, printScored } from './print.js';
-import { formatCount, formatSeconds, makeOutput, plural, printJson, type Output } from './output.js';
+import { formatCount, formatSeconds, makeOutput, plural, printJson, shown, type Output } from './output.js';
 import { outputTarget } from './outputTarget.js';
 import { startProgress } from './progress.js';
 
@@ -55,7 +55,7 @@ async function runSimilar(name: string | undefined, cli: SimilarCliOptions): Pro
     printJson({ item, minListeners, leftOut, similar: similar.map((s) => ({ item: s.name, score: s.score })) });
     return;
   }
-  out.line(`${out.color.bold('Similar to')} ${out.color.cyan(item)}`);
+  out.line(`${out.color.bold('Similar to')} ${out.color.cyan(shown(item))}`);
   printScored(out, similar);
   if (leftOut > 0 && !out.quiet) out.line(out.color.dim(`     (${leftOutNote(leftOut, minListeners)})`));
 }

@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { DEFAULT_ALPHA, SOLVERS, WEIGHTINGS, defaultTrainOptions, resolveTrainOptions, type Solver, type TrainOptions, type Weighting } from '../als/options.js';
-import { readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import { parseTrainConfig } from '../als/config.js';
 import { INPUT_FORMATS, type InputFormat } from '../data/read.js';
 import { AlsError } from '../errors.js';
@@ -65,6 +65,9 @@ export function trainOptionsFrom(cli: TrainCliOptions, extra: Partial<TrainOptio
 
 /** The training options given on the command line, undefined where not given. */
 export function givenTrainOptions(cli: TrainCliOptions): Partial<TrainOptions> {
+  if (cli.lambda !== undefined && cli.regularization !== undefined) {
+    throw new AlsError('usage', `--lambda ${cli.lambda} and --regularization ${cli.regularization} name one setting: give one of them`);
+  }
   const given: Partial<TrainOptions> = {
     factors: cli.factors,
     iterations: cli.iterations,
@@ -79,13 +82,27 @@ export function givenTrainOptions(cli: TrainCliOptions): Partial<TrainOptions> {
   return Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
 }
 
+/** A settings file is a few hundred bytes; anything far larger is not one (and is not read whole). */
+const MAX_CONFIG_BYTES = 1 << 16;
+
 function readConfig(file: string): Partial<TrainOptions> {
   let text: string;
+  let descriptor: number | undefined;
   try {
-    text = readFileSync(file, 'utf8');
+    // non-blocking, so that a FIFO with no writer cannot hang the command before the check below
+    descriptor = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+    const stat = fstatSync(descriptor);
+    if (stat.isDirectory()) throw new AlsError('input', `${file}: is a directory, not a settings file`);
+    if (!stat.isFile()) throw new AlsError('input', `${file}: not a regular file; a settings file is a JSON file`);
+    if (stat.size > MAX_CONFIG_BYTES) throw new AlsError('input', `${file}: ${stat.size} bytes is too large for a settings file (at most ${MAX_CONFIG_BYTES})`);
+    text = readFileSync(descriptor, 'utf8');
   } catch (error) {
+    if (error instanceof AlsError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
-    throw new AlsError('input', `${file}: cannot read the settings file (${code === 'ENOENT' ? 'no such file' : code ?? (error as Error).message})`);
+    const reason = code === 'ENOENT' ? 'no such file' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code ?? (error as Error).message;
+    throw new AlsError('input', `${file}: cannot read the settings file (${reason})`);
+  } finally {
+    if (descriptor !== undefined) closeSync(descriptor);
   }
   return parseTrainConfig(text, file);
 }

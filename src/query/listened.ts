@@ -1,7 +1,8 @@
 import { foldIn, type FoldedUser, type UserPlays } from '../als/foldIn.js';
 import { AlsError } from '../errors.js';
 import type { AlsModel } from '../model/model.js';
-import { findItem } from './lookup.js';
+import { MAX_COUNT, parseCount } from '../data/rows.js';
+import { findItem, quoteForMessage } from './lookup.js';
 import { recommendForVector, type RecommendOptions } from './recommend.js';
 import type { ScoredItem } from './similar.js';
 
@@ -19,8 +20,9 @@ export interface ListedItem {
 
 /**
  * Splits "name,name=plays,…" into entries. A comma inside a name is written "\,". The text
- * after an entry's last "=" is its play count and must be a positive number (AlsError('usage')
- * naming the entry). Empty entries are dropped.
+ * after an entry's last "=" is its play count, read by the rule of a count in a file (a decimal
+ * number, no hex, at most MAX_COUNT) and positive (AlsError('usage') naming the entry). Empty
+ * entries are dropped.
  */
 export function parseItemList(text: string): ListedItem[] {
   const entries: ListedItem[] = [];
@@ -34,10 +36,10 @@ export function parseItemList(text: string): ListedItem[] {
     }
     const name = entry.slice(0, at).trim();
     const value = entry.slice(at + 1).trim();
-    const plays = Number(value);
-    if (name.length === 0) throw new AlsError('usage', `--items entry ${JSON.stringify(entry)} has plays but no artist name`);
-    if (value.length === 0 || !Number.isFinite(plays) || !(plays > 0)) {
-      throw new AlsError('usage', `--items entry ${JSON.stringify(entry)}: plays must be a positive number, not ${JSON.stringify(value)}`);
+    const plays = parseCount(value);
+    if (name.length === 0) throw new AlsError('usage', `item list entry ${quoteForMessage(entry)} has plays but no name`);
+    if (!(plays > 0) || plays > MAX_COUNT) {
+      throw new AlsError('usage', `item list entry ${quoteForMessage(entry)}: plays must be a decimal number above 0 and at most ${MAX_COUNT.toExponential().replace("+", "")}, not ${quoteForMessage(value)}`);
     }
     entries.push({ name, plays });
   }
@@ -90,6 +92,9 @@ function select(a: Float64Array, k: number): number {
   return a[k];
 }
 
+/** Unknown names of a list that get suggestions and are named in an error; the rest are counted. */
+const SUGGESTED_UNKNOWNS = 5;
+
 export interface ResolvedList {
   /** the plays of the found artists (an artist listed twice: plays summed), item rows ascending */
   plays: UserPlays;
@@ -110,7 +115,9 @@ export function resolveItemList(model: AlsModel, list: ListedItem[], defaultPlay
   for (const entry of list) {
     let index: number;
     try {
-      index = findItem(model.itemNames, entry.name);
+      // close names are looked for only for the first few unknown names: a long list of unknown
+      // names must not cost a pass over the catalogue each
+      index = findItem(model.itemNames, entry.name, { suggest: unknown.length < SUGGESTED_UNKNOWNS });
     } catch (error) {
       if (!(error instanceof AlsError) || error.code !== 'not-found') throw error;
       unknown.push({ name: entry.name, message: error.message });
@@ -136,11 +143,12 @@ export interface ListRecommendation extends ResolvedList {
  * returned in `unknown`, for the caller to warn about.
  */
 export function recommendForList(model: AlsModel, list: ListedItem[], options: RecommendOptions = {}): ListRecommendation {
-  if (list.length === 0) throw new AlsError('usage', 'the --items list is empty; give artist names separated by commas, e.g. --items "radiohead,muse=120"');
+  if (list.length === 0) throw new AlsError('usage', 'the item list is empty; give item names, e.g. "radiohead,muse=120"');
   const resolved = resolveItemList(model, list);
   if (resolved.found.length === 0) {
-    const messages = resolved.unknown.map((u) => u.message.replace(/ in the model/, ''));
-    throw new AlsError('not-found', `none of the listed artists is in the model (${messages.join('; ')})`);
+    const messages = resolved.unknown.slice(0, SUGGESTED_UNKNOWNS).map((u) => u.message.replace(/ in the model/, ''));
+    const more = resolved.unknown.length - messages.length;
+    throw new AlsError('not-found', `none of the listed items is in the model (${messages.join('; ')}${more > 0 ? `; and ${more} more` : ''})`);
   }
   const folded = foldIn(model, resolved.plays);
   const recommendations = recommendForVector(model, Float32Array.from(folded.x), 0, resolved.plays.items, options);

@@ -1,5 +1,17 @@
 import { AlsError } from '../errors.js';
 
+/** Names and ids echoed in a message are cut to this many characters (a query can be megabytes long). */
+const ECHO_CHARACTERS = 60;
+
+/** Edit distances are computed only for queries up to this long: its cost grows with the square. */
+const EDIT_QUERY_CHARACTERS = 64;
+
+/** `text` as a JSON string for a message, cut to ECHO_CHARACTERS with "…". */
+export function quoteForMessage(text: string): string {
+  const chars = [...text];
+  return JSON.stringify(chars.length > ECHO_CHARACTERS ? `${chars.slice(0, ECHO_CHARACTERS).join('')}…` : text);
+}
+
 /** Edit distance with insertions, deletions and substitutions, two rows of memory. */
 export function editDistance(a: string, b: string): number {
   if (a.length < b.length) [a, b] = [b, a];
@@ -17,54 +29,91 @@ export function editDistance(a: string, b: string): number {
   return previous[b.length];
 }
 
+const lowerCased = new WeakMap<readonly string[], string[]>();
+
+/** The names in lower case, computed once per list (a list of names is never changed in place). */
+function lowerCase(names: readonly string[]): string[] {
+  let lower = lowerCased.get(names);
+  if (lower === undefined) lowerCased.set(names, (lower = names.map((name) => name.toLowerCase())));
+  return lower;
+}
+
 /**
  * The names closest to `query`, case-insensitively: names that start with it, then names that
  * contain it (shorter first), then names within a small edit distance (closer first). At most
- * `count`.
+ * `count`. The work is bounded: one pass over the names, and edit distances only for a query of
+ * at most EDIT_QUERY_CHARACTERS against names of about its length.
  */
 export function closestNames(names: readonly string[], query: string, count = 5): string[] {
   const q = query.toLowerCase();
+  if (q.length === 0) return [];
+  const lower = lowerCase(names);
   const ranked: { name: string; rank: number }[] = [];
   const limit = Math.max(1, Math.floor(q.length / 3));
-  for (const name of names) {
-    const n = name.toLowerCase();
+  const editable = q.length <= EDIT_QUERY_CHARACTERS;
+  for (let k = 0; k < names.length; k++) {
+    const n = lower[k];
     const extra = (n.length - q.length) / 1e4;
     let rank: number;
     if (n.startsWith(q)) rank = extra;
     else if (n.includes(q)) rank = 0.5 + extra;
     else {
-      if (Math.abs(n.length - q.length) > limit) continue;
+      if (!editable || Math.abs(n.length - q.length) > limit) continue;
       rank = editDistance(n, q);
       if (rank > limit) continue;
     }
-    ranked.push({ name, rank });
+    ranked.push({ name: names[k], rank });
   }
   ranked.sort((a, b) => a.rank - b.rank || a.name.localeCompare(b.name));
   return ranked.slice(0, count).map((r) => r.name);
 }
 
 function didYouMean(suggestions: string[]): string {
-  return suggestions.length > 0 ? `; did you mean ${suggestions.map((s) => JSON.stringify(s)).join(', ')}?` : '';
+  return suggestions.length > 0 ? `; did you mean ${suggestions.map(quoteForMessage).join(', ')}?` : '';
+}
+
+function checkQuery(field: string, value: unknown): asserts value is string {
+  if (typeof value !== 'string') throw new AlsError('usage', `${field} must be a string, not ${value === null ? 'null' : typeof value}`);
+}
+
+export interface LookupOptions {
+  /**
+   * Look for close names when there is no match, for the message.
+   * @default true
+   */
+  suggest?: boolean;
 }
 
 /** The row of the item named `name`, case-insensitively; AlsError('not-found') with suggestions. */
-export function findItem(itemNames: readonly string[], name: string): number {
+export function findItem(itemNames: readonly string[], name: string, options: LookupOptions = {}): number {
+  checkQuery('item name', name);
   const exact = itemNames.indexOf(name);
   if (exact !== -1) return exact;
   const lower = name.toLowerCase();
-  const folded = itemNames.findIndex((n) => n.toLowerCase() === lower);
+  const folded = lowerCase(itemNames).indexOf(lower);
   if (folded !== -1) return folded;
-  throw new AlsError('not-found', `no artist or item named ${JSON.stringify(name)} in the model${didYouMean(closestNames(itemNames, name))}`);
+  const suggestions = options.suggest === false ? [] : closestNames(itemNames, name);
+  throw new AlsError('not-found', `no artist or item named ${quoteForMessage(name)} in the model${didYouMean(suggestions)}`);
 }
 
 /**
- * The row of user `id`: the original id first; when no user has that id and it is a whole
- * number below the number of users, it is taken as the 0-based row number.
+ * The row of the user whose id is `id`, exactly: an id is never taken for a row number, so a
+ * mistyped or unknown id is AlsError('not-found') with the closest ids, never another user's
+ * row (issue 9). `userRow` picks a user by row.
  */
-export function findUser(userIds: readonly string[], id: string): number {
+export function findUser(userIds: readonly string[], id: string, options: LookupOptions = {}): number {
+  checkQuery('user id', id);
   const exact = userIds.indexOf(id);
   if (exact !== -1) return exact;
-  if (/^\d+$/.test(id) && Number(id) < userIds.length) return Number(id);
-  const hint = userIds.length > 0 ? ` (ids look like ${JSON.stringify(userIds[0])}; a number below ${userIds.length} is taken as a row)` : '';
-  throw new AlsError('not-found', `no user ${JSON.stringify(id)} in the model${hint}`);
+  const suggestions = options.suggest === false ? [] : closestNames(userIds, id);
+  throw new AlsError('not-found', `no user ${quoteForMessage(id)} in the model${didYouMean(suggestions)}`);
+}
+
+/** The id of the user in 0-based row `row`; AlsError('not-found') when there is no such row. */
+export function userIdOfRow(userIds: readonly string[], row: number): string {
+  if (!Number.isInteger(row) || row < 0) throw new AlsError('usage', `user row must be a whole number ≥ 0, not ${row}`);
+  if (row >= userIds.length) {
+    throw new AlsError('not-found', `no user row ${row}: the model has ${userIds.length} users (rows 0 to ${userIds.length - 1})`);
+  }
+  return userIds[row];
 }
