@@ -69,6 +69,13 @@ describe('human output cannot steer the terminal (issue 9 class 9)', () => {
     }
   }
 
+  it('a crafted option value in a command-line error is escaped too', () => {
+    const result = als(['train', data, '--alpha', '\x1b]0;x\x07', '--model', model]);
+    assert.equal(result.status, 2);
+    assert.doesNotMatch(result.stderr, /\x1b|\x07/);
+    assert.match(result.stderr, /\\x1b\]0;x\\x07/);
+  });
+
   it('shows crafted names as visible escapes', () => {
     const result = als(['similar', RED, '--min-listeners', '1', '--model', model]);
     assert.equal(result.status, 0, result.stderr);

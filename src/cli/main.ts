@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describeErrno } from '../data/writeFile.js';
 import { AlsError } from '../errors.js';
 import { EXIT, exitCodeFor } from './exitCodes.js';
+import { shown } from './output.js';
 import { registerEvaluate } from './evaluate.js';
 import { registerInfo } from './info.js';
 import { registerRecommend } from './recommend.js';
@@ -18,7 +19,7 @@ function packageVersion(): string {
 
 /** Commander's own errors (unknown option, bad choice, missing argument) as one "als: …" line. */
 function writeCommanderError(text: string, write: (text: string) => void): void {
-  write(`als: ${text.trim().replace(/^error: /, '').replace(/\n+/g, ' ')} (see --help)\n`);
+  write(`als: ${shown(text.trim().replace(/^error: /, '').replace(/\n+/g, ' '))} (see --help)\n`);
 }
 
 export function buildProgram(): Command {
@@ -138,11 +139,11 @@ async function run(argv: string[], onCommand: (name: string) => void): Promise<n
     }
     if (readerWentAway(error)) return EXIT.ok;
     if (error instanceof AlsError) {
-      process.stderr.write(`als: ${error.message}\n`);
+      process.stderr.write(`als: ${shown(error.message)}\n`);
       if (debug && error.stack) process.stderr.write(`${error.stack}\n`);
       return exitCodeFor(error.code);
     }
-    process.stderr.write(`als: internal error: ${(error as Error)?.message ?? String(error)}\n`);
+    process.stderr.write(`als: internal error: ${shown((error as Error)?.message ?? String(error))}\n`);
     process.stderr.write(debug ? `${(error as Error)?.stack}\n` : 'als: run again with --debug for details, and report it\n');
     return EXIT.internal;
   }
