@@ -1,12 +1,15 @@
 import { setImmediate as nextTick } from 'node:timers/promises';
 import { columnCounts, transpose, type CsrMatrix } from '../data/sparse.js';
-import { createKernels, kernelCopy, type HalfStep, type KernelEngine, type Kernels } from '../kernels/index.js';
+import { AlsError } from '../errors.js';
+import { createKernels, kernelCopy, KERNEL_ENGINES, type HalfStep, type KernelEngine, type Kernels } from '../kernels/index.js';
 import { alsLoss } from './loss.js';
 import type { Interactions } from '../data/read.js';
 import type { AlsModel } from '../model/model.js';
 import { resolveTrainOptions, type TrainOptions } from './options.js';
 import { randomFactors, seededRandom } from './random.js';
-import { confidences } from './weighting.js';
+import { checkTrainingMemory, trainingThreads } from './resources.js';
+import { checkCsr, checkInteractions, checkOptions, shown } from './validate.js';
+import { checkConfidences, weigh } from './weighting.js';
 
 /** Rows per kernel call: small enough for smooth progress, large enough to keep threads busy. */
 const BLOCK_ROWS = 65536;
@@ -41,19 +44,71 @@ export interface Factors {
  * Alternating least squares on a users × items matrix of play counts: the counts become
  * confidences (options.weighting), then each iteration solves every user against the fixed
  * items and every item against the fixed users, with the exact solver or CG.
+ *
+ * `plays` must be a valid CSR matrix of counts above 0 and at most MAX_COUNT, and `options`
+ * valid training options (AlsError('usage') otherwise). The threads used are at most the CPUs
+ * and what the rows can keep busy (trainingThreads). A shape whose kernel memory is out of reach
+ * is refused before anything is allocated (AlsError('usage'), naming the option to lower); a
+ * confidence above MAX_CONFIDENCE (AlsError('input'), naming the count and α), and factors or a
+ * loss that stop being finite numbers in any iteration (AlsError('input')), end training instead
+ * of returning a model that would be saved.
+ *
+ * `engine` is 'wasm' (the default) or 'js', or kernels of the caller's (which it then disposes).
  */
 export async function trainFactors(
   plays: CsrMatrix,
   options: TrainOptions,
   callbacks: TrainCallbacks = {},
-  engine: KernelEngine = 'wasm',
+  engine: KernelEngine | Kernels = 'wasm',
 ): Promise<Factors> {
-  const kernels = await createKernels(engine, options.threads);
+  checkCsr('plays', plays);
+  const resolved = resolveTrainOptions(checkOptions('options', options));
+  checkOptions('callbacks', callbacks);
+  const own = typeof engine === 'string';
+  if (own && !KERNEL_ENGINES.includes(engine)) throw new AlsError('usage', `engine must be one of ${KERNEL_ENGINES.join(', ')}, not ${shown(engine)}`);
+  const threads = trainingThreads(resolved.threads, plays);
+  checkTrainingMemory(plays, resolved, own && engine === 'wasm' ? threads : 1);
+  const kernels = own ? await createKernels(engine, threads) : engine;
   try {
-    return await alternate(plays, options, callbacks, kernels);
+    return await alternate(plays, resolved, callbacks, kernels);
   } finally {
-    kernels.dispose();
+    if (own) kernels.dispose();
   }
+}
+
+/** Which factors are not finite: the first bad row, or -1. */
+function firstBadRow(factors: Float32Array, f: number): number {
+  for (let n = 0; n < factors.length; n++) if (!Number.isFinite(factors[n])) return Math.floor(n / f);
+  return -1;
+}
+
+/**
+ * Throws AlsError('input') when the factors (or the loss) of this iteration are not all finite
+ * (implicit's `_check_factors`): such a model would rank nothing and must never be saved.
+ */
+function checkIteration(step: HalfStep, other: HalfStep, rows: [number, number], iteration: number, options: TrainOptions, loss?: number): void {
+  const sides: [string, Float32Array][] = [
+    ['user', step.X],
+    ['item', other.X],
+  ];
+  let what = '';
+  for (const [side, X] of sides) {
+    const row = firstBadRow(X, options.factors);
+    if (row !== -1) {
+      what = `the ${side} factors of row ${row} are ${X[row * options.factors]}…`;
+      break;
+    }
+  }
+  if (what === '' && loss !== undefined && !Number.isFinite(loss)) what = `the loss is ${loss}`;
+  if (what === '') return;
+  let largest = 0;
+  for (let n = 0; n < step.confidence.length; n++) if (step.confidence[n] > largest) largest = step.confidence[n];
+  throw new AlsError(
+    'input',
+    `training failed in iteration ${iteration} of ${options.iterations} (${rows[0]} users, ${rows[1]} items): ${what}, not finite numbers. ` +
+      `The arithmetic overflowed with weighting ${options.weighting}, alpha ${options.alpha} (largest confidence ${largest.toPrecision(3)}), ` +
+      `lambda ${options.regularization} and solver ${options.solver}: lower alpha or lambda, use weighting log, or try the other solver. No model was made.`,
+  );
 }
 
 async function alternate(plays: CsrMatrix, options: TrainOptions, callbacks: TrainCallbacks, kernels: Kernels): Promise<Factors> {
@@ -61,11 +116,12 @@ async function alternate(plays: CsrMatrix, options: TrainOptions, callbacks: Tra
   const f = options.factors;
   const users = plays.rows;
   const items = plays.cols;
+
+  const userConfidence = weigh(plays, options, kernels.float32(plays.data.length));
+  checkConfidences(userConfidence, plays.data, options, 'input');
   const random = seededRandom(options.seed);
   const userFactors = randomFactors(users, f, random, 0.01, kernels.float32(users * f));
   const itemFactors = randomFactors(items, f, random, 0.01, kernels.float32(items * f));
-
-  const userConfidence = confidences(plays, options, kernels.float32(plays.data.length));
   const itemUsers = transpose(plays, userConfidence);
   const userStep: HalfStep = {
     X: userFactors,
@@ -116,6 +172,7 @@ async function alternate(plays: CsrMatrix, options: TrainOptions, callbacks: Tra
       report.loss = alsLoss(userStep, items, options.regularization, kernels);
       losses.push(report.loss);
     }
+    checkIteration(userStep, itemStep, [users, items], iteration, options, report.loss);
     callbacks.onIteration?.(report);
   }
   // plain copies, so that the kernels' memory can go
@@ -136,7 +193,8 @@ export async function train(
   options: Partial<TrainOptions> = {},
   callbacks: TrainCallbacks = {},
 ): Promise<AlsModel & { seconds: number }> {
-  const resolved = resolveTrainOptions(options);
+  checkInteractions('data', data);
+  const resolved = resolveTrainOptions(checkOptions('options', options));
   const factors = await trainFactors(data.userItems, resolved, callbacks);
   const { file, format, rows, used, skipped, zeroCounts, duplicates, header } = data.stats;
   return {

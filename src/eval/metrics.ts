@@ -1,3 +1,5 @@
+import { checkWhole } from '../als/validate.js';
+
 /** Ranking quality of one user's top-k list against the user's held-out items. */
 export interface UserMetrics {
   hits: number;
@@ -16,6 +18,7 @@ export interface UserMetrics {
  * the set of test items. A user without test items has no metrics: all are NaN.
  */
 export function rankingMetrics(recommended: ArrayLike<number>, test: ReadonlySet<number>, k: number): UserMetrics {
+  checkWhole('k', k, 1);
   const relevant = Math.min(k, test.size);
   if (relevant === 0) return { hits: 0, precision: NaN, recall: NaN, averagePrecision: NaN, ndcg: NaN };
   let hits = 0;

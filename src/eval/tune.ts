@@ -1,6 +1,7 @@
 import { resolveTrainOptions, WEIGHTINGS, type TrainOptions, type Weighting } from '../als/options.js';
 import { seededRandom } from '../als/random.js';
 import { trainFactors } from '../als/train.js';
+import { checkCsr, checkOptions, checkWhole } from '../als/validate.js';
 import type { CsrMatrix } from '../data/sparse.js';
 import { AlsError } from '../errors.js';
 import type { Kernels } from '../kernels/index.js';
@@ -98,6 +99,9 @@ export interface TuneCallbacks {
  * on the whole train part and scored on test.
  */
 export async function tune(plays: CsrMatrix, options: TuneOptions = {}, callbacks: TuneCallbacks = {}): Promise<TuneResult> {
+  checkCsr('plays', plays);
+  options = checkOptions('options', options);
+  checkOptions('callbacks', callbacks);
   const trials = options.trials ?? DEFAULT_TRIALS;
   const budget = options.timeBudgetSeconds ?? DEFAULT_TIME_BUDGET_SECONDS;
   const k = options.k ?? DEFAULT_EVAL_K;
@@ -105,10 +109,11 @@ export async function tune(plays: CsrMatrix, options: TuneOptions = {}, callback
   const seed = options.seed ?? DEFAULT_SPLIT_SEED;
   const testFraction = options.testFraction ?? DEFAULT_TEST_FRACTION;
   if (!Number.isInteger(trials) || trials < 1) throw new AlsError('usage', `trials must be a whole number ≥ 1, not ${trials}`);
-  if (!(budget > 0)) throw new AlsError('usage', `the time budget must be more than 0 seconds, not ${budget}`);
+  if (typeof budget !== 'number' || !(budget > 0)) throw new AlsError('usage', `the time budget must be more than 0 seconds, not ${budget}`);
   if (!Number.isInteger(k) || k < 1) throw new AlsError('usage', `k must be a whole number ≥ 1, not ${k}`);
+  checkWhole('seed', seed, 0, 2 ** 32 - 2);
   if (!TUNE_METRICS.includes(metric)) throw new AlsError('usage', `unknown metric "${metric}" (expected one of: ${TUNE_METRICS.join(', ')})`);
-  const fixed = options.fixed ?? {};
+  const fixed = checkOptions('fixed', options.fixed);
   const defaults = resolveTrainOptions(fixed);
 
   const outer = splitByUser(plays, { testFraction, seed });

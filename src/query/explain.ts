@@ -1,4 +1,5 @@
 import { foldInUser, type FoldedUser } from '../als/foldIn.js';
+import { checkRow, checkString, checkWhole } from '../als/validate.js';
 import { AlsError } from '../errors.js';
 import type { AlsModel } from '../model/model.js';
 import { findUser } from './lookup.js';
@@ -69,6 +70,7 @@ export class Explainer {
 
   /** Every played item's term sᵘᵢⱼ cᵤⱼ of item i's score, in the order of user.items. */
   terms(item: number): Float64Array {
+    checkRow('item', item, this.model.itemFactors.length / this.model.factors);
     const f = this.model.factors;
     const { items, confidence } = this.user;
     this.forward(item, this.z);
@@ -83,6 +85,8 @@ export class Explainer {
 
   /** Item i's score and its `top` largest contributions, the rest summed. */
   explain(item: number, top = 3): Explanation {
+    checkRow('item', item, this.model.itemFactors.length / this.model.factors);
+    checkWhole('top', top, 0);
     const f = this.model.factors;
     const Y = this.model.itemFactors;
     const x = this.user.x;
@@ -128,6 +132,7 @@ export function explainUser(
   userId: string,
   options: RecommendOptions & { top?: number } = {},
 ): { user: string; userIndex: number; recommendations: (ExplainedItem & { stored: number })[] } {
+  checkString('userId', userId);
   const u = findUser(model.userIds, userId);
   const f = model.factors;
   const X = model.userFactors;

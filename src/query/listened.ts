@@ -1,4 +1,6 @@
 import { foldIn, type FoldedUser, type UserPlays } from '../als/foldIn.js';
+import { checkOptions, checkPlay, checkString, shown } from '../als/validate.js';
+import { MAX_COUNT, parseCount } from '../data/rows.js';
 import { AlsError } from '../errors.js';
 import type { AlsModel } from '../model/model.js';
 import { findItem } from './lookup.js';
@@ -23,6 +25,7 @@ export interface ListedItem {
  * naming the entry). Empty entries are dropped.
  */
 export function parseItemList(text: string): ListedItem[] {
+  checkString('text', text);
   const entries: ListedItem[] = [];
   for (const raw of text.split(/(?<!\\),/)) {
     const entry = raw.replace(/\\,/g, ',').trim();
@@ -34,10 +37,14 @@ export function parseItemList(text: string): ListedItem[] {
     }
     const name = entry.slice(0, at).trim();
     const value = entry.slice(at + 1).trim();
-    const plays = Number(value);
+    // the reader's rule for a count (decimal, no hex, no sign but +), and its limit
+    const plays = parseCount(value);
     if (name.length === 0) throw new AlsError('usage', `--items entry ${JSON.stringify(entry)} has plays but no artist name`);
-    if (value.length === 0 || !Number.isFinite(plays) || !(plays > 0)) {
+    if (!(plays > 0)) {
       throw new AlsError('usage', `--items entry ${JSON.stringify(entry)}: plays must be a positive number, not ${JSON.stringify(value)}`);
+    }
+    if (plays > MAX_COUNT) {
+      throw new AlsError('usage', `--items entry ${JSON.stringify(entry)}: plays must be at most ${MAX_COUNT.toExponential(0).replace('+', '')}, not ${value}`);
     }
     entries.push({ name, plays });
   }
@@ -105,6 +112,8 @@ export interface ResolvedList {
  * count of the model).
  */
 export function resolveItemList(model: AlsModel, list: ListedItem[], defaultPlays?: number): ResolvedList {
+  checkList(list);
+  if (defaultPlays !== undefined) checkPlay('defaultPlays', defaultPlays);
   const byItem = new Map<number, number>();
   const unknown: ResolvedList['unknown'] = [];
   for (const entry of list) {
@@ -116,7 +125,11 @@ export function resolveItemList(model: AlsModel, list: ListedItem[], defaultPlay
       unknown.push({ name: entry.name, message: error.message });
       continue;
     }
-    byItem.set(index, (byItem.get(index) ?? 0) + (entry.plays ?? (defaultPlays ??= medianPlays(model))));
+    const total = (byItem.get(index) ?? 0) + (entry.plays ?? (defaultPlays ??= medianPlays(model)));
+    if (total > MAX_COUNT) {
+      throw new AlsError('usage', `the plays listed for ${JSON.stringify(model.itemNames[index])} add up to ${total}, above ${MAX_COUNT.toExponential(0).replace('+', '')}, the largest count als takes`);
+    }
+    byItem.set(index, total);
   }
   const items = Int32Array.from([...byItem.keys()].sort((a, b) => a - b));
   const plays = Float32Array.from(items, (i) => byItem.get(i) as number);
@@ -136,6 +149,8 @@ export interface ListRecommendation extends ResolvedList {
  * returned in `unknown`, for the caller to warn about.
  */
 export function recommendForList(model: AlsModel, list: ListedItem[], options: RecommendOptions = {}): ListRecommendation {
+  checkList(list);
+  options = checkOptions('options', options);
   if (list.length === 0) throw new AlsError('usage', 'the --items list is empty; give artist names separated by commas, e.g. --items "radiohead,muse=120"');
   const resolved = resolveItemList(model, list);
   if (resolved.found.length === 0) {
@@ -145,4 +160,14 @@ export function recommendForList(model: AlsModel, list: ListedItem[], options: R
   const folded = foldIn(model, resolved.plays);
   const recommendations = recommendForVector(model, Float32Array.from(folded.x), 0, resolved.plays.items, options);
   return { ...resolved, folded, recommendations };
+}
+
+/** A list of { name, plays? } entries: names strings, plays counts when given. */
+function checkList(list: ListedItem[]): void {
+  if (!Array.isArray(list)) throw new AlsError('usage', `list must be an array of { name, plays? } entries, not ${shown(list)}`);
+  list.forEach((entry, n) => {
+    if (typeof entry !== 'object' || entry === null) throw new AlsError('usage', `list[${n}] must be a { name, plays? } entry, not ${shown(entry)}`);
+    checkString(`list[${n}].name`, entry.name);
+    if (entry.plays !== undefined) checkPlay(`list[${n}].plays`, entry.plays);
+  });
 }
