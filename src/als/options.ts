@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { AlsError } from '../errors.js';
+import { num } from './validate.js';
 
 export const WEIGHTINGS = ['linear', 'log', 'bm25'] as const;
 export type Weighting = (typeof WEIGHTINGS)[number];
@@ -94,9 +95,9 @@ export function resolveTrainOptions(given: Partial<TrainOptions> = {}): TrainOpt
   check(isInteger(options.cgSteps, 1, 1024), `cg-steps must be a whole number from 1 to 1024, not ${options.cgSteps}`);
   check(isInteger(options.threads, 1, 1024), `threads must be a whole number from 1 to 1024, not ${options.threads}`);
   check(isInteger(options.seed, 0, 2 ** 32 - 1), `seed must be a whole number from 0 to 4294967295, not ${options.seed}`);
-  check(inRange(options.regularization, 0, MAX_LAMBDA), `lambda must be a number from 0 to ${MAX_LAMBDA.toExponential(0).replace('+', '')}, not ${options.regularization}`);
-  check(inRange(options.alpha, 0, MAX_ALPHA), `alpha must be a number from 0 to ${MAX_ALPHA.toExponential(0).replace('+', '')}, not ${options.alpha}`);
-  check(inRange(options.bm25K1, 0, MAX_BM25_K1), `bm25K1 must be a number from 0 to ${MAX_BM25_K1.toExponential(0).replace('+', '')}, not ${options.bm25K1}`);
+  check(inRange(options.regularization, 0, MAX_LAMBDA), `lambda must be a number from 0 to ${num(MAX_LAMBDA)}, not ${num(options.regularization)}`);
+  check(inRange(options.alpha, 0, MAX_ALPHA), `alpha must be a number from 0 to ${num(MAX_ALPHA)}, not ${num(options.alpha)}`);
+  check(inRange(options.bm25K1, 0, MAX_BM25_K1), `bm25K1 must be a number from 0 to ${num(MAX_BM25_K1)}, not ${num(options.bm25K1)}`);
   check(Number.isFinite(options.bm25B) && options.bm25B >= 0 && options.bm25B <= 1, `bm25 B must be a number from 0 to 1, not ${options.bm25B}`);
   check(typeof options.computeLoss === 'boolean', 'computeLoss must be true or false');
   return options;

@@ -112,7 +112,7 @@ export function checkTrainingMemory(plays: CsrMatrix, options: Pick<TrainOptions
   const limit = overWasm ? `the ${gib(WASM_MEMORY_BYTES)} a WebAssembly memory can hold` : `this machine's ${gib(machine)}`;
   throw new AlsError(
     'usage',
-    `training ${plays.rows} users × ${plays.cols} items with ${options.factors} factors (${options.solver}, ${threads} threads) needs about ` +
+    `training ${plays.rows} users × ${plays.cols} items with ${options.factors} factors (${options.solver}, ${threads} thread${threads === 1 ? '' : 's'}) needs about ` +
       `${gib(overWasm ? estimate.kernel : estimate.total)} (${parts}), more than ${limit}; ${advice}`,
   );
 }

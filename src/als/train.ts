@@ -8,7 +8,7 @@ import type { AlsModel } from '../model/model.js';
 import { resolveTrainOptions, type TrainOptions } from './options.js';
 import { randomFactors, seededRandom } from './random.js';
 import { checkTrainingMemory, trainingThreads } from './resources.js';
-import { checkCsr, checkInteractions, checkOptions, shown } from './validate.js';
+import { checkCsr, checkInteractions, checkOptions, num, shown } from './validate.js';
 import { checkConfidences, weigh } from './weighting.js';
 
 /** Rows per kernel call: small enough for smooth progress, large enough to keep threads busy. */
@@ -62,6 +62,7 @@ export async function trainFactors(
   engine: KernelEngine | Kernels = 'wasm',
 ): Promise<Factors> {
   checkCsr('plays', plays);
+  if (plays.indptr[plays.rows] === 0) throw new AlsError('usage', `plays has no entries (${plays.rows} × ${plays.cols}): there is nothing to train on`);
   const resolved = resolveTrainOptions(checkOptions('options', options));
   checkOptions('callbacks', callbacks);
   const own = typeof engine === 'string';
@@ -76,15 +77,22 @@ export async function trainFactors(
   }
 }
 
-/** Which factors are not finite: the first bad row, or -1. */
-function firstBadRow(factors: Float32Array, f: number): number {
-  for (let n = 0; n < factors.length; n++) if (!Number.isFinite(factors[n])) return Math.floor(n / f);
-  return -1;
+/** The first row whose factors are not all finite (-1: none), and whether any factor is not 0. */
+function scan(factors: Float32Array, f: number): { badRow: number; nonzero: boolean } {
+  let nonzero = false;
+  for (let n = 0; n < factors.length; n++) {
+    const x = factors[n];
+    if (!Number.isFinite(x)) return { badRow: Math.floor(n / f), nonzero };
+    if (x !== 0) nonzero = true;
+  }
+  return { badRow: -1, nonzero };
 }
 
 /**
  * Throws AlsError('input') when the factors (or the loss) of this iteration are not all finite
- * (implicit's `_check_factors`): such a model would rank nothing and must never be saved.
+ * (implicit's `_check_factors`), or when one side's factors are all 0 (λ so large that every
+ * factor underflowed: ALS never leaves 0, and every score would be 0). Such a model would rank
+ * nothing and must never be saved.
  */
 function checkIteration(step: HalfStep, other: HalfStep, rows: [number, number], iteration: number, options: TrainOptions, loss?: number): void {
   const sides: [string, Float32Array][] = [
@@ -92,23 +100,34 @@ function checkIteration(step: HalfStep, other: HalfStep, rows: [number, number],
     ['item', other.X],
   ];
   let what = '';
+  let zero = '';
   for (const [side, X] of sides) {
-    const row = firstBadRow(X, options.factors);
-    if (row !== -1) {
-      what = `the ${side} factors of row ${row} are ${X[row * options.factors]}…`;
+    const { badRow, nonzero } = scan(X, options.factors);
+    if (badRow !== -1) {
+      what = `the ${side} factors of row ${badRow} are ${X[badRow * options.factors]}…, not finite numbers`;
       break;
     }
+    if (!nonzero && X.length > 0) zero ||= side;
   }
-  if (what === '' && loss !== undefined && !Number.isFinite(loss)) what = `the loss is ${loss}`;
-  if (what === '') return;
+  if (what === '' && loss !== undefined && !Number.isFinite(loss)) what = `the loss is ${loss}, not a finite number`;
   let largest = 0;
   for (let n = 0; n < step.confidence.length; n++) if (step.confidence[n] > largest) largest = step.confidence[n];
-  throw new AlsError(
-    'input',
-    `training failed in iteration ${iteration} of ${options.iterations} (${rows[0]} users, ${rows[1]} items): ${what}, not finite numbers. ` +
-      `The arithmetic overflowed with weighting ${options.weighting}, alpha ${options.alpha} (largest confidence ${largest.toPrecision(3)}), ` +
-      `lambda ${options.regularization} and solver ${options.solver}: lower alpha or lambda, use weighting log, or try the other solver. No model was made.`,
-  );
+  const where = `training failed in iteration ${iteration} of ${options.iterations} (${rows[0]} users, ${rows[1]} items)`;
+  if (what !== '') {
+    throw new AlsError(
+      'input',
+      `${where}: ${what}. The arithmetic overflowed with weighting ${options.weighting}, alpha ${num(options.alpha)} ` +
+        `(largest confidence ${num(Number(largest.toPrecision(3)))}), lambda ${num(options.regularization)} and solver ${options.solver}: ` +
+        'lower alpha or lambda, use weighting log, or try the other solver. No model was made.',
+    );
+  }
+  if (zero !== '') {
+    throw new AlsError(
+      'input',
+      `${where}: every ${zero} factor is 0, so every score would be 0. lambda ${num(options.regularization)} is too large for confidences ` +
+        `of at most ${num(Number(largest.toPrecision(3)))} (weighting ${options.weighting}, alpha ${num(options.alpha)}): lower lambda. No model was made.`,
+    );
+  }
 }
 
 async function alternate(plays: CsrMatrix, options: TrainOptions, callbacks: TrainCallbacks, kernels: Kernels): Promise<Factors> {

@@ -4,7 +4,7 @@ import { columnCounts, type CsrMatrix } from '../data/sparse.js';
 import { AlsError } from '../errors.js';
 import type { AlsModel, UpdateSummary } from '../model/model.js';
 import { foldIn, playsOf } from './foldIn.js';
-import { checkInteractions, shown } from './validate.js';
+import { checkInteractions, num, shown } from './validate.js';
 
 /**
  * `als update`: new plays added to a trained model without training it again. New plays of
@@ -121,7 +121,7 @@ export function updateModel(model: AlsModel, data: Interactions): UpdateResult {
         throw new AlsError(
           'input',
           `user ${JSON.stringify(userIds[u])}, item ${JSON.stringify(model.itemNames[item])}: the play count after the update, ` +
-            `${storedPlays(old, u, item)} + ${count} = ${total}, is above ${MAX_COUNT.toExponential(0).replace('+', '')}, the largest count als takes`,
+            `${num(storedPlays(old, u, item))} + ${num(count)} = ${num(total)}, is above ${num(MAX_COUNT)}, the largest count als takes`,
         );
       }
     }

@@ -10,9 +10,21 @@ import { AlsError } from '../errors.js';
  * (`checkRowIndex`) and tfjs `ops/topk.ts`, which check before running a kernel.
  */
 
-/** A value as a message shows it: numbers as JavaScript writes them, other things as JSON (short). */
+/**
+ * A number as a message shows it: 1e20 rather than 100000000000000000000, a float32 count to
+ * its 7 significant digits (999999986991104 is 1e15).
+ */
+export function num(value: number): string {
+  if (!Number.isFinite(value) || value === 0) return String(value);
+  const rounded = Number(value.toPrecision(7));
+  const size = Math.abs(rounded);
+  return size >= 1e6 || size < 1e-4 ? rounded.toExponential().replace('e+', 'e') : String(rounded);
+}
+
+/** A value as a message shows it: numbers by num(), other things as JSON (short). */
 export function shown(value: unknown): string {
-  if (typeof value === 'number' || typeof value === 'bigint') return String(value);
+  if (typeof value === 'number') return num(value);
+  if (typeof value === 'bigint') return String(value);
   if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
   if (value === undefined) return 'undefined';
   if (typeof value === 'function') return 'a function';
@@ -69,7 +81,7 @@ export function checkBoolean(name: string, value: unknown): void {
 
 /** A play count: finite, > 0 and ≤ MAX_COUNT (the rule of the readers). */
 export function checkPlay(name: string, value: number): void {
-  if (!(value > 0 && value <= MAX_COUNT)) usage(`${name} must be a count above 0 and at most ${MAX_COUNT.toExponential(0).replace('+', '')}, not ${shown(value)}`);
+  if (!(value > 0 && value <= MAX_COUNT)) usage(`${name} must be a count above 0 and at most ${num(MAX_COUNT)}, not ${shown(value)}`);
 }
 
 /** A typed array of the given class and, when given, length. */
@@ -119,7 +131,7 @@ export function checkCsr(name: string, m: CsrMatrix): CsrMatrix {
       previous = column;
       const count = data[n];
       if (!(count > 0 && count <= MAX_COUNT)) {
-        usage(`${name}.data[${n}] (row ${r}, column ${column}) is ${count}; counts must be above 0 and at most ${MAX_COUNT.toExponential(0).replace('+', '')}`);
+        usage(`${name}.data[${n}] (row ${r}, column ${column}) is ${num(count)}; counts must be above 0 and at most ${num(MAX_COUNT)}`);
       }
     }
   }

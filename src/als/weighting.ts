@@ -1,7 +1,7 @@
 import type { CsrMatrix } from '../data/sparse.js';
 import { AlsError, type AlsErrorCode } from '../errors.js';
 import { WEIGHTINGS, type Weighting } from './options.js';
-import { checkArray, checkCsr, checkOptions, shown } from './validate.js';
+import { checkArray, checkCsr, checkOptions, num, shown } from './validate.js';
 
 export interface WeightingOptions {
   weighting: Weighting;
@@ -109,12 +109,12 @@ export function checkConfidences(
     if (c <= MAX_CONFIDENCE) continue;
     const w = (c - 1) / options.alpha;
     const alphaLimit = Number.isFinite(w) && w > 0 ? (MAX_CONFIDENCE - 1) / w : 0;
-    const fixes = [`lower alpha to at most ${alphaLimit.toPrecision(2)}`];
+    const fixes = [`lower alpha to at most ${num(Number(alphaLimit.toPrecision(2)))}`];
     if (options.weighting !== 'log') fixes.push(options.weighting === 'bm25' ? 'lower bm25K1' : 'use weighting log', 'or cap the counts');
     throw new AlsError(
       code,
-      `${what} ${counts[n]} with alpha ${options.alpha} and weighting ${options.weighting} gives the confidence 1 + α·w(r) = ${c.toPrecision(3)}, ` +
-        `above the ${MAX_CONFIDENCE.toExponential(0).replace('+', '')} that training's float32 arithmetic carries; ${fixes.join(', ')}`,
+      `${what} ${num(counts[n])} with alpha ${num(options.alpha)} and weighting ${options.weighting} gives the confidence 1 + α·w(r) = ${num(Number(c.toPrecision(3)))}, ` +
+        `above the ${num(MAX_CONFIDENCE)} that training's float32 arithmetic carries; ${fixes.join(', ')}`,
     );
   }
 }

@@ -1,5 +1,5 @@
 import { foldIn, type FoldedUser, type UserPlays } from '../als/foldIn.js';
-import { checkOptions, checkPlay, checkString, shown } from '../als/validate.js';
+import { checkOptions, checkPlay, checkString, num, shown } from '../als/validate.js';
 import { MAX_COUNT, parseCount } from '../data/rows.js';
 import { AlsError } from '../errors.js';
 import type { AlsModel } from '../model/model.js';
@@ -44,7 +44,7 @@ export function parseItemList(text: string): ListedItem[] {
       throw new AlsError('usage', `--items entry ${JSON.stringify(entry)}: plays must be a positive number, not ${JSON.stringify(value)}`);
     }
     if (plays > MAX_COUNT) {
-      throw new AlsError('usage', `--items entry ${JSON.stringify(entry)}: plays must be at most ${MAX_COUNT.toExponential(0).replace('+', '')}, not ${value}`);
+      throw new AlsError('usage', `--items entry ${JSON.stringify(entry)}: plays must be at most ${num(MAX_COUNT)}, not ${value}`);
     }
     entries.push({ name, plays });
   }
@@ -127,7 +127,7 @@ export function resolveItemList(model: AlsModel, list: ListedItem[], defaultPlay
     }
     const total = (byItem.get(index) ?? 0) + (entry.plays ?? (defaultPlays ??= medianPlays(model)));
     if (total > MAX_COUNT) {
-      throw new AlsError('usage', `the plays listed for ${JSON.stringify(model.itemNames[index])} add up to ${total}, above ${MAX_COUNT.toExponential(0).replace('+', '')}, the largest count als takes`);
+      throw new AlsError('usage', `the plays listed for ${JSON.stringify(model.itemNames[index])} add up to ${num(total)}, above ${num(MAX_COUNT)}, the largest count als takes`);
     }
     byItem.set(index, total);
   }
