@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { recommendForList, resolveTrainOptions, train, trainFactors, updateModel, type AlsModel, type Interactions, type TrainOptions } from 'als';
+import { recommendForList, resolveTrainOptions, train, trainFactors, tune, updateModel, type AlsModel, type Interactions, type TrainOptions } from 'als';
 import { parseItemList } from '../src/query/listened.js';
 import { MAX_CONFIDENCE } from '../src/als/weighting.js';
 import { cooToCsr } from '../src/data/sparse.js';
@@ -175,5 +175,18 @@ describe('issue 9 class 4: training checks its factors after every iteration', (
     const factors = await trainFactors(plays, resolveTrainOptions({ ...small, computeLoss: true }), {}, 'js');
     assert.equal(factors.losses?.length, 3);
     assert.ok(factors.losses?.every(Number.isFinite));
+  });
+});
+
+describe('issue 9 class 4: tune draws only settings the arithmetic carries', () => {
+  it('with counts up to 1.5e7, linear α is drawn at most (1e9 − 1) / 1.5e7 / 2 and no trial fails (issue 9 class 4)', async () => {
+    const plays = randomPlays(40, 30, 0.3, 11);
+    for (let n = 0; n < plays.data.length; n++) plays.data[n] *= 1.5e7 / 50;
+    const result = await tune(plays, { trials: 6, k: 3, fixed: { weighting: 'linear', factors: 4, iterations: 2, threads: 1 } });
+    assert.deepEqual(result.failed, []);
+    assert.equal(result.trials.length, 6);
+    let largest = 0;
+    for (const c of plays.data) largest = Math.max(largest, c);
+    for (const trial of result.trials.slice(1)) assert.ok(trial.options.alpha <= (MAX_CONFIDENCE - 1) / largest / 2 + 1e-9, `α ${trial.options.alpha}`);
   });
 });

@@ -2,6 +2,7 @@ import { resolveTrainOptions, WEIGHTINGS, type TrainOptions, type Weighting } fr
 import { seededRandom } from '../als/random.js';
 import { trainFactors } from '../als/train.js';
 import { checkCsr, checkOptions, checkWhole } from '../als/validate.js';
+import { MAX_CONFIDENCE } from '../als/weighting.js';
 import type { CsrMatrix } from '../data/sparse.js';
 import { AlsError } from '../errors.js';
 import type { Kernels } from '../kernels/index.js';
@@ -74,6 +75,11 @@ export interface TuneResult {
    */
   test: { best: Metrics; defaults: Metrics; popularity: Metrics };
   stoppedBy: 'trials' | 'time';
+  /**
+   * Drawn settings whose training failed on these data (AlsError 'input': a confidence above
+   * MAX_CONFIDENCE, factors that were not finite or all 0); the search went on without them.
+   */
+  failed: { number: number; options: TrainOptions; reason: string }[];
   /** the search (all trials), without the final check */
   searchSeconds: number;
   /** interactions in each part, and users with held-out items in validation and test */
@@ -128,8 +134,9 @@ export async function tune(plays: CsrMatrix, options: TuneOptions = {}, callback
     return { ...scored, trainSeconds: factors.seconds, seconds: (performance.now() - started) / 1000 };
   };
 
-  const sampler = new SettingsSampler(seededRandom(seed), fixed);
+  const sampler = new SettingsSampler(seededRandom(seed), fixed, alphaRanges(plays));
   const done: Trial[] = [];
+  const failed: TuneResult['failed'] = [];
   let best: Trial | null = null;
   let popularity: Metrics | null = null;
   let stoppedBy: TuneResult['stoppedBy'] = 'trials';
@@ -145,7 +152,15 @@ export async function tune(plays: CsrMatrix, options: TuneOptions = {}, callback
       break;
     }
     callbacks.onTrialStart?.(number, trialOptions);
-    const result = await score(inner, trialOptions, number === 1);
+    let result: Awaited<ReturnType<typeof score>>;
+    try {
+      result = await score(inner, trialOptions, number === 1);
+    } catch (error) {
+      // the defaults are the caller's settings: their failure is the caller's to see
+      if (number === 1 || !(error instanceof AlsError) || error.code !== 'input') throw error;
+      failed.push({ number, options: trialOptions, reason: error.message });
+      continue;
+    }
     if (number === 1) popularity = result.popularity;
     const trial: Trial = { number, options: trialOptions, metrics: result.model, trainSeconds: result.trainSeconds, seconds: result.seconds };
     done.push(trial);
@@ -167,6 +182,7 @@ export async function tune(plays: CsrMatrix, options: TuneOptions = {}, callback
     popularity: popularity as Metrics,
     test: { best: bestOnTest.model, defaults: defaultsOnTest.model, popularity: bestOnTest.popularity },
     stoppedBy,
+    failed,
     searchSeconds,
     sizes: {
       fit: nnz(inner.train),
@@ -176,6 +192,18 @@ export async function tune(plays: CsrMatrix, options: TuneOptions = {}, callback
       testUsers: outer.testUsers.length,
     },
   };
+}
+
+/**
+ * ALPHA_RANGE, with linear's top lowered so that the largest count's confidence stays within
+ * MAX_CONFIDENCE (counts of 1e8 with α = 100 would make every such trial fail).
+ */
+function alphaRanges(plays: CsrMatrix): Record<Weighting, [number, number]> {
+  let largest = 0;
+  for (let n = 0; n < plays.data.length; n++) if (plays.data[n] > largest) largest = plays.data[n];
+  const [low, high] = ALPHA_RANGE.linear;
+  const top = Math.max(low, Math.min(high, (MAX_CONFIDENCE - 1) / largest / 2));
+  return { ...ALPHA_RANGE, linear: [low, top] };
 }
 
 function nnz(matrix: CsrMatrix): number {
@@ -197,6 +225,7 @@ class SettingsSampler {
   constructor(
     private readonly random: () => number,
     private readonly fixed: Partial<TrainOptions>,
+    private readonly alphaRange: Record<Weighting, [number, number]> = ALPHA_RANGE,
   ) {}
 
   /** Random settings when `near` is null, otherwise a perturbation of `near`. */
@@ -210,7 +239,7 @@ class SettingsSampler {
     const weighting = this.fixed.weighting ?? this.pick(WEIGHTINGS);
     return {
       weighting,
-      alpha: this.logUniform(ALPHA_RANGE[weighting]),
+      alpha: this.logUniform(this.alphaRange[weighting]),
       regularization: this.logUniform(LAMBDA_RANGE),
       factors: this.pick(FACTOR_CHOICES),
       iterations: this.pick(ITERATION_CHOICES),
@@ -220,7 +249,7 @@ class SettingsSampler {
   private perturb(near: TrainOptions): Partial<TrainOptions> {
     // now and then another weighting, so that one lucky early draw does not decide it
     if (this.fixed.weighting === undefined && this.random() < 0.15) return this.uniform();
-    const [alphaLow, alphaHigh] = ALPHA_RANGE[near.weighting];
+    const [alphaLow, alphaHigh] = this.alphaRange[near.weighting];
     return {
       weighting: near.weighting,
       alpha: round2(clamp(near.alpha * Math.exp(0.7 * this.normal()), alphaLow, alphaHigh)),
