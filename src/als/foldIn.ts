@@ -4,7 +4,7 @@ import { AlsError } from '../errors.js';
 import { addObserved, choleskySolve, jsKernels } from '../kernels/js.js';
 import type { AlsModel } from '../model/model.js';
 import { checkArray, checkPlay, checkRow, shown } from './validate.js';
-import { checkConfidences, weigh } from './weighting.js';
+import { checkConfidences, FOLDED_COUNT, weigh } from './weighting.js';
 
 /**
  * Fold-in: the exact user solve of training's user half-step, for one user, against the
@@ -60,7 +60,7 @@ export function foldInConfidences(model: Pick<AlsModel, 'userItems' | 'options'>
   // a loaded model reads userItems on first use: its item count comes from `items` when there is one
   checkUserPlays(user, (model as Partial<Pick<AlsModel, 'items'>>).items ?? model.userItems.cols);
   const confidence = userConfidences(model, user);
-  checkConfidences(confidence, user.plays, model.options, 'usage', 'the play count');
+  checkConfidences(confidence, user.plays, model.options, 'usage', FOLDED_COUNT);
   return confidence;
 }
 
@@ -135,7 +135,7 @@ export function foldIn(model: Pick<AlsModel, 'itemFactors' | 'items' | 'factors'
   const lambda = model.options.regularization;
   checkUserPlays(user, model.items);
   const confidence = userConfidences(model, user);
-  checkConfidences(confidence, user.plays, model.options, 'usage', 'the play count');
+  checkConfidences(confidence, user.plays, model.options, 'usage', FOLDED_COUNT);
   const A = new Float64Array(f * f);
   const b = new Float64Array(f);
   const build = () => {

@@ -92,6 +92,9 @@ function checkWeightingOptions(options: WeightingOptions): void {
  */
 export const MAX_CONFIDENCE = 1e9;
 
+/** checkConfidences' `what` for the plays of a fold-in (foldIn.ts), whose advice differs. */
+export const FOLDED_COUNT = 'the play count';
+
 /**
  * Throws AlsError(`code`) when a confidence is above MAX_CONFIDENCE (or not a number), naming
  * the count and the α that made it and what to change. `counts` are the play counts the
@@ -109,8 +112,16 @@ export function checkConfidences(
     if (c <= MAX_CONFIDENCE) continue;
     const w = (c - 1) / options.alpha;
     const alphaLimit = Number.isFinite(w) && w > 0 ? (MAX_CONFIDENCE - 1) / w : 0;
-    const fixes = [`lower alpha to at most ${num(Number(alphaLimit.toPrecision(2)))}`];
-    if (options.weighting !== 'log') fixes.push(options.weighting === 'bm25' ? 'lower bm25K1' : 'use weighting log', 'or cap the counts');
+    const lowerAlpha = `lower alpha to at most ${num(Number(alphaLimit.toPrecision(2)))}`;
+    let fixes: string[];
+    if (what === FOLDED_COUNT) {
+      // a fold-in: the model's α is fixed, the listed count is what the caller can change
+      const countLimit = options.weighting === 'linear' ? `give at most ${num(Number(((MAX_CONFIDENCE - 1) / options.alpha).toPrecision(2)))} plays` : 'give fewer plays';
+      fixes = [countLimit, `or train the model with a lower alpha`];
+    } else {
+      fixes = [lowerAlpha];
+      if (options.weighting !== 'log') fixes.push(options.weighting === 'bm25' ? 'lower bm25K1' : 'use weighting log', 'or cap the counts');
+    }
     throw new AlsError(
       code,
       `${what} ${num(counts[n])} with alpha ${num(options.alpha)} and weighting ${options.weighting} gives the confidence 1 + α·w(r) = ${num(Number(c.toPrecision(3)))}, ` +
