@@ -195,6 +195,14 @@ describe('issue 9 class 11: every exported function checks its arguments', () =>
       ['topK scores an array', () => topK([1, 2] as never, 1), /^scores must be a Float32Array, not an array$/],
       ['topK skip too short', () => topK(Float32Array.of(1, 2), 1, new Uint8Array(1)), /^skip has 1 entries, fewer than the 2 scores$/],
       ['writeAllRecommendations count −1', () => writeAllRecommendations(model, '/nonexistent/never-written.tsv', { count: -1 }), /^count must be/],
+      ['writeAllRecommendations path 5', () => writeAllRecommendations(model, 5 as never), /^path must be a string, not 5$/],
+      ['writeAllSimilar kernels 5', () => writeAllSimilar(model, '/nonexistent/never-written.tsv', { kernels: 5 as never }), /^kernels must be Kernels/],
+      ['similarItems kernels {}', () => similarItems(model, 'i1', { kernels: {} as never }), /^kernels must be Kernels/],
+      ['evaluate onUsers 5', () => evaluate(data, { k: 5 }, { onUsers: 5 as never }), /^callbacks\.onUsers must be a function, not 5$/],
+      ['train onProgress "x"', () => train(data, { threads: 1 }, { onProgress: 'x' as never }), /^callbacks\.onProgress must be a function, not "x"$/],
+      ['rankingMetrics test an array', () => rankingMetrics([1], [1] as never, 3), /^test must be a Set of item rows, not an array$/],
+      ['Explainer user null', () => new Explainer(model, null as never), /^user must be a FoldedUser/],
+      ['Explainer user x short', () => new Explainer(model, { ...foldInUser(model, 0), x: new Float64Array(2) }), /^user\.x must have 4 entries, not 2$/],
       ['writeAllSimilar count NaN', () => writeAllSimilar(model, '/nonexistent/never-written.tsv', { count: Number.NaN }), /^count must be/],
     ];
     for (const [label, call, pattern] of calls) await expectUsage(call, pattern, label);

@@ -129,6 +129,12 @@ describe('issue 9 class 4: fold-in and update hold the same line', () => {
     );
   });
 
+  it('a fold-in against item factors holding ∞ is a model error, not NaN scores (issue 9 class 4)', () => {
+    // a model from elsewhere that no loader checked; finite float32 factors cannot overflow float64's sums
+    const poisoned: AlsModel = { ...log, itemFactors: log.itemFactors.map((y, n) => (n === 5 ? Number.POSITIVE_INFINITY : y)) };
+    assert.throws(() => recommendForList(poisoned, [{ name: 'i1', plays: 3 }]), isAlsError('model', /^the fold-in gave NaN: the model's item factors are not finite or too large/));
+  });
+
   it('updateModel: a stored count plus new ones past 1e15 is refused, and so is a confidence past the bound (issue 9 class 4)', () => {
     const base = interactions(1, 8, [[0, 1, 8e14]]);
     const first = updateModel(log, base);

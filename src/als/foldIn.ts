@@ -145,14 +145,28 @@ export function foldIn(model: Pick<AlsModel, 'itemFactors' | 'items' | 'factors'
     addObserved(Y, f, user.items, confidence, 0, user.items.length, A, b);
   };
   build();
-  if (choleskySolve(A, b, f)) return { x: b, items: user.items, confidence, cholesky: A };
+  if (choleskySolve(A, b, f)) return finite({ x: b, items: user.items, confidence, cholesky: A });
   // λ = 0 with too few plays: the minimum-norm least-squares solution; no explanation then
   build();
   for (let a = 0; a < f; a++) for (let e = 0; e < a; e++) A[e * f + a] = A[a * f + e];
   const rows: number[][] = [];
   for (let a = 0; a < f; a++) rows.push(Array.from(A.subarray(a * f, a * f + f)));
   const x = solveDense(new Matrix(rows), Matrix.columnVector(Array.from(b)), true);
-  return { x: Float64Array.from(x.getColumn(0)), items: user.items, confidence, cholesky: null };
+  return finite({ x: Float64Array.from(x.getColumn(0)), items: user.items, confidence, cholesky: null });
+}
+
+/**
+ * The folded user, when its vector is finite. The plays and confidences were checked, so a
+ * vector that is not comes from the model: item factors that are not finite (a model no loader
+ * checked), as finite float32 factors cannot overflow the float64 sums.
+ */
+function finite(user: FoldedUser): FoldedUser {
+  for (const value of user.x) {
+    if (!Number.isFinite(value)) {
+      throw new AlsError('model', `the fold-in gave ${value}: the model's item factors are not finite or too large to solve against (train the model again)`);
+    }
+  }
+  return user;
 }
 
 /** Folds in model row `user` from its own plays: what an exact final user half-step would give. */

@@ -8,7 +8,7 @@ import type { AlsModel } from '../model/model.js';
 import { resolveTrainOptions, type TrainOptions } from './options.js';
 import { randomFactors, seededRandom } from './random.js';
 import { checkTrainingMemory, trainingThreads } from './resources.js';
-import { checkCsr, checkInteractions, checkOptions, num, shown } from './validate.js';
+import { checkCallbacks, checkCsr, checkInteractions, checkOptions, num, shown } from './validate.js';
 import { checkConfidences, weigh } from './weighting.js';
 
 /** Rows per kernel call: small enough for smooth progress, large enough to keep threads busy. */
@@ -64,7 +64,7 @@ export async function trainFactors(
   checkCsr('plays', plays);
   if (plays.indptr[plays.rows] === 0) throw new AlsError('usage', `plays has no entries (${plays.rows} × ${plays.cols}): there is nothing to train on`);
   const resolved = resolveTrainOptions(checkOptions('options', options));
-  checkOptions('callbacks', callbacks);
+  callbacks = checkCallbacks(callbacks);
   const own = typeof engine === 'string';
   if (own && !KERNEL_ENGINES.includes(engine)) throw new AlsError('usage', `engine must be one of ${KERNEL_ENGINES.join(', ')}, not ${shown(engine)}`);
   const threads = trainingThreads(resolved.threads, plays);
@@ -214,6 +214,7 @@ export async function train(
 ): Promise<AlsModel & { seconds: number }> {
   checkInteractions('data', data);
   const resolved = resolveTrainOptions(checkOptions('options', options));
+  callbacks = checkCallbacks(callbacks);
   const factors = await trainFactors(data.userItems, resolved, callbacks);
   const { file, format, rows, used, skipped, zeroCounts, duplicates, header } = data.stats;
   return {

@@ -75,6 +75,24 @@ export function checkOptions<T extends object>(name: string, value: T | undefine
   return value;
 }
 
+/** Query kernels given in options: undefined, or an object with the Kernels methods. */
+export function checkKernels(value: unknown): void {
+  if (value === undefined) return;
+  const kernels = value as Record<string, unknown> | null;
+  if (typeof kernels !== 'object' || kernels === null || typeof kernels.scores !== 'function' || typeof kernels.topK !== 'function') {
+    usage(`kernels must be Kernels (e.g. jsKernels), not ${shown(value)}`);
+  }
+}
+
+/** Callbacks: an object whose given fields are functions. */
+export function checkCallbacks<T extends object>(value: T | undefined): T {
+  const callbacks = checkOptions('callbacks', value);
+  for (const [key, callback] of Object.entries(callbacks)) {
+    if (callback !== undefined && typeof callback !== 'function') usage(`callbacks.${key} must be a function, not ${shown(callback)}`);
+  }
+  return callbacks;
+}
+
 export function checkBoolean(name: string, value: unknown): void {
   if (value !== undefined && typeof value !== 'boolean') usage(`${name} must be true or false, not ${shown(value)}`);
 }

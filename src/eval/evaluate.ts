@@ -1,6 +1,6 @@
 import { resolveTrainOptions, type TrainOptions } from '../als/options.js';
 import { trainFactors, type Factors, type TrainCallbacks } from '../als/train.js';
-import { checkArray, checkInteractions, checkOptions, checkWhole, shown } from '../als/validate.js';
+import { checkArray, checkCallbacks, checkInteractions, checkKernels, checkOptions, checkWhole, shown } from '../als/validate.js';
 import type { Interactions } from '../data/read.js';
 import { AlsError } from '../errors.js';
 import { defaultQueryKernels, type Kernels } from '../kernels/index.js';
@@ -51,7 +51,8 @@ export const DEFAULT_EVAL_K = 10;
 export async function evaluate(data: Interactions, options: EvaluateOptions = {}, callbacks: EvaluateCallbacks = {}): Promise<Evaluation> {
   checkInteractions('data', data);
   options = checkOptions('options', options);
-  checkOptions('callbacks', callbacks);
+  callbacks = checkCallbacks(callbacks);
+  checkKernels(options.kernels);
   const k = checkWhole('k', options.k ?? DEFAULT_EVAL_K, 1);
   if (options.seed !== undefined) checkWhole('seed', options.seed, 0);
   const trainOptions = resolveTrainOptions(checkOptions('trainOptions', options.trainOptions));
@@ -96,6 +97,7 @@ export function scoreSplit(
 ): { model: Metrics; popularity: Metrics } {
   checkSplit(split);
   checkOptions('options', options);
+  checkKernels(options.kernels);
   const { train, test, testUsers } = split;
   const k = checkWhole('k', options.k, 1);
   const f = checkWhole('factors', options.factors, 1);

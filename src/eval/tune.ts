@@ -1,7 +1,7 @@
 import { resolveTrainOptions, WEIGHTINGS, type TrainOptions, type Weighting } from '../als/options.js';
 import { seededRandom } from '../als/random.js';
 import { trainFactors } from '../als/train.js';
-import { checkCsr, checkOptions, checkWhole } from '../als/validate.js';
+import { checkCallbacks, checkCsr, checkKernels, checkOptions, checkWhole } from '../als/validate.js';
 import { MAX_CONFIDENCE } from '../als/weighting.js';
 import type { CsrMatrix } from '../data/sparse.js';
 import { AlsError } from '../errors.js';
@@ -107,7 +107,8 @@ export interface TuneCallbacks {
 export async function tune(plays: CsrMatrix, options: TuneOptions = {}, callbacks: TuneCallbacks = {}): Promise<TuneResult> {
   checkCsr('plays', plays);
   options = checkOptions('options', options);
-  checkOptions('callbacks', callbacks);
+  callbacks = checkCallbacks(callbacks);
+  checkKernels(options.kernels);
   const trials = options.trials ?? DEFAULT_TRIALS;
   const budget = options.timeBudgetSeconds ?? DEFAULT_TIME_BUDGET_SECONDS;
   const k = options.k ?? DEFAULT_EVAL_K;

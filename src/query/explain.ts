@@ -1,5 +1,5 @@
 import { foldInUser, type FoldedUser } from '../als/foldIn.js';
-import { checkRow, checkString, checkWhole } from '../als/validate.js';
+import { checkArray, checkRow, checkString, checkWhole, shown } from '../als/validate.js';
 import { AlsError } from '../errors.js';
 import type { AlsModel } from '../model/model.js';
 import { findUser } from './lookup.js';
@@ -47,6 +47,7 @@ export class Explainer {
     private readonly model: Pick<AlsModel, 'itemFactors' | 'factors' | 'itemNames'>,
     private readonly user: FoldedUser,
   ) {
+    checkFolded(user, model.factors);
     if (user.cholesky === null) {
       throw new AlsError('usage', "cannot explain: the user's system is singular (λ = 0 and too few plays); train with --lambda above 0");
     }
@@ -143,4 +144,13 @@ export function explainUser(
     return { ...r, stored };
   });
   return { user: model.userIds[u], userIndex: u, recommendations };
+}
+
+/** A FoldedUser as foldIn returns it: x of `f` numbers, items with their confidences, L or null. */
+function checkFolded(user: FoldedUser, f: number): void {
+  if (typeof user !== 'object' || user === null) throw new AlsError('usage', `user must be a FoldedUser (from foldIn), not ${shown(user)}`);
+  checkArray('user.x', user.x, Float64Array, f);
+  checkArray('user.items', user.items, Int32Array);
+  checkArray('user.confidence', user.confidence, Float32Array, user.items.length);
+  if (user.cholesky !== null) checkArray('user.cholesky', user.cholesky, Float64Array, f * f);
 }

@@ -1,4 +1,4 @@
-import { checkArray, checkBoolean, checkCount, checkFinite, checkOptions, checkRow, checkString, checkWhole, shown } from '../als/validate.js';
+import { checkArray, checkBoolean, checkCount, checkFinite, checkKernels, checkOptions, checkRow, checkString, checkWhole, shown } from '../als/validate.js';
 import { AlsError } from '../errors.js';
 import { defaultQueryKernels, type Kernels } from '../kernels/index.js';
 import type { AlsModel } from '../model/model.js';
@@ -56,6 +56,7 @@ export function recommendForVector(
   checkFinite('x', x, xOffset, xOffset + f);
   checkPlayed(played, items);
   checkBoolean('includePlayed', options.includePlayed);
+  checkKernels(options.kernels);
   const count = checkCount('count', options.count, 10, items);
   const kernels = options.kernels ?? defaultQueryKernels();
   const { scores, skip } = scratch ?? queryScratch(kernels, items);

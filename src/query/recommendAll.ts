@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { checkBoolean, checkCount, checkOptions } from '../als/validate.js';
+import { checkBoolean, checkCount, checkKernels, checkOptions, checkString } from '../als/validate.js';
 import { writeTextAtomically } from '../data/writeFile.js';
 import { createWasmKernels, type Kernels } from '../kernels/index.js';
 import type { AlsModel } from '../model/model.js';
@@ -74,7 +74,9 @@ export async function writeAllRecommendations(
 ): Promise<number> {
   options = checkOptions('options', options);
   const { itemFactors: Y, userFactors: X, items, users, factors: f } = model;
+  checkString('path', path);
   checkBoolean('includePlayed', options.includePlayed);
+  checkKernels(options.kernels);
   // never lists longer than the items there are (a count of 1e9 allocates nothing)
   const k = checkCount('count', options.count, 10, items);
   // model errors (a corrupt file read on first use) come before the output file is opened

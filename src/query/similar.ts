@@ -1,4 +1,4 @@
-import { checkCount, checkOptions, checkRow, checkString } from '../als/validate.js';
+import { checkCount, checkKernels, checkOptions, checkRow, checkString } from '../als/validate.js';
 import { defaultQueryKernels, type Kernels } from '../kernels/index.js';
 import type { AlsModel } from '../model/model.js';
 import { checkMinListeners, DEFAULT_MIN_LISTENERS, listenerFilter } from './listeners.js';
@@ -49,6 +49,7 @@ export function rankSimilar(model: AlsModel, item: number, options: SimilarOptio
   options = checkOptions('options', options);
   const { itemFactors: Y, items, factors: f, itemNames } = model;
   checkRow('item', item, items);
+  checkKernels(options.kernels);
   // never a list longer than the items there are (a count of 1e9 allocates nothing)
   const count = checkCount('count', options.count, 10, items);
   const minListeners = checkMinListeners(options.minListeners ?? DEFAULT_MIN_LISTENERS);

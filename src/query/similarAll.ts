@@ -1,4 +1,4 @@
-import { checkCount, checkOptions } from '../als/validate.js';
+import { checkCount, checkKernels, checkOptions, checkString } from '../als/validate.js';
 import { writeTextAtomically } from '../data/writeFile.js';
 import type { Kernels } from '../kernels/index.js';
 import type { AlsModel } from '../model/model.js';
@@ -82,6 +82,8 @@ export async function writeAllSimilar(
   onProgress?: (items: number, total: number) => void,
 ): Promise<SimilarAllSummary> {
   options = checkOptions('options', options);
+  checkString('path', path);
+  checkKernels(options.kernels);
   const minListeners = checkMinListeners(options.minListeners ?? DEFAULT_MIN_LISTENERS);
   // never lists longer than the items there are (a count of 1e9 allocates nothing)
   const k = checkCount('count', options.count, 10, model.items);
