@@ -53,7 +53,7 @@ export interface Factors {
  * loss that stop being finite numbers in any iteration (AlsError('input')), end training instead
  * of returning a model that would be saved.
  *
- * `engine` is 'wasm' (the default) or 'js', or kernels of the caller's (which it then disposes).
+ * `engine` is 'wasm' (the default) or 'js', or the caller's own kernels (left for the caller to dispose of).
  */
 export async function trainFactors(
   plays: CsrMatrix,
@@ -78,14 +78,14 @@ export async function trainFactors(
 }
 
 /** The first row whose factors are not all finite (-1: none), and whether any factor is not 0. */
-function scan(factors: Float32Array, f: number): { badRow: number; nonzero: boolean } {
+function scan(factors: Float32Array, f: number): { badRow: number; bad: number; nonzero: boolean } {
   let nonzero = false;
   for (let n = 0; n < factors.length; n++) {
     const x = factors[n];
-    if (!Number.isFinite(x)) return { badRow: Math.floor(n / f), nonzero };
+    if (!Number.isFinite(x)) return { badRow: Math.floor(n / f), bad: x, nonzero };
     if (x !== 0) nonzero = true;
   }
-  return { badRow: -1, nonzero };
+  return { badRow: -1, bad: 0, nonzero };
 }
 
 /**
@@ -102,9 +102,9 @@ function checkIteration(step: HalfStep, other: HalfStep, rows: [number, number],
   let what = '';
   let zero = '';
   for (const [side, X] of sides) {
-    const { badRow, nonzero } = scan(X, options.factors);
+    const { badRow, bad, nonzero } = scan(X, options.factors);
     if (badRow !== -1) {
-      what = `the ${side} factors of row ${badRow} are ${X[badRow * options.factors]}…, not finite numbers`;
+      what = `the ${side} factors of row ${badRow} hold ${bad}, not a finite number`;
       break;
     }
     if (!nonzero && X.length > 0) zero ||= side;
