@@ -15,6 +15,15 @@ export type AlsErrorCode =
   /** a user or item named in a query is not in the model */
   | 'not-found';
 
+/** Text echoed in a message is cut to this many characters (a query or a field can be megabytes long). */
+const ECHO_CHARACTERS = 60;
+
+/** `text` as a JSON string for an error message, cut to ECHO_CHARACTERS with "…". */
+export function quoteForMessage(text: string): string {
+  const chars = [...text];
+  return JSON.stringify(chars.length > ECHO_CHARACTERS ? `${chars.slice(0, ECHO_CHARACTERS).join('')}…` : text);
+}
+
 export class AlsError extends Error {
   readonly code: AlsErrorCode;
 

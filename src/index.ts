@@ -25,13 +25,17 @@ export {
   defaultTrainOptions,
   resolveTrainOptions,
   DEFAULT_ALPHA,
+  MAX_ALPHA,
+  MAX_BM25_K1,
+  MAX_LAMBDA,
   SOLVERS,
   WEIGHTINGS,
   type Solver,
   type TrainOptions,
   type Weighting,
 } from './als/options.js';
-export { confidences } from './als/weighting.js';
+export { confidences, MAX_CONFIDENCE } from './als/weighting.js';
+export { estimateTrainingMemory, trainingThreads, type MemoryEstimate } from './als/resources.js';
 export { alsLoss } from './als/loss.js';
 export { foldIn, foldInUser, foldInConfidences, itemGramian, playsOf, type FoldedUser, type UserPlays } from './als/foldIn.js';
 export { train, trainFactors, type Factors, type IterationReport, type TrainCallbacks } from './als/train.js';

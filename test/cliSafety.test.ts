@@ -4,8 +4,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { shown, terminalSafe } from '../src/cli/output.js';
-import { closestNames, quoteForMessage, userIdOfRow } from '../src/query/lookup.js';
-import { AlsError } from '../src/errors.js';
+import { closestNames, userIdOfRow } from '../src/query/lookup.js';
+import { AlsError, quoteForMessage } from '../src/errors.js';
 import { ALS_BIN, tempDir } from './helpers.js';
 
 const work = tempDir('als-cli-safety-');

@@ -49,8 +49,8 @@ describe('training options', () => {
   for (const [bad, pattern] of [
     [{ factors: 0 }, /factors must be a whole number from 1/],
     [{ factors: 2.5 }, /factors must be a whole number/],
-    [{ alpha: -1 }, /alpha must be a number ≥ 0, not -1/],
-    [{ regularization: Number.NaN }, /lambda must be a number ≥ 0/],
+    [{ alpha: -1 }, /alpha must be a number from 0 to 1e6, not -1/],
+    [{ regularization: Number.NaN }, /lambda must be a number from 0 to 1e6, not NaN/],
     [{ solver: 'sgd' }, /unknown solver "sgd"/],
     [{ weighting: 'tfidf' }, /unknown weighting "tfidf"/],
     [{ iterations: 0 }, /iterations must be/],

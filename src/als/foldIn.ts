@@ -3,7 +3,8 @@ import type { CsrMatrix } from '../data/sparse.js';
 import { AlsError } from '../errors.js';
 import { addObserved, choleskySolve, jsKernels } from '../kernels/js.js';
 import type { AlsModel } from '../model/model.js';
-import { confidences } from './weighting.js';
+import { checkArray, checkPlay, checkRow, valueForMessage } from './validate.js';
+import { checkConfidences, FOLDED_COUNT, weigh } from './weighting.js';
 
 /**
  * Fold-in: the exact user solve of training's user half-step, for one user, against the
@@ -56,11 +57,37 @@ export function itemGramian(model: Pick<AlsModel, 'itemFactors' | 'items' | 'fac
  * own plays are not added to the item totals (one user moves them very little).
  */
 export function foldInConfidences(model: Pick<AlsModel, 'userItems' | 'options'>, user: UserPlays): Float32Array {
+  // a loaded model reads userItems on first use: its item count comes from `items` when there is one
+  checkUserPlays(user, (model as Partial<Pick<AlsModel, 'items'>>).items ?? model.userItems.cols);
+  const confidence = userConfidences(model, user);
+  checkConfidences(confidence, user.plays, model.options, 'usage', FOLDED_COUNT);
+  return confidence;
+}
+
+/**
+ * Checks one user's plays (AlsError('usage')): Int32Array item rows within 0..items − 1, each
+ * once, and a Float32Array of as many counts above 0 and at most MAX_COUNT.
+ */
+export function checkUserPlays(user: UserPlays, items: number): void {
+  if (typeof user !== 'object' || user === null) throw new AlsError('usage', `user must be UserPlays ({ items, plays }), not ${valueForMessage(user)}`);
+  checkArray('user.items', user.items, Int32Array);
+  checkArray('user.plays', user.plays, Float32Array, user.items.length);
+  const seen = new Set<number>();
+  for (let k = 0; k < user.items.length; k++) {
+    const i = user.items[k];
+    if (!(i >= 0 && i < items)) throw new AlsError('usage', `item row ${i} is not in the model (0..${items - 1})`);
+    if (seen.has(i)) throw new AlsError('usage', `user.items lists item row ${i} twice; sum its plays into one entry`);
+    seen.add(i);
+    checkPlay(`user.plays[${k}]`, user.plays[k]);
+  }
+}
+
+function userConfidences(model: Pick<AlsModel, 'userItems' | 'options'>, user: UserPlays): Float32Array {
   const { options } = model;
   const n = user.items.length;
   if (options.weighting !== 'bm25') {
     const row: CsrMatrix = { rows: 1, cols: 0, indptr: Int32Array.of(0, n), indices: user.items, data: user.plays };
-    return confidences(row, options);
+    return weigh(row, options);
   }
   const { totals, average, items } = itemStatistics(model.userItems);
   const { alpha, bm25K1: K1, bm25B: B } = options;
@@ -93,6 +120,7 @@ function itemStatistics(m: CsrMatrix): { totals: Float64Array; average: number; 
 
 /** The plays of model row `user` (a view on the model's matrix). */
 export function playsOf(model: Pick<AlsModel, 'userItems'>, user: number): UserPlays {
+  checkRow('user', user, model.userItems.rows);
   const { indptr, indices, data } = model.userItems;
   return { items: indices.subarray(indptr[user], indptr[user + 1]), plays: data.subarray(indptr[user], indptr[user + 1]) };
 }
@@ -105,11 +133,9 @@ export function foldIn(model: Pick<AlsModel, 'itemFactors' | 'items' | 'factors'
   const f = model.factors;
   const Y = model.itemFactors;
   const lambda = model.options.regularization;
-  for (let k = 0; k < user.items.length; k++) {
-    const i = user.items[k];
-    if (!(i >= 0 && i < model.items)) throw new AlsError('usage', `item row ${i} is not in the model (0..${model.items - 1})`);
-  }
-  const confidence = foldInConfidences(model, user);
+  checkUserPlays(user, model.items);
+  const confidence = userConfidences(model, user);
+  checkConfidences(confidence, user.plays, model.options, 'usage', FOLDED_COUNT);
   const A = new Float64Array(f * f);
   const b = new Float64Array(f);
   const build = () => {
@@ -119,17 +145,32 @@ export function foldIn(model: Pick<AlsModel, 'itemFactors' | 'items' | 'factors'
     addObserved(Y, f, user.items, confidence, 0, user.items.length, A, b);
   };
   build();
-  if (choleskySolve(A, b, f)) return { x: b, items: user.items, confidence, cholesky: A };
+  if (choleskySolve(A, b, f)) return finite({ x: b, items: user.items, confidence, cholesky: A });
   // λ = 0 with too few plays: the minimum-norm least-squares solution; no explanation then
   build();
   for (let a = 0; a < f; a++) for (let e = 0; e < a; e++) A[e * f + a] = A[a * f + e];
   const rows: number[][] = [];
   for (let a = 0; a < f; a++) rows.push(Array.from(A.subarray(a * f, a * f + f)));
   const x = solveDense(new Matrix(rows), Matrix.columnVector(Array.from(b)), true);
-  return { x: Float64Array.from(x.getColumn(0)), items: user.items, confidence, cholesky: null };
+  return finite({ x: Float64Array.from(x.getColumn(0)), items: user.items, confidence, cholesky: null });
+}
+
+/**
+ * The folded user, when its vector is finite. The plays and confidences were checked, so a
+ * vector that is not comes from the model: item factors that are not finite (a model no loader
+ * checked), as finite float32 factors cannot overflow the float64 sums.
+ */
+function finite(user: FoldedUser): FoldedUser {
+  for (const value of user.x) {
+    if (!Number.isFinite(value)) {
+      throw new AlsError('model', `the fold-in gave ${value}: the model's item factors are not finite or too large to solve against (train the model again)`);
+    }
+  }
+  return user;
 }
 
 /** Folds in model row `user` from its own plays: what an exact final user half-step would give. */
 export function foldInUser(model: AlsModel, user: number): FoldedUser {
+  checkRow('user', user, model.users);
   return foldIn(model, playsOf(model, user));
 }

@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { AlsError } from '../errors.js';
+import { num } from './validate.js';
 
 export const WEIGHTINGS = ['linear', 'log', 'bm25'] as const;
 export type Weighting = (typeof WEIGHTINGS)[number];
@@ -29,6 +30,16 @@ export interface TrainOptions {
   /** compute the loss after every iteration (costs about one CG step) */
   computeLoss: boolean;
 }
+
+/**
+ * Upper limits of α, λ and BM25's K1. No useful setting comes near them (tune searches α and λ in
+ * 0.001..100); they keep every option a number that float32 holds with room to spare, so that
+ * YᵀY + λI stays finite and the confidences 1 + α·w(r) can be checked against
+ * MAX_CONFIDENCE (weighting.ts) without overflowing first.
+ */
+export const MAX_ALPHA = 1e6;
+export const MAX_LAMBDA = 1e6;
+export const MAX_BM25_K1 = 1e6;
 
 /**
  * α by weighting. log's 2, with λ = 10, did best in the worst case over three data sets in
@@ -63,11 +74,16 @@ function isInteger(value: number, min: number, max: number): boolean {
   return Number.isInteger(value) && value >= min && value <= max;
 }
 
+function inRange(value: number, min: number, max: number): boolean {
+  return typeof value === 'number' && value >= min && value <= max;
+}
+
 /**
  * Fills in defaults and checks every value; throws AlsError('usage') naming the first bad one.
  * When `alpha` is not given it follows the weighting (DEFAULT_ALPHA).
  */
 export function resolveTrainOptions(given: Partial<TrainOptions> = {}): TrainOptions {
+  if (typeof given !== 'object' || given === null || Array.isArray(given)) throw new AlsError('usage', `training options must be an object, not ${given === null ? 'null' : typeof given}`);
   const defined = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
   const options: TrainOptions = { ...defaultTrainOptions(), ...defined };
   if (given.alpha === undefined && WEIGHTINGS.includes(options.weighting)) options.alpha = DEFAULT_ALPHA[options.weighting];
@@ -79,9 +95,9 @@ export function resolveTrainOptions(given: Partial<TrainOptions> = {}): TrainOpt
   check(isInteger(options.cgSteps, 1, 1024), `cg-steps must be a whole number from 1 to 1024, not ${options.cgSteps}`);
   check(isInteger(options.threads, 1, 1024), `threads must be a whole number from 1 to 1024, not ${options.threads}`);
   check(isInteger(options.seed, 0, 2 ** 32 - 1), `seed must be a whole number from 0 to 4294967295, not ${options.seed}`);
-  check(Number.isFinite(options.regularization) && options.regularization >= 0, `lambda must be a number ≥ 0, not ${options.regularization}`);
-  check(Number.isFinite(options.alpha) && options.alpha >= 0, `alpha must be a number ≥ 0, not ${options.alpha}`);
-  check(Number.isFinite(options.bm25K1) && options.bm25K1 >= 0, `bm25 K1 must be a number ≥ 0, not ${options.bm25K1}`);
+  check(inRange(options.regularization, 0, MAX_LAMBDA), `lambda must be a number from 0 to ${num(MAX_LAMBDA)}, not ${num(options.regularization)}`);
+  check(inRange(options.alpha, 0, MAX_ALPHA), `alpha must be a number from 0 to ${num(MAX_ALPHA)}, not ${num(options.alpha)}`);
+  check(inRange(options.bm25K1, 0, MAX_BM25_K1), `bm25K1 must be a number from 0 to ${num(MAX_BM25_K1)}, not ${num(options.bm25K1)}`);
   check(Number.isFinite(options.bm25B) && options.bm25B >= 0 && options.bm25B <= 1, `bm25 B must be a number from 0 to 1, not ${options.bm25B}`);
   check(typeof options.computeLoss === 'boolean', 'computeLoss must be true or false');
   return options;

@@ -1,12 +1,15 @@
 import { setImmediate as nextTick } from 'node:timers/promises';
 import { columnCounts, transpose, type CsrMatrix } from '../data/sparse.js';
-import { createKernels, kernelCopy, type HalfStep, type KernelEngine, type Kernels } from '../kernels/index.js';
+import { AlsError } from '../errors.js';
+import { createKernels, kernelCopy, KERNEL_ENGINES, type HalfStep, type KernelEngine, type Kernels } from '../kernels/index.js';
 import { alsLoss } from './loss.js';
 import type { Interactions } from '../data/read.js';
 import type { AlsModel } from '../model/model.js';
 import { resolveTrainOptions, type TrainOptions } from './options.js';
 import { randomFactors, seededRandom } from './random.js';
-import { confidences } from './weighting.js';
+import { checkTrainingMemory, trainingThreads } from './resources.js';
+import { checkCallbacks, checkCsr, checkInteractions, checkOptions, num, valueForMessage } from './validate.js';
+import { checkConfidences, weigh } from './weighting.js';
 
 /** Rows per kernel call: small enough for smooth progress, large enough to keep threads busy. */
 const BLOCK_ROWS = 65536;
@@ -41,18 +44,89 @@ export interface Factors {
  * Alternating least squares on a users × items matrix of play counts: the counts become
  * confidences (options.weighting), then each iteration solves every user against the fixed
  * items and every item against the fixed users, with the exact solver or CG.
+ *
+ * `plays` must be a valid CSR matrix of counts above 0 and at most MAX_COUNT, and `options`
+ * valid training options (AlsError('usage') otherwise). The threads used are at most the CPUs
+ * and what the rows can keep busy (trainingThreads). A shape whose kernel memory is out of reach
+ * is refused before anything is allocated (AlsError('usage'), naming the option to lower); a
+ * confidence above MAX_CONFIDENCE (AlsError('input'), naming the count and α), and factors or a
+ * loss that stop being finite numbers in any iteration (AlsError('input')), end training instead
+ * of returning a model that would be saved.
+ *
+ * `engine` is 'wasm' (the default) or 'js', or the caller's own kernels (left for the caller to dispose of).
  */
 export async function trainFactors(
   plays: CsrMatrix,
   options: TrainOptions,
   callbacks: TrainCallbacks = {},
-  engine: KernelEngine = 'wasm',
+  engine: KernelEngine | Kernels = 'wasm',
 ): Promise<Factors> {
-  const kernels = await createKernels(engine, options.threads);
+  checkCsr('plays', plays);
+  if (plays.indptr[plays.rows] === 0) throw new AlsError('usage', `plays has no entries (${plays.rows} × ${plays.cols}): there is nothing to train on`);
+  const resolved = resolveTrainOptions(checkOptions('options', options));
+  callbacks = checkCallbacks(callbacks);
+  const own = typeof engine === 'string';
+  if (own && !KERNEL_ENGINES.includes(engine)) throw new AlsError('usage', `engine must be one of ${KERNEL_ENGINES.join(', ')}, not ${valueForMessage(engine)}`);
+  const threads = trainingThreads(resolved.threads, plays);
+  checkTrainingMemory(plays, resolved, own && engine === 'wasm' ? threads : 1);
+  const kernels = own ? await createKernels(engine, threads) : engine;
   try {
-    return await alternate(plays, options, callbacks, kernels);
+    return await alternate(plays, resolved, callbacks, kernels);
   } finally {
-    kernels.dispose();
+    if (own) kernels.dispose();
+  }
+}
+
+/** The first row whose factors are not all finite (-1: none), and whether any factor is not 0. */
+function scan(factors: Float32Array, f: number): { badRow: number; bad: number; nonzero: boolean } {
+  let nonzero = false;
+  for (let n = 0; n < factors.length; n++) {
+    const x = factors[n];
+    if (!Number.isFinite(x)) return { badRow: Math.floor(n / f), bad: x, nonzero };
+    if (x !== 0) nonzero = true;
+  }
+  return { badRow: -1, bad: 0, nonzero };
+}
+
+/**
+ * Throws AlsError('input') when the factors (or the loss) of this iteration are not all finite
+ * (implicit's `_check_factors`), or when one side's factors are all 0 (λ so large that every
+ * factor underflowed: ALS never leaves 0, and every score would be 0). Such a model would rank
+ * nothing and must never be saved.
+ */
+function checkIteration(step: HalfStep, other: HalfStep, rows: [number, number], iteration: number, options: TrainOptions, loss?: number): void {
+  const sides: [string, Float32Array][] = [
+    ['user', step.X],
+    ['item', other.X],
+  ];
+  let what = '';
+  let zero = '';
+  for (const [side, X] of sides) {
+    const { badRow, bad, nonzero } = scan(X, options.factors);
+    if (badRow !== -1) {
+      what = `the ${side} factors of row ${badRow} hold ${bad}, not a finite number`;
+      break;
+    }
+    if (!nonzero && X.length > 0) zero ||= side;
+  }
+  if (what === '' && loss !== undefined && !Number.isFinite(loss)) what = `the loss is ${loss}, not a finite number`;
+  let largest = 0;
+  for (let n = 0; n < step.confidence.length; n++) if (step.confidence[n] > largest) largest = step.confidence[n];
+  const where = `training failed in iteration ${iteration} of ${options.iterations} (${rows[0]} users, ${rows[1]} items)`;
+  if (what !== '') {
+    throw new AlsError(
+      'input',
+      `${where}: ${what}. The arithmetic overflowed with weighting ${options.weighting}, alpha ${num(options.alpha)} ` +
+        `(largest confidence ${num(Number(largest.toPrecision(3)))}), lambda ${num(options.regularization)} and solver ${options.solver}: ` +
+        'lower alpha or lambda, use weighting log, or try the other solver. No model was made.',
+    );
+  }
+  if (zero !== '') {
+    throw new AlsError(
+      'input',
+      `${where}: every ${zero} factor is 0, so every score would be 0. lambda ${num(options.regularization)} is too large for confidences ` +
+        `of at most ${num(Number(largest.toPrecision(3)))} (weighting ${options.weighting}, alpha ${num(options.alpha)}): lower lambda. No model was made.`,
+    );
   }
 }
 
@@ -61,11 +135,12 @@ async function alternate(plays: CsrMatrix, options: TrainOptions, callbacks: Tra
   const f = options.factors;
   const users = plays.rows;
   const items = plays.cols;
+
+  const userConfidence = weigh(plays, options, kernels.float32(plays.data.length));
+  checkConfidences(userConfidence, plays.data, options, 'input');
   const random = seededRandom(options.seed);
   const userFactors = randomFactors(users, f, random, 0.01, kernels.float32(users * f));
   const itemFactors = randomFactors(items, f, random, 0.01, kernels.float32(items * f));
-
-  const userConfidence = confidences(plays, options, kernels.float32(plays.data.length));
   const itemUsers = transpose(plays, userConfidence);
   const userStep: HalfStep = {
     X: userFactors,
@@ -116,6 +191,7 @@ async function alternate(plays: CsrMatrix, options: TrainOptions, callbacks: Tra
       report.loss = alsLoss(userStep, items, options.regularization, kernels);
       losses.push(report.loss);
     }
+    checkIteration(userStep, itemStep, [users, items], iteration, options, report.loss);
     callbacks.onIteration?.(report);
   }
   // plain copies, so that the kernels' memory can go
@@ -136,7 +212,9 @@ export async function train(
   options: Partial<TrainOptions> = {},
   callbacks: TrainCallbacks = {},
 ): Promise<AlsModel & { seconds: number }> {
-  const resolved = resolveTrainOptions(options);
+  checkInteractions('data', data);
+  const resolved = resolveTrainOptions(checkOptions('options', options));
+  callbacks = checkCallbacks(callbacks);
   const factors = await trainFactors(data.userItems, resolved, callbacks);
   const { file, format, rows, used, skipped, zeroCounts, duplicates, header } = data.stats;
   return {

@@ -1,7 +1,10 @@
 import type { Interactions } from '../data/read.js';
+import { MAX_COUNT } from '../data/rows.js';
 import { columnCounts, type CsrMatrix } from '../data/sparse.js';
+import { AlsError } from '../errors.js';
 import type { AlsModel, UpdateSummary } from '../model/model.js';
 import { foldIn, playsOf } from './foldIn.js';
+import { checkInteractions, num, valueForMessage } from './validate.js';
 
 /**
  * `als update`: new plays added to a trained model without training it again. New plays of
@@ -43,8 +46,17 @@ function mapItems(model: AlsModel, data: Interactions): Int32Array {
   return Int32Array.from(data.itemNames, (name) => exact.get(name) ?? folded?.get(name.toLowerCase()) ?? -1);
 }
 
-/** Applies the interactions in `data` to `model` (which is left as it was). */
+/**
+ * Applies the interactions in `data` to `model` (which is left as it was).
+ *
+ * @throws {AlsError} 'usage' when `data` is not valid Interactions (counts above 0 and at most
+ * MAX_COUNT); 'input' when a stored count plus the new ones would pass MAX_COUNT, or when a
+ * re-solved user's confidences pass what the arithmetic carries (MAX_CONFIDENCE). Nothing is
+ * changed then.
+ */
 export function updateModel(model: AlsModel, data: Interactions): UpdateResult {
+  if (typeof model !== 'object' || model === null) throw new AlsError('usage', `model must be an AlsModel, not ${valueForMessage(model)}`);
+  checkInteractions('data', data);
   const f = model.factors;
   const old = model.userItems;
   const itemRow = mapItems(model, data);
@@ -100,6 +112,20 @@ export function updateModel(model: AlsModel, data: Interactions): UpdateResult {
   if (added.size === 0) return { model, summary, addedUsers, unknownExamples, unchanged: true };
 
   const users = model.users + addedUsers.length;
+  const userIds = [...model.userIds, ...addedUsers];
+  // the stored count plus the new ones must stay a count als takes, as a file's would
+  for (const [u, plays] of added) {
+    for (const [item, count] of plays) {
+      const total = storedPlays(old, u, item) + count;
+      if (!(total <= MAX_COUNT)) {
+        throw new AlsError(
+          'input',
+          `user ${JSON.stringify(userIds[u])}, item ${JSON.stringify(model.itemNames[item])}: the play count after the update, ` +
+            `${num(storedPlays(old, u, item))} + ${num(count)} = ${num(total)}, is above ${num(MAX_COUNT)}, the largest count als takes`,
+        );
+      }
+    }
+  }
   const userItems = mergeRows(old, users, added);
   const userFactors = new Float32Array(users * f);
   userFactors.set(model.userFactors);
@@ -109,7 +135,7 @@ export function updateModel(model: AlsModel, data: Interactions): UpdateResult {
     factors: f,
     userFactors,
     itemFactors: model.itemFactors,
-    userIds: [...model.userIds, ...addedUsers],
+    userIds,
     itemNames: model.itemNames,
     userItems,
     itemListeners: columnCounts(userItems),
@@ -120,7 +146,14 @@ export function updateModel(model: AlsModel, data: Interactions): UpdateResult {
   };
   // confidences (bm25's item statistics) come from the merged matrix, as a new train would take them
   for (const u of [...added.keys()].sort((a, b) => a - b)) {
-    const { x } = foldIn(updated, playsOf(updated, u));
+    let x: Float64Array;
+    try {
+      x = foldIn(updated, playsOf(updated, u)).x;
+    } catch (error) {
+      // the counts came from the update's input, not from an argument of a call
+      if (error instanceof AlsError) throw new AlsError('input', `user ${JSON.stringify(userIds[u])}: ${error.message}`);
+      throw error;
+    }
     for (let a = 0; a < f; a++) userFactors[u * f + a] = x[a];
   }
   return { model: updated, summary, addedUsers, unknownExamples, unchanged: false };
@@ -158,6 +191,13 @@ function mergeRows(old: CsrMatrix, users: number, added: Map<number, Map<number,
     indptr[u + 1] = at;
   }
   return { rows: users, cols: old.cols, indptr, indices, data };
+}
+
+/** The stored count of (row, item), 0 when none (or the row is new). */
+function storedPlays(m: CsrMatrix, row: number, item: number): number {
+  if (row >= m.rows) return 0;
+  for (let n = m.indptr[row]; n < m.indptr[row + 1]; n++) if (m.indices[n] === item) return m.data[n];
+  return 0;
 }
 
 function hasItem(m: CsrMatrix, row: number, item: number): boolean {

@@ -1,5 +1,6 @@
 import { resolveTrainOptions, type TrainOptions } from '../als/options.js';
 import { trainFactors, type Factors, type TrainCallbacks } from '../als/train.js';
+import { checkArray, checkCallbacks, checkInteractions, checkKernels, checkOptions, checkWhole, valueForMessage } from '../als/validate.js';
 import type { Interactions } from '../data/read.js';
 import { AlsError } from '../errors.js';
 import { defaultQueryKernels, type Kernels } from '../kernels/index.js';
@@ -48,9 +49,13 @@ export const DEFAULT_EVAL_K = 10;
  * the same for the popularity baseline.
  */
 export async function evaluate(data: Interactions, options: EvaluateOptions = {}, callbacks: EvaluateCallbacks = {}): Promise<Evaluation> {
-  const k = options.k ?? DEFAULT_EVAL_K;
-  if (!Number.isInteger(k) || k < 1) throw new AlsError('usage', `k must be a whole number ≥ 1, not ${k}`);
-  const trainOptions = resolveTrainOptions(options.trainOptions ?? {});
+  checkInteractions('data', data);
+  options = checkOptions('options', options);
+  callbacks = checkCallbacks(callbacks);
+  checkKernels(options.kernels);
+  const k = checkWhole('k', options.k ?? DEFAULT_EVAL_K, 1);
+  if (options.seed !== undefined) checkWhole('seed', options.seed, 0);
+  const trainOptions = resolveTrainOptions(checkOptions('trainOptions', options.trainOptions));
   const split = splitByUser(data.userItems, {
     testFraction: options.testFraction ?? DEFAULT_TEST_FRACTION,
     seed: options.seed ?? DEFAULT_SPLIT_SEED,
@@ -90,10 +95,18 @@ export function scoreSplit(
   model: Pick<Factors, 'userFactors' | 'itemFactors'>,
   options: ScoreSplitOptions,
 ): { model: Metrics; popularity: Metrics } {
+  checkSplit(split);
+  checkOptions('options', options);
+  checkKernels(options.kernels);
   const { train, test, testUsers } = split;
-  const { k, factors: f } = options;
-  const kernels = options.kernels ?? defaultQueryKernels();
+  const k = checkWhole('k', options.k, 1);
+  const f = checkWhole('factors', options.factors, 1);
   const items = train.cols;
+  checkArray('userFactors', model.userFactors, Float32Array, train.rows * f);
+  checkArray('itemFactors', model.itemFactors, Float32Array, items * f);
+  // the lists are never longer than the items (precision@k still divides by k)
+  const length = Math.min(k, items);
+  const kernels = options.kernels ?? defaultQueryKernels();
   // kernel memory is never freed: the query scratch arrays are reused across calls
   const { scores, skip } = queryScratch(kernels, items);
   const withBaseline = options.popularity !== false;
@@ -111,11 +124,11 @@ export function scoreSplit(
     for (let n = start; n < end; n++) skip[train.indices[n]] = 1;
 
     kernels.scores(model.itemFactors, items, f, model.userFactors, u * f, scores);
-    const recommended = kernels.topK(scores, k, skip);
+    const recommended = kernels.topK(scores, length, skip);
     modelMetrics.add(rankingMetrics(recommended, testItems, k), recommended, userAuc(scores, testItems, skip));
 
     if (popularity) {
-      const popular = kernels.topK(popularity, k, skip);
+      const popular = kernels.topK(popularity, length, skip);
       baseline.add(rankingMetrics(popular, testItems, k), popular, userAuc(popularity, testItems, skip));
     }
 
@@ -123,4 +136,20 @@ export function scoreSplit(
     if ((t + 1) % 256 === 0 || t + 1 === testUsers.length) options.onUsers?.(t + 1, testUsers.length);
   }
   return { model: modelMetrics.result(), popularity: baseline.result() };
+}
+
+/** A split as splitByUser returns it: train and test of one shape, test users rows of it. */
+function checkSplit(split: Split): void {
+  if (typeof split !== 'object' || split === null) throw new AlsError('usage', `split must be a Split ({ train, test, testUsers }), not ${valueForMessage(split)}`);
+  const { train, test } = split;
+  for (const [name, m] of [['split.train', train], ['split.test', test]] as const) {
+    if (typeof m !== 'object' || m === null || !(m.indptr instanceof Int32Array) || m.indptr.length !== m.rows + 1) {
+      throw new AlsError('usage', `${name} must be a CsrMatrix, not ${valueForMessage(m)}`);
+    }
+  }
+  if (train.rows !== test.rows || train.cols !== test.cols) {
+    throw new AlsError('usage', `split.train (${train.rows} × ${train.cols}) and split.test (${test.rows} × ${test.cols}) must have one shape`);
+  }
+  checkArray('split.testUsers', split.testUsers, Int32Array);
+  for (const u of split.testUsers) if (!(u >= 0 && u < train.rows)) throw new AlsError('usage', `split.testUsers holds ${u}, not a row of 0..${train.rows - 1}`);
 }

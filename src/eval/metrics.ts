@@ -1,3 +1,6 @@
+import { checkWhole, valueForMessage } from '../als/validate.js';
+import { AlsError } from '../errors.js';
+
 /** Ranking quality of one user's top-k list against the user's held-out items. */
 export interface UserMetrics {
   hits: number;
@@ -16,6 +19,11 @@ export interface UserMetrics {
  * the set of test items. A user without test items has no metrics: all are NaN.
  */
 export function rankingMetrics(recommended: ArrayLike<number>, test: ReadonlySet<number>, k: number): UserMetrics {
+  checkWhole('k', k, 1);
+  if (typeof recommended !== 'object' || recommended === null || typeof recommended.length !== 'number') {
+    throw new AlsError('usage', `recommended must be an array of item rows, not ${valueForMessage(recommended)}`);
+  }
+  if (!(test instanceof Set)) throw new AlsError('usage', `test must be a Set of item rows, not ${valueForMessage(test)}`);
   const relevant = Math.min(k, test.size);
   if (relevant === 0) return { hits: 0, precision: NaN, recall: NaN, averagePrecision: NaN, ndcg: NaN };
   let hits = 0;

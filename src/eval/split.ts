@@ -1,5 +1,6 @@
 import { seededRandom } from '../als/random.js';
 import type { CsrMatrix } from '../data/sparse.js';
+import { checkCsr, checkOptions, checkWhole } from '../als/validate.js';
 import { AlsError } from '../errors.js';
 
 export interface SplitOptions {
@@ -25,7 +26,7 @@ export const DEFAULT_SPLIT_SEED = 1;
 export const MIN_TEST_INTERACTIONS = 5;
 
 export function checkTestFraction(testFraction: number): void {
-  if (!(Number.isFinite(testFraction) && testFraction > 0 && testFraction < 1)) {
+  if (!(typeof testFraction === 'number' && Number.isFinite(testFraction) && testFraction > 0 && testFraction < 1)) {
     throw new AlsError('usage', `test fraction must be between 0 and 1 (exclusive), not ${testFraction}`);
   }
 }
@@ -37,10 +38,12 @@ export function checkTestFraction(testFraction: number): void {
  * and together are the input; the same input and seed give the same split.
  */
 export function splitByUser(plays: CsrMatrix, options: SplitOptions = {}): Split {
+  checkCsr('plays', plays);
+  options = checkOptions('options', options);
   const testFraction = options.testFraction ?? DEFAULT_TEST_FRACTION;
   checkTestFraction(testFraction);
-  const minInteractions = options.minInteractions ?? MIN_TEST_INTERACTIONS;
-  const random = seededRandom(options.seed ?? DEFAULT_SPLIT_SEED);
+  const minInteractions = checkWhole('minInteractions', options.minInteractions ?? MIN_TEST_INTERACTIONS, 2);
+  const random = seededRandom(checkWhole('seed', options.seed ?? DEFAULT_SPLIT_SEED, 0));
   const { rows, cols, indptr, indices, data } = plays;
   const nnz = indptr[rows];
 

@@ -1,6 +1,8 @@
 import { resolveTrainOptions, WEIGHTINGS, type TrainOptions, type Weighting } from '../als/options.js';
 import { seededRandom } from '../als/random.js';
 import { trainFactors } from '../als/train.js';
+import { checkCallbacks, checkCsr, checkKernels, checkOptions, checkWhole } from '../als/validate.js';
+import { MAX_CONFIDENCE } from '../als/weighting.js';
 import type { CsrMatrix } from '../data/sparse.js';
 import { AlsError } from '../errors.js';
 import type { Kernels } from '../kernels/index.js';
@@ -73,6 +75,11 @@ export interface TuneResult {
    */
   test: { best: Metrics; defaults: Metrics; popularity: Metrics };
   stoppedBy: 'trials' | 'time';
+  /**
+   * Drawn settings whose training failed on these data (AlsError 'input': a confidence above
+   * MAX_CONFIDENCE, factors that were not finite or all 0); the search went on without them.
+   */
+  failed: { number: number; options: TrainOptions; reason: string }[];
   /** the search (all trials), without the final check */
   searchSeconds: number;
   /** interactions in each part, and users with held-out items in validation and test */
@@ -98,6 +105,10 @@ export interface TuneCallbacks {
  * on the whole train part and scored on test.
  */
 export async function tune(plays: CsrMatrix, options: TuneOptions = {}, callbacks: TuneCallbacks = {}): Promise<TuneResult> {
+  checkCsr('plays', plays);
+  options = checkOptions('options', options);
+  callbacks = checkCallbacks(callbacks);
+  checkKernels(options.kernels);
   const trials = options.trials ?? DEFAULT_TRIALS;
   const budget = options.timeBudgetSeconds ?? DEFAULT_TIME_BUDGET_SECONDS;
   const k = options.k ?? DEFAULT_EVAL_K;
@@ -105,10 +116,11 @@ export async function tune(plays: CsrMatrix, options: TuneOptions = {}, callback
   const seed = options.seed ?? DEFAULT_SPLIT_SEED;
   const testFraction = options.testFraction ?? DEFAULT_TEST_FRACTION;
   if (!Number.isInteger(trials) || trials < 1) throw new AlsError('usage', `trials must be a whole number ≥ 1, not ${trials}`);
-  if (!(budget > 0)) throw new AlsError('usage', `the time budget must be more than 0 seconds, not ${budget}`);
+  if (typeof budget !== 'number' || !(budget > 0)) throw new AlsError('usage', `the time budget must be more than 0 seconds, not ${budget}`);
   if (!Number.isInteger(k) || k < 1) throw new AlsError('usage', `k must be a whole number ≥ 1, not ${k}`);
+  checkWhole('seed', seed, 0, 2 ** 32 - 2);
   if (!TUNE_METRICS.includes(metric)) throw new AlsError('usage', `unknown metric "${metric}" (expected one of: ${TUNE_METRICS.join(', ')})`);
-  const fixed = options.fixed ?? {};
+  const fixed = checkOptions('fixed', options.fixed);
   const defaults = resolveTrainOptions(fixed);
 
   const outer = splitByUser(plays, { testFraction, seed });
@@ -123,8 +135,9 @@ export async function tune(plays: CsrMatrix, options: TuneOptions = {}, callback
     return { ...scored, trainSeconds: factors.seconds, seconds: (performance.now() - started) / 1000 };
   };
 
-  const sampler = new SettingsSampler(seededRandom(seed), fixed);
+  const sampler = new SettingsSampler(seededRandom(seed), fixed, alphaRanges(plays));
   const done: Trial[] = [];
+  const failed: TuneResult['failed'] = [];
   let best: Trial | null = null;
   let popularity: Metrics | null = null;
   let stoppedBy: TuneResult['stoppedBy'] = 'trials';
@@ -140,7 +153,15 @@ export async function tune(plays: CsrMatrix, options: TuneOptions = {}, callback
       break;
     }
     callbacks.onTrialStart?.(number, trialOptions);
-    const result = await score(inner, trialOptions, number === 1);
+    let result: Awaited<ReturnType<typeof score>>;
+    try {
+      result = await score(inner, trialOptions, number === 1);
+    } catch (error) {
+      // the defaults are the caller's settings: their failure is the caller's to see
+      if (number === 1 || !(error instanceof AlsError) || error.code !== 'input') throw error;
+      failed.push({ number, options: trialOptions, reason: error.message });
+      continue;
+    }
     if (number === 1) popularity = result.popularity;
     const trial: Trial = { number, options: trialOptions, metrics: result.model, trainSeconds: result.trainSeconds, seconds: result.seconds };
     done.push(trial);
@@ -162,6 +183,7 @@ export async function tune(plays: CsrMatrix, options: TuneOptions = {}, callback
     popularity: popularity as Metrics,
     test: { best: bestOnTest.model, defaults: defaultsOnTest.model, popularity: bestOnTest.popularity },
     stoppedBy,
+    failed,
     searchSeconds,
     sizes: {
       fit: nnz(inner.train),
@@ -171,6 +193,18 @@ export async function tune(plays: CsrMatrix, options: TuneOptions = {}, callback
       testUsers: outer.testUsers.length,
     },
   };
+}
+
+/**
+ * ALPHA_RANGE, with linear's top lowered so that the largest count's confidence stays within
+ * MAX_CONFIDENCE (counts of 1e8 with α = 100 would make every such trial fail).
+ */
+function alphaRanges(plays: CsrMatrix): Record<Weighting, [number, number]> {
+  let largest = 0;
+  for (let n = 0; n < plays.data.length; n++) if (plays.data[n] > largest) largest = plays.data[n];
+  const [low, high] = ALPHA_RANGE.linear;
+  const top = Math.max(low, Math.min(high, (MAX_CONFIDENCE - 1) / largest / 2));
+  return { ...ALPHA_RANGE, linear: [low, top] };
 }
 
 function nnz(matrix: CsrMatrix): number {
@@ -192,6 +226,7 @@ class SettingsSampler {
   constructor(
     private readonly random: () => number,
     private readonly fixed: Partial<TrainOptions>,
+    private readonly alphaRange: Record<Weighting, [number, number]> = ALPHA_RANGE,
   ) {}
 
   /** Random settings when `near` is null, otherwise a perturbation of `near`. */
@@ -205,7 +240,7 @@ class SettingsSampler {
     const weighting = this.fixed.weighting ?? this.pick(WEIGHTINGS);
     return {
       weighting,
-      alpha: this.logUniform(ALPHA_RANGE[weighting]),
+      alpha: this.logUniform(this.alphaRange[weighting]),
       regularization: this.logUniform(LAMBDA_RANGE),
       factors: this.pick(FACTOR_CHOICES),
       iterations: this.pick(ITERATION_CHOICES),
@@ -215,7 +250,7 @@ class SettingsSampler {
   private perturb(near: TrainOptions): Partial<TrainOptions> {
     // now and then another weighting, so that one lucky early draw does not decide it
     if (this.fixed.weighting === undefined && this.random() < 0.15) return this.uniform();
-    const [alphaLow, alphaHigh] = ALPHA_RANGE[near.weighting];
+    const [alphaLow, alphaHigh] = this.alphaRange[near.weighting];
     return {
       weighting: near.weighting,
       alpha: round2(clamp(near.alpha * Math.exp(0.7 * this.normal()), alphaLow, alphaHigh)),

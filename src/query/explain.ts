@@ -1,4 +1,5 @@
 import { foldInUser, type FoldedUser } from '../als/foldIn.js';
+import { checkArray, checkRow, checkString, checkWhole, valueForMessage } from '../als/validate.js';
 import { AlsError } from '../errors.js';
 import type { AlsModel } from '../model/model.js';
 import { findUser } from './lookup.js';
@@ -46,6 +47,7 @@ export class Explainer {
     private readonly model: Pick<AlsModel, 'itemFactors' | 'factors' | 'itemNames'>,
     private readonly user: FoldedUser,
   ) {
+    checkFolded(user, model.factors);
     if (user.cholesky === null) {
       throw new AlsError('usage', "cannot explain: the user's system is singular (λ = 0 and too few plays); train with --lambda above 0");
     }
@@ -69,6 +71,7 @@ export class Explainer {
 
   /** Every played item's term sᵘᵢⱼ cᵤⱼ of item i's score, in the order of user.items. */
   terms(item: number): Float64Array {
+    checkRow('item', item, this.model.itemFactors.length / this.model.factors);
     const f = this.model.factors;
     const { items, confidence } = this.user;
     this.forward(item, this.z);
@@ -83,6 +86,8 @@ export class Explainer {
 
   /** Item i's score and its `top` largest contributions, the rest summed. */
   explain(item: number, top = 3): Explanation {
+    checkRow('item', item, this.model.itemFactors.length / this.model.factors);
+    checkWhole('top', top, 0);
     const f = this.model.factors;
     const Y = this.model.itemFactors;
     const x = this.user.x;
@@ -128,6 +133,7 @@ export function explainUser(
   userId: string,
   options: RecommendOptions & { top?: number } = {},
 ): { user: string; userIndex: number; recommendations: (ExplainedItem & { stored: number })[] } {
+  checkString('userId', userId);
   const u = findUser(model.userIds, userId);
   const f = model.factors;
   const X = model.userFactors;
@@ -138,4 +144,13 @@ export function explainUser(
     return { ...r, stored };
   });
   return { user: model.userIds[u], userIndex: u, recommendations };
+}
+
+/** A FoldedUser as foldIn returns it: x of `f` numbers, items with their confidences, L or null. */
+function checkFolded(user: FoldedUser, f: number): void {
+  if (typeof user !== 'object' || user === null) throw new AlsError('usage', `user must be a FoldedUser (from foldIn), not ${valueForMessage(user)}`);
+  checkArray('user.x', user.x, Float64Array, f);
+  checkArray('user.items', user.items, Int32Array);
+  checkArray('user.confidence', user.confidence, Float32Array, user.items.length);
+  if (user.cholesky !== null) checkArray('user.cholesky', user.cholesky, Float64Array, f * f);
 }

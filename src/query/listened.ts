@@ -1,8 +1,9 @@
 import { foldIn, type FoldedUser, type UserPlays } from '../als/foldIn.js';
-import { AlsError } from '../errors.js';
-import type { AlsModel } from '../model/model.js';
+import { checkOptions, checkPlay, checkString, num, valueForMessage } from '../als/validate.js';
 import { MAX_COUNT, parseCount } from '../data/rows.js';
-import { findItem, quoteForMessage } from './lookup.js';
+import { AlsError, quoteForMessage } from '../errors.js';
+import type { AlsModel } from '../model/model.js';
+import { findItem } from './lookup.js';
 import { recommendForVector, type RecommendOptions } from './recommend.js';
 import type { ScoredItem } from './similar.js';
 
@@ -25,6 +26,7 @@ export interface ListedItem {
  * entries are dropped.
  */
 export function parseItemList(text: string): ListedItem[] {
+  checkString('text', text);
   const entries: ListedItem[] = [];
   for (const raw of text.split(/(?<!\\),/)) {
     const entry = raw.replace(/\\,/g, ',').trim();
@@ -39,7 +41,7 @@ export function parseItemList(text: string): ListedItem[] {
     const plays = parseCount(value);
     if (name.length === 0) throw new AlsError('usage', `item list entry ${quoteForMessage(entry)} has plays but no name`);
     if (!(plays > 0) || plays > MAX_COUNT) {
-      throw new AlsError('usage', `item list entry ${quoteForMessage(entry)}: plays must be a decimal number above 0 and at most ${MAX_COUNT.toExponential().replace("+", "")}, not ${quoteForMessage(value)}`);
+      throw new AlsError('usage', `item list entry ${quoteForMessage(entry)}: plays must be a decimal number above 0 and at most ${num(MAX_COUNT)}, not ${quoteForMessage(value)}`);
     }
     entries.push({ name, plays });
   }
@@ -110,6 +112,8 @@ export interface ResolvedList {
  * count of the model).
  */
 export function resolveItemList(model: AlsModel, list: ListedItem[], defaultPlays?: number): ResolvedList {
+  checkList(list);
+  if (defaultPlays !== undefined) checkPlay('defaultPlays', defaultPlays);
   const byItem = new Map<number, number>();
   const unknown: ResolvedList['unknown'] = [];
   for (const entry of list) {
@@ -123,7 +127,11 @@ export function resolveItemList(model: AlsModel, list: ListedItem[], defaultPlay
       unknown.push({ name: entry.name, message: error.message });
       continue;
     }
-    byItem.set(index, (byItem.get(index) ?? 0) + (entry.plays ?? (defaultPlays ??= medianPlays(model))));
+    const total = (byItem.get(index) ?? 0) + (entry.plays ?? (defaultPlays ??= medianPlays(model)));
+    if (total > MAX_COUNT) {
+      throw new AlsError('usage', `the plays listed for ${JSON.stringify(model.itemNames[index])} add up to ${num(total)}, above ${num(MAX_COUNT)}, the largest count als takes`);
+    }
+    byItem.set(index, total);
   }
   const items = Int32Array.from([...byItem.keys()].sort((a, b) => a - b));
   const plays = Float32Array.from(items, (i) => byItem.get(i) as number);
@@ -143,6 +151,8 @@ export interface ListRecommendation extends ResolvedList {
  * returned in `unknown`, for the caller to warn about.
  */
 export function recommendForList(model: AlsModel, list: ListedItem[], options: RecommendOptions = {}): ListRecommendation {
+  checkList(list);
+  options = checkOptions('options', options);
   if (list.length === 0) throw new AlsError('usage', 'the item list is empty; give item names, e.g. "radiohead,muse=120"');
   const resolved = resolveItemList(model, list);
   if (resolved.found.length === 0) {
@@ -153,4 +163,14 @@ export function recommendForList(model: AlsModel, list: ListedItem[], options: R
   const folded = foldIn(model, resolved.plays);
   const recommendations = recommendForVector(model, Float32Array.from(folded.x), 0, resolved.plays.items, options);
   return { ...resolved, folded, recommendations };
+}
+
+/** A list of { name, plays? } entries: names strings, plays counts when given. */
+function checkList(list: ListedItem[]): void {
+  if (!Array.isArray(list)) throw new AlsError('usage', `list must be an array of { name, plays? } entries, not ${valueForMessage(list)}`);
+  list.forEach((entry, n) => {
+    if (typeof entry !== 'object' || entry === null) throw new AlsError('usage', `list[${n}] must be a { name, plays? } entry, not ${valueForMessage(entry)}`);
+    checkString(`list[${n}].name`, entry.name);
+    if (entry.plays !== undefined) checkPlay(`list[${n}].plays`, entry.plays);
+  });
 }

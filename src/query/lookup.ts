@@ -1,16 +1,7 @@
-import { AlsError } from '../errors.js';
-
-/** Names and ids echoed in a message are cut to this many characters (a query can be megabytes long). */
-const ECHO_CHARACTERS = 60;
+import { AlsError, quoteForMessage } from '../errors.js';
 
 /** Edit distances are computed only for queries up to this long: its cost grows with the square. */
 const EDIT_QUERY_CHARACTERS = 64;
-
-/** `text` as a JSON string for a message, cut to ECHO_CHARACTERS with "…". */
-export function quoteForMessage(text: string): string {
-  const chars = [...text];
-  return JSON.stringify(chars.length > ECHO_CHARACTERS ? `${chars.slice(0, ECHO_CHARACTERS).join('')}…` : text);
-}
 
 /** Edit distance with insertions, deletions and substitutions, two rows of memory. */
 export function editDistance(a: string, b: string): number {

@@ -1,3 +1,5 @@
+import { checkArray, checkBoolean, checkCount, checkFinite, checkKernels, checkOptions, checkRow, checkString, checkWhole, valueForMessage } from '../als/validate.js';
+import { AlsError } from '../errors.js';
 import { defaultQueryKernels, type Kernels } from '../kernels/index.js';
 import type { AlsModel } from '../model/model.js';
 import { findUser } from './lookup.js';
@@ -30,6 +32,7 @@ export function recommendFor(
   options: RecommendOptions = {},
   scratch?: RecommendScratch,
 ): ScoredItem[] {
+  checkRow('user', user, model.users);
   const { indptr, indices } = model.userItems;
   return recommendForVector(model, model.userFactors, user * model.factors, indices.subarray(indptr[user], indptr[user + 1]), options, scratch);
 }
@@ -46,28 +49,47 @@ export function recommendForVector(
   options: RecommendOptions = {},
   scratch?: RecommendScratch,
 ): ScoredItem[] {
+  options = checkOptions('options', options);
   const { itemFactors: Y, items, factors: f, itemNames } = model;
+  checkArray('x', x, Float32Array);
+  checkWhole('xOffset', xOffset, 0, x.length - f);
+  checkFinite('x', x, xOffset, xOffset + f);
+  checkPlayed(played, items);
+  checkBoolean('includePlayed', options.includePlayed);
+  checkKernels(options.kernels);
+  const count = checkCount('count', options.count, 10, items);
   const kernels = options.kernels ?? defaultQueryKernels();
   const { scores, skip } = scratch ?? queryScratch(kernels, items);
   kernels.scores(Y, items, f, x, xOffset, scores);
   if (!options.includePlayed) for (let n = 0; n < played.length; n++) skip[played[n]] = 1;
   const range = scoreRange(scores, skip);
-  const best = kernels.topK(scores, options.count ?? 10, skip);
+  const best = kernels.topK(scores, count, skip);
   if (!options.includePlayed) for (let n = 0; n < played.length; n++) skip[played[n]] = 0;
   return Array.from(best, (i) => ({ index: i, name: itemNames[i], score: minMaxScale(scores[i], range), raw: scores[i] }));
 }
 
 /** recommendFor by user id (or row number, see findUser). */
 export function recommendItems(model: AlsModel, userId: string, options: RecommendOptions = {}): { user: string; userIndex: number; recommendations: ScoredItem[] } {
+  checkString('userId', userId);
   const user = findUser(model.userIds, userId);
   return { user: model.userIds[user], userIndex: user, recommendations: recommendFor(model, user, options) };
 }
 
 /** The user's most played items, most first (ties: lower item row first). */
 export function mostPlayed(model: AlsModel, user: number, count = 5): { name: string; plays: number }[] {
+  checkRow('user', user, model.users);
+  checkWhole('count', count, 0);
   const { indptr, indices, data } = model.userItems;
   const entries: number[] = [];
   for (let n = indptr[user]; n < indptr[user + 1]; n++) entries.push(n);
   entries.sort((a, b) => data[b] - data[a] || indices[a] - indices[b]);
   return entries.slice(0, count).map((n) => ({ name: model.itemNames[indices[n]], plays: data[n] }));
+}
+
+/** Item rows to leave out: whole numbers within the model's items. */
+function checkPlayed(played: ArrayLike<number>, items: number): void {
+  if (typeof played !== 'object' || played === null || typeof played.length !== 'number') {
+    throw new AlsError('usage', `played must be an array of item rows, not ${valueForMessage(played)}`);
+  }
+  for (let n = 0; n < played.length; n++) checkRow(`played[${n}]`, played[n], items);
 }

@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import { checkBoolean, checkCount, checkKernels, checkOptions, checkOutput } from '../als/validate.js';
 import { writeOutput, type OutputTarget } from '../data/writeFile.js';
 import { createWasmKernels, type Kernels } from '../kernels/index.js';
 import type { AlsModel } from '../model/model.js';
@@ -72,8 +73,13 @@ export async function writeAllRecommendations(
   options: RecommendOptions = {},
   onProgress?: (users: number, total: number) => void,
 ): Promise<number> {
+  options = checkOptions('options', options);
   const { itemFactors: Y, userFactors: X, items, users, factors: f } = model;
-  const k = options.count ?? 10;
+  checkOutput('output', output);
+  checkBoolean('includePlayed', options.includePlayed);
+  checkKernels(options.kernels);
+  // never lists longer than the items there are (a count of 1e9 allocates nothing)
+  const k = checkCount('count', options.count, 10, items);
   // model errors (a corrupt file read on first use) come before the output file is opened
   const { indptr, indices } = model.userItems;
   const names = model.itemNames.map(field);

@@ -1,3 +1,4 @@
+import { checkCount, checkKernels, checkOptions, checkRow, checkString } from '../als/validate.js';
 import { defaultQueryKernels, type Kernels } from '../kernels/index.js';
 import type { AlsModel } from '../model/model.js';
 import { checkMinListeners, DEFAULT_MIN_LISTENERS, listenerFilter } from './listeners.js';
@@ -45,7 +46,12 @@ export interface SimilarResult {
 
 /** The query with how many candidates the listener filter left out; see similarTo. */
 export function rankSimilar(model: AlsModel, item: number, options: SimilarOptions = {}): Omit<SimilarResult, 'item'> {
+  options = checkOptions('options', options);
   const { itemFactors: Y, items, factors: f, itemNames } = model;
+  checkRow('item', item, items);
+  checkKernels(options.kernels);
+  // never a list longer than the items there are (a count of 1e9 allocates nothing)
+  const count = checkCount('count', options.count, 10, items);
   const minListeners = checkMinListeners(options.minListeners ?? DEFAULT_MIN_LISTENERS);
   const kernels = options.kernels ?? defaultQueryKernels();
   const norms = options.norms ?? itemNorms(model, kernels);
@@ -65,7 +71,7 @@ export function rankSimilar(model: AlsModel, item: number, options: SimilarOptio
   }
   skip[item] = 1;
   const range = scoreRange(scores, skip);
-  const best = kernels.topK(scores, options.count ?? 10, skip);
+  const best = kernels.topK(scores, count, skip);
   if (minListeners > 1) skip.fill(0);
   else skip[item] = 0;
   const similar = Array.from(best, (j) => ({
@@ -88,6 +94,7 @@ export function similarTo(model: AlsModel, item: number, options: SimilarOptions
 
 /** similarTo by name, looked up case-insensitively (AlsError('not-found') with suggestions). */
 export function similarItems(model: AlsModel, name: string, options: SimilarOptions = {}): SimilarResult {
+  checkString('name', name);
   const item = findItem(model.itemNames, name);
   return { item: model.itemNames[item], ...rankSimilar(model, item, options) };
 }

@@ -1,3 +1,4 @@
+import { checkCount, checkKernels, checkOptions, checkOutput } from '../als/validate.js';
 import { writeOutput, type OutputTarget } from '../data/writeFile.js';
 import type { Kernels } from '../kernels/index.js';
 import type { AlsModel } from '../model/model.js';
@@ -81,8 +82,12 @@ export async function writeAllSimilar(
   options: SimilarAllOptions = {},
   onProgress?: (items: number, total: number) => void,
 ): Promise<SimilarAllSummary> {
+  options = checkOptions('options', options);
+  checkOutput('output', output);
+  checkKernels(options.kernels);
   const minListeners = checkMinListeners(options.minListeners ?? DEFAULT_MIN_LISTENERS);
-  const k = options.count ?? 10;
+  // never lists longer than the items there are (a count of 1e9 allocates nothing)
+  const k = checkCount('count', options.count, 10, model.items);
   const { itemFactors: Y, items, factors: f } = model;
   const names = model.itemNames.map(field);
   const { kernels, owned } = await allQueryKernels(options.kernels);

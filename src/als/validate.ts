@@ -1,0 +1,179 @@
+import type { Interactions } from '../data/read.js';
+import { MAX_COUNT } from '../data/rows.js';
+import type { CsrMatrix } from '../data/sparse.js';
+import { AlsError, quoteForMessage } from '../errors.js';
+
+/**
+ * The checks of the library's public edge (issue 9, class 11), in one place: every exported
+ * function checks its arguments with these and throws AlsError('usage') naming the field and the
+ * bad value; the code below the edge trusts what it is given. Compare ml-matrix `src/util.js`
+ * (`checkRowIndex`) and tfjs `ops/topk.ts`, which check before running a kernel.
+ */
+
+/**
+ * A number as a message shows it: 1e20 rather than 100000000000000000000, a float32 count to
+ * its 7 significant digits (999999986991104 is 1e15).
+ */
+export function num(value: number): string {
+  if (!Number.isFinite(value) || value === 0) return String(value);
+  const rounded = Number(value.toPrecision(7));
+  const size = Math.abs(rounded);
+  return size >= 1e6 || size < 1e-4 ? rounded.toExponential().replace('e+', 'e') : String(rounded);
+}
+
+/** A value as a message shows it: numbers by num(), other things as JSON (short). */
+export function valueForMessage(value: unknown): string {
+  if (typeof value === 'number') return num(value);
+  if (typeof value === 'bigint') return String(value);
+  if (typeof value === 'string') return quoteForMessage(value);
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'function') return 'a function';
+  if (ArrayBuffer.isView(value)) return `a ${value.constructor.name}`;
+  if (Array.isArray(value)) return 'an array';
+  if (value === null) return 'null';
+  return typeof value === 'object' ? 'an object' : String(value);
+}
+
+function usage(message: string): never {
+  throw new AlsError('usage', message);
+}
+
+/** A whole number from `min` to `max`. */
+export function checkWhole(name: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    usage(`${name} must be a whole number ${max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `from ${min} to ${max}`}, not ${valueForMessage(value)}`);
+  }
+  return value;
+}
+
+/**
+ * How many results a query lists: a whole number ≥ 1 (default `fallback`), clamped to the
+ * `available` candidates so that no list is ever allocated for more than there are.
+ */
+export function checkCount(name: string, value: unknown, fallback: number, available: number): number {
+  if (value === undefined) return Math.min(fallback, available);
+  return Math.min(checkWhole(name, value, 1), available);
+}
+
+/** A row of a matrix of `rows` rows (0-based), as ml-matrix's checkRowIndex. */
+export function checkRow(name: string, value: unknown, rows: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value >= rows) {
+    usage(`${name} must be a row from 0 to ${rows - 1}, not ${valueForMessage(value)}`);
+  }
+  return value;
+}
+
+/** Where an --all writer writes: a path or a writable stream. */
+export function checkOutput(name: string, value: unknown): void {
+  const writable = typeof (value as NodeJS.WritableStream | null)?.write === 'function';
+  if (typeof value !== 'string' && !writable) usage(`${name} must be a file path or a writable stream, not ${valueForMessage(value)}`);
+}
+
+export function checkString(name: string, value: unknown): string {
+  if (typeof value !== 'string') usage(`${name} must be a string, not ${valueForMessage(value)}`);
+  return value;
+}
+
+/** An options object: undefined (none given) or a plain object. */
+export function checkOptions<T extends object>(name: string, value: T | undefined): T {
+  if (value === undefined) return {} as T;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) usage(`${name} must be an object, not ${valueForMessage(value)}`);
+  return value;
+}
+
+/** Query kernels given in options: undefined, or an object with the Kernels methods. */
+export function checkKernels(value: unknown): void {
+  if (value === undefined) return;
+  const kernels = value as Record<string, unknown> | null;
+  if (typeof kernels !== 'object' || kernels === null || typeof kernels.scores !== 'function' || typeof kernels.topK !== 'function') {
+    usage(`kernels must be Kernels (e.g. jsKernels), not ${valueForMessage(value)}`);
+  }
+}
+
+/** Callbacks: an object whose given fields are functions. */
+export function checkCallbacks<T extends object>(value: T | undefined): T {
+  const callbacks = checkOptions('callbacks', value);
+  for (const [key, callback] of Object.entries(callbacks)) {
+    if (callback !== undefined && typeof callback !== 'function') usage(`callbacks.${key} must be a function, not ${valueForMessage(callback)}`);
+  }
+  return callbacks;
+}
+
+export function checkBoolean(name: string, value: unknown): void {
+  if (value !== undefined && typeof value !== 'boolean') usage(`${name} must be true or false, not ${valueForMessage(value)}`);
+}
+
+/** A play count: finite, > 0 and ≤ MAX_COUNT (the rule of the readers). */
+export function checkPlay(name: string, value: number): void {
+  if (!(value > 0 && value <= MAX_COUNT)) usage(`${name} must be a count above 0 and at most ${num(MAX_COUNT)}, not ${valueForMessage(value)}`);
+}
+
+/** A typed array of the given class and, when given, length. */
+export function checkArray<T extends ArrayBufferView>(
+  name: string,
+  value: unknown,
+  Type: abstract new (...args: never[]) => T,
+  length?: number,
+): T {
+  if (!(value instanceof Type)) usage(`${name} must be a ${Type.name}, not ${valueForMessage(value)}`);
+  const actual = (value as unknown as { length: number }).length;
+  if (length !== undefined && actual !== length) usage(`${name} must have ${length} entries, not ${actual}`);
+  return value;
+}
+
+/** Every entry finite (factor matrices, user vectors). */
+export function checkFinite(name: string, values: Float32Array | Float64Array, start = 0, end = values.length): void {
+  for (let n = start; n < end; n++) if (!Number.isFinite(values[n])) usage(`${name} holds ${values[n]} at entry ${n}; every entry must be a finite number`);
+}
+
+/**
+ * A users × items matrix of play counts: rows and cols whole numbers, indptr of rows + 1
+ * ascending entries from 0 to the entry count, indices within 0..cols − 1 and strictly ascending
+ * within a row (each item once), data finite counts above 0 and at most MAX_COUNT.
+ */
+export function checkCsr(name: string, m: CsrMatrix): CsrMatrix {
+  if (typeof m !== 'object' || m === null) usage(`${name} must be a CsrMatrix ({ rows, cols, indptr, indices, data }), not ${valueForMessage(m)}`);
+  const rows = checkWhole(`${name}.rows`, m.rows, 0, 2 ** 31 - 2);
+  const cols = checkWhole(`${name}.cols`, m.cols, 0, 2 ** 31 - 1);
+  const indptr = checkArray(`${name}.indptr`, m.indptr, Int32Array, rows + 1);
+  const indices = checkArray(`${name}.indices`, m.indices, Int32Array);
+  const data = checkArray(`${name}.data`, m.data, Float32Array);
+  const nnz = indptr[rows];
+  if (indptr[0] !== 0) usage(`${name}.indptr must start at 0, not ${indptr[0]}`);
+  if (nnz !== indices.length || nnz !== data.length) {
+    usage(`${name}.indptr ends at ${nnz}, but indices has ${indices.length} entries and data ${data.length}; all three must agree`);
+  }
+  for (let r = 0; r < rows; r++) {
+    const start = indptr[r];
+    const end = indptr[r + 1];
+    if (!(end >= start)) usage(`${name}.indptr must be ascending: row ${r} runs from ${start} to ${end}`);
+    let previous = -1;
+    for (let n = start; n < end; n++) {
+      const column = indices[n];
+      if (!(column >= 0 && column < cols)) usage(`${name}.indices[${n}] is ${column}, outside the ${cols} columns (0..${cols - 1})`);
+      if (column <= previous) usage(`${name}.indices must be strictly ascending within a row: row ${r} has ${previous} then ${column}`);
+      previous = column;
+      const count = data[n];
+      if (!(count > 0 && count <= MAX_COUNT)) {
+        usage(`${name}.data[${n}] (row ${r}, column ${column}) is ${num(count)}; counts must be above 0 and at most ${num(MAX_COUNT)}`);
+      }
+    }
+  }
+  return m;
+}
+
+/** Interactions as readInteractions returns them: a checked matrix and one id per row and column. */
+export function checkInteractions(name: string, data: Interactions): Interactions {
+  if (typeof data !== 'object' || data === null) usage(`${name} must be Interactions ({ userItems, userIds, itemNames, stats }), not ${valueForMessage(data)}`);
+  const m = checkCsr(`${name}.userItems`, data.userItems);
+  checkNames(`${name}.userIds`, data.userIds, m.rows);
+  checkNames(`${name}.itemNames`, data.itemNames, m.cols);
+  if (typeof data.stats !== 'object' || data.stats === null) usage(`${name}.stats must be an object (ReadStats), not ${valueForMessage(data.stats)}`);
+  return data;
+}
+
+function checkNames(name: string, names: unknown, length: number): void {
+  if (!Array.isArray(names)) usage(`${name} must be an array of ${length} strings, not ${valueForMessage(names)}`);
+  if (names.length !== length) usage(`${name} has ${names.length} entries, but the matrix has ${length}`);
+  for (let n = 0; n < names.length; n++) if (typeof names[n] !== 'string') usage(`${name}[${n}] must be a string, not ${valueForMessage(names[n])}`);
+}
