@@ -139,7 +139,7 @@ describe('the option parser under fuzz (issue 9)', () => {
           for (const factors of [saved.userFactors, saved.itemFactors]) assert.ok(factors.every(Number.isFinite), context);
         }
       }),
-      { seed: 9, numRuns: 150, interruptAfterTimeLimit: 20_000, markInterruptAsFailure: false },
+      { seed: 9, numRuns: 500, interruptAfterTimeLimit: 15_000, markInterruptAsFailure: false },
     );
   });
 });
