@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, lstatSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { foldIn, foldInUser, playsOf } from '../src/als/foldIn.js';
@@ -15,10 +15,17 @@ import { ALS_BIN, SAMPLE, tempDir } from './helpers.js';
 
 const work = tempDir('als-update-');
 
-function hashDirectory(dir: string): string {
-  const hash = createHash('sha256');
-  for (const name of readdirSync(dir).sort()) hash.update(name).update(readFileSync(join(dir, name)));
-  return hash.digest('hex');
+/** Every name, link target and file content under `dir` (the versions in .als included). */
+function hashDirectory(dir: string, hash = createHash('sha256')): string {
+  for (const name of readdirSync(dir).sort()) {
+    const path = join(dir, name);
+    const stat = lstatSync(path);
+    hash.update(name);
+    if (stat.isSymbolicLink()) hash.update(`-> ${readlinkSync(path)}`);
+    else if (stat.isDirectory()) hashDirectory(path, hash);
+    else hash.update(readFileSync(path));
+  }
+  return hash.copy().digest('hex');
 }
 
 function rowOf(model: AlsModel, u: number): Map<string, number> {
@@ -110,7 +117,7 @@ describe('als update', () => {
 
   it('appends a new user, records the update in model.json, keeps the item factors', () => {
     const copy = join(work, 'updated');
-    cpSync(dir, copy, { recursive: true });
+    cpSync(dir, copy, { recursive: true, verbatimSymlinks: true });
     const itemsBefore = readFileSync(join(copy, 'item_factors.f32'));
     const result = als('update', write('one.tsv', 'newbie\t\tRadiohead\t300\nnewbie\t\tMuse\t120\nuser2\t\tAir\t7\n'), '--model', copy, '--json');
     assert.equal(result.status, 0, result.stderr);

@@ -1,6 +1,10 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { lstatSync } from 'node:fs';
+import { join } from 'node:path';
+import { AlsError } from '../errors.js';
 import { FILES, MANIFEST, TIMINGS } from './format.js';
+import { modelLocation } from './load.js';
+import type { AlsModel } from './model.js';
+import { checkModelPath, describeFsError, locateModel, MAX_TIMINGS_BYTES, readSmallFile } from './store.js';
 
 export interface ModelFile {
   name: string;
@@ -8,7 +12,7 @@ export interface ModelFile {
 }
 
 export interface ModelDirectory {
-  /** model.json, the data files in format order, then timings.json if present */
+  /** model.json, the data files in format order, then timings.json if it is a regular file */
   files: ModelFile[];
   totalBytes: number;
   /** seconds per phase from timings.json ({read, train} from `als train`); null when absent or unreadable */
@@ -18,30 +22,55 @@ export interface ModelDirectory {
 }
 
 /**
- * The files of a model directory with their sizes, its timings and when it was saved. Meant
- * for a model that loadModel has opened (so the listed files exist); timings.json is not
- * checksummed and optional, so a missing or malformed one gives null rather than an error.
+ * The files of a model directory with their sizes, its timings and when it was saved: those of
+ * the version `model` was loaded from when it is given (so that they match what was checked),
+ * else of the live version. timings.json is not checksummed and optional, so a missing,
+ * malformed or irregular one (a FIFO, a symlink, a huge file) gives null rather than an error.
+ *
+ * @throws {AlsError} 'model' when a file of the model cannot be examined
  */
-export function describeModelDirectory(dir: string): ModelDirectory {
-  dir = resolve(dir);
-  const files: ModelFile[] = [MANIFEST, ...Object.values(FILES)].map((name) => ({ name, bytes: statSync(join(dir, name)).size }));
-  const timings = readTimings(dir);
-  if (existsSync(join(dir, TIMINGS))) files.push({ name: TIMINGS, bytes: statSync(join(dir, TIMINGS)).size });
+export function describeModelDirectory(dir: string, model?: AlsModel): ModelDirectory {
+  const given = checkModelPath(dir);
+  const root = (model && modelLocation(model)?.root) ?? locateModel(given).root;
+  const size = (name: string) => {
+    try {
+      return lstatSync(join(root, name)).size;
+    } catch (error) {
+      throw new AlsError('model', `${given}: cannot examine ${name}: ${describeFsError(error)}`, { cause: error });
+    }
+  };
+  const files: ModelFile[] = [MANIFEST, ...Object.values(FILES)].map((name) => ({ name, bytes: size(name) }));
+  const timings = readTimingsAt(root);
+  try {
+    const stat = lstatSync(join(root, TIMINGS));
+    if (stat.isFile()) files.push({ name: TIMINGS, bytes: stat.size });
+  } catch {
+    // no timings.json
+  }
   return {
     files,
     totalBytes: files.reduce((sum, file) => sum + file.bytes, 0),
     timings,
-    modified: statSync(join(dir, MANIFEST)).mtime,
+    modified: lstatSync(join(root, MANIFEST)).mtime,
   };
 }
 
 /**
- * The numbers in a model's timings.json (seconds per phase), or null when it is absent, not JSON
- * or holds none: it is not checksummed, so it is read leniently.
+ * The numbers in a model's timings.json (seconds per phase), or null when it is absent, not JSON,
+ * holds none, or is not a regular file of at most 64 KiB: it is not checksummed, so it is read
+ * leniently (and never followed to a device or FIFO).
  */
-export function readTimings(dir: string): Record<string, number> | null {
+export function readTimings(dir: string, model?: AlsModel): Record<string, number> | null {
   try {
-    const parsed: unknown = JSON.parse(readFileSync(join(dir, TIMINGS), 'utf8'));
+    return readTimingsAt((model && modelLocation(model)?.root) ?? locateModel(checkModelPath(dir)).root);
+  } catch {
+    return null;
+  }
+}
+
+function readTimingsAt(root: string): Record<string, number> | null {
+  try {
+    const parsed: unknown = JSON.parse(readSmallFile(join(root, TIMINGS), MAX_TIMINGS_BYTES).toString('utf8'));
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return null;
     const numbers = Object.entries(parsed).filter(([, v]) => typeof v === 'number' && Number.isFinite(v));
     return numbers.length > 0 ? Object.fromEntries(numbers) : null;
