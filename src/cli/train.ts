@@ -4,6 +4,7 @@ import { readInteractions, type Interactions } from '../data/read.js';
 import { describeModelDirectory } from '../model/files.js';
 import { describeHolder, type LockHolder } from '../model/lock.js';
 import { saveModel } from '../model/save.js';
+import { inspectTarget } from '../model/store.js';
 import { addCommonOptions, type CommonOptions } from './parse.js';
 import { addTrainOptions, trainOptionsFrom, type TrainCliOptions } from './trainOptions.js';
 import { formatBytes, formatCount, formatSeconds, makeOutput, plural, printJson, type Output } from './output.js';
@@ -33,6 +34,8 @@ async function runTrain(file: string, cli: TrainCommandOptions): Promise<void> {
   const out = makeOutput(cli);
   // every option is checked before the file is touched
   const options = trainOptionsFrom(cli, { computeLoss: Boolean(cli.loss) });
+  // a model directory that cannot take the model is refused before the reading and training
+  inspectTarget(cli.model);
 
   const data = await readInput(out, file, cli);
 
