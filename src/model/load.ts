@@ -1,18 +1,19 @@
 import { createHash } from 'node:crypto';
-import { closeSync, lstatSync, readlinkSync } from 'node:fs';
+import { closeSync, fstatSync, lstatSync, readlinkSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { join } from 'node:path';
 import { resolveTrainOptions, type TrainOptions } from '../als/options.js';
 import { INPUT_FORMATS } from '../data/read.js';
 import type { CsrMatrix } from '../data/sparse.js';
 import { AlsError } from '../errors.js';
-import { FILES, FORMAT_NAME, FORMAT_VERSION, MANIFEST, type FileEntry, type FileKey, type Manifest } from './format.js';
+import { FILES, FORMAT_NAME, FORMAT_VERSION, MANIFEST, TIMINGS, type FileEntry, type FileKey, type Manifest } from './format.js';
 import type { AlsModel, InputSummary, UpdateSummary } from './model.js';
 import {
   checkModelPath,
   describeFsError,
   locateModel,
   MAX_MANIFEST_BYTES,
+  MAX_TIMINGS_BYTES,
   NotRegularFile,
   openRegular,
   readExactly,
@@ -174,12 +175,52 @@ function checkNames(dir: string, name: string, value: unknown, length: number): 
   return value;
 }
 
-/** Where each model that loadModel returned was read from (for describeModelDirectory). */
-const locations = new WeakMap<object, ModelLocation>();
+/** What loadModel saw of the version it opened, so that a description matches what was checked. */
+export interface LoadedVersion extends ModelLocation {
+  /** bytes of model.json and of each data file, as opened */
+  sizes: Record<string, number>;
+  /** when model.json was written */
+  modified: Date;
+  /** timings.json: its numbers (null when absent, malformed or not a regular file) and its size when regular */
+  timings: Record<string, number> | null;
+  timingsBytes: number | null;
+}
 
-/** The directory a model returned by loadModel was read from, or null for one built in memory. */
-export function modelLocation(model: AlsModel): ModelLocation | null {
-  return locations.get(model) ?? null;
+const loaded = new WeakMap<object, LoadedVersion>();
+
+/** The version a model returned by loadModel was read from, or null for one built in memory. */
+export function loadedVersion(model: AlsModel): LoadedVersion | null {
+  return loaded.get(model) ?? null;
+}
+
+/** The numbers of a timings.json (not checksummed, so read leniently): null when there are none. */
+export function parseTimings(text: string): Record<string, number> | null {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return null;
+    const numbers = Object.entries(parsed).filter(([, v]) => typeof v === 'number' && Number.isFinite(v));
+    return numbers.length > 0 ? Object.fromEntries(numbers) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** timings.json of a version: a regular file of at most 64 KiB, never followed to a device or FIFO. */
+function readTimingsFile(root: string): { timings: Record<string, number> | null; bytes: number | null } {
+  let opened;
+  try {
+    opened = openRegular(join(root, TIMINGS));
+  } catch {
+    return { timings: null, bytes: null };
+  }
+  try {
+    if (opened.size > MAX_TIMINGS_BYTES) return { timings: null, bytes: opened.size };
+    return { timings: parseTimings(readExactly(opened.fd, opened.size).toString('utf8')), bytes: opened.size };
+  } catch {
+    return { timings: null, bytes: opened.size };
+  } finally {
+    closeSync(opened.fd);
+  }
 }
 
 /** descriptors of a model's files not read yet, closed when the model is collected */
@@ -194,14 +235,18 @@ const unread = new FinalizationRegistry<Map<string, number>>((fds) => {
 });
 
 /** Opens model.json and every data file of one version: the manifest and the open descriptors. */
-function openVersion(location: ModelLocation): { manifest: Manifest; fds: Map<string, number> } {
+function openVersion(location: ModelLocation): { manifest: Manifest; fds: Map<string, number>; version: LoadedVersion } {
   const { dir, root } = location;
   let text: string;
+  let manifestBytes: number;
+  let modified: Date;
   try {
     const { fd, size } = openRegular(join(root, MANIFEST));
     try {
       if (size > MAX_MANIFEST_BYTES) throw corrupt(dir, `${MANIFEST} has ${size} bytes, more than a model's ${MAX_MANIFEST_BYTES}`);
       text = readExactly(fd, size).toString('utf8');
+      manifestBytes = size;
+      modified = fstatSync(fd).mtime;
     } finally {
       closeSync(fd);
     }
@@ -218,6 +263,7 @@ function openVersion(location: ModelLocation): { manifest: Manifest; fds: Map<st
   }
   const manifest = checkManifest(dir, parsed);
   const fds = new Map<string, number>();
+  const sizes: Record<string, number> = { [MANIFEST]: manifestBytes };
   try {
     for (const name of Object.values(FILES)) {
       let opened;
@@ -229,12 +275,14 @@ function openVersion(location: ModelLocation): { manifest: Manifest; fds: Map<st
       fds.set(name, opened.fd);
       const expected = manifest.files[name].bytes;
       if (opened.size !== expected) throw corrupt(dir, `${name} has ${opened.size} bytes, expected ${expected}`);
+      sizes[name] = opened.size;
     }
   } catch (error) {
     for (const fd of fds.values()) closeSync(fd);
     throw error;
   }
-  return { manifest, fds };
+  const timings = readTimingsFile(root);
+  return { manifest, fds, version: { ...location, sizes, modified, timings: timings.timings, timingsBytes: timings.bytes } };
 }
 
 /** M/model.json as the link als makes to .als/current, whose version is gone or not made yet. */
@@ -283,7 +331,7 @@ function replacedSince(location: ModelLocation): boolean {
   }
 }
 
-function openModel(location: ModelLocation, { manifest, fds }: { manifest: Manifest; fds: Map<string, number> }): AlsModel {
+function openModel(location: ModelLocation, { manifest, fds, version }: ReturnType<typeof openVersion>): AlsModel {
   const dir = location.dir;
   const files = manifest.files;
   const read = (key: FileKey): Buffer => {
@@ -377,7 +425,7 @@ function openModel(location: ModelLocation, { manifest, fds }: { manifest: Manif
       );
     },
   };
-  locations.set(model, location);
+  loaded.set(model, version);
   unread.register(model, fds);
   return model;
 }
