@@ -113,6 +113,7 @@ describe('issue 9, classes 4, 6, 7: loading a model validates every file', () =>
       [(m) => (m.updates = 'yes'), /updates that are not a list of objects/],
       [(m) => (m.updates = [null]), /updates that are not a list of objects/],
       [(m) => (m.options = null), /holds no training options/],
+      [(m) => (m.options.factors = 5), /gives 2 factors, but its training options 5/],
       [(m) => (m.factors = 1_000_000), /gives 1000000 factors \(1 to 1024 are possible\)/],
       [(m) => (m.factors = 1025), /gives 1025 factors/],
       [(m) => (m.users = 1e15), /has bad shapes/],

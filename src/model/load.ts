@@ -368,6 +368,10 @@ function openModel(location: ModelLocation, { manifest, fds, version }: ReturnTy
     for (const fd of fds.values()) closeSync(fd);
     throw corrupt(dir, `${MANIFEST} holds bad training options (${(error as Error).message})`);
   }
+  if (options.factors !== manifest.factors) {
+    for (const fd of fds.values()) closeSync(fd);
+    throw corrupt(dir, `${MANIFEST} gives ${manifest.factors} factors, but its training options ${options.factors}`);
+  }
 
   // a part that failed stays failed: the same error again, never a half-read part
   const cache = new Map<string, { value?: unknown; error?: unknown }>();
