@@ -90,6 +90,15 @@ describe('the model on disk', () => {
     assert.equal(readFileSync(join(target, 'notes.txt'), 'utf8'), 'keep me');
   });
 
+  it('refuses to save non-finite factors or play counts, and writes nothing (issue 9, class 4)', async () => {
+    const target = join(dir, 'poisoned');
+    const nanFactors = { ...model, itemFactors: model.itemFactors.map((v, k) => (k === 2 ? NaN : v)) };
+    await assert.rejects(saveModel(nanFactors, target), (e: unknown) => e instanceof AlsError && e.code === 'model' && /item factors hold a non-finite value/.test(e.message));
+    const infinitePlays = { ...model, userItems: { ...model.userItems, data: model.userItems.data.map((v, k) => (k === 0 ? Infinity : v)) } };
+    await assert.rejects(saveModel(infinitePlays, target), /a play count of Infinity/);
+    assert.deepEqual(readdirSync(dir).filter((n) => n.includes('poisoned')), []);
+  });
+
   it('rejects a missing model', () => {
     modelError(() => loadModel(join(dir, 'nothing-here')), /no model in .*nothing-here \(train one with/);
   });

@@ -180,6 +180,17 @@ describe('als update', () => {
     });
   }
 
+  it('counts whose sum overflows float32 are refused, and the model left byte for byte as it was (issue 9, class 4)', () => {
+    const before = hashDirectory(dir);
+    // two rows of one pair: summed, 6e38 is ∞ in float32 (a reader that refuses counts above MAX_COUNT stops it earlier, exit 3)
+    const result = als('update', write('huge.tsv', 'user2\t\tRadiohead\t3e38\nuser2\t\tRadiohead\t3e38\n'), '--model', dir);
+    assert.ok(result.status === 3 || result.status === 4, `${result.status} ${result.stderr}`);
+    assert.equal(result.stderr.trimEnd().split('\n').length, 1, result.stderr);
+    assert.doesNotMatch(result.stderr, /internal error/);
+    assert.equal(hashDirectory(dir), before);
+    assert.ok(loadModel(dir).userFactors.every(Number.isFinite));
+  });
+
   it('no model: exit 4, nothing written', () => {
     const missing = join(work, 'no-model');
     const result = als('update', write('ok.tsv', 'user2\t\tAir\t5\n'), '--model', missing);

@@ -54,7 +54,7 @@ const hex = () => randomBytes(6).toString('hex');
 function checkNumbers(model: AlsModel): void {
   const finite = (values: Float32Array, what: string) => {
     for (let n = 0; n < values.length; n++) {
-      if (!Number.isFinite(values[n])) throw new AlsError('model', `refusing to save a model whose ${what} hold a non-finite value (NaN or ∞)`);
+      if (!Number.isFinite(values[n])) throw new AlsError('model', `refusing to save a model whose ${what} hold a non-finite value (NaN or ∞): a count or option too large for float32 arithmetic?`);
     }
   };
   finite(model.userFactors, 'user factors');
