@@ -158,11 +158,18 @@ describe('issue 9, class 1: what a model directory may be', () => {
     execFileSync('mkfifo', [fifo]);
     const dangling = join(work, 'dangling');
     symlinkSync('nowhere', dangling);
+    // .als planted as a symlink to another directory: als's versions and lock must not go there
+    const planted = join(work, 'planted');
+    const elsewhere = join(work, 'elsewhere');
+    mkdirSync(elsewhere);
+    mkdirSync(planted);
+    symlinkSync(elsewhere, join(planted, '.als'));
     for (const [target, pattern] of [
       [file, /a-file: exists and is not a directory/],
       [fifo, /a-fifo: exists and is not a directory/],
       [dangling, /dangling: is a symbolic link to "nowhere", which cannot be used/],
       [join(work, 'no-parent', 'model'), /its parent directory does not exist/],
+      [planted, /planted: not empty and not an als model/],
     ] as const) {
       const result = als(trainArgs(target));
       assert.equal(result.status, 4, result.stderr);
@@ -173,6 +180,7 @@ describe('issue 9, class 1: what a model directory may be', () => {
     assert.equal(readlinkSync(dangling), 'nowhere');
     assert.equal(existsSync(join(work, 'nowhere')), false);
     assert.equal(existsSync(join(work, 'no-parent')), false);
+    assert.deepEqual(readdirSync(elsewhere), []);
   });
 
   it('as another user: a root-owned folder or model is refused (exit 4) untouched; an own model directory works', (t) => {

@@ -303,6 +303,11 @@ export async function lockModel(dir: string, options: LockOptions & { create?: b
       throw new AlsError('model', `cannot write the model to ${target.given}: ${describeFsError(error)}`, { cause: error });
     }
   }
+  // a symlink planted in place of .als (a directory others can write to) must not lead the
+  // lock and the versions elsewhere
+  if (!lstatSync(store).isDirectory()) {
+    throw new AlsError('model', `${target.given}: ${STORE_DIR} is not a directory als made; refusing to write a model there`);
+  }
   const file = join(store, LOCK_FILE);
   const deadline = Date.now() + timeout;
   let delay = 20;
