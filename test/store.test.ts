@@ -198,6 +198,18 @@ describe('issue 9, class 1: what a model directory may be', () => {
     oneLine(b, /root-model.*permission denied$/);
     assert.deepEqual([tree(rootEmpty), tree(rootModel)], before);
 
+    // in a shared sticky directory, a folder another user planted at the path is refused
+    const shared = join(work, 'shared');
+    mkdirSync(shared);
+    chmodSync(shared, 0o1777);
+    const planted = join(shared, 'model');
+    mkdirSync(planted);
+    chownSync(planted, NOBODY, NOBODY);
+    const d = als(trainArgs(planted));
+    assert.equal(d.status, 4, d.stderr);
+    oneLine(d, /shared\/model: belongs to another user in a shared directory/);
+    assert.deepEqual(readdirSync(planted), []);
+
     const own = join(work, 'nobody-model');
     mkdirSync(own);
     chownSync(own, NOBODY, NOBODY);

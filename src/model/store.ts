@@ -242,6 +242,12 @@ export function inspectTarget(dir: string): WriteTarget {
     stat = lstatSync(real);
   }
   if (!stat.isDirectory()) throw refuse('exists and is not a directory; refusing to write a model there');
+  // in a shared sticky directory (/tmp), a directory another user made at the path is theirs to
+  // swap under us (planting links where als writes): refused, as the safe writer refuses links there
+  const uid = process.getuid?.();
+  if (uid !== undefined && stat.uid !== uid && isSharedSticky(dirname(real))) {
+    throw refuse('belongs to another user in a shared directory (sticky and writable by all); refusing to write a model there');
+  }
   let entries: string[];
   try {
     entries = readdirSync(real);
@@ -257,6 +263,15 @@ export function inspectTarget(dir: string): WriteTarget {
   });
   if (!own) throw refuse('not empty and not an als model; refusing to write a model there (choose a new or empty directory)');
   return { given, real, kind: 'empty' };
+}
+
+function isSharedSticky(dir: string): boolean {
+  try {
+    const mode = lstatSync(dir).mode;
+    return (mode & 0o1000) !== 0 && (mode & 0o002) !== 0;
+  } catch {
+    return false;
+  }
 }
 
 function realParent(path: string): string {
