@@ -29,7 +29,8 @@ function info(dir: string): Record<string, any> {
 /** A copy of the model with loss to break. */
 function copy(name: string): string {
   const target = join(work, name);
-  cpSync(withLoss, target, { recursive: true });
+  // verbatim: the top-level links (model.json → .als/current/model.json) stay relative, inside the copy
+  cpSync(withLoss, target, { recursive: true, verbatimSymlinks: true });
   return target;
 }
 
@@ -89,7 +90,7 @@ describe('als info --json', () => {
       assert.equal(file.bytes, statSync(join(withLoss, file.name)).size, file.name);
       if (file.name in expectedBytes) assert.equal(file.bytes, expectedBytes[file.name], file.name);
     }
-    const onDisk = readdirSync(withLoss).reduce((sum, name) => sum + statSync(join(withLoss, name)).size, 0);
+    const onDisk = readdirSync(withLoss).filter((n) => n !== '.als').reduce((sum, name) => sum + statSync(join(withLoss, name)).size, 0);
     assert.equal(d.totalBytes, onDisk);
     assert.equal(Date.parse(d.modified), statSync(join(withLoss, 'model.json')).mtime.getTime());
   });
@@ -150,7 +151,7 @@ describe('als info', () => {
 
   it('timings.json missing or unreadable: no timings, the rest as usual', () => {
     const missing = copy('no-timings');
-    rmSync(join(missing, 'timings.json'));
+    rmSync(join(missing, '.als', 'current', 'timings.json'));
     const a = info(missing);
     assert.equal(a.seconds, null);
     assert.equal(a.files.length, 9);
@@ -216,7 +217,7 @@ describe('als info on a bad model: exit 4, one line', () => {
       name: 'a missing data file',
       dir: () => {
         const dir = copy('missing-file');
-        rmSync(join(dir, 'item_names.json'));
+        rmSync(join(dir, '.als', 'current', 'item_names.json'));
         return dir;
       },
       message: (dir) => `als: ${dir}: item_names.json is missing (the model is corrupt or incomplete; train it again)\n`,

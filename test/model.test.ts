@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { train } from '../src/als/train.js';
@@ -53,7 +53,7 @@ describe('the model on disk', () => {
   it('is the same bytes when written twice (timings aside)', async () => {
     const a = await savedCopy('same-a');
     const b = await savedCopy('same-b');
-    for (const name of readdirSync(a).filter((n) => n !== 'timings.json')) {
+    for (const name of readdirSync(a).filter((n) => n !== 'timings.json' && n !== '.als')) {
       assert.deepEqual(readFileSync(join(a, name)), readFileSync(join(b, name)), name);
     }
   });
@@ -70,10 +70,15 @@ describe('the model on disk', () => {
     assert.equal(raw.readFloatLE(4 * 4), model.itemFactors[4]);
   });
 
-  it('replaces an earlier model and leaves no temporary directory', async () => {
+  it('replaces an earlier model, keeping the previous version and nothing else (issue 9, class 5)', async () => {
     const target = await savedCopy('replace');
     await saveModel(model, target);
+    await saveModel(model, target);
     assert.deepEqual(readdirSync(dir).filter((n) => n.includes('.tmp-') || n.includes('.old-')), []);
+    const store = readdirSync(join(target, '.als')).sort();
+    assert.deepEqual(store.filter((n) => !/^v\d+-[0-9a-f]{12}$/.test(n)), ['current']);
+    assert.deepEqual(store.filter((n) => n.startsWith('v')).map((n) => n.split('-')[0]), ['v2', 'v3']);
+    assert.equal(readlinkSync(join(target, '.als', 'current')), store.find((n) => n.startsWith('v3-')));
     assert.equal(loadModel(target).users, 3);
   });
 
@@ -83,6 +88,15 @@ describe('the model on disk', () => {
     writeFileSync(join(target, 'notes.txt'), 'keep me');
     await assert.rejects(saveModel(model, target), (e: unknown) => e instanceof AlsError && /not an als model; refusing/.test(e.message));
     assert.equal(readFileSync(join(target, 'notes.txt'), 'utf8'), 'keep me');
+  });
+
+  it('refuses to save non-finite factors or play counts, and writes nothing (issue 9, class 4)', async () => {
+    const target = join(dir, 'poisoned');
+    const nanFactors = { ...model, itemFactors: model.itemFactors.map((v, k) => (k === 2 ? NaN : v)) };
+    await assert.rejects(saveModel(nanFactors, target), (e: unknown) => e instanceof AlsError && e.code === 'model' && /item factors hold a non-finite value/.test(e.message));
+    const infinitePlays = { ...model, userItems: { ...model.userItems, data: model.userItems.data.map((v, k) => (k === 0 ? Infinity : v)) } };
+    await assert.rejects(saveModel(infinitePlays, target), /a play count of Infinity/);
+    assert.deepEqual(readdirSync(dir).filter((n) => n.includes('poisoned')), []);
   });
 
   it('rejects a missing model', () => {
@@ -107,7 +121,7 @@ describe('the model on disk', () => {
 
   it('rejects a missing file, another version, another format and broken JSON', async () => {
     const missing = await savedCopy('missing');
-    rmSync(join(missing, 'user_ids.json'));
+    rmSync(join(missing, '.als', 'current', 'user_ids.json'));
     modelError(() => loadModel(missing), /user_ids\.json is missing/);
 
     const broken = () => {
@@ -133,13 +147,16 @@ describe('the model on disk', () => {
 });
 
 describe('an interrupted save', () => {
-  it('leaves staging directories that the next save removes', async () => {
-    const target = join(dir, 'interrupted');
-    // what a save killed before its rename leaves behind; pid 999999999 is not running
-    mkdirSync(join(dir, '.interrupted.tmp-999999999-abcd1234'));
-    writeFileSync(join(dir, '.interrupted.tmp-999999999-abcd1234', 'user_factors.f32'), 'partial');
+  it('leaves a version directory that the next save removes (issue 9, class 5)', async () => {
+    const target = await savedCopy('interrupted');
+    // what a save killed before its switch leaves behind: a version newer than current, unfinished
+    mkdirSync(join(target, '.als', 'v7-abcdef123456'));
+    writeFileSync(join(target, '.als', 'v7-abcdef123456', 'user_factors.f32'), 'partial');
+    assert.equal(loadModel(target).users, 3, 'the live model is untouched by the leftover');
     await saveModel(model, target);
-    assert.deepEqual(readdirSync(dir).filter((n) => n.startsWith('.interrupted.')), []);
+    const versions = readdirSync(join(target, '.als')).filter((n) => n.startsWith('v'));
+    assert.equal(versions.includes('v7-abcdef123456'), false);
+    assert.equal(versions.length, 2, versions.join(' '));
     assert.equal(loadModel(target).users, 3);
   });
 });

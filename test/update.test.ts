@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, lstatSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { foldIn, foldInUser, playsOf } from '../src/als/foldIn.js';
@@ -15,10 +15,17 @@ import { ALS_BIN, SAMPLE, tempDir } from './helpers.js';
 
 const work = tempDir('als-update-');
 
-function hashDirectory(dir: string): string {
-  const hash = createHash('sha256');
-  for (const name of readdirSync(dir).sort()) hash.update(name).update(readFileSync(join(dir, name)));
-  return hash.digest('hex');
+/** Every name, link target and file content under `dir` (the versions in .als included). */
+function hashDirectory(dir: string, hash = createHash('sha256')): string {
+  for (const name of readdirSync(dir).sort()) {
+    const path = join(dir, name);
+    const stat = lstatSync(path);
+    hash.update(name);
+    if (stat.isSymbolicLink()) hash.update(`-> ${readlinkSync(path)}`);
+    else if (stat.isDirectory()) hashDirectory(path, hash);
+    else hash.update(readFileSync(path));
+  }
+  return hash.copy().digest('hex');
 }
 
 function rowOf(model: AlsModel, u: number): Map<string, number> {
@@ -110,7 +117,7 @@ describe('als update', () => {
 
   it('appends a new user, records the update in model.json, keeps the item factors', () => {
     const copy = join(work, 'updated');
-    cpSync(dir, copy, { recursive: true });
+    cpSync(dir, copy, { recursive: true, verbatimSymlinks: true });
     const itemsBefore = readFileSync(join(copy, 'item_factors.f32'));
     const result = als('update', write('one.tsv', 'newbie\t\tRadiohead\t300\nnewbie\t\tMuse\t120\nuser2\t\tAir\t7\n'), '--model', copy, '--json');
     assert.equal(result.status, 0, result.stderr);
@@ -172,6 +179,17 @@ describe('als update', () => {
       assert.equal(hashDirectory(dir), before);
     });
   }
+
+  it('counts whose sum overflows float32 are refused, and the model left byte for byte as it was (issue 9, class 4)', () => {
+    const before = hashDirectory(dir);
+    // two rows of one pair: summed, 6e38 is ∞ in float32 (a reader that refuses counts above MAX_COUNT stops it earlier, exit 3)
+    const result = als('update', write('huge.tsv', 'user2\t\tRadiohead\t3e38\nuser2\t\tRadiohead\t3e38\n'), '--model', dir);
+    assert.ok(result.status === 3 || result.status === 4, `${result.status} ${result.stderr}`);
+    assert.equal(result.stderr.trimEnd().split('\n').length, 1, result.stderr);
+    assert.doesNotMatch(result.stderr, /internal error/);
+    assert.equal(hashDirectory(dir), before);
+    assert.ok(loadModel(dir).userFactors.every(Number.isFinite));
+  });
 
   it('no model: exit 4, nothing written', () => {
     const missing = join(work, 'no-model');

@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { train, type IterationReport } from '../als/train.js';
 import { readInteractions, type Interactions } from '../data/read.js';
+import { describeModelDirectory } from '../model/files.js';
+import { describeHolder, type LockHolder } from '../model/lock.js';
 import { saveModel } from '../model/save.js';
+import { inspectTarget } from '../model/store.js';
 import { addCommonOptions, type CommonOptions } from './parse.js';
 import { addTrainOptions, trainOptionsFrom, type TrainCliOptions } from './trainOptions.js';
 import { formatBytes, formatCount, formatSeconds, makeOutput, plural, printJson, type Output } from './output.js';
@@ -33,6 +34,8 @@ async function runTrain(file: string, cli: TrainCommandOptions): Promise<void> {
   const out = makeOutput(cli);
   // every option is checked before the file is touched
   const options = trainOptionsFrom(cli, { computeLoss: Boolean(cli.loss) });
+  // a model directory that cannot take the model is refused before the reading and training
+  inspectTarget(cli.model);
 
   const data = await readInput(out, file, cli);
 
@@ -51,7 +54,7 @@ async function runTrain(file: string, cli: TrainCommandOptions): Promise<void> {
 
   const saveStarted = performance.now();
   // what timings.json records; the save itself is timed for the summary only
-  await saveModel(model, cli.model, { read: data.stats.seconds, train: model.seconds });
+  await saveModel(model, cli.model, { read: data.stats.seconds, train: model.seconds }, { onLockWait: lockWaitNotice(out, cli.model) });
   const timings = { read: data.stats.seconds, train: model.seconds, save: (performance.now() - saveStarted) / 1000 };
   printSummary(out, cli, data, model, timings);
 }
@@ -86,8 +89,9 @@ function reportSkipped(out: Output, data: Interactions): void {
   out.warn(`${file}: skipped ${plural(skipped, 'malformed row')} (${examples}${skipped > skippedExamples.length ? '; …' : ''}); --strict makes them an error`);
 }
 
-function directorySize(dir: string): number {
-  return readdirSync(dir).reduce((sum, name) => sum + statSync(join(dir, name)).size, 0);
+/** The one line printed when another als process is writing the model and this one waits for it. */
+export function lockWaitNotice(out: Output, dir: string): (holder: LockHolder | null) => void {
+  return (holder) => out.warn(`waiting for ${describeHolder(holder)} to finish writing ${dir}`);
 }
 
 function printSummary(
@@ -135,5 +139,5 @@ function printSummary(
     const cells = model.losses.map((l, i) => `${String(i + 1).padStart(3)}: ${l.toPrecision(6)}`);
     for (let k = 0; k < cells.length; k += 5) out.line(`${label(k === 0 ? 'Loss' : '')}${cells.slice(k, k + 5).join('  ')}`);
   }
-  out.line(`${label('Saved')}${cli.model} ${c.dim(`(${formatBytes(directorySize(cli.model))}, ${formatSeconds(timings.save)})`)}`);
+  out.line(`${label('Saved')}${cli.model} ${c.dim(`(${formatBytes(describeModelDirectory(cli.model).totalBytes)}, ${formatSeconds(timings.save)})`)}`);
 }

@@ -1,6 +1,6 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { FILES, MANIFEST, TIMINGS } from './format.js';
+import { loadedVersion, loadModel } from './load.js';
+import type { AlsModel } from './model.js';
 
 export interface ModelFile {
   name: string;
@@ -8,7 +8,7 @@ export interface ModelFile {
 }
 
 export interface ModelDirectory {
-  /** model.json, the data files in format order, then timings.json if present */
+  /** model.json, the data files in format order, then timings.json if it is a regular file */
   files: ModelFile[];
   totalBytes: number;
   /** seconds per phase from timings.json ({read, train} from `als train`); null when absent or unreadable */
@@ -18,33 +18,35 @@ export interface ModelDirectory {
 }
 
 /**
- * The files of a model directory with their sizes, its timings and when it was saved. Meant
- * for a model that loadModel has opened (so the listed files exist); timings.json is not
- * checksummed and optional, so a missing or malformed one gives null rather than an error.
+ * The files of a model directory with their sizes, its timings and when it was saved, as seen
+ * when `model` was loaded from `dir` (so that they describe the version that was checked, even
+ * if a writer has replaced it since); without `model`, the model in `dir` is loaded for it.
+ * timings.json is not checksummed and optional: a missing, malformed or irregular one (a FIFO,
+ * a symlink, over 64 KiB) gives null timings rather than an error.
+ *
+ * @throws {AlsError} 'model' as loadModel does
  */
-export function describeModelDirectory(dir: string): ModelDirectory {
-  dir = resolve(dir);
-  const files: ModelFile[] = [MANIFEST, ...Object.values(FILES)].map((name) => ({ name, bytes: statSync(join(dir, name)).size }));
-  const timings = readTimings(dir);
-  if (existsSync(join(dir, TIMINGS))) files.push({ name: TIMINGS, bytes: statSync(join(dir, TIMINGS)).size });
+export function describeModelDirectory(dir: string, model?: AlsModel): ModelDirectory {
+  const version = (model && loadedVersion(model)) ?? loadedVersion(loadModel(dir));
+  if (version === null) throw new Error('loadModel records the version it opened');
+  const files: ModelFile[] = [MANIFEST, ...Object.values(FILES)].map((name) => ({ name, bytes: version.sizes[name] }));
+  if (version.timingsBytes !== null) files.push({ name: TIMINGS, bytes: version.timingsBytes });
   return {
     files,
     totalBytes: files.reduce((sum, file) => sum + file.bytes, 0),
-    timings,
-    modified: statSync(join(dir, MANIFEST)).mtime,
+    timings: version.timings,
+    modified: version.modified,
   };
 }
 
 /**
- * The numbers in a model's timings.json (seconds per phase), or null when it is absent, not JSON
- * or holds none: it is not checksummed, so it is read leniently.
+ * The numbers in a model's timings.json (seconds per phase), or null when it is absent, not JSON,
+ * holds none, or is not a regular file of at most 64 KiB: those of the version `model` was loaded
+ * from, or of the live one in `dir`.
  */
-export function readTimings(dir: string): Record<string, number> | null {
+export function readTimings(dir: string, model?: AlsModel): Record<string, number> | null {
   try {
-    const parsed: unknown = JSON.parse(readFileSync(join(dir, TIMINGS), 'utf8'));
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return null;
-    const numbers = Object.entries(parsed).filter(([, v]) => typeof v === 'number' && Number.isFinite(v));
-    return numbers.length > 0 ? Object.fromEntries(numbers) : null;
+    return ((model && loadedVersion(model)) ?? loadedVersion(loadModel(dir)))?.timings ?? null;
   } catch {
     return null;
   }

@@ -1,54 +1,95 @@
 import { createHash } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, lstatSync, readlinkSync } from 'node:fs';
 import { endianness } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { resolveTrainOptions, type TrainOptions } from '../als/options.js';
+import { INPUT_FORMATS } from '../data/read.js';
 import type { CsrMatrix } from '../data/sparse.js';
 import { AlsError } from '../errors.js';
-import { FILES, FORMAT_NAME, FORMAT_VERSION, MANIFEST, type FileEntry, type FileKey, type Manifest } from './format.js';
+import { FILES, FORMAT_NAME, FORMAT_VERSION, MANIFEST, TIMINGS, type FileEntry, type FileKey, type Manifest } from './format.js';
 import type { AlsModel, InputSummary, UpdateSummary } from './model.js';
+import {
+  checkModelPath,
+  describeFsError,
+  locateModel,
+  MAX_MANIFEST_BYTES,
+  MAX_TIMINGS_BYTES,
+  NotRegularFile,
+  openRegular,
+  readExactly,
+  topLevelLink,
+  type ModelLocation,
+} from './store.js';
 
 const BYTES_PER_VALUE = { float32: 4, int32: 4 } as const;
+/** the training limit (resolveTrainOptions in src/als/options.ts) */
+const MAX_FACTORS = 1024;
+/** rows, columns and stored counts are int32 in the files */
+const MAX_INT32 = 2 ** 31 - 1;
+/** how often a read starts again when the model was replaced under it */
+const MAX_ATTEMPTS = 5;
 
-function isCount(value: unknown): value is number {
-  return typeof value === 'number' && Number.isInteger(value) && value >= 0;
+const DTYPES: Record<FileKey, FileEntry['dtype']> = {
+  userFactors: 'float32',
+  itemFactors: 'float32',
+  indptr: 'int32',
+  indices: 'int32',
+  plays: 'float32',
+  userIds: 'json',
+  itemNames: 'json',
+  itemListeners: 'int32',
+};
+
+function isCount(value: unknown, max = Number.MAX_SAFE_INTEGER): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= max;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 function corrupt(dir: string, what: string): AlsError {
   return new AlsError('model', `${dir}: ${what} (the model is corrupt or incomplete; train it again)`);
 }
 
-function readManifest(dir: string): Manifest {
-  let text: string;
-  try {
-    text = readFileSync(join(dir, MANIFEST), 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') {
-      throw new AlsError('model', `no model in ${dir} (train one with: als train FILE --model ${dir})`);
-    }
-    throw new AlsError('model', `${join(dir, MANIFEST)}: ${(error as Error).message}`);
-  }
-  let manifest: Manifest;
-  try {
-    manifest = JSON.parse(text);
-  } catch {
-    throw corrupt(dir, `${MANIFEST} is not valid JSON`);
-  }
-  if (manifest === null || typeof manifest !== 'object' || manifest.format !== FORMAT_NAME) {
+function noModel(dir: string): AlsError {
+  return new AlsError('model', `no model in ${dir} (train one with: als train FILE --model ${dir})`);
+}
+
+/** An error opening or reading `name` of the model in `dir`, as AlsError('model'). */
+function fileError(dir: string, name: string, error: unknown): AlsError {
+  if (error instanceof AlsError) return error;
+  if (error instanceof NotRegularFile) return corrupt(dir, `${name} ${error.message}`);
+  if ((error as NodeJS.ErrnoException).code === 'ENOENT') return corrupt(dir, `${name} is missing`);
+  return new AlsError('model', `${dir}: cannot read ${name}: ${describeFsError(error)}`, { cause: error });
+}
+
+function checkInput(dir: string, input: unknown): InputSummary | null {
+  if (input === null || input === undefined) return null;
+  const ok =
+    isObject(input) &&
+    typeof input.file === 'string' &&
+    (INPUT_FORMATS as readonly unknown[]).includes(input.format) &&
+    ['rows', 'used', 'skipped', 'zeroCounts', 'duplicates'].every((k) => isCount(input[k])) &&
+    typeof input.header === 'boolean';
+  if (!ok) throw corrupt(dir, `${MANIFEST} describes the input wrongly`);
+  return input as unknown as InputSummary;
+}
+
+function checkManifest(dir: string, manifest: unknown): Manifest {
+  if (!isObject(manifest) || manifest.format !== FORMAT_NAME) {
     throw new AlsError('model', `${dir}: ${MANIFEST} does not describe an als model`);
   }
   if (manifest.version !== FORMAT_VERSION) {
-    throw new AlsError(
-      'model',
-      `${dir}: model format version ${manifest.version}, but this als reads version ${FORMAT_VERSION}; train the model again`,
-    );
+    const version = typeof manifest.version === 'number' ? manifest.version : JSON.stringify(manifest.version)?.slice(0, 20);
+    throw new AlsError('model', `${dir}: model format version ${version}, but this als reads version ${FORMAT_VERSION}; train the model again`);
   }
-  if (manifest.byteOrder !== 'little-endian') throw corrupt(dir, `unknown byte order ${JSON.stringify(manifest.byteOrder)}`);
+  if (manifest.byteOrder !== 'little-endian') throw corrupt(dir, `unknown byte order ${JSON.stringify(manifest.byteOrder)?.slice(0, 40)}`);
   const { users, items, factors, interactions } = manifest;
-  if (!isCount(users) || !isCount(items) || !isCount(factors) || factors === 0 || !isCount(interactions)) {
+  if (!isCount(users, MAX_INT32 - 1) || !isCount(items, MAX_INT32) || !isCount(interactions, MAX_INT32)) {
     throw corrupt(dir, `${MANIFEST} has bad shapes`);
   }
+  if (!isCount(factors, MAX_FACTORS) || factors === 0) throw corrupt(dir, `${MANIFEST} gives ${String(factors).slice(0, 20)} factors (1 to ${MAX_FACTORS} are possible)`);
   const expectedShapes: Record<FileKey, number[]> = {
     userFactors: [users, factors],
     itemFactors: [items, factors],
@@ -59,47 +100,70 @@ function readManifest(dir: string): Manifest {
     itemNames: [items],
     itemListeners: [items],
   };
-  if (manifest.files === null || typeof manifest.files !== 'object') throw corrupt(dir, `${MANIFEST} lists no files`);
+  if (!isObject(manifest.files)) throw corrupt(dir, `${MANIFEST} lists no files`);
   for (const [key, shape] of Object.entries(expectedShapes)) {
     const name = FILES[key as FileKey];
     const entry = manifest.files[name];
-    if (!entry || typeof entry.sha256 !== 'string' || !isCount(entry.bytes) || JSON.stringify(entry.shape) !== JSON.stringify(shape)) {
+    const dtype = DTYPES[key as FileKey];
+    if (
+      !isObject(entry) ||
+      typeof entry.sha256 !== 'string' ||
+      !/^[0-9a-f]{64}$/.test(entry.sha256) ||
+      !isCount(entry.bytes) ||
+      entry.dtype !== dtype ||
+      JSON.stringify(entry.shape) !== JSON.stringify(shape)
+    ) {
       throw corrupt(dir, `${MANIFEST} describes ${name} wrongly (expected shape [${shape.join(', ')}])`);
     }
-    if (entry.dtype !== 'json' && entry.bytes !== shape.reduce((a, b) => a * b, 1) * BYTES_PER_VALUE[entry.dtype]) {
+    if (dtype !== 'json' && entry.bytes !== shape.reduce((a, b) => a * b, 1) * BYTES_PER_VALUE[dtype]) {
       throw corrupt(dir, `${MANIFEST} gives ${name} a size that does not fit its shape`);
     }
-    let size: number;
-    try {
-      size = statSync(join(dir, name)).size;
-    } catch {
-      throw corrupt(dir, `${name} is missing`);
-    }
-    if (size !== entry.bytes) throw corrupt(dir, `${name} has ${size} bytes, expected ${entry.bytes}`);
   }
-  return manifest;
-}
-
-/** Reads one listed file and checks its checksum. */
-function readChecked(dir: string, name: string, entry: FileEntry): Buffer {
-  const data = readFileSync(join(dir, name));
-  if (data.length !== entry.bytes) throw corrupt(dir, `${name} has ${data.length} bytes, expected ${entry.bytes}`);
-  if (createHash('sha256').update(data).digest('hex') !== entry.sha256) throw corrupt(dir, `${name} fails its checksum`);
-  return data;
+  if (!isObject(manifest.options)) throw corrupt(dir, `${MANIFEST} holds no training options`);
+  checkInput(dir, manifest.input);
+  const training = manifest.training;
+  if (training !== undefined && !isObject(training)) throw corrupt(dir, `${MANIFEST} describes the training wrongly`);
+  const losses = training?.losses;
+  if (losses !== undefined && losses !== null && !(Array.isArray(losses) && losses.every((l) => typeof l === 'number' && Number.isFinite(l)))) {
+    throw corrupt(dir, `${MANIFEST} holds losses that are not a list of finite numbers`);
+  }
+  const updates = manifest.updates;
+  if (updates !== undefined && !(Array.isArray(updates) && updates.every(isObject))) {
+    throw corrupt(dir, `${MANIFEST} holds updates that are not a list of objects`);
+  }
+  return manifest as unknown as Manifest;
 }
 
 function typed<T extends Float32Array | Int32Array>(data: Buffer, Type: { new (buffer: ArrayBuffer, offset: number, length: number): T }): T {
-  // typed arrays need 4-byte alignment; a fresh read normally has it, a pooled slice may not
+  // typed arrays need 4-byte alignment; readExactly's buffers have it, a pooled slice may not
   const aligned = data.byteOffset % 4 === 0 ? data : Buffer.from(data);
   return new Type(aligned.buffer as ArrayBuffer, aligned.byteOffset, aligned.byteLength / 4);
+}
+
+function checkFinite(dir: string, name: string, values: Float32Array): Float32Array {
+  for (let n = 0; n < values.length; n++) {
+    if (!Number.isFinite(values[n])) throw corrupt(dir, `${name} holds a non-finite value (NaN or ∞) at position ${n}`);
+  }
+  return values;
 }
 
 function checkMatrix(dir: string, m: CsrMatrix): CsrMatrix {
   const nnz = m.indices.length;
   if (m.indptr[0] !== 0 || m.indptr[m.rows] !== nnz) throw corrupt(dir, `${FILES.indptr} does not span the matrix`);
-  for (let r = 0; r < m.rows; r++) if (m.indptr[r + 1] < m.indptr[r]) throw corrupt(dir, `${FILES.indptr} is not ascending`);
+  for (let r = 0; r < m.rows; r++) {
+    const start = m.indptr[r];
+    const end = m.indptr[r + 1];
+    if (end < start || end > nnz) throw corrupt(dir, `${FILES.indptr} is not ascending`);
+    let last = -1;
+    for (let n = start; n < end; n++) {
+      const column = m.indices[n];
+      if (column < 0 || column >= m.cols) throw corrupt(dir, `${FILES.indices} holds an item index out of range`);
+      if (column <= last) throw corrupt(dir, `${FILES.indices} is not ascending within user row ${r}`);
+      last = column;
+    }
+  }
   for (let n = 0; n < nnz; n++) {
-    if (m.indices[n] < 0 || m.indices[n] >= m.cols) throw corrupt(dir, `${FILES.indices} holds an item index out of range`);
+    if (!(m.data[n] > 0 && m.data[n] < Infinity)) throw corrupt(dir, `${FILES.plays} holds a play count of ${m.data[n]} (counts are finite and > 0)`);
   }
   return m;
 }
@@ -111,23 +175,188 @@ function checkNames(dir: string, name: string, value: unknown, length: number): 
   return value;
 }
 
+/** What loadModel saw of the version it opened, so that a description matches what was checked. */
+export interface LoadedVersion extends ModelLocation {
+  /** bytes of model.json and of each data file, as opened */
+  sizes: Record<string, number>;
+  /** when model.json was written */
+  modified: Date;
+  /** timings.json: its numbers (null when absent, malformed or not a regular file) and its size when regular */
+  timings: Record<string, number> | null;
+  timingsBytes: number | null;
+}
+
+const loaded = new WeakMap<object, LoadedVersion>();
+
+/** The version a model returned by loadModel was read from, or null for one built in memory. */
+export function loadedVersion(model: AlsModel): LoadedVersion | null {
+  return loaded.get(model) ?? null;
+}
+
+/** The numbers of a timings.json (not checksummed, so read leniently): null when there are none. */
+export function parseTimings(text: string): Record<string, number> | null {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return null;
+    const numbers = Object.entries(parsed).filter(([, v]) => typeof v === 'number' && Number.isFinite(v));
+    return numbers.length > 0 ? Object.fromEntries(numbers) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** timings.json of a version: a regular file of at most 64 KiB, never followed to a device or FIFO. */
+function readTimingsFile(root: string): { timings: Record<string, number> | null; bytes: number | null } {
+  let opened;
+  try {
+    opened = openRegular(join(root, TIMINGS));
+  } catch {
+    return { timings: null, bytes: null };
+  }
+  try {
+    if (opened.size > MAX_TIMINGS_BYTES) return { timings: null, bytes: opened.size };
+    return { timings: parseTimings(readExactly(opened.fd, opened.size).toString('utf8')), bytes: opened.size };
+  } catch {
+    return { timings: null, bytes: opened.size };
+  } finally {
+    closeSync(opened.fd);
+  }
+}
+
+/** descriptors of a model's files not read yet, closed when the model is collected */
+const unread = new FinalizationRegistry<Map<string, number>>((fds) => {
+  for (const fd of fds.values()) {
+    try {
+      closeSync(fd);
+    } catch {
+      // already closed
+    }
+  }
+});
+
+/** Opens model.json and every data file of one version: the manifest and the open descriptors. */
+function openVersion(location: ModelLocation): { manifest: Manifest; fds: Map<string, number>; version: LoadedVersion } {
+  const { dir, root } = location;
+  let text: string;
+  let manifestBytes: number;
+  let modified: Date;
+  try {
+    const { fd, size } = openRegular(join(root, MANIFEST));
+    try {
+      if (size > MAX_MANIFEST_BYTES) throw corrupt(dir, `${MANIFEST} has ${size} bytes, more than a model's ${MAX_MANIFEST_BYTES}`);
+      text = readExactly(fd, size).toString('utf8');
+      manifestBytes = size;
+      modified = fstatSync(fd).mtime;
+    } finally {
+      closeSync(fd);
+    }
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (location.version === null && (code === 'ENOENT' || code === 'ENOTDIR' || isDanglingTopLevelLink(root, MANIFEST))) throw noModel(dir);
+    throw fileError(dir, MANIFEST, error);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw corrupt(dir, `${MANIFEST} is not valid JSON`);
+  }
+  const manifest = checkManifest(dir, parsed);
+  const fds = new Map<string, number>();
+  const sizes: Record<string, number> = { [MANIFEST]: manifestBytes };
+  try {
+    for (const name of Object.values(FILES)) {
+      let opened;
+      try {
+        opened = openRegular(join(root, name));
+      } catch (error) {
+        throw fileError(dir, name, error);
+      }
+      fds.set(name, opened.fd);
+      const expected = manifest.files[name].bytes;
+      if (opened.size !== expected) throw corrupt(dir, `${name} has ${opened.size} bytes, expected ${expected}`);
+      sizes[name] = opened.size;
+    }
+  } catch (error) {
+    for (const fd of fds.values()) closeSync(fd);
+    throw error;
+  }
+  const timings = readTimingsFile(root);
+  return { manifest, fds, version: { ...location, sizes, modified, timings: timings.timings, timingsBytes: timings.bytes } };
+}
+
+/** M/model.json as the link als makes to .als/current, whose version is gone or not made yet. */
+function isDanglingTopLevelLink(dir: string, name: string): boolean {
+  try {
+    return lstatSync(join(dir, name)).isSymbolicLink() && readlinkSync(join(dir, name)) === topLevelLink(name);
+  } catch {
+    return false;
+  }
+}
+
 /**
- * Opens the model in `dir`: model.json is read and every file's presence and size checked at
- * once; each part is read, checksummed and validated the first time it is used. Every problem
- * is an AlsError('model') naming the file.
+ * Opens the model in `dir`. The live version (M/.als/current, or the files of a format-2
+ * directory) is resolved once and every one of its files opened at once, so that a writer
+ * replacing the model meanwhile cannot mix two models into one answer: each part is read later
+ * through its open file, checksummed and validated the first time it is used. When the model is
+ * replaced between resolving and opening, the read starts again, so a concurrent save never
+ * shows as a corrupt model.
+ *
+ * Validated: model.json (regular, ≤ 64 MiB, shapes, factors ≤ 1024, input, losses, updates),
+ * every file regular (no symlinks, FIFOs or devices) and of the size listed, checksums, finite
+ * factors, ascending in-range item indices, finite positive play counts, listener counts.
+ *
+ * @throws {AlsError} 'model' naming the file for every problem; 'usage' for an empty path
  */
 export function loadModel(dir: string): AlsModel {
+  const given = checkModelPath(dir);
   if (endianness() !== 'LE') throw new AlsError('model', 'this als reads models on little-endian machines only');
-  dir = resolve(dir);
-  const manifest = readManifest(dir);
+  for (let attempt = 1; ; attempt++) {
+    const location = locateModel(given);
+    try {
+      return openModel(location, openVersion(location));
+    } catch (error) {
+      if (attempt < MAX_ATTEMPTS && replacedSince(location)) continue;
+      throw error;
+    }
+  }
+}
+
+/** Whether the live version is no longer the one `location` resolved. */
+function replacedSince(location: ModelLocation): boolean {
+  try {
+    return locateModel(location.dir).root !== location.root;
+  } catch {
+    return false;
+  }
+}
+
+function openModel(location: ModelLocation, { manifest, fds, version }: ReturnType<typeof openVersion>): AlsModel {
+  const dir = location.dir;
   const files = manifest.files;
-  const read = (key: FileKey) => readChecked(dir, FILES[key], files[FILES[key]]);
+  const read = (key: FileKey): Buffer => {
+    const name = FILES[key];
+    const fd = fds.get(name);
+    if (fd === undefined) throw new Error(`${name} was read twice`);
+    let data: Buffer;
+    try {
+      data = readExactly(fd, files[name].bytes);
+    } catch (error) {
+      throw fileError(dir, name, error);
+    } finally {
+      fds.delete(name);
+      closeSync(fd);
+    }
+    if (data.length !== files[name].bytes) throw corrupt(dir, `${name} has ${data.length} bytes, expected ${files[name].bytes}`);
+    if (createHash('sha256').update(data).digest('hex') !== files[name].sha256) throw corrupt(dir, `${name} fails its checksum`);
+    return data;
+  };
   const json = (key: FileKey, length: number) => {
     let value: unknown;
+    const data = read(key);
     try {
-      value = JSON.parse(read(key).toString('utf8'));
-    } catch (error) {
-      if (error instanceof AlsError) throw error;
+      value = JSON.parse(data.toString('utf8'));
+    } catch {
       throw corrupt(dir, `${FILES[key]} is not valid JSON`);
     }
     return checkNames(dir, FILES[key], value, length);
@@ -136,15 +365,30 @@ export function loadModel(dir: string): AlsModel {
   try {
     options = resolveTrainOptions(manifest.options as Partial<TrainOptions>);
   } catch (error) {
+    for (const fd of fds.values()) closeSync(fd);
     throw corrupt(dir, `${MANIFEST} holds bad training options (${(error as Error).message})`);
   }
+  if (options.factors !== manifest.factors) {
+    for (const fd of fds.values()) closeSync(fd);
+    throw corrupt(dir, `${MANIFEST} gives ${manifest.factors} factors, but its training options ${options.factors}`);
+  }
 
-  const cache = new Map<string, unknown>();
+  // a part that failed stays failed: the same error again, never a half-read part
+  const cache = new Map<string, { value?: unknown; error?: unknown }>();
   const lazy = <T>(key: string, make: () => T): T => {
-    if (!cache.has(key)) cache.set(key, make());
-    return cache.get(key) as T;
+    let entry = cache.get(key);
+    if (!entry) {
+      try {
+        entry = { value: make() };
+      } catch (error) {
+        entry = { error };
+      }
+      cache.set(key, entry);
+    }
+    if ('error' in entry) throw entry.error;
+    return entry.value as T;
   };
-  return {
+  const model: AlsModel = {
     users: manifest.users,
     items: manifest.items,
     factors: manifest.factors,
@@ -153,10 +397,10 @@ export function loadModel(dir: string): AlsModel {
     losses: manifest.training?.losses ?? null,
     ...(Array.isArray(manifest.updates) ? { updates: manifest.updates as unknown as UpdateSummary[] } : {}),
     get userFactors() {
-      return lazy('userFactors', () => typed(read('userFactors'), Float32Array));
+      return lazy('userFactors', () => checkFinite(dir, FILES.userFactors, typed(read('userFactors'), Float32Array)));
     },
     get itemFactors() {
-      return lazy('itemFactors', () => typed(read('itemFactors'), Float32Array));
+      return lazy('itemFactors', () => checkFinite(dir, FILES.itemFactors, typed(read('itemFactors'), Float32Array)));
     },
     get userIds() {
       return lazy('userIds', () => json('userIds', manifest.users));
@@ -185,4 +429,7 @@ export function loadModel(dir: string): AlsModel {
       );
     },
   };
+  loaded.set(model, version);
+  unread.register(model, fds);
+  return model;
 }

@@ -1,16 +1,32 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { lstatSync, promises as fs, readdirSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { AlsError } from '../errors.js';
 import { FILES, FORMAT_NAME, FORMAT_VERSION, MANIFEST, TIMINGS, type FileEntry, type FileKey, type Manifest } from './format.js';
+import { killPoint } from './killPoint.js';
+import { lockModel, type LockOptions } from './lock.js';
 import type { AlsModel } from './model.js';
+import {
+  checkModelPath,
+  CURRENT,
+  describeFsError,
+  STORE_DIR,
+  TEMP_LINK,
+  TOP_LEVEL_NAMES,
+  topLevelLink,
+  versionGeneration,
+} from './store.js';
+
+/** Options of saveModel: how to wait for another writer of the same directory. */
+export type SaveModelOptions = LockOptions;
 
 function bytesOf(array: Float32Array | Int32Array): Buffer {
   return Buffer.from(array.buffer, array.byteOffset, array.byteLength);
 }
 
-async function writeDurably(path: string, data: Buffer): Promise<void> {
-  const handle = await fs.open(path, 'w');
+/** Creates `path` (never an existing file or a planted symlink: O_EXCL), writes and fsyncs it. */
+async function writeNew(path: string, data: Buffer): Promise<void> {
+  const handle = await fs.open(path, 'wx');
   try {
     await handle.writeFile(data);
     await handle.sync();
@@ -19,60 +35,133 @@ async function writeDurably(path: string, data: Buffer): Promise<void> {
   }
 }
 
-/** Refuses to replace anything that is not an earlier model (or an empty directory). */
-async function checkTarget(dir: string): Promise<boolean> {
-  let entries: string[];
+/** fsync of a directory, so that the names created in it survive a power cut. */
+async function syncDirectory(dir: string): Promise<void> {
+  let handle;
   try {
-    entries = await fs.readdir(dir);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return false;
-    if (code === 'ENOTDIR') throw new AlsError('model', `${dir}: exists and is not a directory; choose another --model`);
-    throw new AlsError('model', `${dir}: ${(error as Error).message}`);
-  }
-  if (entries.length > 0 && !entries.includes(MANIFEST)) {
-    throw new AlsError('model', `${dir}: not empty and not an als model; refusing to replace it (choose another --model)`);
-  }
-  return true;
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** Removes what an interrupted earlier save left beside `dir` (its process is gone). */
-async function removeLeftovers(dir: string): Promise<void> {
-  const prefix = `.${basename(dir)}.`;
-  let names: string[];
-  try {
-    names = await fs.readdir(dirname(dir));
+    handle = await fs.open(dir, 'r');
+    await handle.sync();
   } catch {
-    return;
+    // some file systems cannot sync a directory; the rename is still atomic
+  } finally {
+    await handle?.close();
   }
-  for (const name of names) {
-    const match = name.startsWith(prefix) ? /^(?:tmp|old)-(\d+)-[0-9a-f]+$/.exec(name.slice(prefix.length)) : null;
-    if (match && !isRunning(Number(match[1]))) await fs.rm(join(dirname(dir), name), { recursive: true, force: true });
+}
+
+const hex = () => randomBytes(6).toString('hex');
+
+/** Refuses factors or play counts that would poison every query (issue 9, class 4). */
+function checkNumbers(model: AlsModel): void {
+  const finite = (values: Float32Array, what: string) => {
+    for (let n = 0; n < values.length; n++) {
+      if (!Number.isFinite(values[n])) throw new AlsError('model', `refusing to save a model whose ${what} hold a non-finite value (NaN or ∞): a count or option too large for float32 arithmetic?`);
+    }
+  };
+  finite(model.userFactors, 'user factors');
+  finite(model.itemFactors, 'item factors');
+  const plays = model.userItems.data;
+  for (let n = 0; n < plays.length; n++) {
+    if (!(plays[n] > 0 && plays[n] < Infinity)) throw new AlsError('model', `refusing to save a model with a play count of ${plays[n]}`);
   }
+}
+
+interface StoreState {
+  /** the version `current` names, or null */
+  current: string | null;
+  versions: { name: string; generation: number; complete: boolean }[];
+  /** temporary symlinks left by a writer that crashed */
+  tempLinks: string[];
+}
+
+function readStore(store: string): StoreState {
+  let current: string | null = null;
+  try {
+    current = readlinkSync(join(store, CURRENT));
+  } catch {
+    // no live version yet
+  }
+  const versions: StoreState['versions'] = [];
+  const tempLinks: string[] = [];
+  for (const name of readdirSync(store)) {
+    const generation = versionGeneration(name);
+    if (generation !== null) {
+      let complete = false;
+      try {
+        complete = lstatSync(join(store, name, MANIFEST)).isFile();
+      } catch {
+        // never finished
+      }
+      versions.push({ name, generation, complete });
+    } else if (TEMP_LINK.test(name)) {
+      tempLinks.push(name);
+    }
+  }
+  if (current !== null && !versions.some((v) => v.name === current)) current = null;
+  return { current, versions, tempLinks };
 }
 
 /**
- * Writes the model directory atomically: every file goes into a fresh sibling directory, which
- * then takes the place of `dir` by rename. A failure before the rename leaves an existing model
- * as it was.
+ * Removes what the lock holder may remove: versions other than `keep` and temporary links. Called
+ * only with the lock held, so no other writer is using them; a reader that resolved an older
+ * version keeps its open files, or resolves `current` again (load.ts).
  */
-export async function saveModel(model: AlsModel, dir: string, timings: Record<string, number> = {}): Promise<void> {
-  dir = resolve(dir);
-  const exists = await checkTarget(dir);
-  await removeLeftovers(dir);
-  const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
-  const staging = join(dirname(dir), `.${basename(dir)}.tmp-${tag}`);
-  const retired = join(dirname(dir), `.${basename(dir)}.old-${tag}`);
+async function removeOthers(store: string, state: StoreState, keep: Set<string>): Promise<void> {
+  let removed = 0;
+  for (const name of state.tempLinks) await fs.rm(join(store, name), { force: true }).catch(() => {});
+  for (const version of state.versions) {
+    if (keep.has(version.name)) continue;
+    await fs.rm(join(store, version.name), { recursive: true, force: true }).catch(() => {});
+    if (removed++ === 0) killPoint('cleaning');
+  }
+}
 
+/** The versions a crash-free store keeps besides the one `current` names: the one before it. */
+function previousOf(state: StoreState, current: string | null): string | null {
+  const generation = state.versions.find((v) => v.name === current)?.generation ?? Infinity;
+  const older = state.versions.filter((v) => v.complete && v.name !== current && v.generation < generation);
+  older.sort((a, b) => b.generation - a.generation);
+  return older[0]?.name ?? null;
+}
+
+/**
+ * Makes M/<name> the relative symlink `.als/current/<name>` (an atomic rename of a fresh link
+ * over whatever als had there: its own link, or a file of a format-2 directory).
+ */
+async function linkTopLevel(dir: string, store: string, name: string): Promise<void> {
+  const path = join(dir, name);
+  const want = topLevelLink(name);
+  try {
+    const stat = lstatSync(path);
+    if (stat.isSymbolicLink() && readlinkSync(path) === want) return;
+    // a directory (or anything but a file or link) of this name is not als's: leave it
+    if (!stat.isFile() && !stat.isSymbolicLink()) return;
+  } catch {
+    // missing: create it
+  }
+  const temp = join(store, `.link-${hex()}`);
+  await fs.symlink(want, temp);
+  await fs.rename(temp, path);
+}
+
+/**
+ * Writes `model` to the model directory `dir` so that a reader sees the old or the new model,
+ * never a mix, and a crash at any point leaves one of them (issue 9, classes 1 and 5).
+ *
+ * The files go into a new version directory M/.als/v<gen>-<random> (each created exclusively and
+ * fsynced, model.json last); then M/.als/current is switched to it by one rename, M's top-level
+ * names become links to .als/current, and versions older than the previous one are removed. Only
+ * als's own names are ever replaced or removed: other files in M stay. A directory that is not
+ * empty and not an als model is refused untouched; a symlinked `dir` is written through to its
+ * target. One writer at a time: the save takes the model's lock (lock.ts), waiting for another
+ * writer up to `options.lockTimeoutMs`.
+ *
+ * @param timings seconds per phase, written to timings.json (not checksummed)
+ * @throws {AlsError} 'usage' for an empty path; 'model' when the directory cannot hold a model,
+ *   cannot be written, another writer holds it too long, or the factors or play counts are not finite
+ */
+export async function saveModel(model: AlsModel, dir: string, timings: Record<string, number> = {}, options: SaveModelOptions = {}): Promise<void> {
+  checkModelPath(dir);
+  checkNumbers(model);
   const { users, items, factors } = model;
   const nnz = model.userItems.indptr[users];
   const parts: Record<FileKey, { data: Buffer; shape: number[]; dtype: FileEntry['dtype'] }> = {
@@ -112,21 +201,87 @@ export async function saveModel(model: AlsModel, dir: string, timings: Record<st
     ...(model.updates && model.updates.length > 0 ? { updates: model.updates.map((u) => ({ ...u })) } : {}),
     files,
   };
+  const contents: [string, Buffer][] = [
+    ...Object.entries(parts).map(([key, part]): [string, Buffer] => [FILES[key as FileKey], part.data]),
+    [TIMINGS, Buffer.from(JSON.stringify(timings, null, 2) + '\n')],
+    // the manifest last: a version without it is never taken for a model
+    [MANIFEST, Buffer.from(JSON.stringify(manifest, null, 2) + '\n')],
+  ];
 
+  const lock = await lockModel(dir, { ...options, create: true });
   try {
-    await fs.mkdir(staging);
-    for (const [key, part] of Object.entries(parts)) await writeDurably(join(staging, FILES[key as FileKey]), part.data);
-    await writeDurably(join(staging, TIMINGS), Buffer.from(JSON.stringify(timings, null, 2) + '\n'));
-    // the manifest last: a directory without it is never taken for a model
-    await writeDurably(join(staging, MANIFEST), Buffer.from(JSON.stringify(manifest, null, 2) + '\n'));
-    if (exists) await fs.rename(dir, retired);
-    await fs.rename(staging, dir);
-  } catch (error) {
-    await fs.rm(staging, { recursive: true, force: true });
-    if (exists) await fs.rename(retired, dir).catch(() => {});
-    throw new AlsError('model', `cannot write the model to ${dir}: ${(error as Error).message}`, { cause: error });
+    await writeVersion(lock.dir, checkModelPath(dir), contents);
+  } finally {
+    lock.release();
   }
-  if (exists) await fs.rm(retired, { recursive: true, force: true });
+}
+
+/** The save proper, with the lock held: new version, switch, top-level links, clean-up. */
+async function writeVersion(dir: string, given: string, contents: [string, Buffer][]): Promise<void> {
+  const store = join(dir, STORE_DIR);
+  const fail = (error: unknown) =>
+    error instanceof AlsError ? error : new AlsError('model', `cannot write the model to ${given}: ${describeFsError(error)}`, { cause: error });
+
+  let before: StoreState;
+  let version: string;
+  try {
+    before = readStore(store);
+    // what crashed writers left, and versions before the previous one, go before the new one
+    // takes room; the live version and the one before it stay (without a live version: the
+    // newest complete one), so the only intact copy is never removed
+    await removeOthers(store, before, new Set([before.current, previousOf(before, before.current)].filter((n): n is string => n !== null)));
+    const generation = Math.max(0, ...before.versions.map((v) => v.generation)) + 1;
+    // mkdir, not mkdtemp: exclusive and unpredictable alike, but with the umask's permissions
+    // (mkdtemp's 0700 would hide a model trained by one user from the server run by another)
+    for (;;) {
+      version = `v${generation}-${hex()}`;
+      try {
+        await fs.mkdir(join(store, version));
+        break;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
+    }
+  } catch (error) {
+    throw fail(error);
+  }
+  killPoint('staging');
+
+  const versionDir = join(store, version);
+  try {
+    for (const [name, data] of contents) {
+      await writeNew(join(versionDir, name), data);
+      killPoint(`wrote-${name}`);
+    }
+    await syncDirectory(versionDir);
+    killPoint('synced');
+    const temp = join(store, `.current-${hex()}`);
+    await fs.symlink(version, temp);
+    await fs.rename(temp, join(store, CURRENT));
+  } catch (error) {
+    await fs.rm(versionDir, { recursive: true, force: true }).catch(() => {});
+    throw fail(error);
+  }
+  await syncDirectory(store);
+  killPoint('switched');
+
+  // the model is saved; what follows makes the documented layout visible and frees old versions
+  try {
+    let first = true;
+    for (const name of TOP_LEVEL_NAMES) {
+      await linkTopLevel(dir, store, name);
+      if (first) killPoint(`linked-${name}`);
+      first = false;
+    }
+    await syncDirectory(dir);
+  } catch (error) {
+    throw new AlsError('model', `saved the model in ${given}/${STORE_DIR}, but cannot link its files at the top level: ${describeFsError(error)}`, {
+      cause: error,
+    });
+  }
+  killPoint('linked');
+  const after = readStore(store);
+  await removeOthers(store, after, new Set([version, ...(before.current ? [before.current] : [])]));
 }
 
 function withoutThreads(options: AlsModel['options']): Record<string, unknown> {

@@ -1,0 +1,295 @@
+import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, realpathSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { AlsError } from '../errors.js';
+import { FILES, FORMAT_NAME, MANIFEST, TIMINGS } from './format.js';
+
+/**
+ * Where a model directory M keeps its versions (issue 9, classes 1 and 5):
+ *
+ *   M/.als/lock             held by the one writer (src/model/lock.ts)
+ *   M/.als/v<gen>-<random>  one complete model each, written once and never changed
+ *   M/.als/current          relative symlink to the live version, replaced by rename
+ *   M/model.json, M/user_factors.f32, …   relative symlinks to .als/current/<name>, so that the
+ *                           documented layout can still be read (numpy.fromfile('M/user_factors.f32'))
+ *
+ * A reader resolves `current` once and opens every file of that version; a writer builds a new
+ * version beside it and switches `current` by one rename, so a reader sees the old or the new
+ * model, never a mix. Everything else in M belongs to the user and is never touched.
+ */
+export const STORE_DIR = '.als';
+export const CURRENT = 'current';
+export const LOCK_FILE = 'lock';
+
+/** model.json lists shapes, options and checksums: a few KB (plus ~300 bytes per update). */
+export const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
+/** timings.json holds a few numbers. */
+export const MAX_TIMINGS_BYTES = 64 * 1024;
+
+/** The names als writes at M's top level: they are als's own, everything else is the user's. */
+export const TOP_LEVEL_NAMES: readonly string[] = [MANIFEST, ...Object.values(FILES), TIMINGS];
+
+const VERSION_NAME = /^v(\d{1,15})-[0-9a-f]{12}$/;
+/** temporary symlinks a writer creates in M/.als before renaming them into place */
+export const TEMP_LINK = /^\.(?:current|link)-[0-9a-f]{12}$/;
+/** a lock being created (lock.ts): lock.<pid>.<random>.new */
+export const LOCK_TEMP = /^lock\.(\d+)\.[0-9a-f]{12}\.new$/;
+export const LOCK_BREAK = 'lock.break';
+
+export function versionGeneration(name: string): number | null {
+  const match = VERSION_NAME.exec(name);
+  return match ? Number(match[1]) : null;
+}
+
+/** Whether `name` in M/.als is something als writes there. */
+export function isStoreEntry(name: string): boolean {
+  return name === LOCK_FILE || name === LOCK_BREAK || name === CURRENT || VERSION_NAME.test(name) || TEMP_LINK.test(name) || LOCK_TEMP.test(name);
+}
+
+/** The contents of a top-level link to a file of the live version. */
+export function topLevelLink(name: string): string {
+  return `${STORE_DIR}/${CURRENT}/${name}`;
+}
+
+/** Throws AlsError('usage') unless `dir` names a directory (an empty string names none). */
+export function checkModelPath(dir: unknown): string {
+  if (typeof dir !== 'string' || dir.trim() === '') {
+    throw new AlsError('usage', `the model directory must be a non-empty path, not ${JSON.stringify(dir) ?? String(dir)}`);
+  }
+  if (dir.includes('\0')) throw new AlsError('usage', 'the model directory path holds a NUL character');
+  return resolve(dir);
+}
+
+/** A file-system error in words, on one line. */
+export function describeFsError(error: unknown): string {
+  const e = error as NodeJS.ErrnoException;
+  switch (e?.code) {
+    case 'ENOENT':
+      return 'no such file or directory';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'ENAMETOOLONG':
+      return 'the name is too long for the file system';
+    case 'ENOTDIR':
+      return 'a part of the path is not a directory';
+    case 'ENOSPC':
+      return 'no space left on the device';
+    case 'EDQUOT':
+      return 'disk quota exceeded';
+    case 'EROFS':
+      return 'read-only file system';
+    case 'ELOOP':
+      return 'a symbolic link where a regular file belongs';
+    case 'EMFILE':
+    case 'ENFILE':
+      return 'too many open files';
+    default:
+      return String(e?.message ?? error).split('\n')[0];
+  }
+}
+
+const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
+/** Why a file of a model cannot be used, as opposed to an error of the file system. */
+export class NotRegularFile extends Error {}
+
+/**
+ * Opens `path` for reading without following a final symlink and without blocking on a FIFO, and
+ * checks that it is a regular file: (fd, size). A symlink, FIFO, device or directory throws
+ * NotRegularFile; errors of the file system (ENOENT, EACCES, …) are thrown as they are.
+ */
+export function openRegular(path: string): { fd: number; size: number } {
+  let fd: number;
+  try {
+    fd = openSync(path, READ_FLAGS);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw new NotRegularFile('is a symbolic link, not a regular file');
+    throw error;
+  }
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) throw new NotRegularFile(`is ${stat.isDirectory() ? 'a directory' : stat.isFIFO() ? 'a FIFO' : 'not a regular file'}`);
+    return { fd, size: stat.size };
+  } catch (error) {
+    closeSync(fd);
+    throw error;
+  }
+}
+
+/** Reads exactly `bytes` bytes from `fd` at offset 0 into a buffer aligned for typed arrays. */
+export function readExactly(fd: number, bytes: number): Buffer {
+  // allocUnsafeSlow: never a slice of the shared pool, so the offset is 0 and Float32Array fits
+  const data = Buffer.allocUnsafeSlow(bytes);
+  let at = 0;
+  while (at < bytes) {
+    const n = readSync(fd, data, at, bytes - at, at);
+    if (n === 0) break;
+    at += n;
+  }
+  return at === bytes ? data : data.subarray(0, at);
+}
+
+/** A regular file of at most `limit` bytes, read whole; throws NotRegularFile when it is not one or is larger. */
+export function readSmallFile(path: string, limit: number): Buffer {
+  const { fd, size } = openRegular(path);
+  try {
+    if (size > limit) throw new NotRegularFile(`has ${size} bytes, more than the ${limit} a model allows`);
+    return readExactly(fd, size);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Where the files of the model at `dir` are read from, resolved once. */
+export interface ModelLocation {
+  /** the model directory as given, made absolute (used in messages) */
+  dir: string;
+  /** the directory that holds model.json and the data files: a version in .als, or `dir` itself */
+  root: string;
+  /** the version's directory name, or null for a flat (format 2, never rewritten) directory */
+  version: string | null;
+}
+
+/**
+ * Resolves `dir/.als/current` once: the version to read, or `dir` itself for a flat directory
+ * written before versions (format 2). Throws AlsError('model') when `current` names a missing
+ * version.
+ */
+export function locateModel(dir: string): ModelLocation {
+  const current = join(dir, STORE_DIR, CURRENT);
+  try {
+    const root = realpathSync(current);
+    return { dir, root, version: basename(root) };
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      if (isLink(current)) {
+        throw new AlsError('model', `${dir}: ${STORE_DIR}/${CURRENT} names a version that does not exist (the model is corrupt or incomplete; train it again)`);
+      }
+      return { dir, root: dir, version: null };
+    }
+    throw new AlsError('model', `${dir}: cannot read ${STORE_DIR}/${CURRENT}: ${describeFsError(error)}`, { cause: error });
+  }
+}
+
+function isLink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
+/** Whether `path` is a regular model.json (of bounded size) whose format is als's. */
+function isAlsManifest(path: string): boolean {
+  try {
+    const parsed = JSON.parse(readSmallFile(path, MAX_MANIFEST_BYTES).toString('utf8'));
+    return parsed !== null && typeof parsed === 'object' && parsed.format === FORMAT_NAME;
+  } catch {
+    return false;
+  }
+}
+
+/** What a model directory holds before a write. */
+export type TargetKind =
+  /** nothing at the path (its parent exists) */
+  | 'missing'
+  /** an empty directory, or one holding only what als itself left (.als without a live version) */
+  | 'empty'
+  /** an als model with versions (.als/current) */
+  | 'versioned'
+  /** an als model of format 2 written before versions: regular files at the top level */
+  | 'flat';
+
+export interface WriteTarget {
+  /** the path as given, made absolute */
+  given: string;
+  /** the directory written: `given`, or what it links to */
+  real: string;
+  kind: TargetKind;
+}
+
+/**
+ * Judges the path a model is to be written to, touching nothing. A symlink is followed to the
+ * directory it names (the link stays). Refuses (AlsError('model')) a path that is not a directory,
+ * a dangling symlink, a missing parent, and a directory that is not empty and not an als model.
+ */
+export function inspectTarget(dir: string): WriteTarget {
+  const given = checkModelPath(dir);
+  const refuse = (why: string) => new AlsError('model', `${given}: ${why}`);
+  let stat;
+  try {
+    stat = lstatSync(given);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT') throw refuse(`cannot use it as a model directory: ${describeFsError(error)}`);
+    let parent;
+    try {
+      parent = lstatSync(realParent(given));
+    } catch {
+      parent = null;
+    }
+    if (!parent?.isDirectory()) throw refuse('its parent directory does not exist; create it first');
+    return { given, real: given, kind: 'missing' };
+  }
+  let real = given;
+  if (stat.isSymbolicLink()) {
+    try {
+      real = realpathSync(given);
+    } catch (error) {
+      throw refuse(`is a symbolic link to ${JSON.stringify(safeReadlink(given))}, which cannot be used (${describeFsError(error)})`);
+    }
+    stat = lstatSync(real);
+  }
+  if (!stat.isDirectory()) throw refuse('exists and is not a directory; refusing to write a model there');
+  // in a shared sticky directory (/tmp), a directory another user made at the path is theirs to
+  // swap under us (planting links where als writes): refused, as the safe writer refuses links there
+  const uid = process.getuid?.();
+  if (uid !== undefined && stat.uid !== uid && isSharedSticky(dirname(real))) {
+    throw refuse('belongs to another user in a shared directory (sticky and writable by all); refusing to write a model there');
+  }
+  let entries: string[];
+  try {
+    entries = readdirSync(real);
+  } catch (error) {
+    throw refuse(`cannot read the directory: ${describeFsError(error)}`);
+  }
+  if (entries.includes(STORE_DIR) && isAlsManifest(join(real, STORE_DIR, CURRENT, MANIFEST))) return { given, real, kind: 'versioned' };
+  if (entries.includes(MANIFEST) && isAlsManifest(join(real, MANIFEST))) return { given, real, kind: 'flat' };
+  const own = entries.every((name) => {
+    if (name === STORE_DIR) return storeHoldsOnlyOwnEntries(join(real, STORE_DIR));
+    // a top-level link als made whose version is gone
+    return TOP_LEVEL_NAMES.includes(name) && safeReadlink(join(real, name)) === topLevelLink(name);
+  });
+  if (!own) throw refuse('not empty and not an als model; refusing to write a model there (choose a new or empty directory)');
+  return { given, real, kind: 'empty' };
+}
+
+function isSharedSticky(dir: string): boolean {
+  try {
+    const mode = lstatSync(dir).mode;
+    return (mode & 0o1000) !== 0 && (mode & 0o002) !== 0;
+  } catch {
+    return false;
+  }
+}
+
+function realParent(path: string): string {
+  return dirname(path);
+}
+
+function storeHoldsOnlyOwnEntries(store: string): boolean {
+  try {
+    return lstatSync(store).isDirectory() && readdirSync(store).every(isStoreEntry);
+  } catch {
+    return false;
+  }
+}
+
+function safeReadlink(path: string): string | null {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return null;
+  }
+}
