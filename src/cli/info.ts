@@ -5,7 +5,7 @@ import { FILES, FORMAT_NAME, FORMAT_VERSION } from '../model/format.js';
 import { loadModel } from '../model/load.js';
 import type { AlsModel, InputSummary } from '../model/model.js';
 import { addCommonOptions, type CommonOptions } from './parse.js';
-import { formatBytes, formatCount, formatSeconds, makeOutput, padEnd, plural, printJson, type Output } from './output.js';
+import { formatBytes, formatCount, formatSeconds, makeOutput, padEnd, plural, printJson, shown, type Output } from './output.js';
 
 interface InfoCliOptions extends CommonOptions {
   json?: boolean;
@@ -70,7 +70,7 @@ function describeOptions(o: TrainOptions): string {
 
 function describeInput(input: InputSummary): string {
   return (
-    `${input.file} (${input.format}): ${plural(input.rows, 'row')}${input.header ? ' (line 1 taken as a header)' : ''}, ` +
+    `${shown(input.file)} (${shown(String(input.format))}): ${plural(input.rows, 'row')}${input.header ? ' (line 1 taken as a header)' : ''}, ` +
     `${formatCount(input.used)} used, ${formatCount(input.skipped)} skipped, ${formatCount(input.zeroCounts)} with count 0, ` +
     `${plural(input.duplicates, 'duplicate')} summed`
   );

@@ -7,7 +7,7 @@ import { killPoint } from '../model/killPoint.js';
 import { loadModel } from '../model/load.js';
 import { lockModel } from '../model/lock.js';
 import { saveModel } from '../model/save.js';
-import { formatCount, formatSeconds, makeOutput, plural, printJson } from './output.js';
+import { formatCount, formatSeconds, makeOutput, plural, printJson, shown } from './output.js';
 import { lockWaitNotice } from './train.js';
 import { addCommonOptions, type CommonOptions } from './parse.js';
 import { readInput } from './train.js';
@@ -105,7 +105,7 @@ async function runUpdate(file: string, cli: UpdateCliOptions): Promise<void> {
     out.line(`Nothing to update: no row is for an artist in the model, so ${cli.model} was left as it was`);
     return;
   }
-  const added = result.addedUsers.length > 0 ? ` (${result.addedUsers.slice(0, 3).join(', ')}${result.addedUsers.length > 3 ? ', …' : ''})` : '';
+  const added = result.addedUsers.length > 0 ? ` (${result.addedUsers.slice(0, 3).map(shown).join(', ')}${result.addedUsers.length > 3 ? ', …' : ''})` : '';
   out.line(
     `${label('Updated')}${plural(summary.usersUpdated, 'user')} re-solved, ${plural(summary.usersAdded, 'new user')} added${added} ` +
       c.dim(`(${formatSeconds(solveSeconds)})`),
