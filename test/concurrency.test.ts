@@ -47,8 +47,10 @@ const args = {
 }[kind];
 process.stdout.setMaxListeners(0);
 let stderr = '';
-process.stdout.write = () => true;
-process.stderr.write = (chunk) => ((stderr += chunk), true);
+// stubs that complete every write, as the streams would (main waits for stdout to flush)
+const done = (rest) => (rest.find((r) => typeof r === 'function')?.(), true);
+process.stdout.write = (chunk, ...rest) => done(rest);
+process.stderr.write = (chunk, ...rest) => ((stderr += chunk), done(rest));
 let ok = 0;
 const failures = [];
 do {
@@ -68,7 +70,8 @@ import { main } from '${MAIN}';
 const [model, trainFile, dir, out] = process.argv.slice(2);
 process.stdout.setMaxListeners(0);
 let stderr = '';
-process.stderr.write = (chunk) => ((stderr += chunk), true);
+const done = (rest) => (rest.find((r) => typeof r === 'function')?.(), true);
+process.stderr.write = (chunk, ...rest) => ((stderr += chunk), done(rest));
 const failures = [];
 for (let i = 0; i < 50; i++) {
   stderr = '';

@@ -140,6 +140,7 @@ async function runTune(file: string, cli: TuneCliOptions): Promise<void> {
       searchSeconds: result.searchSeconds,
       sizes: result.sizes,
       trials: result.trials.map((t) => ({ number: t.number, options: searched(t.options), metrics: t.metrics, seconds: t.seconds })),
+      failed: result.failed.map((f) => ({ number: f.number, options: searched(f.options), reason: f.reason })),
       best: { number: result.best.number, options: result.best.options, validation: result.best.metrics },
       popularity: { validation: result.popularity, test: result.test.popularity },
       test: { best: result.test.best, defaults: result.test.defaults, popularity: result.test.popularity },
@@ -197,6 +198,10 @@ function printResult(out: Output, cli: TuneCliOptions, file: string, result: Tun
     const why = result.stoppedBy === 'time' ? `the time budget ran out after ${plural(trials.length, 'trial')}` : `${plural(trials.length, 'trial')}`;
     out.line(c.dim(`Searched in ${formatSeconds(result.searchSeconds)} (${why}); validation: ${formatCount(result.sizes.validation)} held-out plays of ${formatCount(result.sizes.validationUsers)} users.`));
     out.line();
+  }
+  if (result.failed.length > 0) {
+    const first = result.failed[0];
+    out.warn(`${plural(result.failed.length, 'trial')} could not train on these data and ${result.failed.length === 1 ? 'was' : 'were'} left out (trial ${first.number}: ${first.reason})`);
   }
   const defaults = trials[0];
   out.line(
