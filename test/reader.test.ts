@@ -194,7 +194,8 @@ describe('the byte reader agrees with the string reader', () => {
     // a few facts, so that agreeing on nonsense would not pass
     assert.equal((result.stats as { header: boolean }).header, true);
     assert.ok(result.itemNames.includes('BJÖRK') && result.itemNames.includes('band\ra'), 'the spelling of most rows');
-    assert.ok(result.userIds.includes('\uFEFFu11'));
+    // issue 9 class 8: U+FEFF inside the file is whitespace at the start of the user id, trimmed
+    assert.ok(result.userIds.includes('u11') && !result.userIds.some((id) => id.includes('\uFEFF')));
     assert.equal(result.userIds.filter((id) => id === 'u\uFFFD').length, 1, 'bytes that decode alike are one user');
     assert.equal(result.itemNames.filter((name) => name.toLowerCase() === 'bad \uFFFD bytes').length, 1);
     assert.ok(!result.userIds.includes('u7'));
