@@ -32,7 +32,7 @@ export type CsvRecordHandler = (fields: string[], fieldCount: number, line: numb
  * hold a line break, a quoted field that spans lines makes its record malformed, reported at the
  * line where the record starts and counted once per line it spans; a quote still open at the
  * end of the file is "quote never closed (lines a–b)". Memory stays bounded: a record longer
- * than MAX_LINE_BYTES is malformed and not kept, and only the first fields of a record are kept.
+ * than MAX_LINE_BYTES (all its bytes counted) is malformed and not kept, and only the first fields of a record are kept.
  * Empty lines are skipped. Returns the number of lines.
  */
 export async function forEachCsvRecord(
@@ -54,7 +54,7 @@ export async function forEachCsvRecord(
   let bytesOnLine = 0; // bytes read on the current line, to tell whether the file ends in "\n"
 
   const append = (byte: number) => {
-    if (++recordBytes > MAX_LINE_BYTES) return;
+    if (recordBytes > MAX_LINE_BYTES) return;
     if (fieldLength === field.length) {
       const grown = Buffer.alloc(Math.min(2 * field.length, MAX_LINE_BYTES));
       field.copy(grown, 0, 0, fieldLength);
@@ -68,8 +68,10 @@ export async function forEachCsvRecord(
     quoted = false;
     state = FIELD_START;
   };
-  const endRecord = (lastLine: number, unclosed: boolean) => {
+  /** `newline`: the record ends at a "\n" (counted in recordBytes, but not part of the line) */
+  const endRecord = (lastLine: number, unclosed: boolean, newline: boolean) => {
     const lines = lastLine - recordLine + 1;
+    if (newline) recordBytes--;
     if (unclosed) {
       onRecord([], fieldCount + 1, recordLine, lines, `quote never closed (lines ${quoteLine}–${lastLine})`);
     } else {
@@ -100,6 +102,7 @@ export async function forEachCsvRecord(
     for (let n = 0; n < chunk.length; n++) {
       const byte = chunk[n];
       bytesOnLine++;
+      recordBytes++; // every byte of the record counts, separators and quotes too
       switch (state) {
         case FIELD_START:
         case UNQUOTED:
@@ -111,7 +114,7 @@ export async function forEachCsvRecord(
           }
           state = UNQUOTED;
           if (byte === COMMA) endField();
-          else if (byte === NEWLINE) endRecord(line, false);
+          else if (byte === NEWLINE) endRecord(line, false, true);
           else append(byte);
           break;
         case QUOTED:
@@ -121,7 +124,7 @@ export async function forEachCsvRecord(
         case AFTER_QUOTE:
         case AFTER_QUOTE_CR:
           if (byte === NEWLINE) {
-            endRecord(line, false);
+            endRecord(line, false, true);
           } else if (state === AFTER_QUOTE && byte === QUOTE) {
             append(QUOTE);
             state = QUOTED;
@@ -135,6 +138,7 @@ export async function forEachCsvRecord(
             state = UNQUOTED;
             n--; // read the byte again as data
             bytesOnLine--;
+            recordBytes--;
           }
           break;
       }
@@ -147,7 +151,7 @@ export async function forEachCsvRecord(
     onChunk?.();
   }
   const lastLine = bytesOnLine > 0 ? line : line - 1;
-  if (state === QUOTED) endRecord(lastLine, true);
-  else if (bytesOnLine > 0) endRecord(line, false);
+  if (state === QUOTED) endRecord(lastLine, true, false);
+  else if (bytesOnLine > 0) endRecord(line, false, false);
   return lastLine;
 }

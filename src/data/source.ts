@@ -80,8 +80,20 @@ export async function openInput(path: string, chunkBytes = 1 << 20, label = path
   } catch (error) {
     await handle?.close().catch(() => {});
     if (error instanceof AlsError) throw error;
+    // /dev/stdin of a process whose standard input is a socket (as Node gives its children) cannot
+    // be opened, but the descriptor can be read
+    if ((error as NodeJS.ErrnoException).code === 'ENXIO' && inheritedDescriptor(path) === 0) {
+      return startStream(name, process.stdin, chunkBytes);
+    }
     throw new AlsError('input', describeFileError(name, error), { cause: error });
   }
+}
+
+/** The descriptor a path such as /dev/stdin or /dev/fd/3 names, or null. */
+function inheritedDescriptor(path: string): number | null {
+  if (path === '/dev/stdin') return 0;
+  const match = /^\/(?:dev\/fd|proc\/self\/fd)\/(\d+)$/.exec(path);
+  return match ? Number(match[1]) : null;
 }
 
 /** Decompresses `chunks` (fresh buffers each) with gunzip, in chunks of about `chunkBytes`. */
