@@ -234,6 +234,10 @@ export async function readInteractions(path: string, options: ReadOptions = {}):
     throw new AlsError('usage', `unknown input format "${format}" (expected one of: ${INPUT_FORMATS.join(', ')})`);
   }
   if (typeof path !== 'string' || path.length === 0) throw new AlsError('usage', 'the input path must be a non-empty string');
+  const { chunkBytes } = options;
+  if (chunkBytes !== undefined && !(Number.isInteger(chunkBytes) && chunkBytes >= 1 && chunkBytes <= 1 << 30)) {
+    throw new AlsError('usage', `chunkBytes must be a whole number from 1 to 2^30, not ${String(chunkBytes)}`);
+  }
   const started = performance.now();
   const name = path === STDIN_PATH ? 'standard input' : basename(path);
   const source = await openInput(path, options.chunkBytes, name);
