@@ -33,6 +33,9 @@ const REPLACEMENT_CHARACTER = '\uFFFD';
  * same code as the string reader, so that both accept, reject and word their reasons alike.
  *
  * Lines are split on "\n" only; one "\r" before it is dropped; quotes and any other "\r" are data.
+ * A user id or item name is made canonical (canonicalName: NFC, trimmed) once, when its bytes
+ * are first seen: byte strings that differ but give one name (NFD, spaces at an end, invalid
+ * UTF-8) get one index, so that the file reads as the string reader reads it.
  */
 export class FastTsvReader {
   /** lines read, empty ones included */
