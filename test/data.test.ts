@@ -157,11 +157,13 @@ describe('reading other formats', () => {
     assert.equal(data.stats.used, 3);
   });
 
-  it('csv: quoted fields with commas, quotes and newlines, and a header', async () => {
+  it('csv: quoted fields with commas and quotes, and a header; a line break in a field is a malformed row (issue 9, class 8)', async () => {
     const text = 'user,item,count\nu1,"Crosby, Stills & Nash",3\nu2,"The ""Band""",2\nu3,"two\nlines",1\n';
     const data = await read(text, { format: 'csv' });
     assert.equal(data.stats.header, true);
-    assert.deepEqual(data.itemNames, ['Crosby, Stills & Nash', 'The "Band"', 'two\nlines']);
+    assert.deepEqual(data.itemNames, ['Crosby, Stills & Nash', 'The "Band"']);
+    assert.equal(data.stats.skipped, 2, 'the record spans lines 4 and 5: two rows skipped');
+    assert.deepEqual(data.stats.skippedExamples, [{ line: 4, reason: 'field 2 holds a line break (lines 4–5)' }]);
   });
 
   it('csv: the 4-column layout folds case like lastfm', async () => {

@@ -146,6 +146,31 @@ function quirkRowsLastfm(): Buffer {
     ...['a', 'b', 'A', 'a', 'b'].map((end) => `u13\t\t${'L'.repeat(60)}${end}\t1\n`),
     `u13\t\t${'l'.repeat(60)}a\t1\n`,
     ...[44, 45, 100].map((n) => `u14\t\t${'L'.repeat(n)}\t1\n`),
+    // issue 9, class 8: names trimmed and NFC-normalized, NUL bytes, counts above 1e15 (class 4)
+    'u15\t\tRadiohead \t1\n',
+    'u15 \t\tRadiohead\t2\n',
+    '\u00a0u15\t\t\u3000radiohead\r\t4\n',
+    'u15\t\tSigur Ro\u0301s\t1\n', // NFD: the spelling "Sigur Rós" twice
+    'Bjo\u0308rk\t\tx\t1\n', // a user in NFD first, then in NFC
+    'Björk\t\tx\t2\n',
+    '\u00c5sa\t\tx\t1\n', // a user in NFC first, then in NFD
+    'A\u030asa\t\tx\t2\n',
+    'A\u030asa \t\ty\t2\n',
+    'u16\t\ta\0b\t1\n',
+    'u16\0\t\tx\t1\n',
+    'u16\t\t\0\t1\n',
+    'u16\t\tx\t\0\n',
+    'u16\t\t\u00a0\u3000\t1\n',
+    '\u00a0\t\tx\t1\n',
+    ' \t\tx\t1\n',
+    'u16\t\tbig\t1e39\n',
+    'u16\t\tbig\t3.5e38\n',
+    'u16\t\tbig\t1e16\n',
+    'u16\t\tbig\t1000000000000001\n',
+    'u16\t\tok\t1e15\n',
+    'u16\t\ttiny\t1e-46\n', // zero in float32: a zero count
+    'u17\t\tx\t12abc\n',
+    'u17\t\tx\t0x10\n',
     'u12\t\tlast line\t6', // no newline at the end
   ];
   return Buffer.concat(parts.map((part) => (typeof part === 'string' ? Buffer.from(part) : part)));
@@ -194,10 +219,16 @@ describe('the byte reader agrees with the string reader', () => {
     // a few facts, so that agreeing on nonsense would not pass
     assert.equal((result.stats as { header: boolean }).header, true);
     assert.ok(result.itemNames.includes('BJÖRK') && result.itemNames.includes('band\ra'), 'the spelling of most rows');
-    assert.ok(result.userIds.includes('\uFEFFu11'));
+    // issue 9 class 8: U+FEFF inside the file is whitespace at the start of the user id, trimmed
+    assert.ok(result.userIds.includes('u11') && !result.userIds.some((id) => id.includes('\uFEFF')));
     assert.equal(result.userIds.filter((id) => id === 'u\uFFFD').length, 1, 'bytes that decode alike are one user');
     assert.equal(result.itemNames.filter((name) => name.toLowerCase() === 'bad \uFFFD bytes').length, 1);
     assert.ok(!result.userIds.includes('u7'));
+    assert.equal(result.itemNames.filter((name) => name.toLowerCase() === 'radiohead').length, 1, 'trimmed');
+    assert.ok(result.itemNames.includes('Sigur R\u00f3s') && result.itemNames.every((name) => name === name.normalize('NFC')));
+    assert.equal(result.userIds.filter((id) => id.normalize('NFD') === 'Bjo\u0308rk').length, 1, 'one user Björk');
+    assert.deepEqual(result.userIds.filter((id) => id.normalize('NFD') === 'A\u030asa'), ['\u00c5sa']);
+    assert.ok(result.userIds.every((id) => id === id.trim().normalize('NFC') && !id.includes('\0')));
   });
 
   it('triples: every quirk', async () => {

@@ -112,7 +112,7 @@ describe('writeSplit round trips', () => {
   // six items for each user, so that every user has some held out
   const items = ['Muse', ' leading space', 'trailing space ', '"weird al" yankovic', 'Sigur Rós', 'a,b # c', 'Ünïcödé ✓'];
 
-  it('keeps names exactly: spaces, quotes, commas, non-ASCII; the triples reader does not fold case', async () => {
+  it('keeps names exactly (but for whitespace at either end, dropped on reading: issue 9, class 8): spaces, quotes, commas, non-ASCII; the triples reader does not fold case', async () => {
     const rows = ['u1', 'U1', 'user with space'].flatMap((u, k) => items.map((item, i) => `${u}\t${item}\t${i + 1 + k}`));
     // the same item in two letter cases is two items for triples
     rows.push('u1\tmuse\t9');
@@ -122,7 +122,7 @@ describe('writeSplit round trips', () => {
     await writeSplit(data, dir, { testFraction: 0.3 });
     const { train, test } = await readBack(dir);
     assert.deepEqual(new Map([...entries(train), ...entries(test)]), entries(data));
-    assert.deepEqual(new Set([...train.itemNames, ...test.itemNames]), new Set([...items, 'muse']));
+    assert.deepEqual(new Set([...train.itemNames, ...test.itemNames]), new Set([...items.map((item) => item.trim()), 'muse']));
     assert.deepEqual(train.userIds, ['u1', 'U1', 'user with space']);
   });
 
@@ -160,15 +160,15 @@ describe('writeSplit round trips', () => {
     assert.deepEqual(new Map([...entries(train), ...entries(test)]), entries(data));
   });
 
-  it('a carriage return inside a name, or at its end, is kept and read back (the Last.fm 360K file has some)', async () => {
+  it('a carriage return inside a name is kept and read back (the Last.fm 360K file has some); one at an end is trimmed on reading (issue 9, class 8)', async () => {
     const names = ['mid\rdle', 'end\r', '\rstart', 'plain', 'other', 'sixth'];
     const rows = ['u\r1', 'u2'].flatMap((u) => names.map((item, i) => `${u}\t${item}\t${i + 1}`));
     const data = await readText('cr.tsv', rows.join('\n') + '\n', 'triples');
     assert.deepEqual(data.userIds, ['u\r1', 'u2']);
-    assert.deepEqual(data.itemNames, names);
+    assert.deepEqual(data.itemNames, names.map((name) => name.trim()));
     const dir = join(work, 'cr');
     const written = await writeSplit(data, dir);
-    assert.equal(written.carriageReturns, 4);
+    assert.equal(written.carriageReturns, 2);
     const { train, test } = await readBack(dir);
     assert.deepEqual(new Map([...entries(train), ...entries(test)]), entries(data));
     assert.equal(train.stats.skipped + test.stats.skipped, 0);
@@ -230,14 +230,17 @@ describe('writeSplit refuses', () => {
   it('a name with a tab or newline (from csv), naming it, and writes nothing', async () => {
     const names = ['"tab\there"', '"new\nline"', '"both\t\r\n"'];
     for (const [k, name] of names.entries()) {
-      const rows = [...[1, 2, 3, 4, 5].map((i) => `u,item${i},1`), `u,${name},2`];
+      const rows = [...[1, 2, 3, 4, 5].map((i) => `u,item${i},1`), `u,item6,2`];
       const data = await readText(`bad${k}.csv`, rows.join('\n') + '\n', 'csv');
+      // the readers refuse such names since issue 9 (class 8); a library caller may still make one
+      data.itemNames[5] = name.slice(1, -1);
       const dir = join(work, `bad${k}`);
       const shown = JSON.stringify(name.slice(1, -1));
       await assert.rejects(writeSplit(data, dir), isOutputError(new RegExp(`item ${shown.replace(/\\/g, '\\\\')} contains a tab or newline`)));
       assert.ok(!existsSync(dir), 'nothing written');
     }
-    const user = await readText('baduser.csv', '"user\tone",a,1\n', 'csv');
+    const user = await readText('baduser.csv', '"user one",a,1\n', 'csv');
+    user.userIds[0] = 'user\tone';
     await assert.rejects(writeSplit(user, join(work, 'baduser')), isOutputError(/user "user\\tone" contains a tab or newline/));
   });
 

@@ -104,9 +104,10 @@ export class ByteTable {
     return this.slots[this.stride * slot + VALUE];
   }
 
-  /** Adds one to the counter of the entry in `slot`. */
+  /** Adds one to the counter of the entry in `slot` (it stops at 2^31 − 1 instead of wrapping). */
   tally(slot: number): void {
-    this.slots[this.stride * slot + COUNT]++;
+    const at = this.stride * slot + COUNT;
+    if (this.slots[at] !== 0x7fffffff) this.slots[at]++;
   }
 
   /** The value of every entry, in entry order. */

@@ -38,17 +38,42 @@ export class CooList {
   /** where the last row starts in the current chunk (while in order) */
   private rowStart = 0;
 
+  /** triples merged into the one before them (the same row and column, pushed one after the other) */
+  private merged = 0;
+  /** the float64 sum of the float32 values of the last stored triple */
+  private lastSum = 0;
+
+  /** triples pushed (merged ones included) */
   get length(): number {
-    return this.before + this.at;
+    return this.before + this.at + this.merged;
   }
 
+  /**
+   * Appends a triple. A triple of the same row and column as the one pushed just before it is
+   * added to that one at once (a run of one pair, e.g. a file of one row repeated, takes the
+   * memory of one triple) and counted as a duplicate, as cooToCsr would count it. The run is
+   * summed in float64, as cooToCsr sums (float32 values, one float32 result).
+   */
   push(row: number, col: number, value: number): void {
+    const at = this.at;
+    if (
+      at > 0 &&
+      col === this.col[at - 1] &&
+      row === this.lastRow &&
+      (this.inOrder ? at > this.rowStart : this.row[at - 1] === row)
+    ) {
+      this.lastSum += Math.fround(value);
+      this.value[at - 1] = this.lastSum;
+      this.merged++;
+      return;
+    }
+    this.lastSum = Math.fround(value);
     if (row !== this.lastRow) this.startRow(row);
     if (this.at === this.col.length) this.addChunk();
-    const at = this.at++;
-    if (!this.inOrder) this.row[at] = row;
-    this.col[at] = col;
-    this.value[at] = value;
+    const next = this.at++;
+    if (!this.inOrder) this.row[next] = row;
+    this.col[next] = col;
+    this.value[next] = value;
   }
 
   private startRow(row: number): void {
@@ -135,7 +160,8 @@ export class CooList {
     this.col = EMPTY_INT32;
     this.value = EMPTY_FLOAT32;
     if (!this.inOrder) {
-      return cooChunksToCsr(rows, cols, this.rowChunks, this.colChunks, this.valueChunks, this.lengths, true);
+      const built = cooChunksToCsr(rows, cols, this.rowChunks, this.colChunks, this.valueChunks, this.lengths, true);
+      return { matrix: built.matrix, duplicates: built.duplicates + this.merged };
     }
 
     // each chunk holds whole rows: merge them in place, then copy the chunks out
@@ -170,6 +196,6 @@ export class CooList {
       this.colChunks[k] = EMPTY_INT32;
       this.valueChunks[k] = EMPTY_FLOAT32;
     }
-    return { matrix: { rows, cols, indptr, indices, data }, duplicates: merger.duplicates };
+    return { matrix: { rows, cols, indptr, indices, data }, duplicates: merger.duplicates + this.merged };
   }
 }

@@ -5,13 +5,13 @@ import { IdMap } from './idMap.js';
 import { MAX_LINE_BYTES } from './lines.js';
 import type { InputSource } from './source.js';
 import {
-  badCountReason,
-  EMPTY_USER_REASON,
-  emptyItemReason,
+  canonicalName,
   fieldCountReason,
+  isZeroCount,
   LASTFM_LAYOUT,
   OVERLONG_REASON,
   parseCount,
+  rowProblem,
   TRIPLES_LAYOUT,
   type RowLayout,
 } from './rows.js';
@@ -33,6 +33,9 @@ const REPLACEMENT_CHARACTER = '\uFFFD';
  * same code as the string reader, so that both accept, reject and word their reasons alike.
  *
  * Lines are split on "\n" only; one "\r" before it is dropped; quotes and any other "\r" are data.
+ * A user id or item name is made canonical (canonicalName: NFC, trimmed) once, when its bytes
+ * are first seen: byte strings that differ but give one name (NFD, spaces at an end, invalid
+ * UTF-8) get one index, so that the file reads as the string reader reads it.
  */
 export class FastTsvReader {
   /** lines read, empty ones included */
@@ -49,8 +52,6 @@ export class FastTsvReader {
   /** raw user bytes → user index */
   private userTable = new ByteTable();
   private readonly userIds: string[] = [];
-  /** users whose text has a U+FFFD, which more than one byte string can decode to */
-  private readonly ambiguousUsers = new Map<string, number>();
   /** the user-table entry and user index of the last row used (files are grouped by user) */
   private lastUser = -1;
   private lastUserIndex = -1;
@@ -66,6 +67,8 @@ export class FastTsvReader {
 
   /** the last tab found in the bytes being read (-1 when they change) */
   private tab = -1;
+  /** the last NUL byte found in the bytes being read (-1 when they change) */
+  private nul = -1;
   /** the unfinished line at the end of the last chunk */
   private carry = Buffer.alloc(1 << 12);
   private carryView = viewOf(this.carry);
@@ -113,6 +116,7 @@ export class FastTsvReader {
       at = newline + 1;
     }
     this.tab = -1;
+    this.nul = -1;
     const view = viewOf(bytes);
     for (let newline = bytes.indexOf(NEWLINE, at); newline !== -1; newline = bytes.indexOf(NEWLINE, at)) {
       this.line(bytes, view, at, newline);
@@ -158,6 +162,7 @@ export class FastTsvReader {
     const length = this.carryLength;
     this.carryLength = 0;
     this.tab = -1;
+    this.nul = -1;
     this.line(this.carry, this.carryView, 0, length);
   }
 
@@ -215,16 +220,74 @@ export class FastTsvReader {
       countText = bytes.toString('utf8', countStart, end);
       count = parseCount(countText);
     }
-    if (line === 1 && Number.isNaN(count)) {
-      this.header = true;
-      return;
+    if (line === 1) {
+      // a header only when its count field holds no digit (so "12abc" on line 1 is a bad row)
+      let digit = countStart;
+      while (digit < end && (bytes[digit] < ZERO || bytes[digit] > ZERO + 9)) digit++;
+      if (digit === end) {
+        this.header = true;
+        return;
+      }
     }
     this.rows++;
-    if (userEnd === start) this.skip(line, EMPTY_USER_REASON);
-    else if (itemEnd === itemStart) this.skip(line, emptyItemReason(this.layout));
-    else if (Number.isNaN(count)) this.skip(line, badCountReason(this.layout, countText));
-    else if (count === 0) this.zeroCounts++;
-    else this.add(bytes, view, start, userEnd, itemStart, itemEnd, count);
+    // anything not plainly good is judged from the decoded fields by the string reader's rule
+    if (this.findNul(bytes, start) < end || userEnd === start || itemEnd === itemStart || Number.isNaN(count)) {
+      return this.judge(bytes, start, end, line);
+    }
+    const users = this.userTable;
+    let userSlot = -1;
+    let userHash = 0;
+    const sameUser = this.lastUser >= 0 && users.equals(this.lastUser, view, start, userEnd - start);
+    if (!sameUser) {
+      userHash = hashBytes(view, start, userEnd);
+      userSlot = users.find(view, start, userEnd, userHash);
+      if (userSlot < 0 && this.blank(bytes, start, userEnd)) return this.judge(bytes, start, end, line);
+    }
+    const items = this.itemTable;
+    const itemHash = hashBytes(view, itemStart, itemEnd);
+    let itemSlot = items.find(view, itemStart, itemEnd, itemHash);
+    if (itemSlot < 0 && this.blank(bytes, itemStart, itemEnd)) return this.judge(bytes, start, end, line);
+    if (isZeroCount(count)) {
+      this.zeroCounts++;
+      return;
+    }
+    if (!sameUser) {
+      if (userSlot < 0) userSlot = this.newUser(bytes, view, start, userEnd, userHash);
+      this.lastUser = users.entryAt(userSlot);
+      this.lastUserIndex = users.valueAt(userSlot);
+    }
+    // a new user may have grown the user table only; item slots still hold
+    if (itemSlot < 0) itemSlot = this.newSpelling(bytes, view, itemStart, itemEnd, itemHash);
+    items.tally(itemSlot);
+    this.triples.push(this.lastUserIndex, items.valueAt(itemSlot), count);
+  }
+
+  /** The next NUL byte at or after `from` (bytes.length when there is none), remembered like tabs. */
+  private findNul(bytes: Buffer, from: number): number {
+    let nul = this.nul;
+    if (nul < from) {
+      nul = bytes.indexOf(0, from);
+      if (nul === -1) nul = bytes.length;
+      this.nul = nul;
+    }
+    return nul;
+  }
+
+  /**
+   * Whether the field bytes[start, end) (not empty, not in a table) holds nothing but whitespace:
+   * decoded only when neither end is a printable ASCII byte, which no trimmed whitespace is.
+   */
+  private blank(bytes: Buffer, start: number, end: number): boolean {
+    const first = bytes[start];
+    const last = bytes[end - 1];
+    if ((first > 0x20 && first < 0x7f) || (last > 0x20 && last < 0x7f)) return false;
+    return canonicalName(bytes.toString('utf8', start, end)).length === 0;
+  }
+
+  /** Skips a row that is not plainly good, with the reason the string reader gives for its fields. */
+  private judge(bytes: Buffer, start: number, end: number, line: number): void {
+    const fields = bytes.toString('utf8', start, end).split('\t');
+    this.skip(line, rowProblem(fields, this.layout) ?? 'unreadable row');
   }
 
   private wrongFieldCount(line: number, fields: number): void {
@@ -232,44 +295,41 @@ export class FastTsvReader {
     this.skip(line, fieldCountReason(String(this.fieldCount), fields));
   }
 
-  private add(
-    bytes: Buffer,
-    view: DataView,
-    userStart: number,
-    userEnd: number,
-    itemStart: number,
-    itemEnd: number,
-    count: number,
-  ): void {
-    if (this.lastUser < 0 || !this.userTable.equals(this.lastUser, view, userStart, userEnd - userStart)) {
-      const users = this.userTable;
-      const hash = hashBytes(view, userStart, userEnd);
-      let slot = users.find(view, userStart, userEnd, hash);
-      if (slot < 0) slot = users.add(view, userStart, userEnd, hash, this.newUser(bytes.toString('utf8', userStart, userEnd)));
-      this.lastUser = users.entryAt(slot);
-      this.lastUserIndex = users.valueAt(slot);
+  /**
+   * Adds a user for the raw bytes [start, end), which are not in the user table; returns its slot.
+   * Bytes whose id (decoded, NFC, trimmed) has other bytes (invalid UTF-8, NFD, spaces at an end)
+   * map to the user of that id: the id's own bytes are added too, as an alias, so that whichever
+   * comes first, both find one user.
+   */
+  private newUser(bytes: Buffer, view: DataView, start: number, end: number, hash: number): number {
+    const users = this.userTable;
+    const text = bytes.toString('utf8', start, end);
+    const id = canonicalName(text);
+    if (id === text && !text.includes(REPLACEMENT_CHARACTER)) {
+      this.userIds.push(id);
+      return users.add(view, start, end, hash, this.userIds.length - 1);
     }
-    const items = this.itemTable;
-    const hash = hashBytes(view, itemStart, itemEnd);
-    let slot = items.find(view, itemStart, itemEnd, hash);
-    if (slot < 0) slot = this.newSpelling(bytes, view, itemStart, itemEnd, hash);
-    items.tally(slot);
-    this.triples.push(this.lastUserIndex, items.valueAt(slot), count);
-  }
-
-  private newUser(id: string): number {
-    // bytes without U+FFFD in their text are the only bytes with that text
-    if (id.includes(REPLACEMENT_CHARACTER)) {
-      const known = this.ambiguousUsers.get(id);
-      if (known !== undefined) return known;
-      this.ambiguousUsers.set(id, this.userIds.length);
+    const own = Buffer.from(id);
+    const ownView = viewOf(own);
+    if (own.equals(bytes.subarray(start, end))) {
+      this.userIds.push(id);
+      return users.add(view, start, end, hash, this.userIds.length - 1);
     }
-    this.userIds.push(id);
-    return this.userIds.length - 1;
+    const ownHash = hashBytes(ownView, 0, own.length);
+    const ownSlot = users.find(ownView, 0, own.length, ownHash);
+    let user: number;
+    if (ownSlot >= 0) {
+      user = users.valueAt(ownSlot);
+    } else {
+      this.userIds.push(id);
+      user = this.userIds.length - 1;
+      users.add(ownView, 0, own.length, ownHash, user);
+    }
+    return users.add(view, start, end, hash, user);
   }
 
   private newSpelling(bytes: Buffer, view: DataView, start: number, end: number, hash: number): number {
-    const text = bytes.toString('utf8', start, end);
+    const text = canonicalName(bytes.toString('utf8', start, end));
     const item = this.items.intern(this.layout.foldCase ? text.toLowerCase() : text);
     this.spellings.push(text);
     return this.itemTable.add(view, start, end, hash, item);

@@ -16,7 +16,10 @@ export async function forEachLine(
   onChunk?: () => void,
 ): Promise<number> {
   let line = 0;
-  let carry: Buffer | null = null; // the unfinished line from the previous chunk
+  // the unfinished line from the previous chunks, in a buffer that grows (never copied per chunk)
+  let carry = Buffer.alloc(0);
+  let carryLength = 0;
+  let pending = false; // a line is unfinished
   let overlong = false; // inside a line that already passed MAX_LINE_BYTES
 
   const emit = (buffer: Buffer, start: number, end: number) => {
@@ -33,29 +36,47 @@ export async function forEachLine(
     if (end > start && buffer[end - 1] === CARRIAGE_RETURN) end--;
     onLine(buffer.toString('utf8', start, end), line);
   };
+  const keep = (buffer: Buffer, start: number, end: number) => {
+    pending = true;
+    if (overlong) return;
+    const length = carryLength + end - start;
+    if (length > MAX_LINE_BYTES) {
+      overlong = true; // drop the bytes, remember that the line is bad
+      carryLength = 0;
+      return;
+    }
+    if (length > carry.length) {
+      const grown = Buffer.alloc(Math.min(Math.max(2 * carry.length, length, 256), MAX_LINE_BYTES));
+      carry.copy(grown, 0, 0, carryLength);
+      carry = grown;
+    }
+    buffer.copy(carry, carryLength, start, end);
+    carryLength = length;
+  };
+  const finish = () => {
+    pending = false;
+    const length = carryLength;
+    carryLength = 0;
+    emit(carry, 0, length);
+  };
 
   for await (const chunk of chunks) {
-    let buffer = chunk;
-    if (carry !== null) {
-      buffer = Buffer.concat([carry, chunk]);
-      carry = null;
-    }
     let start = 0;
-    let newline = buffer.indexOf(NEWLINE, start);
-    while (newline !== -1) {
-      emit(buffer, start, newline);
+    let newline = chunk.indexOf(NEWLINE);
+    if (pending && newline !== -1) {
+      keep(chunk, 0, newline);
+      finish();
       start = newline + 1;
-      newline = buffer.indexOf(NEWLINE, start);
+      newline = chunk.indexOf(NEWLINE, start);
     }
-    if (start < buffer.length) {
-      if (overlong || buffer.length - start > MAX_LINE_BYTES) {
-        overlong = true; // drop the bytes, remember that the line is bad
-      } else {
-        carry = Buffer.from(buffer.subarray(start));
-      }
+    while (newline !== -1) {
+      emit(chunk, start, newline);
+      start = newline + 1;
+      newline = chunk.indexOf(NEWLINE, start);
     }
+    if (start < chunk.length) keep(chunk, start, chunk.length);
     onChunk?.();
   }
-  if (carry !== null || overlong) emit(carry ?? Buffer.alloc(0), 0, carry?.length ?? 0);
+  if (pending) finish();
   return line;
 }

@@ -1,22 +1,22 @@
-import { parse as parseCsv, CsvError } from 'csv-parse';
 import { basename } from 'node:path';
 import { AlsError } from '../errors.js';
-import type { Readable } from 'node:stream';
 import { InteractionsBuilder, type BuiltInteractions } from './builder.js';
+import { forEachCsvRecord } from './csv.js';
 import { FastTsvReader } from './fastTsv.js';
 import { forEachLine } from './lines.js';
 import {
-  badCountReason,
-  EMPTY_USER_REASON,
-  emptyItemReason,
+  canonicalName,
   fieldCountReason,
+  isHeaderCount,
+  isZeroCount,
   LASTFM_LAYOUT,
   OVERLONG_REASON,
   parseCount,
+  rowProblem,
   TRIPLES_LAYOUT,
   type RowLayout,
 } from './rows.js';
-import { describeFileError, openInput, type InputSource } from './source.js';
+import { describeFileError, openInput, STDIN_PATH, type InputSource } from './source.js';
 import type { CsrMatrix } from './sparse.js';
 
 export const INPUT_FORMATS = ['lastfm', 'triples', 'csv'] as const;
@@ -25,6 +25,9 @@ export const INPUT_FORMATS = ['lastfm', 'triples', 'csv'] as const;
  *          artist name, case-insensitively
  * triples: user \t item \t count
  * csv:     comma-separated, quoted fields allowed: user,item,count or user,mbid,name,plays
+ *
+ * In every format a UTF-8 byte order mark is dropped, user ids and item names are NFC-normalized
+ * and trimmed (rows.ts says how), and a row is judged by `rowProblem`.
  */
 export type InputFormat = (typeof INPUT_FORMATS)[number];
 
@@ -33,7 +36,10 @@ export const SKIPPED_EXAMPLES = 5;
 
 export interface ReadProgress {
   bytesRead: number;
+  /** the size of the file; for a pipe, whose size is not known, bytesRead (see sizeKnown) */
   totalBytes: number;
+  /** false when reading a pipe or another stream, whose size is not known */
+  sizeKnown: boolean;
   rows: number;
 }
 
@@ -60,6 +66,7 @@ export interface ReadStats {
   file: string;
   format: InputFormat;
   compressed: boolean;
+  /** bytes of the file (for a pipe: bytes read from it) */
   bytes: number;
   lines: number;
   /** the first line was a header and was not counted as a row */
@@ -100,10 +107,10 @@ class RowAcceptor {
     private readonly builder: InteractionsBuilder,
   ) {}
 
-  /** True when `fields` look like a header: the count column is not a number. */
+  /** True when `fields` are a header: the layout fits and the count field holds no digit. */
   isHeader(fields: string[]): boolean {
     const layout = this.layout(fields.length);
-    return layout !== null && fields[layout.count] !== undefined && Number.isNaN(parseCount(fields[layout.count]));
+    return layout !== null && isHeaderCount(fields[layout.count]);
   }
 
   private layout(fieldCount: number): RowLayout | null {
@@ -114,26 +121,28 @@ class RowAcceptor {
     return null;
   }
 
-  accept(fields: string[]): string | null {
-    const layout = this.layout(fields.length);
+  /** `fieldCount` may exceed fields.length (a csv record keeps its first fields only). */
+  accept(fields: string[], fieldCount = fields.length): string | null {
+    const layout = this.layout(fieldCount);
     if (layout === null) {
       const expected = this.format === 'lastfm' ? '4' : this.format === 'triples' ? '3' : '3 or 4';
-      return fieldCountReason(expected, fields.length);
+      return fieldCountReason(expected, fieldCount);
     }
-    const user = fields[0];
-    const item = fields[layout.item];
-    if (user.length === 0) return EMPTY_USER_REASON;
-    if (item.length === 0) return emptyItemReason(layout);
+    const problem = rowProblem(fields, layout);
+    if (problem !== null) return problem;
     const count = parseCount(fields[layout.count]);
-    if (Number.isNaN(count)) return badCountReason(layout, fields[layout.count]);
-    if (count === 0) {
+    if (isZeroCount(count)) {
       this.zeroCounts++;
       return null;
     }
-    this.builder.add(user, layout.foldCase ? item.toLowerCase() : item, item, count);
+    const item = canonicalName(fields[layout.item]);
+    this.builder.add(canonicalName(fields[0]), layout.foldCase ? item.toLowerCase() : item, item, count);
     return null;
   }
 }
+
+/** Reports a malformed row (or, for a csv record spanning lines, `rows` rows) at `line`; may throw. */
+export type Skip = (line: number, reason: string, rows?: number) => void;
 
 /** Reads the rows of one file, judging each and collecting the good ones. */
 interface RowReader {
@@ -160,9 +169,7 @@ class StringReader implements RowReader {
 
   constructor(
     private readonly format: InputFormat,
-    private readonly name: string,
-    private readonly skip: (line: number, reason: string) => void,
-    private readonly strict: boolean,
+    private readonly skip: Skip,
   ) {
     this.acceptor = new RowAcceptor(format, this.builder);
   }
@@ -175,19 +182,28 @@ class StringReader implements RowReader {
     return this.builder.rows;
   }
 
-  private handleFields(fields: string[], line: number): void {
-    if (line === 1 && this.rows === 0 && this.acceptor.isHeader(fields)) {
+  private handleFields(fields: string[], line: number, fieldCount = fields.length): void {
+    if (line === 1 && this.rows === 0 && fieldCount === fields.length && this.acceptor.isHeader(fields)) {
       this.header = true;
       return;
     }
     this.rows++;
-    const reason = this.acceptor.accept(fields);
+    const reason = this.acceptor.accept(fields, fieldCount);
     if (reason !== null) this.skip(line, reason);
   }
 
   read(source: InputSource, onChunk: () => void): Promise<number> {
-    const handleFields = (fields: string[], line: number) => this.handleFields(fields, line);
-    if (this.format === 'csv') return readCsv(this.name, source.stream(), handleFields, this.skip, onChunk, this.strict);
+    if (this.format === 'csv') {
+      return forEachCsvRecord(
+        source.chunks(),
+        (fields, fieldCount, line, lines, problem) => {
+          if (problem === null) return this.handleFields(fields, line, fieldCount);
+          this.rows += lines;
+          this.skip(line, problem, lines);
+        },
+        onChunk,
+      );
+    }
     return forEachLine(
       source.chunks(),
       (text, line) => {
@@ -195,7 +211,7 @@ class StringReader implements RowReader {
           this.rows++;
           this.skip(line, OVERLONG_REASON);
         } else if (text.length > 0) {
-          handleFields(text.split('\t'), line);
+          this.handleFields(text.split('\t'), line);
         }
       },
       onChunk,
@@ -217,23 +233,32 @@ export async function readInteractions(path: string, options: ReadOptions = {}):
   if (!INPUT_FORMATS.includes(format)) {
     throw new AlsError('usage', `unknown input format "${format}" (expected one of: ${INPUT_FORMATS.join(', ')})`);
   }
+  if (typeof path !== 'string' || path.length === 0) throw new AlsError('usage', 'the input path must be a non-empty string');
+  const { chunkBytes } = options;
+  if (chunkBytes !== undefined && !(Number.isInteger(chunkBytes) && chunkBytes >= 1 && chunkBytes <= 1 << 30)) {
+    throw new AlsError('usage', `chunkBytes must be a whole number from 1 to 2^30, not ${String(chunkBytes)}`);
+  }
   const started = performance.now();
-  const source = await openInput(path, options.chunkBytes);
-  const name = basename(path);
+  const name = path === STDIN_PATH ? 'standard input' : basename(path);
+  const source = await openInput(path, options.chunkBytes, name);
   const skippedExamples: SkippedRow[] = [];
   let skipped = 0;
 
-  const skip = (line: number, reason: string) => {
+  const skip: Skip = (line, reason, rows = 1) => {
     if (options.strict) throw new AlsError('input', `${name}, line ${line}: ${reason} (--strict stops at the first bad row)`);
-    skipped++;
+    skipped += rows;
     if (skippedExamples.length < SKIPPED_EXAMPLES) skippedExamples.push({ line, reason });
   };
   const reader: RowReader =
-    format !== 'csv' && options.engine !== 'simple'
-      ? new FastTsvReader(format, skip)
-      : new StringReader(format, name, skip, Boolean(options.strict));
+    format !== 'csv' && options.engine !== 'simple' ? new FastTsvReader(format, skip) : new StringReader(format, skip);
+  const bytes = () => source.totalBytes ?? source.bytesRead();
   const progress = () =>
-    options.onProgress?.({ bytesRead: source.bytesRead(), totalBytes: source.totalBytes, rows: reader.rows });
+    options.onProgress?.({
+      bytesRead: source.bytesRead(),
+      totalBytes: bytes(),
+      sizeKnown: source.totalBytes !== null,
+      rows: reader.rows,
+    });
 
   let lines: number;
   try {
@@ -250,7 +275,7 @@ export async function readInteractions(path: string, options: ReadOptions = {}):
 
   const { rows, header, zeroCounts, used } = reader;
   if (used === 0) {
-    if (source.totalBytes === 0) throw new AlsError('input', `${name}: the file is empty`);
+    if (bytes() === 0) throw new AlsError('input', `${name}: the file is empty`);
     const where = skippedExamples.map((s) => s.line).join(', ');
     const first = skippedExamples[0] ? `; line ${skippedExamples[0].line}: ${skippedExamples[0].reason}` : '';
     throw new AlsError(
@@ -268,7 +293,7 @@ export async function readInteractions(path: string, options: ReadOptions = {}):
       file: path,
       format,
       compressed: source.compressed,
-      bytes: source.totalBytes,
+      bytes: bytes(),
       lines,
       header,
       rows,
@@ -280,41 +305,4 @@ export async function readInteractions(path: string, options: ReadOptions = {}):
       seconds: (performance.now() - started) / 1000,
     },
   };
-}
-
-/** Comma-separated input through csv-parse (quoted fields may hold commas, quotes and newlines). */
-async function readCsv(
-  name: string,
-  stream: Readable,
-  onFields: (fields: string[], line: number) => void,
-  onBadRecord: (line: number, reason: string) => void,
-  onChunk: () => void,
-  strict: boolean,
-): Promise<number> {
-  const parser = parseCsv({
-    bom: true,
-    info: true,
-    relax_column_count: true,
-    skip_empty_lines: true,
-    skip_records_with_error: !strict,
-    on_skip: (error: CsvError | undefined) => {
-      if (error) onBadRecord(Number((error as CsvError & { lines?: number }).lines ?? 0), error.message);
-    },
-  });
-  stream.pipe(parser);
-  stream.on('error', (error) => parser.destroy(error));
-  let chunks = 0;
-  try {
-    for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
-      onFields(record, info.lines);
-      if (++chunks % 65536 === 0) onChunk();
-    }
-  } catch (error) {
-    if (error instanceof CsvError) {
-      const line = (error as CsvError & { lines?: number }).lines;
-      throw new AlsError('input', `${name}, line ${line}: ${error.message} (--strict stops at the first bad row)`, { cause: error });
-    }
-    throw error;
-  }
-  return parser.info.lines;
 }

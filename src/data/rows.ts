@@ -1,8 +1,9 @@
 import { MAX_LINE_BYTES } from './lines.js';
 
 /**
- * What a row of an interactions file must look like, shared by the readers so that they judge
- * rows alike and word their reasons alike.
+ * What a row of an interactions file must look like, shared by the readers (and by every other
+ * place that takes a count or a name from a user: update, fold-in's `=plays`, the library) so
+ * that they judge alike and word their reasons alike. Each rule is decided here once.
  */
 
 /**
@@ -13,17 +14,73 @@ import { MAX_LINE_BYTES } from './lines.js';
 export const MAX_COUNT = 1e15;
 
 const COUNT_PATTERN = /^\+?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+const DIGIT = /[0-9]/;
 
-/** The count in `text`, or NaN when it is not a finite non-negative decimal number. */
+/**
+ * The count in `text` (whitespace at either end ignored), or NaN when `countProblem` finds a
+ * problem with it: not a plain non-negative decimal number, or above MAX_COUNT.
+ */
 export function parseCount(text: string): number {
   const trimmed = text.trim();
   if (!COUNT_PATTERN.test(trimmed)) return NaN;
   const value = Number(trimmed);
-  return Number.isFinite(value) ? value : NaN;
+  return value <= MAX_COUNT ? value : NaN;
+}
+
+/**
+ * Why `text` is not a count als takes, or null when it is one (0 included: what a zero means
+ * is the caller's). A count is a non-negative decimal number (`12`, `+7`, `0.5`, `.5`, `1e3`),
+ * with whitespace at either end ignored, of at most MAX_COUNT; hex, signs other than `+`,
+ * `NaN`, `Infinity` and `1e39` are refused. For example: `"0x10" is not a non-negative number`,
+ * `1e39 is above the largest count als takes (1e15)`.
+ */
+export function countProblem(text: string): string | null {
+  const trimmed = text.trim();
+  if (!COUNT_PATTERN.test(trimmed)) return `${quote(text)} is not a non-negative number`;
+  if (!(Number(trimmed) <= MAX_COUNT)) return `${cut(trimmed)} is above the largest count als takes (1e15)`;
+  return null;
+}
+
+/**
+ * Why the number `value` is not a count als takes, or null when it is one (0 included): the
+ * same rule as `countProblem` for counts that come as numbers (a matrix given to the library).
+ */
+export function countValueProblem(value: number): string | null {
+  if (typeof value !== 'number' || Number.isNaN(value)) return `${String(value)} is not a non-negative number`;
+  if (value < 0) return `${value} is not a non-negative number`;
+  if (!(value <= MAX_COUNT)) return `${value} is above the largest count als takes (1e15)`;
+  return null;
+}
+
+/**
+ * Whether a count is zero as als stores it (float32): such rows are ignored, so that every
+ * stored count is > 0.
+ */
+export function isZeroCount(count: number): boolean {
+  return Math.fround(count) === 0;
+}
+
+/** Whether line 1 with this count field is a header: its count field holds no digit (issue 9). */
+export function isHeaderCount(text: string): boolean {
+  return !DIGIT.test(text);
+}
+
+/**
+ * A user id or item name as als keeps it: Unicode-normalized to NFC (so that "Björk" typed with
+ * a combining diaeresis is the same item) and without whitespace at either end, where whitespace
+ * is what String.prototype.trim drops (space, tab, \v, \f, \r, \n, no-break space, U+FEFF and the
+ * other Unicode spaces), the same set a count is trimmed of.
+ */
+export function canonicalName(text: string): string {
+  return text.normalize('NFC').trim();
+}
+
+function cut(text: string): string {
+  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
 }
 
 function quote(text: string): string {
-  return JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text);
+  return JSON.stringify(cut(text));
 }
 
 /** Where the fields of a row are (0-based), for a row of `fields` fields; null when none fits. */
@@ -48,7 +105,36 @@ export function emptyItemReason(layout: RowLayout): string {
 }
 
 export function badCountReason(layout: RowLayout, text: string): string {
+  const trimmed = text.trim();
+  if (COUNT_PATTERN.test(trimmed) && !(Number(trimmed) <= MAX_COUNT)) {
+    return `field ${layout.count + 1} (count) is ${cut(trimmed)}, above the largest count als takes (1e15)`;
+  }
   return `field ${layout.count + 1} (count) is ${quote(text)}, not a non-negative number`;
+}
+
+/** A field (1-based) holds a character no field may hold: NUL anywhere, tab or line feed in csv. */
+export function badCharacterReason(field: number, text: string): string {
+  const what = text.includes('\0') ? 'a NUL byte' : text.includes('\t') ? 'a tab' : 'a line break';
+  return `field ${field} holds ${what}`;
+}
+
+/** The first field (0-based) holding NUL, tab or line feed, or -1. */
+export function fieldWithBadCharacter(fields: string[]): number {
+  for (let n = 0; n < fields.length; n++) if (/[\0\t\n]/.test(fields[n])) return n;
+  return -1;
+}
+
+/**
+ * Why a row's fields cannot be used, or null when they can: the one judgement of a row that
+ * both readers make (the byte reader asks it whenever a row is not plainly good).
+ */
+export function rowProblem(fields: string[], layout: RowLayout): string | null {
+  const bad = fieldWithBadCharacter(fields);
+  if (bad >= 0) return badCharacterReason(bad + 1, fields[bad]);
+  if (canonicalName(fields[0]).length === 0) return EMPTY_USER_REASON;
+  if (canonicalName(fields[layout.item]).length === 0) return emptyItemReason(layout);
+  if (Number.isNaN(parseCount(fields[layout.count]))) return badCountReason(layout, fields[layout.count]);
+  return null;
 }
 
 export const OVERLONG_REASON = `line is longer than ${MAX_LINE_BYTES} bytes`;
