@@ -158,7 +158,7 @@ interface RowReader {
 }
 
 /**
- * The string reader: every line decoded and split (or parsed by csv-parse), every field a
+ * The string reader: every line decoded and split (csv by the scanner in csv.ts), every field a
  * string. It reads csv, and is the reference the byte reader of the TSV formats is tested against.
  */
 class StringReader implements RowReader {
