@@ -1,4 +1,5 @@
-import { mkdtempSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -74,4 +75,47 @@ export function plantedGroups(users: number, seed: number): Interactions {
     itemNames: Array.from({ length: 40 }, (_, i) => `i${i}`),
     stats: {} as Interactions['stats'],
   };
+}
+
+/** The uid and gid of `nobody`, whom the permission tests run the CLI as. */
+export const NOBODY = 65534;
+
+let nobodyCache: { argv: string[] } | { skip: string } | undefined;
+
+/**
+ * How to run the CLI as nobody: the command line before the CLI's own arguments
+ * (`setpriv --reuid … node …/bin/als.js`), or why it cannot be done (not root, no setpriv). When
+ * nobody cannot reach this checkout (a clone in a private folder), the CLI's runtime (bin,
+ * dist/src, package.json and the runtime packages) is copied once into a folder everyone may
+ * read, so that the permission tests still run rather than skip.
+ */
+export function nobodyCommand(): { argv: string[] } | { skip: string } {
+  if (nobodyCache) return nobodyCache;
+  if (process.geteuid?.() !== 0) return (nobodyCache = { skip: 'needs root to run als as nobody' });
+  if (spawnSync('setpriv', ['--version']).status !== 0) return (nobodyCache = { skip: 'needs setpriv (util-linux) to run als as nobody' });
+  const prefix = ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', process.execPath];
+  const runs = (bin: string) => spawnSync(prefix[0], [...prefix.slice(1), bin, '--version'], { cwd: '/' }).status === 0;
+  if (runs(ALS_BIN)) return (nobodyCache = { argv: [...prefix, ALS_BIN] });
+  const copy = mkdtempSync(join(tmpdir(), 'als-nobody-'));
+  chmodSync(copy, 0o755);
+  for (const part of ['bin', 'package.json', join('dist', 'src')]) cpSync(join(ROOT, part), join(copy, part), { recursive: true });
+  copyRuntimePackages(copy);
+  const bin = join(copy, 'bin', 'als.js');
+  if (!runs(bin)) return (nobodyCache = { skip: `nobody cannot run node (${process.execPath}) or a copy of als in ${copy}` });
+  return (nobodyCache = { argv: [...prefix, bin] });
+}
+
+/** Copies the packages the CLI needs at run time (dependencies, transitively) into `dir`/node_modules. */
+function copyRuntimePackages(dir: string): void {
+  const pending = Object.keys(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).dependencies ?? {});
+  const copied = new Set<string>();
+  for (let name = pending.pop(); name !== undefined; name = pending.pop()) {
+    if (copied.has(name)) continue;
+    copied.add(name);
+    const from = join(ROOT, 'node_modules', name);
+    // a package npm did not hoist was copied with the one that holds it
+    if (!existsSync(from)) continue;
+    cpSync(from, join(dir, 'node_modules', name), { recursive: true });
+    pending.push(...Object.keys(JSON.parse(readFileSync(join(from, 'package.json'), 'utf8')).dependencies ?? {}));
+  }
 }

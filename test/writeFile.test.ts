@@ -22,12 +22,11 @@ import { PassThrough } from 'node:stream';
 import { before, describe, it } from 'node:test';
 import { checkOutputPath, openOutput, writeOutput } from '../src/data/writeFile.js';
 import { AlsError } from '../src/errors.js';
-import { ALS_BIN, SAMPLE, tempDir } from './helpers.js';
+import { ALS_BIN, NOBODY, nobodyCommand, SAMPLE, tempDir } from './helpers.js';
 
 const work = tempDir('als-write-');
-const NOBODY = 65534;
 const isRoot = process.geteuid?.() === 0;
-const hasSetpriv = spawnSync('setpriv', ['--version']).status === 0;
+const nobody = nobodyCommand();
 const hasMkfifo = spawnSync('mkfifo', ['--version']).status === 0;
 
 function outputError(pattern: RegExp) {
@@ -278,9 +277,8 @@ describe('the CLI writes every output it is given (issue 9, classes 3 and 7)', (
   function als(args: string[], options: { stdout?: number; user?: boolean } = {}) {
     const env = { ...process.env };
     delete env.FORCE_COLOR;
-    const command = options.user ? 'setpriv' : process.execPath;
-    const prefix = options.user ? ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath] : [];
-    const result = spawnSync(command, [...prefix, ALS_BIN, ...args], {
+    const [command, ...argv] = options.user && 'argv' in nobody ? [...nobody.argv, ...args] : [process.execPath, ALS_BIN, ...args];
+    const result = spawnSync(command, argv, {
       cwd: work,
       env,
       encoding: 'utf8',
@@ -344,7 +342,7 @@ describe('the CLI writes every output it is given (issue 9, classes 3 and 7)', (
     assert.ok(lstatSync(fifo).isFIFO());
   });
 
-  it('--output /dev/full as a user who cannot replace the device: exit 6, one line, no "Wrote"', { skip: (!isRoot || !hasSetpriv) && 'needs root and setpriv to run as nobody' }, () => {
+  it('--output /dev/full as a user who cannot replace the device: exit 6, one line, no "Wrote"', { skip: 'skip' in nobody && nobody.skip }, () => {
     const result = als(['similar', '--all', '--output', '/dev/full', '--model', model], { user: true });
     assert.equal(result.status, 6, result.stderr);
     assert.equal(result.stderr, 'als: cannot write /dev/full: no space left on the device\n');
@@ -352,7 +350,7 @@ describe('the CLI writes every output it is given (issue 9, classes 3 and 7)', (
     assert.ok(statSync('/dev/full').isCharacterDevice());
   });
 
-  it('as nobody: a 0600 file of nobody keeps its mode; a file nobody may not write, or in a directory nobody may not write, is refused untouched', { skip: (!isRoot || !hasSetpriv) && 'needs root and setpriv to run as nobody' }, () => {
+  it('as nobody: a 0600 file of nobody keeps its mode; a file nobody may not write, or in a directory nobody may not write, is refused untouched', { skip: 'skip' in nobody && nobody.skip }, () => {
     const dir = sharedDir('as-nobody');
     const own = join(dir, 'own.tsv');
     writeFileSync(own, 'old');
