@@ -44,7 +44,7 @@ export { updateModel, type UpdateResult } from './als/update.js';
 export type { AlsModel, InputSummary, UpdateSummary } from './model/model.js';
 export { saveModel, type SaveModelOptions } from './model/save.js';
 export { lockModel, DEFAULT_LOCK_TIMEOUT_MS, type LockHolder, type LockOptions, type ModelLock } from './model/lock.js';
-export { loadModel } from './model/load.js';
+export { loadModel, closeModel } from './model/load.js';
 export { FORMAT_NAME, FORMAT_VERSION } from './model/format.js';
 export { describeModelDirectory, type ModelDirectory, type ModelFile } from './model/files.js';
 

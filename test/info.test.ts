@@ -7,6 +7,7 @@ import { train } from '../src/als/train.js';
 import { readInteractions } from '../src/data/read.js';
 import { describeModelDirectory } from '../src/model/files.js';
 import { saveModel } from '../src/model/save.js';
+import { loadModel } from '../src/model/load.js';
 import { ALS_BIN, SAMPLE, tempDir } from './helpers.js';
 
 const work = tempDir('als-info-');
@@ -261,7 +262,7 @@ describe('als info on a bad model: exit 4, one line', () => {
 
 describe('describeModelDirectory', () => {
   it('lists the files in format order with their sizes and sums them', () => {
-    const d = describeModelDirectory(withLoss);
+    const d = describeModelDirectory(loadModel(withLoss));
     assert.deepEqual(d.files.map((f) => f.name), ['model.json', ...DATA_FILES, 'timings.json']);
     assert.equal(d.totalBytes, d.files.reduce((sum, f) => sum + f.bytes, 0));
     assert.equal(d.files[1].bytes, 1_892 * 4 * 4);

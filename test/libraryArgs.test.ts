@@ -144,7 +144,7 @@ describe('issue 9 class 11: every exported function checks its arguments', () =>
       ['trainFactors empty', () => trainFactors({ rows: 2, cols: 2, indptr: new Int32Array(3), indices: new Int32Array(0), data: new Float32Array(0) }, options), /^plays has no entries/],
       ['confidences bad matrix', () => confidences(altered(m, (c) => (c.indices[0] = 99)), { weighting: 'log', alpha: 2, bm25K1: 100, bm25B: 0.8 }), /^plays\.indices\[0\] is 99/],
       ['confidences weighting', () => confidences(m, { weighting: 'tfidf' as never, alpha: 2, bm25K1: 100, bm25B: 0.8 }), /^options\.weighting must be one of linear, log, bm25, not "tfidf"$/],
-      ['confidences alpha NaN', () => confidences(m, { weighting: 'log', alpha: Number.NaN, bm25K1: 100, bm25B: 0.8 }), /^options\.alpha must be a finite number ≥ 0, not NaN$/],
+      ['confidences alpha NaN', () => confidences(m, { weighting: 'log', alpha: Number.NaN, bm25K1: 100, bm25B: 0.8 }), /^options\.alpha must be a number from 0 to 1e6, not NaN$/],
       ['confidences out too short', () => confidences(m, { weighting: 'log', alpha: 2, bm25K1: 100, bm25B: 0.8 }, new Float32Array(1)), /^out must have \d+ entries, not 1$/],
       ['resolveTrainOptions null', () => resolveTrainOptions(null as never), /^training options must be an object, not null$/],
     ];

@@ -166,7 +166,7 @@ describe('issue 9, classes 4, 6, 7: loading a model validates every file', () =>
     const large = copy();
     writeFileSync(join(live(large), 'timings.json'), `{"read": 1, "pad": "${'x'.repeat(70_000)}"}`);
     for (const dir of [fifo, big, large]) {
-      const described = describeModelDirectory(dir, readAll(dir));
+      const described = describeModelDirectory(readAll(dir));
       assert.equal(described.timings, null);
       assert.equal(described.files.length, dir === large ? 10 : 9, 'timings.json is listed only when it is a regular file');
     }

@@ -1,6 +1,6 @@
 import type { CsrMatrix } from '../data/sparse.js';
 import { AlsError, type AlsErrorCode } from '../errors.js';
-import { WEIGHTINGS, type Weighting } from './options.js';
+import { MAX_ALPHA, MAX_BM25_K1, WEIGHTINGS, type Weighting } from './options.js';
 import { checkArray, checkCsr, checkOptions, num, valueForMessage } from './validate.js';
 
 export interface WeightingOptions {
@@ -28,7 +28,9 @@ export function confidences(
   checkCsr('plays', plays);
   checkWeightingOptions(options);
   checkArray('out', out, Float32Array, plays.data.length);
-  return weigh(plays, options, out);
+  weigh(plays, options, out);
+  checkConfidences(out, plays.data, options, 'usage');
+  return out;
 }
 
 /** confidences without the checks of the public edge (for callers that checked already). */
@@ -72,9 +74,13 @@ function checkWeightingOptions(options: WeightingOptions): void {
   if (!WEIGHTINGS.includes(options.weighting)) {
     throw new AlsError('usage', `options.weighting must be one of ${WEIGHTINGS.join(', ')}, not ${valueForMessage(options.weighting)}`);
   }
-  for (const key of ['alpha', 'bm25K1', 'bm25B'] as const) {
+  // the ranges of resolveTrainOptions, so that the library and training take the same values
+  const limits = { alpha: MAX_ALPHA, bm25K1: MAX_BM25_K1, bm25B: 1 } as const;
+  for (const [key, max] of Object.entries(limits) as [keyof typeof limits, number][]) {
     const value = options[key];
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new AlsError('usage', `options.${key} must be a finite number ≥ 0, not ${valueForMessage(value)}`);
+    if (typeof value !== 'number' || !(value >= 0 && value <= max)) {
+      throw new AlsError('usage', `options.${key} must be a number from 0 to ${num(max)}, not ${valueForMessage(value)}`);
+    }
   }
 }
 

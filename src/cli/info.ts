@@ -39,7 +39,7 @@ function runInfo(cli: InfoCliOptions): void {
   const out = makeOutput(cli);
   const model = loadModel(cli.model);
   const interactions = checkAll(model);
-  const directory = describeModelDirectory(cli.model, model);
+  const directory = describeModelDirectory(model);
   if (cli.json) {
     printJson({
       model: cli.model,

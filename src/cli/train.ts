@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { train, type IterationReport } from '../als/train.js';
 import { readInteractions, type Interactions } from '../data/read.js';
-import { describeModelDirectory } from '../model/files.js';
 import { describeHolder, type LockHolder } from '../model/lock.js';
 import { saveModel } from '../model/save.js';
 import { inspectTarget } from '../model/store.js';
@@ -54,9 +53,9 @@ async function runTrain(file: string, cli: TrainCommandOptions): Promise<void> {
 
   const saveStarted = performance.now();
   // what timings.json records; the save itself is timed for the summary only
-  await saveModel(model, cli.model, { read: data.stats.seconds, train: model.seconds }, { onLockWait: lockWaitNotice(out, cli.model) });
+  const saved = await saveModel(model, cli.model, { read: data.stats.seconds, train: model.seconds }, { onLockWait: lockWaitNotice(out, cli.model) });
   const timings = { read: data.stats.seconds, train: model.seconds, save: (performance.now() - saveStarted) / 1000 };
-  printSummary(out, cli, data, model, timings);
+  printSummary(out, cli, data, model, timings, saved.bytes);
 }
 
 /** Reads the interactions file with a progress bar and warns about skipped rows. */
@@ -100,6 +99,7 @@ function printSummary(
   data: Interactions,
   model: Awaited<ReturnType<typeof train>>,
   timings: { read: number; train: number; save: number },
+  savedBytes: number,
 ): void {
   const { stats } = data;
   const interactions = model.userItems.indptr[model.users];
@@ -139,5 +139,5 @@ function printSummary(
     const cells = model.losses.map((l, i) => `${String(i + 1).padStart(3)}: ${l.toPrecision(6)}`);
     for (let k = 0; k < cells.length; k += 5) out.line(`${label(k === 0 ? 'Loss' : '')}${cells.slice(k, k + 5).join('  ')}`);
   }
-  out.line(`${label('Saved')}${cli.model} ${c.dim(`(${formatBytes(describeModelDirectory(cli.model).totalBytes)}, ${formatSeconds(timings.save)})`)}`);
+  out.line(`${label('Saved')}${cli.model} ${c.dim(`(${formatBytes(savedBytes)}, ${formatSeconds(timings.save)})`)}`);
 }

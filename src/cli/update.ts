@@ -62,7 +62,7 @@ async function runUpdate(file: string, cli: UpdateCliOptions): Promise<void> {
     result = updateModel(model, data);
     solveSeconds = (performance.now() - solveStarted) / 1000;
     if (!result.unchanged) {
-      await saveModel(result.model, cli.model, { ...readTimings(cli.model, model), update: solveSeconds });
+      await saveModel(result.model, cli.model, { ...readTimings(model), update: solveSeconds }, { lock });
     }
   } finally {
     lock.release();

@@ -1,5 +1,5 @@
 import { basename } from 'node:path';
-import { AlsError } from '../errors.js';
+import { AlsError, quoteForMessage } from '../errors.js';
 import { InteractionsBuilder, type BuiltInteractions } from './builder.js';
 import { forEachCsvRecord } from './csv.js';
 import { FastTsvReader } from './fastTsv.js';
@@ -9,6 +9,7 @@ import {
   fieldCountReason,
   isHeaderCount,
   isZeroCount,
+  MAX_COUNT,
   LASTFM_LAYOUT,
   OVERLONG_REASON,
   parseCount,
@@ -285,6 +286,7 @@ export async function readInteractions(path: string, options: ReadOptions = {}):
     );
   }
   const { userItems, userIds, itemNames, duplicates } = reader.build();
+  checkSums(name, userItems, userIds, itemNames);
   return {
     userItems,
     userIds,
@@ -305,4 +307,22 @@ export async function readInteractions(path: string, options: ReadOptions = {}):
       seconds: (performance.now() - started) / 1000,
     },
   };
+}
+
+/**
+ * Every row's count is at most MAX_COUNT, but duplicates of one user and item are summed: their
+ * sum must be too, or confidences and the model's float32 plays could overflow (issue 9).
+ */
+function checkSums(name: string, m: CsrMatrix, userIds: string[], itemNames: string[]): void {
+  for (let u = 0; u < m.rows; u++) {
+    for (let n = m.indptr[u]; n < m.indptr[u + 1]; n++) {
+      if (m.data[n] > MAX_COUNT) {
+        throw new AlsError(
+          'input',
+          `${name}: the counts of user ${quoteForMessage(userIds[u])} and item ${quoteForMessage(itemNames[m.indices[n]])} add up to ` +
+            `${m.data[n].toPrecision(3)}, above the largest count als takes (${MAX_COUNT.toExponential().replace('+', '')})`,
+        );
+      }
+    }
+  }
 }

@@ -1,5 +1,6 @@
 import { FILES, MANIFEST, TIMINGS } from './format.js';
-import { loadedVersion, loadModel } from './load.js';
+import { AlsError } from '../errors.js';
+import { loadedVersion } from './load.js';
 import type { AlsModel } from './model.js';
 
 export interface ModelFile {
@@ -18,17 +19,17 @@ export interface ModelDirectory {
 }
 
 /**
- * The files of a model directory with their sizes, its timings and when it was saved, as seen
- * when `model` was loaded from `dir` (so that they describe the version that was checked, even
- * if a writer has replaced it since); without `model`, the model in `dir` is loaded for it.
- * timings.json is not checksummed and optional: a missing, malformed or irregular one (a FIFO,
- * a symlink, over 64 KiB) gives null timings rather than an error.
+ * The files of a model loaded by loadModel, with their sizes, its timings and when it was saved,
+ * as seen when it was loaded (so that they describe the version that was checked, even if a
+ * writer has replaced it since). timings.json is not checksummed and optional: a missing,
+ * malformed or irregular one (a FIFO, a symlink, over 64 KiB) gives null timings rather than an
+ * error.
  *
- * @throws {AlsError} 'model' as loadModel does
+ * @throws {AlsError} 'usage' for a model that loadModel did not load (one trained in memory)
  */
-export function describeModelDirectory(dir: string, model?: AlsModel): ModelDirectory {
-  const version = (model && loadedVersion(model)) ?? loadedVersion(loadModel(dir));
-  if (version === null) throw new Error('loadModel records the version it opened');
+export function describeModelDirectory(model: AlsModel): ModelDirectory {
+  const version = loadedVersion(model);
+  if (version === null) throw new AlsError('usage', 'describeModelDirectory takes a model loaded by loadModel (this one has no directory)');
   const files: ModelFile[] = [MANIFEST, ...Object.values(FILES)].map((name) => ({ name, bytes: version.sizes[name] }));
   if (version.timingsBytes !== null) files.push({ name: TIMINGS, bytes: version.timingsBytes });
   return {
@@ -40,14 +41,10 @@ export function describeModelDirectory(dir: string, model?: AlsModel): ModelDire
 }
 
 /**
- * The numbers in a model's timings.json (seconds per phase), or null when it is absent, not JSON,
- * holds none, or is not a regular file of at most 64 KiB: those of the version `model` was loaded
- * from, or of the live one in `dir`.
+ * The numbers in the timings.json of the version `model` was loaded from (seconds per phase), or
+ * null when it is absent, not JSON, holds none, or is not a regular file of at most 64 KiB, or
+ * when the model was not loaded from a directory.
  */
-export function readTimings(dir: string, model?: AlsModel): Record<string, number> | null {
-  try {
-    return ((model && loadedVersion(model)) ?? loadedVersion(loadModel(dir)))?.timings ?? null;
-  } catch {
-    return null;
-  }
+export function readTimings(model: AlsModel): Record<string, number> | null {
+  return loadedVersion(model)?.timings ?? null;
 }

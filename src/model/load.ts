@@ -337,7 +337,7 @@ function openModel(location: ModelLocation, { manifest, fds, version }: ReturnTy
   const read = (key: FileKey): Buffer => {
     const name = FILES[key];
     const fd = fds.get(name);
-    if (fd === undefined) throw new Error(`${name} was read twice`);
+    if (fd === undefined) throw new AlsError('model', `${dir}: ${name} was not read before the model was closed (closeModel)`);
     let data: Buffer;
     try {
       data = readExactly(fd, files[name].bytes);
@@ -431,5 +431,23 @@ function openModel(location: ModelLocation, { manifest, fds, version }: ReturnTy
   };
   loaded.set(model, version);
   unread.register(model, fds);
+  openFiles.set(model, fds);
   return model;
+}
+
+/** the descriptors of each loaded model's files not read yet */
+const openFiles = new WeakMap<AlsModel, Map<string, number>>();
+
+/**
+ * Closes the files of a model from loadModel that were not read yet (a model holds one open
+ * file per part until the part is first used, so that a writer replacing the directory cannot
+ * change what it reads). Parts already read stay usable; reading another part afterwards is
+ * AlsError('model'). For a long-running process that loads often, such as a server: read what it
+ * needs (or every part), then close.
+ */
+export function closeModel(model: AlsModel): void {
+  const fds = openFiles.get(model);
+  if (fds === undefined) return;
+  for (const fd of fds.values()) closeSync(fd);
+  fds.clear();
 }

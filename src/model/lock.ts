@@ -44,10 +44,9 @@ export interface ModelLock {
 interface Held {
   file: string;
   ino: number;
-  count: number;
 }
 
-/** locks this process holds, by model directory (so that a save inside an update takes it again freely) */
+/** locks this process holds, by model directory (released when the process exits) */
 const held = new Map<string, Held>();
 let exitHook = false;
 
@@ -290,11 +289,8 @@ export async function lockModel(dir: string, options: LockOptions & { create?: b
     target = inspectTarget(dir);
   }
   const real = target.real;
-  const again = held.get(real);
-  if (again) {
-    again.count++;
-    return handle(real, again);
-  }
+  // no re-entry: a second writer in this process (a library user, a server) waits like one in
+  // another process; a save inside an update is handed the update's lock instead
   const store = join(real, STORE_DIR);
   try {
     mkdirSync(store);
@@ -321,7 +317,7 @@ export async function lockModel(dir: string, options: LockOptions & { create?: b
       throw new AlsError('model', `cannot write the model to ${target.given}: cannot create ${file}: ${describeFsError(error)}`, { cause: error });
     }
     if (ino !== null) {
-      const entry: Held = { file, ino, count: 1 };
+      const entry: Held = { file, ino };
       held.set(real, entry);
       if (!exitHook) {
         // process.exit() (e.g. on EPIPE) runs 'exit' listeners; a SIGKILL leaves a lock the next writer breaks
@@ -368,8 +364,7 @@ function handle(dir: string, entry: Held): ModelLock {
     release() {
       if (released) return;
       released = true;
-      if (--entry.count > 0) return;
-      held.delete(dir);
+      if (held.get(dir) === entry) held.delete(dir);
       // only our own lock: one broken by mistake and taken by another process stays theirs
       if (sameInode(entry.file, entry.ino)) unlinkQuietly(entry.file);
     },

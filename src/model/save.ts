@@ -4,12 +4,13 @@ import { join } from 'node:path';
 import { AlsError } from '../errors.js';
 import { FILES, FORMAT_NAME, FORMAT_VERSION, MANIFEST, TIMINGS, type FileEntry, type FileKey, type Manifest } from './format.js';
 import { killPoint } from './killPoint.js';
-import { lockModel, type LockOptions } from './lock.js';
+import { lockModel, type LockOptions, type ModelLock } from './lock.js';
 import type { AlsModel } from './model.js';
 import {
   checkModelPath,
   CURRENT,
   describeFsError,
+  inspectTarget,
   STORE_DIR,
   TEMP_LINK,
   TOP_LEVEL_NAMES,
@@ -18,7 +19,21 @@ import {
 } from './store.js';
 
 /** Options of saveModel: how to wait for another writer of the same directory. */
-export type SaveModelOptions = LockOptions;
+export interface SaveModelOptions extends LockOptions {
+  /**
+   * The lock of `dir`, already held by the caller (a read–modify–write such as an update holds
+   * it from loading to saving); saveModel then neither takes nor releases it.
+   */
+  lock?: ModelLock;
+}
+
+/** What saveModel wrote. */
+export interface SavedModel {
+  /** the model directory written (a symlinked path resolved to its target) */
+  dir: string;
+  /** bytes of the version written, every file included */
+  bytes: number;
+}
 
 function bytesOf(array: Float32Array | Int32Array): Buffer {
   return Buffer.from(array.buffer, array.byteOffset, array.byteLength);
@@ -159,7 +174,7 @@ async function linkTopLevel(dir: string, store: string, name: string): Promise<v
  * @throws {AlsError} 'usage' for an empty path; 'model' when the directory cannot hold a model,
  *   cannot be written, another writer holds it too long, or the factors or play counts are not finite
  */
-export async function saveModel(model: AlsModel, dir: string, timings: Record<string, number> = {}, options: SaveModelOptions = {}): Promise<void> {
+export async function saveModel(model: AlsModel, dir: string, timings: Record<string, number> = {}, options: SaveModelOptions = {}): Promise<SavedModel> {
   checkModelPath(dir);
   checkNumbers(model);
   const { users, items, factors } = model;
@@ -208,12 +223,17 @@ export async function saveModel(model: AlsModel, dir: string, timings: Record<st
     [MANIFEST, Buffer.from(JSON.stringify(manifest, null, 2) + '\n')],
   ];
 
-  const lock = await lockModel(dir, { ...options, create: true });
+  const given = options.lock;
+  if (given !== undefined && (typeof given !== 'object' || given === null || given.dir !== inspectTarget(dir).real)) {
+    throw new AlsError('usage', `options.lock must be the held lock of ${dir}`);
+  }
+  const lock = given ?? (await lockModel(dir, { ...options, create: true }));
   try {
     await writeVersion(lock.dir, checkModelPath(dir), contents);
   } finally {
-    lock.release();
+    if (given === undefined) lock.release();
   }
+  return { dir: lock.dir, bytes: contents.reduce((sum, [, data]) => sum + data.length, 0) };
 }
 
 /** The save proper, with the lock held: new version, switch, top-level links, clean-up. */

@@ -1,6 +1,7 @@
 import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, realpathSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { AlsError } from '../errors.js';
+import { valueForMessage } from '../als/validate.js';
+import { AlsError, quoteForMessage } from '../errors.js';
 import { FILES, FORMAT_NAME, MANIFEST, TIMINGS } from './format.js';
 
 /**
@@ -53,7 +54,7 @@ export function topLevelLink(name: string): string {
 /** Throws AlsError('usage') unless `dir` names a directory (an empty string names none). */
 export function checkModelPath(dir: unknown): string {
   if (typeof dir !== 'string' || dir.trim() === '') {
-    throw new AlsError('usage', `the model directory must be a non-empty path, not ${JSON.stringify(dir) ?? String(dir)}`);
+    throw new AlsError('usage', `the model directory must be a non-empty path, not ${valueForMessage(dir)}`);
   }
   if (dir.includes('\0')) throw new AlsError('usage', 'the model directory path holds a NUL character');
   return resolve(dir);
@@ -158,10 +159,18 @@ export interface ModelLocation {
 export function locateModel(dir: string): ModelLocation {
   const current = join(dir, STORE_DIR, CURRENT);
   try {
-    const root = realpathSync(current);
-    return { dir, root, version: basename(root) };
+    // the link als wrote names a version folder beside it; anything else was not written by als
+    const target = readlinkSync(current);
+    if (!VERSION_NAME.test(target)) {
+      throw new AlsError('model', `${dir}: ${STORE_DIR}/${CURRENT} points outside the model's versions (${quoteForMessage(target)}); train the model again`);
+    }
+    const root = join(dir, STORE_DIR, target);
+    if (!lstatSync(root).isDirectory()) throw new AlsError('model', `${dir}: ${STORE_DIR}/${target} is not a directory; train the model again`);
+    return { dir, root, version: target };
   } catch (error) {
+    if (error instanceof AlsError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EINVAL') throw new AlsError('model', `${dir}: ${STORE_DIR}/${CURRENT} is not a link; train the model again`);
     if (code === 'ENOENT' || code === 'ENOTDIR') {
       if (isLink(current)) {
         throw new AlsError('model', `${dir}: ${STORE_DIR}/${CURRENT} names a version that does not exist (the model is corrupt or incomplete; train it again)`);

@@ -1,3 +1,5 @@
+import { checkString } from '../als/validate.js';
+import { canonicalName } from '../data/rows.js';
 import { AlsError, quoteForMessage } from '../errors.js';
 
 /** Edit distances are computed only for queries up to this long: its cost grows with the square. */
@@ -63,9 +65,6 @@ function didYouMean(suggestions: string[]): string {
   return suggestions.length > 0 ? `; did you mean ${suggestions.map(quoteForMessage).join(', ')}?` : '';
 }
 
-function checkQuery(field: string, value: unknown): asserts value is string {
-  if (typeof value !== 'string') throw new AlsError('usage', `${field} must be a string, not ${value === null ? 'null' : typeof value}`);
-}
 
 export interface LookupOptions {
   /**
@@ -77,7 +76,9 @@ export interface LookupOptions {
 
 /** The row of the item named `name`, case-insensitively; AlsError('not-found') with suggestions. */
 export function findItem(itemNames: readonly string[], name: string, options: LookupOptions = {}): number {
-  checkQuery('item name', name);
+  checkString('item name', name);
+  // the name as the readers store names (NFC, no spaces at the ends), so that what looks alike matches
+  name = canonicalName(name);
   const exact = itemNames.indexOf(name);
   if (exact !== -1) return exact;
   const lower = name.toLowerCase();
@@ -93,7 +94,8 @@ export function findItem(itemNames: readonly string[], name: string, options: Lo
  * row (issue 9). `userRow` picks a user by row.
  */
 export function findUser(userIds: readonly string[], id: string, options: LookupOptions = {}): number {
-  checkQuery('user id', id);
+  checkString('user id', id);
+  id = canonicalName(id);
   const exact = userIds.indexOf(id);
   if (exact !== -1) return exact;
   const suggestions = options.suggest === false ? [] : closestNames(userIds, id);

@@ -1,0 +1,142 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { train } from '../src/als/train.js';
+import { confidences } from '../src/als/weighting.js';
+import { updateModel } from '../src/als/update.js';
+import { readInteractions } from '../src/data/read.js';
+import { AlsError } from '../src/errors.js';
+import { describeModelDirectory } from '../src/model/files.js';
+import { closeModel, loadModel } from '../src/model/load.js';
+import { lockModel } from '../src/model/lock.js';
+import { saveModel } from '../src/model/save.js';
+import { findItem, findUser } from '../src/query/lookup.js';
+import { ALS_BIN, tempDir } from './helpers.js';
+
+/**
+ * Regression tests of issue 9 at the seams between its parts (the readers, the numbers, the
+ * model store, the queries), found by reviewing the change as a whole.
+ */
+const work = tempDir('als-seams-');
+const isUsage = (pattern: RegExp) => (e: unknown) => e instanceof AlsError && e.code === 'usage' && pattern.test(e.message);
+
+function als(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const env = { ...process.env };
+  delete env.FORCE_COLOR;
+  const result = spawnSync(process.execPath, [ALS_BIN, ...args], { cwd: work, encoding: 'utf8', env });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+async function smallModel(dir: string) {
+  const file = join(work, `${Math.random().toString(36).slice(2)}.tsv`);
+  const rows: string[] = [];
+  for (let u = 0; u < 10; u++) for (let i = 0; i < 8; i++) if ((u + i) % 3 !== 0) rows.push(`u${u}\ti${i}\t${1 + ((u * 5 + i) % 7)}`);
+  writeFileSync(file, `${rows.join('\n')}\n`);
+  const model = await train(await readInteractions(file, { format: 'triples' }), { factors: 2, iterations: 2, threads: 1 });
+  const saved = await saveModel(model, dir);
+  return { model, saved };
+}
+
+describe('issue 9 at the seams between readers, numbers, store and queries', () => {
+  it('duplicates whose sum passes the largest count are an input error naming the user and item, not a library message', () => {
+    const file = join(work, 'sums.tsv');
+    writeFileSync(file, 'u1\t\tRadiohead\t9e14\nu1\t\tMuse\t3\nu1\t\tRadiohead\t9e14\n');
+    const result = als('train', file, '--model', join(work, 'never'));
+    assert.equal(result.status, 3, result.stderr);
+    assert.match(result.stderr, /^als: sums\.tsv: the counts of user "u1" and item "Radiohead" add up to 1\.80e\+15, above the largest count als takes \(1e15\)\n$/);
+  });
+
+  it('a query names an item or user as the readers store it: NFC, no spaces at the ends', () => {
+    const names = ['Björk', 'Radiohead'];
+    assert.equal(findItem(names, 'Bjo\u0308rk'), 0, 'NFD');
+    assert.equal(findItem(names, '  radiohead '), 1);
+    assert.equal(findUser(['Zoë'], 'Zoe\u0308 '), 0);
+  });
+
+  it('the public confidences() takes the ranges training takes, and refuses confidences training cannot carry', () => {
+    const plays = { rows: 1, cols: 1, indptr: Int32Array.of(0, 1), indices: Int32Array.of(0), data: Float32Array.of(5) };
+    const base = { weighting: 'linear' as const, alpha: 1, bm25K1: 100, bm25B: 0.8 };
+    assert.throws(() => confidences(plays, { ...base, alpha: 1e30 }), isUsage(/^options\.alpha must be a number from 0 to 1e6, not 1e30$/));
+    assert.throws(() => confidences(plays, { ...base, bm25B: 5 }), isUsage(/^options\.bm25B must be a number from 0 to 1, not 5$/));
+    const big = { ...plays, data: Float32Array.of(1e14) };
+    assert.throws(() => confidences(big, { ...base, alpha: 40 }), isUsage(/above the 1e9/));
+    assert.deepEqual(Array.from(confidences(plays, base)), [6]);
+  });
+
+  it('a model path that is not a string is a usage error, whatever the value', () => {
+    for (const bad of [{ a: 1n }, 5, null]) assert.throws(() => loadModel(bad as never), isUsage(/^the model directory must be a non-empty path/));
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    assert.throws(() => loadModel(circular as never), isUsage(/^the model directory must be a non-empty path/));
+  });
+
+  it('a current link that points outside the versions is a model error, never followed', async () => {
+    const dir = join(work, 'escaped');
+    await smallModel(dir);
+    const elsewhere = join(work, 'elsewhere');
+    await smallModel(elsewhere);
+    const current = join(dir, '.als', 'current');
+    rmSync(current);
+    symlinkSync(join(elsewhere, '.als', readdirSync(join(elsewhere, '.als')).find((n) => n.startsWith('v')) as string), current);
+    assert.throws(() => loadModel(dir), (e: unknown) => e instanceof AlsError && e.code === 'model' && /points outside the model's versions/.test(e.message));
+  });
+
+  it('two writers in one process take turns: the second lock waits for the first, so no update is lost', async () => {
+    const dir = join(work, 'in-process');
+    await smallModel(dir);
+    const order: string[] = [];
+    const first = await lockModel(dir);
+    const second = lockModel(dir, { onLockWait: () => order.push('waiting') }).then((lock) => (order.push('second'), lock));
+    await new Promise((done) => setTimeout(done, 150));
+    order.push('first done');
+    first.release();
+    (await second).release();
+    assert.deepEqual(order, ['waiting', 'first done', 'second']);
+  });
+
+  it('an update in the library holds the lock from load to save, handing it to saveModel', async () => {
+    const dir = join(work, 'held');
+    await smallModel(dir);
+    const lock = await lockModel(dir);
+    try {
+      const model = loadModel(dir);
+      const data = await readInteractions(writeAndReturn(join(work, 'new.tsv'), 'newcomer\ti1\t4\n'), { format: 'triples' });
+      const saved = await saveModel(updateModel(model, data).model, dir, {}, { lock, lockTimeoutMs: 0 });
+      assert.ok(saved.bytes > 0);
+      await assert.rejects(saveModel(model, dir, {}, { lock: { ...lock, dir: '/elsewhere' } }), isUsage(/^options\.lock must be the held lock of/));
+    } finally {
+      lock.release();
+    }
+    assert.equal(loadModel(dir).userIds.at(-1), 'newcomer');
+  });
+
+  it('saveModel says how many bytes it wrote, the size of the version describeModelDirectory lists', async () => {
+    const dir = join(work, 'sized');
+    const { saved } = await smallModel(dir);
+    const loaded = loadModel(dir);
+    assert.equal(saved.bytes, describeModelDirectory(loaded).totalBytes);
+  });
+
+  it('closeModel closes the files a loaded model holds open; parts read before stay usable', async () => {
+    const dir = join(work, 'closed');
+    await smallModel(dir);
+    const open = () => readdirSync('/proc/self/fd').length;
+    const before = open();
+    const models = Array.from({ length: 20 }, () => loadModel(dir));
+    assert.ok(open() >= before + 20 * 8, 'every part is held open until read');
+    for (const model of models) {
+      assert.equal(model.itemNames.length, 8);
+      closeModel(model);
+    }
+    assert.equal(open(), before);
+    assert.equal(models[0].itemNames.length, 8);
+    assert.throws(() => models[0].userFactors, (e: unknown) => e instanceof AlsError && e.code === 'model' && /closeModel/.test(e.message));
+  });
+});
+
+function writeAndReturn(path: string, text: string): string {
+  writeFileSync(path, text);
+  return path;
+}
