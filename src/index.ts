@@ -41,6 +41,7 @@ export { foldIn, foldInUser, foldInConfidences, itemGramian, playsOf, type Folde
 export { train, trainFactors, type Factors, type IterationReport, type TrainCallbacks } from './als/train.js';
 
 export { updateModel, type UpdateResult } from './als/update.js';
+export { updateModelDirectory, type DirectoryUpdate } from './model/updateDirectory.js';
 export type { AlsModel, InputSummary, UpdateSummary } from './model/model.js';
 export { saveModel, type SaveModelOptions } from './model/save.js';
 export { lockModel, DEFAULT_LOCK_TIMEOUT_MS, type LockHolder, type LockOptions, type ModelLock } from './model/lock.js';

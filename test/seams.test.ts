@@ -12,6 +12,7 @@ import { describeModelDirectory } from '../src/model/files.js';
 import { closeModel, loadModel } from '../src/model/load.js';
 import { lockModel } from '../src/model/lock.js';
 import { saveModel } from '../src/model/save.js';
+import { updateModelDirectory } from '../src/model/updateDirectory.js';
 import { findItem, findUser } from '../src/query/lookup.js';
 import { ALS_BIN, tempDir } from './helpers.js';
 
@@ -110,6 +111,23 @@ describe('issue 9 at the seams between readers, numbers, store and queries', () 
       lock.release();
     }
     assert.equal(loadModel(dir).userIds.at(-1), 'newcomer');
+  });
+
+  it('two updateModelDirectory calls at once in one process are both applied, the second to the first one\'s result', async () => {
+    const dir = join(work, 'twice');
+    await smallModel(dir);
+    const rows = (id: string) => readInteractions(writeAndReturn(join(work, `${id}.tsv`), `${id}\ti2\t3\nu1\ti0\t5\n`), { format: 'triples' });
+    const [a, b] = await Promise.all([updateModelDirectory(dir, () => rows('ann')), updateModelDirectory(dir, () => rows('bob'))]);
+    assert.ok(a.saved && b.saved);
+    const final = loadModel(dir);
+    assert.deepEqual(final.userIds.slice(-2).sort(), ['ann', 'bob']);
+    assert.equal(final.updates?.length, 2);
+    // u1 played i0 five more times in each update: both sums are there
+    const u1 = final.userIds.indexOf('u1');
+    const m = final.userItems;
+    let i0 = 0;
+    for (let n = m.indptr[u1]; n < m.indptr[u1 + 1]; n++) if (final.itemNames[m.indices[n]] === 'i0') i0 = m.data[n];
+    assert.equal(i0, 6 + 5 + 5, 'trained with 6 plays, then 5 from each update');
   });
 
   it('saveModel says how many bytes it wrote, the size of the version describeModelDirectory lists', async () => {

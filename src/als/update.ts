@@ -1,7 +1,7 @@
 import type { Interactions } from '../data/read.js';
 import { MAX_COUNT } from '../data/rows.js';
 import { columnCounts, type CsrMatrix } from '../data/sparse.js';
-import { AlsError } from '../errors.js';
+import { AlsError, quoteForMessage } from '../errors.js';
 import type { AlsModel, UpdateSummary } from '../model/model.js';
 import { foldIn, playsOf } from './foldIn.js';
 import { checkInteractions, num, valueForMessage } from './validate.js';
@@ -120,7 +120,7 @@ export function updateModel(model: AlsModel, data: Interactions): UpdateResult {
       if (!(total <= MAX_COUNT)) {
         throw new AlsError(
           'input',
-          `user ${JSON.stringify(userIds[u])}, item ${JSON.stringify(model.itemNames[item])}: the play count after the update, ` +
+          `user ${quoteForMessage(userIds[u])}, item ${quoteForMessage(model.itemNames[item])}: the play count after the update, ` +
             `${num(storedPlays(old, u, item))} + ${num(count)} = ${num(total)}, is above ${num(MAX_COUNT)}, the largest count als takes`,
         );
       }
@@ -150,8 +150,11 @@ export function updateModel(model: AlsModel, data: Interactions): UpdateResult {
     try {
       x = foldIn(updated, playsOf(updated, u)).x;
     } catch (error) {
-      // the counts came from the update's input, not from an argument of a call
-      if (error instanceof AlsError) throw new AlsError('input', `user ${JSON.stringify(userIds[u])}: ${error.message}`);
+      // a count the fold-in refuses came from the update's input, not from an argument of a call;
+      // a model error (non-finite item factors) stays one
+      if (error instanceof AlsError) {
+        throw new AlsError(error.code === 'usage' ? 'input' : error.code, `user ${quoteForMessage(userIds[u])}: ${error.message}`, { cause: error });
+      }
       throw error;
     }
     for (let a = 0; a < f; a++) userFactors[u * f + a] = x[a];

@@ -1,12 +1,7 @@
 import { Option, type Command } from 'commander';
-import { updateModel } from '../als/update.js';
 import { AlsError } from '../errors.js';
 import { INPUT_FORMATS, type InputFormat } from '../data/read.js';
-import { readTimings } from '../model/files.js';
-import { killPoint } from '../model/killPoint.js';
-import { loadModel } from '../model/load.js';
-import { lockModel } from '../model/lock.js';
-import { saveModel } from '../model/save.js';
+import { updateModelDirectory } from '../model/updateDirectory.js';
 import { formatCount, formatSeconds, makeOutput, plural, printJson, shown } from './output.js';
 import { lockWaitNotice } from './train.js';
 import { addCommonOptions, type CommonOptions } from './parse.js';
@@ -41,32 +36,23 @@ async function runUpdate(file: string, cli: UpdateCliOptions): Promise<void> {
   const started = performance.now();
   // one writer at a time, from before the model is read until the new one is saved: a second
   // update waits and then applies its rows to the first one's result (issue 9, class 5)
-  const lock = await lockModel(cli.model, { onLockWait: lockWaitNotice(out, cli.model) });
-  let data: Awaited<ReturnType<typeof readInput>>;
-  let result: ReturnType<typeof updateModel>;
-  let solveSeconds: number;
-  let format: InputFormat;
-  try {
-    const model = loadModel(cli.model);
-    killPoint('update-loaded');
-    format = cli.format ?? model.input?.format ?? 'lastfm';
-    const assumed = format;
-    data = await readInput(out, file, { format, strict: cli.strict }).catch((error) => {
-      // a file of another format has no usable row: say which format was assumed
-      if (error instanceof AlsError && cli.format === undefined && /no usable row/.test(error.message)) {
-        throw new AlsError('input', `${error.message}; read as ${assumed}, the model's format (--format reads another)`, { cause: error });
-      }
-      throw error;
-    });
-    const solveStarted = performance.now();
-    result = updateModel(model, data);
-    solveSeconds = (performance.now() - solveStarted) / 1000;
-    if (!result.unchanged) {
-      await saveModel(result.model, cli.model, { ...readTimings(model), update: solveSeconds }, { lock });
-    }
-  } finally {
-    lock.release();
-  }
+  let format: InputFormat = 'lastfm';
+  const result = await updateModelDirectory(
+    cli.model,
+    (model) => {
+      format = cli.format ?? model.input?.format ?? 'lastfm';
+      const assumed = format;
+      return readInput(out, file, { format, strict: cli.strict }).catch((error) => {
+        // a file of another format has no usable row: say which format was assumed
+        if (error instanceof AlsError && cli.format === undefined && /no usable row/.test(error.message)) {
+          throw new AlsError('input', `${error.message}; read as ${assumed}, the model's format (--format reads another)`, { cause: error });
+        }
+        throw error;
+      });
+    },
+    { onLockWait: lockWaitNotice(out, cli.model) },
+  );
+  const { data, solveSeconds } = result;
   const { summary } = result;
   const seconds = (performance.now() - started) / 1000;
 

@@ -74,6 +74,10 @@ export function describeWriteError(path: string, error: unknown): string {
   return `cannot write ${path}: ${describeErrno(error)}`;
 }
 
+function refuseSwapped(path: string): AlsError {
+  return new AlsError('output', `cannot write ${path}: it was replaced by a regular file while als opened it; run again`);
+}
+
 function errno(code: string): NodeJS.ErrnoException {
   return Object.assign(new Error(code), { code });
 }
@@ -141,7 +145,7 @@ async function walk(userPath: string, makeDirectories: boolean): Promise<{ path:
     } catch (error) {
       const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
       if (missing && !makeDirectories && pending.length === 0) return { path: candidate, stats: null };
-      if (!missing || !makeDirectories || ++steps > MAX_LINKS) throw fail(error);
+      if (!missing || !makeDirectories) throw fail(error);
       try {
         await fs.mkdir(candidate, 0o777);
       } catch (made) {
@@ -327,6 +331,12 @@ export async function openOutput(target: OutputTarget, name = 'standard output')
     let handle: fs.FileHandle;
     try {
       handle = await fs.open(resolved.path, flags);
+      // a FIFO or device swapped for a regular file between the look and the open would be
+      // written from its start without being truncated: that file goes through the temporary
+      if ((await handle.stat()).isFile() && !FD_LINK.test(resolved.path)) {
+        await handle.close();
+        throw refuseSwapped(userPath);
+      }
     } catch (error) {
       throw fail(error);
     }

@@ -156,6 +156,10 @@ function createExclusive(file: string, content: string): number | null {
   try {
     writeSync(fd, content);
     ino = fstatSync(fd).ino;
+  } catch (error) {
+    // a full disk: the temporary goes, the error is told
+    unlinkQuietly(temp);
+    throw error;
   } finally {
     closeSync(fd);
   }
@@ -181,6 +185,10 @@ function createExclusive(file: string, content: string): number | null {
   try {
     writeSync(direct, content);
     return fstatSync(direct).ino;
+  } catch (error) {
+    // an empty lock would hold every later writer off: this one was never taken
+    unlinkQuietly(file);
+    throw error;
   } finally {
     closeSync(direct);
   }
