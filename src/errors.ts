@@ -24,6 +24,39 @@ export function quoteForMessage(text: string): string {
   return JSON.stringify(chars.length > ECHO_CHARACTERS ? `${chars.slice(0, ECHO_CHARACTERS).join('')}…` : text);
 }
 
+/** A file-system error in words, by its code: one table for every message of als. */
+const ERRNO_WORDS: Record<string, string> = {
+  ENOENT: 'no such file or directory',
+  ENOTDIR: 'a part of the path is not a directory',
+  EEXIST: 'a file is in the way',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EROFS: 'read-only file system',
+  EISDIR: 'is a directory',
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  EFBIG: 'file too large',
+  EIO: 'input/output error',
+  ELOOP: 'too many levels of symbolic links',
+  ENAMETOOLONG: 'the name is too long for the file system',
+  ENXIO: 'no such device or address',
+  EMFILE: 'too many open files',
+  ENFILE: 'too many open files',
+  EPIPE: 'the reader closed it',
+  ETXTBSY: 'the file is busy (a running program)',
+};
+
+/**
+ * A file-system error in words, on one line ("no space left on the device"). `words` overrides
+ * the table where an operation gives a code a more precise meaning (ENOENT when creating a file
+ * means its directory is missing).
+ */
+export function describeErrno(error: unknown, words: Record<string, string> = {}): string {
+  const code = (error as NodeJS.ErrnoException)?.code;
+  const known = code === undefined ? undefined : (words[code] ?? ERRNO_WORDS[code]);
+  return known ?? String((error as Error)?.message ?? error).split('\n')[0];
+}
+
 export class AlsError extends Error {
   readonly code: AlsErrorCode;
 

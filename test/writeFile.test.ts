@@ -221,20 +221,20 @@ describe('the safe writer respects what the path is (issue 9, class 3)', () => {
     await assert.rejects(write('', 'x'), outputError(/^cannot write "": an empty file name$/));
   });
 
-  it('refuses a symlink planted in a sticky world-writable directory by another user (as fs.protected_symlinks)', { skip: !isRoot && 'needs root to plant a link owned by nobody' }, async () => {
+  it('refuses a symlink of another user, in a sticky world-writable directory or in a folder of theirs (stricter than fs.protected_symlinks)', { skip: !isRoot && 'needs root to plant a link owned by nobody' }, async () => {
     const sticky = sharedDir('sticky', 0o1777);
     const victim = join(work, 'root-owned');
     writeFileSync(victim, 'precious');
     const planted = join(sticky, 'out.tsv');
     symlinkSync(victim, planted);
     lchownSync(planted, NOBODY, NOBODY);
-    await assert.rejects(checkOutputPath(planted), outputError(/is a symbolic link in a directory that everyone may write to \(sticky\), owned by another user \(uid 65534\)/));
-    await assert.rejects(write(planted, TEXT), outputError(/als does not follow it/));
+    await assert.rejects(checkOutputPath(planted), outputError(/out\.tsv is a symbolic link of another user \(uid 65534\); als follows only its own user's and root's links/));
+    await assert.rejects(write(planted, TEXT), outputError(/als follows only its own user's and root's links/));
     // also when it is a directory on the way
     const plantedDir = join(sticky, 'dir');
     symlinkSync(work, plantedDir);
     lchownSync(plantedDir, NOBODY, NOBODY);
-    await assert.rejects(write(join(plantedDir, 'root-owned'), TEXT), outputError(/als does not follow it/));
+    await assert.rejects(write(join(plantedDir, 'root-owned'), TEXT), outputError(/als follows only its own user's and root's links/));
     assert.equal(readFileSync(victim, 'utf8'), 'precious');
     assert.deepEqual(readdirSync(sticky).sort(), ['dir', 'out.tsv']);
 
@@ -244,6 +244,17 @@ describe('the safe writer respects what the path is (issue 9, class 3)', () => {
     chownSync(file, NOBODY, NOBODY);
     await assert.rejects(write(file, TEXT), outputError(/belongs to another user \(uid 65534\) in a directory that everyone may write to/));
     assert.equal(readFileSync(file, 'utf8'), 'theirs');
+
+    // the trial's case (issue 9): a folder of another user's own in /tmp, not sticky itself, with
+    // their link in it: the kernel would follow it (its owner owns the folder); als does not
+    const theirFolder = join(sticky, 'their-folder');
+    mkdirSync(theirFolder);
+    chownSync(theirFolder, NOBODY, NOBODY);
+    const theirLink = join(theirFolder, 'train.tsv');
+    symlinkSync(victim, theirLink);
+    lchownSync(theirLink, NOBODY, NOBODY);
+    await assert.rejects(write(theirLink, TEXT), outputError(/train\.tsv is a symbolic link of another user \(uid 65534\)/));
+    assert.equal(readFileSync(victim, 'utf8'), 'precious');
 
     // a link of the running user's own there is followed
     const own = join(sticky, 'own.tsv');

@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { AlsError } from '../errors.js';
+import { AlsError, quoteForMessage } from '../errors.js';
 import { num } from './validate.js';
 
 export const WEIGHTINGS = ['linear', 'log', 'bm25'] as const;
@@ -84,8 +84,16 @@ function inRange(value: number, min: number, max: number): boolean {
  */
 export function resolveTrainOptions(given: Partial<TrainOptions> = {}): TrainOptions {
   if (typeof given !== 'object' || given === null || Array.isArray(given)) throw new AlsError('usage', `training options must be an object, not ${given === null ? 'null' : typeof given}`);
+  const defaults = defaultTrainOptions();
+  // a misspelt option (lambda, alhpa) would otherwise train with the default, silently
+  for (const key of Object.keys(given)) {
+    if (!Object.hasOwn(defaults, key)) {
+      const hint = key === 'lambda' ? ' (λ is regularization)' : '';
+      throw new AlsError('usage', `unknown training option ${quoteForMessage(key)}${hint}; the options are ${Object.keys(defaults).join(', ')}`);
+    }
+  }
   const defined = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
-  const options: TrainOptions = { ...defaultTrainOptions(), ...defined };
+  const options: TrainOptions = { ...defaults, ...defined };
   if (given.alpha === undefined && WEIGHTINGS.includes(options.weighting)) options.alpha = DEFAULT_ALPHA[options.weighting];
 
   check(WEIGHTINGS.includes(options.weighting), `unknown weighting "${options.weighting}" (expected one of: ${WEIGHTINGS.join(', ')})`);

@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
-import { describeErrno } from '../data/writeFile.js';
+import { describeWriteErrno } from '../data/writeFile.js';
 import { AlsError } from '../errors.js';
 import { EXIT, exitCodeFor } from './exitCodes.js';
 import { shown } from './output.js';
@@ -119,7 +119,7 @@ export async function main(argv: string[]): Promise<number> {
   const failure = failureOf(process.stdout);
   if (code === EXIT.ok && failure !== undefined && failure.code !== 'EPIPE') {
     const done = DONE[command];
-    process.stderr.write(`als: cannot write standard output: ${describeErrno(failure)}${done ? ` (${done})` : ''}\n`);
+    process.stderr.write(`als: cannot write standard output: ${describeWriteErrno(failure)}${done ? ` (${done})` : ''}\n`);
     return EXIT.output;
   }
   return code;

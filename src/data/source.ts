@@ -1,7 +1,7 @@
 import { createReadStream, promises as fs } from 'node:fs';
 import { pipeline, Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { AlsError } from '../errors.js';
+import { AlsError, describeErrno } from '../errors.js';
 
 export interface InputSource {
   /** size of the file on disk; null for a pipe or another stream, whose size is not known */
@@ -28,14 +28,15 @@ export const HEAD_BYTES = 1024;
 
 /** Turns a file-system error into a one-line message about `path`. */
 export function describeFileError(path: string, error: unknown): string {
-  const code = (error as NodeJS.ErrnoException)?.code;
-  if (code === 'ENOENT') return `${path}: no such file`;
-  if (code === 'EISDIR') return `${path}: is a directory, not a file`;
-  if (code === 'EACCES' || code === 'EPERM') return `${path}: permission denied`;
-  if (code === 'ENXIO') return `${path}: cannot be opened for reading (a socket or a device without a reader)`;
-  const message = ((error as Error)?.message ?? String(error)).split('\n')[0];
-  return `${path}: ${message}`;
+  return `${path}: ${describeErrno(error, READ_WORDS)}`;
 }
+
+/** What an error code means when opening an input file (the rest as describeErrno says). */
+const READ_WORDS = {
+  ENOENT: 'no such file',
+  EISDIR: 'is a directory, not a file',
+  ENXIO: 'cannot be opened for reading (a socket or a device without a reader)',
+};
 
 /**
  * Why the first bytes of the data say it is UTF-16, or null: a UTF-16 byte order mark, or NUL

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { constants, promises as fs, unlinkSync, type Stats } from 'node:fs';
 import { basename, dirname, isAbsolute } from 'node:path';
-import { AlsError } from '../errors.js';
+import { AlsError, describeErrno } from '../errors.js';
+import { followsLinkOf } from './trustedLinks.js';
 
 /**
  * The one writer of every file a user names (`--output`, `--write-config`, the split files).
@@ -16,11 +17,11 @@ import { AlsError } from '../errors.js';
  *   other `/proc/self/fd/N` links — is opened as it is (`O_WRONLY`, no create, no truncate) and
  *   written straight; opening a FIFO waits for its reader, as a shell redirection does.
  * - A symbolic link is followed to its target, which is then written as above (the link stays a
- *   link); a link to nothing creates its target, as `>` does. Like Linux's
- *   `fs.protected_symlinks` (whatever the system's setting), a link in a sticky directory that
- *   everyone may write to (/tmp) is followed only when it belongs to the running user or to the
- *   directory's owner; likewise (`fs.protected_regular`, `fs.protected_fifos`) a file or FIFO
- *   there that belongs to another user is not written.
+ *   link); a link to nothing creates its target, as `>` does. Only links of the running user and
+ *   of root are followed (trustedLinks.ts): stricter than Linux's `fs.protected_symlinks`, which
+ *   follows a link in a folder its owner owns (another user's folder in /tmp). Like
+ *   `fs.protected_regular` and `fs.protected_fifos`, a file or FIFO in a sticky directory that
+ *   everyone may write to, that belongs to another user, is not written.
  * - A directory, a socket, a missing directory, a read-only file or a directory the running user
  *   cannot write are refused before anything is created.
  *
@@ -30,48 +31,17 @@ import { AlsError } from '../errors.js';
 /** What an output goes to: a path, or an open stream (for `-`, the CLI passes process.stdout). */
 export type OutputTarget = string | NodeJS.WritableStream;
 
+/** What an error code means when writing a file (the rest as describeErrno says). */
+const WRITE_WORDS = { ENOENT: 'no such directory', ENOTDIR: 'a file is in the way of the directory', EEXIST: 'a file is in the way of the directory' };
+
 /** The reason of a failed write in words: "no space left on the device". */
-export function describeErrno(error: unknown): string {
-  const code = (error as NodeJS.ErrnoException)?.code;
-  switch (code) {
-    case 'ENOENT':
-      return 'no such directory';
-    case 'ENOTDIR':
-    case 'EEXIST':
-      return 'a file is in the way of the directory';
-    case 'EACCES':
-    case 'EPERM':
-      return 'permission denied';
-    case 'EROFS':
-      return 'read-only file system';
-    case 'EISDIR':
-      return 'is a directory';
-    case 'ENOSPC':
-      return 'no space left on the device';
-    case 'EDQUOT':
-      return 'disk quota exceeded';
-    case 'EFBIG':
-      return 'file too large';
-    case 'EIO':
-      return 'input/output error';
-    case 'ELOOP':
-      return 'too many levels of symbolic links';
-    case 'ENAMETOOLONG':
-      return 'file name too long';
-    case 'ENXIO':
-      return 'no such device or address';
-    case 'EPIPE':
-      return 'the reader closed it';
-    case 'ETXTBSY':
-      return 'the file is busy (a running program)';
-    default:
-      return (error as Error)?.message ?? String(error);
-  }
+export function describeWriteErrno(error: unknown): string {
+  return describeErrno(error, WRITE_WORDS);
 }
 
 /** "cannot write PATH: reason", naming the file or directory the user asked for, not a temporary one. */
 export function describeWriteError(path: string, error: unknown): string {
-  return `cannot write ${path}: ${describeErrno(error)}`;
+  return `cannot write ${path}: ${describeWriteErrno(error)}`;
 }
 
 function refuseSwapped(path: string): AlsError {
@@ -156,14 +126,8 @@ async function walk(userPath: string, makeDirectories: boolean): Promise<{ path:
     }
     if (stats.isSymbolicLink()) {
       if (++steps > MAX_LINKS) throw fail(errno('ELOOP'));
-      if (stats.uid !== euid) {
-        const dir = await fs.stat(current);
-        if (isShared(dir) && dir.uid !== stats.uid) {
-          throw refuse(
-            `${candidate} is a symbolic link in a directory that everyone may write to (sticky), owned by another user ` +
-              `(uid ${stats.uid}); als does not follow it (as Linux's fs.protected_symlinks)`,
-          );
-        }
+      if (!followsLinkOf(stats.uid)) {
+        throw refuse(`${candidate} is a symbolic link of another user (uid ${stats.uid}); als follows only its own user's and root's links when it writes`);
       }
       const target = await fs.readlink(candidate);
       pending.unshift(...target.split('/'));

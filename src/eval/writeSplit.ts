@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { Interactions } from '../data/read.js';
 import type { CsrMatrix } from '../data/sparse.js';
 import { makeOutputDirectory, openOutput, type OpenOutput } from '../data/writeFile.js';
+import { checkTsvNames } from '../data/tsvNames.js';
 import { AlsError } from '../errors.js';
 import { MIN_TEST_INTERACTIONS, splitByUser, type SplitOptions } from './split.js';
 
@@ -24,7 +25,6 @@ export interface WrittenSplit {
 const WRITE_CHUNK = 1 << 20;
 
 /** A tab or newline would split a field or a line of the file. */
-const SEPARATOR = /[\t\n]/;
 
 /**
  * The count as the shortest decimal that reads back as the same float32: whole numbers as they
@@ -41,28 +41,12 @@ export function formatPlays(value: number): string {
 
 /**
  * Refuses what `user \t item \t count` lines cannot carry so that the triples reader gives it
- * back: a tab or newline in a name (possible from csv input; escaping would change the name when
- * read back), two items shown with the same name (csv mixing 3- and 4-field rows: "Muse" and
- * "muse"), which would be read back as one, and a count that is not a positive finite number.
- * A carriage return is kept: the readers drop only one just before a newline, which always
- * follows the count, so a name keeps it (the Last.fm 360K file has such names). Returns how many
- * names hold one, because other tools may take a lone "\r" for a line break.
+ * back: names as checkTsvNames says, and a count that is not a positive finite number. Returns
+ * how many names hold a carriage return.
  */
 export function checkWritableAsTriples(data: Pick<Interactions, 'userItems' | 'userIds' | 'itemNames'>): { carriageReturns: number } {
-  const refuse = (what: string) =>
-    new AlsError('output', `cannot write the split as "user \\t item \\t count" lines: ${what}`);
-  let carriageReturns = 0;
-  for (const id of data.userIds) {
-    if (SEPARATOR.test(id)) throw refuse(`user ${JSON.stringify(id)} contains a tab or newline (rename it in the input)`);
-    if (id.includes('\r')) carriageReturns++;
-  }
-  const seen = new Set<string>();
-  for (const name of data.itemNames) {
-    if (SEPARATOR.test(name)) throw refuse(`item ${JSON.stringify(name)} contains a tab or newline (rename it in the input)`);
-    if (name.includes('\r')) carriageReturns++;
-    if (seen.has(name)) throw refuse(`two different items are both named ${JSON.stringify(name)} (they would be read back as one)`);
-    seen.add(name);
-  }
+  const { carriageReturns } = checkTsvNames(data.userIds, data.itemNames, 'the split');
+  const refuse = (what: string) => new AlsError('output', `cannot write the split as tab-separated lines: ${what}`);
   const { rows, indptr, indices, data: plays } = data.userItems;
   for (let u = 0; u < rows; u++) {
     for (let n = indptr[u]; n < indptr[u + 1]; n++) {

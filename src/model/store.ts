@@ -1,7 +1,8 @@
 import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, realpathSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { valueForMessage } from '../als/validate.js';
-import { AlsError, quoteForMessage } from '../errors.js';
+import { untrustedLinkOnPath } from '../data/trustedLinks.js';
+import { AlsError, describeErrno, quoteForMessage } from '../errors.js';
 import { FILES, FORMAT_NAME, MANIFEST, TIMINGS } from './format.js';
 
 /**
@@ -62,31 +63,8 @@ export function checkModelPath(dir: unknown): string {
 
 /** A file-system error in words, on one line. */
 export function describeFsError(error: unknown): string {
-  const e = error as NodeJS.ErrnoException;
-  switch (e?.code) {
-    case 'ENOENT':
-      return 'no such file or directory';
-    case 'EACCES':
-    case 'EPERM':
-      return 'permission denied';
-    case 'ENAMETOOLONG':
-      return 'the name is too long for the file system';
-    case 'ENOTDIR':
-      return 'a part of the path is not a directory';
-    case 'ENOSPC':
-      return 'no space left on the device';
-    case 'EDQUOT':
-      return 'disk quota exceeded';
-    case 'EROFS':
-      return 'read-only file system';
-    case 'ELOOP':
-      return 'a symbolic link where a regular file belongs';
-    case 'EMFILE':
-    case 'ENFILE':
-      return 'too many open files';
-    default:
-      return String(e?.message ?? error).split('\n')[0];
-  }
+  // O_NOFOLLOW opening a model's file: a link where als wrote a regular file
+  return describeErrno(error, { ELOOP: 'a symbolic link where a regular file belongs' });
 }
 
 const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
@@ -181,6 +159,24 @@ export function locateModel(dir: string): ModelLocation {
   }
 }
 
+/** Whether `path`, its links resolved as far as they exist, lies inside a model's STORE_DIR. */
+function insideStore(path: string): boolean {
+  let real = path;
+  const rest: string[] = [];
+  for (;;) {
+    try {
+      real = join(realpathSync(real), ...rest);
+      break;
+    } catch {
+      const parent = dirname(real);
+      if (parent === real) break;
+      rest.unshift(basename(real));
+      real = parent;
+    }
+  }
+  return real.split('/').includes(STORE_DIR);
+}
+
 function isLink(path: string): boolean {
   try {
     return lstatSync(path).isSymbolicLink();
@@ -226,6 +222,14 @@ export interface WriteTarget {
 export function inspectTarget(dir: string): WriteTarget {
   const given = checkModelPath(dir);
   const refuse = (why: string) => new AlsError('model', `${given}: ${why}`);
+  // the rule of every writer of als (trustedLinks.ts): another user's link could lead the model anywhere
+  const untrusted = untrustedLinkOnPath(given);
+  if (untrusted !== null) {
+    throw refuse(`${untrusted.link} is a symbolic link of another user (uid ${untrusted.uid}); als writes only through its own user's and root's links`);
+  }
+  // a version folder of another model (M/.als/current, M/.als/v3-…) is that model's: writing a
+  // model into it would break the other one for every reader
+  if (insideStore(given)) throw refuse(`is inside the ${STORE_DIR} folder of another model; give the model directory itself`);
   let stat;
   try {
     stat = lstatSync(given);

@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import { checkTsvNames } from '../data/tsvNames.js';
 import { checkBoolean, checkCount, checkKernels, checkOptions, checkOutput } from '../als/validate.js';
 import { writeOutput, type OutputTarget } from '../data/writeFile.js';
 import { createWasmKernels, type Kernels } from '../kernels/index.js';
@@ -55,10 +56,6 @@ export async function allQueryKernels(kernels: Kernels | undefined): Promise<{ k
   return { kernels: owned, owned };
 }
 
-export function field(text: string): string {
-  // a tab or newline in an id would break the line format; they cannot come from TSV input
-  return text.replace(/[\t\r\n]/g, ' ');
-}
 
 /**
  * Writes `user \t item \t score` lines for every user, best first within a user (the lines of
@@ -82,7 +79,9 @@ export async function writeAllRecommendations(
   const k = checkCount('count', options.count, 10, items);
   // model errors (a corrupt file read on first use) come before the output file is opened
   const { indptr, indices } = model.userItems;
-  const names = model.itemNames.map(field);
+  // names as they are (a carriage return included), or refused: the rule of the split files
+  checkTsvNames(model.userIds, model.itemNames, 'the recommendations');
+  const names = model.itemNames;
   const { kernels, owned } = await allQueryKernels(options.kernels);
   let lines = 0;
   try {
@@ -98,7 +97,7 @@ export async function writeAllRecommendations(
         kernels.selectBlock({ scores, rows: items, queries, k, excludeStart, exclude, best, found, range });
         let text = '';
         for (let q = 0; q < queries; q++) {
-          const id = field(model.userIds[first + q]);
+          const id = model.userIds[first + q];
           const scale = { min: range[2 * q], max: range[2 * q + 1] };
           for (let n = 0; n < found[q]; n++) {
             const item = best[q * k + n];

@@ -3,7 +3,8 @@ import { writeOutput, type OutputTarget } from '../data/writeFile.js';
 import type { Kernels } from '../kernels/index.js';
 import type { AlsModel } from '../model/model.js';
 import { checkMinListeners, DEFAULT_MIN_LISTENERS } from './listeners.js';
-import { allQueryKernels, blockScratch, field, QUERY_BLOCK } from './recommendAll.js';
+import { checkTsvNames } from '../data/tsvNames.js';
+import { allQueryKernels, blockScratch, QUERY_BLOCK } from './recommendAll.js';
 import { minMaxScale } from './scale.js';
 import { itemNorms, type SimilarOptions } from './similar.js';
 
@@ -89,7 +90,9 @@ export async function writeAllSimilar(
   // never lists longer than the items there are (a count of 1e9 allocates nothing)
   const k = checkCount('count', options.count, 10, model.items);
   const { itemFactors: Y, items, factors: f } = model;
-  const names = model.itemNames.map(field);
+  // names as they are (a carriage return included), or refused: the rule of the split files
+  checkTsvNames([], model.itemNames, 'the neighbours');
+  const names = model.itemNames;
   const { kernels, owned } = await allQueryKernels(options.kernels);
   let lines = 0;
   let count = 0;

@@ -1,0 +1,52 @@
+import { lstatSync, readlinkSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+
+/**
+ * Which symbolic links als follows when it writes: only those of the running user and of root.
+ * A link another user made — in their folder under /tmp, in a sticky shared folder, anywhere —
+ * could send a write of root's to any file (issue 9), so a write through one is refused; the
+ * kernel's fs.protected_symlinks covers sticky folders only, and not a folder the link's owner
+ * owns.
+ */
+export function followsLinkOf(uid: number): boolean {
+  return uid === 0 || uid === (process.geteuid?.() ?? -1);
+}
+
+/** Links followed at most, as the kernel's 40. */
+const MAX_LINKS = 40;
+
+/**
+ * The first link on the way to `path` that als does not follow (followsLinkOf), with its owner,
+ * or null. Follows the links it trusts like the kernel, component by component; a component
+ * that does not exist ends the walk (what is created there is the writer's own).
+ */
+export function untrustedLinkOnPath(path: string): { link: string; uid: number } | null {
+  const pending = resolve(path).split('/').filter((part) => part !== '');
+  let current = '/';
+  let links = 0;
+  while (pending.length > 0) {
+    const name = pending.shift() as string;
+    if (name === '.') continue;
+    if (name === '..') {
+      current = dirname(current);
+      continue;
+    }
+    const candidate = current === '/' ? `/${name}` : `${current}/${name}`;
+    let stats;
+    try {
+      stats = lstatSync(candidate);
+    } catch {
+      return null;
+    }
+    if (!stats.isSymbolicLink()) {
+      current = candidate;
+      continue;
+    }
+    if (!followsLinkOf(stats.uid)) return { link: candidate, uid: stats.uid };
+    if (++links > MAX_LINKS) return null;
+    const target = readlinkSync(candidate);
+    pending.unshift(...target.split('/').filter((part) => part !== ''));
+    if (isAbsolute(target)) current = '/';
+  }
+  return null;
+}
