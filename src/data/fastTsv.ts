@@ -241,12 +241,12 @@ export class FastTsvReader {
     if (!sameUser) {
       userHash = hashBytes(view, start, userEnd);
       userSlot = users.find(view, start, userEnd, userHash);
-      if (userSlot < 0 && this.blank(bytes, start, userEnd)) return this.judge(bytes, start, end, line);
+      if (userSlot < 0 && (this.blank(bytes, start, userEnd) || this.unreadable(bytes, start, userEnd))) return this.judge(bytes, start, end, line);
     }
     const items = this.itemTable;
     const itemHash = hashBytes(view, itemStart, itemEnd);
     let itemSlot = items.find(view, itemStart, itemEnd, itemHash);
-    if (itemSlot < 0 && this.blank(bytes, itemStart, itemEnd)) return this.judge(bytes, start, end, line);
+    if (itemSlot < 0 && (this.blank(bytes, itemStart, itemEnd) || this.unreadable(bytes, itemStart, itemEnd))) return this.judge(bytes, start, end, line);
     if (isZeroCount(count)) {
       this.zeroCounts++;
       return;
@@ -282,6 +282,17 @@ export class FastTsvReader {
     const last = bytes[end - 1];
     if ((first > 0x20 && first < 0x7f) || (last > 0x20 && last < 0x7f)) return false;
     return canonicalName(bytes.toString('utf8', start, end)).length === 0;
+  }
+
+  /**
+   * Whether the field bytes[start, end) (new to its table) decode to U+FFFD: not UTF-8, or the
+   * replacement character itself. Such bytes never enter a table, so every row holding them is
+   * judged (and skipped) like this one.
+   */
+  private unreadable(bytes: Buffer, start: number, end: number): boolean {
+    let ascii = true;
+    for (let p = start; p < end && ascii; p++) ascii = bytes[p] < 0x80;
+    return !ascii && bytes.toString('utf8', start, end).includes(REPLACEMENT_CHARACTER);
   }
 
   /** Skips a row that is not plainly good, with the reason the string reader gives for its fields. */

@@ -114,13 +114,18 @@ export function badCountReason(layout: RowLayout, text: string): string {
 
 /** A field (1-based) holds a character no field may hold: NUL anywhere, tab or line feed in csv. */
 export function badCharacterReason(field: number, text: string): string {
+  if (text.includes('\uFFFD')) return `field ${field} is not valid UTF-8 (or holds U+FFFD, the mark of text that was not)`;
   const what = text.includes('\0') ? 'a NUL byte' : text.includes('\t') ? 'a tab' : 'a line break';
   return `field ${field} holds ${what}`;
 }
 
-/** The first field (0-based) holding NUL, tab or line feed, or -1. */
+/**
+ * The first field (0-based) holding NUL, tab, line feed or U+FFFD, or -1. U+FFFD is what bytes
+ * that are not UTF-8 decode to: such a name would silently merge with other misread names
+ * ("Bj\xf6rk" and "Bj\xe9rk" both "Bj�rk"), so it is a malformed row (issue 9).
+ */
 export function fieldWithBadCharacter(fields: string[]): number {
-  for (let n = 0; n < fields.length; n++) if (/[\0\t\n]/.test(fields[n])) return n;
+  for (let n = 0; n < fields.length; n++) if (/[\0\t\n\uFFFD]/.test(fields[n])) return n;
   return -1;
 }
 
