@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { lchownSync, readdirSync, readlinkSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { train } from '../src/als/train.js';
@@ -14,7 +15,10 @@ import { lockModel } from '../src/model/lock.js';
 import { saveModel } from '../src/model/save.js';
 import { updateModelDirectory } from '../src/model/updateDirectory.js';
 import { findItem, findUser } from '../src/query/lookup.js';
-import { ALS_BIN, tempDir } from './helpers.js';
+import { resolveTrainOptions } from '../src/als/options.js';
+import { parseItemList } from '../src/query/listened.js';
+import { writeAllSimilar } from '../src/query/similarAll.js';
+import { ALS_BIN, NOBODY, tempDir } from './helpers.js';
 
 /**
  * Regression tests of issue 9 at the seams between its parts (the readers, the numbers, the
@@ -151,6 +155,75 @@ describe('issue 9 at the seams between readers, numbers, store and queries', () 
     assert.equal(open(), before);
     assert.equal(models[0].itemNames.length, 8);
     assert.throws(() => models[0].userFactors, (e: unknown) => e instanceof AlsError && e.code === 'model' && /closeModel/.test(e.message));
+  });
+});
+
+describe('issue 9: what the attacker trial found', () => {
+  it('--model through another user\'s link is refused, as the output writer refuses it', { skip: process.geteuid?.() !== 0 && 'needs root to plant a link owned by nobody' }, async () => {
+    const prod = join(work, 'prod');
+    await smallModel(prod);
+    const before = readlinkSync(join(prod, '.als', 'current'));
+    const planted = join(work, 'planted-model');
+    symlinkSync(prod, planted);
+    lchownSync(planted, NOBODY, NOBODY);
+    const file = writeAndReturn(join(work, 'retrain.tsv'), 'u1\ti1\t3\nu2\ti1\t2\nu2\ti2\t1\n');
+    const result = als('train', file, '--format', 'triples', '--model', planted);
+    assert.equal(result.status, 4, result.stderr);
+    assert.match(result.stderr, /planted-model is a symbolic link of another user \(uid 65534\)/);
+    assert.equal(readlinkSync(join(prod, '.als', 'current')), before, 'the model behind the link is untouched');
+  });
+
+  it('a --model inside another model\'s .als is refused, and that model stays readable', async () => {
+    const other = join(work, 'other-model');
+    await smallModel(other);
+    const file = writeAndReturn(join(work, 'inside.tsv'), 'u1\ti1\t3\nu2\ti1\t2\n');
+    for (const inside of [join(other, '.als', 'current'), join(other, '.als', readlinkSync(join(other, '.als', 'current')))]) {
+      const result = als('train', file, '--format', 'triples', '--model', inside);
+      assert.equal(result.status, 4, result.stderr);
+      assert.match(result.stderr, /is inside the \.als folder of another model/);
+    }
+    assert.equal(als('info', '--model', other).status, 0);
+  });
+
+  it('--all files write names exactly (a carriage return kept) and refuse what tab-separated lines cannot carry', async () => {
+    const dir = join(work, 'cr-model');
+    const file = writeAndReturn(join(work, 'cr.tsv'), 'u1\tCR\rx\t3\nu1\tCR x\t2\nu2\tCR x\t1\nu2\tz\t1\nu3\tz\t4\nu3\tCR\rx\t1\n');
+    assert.equal(als('train', file, '--format', 'triples', '--factors', '2', '--model', dir).status, 0);
+    const result = als('similar', '--all', '--output', '-', '--min-listeners', '1', '--model', dir);
+    assert.equal(result.status, 0, result.stderr);
+    const lines = result.stdout.trimEnd().split('\n').map((line) => line.split('\t'));
+    assert.ok(lines.every((fields) => fields.length === 3));
+    assert.deepEqual([...new Set(lines.map((fields) => fields[0]))].sort(), ['CR\rx', 'CR x', 'z'], 'two items, two names');
+    const model = loadModel(dir);
+    const tabbed = { ...model, itemNames: model.itemNames.map((name) => (name === 'z' ? 'z\ty' : name)) };
+    await assert.rejects(
+      writeAllSimilar(tabbed, join(work, 'never.tsv')),
+      (e: unknown) => e instanceof AlsError && e.code === 'output' && /item "z\\ty" contains a tab or newline/.test(e.message),
+    );
+  });
+
+  it('misspelt training options are refused instead of training with the default', () => {
+    assert.throws(() => resolveTrainOptions({ lambda: 2 } as never), isUsage(/^unknown training option "lambda" \(λ is regularization\)/));
+    assert.throws(() => resolveTrainOptions({ alhpa: 1e39 } as never), isUsage(/^unknown training option "alhpa"/));
+  });
+
+  it('a hand-made lock (a pid no process can have, or no holder long after it was written) does not hold writers off', async () => {
+    const dir = join(work, 'hand-made-lock');
+    await smallModel(dir);
+    const lock = join(dir, '.als', 'lock');
+    writeFileSync(lock, JSON.stringify({ pid: 99999999999, hostname: hostname(), startTime: '1', command: 'x', since: 'x' }));
+    (await lockModel(dir, { lockTimeoutMs: 0 })).release();
+    writeFileSync(lock, '');
+    await assert.rejects(lockModel(dir, { lockTimeoutMs: 0 }), (e: unknown) => e instanceof AlsError && e.code === 'model', 'a fresh nameless lock may be one being written');
+    const past = new Date(Date.now() - 60_000);
+    utimesSync(lock, past, past);
+    (await lockModel(dir, { lockTimeoutMs: 0 })).release();
+  });
+
+  it('an empty id or name is a usage error; plays that are 0 in float32 are refused as plays', () => {
+    assert.throws(() => findUser(['a'], '  '), isUsage(/^the user id is empty$/));
+    assert.throws(() => findItem(['a'], ''), isUsage(/^the item name is empty$/));
+    assert.throws(() => parseItemList('Radiohead=1e-300'), isUsage(/plays must be a decimal number above 0/));
   });
 });
 

@@ -68,6 +68,9 @@ export async function readInput(out: Output, file: string, cli: Pick<TrainCliOpt
     onProgress: ({ bytesRead, totalBytes, rows }) => {
       readBar ??= startProgress(out.interactive, 'Reading  |{bar}| {percentage}% | {mb} / {totalMb} MB | {rows} rows | {speed} MB/s', totalBytes, {
         totalMb: (totalBytes / 1e6).toFixed(1),
+        mb: '0.0',
+        rows: '0',
+        speed: '-',
       });
       const seconds = (performance.now() - readStarted) / 1000;
       readBar.update(bytesRead, {

@@ -198,7 +198,8 @@ export function parseTimings(text: string): Record<string, number> | null {
   try {
     const parsed: unknown = JSON.parse(text);
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return null;
-    const numbers = Object.entries(parsed).filter(([, v]) => typeof v === 'number' && Number.isFinite(v));
+    // seconds: a negative or endless one is not a timing (timings.json is not checksummed)
+    const numbers = Object.entries(parsed).filter(([, v]) => typeof v === 'number' && Number.isFinite(v) && v >= 0);
     return numbers.length > 0 ? Object.fromEntries(numbers) : null;
   } catch {
     return null;

@@ -32,6 +32,13 @@ export const DEFAULT_LOCK_TIMEOUT_MS = 5 * 60 * 1000;
 /** a breaker holds lock.break for microseconds; one older than this was left by a crash */
 const BREAK_STALE_MS = 10_000;
 const MAX_LOCK_BYTES = 64 * 1024;
+const PID_MAX_LIMIT = 4_194_304;
+/**
+ * als writes a lock's holder before the lock takes its name (or, on a file system without hard
+ * links, at once after): a regular lock file that names no holder this long after it was written
+ * was not made by a running als, and is broken like a dead holder's.
+ */
+const NAMELESS_STALE_MS = 10_000;
 
 /** A held lock; release() is idempotent. */
 export interface ModelLock {
@@ -129,6 +136,8 @@ function readLock(file: string): { holder: LockHolder | null; ino: number; mtime
  */
 export function holderIsDead(holder: LockHolder | null): boolean {
   if (holder === null || holder.hostname !== hostname()) return false;
+  // no process of Linux has a larger pid (PID_MAX_LIMIT): a hand-made lock
+  if (holder.pid > PID_MAX_LIMIT) return true;
   try {
     process.kill(holder.pid, 0);
   } catch (error) {
@@ -202,6 +211,12 @@ function unlinkQuietly(path: string): void {
   }
 }
 
+/** Whether a lock file read by readLock is left by no running writer: its holder is dead, or it names none long after it was written. */
+function isStale(lock: { holder: LockHolder | null; ino: number; mtimeMs: number }): boolean {
+  if (lock.holder === null) return lock.ino !== -1 && Date.now() - lock.mtimeMs > NAMELESS_STALE_MS;
+  return holderIsDead(lock.holder);
+}
+
 /**
  * Removes the lock file if it is still the stale one judged (inode `ino`, holder dead), under a
  * second, short-lived lock (lock.break), so that two processes breaking the same stale lock at
@@ -225,7 +240,7 @@ function breakStale(file: string, ino: number): void {
   }
   try {
     const now = readLock(file);
-    if (now && now.ino === ino && holderIsDead(now.holder)) unlinkSync(file);
+    if (now && now.ino === ino && isStale(now)) unlinkSync(file);
   } catch {
     // someone else removed it
   } finally {
@@ -337,7 +352,7 @@ export async function lockModel(dir: string, options: LockOptions & { create?: b
     }
     const current = readLock(file);
     if (current === null) continue;
-    if (holderIsDead(current.holder)) {
+    if (isStale(current)) {
       breakStale(file, current.ino);
       continue;
     }

@@ -137,18 +137,18 @@ export interface ModelLocation {
 export function locateModel(dir: string): ModelLocation {
   const current = join(dir, STORE_DIR, CURRENT);
   try {
-    // the link als wrote names a version folder beside it; anything else was not written by als
-    const target = readlinkSync(current);
-    if (!VERSION_NAME.test(target)) {
-      throw new AlsError('model', `${dir}: ${STORE_DIR}/${CURRENT} points outside the model's versions (${quoteForMessage(target)}); train the model again`);
+    // one resolution by the kernel, so that a switch under us gives the old or the new version;
+    // the link als wrote names a version folder beside it, anything else was not written by als
+    if (!lstatSync(current).isSymbolicLink()) throw new AlsError('model', `${dir}: ${STORE_DIR}/${CURRENT} is not a link; train the model again`);
+    const root = realpathSync(current);
+    const version = basename(root);
+    if (!VERSION_NAME.test(version) || dirname(root) !== realpathSync(join(dir, STORE_DIR))) {
+      throw new AlsError('model', `${dir}: ${STORE_DIR}/${CURRENT} points outside the model's versions (${quoteForMessage(root)}); train the model again`);
     }
-    const root = join(dir, STORE_DIR, target);
-    if (!lstatSync(root).isDirectory()) throw new AlsError('model', `${dir}: ${STORE_DIR}/${target} is not a directory; train the model again`);
-    return { dir, root, version: target };
+    return { dir, root, version };
   } catch (error) {
     if (error instanceof AlsError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EINVAL') throw new AlsError('model', `${dir}: ${STORE_DIR}/${CURRENT} is not a link; train the model again`);
     if (code === 'ENOENT' || code === 'ENOTDIR') {
       if (isLink(current)) {
         throw new AlsError('model', `${dir}: ${STORE_DIR}/${CURRENT} names a version that does not exist (the model is corrupt or incomplete; train it again)`);

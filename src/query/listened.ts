@@ -40,7 +40,8 @@ export function parseItemList(text: string): ListedItem[] {
     const value = entry.slice(at + 1).trim();
     const plays = parseCount(value);
     if (name.length === 0) throw new AlsError('usage', `item list entry ${quoteForMessage(entry)} has plays but no name`);
-    if (!(plays > 0) || plays > MAX_COUNT) {
+    // above 0 as stored (float32): 1e-300 would be a count of 0
+    if (!(Math.fround(plays) > 0) || plays > MAX_COUNT) {
       throw new AlsError('usage', `item list entry ${quoteForMessage(entry)}: plays must be a decimal number above 0 and at most ${num(MAX_COUNT)}, not ${quoteForMessage(value)}`);
     }
     entries.push({ name, plays });

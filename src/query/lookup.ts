@@ -79,6 +79,7 @@ export function findItem(itemNames: readonly string[], name: string, options: Lo
   checkString('item name', name);
   // the name as the readers store names (NFC, no spaces at the ends), so that what looks alike matches
   name = canonicalName(name);
+  if (name === '') throw new AlsError('usage', 'the item name is empty');
   const exact = itemNames.indexOf(name);
   if (exact !== -1) return exact;
   const lower = name.toLowerCase();
@@ -96,6 +97,7 @@ export function findItem(itemNames: readonly string[], name: string, options: Lo
 export function findUser(userIds: readonly string[], id: string, options: LookupOptions = {}): number {
   checkString('user id', id);
   id = canonicalName(id);
+  if (id === '') throw new AlsError('usage', 'the user id is empty');
   const exact = userIds.indexOf(id);
   if (exact !== -1) return exact;
   const suggestions = options.suggest === false ? [] : closestNames(userIds, id);
