@@ -37,6 +37,9 @@ export interface TrainOptions {
  * YᵀY + λI stays finite and the confidences 1 + α·w(r) can be checked against
  * MAX_CONFIDENCE (weighting.ts) without overflowing first.
  */
+/** The most latent factors a model has (training refuses more, loading a model with more is refused). */
+export const MAX_FACTORS = 1024;
+
 export const MAX_ALPHA = 1e6;
 export const MAX_LAMBDA = 1e6;
 export const MAX_BM25_K1 = 1e6;
@@ -98,7 +101,7 @@ export function resolveTrainOptions(given: Partial<TrainOptions> = {}): TrainOpt
 
   check(WEIGHTINGS.includes(options.weighting), `unknown weighting "${options.weighting}" (expected one of: ${WEIGHTINGS.join(', ')})`);
   check(SOLVERS.includes(options.solver), `unknown solver "${options.solver}" (expected one of: ${SOLVERS.join(', ')})`);
-  check(isInteger(options.factors, 1, 1024), `factors must be a whole number from 1 to 1024, not ${options.factors}`);
+  check(isInteger(options.factors, 1, MAX_FACTORS), `factors must be a whole number from 1 to ${MAX_FACTORS}, not ${options.factors}`);
   check(isInteger(options.iterations, 1, 10000), `iterations must be a whole number from 1 to 10000, not ${options.iterations}`);
   check(isInteger(options.cgSteps, 1, 1024), `cg-steps must be a whole number from 1 to 1024, not ${options.cgSteps}`);
   check(isInteger(options.threads, 1, 1024), `threads must be a whole number from 1 to 1024, not ${options.threads}`);

@@ -1,6 +1,7 @@
 import { availableParallelism, totalmem } from 'node:os';
 import type { CsrMatrix } from '../data/sparse.js';
 import { AlsError } from '../errors.js';
+import { GATHER_BYTES, GATHER_FROM_BYTES } from '../kernels/wasm.js';
 import type { TrainOptions } from './options.js';
 
 /**
@@ -18,8 +19,6 @@ export const ROWS_PER_THREAD = 4096;
 /** The WebAssembly memory's limit: 65,536 pages of 64 KiB (the kernels' `maximum`). */
 export const WASM_MEMORY_BYTES = 65536 * 65536;
 
-/** The largest Y rows CG gathers per thread (GATHER_BYTES in kernels/wasm.ts). */
-const GATHER_BYTES = 64 * 1024 * 1024;
 
 /**
  * The threads training uses: the requested number, but no more than the CPUs
@@ -75,7 +74,7 @@ export function estimateTrainingMemory(plays: CsrMatrix, options: Pick<TrainOpti
   if (options.solver === 'naive') perThread = f * f * 12 + f * 12 + 64;
   else {
     const longest = Math.max(longestRow(plays), longestColumn(plays));
-    const gathered = longest >= Math.ceil((32 * 1024) / rowBytes) ? Math.min(longest, Math.floor(GATHER_BYTES / rowBytes)) : 0;
+    const gathered = longest >= Math.ceil(GATHER_FROM_BYTES / rowBytes) ? Math.min(longest, Math.floor(GATHER_BYTES / rowBytes)) : 0;
     perThread = 3 * (((f + 3) & ~3) * 4) + gathered * rowBytes + 16;
   }
   const chunks = Math.max(1, Math.ceil(Math.max(users, items) / 2048));

@@ -1,9 +1,9 @@
 import { Option, type Command } from 'commander';
 import { DEFAULT_ALPHA, SOLVERS, WEIGHTINGS, defaultTrainOptions, resolveTrainOptions, type Solver, type TrainOptions, type Weighting } from '../als/options.js';
-import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import { parseTrainConfig } from '../als/config.js';
 import { INPUT_FORMATS, type InputFormat } from '../data/read.js';
-import { AlsError } from '../errors.js';
+import { NotRegularFile, readSmallFile } from '../data/regularFile.js';
+import { AlsError, describeErrno } from '../errors.js';
 import { decimal, wholeNumber } from './parse.js';
 
 /** The options of every command that reads a file and trains (train, evaluate). */
@@ -87,22 +87,13 @@ const MAX_CONFIG_BYTES = 1 << 16;
 
 function readConfig(file: string): Partial<TrainOptions> {
   let text: string;
-  let descriptor: number | undefined;
   try {
-    // non-blocking, so that a FIFO with no writer cannot hang the command before the check below
-    descriptor = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
-    const stat = fstatSync(descriptor);
-    if (stat.isDirectory()) throw new AlsError('input', `${file}: is a directory, not a settings file`);
-    if (!stat.isFile()) throw new AlsError('input', `${file}: not a regular file; a settings file is a JSON file`);
-    if (stat.size > MAX_CONFIG_BYTES) throw new AlsError('input', `${file}: ${stat.size} bytes is too large for a settings file (at most ${MAX_CONFIG_BYTES})`);
-    text = readFileSync(descriptor, 'utf8');
+    // a regular file of bounded size: a FIFO cannot hang the command, /dev/zero cannot fill memory
+    text = readSmallFile(file, MAX_CONFIG_BYTES, { followLink: true }).toString('utf8');
   } catch (error) {
-    if (error instanceof AlsError) throw error;
-    const code = (error as NodeJS.ErrnoException).code;
-    const reason = code === 'ENOENT' ? 'no such file' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code ?? (error as Error).message;
-    throw new AlsError('input', `${file}: cannot read the settings file (${reason})`);
-  } finally {
-    if (descriptor !== undefined) closeSync(descriptor);
+    if (error instanceof NotRegularFile) throw new AlsError('input', `${file}: ${error.message}; a settings file is a small JSON file`);
+    const words = { ENOENT: 'no such file' };
+    throw new AlsError('input', `${file}: cannot read the settings file (${describeErrno(error, words)})`, { cause: error });
   }
   return parseTrainConfig(text, file);
 }

@@ -9,7 +9,21 @@ import { dirname, isAbsolute, resolve } from 'node:path';
  * owns.
  */
 export function followsLinkOf(uid: number): boolean {
-  return uid === 0 || uid === (process.geteuid?.() ?? -1);
+  return uid === 0 || uid === runningUid();
+}
+
+/** The effective user id of this process (-1 where there is none, off POSIX). */
+export function runningUid(): number {
+  return process.geteuid?.() ?? -1;
+}
+
+/**
+ * Whether a directory of mode `mode` is shared like /tmp: sticky and writable by everyone. What
+ * another user put there (a file, a FIFO, a folder) is theirs to swap under us, so als writes
+ * into none of it.
+ */
+export function isSharedSticky(mode: number): boolean {
+  return (mode & 0o1002) === 0o1002;
 }
 
 /** Links followed at most, as the kernel's 40. */

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { constants, promises as fs, unlinkSync, type Stats } from 'node:fs';
 import { basename, dirname, isAbsolute } from 'node:path';
 import { AlsError, describeErrno } from '../errors.js';
-import { followsLinkOf } from './trustedLinks.js';
+import { followsLinkOf, isSharedSticky, runningUid } from './trustedLinks.js';
 
 /**
  * The one writer of every file a user names (`--output`, `--write-config`, the split files).
@@ -68,13 +68,6 @@ const MAX_LINKS = 40;
 const FD_LINK = /^\/proc\/(?:self|thread-self|\d+)(?:\/task\/\d+)?\/fd\/\d+$/;
 
 /** Sticky and writable by everyone, as /tmp: where other users can plant names. */
-function isShared(dir: Stats): boolean {
-  return (dir.mode & 0o1002) === 0o1002;
-}
-
-function effectiveUid(): number {
-  return process.geteuid?.() ?? -1;
-}
 
 /**
  * Follows `userPath` one name at a time as the kernel does (links expanded where they stand, `..`
@@ -87,7 +80,7 @@ async function walk(userPath: string, makeDirectories: boolean): Promise<{ path:
   const fail = (error: unknown) => new AlsError('output', describeWriteError(userPath, error), { cause: error });
   if (userPath === '') throw new AlsError('output', 'cannot write "": an empty file name');
   if (userPath.includes('\0')) throw refuse('the name holds a NUL character');
-  const euid = effectiveUid();
+  const euid = runningUid();
   let start: string;
   try {
     start = isAbsolute(userPath) ? userPath : `${process.cwd()}/${userPath}`;
@@ -150,9 +143,9 @@ async function resolveOutput(userPath: string): Promise<Resolved> {
   if (stats === null) return FD_LINK.test(path) ? { kind: 'in-place', path } : { kind: 'new', path };
   if (stats.isDirectory()) throw refuse('is a directory');
   if (stats.isSocket()) throw refuse('is a socket (als writes files, FIFOs and devices)');
-  if ((stats.isFile() || stats.isFIFO()) && stats.uid !== effectiveUid()) {
+  if ((stats.isFile() || stats.isFIFO()) && stats.uid !== runningUid()) {
     const dir = await fs.stat(dirname(path));
-    if (isShared(dir) && dir.uid !== stats.uid) {
+    if (isSharedSticky(dir.mode) && dir.uid !== stats.uid) {
       throw refuse(
         `${path} belongs to another user (uid ${stats.uid}) in a directory that everyone may write to (sticky); ` +
           'als does not write into it (as Linux\'s fs.protected_regular)',
@@ -333,7 +326,7 @@ export async function openOutput(target: OutputTarget, name = 'standard output')
     if (resolved.kind === 'file') {
       const { uid, gid, mode } = resolved.stats;
       // chown clears set-id bits, so it comes before chmod; a user may keep a group of theirs
-      if (effectiveUid() === 0) await handle.chown(uid, gid);
+      if (runningUid() === 0) await handle.chown(uid, gid);
       else if (gid !== process.getegid?.()) await handle.chown(-1, gid).catch(() => {});
       await handle.chmod(mode & 0o7777);
     }
@@ -362,7 +355,11 @@ export async function openOutput(target: OutputTarget, name = 'standard output')
 }
 
 /** Makes a rename in `dir` durable; best effort (some file systems refuse fsync on a directory). */
-async function syncDirectory(dir: string): Promise<void> {
+/**
+ * Makes the entries of `dir` (a rename, a new file) durable across a power cut. Best effort: some
+ * file systems cannot sync a directory, and the rename is atomic all the same.
+ */
+export async function syncDirectory(dir: string): Promise<void> {
   try {
     const handle = await fs.open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
     await handle.sync().finally(() => handle.close());

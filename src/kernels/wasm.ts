@@ -21,9 +21,9 @@ const SCORE_CHUNK_ROWS = 4096;
  * anyway, and copying them only costs time (about 8% of a user half-step, measured). The gain
  * is in the long rows: at Last.fm 360K scale an item half-step takes a fifth to a quarter less.
  */
-const GATHER_FROM_BYTES = 32 * 1024;
+export const GATHER_FROM_BYTES = 32 * 1024;
 /** ...and at most GATHER_BYTES per thread (64 factors: 262,144 rows); longer rows read Y in place */
-const GATHER_BYTES = 64 * 1024 * 1024;
+export const GATHER_BYTES = 64 * 1024 * 1024;
 
 export interface WasmKernelOptions {
   /**

@@ -2,28 +2,25 @@ import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, lstatSync, readlinkSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { join } from 'node:path';
-import { resolveTrainOptions, type TrainOptions } from '../als/options.js';
+import { MAX_FACTORS, resolveTrainOptions, type TrainOptions } from '../als/options.js';
 import { INPUT_FORMATS } from '../data/read.js';
 import type { CsrMatrix } from '../data/sparse.js';
 import { AlsError } from '../errors.js';
 import { FILES, FORMAT_NAME, FORMAT_VERSION, MANIFEST, TIMINGS, type FileEntry, type FileKey, type Manifest } from './format.js';
 import type { AlsModel, InputSummary, UpdateSummary } from './model.js';
+import { NotRegularFile, openRegular, readExactly } from '../data/regularFile.js';
 import {
   checkModelPath,
   describeFsError,
   locateModel,
   MAX_MANIFEST_BYTES,
   MAX_TIMINGS_BYTES,
-  NotRegularFile,
-  openRegular,
-  readExactly,
   topLevelLink,
   type ModelLocation,
 } from './store.js';
 
 const BYTES_PER_VALUE = { float32: 4, int32: 4 } as const;
 /** the training limit (resolveTrainOptions in src/als/options.ts) */
-const MAX_FACTORS = 1024;
 /** rows, columns and stored counts are int32 in the files */
 const MAX_INT32 = 2 ** 31 - 1;
 /** how often a read starts again when the model was replaced under it */

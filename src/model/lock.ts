@@ -4,7 +4,8 @@ import { hostname } from 'node:os';
 import { basename, join } from 'node:path';
 import { AlsError } from '../errors.js';
 import { killPoint } from './killPoint.js';
-import { checkModelPath, describeFsError, inspectTarget, LOCK_BREAK, LOCK_FILE, LOCK_TEMP, openRegular, readExactly, STORE_DIR } from './store.js';
+import { openRegular, readExactly } from '../data/regularFile.js';
+import { checkModelPath, describeFsError, inspectTarget, LOCK_BREAK, LOCK_FILE, LOCK_TEMP, STORE_DIR } from './store.js';
 
 /** Who holds a model's lock: what M/.als/lock records. */
 export interface LockHolder {

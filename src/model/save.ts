@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { lstatSync, promises as fs, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { syncDirectory } from '../data/writeFile.js';
 import { AlsError } from '../errors.js';
 import { FILES, FORMAT_NAME, FORMAT_VERSION, MANIFEST, TIMINGS, type FileEntry, type FileKey, type Manifest } from './format.js';
 import { killPoint } from './killPoint.js';
@@ -50,19 +51,7 @@ async function writeNew(path: string, data: Buffer): Promise<void> {
   }
 }
 
-/** fsync of a directory, so that the names created in it survive a power cut. */
-async function syncDirectory(dir: string): Promise<void> {
-  let handle;
-  try {
-    handle = await fs.open(dir, 'r');
-    await handle.sync();
-  } catch {
-    // some file systems cannot sync a directory; the rename is still atomic
-  } finally {
-    await handle?.close();
-  }
-}
-
+/** A random name part: versions and temporary links are not predictable. */
 const hex = () => randomBytes(6).toString('hex');
 
 /** Refuses factors or play counts that would poison every query (issue 9, class 4). */

@@ -1,7 +1,8 @@
 import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, realpathSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { valueForMessage } from '../als/validate.js';
-import { untrustedLinkOnPath } from '../data/trustedLinks.js';
+import { readSmallFile } from '../data/regularFile.js';
+import { isSharedSticky, runningUid, untrustedLinkOnPath } from '../data/trustedLinks.js';
 import { AlsError, describeErrno, quoteForMessage } from '../errors.js';
 import { FILES, FORMAT_NAME, MANIFEST, TIMINGS } from './format.js';
 
@@ -65,58 +66,6 @@ export function checkModelPath(dir: unknown): string {
 export function describeFsError(error: unknown): string {
   // O_NOFOLLOW opening a model's file: a link where als wrote a regular file
   return describeErrno(error, { ELOOP: 'a symbolic link where a regular file belongs' });
-}
-
-const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
-
-/** Why a file of a model cannot be used, as opposed to an error of the file system. */
-export class NotRegularFile extends Error {}
-
-/**
- * Opens `path` for reading without following a final symlink and without blocking on a FIFO, and
- * checks that it is a regular file: (fd, size). A symlink, FIFO, device or directory throws
- * NotRegularFile; errors of the file system (ENOENT, EACCES, …) are thrown as they are.
- */
-export function openRegular(path: string): { fd: number; size: number } {
-  let fd: number;
-  try {
-    fd = openSync(path, READ_FLAGS);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw new NotRegularFile('is a symbolic link, not a regular file');
-    throw error;
-  }
-  try {
-    const stat = fstatSync(fd);
-    if (!stat.isFile()) throw new NotRegularFile(`is ${stat.isDirectory() ? 'a directory' : stat.isFIFO() ? 'a FIFO' : 'not a regular file'}`);
-    return { fd, size: stat.size };
-  } catch (error) {
-    closeSync(fd);
-    throw error;
-  }
-}
-
-/** Reads exactly `bytes` bytes from `fd` at offset 0 into a buffer aligned for typed arrays. */
-export function readExactly(fd: number, bytes: number): Buffer {
-  // allocUnsafeSlow: never a slice of the shared pool, so the offset is 0 and Float32Array fits
-  const data = Buffer.allocUnsafeSlow(bytes);
-  let at = 0;
-  while (at < bytes) {
-    const n = readSync(fd, data, at, bytes - at, at);
-    if (n === 0) break;
-    at += n;
-  }
-  return at === bytes ? data : data.subarray(0, at);
-}
-
-/** A regular file of at most `limit` bytes, read whole; throws NotRegularFile when it is not one or is larger. */
-export function readSmallFile(path: string, limit: number): Buffer {
-  const { fd, size } = openRegular(path);
-  try {
-    if (size > limit) throw new NotRegularFile(`has ${size} bytes, more than the ${limit} a model allows`);
-    return readExactly(fd, size);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /** Where the files of the model at `dir` are read from, resolved once. */
@@ -257,8 +206,7 @@ export function inspectTarget(dir: string): WriteTarget {
   if (!stat.isDirectory()) throw refuse('exists and is not a directory; refusing to write a model there');
   // in a shared sticky directory (/tmp), a directory another user made at the path is theirs to
   // swap under us (planting links where als writes): refused, as the safe writer refuses links there
-  const uid = process.getuid?.();
-  if (uid !== undefined && stat.uid !== uid && isSharedSticky(dirname(real))) {
+  if (stat.uid !== runningUid() && isSharedStickyDirectory(dirname(real))) {
     throw refuse('belongs to another user in a shared directory (sticky and writable by all); refusing to write a model there');
   }
   let entries: string[];
@@ -278,10 +226,9 @@ export function inspectTarget(dir: string): WriteTarget {
   return { given, real, kind: 'empty' };
 }
 
-function isSharedSticky(dir: string): boolean {
+function isSharedStickyDirectory(dir: string): boolean {
   try {
-    const mode = lstatSync(dir).mode;
-    return (mode & 0o1000) !== 0 && (mode & 0o002) !== 0;
+    return isSharedSticky(lstatSync(dir).mode);
   } catch {
     return false;
   }
