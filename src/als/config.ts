@@ -1,4 +1,5 @@
 import { AlsError } from '../errors.js';
+import { checkOptions, checkString } from './validate.js';
 import { resolveTrainOptions, SOLVERS, WEIGHTINGS, type TrainOptions } from './options.js';
 
 /**
@@ -54,6 +55,8 @@ export function parseTrainConfig(text: string, file: string): Partial<TrainOptio
 
 /** The settings file text of `options` (only the keys given), with a note for people. */
 export function formatTrainConfig(options: Partial<TrainOptions>, about?: string): string {
+  options = checkOptions('options', options);
+  if (about !== undefined) checkString('about', about);
   const config: Record<string, unknown> = {};
   if (about !== undefined) config[NOTE_KEY] = about;
   const order: [keyof TrainOptions, string][] = [

@@ -3,7 +3,7 @@ import type { CsrMatrix } from '../data/sparse.js';
 import { AlsError } from '../errors.js';
 import { addObserved, choleskySolve, jsKernels } from '../kernels/js.js';
 import type { AlsModel } from '../model/model.js';
-import { checkArray, checkPlay, checkRow, valueForMessage } from './validate.js';
+import { checkArray, checkModel, checkPlay, checkRow, valueForMessage } from './validate.js';
 import { checkConfidences, FOLDED_COUNT, weigh } from './weighting.js';
 
 /**
@@ -36,6 +36,7 @@ const gramians = new WeakMap<Float32Array, Float64Array>();
 
 /** YᵀY of the model's item factors (no λ), computed once per item-factor array. */
 export function itemGramian(model: Pick<AlsModel, 'itemFactors' | 'items' | 'factors'>): Float64Array {
+  checkModel('model', model, ['itemFactors', 'items', 'factors']);
   let YtY = gramians.get(model.itemFactors);
   if (YtY === undefined) {
     YtY = new Float64Array(model.factors * model.factors);
@@ -57,6 +58,7 @@ export function itemGramian(model: Pick<AlsModel, 'itemFactors' | 'items' | 'fac
  * own plays are not added to the item totals (one user moves them very little).
  */
 export function foldInConfidences(model: Pick<AlsModel, 'userItems' | 'options'>, user: UserPlays): Float32Array {
+  checkModel('model', model, ['userItems', 'options']);
   // a loaded model reads userItems on first use: its item count comes from `items` when there is one
   checkUserPlays(user, (model as Partial<Pick<AlsModel, 'items'>>).items ?? model.userItems.cols);
   const confidence = userConfidences(model, user);
@@ -120,6 +122,7 @@ function itemStatistics(m: CsrMatrix): { totals: Float64Array; average: number; 
 
 /** The plays of model row `user` (a view on the model's matrix). */
 export function playsOf(model: Pick<AlsModel, 'userItems'>, user: number): UserPlays {
+  checkModel('model', model, ['userItems']);
   checkRow('user', user, model.userItems.rows);
   const { indptr, indices, data } = model.userItems;
   return { items: indices.subarray(indptr[user], indptr[user + 1]), plays: data.subarray(indptr[user], indptr[user + 1]) };
@@ -130,6 +133,7 @@ export function playsOf(model: Pick<AlsModel, 'userItems'>, user: number): UserP
  * of the model (sum duplicates first). Keeps the Cholesky factor for explanations.
  */
 export function foldIn(model: Pick<AlsModel, 'itemFactors' | 'items' | 'factors' | 'userItems' | 'options'>, user: UserPlays): FoldedUser {
+  checkModel('model', model, ['itemFactors', 'items', 'factors', 'userItems', 'options']);
   const f = model.factors;
   const Y = model.itemFactors;
   const lambda = model.options.regularization;
@@ -171,6 +175,7 @@ function finite(user: FoldedUser): FoldedUser {
 
 /** Folds in model row `user` from its own plays: what an exact final user half-step would give. */
 export function foldInUser(model: AlsModel, user: number): FoldedUser {
+  checkModel('model', model);
   checkRow('user', user, model.users);
   return foldIn(model, playsOf(model, user));
 }

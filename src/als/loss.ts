@@ -1,4 +1,5 @@
 import type { HalfStep, Kernels } from '../kernels/index.js';
+import { checkHalfStep, checkKernels, checkNumber, checkWhole } from './validate.js';
 
 function squaredNorm(values: Float32Array): number {
   let sum = 0;
@@ -14,6 +15,10 @@ function squaredNorm(values: Float32Array): number {
  * half-step (X = user factors, Y = item factors); its YtY is ignored.
  */
 export function alsLoss(users: HalfStep, items: number, regularization: number, kernels: Kernels): number {
+  checkHalfStep('users', users);
+  checkWhole('items', items, 0);
+  checkNumber('regularization', regularization);
+  checkKernels(kernels, true);
   const { X, Y, factors: f, indptr, confidence } = users;
   const rows = indptr.length - 1;
   const YtY = new Float64Array(f * f);

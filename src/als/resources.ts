@@ -3,6 +3,7 @@ import type { CsrMatrix } from '../data/sparse.js';
 import { AlsError } from '../errors.js';
 import { GATHER_BYTES, GATHER_FROM_BYTES } from '../kernels/wasm.js';
 import type { TrainOptions } from './options.js';
+import { checkCsrShape, checkOptions, checkWhole } from './validate.js';
 
 /**
  * What training may take of the machine (issue 9, class 6): threads that help, and memory that
@@ -63,6 +64,9 @@ export interface MemoryEstimate {
  * Scratch arrays grow by replacement in a bump allocator, so they are counted twice.
  */
 export function estimateTrainingMemory(plays: CsrMatrix, options: Pick<TrainOptions, 'factors' | 'solver'>, threads: number): MemoryEstimate {
+  checkCsrShape('plays', plays);
+  checkWhole('options.factors', checkOptions('options', options).factors, 1, 1024);
+  checkWhole('threads', threads, 1);
   const f = options.factors;
   const users = plays.rows;
   const items = plays.cols;

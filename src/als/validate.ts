@@ -2,6 +2,8 @@ import type { Interactions } from '../data/read.js';
 import { MAX_COUNT } from '../data/rows.js';
 import type { CsrMatrix } from '../data/sparse.js';
 import { AlsError, quoteForMessage } from '../errors.js';
+import type { HalfStep } from '../kernels/types.js';
+import type { AlsModel } from '../model/model.js';
 
 /**
  * The checks of the library's public edge (issue 9, class 11), in one place: every exported
@@ -81,11 +83,17 @@ export function checkOptions<T extends object>(name: string, value: T | undefine
   return value;
 }
 
-/** Query kernels given in options: undefined, or an object with the Kernels methods. */
-export function checkKernels(value: unknown): void {
-  if (value === undefined) return;
+/** Every method of Kernels (kernels/types.ts): an object lacking one is not Kernels. */
+const KERNEL_METHODS = [
+  'float32', 'int32', 'uint8', 'gramian', 'exactUpdate', 'cgUpdate', 'dataLoss',
+  'scores', 'scoresBlock', 'selectBlock', 'rowNorms', 'topK', 'dispose',
+] as const;
+
+/** Kernels: an object with every Kernels method; undefined (none given) too unless `required`. */
+export function checkKernels(value: unknown, required = false): void {
+  if (value === undefined && !required) return;
   const kernels = value as Record<string, unknown> | null;
-  if (typeof kernels !== 'object' || kernels === null || typeof kernels.scores !== 'function' || typeof kernels.topK !== 'function') {
+  if (typeof kernels !== 'object' || kernels === null || KERNEL_METHODS.some((method) => typeof kernels[method] !== 'function')) {
     usage(`kernels must be Kernels (e.g. jsKernels), not ${valueForMessage(value)}`);
   }
 }
@@ -101,6 +109,78 @@ export function checkCallbacks<T extends object>(value: T | undefined): T {
 
 export function checkBoolean(name: string, value: unknown): void {
   if (value !== undefined && typeof value !== 'boolean') usage(`${name} must be true or false, not ${valueForMessage(value)}`);
+}
+
+/** A number (NaN and ±∞ included: what the caller allows of them is its own rule). */
+export function checkNumber(name: string, value: unknown): number {
+  if (typeof value !== 'number') usage(`${name} must be a number, not ${valueForMessage(value)}`);
+  return value;
+}
+
+/**
+ * An array-like of `what` (an Array or a typed array; anything with a numeric length), or
+ * undefined when `optional`. Its entries are not looked at: that would cost a pass per call.
+ */
+export function checkList(name: string, value: unknown, what: string, optional = false): void {
+  if (value === undefined && optional) return;
+  if (typeof value !== 'object' || value === null || typeof (value as { length?: unknown }).length !== 'number') {
+    usage(`${name} must be an array of ${what}, not ${valueForMessage(value)}`);
+  }
+}
+
+/** A Set (of item rows). */
+export function checkSet(name: string, value: unknown): void {
+  if (!(value instanceof Set)) usage(`${name} must be a Set of item rows, not ${valueForMessage(value)}`);
+}
+
+/**
+ * A list of names (user ids or item names): an Array. Its entries are not looked at (one pass
+ * per lookup would double its cost); models and Interactions hold strings.
+ */
+export function checkNameList(name: string, value: unknown): void {
+  if (!Array.isArray(value)) usage(`${name} must be an array of strings, not ${valueForMessage(value)}`);
+}
+
+/** The fields of an AlsModel that every model has (input, losses and updates may be null or absent). */
+const MODEL_KEYS = ['users', 'items', 'factors', 'userFactors', 'itemFactors', 'userIds', 'itemNames', 'userItems', 'itemListeners', 'options'] as const;
+
+/** The numbers of a model, with their ranges. */
+const MODEL_NUMBERS: Partial<Record<keyof AlsModel, [number, number]>> = {
+  users: [0, Number.MAX_SAFE_INTEGER],
+  items: [0, Number.MAX_SAFE_INTEGER],
+  factors: [1, 1024],
+};
+
+/**
+ * A model, as train, updateModel or loadModel give it: a non-null object with each of `keys`
+ * (default: every field of AlsModel but input, losses and updates); of those, users and items
+ * must be whole numbers ≥ 0 and factors one from 1 to 1024. The other fields are looked for with
+ * `in` and never read: a loaded model's parts are getters that read their files on first use,
+ * and a check must not read a model. Functions typed `Pick<AlsModel, …>` pass just those keys.
+ */
+export function checkModel(name: string, value: unknown, keys: readonly (keyof AlsModel)[] = MODEL_KEYS): void {
+  const refuse = (what: string): never => usage(`${name} must be an als model (from train or loadModel), not ${what}`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) refuse(valueForMessage(value));
+  const model = value as Record<string, unknown>;
+  for (const key of keys) {
+    if (!(key in model)) refuse(`an object without ${key}`);
+    const range = MODEL_NUMBERS[key];
+    if (range === undefined) continue;
+    const n = model[key];
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < range[0] || n > range[1]) refuse(`an object whose ${key} is ${valueForMessage(n)}`);
+  }
+}
+
+/** A HalfStep as the kernels take it (YtY, an output, is not looked at). */
+export function checkHalfStep(name: string, value: HalfStep): void {
+  if (typeof value !== 'object' || value === null) usage(`${name} must be a HalfStep ({ X, Y, factors, indptr, indices, confidence, YtY }), not ${valueForMessage(value)}`);
+  checkWhole(`${name}.factors`, value.factors, 1, 1024);
+  checkArray(`${name}.X`, value.X, Float32Array);
+  checkArray(`${name}.Y`, value.Y, Float32Array);
+  const indptr = checkArray(`${name}.indptr`, value.indptr, Int32Array);
+  if (indptr.length === 0) usage(`${name}.indptr must have at least one entry (rows + 1), not 0`);
+  checkArray(`${name}.indices`, value.indices, Int32Array);
+  checkArray(`${name}.confidence`, value.confidence, Float32Array, value.indices.length);
 }
 
 /** A play count: finite, > 0 and ≤ MAX_COUNT (the rule of the readers). */
@@ -127,14 +207,15 @@ export function checkFinite(name: string, values: Float32Array | Float64Array, s
 }
 
 /**
- * A users × items matrix of play counts: rows and cols whole numbers, indptr of rows + 1
- * ascending entries from 0 to the entry count, indices within 0..cols − 1 and strictly ascending
- * within a row (each item once), data finite counts above 0 and at most MAX_COUNT.
+ * The shape of a CSR matrix, in constant time: rows and cols whole numbers, indptr Int32Array of
+ * rows + 1 entries from 0 to the entry count, indices Int32Array and data Float32Array of that
+ * many entries. The entries are not looked at: for the sparse operations that take any values
+ * in any order (transpose), and estimates that only need the shape; checkCsr checks play counts.
  */
-export function checkCsr(name: string, m: CsrMatrix): CsrMatrix {
+export function checkCsrShape(name: string, m: CsrMatrix): CsrMatrix {
   if (typeof m !== 'object' || m === null) usage(`${name} must be a CsrMatrix ({ rows, cols, indptr, indices, data }), not ${valueForMessage(m)}`);
   const rows = checkWhole(`${name}.rows`, m.rows, 0, 2 ** 31 - 2);
-  const cols = checkWhole(`${name}.cols`, m.cols, 0, 2 ** 31 - 1);
+  checkWhole(`${name}.cols`, m.cols, 0, 2 ** 31 - 1);
   const indptr = checkArray(`${name}.indptr`, m.indptr, Int32Array, rows + 1);
   const indices = checkArray(`${name}.indices`, m.indices, Int32Array);
   const data = checkArray(`${name}.data`, m.data, Float32Array);
@@ -143,6 +224,17 @@ export function checkCsr(name: string, m: CsrMatrix): CsrMatrix {
   if (nnz !== indices.length || nnz !== data.length) {
     usage(`${name}.indptr ends at ${nnz}, but indices has ${indices.length} entries and data ${data.length}; all three must agree`);
   }
+  return m;
+}
+
+/**
+ * A users × items matrix of play counts: rows and cols whole numbers, indptr of rows + 1
+ * ascending entries from 0 to the entry count, indices within 0..cols − 1 and strictly ascending
+ * within a row (each item once), data finite counts above 0 and at most MAX_COUNT.
+ */
+export function checkCsr(name: string, m: CsrMatrix): CsrMatrix {
+  checkCsrShape(name, m);
+  const { rows, cols, indptr, indices, data } = m;
   for (let r = 0; r < rows; r++) {
     const start = indptr[r];
     const end = indptr[r + 1];
@@ -164,11 +256,21 @@ export function checkCsr(name: string, m: CsrMatrix): CsrMatrix {
 
 /** Interactions as readInteractions returns them: a checked matrix and one id per row and column. */
 export function checkInteractions(name: string, data: Interactions): Interactions {
-  if (typeof data !== 'object' || data === null) usage(`${name} must be Interactions ({ userItems, userIds, itemNames, stats }), not ${valueForMessage(data)}`);
+  checkTriples(name, data, 'Interactions ({ userItems, userIds, itemNames, stats })');
+  if (typeof data.stats !== 'object' || data.stats === null) usage(`${name}.stats must be an object (ReadStats), not ${valueForMessage(data.stats)}`);
+  return data;
+}
+
+/** The matrix and names of Interactions (what writeSplit takes): a checked matrix and one string per row and column. */
+export function checkTriples<T extends Pick<Interactions, 'userItems' | 'userIds' | 'itemNames'>>(
+  name: string,
+  data: T,
+  what = '{ userItems, userIds, itemNames }',
+): T {
+  if (typeof data !== 'object' || data === null) usage(`${name} must be ${what}, not ${valueForMessage(data)}`);
   const m = checkCsr(`${name}.userItems`, data.userItems);
   checkNames(`${name}.userIds`, data.userIds, m.rows);
   checkNames(`${name}.itemNames`, data.itemNames, m.cols);
-  if (typeof data.stats !== 'object' || data.stats === null) usage(`${name}.stats must be an object (ReadStats), not ${valueForMessage(data.stats)}`);
   return data;
 }
 

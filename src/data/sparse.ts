@@ -1,3 +1,5 @@
+import { checkArray, checkCsrShape } from '../als/validate.js';
+
 /**
  * Compressed sparse row matrix: the column indices and values of row r are
  * indices[indptr[r] .. indptr[r+1]) and data[same], column indices ascending within a row.
@@ -220,7 +222,9 @@ function insertionSort(indices: Int32Array, data: Float32Array, start: number, e
 }
 
 /** The transpose, by one counting sort; column indices come out ascending. */
-export function transpose(m: CsrMatrix, data: Float32Array = m.data): CsrMatrix {
+export function transpose(m: CsrMatrix, data?: Float32Array): CsrMatrix {
+  checkCsrShape('matrix', m);
+  data = data === undefined ? m.data : checkArray('data', data, Float32Array, m.data.length);
   const nnz = m.indptr[m.rows];
   const indptr = new Int32Array(m.cols + 1);
   for (let n = 0; n < nnz; n++) indptr[m.indices[n] + 1]++;

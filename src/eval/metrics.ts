@@ -1,4 +1,4 @@
-import { checkWhole, valueForMessage } from '../als/validate.js';
+import { checkList, checkSet, checkWhole, valueForMessage } from '../als/validate.js';
 import { AlsError } from '../errors.js';
 
 /** Ranking quality of one user's top-k list against the user's held-out items. */
@@ -47,6 +47,9 @@ export function rankingMetrics(recommended: ArrayLike<number>, test: ReadonlySet
  * train items) take no part. NaN when there are no test items or no other candidates.
  */
 export function userAuc(scores: ArrayLike<number>, test: ReadonlySet<number>, skip?: ArrayLike<number>): number {
+  checkList('scores', scores, 'scores (one per item)');
+  checkSet('test', test);
+  checkList('skip', skip, 'flags (one per item)', true);
   const items = scores.length;
   const positives = new Float64Array(test.size);
   let p = 0;
@@ -163,6 +166,7 @@ export class MetricsAccumulator {
 
 /** Share of items marked 1 in `recommended` (one flag per item). */
 export function catalogueCoverage(recommended: ArrayLike<number>): number {
+  checkList('recommended', recommended, 'flags (one per item)');
   let distinct = 0;
   for (let i = 0; i < recommended.length; i++) if (recommended[i]) distinct++;
   return recommended.length === 0 ? 0 : distinct / recommended.length;

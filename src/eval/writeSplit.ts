@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { checkNumber, checkOptions, checkString, checkTriples } from '../als/validate.js';
 import type { Interactions } from '../data/read.js';
 import type { CsrMatrix } from '../data/sparse.js';
 import { makeOutputDirectory, openOutput, type OpenOutput } from '../data/writeFile.js';
@@ -31,6 +32,7 @@ const WRITE_CHUNK = 1 << 20;
  * are ("12"), others with at most 9 significant digits ("0.1", not 0.10000000149011612).
  */
 export function formatPlays(value: number): string {
+  checkNumber('value', value);
   if (Number.isInteger(value) && Math.abs(value) < 1e21) return String(value);
   for (let digits = 1; digits < 9; digits++) {
     const text = value.toPrecision(digits);
@@ -45,6 +47,7 @@ export function formatPlays(value: number): string {
  * how many names hold a carriage return.
  */
 export function checkWritableAsTriples(data: Pick<Interactions, 'userItems' | 'userIds' | 'itemNames'>): { carriageReturns: number } {
+  checkTriples('data', data);
   const { carriageReturns } = checkTsvNames(data.userIds, data.itemNames, 'the split');
   const refuse = (what: string) => new AlsError('output', `cannot write the split as tab-separated lines: ${what}`);
   const { rows, indptr, indices, data: plays } = data.userItems;
@@ -91,6 +94,8 @@ export async function writeSplit(
   dir: string,
   options: SplitOptions = {},
 ): Promise<WrittenSplit> {
+  checkString('dir', dir);
+  options = checkOptions('options', options);
   const { carriageReturns } = checkWritableAsTriples(data);
   const { train, test, testUsers } = splitByUser(data.userItems, options);
   if (testUsers.length === 0) {

@@ -1,3 +1,5 @@
+import { checkKernels, valueForMessage } from '../als/validate.js';
+import { AlsError } from '../errors.js';
 import { jsKernels } from './js.js';
 import type { Kernels } from './types.js';
 import { createWasmKernels, createWasmKernelsSync } from './wasm.js';
@@ -19,6 +21,8 @@ export async function createKernels(engine: KernelEngine = 'wasm', threads = 1):
  * work on it in place instead of copying it in on every call.
  */
 export function kernelCopy<T extends Int32Array | Float32Array>(kernels: Kernels, array: T): T {
+  checkKernels(kernels, true);
+  if (!(array instanceof Int32Array || array instanceof Float32Array)) throw new AlsError('usage', `array must be an Int32Array or a Float32Array, not ${valueForMessage(array)}`);
   const copy = (array instanceof Int32Array ? kernels.int32(array.length) : kernels.float32(array.length)) as T;
   copy.set(array);
   return copy;

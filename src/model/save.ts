@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { lstatSync, promises as fs, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { checkModel } from '../als/validate.js';
 import { syncDirectory } from '../data/writeFile.js';
 import { AlsError } from '../errors.js';
 import { FILES, FORMAT_NAME, FORMAT_VERSION, MANIFEST, TIMINGS, type FileEntry, type FileKey, type Manifest } from './format.js';
@@ -164,6 +165,7 @@ async function linkTopLevel(dir: string, store: string, name: string): Promise<v
  *   cannot be written, another writer holds it too long, or the factors or play counts are not finite
  */
 export async function saveModel(model: AlsModel, dir: string, timings: Record<string, number> = {}, options: SaveModelOptions = {}): Promise<SavedModel> {
+  checkModel('model', model);
   checkModelPath(dir);
   checkNumbers(model);
   const { users, items, factors } = model;

@@ -1,5 +1,5 @@
 import { foldInUser, type FoldedUser } from '../als/foldIn.js';
-import { checkArray, checkRow, checkString, checkWhole, valueForMessage } from '../als/validate.js';
+import { checkArray, checkModel, checkRow, checkString, checkWhole, valueForMessage } from '../als/validate.js';
 import { AlsError } from '../errors.js';
 import type { AlsModel } from '../model/model.js';
 import { findUser } from './lookup.js';
@@ -47,6 +47,7 @@ export class Explainer {
     private readonly model: Pick<AlsModel, 'itemFactors' | 'factors' | 'itemNames'>,
     private readonly user: FoldedUser,
   ) {
+    checkModel('model', model, ['itemFactors', 'factors', 'itemNames']);
     checkFolded(user, model.factors);
     if (user.cholesky === null) {
       throw new AlsError('usage', "cannot explain: the user's system is singular (λ = 0 and too few plays); train with --lambda above 0");
@@ -117,10 +118,11 @@ export function explainedRecommendations(
   model: AlsModel,
   user: FoldedUser,
   options: RecommendOptions & { top?: number } = {},
-  played: ArrayLike<number> = user.items,
+  played?: ArrayLike<number>,
 ): ExplainedItem[] {
+  checkModel('model', model);
   const explainer = new Explainer(model, user);
-  const recommendations = recommendForVector(model, Float32Array.from(user.x), 0, played, options);
+  const recommendations = recommendForVector(model, Float32Array.from(user.x), 0, played ?? user.items, options);
   return recommendations.map((r) => ({ ...r, explanation: explainer.explain(r.index, options.top) }));
 }
 
@@ -133,6 +135,7 @@ export function explainUser(
   userId: string,
   options: RecommendOptions & { top?: number } = {},
 ): { user: string; userIndex: number; recommendations: (ExplainedItem & { stored: number })[] } {
+  checkModel('model', model);
   checkString('userId', userId);
   const u = findUser(model.userIds, userId);
   const f = model.factors;

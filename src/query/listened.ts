@@ -1,5 +1,5 @@
 import { foldIn, type FoldedUser, type UserPlays } from '../als/foldIn.js';
-import { checkOptions, checkPlay, checkString, num, valueForMessage } from '../als/validate.js';
+import { checkModel, checkOptions, checkPlay, checkString, num, valueForMessage } from '../als/validate.js';
 import { MAX_COUNT, parseCount } from '../data/rows.js';
 import { AlsError, quoteForMessage } from '../errors.js';
 import type { AlsModel } from '../model/model.js';
@@ -57,6 +57,7 @@ const medians = new WeakMap<Float32Array, number>();
  * user rather than like a single play.
  */
 export function medianPlays(model: Pick<AlsModel, 'userItems'>): number {
+  checkModel('model', model, ['userItems']);
   const data = model.userItems.data;
   let median = medians.get(data);
   if (median === undefined) {

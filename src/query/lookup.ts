@@ -1,4 +1,4 @@
-import { checkString } from '../als/validate.js';
+import { checkNameList, checkOptions, checkString, checkWhole } from '../als/validate.js';
 import { canonicalName } from '../data/rows.js';
 import { AlsError, quoteForMessage } from '../errors.js';
 
@@ -38,6 +38,9 @@ function lowerCase(names: readonly string[]): string[] {
  * at most EDIT_QUERY_CHARACTERS against names of about its length.
  */
 export function closestNames(names: readonly string[], query: string, count = 5): string[] {
+  checkNameList('names', names);
+  checkString('query', query);
+  checkWhole('count', count, 0);
   const q = query.toLowerCase();
   if (q.length === 0) return [];
   const lower = lowerCase(names);
@@ -76,6 +79,8 @@ export interface LookupOptions {
 
 /** The row of the item named `name`, case-insensitively; AlsError('not-found') with suggestions. */
 export function findItem(itemNames: readonly string[], name: string, options: LookupOptions = {}): number {
+  checkNameList('itemNames', itemNames);
+  options = checkOptions('options', options);
   checkString('item name', name);
   // the name as the readers store names (NFC, no spaces at the ends), so that what looks alike matches
   name = canonicalName(name);
@@ -95,6 +100,8 @@ export function findItem(itemNames: readonly string[], name: string, options: Lo
  * row (issue 9). `userRow` picks a user by row.
  */
 export function findUser(userIds: readonly string[], id: string, options: LookupOptions = {}): number {
+  checkNameList('userIds', userIds);
+  options = checkOptions('options', options);
   checkString('user id', id);
   id = canonicalName(id);
   if (id === '') throw new AlsError('usage', 'the user id is empty');

@@ -1,4 +1,4 @@
-import { checkArray, checkBoolean, checkCount, checkFinite, checkKernels, checkOptions, checkRow, checkString, checkWhole, valueForMessage } from '../als/validate.js';
+import { checkArray, checkBoolean, checkCount, checkFinite, checkKernels, checkModel, checkOptions, checkRow, checkString, checkWhole, valueForMessage } from '../als/validate.js';
 import { AlsError } from '../errors.js';
 import { defaultQueryKernels, type Kernels } from '../kernels/index.js';
 import type { AlsModel } from '../model/model.js';
@@ -32,6 +32,7 @@ export function recommendFor(
   options: RecommendOptions = {},
   scratch?: RecommendScratch,
 ): ScoredItem[] {
+  checkModel('model', model);
   checkRow('user', user, model.users);
   const { indptr, indices } = model.userItems;
   return recommendForVector(model, model.userFactors, user * model.factors, indices.subarray(indptr[user], indptr[user + 1]), options, scratch);
@@ -49,6 +50,7 @@ export function recommendForVector(
   options: RecommendOptions = {},
   scratch?: RecommendScratch,
 ): ScoredItem[] {
+  checkModel('model', model);
   options = checkOptions('options', options);
   const { itemFactors: Y, items, factors: f, itemNames } = model;
   checkArray('x', x, Float32Array);
@@ -70,6 +72,7 @@ export function recommendForVector(
 
 /** recommendFor by user id (or row number, see findUser). */
 export function recommendItems(model: AlsModel, userId: string, options: RecommendOptions = {}): { user: string; userIndex: number; recommendations: ScoredItem[] } {
+  checkModel('model', model);
   checkString('userId', userId);
   const user = findUser(model.userIds, userId);
   return { user: model.userIds[user], userIndex: user, recommendations: recommendFor(model, user, options) };
@@ -77,6 +80,7 @@ export function recommendItems(model: AlsModel, userId: string, options: Recomme
 
 /** The user's most played items, most first (ties: lower item row first). */
 export function mostPlayed(model: AlsModel, user: number, count = 5): { name: string; plays: number }[] {
+  checkModel('model', model);
   checkRow('user', user, model.users);
   checkWhole('count', count, 0);
   const { indptr, indices, data } = model.userItems;

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { checkTsvNames } from '../data/tsvNames.js';
-import { checkBoolean, checkCount, checkKernels, checkOptions, checkOutput } from '../als/validate.js';
+import { checkBoolean, checkCount, checkKernels, checkModel, checkOptions, checkOutput } from '../als/validate.js';
 import { writeOutput, type OutputTarget } from '../data/writeFile.js';
 import { createWasmKernels, type Kernels } from '../kernels/index.js';
 import type { AlsModel } from '../model/model.js';
@@ -70,6 +70,7 @@ export async function writeAllRecommendations(
   options: RecommendOptions = {},
   onProgress?: (users: number, total: number) => void,
 ): Promise<number> {
+  checkModel('model', model);
   options = checkOptions('options', options);
   const { itemFactors: Y, userFactors: X, items, users, factors: f } = model;
   checkOutput('output', output);

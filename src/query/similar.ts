@@ -1,4 +1,4 @@
-import { checkCount, checkKernels, checkOptions, checkRow, checkString } from '../als/validate.js';
+import { checkCount, checkKernels, checkModel, checkOptions, checkRow, checkString } from '../als/validate.js';
 import { defaultQueryKernels, type Kernels } from '../kernels/index.js';
 import type { AlsModel } from '../model/model.js';
 import { checkMinListeners, DEFAULT_MIN_LISTENERS, listenerFilter } from './listeners.js';
@@ -18,6 +18,8 @@ export interface ScoredItem {
 
 /** Euclidean norm of every row of the item factors (computed once per model). */
 export function itemNorms(model: Pick<AlsModel, 'itemFactors' | 'items' | 'factors'>, kernels: Kernels = defaultQueryKernels()): Float32Array {
+  checkModel('model', model, ['itemFactors', 'items', 'factors']);
+  checkKernels(kernels, true);
   return cachedRowNorms(kernels, model.itemFactors, model.items, model.factors);
 }
 
@@ -46,6 +48,7 @@ export interface SimilarResult {
 
 /** The query with how many candidates the listener filter left out; see similarTo. */
 export function rankSimilar(model: AlsModel, item: number, options: SimilarOptions = {}): Omit<SimilarResult, 'item'> {
+  checkModel('model', model);
   options = checkOptions('options', options);
   const { itemFactors: Y, items, factors: f, itemNames } = model;
   checkRow('item', item, items);
@@ -94,6 +97,7 @@ export function similarTo(model: AlsModel, item: number, options: SimilarOptions
 
 /** similarTo by name, looked up case-insensitively (AlsError('not-found') with suggestions). */
 export function similarItems(model: AlsModel, name: string, options: SimilarOptions = {}): SimilarResult {
+  checkModel('model', model);
   checkString('name', name);
   const item = findItem(model.itemNames, name);
   return { item: model.itemNames[item], ...rankSimilar(model, item, options) };

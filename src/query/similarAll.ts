@@ -1,4 +1,4 @@
-import { checkCount, checkKernels, checkOptions, checkOutput } from '../als/validate.js';
+import { checkCount, checkKernels, checkModel, checkOptions, checkOutput } from '../als/validate.js';
 import { writeOutput, type OutputTarget } from '../data/writeFile.js';
 import type { Kernels } from '../kernels/index.js';
 import type { AlsModel } from '../model/model.js';
@@ -83,6 +83,7 @@ export async function writeAllSimilar(
   options: SimilarAllOptions = {},
   onProgress?: (items: number, total: number) => void,
 ): Promise<SimilarAllSummary> {
+  checkModel('model', model);
   options = checkOptions('options', options);
   checkOutput('output', output);
   checkKernels(options.kernels);
