@@ -77,14 +77,22 @@ export interface LookupOptions {
   suggest?: boolean;
 }
 
+/**
+ * The checked arguments of a lookup, the query as the readers store names (NFC, no spaces at the
+ * ends), so that what looks alike matches; an empty query is AlsError('usage').
+ */
+function checkLookup(list: [string, readonly string[]], query: [string, string], options: LookupOptions): { query: string; options: LookupOptions } {
+  checkNameList(list[0], list[1]);
+  const checked = checkOptions('options', options);
+  checkString(query[0], query[1]);
+  const canonical = canonicalName(query[1]);
+  if (canonical === '') throw new AlsError('usage', `the ${query[0]} is empty`);
+  return { query: canonical, options: checked };
+}
+
 /** The row of the item named `name`, case-insensitively; AlsError('not-found') with suggestions. */
 export function findItem(itemNames: readonly string[], name: string, options: LookupOptions = {}): number {
-  checkNameList('itemNames', itemNames);
-  options = checkOptions('options', options);
-  checkString('item name', name);
-  // the name as the readers store names (NFC, no spaces at the ends), so that what looks alike matches
-  name = canonicalName(name);
-  if (name === '') throw new AlsError('usage', 'the item name is empty');
+  ({ query: name, options } = checkLookup(['itemNames', itemNames], ['item name', name], options));
   const exact = itemNames.indexOf(name);
   if (exact !== -1) return exact;
   const lower = name.toLowerCase();
@@ -97,14 +105,10 @@ export function findItem(itemNames: readonly string[], name: string, options: Lo
 /**
  * The row of the user whose id is `id`, exactly: an id is never taken for a row number, so a
  * mistyped or unknown id is AlsError('not-found') with the closest ids, never another user's
- * row (issue 9). `userRow` picks a user by row.
+ * row (issue 9). `userIdOfRow` picks a user by row.
  */
 export function findUser(userIds: readonly string[], id: string, options: LookupOptions = {}): number {
-  checkNameList('userIds', userIds);
-  options = checkOptions('options', options);
-  checkString('user id', id);
-  id = canonicalName(id);
-  if (id === '') throw new AlsError('usage', 'the user id is empty');
+  ({ query: id, options } = checkLookup(['userIds', userIds], ['user id', id], options));
   const exact = userIds.indexOf(id);
   if (exact !== -1) return exact;
   const suggestions = options.suggest === false ? [] : closestNames(userIds, id);
