@@ -1,5 +1,5 @@
 import type { Interactions } from '../data/read.js';
-import { MAX_COUNT } from '../data/rows.js';
+import { isStoredCount, MAX_COUNT } from '../data/rows.js';
 import type { CsrMatrix } from '../data/sparse.js';
 import { AlsError, quoteForMessage } from '../errors.js';
 import type { HalfStep } from '../kernels/types.js';
@@ -185,7 +185,7 @@ export function checkHalfStep(name: string, value: HalfStep): void {
 
 /** A play count: finite, > 0 and ≤ MAX_COUNT (the rule of the readers). */
 export function checkPlay(name: string, value: number): void {
-  if (!(value > 0 && value <= MAX_COUNT)) usage(`${name} must be a count above 0 and at most ${num(MAX_COUNT)}, not ${valueForMessage(value)}`);
+  if (!isStoredCount(value)) usage(`${name} must be a count above 0 and at most ${num(MAX_COUNT)}, not ${valueForMessage(value)}`);
 }
 
 /** A typed array of the given class and, when given, length. */
@@ -246,7 +246,7 @@ export function checkCsr(name: string, m: CsrMatrix): CsrMatrix {
       if (column <= previous) usage(`${name}.indices must be strictly ascending within a row: row ${r} has ${previous} then ${column}`);
       previous = column;
       const count = data[n];
-      if (!(count > 0 && count <= MAX_COUNT)) {
+      if (!isStoredCount(count)) {
         usage(`${name}.data[${n}] (row ${r}, column ${column}) is ${num(count)}; counts must be above 0 and at most ${num(MAX_COUNT)}`);
       }
     }

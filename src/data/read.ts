@@ -9,6 +9,7 @@ import {
   fieldCountReason,
   isHeaderCount,
   isZeroCount,
+  ABOVE_MAX_COUNT,
   MAX_COUNT,
   LASTFM_LAYOUT,
   OVERLONG_REASON,
@@ -320,7 +321,7 @@ function checkSums(name: string, m: CsrMatrix, userIds: string[], itemNames: str
         throw new AlsError(
           'input',
           `${name}: the counts of user ${quoteForMessage(userIds[u])} and item ${quoteForMessage(itemNames[m.indices[n]])} add up to ` +
-            `${m.data[n].toPrecision(3)}, above the largest count als takes (${MAX_COUNT.toExponential().replace('+', '')})`,
+            `${m.data[n].toPrecision(3)}, ${ABOVE_MAX_COUNT}`,
         );
       }
     }

@@ -12,6 +12,18 @@ import { MAX_LINE_BYTES } from './lines.js';
  * confidences made from them stay finite (issue 9). A larger count is refused, never clamped.
  */
 export const MAX_COUNT = 1e15;
+/** MAX_COUNT as messages write it. */
+export const MAX_COUNT_TEXT = '1e15';
+/** The phrase every message about a count above MAX_COUNT ends with. */
+export const ABOVE_MAX_COUNT = `above the largest count als takes (${MAX_COUNT_TEXT})`;
+
+/**
+ * Whether `value` is a count als stores: above 0 as float32 (1e-300 is a count of 0) and at most
+ * MAX_COUNT. The one test of a count given as a number (library, update sums, fold-in plays).
+ */
+export function isStoredCount(value: number): boolean {
+  return Math.fround(value) > 0 && value <= MAX_COUNT;
+}
 
 const COUNT_PATTERN = /^\+?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 const DIGIT = /[0-9]/;
@@ -37,7 +49,7 @@ export function parseCount(text: string): number {
 export function countProblem(text: string): string | null {
   const trimmed = text.trim();
   if (!COUNT_PATTERN.test(trimmed)) return `${quote(text)} is not a non-negative number`;
-  if (!(Number(trimmed) <= MAX_COUNT)) return `${cut(trimmed)} is above the largest count als takes (1e15)`;
+  if (!(Number(trimmed) <= MAX_COUNT)) return `${cut(trimmed)} is ${ABOVE_MAX_COUNT}`;
   return null;
 }
 
@@ -48,7 +60,7 @@ export function countProblem(text: string): string | null {
 export function countValueProblem(value: number): string | null {
   if (typeof value !== 'number' || Number.isNaN(value)) return `${String(value)} is not a non-negative number`;
   if (value < 0) return `${value} is not a non-negative number`;
-  if (!(value <= MAX_COUNT)) return `${value} is above the largest count als takes (1e15)`;
+  if (!(value <= MAX_COUNT)) return `${value} is ${ABOVE_MAX_COUNT}`;
   return null;
 }
 
@@ -107,7 +119,7 @@ export function emptyItemReason(layout: RowLayout): string {
 export function badCountReason(layout: RowLayout, text: string): string {
   const trimmed = text.trim();
   if (COUNT_PATTERN.test(trimmed) && !(Number(trimmed) <= MAX_COUNT)) {
-    return `field ${layout.count + 1} (count) is ${cut(trimmed)}, above the largest count als takes (1e15)`;
+    return `field ${layout.count + 1} (count) is ${cut(trimmed)}, ${ABOVE_MAX_COUNT}`;
   }
   return `field ${layout.count + 1} (count) is ${quote(text)}, not a non-negative number`;
 }

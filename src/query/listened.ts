@@ -1,6 +1,6 @@
 import { foldIn, type FoldedUser, type UserPlays } from '../als/foldIn.js';
 import { checkModel, checkOptions, checkPlay, checkString, num, valueForMessage } from '../als/validate.js';
-import { MAX_COUNT, parseCount } from '../data/rows.js';
+import { isStoredCount, MAX_COUNT, parseCount } from '../data/rows.js';
 import { AlsError, quoteForMessage } from '../errors.js';
 import type { AlsModel } from '../model/model.js';
 import { findItem } from './lookup.js';
@@ -41,7 +41,7 @@ export function parseItemList(text: string): ListedItem[] {
     const plays = parseCount(value);
     if (name.length === 0) throw new AlsError('usage', `item list entry ${quoteForMessage(entry)} has plays but no name`);
     // above 0 as stored (float32): 1e-300 would be a count of 0
-    if (!(Math.fround(plays) > 0) || plays > MAX_COUNT) {
+    if (!isStoredCount(plays)) {
       throw new AlsError('usage', `item list entry ${quoteForMessage(entry)}: plays must be a decimal number above 0 and at most ${num(MAX_COUNT)}, not ${quoteForMessage(value)}`);
     }
     entries.push({ name, plays });
