@@ -1,5 +1,5 @@
 import { IdMap, SpellingTally } from './idMap.js';
-import { CooList } from './coo.js';
+import { CompactingCooList } from './coo.js';
 import type { CsrMatrix } from './sparse.js';
 
 /**
@@ -10,7 +10,7 @@ export class InteractionsBuilder {
   readonly users = new IdMap();
   readonly items = new IdMap();
   private readonly spellings = new SpellingTally();
-  private readonly triples = new CooList();
+  private readonly triples = new CompactingCooList();
 
   /** `itemKey` identifies the item (e.g. a lower-cased name); `itemName` is how this row spells it. */
   add(user: string, itemKey: string, itemName: string, count: number): void {

@@ -1,6 +1,6 @@
 import type { BuiltInteractions } from './builder.js';
 import { ByteTable, hashBytes, viewOf } from './byteTable.js';
-import { CooList } from './coo.js';
+import { CompactingCooList } from './coo.js';
 import { IdMap } from './idMap.js';
 import { MAX_LINE_BYTES } from './lines.js';
 import type { InputSource } from './source.js';
@@ -63,7 +63,7 @@ export class FastTsvReader {
   /** the text of each item-table entry (whose counter is how many rows spelled the item so) */
   private spellings: string[] = [];
 
-  private readonly triples = new CooList();
+  private readonly triples = new CompactingCooList();
 
   /** the last tab found in the bytes being read (-1 when they change) */
   private tab = -1;
