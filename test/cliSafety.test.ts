@@ -84,6 +84,16 @@ describe('human output cannot steer the terminal (issue 9 class 9)', () => {
     assert.match(result.stdout, /\\x1b\]0;pwned\\x07Title/);
   });
 
+  it('--all --output - on a terminal shows names escaped; to a pipe it writes them exactly', { skip: spawnSync('script', ['--version']).status !== 0 && 'needs script(1) for a terminal' }, () => {
+    const command = `${JSON.stringify(process.execPath)} ${JSON.stringify(ALS_BIN)} similar --all -o - --min-listeners 1 --model ${JSON.stringify(model)}`;
+    const onTerminal = spawnSync('script', ['-qec', command, '/dev/null'], { cwd: work, encoding: 'utf8' });
+    assert.equal(onTerminal.status, 0, onTerminal.stderr);
+    assert.match(onTerminal.stdout, /\\x1b\[31mRed\t/);
+    assert.doesNotMatch(onTerminal.stdout.replace(/\r\n/g, '\n'), /\x1b|\u202e|\x07/, 'no escape sequence at all: no bar, no raw name');
+    const piped = als(['similar', '--all', '-o', '-', '--min-listeners', '1', '--model', model]);
+    assert.ok(piped.stdout.includes(`${RED}\t`), 'a pipe gets the names as they are');
+  });
+
   it('--json keeps the names exactly (JSON escapes them itself)', () => {
     const result = als(['similar', RED, '--min-listeners', '1', '--json', '--model', model]);
     assert.equal(result.status, 0, result.stderr);

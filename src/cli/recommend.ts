@@ -9,7 +9,7 @@ import { writeAllRecommendations } from '../query/recommendAll.js';
 import { addCommonOptions, wholeNumber, type CommonOptions } from './parse.js';
 import { checkCount, printScored } from './print.js';
 import { formatCount, formatSeconds, makeOutput, plural, printJson, shown, type Output } from './output.js';
-import { outputTarget } from './outputTarget.js';
+import { isStandardOutput, outputTarget } from './outputTarget.js';
 import { startProgress } from './progress.js';
 import type { AlsModel } from '../model/model.js';
 
@@ -180,7 +180,7 @@ async function recommendAll(out: Output, model: AlsModel, cli: RecommendCliOptio
   const started = performance.now();
   const target = outputTarget(cli.output as string);
   // `--output -`: the lines are the output, with no bar or summary among them
-  const toStdout = target === process.stdout;
+  const toStdout = isStandardOutput(cli.output as string);
   const bar = startProgress(out.interactive && !toStdout, 'Recommending |{bar}| {percentage}% | {value}/{total} users | ETA {eta_formatted}', model.users);
   const lines = await writeAllRecommendations(model, target, { count: cli.count, includePlayed: cli.includePlayed }, (users) =>
     bar.update(users),

@@ -8,7 +8,7 @@ import { writeAllSimilar } from '../query/similarAll.js';
 import { addCommonOptions, wholeNumber, type CommonOptions } from './parse.js';
 import { checkCount, printScored } from './print.js';
 import { formatCount, formatSeconds, makeOutput, plural, printJson, shown, type Output } from './output.js';
-import { outputTarget } from './outputTarget.js';
+import { isStandardOutput, outputTarget } from './outputTarget.js';
 import { startProgress } from './progress.js';
 
 interface SimilarCliOptions extends CommonOptions {
@@ -68,7 +68,7 @@ async function similarAll(out: Output, model: AlsModel, cli: SimilarCliOptions):
   const started = performance.now();
   const target = outputTarget(cli.output as string);
   // `--output -`: the lines are the output, with no bar or summary among them
-  const toStdout = target === process.stdout;
+  const toStdout = isStandardOutput(cli.output as string);
   const bar = startProgress(out.interactive && !toStdout, 'Similar |{bar}| {percentage}% | {value}/{total} artists | ETA {eta_formatted}', model.items);
   const summary = await writeAllSimilar(model, target, { count: cli.count, minListeners: cli.minListeners }, (items) =>
     bar.update(items),
