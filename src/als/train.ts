@@ -110,6 +110,8 @@ function checkIteration(step: HalfStep, other: HalfStep, rows: [number, number],
     if (!nonzero && X.length > 0) zero ||= side;
   }
   if (what === '' && loss !== undefined && !Number.isFinite(loss)) what = `the loss is ${loss}, not a finite number`;
+  if (what === '' && zero === '') return;
+  // only for the message: a pass over every confidence, made when training has failed
   let largest = 0;
   for (let n = 0; n < step.confidence.length; n++) if (step.confidence[n] > largest) largest = step.confidence[n];
   const where = `training failed in iteration ${iteration} of ${options.iterations} (${rows[0]} users, ${rows[1]} items)`;

@@ -58,7 +58,7 @@ interface Held {
 const held = new Map<string, Held>();
 let exitHook = false;
 
-/** This process's start time (field 22 of /proc/self/stat), or null off Linux. */
+/** The start time of process `pid` (field 22 of /proc/PID/stat, clock ticks since boot), or null off Linux or when it is gone. */
 export function processStartTime(pid: number): string | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
