@@ -3,7 +3,7 @@ import type { CsrMatrix } from '../data/sparse.js';
 import { AlsError } from '../errors.js';
 import { addObserved, choleskySolve, jsKernels } from '../kernels/js.js';
 import type { AlsModel } from '../model/model.js';
-import { checkArray, checkModel, checkPlay, checkRow, valueForMessage } from './validate.js';
+import { checkArray, checkModel, checkPlay, checkRow, firstNonFinite, valueForMessage } from './validate.js';
 import { checkConfidences, FOLDED_COUNT, weigh } from './weighting.js';
 
 /**
@@ -165,10 +165,9 @@ export function foldIn(model: Pick<AlsModel, 'itemFactors' | 'items' | 'factors'
  * checked), as finite float32 factors cannot overflow the float64 sums.
  */
 function finite(user: FoldedUser): FoldedUser {
-  for (const value of user.x) {
-    if (!Number.isFinite(value)) {
-      throw new AlsError('model', `the fold-in gave ${value}: the model's item factors are not finite or too large to solve against (train the model again)`);
-    }
+  const n = firstNonFinite(user.x);
+  if (n !== -1) {
+    throw new AlsError('model', `the fold-in gave ${user.x[n]}: the model's item factors are not finite or too large to solve against (train the model again)`);
   }
   return user;
 }

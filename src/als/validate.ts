@@ -203,7 +203,18 @@ export function checkArray<T extends ArrayBufferView>(
 
 /** Every entry finite (factor matrices, user vectors). */
 export function checkFinite(name: string, values: Float32Array | Float64Array, start = 0, end = values.length): void {
-  for (let n = start; n < end; n++) if (!Number.isFinite(values[n])) usage(`${name} holds ${values[n]} at entry ${n}; every entry must be a finite number`);
+  const n = firstNonFinite(values, start, end);
+  if (n !== -1) usage(`${name} holds ${values[n]} at entry ${n}; every entry must be a finite number`);
+}
+
+/**
+ * The index of the first entry of values[start, end) that is NaN or ±∞, or -1: the one scan
+ * behind every finiteness check (library edge, training, fold-in, save, load), each of which
+ * words its own error.
+ */
+export function firstNonFinite(values: ArrayLike<number>, start = 0, end = values.length): number {
+  for (let n = start; n < end; n++) if (!Number.isFinite(values[n])) return n;
+  return -1;
 }
 
 /**

@@ -3,6 +3,7 @@ import { closeSync, fstatSync, lstatSync, readlinkSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { join } from 'node:path';
 import { MAX_FACTORS, resolveTrainOptions, type TrainOptions } from '../als/options.js';
+import { firstNonFinite } from '../als/validate.js';
 import { INPUT_FORMATS } from '../data/read.js';
 import type { CsrMatrix } from '../data/sparse.js';
 import { AlsError } from '../errors.js';
@@ -138,9 +139,8 @@ function typed<T extends Float32Array | Int32Array>(data: Buffer, Type: { new (b
 }
 
 function checkFinite(dir: string, name: string, values: Float32Array): Float32Array {
-  for (let n = 0; n < values.length; n++) {
-    if (!Number.isFinite(values[n])) throw corrupt(dir, `${name} holds a non-finite value (NaN or ∞) at position ${n}`);
-  }
+  const n = firstNonFinite(values);
+  if (n !== -1) throw corrupt(dir, `${name} holds a non-finite value (NaN or ∞) at position ${n}`);
   return values;
 }
 
