@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { lchownSync, readdirSync, readlinkSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chownSync, lchownSync, mkdirSync, readdirSync, readlinkSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -224,6 +224,39 @@ describe('issue 9: what the attacker trial found', () => {
     assert.throws(() => findUser(['a'], '  '), isUsage(/^the user id is empty$/));
     assert.throws(() => findItem(['a'], ''), isUsage(/^the item name is empty$/));
     assert.throws(() => parseItemList('Radiohead=1e-300'), isUsage(/plays must be a decimal number above 0/));
+  });
+});
+
+describe('issue 9: what the second attacker trial found', { skip: process.geteuid?.() !== 0 && 'needs root to make folders of nobody' }, () => {
+  it('root writes no output through a folder of another user (its owner could swap a subfolder for a link mid-write)', async () => {
+    const theirs = join(work, 'their-tree');
+    mkdirSync(join(theirs, 'sub'), { recursive: true });
+    chownSync(theirs, NOBODY, NOBODY);
+    const model = join(work, 'tree-model');
+    await smallModel(model);
+    const result = als('similar', '--all', '-n', '1', '--model', model, '--output', join(theirs, 'sub', 'out.tsv'));
+    assert.equal(result.status, 6, result.stderr);
+    assert.match(result.stderr, /their-tree is a directory of another user \(uid 65534\)/);
+    assert.deepEqual(readdirSync(join(theirs, 'sub')), []);
+  });
+
+  it('root writes no model into a folder of another user, nor through one, nor into another user\'s .als', async () => {
+    const owned = join(work, 'owned-by-nobody');
+    mkdirSync(owned);
+    chownSync(owned, NOBODY, NOBODY);
+    const file = writeAndReturn(join(work, 'own.tsv'), 'u1\ti1\t3\nu2\ti1\t2\nu2\ti2\t1\n');
+    for (const dir of [owned, join(owned, 'inner')]) {
+      const result = als('train', file, '--format', 'triples', '--model', dir);
+      assert.equal(result.status, 4, result.stderr);
+      assert.match(result.stderr, /owned-by-nobody is a directory of another user \(uid 65534\)/);
+    }
+    assert.deepEqual(readdirSync(owned), []);
+    const mine = join(work, 'mine-with-their-als');
+    await smallModel(mine);
+    chownSync(join(mine, '.als'), NOBODY, NOBODY);
+    const result = als('train', file, '--format', 'triples', '--model', mine);
+    assert.equal(result.status, 4, result.stderr);
+    assert.match(result.stderr, /\.als is a directory of another user \(uid 65534\)/);
   });
 });
 

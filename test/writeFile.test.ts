@@ -246,14 +246,15 @@ describe('the safe writer respects what the path is (issue 9, class 3)', () => {
     assert.equal(readFileSync(file, 'utf8'), 'theirs');
 
     // the trial's case (issue 9): a folder of another user's own in /tmp, not sticky itself, with
-    // their link in it: the kernel would follow it (its owner owns the folder); als does not
+    // their link in it: the kernel would follow it (its owner owns the folder); als does not even
+    // go through the folder (its owner could swap what is in it between als's look and its write)
     const theirFolder = join(sticky, 'their-folder');
     mkdirSync(theirFolder);
     chownSync(theirFolder, NOBODY, NOBODY);
     const theirLink = join(theirFolder, 'train.tsv');
     symlinkSync(victim, theirLink);
     lchownSync(theirLink, NOBODY, NOBODY);
-    await assert.rejects(write(theirLink, TEXT), outputError(/train\.tsv is a symbolic link of another user \(uid 65534\)/));
+    await assert.rejects(write(theirLink, TEXT), outputError(/their-folder is a directory of another user \(uid 65534\)/));
     assert.equal(readFileSync(victim, 'utf8'), 'precious');
 
     // a link of the running user's own there is followed

@@ -30,11 +30,22 @@ export function isSharedSticky(mode: number): boolean {
 const MAX_LINKS = 40;
 
 /**
- * The first link on the way to `path` that als does not follow (followsLinkOf), with its owner,
- * or null. Follows the links it trusts like the kernel, component by component; a component
- * that does not exist ends the walk (what is created there is the writer's own).
+ * Why a write does not go through `dir`, a directory of another user: its owner can rename what
+ * is in it between als's look and its write (a folder swapped for a link, issue 9), and Node has
+ * no openat() to hold on to the directory als looked at. Only the running user's and root's
+ * directories are written through.
  */
-export function untrustedLinkOnPath(path: string): { link: string; uid: number } | null {
+export function otherUsersDirectory(dir: string, uid: number): string {
+  return `${dir} is a directory of another user (uid ${uid}), who could swap what is in it while als writes; als writes only through its own user's and root's directories (run als as that user)`;
+}
+
+/**
+ * The first link or directory on the way to `path` that als does not write through (followsLinkOf:
+ * one of another user), with its owner, or null. Follows the links it trusts like the kernel,
+ * component by component; a component that does not exist ends the walk (what is created there
+ * is the writer's own).
+ */
+export function untrustedOnPath(path: string): { path: string; uid: number; link: boolean } | null {
   const pending = resolve(path).split('/').filter((part) => part !== '');
   let current = '/';
   let links = 0;
@@ -53,10 +64,11 @@ export function untrustedLinkOnPath(path: string): { link: string; uid: number }
       return null;
     }
     if (!stats.isSymbolicLink()) {
+      if (stats.isDirectory() && !followsLinkOf(stats.uid)) return { path: candidate, uid: stats.uid, link: false };
       current = candidate;
       continue;
     }
-    if (!followsLinkOf(stats.uid)) return { link: candidate, uid: stats.uid };
+    if (!followsLinkOf(stats.uid)) return { path: candidate, uid: stats.uid, link: true };
     if (++links > MAX_LINKS) return null;
     const target = readlinkSync(candidate);
     pending.unshift(...target.split('/').filter((part) => part !== ''));

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { constants, promises as fs, unlinkSync, type Stats } from 'node:fs';
 import { basename, dirname, isAbsolute } from 'node:path';
 import { AlsError, describeErrno } from '../errors.js';
-import { followsLinkOf, isSharedSticky, runningUid } from './trustedLinks.js';
+import { followsLinkOf, isSharedSticky, otherUsersDirectory, runningUid } from './trustedLinks.js';
 
 /**
  * The one writer of every file a user names (`--output`, `--write-config`, the split files).
@@ -129,6 +129,7 @@ async function walk(userPath: string, makeDirectories: boolean): Promise<{ path:
       continue;
     }
     if ((makeDirectories || pending.some((rest) => rest !== '' && rest !== '.')) && !stats.isDirectory()) throw fail(errno('ENOTDIR'));
+    if (stats.isDirectory() && !followsLinkOf(stats.uid)) throw refuse(otherUsersDirectory(candidate, stats.uid));
     current = candidate;
     currentStats = stats;
   }

@@ -5,6 +5,7 @@ import { basename, join } from 'node:path';
 import { AlsError } from '../errors.js';
 import { killPoint } from './killPoint.js';
 import { openRegular, readExactly } from '../data/regularFile.js';
+import { followsLinkOf, otherUsersDirectory } from '../data/trustedLinks.js';
 import { checkModelPath, describeFsError, inspectTarget, LOCK_BREAK, LOCK_FILE, LOCK_TEMP, STORE_DIR } from './store.js';
 
 /** Who holds a model's lock: what M/.als/lock records. */
@@ -325,9 +326,12 @@ export async function lockModel(dir: string, options: LockOptions & { create?: b
   }
   // a symlink planted in place of .als (a directory others can write to) must not lead the
   // lock and the versions elsewhere
-  if (!lstatSync(store).isDirectory()) {
+  const storeStats = lstatSync(store);
+  if (!storeStats.isDirectory()) {
     throw new AlsError('model', `${target.given}: ${STORE_DIR} is not a directory als made; refusing to write a model there`);
   }
+  // another user's .als (made in a folder they may write to) would let them swap its versions
+  if (!followsLinkOf(storeStats.uid)) throw new AlsError('model', `${target.given}: ${otherUsersDirectory(store, storeStats.uid)}`);
   const file = join(store, LOCK_FILE);
   const deadline = Date.now() + timeout;
   let delay = 20;

@@ -2,7 +2,7 @@ import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, read
 import { basename, dirname, join, resolve } from 'node:path';
 import { valueForMessage } from '../als/validate.js';
 import { readSmallFile } from '../data/regularFile.js';
-import { isSharedSticky, runningUid, untrustedLinkOnPath } from '../data/trustedLinks.js';
+import { isSharedSticky, otherUsersDirectory, runningUid, untrustedOnPath } from '../data/trustedLinks.js';
 import { AlsError, describeErrno, quoteForMessage } from '../errors.js';
 import { FILES, FORMAT_NAME, MANIFEST, TIMINGS } from './format.js';
 
@@ -172,9 +172,13 @@ export function inspectTarget(dir: string): WriteTarget {
   const given = checkModelPath(dir);
   const refuse = (why: string) => new AlsError('model', `${given}: ${why}`);
   // the rule of every writer of als (trustedLinks.ts): another user's link could lead the model anywhere
-  const untrusted = untrustedLinkOnPath(given);
+  const untrusted = untrustedOnPath(given);
   if (untrusted !== null) {
-    throw refuse(`${untrusted.link} is a symbolic link of another user (uid ${untrusted.uid}); als writes only through its own user's and root's links`);
+    throw refuse(
+      untrusted.link
+        ? `${untrusted.path} is a symbolic link of another user (uid ${untrusted.uid}); als writes only through its own user's and root's links`
+        : otherUsersDirectory(untrusted.path, untrusted.uid),
+    );
   }
   // a version folder of another model (M/.als/current, M/.als/v3-…) is that model's: writing a
   // model into it would break the other one for every reader
