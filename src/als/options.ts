@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { AlsError, quoteForMessage } from '../errors.js';
-import { num } from './validate.js';
+import { num, valueForMessage } from './validate.js';
 
 export const WEIGHTINGS = ['linear', 'log', 'bm25'] as const;
 export type Weighting = (typeof WEIGHTINGS)[number];
@@ -99,17 +99,17 @@ export function resolveTrainOptions(given: Partial<TrainOptions> = {}): TrainOpt
   const options: TrainOptions = { ...defaults, ...defined };
   if (given.alpha === undefined && WEIGHTINGS.includes(options.weighting)) options.alpha = DEFAULT_ALPHA[options.weighting];
 
-  check(WEIGHTINGS.includes(options.weighting), `unknown weighting "${options.weighting}" (expected one of: ${WEIGHTINGS.join(', ')})`);
-  check(SOLVERS.includes(options.solver), `unknown solver "${options.solver}" (expected one of: ${SOLVERS.join(', ')})`);
-  check(isInteger(options.factors, 1, MAX_FACTORS), `factors must be a whole number from 1 to ${MAX_FACTORS}, not ${options.factors}`);
-  check(isInteger(options.iterations, 1, 10000), `iterations must be a whole number from 1 to 10000, not ${options.iterations}`);
-  check(isInteger(options.cgSteps, 1, 1024), `cg-steps must be a whole number from 1 to 1024, not ${options.cgSteps}`);
-  check(isInteger(options.threads, 1, 1024), `threads must be a whole number from 1 to 1024, not ${options.threads}`);
-  check(isInteger(options.seed, 0, 2 ** 32 - 1), `seed must be a whole number from 0 to 4294967295, not ${options.seed}`);
-  check(inRange(options.regularization, 0, MAX_LAMBDA), `lambda must be a number from 0 to ${num(MAX_LAMBDA)}, not ${num(options.regularization)}`);
-  check(inRange(options.alpha, 0, MAX_ALPHA), `alpha must be a number from 0 to ${num(MAX_ALPHA)}, not ${num(options.alpha)}`);
-  check(inRange(options.bm25K1, 0, MAX_BM25_K1), `bm25K1 must be a number from 0 to ${num(MAX_BM25_K1)}, not ${num(options.bm25K1)}`);
-  check(Number.isFinite(options.bm25B) && options.bm25B >= 0 && options.bm25B <= 1, `bm25 B must be a number from 0 to 1, not ${options.bm25B}`);
+  check(WEIGHTINGS.includes(options.weighting), `unknown weighting ${valueForMessage(options.weighting)} (expected one of: ${WEIGHTINGS.join(', ')})`);
+  check(SOLVERS.includes(options.solver), `unknown solver ${valueForMessage(options.solver)} (expected one of: ${SOLVERS.join(', ')})`);
+  check(isInteger(options.factors, 1, MAX_FACTORS), `factors must be a whole number from 1 to ${MAX_FACTORS}, not ${valueForMessage(options.factors)}`);
+  check(isInteger(options.iterations, 1, 10000), `iterations must be a whole number from 1 to 10000, not ${valueForMessage(options.iterations)}`);
+  check(isInteger(options.cgSteps, 1, 1024), `cg-steps must be a whole number from 1 to 1024, not ${valueForMessage(options.cgSteps)}`);
+  check(isInteger(options.threads, 1, 1024), `threads must be a whole number from 1 to 1024, not ${valueForMessage(options.threads)}`);
+  check(isInteger(options.seed, 0, 2 ** 32 - 1), `seed must be a whole number from 0 to 4294967295, not ${valueForMessage(options.seed)}`);
+  check(inRange(options.regularization, 0, MAX_LAMBDA), `lambda must be a number from 0 to ${num(MAX_LAMBDA)}, not ${valueForMessage(options.regularization)}`);
+  check(inRange(options.alpha, 0, MAX_ALPHA), `alpha must be a number from 0 to ${num(MAX_ALPHA)}, not ${valueForMessage(options.alpha)}`);
+  check(inRange(options.bm25K1, 0, MAX_BM25_K1), `bm25K1 must be a number from 0 to ${num(MAX_BM25_K1)}, not ${valueForMessage(options.bm25K1)}`);
+  check(Number.isFinite(options.bm25B) && options.bm25B >= 0 && options.bm25B <= 1, `bm25 B must be a number from 0 to 1, not ${valueForMessage(options.bm25B)}`);
   check(typeof options.computeLoss === 'boolean', 'computeLoss must be true or false');
   return options;
 }

@@ -231,9 +231,10 @@ class StringReader implements RowReader {
  * Throws AlsError('input') when the file cannot be read or has no usable row.
  */
 export async function readInteractions(path: string, options: ReadOptions = {}): Promise<Interactions> {
+  if (options === null || typeof options !== 'object') throw new AlsError('usage', 'options must be an object of read options');
   const format = options.format ?? 'lastfm';
   if (!INPUT_FORMATS.includes(format)) {
-    throw new AlsError('usage', `unknown input format "${format}" (expected one of: ${INPUT_FORMATS.join(', ')})`);
+    throw new AlsError('usage', `unknown input format ${typeof format === 'string' ? quoteForMessage(format) : typeof format} (expected one of: ${INPUT_FORMATS.join(', ')})`);
   }
   if (typeof path !== 'string' || path.length === 0) throw new AlsError('usage', 'the input path must be a non-empty string');
   const { chunkBytes } = options;

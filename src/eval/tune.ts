@@ -1,7 +1,10 @@
 import { resolveTrainOptions, WEIGHTINGS, type TrainOptions, type Weighting } from '../als/options.js';
 import { seededRandom } from '../als/random.js';
 import { trainFactors } from '../als/train.js';
-import { checkCallbacks, checkCsr, checkKernels, checkOptions, checkWhole } from '../als/validate.js';
+import { checkCallbacks, checkCsr, checkKernels, checkOptions, checkWhole, valueForMessage } from '../als/validate.js';
+
+/** The most trials a search takes (the time budget ends most searches long before). */
+const MAX_TRIALS = 100_000;
 import { MAX_CONFIDENCE } from '../als/weighting.js';
 import type { CsrMatrix } from '../data/sparse.js';
 import { AlsError } from '../errors.js';
@@ -115,11 +118,12 @@ export async function tune(plays: CsrMatrix, options: TuneOptions = {}, callback
   const metric = options.metric ?? DEFAULT_TUNE_METRIC;
   const seed = options.seed ?? DEFAULT_SPLIT_SEED;
   const testFraction = options.testFraction ?? DEFAULT_TEST_FRACTION;
-  if (!Number.isInteger(trials) || trials < 1) throw new AlsError('usage', `trials must be a whole number ≥ 1, not ${trials}`);
-  if (typeof budget !== 'number' || !(budget > 0)) throw new AlsError('usage', `the time budget must be more than 0 seconds, not ${budget}`);
-  if (!Number.isInteger(k) || k < 1) throw new AlsError('usage', `k must be a whole number ≥ 1, not ${k}`);
+  // trials are "at most": the time budget ends a search; far more than a budget allows is a typo
+  checkWhole('trials', trials, 1, MAX_TRIALS);
+  if (typeof budget !== 'number' || !(budget > 0)) throw new AlsError('usage', `the time budget must be more than 0 seconds, not ${valueForMessage(budget)}`);
+  checkWhole('k', k, 1);
   checkWhole('seed', seed, 0, 2 ** 32 - 2);
-  if (!TUNE_METRICS.includes(metric)) throw new AlsError('usage', `unknown metric "${metric}" (expected one of: ${TUNE_METRICS.join(', ')})`);
+  if (!TUNE_METRICS.includes(metric)) throw new AlsError('usage', `unknown metric ${valueForMessage(metric)} (expected one of: ${TUNE_METRICS.join(', ')})`);
   const fixed = checkOptions('fixed', options.fixed);
   const defaults = resolveTrainOptions(fixed);
 
