@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { checkModel } from '../src/als/validate.js';
+import { checkModel } from '../src/validate.js';
 import { AlsError } from '../src/errors.js';
 import { tempDir } from './helpers.js';
 

@@ -14,7 +14,9 @@ import { closeModel, loadModel } from '../src/model/load.js';
 import { lockModel } from '../src/model/lock.js';
 import { saveModel } from '../src/model/save.js';
 import { updateModelDirectory } from '../src/model/updateDirectory.js';
-import { findItem, findUser } from '../src/query/lookup.js';
+import { closestNames, findItem, findUser } from '../src/query/lookup.js';
+import { cooToCsr } from '../src/data/sparse.js';
+import { trainingThreads } from '../src/als/resources.js';
 import { resolveTrainOptions } from '../src/als/options.js';
 import { parseItemList } from '../src/query/listened.js';
 import { writeAllSimilar } from '../src/query/similarAll.js';
@@ -224,6 +226,15 @@ describe('issue 9: what the attacker trial found', () => {
     assert.throws(() => findUser(['a'], '  '), isUsage(/^the user id is empty$/));
     assert.throws(() => findItem(['a'], ''), isUsage(/^the item name is empty$/));
     assert.throws(() => parseItemList('Radiohead=1e-300'), isUsage(/plays must be a decimal number above 0/));
+  });
+});
+
+describe('issue 9: building blocks under hostile arguments (second attacker trial)', () => {
+  it('cooToCsr, trainingThreads and closestNames refuse what would be a RangeError, a TypeError or NaN', () => {
+    assert.throws(() => cooToCsr(Infinity, 2, Int32Array.of(0), Int32Array.of(0), Float32Array.of(1), 1), isUsage(/^rows must be a whole number/));
+    assert.throws(() => cooToCsr(2, 2, Int32Array.of(0, 1), Int32Array.of(9, 1), Float32Array.of(1, 1), 2), isUsage(/^triple 0 is at \(0, 9\), outside the 2 × 2 matrix$/));
+    assert.throws(() => trainingThreads(Number.NaN, { rows: 4, cols: 4 }), isUsage(/^requested must be a whole number/));
+    assert.throws(() => closestNames([1, null] as never, 'a'), isUsage(/^names must be strings, not 1 at entry 0$/));
   });
 });
 

@@ -1,5 +1,5 @@
 import { AlsError } from '../errors.js';
-import { checkOptions, checkString } from './validate.js';
+import { checkOptions, checkString } from '../validate.js';
 import { resolveTrainOptions, SOLVERS, WEIGHTINGS, type TrainOptions } from './options.js';
 
 /**

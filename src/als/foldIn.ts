@@ -3,7 +3,7 @@ import type { CsrMatrix } from '../data/sparse.js';
 import { AlsError } from '../errors.js';
 import { addObserved, choleskySolve, jsKernels } from '../kernels/js.js';
 import type { AlsModel } from '../model/model.js';
-import { checkArray, checkModel, checkPlay, checkRow, firstNonFinite, valueForMessage } from './validate.js';
+import { checkArray, checkModel, checkPlay, checkRow, firstNonFinite, valueForMessage } from '../validate.js';
 import { checkConfidences, FOLDED_COUNT, weigh } from './weighting.js';
 
 /**

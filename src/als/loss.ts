@@ -1,5 +1,5 @@
 import type { HalfStep, Kernels } from '../kernels/index.js';
-import { checkHalfStep, checkKernels, checkNumber, checkWhole } from './validate.js';
+import { checkHalfStep, checkKernels, checkNumber, checkWhole } from '../validate.js';
 
 function squaredNorm(values: Float32Array): number {
   let sum = 0;

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { AlsError, quoteForMessage } from '../errors.js';
-import { num, valueForMessage } from './validate.js';
+import { num, valueForMessage } from '../validate.js';
 
 export const WEIGHTINGS = ['linear', 'log', 'bm25'] as const;
 export type Weighting = (typeof WEIGHTINGS)[number];

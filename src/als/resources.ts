@@ -3,7 +3,7 @@ import type { CsrMatrix } from '../data/sparse.js';
 import { AlsError } from '../errors.js';
 import { GATHER_BYTES, GATHER_FROM_BYTES } from '../kernels/wasm.js';
 import type { TrainOptions } from './options.js';
-import { checkCsrShape, checkOptions, checkWhole } from './validate.js';
+import { checkCsrShape, checkOptions, checkWhole } from '../validate.js';
 
 /**
  * What training may take of the machine (issue 9, class 6): threads that help, and memory that
@@ -27,6 +27,10 @@ export const WASM_MEMORY_BYTES = 65536 * 65536;
  * larger side). The factors do not depend on it.
  */
 export function trainingThreads(requested: number, plays: Pick<CsrMatrix, 'rows' | 'cols'>): number {
+  checkWhole('requested', requested, 1);
+  checkOptions('plays', plays);
+  checkWhole('plays.rows', plays.rows, 0);
+  checkWhole('plays.cols', plays.cols, 0);
   const byRows = Math.max(1, Math.ceil(Math.max(plays.rows, plays.cols) / ROWS_PER_THREAD));
   return Math.max(1, Math.min(requested, availableParallelism(), byRows));
 }

@@ -8,7 +8,7 @@ import type { AlsModel } from '../model/model.js';
 import { resolveTrainOptions, type TrainOptions } from './options.js';
 import { randomFactors, seededRandom } from './random.js';
 import { checkTrainingMemory, trainingThreads } from './resources.js';
-import { checkCallbacks, checkCsr, checkInteractions, checkOptions, num, valueForMessage } from './validate.js';
+import { checkCallbacks, checkCsr, checkInteractions, checkOptions, num, valueForMessage } from '../validate.js';
 import { checkConfidences, weigh } from './weighting.js';
 
 /** Rows per kernel call: small enough for smooth progress, large enough to keep threads busy. */

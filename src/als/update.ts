@@ -4,7 +4,7 @@ import { columnCounts, type CsrMatrix } from '../data/sparse.js';
 import { AlsError, quoteForMessage } from '../errors.js';
 import type { AlsModel, UpdateSummary } from '../model/model.js';
 import { foldIn, playsOf } from './foldIn.js';
-import { checkInteractions, num, valueForMessage } from './validate.js';
+import { checkInteractions, num, valueForMessage } from '../validate.js';
 
 /**
  * `als update`: new plays added to a trained model without training it again. New plays of

@@ -1,7 +1,7 @@
 import type { CsrMatrix } from '../data/sparse.js';
 import { AlsError, type AlsErrorCode } from '../errors.js';
 import { MAX_ALPHA, MAX_BM25_K1, WEIGHTINGS, type Weighting } from './options.js';
-import { checkArray, checkCsr, checkOptions, num, valueForMessage } from './validate.js';
+import { checkArray, checkCsr, checkOptions, num, valueForMessage } from '../validate.js';
 
 export interface WeightingOptions {
   weighting: Weighting;

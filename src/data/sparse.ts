@@ -1,4 +1,8 @@
-import { checkArray, checkCsrShape } from '../als/validate.js';
+import { checkArray, checkCsrShape, checkWhole } from '../validate.js';
+import { AlsError } from '../errors.js';
+
+/** The largest row or column count of a matrix (int32 indices). */
+const MAX_INDEX = 2 ** 31 - 1;
 
 /**
  * Compressed sparse row matrix: the column indices and values of row r are
@@ -29,6 +33,18 @@ export function cooToCsr(
   values: Float32Array,
   nnz: number,
 ): { matrix: CsrMatrix; duplicates: number } {
+  checkWhole('rows', rows, 0, MAX_INDEX);
+  checkWhole('cols', cols, 0, MAX_INDEX);
+  checkArray('rowIndex', rowIndex, Int32Array);
+  checkArray('colIndex', colIndex, Int32Array);
+  checkArray('values', values, Float32Array);
+  checkWhole('nnz', nnz, 0, Math.min(rowIndex.length, colIndex.length, values.length));
+  // every triple in the matrix: an index outside it would be written past the arrays' ends
+  for (let n = 0; n < nnz; n++) {
+    if (!(rowIndex[n] >= 0 && rowIndex[n] < rows) || !(colIndex[n] >= 0 && colIndex[n] < cols)) {
+      throw new AlsError('usage', `triple ${n} is at (${rowIndex[n]}, ${colIndex[n]}), outside the ${rows} × ${cols} matrix`);
+    }
+  }
   return cooChunksToCsr(rows, cols, [rowIndex], [colIndex], [values], [nnz], false);
 }
 

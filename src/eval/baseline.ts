@@ -1,4 +1,4 @@
-import { checkArray, checkCsr } from '../als/validate.js';
+import { checkArray, checkCsr } from '../validate.js';
 import type { CsrMatrix } from '../data/sparse.js';
 
 /** The popularity baseline: each item's score is the number of users who played it in `plays`. */

@@ -1,6 +1,6 @@
 import { resolveTrainOptions, type TrainOptions } from '../als/options.js';
 import { trainFactors, type Factors, type TrainCallbacks } from '../als/train.js';
-import { checkArray, checkCallbacks, checkInteractions, checkKernels, checkOptions, checkWhole, valueForMessage } from '../als/validate.js';
+import { checkArray, checkCallbacks, checkInteractions, checkKernels, checkOptions, checkWhole, valueForMessage } from '../validate.js';
 import type { Interactions } from '../data/read.js';
 import { AlsError } from '../errors.js';
 import { defaultQueryKernels, type Kernels } from '../kernels/index.js';

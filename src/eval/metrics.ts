@@ -1,4 +1,4 @@
-import { checkList, checkSet, checkWhole, valueForMessage } from '../als/validate.js';
+import { checkList, checkSet, checkWhole, valueForMessage } from '../validate.js';
 import { AlsError } from '../errors.js';
 
 /** Ranking quality of one user's top-k list against the user's held-out items. */

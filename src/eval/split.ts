@@ -1,6 +1,6 @@
 import { seededRandom } from '../als/random.js';
 import type { CsrMatrix } from '../data/sparse.js';
-import { checkCsr, checkOptions, checkWhole } from '../als/validate.js';
+import { checkCsr, checkOptions, checkWhole } from '../validate.js';
 import { AlsError } from '../errors.js';
 
 export interface SplitOptions {

@@ -1,7 +1,7 @@
 import { resolveTrainOptions, WEIGHTINGS, type TrainOptions, type Weighting } from '../als/options.js';
 import { seededRandom } from '../als/random.js';
 import { trainFactors } from '../als/train.js';
-import { checkCallbacks, checkCsr, checkKernels, checkOptions, checkWhole, valueForMessage } from '../als/validate.js';
+import { checkCallbacks, checkCsr, checkKernels, checkOptions, checkWhole, valueForMessage } from '../validate.js';
 
 /** The most trials a search takes (the time budget ends most searches long before). */
 const MAX_TRIALS = 100_000;

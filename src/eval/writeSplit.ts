@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { checkNumber, checkOptions, checkString, checkTriples } from '../als/validate.js';
+import { checkNumber, checkOptions, checkString, checkTriples } from '../validate.js';
 import type { Interactions } from '../data/read.js';
 import type { CsrMatrix } from '../data/sparse.js';
 import { makeOutputDirectory, openOutput, type OpenOutput } from '../data/writeFile.js';

@@ -1,4 +1,4 @@
-import { checkKernels, valueForMessage } from '../als/validate.js';
+import { checkKernels, valueForMessage } from '../validate.js';
 import { AlsError } from '../errors.js';
 import { jsKernels } from './js.js';
 import type { Kernels } from './types.js';

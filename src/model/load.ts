@@ -3,7 +3,7 @@ import { closeSync, fstatSync, lstatSync, readlinkSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { join } from 'node:path';
 import { MAX_FACTORS, resolveTrainOptions, type TrainOptions } from '../als/options.js';
-import { firstNonFinite } from '../als/validate.js';
+import { firstNonFinite } from '../validate.js';
 import { INPUT_FORMATS } from '../data/read.js';
 import type { CsrMatrix } from '../data/sparse.js';
 import { AlsError } from '../errors.js';

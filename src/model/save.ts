@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { lstatSync, promises as fs, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkModel, firstNonFinite } from '../als/validate.js';
+import { checkModel, firstNonFinite } from '../validate.js';
 import { syncDirectory } from '../data/writeFile.js';
 import { AlsError } from '../errors.js';
 import { FILES, FORMAT_NAME, FORMAT_VERSION, MANIFEST, TIMINGS, type FileEntry, type FileKey, type Manifest } from './format.js';

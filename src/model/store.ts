@@ -1,6 +1,6 @@
 import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, realpathSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { valueForMessage } from '../als/validate.js';
+import { valueForMessage } from '../validate.js';
 import { readSmallFile } from '../data/regularFile.js';
 import { isSharedSticky, otherUsersDirectory, runningUid, untrustedOnPath } from '../data/trustedLinks.js';
 import { AlsError, describeErrno, quoteForMessage } from '../errors.js';

@@ -1,5 +1,5 @@
 import { foldInUser, type FoldedUser } from '../als/foldIn.js';
-import { checkArray, checkModel, checkRow, checkString, checkWhole, valueForMessage } from '../als/validate.js';
+import { checkArray, checkModel, checkRow, checkString, checkWhole, valueForMessage } from '../validate.js';
 import { AlsError } from '../errors.js';
 import type { AlsModel } from '../model/model.js';
 import { findUser } from './lookup.js';

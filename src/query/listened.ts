@@ -1,5 +1,5 @@
 import { foldIn, type FoldedUser, type UserPlays } from '../als/foldIn.js';
-import { checkModel, checkOptions, checkPlay, checkString, num, valueForMessage } from '../als/validate.js';
+import { checkModel, checkOptions, checkPlay, checkString, num, valueForMessage } from '../validate.js';
 import { isStoredCount, MAX_COUNT, parseCount } from '../data/rows.js';
 import { AlsError, quoteForMessage } from '../errors.js';
 import type { AlsModel } from '../model/model.js';

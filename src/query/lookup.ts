@@ -1,4 +1,4 @@
-import { checkNameList, checkOptions, checkString, checkWhole } from '../als/validate.js';
+import { checkNameList, checkOptions, checkString, checkWhole, valueForMessage } from '../validate.js';
 import { canonicalName } from '../data/rows.js';
 import { AlsError, quoteForMessage } from '../errors.js';
 
@@ -27,7 +27,12 @@ const lowerCased = new WeakMap<readonly string[], string[]>();
 /** The names in lower case, computed once per list (a list of names is never changed in place). */
 function lowerCase(names: readonly string[]): string[] {
   let lower = lowerCased.get(names);
-  if (lower === undefined) lowerCased.set(names, (lower = names.map((name) => name.toLowerCase())));
+  if (lower === undefined) {
+    // once per list, so that a list holding a non-string is refused rather than a TypeError
+    const bad = names.findIndex((name) => typeof name !== 'string');
+    if (bad !== -1) throw new AlsError('usage', `names must be strings, not ${valueForMessage(names[bad])} at entry ${bad}`);
+    lowerCased.set(names, (lower = names.map((name) => name.toLowerCase())));
+  }
   return lower;
 }
 

@@ -1,4 +1,4 @@
-import { checkArray, checkBoolean, checkCount, checkFinite, checkKernels, checkModel, checkOptions, checkRow, checkString, checkWhole, valueForMessage } from '../als/validate.js';
+import { checkArray, checkBoolean, checkCount, checkFinite, checkKernels, checkModel, checkOptions, checkRow, checkString, checkWhole, valueForMessage } from '../validate.js';
 import { AlsError } from '../errors.js';
 import { defaultQueryKernels, type Kernels } from '../kernels/index.js';
 import type { AlsModel } from '../model/model.js';

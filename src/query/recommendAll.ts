@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { checkTsvNames } from '../data/tsvNames.js';
-import { checkBoolean, checkCount, checkKernels, checkModel, checkOptions, checkOutput } from '../als/validate.js';
+import { checkBoolean, checkCount, checkKernels, checkModel, checkOptions, checkOutput } from '../validate.js';
 import { writeOutput, type OutputTarget } from '../data/writeFile.js';
 import { createWasmKernels, type Kernels } from '../kernels/index.js';
 import type { AlsModel } from '../model/model.js';

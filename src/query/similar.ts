@@ -1,4 +1,4 @@
-import { checkCount, checkKernels, checkModel, checkOptions, checkRow, checkString } from '../als/validate.js';
+import { checkCount, checkKernels, checkModel, checkOptions, checkRow, checkString } from '../validate.js';
 import { defaultQueryKernels, type Kernels } from '../kernels/index.js';
 import type { AlsModel } from '../model/model.js';
 import { checkMinListeners, DEFAULT_MIN_LISTENERS, listenerFilter } from './listeners.js';

@@ -1,4 +1,4 @@
-import { checkCount, checkKernels, checkModel, checkOptions, checkOutput } from '../als/validate.js';
+import { checkCount, checkKernels, checkModel, checkOptions, checkOutput } from '../validate.js';
 import { writeOutput, type OutputTarget } from '../data/writeFile.js';
 import type { Kernels } from '../kernels/index.js';
 import type { AlsModel } from '../model/model.js';

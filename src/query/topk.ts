@@ -1,4 +1,4 @@
-import { checkArray, checkWhole } from '../als/validate.js';
+import { checkArray, checkWhole } from '../validate.js';
 import { AlsError } from '../errors.js';
 import { jsKernels } from '../kernels/index.js';
 

@@ -1,14 +1,15 @@
-import type { Interactions } from '../data/read.js';
-import { isStoredCount, MAX_COUNT } from '../data/rows.js';
-import type { CsrMatrix } from '../data/sparse.js';
-import { AlsError, quoteForMessage } from '../errors.js';
-import type { HalfStep } from '../kernels/types.js';
-import type { AlsModel } from '../model/model.js';
+import type { Interactions } from './data/read.js';
+import { isStoredCount, MAX_COUNT } from './data/rows.js';
+import type { CsrMatrix } from './data/sparse.js';
+import { AlsError, quoteForMessage } from './errors.js';
+import type { HalfStep } from './kernels/types.js';
+import type { AlsModel } from './model/model.js';
 
 /**
  * The checks of the library's public edge (issue 9, class 11), in one place: every exported
  * function checks its arguments with these and throws AlsError('usage') naming the field and the
- * bad value; the code below the edge trusts what it is given. Compare ml-matrix `src/util.js`
+ * bad value; the code below the edge trusts what it is given. It sits beside errors.ts, below
+ * every layer, so that data, als, model, query and eval all check alike. Compare ml-matrix `src/util.js`
  * (`checkRowIndex`) and tfjs `ops/topk.ts`, which check before running a kernel.
  */
 
