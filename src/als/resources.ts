@@ -15,7 +15,7 @@ import { checkCsrShape, checkOptions, checkWhole } from '../validate.js';
  * start, and a half-step of a few thousand rows takes milliseconds: below this a thread only
  * waits (`--threads 1000` on the 1,892 × 17,620 sample took 34 s and 8.5 GB before this cap).
  */
-export const ROWS_PER_THREAD = 4096;
+const ROWS_PER_THREAD = 4096;
 
 /** The WebAssembly memory's limit: 65,536 pages of 64 KiB (the kernels' `maximum`). */
 export const WASM_MEMORY_BYTES = 65536 * 65536;

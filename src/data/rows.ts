@@ -13,7 +13,7 @@ import { MAX_LINE_BYTES } from './lines.js';
  */
 export const MAX_COUNT = 1e15;
 /** MAX_COUNT as messages write it. */
-export const MAX_COUNT_TEXT = '1e15';
+const MAX_COUNT_TEXT = '1e15';
 /** The phrase every message about a count above MAX_COUNT ends with. */
 export const ABOVE_MAX_COUNT = `above the largest count als takes (${MAX_COUNT_TEXT})`;
 
@@ -125,7 +125,7 @@ export function badCountReason(layout: RowLayout, text: string): string {
 }
 
 /** A field (1-based) holds a character no field may hold: NUL anywhere, tab or line feed in csv. */
-export function badCharacterReason(field: number, text: string): string {
+function badCharacterReason(field: number, text: string): string {
   if (text.includes('\uFFFD')) return `field ${field} is not valid UTF-8 (or holds U+FFFD, the mark of text that was not)`;
   const what = text.includes('\0') ? 'a NUL byte' : text.includes('\t') ? 'a tab' : 'a line break';
   return `field ${field} holds ${what}`;
@@ -136,7 +136,7 @@ export function badCharacterReason(field: number, text: string): string {
  * that are not UTF-8 decode to: such a name would silently merge with other misread names
  * ("Bj\xf6rk" and "Bj\xe9rk" both "Bj�rk"), so it is a malformed row (issue 9).
  */
-export function fieldWithBadCharacter(fields: string[]): number {
+function fieldWithBadCharacter(fields: string[]): number {
   for (let n = 0; n < fields.length; n++) if (/[\0\t\n\uFFFD]/.test(fields[n])) return n;
   return -1;
 }

@@ -24,7 +24,7 @@ export interface InputSource {
 export const STDIN_PATH = '-';
 
 /** How many bytes at the start of the (decompressed) data are looked at to tell UTF-16. */
-export const HEAD_BYTES = 1024;
+const HEAD_BYTES = 1024;
 
 /** Turns a file-system error into a one-line message about `path`. */
 export function describeFileError(path: string, error: unknown): string {
@@ -43,7 +43,7 @@ const READ_WORDS = {
  * bytes in at least an eighth of the first HEAD_BYTES (UTF-16 text of ASCII characters has one
  * in every other byte; UTF-8 text has none).
  */
-export function utf16Problem(head: Uint8Array): string | null {
+function utf16Problem(head: Uint8Array): string | null {
   if (head.length >= 2 && ((head[0] === 0xff && head[1] === 0xfe) || (head[0] === 0xfe && head[1] === 0xff))) {
     return 'looks like UTF-16 (it starts with a UTF-16 byte order mark); save it as UTF-8';
   }

@@ -40,7 +40,7 @@ export function describeWriteErrno(error: unknown): string {
 }
 
 /** "cannot write PATH: reason", naming the file or directory the user asked for, not a temporary one. */
-export function describeWriteError(path: string, error: unknown): string {
+function describeWriteError(path: string, error: unknown): string {
   return `cannot write ${path}: ${describeWriteErrno(error)}`;
 }
 

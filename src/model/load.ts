@@ -191,7 +191,7 @@ export function loadedVersion(model: AlsModel): LoadedVersion | null {
 }
 
 /** The numbers of a timings.json (not checksummed, so read leniently): null when there are none. */
-export function parseTimings(text: string): Record<string, number> | null {
+function parseTimings(text: string): Record<string, number> | null {
   try {
     const parsed: unknown = JSON.parse(text);
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return null;

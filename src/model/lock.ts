@@ -136,7 +136,7 @@ function readLock(file: string): { holder: LockHolder | null; ino: number; mtime
  * a process started at another time (the pid was reused). A holder on another host is never
  * judged dead.
  */
-export function holderIsDead(holder: LockHolder | null): boolean {
+function holderIsDead(holder: LockHolder | null): boolean {
   if (holder === null || holder.hostname !== hostname()) return false;
   // no process of Linux has a larger pid (PID_MAX_LIMIT): a hand-made lock
   if (holder.pid > PID_MAX_LIMIT) return true;
