@@ -72,6 +72,15 @@ describe('issue 9 at the seams between readers, numbers, store and queries', () 
     assert.deepEqual(Array.from(confidences(plays, base)), [6]);
   });
 
+  it('a new model directory may sit under a linked parent (the link is judged by the trust rule, then followed)', async () => {
+    const real = join(work, 'real-parent');
+    mkdirSync(real);
+    const link = join(work, 'linked-parent');
+    symlinkSync(real, link);
+    await smallModel(join(link, 'model'));
+    assert.equal(loadModel(join(real, 'model')).items, 8);
+  });
+
   it('a model path that is not a string is a usage error, whatever the value', () => {
     for (const bad of [{ a: 1n }, 5, null]) assert.throws(() => loadModel(bad as never), isUsage(/^the model directory must be a non-empty path/));
     const circular: Record<string, unknown> = {};

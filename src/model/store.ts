@@ -1,4 +1,4 @@
-import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, realpathSync } from 'node:fs';
+import { lstatSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { valueForMessage } from '../validate.js';
 import { readSmallFile } from '../data/regularFile.js';
@@ -191,7 +191,8 @@ export function inspectTarget(dir: string): WriteTarget {
     if (code !== 'ENOENT') throw refuse(`cannot use it as a model directory: ${describeFsError(error)}`);
     let parent;
     try {
-      parent = lstatSync(realParent(given));
+      // followed: a link on the way is one untrustedOnPath has already judged
+      parent = statSync(dirname(given));
     } catch {
       parent = null;
     }
@@ -236,10 +237,6 @@ function isSharedStickyDirectory(dir: string): boolean {
   } catch {
     return false;
   }
-}
-
-function realParent(path: string): string {
-  return dirname(path);
 }
 
 function storeHoldsOnlyOwnEntries(store: string): boolean {
