@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -12,6 +12,7 @@ import { loadModel } from '../src/model/load.js';
 import { processStartTime, type LockHolder } from '../src/model/lock.js';
 import type { AlsModel } from '../src/model/model.js';
 import { saveModel } from '../src/model/save.js';
+import { locateModel } from '../src/model/store.js';
 import { ALS_BIN, ROOT, tempDir } from './helpers.js';
 
 /** Regression tests of issue 9, class 5: one writer at a time, readers always see one whole model. */
@@ -138,7 +139,44 @@ function collect(child: ChildProcess): { stdout: string; stderr: string } {
   return out;
 }
 
+/** Switches M/.als/current as a save does (new version, rename, old version removed) until `stop` exists. */
+const SWITCHER = `
+import { existsSync, mkdirSync, rmSync, symlinkSync, renameSync } from 'node:fs';
+const [store, stop] = process.argv.slice(2);
+let n = 1;
+mkdirSync(store + '/v1-000000000000');
+symlinkSync('v1-000000000000', store + '/current');
+while (!existsSync(stop)) {
+  const next = 'v' + (n + 1) + '-000000000000';
+  mkdirSync(store + '/' + next);
+  symlinkSync(next, store + '/.current-000000000000');
+  renameSync(store + '/.current-000000000000', store + '/current');
+  rmSync(store + '/v' + n + '-000000000000', { recursive: true });
+  n++;
+}
+process.exit(0);
+`;
+
 describe('issue 9, class 5: concurrent writers and readers', () => {
+  it('resolving the live version while another process switches it many times never reports a missing version', async () => {
+    const dir = join(work, 'switching');
+    const stop = join(work, 'switching-stop');
+    mkdirSync(join(dir, '.als'), { recursive: true });
+    const child = spawn(process.execPath, [script('switcher.mjs', SWITCHER), join(dir, '.als'), stop], { stdio: 'inherit' });
+    const done = exited(child);
+    while (!existsSync(join(dir, '.als', 'current'))) await new Promise((resolve) => setTimeout(resolve, 5));
+    const seen = new Set<string>();
+    try {
+      // before the fix, a version removed between reading the link and resolving it failed here
+      // within a few thousand calls
+      for (let k = 0; k < 20_000; k++) seen.add(locateModel(dir).version as string);
+    } finally {
+      writeFileSync(stop, '');
+    }
+    assert.equal(await done, 0);
+    assert.ok(seen.size > 1, `saw ${seen.size} versions`);
+  });
+
   it('readers (recommend, similar, info) never fail while update and train rewrite the model 50 times; no update is lost', async () => {
     const dir = await freshModel();
     const stop = join(work, 'stop');

@@ -21,11 +21,10 @@ import {
 } from './store.js';
 
 const BYTES_PER_VALUE = { float32: 4, int32: 4 } as const;
-/** the training limit (resolveTrainOptions in src/als/options.ts) */
 /** rows, columns and stored counts are int32 in the files */
 const MAX_INT32 = 2 ** 31 - 1;
 /** how often a read starts again when the model was replaced under it */
-const MAX_ATTEMPTS = 5;
+const MAX_ATTEMPTS = 100;
 
 const DTYPES: Record<FileKey, FileEntry['dtype']> = {
   userFactors: 'float32',

@@ -84,6 +84,24 @@ export interface ModelLocation {
  * version.
  */
 export function locateModel(dir: string): ModelLocation {
+  // a writer switches `current` before it removes the version it replaced: a version gone under
+  // us while `current` names another one is a switch, and is resolved again
+  for (let attempt = 1; ; attempt++) {
+    const before = safeReadlink(join(dir, STORE_DIR, CURRENT));
+    try {
+      return resolveCurrent(dir);
+    } catch (error) {
+      const switched = before !== null && safeReadlink(join(dir, STORE_DIR, CURRENT)) !== before;
+      if (error instanceof AlsError && switched && attempt < MAX_LOCATE_ATTEMPTS) continue;
+      throw error;
+    }
+  }
+}
+
+/** Switches seen in a row before giving up: each needs a whole save by another process. */
+const MAX_LOCATE_ATTEMPTS = 100;
+
+function resolveCurrent(dir: string): ModelLocation {
   const current = join(dir, STORE_DIR, CURRENT);
   try {
     // one resolution by the kernel, so that a switch under us gives the old or the new version;
