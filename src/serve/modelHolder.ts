@@ -1,20 +1,21 @@
 import { loadedVersion } from '../model/load.js';
 import type { AlsModel } from '../model/model.js';
-import { singleQueries } from './queries.js';
+import { prepareServing, type ServingOptions } from './queries.js';
 import type { ModelLease, ModelSource, ServedModel } from './servedModel.js';
 
 /**
  * Holds the live model and hands it to requests. (Skeleton: a model given in memory, never
- * replaced. Reload from a directory, retiring the old model when its last request is done,
- * comes with the reload work.)
+ * replaced. Loading from a directory, reload on change and SIGHUP, retiring the old model when
+ * its last request is done, come with the reload work.)
  */
 export class ModelHolder implements ModelSource {
   private live: ServedModel | null = null;
 
-  static fromModel(model: AlsModel): ModelHolder {
+  static async fromModel(model: AlsModel, options: ServingOptions = {}): Promise<ModelHolder> {
     const holder = new ModelHolder();
+    const prepared = await prepareServing(model, options);
     const version = loadedVersion(model)?.version ?? 'memory';
-    holder.live = { model, version, dir: loadedVersion(model)?.dir ?? null, loadedAt: new Date(), queries: singleQueries(model) };
+    holder.live = { model: prepared.model, version, dir: loadedVersion(model)?.dir ?? null, loadedAt: new Date(), queries: prepared.queries };
     return holder;
   }
 
@@ -24,6 +25,7 @@ export class ModelHolder implements ModelSource {
     return { served, release() {} };
   }
 
+  /** Frees the live model; further acquire() gives null. */
   close(): void {
     this.live?.queries.dispose();
     this.live = null;

@@ -6,7 +6,7 @@ import { recommendForVector } from '../query/recommend.js';
 /** One top-k query: rows to leave out besides the query's own, and how many to return. */
 export interface TopKRequest {
   count: number;
-  /** item rows never to return (the request's `exclude`, a user's played items) */
+  /** item rows never to return, and not counted among the candidates (the request's `exclude`, a user's played items) */
   exclude: ArrayLike<number>;
 }
 
@@ -17,17 +17,31 @@ export interface TopKRequest {
 export interface ModelQueries {
   /** items most similar to item row `item` (cosine), neighbours with fewer than minItemUsers users left out */
   similarToRow(item: number, request: TopKRequest & { minItemUsers: number }): Promise<{ similar: ScoredItem[]; leftOut: number }>;
-  /** best items for the vector x (a user's factors or a folded-in one) */
+  /** best items for the vector x[0 .. factors) (a user's factors or a folded-in one) */
   recommendForVector(x: Float32Array, request: TopKRequest): Promise<ScoredItem[]>;
   /** frees what the queries hold (kernel threads, scratch); called once no request uses the model */
   dispose(): void;
 }
 
-/** Each query alone, synchronously, through the core's functions: the reference for batched queries. */
-export function singleQueries(model: AlsModel): ModelQueries {
+export interface ServingOptions {
+  /** threads for scoring (default: every CPU) */
+  threads?: number;
+}
+
+/**
+ * Prepares `model` for serving: every part read and checked now (a bad model fails here, not in
+ * a request), and its queries. Returns the model to answer from (its factors may be moved into
+ * kernel memory, the given model's arrays then dropped) and its queries.
+ * (Skeleton: each query alone through the core's functions.)
+ */
+export async function prepareServing(model: AlsModel, _options: ServingOptions = {}): Promise<{ model: AlsModel; queries: ModelQueries }> {
+  return { model, queries: singleQueries(model) };
+}
+
+/** Each query alone, synchronously, through the core's functions. */
+function singleQueries(model: AlsModel): ModelQueries {
   return {
     async similarToRow(item, { count, exclude, minItemUsers }) {
-      // exclude: asked for one more per excluded row, the excluded dropped after
       const extra = exclude.length;
       const { similar, leftOut } = rankSimilar(model, item, { count: count + extra, minListeners: minItemUsers });
       const skip = new Set(Array.from(exclude));
