@@ -18,3 +18,9 @@ run('train', join('data', 'lastfm-2k.tsv'));
 run('similar', 'jay-z');
 run('similar', 'radiohead', '-n', '5');
 run('recommend', '--user', 'user2');
+
+// the same model over HTTP, with a page to explore it
+console.log(`
+Serve the model (JSON API and a web page):
+  npx als serve                      # or: node bin/als.js serve
+  then open http://127.0.0.1:8080/   (API: curl 'http://127.0.0.1:8080/api/similar/radiohead?n=5')`);
