@@ -22,5 +22,5 @@ run('recommend', '--user', 'user2');
 // the same model over HTTP, with a page to explore it
 console.log(`
 Serve the model (JSON API and a web page):
-  npx als serve                      # or: node bin/als.js serve
+  node bin/als.js serve              # (or: npm run als -- serve; Ctrl-C stops it)
   then open http://127.0.0.1:8080/   (API: curl 'http://127.0.0.1:8080/api/similar/radiohead?n=5')`);
