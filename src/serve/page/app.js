@@ -13,6 +13,7 @@
 
   const $ = (id) => document.getElementById(id);
   const number = new Intl.NumberFormat('en');
+  const listeners = (count) => `${number.format(count)} listener${count === 1 ? '' : 's'}`;
 
   /** An element with attributes (null ones left out) and children (strings become text nodes). */
   function el(tag, attributes = {}, ...children) {
@@ -73,7 +74,8 @@
     const list = params.getAll('l').map((value) => {
       const colon = value.indexOf(':');
       const plays = colon > 0 ? Number(value.slice(0, colon)) : NaN;
-      return { name: value.slice(colon + 1), plays: Number.isFinite(plays) && plays > 0 ? plays : null };
+      // any number is kept, so that the server's 400 can say what is wrong with it
+      return { name: value.slice(colon + 1), plays: Number.isFinite(plays) ? plays : null };
     });
     return { artist: params.get('a') || null, list: list.filter((entry) => entry.name !== '') };
   }
@@ -197,7 +199,7 @@
         // kept in memory only
       }
       showError(null);
-      void start();
+      start();
     });
     return form;
   }
@@ -209,11 +211,9 @@
     try {
       const model = await api('GET', '/api/model');
       line.textContent = `Model ${model.version} · ${number.format(model.users)} users · ${number.format(model.items)} items`;
-      return true;
     } catch (error) {
       line.textContent = 'Model: not available';
       showError(error);
-      return false;
     }
   }
 
@@ -244,7 +244,7 @@
           'li',
           { id: `suggestion-${k}`, role: 'option', 'aria-selected': k === active ? 'true' : 'false', 'data-name': item.name },
           el('span', { class: 'name' }, item.name),
-          typeof item.users === 'number' ? el('span', { class: 'users' }, `${number.format(item.users)} listeners`) : null,
+          typeof item.users === 'number' ? el('span', { class: 'users' }, listeners(item.users)) : null,
         );
         // mousedown, not click: the input keeps focus, and the pick happens before blur closes the list
         option.addEventListener('mousedown', (event) => {
@@ -338,7 +338,7 @@
     return el(
       'li',
       { 'data-name': item.name, 'data-score': String(item.score) },
-      el('span', { class: 'who' }, artistLink(item.name), typeof item.users === 'number' ? el('span', { class: 'users' }, `${number.format(item.users)} listeners`) : null),
+      el('span', { class: 'who' }, artistLink(item.name), typeof item.users === 'number' ? el('span', { class: 'users' }, listeners(item.users)) : null),
       el('span', { class: 'bar', 'aria-hidden': 'true' }, fill),
       el('span', { class: 'score', title: `raw score ${item.raw}` }, score.toFixed(2)),
       addButton(item.name),
@@ -365,7 +365,10 @@
       const answer = await api('GET', `/api/similar/${encodeURIComponent(artist)}?n=${SIMILAR_COUNT}`);
       if (asked !== similarAsked) return;
       heading.replaceChildren('Artists like ', artistLink(answer.item), ' ', addButton(answer.item));
-      const left = typeof answer.leftOut === 'number' && answer.leftOut > 0 ? ` (${number.format(answer.leftOut)} with fewer than ${answer.minItemUsers} listeners left out)` : '';
+      const left =
+        typeof answer.leftOut === 'number' && answer.leftOut > 0 && typeof answer.minItemUsers === 'number'
+          ? ` (${number.format(answer.leftOut)} with fewer than ${number.format(answer.minItemUsers)} listeners left out)`
+          : '';
       help.textContent = `Score: cosine similarity scaled to 0–1${left}.`;
       list.replaceChildren(...answer.similar.map(scoredRow));
     } catch (error) {
@@ -403,7 +406,7 @@
           'li',
           { 'data-name': entry.name },
           el('span', { class: 'who' }, artistLink(entry.name)),
-          el('label', { for: id, class: 'plays-label' }, el('span', { class: 'visually-hidden' }, `Plays of ${entry.name}`), el('span', { 'aria-hidden': 'true' }, 'plays')),
+          el('label', { for: id, class: 'plays-label' }, 'Plays', el('span', { class: 'visually-hidden' }, ` of ${entry.name}`)),
           plays,
           remove,
         );
@@ -493,12 +496,14 @@
 
   // ---- start --------------------------------------------------------------------------------
 
-  async function start() {
+  /** The model line and the state in the hash, each on its own: one failing does not hide the other. */
+  function start() {
     shown = { artist: null, list: [] };
-    if (await showModel()) apply();
+    void showModel();
+    apply();
   }
 
   window.addEventListener('popstate', () => apply());
   window.addEventListener('hashchange', () => apply());
-  void start();
+  start();
 })();
