@@ -10,6 +10,7 @@ import type { AlsModel } from '../../src/model/model.js';
 import { explainedRecommendations } from '../../src/query/explain.js';
 import { recommendForList, type ListedItem } from '../../src/query/listened.js';
 import { closestNames } from '../../src/query/lookup.js';
+import { PAGE_CSP } from '../../src/serve/page.js';
 import { buildApp } from '../../src/serve/server.js';
 import { sampleModel } from './fixtures.js';
 
@@ -77,9 +78,42 @@ function registerStandIns(app: FastifyInstance, model: AlsModel): string[] {
 }
 // ---- end of the stand-ins ---------------------------------------------------------------------
 
-const executable = chromiumExecutable();
+describe('GET / and /page/:file', () => {
+  it('serve the page with its content types, the self-only CSP, ETags (304 when unchanged) and a year of caching only for content-hashed URLs', async () => {
+    const app = await buildApp({ model: await sampleModel() });
+    const html = await app.inject('/');
+    assert.equal(html.statusCode, 200);
+    assert.equal(html.headers['content-type'], 'text/html; charset=utf-8');
+    assert.equal(html.headers['content-security-policy'], PAGE_CSP);
+    assert.equal(html.headers['x-content-type-options'], 'nosniff');
+    assert.equal(html.headers['cache-control'], 'no-cache');
+    assert.equal((await app.inject({ url: '/', headers: { 'if-none-match': html.headers.etag as string } })).statusCode, 304);
+    // the CSP allows no inline code: every script and style is a file of the page
+    assert.doesNotMatch(html.body, /<script(?![^>]*\ssrc=)|<style|\sstyle=|\son[a-z]+=/i);
+    const linked = [...html.body.matchAll(/"\/page\/([a-z.]+)\?v=([\w-]+)"/g)].map((m) => [m[1], m[2]]);
+    assert.deepEqual(linked.map(([file]) => file).sort(), ['app.js', 'style.css']);
+    for (const [file, version] of linked) {
+      const hashed = await app.inject(`/page/${file}?v=${version}`);
+      assert.equal(hashed.statusCode, 200);
+      assert.equal(hashed.headers['content-type'], file === 'app.js' ? 'text/javascript; charset=utf-8' : 'text/css; charset=utf-8');
+      assert.equal(hashed.headers['cache-control'], 'public, max-age=31536000, immutable');
+      assert.equal(hashed.headers.etag, `"${version}"`);
+      assert.equal((await app.inject(`/page/${file}`)).headers['cache-control'], 'no-cache');
+      assert.equal((await app.inject(`/page/${file}?v=old`)).headers['cache-control'], 'no-cache');
+    }
+    const missing = await app.inject('/page/index.js');
+    assert.equal(missing.statusCode, 404);
+    assert.deepEqual(missing.json(), { statusCode: 404, code: 'not-found', error: 'Not Found', message: 'the page has no file "index.js"' });
+    assert.equal((await app.inject('/page/..%2Fpage.ts')).statusCode, 404);
+    assert.equal((await app.inject('/favicon.ico')).statusCode, 204);
+    await app.close();
+  });
+});
 
-describe('the page at / in a real browser (Chromium, headless)', { skip: executable === null && process.env.CI !== 'true' ? `no Chromium found: ${ENABLE}` : false }, () => {
+const executable = chromiumExecutable();
+const NO_CHROMIUM = process.env.ALS_CHROMIUM ? `ALS_CHROMIUM=${process.env.ALS_CHROMIUM} is not an executable: ${ENABLE}` : `no Chromium found: ${ENABLE}`;
+
+describe('the page at / in a real browser (Chromium, headless)', { skip: executable === null && process.env.CI !== 'true' ? NO_CHROMIUM : false }, () => {
   let app: FastifyInstance;
   let base: string;
   let browser: Browser;
@@ -88,7 +122,7 @@ describe('the page at / in a real browser (Chromium, headless)', { skip: executa
   const problems: string[] = [];
 
   before(async () => {
-    if (executable === null) throw new Error(`CI=true and no Chromium to run the page test: ${ENABLE}`);
+    if (executable === null) throw new Error(`CI=true and the page test cannot run: ${NO_CHROMIUM}`);
     const model = await sampleModel();
     app = await buildApp({ model });
     const standIns = registerStandIns(app, model);
