@@ -43,7 +43,7 @@ function firstRows(names: readonly string[], cache: WeakMap<readonly string[], M
 }
 
 /** The names in lower case, computed once per list (a list of names is never changed in place). */
-function lowerCase(names: readonly string[]): string[] {
+export function lowerCaseNames(names: readonly string[]): string[] {
   let lower = lowerCased.get(names);
   if (lower === undefined) {
     // once per list, so that a list holding a non-string is refused rather than a TypeError
@@ -66,7 +66,7 @@ export function closestNames(names: readonly string[], query: string, count = 5)
   checkWhole('count', count, 0);
   const q = query.toLowerCase();
   if (q.length === 0) return [];
-  const lower = lowerCase(names);
+  const lower = lowerCaseNames(names);
   const ranked: { name: string; rank: number }[] = [];
   const limit = Math.max(1, Math.floor(q.length / 3));
   const editable = q.length <= EDIT_QUERY_CHARACTERS;
@@ -118,7 +118,7 @@ export function findItem(itemNames: readonly string[], name: string, options: Lo
   ({ query: name, options } = checkLookup(['itemNames', itemNames], ['item name', name], options));
   const exact = firstRows(itemNames, indexes, itemNames).get(name);
   if (exact !== undefined) return exact;
-  const folded = firstRows(itemNames, foldedIndexes, lowerCase(itemNames)).get(name.toLowerCase());
+  const folded = firstRows(itemNames, foldedIndexes, lowerCaseNames(itemNames)).get(name.toLowerCase());
   if (folded !== undefined) return folded;
   const suggestions = options.suggest === false ? [] : closestNames(itemNames, name);
   throw new AlsError('not-found', `no artist or item named ${quoteForMessage(name)} in the model${didYouMean(suggestions)}`);

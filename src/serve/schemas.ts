@@ -1,0 +1,109 @@
+import type { FastifyInstance } from 'fastify';
+import { MAX_COUNT } from '../data/rows.js';
+
+/** Limits of what one request may ask for (the contract's "Limits"). */
+export const LIMITS = {
+  /** results per query (n) */
+  count: 1000,
+  /** results of the item search (GET /api/items) */
+  searchCount: 100,
+  /** entries of a list in a body (items, users) */
+  list: 1000,
+  /** characters of a name or id */
+  name: 1000,
+  /** names in exclude */
+  exclude: 1000,
+} as const;
+
+/** Request bodies above this many bytes are refused with 413 (fastify's bodyLimit). */
+export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
+/** The shared shapes, registered once with $id and referenced as `{ $ref: 'scoredItem#' }`. */
+export const SHARED_SCHEMAS = [
+  {
+    $id: 'error',
+    type: 'object',
+    description: 'The body of every error response.',
+    properties: {
+      statusCode: { type: 'integer' },
+      code: { type: 'string', description: "AlsError code (usage, input, model, output, not-found), or fastify's (FST_ERR_VALIDATION, …)" },
+      error: { type: 'string', description: 'the HTTP status text' },
+      message: { type: 'string' },
+      suggestions: { type: 'array', items: { type: 'string' }, description: 'close names, for a user or item that is not in the model' },
+    },
+    required: ['statusCode', 'code', 'error', 'message'],
+  },
+  {
+    $id: 'explanation',
+    type: 'object',
+    description: "Why an item is recommended: its score under the exactly re-solved user vector, split into one term per played item (Hu, Koren & Volinsky 2008, section 5).",
+    properties: {
+      score: { type: 'number' },
+      contributions: {
+        type: 'array',
+        items: {
+          type: 'object',
+          properties: { name: { type: 'string' }, value: { type: 'number' }, share: { type: 'number', description: 'value / score' } },
+          required: ['name', 'value', 'share'],
+        },
+      },
+      others: {
+        type: 'object',
+        description: 'every other played item, summed',
+        properties: { items: { type: 'integer' }, value: { type: 'number' }, share: { type: 'number' } },
+        required: ['items', 'value', 'share'],
+      },
+    },
+    required: ['score', 'contributions', 'others'],
+  },
+  {
+    $id: 'scoredItem',
+    type: 'object',
+    properties: {
+      name: { type: 'string' },
+      score: { type: 'number', description: 'min-max scaled to 0..1 over the candidates' },
+      raw: { type: 'number', description: 'the unscaled score (cosine similarity, or the dot product of user and item factors)' },
+      users: { type: 'integer', description: "the item's distinct users in the model" },
+      explanation: { $ref: 'explanation#' },
+      stored: { type: 'number', description: "with explain, a known user's score under the stored vector (the ranking is the re-solved vector's)" },
+    },
+    required: ['name', 'score', 'raw', 'users'],
+  },
+] as const;
+
+/** Registers the shared shapes on `app` (before the routes that reference them). */
+export function addSharedSchemas(app: FastifyInstance): void {
+  for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
+}
+
+const ERROR = { $ref: 'error#' } as const;
+
+/**
+ * Response schemas of the error statuses a route can send: every /api route may be malformed
+ * (400), refused (401), hit a full queue (429), fail (500) or have no model (503); `more` adds
+ * the route's own (404 unknown name, 413 body too large, 415 body not JSON).
+ */
+export function errorResponses(...more: number[]): Record<number, typeof ERROR> {
+  const statuses = [...new Set([400, 401, 429, 500, 503, ...more])].sort((a, b) => a - b);
+  return Object.fromEntries(statuses.map((status) => [status, ERROR]));
+}
+
+/** A name or id as a request gives it. */
+export const NAME = { type: 'string', minLength: 1, maxLength: LIMITS.name } as const;
+
+/** How many results: n. */
+export const COUNT = { type: 'integer', minimum: 1, maximum: LIMITS.count, default: 10 } as const;
+
+/** Items never to return, by name; names not in the model are ignored. */
+export const EXCLUDE = {
+  type: 'array',
+  items: NAME,
+  maxItems: LIMITS.exclude,
+  description: 'item names never to return (names not in the model are ignored)',
+} as const;
+
+/** A play count given for an item (a count as als stores it). */
+export const PLAYS = { type: 'number', exclusiveMinimum: 0, maximum: MAX_COUNT } as const;
+
+/** The list of scored items of a response. */
+export const SCORED_ITEMS = { type: 'array', items: { $ref: 'scoredItem#' } } as const;
