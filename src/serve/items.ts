@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AlsModel } from '../model/model.js';
 import { lowerCaseNames } from '../query/lookup.js';
 import { withLease } from './lease.js';
-import { errorResponses, LIMITS } from './schemas.js';
+import { COUNT, errorResponses, LIMITS } from './schemas.js';
 import type { ModelSource } from './servedModel.js';
 
 const schema = {
@@ -15,7 +15,7 @@ const schema = {
     type: 'object',
     properties: {
       prefix: { type: 'string', maxLength: LIMITS.name, default: '' },
-      n: { type: 'integer', minimum: 1, maximum: LIMITS.searchCount, default: 10 },
+      n: { ...COUNT, maximum: LIMITS.searchCount },
     },
     additionalProperties: false,
   },

@@ -1,12 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import { foldIn, foldInUser } from '../als/foldIn.js';
-import { isStoredCount, MAX_COUNT } from '../data/rows.js';
+import { isStoredCount } from '../data/rows.js';
 import { AlsError } from '../errors.js';
 import type { AlsModel } from '../model/model.js';
 import { explainedRecommendations } from '../query/explain.js';
 import { resolveItemList, type ListedItem } from '../query/listened.js';
 import { closestNames } from '../query/lookup.js';
-import { num } from '../validate.js';
 import { errorBody, HTTP_STATUS, NotFoundError } from './errors.js';
 import { withLease } from './lease.js';
 import { excludeRows, leaveOut, scoredItem, SUGGESTIONS, userRow } from './names.js';
@@ -193,7 +192,7 @@ export async function recommendRoutes(app: FastifyInstance, { source }: { source
       items.forEach((item, k) => {
         // above 0 as stored (float32): the schema lets 1e-300 through, which would be a count of 0
         if (item.plays !== undefined && !isStoredCount(item.plays)) {
-          throw new AlsError('usage', `items[${k}].plays must be a count above 0 and at most ${num(MAX_COUNT)} as stored (float32)`);
+          throw new AlsError('usage', `body/items[${k}].plays must be at least 1.4e-45 (a count above 0 as stored in float32)`);
         }
       });
       const resolved = resolveItemList(model, items);

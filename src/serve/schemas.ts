@@ -76,23 +76,52 @@ export function addSharedSchemas(app: FastifyInstance): void {
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
 }
 
-const ERROR = { $ref: 'error#' } as const;
+const ERROR_TEXT: Record<number, string> = {
+  400: 'malformed request (the message names the field)',
+  401: 'missing or wrong API key',
+  404: 'unknown user or item (with suggestions)',
+  413: 'body larger than the limit',
+  415: 'body not JSON',
+  429: 'too many queries waiting',
+  500: 'internal error (a bug)',
+  503: 'no model loaded',
+};
 
 /**
  * Response schemas of the error statuses a route can send: every /api route may be malformed
  * (400), refused (401), hit a full queue (429), fail (500) or have no model (503); `more` adds
  * the route's own (404 unknown name, 413 body too large, 415 body not JSON).
  */
-export function errorResponses(...more: number[]): Record<number, typeof ERROR> {
+export function errorResponses(...more: number[]): Record<number, { description: string; $ref: 'error#' }> {
   const statuses = [...new Set([400, 401, 429, 500, 503, ...more])].sort((a, b) => a - b);
-  return Object.fromEntries(statuses.map((status) => [status, ERROR]));
+  return Object.fromEntries(statuses.map((status) => [status, { description: ERROR_TEXT[status], $ref: 'error#' as const }]));
+}
+
+/**
+ * `x-finite: true`: the number is finite. ajv coerces "Infinity" or "1e400" in a querystring to
+ * Infinity and then skips minimum/maximum for a non-finite number (ajv 8.20), so a bound
+ * alone lets n=Infinity through.
+ */
+export const FINITE = 'x-finite';
+
+/** Adds the x-finite keyword to fastify's ajv (its `ajv.plugins` option). */
+export function finiteKeyword<A extends { addKeyword(definition: never): unknown }>(ajv: A): A {
+  const validate = (wanted: boolean, data: unknown): boolean => {
+    if (!wanted || Number.isFinite(data)) return true;
+    validate.errors = [{ keyword: FINITE, message: 'must be a finite number', params: {} }];
+    return false;
+  };
+  validate.errors = null as null | object[];
+  // no `type: 'number'`: ajv's number type excludes Infinity, so the keyword would never see it
+  ajv.addKeyword({ keyword: FINITE, schemaType: 'boolean', errors: true, validate } as never);
+  return ajv;
 }
 
 /** A name or id as a request gives it. */
 export const NAME = { type: 'string', minLength: 1, maxLength: LIMITS.name } as const;
 
 /** How many results: n. */
-export const COUNT = { type: 'integer', minimum: 1, maximum: LIMITS.count, default: 10 } as const;
+export const COUNT = { type: 'integer', minimum: 1, maximum: LIMITS.count, default: 10, [FINITE]: true } as const;
 
 /** Items never to return, by name; names not in the model are ignored. */
 export const EXCLUDE = {

@@ -11,7 +11,7 @@ import { modelRoutes } from './modelRoutes.js';
 import { registerOpenApi } from './openapi.js';
 import { pageRoutes } from './page.js';
 import { recommendRoutes } from './recommend.js';
-import { addSharedSchemas, DEFAULT_BODY_LIMIT, LIMITS } from './schemas.js';
+import { addSharedSchemas, DEFAULT_BODY_LIMIT, finiteKeyword, LIMITS } from './schemas.js';
 import type { ModelSource } from './servedModel.js';
 import { similarRoutes } from './similar.js';
 
@@ -83,6 +83,7 @@ export async function buildApp(options: ServeOptions): Promise<FastifyInstance> 
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     schemaErrorFormatter: formatSchemaError,
+    ajv: { plugins: [finiteKeyword] },
     // a malformed URL (bad percent-encoding) in the one error shape, as the error handler would
     frameworkErrors: (error, _request, reply) => {
       const status = error.statusCode ?? 400;

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { DEFAULT_MIN_LISTENERS } from '../query/listeners.js';
 import { withLease } from './lease.js';
 import { excludeRows, itemRow, scoredItem } from './names.js';
-import { COUNT, errorResponses, EXCLUDE, NAME, SCORED_ITEMS } from './schemas.js';
+import { COUNT, errorResponses, EXCLUDE, FINITE, NAME, SCORED_ITEMS } from './schemas.js';
 import type { ModelSource } from './servedModel.js';
 
 interface SimilarRequest {
@@ -21,7 +21,7 @@ const schema = {
     type: 'object',
     properties: {
       n: COUNT,
-      minItemUsers: { type: 'integer', minimum: 1, maximum: 2 ** 31 - 1, default: DEFAULT_MIN_LISTENERS, description: 'leave out neighbours with fewer distinct users' },
+      minItemUsers: { type: 'integer', minimum: 1, maximum: 2 ** 31 - 1, [FINITE]: true, default: DEFAULT_MIN_LISTENERS, description: 'leave out neighbours with fewer distinct users' },
       exclude: EXCLUDE,
     },
     additionalProperties: false,
