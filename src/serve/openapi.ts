@@ -18,7 +18,8 @@ function packageVersion(): string {
 export async function registerOpenApi(app: FastifyInstance): Promise<void> {
   await app.register(swagger, {
     openapi: {
-      openapi: '3.0.3',
+      // 3.1: its schemas are JSON Schema (type lists with null, numeric exclusiveMinimum), as ajv reads them
+      openapi: '3.1.0',
       info: {
         title: 'als serve',
         version: packageVersion(),
@@ -47,4 +48,19 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
     },
   });
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
+}
+
+/**
+ * The OpenAPI document of the app, built without a model (docs/openapi.json, written by
+ * scripts/openapi.js). Imported lazily: server.ts imports this file.
+ */
+export async function openApiDocument(): Promise<unknown> {
+  const { buildApp } = await import('./server.js');
+  const app = await buildApp({ holder: { acquire: () => null, close() {} } });
+  try {
+    await app.ready();
+    return app.swagger();
+  } finally {
+    await app.close();
+  }
 }
