@@ -41,10 +41,11 @@ describe('GET /api/model', () => {
     await app.close();
   });
 
-  it('describes a model trained in memory with a null directory and no files', async () => {
+  it('describes a model trained in memory (embedded through the package export als/serve) with a null directory and no files', async () => {
     const data = plantedGroups(20, 1);
     const model = await train(data, { factors: 4, iterations: 2, seed: 1 });
-    const app = await buildApp({ model });
+    const embedding = (await import('als/serve' as string)) as { buildApp: typeof buildApp };
+    const app = await embedding.buildApp({ model });
     const body = (await app.inject({ method: 'GET', url: '/api/model' })).json();
     assert.equal(body.version, 'memory');
     assert.equal(body.dir, null);
