@@ -1,6 +1,7 @@
 import { AlsError } from '../errors.js';
 import type { AlsModel } from '../model/model.js';
 import { closestNames, findItem, findUser } from '../query/lookup.js';
+import type { Explanation } from '../query/explain.js';
 import type { ScoredItem } from '../query/similar.js';
 import { NotFoundError } from './errors.js';
 
@@ -54,8 +55,20 @@ export function leaveOut(played: ArrayLike<number>, exclude: number[]): number[]
   return [...rows];
 }
 
+/** A share of a score of 0 is not a number: null in JSON (a NaN would fail the serialiser, a 500). */
+const share = (value: number): number | null => (Number.isFinite(value) ? value : null);
+
+/** An explanation as the API sends it: contributions without their rows, shares null when the score is 0. */
+function apiExplanation(e: Explanation) {
+  return {
+    score: e.score,
+    contributions: e.contributions.map((c) => ({ name: c.name, value: c.value, share: share(c.share) })),
+    others: { ...e.others, share: share(e.others.share) },
+  };
+}
+
 /** A scored item as the API sends it: no row number, the item's distinct users added. */
-export function scoredItem<T extends ScoredItem>(model: AlsModel, item: T): Omit<T, 'index'> & { users: number } {
-  const { index, ...rest } = item;
-  return { ...rest, users: model.itemListeners[index] };
+export function scoredItem<T extends ScoredItem & { explanation?: Explanation }>(model: AlsModel, item: T) {
+  const { index, explanation, ...rest } = item;
+  return { ...rest, users: model.itemListeners[index], ...(explanation === undefined ? {} : { explanation: apiExplanation(explanation) }) };
 }

@@ -43,14 +43,14 @@ export const SHARED_SCHEMAS = [
         type: 'array',
         items: {
           type: 'object',
-          properties: { name: { type: 'string' }, value: { type: 'number' }, share: { type: 'number', description: 'value / score' } },
+          properties: { name: { type: 'string' }, value: { type: 'number' }, share: { type: ['number', 'null'], description: 'value / score (null when the score is 0)' } },
           required: ['name', 'value', 'share'],
         },
       },
       others: {
         type: 'object',
         description: 'every other played item, summed',
-        properties: { items: { type: 'integer' }, value: { type: 'number' }, share: { type: 'number' } },
+        properties: { items: { type: 'integer' }, value: { type: 'number' }, share: { type: ['number', 'null'] } },
         required: ['items', 'value', 'share'],
       },
     },

@@ -9,6 +9,7 @@ import { medianPlays, recommendForList, resolveItemList, type ListedItem } from 
 import { closestNames } from '../../src/query/lookup.js';
 import { recommendItems } from '../../src/query/recommend.js';
 import type { ScoredItem } from '../../src/query/similar.js';
+import { scoredItem } from '../../src/serve/names.js';
 import { buildApp } from '../../src/serve/server.js';
 import { sampleModel } from './fixtures.js';
 
@@ -94,6 +95,17 @@ describe('GET /api/recommend/:user', () => {
       error: 'Not Found',
       message: 'no user "user99999" in the model',
       suggestions: closestNames(model.userIds, 'user99999'),
+    });
+  });
+
+  it('sends the share of a score of 0 as null (NaN would fail the serialiser)', () => {
+    const explanation = { score: 0, contributions: [{ index: 1, name: 'b', value: 0, share: NaN }], others: { items: 2, value: 0, share: NaN } };
+    assert.deepEqual(scoredItem(model, { index: 0, name: 'a', score: 0, raw: 0, explanation }), {
+      name: 'a',
+      score: 0,
+      raw: 0,
+      users: model.itemListeners[0],
+      explanation: { score: 0, contributions: [{ name: 'b', value: 0, share: null }], others: { items: 2, value: 0, share: null } },
     });
   });
 
