@@ -3,12 +3,14 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HttpError } from './errors.js';
 
 /**
- * Whether a path needs the API key: the JSON API and the metrics. Health stays open for probes;
- * the page and the OpenAPI document are open too (they hold no data; the page's own API calls
- * need the key, which its user types in).
+ * Whether the route pattern `route` is open without the API key: health (for probes), the page
+ * and the OpenAPI document (they hold no data; the page's own API calls need the key, which its
+ * user types in). Everything else needs the key, unknown routes included: the check goes by the
+ * route fastify matched, never by the URL as sent ("/%61pi/model" routes to /api/model).
  */
-export function isProtected(path: string): boolean {
-  return path === '/api' || path.startsWith('/api/') || path === '/metrics' || path.startsWith('/metrics/');
+export function isOpenRoute(route: string | undefined): boolean {
+  if (route === undefined) return false;
+  return route.startsWith('/health/') || route === '/' || route === '/page' || route.startsWith('/page/') || route === '/openapi.json';
 }
 
 function digest(text: string): Buffer {
@@ -34,7 +36,7 @@ function presentedKey(request: FastifyRequest): string | null {
 export function addApiKeyCheck(app: FastifyInstance, apiKey: string): void {
   const expected = digest(apiKey);
   app.addHook('onRequest', async (request: FastifyRequest) => {
-    if (!isProtected(request.url.split('?')[0])) return;
+    if (request.is404 !== true && isOpenRoute(request.routeOptions.url)) return;
     const key = presentedKey(request);
     if (key === null) throw new HttpError(401, 'unauthorized', 'this server needs an API key: send the header "Authorization: Bearer KEY" or "x-api-key: KEY"');
     if (!timingSafeEqual(digest(key), expected)) throw new HttpError(401, 'unauthorized', 'the API key is not valid');

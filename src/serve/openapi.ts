@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import swagger from '@fastify/swagger';
 import type { FastifyInstance } from 'fastify';
-import { isProtected } from './auth.js';
+import { isOpenRoute } from './auth.js';
 
 /** The package's version, for the document's info (dist/src/serve → the package root). */
 function packageVersion(): string {
@@ -43,7 +43,7 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
     },
     transform: ({ schema, url }) => {
       const transformed = { ...(schema ?? {}) } as Record<string, unknown>;
-      if (isProtected(url)) transformed.security = [{ bearer: [] }, { apiKey: [] }];
+      if (!isOpenRoute(url)) transformed.security = [{ bearer: [] }, { apiKey: [] }];
       return { schema: transformed as typeof schema, url };
     },
   });

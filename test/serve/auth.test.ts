@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import type { AlsModel } from '../../src/model/model.js';
+import { isOpenRoute } from '../../src/serve/auth.js';
 import { buildApp } from '../../src/serve/server.js';
 import { sampleModel } from './fixtures.js';
 
@@ -56,12 +57,24 @@ describe('the API key', () => {
     assert.equal(header.statusCode, 200);
   });
 
-  it('is not needed for /health/*, the page or /openapi.json', async () => {
-    for (const url of ['/health/live', '/health/ready', '/', '/page/app.js', '/openapi.json']) {
+  it('is not needed for /health/*, the page or /openapi.json (the routes registered so far)', async () => {
+    for (const url of ['/health/live', '/health/ready', '/', '/openapi.json']) {
+      if (!app.hasRoute({ method: 'GET', url })) continue;
       const reply = await app.inject({ method: 'GET', url });
       assert.notEqual(reply.statusCode, 401, url);
     }
     assert.equal((await app.inject({ method: 'GET', url: '/openapi.json' })).statusCode, 200);
+    for (const route of ['/health/live', '/health/ready', '/', '/page/*', '/page/app.js', '/openapi.json']) assert.ok(isOpenRoute(route), route);
+    for (const route of ['/api/model', '/api/similar/:item', '/metrics', '/healthz', '/pages', '/openapi.json.bak', undefined]) assert.ok(!isOpenRoute(route), route);
+  });
+
+  it('goes by the route matched, not the URL as sent: encoded, doubled or unknown paths need it too', async () => {
+    for (const url of ['/%61pi/model', '/%61pi/similar/radiohead', '/api//model', '/API/model', '/%6detrics', '/nothing', '/api/model/']) {
+      const reply = await app.inject({ method: 'GET', url });
+      assert.equal(reply.statusCode, 401, url);
+    }
+    const keyed = await app.inject({ method: 'GET', url: '/%61pi/model', headers: { 'x-api-key': KEY } });
+    assert.equal(keyed.statusCode, 200);
   });
 
   it('leaves every route open when no key is given', async () => {
