@@ -73,10 +73,11 @@ export async function pageRoutes(app: FastifyInstance, options: { dir?: string }
     return reply.send(file.body);
   };
 
-  app.get('/', (request, reply) => send(request, reply, assets.get('index.html') as Asset, false));
+  // the page is not part of the API: left out of the OpenAPI document
+  app.get('/', { schema: { hide: true } }, (request, reply) => send(request, reply, assets.get('index.html') as Asset, false));
   app.get<{ Params: { file: string }; Querystring: { v?: string } }>(
     '/page/:file',
-    { schema: { params: { type: 'object', properties: { file: { type: 'string', maxLength: 100 } }, required: ['file'] }, querystring: { type: 'object', properties: { v: { type: 'string', maxLength: 100 } } } } },
+    { schema: { hide: true, params: { type: 'object', properties: { file: { type: 'string', maxLength: 100 } }, required: ['file'] }, querystring: { type: 'object', properties: { v: { type: 'string', maxLength: 100 } } } } },
     (request, reply) => {
       const file = Object.hasOwn(PAGE_FILES, request.params.file) ? assets.get(request.params.file as PageFile) : undefined;
       if (file === undefined) throw new AlsError('not-found', `the page has no file ${JSON.stringify(request.params.file.slice(0, 100))}`);
@@ -84,7 +85,7 @@ export async function pageRoutes(app: FastifyInstance, options: { dir?: string }
     },
   );
   // browsers ask for it on their own; an empty answer keeps the log and the console free of 404s
-  app.get('/favicon.ico', (_request, reply) => reply.code(204).header('cache-control', 'public, max-age=86400').send());
+  app.get('/favicon.ico', { schema: { hide: true } }, (_request, reply) => reply.code(204).header('cache-control', 'public, max-age=86400').send());
 }
 
 /** The ?v= of a file's URL: its ETag without quotes. */
