@@ -139,6 +139,24 @@ function collect(child: ChildProcess): { stdout: string; stderr: string } {
   return out;
 }
 
+/** Runs similar, recommend and info 100 times each in one process; prints the open descriptors before and after. */
+const FD_COUNTER = `
+import { readdirSync } from 'node:fs';
+import { main } from '${MAIN}';
+const [model] = process.argv.slice(2);
+const done = (rest) => (rest.find((r) => typeof r === 'function')?.(), true);
+process.stdout.write = (chunk, ...rest) => done(rest);
+const fds = () => readdirSync('/proc/self/fd').length;
+await main(['info', '--model', model]);
+const before = fds();
+const codes = new Set();
+for (let k = 0; k < 100; k++) {
+  for (const args of [['similar', 'i1', '--min-listeners', '1'], ['recommend', '--user', 'u1'], ['info']]) codes.add(await main([...args, '--model', model]));
+}
+process.stderr.write(JSON.stringify({ before, after: fds(), codes: [...codes] }));
+process.exit(0);
+`;
+
 /** Switches M/.als/current as a save does (new version, rename, old version removed) until `stop` exists. */
 const SWITCHER = `
 import { existsSync, mkdirSync, rmSync, symlinkSync, renameSync } from 'node:fs';
@@ -158,6 +176,17 @@ process.exit(0);
 `;
 
 describe('issue 9, class 5: concurrent writers and readers', () => {
+  it('commands run in one process close the model files they did not read (a reader looping under load ran out of descriptors)', async () => {
+    const dir = await freshModel();
+    const child = spawn(process.execPath, [script('fds.mjs', FD_COUNTER), dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const out = collect(child);
+    assert.equal(await exited(child), 0, out.stderr);
+    const { before, after, codes } = JSON.parse(out.stderr);
+    assert.deepEqual(codes, [0]);
+    // 300 loads of 9 files each: any leak shows as hundreds
+    assert.ok(after - before <= 5, `${before} descriptors open before, ${after} after`);
+  });
+
   it('resolving the live version while another process switches it many times never reports a missing version', async () => {
     const dir = join(work, 'switching');
     const stop = join(work, 'switching-stop');

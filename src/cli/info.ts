@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { TrainOptions } from '../als/options.js';
 import { describeModelDirectory, type ModelDirectory } from '../model/files.js';
 import { FILES, FORMAT_NAME, FORMAT_VERSION } from '../model/format.js';
-import { loadModel } from '../model/load.js';
+import { withModel } from './withModel.js';
 import type { AlsModel, InputSummary } from '../model/model.js';
 import { addCommonOptions, type CommonOptions } from './parse.js';
 import { formatBytes, formatCount, formatSeconds, makeOutput, padEnd, plural, printJson, shown, type Output } from './output.js';
@@ -35,31 +35,32 @@ function checkAll(model: AlsModel): number {
   return model.userItems.indptr[model.users];
 }
 
-function runInfo(cli: InfoCliOptions): void {
+async function runInfo(cli: InfoCliOptions): Promise<void> {
   const out = makeOutput(cli);
-  const model = loadModel(cli.model);
-  const interactions = checkAll(model);
-  const directory = describeModelDirectory(model);
-  if (cli.json) {
-    printJson({
-      model: cli.model,
-      format: FORMAT_NAME,
-      version: FORMAT_VERSION,
-      users: model.users,
-      items: model.items,
-      factors: model.factors,
-      interactions,
-      options: model.options,
-      input: model.input,
-      seconds: directory.timings,
-      losses: model.losses,
-      files: directory.files,
-      totalBytes: directory.totalBytes,
-      modified: directory.modified.toISOString(),
-    });
-    return;
-  }
-  printInfo(out, cli.model, model, interactions, directory);
+  return withModel(cli.model, async (model) => {
+    const interactions = checkAll(model);
+    const directory = describeModelDirectory(model);
+    if (cli.json) {
+      printJson({
+        model: cli.model,
+        format: FORMAT_NAME,
+        version: FORMAT_VERSION,
+        users: model.users,
+        items: model.items,
+        factors: model.factors,
+        interactions,
+        options: model.options,
+        input: model.input,
+        seconds: directory.timings,
+        losses: model.losses,
+        files: directory.files,
+        totalBytes: directory.totalBytes,
+        modified: directory.modified.toISOString(),
+      });
+      return;
+    }
+    printInfo(out, cli.model, model, interactions, directory);
+  });
 }
 
 function describeOptions(o: TrainOptions): string {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { AlsError } from '../errors.js';
-import { loadModel } from '../model/load.js';
+import { withModel } from './withModel.js';
 import { Explainer, explainUser, type Explanation } from '../query/explain.js';
 import { parseItemList, recommendForList, type ListedItem } from '../query/listened.js';
 import { findUser, userIdOfRow } from '../query/lookup.js';
@@ -89,27 +89,28 @@ async function runRecommend(cli: RecommendCliOptions): Promise<void> {
   // the list is checked before the model is opened
   const list = cli.items !== undefined ? withFlag('--items', () => parseItemList(cli.items as string)) : null;
   if (list?.length === 0) throw new AlsError('usage', '--items: the list is empty; give artist names separated by commas, e.g. --items "radiohead,muse=120"');
-  const model = loadModel(cli.model);
-  if (cli.row !== undefined) cli.user = userIdOfRow(model.userIds, cli.row);
-  else if (cli.user !== undefined) cli.user = withRowHint(model, cli.user);
-  if (cli.all) return recommendAll(out, model, cli);
-  if (list) return recommendForListener(out, model, list, cli);
-  if (cli.explain) return explainForUser(out, model, cli);
+  return withModel(cli.model, async (model) => {
+    if (cli.row !== undefined) cli.user = userIdOfRow(model.userIds, cli.row);
+    else if (cli.user !== undefined) cli.user = withRowHint(model, cli.user);
+    if (cli.all) return recommendAll(out, model, cli);
+    if (list) return recommendForListener(out, model, list, cli);
+    if (cli.explain) return explainForUser(out, model, cli);
 
-  const { user, userIndex, recommendations } = recommendItems(model, cli.user as string, {
-    count: cli.count,
-    includePlayed: cli.includePlayed,
+    const { user, userIndex, recommendations } = recommendItems(model, cli.user as string, {
+      count: cli.count,
+      includePlayed: cli.includePlayed,
+    });
+    if (cli.json) {
+      printJson({ user, recommendations: recommendations.map((r) => ({ item: r.name, score: r.score })) });
+      return;
+    }
+    const c = out.color;
+    const played = mostPlayed(model, userIndex, 5);
+    out.line(`${c.bold('Most played by')} ${c.cyan(shown(user))}`);
+    out.line(`     ${played.map((p) => `${shown(p.name)} ${c.dim(`(${formatCount(p.plays)})`)}`).join(', ')}`);
+    out.line(`${c.bold('Recommended for')} ${c.cyan(shown(user))}${cli.includePlayed ? c.dim(' (played artists included)') : ''}`);
+    printScored(out, recommendations);
   });
-  if (cli.json) {
-    printJson({ user, recommendations: recommendations.map((r) => ({ item: r.name, score: r.score })) });
-    return;
-  }
-  const c = out.color;
-  const played = mostPlayed(model, userIndex, 5);
-  out.line(`${c.bold('Most played by')} ${c.cyan(shown(user))}`);
-  out.line(`     ${played.map((p) => `${shown(p.name)} ${c.dim(`(${formatCount(p.plays)})`)}`).join(', ')}`);
-  out.line(`${c.bold('Recommended for')} ${c.cyan(shown(user))}${cli.includePlayed ? c.dim(' (played artists included)') : ''}`);
-  printScored(out, recommendations);
 }
 
 async function recommendForListener(out: Output, model: AlsModel, list: ListedItem[], cli: RecommendCliOptions): Promise<void> {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { AlsError } from '../errors.js';
-import { loadModel } from '../model/load.js';
+import { withModel } from './withModel.js';
 import type { AlsModel } from '../model/model.js';
 import { checkMinListeners, DEFAULT_MIN_LISTENERS } from '../query/listeners.js';
 import { similarItems } from '../query/similar.js';
@@ -47,17 +47,18 @@ async function runSimilar(name: string | undefined, cli: SimilarCliOptions): Pro
   if (!cli.all && name === undefined) throw new AlsError('usage', 'which artist? give its name (or --all --output FILE)');
   if (cli.all && !cli.output) throw new AlsError('usage', '--all writes a file: give --output FILE');
   if (!cli.all && cli.output) throw new AlsError('usage', '--output goes with --all');
-  const model = loadModel(cli.model);
-  if (cli.all) return similarAll(out, model, cli);
+  return withModel(cli.model, async (model) => {
+    if (cli.all) return similarAll(out, model, cli);
 
-  const { item, similar, minListeners, leftOut } = similarItems(model, name as string, { count: cli.count, minListeners: cli.minListeners });
-  if (cli.json) {
-    printJson({ item, minListeners, leftOut, similar: similar.map((s) => ({ item: s.name, score: s.score })) });
-    return;
-  }
-  out.line(`${out.color.bold('Similar to')} ${out.color.cyan(shown(item))}`);
-  printScored(out, similar);
-  if (leftOut > 0 && !out.quiet) out.line(out.color.dim(`     (${leftOutNote(leftOut, minListeners)})`));
+    const { item, similar, minListeners, leftOut } = similarItems(model, name as string, { count: cli.count, minListeners: cli.minListeners });
+    if (cli.json) {
+      printJson({ item, minListeners, leftOut, similar: similar.map((s) => ({ item: s.name, score: s.score })) });
+      return;
+    }
+    out.line(`${out.color.bold('Similar to')} ${out.color.cyan(shown(item))}`);
+    printScored(out, similar);
+    if (leftOut > 0 && !out.quiet) out.line(out.color.dim(`     (${leftOutNote(leftOut, minListeners)})`));
+  });
 }
 
 function leftOutNote(leftOut: number, minListeners: number): string {
