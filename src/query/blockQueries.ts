@@ -143,6 +143,7 @@ export class BlockQueries {
     const common = this.base(DEFAULT_MIN_LISTENERS);
     // no compacted copy when the filter leaves every item in
     if (common.count < items) this.bases.push(common);
+    this.similarGroups = this.bases.length;
   }
 
   private base(minListeners: number): CandidateBase {
@@ -189,6 +190,16 @@ export class BlockQueries {
     checkExclude(query.exclude, this.model.items);
   }
 
+  /** Similar queries in different groups are never scored in one block (their candidate sets differ). */
+  readonly similarGroups: number;
+
+  /** The group of a similar query with this minimum: the smallest candidate set that holds all its candidates. */
+  similarGroup(minListeners: number): number {
+    let b = this.bases.length - 1;
+    while (this.bases[b].minListeners > minListeners) b--;
+    return b;
+  }
+
   /** The answers of similar queries, in order: what rankSimilar gives each with its exclusions. */
   similar(queries: readonly SimilarBlockQuery[]): { similar: ScoredItem[]; leftOut: number }[] {
     if (!Array.isArray(queries)) throw new AlsError('usage', `queries must be an array, not ${valueForMessage(queries)}`);
@@ -196,11 +207,7 @@ export class BlockQueries {
     const answers = new Array<{ similar: ScoredItem[]; leftOut: number }>(queries.length);
     // each query goes to the smallest candidate set that holds all its candidates
     const byBase = this.bases.map(() => [] as number[]);
-    queries.forEach((query, n) => {
-      let b = this.bases.length - 1;
-      while (this.bases[b].minListeners > query.minListeners) b--;
-      byBase[b].push(n);
-    });
+    queries.forEach((query, n) => byBase[this.similarGroup(query.minListeners)].push(n));
     byBase.forEach((members, b) => {
       for (let first = 0; first < members.length; first += this.block) {
         this.similarBlock(this.bases[b], members.slice(first, first + this.block), queries, answers);
