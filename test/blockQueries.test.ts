@@ -121,8 +121,8 @@ function queriesOf(model: AlsModel, cases: Case[]): { similar: SimilarBlockQuery
   return { similar, vector };
 }
 
-async function checkBatches(model: AlsModel, kernels: Kernels, block: number, runs: number): Promise<void> {
-  const blocks = new BlockQueries(model, kernels, { block });
+async function checkBatches(model: AlsModel, kernels: Kernels, block: number, runs: number, compact = true): Promise<void> {
+  const blocks = new BlockQueries(model, kernels, { block, compact });
   fc.assert(
     fc.property(batchArbitrary(model.items, model.users), (cases) => {
       const { similar, vector } = queriesOf(model, cases);
@@ -151,6 +151,8 @@ describe('BlockQueries', () => {
   it('answers random mixed batches of the sample model as the single queries do (block 16 on 2 threads, block 3 on 1)', async () => {
     const model = await sampleModel();
     await checkBatches(model, two, 16, 25);
+    // without the compacted candidates: every item scored, the minimum by exclusion
+    await checkBatches(model, two, 16, 10, false);
     const one = await createWasmKernels(1);
     try {
       await checkBatches(model, one, 3, 25);
@@ -161,6 +163,7 @@ describe('BlockQueries', () => {
 
   it('breaks ties and zero norms as the single queries do', async () => {
     await checkBatches(tieModel(), two, 5, 200);
+    await checkBatches(tieModel(), two, 5, 50, false);
   });
 
   it('lists nothing when every candidate is left out, with the range of none', () => {

@@ -6,7 +6,7 @@ import type { AlsModel } from '../model/model.js';
 import { BlockQueries, queryCount, type SimilarBlockQuery, type VectorBlockQuery } from '../query/blockQueries.js';
 import { QUERY_BLOCK } from '../query/recommendAll.js';
 import type { ScoredItem } from '../query/similar.js';
-import { checkModel, checkOptions, checkWhole, valueForMessage } from '../validate.js';
+import { checkBoolean, checkModel, checkOptions, checkWhole, valueForMessage } from '../validate.js';
 
 /** One top-k query: rows to leave out besides the query's own, and how many to return. */
 export interface TopKRequest {
@@ -41,7 +41,20 @@ export interface ServingOptions {
   block?: number;
   /** queries that may wait to be scored; one more is refused with QueueFullError (default 1024) */
   maxWaiting?: number;
+  /**
+   * similar answers kept for repeated queries, counted in listed items (default 20,000, about
+   * 2 MB: the 2,000 most recent answers of 10; 0: none). They belong to this model: a reload
+   * prepares a new one.
+   */
+  cacheItems?: number;
+  /** copy the factors of the items with DEFAULT_MIN_LISTENERS users together (default true; see BlockQueries) */
+  compact?: boolean;
 }
+
+/** Listed items of similar answers kept by default. */
+export const DEFAULT_CACHE_ITEMS = 20_000;
+/** Queries with longer exclude lists are not cached (their keys would be long, and repeats rare). */
+const CACHED_EXCLUDES = 32;
 
 /** Queries that may wait by default: at about 1,500 a second, under a second of work. */
 export const DEFAULT_MAX_WAITING = 1024;
@@ -73,6 +86,8 @@ export async function prepareServing(model: AlsModel, options: ServingOptions = 
   const threads = checkWhole('options.threads', options.threads ?? availableParallelism(), 1, 1024);
   const block = checkWhole('options.block', options.block ?? QUERY_BLOCK, 1, 256);
   const maxWaiting = checkWhole('options.maxWaiting', options.maxWaiting ?? DEFAULT_MAX_WAITING, 1);
+  const cacheItems = checkWhole('options.cacheItems', options.cacheItems ?? DEFAULT_CACHE_ITEMS, 0);
+  checkBoolean('options.compact', options.compact);
   // every part read (and checked by the loader) before anything else
   const { userFactors, itemFactors, userIds, itemNames, userItems, itemListeners } = model;
   closeModel(model);
@@ -87,7 +102,8 @@ export async function prepareServing(model: AlsModel, options: ServingOptions = 
       userFactors: inKernel(kernels, userFactors),
       itemFactors: inKernel(kernels, itemFactors),
     };
-    return { model: served, queries: new BatchedQueries(new BlockQueries(served, kernels, { block }), kernels, maxWaiting) };
+    const blocks = new BlockQueries(served, kernels, { block, compact: options.compact });
+    return { model: served, queries: new BatchedQueries(blocks, kernels, maxWaiting, new AnswerCache(cacheItems)) };
   } catch (error) {
     kernels.dispose();
     throw error;
@@ -108,6 +124,49 @@ interface Waiting<Q, A> {
 
 type SimilarAnswer = { similar: ScoredItem[]; leftOut: number };
 
+/** Recent similar answers, least recently used dropped first (a Map keeps insertion order). */
+class AnswerCache {
+  private readonly answers = new Map<string, SimilarAnswer>();
+  private listed = 0;
+  constructor(private readonly maxListed: number) {}
+
+  get(key: string): SimilarAnswer | undefined {
+    const answer = this.answers.get(key);
+    if (answer !== undefined) {
+      this.answers.delete(key);
+      this.answers.set(key, answer);
+    }
+    return answer;
+  }
+
+  set(key: string, answer: SimilarAnswer): void {
+    if (answer.similar.length > this.maxListed || this.answers.has(key)) return;
+    this.answers.set(key, answer);
+    this.listed += answer.similar.length;
+    for (const [oldest, dropped] of this.answers) {
+      if (this.listed <= this.maxListed) break;
+      this.answers.delete(oldest);
+      this.listed -= dropped.similar.length;
+    }
+  }
+
+  get enabled(): boolean {
+    return this.maxListed > 0;
+  }
+}
+
+/** The same query, whatever order or repeats its exclude list has. */
+function similarKey(query: SimilarBlockQuery): string | null {
+  if (query.exclude.length > CACHED_EXCLUDES) return null;
+  const exclude = [...new Set(Array.from(query.exclude))].sort((a, b) => a - b);
+  return `${query.item}/${query.count}/${query.minListeners}/${exclude.join(',')}`;
+}
+
+/** A copy for one request: a route may change what it is given. */
+function copyAnswer(answer: SimilarAnswer): SimilarAnswer {
+  return { similar: answer.similar.map((s) => ({ ...s })), leftOut: answer.leftOut };
+}
+
 /**
  * Queries gathered while the event loop turns: everything asked before the next check phase
  * (setImmediate) is scored together, one block of each kind per turn, so that answers of a block
@@ -119,11 +178,14 @@ class BatchedQueries implements ModelQueries {
   private vectorWaiting: Waiting<VectorBlockQuery, ScoredItem[]>[] = [];
   private scheduled = false;
   private disposed = false;
+  /** similar queries being scored, by key: a repeat waits for the same answer */
+  private readonly pending = new Map<string, Promise<SimilarAnswer>>();
 
   constructor(
     private readonly blocks: BlockQueries,
     readonly kernels: Kernels,
     private readonly maxWaiting: number,
+    private readonly cache: AnswerCache,
   ) {
     this.similarWaiting = Array.from({ length: blocks.similarGroups }, () => []);
   }
@@ -135,6 +197,30 @@ class BatchedQueries implements ModelQueries {
   }
 
   similarToRow(item: number, request: TopKRequest & { minItemUsers: number }): Promise<SimilarAnswer> {
+    if (!this.cache.enabled || this.disposed) return this.scoreSimilar(item, request);
+    let key: string | null;
+    try {
+      checkRequest(request);
+      const query = { item, count: queryCount(request.count, Number.MAX_SAFE_INTEGER), exclude: request.exclude, minListeners: request.minItemUsers };
+      this.blocks.checkSimilar(query);
+      key = similarKey(query);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (key === null) return this.scoreSimilar(item, request);
+    const cached = this.cache.get(key);
+    if (cached !== undefined) return Promise.resolve(copyAnswer(cached));
+    let answer = this.pending.get(key);
+    if (answer === undefined) {
+      const scored = this.scoreSimilar(item, request);
+      const settled = () => this.pending.delete(key);
+      scored.then((result) => (settled(), this.cache.set(key, result)), settled);
+      this.pending.set(key, (answer = scored));
+    }
+    return answer.then(copyAnswer);
+  }
+
+  private scoreSimilar(item: number, request: TopKRequest & { minItemUsers: number }): Promise<SimilarAnswer> {
     return this.enqueue<SimilarBlockQuery, SimilarAnswer>((query) => this.similarWaiting[this.blocks.similarGroup(query.minListeners)], () => {
       checkRequest(request);
       const query: SimilarBlockQuery = { item, count: queryCount(request.count, Number.MAX_SAFE_INTEGER), exclude: request.exclude, minListeners: request.minItemUsers };

@@ -146,6 +146,70 @@ describe('ModelQueries', () => {
     }
   });
 
+  it('answers a repeated similar query from its cache (copies), and identical queries of one turn with one scoring', async () => {
+    const loaded = await sampleModel();
+    const { queries } = await prepareServing(loaded, { threads: 1 });
+    try {
+      const kernels = queries.kernels;
+      let scored = 0;
+      const selectBlock = kernels.selectBlock.bind(kernels);
+      (kernels as { selectBlock: typeof selectBlock }).selectBlock = (selection) => {
+        scored += selection.queries;
+        return selectBlock(selection);
+      };
+      const ask = (exclude: number[]) => queries.similarToRow(7, { count: 4, exclude, minItemUsers: 3 });
+      const [a, b, c] = await Promise.all([ask([]), ask([]), ask([9])]);
+      assert.equal(scored, 2);
+      assert.deepEqual(a, similarAlone(loaded, 7, 4, 3));
+      assert.deepEqual(b, a);
+      assert.notEqual(b.similar, a.similar);
+      a.similar[0].score = -1; // a route may change what it was given
+      const again = await ask([]);
+      assert.deepEqual(again, b);
+      // the same exclusions in another order and repeated: the same query
+      assert.deepEqual(await ask([9, 9]), c);
+      assert.equal(scored, 2);
+      // another count, minimum or item is another query
+      await queries.similarToRow(7, { count: 5, exclude: [], minItemUsers: 3 });
+      await queries.similarToRow(7, { count: 4, exclude: [], minItemUsers: 2 });
+      assert.equal(scored, 4);
+    } finally {
+      queries.dispose();
+    }
+  });
+
+  it('keeps at most cacheItems listed items, least recently used dropped first; 0 caches nothing', async () => {
+    const loaded = await sampleModel();
+    const { queries } = await prepareServing(loaded, { threads: 1, cacheItems: 10 });
+    const { queries: uncached } = await prepareServing(loaded, { threads: 1, cacheItems: 0 });
+    try {
+      let scored = 0;
+      for (const q of [queries, uncached]) {
+        const selectBlock = q.kernels.selectBlock.bind(q.kernels);
+        (q.kernels as { selectBlock: typeof selectBlock }).selectBlock = (selection) => {
+          scored += selection.queries;
+          return selectBlock(selection);
+        };
+      }
+      const ask = (item: number) => queries.similarToRow(item, { count: 5, exclude: [], minItemUsers: 1 });
+      await ask(1);
+      await ask(2);
+      await ask(1); // cached; 2 is now the least recent
+      assert.equal(scored, 2);
+      await ask(3); // 15 listed: 2 goes
+      await ask(1);
+      assert.equal(scored, 3);
+      await ask(2);
+      assert.equal(scored, 4);
+      await uncached.similarToRow(1, { count: 5, exclude: [], minItemUsers: 1 });
+      await uncached.similarToRow(1, { count: 5, exclude: [], minItemUsers: 1 });
+      assert.equal(scored, 6);
+    } finally {
+      queries.dispose();
+      uncached.dispose();
+    }
+  });
+
   it('dispose() refuses waiting and later queries with AlsError model, and ends the kernels', async () => {
     const loaded = await sampleModel();
     const { queries } = await prepareServing(loaded, { threads: 2 });
