@@ -4,7 +4,8 @@
 // this one (both share the machine's cores, so the in-process rate is reported beside it), and
 // the server's memory against the model's size on disk.
 //
-// usage: node bench/serve.js --model DIR [--seconds S] [--threads N] [--block N]
+// usage: node bench/serve.js --model DIR [--seconds S] [--threads N] [--block N] [--no-compact]
+//        [--connections 1,8,64] [--skip-local]
 //        (npm run bench -- --serve runs this section alone on bench/data/model-full)
 // A route that is not there yet (404 "Route … not found") is skipped, and the output says so.
 import { fork } from 'node:child_process';
@@ -30,13 +31,13 @@ function random(seed) {
 }
 
 // --- the server process ----------------------------------------------------------------------
-async function child({ model: dir, threads, block }) {
+async function child({ model: dir, threads, block, compact }) {
   const { loadModel } = await import(dist('model/load.js'));
   const { buildApp } = await import(dist('serve/server.js'));
   const { ModelHolder } = await import(dist('serve/modelHolder.js'));
   const started = performance.now();
   // the loaded model is dropped once prepared: only the served copy stays
-  const holder = await ModelHolder.fromModel(loadModel(dir), { threads, block });
+  const holder = await ModelHolder.fromModel(loadModel(dir), { threads, block, compact });
   const loadSeconds = (performance.now() - started) / 1000;
   const app = await buildApp({ holder });
   await app.listen({ host: '127.0.0.1', port: 0 });
@@ -75,11 +76,12 @@ async function rate(ask, inFlight, seconds, cpu) {
   return done / ((performance.now() - started) / 1000);
 }
 
-async function inProcess(dir, { seconds, threads, block, log }) {
+async function inProcess(dir, { seconds, threads, block, compact, log }) {
   const { loadModel } = await import(dist('model/load.js'));
   const { prepareServing } = await import(dist('serve/queries.js'));
   const { DEFAULT_MIN_LISTENERS } = await import(dist('query/listeners.js'));
-  const { model, queries } = await prepareServing(loadModel(dir), { threads, block });
+  // no cache: every query scored
+  const { model, queries } = await prepareServing(loadModel(dir), { threads, block, compact, cacheItems: 0 });
   const pick = random(7);
   const f = model.factors;
   const { indptr, indices } = model.userItems;
@@ -110,8 +112,8 @@ async function inProcess(dir, { seconds, threads, block, log }) {
 }
 
 // --- over HTTP ------------------------------------------------------------------------------
-function startServer(dir, threads, block) {
-  const server = fork(self, ['--child', '--model', dir, '--threads', String(threads), '--block', String(block)], {
+function startServer(dir, threads, block, compact) {
+  const server = fork(self, ['--child', '--model', dir, '--threads', String(threads), '--block', String(block), ...(compact ? [] : ['--no-compact'])], {
     execArgv: ['--expose-gc'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -140,14 +142,14 @@ async function hasRoute(url, init) {
  * Runs the serving section; `record(group, what, value, unit, target?)` as bench/run.js's,
  * `atLeast`/`atMost` its targets.
  */
-export async function benchServe({ modelDir, record, atLeast, atMost, log, seconds = 5, threads = availableParallelism(), block = 16, quick = false, local = true, connections = [1, 8, 64] }) {
+export async function benchServe({ modelDir, record, atLeast, atMost, log, seconds = 5, threads = availableParallelism(), quick = false, local = true, connections = [1, 8, 64], compact = true, block = 8 }) {
   const { default: autocannon } = await import('autocannon');
   const { loadModel, loadedVersion } = await import(dist('model/load.js'));
   const names = loadModel(modelDir);
   const diskBytes = Object.values(loadedVersion(names).sizes).reduce((a, b) => a + b, 0);
   const { itemNames, userIds, items, users } = names;
 
-  local = local ? await inProcess(modelDir, { seconds: quick ? 0.5 : Math.min(2, seconds), threads, block, log }) : null;
+  local = local ? await inProcess(modelDir, { seconds: quick ? 0.5 : Math.min(2, seconds), threads, block, compact, log }) : null;
   if (local) record('serve', `in process, similar: single queries (${threads} threads)`, local.similar.single, '/s');
   if (local) {
     record('serve', 'in process, similar: 64 in flight, batched', local.similar.batched, '/s');
@@ -159,7 +161,7 @@ export async function benchServe({ modelDir, record, atLeast, atMost, log, secon
     record('serve', 'in process, recommend: CPU per query, single / batched', `${local.recommend.cpuSingle.toFixed(2)} / ${local.recommend.cpuBatched.toFixed(2)}`, 'ms');
   }
 
-  const { server, ready, ask } = startServer(modelDir, threads, block);
+  const { server, ready, ask } = startServer(modelDir, threads, block, compact);
   try {
     const started = await ready;
     const base = `http://127.0.0.1:${started.port}`;
@@ -193,6 +195,23 @@ export async function benchServe({ modelDir, record, atLeast, atMost, log, secon
       if (count === 64) similar64 = rate;
     }
     if (local) record('serve', 'similar over HTTP (64 connections) vs in process batched', similar64 / local.similar.batched, '×');
+    // as traffic comes: an item asked for in proportion to its users (the answer cache helps)
+    const cumulative = new Float64Array(items);
+    let sum = 0;
+    for (let i = 0; i < items; i++) cumulative[i] = sum += names.itemListeners[i];
+    const popular = () => {
+      const at = pick() * sum;
+      let low = 0;
+      let high = items - 1;
+      while (low < high) {
+        const middle = (low + high) >>> 1;
+        if (cumulative[middle] <= at) low = middle + 1;
+        else high = middle;
+      }
+      return encodeURIComponent(itemNames[low]);
+    };
+    const byPopularity = { method: 'GET', setupRequest: (request) => ({ ...request, path: `/api/similar/${popular()}?n=10` }) };
+    await run('GET /api/similar/:item, items by popularity', 64, byPopularity);
 
     if (await hasRoute(`${base}/api/recommend/${name(userIds)}`)) {
       const recommend = { method: 'GET', setupRequest: (request) => ({ ...request, path: `/api/recommend/${name(userIds)}?n=10` }) };
@@ -234,16 +253,17 @@ if (process.argv[1] === self) {
       model: { type: 'string', default: join(root, 'bench', 'data', 'model-full') },
       seconds: { type: 'string', default: '5' },
       threads: { type: 'string', default: String(availableParallelism()) },
-      block: { type: 'string', default: '16' },
+      block: { type: 'string', default: '8' },
       quick: { type: 'boolean' },
       'skip-local': { type: 'boolean' },
+      'no-compact': { type: 'boolean' },
       connections: { type: 'string', default: '1,8,64' },
     },
   });
   const threads = Number(values.threads);
   const block = Number(values.block);
   if (values.child) {
-    await child({ model: values.model, threads, block });
+    await child({ model: values.model, threads, block, compact: !values['no-compact'] });
   } else {
     const log = (text) => process.stderr.write(`bench: ${text}\n`);
     const record = (group, what, value, unit, target) => {
@@ -252,6 +272,6 @@ if (process.argv[1] === self) {
     };
     const atMost = (limit) => ({ text: `≤ ${limit}`, test: (v) => v <= limit });
     const atLeast = (limit) => ({ text: `≥ ${limit}`, test: (v) => v >= limit });
-    await benchServe({ modelDir: values.model, record, atLeast, atMost, log, seconds: Number(values.seconds), threads, block, quick: values.quick, local: !values['skip-local'], connections: values.connections.split(',').map(Number) });
+    await benchServe({ modelDir: values.model, record, atLeast, atMost, log, seconds: Number(values.seconds), threads, block, quick: values.quick, local: !values['skip-local'], connections: values.connections.split(',').map(Number), compact: !values['no-compact'] });
   }
 }

@@ -59,7 +59,7 @@ describe('prepareServing', () => {
 describe('ModelQueries', () => {
   it('scores queries asked in the same turn together, each answer equal to its single query', async () => {
     const loaded = await sampleModel();
-    const { model, queries } = await prepareServing(loaded, { threads: 2 });
+    const { model, queries } = await prepareServing(loaded, { threads: 2, block: 16 });
     try {
       // count the passes over the item factors
       const kernels = queries.kernels;
