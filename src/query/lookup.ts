@@ -36,6 +36,46 @@ function lowerCase(names: readonly string[]): string[] {
   return lower;
 }
 
+const sortedOrders = new WeakMap<readonly string[], Int32Array | null>();
+
+/**
+ * The rows of `names` sorted by name, then row (computed once per list, 4 bytes a name), or null
+ * for a list holding a non-string: a server looks names up thousands of times a second, and a
+ * scan of 360K ids took 0.5 ms per lookup.
+ */
+function sortedOrder(names: readonly string[]): Int32Array | null {
+  let order = sortedOrders.get(names);
+  if (order === undefined) {
+    order = names.every((name) => typeof name === 'string') ? Int32Array.from(names.keys()).sort((a, b) => (names[a] < names[b] ? -1 : names[a] > names[b] ? 1 : a - b)) : null;
+    sortedOrders.set(names, order);
+  }
+  return order;
+}
+
+/** names.indexOf(name) (the first row holding it, or −1) by binary search of the sorted rows. */
+function firstIndexOf(names: readonly string[], name: string): number {
+  const order = sortedOrder(names);
+  if (order === null) return names.indexOf(name);
+  let low = 0;
+  let high = order.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (names[order[middle]] < name) low = middle + 1;
+    else high = middle;
+  }
+  return low < order.length && names[order[low]] === name ? order[low] : -1;
+}
+
+/**
+ * Builds the lookup indexes of a list of names now (findUser's; with `foldCase`, findItem's
+ * case-insensitive one too), so that no request of a server pays for them (0.3 s at 292K names).
+ */
+export function indexNames(names: readonly string[], foldCase = false): void {
+  checkNameList('names', names);
+  sortedOrder(names);
+  if (foldCase) sortedOrder(lowerCase(names));
+}
+
 /**
  * The names closest to `query`, case-insensitively: names that start with it, then names that
  * contain it (shorter first), then names within a small edit distance (closer first). At most
@@ -98,10 +138,10 @@ function checkLookup(list: [string, readonly string[]], query: [string, string],
 /** The row of the item named `name`, case-insensitively; AlsError('not-found') with suggestions. */
 export function findItem(itemNames: readonly string[], name: string, options: LookupOptions = {}): number {
   ({ query: name, options } = checkLookup(['itemNames', itemNames], ['item name', name], options));
-  const exact = itemNames.indexOf(name);
+  const exact = firstIndexOf(itemNames, name);
   if (exact !== -1) return exact;
   const lower = name.toLowerCase();
-  const folded = lowerCase(itemNames).indexOf(lower);
+  const folded = firstIndexOf(lowerCase(itemNames), lower);
   if (folded !== -1) return folded;
   const suggestions = options.suggest === false ? [] : closestNames(itemNames, name);
   throw new AlsError('not-found', `no artist or item named ${quoteForMessage(name)} in the model${didYouMean(suggestions)}`);
@@ -114,7 +154,7 @@ export function findItem(itemNames: readonly string[], name: string, options: Lo
  */
 export function findUser(userIds: readonly string[], id: string, options: LookupOptions = {}): number {
   ({ query: id, options } = checkLookup(['userIds', userIds], ['user id', id], options));
-  const exact = userIds.indexOf(id);
+  const exact = firstIndexOf(userIds, id);
   if (exact !== -1) return exact;
   const suggestions = options.suggest === false ? [] : closestNames(userIds, id);
   throw new AlsError('not-found', `no user ${quoteForMessage(id)} in the model${didYouMean(suggestions)}`);
