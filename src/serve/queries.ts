@@ -3,6 +3,7 @@ import { AlsError } from '../errors.js';
 import { createWasmKernels, type Kernels } from '../kernels/index.js';
 import { closeModel } from '../model/load.js';
 import type { AlsModel } from '../model/model.js';
+import { indexNames } from '../query/lookup.js';
 import { BlockQueries, queryCount, type SimilarBlockQuery, type VectorBlockQuery } from '../query/blockQueries.js';
 import type { ScoredItem } from '../query/similar.js';
 import { checkBoolean, checkModel, checkOptions, checkWhole, valueForMessage } from '../validate.js';
@@ -98,6 +99,9 @@ export async function prepareServing(model: AlsModel, options: ServingOptions = 
   // every part read (and checked by the loader) before anything else
   const { userFactors, itemFactors, userIds, itemNames, userItems, itemListeners } = model;
   closeModel(model);
+  // name lookups answer in microseconds from the first request on
+  indexNames(itemNames, true);
+  indexNames(userIds);
   const kernels = await createWasmKernels(threads);
   try {
     const served: AlsModel = {
