@@ -43,7 +43,12 @@ async function child({ model: dir, threads, block, compact }) {
   await app.listen({ host: '127.0.0.1', port: 0 });
   const memory = () => {
     globalThis.gc?.();
-    return { rss: process.memoryUsage().rss, peakRss: process.resourceUsage().maxRSS * 1024 };
+    const usage = process.memoryUsage();
+    const lease = holder.acquire();
+    // the kernels' memory: a view of length 0 sees the whole of it
+    const kernelBytes = lease.served.queries.kernels.float32(0).buffer.byteLength;
+    lease.release();
+    return { rss: usage.rss, peakRss: process.resourceUsage().maxRSS * 1024, heapUsed: usage.heapUsed, heapTotal: usage.heapTotal, arrayBuffers: usage.arrayBuffers, kernelBytes };
   };
   process.on('message', (message) => {
     if (message === 'memory') process.send({ memory: memory() });
@@ -239,6 +244,9 @@ export async function benchServe({ modelDir, record, atLeast, atMost, log, secon
     record('serve', 'server RSS after the load runs (after a GC)', memory.rss / 2 ** 20, 'MiB');
     record('serve', 'server RSS / model size on disk', memory.rss / diskBytes, '×', atMost(1.5));
     record('serve', 'server peak RSS (loading: the read arrays and their kernel copies at once)', memory.peakRss / 2 ** 20, 'MiB');
+    record('serve', '  of RSS: kernel memory (factors, compacted candidates, score rows)', memory.kernelBytes / 2 ** 20, 'MiB');
+    record('serve', '  of RSS: array buffers (plays matrix, listener counts)', memory.arrayBuffers / 2 ** 20, 'MiB');
+    record('serve', '  of RSS: JS heap used / committed (names, lookup indexes)', `${(memory.heapUsed / 2 ** 20).toFixed(0)} / ${(memory.heapTotal / 2 ** 20).toFixed(0)}`, 'MiB');
     server.send('close');
   } finally {
     setTimeout(() => server.kill(), 5000).unref();
