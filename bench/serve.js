@@ -233,7 +233,7 @@ export async function benchServe({ modelDir, record, atLeast, atMost, log, secon
     };
     const json = { 'content-type': 'application/json' };
     if (await hasRoute(`${base}/api/recommend`, { method: 'POST', headers: json, body: anonymousBody() })) {
-      const anonymous = { method: 'POST', headers: json, setupRequest: (request) => ({ ...request, body: anonymousBody() }) };
+      const anonymous = { method: 'POST', path: '/api/recommend', headers: json, setupRequest: (request) => ({ ...request, body: anonymousBody() }) };
       await run('POST /api/recommend (3–5 items)', 64, anonymous, { rate: atLeast(300) });
     } else {
       log('POST /api/recommend: the route is not there yet, skipped');
