@@ -83,10 +83,13 @@ export class QueueFullError extends AlsError {
 /**
  * Prepares `model` for serving: every part read and checked now (a bad model fails here, not in
  * a request), kernels of its own (WebAssembly on `threads` threads) that dispose() ends, and the
- * factors moved into their memory. Returns the model to answer from, a plain AlsModel with every
- * part materialised and the factors replaced by the kernel copies (so drop the given model: the
- * loaded arrays are then freed and the factors are held once; loadedVersion() knows only the
- * given model), and its queries, batched.
+ * item factors moved into their memory, where every query scores them (left outside, the
+ * kernels would stage a copy of their own on first use: the matrix held twice). The user
+ * factors stay where they were read: a query copies one row of them, and a copy would only add
+ * their size to the peak of a load. Returns the model to answer from, a plain AlsModel with
+ * every part materialised and the item factors replaced by the kernel copy (so drop the given
+ * model: its arrays are then freed; loadedVersion() knows only the given model), and its
+ * queries, batched.
  */
 export async function prepareServing(model: AlsModel, options: ServingOptions = {}): Promise<{ model: AlsModel; queries: ModelQueries }> {
   checkModel('model', model);
@@ -110,7 +113,7 @@ export async function prepareServing(model: AlsModel, options: ServingOptions = 
       itemNames,
       userItems,
       itemListeners,
-      userFactors: inKernel(kernels, userFactors),
+      userFactors,
       itemFactors: inKernel(kernels, itemFactors),
     };
     const blocks = new BlockQueries(served, kernels, { block, compact: options.compact });
