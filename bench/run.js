@@ -3,7 +3,8 @@
 // side in one run, printed as one table with the targets, and written to bench/results.json.
 // Not part of npm test. Generated data and models are kept in bench/data/ and reused.
 //
-// usage: node bench/run.js [--quick]   (--quick: small shapes, for checking the script itself)
+// usage: node bench/run.js [--quick] [--serve]   (--quick: small shapes, for checking the script
+// itself; --serve: the serving section alone, on bench/data/model-full, trained once if missing)
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
@@ -22,6 +23,7 @@ const { loadModel } = await import(dist('model/load.js'));
 const { similarItems } = await import(dist('query/similar.js'));
 
 const quick = process.argv.includes('--quick');
+const serveOnly = process.argv.includes('--serve');
 const dataDir = join(root, 'bench', 'data');
 mkdirSync(dataDir, { recursive: true });
 const als = join(root, 'bin', 'als.js');
@@ -62,6 +64,36 @@ function synthFile({ users, items, rows }) {
 }
 
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+/** The serving section (bench/serve.js): the server in its own process, autocannon in this one. */
+async function servingSection(model) {
+  const { benchServe } = await import('./serve.js');
+  await benchServe({ modelDir: model, record, atLeast, atMost, log, quick });
+}
+
+/** Writes results.json and prints the table. */
+function finish(resultsFile) {
+  writeFileSync(resultsFile, JSON.stringify(results, null, 2) + '\n');
+  const lines = ['| | what | figure | target |', '|---|---|---|---|'];
+  for (const row of results.rows) {
+    const figure = typeof row.value === 'number' ? (Math.abs(row.value) >= 100 ? row.value.toFixed(0) : row.value.toPrecision(3)) : row.value;
+    lines.push(`| ${row.group} | ${row.what} | ${figure} ${row.unit} | ${row.target ? `${row.target} ${row.met ? '✓' : '✗ not met'}` : ''} |`);
+  }
+  console.log(`\nals benchmark, ${results.machine.cpu}, ${results.machine.cores} cores, Node ${results.machine.node}${quick ? ' (quick)' : ''}\n`);
+  console.log(lines.join('\n'));
+}
+
+if (serveOnly) {
+  // the full-scale model of an earlier run, or trained now (once: it is kept in bench/data)
+  const model = join(dataDir, quick ? 'model-full-quick' : 'model-full');
+  if (!existsSync(join(model, 'model.json'))) {
+    const trained = spawnSync(process.execPath, [als, 'train', synthFile(SHAPES.full), '--model', model, '--quiet'], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
+    if (trained.status !== 0) throw new Error(`als train failed: ${trained.stderr}`);
+  }
+  await servingSection(model);
+  finish(join(dataDir, quick ? 'results-serve-quick.json' : 'results-serve.json'));
+  process.exit(0);
+}
 
 // --- reading ----------------------------------------------------------------------------
 const mediumFile = synthFile(SHAPES.medium);
@@ -248,12 +280,8 @@ for (const solver of ['cg', 'naive']) {
   record('query', `als recommend --all: all ${loaded.users} users (extrapolated)`, recommendAll.full, 's');
 }
 
+// --- serving: als serve under load -----------------------------------------------------------
+await servingSection(join(dataDir, 'model-full'));
+
 // --- the table ------------------------------------------------------------------------------
-writeFileSync(join(root, 'bench', quick ? 'results-quick.json' : 'results.json'), JSON.stringify(results, null, 2) + '\n');
-const lines = ['| | what | figure | target |', '|---|---|---|---|'];
-for (const row of results.rows) {
-  const figure = typeof row.value === 'number' ? (Math.abs(row.value) >= 100 ? row.value.toFixed(0) : row.value.toPrecision(3)) : row.value;
-  lines.push(`| ${row.group} | ${row.what} | ${figure} ${row.unit} | ${row.target ? `${row.target} ${row.met ? '✓' : '✗ not met'}` : ''} |`);
-}
-console.log(`\nals benchmark, ${results.machine.cpu}, ${results.machine.cores} cores, Node ${results.machine.node}${quick ? ' (quick)' : ''}\n`);
-console.log(lines.join('\n'));
+finish(join(root, 'bench', quick ? 'results-quick.json' : 'results.json'));

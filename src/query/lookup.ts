@@ -24,24 +24,6 @@ export function editDistance(a: string, b: string): number {
 
 const lowerCased = new WeakMap<readonly string[], string[]>();
 
-const indexes = new WeakMap<readonly string[], Map<string, number>>();
-const foldedIndexes = new WeakMap<readonly string[], Map<string, number>>();
-
-/**
- * The first row of each name, built once per list: a server looks up to a thousand names per
- * request, and indexOf over 360K names cost 9.5 s for a thousand late names (same length, so
- * every string compared in full).
- */
-function firstRows(names: readonly string[], cache: WeakMap<readonly string[], Map<string, number>>, keys: readonly string[]): Map<string, number> {
-  let index = cache.get(names);
-  if (index === undefined) {
-    index = new Map();
-    for (let k = keys.length - 1; k >= 0; k--) index.set(keys[k], k);
-    cache.set(names, index);
-  }
-  return index;
-}
-
 /** The names in lower case, computed once per list (a list of names is never changed in place). */
 export function lowerCaseNames(names: readonly string[]): string[] {
   let lower = lowerCased.get(names);
@@ -52,6 +34,46 @@ export function lowerCaseNames(names: readonly string[]): string[] {
     lowerCased.set(names, (lower = names.map((name) => name.toLowerCase())));
   }
   return lower;
+}
+
+const sortedOrders = new WeakMap<readonly string[], Int32Array | null>();
+
+/**
+ * The rows of `names` sorted by name, then row (computed once per list, 4 bytes a name), or null
+ * for a list holding a non-string: a server looks names up thousands of times a second, and a
+ * scan of 360K ids took 0.5 ms per lookup.
+ */
+function sortedOrder(names: readonly string[]): Int32Array | null {
+  let order = sortedOrders.get(names);
+  if (order === undefined) {
+    order = names.every((name) => typeof name === 'string') ? Int32Array.from(names.keys()).sort((a, b) => (names[a] < names[b] ? -1 : names[a] > names[b] ? 1 : a - b)) : null;
+    sortedOrders.set(names, order);
+  }
+  return order;
+}
+
+/** names.indexOf(name) (the first row holding it, or −1) by binary search of the sorted rows. */
+function firstIndexOf(names: readonly string[], name: string): number {
+  const order = sortedOrder(names);
+  if (order === null) return names.indexOf(name);
+  let low = 0;
+  let high = order.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (names[order[middle]] < name) low = middle + 1;
+    else high = middle;
+  }
+  return low < order.length && names[order[low]] === name ? order[low] : -1;
+}
+
+/**
+ * Builds the lookup indexes of a list of names now (findUser's; with `foldCase`, findItem's
+ * case-insensitive one too), so that no request of a server pays for them (0.3 s at 292K names).
+ */
+export function indexNames(names: readonly string[], foldCase = false): void {
+  checkNameList('names', names);
+  sortedOrder(names);
+  if (foldCase) sortedOrder(lowerCaseNames(names));
 }
 
 /**
@@ -116,10 +138,11 @@ function checkLookup(list: [string, readonly string[]], query: [string, string],
 /** The row of the item named `name`, case-insensitively; AlsError('not-found') with suggestions. */
 export function findItem(itemNames: readonly string[], name: string, options: LookupOptions = {}): number {
   ({ query: name, options } = checkLookup(['itemNames', itemNames], ['item name', name], options));
-  const exact = firstRows(itemNames, indexes, itemNames).get(name);
-  if (exact !== undefined) return exact;
-  const folded = firstRows(itemNames, foldedIndexes, lowerCaseNames(itemNames)).get(name.toLowerCase());
-  if (folded !== undefined) return folded;
+  const exact = firstIndexOf(itemNames, name);
+  if (exact !== -1) return exact;
+  const lower = name.toLowerCase();
+  const folded = firstIndexOf(lowerCaseNames(itemNames), lower);
+  if (folded !== -1) return folded;
   const suggestions = options.suggest === false ? [] : closestNames(itemNames, name);
   throw new AlsError('not-found', `no artist or item named ${quoteForMessage(name)} in the model${didYouMean(suggestions)}`);
 }
@@ -131,8 +154,8 @@ export function findItem(itemNames: readonly string[], name: string, options: Lo
  */
 export function findUser(userIds: readonly string[], id: string, options: LookupOptions = {}): number {
   ({ query: id, options } = checkLookup(['userIds', userIds], ['user id', id], options));
-  const exact = firstRows(userIds, indexes, userIds).get(id);
-  if (exact !== undefined) return exact;
+  const exact = firstIndexOf(userIds, id);
+  if (exact !== -1) return exact;
   const suggestions = options.suggest === false ? [] : closestNames(userIds, id);
   throw new AlsError('not-found', `no user ${quoteForMessage(id)} in the model${didYouMean(suggestions)}`);
 }

@@ -1,0 +1,224 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createWasmKernelsSync } from '../../src/kernels/index.js';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadedVersion, loadModel } from '../../src/model/load.js';
+import { saveModel } from '../../src/model/save.js';
+import { tempDir } from '../helpers.js';
+import { recommendForVector } from '../../src/query/recommend.js';
+import { rankSimilar } from '../../src/query/similar.js';
+import { prepareServing, QueueFullError } from '../../src/serve/queries.js';
+import { sampleModel } from './fixtures.js';
+
+const single = createWasmKernelsSync();
+
+/** rankSimilar with `exclude` left out afterwards: equal to the batched answer when no excluded row would be listed or bound the range. */
+function similarAlone(model: Parameters<typeof rankSimilar>[0], item: number, count: number, minListeners: number) {
+  const { similar, leftOut } = rankSimilar(model, item, { count, minListeners, kernels: single });
+  return { similar, leftOut };
+}
+
+describe('prepareServing', () => {
+  it('returns a plain model with every part read, the item factors in kernel memory and equal to the loaded ones', async () => {
+    const loaded = await sampleModel();
+    const { model, queries } = await prepareServing(loaded, { threads: 2 });
+    try {
+      assert.deepEqual(Object.getOwnPropertyDescriptor(model, 'itemFactors')?.get, undefined);
+      assert.deepEqual(model.itemFactors, loaded.itemFactors);
+      assert.notEqual(model.itemFactors, loaded.itemFactors);
+      assert.ok(model.itemFactors.buffer instanceof SharedArrayBuffer, 'the item factors live in the kernels’ shared memory');
+      // the user factors as read: a query copies one row
+      assert.equal(model.userFactors, loaded.userFactors);
+      assert.deepEqual(model.itemNames, loaded.itemNames);
+      assert.deepEqual(model.userItems, loaded.userItems);
+      assert.deepEqual(model.itemListeners, loaded.itemListeners);
+      assert.equal(model.factors, 32);
+      assert.deepEqual(model.options, loaded.options);
+      // the holder takes the version from the model it loaded
+      assert.equal(loadedVersion(model), null);
+      assert.notEqual(loadedVersion(loaded), null);
+      assert.equal(queries.kernels.threads, 2);
+    } finally {
+      queries.dispose();
+    }
+  });
+
+  it('fails at once on a model with a bad part, not in a request', async () => {
+    const target = join(tempDir('als-serve-'), 'flipped');
+    await saveModel(await sampleModel(), target);
+    const path = join(target, 'user_items.plays.f32');
+    const raw = readFileSync(path);
+    raw[5] ^= 0x40;
+    writeFileSync(path, raw);
+    const loaded = loadModel(target);
+    await assert.rejects(prepareServing(loaded, { threads: 1 }), (error: Error & { code?: string }) => error.code === 'model' && /user_items\.plays\.f32 fails its checksum/.test(error.message));
+    await assert.rejects(prepareServing(await sampleModel(), { threads: 0 }), { code: 'usage', message: 'options.threads must be a whole number from 1 to 1024, not 0' });
+  });
+});
+
+describe('ModelQueries', () => {
+  it('scores queries asked in the same turn together, each answer equal to its single query', async () => {
+    const loaded = await sampleModel();
+    const { model, queries } = await prepareServing(loaded, { threads: 2, block: 16 });
+    try {
+      // count the passes over the item factors
+      const kernels = queries.kernels;
+      let passes = 0;
+      const scoresBlock = kernels.scoresBlock.bind(kernels);
+      (kernels as { scoresBlock: typeof scoresBlock }).scoresBlock = (...args) => {
+        passes++;
+        return scoresBlock(...args);
+      };
+      const f = model.factors;
+      const { indptr, indices } = model.userItems;
+      const similarItems = Array.from({ length: 20 }, (_, n) => (n * 211) % model.items);
+      const users = Array.from({ length: 20 }, (_, n) => (n * 97) % model.users);
+      const similar = similarItems.map((item, n) => queries.similarToRow(item, { count: 1 + (n % 12), exclude: [], minItemUsers: 1 + (n % 4) }));
+      const played = (u: number) => indices.subarray(indptr[u], indptr[u + 1]);
+      const recommended = users.map((u, n) => queries.recommendForVector(model.userFactors.subarray(u * f, u * f + f), { count: 1 + (n % 7), exclude: played(u) }));
+      const [similarAnswers, recommendAnswers] = await Promise.all([Promise.all(similar), Promise.all(recommended)]);
+      similarItems.forEach((item, n) => assert.deepEqual(similarAnswers[n], similarAlone(loaded, item, 1 + (n % 12), 1 + (n % 4))));
+      users.forEach((u, n) => {
+        const expected = recommendForVector(loaded, loaded.userFactors, u * f, played(u), { count: 1 + (n % 7), kernels: single });
+        assert.deepEqual(recommendAnswers[n], expected);
+      });
+      // 20 similar queries, 10 on each candidate set (minimum 1–2: every item; 3–4: compacted): one
+      // pass each; 20 vector queries in blocks of 16: two
+      assert.equal(passes, 2 + 2);
+    } finally {
+      queries.dispose();
+    }
+  });
+
+  it('leaves out a request’s excluded rows: not listed, not counted in the min-max range', async () => {
+    const loaded = await sampleModel();
+    const { model, queries } = await prepareServing(loaded, { threads: 1 });
+    try {
+      const item = 0;
+      const whole = await queries.similarToRow(item, { count: 5, exclude: [], minItemUsers: 1 });
+      const gone = [whole.similar[0].index, whole.similar[2].index];
+      const less = await queries.similarToRow(item, { count: 3, exclude: gone, minItemUsers: 1 });
+      // the best left out: the second becomes the top, scored 1 (the range's maximum)
+      assert.deepEqual(less.similar.map((s) => s.index), [whole.similar[1].index, whole.similar[3].index, whole.similar[4].index]);
+      assert.equal(less.similar[0].score, 1);
+      assert.equal(less.similar[0].raw, whole.similar[1].raw);
+      const x = model.userFactors.subarray(0, model.factors);
+      const top = await queries.recommendForVector(x, { count: 4, exclude: [] });
+      const rest = await queries.recommendForVector(x, { count: 3, exclude: [top[0].index] });
+      assert.deepEqual(rest, recommendForVector(loaded, loaded.userFactors, 0, [top[0].index], { count: 3, kernels: single }));
+      assert.deepEqual(rest.map((r) => r.index), top.slice(1).map((r) => r.index));
+    } finally {
+      queries.dispose();
+    }
+  });
+
+  it('refuses a query beyond maxWaiting with QueueFullError (status 429), and answers the others', async () => {
+    const loaded = await sampleModel();
+    const { queries } = await prepareServing(loaded, { threads: 1, maxWaiting: 3 });
+    try {
+      const asked = [0, 1, 2, 3, 4].map((item) => queries.similarToRow(item, { count: 2, exclude: [], minItemUsers: 3 }));
+      const settled = await Promise.allSettled(asked);
+      assert.deepEqual(settled.map((s) => s.status), ['fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'rejected']);
+      const error = (settled[3] as PromiseRejectedResult).reason;
+      assert.ok(error instanceof QueueFullError);
+      assert.equal(error.statusCode, 429);
+      assert.equal(error.code, 'model');
+      assert.equal(error.message, 'too many queries are waiting (3); try again shortly');
+      // the queue drained: room again
+      assert.equal((await queries.similarToRow(5, { count: 1, exclude: [], minItemUsers: 3 })).similar.length, 1);
+    } finally {
+      queries.dispose();
+    }
+  });
+
+  it('refuses malformed queries naming the field, without failing the others of the batch', async () => {
+    const loaded = await sampleModel();
+    const { model, queries } = await prepareServing(loaded, { threads: 1 });
+    try {
+      const good = queries.similarToRow(1, { count: 2, exclude: [], minItemUsers: 3 });
+      await assert.rejects(queries.similarToRow(model.items, { count: 2, exclude: [], minItemUsers: 3 }), { code: 'usage', message: `item must be a row from 0 to ${model.items - 1}, not ${model.items}` });
+      await assert.rejects(queries.similarToRow(1, { count: 2, exclude: [-1], minItemUsers: 3 }), { code: 'usage', message: `exclude[0] must be a row from 0 to ${model.items - 1}, not -1` });
+      await assert.rejects(queries.recommendForVector(new Float32Array(2), { count: 2, exclude: [] }), (error: Error & { code?: string }) => error.code === 'usage' && /xOffset/.test(error.message));
+      await assert.rejects(queries.recommendForVector(new Float32Array(model.factors), null as never), { code: 'usage', message: 'request must be an object, not null' });
+      assert.equal((await good).similar.length, 2);
+    } finally {
+      queries.dispose();
+    }
+  });
+
+  it('answers a repeated similar query from its cache (copies), and identical queries of one turn with one scoring', async () => {
+    const loaded = await sampleModel();
+    const { queries } = await prepareServing(loaded, { threads: 1 });
+    try {
+      const kernels = queries.kernels;
+      let scored = 0;
+      const selectBlock = kernels.selectBlock.bind(kernels);
+      (kernels as { selectBlock: typeof selectBlock }).selectBlock = (selection) => {
+        scored += selection.queries;
+        return selectBlock(selection);
+      };
+      const ask = (exclude: number[]) => queries.similarToRow(7, { count: 4, exclude, minItemUsers: 3 });
+      const [a, b, c] = await Promise.all([ask([]), ask([]), ask([9])]);
+      assert.equal(scored, 2);
+      assert.deepEqual(a, similarAlone(loaded, 7, 4, 3));
+      assert.deepEqual(b, a);
+      assert.notEqual(b.similar, a.similar);
+      a.similar[0].score = -1; // a route may change what it was given
+      const again = await ask([]);
+      assert.deepEqual(again, b);
+      // the same exclusions in another order and repeated: the same query
+      assert.deepEqual(await ask([9, 9]), c);
+      assert.equal(scored, 2);
+      // another count, minimum or item is another query
+      await queries.similarToRow(7, { count: 5, exclude: [], minItemUsers: 3 });
+      await queries.similarToRow(7, { count: 4, exclude: [], minItemUsers: 2 });
+      assert.equal(scored, 4);
+    } finally {
+      queries.dispose();
+    }
+  });
+
+  it('keeps at most cacheItems listed items, least recently used dropped first; 0 caches nothing', async () => {
+    const loaded = await sampleModel();
+    const { queries } = await prepareServing(loaded, { threads: 1, cacheItems: 10 });
+    const { queries: uncached } = await prepareServing(loaded, { threads: 1, cacheItems: 0 });
+    try {
+      let scored = 0;
+      for (const q of [queries, uncached]) {
+        const selectBlock = q.kernels.selectBlock.bind(q.kernels);
+        (q.kernels as { selectBlock: typeof selectBlock }).selectBlock = (selection) => {
+          scored += selection.queries;
+          return selectBlock(selection);
+        };
+      }
+      const ask = (item: number) => queries.similarToRow(item, { count: 5, exclude: [], minItemUsers: 1 });
+      await ask(1);
+      await ask(2);
+      await ask(1); // cached; 2 is now the least recent
+      assert.equal(scored, 2);
+      await ask(3); // 15 listed: 2 goes
+      await ask(1);
+      assert.equal(scored, 3);
+      await ask(2);
+      assert.equal(scored, 4);
+      await uncached.similarToRow(1, { count: 5, exclude: [], minItemUsers: 1 });
+      await uncached.similarToRow(1, { count: 5, exclude: [], minItemUsers: 1 });
+      assert.equal(scored, 6);
+    } finally {
+      queries.dispose();
+      uncached.dispose();
+    }
+  });
+
+  it('dispose() refuses waiting and later queries with AlsError model, and ends the kernels', async () => {
+    const loaded = await sampleModel();
+    const { queries } = await prepareServing(loaded, { threads: 2 });
+    const waiting = queries.similarToRow(0, { count: 2, exclude: [], minItemUsers: 3 });
+    queries.dispose();
+    const unloaded = { code: 'model', message: 'the model was unloaded before the query was answered' };
+    await assert.rejects(waiting, unloaded);
+    await assert.rejects(queries.recommendForVector(new Float32Array(32), { count: 1, exclude: [] }), unloaded);
+    queries.dispose(); // twice is harmless
+  });
+});
