@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifySchemaValidationError } from 'fastify';
+import { QueueFullError } from './queries.js';
 import { AlsError, quoteForMessage, type AlsErrorCode } from '../errors.js';
 
 /** The HTTP status of each AlsError code: the server's one mapping table (the CLI's is exitCodes.ts). */
@@ -64,6 +65,9 @@ const FRAMEWORK_MESSAGES: Record<string, string> = {
  */
 export function setErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | AlsError | Error, request, reply) => {
+    if (error instanceof QueueFullError) {
+      return reply.status(error.statusCode).header('retry-after', '1').send(errorBody(error.statusCode, 'queue-full', error.message));
+    }
     if (error instanceof AlsError) {
       const status = HTTP_STATUS[error.code];
       if (status >= 500) request.log.error({ err: error }, 'model error');

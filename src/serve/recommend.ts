@@ -1,3 +1,4 @@
+import type { Kernels } from '../kernels/index.js';
 import type { FastifyInstance } from 'fastify';
 import { foldIn, foldInUser } from '../als/foldIn.js';
 import { isStoredCount } from '../data/rows.js';
@@ -162,11 +163,11 @@ function playedBy(model: AlsModel, user: number): Int32Array {
  * explainUser with the request's exclude: the user re-solved exactly from its plays, ranked and
  * explained by that vector, `stored` the score under the stored vector.
  */
-function explainRow(model: AlsModel, user: number, count: number, leftOut: number[]) {
+function explainRow(model: AlsModel, kernels: Kernels, user: number, count: number, leftOut: number[]) {
   const f = model.factors;
   const X = model.userFactors;
   const Y = model.itemFactors;
-  return explainedRecommendations(model, foldInUser(model, user), { count, top: EXPLAINED_CONTRIBUTIONS }, leftOut).map((r) => {
+  return explainedRecommendations(model, foldInUser(model, user), { count, top: EXPLAINED_CONTRIBUTIONS, kernels }, leftOut).map((r) => {
     let stored = 0;
     for (let a = 0; a < f; a++) stored += X[user * f + a] * Y[r.index * f + a];
     return { ...scoredItem(model, r), stored };
@@ -181,7 +182,7 @@ export async function recommendRoutes(app: FastifyInstance, { source }: { source
       const { n, explain, includePlayed, exclude } = request.query;
       const user = userRow(model, request.params.user);
       const leftOut = leaveOut(includePlayed ? [] : playedBy(model, user), excludeRows(model, exclude));
-      const recommendations = explain ? explainRow(model, user, n, leftOut) : await recommendRow(served, user, n, leftOut);
+      const recommendations = explain ? explainRow(model, served.queries.kernels, user, n, leftOut) : await recommendRow(served, user, n, leftOut);
       return { version, user: model.userIds[user], recommendations };
     }),
   );
@@ -204,7 +205,7 @@ export async function recommendRoutes(app: FastifyInstance, { source }: { source
       const folded = foldIn(model, resolved.plays);
       const leftOut = leaveOut(resolved.plays.items, excludeRows(model, exclude));
       const recommendations = explain
-        ? explainedRecommendations(model, folded, { count: n, top: EXPLAINED_CONTRIBUTIONS }, leftOut)
+        ? explainedRecommendations(model, folded, { count: n, top: EXPLAINED_CONTRIBUTIONS, kernels: queries.kernels }, leftOut)
         : await queries.recommendForVector(Float32Array.from(folded.x), { count: n, exclude: leftOut });
       return {
         version,

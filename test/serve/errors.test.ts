@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { QueueFullError } from '../../src/serve/queries.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -172,11 +173,13 @@ describe('error responses', () => {
   it('answers a full query queue with 429 and a bug with 500, without its message', async () => {
     const holder = await ModelHolder.fromModel(model);
     const lease = holder.acquire() as ModelLease;
-    let failure: Error = new HttpError(429, 'queue-full', 'too many queries are waiting; try again shortly');
+    // the error the batched queries throw (queries.ts), not a stand-in: it once answered 503
+    let failure: Error = new QueueFullError(1024);
     const queries = { ...lease.served.queries, similarToRow: async () => Promise.reject(failure) };
     const failing = await buildApp({ holder: { acquire: () => ({ served: { ...lease.served, queries }, release() {} }), close: () => holder.close() } });
     const full = await failing.inject({ method: 'GET', url: '/api/similar/radiohead' });
-    assert.deepEqual(full.json(), { statusCode: 429, code: 'queue-full', error: 'Too Many Requests', message: 'too many queries are waiting; try again shortly' });
+    assert.deepEqual(full.json(), { statusCode: 429, code: 'queue-full', error: 'Too Many Requests', message: 'too many queries are waiting (1024); try again shortly' });
+    assert.equal(full.headers['retry-after'], '1');
     failure = new TypeError('secret internals');
     const bug = await failing.inject({ method: 'GET', url: '/api/similar/radiohead' });
     assert.deepEqual(bug.json(), { statusCode: 500, code: 'internal', error: 'Internal Server Error', message: 'internal error (a bug; see the server log)' });
