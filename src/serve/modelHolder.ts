@@ -216,12 +216,10 @@ export class ModelHolder extends EventEmitter<ModelHolderEvents> implements Mode
     const previous = old?.served.version ?? null;
     this.live = slot;
     this.failedVersion = null;
-    if (old !== null) {
-      this.counts.reloads++;
-      this.retire(old);
-    }
+    if (old !== null) this.counts.reloads++;
     const { model, version } = slot.served;
     this.emit('loaded', { version, previous, reason, ms, users: model.users, items: model.items });
+    if (old !== null) this.retire(old);
   }
 
   private failed(error: Error, reason: LoadReason, ms: number): ReloadOutcome {
