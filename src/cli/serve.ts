@@ -137,6 +137,12 @@ async function runServe(cli: ServeCliOptions): Promise<void> {
     holder.close();
     throw error;
   }
+  // set by untilStopped; a hook cannot be added once the app listens
+  const state = { stopping: false };
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (state.stopping) reply.header('connection', 'close');
+    return payload;
+  });
   try {
     await app.listen({ host: cli.host, port: cli.port });
   } catch (error) {
@@ -151,29 +157,41 @@ async function runServe(cli: ServeCliOptions): Promise<void> {
   if (!cli.quiet && served !== null) {
     process.stderr.write(`als serve: ${url} — model ${served.version} (${served.model.users} users, ${served.model.items} items)\n`);
   }
-  await untilStopped(app, holder);
+  await untilStopped(app, holder, state);
   await flush(destination);
 }
 
-/** Serves until SIGTERM or SIGINT, then stops accepting, lets the requests in flight finish and closes. */
-function untilStopped(app: FastifyInstance, holder: ModelHolder): Promise<void> {
+/** After a stop signal, requests still running this long are cut (a second signal cuts them at once). */
+const SHUTDOWN_GRACE_MS = 30_000;
+/** How often connections that went idle during a shutdown are closed. */
+const IDLE_SWEEP_MS = 50;
+
+/**
+ * Serves until SIGTERM or SIGINT, then stops accepting, lets the requests in flight finish and
+ * closes. A keep-alive connection whose request finishes during the shutdown would otherwise
+ * hold the close for the keep-alive timeout (72 s): responses sent meanwhile say
+ * `Connection: close`, and connections that went idle are closed every IDLE_SWEEP_MS.
+ */
+function untilStopped(app: FastifyInstance, holder: ModelHolder, state: { stopping: boolean }): Promise<void> {
   return new Promise((resolve, reject) => {
-    let stopping = false;
     const hangUp = () => {
       app.log.info({ event: 'signal', signal: 'SIGHUP' }, 'SIGHUP: loading the model again');
       void holder.reload({ force: true, reason: 'SIGHUP' });
     };
+    const cut = (why: string) => {
+      app.log.warn({ event: 'cut' }, `${why}: closing every connection now`);
+      app.server.closeAllConnections();
+    };
     const stop = (signal: NodeJS.Signals) => {
-      if (stopping) {
-        // asked twice: the requests still running are cut
-        app.log.warn({ event: 'signal', signal }, `${signal} again: closing every connection now`);
-        app.server.closeAllConnections();
-        return;
-      }
-      stopping = true;
+      if (state.stopping) return cut(`${signal} again`);
+      state.stopping = true;
       app.log.info({ event: 'signal', signal }, `${signal}: finishing the requests in flight, then exiting`);
+      const sweep = setInterval(() => app.server.closeIdleConnections(), IDLE_SWEEP_MS);
+      const grace = setTimeout(() => cut(`still running after ${SHUTDOWN_GRACE_MS / 1000} s`), SHUTDOWN_GRACE_MS);
       app.close().then(
         () => {
+          clearInterval(sweep);
+          clearTimeout(grace);
           process.off('SIGHUP', hangUp);
           process.off('SIGTERM', stop);
           process.off('SIGINT', stop);
