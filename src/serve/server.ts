@@ -1,6 +1,7 @@
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { AlsError } from '../errors.js';
 import type { AlsModel } from '../model/model.js';
+import { checkModel } from '../validate.js';
 import { setErrorHandler } from './errors.js';
 import { healthRoutes } from './health.js';
 import { metricsPlugin } from './metrics.js';
@@ -31,7 +32,9 @@ export interface ServeOptions {
  * Skeleton: the route groups are registered here, each in its own file.
  */
 export async function buildApp(options: ServeOptions): Promise<FastifyInstance> {
-  if (options.holder === undefined && options.model === undefined) throw new AlsError('usage', 'buildApp needs a model or a holder');
+  if (options === null || typeof options !== 'object') throw new AlsError('usage', 'buildApp takes an options object with a model or a holder');
+  if (options.holder !== undefined && !(options.holder instanceof ModelHolder)) throw new AlsError('usage', 'holder must be a ModelHolder');
+  if (options.holder === undefined) checkModel('model', options.model);
   const holder = options.holder ?? (await ModelHolder.fromModel(options.model as AlsModel, { threads: options.threads }));
   // fastify's two lines per request are replaced by requestLog's one
   const app = Fastify({ logger: options.logger ?? false, logController: new LogController({ disableRequestLogging: true }) });

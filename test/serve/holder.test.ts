@@ -194,3 +194,26 @@ describe('ModelHolder', () => {
     holder.close();
   });
 });
+
+describe('als/serve, the library entry', () => {
+  it('exports buildApp and ModelHolder (package.json "exports" ./serve), and they serve a directory', async () => {
+    // by the package's own name, as an app would (a variable, so that tsc does not resolve it to dist before building it)
+    const entry = 'als/serve';
+    const serve: Record<string, unknown> = await import(entry);
+    assert.deepEqual(Object.keys(serve).sort(), ['DEFAULT_POLL_MS', 'ModelHolder', 'buildApp']);
+    const { buildApp, ModelHolder: Holder } = serve as typeof import('../../src/serve/index.js');
+    const dir = await freshModelDir();
+    const holder = await Holder.fromDirectory(dir, { watch: false });
+    const app = await buildApp({ holder });
+    const reply = await app.inject('/health/ready');
+    assert.deepEqual(reply.json(), { status: 'ready', version: readlinkSync(join(dir, '.als', 'current')) });
+    await app.close();
+  });
+
+  it('buildApp refuses what is not a model or a holder with AlsError usage', async () => {
+    const { buildApp } = await import('../../src/serve/index.js');
+    for (const options of [null, {}, { model: {} }, { holder: {} }]) {
+      await assert.rejects(buildApp(options as never), (e: unknown) => e instanceof AlsError && e.code === 'usage', JSON.stringify(options));
+    }
+  });
+});
