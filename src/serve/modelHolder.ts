@@ -187,10 +187,9 @@ export class ModelHolder extends EventEmitter<ModelHolderEvents> implements Mode
       return this.failed(error, reason, 0);
     }
     const started = performance.now();
-    if (!force && this.live !== null) {
-      const version = currentVersion(this.dir);
-      if (version === this.live.served.version) return { status: 'unchanged', version };
-    }
+    // the version asked for, read before loading: a failure marks this one, not one written meanwhile
+    const target = currentVersion(this.dir);
+    if (!force && this.live !== null && target === this.live.served.version) return { status: 'unchanged', version: target };
     let slot: Slot;
     try {
       const model = loadModel(this.dir);
@@ -199,7 +198,7 @@ export class ModelHolder extends EventEmitter<ModelHolderEvents> implements Mode
       const served = await serve(model, this.dir, this.options);
       slot = { served, loaded: model, leases: 0, retired: false, disposed: false };
     } catch (error) {
-      return this.failed(error as Error, reason, performance.now() - started);
+      return this.failed(error as Error, reason, performance.now() - started, target);
     }
     if (this.closed) {
       this.dispose(slot);
@@ -222,9 +221,9 @@ export class ModelHolder extends EventEmitter<ModelHolderEvents> implements Mode
     if (old !== null) this.retire(old);
   }
 
-  private failed(error: Error, reason: LoadReason, ms: number): ReloadOutcome {
+  private failed(error: Error, reason: LoadReason, ms: number, version: string | null = null): ReloadOutcome {
     this.counts.failures++;
-    if (this.dir !== null) this.failedVersion = currentVersion(this.dir);
+    this.failedVersion = version;
     this.emit('loadFailed', { error, reason, ms, serving: this.version });
     return { status: 'failed', error, ms };
   }
