@@ -130,6 +130,22 @@ describe('als serve', () => {
     }
   });
 
+  it('--api-key-file is read and handed to the app (auth on, health open); SIGINT exits 0 too', async () => {
+    const model = await freshModelDir();
+    const file = join(tempDir(), 'key');
+    writeFileSync(file, 'k3y\n');
+    const server = startServe(['--model', model, '--port', '0', '--api-key-file', file]);
+    try {
+      const url = await server.url;
+      assert.equal(server.lines.find((l) => l.event === 'listening')?.auth, true);
+      assert.equal((await fetch(`${url}/health/live`)).status, 200);
+      server.child.kill('SIGINT');
+      assert.deepEqual(await server.exited, { code: 0, signal: null });
+    } finally {
+      server.child.kill('SIGKILL');
+    }
+  });
+
   it('SIGTERM with requests in flight: they complete with 200, new connections are refused, exit 0', async () => {
     const model = await freshModelDir();
     // holds every /api/ response 400 ms before it is sent, and says so on stderr
