@@ -2,10 +2,10 @@ import { InvalidArgumentError, type Command } from 'commander';
 import type { FastifyInstance } from 'fastify';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { pino } from 'pino';
+import type { DestinationStream } from 'pino';
 import { AlsError, describeErrno } from '../errors.js';
-import { DEFAULT_POLL_MS, ModelHolder } from '../serve/modelHolder.js';
-import { buildApp } from '../serve/server.js';
+import type { ModelHolder } from '../serve/modelHolder.js';
+import { DEFAULT_POLL_MS } from '../serve/watch.js';
 import { shown } from './output.js';
 import { addCommonOptions, wholeNumber, type CommonOptions } from './parse.js';
 
@@ -127,6 +127,8 @@ function listenError(error: unknown, host: string, port: number): AlsError | unk
 
 async function runServe(cli: ServeCliOptions): Promise<void> {
   const apiKey = readApiKey(cli.apiKeyFile);
+  // the server's modules (fastify, pino, prom-client: ~100 ms) load only for this command, not for every als start
+  const [{ pino }, { ModelHolder }, { buildApp }] = await Promise.all([import('pino'), import('../serve/modelHolder.js'), import('../serve/server.js')]);
   const holder = await ModelHolder.fromDirectory(cli.model, { threads: cli.threads, pollMs: cli.pollMs });
   // pino writes from its own buffer, off the request's path; flushed before exit
   const destination = pino.destination({ dest: 1, sync: false });
@@ -207,7 +209,7 @@ function untilStopped(app: FastifyInstance, holder: ModelHolder, state: { stoppi
   });
 }
 
-function flush(destination: ReturnType<typeof pino.destination>): Promise<void> {
+function flush(destination: DestinationStream & { flush(cb: (error?: Error) => void): void }): Promise<void> {
   return new Promise((resolve) => {
     try {
       destination.flush(() => resolve());

@@ -4,11 +4,9 @@ import type { AlsModel } from '../model/model.js';
 import { AlsError } from '../errors.js';
 import { prepareServing, type ServingOptions } from './queries.js';
 import type { ModelLease, ModelSource, ServedModel } from './servedModel.js';
-import { currentVersion, flatVersion, watchModelDirectory, type DirectoryWatch } from './watch.js';
+import { currentVersion, DEFAULT_POLL_MS, flatVersion, watchModelDirectory, type DirectoryWatch } from './watch.js';
 
-/** How often the holder looks at the model directory's live version when watching misses a switch. */
-export const DEFAULT_POLL_MS = 1000;
-
+export { DEFAULT_POLL_MS } from './watch.js';
 /** Options of a ModelHolder over a model directory. */
 export interface ModelHolderOptions extends ServingOptions {
   /**

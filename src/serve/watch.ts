@@ -5,6 +5,9 @@ import { readSmallFile } from '../data/regularFile.js';
 import { MANIFEST } from '../model/format.js';
 import { CURRENT, MAX_MANIFEST_BYTES, STORE_DIR } from '../model/store.js';
 
+/** How often a holder looks at the model directory's live version, in case fs.watch missed a switch. */
+export const DEFAULT_POLL_MS = 1000;
+
 /** A running watch of a model directory. */
 export interface DirectoryWatch {
   close(): void;
