@@ -7,6 +7,7 @@ import { shown } from './output.js';
 import { registerEvaluate } from './evaluate.js';
 import { registerInfo } from './info.js';
 import { registerRecommend } from './recommend.js';
+import { registerServe } from './serve.js';
 import { registerSimilar } from './similar.js';
 import { registerTrain } from './train.js';
 import { registerTune } from './tune.js';
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerEvaluate(program);
   registerTune(program);
   registerUpdate(program);
+  registerServe(program);
   program.addHelpText(
     'after',
     `
@@ -48,6 +50,7 @@ Examples:
   als recommend --items "radiohead,muse"  recommendations for someone not in the model
   als update new-plays.tsv                add new plays and users without training again
   als info                                what the model in ./als-model is
+  als serve                               answer over HTTP on http://127.0.0.1:8080
 
 Exit codes: 0 ok, 1 internal error, 2 bad command line, 3 bad input file,
             4 missing or bad model, 5 unknown user or artist, 6 cannot write output`,

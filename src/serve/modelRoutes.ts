@@ -1,7 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { describeModelDirectory, type ModelDirectory } from '../model/files.js';
 import { FORMAT_NAME, FORMAT_VERSION } from '../model/format.js';
-import { loadedVersion } from '../model/load.js';
 import { withLease } from './lease.js';
 import { errorResponses } from './schemas.js';
 import type { ModelSource } from './servedModel.js';
@@ -47,9 +45,7 @@ const schema = {
 /** GET /api/model — the served model's description (als info --json) and version. */
 export async function modelRoutes(app: FastifyInstance, { source }: { source: ModelSource }): Promise<void> {
   app.get('/api/model', { schema }, () =>
-    withLease(source, ({ model, version, loadedAt, dir }) => {
-      // a model prepared for serving may be a copy that loadModel never saw (its factors moved to kernel memory)
-      const directory: ModelDirectory | null = loadedVersion(model) === null ? null : describeModelDirectory(model);
+    withLease(source, ({ model, version, loadedAt, dir, directory }) => {
       return {
         version,
         loadedAt: loadedAt.toISOString(),

@@ -56,7 +56,8 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
  */
 export async function openApiDocument(): Promise<unknown> {
   const { buildApp } = await import('./server.js');
-  const app = await buildApp({ holder: { acquire: () => null, close() {} } });
+  const { ModelHolder } = await import('./modelHolder.js');
+  const app = await buildApp({ holder: new ModelHolder(null) });
   try {
     await app.ready();
     return app.swagger();

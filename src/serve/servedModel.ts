@@ -1,3 +1,4 @@
+import type { ModelDirectory } from '../model/files.js';
 import type { AlsModel } from '../model/model.js';
 import type { ModelQueries } from './queries.js';
 
@@ -12,6 +13,11 @@ export interface ServedModel {
   /** the model directory it was loaded from, or null for a model handed over in memory */
   readonly dir: string | null;
   readonly loadedAt: Date;
+  /**
+   * the files, sizes and timings of the version loaded (describeModelDirectory), taken before
+   * prepareServing made its copy; null for a model built in memory
+   */
+  readonly directory: ModelDirectory | null;
   /** scoring for this model (batched where many requests arrive together) */
   readonly queries: ModelQueries;
 }

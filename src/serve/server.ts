@@ -1,6 +1,7 @@
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import { AlsError } from '../errors.js';
 import type { AlsModel } from '../model/model.js';
+import { checkModel } from '../validate.js';
 import { addApiKeyCheck, addCors } from './auth.js';
 import { errorBody, formatSchemaError, setErrorHandler } from './errors.js';
 import { healthRoutes } from './health.js';
@@ -11,19 +12,16 @@ import { modelRoutes } from './modelRoutes.js';
 import { registerOpenApi } from './openapi.js';
 import { pageRoutes } from './page.js';
 import { recommendRoutes } from './recommend.js';
+import { requestLogPlugin } from './requestLog.js';
 import { addSharedSchemas, DEFAULT_BODY_LIMIT, finiteKeyword, LIMITS } from './schemas.js';
-import type { ModelSource } from './servedModel.js';
 import { similarRoutes } from './similar.js';
-
-/** Where the app takes its model from: a ModelHolder, or anything that leases models and can be closed. */
-export type ServeSource = ModelSource & { close(): void | Promise<void> };
 
 /** Options of buildApp. */
 export interface ServeOptions {
   /** a loaded model (embedding in an app): served as it is, never reloaded; or `holder` */
   model?: AlsModel;
   /** a holder that loads and reloads a model directory (als serve); closed with the app */
-  holder?: ServeSource;
+  holder?: ModelHolder;
   /**
    * when given, every route except /health/*, the page and /openapi.json needs this key
    * (`Authorization: Bearer KEY` or `x-api-key: KEY`), else 401
@@ -33,6 +31,8 @@ export interface ServeOptions {
   cors?: string[];
   /** fastify's logger option: false (default) or pino options */
   logger?: FastifyServerOptions['logger'];
+  /** one info line per request (with a logger) @default true */
+  logRequests?: boolean;
   /**
    * largest request body in bytes, else 413
    * @default 1048576 (1 MiB)
@@ -69,7 +69,8 @@ const MAX_PARAM_LENGTH = LIMITS.name * 12;
 export async function buildApp(options: ServeOptions): Promise<FastifyInstance> {
   if (typeof options !== 'object' || options === null) throw new AlsError('usage', 'buildApp takes an options object ({ model } or { holder })');
   const { apiKey, cors, bodyLimit = DEFAULT_BODY_LIMIT } = options;
-  if (options.model === undefined && options.holder === undefined) throw new AlsError('usage', 'buildApp needs a model or a holder');
+  if (options.holder !== undefined && !(options.holder instanceof ModelHolder)) throw new AlsError('usage', 'holder must be a ModelHolder');
+  if (options.holder === undefined) checkModel('model', options.model);
   if (apiKey !== undefined && (typeof apiKey !== 'string' || apiKey.length === 0)) throw new AlsError('usage', 'apiKey must be a non-empty string');
   if (cors !== undefined && !(Array.isArray(cors) && cors.every((origin) => typeof origin === 'string'))) {
     throw new AlsError('usage', 'cors must be an array of origins (strings)');
@@ -77,6 +78,8 @@ export async function buildApp(options: ServeOptions): Promise<FastifyInstance> 
   if (!Number.isSafeInteger(bodyLimit) || bodyLimit < 1) throw new AlsError('usage', 'bodyLimit must be a whole number of bytes ≥ 1');
   const app = Fastify({
     logger: options.logger ?? false,
+    // fastify's two lines per request are replaced by requestLog's one
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit,
     requestTimeout: REQUEST_TIMEOUT,
     connectionTimeout: CONNECTION_TIMEOUT,
@@ -94,14 +97,15 @@ export async function buildApp(options: ServeOptions): Promise<FastifyInstance> 
   });
   // the API takes JSON only: any other body type is 415, not a string that fails validation
   app.removeContentTypeParser('text/plain');
-  const holder: ServeSource = options.holder ?? (await ModelHolder.fromModel(options.model as AlsModel, { threads: options.threads }));
+  const holder = options.holder ?? (await ModelHolder.fromModel(options.model as AlsModel, { threads: options.threads }));
   app.addHook('onClose', async () => holder.close());
   setErrorHandler(app);
   addSharedSchemas(app);
   if (cors !== undefined) addCors(app, cors);
   if (apiKey !== undefined) addApiKeyCheck(app, apiKey);
   await registerOpenApi(app);
-  await app.register(metricsPlugin);
+  await app.register(metricsPlugin, { holder });
+  await app.register(requestLogPlugin, { holder, requests: options.logRequests ?? true });
   await app.register(healthRoutes, { source: holder });
   await app.register(pageRoutes);
   await app.register(similarRoutes, { source: holder });

@@ -162,7 +162,7 @@ describe('error responses', () => {
   });
 
   it('answers every /api route with 503 while no model is loaded', async () => {
-    const empty = await buildApp({ holder: { acquire: () => null, close() {} } });
+    const empty = await buildApp({ holder: new ModelHolder(null) });
     for (const route of ROUTES) {
       const reply = await empty.inject(route);
       assert.deepEqual(reply.json(), { statusCode: 503, code: 'model', error: 'Service Unavailable', message: 'no model is loaded yet' }, route.url);
@@ -176,7 +176,9 @@ describe('error responses', () => {
     // the error the batched queries throw (queries.ts), not a stand-in: it once answered 503
     let failure: Error = new QueueFullError(1024);
     const queries = { ...lease.served.queries, similarToRow: async () => Promise.reject(failure) };
-    const failing = await buildApp({ holder: { acquire: () => ({ served: { ...lease.served, queries }, release() {} }), close: () => holder.close() } });
+    // a real holder whose leases carry the failing queries
+    holder.acquire = () => ({ served: { ...lease.served, queries }, release() {} });
+    const failing = await buildApp({ holder });
     const full = await failing.inject({ method: 'GET', url: '/api/similar/radiohead' });
     assert.deepEqual(full.json(), { statusCode: 429, code: 'queue-full', error: 'Too Many Requests', message: 'too many queries are waiting (1024); try again shortly' });
     assert.equal(full.headers['retry-after'], '1');
@@ -190,16 +192,13 @@ describe('error responses', () => {
     const holder = await ModelHolder.fromModel(model);
     let acquired = 0;
     let released = 0;
-    const counting = await buildApp({
-      holder: {
-        acquire() {
-          const lease = holder.acquire() as ModelLease;
-          acquired++;
-          return { served: lease.served, release: () => (released++, lease.release()) };
-        },
-        close: () => holder.close(),
-      },
-    });
+    const acquire = holder.acquire.bind(holder);
+    holder.acquire = () => {
+      const lease = acquire() as ModelLease;
+      acquired++;
+      return { served: lease.served, release: () => (released++, lease.release()) };
+    };
+    const counting = await buildApp({ holder });
     const requests = [
       ...ROUTES,
       { method: 'GET', url: '/api/similar/nothing-like-it' },

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { HTTPMethods } from 'fastify';
 import { openApiDocument } from '../../src/serve/openapi.js';
+import { ModelHolder } from '../../src/serve/modelHolder.js';
 import { buildApp } from '../../src/serve/server.js';
 import { ROOT } from '../helpers.js';
 
@@ -40,7 +41,7 @@ describe('the OpenAPI document', () => {
   });
 
   it('is served at /openapi.json without a model or an API key', async () => {
-    const app = await buildApp({ holder: { acquire: () => null, close() {} }, apiKey: 'secret' });
+    const app = await buildApp({ holder: new ModelHolder(null), apiKey: 'secret' });
     const reply = await app.inject({ method: 'GET', url: '/openapi.json' });
     assert.equal(reply.statusCode, 200);
     assert.deepEqual(reply.json(), await generated());
@@ -50,7 +51,7 @@ describe('the OpenAPI document', () => {
   it('lists every route with its error statuses, and the API key on the protected ones', async () => {
     const doc = await generated();
     assert.equal(doc.openapi, '3.1.0');
-    const app = await buildApp({ holder: { acquire: () => null, close() {} } });
+    const app = await buildApp({ holder: new ModelHolder(null) });
     await app.ready();
     for (const [method, url, { required, statuses }] of ROUTES) {
       const registered = app.hasRoute({ method, url });
