@@ -5,11 +5,6 @@ import { delimiter, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { AlsError } from '../../src/errors.js';
-import type { AlsModel } from '../../src/model/model.js';
-import { explainedRecommendations } from '../../src/query/explain.js';
-import { recommendForList, type ListedItem } from '../../src/query/listened.js';
-import { closestNames } from '../../src/query/lookup.js';
 import { PAGE_CSP } from '../../src/serve/page.js';
 import { buildApp } from '../../src/serve/server.js';
 import { sampleModel } from './fixtures.js';
@@ -35,48 +30,6 @@ function chromiumExecutable(): string | null {
   return null;
 }
 
-// ---- TEST-ONLY STAND-INS: remove once the real routes of issue 10 land (branch serve-api). --------
-// Each implements its route of the contract (/work/notes/serve-contract.md) with the core
-// functions, and is registered only when buildApp has no such route, so the page is tested
-// against the real routes as soon as they exist.
-function registerStandIns(app: FastifyInstance, model: AlsModel): string[] {
-  const added: string[] = [];
-  const version = 'stand-in';
-  const scored = (s: { name: string; score: number; raw: number; index: number }) => ({ name: s.name, score: s.score, raw: s.raw, users: model.itemListeners[s.index] });
-  if (!app.hasRoute({ method: 'GET', url: '/api/items' })) {
-    added.push('GET /api/items');
-    app.get<{ Querystring: { prefix?: string; n?: number } }>('/api/items', async (request) => {
-      const prefix = (request.query.prefix ?? '').toLowerCase();
-      const n = Math.min(100, Number(request.query.n ?? 10));
-      const rows = model.itemNames.map((_, k) => k);
-      const byUsers = (a: number, b: number) => model.itemListeners[b] - model.itemListeners[a] || a - b;
-      const starts = rows.filter((k) => model.itemNames[k].toLowerCase().startsWith(prefix)).sort(byUsers);
-      const contains = prefix === '' ? [] : rows.filter((k) => !model.itemNames[k].toLowerCase().startsWith(prefix) && model.itemNames[k].toLowerCase().includes(prefix)).sort(byUsers);
-      return { version, items: [...starts, ...contains].slice(0, n).map((k) => ({ name: model.itemNames[k], users: model.itemListeners[k] })) };
-    });
-  }
-  if (!app.hasRoute({ method: 'POST', url: '/api/recommend' })) {
-    added.push('POST /api/recommend');
-    app.post<{ Body: { items: ListedItem[]; n?: number; explain?: boolean } }>('/api/recommend', async (request) => {
-      const { items, n = 10, explain = false } = request.body;
-      if (!Array.isArray(items) || items.length === 0) throw new AlsError('usage', 'items must list at least one item');
-      const listed = recommendForList(model, items, { count: n });
-      const recommendations = explain ? explainedRecommendations(model, listed.folded, { count: n }).map((r) => ({ ...scored(r), explanation: r.explanation })) : listed.recommendations.map(scored);
-      return {
-        version,
-        found: listed.found.map((f) => ({ name: f.name, plays: f.plays })),
-        unknown: listed.unknown.map((u) => ({ name: u.name, suggestions: closestNames(model.itemNames, u.name) })),
-        recommendations,
-      };
-    });
-  }
-  if (!app.hasRoute({ method: 'GET', url: '/api/model' })) {
-    added.push('GET /api/model');
-    app.get('/api/model', async () => ({ version, users: model.users, items: model.items, factors: model.factors, loadedAt: new Date().toISOString(), dir: null }));
-  }
-  return added;
-}
-// ---- end of the stand-ins ---------------------------------------------------------------------
 
 describe('GET / and /page/:file', () => {
   it('serve the page with its content types, the self-only CSP, ETags (304 when unchanged) and a year of caching only for content-hashed URLs', async () => {
@@ -125,8 +78,6 @@ describe('the page at / in a real browser (Chromium, headless)', { skip: executa
     if (executable === null) throw new Error(`CI=true and the page test cannot run: ${NO_CHROMIUM}`);
     const model = await sampleModel();
     app = await buildApp({ model });
-    const standIns = registerStandIns(app, model);
-    if (standIns.length > 0) console.log(`# page test: test-only stand-ins for ${standIns.join(', ')}`);
     await app.listen({ host: '127.0.0.1', port: 0 });
     base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
     browser = await chromium.launch({ executablePath: executable, headless: true, args: ['--no-sandbox'] });
