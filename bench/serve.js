@@ -32,12 +32,11 @@ function random(seed) {
 
 // --- the server process ----------------------------------------------------------------------
 async function child({ model: dir, threads, block, compact }) {
-  const { loadModel } = await import(dist('model/load.js'));
   const { buildApp } = await import(dist('serve/server.js'));
   const { ModelHolder } = await import(dist('serve/modelHolder.js'));
   const started = performance.now();
-  // the loaded model is dropped once prepared: only the served copy stays
-  const holder = await ModelHolder.fromModel(loadModel(dir), { threads, block, compact });
+  // as als serve holds it (the loaded model dropped once prepared), reloadable on request
+  const holder = await ModelHolder.fromDirectory(dir, { threads, block, compact, watch: false });
   const loadSeconds = (performance.now() - started) / 1000;
   const app = await buildApp({ holder });
   await app.listen({ host: '127.0.0.1', port: 0 });
@@ -54,6 +53,8 @@ async function child({ model: dir, threads, block, compact }) {
     if (message === 'memory') process.send({ memory: memory() });
     // CPU time of every thread of the server (the scoring worker included), in µs
     if (message === 'cpu') process.send({ cpu: process.cpuUsage() });
+    // a reload of the same directory beside the live model, as SIGHUP does
+    if (message === 'reload') void holder.reload({ force: true, reason: 'signal' }).then((outcome) => process.send({ reload: { status: outcome.status, ms: outcome.ms, error: outcome.error?.message } }));
     if (message === 'close') void app.close().then(() => process.exit(0));
   });
   process.send({ port: app.server.address().port, loadSeconds, memory: memory() });
@@ -124,8 +125,9 @@ function startServer(dir, threads, block, compact) {
   });
   const next = () =>
     new Promise((resolve, reject) => {
-      server.once('message', resolve);
-      server.once('exit', (code) => reject(new Error(`the server exited (${code})`)));
+      const exited = (code) => reject(new Error(`the server exited (${code})`));
+      server.once('exit', exited);
+      server.once('message', (message) => (server.off('exit', exited), resolve(message)));
     });
   return { server, ready: next(), ask: (what) => (server.send(what), next()) };
 }
@@ -237,6 +239,18 @@ export async function benchServe({ modelDir, record, atLeast, atMost, log, secon
       await run('POST /api/recommend (3–5 items)', 64, anonymous, { rate: atLeast(300) });
     } else {
       log('POST /api/recommend: the route is not there yet, skipped');
+    }
+
+    // a reload under load: the model loaded again beside the live one while 64 connections ask
+    {
+      const running = load(autocannon, { url: base, connections: 64, duration: Math.max(duration, 4), requests: [similar] });
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const { reload } = await ask('reload');
+      const result = await running;
+      record('serve', `reload under load (64 connections of GET /api/similar/:item): ${reload.status}${reload.error ? ` (${reload.error})` : ''}, took`, reload.ms ?? NaN, 'ms');
+      record('serve', 'reload under load: requests/s while it ran', result.requests.average, '/s');
+      record('serve', 'reload under load: latency p99', result.latency.p99, 'ms');
+      record('serve', 'reload under load: failed requests', result.non2xx + result.errors + result.timeouts, '', atMost(0));
     }
 
     const { memory } = await ask('memory');

@@ -61,7 +61,7 @@ export function registerServe(program: Command): void {
     )
     .option('--host <address>', 'address to listen on; 0.0.0.0 (or ::) opens the server to the network', DEFAULT_HOST)
     .option('--port <n>', 'port to listen on (0: any free port)', port, DEFAULT_PORT)
-    .option('--api-key-file <file>', `require the key in FILE (its first line) on every route but /health/*, as "Authorization: Bearer KEY" or "x-api-key: KEY"; without it, the key in $${API_KEY_VARIABLE} if set, else no key`)
+    .option('--api-key-file <file>', `require the key in FILE (its first line) on the API and /metrics (not on /health/*, the page or /openapi.json), as "Authorization: Bearer KEY" or "x-api-key: KEY"; without it, the key in $${API_KEY_VARIABLE} if set, else no key`)
     .option('--cors <origins>', 'let web pages from these origins call the API (comma-separated, such as https://example.com, or *); default: off', origins)
     .option('--threads <n>', 'threads for scoring (default: every CPU)', threads)
     .option('--poll-ms <n>', `milliseconds between looks at the model directory for a new version, besides file-system events (0: events only)`, wholeNumber, DEFAULT_POLL_MS)

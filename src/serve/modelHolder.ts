@@ -286,7 +286,8 @@ async function touchEveryPart(model: AlsModel): Promise<void> {
 async function serve(model: AlsModel, dir: string | null, options: ServingOptions): Promise<ServedModel> {
   const where = loadedVersion(model);
   const directory = where === null ? null : describeModelDirectory(model);
-  const prepared = await prepareServing(model, { threads: options.threads });
+  const { threads, block, maxWaiting, cacheItems, compact } = options;
+  const prepared = await prepareServing(model, { threads, block, maxWaiting, cacheItems, compact });
   const version = where === null ? 'memory' : (where.version ?? flatVersion(where.root) ?? 'flat');
   return { model: prepared.model, version, dir: where?.dir ?? dir, loadedAt: new Date(), directory, queries: prepared.queries };
 }
