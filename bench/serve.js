@@ -40,8 +40,13 @@ async function child({ model: dir, threads, block, compact }) {
   const loadSeconds = (performance.now() - started) / 1000;
   const app = await buildApp({ holder });
   await app.listen({ host: '127.0.0.1', port: 0 });
-  const memory = () => {
+  // a replaced model's buffers are freed by a sweep after the collection: collect twice, a second apart
+  const settle = async () => {
     globalThis.gc?.();
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    globalThis.gc?.();
+  };
+  const memory = () => {
     const usage = process.memoryUsage();
     const lease = holder.acquire();
     // the kernels' memory: a view of length 0 sees the whole of it
@@ -50,13 +55,14 @@ async function child({ model: dir, threads, block, compact }) {
     return { rss: usage.rss, peakRss: process.resourceUsage().maxRSS * 1024, heapUsed: usage.heapUsed, heapTotal: usage.heapTotal, arrayBuffers: usage.arrayBuffers, kernelBytes };
   };
   process.on('message', (message) => {
-    if (message === 'memory') process.send({ memory: memory() });
+    if (message === 'memory') void settle().then(() => process.send({ memory: memory() }));
     // CPU time of every thread of the server (the scoring worker included), in µs
     if (message === 'cpu') process.send({ cpu: process.cpuUsage() });
     // a reload of the same directory beside the live model, as SIGHUP does
     if (message === 'reload') void holder.reload({ force: true, reason: 'signal' }).then((outcome) => process.send({ reload: { status: outcome.status, ms: outcome.ms, error: outcome.error?.message } }));
     if (message === 'close') void app.close().then(() => process.exit(0));
   });
+  await settle();
   process.send({ port: app.server.address().port, loadSeconds, memory: memory() });
 }
 
