@@ -57,8 +57,6 @@ export interface HolderStats {
 
 interface Slot {
   served: ServedModel;
-  /** the model as loadModel returned it (closeModel's argument) */
-  loaded: AlsModel | null;
   leases: number;
   retired: boolean;
   disposed: boolean;
@@ -115,7 +113,7 @@ export class ModelHolder extends EventEmitter<ModelHolderEvents> implements Mode
     const started = performance.now();
     await touchEveryPart(model);
     const served = await serve(model, null, options);
-    holder.install({ served, loaded: null, leases: 0, retired: false, disposed: false }, 'start', performance.now() - started);
+    holder.install({ served, leases: 0, retired: false, disposed: false }, 'start', performance.now() - started);
     return holder;
   }
 
@@ -190,13 +188,17 @@ export class ModelHolder extends EventEmitter<ModelHolderEvents> implements Mode
     const target = currentVersion(this.dir);
     if (!force && this.live !== null && target === this.live.served.version) return { status: 'unchanged', version: target };
     let slot: Slot;
+    let model: AlsModel | null = null;
     try {
-      const model = loadModel(this.dir);
+      model = loadModel(this.dir);
       // let requests run between the parts: each read and checksum blocks the event loop
       await touchEveryPart(model);
       const served = await serve(model, this.dir, this.options);
-      slot = { served, loaded: model, leases: 0, retired: false, disposed: false };
+      // the loaded model is not kept: prepareServing closed its files and serves its own parts
+      // (kept, its arrays would stay in memory beside them: the plays before the items were renumbered)
+      slot = { served, leases: 0, retired: false, disposed: false };
     } catch (error) {
+      if (model !== null) closeModel(model);
       return this.failed(error as Error, reason, performance.now() - started, target);
     }
     if (this.closed) {
@@ -238,7 +240,6 @@ export class ModelHolder extends EventEmitter<ModelHolderEvents> implements Mode
     slot.disposed = true;
     this.retiring.delete(slot);
     slot.served.queries.dispose();
-    if (slot.loaded !== null) closeModel(slot.loaded);
     this.emit('disposed', { version: slot.served.version });
   }
 
