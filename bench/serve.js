@@ -179,6 +179,8 @@ export async function benchServe({ modelDir, record, atLeast, atMost, log, secon
     const started = await ready;
     const base = `http://127.0.0.1:${started.port}`;
     record('serve', 'server: load and prepare the model', started.loadSeconds, 's');
+    record('serve', 'server RSS once loaded (after a GC)', started.memory.rss / 2 ** 20, 'MiB');
+    record('serve', 'server peak RSS while loading', started.memory.peakRss / 2 ** 20, 'MiB');
     const pick = random(11);
     const name = (list) => encodeURIComponent(list[Math.floor(pick() * list.length)]);
     const duration = quick ? 1 : seconds;
@@ -247,6 +249,14 @@ export async function benchServe({ modelDir, record, atLeast, atMost, log, secon
       log('POST /api/recommend: the route is not there yet, skipped');
     }
 
+    // the memory of one served model under load, before a reload loads a second beside it
+    {
+      const { memory } = await ask('memory');
+      record('serve', 'server RSS after the load runs, before the reload (after a GC)', memory.rss / 2 ** 20, 'MiB');
+      record('serve', 'server RSS before the reload / model size on disk', memory.rss / diskBytes, '×', atMost(1.5));
+      record('serve', '  of it: kernel memory', memory.kernelBytes / 2 ** 20, 'MiB');
+    }
+
     // a reload under load: the model loaded again beside the live one while 64 connections ask
     {
       const running = load(autocannon, { url: base, connections: 64, duration: Math.max(duration, 4), requests: [similar] });
@@ -261,8 +271,8 @@ export async function benchServe({ modelDir, record, atLeast, atMost, log, secon
 
     const { memory } = await ask('memory');
     record('serve', `model on disk (${users} users, ${items} items)`, diskBytes / 2 ** 20, 'MiB');
-    record('serve', 'server RSS after the load runs (after a GC)', memory.rss / 2 ** 20, 'MiB');
-    record('serve', 'server RSS / model size on disk', memory.rss / diskBytes, '×', atMost(1.5));
+    record('serve', 'server RSS after the load runs and the reload (after a GC)', memory.rss / 2 ** 20, 'MiB');
+    record('serve', 'server RSS after the reload / model size on disk', memory.rss / diskBytes, '×', atMost(1.5));
     record('serve', 'server peak RSS (loading: the read arrays and their kernel copies at once)', memory.peakRss / 2 ** 20, 'MiB');
     record('serve', '  of RSS: kernel memory (factors, compacted candidates, score rows)', memory.kernelBytes / 2 ** 20, 'MiB');
     record('serve', '  of RSS: array buffers (plays matrix, listener counts)', memory.arrayBuffers / 2 ** 20, 'MiB');

@@ -10,6 +10,8 @@ import { recommendForVector } from '../src/query/recommend.js';
 import { minMaxScale, scoreRange } from '../src/query/scale.js';
 import { itemNorms, rankSimilar, type ScoredItem } from '../src/query/similar.js';
 import { sampleModel } from './serve/fixtures.js';
+import { candidatesFirst } from '../src/serve/queries.js';
+import { DEFAULT_MIN_LISTENERS } from '../src/query/listeners.js';
 
 /** The single-query kernels the references run on (as the CLI's queries). */
 const single: Kernels = createWasmKernelsSync();
@@ -186,5 +188,48 @@ describe('BlockQueries', () => {
     assert.throws(() => blocks.recommend([{ x: new Float32Array(3), xOffset: 0, count: 1, exclude: [] }]), usage('xOffset'));
     assert.throws(() => blocks.recommend([{ x: Float32Array.of(0, NaN, 0, 0), xOffset: 0, count: 1, exclude: [] }]), usage('x'));
     assert.throws(() => blocks.recommend(null as never), usage('queries'));
+  });
+});
+
+describe('BlockQueries on a model renumbered candidates first (prepareServing)', () => {
+  const permuted = (model: AlsModel, kernels: Kernels): AlsModel => ({ ...model, ...candidatesFirst(kernels, model.factors, model) });
+
+  it('scores the candidates in place, a prefix of the item factors: nothing copied', async () => {
+    const model = await sampleModel();
+    const served = permuted(model, two);
+    const count = Array.from(model.itemListeners).filter((l) => l >= DEFAULT_MIN_LISTENERS).length;
+    const allocated = (m: AlsModel) => {
+      let floats = 0;
+      const counting = Object.create(two) as Kernels;
+      counting.float32 = (length: number) => ((floats += length), two.float32(length));
+      new BlockQueries(m, counting, { block: 4 });
+      return floats;
+    };
+    assert.equal(allocated(model) - allocated(served), count * model.factors + count);
+  });
+
+  it('answers random mixed batches as the single queries on it do, ties and zero norms included', async () => {
+    await checkBatches(permuted(await sampleModel(), two), two, 16, 25);
+    await checkBatches(permuted(tieModel(), two), two, 5, 200);
+  });
+
+  it('gives the original model’s scores; only items of exactly equal scores may swap places', async () => {
+    const model = tieModel();
+    const served = permuted(model, two);
+    const original = new BlockQueries(model, two, { block: 8 });
+    const renumbered = new BlockQueries(served, two, { block: 8 });
+    const rowOf = new Map(served.itemNames.map((name, r) => [name, r]));
+    let swapped = 0;
+    for (let item = 0; item < model.items; item++) {
+      for (const minListeners of [1, 3, 5]) {
+        const [a] = original.similar([{ item, count: 12, exclude: [], minListeners }]);
+        const [b] = renumbered.similar([{ item: rowOf.get(model.itemNames[item]) as number, count: 12, exclude: [], minListeners }]);
+        assert.equal(b.leftOut, a.leftOut);
+        assert.deepEqual(b.similar.map((s) => [s.score, s.raw]), a.similar.map((s) => [s.score, s.raw]));
+        if (b.similar.some((s, n) => s.name !== a.similar[n].name)) swapped++;
+      }
+    }
+    // the tie model's identical rows with 0–2 and 3–6 listeners: their order changes under a minimum of 1
+    assert.ok(swapped > 0);
   });
 });

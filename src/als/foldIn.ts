@@ -34,6 +34,56 @@ export interface FoldedUser {
 
 const gramians = new WeakMap<Float32Array, Float64Array>();
 
+/** A renumbering of a model's items: the original row of each row, and the row of each original row. */
+interface ItemOrder {
+  original: Int32Array;
+  row: Int32Array;
+}
+
+/** by the renumbered model's itemFactors and userItems.data */
+const itemOrders = new WeakMap<object, ItemOrder>();
+
+/**
+ * Marks a model whose items were renumbered (prepareServing puts the similar candidates first):
+ * `original[r]` is the original row of row r. The sums of a fold-in over items (YᵀY, a user's
+ * observed items, bm25's average item total) then run in the original order, so that it gives
+ * the original model's numbers bit for bit (floating-point sums depend on their order).
+ */
+export function keepItemOrder(model: Pick<AlsModel, 'itemFactors' | 'userItems'>, original: Int32Array, row: Int32Array): void {
+  const order = { original, row };
+  itemOrders.set(model.itemFactors, order);
+  itemOrders.set(model.userItems.data, order);
+}
+
+/** The user's plays in the original order of the items (a renumbered model), else as given. */
+function inOriginalOrder(user: UserPlays, order: ItemOrder | undefined): UserPlays {
+  const { items, plays } = user;
+  if (order === undefined) return user;
+  const { original } = order;
+  let sorted = true;
+  for (let k = 1; k < items.length && sorted; k++) sorted = original[items[k - 1]] < original[items[k]];
+  if (sorted) return user;
+  const by = Array.from(items.keys()).sort((a, b) => original[items[a]] - original[items[b]]);
+  return { items: Int32Array.from(by, (k) => items[k]), plays: Float32Array.from(by, (k) => plays[k]) };
+}
+
+/** jsKernels.gramian (no λ) with the rows summed in the given order: row[k] is the k-th row added. */
+function gramianInOrder(Y: Float32Array, row: Int32Array, f: number, out: Float64Array): void {
+  for (let k = 0; k < row.length; k++) {
+    const base = row[k] * f;
+    for (let a = 0; a < f; a++) {
+      const ya = Y[base + a];
+      if (ya === 0) continue;
+      const at = a * f;
+      for (let b = 0; b <= a; b++) out[at + b] += ya * Y[base + b];
+    }
+  }
+  for (let a = 0; a < f; a++) {
+    out[a * f + a] += 0;
+    for (let b = 0; b < a; b++) out[b * f + a] = out[a * f + b];
+  }
+}
+
 /** YᵀY of the model's item factors (no λ), computed once per item-factor array. */
 export function itemGramian(model: Pick<AlsModel, 'itemFactors' | 'items' | 'factors'>): Float64Array {
   checkModel('model', model, ['itemFactors', 'items', 'factors']);
@@ -41,7 +91,9 @@ export function itemGramian(model: Pick<AlsModel, 'itemFactors' | 'items' | 'fac
   if (YtY === undefined) {
     YtY = new Float64Array(model.factors * model.factors);
     // the float64 reference kernel: the WebAssembly one sums within chunks in float32, and wants Y in its memory
-    jsKernels.gramian(model.itemFactors, model.items, model.factors, 0, YtY);
+    const order = itemOrders.get(model.itemFactors);
+    if (order !== undefined) gramianInOrder(model.itemFactors, order.row, model.factors, YtY);
+    else jsKernels.gramian(model.itemFactors, model.items, model.factors, 0, YtY);
     gramians.set(model.itemFactors, YtY);
   }
   return YtY;
@@ -112,7 +164,9 @@ function itemStatistics(m: CsrMatrix): { totals: Float64Array; average: number; 
     const totals = new Float64Array(m.cols);
     for (let n = 0; n < m.data.length; n++) totals[m.indices[n]] += m.data[n];
     let average = 0;
-    for (let i = 0; i < m.cols; i++) average += totals[i];
+    // in the original order of the items when they were renumbered
+    const row = itemOrders.get(m.data)?.row;
+    for (let i = 0; i < m.cols; i++) average += totals[row === undefined ? i : row[i]];
     average /= m.cols;
     stats = { totals, average, items: m.cols };
     statistics.set(m.data, stats);
@@ -138,6 +192,7 @@ export function foldIn(model: Pick<AlsModel, 'itemFactors' | 'items' | 'factors'
   const Y = model.itemFactors;
   const lambda = model.options.regularization;
   checkUserPlays(user, model.items);
+  user = inOriginalOrder(user, itemOrders.get(Y));
   const confidence = userConfidences(model, user);
   checkConfidences(confidence, user.plays, model.options, 'usage', FOLDED_COUNT);
   const A = new Float64Array(f * f);

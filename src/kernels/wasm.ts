@@ -57,6 +57,8 @@ class Arena {
   // page 0 stays unused so that a zero pointer is never valid data
   private top = PAGE;
   private readonly owned = new WeakSet<ArrayBufferView>();
+  /** every buffer object the memory has had (growing replaces it; views on an older one stay valid) */
+  private readonly buffers = new WeakSet<ArrayBufferLike>();
 
   private alloc(bytes: number): number {
     const at = this.top;
@@ -69,7 +71,9 @@ class Arena {
   /** A new zeroed array of `length` elements in kernel memory. */
   private view<T extends ArrayBufferView>(Type: TypedArrayType<T>, length: number): T {
     const at = this.alloc(length * Type.BYTES_PER_ELEMENT); // before reading .buffer, which growing replaces
-    const array = new Type(this.memory.buffer, at, length);
+    const buffer = this.memory.buffer;
+    this.buffers.add(buffer);
+    const array = new Type(buffer, at, length);
     this.owned.add(array);
     return array;
   }
@@ -79,8 +83,9 @@ class Arena {
   uint8 = (length: number) => this.view(Uint8Array, length);
   float64 = (length: number) => this.view(Float64Array, length);
 
+  /** Whether `array` lives in this memory: an array made here, or any view on its memory (a subarray of one) */
   owns(array: ArrayBufferView): boolean {
-    return this.owned.has(array);
+    return this.owned.has(array) || this.buffers.has(array.buffer);
   }
 }
 

@@ -93,7 +93,9 @@ function lowerBound(sorted: Int32Array, value: number): number {
  * and reused; a model's factors are best handed over already in that memory). Candidates of a
  * similar query are compacted once for DEFAULT_MIN_LISTENERS (the common filter; unless
  * `compact` is false: at 292K items × 64 factors the copy takes 45 MB and saves 40% of a
- * similar query's scoring); a query with a smaller minimum is scored over every item, and a
+ * similar query's scoring). When those candidates are the model's first rows (prepareServing
+ * renumbers the items so) nothing is copied: they are scored in place, a prefix of the item
+ * factors (and of their norms), so the factors must then live in the kernels' memory. A query with a smaller minimum is scored over every item, and a
  * larger minimum leaves out the candidates below it through its exclusion list, so kernel memory
  * stays bounded whatever minimum is asked.
  */
@@ -162,7 +164,11 @@ export class BlockQueries {
     for (let i = 0; i < items; i++) if (slot[i] >= 0) rows[slot[i]] = i;
     let factors = Y;
     let norms = allNorms;
-    if (count < items) {
+    if (count < items && rows[count - 1] === count - 1) {
+      // the candidates are the first rows (a served model puts them there): scored in place
+      factors = Y.subarray(0, count * f);
+      norms = allNorms.subarray(0, count);
+    } else if (count < items) {
       factors = this.kernels.float32(Math.max(1, count * f));
       norms = this.kernels.float32(Math.max(1, count));
       for (let c = 0; c < count; c++) {

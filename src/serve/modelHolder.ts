@@ -188,16 +188,17 @@ export class ModelHolder extends EventEmitter<ModelHolderEvents> implements Mode
     const target = currentVersion(this.dir);
     if (!force && this.live !== null && target === this.live.served.version) return { status: 'unchanged', version: target };
     let slot: Slot;
+    let model: AlsModel | null = null;
     try {
-      const model = loadModel(this.dir);
+      model = loadModel(this.dir);
       // let requests run between the parts: each read and checksum blocks the event loop
       await touchEveryPart(model);
       const served = await serve(model, this.dir, this.options);
-      // every part has been read (its file closed); the loaded model itself is dropped, or it
-      // would keep the item factors that prepareServing moved into kernel memory (72 MB at 360K)
-      closeModel(model);
+      // the loaded model is not kept: prepareServing closed its files and serves its own parts
+      // (kept, its arrays would stay in memory beside them: the plays before the items were renumbered)
       slot = { served, leases: 0, retired: false, disposed: false };
     } catch (error) {
+      if (model !== null) closeModel(model);
       return this.failed(error as Error, reason, performance.now() - started, target);
     }
     if (this.closed) {

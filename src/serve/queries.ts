@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import { keepItemOrder } from '../als/foldIn.js';
 import { AlsError } from '../errors.js';
 import { createWasmKernels, type Kernels } from '../kernels/index.js';
 import { closeModel } from '../model/load.js';
@@ -6,6 +7,7 @@ import type { AlsModel } from '../model/model.js';
 import { indexNames } from '../query/lookup.js';
 import { BlockQueries, queryCount, type SimilarBlockQuery, type VectorBlockQuery } from '../query/blockQueries.js';
 import type { ScoredItem } from '../query/similar.js';
+import { DEFAULT_MIN_LISTENERS } from '../query/listeners.js';
 import { checkBoolean, checkModel, checkOptions, checkWhole, valueForMessage } from '../validate.js';
 
 /** One top-k query: rows to leave out besides the query's own, and how many to return. */
@@ -47,7 +49,11 @@ export interface ServingOptions {
    * prepares a new one.
    */
   cacheItems?: number;
-  /** copy the factors of the items with DEFAULT_MIN_LISTENERS users together (default true; see BlockQueries) */
+  /**
+   * put the items with DEFAULT_MIN_LISTENERS users first (renumbering the served model's items,
+   * see candidatesFirst), so that similar queries score only them, in place (default true; false:
+   * the items keep their rows and every similar query scores every item; see BlockQueries)
+   */
   compact?: boolean;
 }
 
@@ -102,20 +108,13 @@ export async function prepareServing(model: AlsModel, options: ServingOptions = 
   // every part read (and checked by the loader) before anything else
   const { userFactors, itemFactors, userIds, itemNames, userItems, itemListeners } = model;
   closeModel(model);
-  // name lookups answer in microseconds from the first request on
-  indexNames(itemNames, true);
   indexNames(userIds);
   const kernels = await createWasmKernels(threads);
   try {
-    const served: AlsModel = {
-      ...model,
-      userIds,
-      itemNames,
-      userItems,
-      itemListeners,
-      userFactors,
-      itemFactors: inKernel(kernels, itemFactors),
-    };
+    const items = options.compact === false ? { itemNames, itemListeners, userItems, itemFactors: inKernel(kernels, itemFactors) } : candidatesFirst(kernels, model.factors, { itemNames, itemListeners, userItems, itemFactors });
+    // name lookups answer in microseconds from the first request on
+    indexNames(items.itemNames, true);
+    const served: AlsModel = { ...model, userIds, userFactors, ...items };
     const blocks = new BlockQueries(served, kernels, { block, compact: options.compact });
     return { model: served, queries: new BatchedQueries(blocks, kernels, maxWaiting, new AnswerCache(cacheItems)) };
   } catch (error) {
@@ -128,6 +127,62 @@ function inKernel(kernels: Kernels, array: Float32Array): Float32Array {
   const copy = kernels.float32(array.length);
   copy.set(array);
   return copy;
+}
+
+type ItemParts = Pick<AlsModel, 'itemNames' | 'itemListeners' | 'userItems' | 'itemFactors'>;
+
+/**
+ * The item parts renumbered so that the items a similar query lists by default (at least
+ * DEFAULT_MIN_LISTENERS users) are rows [0, candidates), in their order, and the others follow
+ * in theirs: BlockQueries then scores those candidates in place, a prefix of the item factors,
+ * instead of a copy of their factors. Names, listener counts and factor rows move together (the
+ * factors written straight into kernel memory); each user's row of userItems keeps its plays,
+ * its item rows renumbered and still ascending: both groups keep their order, so the row is a
+ * stable partition of the old one (candidates, then the others), O(nnz) without a sort.
+ * Nothing else is per item row, and names are the identity of an item in every answer.
+ */
+export function candidatesFirst(kernels: Kernels, f: number, parts: ItemParts): ItemParts {
+  const { itemNames, itemListeners, userItems, itemFactors } = parts;
+  const items = itemListeners.length;
+  const isCandidate = (i: number) => itemListeners[i] >= DEFAULT_MIN_LISTENERS;
+  // old row of each new row, and new row of each old row
+  const order = new Int32Array(items);
+  let next = 0;
+  for (let i = 0; i < items; i++) if (isCandidate(i)) order[next++] = i;
+  const candidates = next;
+  for (let i = 0; i < items; i++) if (!isCandidate(i)) order[next++] = i;
+  const factors = kernels.float32(items * f);
+  for (let n = 0; n < items; n++) factors.set(itemFactors.subarray(order[n] * f, order[n] * f + f), n * f);
+  // every item a candidate, or none: the order is unchanged
+  if (candidates === items || candidates === 0) return { itemNames, itemListeners, userItems, itemFactors: factors };
+  const row = new Int32Array(items);
+  for (let n = 0; n < items; n++) row[order[n]] = n;
+  const { indptr, indices, data } = userItems;
+  const newIndices = new Int32Array(indices.length);
+  const newData = new Float32Array(data.length);
+  for (let u = 0; u < userItems.rows; u++) {
+    const start = indptr[u];
+    const end = indptr[u + 1];
+    let front = 0;
+    for (let n = start; n < end; n++) if (row[indices[n]] < candidates) front++;
+    let low = start;
+    let high = start + front;
+    for (let n = start; n < end; n++) {
+      const i = row[indices[n]];
+      const at = i < candidates ? low++ : high++;
+      newIndices[at] = i;
+      newData[at] = data[n];
+    }
+  }
+  const permuted = {
+    itemNames: Array.from(order, (i) => itemNames[i]),
+    itemListeners: Int32Array.from(order, (i) => itemListeners[i]),
+    userItems: { rows: userItems.rows, cols: userItems.cols, indptr, indices: newIndices, data: newData },
+    itemFactors: factors,
+  };
+  // the fold-in sums over items in the original order: the original model's numbers, bit for bit
+  keepItemOrder(permuted, order, row);
+  return permuted;
 }
 
 interface Waiting<Q, A> {

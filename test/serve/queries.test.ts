@@ -10,6 +10,10 @@ import { recommendForVector } from '../../src/query/recommend.js';
 import { rankSimilar } from '../../src/query/similar.js';
 import { prepareServing, QueueFullError } from '../../src/serve/queries.js';
 import { sampleModel } from './fixtures.js';
+import { foldIn, foldInUser } from '../../src/als/foldIn.js';
+import type { AlsModel } from '../../src/model/model.js';
+import { DEFAULT_MIN_LISTENERS } from '../../src/query/listeners.js';
+import { medianPlays, resolveItemList } from '../../src/query/listened.js';
 
 const single = createWasmKernelsSync();
 
@@ -19,10 +23,81 @@ function similarAlone(model: Parameters<typeof rankSimilar>[0], item: number, co
   return { similar, leftOut };
 }
 
+/** The loaded row of each served row (by name: prepareServing renumbers the items). */
+function originalRows(served: AlsModel, loaded: AlsModel): Int32Array {
+  const byName = new Map(loaded.itemNames.map((name, i) => [name, i]));
+  return Int32Array.from(served.itemNames, (name) => byName.get(name) as number);
+}
+
+/** Served answers with their rows as the loaded model numbers them. */
+function inLoadedRows<T extends { index: number }>(answers: T[], original: Int32Array): T[] {
+  return answers.map((a) => ({ ...a, index: original[a.index] }));
+}
+
 describe('prepareServing', () => {
-  it('returns a plain model with every part read, the item factors in kernel memory and equal to the loaded ones', async () => {
+  it('renumbers the items: the candidates of similar first, names, listeners, factors and plays moved together', async () => {
     const loaded = await sampleModel();
     const { model, queries } = await prepareServing(loaded, { threads: 2 });
+    try {
+      assert.ok(model.itemFactors.buffer instanceof SharedArrayBuffer, 'the item factors live in the kernels’ shared memory');
+      const original = originalRows(model, loaded);
+      const f = model.factors;
+      // a permutation: every loaded row once
+      assert.deepEqual(Array.from(original).sort((a, b) => a - b), Array.from({ length: loaded.items }, (_, i) => i));
+      const candidates = Array.from(loaded.itemListeners).filter((l) => l >= DEFAULT_MIN_LISTENERS).length;
+      assert.ok(candidates > 0 && candidates < model.items, 'the sample has items below the minimum');
+      for (let r = 0; r < model.items; r++) {
+        assert.equal(model.itemListeners[r] >= DEFAULT_MIN_LISTENERS, r < candidates);
+        // each group in its loaded order
+        if (r > 0 && r !== candidates) assert.ok(original[r - 1] < original[r]);
+        assert.equal(model.itemNames[r], loaded.itemNames[original[r]]);
+        assert.equal(model.itemListeners[r], loaded.itemListeners[original[r]]);
+        assert.deepEqual(model.itemFactors.subarray(r * f, r * f + f), loaded.itemFactors.subarray(original[r] * f, original[r] * f + f));
+      }
+      // the same (user, name, plays) triples, indices ascending within each row
+      const a = model.userItems;
+      const b = loaded.userItems;
+      assert.deepEqual(a.indptr, b.indptr);
+      assert.equal(a.cols, b.cols);
+      for (let u = 0; u < a.rows; u++) {
+        const triples = (m: typeof a, names: string[]) =>
+          Array.from({ length: m.indptr[u + 1] - m.indptr[u] }, (_, k) => `${names[m.indices[m.indptr[u] + k]]}=${m.data[m.indptr[u] + k]}`).sort();
+        for (let n = a.indptr[u] + 1; n < a.indptr[u + 1]; n++) assert.ok(a.indices[n - 1] < a.indices[n]);
+        assert.deepEqual(triples(a, model.itemNames), triples(b, loaded.itemNames));
+      }
+      // the rest as read
+      assert.equal(model.userFactors, loaded.userFactors);
+      assert.deepEqual(model.userIds, loaded.userIds);
+      assert.deepEqual(model.options, loaded.options);
+      assert.equal(loadedVersion(model), null);
+    } finally {
+      queries.dispose();
+    }
+  });
+
+  it('folds in the same names to the same x, bit for bit, on the renumbered model (YᵀY, the order of the sums, medianPlays)', async () => {
+    const loaded = await sampleModel();
+    const { model, queries } = await prepareServing(loaded, { threads: 1 });
+    try {
+      assert.equal(medianPlays(model), medianPlays(loaded));
+      const names = loaded.itemNames.filter((_, i) => i % 97 === 5 || loaded.itemListeners[i] < 2).slice(0, 40);
+      const list = names.map((name, k) => ({ name, plays: k % 3 === 0 ? undefined : 1 + k * 7 }));
+      const served = foldIn(model, resolveItemList(model, list).plays);
+      const core = foldIn(loaded, resolveItemList(loaded, list).plays);
+      assert.deepEqual(served.x, core.x);
+      for (const user of [0, 1, 17, model.users - 1]) assert.deepEqual(foldInUser(model, user).x, foldInUser(loaded, user).x);
+      // bm25: per-item totals and their average
+      const bm25 = { ...loaded, options: { ...loaded.options, weighting: 'bm25' as const } };
+      const bm25Served = { ...model, options: bm25.options };
+      assert.deepEqual(foldInUser(bm25Served, 3).x, foldInUser(bm25, 3).x);
+    } finally {
+      queries.dispose();
+    }
+  });
+
+  it('with compact: false returns a plain model with every part read, the item factors in kernel memory and equal to the loaded ones', async () => {
+    const loaded = await sampleModel();
+    const { model, queries } = await prepareServing(loaded, { threads: 2, compact: false });
     try {
       assert.deepEqual(Object.getOwnPropertyDescriptor(model, 'itemFactors')?.get, undefined);
       assert.deepEqual(model.itemFactors, loaded.itemFactors);
@@ -78,10 +153,14 @@ describe('ModelQueries', () => {
       const played = (u: number) => indices.subarray(indptr[u], indptr[u + 1]);
       const recommended = users.map((u, n) => queries.recommendForVector(model.userFactors.subarray(u * f, u * f + f), { count: 1 + (n % 7), exclude: played(u) }));
       const [similarAnswers, recommendAnswers] = await Promise.all([Promise.all(similar), Promise.all(recommended)]);
-      similarItems.forEach((item, n) => assert.deepEqual(similarAnswers[n], similarAlone(loaded, item, 1 + (n % 12), 1 + (n % 4))));
+      const original = originalRows(model, loaded);
+      similarItems.forEach((item, n) => {
+        const { similar, leftOut } = similarAnswers[n];
+        assert.deepEqual({ similar: inLoadedRows(similar, original), leftOut }, similarAlone(loaded, original[item], 1 + (n % 12), 1 + (n % 4)));
+      });
       users.forEach((u, n) => {
-        const expected = recommendForVector(loaded, loaded.userFactors, u * f, played(u), { count: 1 + (n % 7), kernels: single });
-        assert.deepEqual(recommendAnswers[n], expected);
+        const expected = recommendForVector(loaded, loaded.userFactors, u * f, Array.from(played(u), (r) => original[r]), { count: 1 + (n % 7), kernels: single });
+        assert.deepEqual(inLoadedRows(recommendAnswers[n], original), expected);
       });
       // 20 similar queries, 10 on each candidate set (minimum 1–2: every item; 3–4: compacted): one
       // pass each; 20 vector queries in blocks of 16: two
@@ -106,7 +185,8 @@ describe('ModelQueries', () => {
       const x = model.userFactors.subarray(0, model.factors);
       const top = await queries.recommendForVector(x, { count: 4, exclude: [] });
       const rest = await queries.recommendForVector(x, { count: 3, exclude: [top[0].index] });
-      assert.deepEqual(rest, recommendForVector(loaded, loaded.userFactors, 0, [top[0].index], { count: 3, kernels: single }));
+      const original = originalRows(model, loaded);
+      assert.deepEqual(inLoadedRows(rest, original), recommendForVector(loaded, loaded.userFactors, 0, [original[top[0].index]], { count: 3, kernels: single }));
       assert.deepEqual(rest.map((r) => r.index), top.slice(1).map((r) => r.index));
     } finally {
       queries.dispose();
@@ -149,7 +229,7 @@ describe('ModelQueries', () => {
 
   it('answers a repeated similar query from its cache (copies), and identical queries of one turn with one scoring', async () => {
     const loaded = await sampleModel();
-    const { queries } = await prepareServing(loaded, { threads: 1 });
+    const { model, queries } = await prepareServing(loaded, { threads: 1 });
     try {
       const kernels = queries.kernels;
       let scored = 0;
@@ -161,7 +241,8 @@ describe('ModelQueries', () => {
       const ask = (exclude: number[]) => queries.similarToRow(7, { count: 4, exclude, minItemUsers: 3 });
       const [a, b, c] = await Promise.all([ask([]), ask([]), ask([9])]);
       assert.equal(scored, 2);
-      assert.deepEqual(a, similarAlone(loaded, 7, 4, 3));
+      const original = originalRows(model, loaded);
+      assert.deepEqual({ similar: inLoadedRows(a.similar, original), leftOut: a.leftOut }, similarAlone(loaded, original[7], 4, 3));
       assert.deepEqual(b, a);
       assert.notEqual(b.similar, a.similar);
       a.similar[0].score = -1; // a route may change what it was given
