@@ -44,7 +44,7 @@ export interface ServingOptions {
   /** queries that may wait to be scored; one more is refused with QueueFullError (default 1024) */
   maxWaiting?: number;
   /**
-   * similar answers kept for repeated queries, counted in listed items (default 20,000, about
+   * similar answers kept for repeated queries, counted in listed items, an empty answer as 1 (default 20,000, about
    * 2 MB: the 2,000 most recent answers of 10; 0: none). They belong to this model: a reload
    * prepares a new one.
    */
@@ -204,6 +204,14 @@ interface Waiting<Q, A> {
 
 type SimilarAnswer = { similar: ScoredItem[]; leftOut: number };
 
+/**
+ * What an answer counts against cacheItems: its listed items, and at least 1, so that empty
+ * answers (minItemUsers above every item's users, in ever new values) cannot pile up unbounded.
+ */
+function weight(answer: SimilarAnswer): number {
+  return Math.max(1, answer.similar.length);
+}
+
 /** Recent similar answers, least recently used dropped first (a Map keeps insertion order). */
 class AnswerCache {
   private readonly answers = new Map<string, SimilarAnswer>();
@@ -220,13 +228,13 @@ class AnswerCache {
   }
 
   set(key: string, answer: SimilarAnswer): void {
-    if (answer.similar.length > this.maxListed || this.answers.has(key)) return;
+    if (weight(answer) > this.maxListed || this.answers.has(key)) return;
     this.answers.set(key, answer);
-    this.listed += answer.similar.length;
+    this.listed += weight(answer);
     for (const [oldest, dropped] of this.answers) {
       if (this.listed <= this.maxListed) break;
       this.answers.delete(oldest);
-      this.listed -= dropped.similar.length;
+      this.listed -= weight(dropped);
     }
   }
 

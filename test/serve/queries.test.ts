@@ -292,6 +292,33 @@ describe('ModelQueries', () => {
     }
   });
 
+  it('counts an empty similar answer as one listed item, so that empty answers cannot fill the cache without bound (attacker trial of issue 10)', async () => {
+    // GET /api/similar/X?minItemUsers=K for ever new K above every item's users: each answer lists
+    // nothing, and counted as 0 items it was never dropped (memory grew with every request)
+    const loaded = await sampleModel();
+    const { queries } = await prepareServing(loaded, { threads: 1, cacheItems: 2 });
+    try {
+      let scored = 0;
+      const selectBlock = queries.kernels.selectBlock.bind(queries.kernels);
+      (queries.kernels as { selectBlock: typeof selectBlock }).selectBlock = (selection) => {
+        scored += selection.queries;
+        return selectBlock(selection);
+      };
+      const ask = (minItemUsers: number) => queries.similarToRow(1, { count: 5, exclude: [], minItemUsers });
+      const huge = 1_000_000_000;
+      assert.deepEqual((await ask(huge)).similar, []);
+      const first = scored;
+      assert.ok(first > 0, 'an empty answer is scored');
+      await ask(huge); // cached
+      assert.equal(scored, first);
+      for (let k = 1; k <= 3; k++) await ask(huge + k);
+      await ask(huge); // dropped for the three more recent ones: scored again
+      assert.ok(scored > 4 * first, `scored ${scored}`);
+    } finally {
+      queries.dispose();
+    }
+  });
+
   it('dispose() refuses waiting and later queries with AlsError model, and ends the kernels', async () => {
     const loaded = await sampleModel();
     const { queries } = await prepareServing(loaded, { threads: 2 });
