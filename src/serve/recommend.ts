@@ -97,7 +97,7 @@ const anonymousSchema = {
 
 const batchSchema = {
   summary: 'Recommendations for many users of the model',
-  description: 'GET /api/recommend/{user} for each user of the list; an unknown user gets an error entry and does not fail the batch.',
+  description: 'GET /api/recommend/{user} for each user of the list; an unknown user gets an error entry and does not fail the batch. users × n may be at most ' + LIMITS.batchItems + ' (400 above).',
   tags: ['queries'],
   body: {
     type: 'object',
@@ -220,6 +220,9 @@ export async function recommendRoutes(app: FastifyInstance, { source }: { source
     withLease(source, async (served) => {
       const { model, version } = served;
       const { users, n, exclude } = request.body;
+      if (users.length * n > LIMITS.batchItems) {
+        throw new AlsError('usage', `body: users × n must be at most ${LIMITS.batchItems} (here ${users.length} × ${n}): ask for fewer users or a smaller n`);
+      }
       const excluded = excludeRows(model, exclude);
       let unknownUsers = 0;
       // every user's query is started before any is awaited, so that a batching ModelQueries can score them together

@@ -236,4 +236,16 @@ describe('POST /api/recommend/batch', () => {
       assert.equal(reply.json().message, message);
     }
   });
+
+  it('refuses more than LIMITS.batchItems listed items in all (users × n) with 400, so that one batch cannot hold the server for seconds (attacker trial of issue 10)', async () => {
+    // 1000 users × n 1000 was a million scored items, an 80 MB answer serialised on the event
+    // loop: 7 s during which every other request waited
+    const users = Array.from({ length: 1000 }, (_, k) => model.userIds[k % model.users]);
+    const reply = await post('/api/recommend/batch', { users, n: 1000 });
+    assert.equal(reply.statusCode, 400, reply.body.slice(0, 200));
+    assert.equal(reply.json().code, 'usage');
+    assert.match(reply.json().message, /users × n must be at most 20000/);
+    assert.equal((await post('/api/recommend/batch', { users: users.slice(0, 20), n: 1000 })).statusCode, 200);
+    assert.equal((await post('/api/recommend/batch', { users, n: 20 })).statusCode, 200);
+  });
 });
