@@ -142,6 +142,9 @@ interface BatchRequest {
   Body: { users: string[]; n: number; exclude?: string[] };
 }
 
+/** Users of a batch queued at once: 8 blocks of SERVING_BLOCK, 1/16 of the default queue. */
+const BATCH_CHUNK = 64;
+
 /** Unknown users of a batch, and unknown names of a list, that get suggestions: each costs a pass over the names. */
 const SUGGESTED_UNKNOWNS = 5;
 
@@ -225,22 +228,26 @@ export async function recommendRoutes(app: FastifyInstance, { source }: { source
       }
       const excluded = excludeRows(model, exclude);
       let unknownUsers = 0;
-      // every user's query is started before any is awaited, so that a batching ModelQueries can score them together
-      const results = await Promise.all(
-        users.map(async (id) => {
-          let user: number;
-          try {
-            user = userRow(model, id, unknownUsers < SUGGESTED_UNKNOWNS);
-          } catch (error) {
-            // one bad id (unknown, or blank) fails its own entry, not the batch
-            if (!(error instanceof AlsError)) throw error;
-            if (error instanceof NotFoundError) unknownUsers++;
-            const suggestions = error instanceof NotFoundError ? error.suggestions : undefined;
-            return { user: id, error: errorBody(HTTP_STATUS[error.code], error.code, error.message, suggestions) };
-          }
-          return { user: model.userIds[user], recommendations: await recommendRow(served, user, n, leaveOut(playedBy(model, user), excluded)) };
-        }),
-      );
+      // the users of a chunk are started before any is awaited, so that a batching ModelQueries can
+      // score them together; chunk after chunk, so that one batch never holds more than
+      // BATCH_CHUNK places of the query queue (1000 at once left others a 429)
+      const answer = async (id: string) => {
+        let user: number;
+        try {
+          user = userRow(model, id, unknownUsers < SUGGESTED_UNKNOWNS);
+        } catch (error) {
+          // one bad id (unknown, or blank) fails its own entry, not the batch
+          if (!(error instanceof AlsError)) throw error;
+          if (error instanceof NotFoundError) unknownUsers++;
+          const suggestions = error instanceof NotFoundError ? error.suggestions : undefined;
+          return { user: id, error: errorBody(HTTP_STATUS[error.code], error.code, error.message, suggestions) };
+        }
+        return { user: model.userIds[user], recommendations: await recommendRow(served, user, n, leaveOut(playedBy(model, user), excluded)) };
+      };
+      const results = [];
+      for (let start = 0; start < users.length; start += BATCH_CHUNK) {
+        results.push(...(await Promise.all(users.slice(start, start + BATCH_CHUNK).map(answer))));
+      }
       return { version, results };
     }),
   );

@@ -237,6 +237,20 @@ describe('POST /api/recommend/batch', () => {
     }
   });
 
+  it('answers two batches of 1000 users and a single query sent together: a batch does not take the whole query queue (attacker trial of issue 10)', async () => {
+    // every user of a batch was queued at once: 1000 of the 1024 places, so that a second batch
+    // (or any request arriving behind one) was refused with 429
+    const users = Array.from({ length: 1000 }, (_, k) => model.userIds[k % model.users]);
+    const replies = await Promise.all([
+      post('/api/recommend/batch', { users, n: 1 }),
+      post('/api/recommend/batch', { users, n: 1 }),
+      get(`/api/recommend/${encodeURIComponent(model.userIds[3])}?n=1`),
+    ]);
+    assert.deepEqual(replies.map((r) => r.statusCode), [200, 200, 200], replies.map((r) => r.body.slice(0, 120)).join('\n'));
+    assert.equal(replies[0].json().results.length, 1000);
+    assert.deepEqual(replies[0].json(), replies[1].json());
+  });
+
   it('refuses more than LIMITS.batchItems listed items in all (users × n) with 400, so that one batch cannot hold the server for seconds (attacker trial of issue 10)', async () => {
     // 1000 users × n 1000 was a million scored items, an 80 MB answer serialised on the event
     // loop: 7 s during which every other request waited
