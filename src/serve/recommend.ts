@@ -16,7 +16,11 @@ import type { ModelSource, ServedModel } from './servedModel.js';
 /** Contributions listed per explained item (the rest are summed in `others`), as `als recommend --explain`. */
 const EXPLAINED_CONTRIBUTIONS = 3;
 
-const EXPLAIN = { type: 'boolean', default: false, description: 'rank by the exactly re-solved user vector and explain each item' } as const;
+const EXPLAIN = {
+  type: 'boolean',
+  default: false,
+  description: `rank by the exactly re-solved user vector and explain each item (n × the played or listed items at most ${LIMITS.explainedTerms}, else 400)`,
+} as const;
 
 const RECOMMENDATIONS = {
   200: {
@@ -148,6 +152,13 @@ const BATCH_CHUNK = 64;
 /** Unknown users of a batch, and unknown names of a list, that get suggestions: each costs a pass over the names. */
 const SUGGESTED_UNKNOWNS = 5;
 
+/** Refuses an explain whose n × played items exceed LIMITS.explainedTerms (computed on the event loop). */
+function checkExplained(n: number, played: number, what: string): void {
+  if (n * played > LIMITS.explainedTerms) {
+    throw new AlsError('usage', `n × ${what} must be at most ${LIMITS.explainedTerms} with explain (here ${n} × ${played}): ask for a smaller n`);
+  }
+}
+
 /** The recommendations of user row `user` under the stored vector, through the served queries. */
 async function recommendRow({ model, queries }: ServedModel, user: number, count: number, leftOut: number[]) {
   const f = model.factors;
@@ -184,6 +195,7 @@ export async function recommendRoutes(app: FastifyInstance, { source }: { source
       const { model, version } = served;
       const { n, explain, includePlayed, exclude } = request.query;
       const user = userRow(model, request.params.user);
+      if (explain) checkExplained(n, playedBy(model, user).length, "the user's played items");
       const leftOut = leaveOut(includePlayed ? [] : playedBy(model, user), excludeRows(model, exclude));
       const recommendations = explain ? explainRow(model, served.queries.kernels, user, n, leftOut) : await recommendRow(served, user, n, leftOut);
       return { version, user: model.userIds[user], recommendations };
@@ -205,6 +217,7 @@ export async function recommendRoutes(app: FastifyInstance, { source }: { source
         const suggestions = [...new Set(unknown.flatMap((u) => u.suggestions))].slice(0, SUGGESTIONS);
         throw new NotFoundError(`none of the ${items.length === 1 ? 'item' : `${items.length} items`} listed in items is in the model`, suggestions);
       }
+      if (explain) checkExplained(n, resolved.found.length, 'the items found');
       const folded = foldIn(model, resolved.plays);
       const leftOut = leaveOut(resolved.plays.items, excludeRows(model, exclude));
       const recommendations = explain

@@ -199,6 +199,20 @@ describe('POST /api/recommend (a listener not in the model)', () => {
   });
 });
 
+describe('POST /api/recommend with explain, at the limits', () => {
+  it('refuses explain when n × the items found exceeds LIMITS.explainedTerms with 400, so that one request cannot hold the server for half a second (attacker trial of issue 10)', async () => {
+    // 1000 listed items, n 1000, explain: a million contributions computed on the event loop
+    // (0.43 s on the Last.fm sample), while every other request waited
+    const items = model.itemNames.slice(0, 1000).map((name) => ({ name }));
+    const reply = await post('/api/recommend', { items, n: 1000, explain: true });
+    assert.equal(reply.statusCode, 400, reply.body.slice(0, 200));
+    assert.equal(reply.json().code, 'usage');
+    assert.match(reply.json().message, /n × the items found must be at most 100000 with explain/);
+    assert.equal((await post('/api/recommend', { items, n: 100, explain: true })).statusCode, 200);
+    assert.equal((await post('/api/recommend', { items, n: 1000 })).statusCode, 200);
+  });
+});
+
 describe('POST /api/recommend/batch', () => {
   it("answers each user as GET /api/recommend/:user does, an unknown user as an error entry", async () => {
     const users = [model.userIds[0], 'nobody-here', model.userIds[5], model.userIds[0]];
