@@ -1,3 +1,4 @@
+import { candidateFactors, candidateRows, type CandidateRows } from './candidates.js';
 import { checkArray, checkCount, checkFinite, checkKernels, checkModel, checkRow, checkWhole, valueForMessage } from '../validate.js';
 import { AlsError } from '../errors.js';
 import type { Kernels } from '../kernels/index.js';
@@ -39,14 +40,9 @@ export interface VectorBlockQuery {
  * The rows a similar query may list, their factors contiguous (compacted) so that a block scores
  * only them, with their listener counts in ascending order to leave out more by a prefix.
  */
-interface CandidateBase {
+interface CandidateBase extends CandidateRows {
   /** every candidate has at least this many listeners */
   minListeners: number;
-  count: number;
-  /** item row of each candidate slot, ascending (ties in top-k go to the lower row, as in rankSimilar) */
-  rows: Int32Array;
-  /** slot of each item row, −1 when not a candidate */
-  slot: Int32Array;
   factors: Float32Array;
   norms: Float32Array;
   /** candidate slots by listener count, ascending; and those counts */
@@ -154,28 +150,10 @@ export class BlockQueries {
   }
 
   private base(minListeners: number): CandidateBase {
-    const allNorms = this.norms;
-    const { itemFactors: Y, items, factors: f, itemListeners: listeners } = this.model;
-    const slot = new Int32Array(items);
-    let count = 0;
-    // a minimum of 1 filters nothing, not even an item without listeners (as rankSimilar)
-    for (let i = 0; i < items; i++) slot[i] = minListeners <= 1 || listeners[i] >= minListeners ? count++ : -1;
-    const rows = new Int32Array(count);
-    for (let i = 0; i < items; i++) if (slot[i] >= 0) rows[slot[i]] = i;
-    let factors = Y;
-    let norms = allNorms;
-    if (count < items && rows[count - 1] === count - 1) {
-      // the candidates are the first rows (a served model puts them there): scored in place
-      factors = Y.subarray(0, count * f);
-      norms = allNorms.subarray(0, count);
-    } else if (count < items) {
-      factors = this.kernels.float32(Math.max(1, count * f));
-      norms = this.kernels.float32(Math.max(1, count));
-      for (let c = 0; c < count; c++) {
-        factors.set(Y.subarray(rows[c] * f, rows[c] * f + f), c * f);
-        norms[c] = allNorms[rows[c]];
-      }
-    }
+    const { itemFactors: Y, factors: f, itemListeners: listeners } = this.model;
+    const candidates = candidateRows(listeners, minListeners);
+    const { count, rows, slot } = candidates;
+    const { factors, norms } = candidateFactors(this.kernels, Y, f, this.norms, candidates);
     const byListeners = Int32Array.from(rows.keys()).sort((a, b) => listeners[rows[a]] - listeners[rows[b]] || a - b);
     const sortedListeners = Int32Array.from(byListeners, (c) => listeners[rows[c]]);
     return { minListeners, count, rows, slot, factors, norms, byListeners, sortedListeners };

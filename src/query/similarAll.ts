@@ -7,21 +7,16 @@ import { checkTsvNames } from '../data/tsvNames.js';
 import { allQueryKernels, blockScratch, QUERY_BLOCK } from './recommendAll.js';
 import { minMaxScale } from './scale.js';
 import { itemNorms, type SimilarOptions } from './similar.js';
+import { candidateFactors, candidateRows, type CandidateRows } from './candidates.js';
 
 export type SimilarAllOptions = Pick<SimilarOptions, 'count' | 'minListeners' | 'kernels'>;
 
 /**
- * The items that may be listed as neighbours, their factor rows copied together so that each
- * query scores only them (on Last.fm data most items have one or two listeners, so the filter
- * also makes --all cheaper), with scratch arrays of their number.
+ * The items that may be listed as neighbours under one minimum, their factors contiguous (candidates.ts):
+ * on Last.fm data most items have one or two listeners, so the filter also makes --all cheaper.
  */
-interface Candidates {
+interface Candidates extends CandidateRows {
   minListeners: number;
-  count: number;
-  /** item row of each candidate, ascending (ties in top-k still go to the lower item row) */
-  rows: Int32Array;
-  /** candidate slot of each item row, −1 when left out */
-  slot: Int32Array;
   factors: Float32Array;
   norms: Float32Array;
 }
@@ -30,32 +25,14 @@ interface Candidates {
 const cache = new WeakMap<Kernels, WeakMap<Float32Array, Candidates>>();
 
 function candidates(model: AlsModel, minListeners: number, kernels: Kernels): Candidates {
-  const { itemFactors: Y, items, factors: f } = model;
+  const { itemFactors: Y, factors: f } = model;
   let perModel = cache.get(kernels);
   if (perModel === undefined) cache.set(kernels, (perModel = new WeakMap()));
   const cached = perModel.get(Y);
   if (cached !== undefined && cached.minListeners === minListeners) return cached;
 
-  const norms = itemNorms(model, kernels);
-  const listeners = minListeners > 1 ? model.itemListeners : null;
-  const slot = new Int32Array(items);
-  let count = 0;
-  for (let i = 0; i < items; i++) slot[i] = listeners === null || listeners[i] >= minListeners ? count++ : -1;
-  const rows = new Int32Array(count);
-  for (let i = 0; i < items; i++) if (slot[i] >= 0) rows[slot[i]] = i;
-
-  let result: Candidates;
-  if (count === items) {
-    result = { minListeners, count, rows, slot, factors: Y, norms };
-  } else {
-    const factors = kernels.float32(count * f);
-    const compactNorms = new Float32Array(count);
-    for (let c = 0; c < count; c++) {
-      factors.set(Y.subarray(rows[c] * f, rows[c] * f + f), c * f);
-      compactNorms[c] = norms[rows[c]];
-    }
-    result = { minListeners, count, rows, slot, factors, norms: compactNorms };
-  }
+  const candidates = candidateRows(model.itemListeners, minListeners);
+  const result = { minListeners, ...candidates, ...candidateFactors(kernels, Y, f, itemNorms(model, kernels), candidates) };
   perModel.set(Y, result);
   return result;
 }
