@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { EventEmitter } from 'node:events';
 import { describeModelDirectory } from '../model/files.js';
 import { closeModel, loadModel, loadedVersion } from '../model/load.js';
@@ -280,7 +281,7 @@ async function touchEveryPart(model: AlsModel): Promise<void> {
   ];
   for (const part of parts) {
     part();
-    await new Promise((resolve) => setImmediate(resolve));
+    await nextTurn();
   }
 }
 

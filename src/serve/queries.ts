@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { availableParallelism } from 'node:os';
 import { keepItemOrder } from '../als/foldIn.js';
 import { AlsError } from '../errors.js';
@@ -128,10 +129,6 @@ export async function prepareServing(model: AlsModel, options: ServingOptions = 
     kernels.dispose();
     throw error;
   }
-}
-
-function nextTurn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function inKernel(kernels: Kernels, array: Float32Array): Float32Array {
