@@ -34,12 +34,13 @@ function oneByOne(kernels: Kernels, Y: Float32Array, f: number, Q: Float32Array,
   return out;
 }
 
-for (const f of [1, 3, 8, 13, 64]) {
+// 32 and 64: rows two at a time against four queries (scoreTile), 6 queries leaving two for dot
+for (const f of [1, 3, 8, 13, 32, 64]) {
   describe(`scoresBlock (f=${f})`, () => {
     const Y = randomMatrix(ROWS, f, f);
     const Q = randomMatrix(40, f, f + 1);
 
-    for (const queries of [1, 3, QUERY_BLOCK]) {
+    for (const queries of [1, 3, 6, QUERY_BLOCK]) {
       it(`${queries} quer${queries === 1 ? 'y' : 'ies'}: the numbers of scores, bit for bit, for 1 and 2 threads`, () => {
         const first = 5;
         for (const kernels of [jsKernels, wasm1, wasm2]) {
