@@ -427,10 +427,31 @@ function openModel(location: ModelLocation, { manifest, fds, version }: ReturnTy
     },
   };
   loaded.set(model, version);
+  manifests.set(model, manifest);
   unread.register(model, fds);
   openFiles.set(model, fds);
   return model;
 }
+
+/**
+ * Takes the open file of part `key` of a model from loadModel, if that part was not read yet:
+ * the caller then owns the descriptor (closes it) and reads the part as it needs, and the model
+ * itself can no longer read it. Null for a model not from loadModel or a part already read
+ * (or closed). Used by readRowsOnDemand (src/model/fileRows.ts).
+ */
+export function detachFile(model: AlsModel, key: FileKey): { fd: number; dir: string; name: string; bytes: number; sha256: string } | null {
+  const fds = openFiles.get(model);
+  const where = loaded.get(model);
+  const name = FILES[key];
+  const fd = fds?.get(name);
+  const entry = manifests.get(model)?.files[name];
+  if (fds === undefined || fd === undefined || where === undefined || entry === undefined) return null;
+  fds.delete(name);
+  return { fd, dir: where.dir, name, bytes: entry.bytes, sha256: entry.sha256 };
+}
+
+/** the manifest each loaded model was opened with (detachFile gives a part's size and checksum) */
+const manifests = new WeakMap<AlsModel, Manifest>();
 
 /** the descriptors of each loaded model's files not read yet */
 const openFiles = new WeakMap<AlsModel, Map<string, number>>();

@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { keepItemOrder } from '../als/foldIn.js';
 import { AlsError } from '../errors.js';
 import { createWasmKernels, type Kernels } from '../kernels/index.js';
+import { rowsInMemory, type FactorRows } from '../model/fileRows.js';
 import { closeModel } from '../model/load.js';
 import type { AlsModel } from '../model/model.js';
 import { indexNames } from '../query/lookup.js';
@@ -33,6 +34,11 @@ export interface ModelQueries {
    * the factors into the process-wide default kernels, a copy never freed.
    */
   readonly kernels: Kernels;
+  /**
+   * the factors of user row `user` (a new array): read from the model's file when the model came
+   * from a directory (see userFactorRows), so the served model's userFactors is not there to read
+   */
+  userVector(user: number): Promise<Float32Array>;
   /** frees what the queries hold (kernel threads and memory); waiting queries are refused. Called once no request uses the model */
   dispose(): void;
 }
@@ -96,9 +102,20 @@ export class QueueFullError extends AlsError {
  * their size to the peak of a load. Returns the model to answer from, a plain AlsModel with
  * every part materialised and the item factors replaced by the kernel copy (so drop the given
  * model: its arrays are then freed; loadedVersion() knows only the given model), and its
- * queries, batched.
+ * queries, batched. `userRows`: the user factors as the caller keeps them (ModelHolder reads them
+ * a row at a time from the file of a model it loaded itself, see userFactorRows); the queries own
+ * them from then on (dispose() closes them, and so does a failure here). Default: the model's array.
  */
-export async function prepareServing(model: AlsModel, options: ServingOptions = {}): Promise<{ model: AlsModel; queries: ModelQueries }> {
+export async function prepareServing(model: AlsModel, options: ServingOptions = {}, userRows?: FactorRows): Promise<{ model: AlsModel; queries: ModelQueries }> {
+  try {
+    return await prepare(model, options, userRows);
+  } catch (error) {
+    void userRows?.close();
+    throw error;
+  }
+}
+
+async function prepare(model: AlsModel, options: ServingOptions, userRows: FactorRows | undefined): Promise<{ model: AlsModel; queries: ModelQueries }> {
   checkModel('model', model);
   options = checkOptions('options', options);
   const threads = checkWhole('options.threads', options.threads ?? availableParallelism(), 1, 1024);
@@ -106,15 +123,17 @@ export async function prepareServing(model: AlsModel, options: ServingOptions = 
   const maxWaiting = checkWhole('options.maxWaiting', options.maxWaiting ?? DEFAULT_MAX_WAITING, 1);
   const cacheItems = checkWhole('options.cacheItems', options.cacheItems ?? DEFAULT_CACHE_ITEMS, 0);
   checkBoolean('options.compact', options.compact);
+  userRows ??= rowsInMemory(model.userFactors, model.factors);
   // every part read (and checked by the loader) before anything else
-  const { userFactors, itemFactors, userIds, itemNames, userItems, itemListeners } = model;
+  const { itemFactors, userIds, itemNames, userItems, itemListeners } = model;
   closeModel(model);
   // a server answers requests while it prepares a new model: each step below takes 0.1–0.5 s at
   // the 360K shape, so the event loop gets a turn between them
   indexNames(userIds);
   await nextTurn();
-  const kernels = await createWasmKernels(threads);
+  let kernels: Kernels | null = null;
   try {
+    kernels = await createWasmKernels(threads);
     const items = options.compact === false ? { itemNames, itemListeners, userItems, itemFactors: inKernel(kernels, itemFactors) } : candidatesFirst(kernels, model.factors, { itemNames, itemListeners, userItems, itemFactors });
     await nextTurn();
     // name lookups answer in microseconds from the first request on (two sorts of 0.2–0.3 s each)
@@ -122,13 +141,38 @@ export async function prepareServing(model: AlsModel, options: ServingOptions = 
     await nextTurn();
     indexNames(items.itemNames, true);
     await nextTurn();
-    const served: AlsModel = { ...model, userIds, userFactors, ...items };
+    const served = servedModel(model, { userIds, ...items }, userRows);
     const blocks = new BlockQueries(served, kernels, { block, compact: options.compact });
-    return { model: served, queries: new BatchedQueries(blocks, kernels, maxWaiting, new AnswerCache(cacheItems)) };
+    return { model: served, queries: new BatchedQueries(blocks, kernels, userRows, maxWaiting, new AnswerCache(cacheItems)) };
   } catch (error) {
-    kernels.dispose();
+    kernels?.dispose();
     throw error;
   }
+}
+
+/**
+ * The model to answer from: `model`'s settings with the given parts (its own getters are not
+ * called: they would read the parts again). userFactors is the array when the rows are in
+ * memory; when they are in the model's file, reading it throws (a request reads its row with
+ * ModelQueries.userVector).
+ */
+function servedModel(model: AlsModel, parts: Omit<AlsModel, 'users' | 'items' | 'factors' | 'options' | 'input' | 'losses' | 'updates' | 'userFactors'>, userRows: FactorRows): AlsModel {
+  const { users, items, factors, options, input, losses, updates } = model;
+  const inMemory = userRows.inMemory;
+  return {
+    users,
+    items,
+    factors,
+    options,
+    input,
+    losses,
+    ...(updates === undefined ? {} : { updates }),
+    ...parts,
+    get userFactors(): Float32Array {
+      if (inMemory !== null) return inMemory;
+      throw new AlsError('model', 'a served model reads its user factors a row at a time (ModelQueries.userVector)');
+    },
+  };
 }
 
 function inKernel(kernels: Kernels, array: Float32Array): Float32Array {
@@ -269,6 +313,7 @@ class BatchedQueries implements ModelQueries {
   constructor(
     private readonly blocks: BlockQueries,
     readonly kernels: Kernels,
+    private readonly userRows: FactorRows,
     private readonly maxWaiting: number,
     private readonly cache: AnswerCache,
   ) {
@@ -363,6 +408,12 @@ class BatchedQueries implements ModelQueries {
     this.similarWaiting = this.similarWaiting.map(() => []);
     this.vectorWaiting = [];
     this.kernels.dispose();
+    void this.userRows.close();
+  }
+
+  userVector(user: number): Promise<Float32Array> {
+    if (this.disposed) return Promise.reject(unloaded());
+    return this.userRows.row(user);
   }
 }
 

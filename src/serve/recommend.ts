@@ -161,8 +161,7 @@ function checkExplained(n: number, played: number, what: string): void {
 
 /** The recommendations of user row `user` under the stored vector, through the served queries. */
 async function recommendRow({ model, queries }: ServedModel, user: number, count: number, leftOut: number[]) {
-  const f = model.factors;
-  const x = model.userFactors.subarray(user * f, (user + 1) * f);
+  const x = await queries.userVector(user);
   const recommendations = await queries.recommendForVector(x, { count, exclude: leftOut });
   return recommendations.map((r) => scoredItem(model, r));
 }
@@ -177,13 +176,13 @@ function playedBy(model: AlsModel, user: number): Int32Array {
  * explainUser with the request's exclude: the user re-solved exactly from its plays, ranked and
  * explained by that vector, `stored` the score under the stored vector.
  */
-function explainRow(model: AlsModel, kernels: Kernels, user: number, count: number, leftOut: number[]) {
+async function explainRow({ model, queries }: ServedModel, user: number, count: number, leftOut: number[]) {
   const f = model.factors;
-  const X = model.userFactors;
+  const x = await queries.userVector(user);
   const Y = model.itemFactors;
-  return explainedRecommendations(model, foldInUser(model, user), { count, top: EXPLAINED_CONTRIBUTIONS, kernels }, leftOut).map((r) => {
+  return explainedRecommendations(model, foldInUser(model, user), { count, top: EXPLAINED_CONTRIBUTIONS, kernels: queries.kernels }, leftOut).map((r) => {
     let stored = 0;
-    for (let a = 0; a < f; a++) stored += X[user * f + a] * Y[r.index * f + a];
+    for (let a = 0; a < f; a++) stored += x[a] * Y[r.index * f + a];
     return { ...scoredItem(model, r), stored };
   });
 }
@@ -197,7 +196,7 @@ export async function recommendRoutes(app: FastifyInstance, { source }: { source
       const user = userRow(model, request.params.user);
       if (explain) checkExplained(n, playedBy(model, user).length, "the user's played items");
       const leftOut = leaveOut(includePlayed ? [] : playedBy(model, user), excludeRows(model, exclude));
-      const recommendations = explain ? explainRow(model, served.queries.kernels, user, n, leftOut) : await recommendRow(served, user, n, leftOut);
+      const recommendations = explain ? await explainRow(served, user, n, leftOut) : await recommendRow(served, user, n, leftOut);
       return { version, user: model.userIds[user], recommendations };
     }),
   );

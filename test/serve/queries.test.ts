@@ -9,6 +9,7 @@ import { tempDir } from '../helpers.js';
 import { recommendForVector } from '../../src/query/recommend.js';
 import { rankSimilar } from '../../src/query/similar.js';
 import { prepareServing, QueueFullError } from '../../src/serve/queries.js';
+import { userFactorRows } from '../../src/model/fileRows.js';
 import { sampleModel } from './fixtures.js';
 import { foldIn, foldInUser } from '../../src/als/foldIn.js';
 import type { AlsModel } from '../../src/model/model.js';
@@ -16,6 +17,16 @@ import { DEFAULT_MIN_LISTENERS } from '../../src/query/listeners.js';
 import { medianPlays, resolveItemList } from '../../src/query/listened.js';
 
 const single = createWasmKernelsSync();
+
+/** The sample's user factors read whole (a served model reads them a row at a time from its file). */
+async function storedUserFactors(): Promise<Float32Array> {
+  return (await sampleModel()).userFactors;
+}
+
+/** `model` with other training options, its parts not read (a spread would call every getter). */
+function withOptions(model: AlsModel, options: AlsModel['options']): AlsModel {
+  return Object.defineProperties({}, { ...Object.getOwnPropertyDescriptors(model), options: { value: options, enumerable: true } }) as AlsModel;
+}
 
 /** rankSimilar with `exclude` left out afterwards: equal to the batched answer when no excluded row would be listed or bound the range. */
 function similarAlone(model: Parameters<typeof rankSimilar>[0], item: number, count: number, minListeners: number) {
@@ -37,7 +48,8 @@ function inLoadedRows<T extends { index: number }>(answers: T[], original: Int32
 describe('prepareServing', () => {
   it('renumbers the items: the candidates of similar first, names, listeners, factors and plays moved together', async () => {
     const loaded = await sampleModel();
-    const { model, queries } = await prepareServing(loaded, { threads: 2 });
+    // the user factors read a row at a time from their file, as ModelHolder serves a directory
+    const { model, queries } = await prepareServing(loaded, { threads: 2 }, await userFactorRows(loaded));
     try {
       assert.ok(model.itemFactors.buffer instanceof SharedArrayBuffer, 'the item factors live in the kernels’ shared memory');
       const original = originalRows(model, loaded);
@@ -65,8 +77,13 @@ describe('prepareServing', () => {
         for (let n = a.indptr[u] + 1; n < a.indptr[u + 1]; n++) assert.ok(a.indices[n - 1] < a.indices[n]);
         assert.deepEqual(triples(a, model.itemNames), triples(b, loaded.itemNames));
       }
+      // the user factors stay in their file: a row per request, as stored
+      assert.throws(() => model.userFactors, { code: 'model' });
+      const stored = await storedUserFactors();
+      for (const u of [0, 1, 17, model.users - 1]) assert.deepEqual(await queries.userVector(u), stored.subarray(u * f, u * f + f));
+      await assert.rejects(queries.userVector(model.users), { code: 'usage' });
+      await assert.rejects(queries.userVector(-1), { code: 'usage' });
       // the rest as read
-      assert.equal(model.userFactors, loaded.userFactors);
       assert.deepEqual(model.userIds, loaded.userIds);
       assert.deepEqual(model.options, loaded.options);
       assert.equal(loadedVersion(model), null);
@@ -87,8 +104,8 @@ describe('prepareServing', () => {
       assert.deepEqual(served.x, core.x);
       for (const user of [0, 1, 17, model.users - 1]) assert.deepEqual(foldInUser(model, user).x, foldInUser(loaded, user).x);
       // bm25: per-item totals and their average
-      const bm25 = { ...loaded, options: { ...loaded.options, weighting: 'bm25' as const } };
-      const bm25Served = { ...model, options: bm25.options };
+      const bm25 = withOptions(loaded, { ...loaded.options, weighting: 'bm25' as const });
+      const bm25Served = withOptions(model, bm25.options);
       assert.deepEqual(foldInUser(bm25Served, 3).x, foldInUser(bm25, 3).x);
     } finally {
       queries.dispose();
@@ -97,6 +114,8 @@ describe('prepareServing', () => {
 
   it('with compact: false returns a plain model with every part read, the item factors in kernel memory and equal to the loaded ones', async () => {
     const loaded = await sampleModel();
+    // read before: the served model keeps this array (rows in memory)
+    const stored = loaded.userFactors;
     const { model, queries } = await prepareServing(loaded, { threads: 2, compact: false });
     try {
       assert.deepEqual(Object.getOwnPropertyDescriptor(model, 'itemFactors')?.get, undefined);
@@ -104,7 +123,8 @@ describe('prepareServing', () => {
       assert.notEqual(model.itemFactors, loaded.itemFactors);
       assert.ok(model.itemFactors.buffer instanceof SharedArrayBuffer, 'the item factors live in the kernels’ shared memory');
       // the user factors as read: a query copies one row
-      assert.equal(model.userFactors, loaded.userFactors);
+      assert.equal(model.userFactors, stored);
+      assert.deepEqual(await queries.userVector(3), stored.subarray(3 * model.factors, 4 * model.factors));
       assert.deepEqual(model.itemNames, loaded.itemNames);
       assert.deepEqual(model.userItems, loaded.userItems);
       assert.deepEqual(model.itemListeners, loaded.itemListeners);
@@ -151,15 +171,17 @@ describe('ModelQueries', () => {
       const users = Array.from({ length: 20 }, (_, n) => (n * 97) % model.users);
       const similar = similarItems.map((item, n) => queries.similarToRow(item, { count: 1 + (n % 12), exclude: [], minItemUsers: 1 + (n % 4) }));
       const played = (u: number) => indices.subarray(indptr[u], indptr[u + 1]);
-      const recommended = users.map((u, n) => queries.recommendForVector(model.userFactors.subarray(u * f, u * f + f), { count: 1 + (n % 7), exclude: played(u) }));
+      const vectors = await Promise.all(users.map((u) => queries.userVector(u)));
+      const recommended = users.map((u, n) => queries.recommendForVector(vectors[n], { count: 1 + (n % 7), exclude: played(u) }));
       const [similarAnswers, recommendAnswers] = await Promise.all([Promise.all(similar), Promise.all(recommended)]);
       const original = originalRows(model, loaded);
+      const stored = await storedUserFactors();
       similarItems.forEach((item, n) => {
         const { similar, leftOut } = similarAnswers[n];
         assert.deepEqual({ similar: inLoadedRows(similar, original), leftOut }, similarAlone(loaded, original[item], 1 + (n % 12), 1 + (n % 4)));
       });
       users.forEach((u, n) => {
-        const expected = recommendForVector(loaded, loaded.userFactors, u * f, Array.from(played(u), (r) => original[r]), { count: 1 + (n % 7), kernels: single });
+        const expected = recommendForVector(loaded, stored, u * f, Array.from(played(u), (r) => original[r]), { count: 1 + (n % 7), kernels: single });
         assert.deepEqual(inLoadedRows(recommendAnswers[n], original), expected);
       });
       // 20 similar queries, 10 on each candidate set (minimum 1–2: every item; 3–4: compacted): one
@@ -182,11 +204,11 @@ describe('ModelQueries', () => {
       assert.deepEqual(less.similar.map((s) => s.index), [whole.similar[1].index, whole.similar[3].index, whole.similar[4].index]);
       assert.equal(less.similar[0].score, 1);
       assert.equal(less.similar[0].raw, whole.similar[1].raw);
-      const x = model.userFactors.subarray(0, model.factors);
+      const x = await queries.userVector(0);
       const top = await queries.recommendForVector(x, { count: 4, exclude: [] });
       const rest = await queries.recommendForVector(x, { count: 3, exclude: [top[0].index] });
       const original = originalRows(model, loaded);
-      assert.deepEqual(inLoadedRows(rest, original), recommendForVector(loaded, loaded.userFactors, 0, [original[top[0].index]], { count: 3, kernels: single }));
+      assert.deepEqual(inLoadedRows(rest, original), recommendForVector(loaded, await storedUserFactors(), 0, [original[top[0].index]], { count: 3, kernels: single }));
       assert.deepEqual(rest.map((r) => r.index), top.slice(1).map((r) => r.index));
     } finally {
       queries.dispose();
