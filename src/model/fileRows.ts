@@ -75,10 +75,11 @@ export async function userFactorRows(model: AlsModel): Promise<FactorRows> {
   const file = detachFile(model, 'userFactors');
   if (file === null) return rowsInMemory(model.userFactors, model.factors);
   const { fd, dir, name, bytes, sha256 } = file;
-  const f = model.factors;
+  // numbers only below: the rows outlive the model, which must not be kept (its parts are read arrays)
+  const { users, factors: f } = model;
   const corrupt = (what: string) => new AlsError('model', `${dir}: ${name} ${what} (the model is corrupt or incomplete; train it again)`);
   try {
-    if (bytes !== model.users * f * 4) throw corrupt(`has ${bytes} bytes, expected ${model.users * f * 4}`);
+    if (bytes !== users * f * 4) throw corrupt(`has ${bytes} bytes, expected ${users * f * 4}`);
     const hash = createHash('sha256');
     const chunk = Buffer.allocUnsafeSlow(Math.min(CHECK_CHUNK, bytes));
     for (let at = 0; at < bytes; ) {
@@ -97,12 +98,12 @@ export async function userFactorRows(model: AlsModel): Promise<FactorRows> {
   }
   let open = true;
   return {
-    rows: model.users,
+    rows: users,
     factors: f,
     inMemory: null,
     async row(r) {
       if (!open) throw new AlsError('model', `${dir}: ${name} was closed`);
-      checkRow(r, model.users);
+      checkRow(r, users);
       const out = new Float32Array(f);
       await readFully(fd, new Uint8Array(out.buffer), f * 4, r * f * 4, () => corrupt(`ends before row ${r}`));
       if (firstNonFinite(out) !== -1) throw corrupt(`changed since it was loaded: row ${r} holds a non-finite value`);
