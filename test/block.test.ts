@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { train } from '../src/als/train.js';
 import { readInteractions } from '../src/data/read.js';
-import { createWasmKernels, jsKernels, type BlockSelection, type Kernels } from '../src/kernels/index.js';
+import { createWasmKernels, jsKernels, kernelBuildAvailable, type BlockSelection, type Kernels } from '../src/kernels/index.js';
 import type { AlsModel } from '../src/model/model.js';
 import { recommendFor } from '../src/query/recommend.js';
 import { QUERY_BLOCK, writeAllRecommendations } from '../src/query/recommendAll.js';
@@ -177,4 +178,47 @@ describe('--all against single queries (sample)', () => {
       }
     }
   });
+});
+
+describe('the two kernel builds (fma: relaxed SIMD, simd128: plain)', () => {
+  it('chooses fma where the engine compiles relaxed SIMD (Node 20 behind its flag, set by kernelBuild), simd128 when ALS_KERNELS=simd128', () => {
+    const probe = "import('./dist/src/kernels/index.js').then((k) => process.stdout.write(k.kernelBuild()))";
+    const run = (env: NodeJS.ProcessEnv) => execFileSync(process.execPath, ['-e', probe], { cwd: join(import.meta.dirname, '..', '..'), env, encoding: 'utf8' });
+    assert.equal(run({ ...process.env, ALS_KERNELS: 'simd128' }), 'simd128');
+    const best = run({ ...process.env, ALS_KERNELS: '' });
+    // CI runs on this Node 20 with an x86 CPU: the faster build must be the one in use there
+    if (process.env.CI === 'true') assert.equal(best, 'fma');
+    assert.equal(best, kernelBuildAvailable('fma') ? 'fma' : 'simd128');
+  });
+
+  for (const f of [13, 64]) {
+    it(`score the same within float rounding (f=${f}); each build's scoresBlock is its scores bit for bit, on 1 and 2 threads`, async (t) => {
+      if (!kernelBuildAvailable('fma')) return t.skip('this engine does not compile relaxed SIMD');
+      const Y = randomMatrix(ROWS, f, 3);
+      const Q = randomMatrix(8, f, 4);
+      const blocks: Record<string, Float32Array> = {};
+      for (const build of ['fma', 'simd128'] as const) {
+        for (const threads of [1, 2]) {
+          const kernels = await createWasmKernels(threads, { build });
+          try {
+            const out = new Float32Array(8 * ROWS);
+            kernels.scoresBlock(Y, ROWS, f, Q, 0, 8, out);
+            const row = new Float32Array(ROWS);
+            for (let q = 0; q < 8; q++) {
+              kernels.scores(Y, ROWS, f, Q, q * f, row);
+              assert.deepEqual(out.subarray(q * ROWS, (q + 1) * ROWS), row, `${build}, ${threads} threads, query ${q}`);
+            }
+            if (threads === 2) assert.deepEqual(out, blocks[build], `${build}: 2 threads as 1`);
+            blocks[build] = out;
+          } finally {
+            kernels.dispose();
+          }
+        }
+      }
+      const reference = new Float32Array(8 * ROWS);
+      jsKernels.scoresBlock(Y, ROWS, f, Q, 0, 8, reference);
+      for (const build of ['fma', 'simd128']) assert.ok(relativeError(blocks[build], reference) < 1e-5, `${build}: ${relativeError(blocks[build], reference)}`);
+      if (f === 64) assert.notDeepEqual(blocks.fma, blocks.simd128, 'the fused build rounds once: some last bits differ');
+    });
+  }
 });

@@ -6,7 +6,7 @@ import { createWasmKernels, createWasmKernelsSync } from './wasm.js';
 
 export type { BlockSelection, HalfStep, Kernels } from './types.js';
 export { jsKernels, choleskySolve } from './js.js';
-export { createWasmKernels, createWasmKernelsSync, type WasmKernelOptions } from './wasm.js';
+export { createWasmKernels, createWasmKernelsSync, kernelBuild, kernelBuildAvailable, type KernelBuild, type WasmKernelOptions } from './wasm.js';
 
 export const KERNEL_ENGINES = ['wasm', 'js'] as const;
 /** wasm: WebAssembly SIMD on worker threads (the default); js: the plain TypeScript reference */

@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
+import { AlsError } from '../errors.js';
 import { Worker } from 'node:worker_threads';
 import { jsKernels } from './js.js';
 import { ARG, ARGUMENTS, CONTROL_BYTES, CONTROL_INTS, SLOT, TASK, work, type KernelExports } from './pool.js';
@@ -33,14 +35,68 @@ export interface WasmKernelOptions {
    */
   gatherFrom?: number;
   gatherUpTo?: number;
+  /** the build to run (default: kernelBuild(), the best this engine compiles) */
+  build?: KernelBuild;
 }
 
-let compiled: WebAssembly.Module | null = null;
+/**
+ * The two builds of src/kernels/assembly (`npm run build`): 'fma' has relaxed SIMD, so that
+ * scoring fuses each multiply and add (f32x4.relaxed_madd: about a fifth faster where the CPU
+ * has FMA, and a different last bit in some scores); 'simd128' is plain SIMD128. Training is the
+ * same code in both: a model's bytes do not depend on the build.
+ */
+export type KernelBuild = 'fma' | 'simd128';
 
-/** The compiled kernels (built from src/kernels/assembly by `npm run build`). */
-function kernelModule(): WebAssembly.Module {
-  compiled ??= new WebAssembly.Module(readFileSync(new URL('./kernels.wasm', import.meta.url)));
-  return compiled;
+const FILE_OF: Record<KernelBuild, string> = { fma: './kernels-fma.wasm', simd128: './kernels.wasm' };
+const compiled = new Map<KernelBuild, WebAssembly.Module>();
+let chosen: KernelBuild | null = null;
+
+function buildBytes(build: KernelBuild): Buffer {
+  return readFileSync(new URL(FILE_OF[build], import.meta.url));
+}
+
+/**
+ * The build this process uses: 'fma' when the engine compiles relaxed SIMD, else 'simd128';
+ * ALS_KERNELS=simd128 in the environment asks for the plain one. Node 20 compiles relaxed SIMD
+ * behind V8's flag, which is set here, before the first compile (flags are the process's, so
+ * worker threads have it too); later Node versions need none.
+ */
+export function kernelBuild(): KernelBuild {
+  if (chosen !== null) return chosen;
+  chosen = process.env.ALS_KERNELS !== 'simd128' && compileFma() ? 'fma' : 'simd128';
+  return chosen;
+}
+
+/** Compiles the fma build (the engine's flag set when needed) into `compiled`; false when the engine cannot. */
+function compileFma(): boolean {
+  if (compiled.has('fma')) return true;
+  const bytes = buildBytes('fma');
+  for (const flag of [null, '--experimental-wasm-relaxed-simd']) {
+    if (flag !== null) setFlagsFromString(flag);
+    try {
+      compiled.set('fma', new WebAssembly.Module(bytes));
+      return true;
+    } catch {
+      // a CompileError: relaxed SIMD is off (or unknown) in this engine
+    }
+  }
+  return false;
+}
+
+/** Whether `build` compiles here (the fma build needs relaxed SIMD: see kernelBuild). */
+export function kernelBuildAvailable(build: KernelBuild): boolean {
+  return build === 'simd128' || compileFma();
+}
+
+/** The compiled kernels of `build`. */
+function kernelModule(build: KernelBuild): WebAssembly.Module {
+  if (build === 'fma' && !compileFma()) throw new AlsError('usage', 'the fma build of the kernels needs WebAssembly relaxed SIMD, which this engine does not compile');
+  let module = compiled.get(build);
+  if (module === undefined) {
+    module = new WebAssembly.Module(buildBytes(build));
+    compiled.set(build, module);
+  }
+  return module;
 }
 
 interface TypedArrayType<T> {
@@ -101,6 +157,7 @@ class Scratch<T extends Float32Array | Float64Array | Int32Array> {
 
 class WasmKernels implements Kernels {
   readonly name = 'wasm';
+  readonly build: KernelBuild;
   private readonly arena = new Arena();
   private readonly exports: KernelExports;
   private readonly control: Int32Array;
@@ -114,7 +171,8 @@ class WasmKernels implements Kernels {
   private readonly vector = new Scratch((n) => this.arena.float32(n));
 
   constructor(readonly threads: number, private readonly options: WasmKernelOptions = {}) {
-    this.exports = new WebAssembly.Instance(kernelModule(), { env: { memory: this.arena.memory } }).exports as unknown as KernelExports;
+    this.build = options.build ?? kernelBuild();
+    this.exports = new WebAssembly.Instance(kernelModule(this.build), { env: { memory: this.arena.memory } }).exports as unknown as KernelExports;
     const shared = new SharedArrayBuffer(CONTROL_BYTES);
     this.control = new Int32Array(shared, 0, CONTROL_INTS);
     this.args = new Float64Array(shared, CONTROL_INTS * 4, ARGUMENTS);
@@ -125,7 +183,7 @@ class WasmKernels implements Kernels {
     const ready: Promise<unknown>[] = [];
     for (let thread = 1; thread < this.threads; thread++) {
       const worker = new Worker(new URL('./worker.js', import.meta.url), {
-        workerData: { module: kernelModule(), memory: this.arena.memory, control: this.control.buffer, thread },
+        workerData: { module: kernelModule(this.build), memory: this.arena.memory, control: this.control.buffer, thread },
       });
       worker.unref();
       ready.push(

@@ -35,6 +35,41 @@
   return sum;
 }
 
+/**
+ * acc + a·b, fused where the build has relaxed SIMD (kernels-fma.wasm: one rounding, and one
+ * instruction on CPUs with FMA) and as a product then a sum in the SIMD128 build (kernels.wasm).
+ * Only the scoring kernels use it, so training gives the same bytes with either build.
+ */
+@inline function madd(acc: v128, a: v128, b: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, acc);
+  return f32x4.add(acc, f32x4.mul(a, b));
+}
+
+/** dot for scores: the same four partial sums, with madd (scores and scoresBlock give the same numbers). */
+@inline function dotScore(a: usize, b: usize, f: i32): f32 {
+  let acc0 = f32x4.splat(0);
+  let acc1 = f32x4.splat(0);
+  let acc2 = f32x4.splat(0);
+  let acc3 = f32x4.splat(0);
+  const blockEnd = f & ~15;
+  let k = 0;
+  for (; k < blockEnd; k += 16) {
+    const o = <usize>k << 2;
+    acc0 = madd(acc0, v128.load(a + o), v128.load(b + o));
+    acc1 = madd(acc1, v128.load(a + o, 16), v128.load(b + o, 16));
+    acc2 = madd(acc2, v128.load(a + o, 32), v128.load(b + o, 32));
+    acc3 = madd(acc3, v128.load(a + o, 48), v128.load(b + o, 48));
+  }
+  const vectorEnd = f & ~3;
+  for (; k < vectorEnd; k += 4) {
+    acc0 = madd(acc0, v128.load(a + (<usize>k << 2)), v128.load(b + (<usize>k << 2)));
+  }
+  const acc = f32x4.add(f32x4.add(acc0, acc1), f32x4.add(acc2, acc3));
+  let sum = f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3);
+  for (; k < f; k++) sum += load<f32>(a + (<usize>k << 2)) * load<f32>(b + (<usize>k << 2));
+  return sum;
+}
+
 /** y[0..n) += alpha · x[0..n) */
 @inline function axpy(alpha: f32, x: usize, y: usize, n: i32): void {
   const a = f32x4.splat(alpha);
@@ -311,13 +346,13 @@ export function dataLoss(
 /** out[j] = Y[j] · x for rows [start, end) of Y. */
 export function scores(Y: usize, f: i32, x: usize, out: usize, start: i32, end: i32): void {
   const stride = <usize>f << 2;
-  for (let j = start; j < end; j++) store<f32>(out + (<usize>j << 2), dot(Y + <usize>j * stride, x, f));
+  for (let j = start; j < end; j++) store<f32>(out + (<usize>j << 2), dotScore(Y + <usize>j * stride, x, f));
 }
 
 /**
  * out[q · outStride + j] = Y[j] · Q[q] for rows [start, end) of Y and the nq rows of Q: each
  * Y row is read from memory once for all nq queries (they stay in cache), and every number is
- * dot's, bit for bit the one `scores` gives for that query alone. With f a multiple of 16,
+ * dotScore's, bit for bit the one `scores` gives for that query alone. With f a multiple of 16,
  * rows go two at a time against four queries at a time (scoreTile): 6 loads feed 8 products
  * where dot needs 16, and the pass was bound by loads.
  */
@@ -337,8 +372,8 @@ export function scoresBlock(Y: usize, f: i32, Q: usize, nq: i32, out: usize, out
         x += stride << 2;
       }
       for (; q < nq; q++) {
-        store<f32>(o, dot(y, x, f));
-        store<f32>(o + 4, dot(y + stride, x, f));
+        store<f32>(o, dotScore(y, x, f));
+        store<f32>(o + 4, dotScore(y + stride, x, f));
         o += outRow;
         x += stride;
       }
@@ -349,7 +384,7 @@ export function scoresBlock(Y: usize, f: i32, Q: usize, nq: i32, out: usize, out
     let o = out + (<usize>j << 2);
     let x = Q;
     for (let q = 0; q < nq; q++) {
-      store<f32>(o, dot(y, x, f));
+      store<f32>(o, dotScore(y, x, f));
       o += outRow;
       x += stride;
     }
@@ -377,9 +412,9 @@ let t23_7: v128 = f32x4.splat(0);
 
 /**
  * Two rows y0, y1 (y1 = y0 + stride) against four queries x .. x + 3·stride, f = stride / 4 a
- * multiple of 16. dot keeps four partial sums, of the floats 16i + 4s .. 16i + 4s + 3 for
+ * multiple of 16. dotScore keeps four partial sums, of the floats 16i + 4s .. 16i + 4s + 3 for
  * s = 0..3, and adds them as (s0 + s1) + (s2 + s3); each pass here computes one s for all 8
- * numbers, in dot's order, so every number is dot's bit for bit.
+ * numbers, in dotScore's order, so every number is dotScore's bit for bit.
  */
 @inline function scoreTile(y0: usize, y1: usize, x: usize, stride: usize, o: usize, outRow: usize): void {
   scorePass(y0, y1, x, stride, 0);
@@ -417,17 +452,17 @@ let t23_7: v128 = f32x4.splat(0);
     const v0 = v128.load(y0 + k);
     const v1 = v128.load(y1 + k);
     let w = v128.load(x + k);
-    a0 = f32x4.add(a0, f32x4.mul(v0, w));
-    a1 = f32x4.add(a1, f32x4.mul(v1, w));
+    a0 = madd(a0, v0, w);
+    a1 = madd(a1, v1, w);
     w = v128.load(x1 + k);
-    a2 = f32x4.add(a2, f32x4.mul(v0, w));
-    a3 = f32x4.add(a3, f32x4.mul(v1, w));
+    a2 = madd(a2, v0, w);
+    a3 = madd(a3, v1, w);
     w = v128.load(x2 + k);
-    a4 = f32x4.add(a4, f32x4.mul(v0, w));
-    a5 = f32x4.add(a5, f32x4.mul(v1, w));
+    a4 = madd(a4, v0, w);
+    a5 = madd(a5, v1, w);
     w = v128.load(x3 + k);
-    a6 = f32x4.add(a6, f32x4.mul(v0, w));
-    a7 = f32x4.add(a7, f32x4.mul(v1, w));
+    a6 = madd(a6, v0, w);
+    a7 = madd(a7, v1, w);
   }
   if (offset == 0) {
     t01_0 = a0;
