@@ -13,7 +13,9 @@ import { registerOpenApi } from './openapi.js';
 import { pageRoutes } from './page.js';
 import { recommendRoutes } from './recommend.js';
 import { requestLogPlugin } from './requestLog.js';
-import { addSharedSchemas, DEFAULT_BODY_LIMIT, finiteKeyword, LIMITS } from './schemas.js';
+import type { AnySchema } from 'ajv';
+import { addSharedSchemas, DEFAULT_BODY_LIMIT, LIMITS, SHARED_SCHEMAS } from './schemas.js';
+import { requestValidators } from './validation.js';
 import { similarRoutes } from './similar.js';
 
 /** Options of buildApp. */
@@ -86,7 +88,6 @@ export async function buildApp(options: ServeOptions): Promise<FastifyInstance> 
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     schemaErrorFormatter: formatSchemaError,
-    ajv: { plugins: [finiteKeyword] },
     // a malformed URL (bad percent-encoding) in the one error shape, as the error handler would
     frameworkErrors: (error, _request, reply) => {
       const status = error.statusCode ?? 400;
@@ -101,6 +102,7 @@ export async function buildApp(options: ServeOptions): Promise<FastifyInstance> 
   app.addHook('onClose', async () => holder.close());
   setErrorHandler(app);
   addSharedSchemas(app);
+  app.setValidatorCompiler(requestValidators(SHARED_SCHEMAS as unknown as AnySchema[]));
   if (cors !== undefined) addCors(app, cors);
   if (apiKey !== undefined) addApiKeyCheck(app, apiKey);
   await registerOpenApi(app);

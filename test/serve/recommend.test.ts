@@ -179,6 +179,14 @@ describe('POST /api/recommend (a listener not in the model)', () => {
       [{ items: [{ name: '' }] }, 'body/items[0].name must NOT have fewer than 1 characters'],
       [{ items: [{ name: 'muse' }], n: 0 }, 'body/n must be >= 1'],
       [{ items: Array.from({ length: 1001 }, () => ({ name: 'muse' })) }, 'body/items must NOT have more than 1000 items'],
+      // a JSON body has types: a number or boolean sent as another type is not converted
+      [{ items: [{ name: 'muse', plays: '12' }] }, 'body/items[0].plays must be number'],
+      [{ items: [{ name: 'muse', plays: true }] }, 'body/items[0].plays must be number'],
+      [{ items: [{ name: 'muse' }], n: '5' }, 'body/n must be integer'],
+      [{ items: [{ name: 'muse' }], explain: 'true' }, 'body/explain must be boolean'],
+      [{ items: [{ name: 'muse' }], explain: 1 }, 'body/explain must be boolean'],
+      [{ items: 'muse' }, 'body/items must be array'],
+      [{ items: [{ name: 7 }] }, 'body/items[0].name must be string'],
     ];
     for (const [payload, message] of cases) {
       const reply = await post('/api/recommend', payload);
@@ -243,6 +251,8 @@ describe('POST /api/recommend/batch', () => {
       [{ users: [{ id: 'user2' }] }, 'body/users[0] must be string'],
       [{ users: Array.from({ length: 1001 }, (_, k) => `u${k}`) }, 'body/users must NOT have more than 1000 items'],
       [{ users: ['user2'], n: 1001 }, 'body/n must be <= 1000'],
+      [{ users: ['user2'], n: '4' }, 'body/n must be integer'],
+      [{ users: [2] }, 'body/users[0] must be string'],
     ];
     for (const [payload, message] of cases) {
       const reply = await post('/api/recommend/batch', payload);
