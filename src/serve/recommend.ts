@@ -9,7 +9,7 @@ import { resolveItemList, type ListedItem } from '../query/listened.js';
 import { closestNames } from '../query/lookup.js';
 import { errorBody, HTTP_STATUS, NotFoundError } from './errors.js';
 import { withLease } from './lease.js';
-import { excludeRows, leaveOut, scoredItem, SUGGESTIONS, userRow } from './names.js';
+import { excludeRows, leaveOut, scoredItem, suggestionBudget, SUGGESTIONS, userRow } from './names.js';
 import { COUNT, errorResponses, EXCLUDE, LIMITS, NAME, PLAYS, SCORED_ITEMS } from './schemas.js';
 import type { ModelSource, ServedModel } from './servedModel.js';
 
@@ -211,7 +211,7 @@ export async function recommendRoutes(app: FastifyInstance, { source }: { source
         }
       });
       const resolved = resolveItemList(model, items);
-      const unknown = resolved.unknown.map(({ name }, k) => ({ name, suggestions: k < SUGGESTED_UNKNOWNS ? closestNames(model.itemNames, name, SUGGESTIONS) : [] }));
+      const unknown = resolved.unknown.map(({ name }, k) => ({ name, suggestions: k < SUGGESTED_UNKNOWNS ? suggestionBudget.spend(() => closestNames(model.itemNames, name, SUGGESTIONS), []) : [] }));
       if (resolved.found.length === 0) {
         const suggestions = [...new Set(unknown.flatMap((u) => u.suggestions))].slice(0, SUGGESTIONS);
         throw new NotFoundError(`none of the ${items.length === 1 ? 'item' : `${items.length} items`} listed in items is in the model`, suggestions);
