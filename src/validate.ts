@@ -24,6 +24,15 @@ export function num(value: number): string {
   return size >= 1e6 || size < 1e-4 ? rounded.toExponential().replace('e+', 'e') : String(rounded);
 }
 
+/**
+ * `value` (> limit) as num() shows it, or in full when num's rounding would show it at or below
+ * `limit` (1e15 + 1 is "1000000000000001", not "1e15", in "… above 1e15").
+ */
+export function numAbove(value: number, limit: number): string {
+  const short = num(value);
+  return Number(short) > limit ? short : String(value);
+}
+
 /** A value as a message shows it: numbers by num(), other things as JSON (short). */
 export function valueForMessage(value: unknown): string {
   if (typeof value === 'number') return num(value);

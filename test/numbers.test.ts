@@ -127,6 +127,11 @@ describe('issue 9 class 4: fold-in and update hold the same line', () => {
       () => recommendForList(linear, [{ name: 'i1', plays: 9e14 }, { name: 'I1', plays: 9e14 }]),
       isAlsError('usage', /the plays listed for "i1" add up to 1\.8e15, above 1e15/),
     );
+    // just above: shown in full, not rounded to the limit it is above
+    assert.throws(
+      () => recommendForList(linear, [{ name: 'i1', plays: 1e15 }, { name: 'i1', plays: 1 }]),
+      isAlsError('usage', /the plays listed for "i1" add up to 1000000000000001, above 1e15/),
+    );
   });
 
   it('a fold-in against item factors holding ∞ is a model error, not NaN scores (issue 9 class 4)', () => {

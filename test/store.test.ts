@@ -52,6 +52,20 @@ function oneLine(result: { stderr: string }, pattern: RegExp): void {
 }
 
 describe('issue 9, class 1: what a model directory may be', () => {
+  it('refuses a copy made by following the links (cp -rL) as not written by als, and says how to copy a model', () => {
+    const model = join(work, 'to-copy');
+    assert.equal(als(['train', plays, '--model', model, '--format', 'triples', '--factors', '2', '--iterations', '1', '-q']).status, 0);
+    const copy = join(work, 'copied-with-L');
+    execFileSync('cp', ['-rL', model, copy]);
+    const info = als(['info', '--model', copy]);
+    assert.equal(info.status, 4);
+    assert.match(info.stderr, /\.als\/current is not a link \(a copy that followed the links, such as cp -rL, makes it a folder: copy a model with cp -a or rsync -a\)/);
+    assert.equal(info.stderr.trim().split('\n').length, 1);
+    const kept = join(work, 'copied-with-a');
+    execFileSync('cp', ['-a', model, kept]);
+    assert.equal(als(['info', '--model', kept]).status, 0);
+  });
+
   it("refuses a folder holding another tool's model.json (exit 4) and leaves every file byte for byte", () => {
     const other = join(work, 'other-tool');
     mkdirSync(other);

@@ -322,7 +322,7 @@ function checkSums(name: string, m: CsrMatrix, userIds: string[], itemNames: str
         throw new AlsError(
           'input',
           `${name}: the counts of user ${quoteForMessage(userIds[u])} and item ${quoteForMessage(itemNames[m.indices[n]])} add up to ` +
-            `${m.data[n].toPrecision(3)}, ${ABOVE_MAX_COUNT}`,
+            `${Number(m.data[n].toPrecision(3)) > MAX_COUNT ? m.data[n].toPrecision(3) : String(m.data[n])}, ${ABOVE_MAX_COUNT}`,
         );
       }
     }

@@ -106,7 +106,7 @@ function resolveCurrent(dir: string): ModelLocation {
   try {
     // one resolution by the kernel, so that a switch under us gives the old or the new version;
     // the link als wrote names a version folder beside it, anything else was not written by als
-    if (!lstatSync(current).isSymbolicLink()) throw new AlsError('model', `${dir}: ${STORE_DIR}/${CURRENT} is not a link; train the model again`);
+    if (!lstatSync(current).isSymbolicLink()) throw new AlsError('model', `${dir}: ${STORE_DIR}/${CURRENT} is not a link (a copy that followed the links, such as cp -rL, makes it a folder: copy a model with cp -a or rsync -a); train the model again`);
     const root = realpathSync(current);
     const version = basename(root);
     if (!VERSION_NAME.test(version) || dirname(root) !== realpathSync(join(dir, STORE_DIR))) {

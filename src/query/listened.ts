@@ -1,5 +1,5 @@
 import { foldIn, type FoldedUser, type UserPlays } from '../als/foldIn.js';
-import { checkModel, checkOptions, checkPlay, checkString, num, valueForMessage } from '../validate.js';
+import { checkModel, checkOptions, checkPlay, checkString, num, numAbove, valueForMessage } from '../validate.js';
 import { isStoredCount, MAX_COUNT, parseCount } from '../data/rows.js';
 import { AlsError, quoteForMessage } from '../errors.js';
 import type { AlsModel } from '../model/model.js';
@@ -131,7 +131,7 @@ export function resolveItemList(model: AlsModel, list: ListedItem[], defaultPlay
     }
     const total = (byItem.get(index) ?? 0) + (entry.plays ?? (defaultPlays ??= medianPlays(model)));
     if (total > MAX_COUNT) {
-      throw new AlsError('usage', `the plays listed for ${JSON.stringify(model.itemNames[index])} add up to ${num(total)}, above ${num(MAX_COUNT)}, the largest count als takes`);
+      throw new AlsError('usage', `the plays listed for ${JSON.stringify(model.itemNames[index])} add up to ${numAbove(total, MAX_COUNT)}, above ${num(MAX_COUNT)}, the largest count als takes`);
     }
     byItem.set(index, total);
   }
