@@ -9,7 +9,7 @@ export interface ModelFile {
 }
 
 export interface ModelDirectory {
-  /** model.json, the data files in format order, then timings.json if it is a regular file */
+  /** model.json, the data files in format order, then timings.json if it was read (a regular file of at most 64 KiB) */
   files: ModelFile[];
   totalBytes: number;
   /** seconds per phase from timings.json ({read, train} from `als train`); null when absent or unreadable */

@@ -211,7 +211,8 @@ function readTimingsFile(root: string): { timings: Record<string, number> | null
     return { timings: null, bytes: null };
   }
   try {
-    if (opened.size > MAX_TIMINGS_BYTES) return { timings: null, bytes: opened.size };
+    // ignored, so not listed either: a crafted 10 GB sparse file would make the model look 10 GB
+    if (opened.size > MAX_TIMINGS_BYTES) return { timings: null, bytes: null };
     return { timings: parseTimings(readExactly(opened.fd, opened.size).toString('utf8')), bytes: opened.size };
   } catch {
     return { timings: null, bytes: opened.size };
