@@ -5,7 +5,7 @@ import type { Metrics } from '../eval/metrics.js';
 import { DEFAULT_SPLIT_SEED, DEFAULT_TEST_FRACTION } from '../eval/split.js';
 import { writeSplit, type WrittenSplit } from '../eval/writeSplit.js';
 import { decimal, wholeNumber } from './parse.js';
-import { formatCount, formatSeconds, makeOutput, padEnd, plural, printJson, type Output } from './output.js';
+import { formatCount, formatSeconds, makeOutput, padEnd, plural, printJson, shown, type Output } from './output.js';
 import { startProgress } from './progress.js';
 import { readInput } from './train.js';
 import { addTrainOptions, trainOptionsFrom, type TrainCliOptions } from './trainOptions.js';
@@ -100,8 +100,8 @@ async function runEvaluate(file: string, cli: EvaluateCliOptions): Promise<void>
 
 function printWritten(out: Output, written: WrittenSplit): void {
   out.line(
-    `Wrote the split: ${written.train} ${out.color.dim(`(${plural(written.trainInteractions, 'interaction')})`)}, ` +
-      `${written.test} ${out.color.dim(`(${plural(written.testInteractions, 'interaction')} of ${plural(written.testUsers, 'user')})`)}`,
+    `Wrote the split: ${shown(written.train)} ${out.color.dim(`(${plural(written.trainInteractions, 'interaction')})`)}, ` +
+      `${shown(written.test)} ${out.color.dim(`(${plural(written.testInteractions, 'interaction')} of ${plural(written.testUsers, 'user')})`)}`,
   );
 }
 

@@ -189,5 +189,5 @@ async function recommendAll(out: Output, model: AlsModel, cli: RecommendCliOptio
   if (toStdout) return;
   const seconds = (performance.now() - started) / 1000;
   if (cli.json) printJson({ output: cli.output, users: model.users, lines, seconds });
-  else if (!out.quiet) out.line(`Wrote ${formatCount(lines)} recommendations for ${formatCount(model.users)} users to ${cli.output} ${out.color.dim(`(${formatSeconds(seconds)})`)}`);
+  else if (!out.quiet) out.line(`Wrote ${formatCount(lines)} recommendations for ${formatCount(model.users)} users to ${shown(cli.output as string)} ${out.color.dim(`(${formatSeconds(seconds)})`)}`);
 }

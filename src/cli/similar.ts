@@ -78,7 +78,7 @@ async function similarAll(out: Output, model: AlsModel, cli: SimilarCliOptions):
   const seconds = (performance.now() - started) / 1000;
   if (cli.json) printJson({ output: cli.output, ...summary, seconds });
   else if (!out.quiet) {
-    out.line(`Wrote ${formatCount(summary.lines)} neighbours of ${formatCount(summary.items)} artists to ${cli.output} ${out.color.dim(`(${formatSeconds(seconds)})`)}`);
+    out.line(`Wrote ${formatCount(summary.lines)} neighbours of ${formatCount(summary.items)} artists to ${shown(cli.output as string)} ${out.color.dim(`(${formatSeconds(seconds)})`)}`);
     if (summary.leftOut > 0) out.line(out.color.dim(`(${leftOutNote(summary.leftOut, summary.minListeners)})`));
   }
 }

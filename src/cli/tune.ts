@@ -17,7 +17,7 @@ import {
   type TuneResult,
 } from '../eval/tune.js';
 import { decimal, wholeNumber } from './parse.js';
-import { formatCount, formatSeconds, makeOutput, plural, printJson, type Output } from './output.js';
+import { formatCount, formatSeconds, makeOutput, plural, printJson, shown, type Output } from './output.js';
 import { startProgress, type Progress } from './progress.js';
 import { readInput } from './train.js';
 import { addTrainOptions, givenTrainOptions, type TrainCliOptions } from './trainOptions.js';
@@ -216,8 +216,8 @@ function printResult(out: Output, cli: TuneCliOptions, file: string, result: Tun
     out.warn('the best settings do not beat the defaults on test: the difference on validation may be noise; consider keeping the defaults');
   }
   out.line(`${c.bold('Train with')}`);
-  out.line(`  ${command}`);
-  if (cli.writeConfig) out.line(`${c.bold('Wrote')} ${cli.writeConfig}  ${c.dim(`(als train ${shellQuote(file)} --config ${shellQuote(cli.writeConfig)})`)}`);
+  out.line(`  ${shown(command)}`);
+  if (cli.writeConfig) out.line(`${c.bold('Wrote')} ${shown(cli.writeConfig)}  ${c.dim(`(als train ${shown(shellQuote(file))} --config ${shown(shellQuote(cli.writeConfig))})`)}`);
 }
 
 /** The `als train …` line of the best settings, with the options that were held fixed. */
