@@ -30,6 +30,24 @@ describe('settings files', () => {
   });
 });
 
+describe('settings files with a byte order mark', () => {
+  it('drop a leading UTF-8 BOM, as data files do; a BOM anywhere else is still no JSON', () => {
+    const text = formatTrainConfig({ weighting: 'bm25', alpha: 0.5, regularization: 2, factors: 8, iterations: 3 }, 'saved by an editor');
+    assert.deepEqual(parseTrainConfig(`\uFEFF${text}`, 'bom.json'), parseTrainConfig(text, 'bom.json'));
+    assert.throws(() => parseTrainConfig(`\uFEFF\uFEFF${text}`, 'a.json'), isError('input', /^a\.json: not valid JSON/));
+  });
+
+  it('als train --config reads a settings file saved with a BOM', () => {
+    const work = tempDir('als-bom-');
+    const config = join(work, 'bom.json');
+    writeFileSync(config, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"factors": 8, "iterations": 2, "weighting": "bm25"}')]));
+    const trained = spawnSync(process.execPath, [ALS_BIN, 'train', SAMPLE, '--config', config, '--model', join(work, 'model'), '--json'], { encoding: 'utf8' });
+    assert.equal(trained.status, 0, trained.stderr);
+    const options = JSON.parse(trained.stdout).options;
+    assert.deepEqual([options.factors, options.iterations, options.weighting], [8, 2, 'bm25']);
+  });
+});
+
 describe('time budgets', () => {
   it('reads seconds, minutes and hours', () => {
     assert.equal(duration('90'), 90);

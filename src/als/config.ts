@@ -19,6 +19,9 @@ const KNOWN_KEYS = [...NUMBER_KEYS, ...Object.keys(CHOICE_KEYS), NOTE_KEY];
 
 /** Parses and checks a settings file's text; errors name the file and the setting. */
 export function parseTrainConfig(text: string, file: string): Partial<TrainOptions> {
+  // a byte order mark (Windows editors save one) is no JSON, and data files drop it too
+  checkString('text', text);
+  if (text.startsWith('\uFEFF')) text = text.slice(1);
   let value: unknown;
   try {
     value = JSON.parse(text);

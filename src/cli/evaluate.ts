@@ -5,7 +5,8 @@ import type { Metrics } from '../eval/metrics.js';
 import { DEFAULT_SPLIT_SEED, DEFAULT_TEST_FRACTION } from '../eval/split.js';
 import { writeSplit, type WrittenSplit } from '../eval/writeSplit.js';
 import { decimal, wholeNumber } from './parse.js';
-import { formatCount, formatSeconds, makeOutput, padEnd, plural, printJson, type Output } from './output.js';
+import { formatCount, formatSeconds, makeOutput, padEnd, plural, printJson, shown, type Output } from './output.js';
+import { outputDescriptor } from './outputTarget.js';
 import { startProgress } from './progress.js';
 import { readInput } from './train.js';
 import { addTrainOptions, trainOptionsFrom, type TrainCliOptions } from './trainOptions.js';
@@ -44,6 +45,7 @@ async function runEvaluate(file: string, cli: EvaluateCliOptions): Promise<void>
   const out = makeOutput(cli);
   if (!(cli.testFraction > 0 && cli.testFraction < 1)) throw new AlsError('usage', `--test-fraction must be between 0 and 1 (exclusive), not ${cli.testFraction}`);
   if (!(cli.k >= 1)) throw new AlsError('usage', `-k must be at least 1, not ${cli.k}`);
+  if (cli.writeSplit !== undefined) checkSplitDirectory(cli.writeSplit);
   const seed = cli.seed ?? DEFAULT_SPLIT_SEED;
   const trainOptions = trainOptionsFrom({ ...cli, seed });
   const data = await readInput(out, file, cli);
@@ -98,10 +100,18 @@ async function runEvaluate(file: string, cli: EvaluateCliOptions): Promise<void>
   if (written) printWritten(out, written);
 }
 
+/** `--write-split` writes two files into a directory: standard output or another descriptor cannot hold them. */
+function checkSplitDirectory(dir: string): void {
+  const fd = outputDescriptor(dir);
+  if (fd === null) return;
+  const what = dir === '-' ? '"-" is standard output (a directory named "-" can be given as ./-)' : `${dir} names open descriptor ${fd}`;
+  throw new AlsError('usage', `--write-split needs a directory to write train.tsv and test.tsv into; ${what}`);
+}
+
 function printWritten(out: Output, written: WrittenSplit): void {
   out.line(
-    `Wrote the split: ${written.train} ${out.color.dim(`(${plural(written.trainInteractions, 'interaction')})`)}, ` +
-      `${written.test} ${out.color.dim(`(${plural(written.testInteractions, 'interaction')} of ${plural(written.testUsers, 'user')})`)}`,
+    `Wrote the split: ${shown(written.train)} ${out.color.dim(`(${plural(written.trainInteractions, 'interaction')})`)}, ` +
+      `${shown(written.test)} ${out.color.dim(`(${plural(written.testInteractions, 'interaction')} of ${plural(written.testUsers, 'user')})`)}`,
   );
 }
 

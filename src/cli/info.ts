@@ -87,7 +87,7 @@ function printInfo(out: Output, dir: string, model: AlsModel, interactions: numb
   const c = out.color;
   const label = (text: string) => c.bold(text.padEnd(9));
   const none = (text: string) => c.dim(text);
-  out.line(`${label('Model')}${dir} ${c.dim(`(${FORMAT_NAME} version ${FORMAT_VERSION}; all ${Object.keys(FILES).length} data files match their checksums)`)}`);
+  out.line(`${label('Model')}${shown(dir)} ${c.dim(`(${FORMAT_NAME} version ${FORMAT_VERSION}; all ${Object.keys(FILES).length} data files match their checksums)`)}`);
   const cells = model.users * model.items;
   out.line(
     `${label('Matrix')}${plural(model.users, 'user')} × ${plural(model.items, 'item')}, ${plural(interactions, 'interaction')}` +

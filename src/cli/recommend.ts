@@ -9,7 +9,7 @@ import { writeAllRecommendations } from '../query/recommendAll.js';
 import { addCommonOptions, wholeNumber, type CommonOptions } from './parse.js';
 import { checkCount, printScored } from './print.js';
 import { formatCount, formatSeconds, makeOutput, plural, printJson, shown, type Output } from './output.js';
-import { isStandardOutput, outputTarget } from './outputTarget.js';
+import { isStandardOutput, outputSharesTerminal, outputTarget } from './outputTarget.js';
 import { startProgress } from './progress.js';
 import type { AlsModel } from '../model/model.js';
 
@@ -180,14 +180,15 @@ function explanationLine(out: Output, e: Explanation): string {
 async function recommendAll(out: Output, model: AlsModel, cli: RecommendCliOptions): Promise<void> {
   const started = performance.now();
   const target = outputTarget(cli.output as string);
-  // `--output -`: the lines are the output, with no bar or summary among them
+  // `--output -`: the lines are the output, with no bar or summary among them; no bar among
+  // lines to stderr or a terminal either
   const toStdout = isStandardOutput(cli.output as string);
-  const bar = startProgress(out.interactive && !toStdout, 'Recommending |{bar}| {percentage}% | {value}/{total} users | ETA {eta_formatted}', model.users);
+  const bar = startProgress(out.interactive && !outputSharesTerminal(cli.output as string), 'Recommending |{bar}| {percentage}% | {value}/{total} users | ETA {eta_formatted}', model.users);
   const lines = await writeAllRecommendations(model, target, { count: cli.count, includePlayed: cli.includePlayed }, (users) =>
     bar.update(users),
   ).finally(() => bar.stop());
   if (toStdout) return;
   const seconds = (performance.now() - started) / 1000;
   if (cli.json) printJson({ output: cli.output, users: model.users, lines, seconds });
-  else if (!out.quiet) out.line(`Wrote ${formatCount(lines)} recommendations for ${formatCount(model.users)} users to ${cli.output} ${out.color.dim(`(${formatSeconds(seconds)})`)}`);
+  else if (!out.quiet) out.line(`Wrote ${formatCount(lines)} recommendations for ${formatCount(model.users)} users to ${shown(cli.output as string)} ${out.color.dim(`(${formatSeconds(seconds)})`)}`);
 }

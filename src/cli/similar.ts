@@ -8,7 +8,7 @@ import { writeAllSimilar } from '../query/similarAll.js';
 import { addCommonOptions, wholeNumber, type CommonOptions } from './parse.js';
 import { checkCount, printScored } from './print.js';
 import { formatCount, formatSeconds, makeOutput, plural, printJson, shown, type Output } from './output.js';
-import { isStandardOutput, outputTarget } from './outputTarget.js';
+import { isStandardOutput, outputSharesTerminal, outputTarget } from './outputTarget.js';
 import { startProgress } from './progress.js';
 
 interface SimilarCliOptions extends CommonOptions {
@@ -68,9 +68,10 @@ function leftOutNote(leftOut: number, minListeners: number): string {
 async function similarAll(out: Output, model: AlsModel, cli: SimilarCliOptions): Promise<void> {
   const started = performance.now();
   const target = outputTarget(cli.output as string);
-  // `--output -`: the lines are the output, with no bar or summary among them
+  // `--output -`: the lines are the output, with no bar or summary among them; no bar among
+  // lines to stderr or a terminal either
   const toStdout = isStandardOutput(cli.output as string);
-  const bar = startProgress(out.interactive && !toStdout, 'Similar |{bar}| {percentage}% | {value}/{total} artists | ETA {eta_formatted}', model.items);
+  const bar = startProgress(out.interactive && !outputSharesTerminal(cli.output as string), 'Similar |{bar}| {percentage}% | {value}/{total} artists | ETA {eta_formatted}', model.items);
   const summary = await writeAllSimilar(model, target, { count: cli.count, minListeners: cli.minListeners }, (items) =>
     bar.update(items),
   ).finally(() => bar.stop());
@@ -78,7 +79,7 @@ async function similarAll(out: Output, model: AlsModel, cli: SimilarCliOptions):
   const seconds = (performance.now() - started) / 1000;
   if (cli.json) printJson({ output: cli.output, ...summary, seconds });
   else if (!out.quiet) {
-    out.line(`Wrote ${formatCount(summary.lines)} neighbours of ${formatCount(summary.items)} artists to ${cli.output} ${out.color.dim(`(${formatSeconds(seconds)})`)}`);
+    out.line(`Wrote ${formatCount(summary.lines)} neighbours of ${formatCount(summary.items)} artists to ${shown(cli.output as string)} ${out.color.dim(`(${formatSeconds(seconds)})`)}`);
     if (summary.leftOut > 0) out.line(out.color.dim(`(${leftOutNote(summary.leftOut, summary.minListeners)})`));
   }
 }

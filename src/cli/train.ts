@@ -6,7 +6,7 @@ import { saveModel } from '../model/save.js';
 import { inspectTarget } from '../model/store.js';
 import { addCommonOptions, type CommonOptions } from './parse.js';
 import { addTrainOptions, trainOptionsFrom, type TrainCliOptions } from './trainOptions.js';
-import { formatBytes, formatCount, formatSeconds, makeOutput, plural, printJson, type Output } from './output.js';
+import { formatBytes, formatCount, formatSeconds, makeOutput, plural, printJson, shown, type Output } from './output.js';
 import { startProgress, type Progress } from './progress.js';
 
 interface TrainCommandOptions extends CommonOptions, TrainCliOptions {
@@ -142,5 +142,5 @@ function printSummary(
     const cells = model.losses.map((l, i) => `${String(i + 1).padStart(3)}: ${l.toPrecision(6)}`);
     for (let k = 0; k < cells.length; k += 5) out.line(`${label(k === 0 ? 'Loss' : '')}${cells.slice(k, k + 5).join('  ')}`);
   }
-  out.line(`${label('Saved')}${cli.model} ${c.dim(`(${formatBytes(savedBytes)}, ${formatSeconds(timings.save)})`)}`);
+  out.line(`${label('Saved')}${shown(cli.model)} ${c.dim(`(${formatBytes(savedBytes)}, ${formatSeconds(timings.save)})`)}`);
 }

@@ -17,7 +17,8 @@ import {
   type TuneResult,
 } from '../eval/tune.js';
 import { decimal, wholeNumber } from './parse.js';
-import { formatCount, formatSeconds, makeOutput, plural, printJson, type Output } from './output.js';
+import { formatCount, formatSeconds, makeOutput, plural, printJson, shown, type Output } from './output.js';
+import { outputDescriptor, outputTarget } from './outputTarget.js';
 import { startProgress, type Progress } from './progress.js';
 import { readInput } from './train.js';
 import { addTrainOptions, givenTrainOptions, type TrainCliOptions } from './trainOptions.js';
@@ -57,7 +58,7 @@ export function registerTune(program: Command): void {
     .addOption(new Option('--metric <m>', 'what to maximise, at k').choices(TUNE_METRICS).default(DEFAULT_TUNE_METRIC))
     .option('-k, --k <n>', 'length of each recommendation list scored', wholeNumber, DEFAULT_EVAL_K)
     .option('--test-fraction <x>', 'share of each user\'s items held out for test, and again for validation, 0 < x < 1', decimal, DEFAULT_TEST_FRACTION)
-    .option('--write-config <file>', 'write the best settings as JSON, for `als train --config <file>`');
+    .option('--write-config <file>', 'write the best settings as JSON, for `als train --config <file>` (- for standard output)');
   addTrainOptions(command, `seed of the splits, the search and the initial factors (default: ${DEFAULT_SPLIT_SEED})`, false)
     .option('--json', 'print the trials and the result as JSON')
     .option('-q, --quiet', 'no progress bars, no colour, no table of trials')
@@ -88,7 +89,7 @@ async function runTune(file: string, cli: TuneCliOptions): Promise<void> {
   // an unwritable settings file fails now, not after the search; the check writes nothing
   if (cli.writeConfig !== undefined) {
     if (cli.writeConfig === '') throw new AlsError('usage', '--write-config needs a file name');
-    await checkOutputPath(cli.writeConfig);
+    await checkOutputPath(outputTarget(cli.writeConfig));
   }
   const data = await readInput(out, file, cli);
 
@@ -216,8 +217,12 @@ function printResult(out: Output, cli: TuneCliOptions, file: string, result: Tun
     out.warn('the best settings do not beat the defaults on test: the difference on validation may be noise; consider keeping the defaults');
   }
   out.line(`${c.bold('Train with')}`);
-  out.line(`  ${command}`);
-  if (cli.writeConfig) out.line(`${c.bold('Wrote')} ${cli.writeConfig}  ${c.dim(`(als train ${shellQuote(file)} --config ${shellQuote(cli.writeConfig)})`)}`);
+  out.line(`  ${shown(command)}`);
+  if (cli.writeConfig) {
+    // settings written to a descriptor (standard output, a pipe) cannot be read back by that name
+    const hint = outputDescriptor(cli.writeConfig) === null ? `  ${c.dim(`(als train ${shown(shellQuote(file))} --config ${shown(shellQuote(cli.writeConfig))})`)}` : '';
+    out.line(`${c.bold('Wrote')} ${cli.writeConfig === '-' ? 'the settings to standard output' : shown(cli.writeConfig)}${hint}`);
+  }
 }
 
 /** The `als train …` line of the best settings, with the options that were held fixed. */
@@ -249,7 +254,7 @@ async function writeConfig(path: string, result: TuneResult, file: string, fixed
   };
   // the safe writer: a random exclusive temporary renamed over the file, or a FIFO written straight
   const text = formatTrainConfig(settings, about);
-  await writeOutput(path, (emit) => emit(text));
+  await writeOutput(outputTarget(path), (emit) => emit(text));
 }
 
 function fixed(value: number): string {

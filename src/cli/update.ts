@@ -88,7 +88,7 @@ async function runUpdate(file: string, cli: UpdateCliOptions): Promise<void> {
       `${formatCount(stats.zeroCounts)} with count 0 ${c.dim(`(${formatSeconds(stats.seconds)})`)}`,
   );
   if (result.unchanged) {
-    out.line(`Nothing to update: no row is for an artist in the model, so ${cli.model} was left as it was`);
+    out.line(`Nothing to update: no row is for an artist in the model, so ${shown(cli.model)} was left as it was`);
     return;
   }
   const added = result.addedUsers.length > 0 ? ` (${result.addedUsers.slice(0, 3).map(shown).join(', ')}${result.addedUsers.length > 3 ? ', …' : ''})` : '';
@@ -97,5 +97,5 @@ async function runUpdate(file: string, cli: UpdateCliOptions): Promise<void> {
       c.dim(`(${formatSeconds(solveSeconds)})`),
   );
   const m = result.model;
-  out.line(`${label('Saved')}${cli.model}: ${plural(m.users, 'user')} × ${plural(m.items, 'item')}, ${plural(m.userItems.indptr[m.users], 'interaction')}`);
+  out.line(`${label('Saved')}${shown(cli.model)}: ${plural(m.users, 'user')} × ${plural(m.items, 'item')}, ${plural(m.userItems.indptr[m.users], 'interaction')}`);
 }

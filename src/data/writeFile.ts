@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { constants, promises as fs, unlinkSync, type Stats } from 'node:fs';
+import { constants, fstat, promises as fs, unlinkSync, write as writeFd, type Stats } from 'node:fs';
 import { basename, dirname, isAbsolute } from 'node:path';
 import { AlsError, describeErrno } from '../errors.js';
+import { descriptorOfPath } from './outputDescriptor.js';
 import { followsLinkOf, isSharedSticky, otherUsersDirectory, runningUid } from './trustedLinks.js';
 
 /**
@@ -13,9 +14,15 @@ import { followsLinkOf, isSharedSticky, otherUsersDirectory, runningUid } from '
  *   umask, as a shell's `>` gives it), fsynced and renamed over the target: a reader sees the old
  *   file or the new one, never half of one. A file with several hard links is replaced too: its
  *   other names keep the old text (writing through them could change a file the user never named).
- * - Anything else that can be written — a FIFO, a character or block device, `/dev/stdout` and
- *   other `/proc/self/fd/N` links — is opened as it is (`O_WRONLY`, no create, no truncate) and
- *   written straight; opening a FIFO waits for its reader, as a shell redirection does.
+ * - A path naming a descriptor this process has open (`/dev/stdout`, `/dev/stderr`, `/dev/fd/N`,
+ *   `/proc/self/fd/N`, … as outputDescriptor.ts recognises them, given or reached through links)
+ *   is written through that descriptor: at its offset, in its append mode, never reopened,
+ *   truncated, renamed over or closed; 1 and 2 through process.stdout and process.stderr, in order
+ *   with all else written there. A descriptor that is not open, is open for reading only or is
+ *   one of the event loop's own (epoll, eventfd) is refused.
+ * - Anything else that can be written — a FIFO, a character or block device, another process's
+ *   `/proc/PID/fd/N` — is opened as it is (`O_WRONLY`, no create, no truncate) and written
+ *   straight; opening a FIFO waits for its reader, as a shell redirection does.
  * - A symbolic link is followed to its target, which is then written as above (the link stays a
  *   link); a link to nothing creates its target, as `>` does. Only links of the running user and
  *   of root are followed (trustedLinks.ts): stricter than Linux's `fs.protected_symlinks`, which
@@ -58,8 +65,10 @@ type Resolved =
   | { kind: 'new'; path: string }
   /** a regular file: replaced through a temporary, keeping its mode (and owner as root) */
   | { kind: 'file'; path: string; stats: Stats }
-  /** a FIFO, a device or a `/proc/self/fd/N` link: opened and written as it is */
-  | { kind: 'in-place'; path: string };
+  /** a FIFO, a device or another process's `/proc/PID/fd/N` link: opened and written as it is */
+  | { kind: 'in-place'; path: string }
+  /** a descriptor of this process (descriptorOfPath): written through it, never reopened */
+  | { kind: 'descriptor'; fd: number };
 
 /** Links followed at most, as Linux's MAXSYMLINKS. */
 const MAX_LINKS = 40;
@@ -101,7 +110,11 @@ async function walk(userPath: string, makeDirectories: boolean): Promise<{ path:
       continue;
     }
     const candidate = current === '/' ? `/${name}` : `${current}/${name}`;
-    if (!makeDirectories && pending.length === 0 && FD_LINK.test(candidate)) return { path: candidate, stats: null };
+    if (pending.length === 0 && FD_LINK.test(candidate)) {
+      // its link text is no path ("pipe:[123]"), and a descriptor is no directory to write files into
+      if (makeDirectories) throw refuse('names an open descriptor, not a directory');
+      return { path: candidate, stats: null };
+    }
     let stats: Stats;
     try {
       stats = await fs.lstat(candidate);
@@ -139,9 +152,16 @@ async function walk(userPath: string, makeDirectories: boolean): Promise<{ path:
 /** What is at `userPath` and how it will be written; refuses what cannot or must not be. */
 async function resolveOutput(userPath: string): Promise<Resolved> {
   const refuse = (reason: string) => new AlsError('output', `cannot write ${userPath}: ${reason}`);
+  const given = descriptorOfPath(userPath);
+  if (given !== null) return { kind: 'descriptor', fd: given };
   if (userPath.endsWith('/')) throw refuse('a file name cannot end with "/" (that names a directory)');
   const { path, stats } = await walk(userPath, false);
-  if (stats === null) return FD_LINK.test(path) ? { kind: 'in-place', path } : { kind: 'new', path };
+  if (stats === null && FD_LINK.test(path)) {
+    // reached through a link (`out` → /dev/stderr → /proc/self/fd/2)
+    const fd = descriptorOfPath(path);
+    return fd !== null ? { kind: 'descriptor', fd } : { kind: 'in-place', path };
+  }
+  if (stats === null) return { kind: 'new', path };
   if (stats.isDirectory()) throw refuse('is a directory');
   if (stats.isSocket()) throw refuse('is a socket (als writes files, FIFOs and devices)');
   if ((stats.isFile() || stats.isFIFO()) && stats.uid !== runningUid()) {
@@ -165,6 +185,7 @@ async function resolveOutput(userPath: string): Promise<Resolved> {
  * @throws {AlsError} 'output' naming `path`: "a file is in the way of the directory", …
  */
 export async function makeOutputDirectory(path: string): Promise<void> {
+  if (descriptorOfPath(path) !== null) throw new AlsError('output', `cannot write ${path}: names an open descriptor, not a directory`);
   await walk(path, true);
 }
 
@@ -182,6 +203,7 @@ async function checkAccess(userPath: string, path: string, mode: number, why = '
 /** What the writer can check without writing: the path can be taken, its directory written. */
 async function checkResolved(userPath: string, resolved: Resolved): Promise<void> {
   const { W_OK, X_OK } = constants;
+  if (resolved.kind === 'descriptor') return checkDescriptor(userPath, resolved.fd);
   const dir = dirname(resolved.path);
   switch (resolved.kind) {
     case 'new':
@@ -194,6 +216,33 @@ async function checkResolved(userPath: string, resolved: Resolved): Promise<void
   }
 }
 
+/** The largest descriptor number the system calls take. */
+const MAX_FD = 0x7fffffff;
+
+/**
+ * Refuses a descriptor that cannot be an output: not open, open for reading only, or one of the
+ * event loop's own (an epoll or eventfd descriptor: `anon_inode:[…]`), which a write would break
+ * rather than reach a file. Node marks every descriptor close-on-exec at start-up
+ * (uv_disable_stdio_inheritance), so that flag cannot tell the shell's descriptors from Node's.
+ */
+async function checkDescriptor(userPath: string, fd: number): Promise<void> {
+  const refuse = (reason: string) => new AlsError('output', `cannot write ${userPath}: ${reason}`);
+  if (!(fd <= MAX_FD)) throw refuse(`descriptor ${fd} is not open`);
+  try {
+    await new Promise<Stats>((resolve, reject) => fstat(fd, (error, stats) => (error ? reject(error) : resolve(stats))));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EBADF') throw refuse(`descriptor ${fd} is not open`);
+    throw new AlsError('output', describeWriteError(userPath, error), { cause: error });
+  }
+  // without /proc the write itself finds a descriptor open for reading only
+  const info = await fs.readFile(`/proc/self/fdinfo/${fd}`, 'utf8').catch(() => '');
+  const flags = /^flags:\s*([0-7]+)$/m.exec(info);
+  // the access mode is the low two bits (O_ACCMODE): 0 is O_RDONLY
+  if (flags && (parseInt(flags[1], 8) & 3) === 0) throw refuse(`descriptor ${fd} is open for reading only`);
+  const link = await fs.readlink(`/proc/self/fd/${fd}`).catch(() => '');
+  if (link.startsWith('anon_inode:')) throw refuse(`descriptor ${fd} is not open for output (it is the event loop's ${link})`);
+}
+
 /**
  * Checks, without opening it for writing or creating anything, that `path` can be written as
  * writeOutput would: its directory exists and may be written, it is no directory or socket, a
@@ -202,8 +251,9 @@ async function checkResolved(userPath: string, resolved: Resolved): Promise<void
  *
  * @throws {AlsError} 'output' naming `path` and the reason
  */
-export async function checkOutputPath(path: string): Promise<void> {
-  await checkResolved(path, await resolveOutput(path));
+export async function checkOutputPath(path: OutputTarget): Promise<void> {
+  // a stream is checked by writing to it
+  if (typeof path === 'string') await checkResolved(path, await resolveOutput(path));
 }
 
 /** An output being written: text goes in with `write`, then `commit` makes it the file (or `abort` leaves all as it was). */
@@ -251,6 +301,30 @@ async function writeAll(handle: fs.FileHandle, text: string): Promise<void> {
   }
 }
 
+/** How errors name a stream: process.stderr (or a wrapper of it) is standard error. */
+function streamName(stream: NodeJS.WritableStream): string {
+  return (stream as { fd?: unknown }).fd === 2 ? 'standard error' : 'standard output';
+}
+
+/** A descriptor opened non-blocking by someone else says EAGAIN when full: waits this long, then tries again. */
+const AGAIN_MS = 5;
+
+/** Writes all of `text` at the descriptor's own offset (position null: as `write(2)`, append mode kept). */
+async function writeAllToDescriptor(fd: number, text: string): Promise<void> {
+  const bytes = Buffer.from(text);
+  let offset = 0;
+  while (offset < bytes.length) {
+    try {
+      offset += await new Promise<number>((resolve, reject) =>
+        writeFd(fd, bytes, offset, bytes.length - offset, null, (error, written) => (error ? reject(error) : resolve(written))),
+      );
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
+      await new Promise((resolve) => setTimeout(resolve, AGAIN_MS));
+    }
+  }
+}
+
 function streamOutput(stream: NodeJS.WritableStream, name: string): OpenOutput {
   const fail = (error: unknown) => {
     // a stream destroyed by an earlier failure reports that failure
@@ -272,16 +346,25 @@ function streamOutput(stream: NodeJS.WritableStream, name: string): OpenOutput {
  * Opens `target` for writing as the module comment says; nothing is created or changed at
  * `target` until `commit`.
  *
- * @param name how errors name a stream target
+ * @param name how errors name a stream target (default "standard output", or "standard error"
+ *   for process.stderr)
  * @throws {AlsError} 'output' naming the path, before anything is created
  */
-export async function openOutput(target: OutputTarget, name = 'standard output'): Promise<OpenOutput> {
-  if (typeof target !== 'string') return streamOutput(target, name);
+export async function openOutput(target: OutputTarget, name?: string): Promise<OpenOutput> {
+  if (typeof target !== 'string') return streamOutput(target, name ?? streamName(target));
   const userPath = target;
   const fail = (error: unknown) => (error instanceof AlsError ? error : new AlsError('output', describeWriteError(userPath, error), { cause: error }));
   const resolved = await resolveOutput(userPath);
   await checkResolved(userPath, resolved);
   const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_NOCTTY } = constants;
+
+  if (resolved.kind === 'descriptor') {
+    const { fd } = resolved;
+    if (fd === 1 || fd === 2) return streamOutput(fd === 1 ? process.stdout : process.stderr, userPath);
+    const write = (text: string) => writeAllToDescriptor(fd, text).catch((error) => Promise.reject(fail(error)));
+    // the descriptor is the caller's: left open, at the offset the text brought it to
+    return { name: userPath, write, commit: async () => {}, abort: async () => {} };
+  }
 
   if (resolved.kind === 'in-place') {
     // no O_NOFOLLOW for the kernel's /proc/self/fd links, which must be followed to the open file
@@ -375,9 +458,9 @@ const WRITE_CHUNK = 1 << 16;
 /**
  * Writes the text `produce` hands to `emit` (in pieces of any size; awaiting each lets a slow
  * disk or reader hold the producer back) to `target` as openOutput does: a file is replaced
- * whole when complete, a FIFO, device or stream is written as the text comes. On any failure
- * the temporary file is removed and the target left as it was; AlsErrors from `produce` pass
- * through.
+ * whole when complete, a FIFO, device, descriptor or stream is written as the text comes. On
+ * any failure the temporary file is removed and the target left as it was; AlsErrors from
+ * `produce` pass through.
  *
  * @param name how errors name a stream target
  * @throws {AlsError} 'output' naming the path (with the system error as `cause`; EPIPE when the
