@@ -24,17 +24,51 @@ export function num(value: number): string {
   return size >= 1e6 || size < 1e-4 ? rounded.toExponential().replace('e+', 'e') : String(rounded);
 }
 
-/** A value as a message shows it: numbers by num(), other things as JSON (short). */
+/**
+ * A value as a message shows it: numbers by num(), strings quoted and cut, other things by their
+ * kind. Safe for every JavaScript value: a Symbol (which a template literal refuses), a BigInt, a
+ * Proxy (even a revoked one) or an object whose toString or constructor throws never turns the
+ * message of an AlsError into a TypeError.
+ */
 export function valueForMessage(value: unknown): string {
-  if (typeof value === 'number') return num(value);
-  if (typeof value === 'bigint') return String(value);
-  if (typeof value === 'string') return quoteForMessage(value);
-  if (value === undefined) return 'undefined';
-  if (typeof value === 'function') return 'a function';
-  if (ArrayBuffer.isView(value)) return `a ${value.constructor.name}`;
-  if (Array.isArray(value)) return 'an array';
+  try {
+    return describeValue(value);
+  } catch {
+    return typeof value === 'function' ? 'a function' : 'an object';
+  }
+}
+
+function describeValue(value: unknown): string {
+  switch (typeof value) {
+    case 'number':
+      return num(value);
+    case 'bigint': {
+      const digits = value.toString();
+      return digits.length > 24 ? `a BigInt of ${digits.length} digits` : `${digits}n`;
+    }
+    case 'string':
+      return quoteForMessage(value);
+    case 'symbol': {
+      const description = value.description;
+      if (description === undefined) return 'Symbol()';
+      // cut like a string, but shown as JavaScript shows a Symbol
+      const quoted = JSON.parse(quoteForMessage(description)) as string;
+      return `Symbol(${quoted})`;
+    }
+    case 'undefined':
+      return 'undefined';
+    case 'boolean':
+      return String(value);
+    case 'function':
+      return 'a function';
+    default:
+      break;
+  }
   if (value === null) return 'null';
-  return typeof value === 'object' ? 'an object' : String(value);
+  // Array.isArray throws for a revoked Proxy; ArrayBuffer.isView reads no property
+  if (ArrayBuffer.isView(value)) return `a ${Object.getPrototypeOf(value)?.constructor?.name ?? 'typed array'}`;
+  if (Array.isArray(value)) return 'an array';
+  return 'an object';
 }
 
 function usage(message: string): never {

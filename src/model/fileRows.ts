@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { close, read } from 'node:fs';
 import { promisify } from 'node:util';
 import { AlsError } from '../errors.js';
-import { firstNonFinite } from '../validate.js';
+import { firstNonFinite, valueForMessage } from '../validate.js';
 import { detachFile } from './load.js';
 import type { AlsModel } from './model.js';
 
@@ -19,7 +19,7 @@ const closeFd = promisify(close);
 const CHECK_CHUNK = 4 << 20;
 
 function checkRow(r: number, rows: number): void {
-  if (!Number.isInteger(r) || r < 0 || r >= rows) throw new AlsError('usage', `row must be a whole number from 0 to ${rows - 1}, not ${r}`);
+  if (!Number.isInteger(r) || r < 0 || r >= rows) throw new AlsError('usage', `row must be a whole number from 0 to ${rows - 1}, not ${valueForMessage(r)}`);
 }
 
 /** Reads `length` bytes at `position` into the start of `into`; a file that ends first throws short(). */
