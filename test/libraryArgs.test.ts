@@ -152,6 +152,7 @@ describe('issue 9 class 11: every exported function checks its arguments', () =>
       ['recommendFor includePlayed "yes"', () => recommendFor(model, 0, { includePlayed: 'yes' as never }), /^includePlayed must be true or false, not "yes"$/],
       ['recommendForVector short x', () => recommendForVector(model, new Float32Array(2), 0, []), /^xOffset must be a whole number from 0 to -2, not 0$/],
       ['recommendForVector NaN x', () => recommendForVector(model, Float32Array.of(1, Number.NaN, 0, 0), 0, []), /^x holds NaN at entry 1/],
+      ['recommendForVector x too large (G2)', () => recommendForVector(model, Float32Array.of(0, 0, 1e20, 0), 0, []), /^x holds 1e20 at entry 2; every entry must be a finite number from -1e15 to 1e15$/],
       ['recommendForVector played 99', () => recommendForVector(model, new Float32Array(4), 0, [99]), /^played\[0\] must be a row from 0 to 39, not 99$/],
       ['recommendForList not an array', () => recommendForList(model, 'i1' as never), /^list must be an array/],
       ['recommendForList name 5', () => recommendForList(model, [{ name: 5 as never }]), /^list\[0\]\.name must be a string, not 5$/],

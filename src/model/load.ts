@@ -3,7 +3,7 @@ import { closeSync, fstatSync, lstatSync, readlinkSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { join } from 'node:path';
 import { MAX_FACTORS, resolveTrainOptions, type TrainOptions } from '../als/options.js';
-import { firstNonFinite } from '../validate.js';
+import { badFactorWords, firstBadFactor } from '../validate.js';
 import { INPUT_FORMATS } from '../data/read.js';
 import type { CsrMatrix } from '../data/sparse.js';
 import { AlsError } from '../errors.js';
@@ -137,9 +137,10 @@ function typed<T extends Float32Array | Int32Array>(data: Buffer, Type: { new (b
   return new Type(aligned.buffer as ArrayBuffer, aligned.byteOffset, aligned.byteLength / 4);
 }
 
-function checkFinite(dir: string, name: string, values: Float32Array): Float32Array {
-  const n = firstNonFinite(values);
-  if (n !== -1) throw corrupt(dir, `${name} holds a non-finite value (NaN or ∞) at position ${n}`);
+/** Factors that can be scored: finite and within ±MAX_FACTOR (validate.ts). */
+function checkFactors(dir: string, name: string, values: Float32Array): Float32Array {
+  const n = firstBadFactor(values);
+  if (n !== -1) throw corrupt(dir, `${name} holds ${badFactorWords(values[n])} at position ${n}`);
   return values;
 }
 
@@ -300,8 +301,8 @@ function isDanglingTopLevelLink(dir: string, name: string): boolean {
  * shows as a corrupt model.
  *
  * Validated: model.json (regular, ≤ 64 MiB, shapes, factors ≤ 1024, input, losses, updates),
- * every file regular (no symlinks, FIFOs or devices) and of the size listed, checksums, finite
- * factors, ascending in-range item indices, finite positive play counts, listener counts.
+ * every file regular (no symlinks, FIFOs or devices) and of the size listed, checksums, factors
+ * finite and within ±MAX_FACTOR, ascending in-range item indices, finite positive play counts, listener counts.
  *
  * @throws {AlsError} 'model' naming the file for every problem; 'usage' for an empty path
  */
@@ -394,10 +395,10 @@ function openModel(location: ModelLocation, { manifest, fds, version }: ReturnTy
     losses: manifest.training?.losses ?? null,
     ...(Array.isArray(manifest.updates) ? { updates: manifest.updates as unknown as UpdateSummary[] } : {}),
     get userFactors() {
-      return lazy('userFactors', () => checkFinite(dir, FILES.userFactors, typed(read('userFactors'), Float32Array)));
+      return lazy('userFactors', () => checkFactors(dir, FILES.userFactors, typed(read('userFactors'), Float32Array)));
     },
     get itemFactors() {
-      return lazy('itemFactors', () => checkFinite(dir, FILES.itemFactors, typed(read('itemFactors'), Float32Array)));
+      return lazy('itemFactors', () => checkFactors(dir, FILES.itemFactors, typed(read('itemFactors'), Float32Array)));
     },
     get userIds() {
       return lazy('userIds', () => json('userIds', manifest.users));

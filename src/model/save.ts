@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { lstatSync, promises as fs, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkModel, firstNonFinite } from '../validate.js';
+import { badFactorWords, checkModel, firstBadFactor } from '../validate.js';
 import { syncDirectory } from '../data/writeFile.js';
 import { AlsError } from '../errors.js';
 import { FILES, FORMAT_NAME, FORMAT_VERSION, MANIFEST, TIMINGS, type FileEntry, type FileKey, type Manifest } from './format.js';
@@ -58,8 +58,12 @@ const hex = () => randomBytes(6).toString('hex');
 /** Refuses factors or play counts that would poison every query (issue 9, class 4). */
 function checkNumbers(model: AlsModel): void {
   const finite = (values: Float32Array, what: string) => {
-    if (firstNonFinite(values) !== -1) {
-      throw new AlsError('model', `refusing to save a model whose ${what} hold a non-finite value (NaN or ∞): a count or option too large for float32 arithmetic?`);
+    const n = firstBadFactor(values);
+    if (n !== -1) {
+      throw new AlsError(
+        'model',
+        `refusing to save a model whose ${what} hold ${badFactorWords(values[n])} at position ${n}: a count or option too large for float32 arithmetic?`,
+      );
     }
   };
   finite(model.userFactors, 'user factors');
