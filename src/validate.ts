@@ -1,4 +1,5 @@
 import type { Interactions } from './data/read.js';
+import { nameListProblem, nameListProblemWords } from './data/nameList.js';
 import { isStoredCount, MAX_COUNT } from './data/rows.js';
 import type { CsrMatrix } from './data/sparse.js';
 import { AlsError, quoteForMessage } from './errors.js';
@@ -320,9 +321,14 @@ export function checkCsr(name: string, m: CsrMatrix): CsrMatrix {
   return m;
 }
 
-/** Interactions as readInteractions returns them: a checked matrix and one id per row and column. */
+/**
+ * Interactions as readInteractions returns them: a checked matrix and one id per row and column,
+ * each id and name given once and free of the characters no name may hold (checkUniqueNames).
+ */
 export function checkInteractions(name: string, data: Interactions): Interactions {
   checkTriples(name, data, 'Interactions ({ userItems, userIds, itemNames, stats })');
+  checkUniqueNames(`${name}.userIds`, data.userIds, 'user id');
+  checkUniqueNames(`${name}.itemNames`, data.itemNames, 'item name');
   if (typeof data.stats !== 'object' || data.stats === null) usage(`${name}.stats must be an object (ReadStats), not ${valueForMessage(data.stats)}`);
   return data;
 }
@@ -340,7 +346,21 @@ export function checkTriples<T extends Pick<Interactions, 'userItems' | 'userIds
   return data;
 }
 
-function checkNames(name: string, names: unknown, length: number): void {
+/**
+ * A list of strings whose every entry is given once and holds no tab, line break or NUL (the
+ * readers' rule, rows.ts): a model answers for a row by its id, so a repeated id would answer for
+ * another row. Each list is checked once (nameList.ts).
+ *
+ * @param noun what one entry is, for the message ("user id")
+ * @throws {AlsError} 'usage' naming the field, the value and the rows
+ */
+export function checkUniqueNames(name: string, names: readonly string[], noun: string): void {
+  const problem = nameListProblem(names);
+  if (problem !== null) usage(`${name} has ${nameListProblemWords(problem, noun)}`);
+}
+
+/** An array of `length` strings (the ids or names of a matrix's rows or columns). */
+export function checkNames(name: string, names: unknown, length: number): void {
   if (!Array.isArray(names)) usage(`${name} must be an array of ${length} strings, not ${valueForMessage(names)}`);
   if (names.length !== length) usage(`${name} has ${names.length} entries, but the matrix has ${length}`);
   for (let n = 0; n < names.length; n++) if (typeof names[n] !== 'string') usage(`${name}[${n}] must be a string, not ${valueForMessage(names[n])}`);
