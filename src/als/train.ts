@@ -5,7 +5,7 @@ import { createKernels, kernelCopy, KERNEL_ENGINES, type HalfStep, type KernelEn
 import { alsLoss } from './loss.js';
 import type { Interactions } from '../data/read.js';
 import type { AlsModel } from '../model/model.js';
-import { resolveTrainOptions, type TrainOptions } from './options.js';
+import { resolveTrainOptions, singularSystems, type TrainOptions } from './options.js';
 import { randomFactors, seededRandom } from './random.js';
 import { checkTrainingMemory, trainingThreads } from './resources.js';
 import { badFactorWords, checkCallbacks, checkCsr, checkInteractions, checkOptions, MAX_FACTOR, num, valueForMessage } from '../validate.js';
@@ -46,7 +46,9 @@ export interface Factors {
  * items and every item against the fixed users, with the exact solver or CG.
  *
  * `plays` must be a valid CSR matrix of counts above 0 and at most MAX_COUNT, and `options`
- * valid training options (AlsError('usage') otherwise). The threads used are at most the CPUs
+ * valid training options (AlsError('usage') otherwise); λ = 0 with an exact solver and more
+ * factors than min(users, items) is refused too (AlsError('usage'), singularSystems: every row
+ * of one side would be singular and solved slowly). The threads used are at most the CPUs
  * and what the rows can keep busy (trainingThreads). A shape whose kernel memory is out of reach
  * is refused before anything is allocated (AlsError('usage'), naming the option to lower); a
  * confidence above MAX_CONFIDENCE (AlsError('input'), naming the count and α), and factors or a
@@ -67,6 +69,8 @@ export async function trainFactors(
   callbacks = checkCallbacks(callbacks);
   const own = typeof engine === 'string';
   if (own && !KERNEL_ENGINES.includes(engine)) throw new AlsError('usage', `engine must be one of ${KERNEL_ENGINES.join(', ')}, not ${valueForMessage(engine)}`);
+  const singular = singularSystems(plays.rows, plays.cols, resolved);
+  if (singular !== null) throw new AlsError('usage', singular);
   const threads = trainingThreads(resolved.threads, plays);
   checkTrainingMemory(plays, resolved, own && engine === 'wasm' ? threads : 1);
   const kernels = own ? await createKernels(engine, threads) : engine;
