@@ -38,8 +38,7 @@ function withFlag<T>(flag: string, parse: () => T): T {
   }
 }
 
-/** The user id itself when it is one; a whole number that is no id gets a hint about --row. */
-/** The row of the user whose id is `id`; a number that is no id gets a hint at --row. */
+/** The row of the user whose id is `id`; a whole number that is no id gets a hint about --row. */
 function withRowHint(model: AlsModel, id: string): number {
   try {
     return findUser(model.userIds, id);
