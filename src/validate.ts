@@ -1,4 +1,5 @@
 import type { Interactions } from './data/read.js';
+import { nameListProblem, nameListProblemWords } from './data/nameList.js';
 import { isStoredCount, MAX_COUNT } from './data/rows.js';
 import type { CsrMatrix } from './data/sparse.js';
 import { AlsError, quoteForMessage } from './errors.js';
@@ -33,17 +34,51 @@ export function numAbove(value: number, limit: number): string {
   return Number(short) > limit ? short : String(value);
 }
 
-/** A value as a message shows it: numbers by num(), other things as JSON (short). */
+/**
+ * A value as a message shows it: numbers by num(), strings quoted and cut, other things by their
+ * kind. Safe for every JavaScript value: a Symbol (which a template literal refuses), a BigInt, a
+ * Proxy (even a revoked one) or an object whose toString or constructor throws never turns the
+ * message of an AlsError into a TypeError.
+ */
 export function valueForMessage(value: unknown): string {
-  if (typeof value === 'number') return num(value);
-  if (typeof value === 'bigint') return String(value);
-  if (typeof value === 'string') return quoteForMessage(value);
-  if (value === undefined) return 'undefined';
-  if (typeof value === 'function') return 'a function';
-  if (ArrayBuffer.isView(value)) return `a ${value.constructor.name}`;
-  if (Array.isArray(value)) return 'an array';
+  try {
+    return describeValue(value);
+  } catch {
+    return typeof value === 'function' ? 'a function' : 'an object';
+  }
+}
+
+function describeValue(value: unknown): string {
+  switch (typeof value) {
+    case 'number':
+      return num(value);
+    case 'bigint': {
+      const digits = value.toString();
+      return digits.length > 24 ? `a BigInt of ${digits.length} digits` : `${digits}n`;
+    }
+    case 'string':
+      return quoteForMessage(value);
+    case 'symbol': {
+      const description = value.description;
+      if (description === undefined) return 'Symbol()';
+      // cut like a string, but shown as JavaScript shows a Symbol
+      const quoted = JSON.parse(quoteForMessage(description)) as string;
+      return `Symbol(${quoted})`;
+    }
+    case 'undefined':
+      return 'undefined';
+    case 'boolean':
+      return String(value);
+    case 'function':
+      return 'a function';
+    default:
+      break;
+  }
   if (value === null) return 'null';
-  return typeof value === 'object' ? 'an object' : String(value);
+  // Array.isArray throws for a revoked Proxy; ArrayBuffer.isView reads no property
+  if (ArrayBuffer.isView(value)) return `a ${Object.getPrototypeOf(value)?.constructor?.name ?? 'typed array'}`;
+  if (Array.isArray(value)) return 'an array';
+  return 'an object';
 }
 
 function usage(message: string): never {
@@ -211,20 +246,40 @@ export function checkArray<T extends ArrayBufferView>(
   return value;
 }
 
-/** Every entry finite (factor matrices, user vectors). */
-export function checkFinite(name: string, values: Float32Array | Float64Array, start = 0, end = values.length): void {
-  const n = firstNonFinite(values, start, end);
-  if (n !== -1) usage(`${name} holds ${values[n]} at entry ${n}; every entry must be a finite number`);
-}
+/**
+ * The largest magnitude of a factor (an entry of a user or item vector): 1e15. A score is the dot
+ * product of two rows of at most MAX_FACTORS (1024) entries, summed in float32, so it stays below
+ * float32's largest value (3.4e38) while every |x| ≤ √(3.4e38 / 1024) ≈ 5.7e17; 1e15 keeps a
+ * factor of 576 below that, for the squared norms of cosine similarity and the min-max range of
+ * scores. Trained factors are of order 1 (at most 4.6 in the 360K model at the defaults; 3.2e6 in
+ * the worst of 36 runs with λ = 0 on a 40 × 30 sample), so no training comes near it. Checked
+ * wherever factors are checked for being finite: training after each iteration, the fold-in and
+ * update, user vectors given to queries, saveModel, loadModel (and so `als info`).
+ */
+export const MAX_FACTOR = 1e15;
 
 /**
- * The index of the first entry of values[start, end) that is NaN or ±∞, or -1: the one scan
- * behind every finiteness check (library edge, training, fold-in, save, load), each of which
- * words its own error.
+ * The index of the first entry of values[start, end) that cannot be scored: NaN, ±∞ or beyond
+ * ±MAX_FACTOR; -1 when there is none. The one scan behind every check of factors (library edge,
+ * training, fold-in, save, load), each of which words its own error with badFactorWords.
  */
-export function firstNonFinite(values: ArrayLike<number>, start = 0, end = values.length): number {
-  for (let n = start; n < end; n++) if (!Number.isFinite(values[n])) return n;
+export function firstBadFactor(values: ArrayLike<number>, start = 0, end = values.length): number {
+  for (let n = start; n < end; n++) {
+    const x = values[n];
+    if (!(x >= -MAX_FACTOR && x <= MAX_FACTOR)) return n;
+  }
   return -1;
+}
+
+/** What is wrong with a factor firstBadFactor found: "a non-finite value (NaN or ∞)" or "a value too large to score (|x| > 1e15)". */
+export function badFactorWords(value: number): string {
+  return Number.isFinite(value) ? `a value too large to score (|x| > ${num(MAX_FACTOR)})` : 'a non-finite value (NaN or ∞)';
+}
+
+/** Every entry finite and within ±MAX_FACTOR (user vectors given to a query). */
+export function checkFinite(name: string, values: Float32Array | Float64Array, start = 0, end = values.length): void {
+  const n = firstBadFactor(values, start, end);
+  if (n !== -1) usage(`${name} holds ${num(values[n])} at entry ${n}; every entry must be a finite number from ${num(-MAX_FACTOR)} to ${num(MAX_FACTOR)}`);
 }
 
 /**
@@ -275,9 +330,14 @@ export function checkCsr(name: string, m: CsrMatrix): CsrMatrix {
   return m;
 }
 
-/** Interactions as readInteractions returns them: a checked matrix and one id per row and column. */
+/**
+ * Interactions as readInteractions returns them: a checked matrix and one id per row and column,
+ * each id and name given once and free of the characters no name may hold (checkUniqueNames).
+ */
 export function checkInteractions(name: string, data: Interactions): Interactions {
   checkTriples(name, data, 'Interactions ({ userItems, userIds, itemNames, stats })');
+  checkUniqueNames(`${name}.userIds`, data.userIds, 'user id');
+  checkUniqueNames(`${name}.itemNames`, data.itemNames, 'item name');
   if (typeof data.stats !== 'object' || data.stats === null) usage(`${name}.stats must be an object (ReadStats), not ${valueForMessage(data.stats)}`);
   return data;
 }
@@ -295,7 +355,21 @@ export function checkTriples<T extends Pick<Interactions, 'userItems' | 'userIds
   return data;
 }
 
-function checkNames(name: string, names: unknown, length: number): void {
+/**
+ * A list of strings whose every entry is given once and holds no tab, line break or NUL (the
+ * readers' rule, rows.ts): a model answers for a row by its id, so a repeated id would answer for
+ * another row. Each list is checked once (nameList.ts).
+ *
+ * @param noun what one entry is, for the message ("user id")
+ * @throws {AlsError} 'usage' naming the field, the value and the rows
+ */
+export function checkUniqueNames(name: string, names: readonly string[], noun: string): void {
+  const problem = nameListProblem(names);
+  if (problem !== null) usage(`${name} has ${nameListProblemWords(problem, noun)}`);
+}
+
+/** An array of `length` strings (the ids or names of a matrix's rows or columns). */
+export function checkNames(name: string, names: unknown, length: number): void {
   if (!Array.isArray(names)) usage(`${name} must be an array of ${length} strings, not ${valueForMessage(names)}`);
   if (names.length !== length) usage(`${name} has ${names.length} entries, but the matrix has ${length}`);
   for (let n = 0; n < names.length; n++) if (typeof names[n] !== 'string') usage(`${name}[${n}] must be a string, not ${valueForMessage(names[n])}`);

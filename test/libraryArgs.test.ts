@@ -37,6 +37,7 @@ import {
   type Interactions,
 } from 'als';
 import { AlsError } from '../src/errors.js';
+import { valueForMessage } from '../src/validate.js';
 import { plantedGroups } from './helpers.js';
 
 /**
@@ -71,6 +72,44 @@ function withMatrix(data: Interactions, userItems: CsrMatrix): Interactions {
   return { ...data, userItems };
 }
 
+describe('valueForMessage: every JavaScript value has words, never a TypeError', () => {
+  it('shows symbols, bigints, functions, throwing objects and proxies (third attacker trial)', () => {
+    const revocable = Proxy.revocable({}, {});
+    revocable.revoke();
+    const hostile = new Proxy({}, { get: () => { throw new Error('get'); }, getPrototypeOf: () => { throw new Error('proto'); }, ownKeys: () => { throw new Error('keys'); } });
+    const cases: [unknown, string][] = [
+      [Symbol(), 'Symbol()'],
+      [Symbol('f'), 'Symbol(f)'],
+      [Symbol('x'.repeat(100)), `Symbol(${'x'.repeat(60)}…)`],
+      [12n, '12n'],
+      [10n ** 40n, 'a BigInt of 41 digits'],
+      [() => 1, 'a function'],
+      [{ toString: () => { throw new Error('no'); } }, 'an object'],
+      [{ [Symbol.toPrimitive]: () => { throw new Error('no'); } }, 'an object'],
+      [Object.create(null), 'an object'],
+      [revocable.proxy, 'an object'],
+      [hostile, 'an object'],
+      [new Proxy([], {}), 'an array'],
+      [new Float64Array(2), 'a Float64Array'],
+      [true, 'true'],
+      [null, 'null'],
+      [undefined, 'undefined'],
+      ['a"b', '"a\\"b"'],
+      [1e300, '1e300'],
+    ];
+    for (const [value, words] of cases) assert.equal(valueForMessage(value), words);
+  });
+
+  it('a check given a hostile value throws AlsError naming the field (third attacker trial)', async () => {
+    const revocable = Proxy.revocable({}, {});
+    revocable.revoke();
+    for (const bad of [Symbol('s'), revocable.proxy, { toString: () => { throw new Error('no'); } }, 5n]) {
+      await expectUsage(() => resolveTrainOptions({ factors: bad as never }), /^factors must be a whole number from 1 to 1024, not /, `factors ${typeof bad}`);
+      await expectUsage(() => splitByUser(plantedGroups(6, 2).userItems, { testFraction: bad as never }), /^test fraction must be between 0 and 1 \(exclusive\), not /, `testFraction ${typeof bad}`);
+    }
+  });
+});
+
 describe('issue 9 class 11: every exported function checks its arguments', () => {
   let data: Interactions;
   let model: AlsModel;
@@ -91,6 +130,11 @@ describe('issue 9 class 11: every exported function checks its arguments', () =>
       ['similarItems name 7', () => similarItems(model, 7 as never), /^name must be a string, not 7$/],
       ['similarItems name null', () => similarItems(model, null as never), /^name must be a string, not null$/],
       ['similarItems options 5', () => similarItems(model, name(), 5 as never), /^options must be an object, not 5$/],
+      // the third attacker trial: a Symbol was a TypeError, 1e300 a silent empty list
+      ['similarItems minListeners Symbol', () => similarItems(model, name(), { minListeners: Symbol() as never }), /^minListeners must be a whole number ≥ 1 \(1 keeps every item\), not Symbol\(\)$/],
+      ['similarItems minListeners 1e300', () => similarItems(model, name(), { minListeners: 1e300 }), /^minListeners must be a whole number ≥ 1 \(1 keeps every item\), not 1e300$/],
+      ['similarItems minListeners 2^53', () => similarItems(model, name(), { minListeners: 2 ** 53 }), /^minListeners must be .*, not 9\.007199e15$/],
+      ['similarTo minListeners 10n', () => similarTo(model, 0, { minListeners: 10n as never }), /^minListeners must be .*, not 10n$/],
       ['similarTo row 40', () => similarTo(model, 40), /^item must be a row from 0 to 39, not 40$/],
       ['similarTo row −1', () => similarTo(model, -1), /^item must be a row from 0 to 39, not -1$/],
       ['rankSimilar row 1.5', () => rankSimilar(model, 1.5), /not 1\.5$/],
@@ -108,6 +152,7 @@ describe('issue 9 class 11: every exported function checks its arguments', () =>
       ['recommendFor includePlayed "yes"', () => recommendFor(model, 0, { includePlayed: 'yes' as never }), /^includePlayed must be true or false, not "yes"$/],
       ['recommendForVector short x', () => recommendForVector(model, new Float32Array(2), 0, []), /^xOffset must be a whole number from 0 to -2, not 0$/],
       ['recommendForVector NaN x', () => recommendForVector(model, Float32Array.of(1, Number.NaN, 0, 0), 0, []), /^x holds NaN at entry 1/],
+      ['recommendForVector x too large (G2)', () => recommendForVector(model, Float32Array.of(0, 0, 1e20, 0), 0, []), /^x holds 1e20 at entry 2; every entry must be a finite number from -1e15 to 1e15$/],
       ['recommendForVector played 99', () => recommendForVector(model, new Float32Array(4), 0, [99]), /^played\[0\] must be a row from 0 to 39, not 99$/],
       ['recommendForList not an array', () => recommendForList(model, 'i1' as never), /^list must be an array/],
       ['recommendForList name 5', () => recommendForList(model, [{ name: 5 as never }]), /^list\[0\]\.name must be a string, not 5$/],
@@ -143,6 +188,9 @@ describe('issue 9 class 11: every exported function checks its arguments', () =>
       ['trainFactors factors 0', () => trainFactors(m, { ...options, factors: 0 }), /^factors must be a whole number from 1 to 1024, not 0$/],
       ['trainFactors engine', () => trainFactors(m, options, {}, 'gpu' as never), /^engine must be one of wasm, js, not "gpu"$/],
       ['trainFactors empty', () => trainFactors({ rows: 2, cols: 2, indptr: new Int32Array(3), indices: new Int32Array(0), data: new Float32Array(0) }, options), /^plays has no entries/],
+      // before: a TypeError from reading null.data in a default parameter
+      ['confidences plays null', () => confidences(null as never, {} as never), /^plays must be a CsrMatrix .*, not null$/],
+      ['confidences plays undefined', () => confidences(undefined as never, { weighting: 'log', alpha: 2, bm25K1: 100, bm25B: 0.8 }), /^plays must be a CsrMatrix .*, not undefined$/],
       ['confidences bad matrix', () => confidences(altered(m, (c) => (c.indices[0] = 99)), { weighting: 'log', alpha: 2, bm25K1: 100, bm25B: 0.8 }), /^plays\.indices\[0\] is 99/],
       ['confidences weighting', () => confidences(m, { weighting: 'tfidf' as never, alpha: 2, bm25K1: 100, bm25B: 0.8 }), /^options\.weighting must be one of linear, log, bm25, not "tfidf"$/],
       ['confidences alpha NaN', () => confidences(m, { weighting: 'log', alpha: Number.NaN, bm25K1: 100, bm25B: 0.8 }), /^options\.alpha must be a number from 0 to 1e6, not NaN$/],

@@ -11,6 +11,7 @@ import { describeModelDirectory } from '../src/model/files.js';
 import { loadModel } from '../src/model/load.js';
 import type { AlsModel } from '../src/model/model.js';
 import { saveModel } from '../src/model/save.js';
+import { userFactorRows } from '../src/model/fileRows.js';
 import { ALS_BIN, nobodyCommand, tempDir } from './helpers.js';
 
 /** Regression tests of issue 9, classes 4, 6 and 7: loading validates everything it reads. */
@@ -84,6 +85,31 @@ describe('issue 9, classes 4, 6, 7: loading a model validates every file', () =>
   it('rejects non-finite factors even when the checksums were made to match', () => {
     rejects(rewrite(copy(), 'user_factors.f32', (d) => d.writeFloatLE(NaN, 4)), /user_factors\.f32 holds a non-finite value \(NaN or ∞\) at position 1/);
     rejects(rewrite(copy(), 'item_factors.f32', (d) => d.writeFloatLE(Infinity, 0)), /item_factors\.f32 holds a non-finite value/);
+  });
+
+  it('rejects factors too large to score (|x| > 1e15) with the checksums made to match; 9e14 loads (G2)', async () => {
+    rejects(rewrite(copy(), 'user_factors.f32', (d) => d.writeFloatLE(3e38, 4)), /user_factors\.f32 holds a value too large to score \(\|x\| > 1e15\) at position 1 /);
+    rejects(rewrite(copy(), 'item_factors.f32', (d) => d.writeFloatLE(-2e15, 12)), /item_factors\.f32 holds a value too large to score \(\|x\| > 1e15\) at position 3 /);
+    const fine = readAll(rewrite(copy(), 'item_factors.f32', (d) => d.writeFloatLE(9e14, 0)));
+    assert.equal(fine.itemFactors[0], Math.fround(9e14));
+    // the streamed reader of user factors (recommend --all) holds the same line
+    await assert.rejects(
+      userFactorRows(loadModel(rewrite(copy(), 'user_factors.f32', (d) => d.writeFloatLE(1e20, 8)))),
+      (e: unknown) => e instanceof AlsError && e.code === 'model' && /user_factors\.f32 holds a value too large to score \(\|x\| > 1e15\) at position 2 /.test(e.message),
+    );
+  });
+
+  it('saveModel refuses factors too large to score, naming the side and position (G2)', async () => {
+    for (const [key, what] of [['userFactors', 'user factors'], ['itemFactors', 'item factors']] as const) {
+      const values = trained[key].slice();
+      values[3] = -1e20;
+      const target = join(work, `huge-${key}`);
+      await assert.rejects(
+        saveModel({ ...trained, [key]: values }, target),
+        (e: unknown) => e instanceof AlsError && e.code === 'model' && new RegExp(`^refusing to save a model whose ${what} hold a value too large to score \\(\\|x\\| > 1e15\\) at position 3:`).test(e.message),
+      );
+      assert.equal(existsSync(join(target, 'model.json')), false);
+    }
   });
 
   it('rejects item indices out of order or out of range, and play counts that are not finite and positive', () => {
@@ -188,11 +214,14 @@ describe('issue 9, classes 4, 6, 7: loading a model validates every file', () =>
     const factors = copy();
     writeManifest(factors, { ...manifestOf(factors), factors: 1_000_000 });
     const nan = rewrite(copy(), 'item_factors.f32', (d) => d.writeFloatLE(NaN, 0));
+    // G2: before, 3e38 passed `als info`, and `similar` gave arbitrary artists at 1.000
+    const huge = rewrite(copy(), 'item_factors.f32', (d) => d.writeFloatLE(3e38, 0));
     for (const [dir, pattern] of [
       [inputEmpty, /model\.json describes the input wrongly/],
       [lossesNull, /losses that are not a list of finite numbers/],
       [factors, /gives 1000000 factors/],
       [nan, /item_factors\.f32 holds a non-finite value/],
+      [huge, /item_factors\.f32 holds a value too large to score \(\|x\| > 1e15\) at position 0 /],
     ] as const) {
       for (const args of [['info', '--model', dir], ['similar', 'i1', '--model', dir, '--json']]) {
         const result = als(args);

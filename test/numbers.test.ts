@@ -7,6 +7,7 @@ import { cooToCsr } from '../src/data/sparse.js';
 import { AlsError } from '../src/errors.js';
 import { jsKernels, type Kernels } from '../src/kernels/index.js';
 import { randomPlays } from './helpers.js';
+import { exitCodeFor } from '../src/cli/exitCodes.js';
 
 /**
  * Issue 9, class 4: no number can silently poison a model. Options have upper limits, every
@@ -140,6 +141,14 @@ describe('issue 9 class 4: fold-in and update hold the same line', () => {
     assert.throws(() => recommendForList(poisoned, [{ name: 'i1', plays: 3 }]), isAlsError('model', /^the fold-in gave NaN: the model's item factors are not finite or too large/));
   });
 
+  it('a fold-in whose vector is too large to score (|x| > 1e15) is a model error too, in recommendForList and updateModel (G2)', () => {
+    // item factors of 1e-20 with λ = 0: the solved vector is about 1e20, and every score would overflow
+    const tiny: AlsModel = { ...log, options: { ...log.options, regularization: 0 }, itemFactors: log.itemFactors.map((y) => y * 1e-20) };
+    const tooLarge = /the fold-in gave -?\d(\.\d+)?e\d+, a value too large to score \(\|x\| > 1e15\): the model's item factors are not finite or too large \(or too small\)/;
+    assert.throws(() => recommendForList(tiny, [{ name: 'i1', plays: 3 }]), isAlsError('model', new RegExp(`^${tooLarge.source}`)));
+    assert.throws(() => updateModel(tiny, interactions(1, 8, [[0, 1, 3]])), isAlsError('model', new RegExp(`^user "u0": ${tooLarge.source}`)));
+  });
+
   it('updateModel: a stored count plus new ones past 1e15 is refused, and so is a confidence past the bound (issue 9 class 4)', () => {
     const base = interactions(1, 8, [[0, 1, 8e14]]);
     const first = updateModel(log, base);
@@ -156,17 +165,34 @@ describe('issue 9 class 4: fold-in and update hold the same line', () => {
 describe('issue 9 class 4: training checks its factors after every iteration', () => {
   const plays = randomPlays(30, 20, 0.2, 3);
 
-  /** The reference kernels, with one factor of the user half-step turned NaN from iteration `from` on. */
-  function faulty(from: number): Kernels {
+  /** The reference kernels, with one factor of the user half-step turned to `value` (NaN) from iteration `from` on. */
+  function faulty(from: number, value = Number.NaN): Kernels {
     let calls = 0;
     return {
       ...jsKernels,
       cgUpdate(step, steps, start, end) {
         jsKernels.cgUpdate(step, steps, start, end);
-        if (step.X.length === 30 * 4 && ++calls >= from) step.X[7 * 4] = Number.NaN;
+        if (step.X.length === 30 * 4 && ++calls >= from) step.X[7 * 4] = value;
       },
     };
   }
+
+  it('factors too large to score (|x| > 1e15: a dot product of 1024 of them could overflow float32) fail training in that iteration, exit 3 (G2)', async () => {
+    for (const value of [1e16, -3e38]) {
+      let thrown: unknown;
+      await trainFactors(plays, resolveTrainOptions({ ...small, iterations: 5 }), {}, faulty(3, value)).catch((error) => (thrown = error));
+      assert.ok(thrown instanceof AlsError, String(thrown));
+      assert.equal(thrown.code, 'input');
+      assert.match(
+        thrown.message,
+        new RegExp(`^training failed in iteration 3 of 5 \\(30 users, 20 items\\): the user factors of row 7 hold ${value === 1e16 ? '1e16' : '-3e38'}, a value too large to score \\(\\|x\\| > 1e15\\)\\. .*No model was made\\.$`),
+      );
+      assert.equal(exitCodeFor(thrown.code), 3);
+    }
+    // at the bound itself training goes on
+    const factors = await trainFactors(plays, resolveTrainOptions({ ...small, iterations: 2 }), {}, faulty(1, 9e14));
+    assert.equal(factors.userFactors[7 * 4], Math.fround(9e14));
+  });
 
   it('NaN factors from a kernel are caught in the iteration they appear, naming what to change (issue 9 class 4)', async () => {
     await assert.rejects(

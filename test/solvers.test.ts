@@ -1,13 +1,18 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Matrix, solve } from 'ml-matrix';
 import { alsLoss } from '../src/als/loss.js';
 import { resolveTrainOptions } from '../src/als/options.js';
-import { trainFactors } from '../src/als/train.js';
+import { train, trainFactors } from '../src/als/train.js';
+import type { Interactions } from '../src/data/read.js';
+import { AlsError } from '../src/errors.js';
 import { confidences } from '../src/als/weighting.js';
 import type { CsrMatrix } from '../src/data/sparse.js';
 import { choleskySolve, jsKernels, type HalfStep } from '../src/kernels/index.js';
-import { randomMatrix, randomPlays, relativeError } from './helpers.js';
+import { ALS_BIN, randomMatrix, randomPlays, relativeError, tempDir } from './helpers.js';
 
 /** Dense confidence and preference rows of user u: c = 1, p = 0 where nothing was played. */
 function denseRow(m: CsrMatrix, confidence: Float32Array, u: number): { c: number[]; p: number[] } {
@@ -224,5 +229,56 @@ describe('gramian', () => {
       for (let r = 0; r < 9; r++) s += Y[r * 3 + a] * Y[r * 3 + b];
       assert.ok(Math.abs(out[a * 3 + b] - s) < 1e-12);
     }
+  });
+});
+
+describe('G1: λ = 0 with an exact solver and more factors than min(users, items) is refused before training', () => {
+  const work = tempDir('als-singular-');
+  const tiny = join(work, 'tiny.tsv');
+  writeFileSync(tiny, 'u1\ta\t3\nu2\tb\t4\nu3\tc\t1\nu3\ta\t2\n');
+
+  function als(args: string[]): { status: number | null; stdout: string; stderr: string } {
+    const env = { ...process.env };
+    delete env.FORCE_COLOR;
+    const result = spawnSync(process.execPath, [ALS_BIN, ...args], { cwd: work, encoding: 'utf8', env, timeout: 60_000 });
+    return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+  }
+
+  it('als train exits 2 at once naming --factors, --lambda and the users and items; nothing is written (before: 2 min 52 s per iteration)', () => {
+    const started = performance.now();
+    const result = als(['train', tiny, '--format', 'triples', '-m', 'x', '--iterations', '1', '--lambda', '0', '--solver', 'naive', '--factors', '1024']);
+    assert.equal(result.status, 2, result.stderr);
+    assert.equal(
+      result.stderr,
+      'als: --factors 1024 with --lambda 0 and --solver naive: the data have 3 users and 3 items, so every item\'s least-squares system is singular ' +
+        '(rank at most 3) and would be solved the slow way; give --factors 3 or fewer, a --lambda above 0, or --solver cg\n',
+    );
+    assert.equal(existsSync(join(work, 'x', 'model.json')), false);
+    assert.ok(performance.now() - started < 30_000);
+    // the rank itself, a λ above 0 and CG (which never inverts) train
+    for (const args of [['--factors', '3', '--lambda', '0'], ['--factors', '8', '--lambda', '0.01'], ['--factors', '8', '--lambda', '0', '--solver', 'cg']]) {
+      const ok = als(['train', tiny, '--format', 'triples', '-m', `ok-${args.join('')}`, '--iterations', '1', '--solver', 'naive', ...args]);
+      assert.equal(ok.status, 0, `${args.join(' ')}: ${ok.stderr}`);
+    }
+  });
+
+  it('train and trainFactors refuse it with AlsError(usage) in the library\'s words', async () => {
+    const plays = randomPlays(5, 40, 0.5, 4);
+    const refused = (e: unknown) =>
+      e instanceof AlsError &&
+      e.code === 'usage' &&
+      e.message === 'factors 6 with lambda 0 and solver naive: the data have 5 users and 40 items, so every item\'s least-squares system is singular ' +
+        '(rank at most 5) and would be solved the slow way; give factors 5 or fewer, a lambda above 0, or solver cg';
+    await assert.rejects(trainFactors(plays, resolveTrainOptions({ factors: 6, regularization: 0, solver: 'naive', iterations: 1, threads: 1 })), refused);
+    const data: Interactions = { userItems: plays, userIds: ['a', 'b', 'c', 'd', 'e'], itemNames: Array.from({ length: 40 }, (_, i) => `i${i}`), stats: {} as Interactions['stats'] };
+    await assert.rejects(train(data, { factors: 6, regularization: 0, solver: 'naive', iterations: 1, threads: 1 }), refused);
+    const wide = randomPlays(40, 5, 0.5, 4);
+    await assert.rejects(
+      trainFactors(wide, resolveTrainOptions({ factors: 6, regularization: 0, solver: 'naive', iterations: 1, threads: 1 })),
+      (e: unknown) => e instanceof AlsError && e.code === 'usage' && /the data have 40 users and 5 items, so every user's least-squares system is singular \(rank at most 5\)/.test(e.message),
+    );
+    // at the rank the systems are regular: training runs
+    const factors = await trainFactors(plays, resolveTrainOptions({ factors: 5, regularization: 0, solver: 'naive', iterations: 1, threads: 1 }));
+    assert.equal(factors.userFactors.length, 25);
   });
 });

@@ -3,7 +3,7 @@ import type { CsrMatrix } from '../data/sparse.js';
 import { AlsError } from '../errors.js';
 import { addObserved, choleskySolve, jsKernels } from '../kernels/js.js';
 import type { AlsModel } from '../model/model.js';
-import { checkArray, checkModel, checkPlay, checkRow, firstNonFinite, valueForMessage } from '../validate.js';
+import { checkArray, checkModel, checkPlay, checkRow, badFactorWords, firstBadFactor, num, valueForMessage } from '../validate.js';
 import { checkConfidences, FOLDED_COUNT, weigh } from './weighting.js';
 
 /**
@@ -215,14 +215,19 @@ export function foldIn(model: Pick<AlsModel, 'itemFactors' | 'items' | 'factors'
 }
 
 /**
- * The folded user, when its vector is finite. The plays and confidences were checked, so a
- * vector that is not comes from the model: item factors that are not finite (a model no loader
- * checked), as finite float32 factors cannot overflow the float64 sums.
+ * The folded user, when its vector can be scored (finite, within ±MAX_FACTOR: the rule of every
+ * factor). The plays and confidences were checked, so a vector that is not comes from the model:
+ * item factors that are not finite, or so large or so small that the solve overflows (a model no
+ * loader checked).
  */
 function finite(user: FoldedUser): FoldedUser {
-  const n = firstNonFinite(user.x);
+  const n = firstBadFactor(user.x);
   if (n !== -1) {
-    throw new AlsError('model', `the fold-in gave ${user.x[n]}: the model's item factors are not finite or too large to solve against (train the model again)`);
+    throw new AlsError(
+      'model',
+      `the fold-in gave ${num(user.x[n])}${Number.isFinite(user.x[n]) ? `, ${badFactorWords(user.x[n])}` : ''}: ` +
+        "the model's item factors are not finite or too large (or too small) to solve against (train the model again)",
+    );
   }
   return user;
 }

@@ -5,10 +5,10 @@ import { createKernels, kernelCopy, KERNEL_ENGINES, type HalfStep, type KernelEn
 import { alsLoss } from './loss.js';
 import type { Interactions } from '../data/read.js';
 import type { AlsModel } from '../model/model.js';
-import { resolveTrainOptions, type TrainOptions } from './options.js';
+import { resolveTrainOptions, singularSystems, type TrainOptions } from './options.js';
 import { randomFactors, seededRandom } from './random.js';
 import { checkTrainingMemory, trainingThreads } from './resources.js';
-import { checkCallbacks, checkCsr, checkInteractions, checkOptions, num, valueForMessage } from '../validate.js';
+import { badFactorWords, checkCallbacks, checkCsr, checkInteractions, checkOptions, MAX_FACTOR, num, valueForMessage } from '../validate.js';
 import { checkConfidences, weigh } from './weighting.js';
 
 /** Rows per kernel call: small enough for smooth progress, large enough to keep threads busy. */
@@ -46,12 +46,14 @@ export interface Factors {
  * items and every item against the fixed users, with the exact solver or CG.
  *
  * `plays` must be a valid CSR matrix of counts above 0 and at most MAX_COUNT, and `options`
- * valid training options (AlsError('usage') otherwise). The threads used are at most the CPUs
+ * valid training options (AlsError('usage') otherwise); λ = 0 with an exact solver and more
+ * factors than min(users, items) is refused too (AlsError('usage'), singularSystems: every row
+ * of one side would be singular and solved slowly). The threads used are at most the CPUs
  * and what the rows can keep busy (trainingThreads). A shape whose kernel memory is out of reach
  * is refused before anything is allocated (AlsError('usage'), naming the option to lower); a
  * confidence above MAX_CONFIDENCE (AlsError('input'), naming the count and α), and factors or a
- * loss that stop being finite numbers in any iteration (AlsError('input')), end training instead
- * of returning a model that would be saved.
+ * loss that stop being finite numbers, or factors beyond ±MAX_FACTOR, in any iteration
+ * (AlsError('input')) end training instead of returning a model that would be saved.
  *
  * `engine` is 'wasm' (the default) or 'js', or the caller's own kernels (left for the caller to dispose of).
  */
@@ -67,6 +69,8 @@ export async function trainFactors(
   callbacks = checkCallbacks(callbacks);
   const own = typeof engine === 'string';
   if (own && !KERNEL_ENGINES.includes(engine)) throw new AlsError('usage', `engine must be one of ${KERNEL_ENGINES.join(', ')}, not ${valueForMessage(engine)}`);
+  const singular = singularSystems(plays.rows, plays.cols, resolved);
+  if (singular !== null) throw new AlsError('usage', singular);
   const threads = trainingThreads(resolved.threads, plays);
   checkTrainingMemory(plays, resolved, own && engine === 'wasm' ? threads : 1);
   const kernels = own ? await createKernels(engine, threads) : engine;
@@ -77,12 +81,15 @@ export async function trainFactors(
   }
 }
 
-/** The first row whose factors are not all finite (-1: none), and whether any factor is not 0. */
+/**
+ * The first row with a factor that cannot be scored (not finite, or beyond ±MAX_FACTOR: the rule
+ * of firstBadFactor) (-1: none), and whether any factor is not 0.
+ */
 function scan(factors: Float32Array, f: number): { badRow: number; bad: number; nonzero: boolean } {
   let nonzero = false;
   for (let n = 0; n < factors.length; n++) {
     const x = factors[n];
-    if (!Number.isFinite(x)) return { badRow: Math.floor(n / f), bad: x, nonzero };
+    if (!(x >= -MAX_FACTOR && x <= MAX_FACTOR)) return { badRow: Math.floor(n / f), bad: x, nonzero };
     if (x !== 0) nonzero = true;
   }
   return { badRow: -1, bad: 0, nonzero };
@@ -90,7 +97,7 @@ function scan(factors: Float32Array, f: number): { badRow: number; bad: number; 
 
 /**
  * Throws AlsError('input') when the factors (or the loss) of this iteration are not all finite
- * (implicit's `_check_factors`), or when one side's factors are all 0 (λ so large that every
+ * (implicit's `_check_factors`), or a factor is too large to score (beyond ±MAX_FACTOR), or when one side's factors are all 0 (λ so large that every
  * factor underflowed: ALS never leaves 0, and every score would be 0). Such a model would rank
  * nothing and must never be saved.
  */
@@ -104,7 +111,7 @@ function checkIteration(step: HalfStep, other: HalfStep, rows: [number, number],
   for (const [side, X] of sides) {
     const { badRow, bad, nonzero } = scan(X, options.factors);
     if (badRow !== -1) {
-      what = `the ${side} factors of row ${badRow} hold ${bad}, not a finite number`;
+      what = `the ${side} factors of row ${badRow} hold ${num(bad)}, ${Number.isFinite(bad) ? badFactorWords(bad) : 'not a finite number'}`;
       break;
     }
     if (!nonzero && X.length > 0) zero ||= side;

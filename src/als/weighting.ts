@@ -23,10 +23,12 @@ export interface WeightingOptions {
 export function confidences(
   plays: CsrMatrix,
   options: WeightingOptions,
-  out: Float32Array = new Float32Array(plays.data.length),
+  out?: Float32Array,
 ): Float32Array {
+  // `out` defaults here, not in the signature: a default there reads plays.data before plays is checked
   checkCsr('plays', plays);
   checkWeightingOptions(options);
+  if (out === undefined) out = new Float32Array(plays.data.length);
   checkArray('out', out, Float32Array, plays.data.length);
   weigh(plays, options, out);
   checkConfidences(out, plays.data, options, 'usage');

@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
 import { AlsError } from '../errors.js';
 import { withModel } from './withModel.js';
-import { Explainer, explainUser, type Explanation } from '../query/explain.js';
+import { Explainer, explainUserRow, type Explanation } from '../query/explain.js';
 import { parseItemList, recommendForList, type ListedItem } from '../query/listened.js';
 import { findUser, userIdOfRow } from '../query/lookup.js';
-import { mostPlayed, recommendItems } from '../query/recommend.js';
+import { mostPlayed, recommendFor } from '../query/recommend.js';
 import { writeAllRecommendations } from '../query/recommendAll.js';
 import { addCommonOptions, wholeNumber, type CommonOptions } from './parse.js';
 import { checkCount, printScored } from './print.js';
@@ -38,17 +38,16 @@ function withFlag<T>(flag: string, parse: () => T): T {
   }
 }
 
-/** The user id itself when it is one; a whole number that is no id gets a hint about --row. */
-function withRowHint(model: AlsModel, id: string): string {
+/** The row of the user whose id is `id`; a whole number that is no id gets a hint about --row. */
+function withRowHint(model: AlsModel, id: string): number {
   try {
-    findUser(model.userIds, id);
+    return findUser(model.userIds, id);
   } catch (error) {
     if (error instanceof AlsError && /^\d+$/.test(id) && Number(id) < model.users) {
       throw new AlsError('not-found', `${error.message} (ids are matched exactly; --row ${id} picks the user in row ${id})`, { cause: error });
     }
     throw error;
   }
-  return id;
 }
 
 /** How many played artists an explanation names; the others are summed. */
@@ -90,16 +89,19 @@ async function runRecommend(cli: RecommendCliOptions): Promise<void> {
   const list = cli.items !== undefined ? withFlag('--items', () => parseItemList(cli.items as string)) : null;
   if (list?.length === 0) throw new AlsError('usage', '--items: the list is empty; give artist names separated by commas, e.g. --items "radiohead,muse=120"');
   return withModel(cli.model, async (model) => {
-    if (cli.row !== undefined) cli.user = userIdOfRow(model.userIds, cli.row);
-    else if (cli.user !== undefined) cli.user = withRowHint(model, cli.user);
     if (cli.all) return recommendAll(out, model, cli);
     if (list) return recommendForListener(out, model, list, cli);
-    if (cli.explain) return explainForUser(out, model, cli);
+    // --row answers for that row itself: its id looked up again would find the first row of that
+    // id, another user's if ids repeat in a model from elsewhere
+    let userIndex: number;
+    if (cli.row !== undefined) {
+      userIdOfRow(model.userIds, cli.row); // a row past the last is "not found", naming the rows
+      userIndex = cli.row;
+    } else userIndex = withRowHint(model, cli.user as string);
+    if (cli.explain) return explainForUser(out, model, userIndex, cli);
 
-    const { user, userIndex, recommendations } = recommendItems(model, cli.user as string, {
-      count: cli.count,
-      includePlayed: cli.includePlayed,
-    });
+    const user = model.userIds[userIndex];
+    const recommendations = recommendFor(model, userIndex, { count: cli.count, includePlayed: cli.includePlayed });
     if (cli.json) {
       printJson({ user, recommendations: recommendations.map((r) => ({ item: r.name, score: r.score })) });
       return;
@@ -136,8 +138,8 @@ async function recommendForListener(out: Output, model: AlsModel, list: ListedIt
 }
 
 /** --user --explain: the user re-solved exactly, since only that vector's scores split exactly. */
-function explainForUser(out: Output, model: AlsModel, cli: RecommendCliOptions): void {
-  const { user, userIndex, recommendations } = explainUser(model, cli.user as string, {
+function explainForUser(out: Output, model: AlsModel, row: number, cli: RecommendCliOptions): void {
+  const { user, userIndex, recommendations } = explainUserRow(model, row, {
     count: cli.count,
     includePlayed: cli.includePlayed,
     top: EXPLAIN_TOP,

@@ -42,7 +42,7 @@ export function registerSimilar(program: Command): void {
 async function runSimilar(name: string | undefined, cli: SimilarCliOptions): Promise<void> {
   const out = makeOutput(cli);
   checkCount(cli.count);
-  checkMinListeners(cli.minListeners);
+  checkMinListeners(cli.minListeners, '--min-listeners', 'artist');
   if (cli.all && name !== undefined) throw new AlsError('usage', 'give either an artist or --all, not both');
   if (!cli.all && name === undefined) throw new AlsError('usage', 'which artist? give its name (or --all --output FILE)');
   if (cli.all && !cli.output) throw new AlsError('usage', '--all writes a file: give --output FILE');

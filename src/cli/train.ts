@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
+import { singularSystems } from '../als/options.js';
 import { train, type IterationReport } from '../als/train.js';
+import { AlsError } from '../errors.js';
 import { readInteractions, type Interactions } from '../data/read.js';
 import { describeHolder, type LockHolder } from '../model/lock.js';
 import { saveModel } from '../model/save.js';
@@ -37,6 +39,9 @@ async function runTrain(file: string, cli: TrainCommandOptions): Promise<void> {
   inspectTarget(cli.model);
 
   const data = await readInput(out, file, cli);
+  // the library refuses it too, in its own words; here it names the flags
+  const singular = singularSystems(data.userItems.rows, data.userItems.cols, options, { factors: '--factors', lambda: '--lambda', solver: '--solver' });
+  if (singular !== null) throw new AlsError('usage', singular);
 
   const trainBar = startProgress(out.interactive, 'Training |{bar}| iteration {iteration}/{iterations} | ETA {eta_formatted}{loss}', 1, {
     iteration: 0,

@@ -124,20 +124,41 @@ export function badCountReason(layout: RowLayout, text: string): string {
   return `field ${layout.count + 1} (count) is ${quote(text)}, not a non-negative number`;
 }
 
+/**
+ * The characters no user id or item name may hold, wherever it comes from (a file, the library's
+ * train, saveModel, a model loaded from disk): NUL, tab and line feed. A tab or a line feed ends a
+ * field or a line of every tab-separated file als reads and writes, and NUL ends a string in C,
+ * so such a name could not be written out and read back as itself. A carriage return is kept (the
+ * Last.fm 360K file has names holding one; see tsvNames.ts).
+ */
+const NAME_BREAKERS = '\\0\\t\\n';
+const NAME_BREAKER = new RegExp(`[${NAME_BREAKERS}]`);
+/** A field the readers refuse: a name breaker, or U+FFFD (see fieldWithBadCharacter). */
+const BAD_FIELD_CHARACTER = new RegExp(`[${NAME_BREAKERS}\\uFFFD]`);
+
+/** The character of `name` that no id or name may hold, in words ("a NUL byte", "a tab", "a line break"), or null. */
+export function nameBreaker(name: string): string | null {
+  if (!NAME_BREAKER.test(name)) return null;
+  return name.includes('\0') ? 'a NUL byte' : name.includes('\t') ? 'a tab' : 'a line break';
+}
+
+/** The words every refusal of such a name ends with. */
+export const NAME_BREAKERS_TEXT = 'no user id or item name may hold a tab, a line break or a NUL byte';
+
 /** A field (1-based) holds a character no field may hold: NUL anywhere, tab or line feed in csv. */
 function badCharacterReason(field: number, text: string): string {
   if (text.includes('\uFFFD')) return `field ${field} is not valid UTF-8 (or holds U+FFFD, the mark of text that was not)`;
-  const what = text.includes('\0') ? 'a NUL byte' : text.includes('\t') ? 'a tab' : 'a line break';
-  return `field ${field} holds ${what}`;
+  return `field ${field} holds ${nameBreaker(text) ?? 'a line break'}`;
 }
 
 /**
- * The first field (0-based) holding NUL, tab, line feed or U+FFFD, or -1. U+FFFD is what bytes
- * that are not UTF-8 decode to: such a name would silently merge with other misread names
- * ("Bj\xf6rk" and "Bj\xe9rk" both "Bj�rk"), so it is a malformed row (issue 9).
+ * The first field (0-based) holding a name breaker (NUL, tab, line feed) or U+FFFD, or -1. U+FFFD
+ * is what bytes that are not UTF-8 decode to: such a name would silently merge with other misread
+ * names ("Bj\xf6rk" and "Bj\xe9rk" both "Bj�rk"), so it is a malformed row (issue 9); it is a rule
+ * of reading text, so the library's lists of names may hold it.
  */
 function fieldWithBadCharacter(fields: string[]): number {
-  for (let n = 0; n < fields.length; n++) if (/[\0\t\n\uFFFD]/.test(fields[n])) return n;
+  for (let n = 0; n < fields.length; n++) if (BAD_FIELD_CHARACTER.test(fields[n])) return n;
   return -1;
 }
 

@@ -1,6 +1,6 @@
 import { seededRandom } from '../als/random.js';
 import type { CsrMatrix } from '../data/sparse.js';
-import { checkCsr, checkOptions, checkWhole } from '../validate.js';
+import { checkCsr, checkOptions, checkWhole, valueForMessage } from '../validate.js';
 import { AlsError } from '../errors.js';
 
 export interface SplitOptions {
@@ -27,7 +27,7 @@ export const MIN_TEST_INTERACTIONS = 5;
 
 export function checkTestFraction(testFraction: number): void {
   if (!(typeof testFraction === 'number' && Number.isFinite(testFraction) && testFraction > 0 && testFraction < 1)) {
-    throw new AlsError('usage', `test fraction must be between 0 and 1 (exclusive), not ${testFraction}`);
+    throw new AlsError('usage', `test fraction must be between 0 and 1 (exclusive), not ${valueForMessage(testFraction)}`);
   }
 }
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { close, read } from 'node:fs';
 import { promisify } from 'node:util';
 import { AlsError } from '../errors.js';
-import { firstNonFinite } from '../validate.js';
+import { badFactorWords, firstBadFactor, valueForMessage } from '../validate.js';
 import { detachFile } from './load.js';
 import type { AlsModel } from './model.js';
 
@@ -19,7 +19,7 @@ const closeFd = promisify(close);
 const CHECK_CHUNK = 4 << 20;
 
 function checkRow(r: number, rows: number): void {
-  if (!Number.isInteger(r) || r < 0 || r >= rows) throw new AlsError('usage', `row must be a whole number from 0 to ${rows - 1}, not ${r}`);
+  if (!Number.isInteger(r) || r < 0 || r >= rows) throw new AlsError('usage', `row must be a whole number from 0 to ${rows - 1}, not ${valueForMessage(r)}`);
 }
 
 /** Reads `length` bytes at `position` into the start of `into`; a file that ends first throws short(). */
@@ -86,8 +86,9 @@ export async function userFactorRows(model: AlsModel): Promise<FactorRows> {
       const length = Math.min(chunk.length, bytes - at);
       await readFully(fd, chunk, length, at, () => corrupt(`ends before its ${bytes} bytes`));
       hash.update(chunk.subarray(0, length));
-      const n = firstNonFinite(new Float32Array(chunk.buffer, chunk.byteOffset, length / 4));
-      if (n !== -1) throw corrupt(`holds a non-finite value (NaN or ∞) at position ${at / 4 + n}`);
+      const values = new Float32Array(chunk.buffer, chunk.byteOffset, length / 4);
+      const n = firstBadFactor(values);
+      if (n !== -1) throw corrupt(`holds ${badFactorWords(values[n])} at position ${at / 4 + n}`);
       at += length;
     }
     if (hash.digest('hex') !== sha256) throw corrupt('fails its checksum');
@@ -106,7 +107,8 @@ export async function userFactorRows(model: AlsModel): Promise<FactorRows> {
       checkRow(r, users);
       const out = new Float32Array(f);
       await readFully(fd, new Uint8Array(out.buffer), f * 4, r * f * 4, () => corrupt(`ends before row ${r}`));
-      if (firstNonFinite(out) !== -1) throw corrupt(`changed since it was loaded: row ${r} holds a non-finite value`);
+      const n = firstBadFactor(out);
+      if (n !== -1) throw corrupt(`changed since it was loaded: row ${r} holds ${badFactorWords(out[n])}`);
       return out;
     },
     async close() {

@@ -3,8 +3,9 @@ import { closeSync, fstatSync, lstatSync, readlinkSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { join } from 'node:path';
 import { MAX_FACTORS, resolveTrainOptions, type TrainOptions } from '../als/options.js';
-import { firstNonFinite } from '../validate.js';
+import { badFactorWords, firstBadFactor } from '../validate.js';
 import { INPUT_FORMATS } from '../data/read.js';
+import { nameListProblem, nameListProblemWords } from '../data/nameList.js';
 import type { CsrMatrix } from '../data/sparse.js';
 import { AlsError } from '../errors.js';
 import { FILES, FORMAT_NAME, FORMAT_VERSION, MANIFEST, TIMINGS, type FileEntry, type FileKey, type Manifest } from './format.js';
@@ -23,6 +24,17 @@ import {
 const BYTES_PER_VALUE = { float32: 4, int32: 4 } as const;
 /** rows, columns and stored counts are int32 in the files */
 const MAX_INT32 = 2 ** 31 - 1;
+/**
+ * The escapes that can put a tab, a line feed or NUL into a JSON string (\t, \n, \u0000,
+ * \u0009, \u000a/A): JSON holds no raw control character, so a text without any of them needs no
+ * test of its names' characters. (An escaped backslash before a "t" matches too: a test, no harm.)
+ */
+const BREAKER_ESCAPES = ['\\t', '\\n', '\\u000'];
+
+function mayHoldBreakers(json: Buffer): boolean {
+  return json.includes(0x5c) && BREAKER_ESCAPES.some((escape) => json.includes(escape));
+}
+
 /** how often a read starts again when the model was replaced under it */
 const MAX_ATTEMPTS = 100;
 
@@ -137,9 +149,10 @@ function typed<T extends Float32Array | Int32Array>(data: Buffer, Type: { new (b
   return new Type(aligned.buffer as ArrayBuffer, aligned.byteOffset, aligned.byteLength / 4);
 }
 
-function checkFinite(dir: string, name: string, values: Float32Array): Float32Array {
-  const n = firstNonFinite(values);
-  if (n !== -1) throw corrupt(dir, `${name} holds a non-finite value (NaN or ∞) at position ${n}`);
+/** Factors that can be scored: finite and within ±MAX_FACTOR (validate.ts). */
+function checkFactors(dir: string, name: string, values: Float32Array): Float32Array {
+  const n = firstBadFactor(values);
+  if (n !== -1) throw corrupt(dir, `${name} holds ${badFactorWords(values[n])} at position ${n}`);
   return values;
 }
 
@@ -164,10 +177,17 @@ function checkMatrix(dir: string, m: CsrMatrix): CsrMatrix {
   return m;
 }
 
-function checkNames(dir: string, name: string, value: unknown, length: number): string[] {
+/**
+ * A list of `length` strings, each given once and free of the characters no name may hold
+ * (nameList.ts). `escaped`: whether the JSON text may hold one (mayHoldBreakers); without, the
+ * names need no character test.
+ */
+function checkNames(dir: string, name: string, value: unknown, length: number, noun: string, escaped: boolean): string[] {
   if (!Array.isArray(value) || value.length !== length || !value.every((v) => typeof v === 'string')) {
     throw corrupt(dir, `${name} is not a list of ${length} names`);
   }
+  const problem = nameListProblem(value, escaped);
+  if (problem !== null) throw corrupt(dir, `${name} has ${nameListProblemWords(problem, noun)}`);
   return value;
 }
 
@@ -301,8 +321,9 @@ function isDanglingTopLevelLink(dir: string, name: string): boolean {
  * shows as a corrupt model.
  *
  * Validated: model.json (regular, ≤ 64 MiB, shapes, factors ≤ 1024, input, losses, updates),
- * every file regular (no symlinks, FIFOs or devices) and of the size listed, checksums, finite
- * factors, ascending in-range item indices, finite positive play counts, listener counts.
+ * user ids and item names (one string per row, each given once, no tab, line break or NUL),
+ * every file regular (no symlinks, FIFOs or devices) and of the size listed, checksums, factors
+ * finite and within ±MAX_FACTOR, ascending in-range item indices, finite positive play counts, listener counts.
  *
  * @throws {AlsError} 'model' naming the file for every problem; 'usage' for an empty path
  */
@@ -349,7 +370,7 @@ function openModel(location: ModelLocation, { manifest, fds, version }: ReturnTy
     if (createHash('sha256').update(data).digest('hex') !== files[name].sha256) throw corrupt(dir, `${name} fails its checksum`);
     return data;
   };
-  const json = (key: FileKey, length: number) => {
+  const json = (key: FileKey, length: number, noun: string) => {
     let value: unknown;
     const data = read(key);
     try {
@@ -357,7 +378,7 @@ function openModel(location: ModelLocation, { manifest, fds, version }: ReturnTy
     } catch {
       throw corrupt(dir, `${FILES[key]} is not valid JSON`);
     }
-    return checkNames(dir, FILES[key], value, length);
+    return checkNames(dir, FILES[key], value, length, noun, mayHoldBreakers(data));
   };
   let options: TrainOptions;
   try {
@@ -395,16 +416,16 @@ function openModel(location: ModelLocation, { manifest, fds, version }: ReturnTy
     losses: manifest.training?.losses ?? null,
     ...(Array.isArray(manifest.updates) ? { updates: manifest.updates as unknown as UpdateSummary[] } : {}),
     get userFactors() {
-      return lazy('userFactors', () => checkFinite(dir, FILES.userFactors, typed(read('userFactors'), Float32Array)));
+      return lazy('userFactors', () => checkFactors(dir, FILES.userFactors, typed(read('userFactors'), Float32Array)));
     },
     get itemFactors() {
-      return lazy('itemFactors', () => checkFinite(dir, FILES.itemFactors, typed(read('itemFactors'), Float32Array)));
+      return lazy('itemFactors', () => checkFactors(dir, FILES.itemFactors, typed(read('itemFactors'), Float32Array)));
     },
     get userIds() {
-      return lazy('userIds', () => json('userIds', manifest.users));
+      return lazy('userIds', () => json('userIds', manifest.users, 'user id'));
     },
     get itemNames() {
-      return lazy('itemNames', () => json('itemNames', manifest.items));
+      return lazy('itemNames', () => json('itemNames', manifest.items, 'item name'));
     },
     get itemListeners() {
       return lazy('itemListeners', () => {

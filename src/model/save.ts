@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { lstatSync, promises as fs, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkModel, firstNonFinite } from '../validate.js';
+import { badFactorWords, checkModel, checkNames, checkUniqueNames, firstBadFactor } from '../validate.js';
 import { syncDirectory } from '../data/writeFile.js';
 import { AlsError } from '../errors.js';
 import { FILES, FORMAT_NAME, FORMAT_VERSION, MANIFEST, TIMINGS, type FileEntry, type FileKey, type Manifest } from './format.js';
@@ -58,8 +58,12 @@ const hex = () => randomBytes(6).toString('hex');
 /** Refuses factors or play counts that would poison every query (issue 9, class 4). */
 function checkNumbers(model: AlsModel): void {
   const finite = (values: Float32Array, what: string) => {
-    if (firstNonFinite(values) !== -1) {
-      throw new AlsError('model', `refusing to save a model whose ${what} hold a non-finite value (NaN or ∞): a count or option too large for float32 arithmetic?`);
+    const n = firstBadFactor(values);
+    if (n !== -1) {
+      throw new AlsError(
+        'model',
+        `refusing to save a model whose ${what} hold ${badFactorWords(values[n])} at position ${n}: a count or option too large for float32 arithmetic?`,
+      );
     }
   };
   finite(model.userFactors, 'user factors');
@@ -161,13 +165,19 @@ async function linkTopLevel(dir: string, store: string, name: string): Promise<v
  * writer up to `options.lockTimeoutMs`.
  *
  * @param timings seconds per phase, written to timings.json (not checksummed)
- * @throws {AlsError} 'usage' for an empty path; 'model' when the directory cannot hold a model,
+ * @throws {AlsError} 'usage' for an empty path, or user ids or item names that are not one string
+ *   per row, given once and free of tab, line break and NUL; 'model' when the directory cannot hold a model,
  *   cannot be written, another writer holds it too long, or the factors or play counts are not finite
  */
 export async function saveModel(model: AlsModel, dir: string, timings: Record<string, number> = {}, options: SaveModelOptions = {}): Promise<SavedModel> {
   checkModel('model', model);
   checkModelPath(dir);
   checkNumbers(model);
+  // what loadModel would refuse as corrupt is never written: one string per row, each given once
+  checkNames('model.userIds', model.userIds, model.users);
+  checkNames('model.itemNames', model.itemNames, model.items);
+  checkUniqueNames('model.userIds', model.userIds, 'user id');
+  checkUniqueNames('model.itemNames', model.itemNames, 'item name');
   const { users, items, factors } = model;
   const nnz = model.userItems.indptr[users];
   const parts: Record<FileKey, { data: Buffer; shape: number[]; dtype: FileEntry['dtype'] }> = {

@@ -127,7 +127,7 @@ export function explainedRecommendations(
 }
 
 /**
- * explainedRecommendations for a trained user (by id or row, see findUser), re-solved exactly
+ * explainedRecommendations for a trained user (by id, see findUser), re-solved exactly
  * from its own plays. `stored` gives each item's score under the stored vector, to compare.
  */
 export function explainUser(
@@ -137,7 +137,17 @@ export function explainUser(
 ): { user: string; userIndex: number; recommendations: (ExplainedItem & { stored: number })[] } {
   checkModel('model', model);
   checkString('userId', userId);
-  const u = findUser(model.userIds, userId);
+  return explainUserRow(model, findUser(model.userIds, userId), options);
+}
+
+/** explainUser for the user in model row `u` (no lookup by id: a row answers for itself). */
+export function explainUserRow(
+  model: AlsModel,
+  u: number,
+  options: RecommendOptions & { top?: number } = {},
+): { user: string; userIndex: number; recommendations: (ExplainedItem & { stored: number })[] } {
+  checkModel('model', model);
+  checkRow('user', u, model.users);
   const f = model.factors;
   const X = model.userFactors;
   const Y = model.itemFactors;

@@ -1,4 +1,5 @@
 import { AlsError } from '../errors.js';
+import { valueForMessage } from '../validate.js';
 import type { AlsModel } from '../model/model.js';
 
 /**
@@ -40,10 +41,17 @@ export function listenerFilter(model: Pick<AlsModel, 'itemListeners'>, minListen
   return filter;
 }
 
-/** A minimum listener count must be a whole number ≥ 1 (1 = no filter). */
-export function checkMinListeners(value: number): number {
-  if (!Number.isInteger(value) || value < 1) {
-    throw new AlsError('usage', `--min-listeners must be a whole number ≥ 1 (1 keeps every artist), not ${value}`);
+/**
+ * A minimum listener count: a whole number from 1 (no filter) to Number.MAX_SAFE_INTEGER, as
+ * every count of the library (1e300 would otherwise leave out every item, silently).
+ *
+ * @param name the field as the caller knows it (the CLI: --min-listeners)
+ * @param noun what is kept, for the message
+ * @throws {AlsError} 'usage' naming `name` and the value
+ */
+export function checkMinListeners(value: unknown, name = 'minListeners', noun = 'item'): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > Number.MAX_SAFE_INTEGER) {
+    throw new AlsError('usage', `${name} must be a whole number ≥ 1 (1 keeps every ${noun}), not ${valueForMessage(value)}`);
   }
   return value;
 }

@@ -165,7 +165,7 @@ export function findUser(userIds: readonly string[], id: string, options: Lookup
 
 /** The id of the user in 0-based row `row`; AlsError('not-found') when there is no such row. */
 export function userIdOfRow(userIds: readonly string[], row: number): string {
-  if (!Number.isInteger(row) || row < 0) throw new AlsError('usage', `user row must be a whole number ≥ 0, not ${row}`);
+  if (!Number.isInteger(row) || row < 0) throw new AlsError('usage', `user row must be a whole number ≥ 0, not ${valueForMessage(row)}`);
   if (row >= userIds.length) {
     throw new AlsError('not-found', `no user row ${row}: the model has ${userIds.length} users (rows 0 to ${userIds.length - 1})`);
   }
