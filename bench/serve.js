@@ -132,7 +132,7 @@ async function inProcess(dir, { seconds, threads, block, compact, log }) {
 
 // --- over HTTP ------------------------------------------------------------------------------
 function startServer(dir, threads, block, compact) {
-  const server = fork(self, ['--child', '--model', dir, '--threads', String(threads), '--block', String(block), ...(compact ? [] : ['--no-compact'])], {
+  const server = fork(self, ['--child', '--model', dir, '--threads', String(threads), ...(block === undefined ? [] : ['--block', String(block)]), ...(compact ? [] : ['--no-compact'])], {
     execArgv: ['--expose-gc'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -162,7 +162,7 @@ async function hasRoute(url, init) {
  * Runs the serving section; `record(group, what, value, unit, target?)` as bench/run.js's,
  * `atLeast`/`atMost` its targets.
  */
-export async function benchServe({ modelDir, record, atLeast, atMost, log, seconds = 5, threads = availableParallelism(), quick = false, local = true, connections = [1, 8, 64], compact = true, block = 8 }) {
+export async function benchServe({ modelDir, record, atLeast, atMost, log, seconds = 5, threads = availableParallelism(), quick = false, local = true, connections = [1, 8, 64], compact = true, block = undefined }) {
   const { default: autocannon } = await import('autocannon');
   const { loadModel, loadedVersion } = await import(dist('model/load.js'));
   const names = loadModel(modelDir);
@@ -298,7 +298,7 @@ if (process.argv[1] === self) {
       model: { type: 'string', default: join(root, 'bench', 'data', 'model-full') },
       seconds: { type: 'string', default: '5' },
       threads: { type: 'string', default: String(availableParallelism()) },
-      block: { type: 'string', default: '8' },
+      block: { type: 'string' },
       quick: { type: 'boolean' },
       'skip-local': { type: 'boolean' },
       'no-compact': { type: 'boolean' },
@@ -306,7 +306,8 @@ if (process.argv[1] === self) {
     },
   });
   const threads = Number(values.threads);
-  const block = Number(values.block);
+  // default: the server's own (SERVING_BLOCK)
+  const block = values.block === undefined ? undefined : Number(values.block);
   if (values.child) {
     await child({ model: values.model, threads, block, compact: !values['no-compact'] });
   } else {

@@ -146,7 +146,7 @@ interface BatchRequest {
   Body: { users: string[]; n: number; exclude?: string[] };
 }
 
-/** Users of a batch queued at once: 8 blocks of SERVING_BLOCK, 1/16 of the default queue. */
+/** Users of a batch queued at once: 4 blocks of SERVING_BLOCK, 1/16 of the default queue. */
 const BATCH_CHUNK = 64;
 
 /** Unknown users of a batch, and unknown names of a list, that get suggestions: each costs a pass over the names. */
