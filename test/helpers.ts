@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -6,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { seededRandom } from '../src/als/random.js';
 import type { Interactions } from '../src/data/read.js';
 import { cooToCsr, type CsrMatrix } from '../src/data/sparse.js';
+import { AlsError } from '../src/errors.js';
 
 /** The repository root (tests run from dist/test). */
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -119,3 +121,16 @@ function copyRuntimePackages(dir: string): void {
     pending.push(...Object.keys(JSON.parse(readFileSync(join(from, 'package.json'), 'utf8')).dependencies ?? {}));
   }
 }
+
+/** For assert.throws / rejects: an AlsError with this code whose message matches `pattern`. */
+export function isAlsError(code: string, pattern: RegExp) {
+  return (error: unknown) => {
+    assert.ok(error instanceof AlsError, `expected an AlsError, got ${String(error)}`);
+    assert.equal(error.code, code, error.message);
+    assert.match(error.message, pattern);
+    return true;
+  };
+}
+
+/** isAlsError('usage', pattern) */
+export const isUsage = (pattern: RegExp) => isAlsError('usage', pattern);

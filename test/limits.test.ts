@@ -7,8 +7,7 @@ import { before, describe, it } from 'node:test';
 import { evaluate, recommendItems, resolveTrainOptions, similarItems, topK, train, trainFactors, writeAllSimilar, type AlsModel, type Interactions } from 'als';
 import { estimateTrainingMemory, trainingThreads, WASM_MEMORY_BYTES } from '../src/als/resources.js';
 import type { CsrMatrix } from '../src/data/sparse.js';
-import { AlsError } from '../src/errors.js';
-import { ALS_BIN, plantedGroups, tempDir } from './helpers.js';
+import { ALS_BIN, plantedGroups, tempDir, isUsage } from './helpers.js';
 
 /**
  * Issue 9, class 6: limits that match the data. Threads are capped at what helps, shapes whose
@@ -16,14 +15,6 @@ import { ALS_BIN, plantedGroups, tempDir } from './helpers.js';
  * to the items there are.
  */
 
-function isUsage(pattern: RegExp) {
-  return (error: unknown) => {
-    assert.ok(error instanceof AlsError, `expected an AlsError, got ${String(error)}`);
-    assert.equal(error.code, 'usage', error.message);
-    assert.match(error.message, pattern);
-    return true;
-  };
-}
 
 /** `rows` users × `cols` items with one entry: the shape without the data. */
 function shape(rows: number, cols: number): CsrMatrix {

@@ -8,7 +8,7 @@ import { evaluate, loadModel, recommendFor, saveModel, train, updateModel, type 
 import { nameListProblem } from '../src/data/nameList.js';
 import { cooToCsr } from '../src/data/sparse.js';
 import { AlsError } from '../src/errors.js';
-import { ALS_BIN, plantedGroups, tempDir } from './helpers.js';
+import { ALS_BIN, plantedGroups, tempDir, isUsage } from './helpers.js';
 
 /**
  * Attacker trial V2: a model answers for a row by its id, so every list of user ids and item
@@ -30,14 +30,6 @@ function handData(userIds: string[], itemNames: string[]): Interactions {
   };
 }
 
-function isUsage(pattern: RegExp) {
-  return (error: unknown) => {
-    assert.ok(error instanceof AlsError, `expected an AlsError, got ${String(error)}`);
-    assert.equal(error.code, 'usage', error.message);
-    assert.match(error.message, pattern);
-    return true;
-  };
-}
 
 function als(args: string[]): { status: number | null; stdout: string; stderr: string } {
   const env = { ...process.env };

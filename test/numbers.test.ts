@@ -6,7 +6,7 @@ import { MAX_CONFIDENCE } from '../src/als/weighting.js';
 import { cooToCsr } from '../src/data/sparse.js';
 import { AlsError } from '../src/errors.js';
 import { jsKernels, type Kernels } from '../src/kernels/index.js';
-import { randomPlays } from './helpers.js';
+import { randomPlays, isAlsError } from './helpers.js';
 import { exitCodeFor } from '../src/cli/exitCodes.js';
 
 /**
@@ -41,14 +41,6 @@ function withOneCount(big: number): Interactions {
   return interactions(12, 8, counts);
 }
 
-function isAlsError(code: string, pattern: RegExp) {
-  return (error: unknown) => {
-    assert.ok(error instanceof AlsError, `expected an AlsError, got ${String(error)}`);
-    assert.equal(error.code, code, error.message);
-    assert.match(error.message, pattern);
-    return true;
-  };
-}
 
 const small: Partial<TrainOptions> = { factors: 4, iterations: 3, threads: 1 };
 
