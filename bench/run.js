@@ -3,13 +3,18 @@
 // side in one run, printed as one table with the targets, and written to bench/results.json.
 // Not part of npm test. Generated data and models are kept in bench/data/ and reused.
 //
-// usage: node bench/run.js [--quick] [--serve]   (--quick: small shapes, for checking the script
-// itself; --serve: the serving section alone, on bench/data/model-full, trained once if missing)
+// usage: node bench/run.js [--quick] [--serve] [--no-reference] [--reference-full[-all]]
+//   --quick: small shapes, for checking the script itself; --serve: the serving section alone, on
+//   bench/data/model-full, trained once if missing; the reference section (bench/reference.js:
+//   implicit on the same files, alternating with als) runs on the 2.5M shape unless
+//   --no-reference, and also on the 360K shape with --reference-full (its --all too: -full-all)
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+import { dataDir, rowsLabel, shapes, synthFile as synthShape } from './shapes.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = (path) => join(root, 'dist', 'src', path);
@@ -24,13 +29,10 @@ const { similarItems } = await import(dist('query/similar.js'));
 
 const quick = process.argv.includes('--quick');
 const serveOnly = process.argv.includes('--serve');
-const dataDir = join(root, 'bench', 'data');
 mkdirSync(dataDir, { recursive: true });
 const als = join(root, 'bin', 'als.js');
 
-const SHAPES = quick
-  ? { medium: { users: 5000, items: 2000, rows: 250000 }, full: { users: 20000, items: 15000, rows: 1000000 } }
-  : { medium: { users: 50000, items: 20000, rows: 2500000 }, full: { users: 359347, items: 292385, rows: 17559530 } };
+const SHAPES = shapes(quick);
 
 const results = { date: new Date().toISOString(), quick, machine: machine(), rows: [] };
 
@@ -54,14 +56,7 @@ function record(group, what, value, unit, target) {
 const atMost = (limit, text) => ({ text: text ?? `≤ ${limit}`, test: (v) => v <= limit });
 const atLeast = (limit, text) => ({ text: text ?? `≥ ${limit}`, test: (v) => v >= limit });
 
-function synthFile({ users, items, rows }) {
-  const path = join(dataDir, `synth-${users}x${items}x${rows}-s1.tsv`);
-  if (!existsSync(path)) {
-    log(`generating ${path}`);
-    execFileSync(process.execPath, [join(root, 'scripts', 'synth.js'), '--users', String(users), '--items', String(items), '--rows', String(rows), '--seed', '1', '--out', path], { stdio: 'inherit' });
-  }
-  return path;
-}
+const synthFile = (shape) => synthShape(shape, log);
 
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
@@ -282,6 +277,22 @@ for (const solver of ['cg', 'naive']) {
 
 // --- serving: als serve under load -----------------------------------------------------------
 await servingSection(join(dataDir, 'model-full'));
+
+// --- the reference library in the same run: implicit, alternating with als -------------------
+if (!process.argv.includes('--no-reference')) {
+  const { compareOn, findReference } = await import('./reference.js');
+  const reference = findReference(log);
+  if (reference === null) {
+    log('reference: implicit is not available (pip install implicit pandas): the comparison is left out');
+  } else {
+    const targets = (whole, exact) => ({ process: atMost(whole), exact: atMost(exact), all: atMost(1.0) });
+    await compareOn({ label: rowsLabel(SHAPES.medium), file: mediumFile, rounds: quick ? 1 : 3, all: true, exact: true, reference, record, atMost, log, targets: targets(0.5, 0.5) });
+    // the 360K shape: one round of training (about 4 minutes); its --all with --reference-full-all
+    if (process.argv.includes('--reference-full') || process.argv.includes('--reference-full-all')) {
+      await compareOn({ label: `${rowsLabel(SHAPES.full)} (the 360K shape)`, file: fullFile, rounds: 1, all: process.argv.includes('--reference-full-all'), exact: false, reference, record, atMost, log, targets: targets(0.4, 0.5) });
+    }
+  }
+}
 
 // --- the table ------------------------------------------------------------------------------
 finish(join(root, 'bench', quick ? 'results-quick.json' : 'results.json'));
