@@ -27,4 +27,4 @@ export function synthFile({ users, items, rows }, log = () => {}) {
 }
 
 /** "2.5M rows" */
-export const rowsLabel = ({ rows }) => `${rows >= 1e6 ? `${rows / 1e6}M` : `${rows / 1e3}K`} rows`;
+export const rowsLabel = ({ rows }) => `${rows >= 1e6 ? `${Number((rows / 1e6).toPrecision(3))}M` : `${Number((rows / 1e3).toPrecision(3))}K`} rows`;
