@@ -86,7 +86,12 @@ for (let n = 0; n < lines.length; n++) {
     text
       .replace(/\d+(\.\d+)? (s|ms)\b/g, 'T')
       .replace(/\d\d:\d\d:\d\d/g, 'T')
-      .replace(/\bv\d+-[0-9a-f]{12}\b/g, 'V');
+      .replace(/\bv\d+-[0-9a-f]{12}\b/g, 'V')
+      .replace(/\d{4}-\d\d-\d\dT[\d:.]+Z/g, 'T')
+      .replace(/\d{4}-\d\d-\d\d T\b/g, 'T')
+      .replace(/\/tmp\/[\w.-]+\//g, '/tmp/X/')
+      .replace(/(als_model_loaded_timestamp_seconds\{[^}]*\}) [\d.]+/g, '$1 T')
+      .replace(/"(read|train|save)":[\d.e-]+/g, '"$1":T');
   if (withoutTimes(fresh.join('\n')) !== withoutTimes(old.join('\n'))) {
     changed++;
     process.stderr.write(`changed: $ ${command}\n`);
