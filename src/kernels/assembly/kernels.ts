@@ -10,43 +10,27 @@
 // vectors with float64 where precision matters (the exact solver's Cholesky, loss sums).
 
 
-@inline function dot(a: usize, b: usize, f: i32): f32 {
-  // four accumulators: one would make every add wait for the previous one
-  let acc0 = f32x4.splat(0);
-  let acc1 = f32x4.splat(0);
-  let acc2 = f32x4.splat(0);
-  let acc3 = f32x4.splat(0);
-  const blockEnd = f & ~15;
-  let k = 0;
-  for (; k < blockEnd; k += 16) {
-    const o = <usize>k << 2;
-    acc0 = f32x4.add(acc0, f32x4.mul(v128.load(a + o), v128.load(b + o)));
-    acc1 = f32x4.add(acc1, f32x4.mul(v128.load(a + o, 16), v128.load(b + o, 16)));
-    acc2 = f32x4.add(acc2, f32x4.mul(v128.load(a + o, 32), v128.load(b + o, 32)));
-    acc3 = f32x4.add(acc3, f32x4.mul(v128.load(a + o, 48), v128.load(b + o, 48)));
-  }
-  const vectorEnd = f & ~3;
-  for (; k < vectorEnd; k += 4) {
-    acc0 = f32x4.add(acc0, f32x4.mul(v128.load(a + (<usize>k << 2)), v128.load(b + (<usize>k << 2))));
-  }
-  const acc = f32x4.add(f32x4.add(acc0, acc1), f32x4.add(acc2, acc3));
-  let sum = f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3);
-  for (; k < f; k++) sum += load<f32>(a + (<usize>k << 2)) * load<f32>(b + (<usize>k << 2));
-  return sum;
-}
-
 /**
  * acc + a·b, fused where the build has relaxed SIMD (kernels-fma.wasm: one rounding, and one
  * instruction on CPUs with FMA) and as a product then a sum in the SIMD128 build (kernels.wasm).
- * Only the scoring kernels use it, so training gives the same bytes with either build.
+ * Only the scoring kernels use it (dotScore), so training gives the same bytes with either build.
  */
 @inline function madd(acc: v128, a: v128, b: v128): v128 {
   if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, acc);
   return f32x4.add(acc, f32x4.mul(a, b));
 }
 
-/** dot for scores: the same four partial sums, with madd (scores and scoresBlock give the same numbers). */
-@inline function dotScore(a: usize, b: usize, f: i32): f32 {
+/** acc + a·b: fused (madd) for scores, a product then a sum for training, whatever the build. */
+@inline function product(acc: v128, a: v128, b: v128, fused: bool): v128 {
+  return fused ? madd(acc, a, b) : f32x4.add(acc, f32x4.mul(a, b));
+}
+
+/**
+ * a · b over f floats: four partial sums (one would make every add wait for the previous one),
+ * of the floats 16i + 4s .. 16i + 4s + 3 for s = 0..3, added as (s0 + s1) + (s2 + s3), then the
+ * lanes. `fused` is a constant at every call (dot, dotScore), so the choice costs nothing.
+ */
+@inline function dotOf(a: usize, b: usize, f: i32, fused: bool): f32 {
   let acc0 = f32x4.splat(0);
   let acc1 = f32x4.splat(0);
   let acc2 = f32x4.splat(0);
@@ -55,19 +39,33 @@
   let k = 0;
   for (; k < blockEnd; k += 16) {
     const o = <usize>k << 2;
-    acc0 = madd(acc0, v128.load(a + o), v128.load(b + o));
-    acc1 = madd(acc1, v128.load(a + o, 16), v128.load(b + o, 16));
-    acc2 = madd(acc2, v128.load(a + o, 32), v128.load(b + o, 32));
-    acc3 = madd(acc3, v128.load(a + o, 48), v128.load(b + o, 48));
+    acc0 = product(acc0, v128.load(a + o), v128.load(b + o), fused);
+    acc1 = product(acc1, v128.load(a + o, 16), v128.load(b + o, 16), fused);
+    acc2 = product(acc2, v128.load(a + o, 32), v128.load(b + o, 32), fused);
+    acc3 = product(acc3, v128.load(a + o, 48), v128.load(b + o, 48), fused);
   }
   const vectorEnd = f & ~3;
   for (; k < vectorEnd; k += 4) {
-    acc0 = madd(acc0, v128.load(a + (<usize>k << 2)), v128.load(b + (<usize>k << 2)));
+    acc0 = product(acc0, v128.load(a + (<usize>k << 2)), v128.load(b + (<usize>k << 2)), fused);
   }
-  const acc = f32x4.add(f32x4.add(acc0, acc1), f32x4.add(acc2, acc3));
-  let sum = f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3);
+  let sum = lanes(f32x4.add(f32x4.add(acc0, acc1), f32x4.add(acc2, acc3)));
   for (; k < f; k++) sum += load<f32>(a + (<usize>k << 2)) * load<f32>(b + (<usize>k << 2));
   return sum;
+}
+
+/** a · b for training: never fused, so a model's bytes do not depend on the build. */
+@inline function dot(a: usize, b: usize, f: i32): f32 {
+  return dotOf(a, b, f, false);
+}
+
+/** a · b for scores: fused where the build can (scores and scoresBlock give the same numbers). */
+@inline function dotScore(a: usize, b: usize, f: i32): f32 {
+  return dotOf(a, b, f, true);
+}
+
+/** The sum of the four lanes of v, in order. */
+@inline function lanes(v: v128): f32 {
+  return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
 }
 
 /** y[0..n) += alpha · x[0..n) */
@@ -429,10 +427,6 @@ let t23_7: v128 = f32x4.splat(0);
   store<f32>(o + 4 + 2 * outRow, lanes(f32x4.add(t01_5, t23_5)));
   store<f32>(o + 3 * outRow, lanes(f32x4.add(t01_6, t23_6)));
   store<f32>(o + 4 + 3 * outRow, lanes(f32x4.add(t01_7, t23_7)));
-}
-
-@inline function lanes(v: v128): f32 {
-  return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
 }
 
 /** One of scoreTile's passes: partial sum s = offset / 16 of its 8 numbers, into t01 (s = 0, 1) or t23 (s = 2, 3). */
