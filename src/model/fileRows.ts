@@ -3,7 +3,7 @@ import { close, read } from 'node:fs';
 import { promisify } from 'node:util';
 import { AlsError } from '../errors.js';
 import { badFactorWords, firstBadFactor, valueForMessage } from '../validate.js';
-import { detachFile } from './load.js';
+import { checkFactors, corruptModel, detachFile } from './load.js';
 import type { AlsModel } from './model.js';
 
 /**
@@ -77,7 +77,7 @@ export async function userFactorRows(model: AlsModel): Promise<FactorRows> {
   const { fd, dir, name, bytes, sha256 } = file;
   // numbers only below: the rows outlive the model, which must not be kept (its parts are read arrays)
   const { users, factors: f } = model;
-  const corrupt = (what: string) => new AlsError('model', `${dir}: ${name} ${what} (the model is corrupt or incomplete; train it again)`);
+  const corrupt = (what: string) => corruptModel(dir, `${name} ${what}`);
   try {
     if (bytes !== users * f * 4) throw corrupt(`has ${bytes} bytes, expected ${users * f * 4}`);
     const hash = createHash('sha256');
@@ -86,9 +86,7 @@ export async function userFactorRows(model: AlsModel): Promise<FactorRows> {
       const length = Math.min(chunk.length, bytes - at);
       await readFully(fd, chunk, length, at, () => corrupt(`ends before its ${bytes} bytes`));
       hash.update(chunk.subarray(0, length));
-      const values = new Float32Array(chunk.buffer, chunk.byteOffset, length / 4);
-      const n = firstBadFactor(values);
-      if (n !== -1) throw corrupt(`holds ${badFactorWords(values[n])} at position ${at / 4 + n}`);
+      checkFactors(dir, name, new Float32Array(chunk.buffer, chunk.byteOffset, length / 4), at / 4);
       at += length;
     }
     if (hash.digest('hex') !== sha256) throw corrupt('fails its checksum');

@@ -57,7 +57,8 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
-function corrupt(dir: string, what: string): AlsError {
+/** The error of a model file that fails a check: `what` names the file and the fault. */
+export function corruptModel(dir: string, what: string): AlsError {
   return new AlsError('model', `${dir}: ${what} (the model is corrupt or incomplete; train it again)`);
 }
 
@@ -68,8 +69,8 @@ function noModel(dir: string): AlsError {
 /** An error opening or reading `name` of the model in `dir`, as AlsError('model'). */
 function fileError(dir: string, name: string, error: unknown): AlsError {
   if (error instanceof AlsError) return error;
-  if (error instanceof NotRegularFile) return corrupt(dir, `${name} ${error.message}`);
-  if ((error as NodeJS.ErrnoException).code === 'ENOENT') return corrupt(dir, `${name} is missing`);
+  if (error instanceof NotRegularFile) return corruptModel(dir, `${name} ${error.message}`);
+  if ((error as NodeJS.ErrnoException).code === 'ENOENT') return corruptModel(dir, `${name} is missing`);
   return new AlsError('model', `${dir}: cannot read ${name}: ${describeFsError(error)}`, { cause: error });
 }
 
@@ -81,7 +82,7 @@ function checkInput(dir: string, input: unknown): InputSummary | null {
     (INPUT_FORMATS as readonly unknown[]).includes(input.format) &&
     ['rows', 'used', 'skipped', 'zeroCounts', 'duplicates'].every((k) => isCount(input[k])) &&
     typeof input.header === 'boolean';
-  if (!ok) throw corrupt(dir, `${MANIFEST} describes the input wrongly`);
+  if (!ok) throw corruptModel(dir, `${MANIFEST} describes the input wrongly`);
   return input as unknown as InputSummary;
 }
 
@@ -93,12 +94,12 @@ function checkManifest(dir: string, manifest: unknown): Manifest {
     const version = typeof manifest.version === 'number' ? manifest.version : JSON.stringify(manifest.version)?.slice(0, 20);
     throw new AlsError('model', `${dir}: model format version ${version}, but this als reads version ${FORMAT_VERSION}; train the model again`);
   }
-  if (manifest.byteOrder !== 'little-endian') throw corrupt(dir, `unknown byte order ${JSON.stringify(manifest.byteOrder)?.slice(0, 40)}`);
+  if (manifest.byteOrder !== 'little-endian') throw corruptModel(dir, `unknown byte order ${JSON.stringify(manifest.byteOrder)?.slice(0, 40)}`);
   const { users, items, factors, interactions } = manifest;
   if (!isCount(users, MAX_INT32 - 1) || !isCount(items, MAX_INT32) || !isCount(interactions, MAX_INT32)) {
-    throw corrupt(dir, `${MANIFEST} has bad shapes`);
+    throw corruptModel(dir, `${MANIFEST} has bad shapes`);
   }
-  if (!isCount(factors, MAX_FACTORS) || factors === 0) throw corrupt(dir, `${MANIFEST} gives ${String(factors).slice(0, 20)} factors (1 to ${MAX_FACTORS} are possible)`);
+  if (!isCount(factors, MAX_FACTORS) || factors === 0) throw corruptModel(dir, `${MANIFEST} gives ${String(factors).slice(0, 20)} factors (1 to ${MAX_FACTORS} are possible)`);
   const expectedShapes: Record<FileKey, number[]> = {
     userFactors: [users, factors],
     itemFactors: [items, factors],
@@ -109,7 +110,7 @@ function checkManifest(dir: string, manifest: unknown): Manifest {
     itemNames: [items],
     itemListeners: [items],
   };
-  if (!isObject(manifest.files)) throw corrupt(dir, `${MANIFEST} lists no files`);
+  if (!isObject(manifest.files)) throw corruptModel(dir, `${MANIFEST} lists no files`);
   for (const [key, shape] of Object.entries(expectedShapes)) {
     const name = FILES[key as FileKey];
     const entry = manifest.files[name];
@@ -122,23 +123,23 @@ function checkManifest(dir: string, manifest: unknown): Manifest {
       entry.dtype !== dtype ||
       JSON.stringify(entry.shape) !== JSON.stringify(shape)
     ) {
-      throw corrupt(dir, `${MANIFEST} describes ${name} wrongly (expected shape [${shape.join(', ')}])`);
+      throw corruptModel(dir, `${MANIFEST} describes ${name} wrongly (expected shape [${shape.join(', ')}])`);
     }
     if (dtype !== 'json' && entry.bytes !== shape.reduce((a, b) => a * b, 1) * BYTES_PER_VALUE[dtype]) {
-      throw corrupt(dir, `${MANIFEST} gives ${name} a size that does not fit its shape`);
+      throw corruptModel(dir, `${MANIFEST} gives ${name} a size that does not fit its shape`);
     }
   }
-  if (!isObject(manifest.options)) throw corrupt(dir, `${MANIFEST} holds no training options`);
+  if (!isObject(manifest.options)) throw corruptModel(dir, `${MANIFEST} holds no training options`);
   checkInput(dir, manifest.input);
   const training = manifest.training;
-  if (training !== undefined && !isObject(training)) throw corrupt(dir, `${MANIFEST} describes the training wrongly`);
+  if (training !== undefined && !isObject(training)) throw corruptModel(dir, `${MANIFEST} describes the training wrongly`);
   const losses = training?.losses;
   if (losses !== undefined && losses !== null && !(Array.isArray(losses) && losses.every((l) => typeof l === 'number' && Number.isFinite(l)))) {
-    throw corrupt(dir, `${MANIFEST} holds losses that are not a list of finite numbers`);
+    throw corruptModel(dir, `${MANIFEST} holds losses that are not a list of finite numbers`);
   }
   const updates = manifest.updates;
   if (updates !== undefined && !(Array.isArray(updates) && updates.every(isObject))) {
-    throw corrupt(dir, `${MANIFEST} holds updates that are not a list of objects`);
+    throw corruptModel(dir, `${MANIFEST} holds updates that are not a list of objects`);
   }
   return manifest as unknown as Manifest;
 }
@@ -149,30 +150,33 @@ function typed<T extends Float32Array | Int32Array>(data: Buffer, Type: { new (b
   return new Type(aligned.buffer as ArrayBuffer, aligned.byteOffset, aligned.byteLength / 4);
 }
 
-/** Factors that can be scored: finite and within ±MAX_FACTOR (validate.ts). */
-function checkFactors(dir: string, name: string, values: Float32Array): Float32Array {
+/**
+ * Factors that can be scored: finite and within ±MAX_FACTOR (validate.ts). `first`: the position
+ * in the file of values[0], for a file checked in pieces.
+ */
+export function checkFactors(dir: string, name: string, values: Float32Array, first = 0): Float32Array {
   const n = firstBadFactor(values);
-  if (n !== -1) throw corrupt(dir, `${name} holds ${badFactorWords(values[n])} at position ${n}`);
+  if (n !== -1) throw corruptModel(dir, `${name} holds ${badFactorWords(values[n])} at position ${first + n}`);
   return values;
 }
 
 function checkMatrix(dir: string, m: CsrMatrix): CsrMatrix {
   const nnz = m.indices.length;
-  if (m.indptr[0] !== 0 || m.indptr[m.rows] !== nnz) throw corrupt(dir, `${FILES.indptr} does not span the matrix`);
+  if (m.indptr[0] !== 0 || m.indptr[m.rows] !== nnz) throw corruptModel(dir, `${FILES.indptr} does not span the matrix`);
   for (let r = 0; r < m.rows; r++) {
     const start = m.indptr[r];
     const end = m.indptr[r + 1];
-    if (end < start || end > nnz) throw corrupt(dir, `${FILES.indptr} is not ascending`);
+    if (end < start || end > nnz) throw corruptModel(dir, `${FILES.indptr} is not ascending`);
     let last = -1;
     for (let n = start; n < end; n++) {
       const column = m.indices[n];
-      if (column < 0 || column >= m.cols) throw corrupt(dir, `${FILES.indices} holds an item index out of range`);
-      if (column <= last) throw corrupt(dir, `${FILES.indices} is not ascending within user row ${r}`);
+      if (column < 0 || column >= m.cols) throw corruptModel(dir, `${FILES.indices} holds an item index out of range`);
+      if (column <= last) throw corruptModel(dir, `${FILES.indices} is not ascending within user row ${r}`);
       last = column;
     }
   }
   for (let n = 0; n < nnz; n++) {
-    if (!(m.data[n] > 0 && m.data[n] < Infinity)) throw corrupt(dir, `${FILES.plays} holds a play count of ${m.data[n]} (counts are finite and > 0)`);
+    if (!(m.data[n] > 0 && m.data[n] < Infinity)) throw corruptModel(dir, `${FILES.plays} holds a play count of ${m.data[n]} (counts are finite and > 0)`);
   }
   return m;
 }
@@ -184,10 +188,10 @@ function checkMatrix(dir: string, m: CsrMatrix): CsrMatrix {
  */
 function checkNames(dir: string, name: string, value: unknown, length: number, noun: string, escaped: boolean): string[] {
   if (!Array.isArray(value) || value.length !== length || !value.every((v) => typeof v === 'string')) {
-    throw corrupt(dir, `${name} is not a list of ${length} names`);
+    throw corruptModel(dir, `${name} is not a list of ${length} names`);
   }
   const problem = nameListProblem(value, escaped);
-  if (problem !== null) throw corrupt(dir, `${name} has ${nameListProblemWords(problem, noun)}`);
+  if (problem !== null) throw corruptModel(dir, `${name} has ${nameListProblemWords(problem, noun)}`);
   return value;
 }
 
@@ -261,7 +265,7 @@ function openVersion(location: ModelLocation): { manifest: Manifest; fds: Map<st
   try {
     const { fd, size } = openRegular(join(root, MANIFEST));
     try {
-      if (size > MAX_MANIFEST_BYTES) throw corrupt(dir, `${MANIFEST} has ${size} bytes, more than a model's ${MAX_MANIFEST_BYTES}`);
+      if (size > MAX_MANIFEST_BYTES) throw corruptModel(dir, `${MANIFEST} has ${size} bytes, more than a model's ${MAX_MANIFEST_BYTES}`);
       text = readExactly(fd, size).toString('utf8');
       manifestBytes = size;
       modified = fstatSync(fd).mtime;
@@ -277,7 +281,7 @@ function openVersion(location: ModelLocation): { manifest: Manifest; fds: Map<st
   try {
     parsed = JSON.parse(text);
   } catch {
-    throw corrupt(dir, `${MANIFEST} is not valid JSON`);
+    throw corruptModel(dir, `${MANIFEST} is not valid JSON`);
   }
   const manifest = checkManifest(dir, parsed);
   const fds = new Map<string, number>();
@@ -292,7 +296,7 @@ function openVersion(location: ModelLocation): { manifest: Manifest; fds: Map<st
       }
       fds.set(name, opened.fd);
       const expected = manifest.files[name].bytes;
-      if (opened.size !== expected) throw corrupt(dir, `${name} has ${opened.size} bytes, expected ${expected}`);
+      if (opened.size !== expected) throw corruptModel(dir, `${name} has ${opened.size} bytes, expected ${expected}`);
       sizes[name] = opened.size;
     }
   } catch (error) {
@@ -366,8 +370,8 @@ function openModel(location: ModelLocation, { manifest, fds, version }: ReturnTy
       fds.delete(name);
       closeSync(fd);
     }
-    if (data.length !== files[name].bytes) throw corrupt(dir, `${name} has ${data.length} bytes, expected ${files[name].bytes}`);
-    if (createHash('sha256').update(data).digest('hex') !== files[name].sha256) throw corrupt(dir, `${name} fails its checksum`);
+    if (data.length !== files[name].bytes) throw corruptModel(dir, `${name} has ${data.length} bytes, expected ${files[name].bytes}`);
+    if (createHash('sha256').update(data).digest('hex') !== files[name].sha256) throw corruptModel(dir, `${name} fails its checksum`);
     return data;
   };
   const json = (key: FileKey, length: number, noun: string) => {
@@ -376,7 +380,7 @@ function openModel(location: ModelLocation, { manifest, fds, version }: ReturnTy
     try {
       value = JSON.parse(data.toString('utf8'));
     } catch {
-      throw corrupt(dir, `${FILES[key]} is not valid JSON`);
+      throw corruptModel(dir, `${FILES[key]} is not valid JSON`);
     }
     return checkNames(dir, FILES[key], value, length, noun, mayHoldBreakers(data));
   };
@@ -385,11 +389,11 @@ function openModel(location: ModelLocation, { manifest, fds, version }: ReturnTy
     options = resolveTrainOptions(manifest.options as Partial<TrainOptions>);
   } catch (error) {
     for (const fd of fds.values()) closeSync(fd);
-    throw corrupt(dir, `${MANIFEST} holds bad training options (${(error as Error).message})`);
+    throw corruptModel(dir, `${MANIFEST} holds bad training options (${(error as Error).message})`);
   }
   if (options.factors !== manifest.factors) {
     for (const fd of fds.values()) closeSync(fd);
-    throw corrupt(dir, `${MANIFEST} gives ${manifest.factors} factors, but its training options ${options.factors}`);
+    throw corruptModel(dir, `${MANIFEST} gives ${manifest.factors} factors, but its training options ${options.factors}`);
   }
 
   // a part that failed stays failed: the same error again, never a half-read part
@@ -431,7 +435,7 @@ function openModel(location: ModelLocation, { manifest, fds, version }: ReturnTy
       return lazy('itemListeners', () => {
         const counts = typed(read('itemListeners'), Int32Array);
         for (let i = 0; i < counts.length; i++) {
-          if (counts[i] < 0 || counts[i] > manifest.users) throw corrupt(dir, `${FILES.itemListeners} holds a count out of range`);
+          if (counts[i] < 0 || counts[i] > manifest.users) throw corruptModel(dir, `${FILES.itemListeners} holds a count out of range`);
         }
         return counts;
       });
