@@ -1,12 +1,17 @@
 import type { FastifyInstance } from 'fastify';
 import type { ModelSource } from './servedModel.js';
 
-const LIVE = {
-  type: 'object',
-  properties: { status: { type: 'string', enum: ['live'] } },
-  required: ['status'],
-  additionalProperties: false,
-} as const;
+/** A health answer of one field: `{ status }`, always `status`. */
+function statusOnly<S extends string>(status: S) {
+  return {
+    type: 'object',
+    properties: { status: { type: 'string', enum: [status] } },
+    required: ['status'],
+    additionalProperties: false,
+  } as const;
+}
+
+const LIVE = statusOnly('live');
 
 const READY = {
   type: 'object',
@@ -15,12 +20,7 @@ const READY = {
   additionalProperties: false,
 } as const;
 
-const LOADING = {
-  type: 'object',
-  properties: { status: { type: 'string', enum: ['loading'] } },
-  required: ['status'],
-  additionalProperties: false,
-} as const;
+const LOADING = statusOnly('loading');
 
 /**
  * GET /health/live: 200 `{ status: 'live' }` while the process answers at all.
