@@ -132,9 +132,8 @@ async function prepare(model: AlsModel, options: ServingOptions, userRows: Facto
   // the 360K shape, so the event loop gets a turn between them
   indexNames(userIds);
   await nextTurn();
-  let kernels: Kernels | null = null;
+  const kernels = await createWasmKernels(threads);
   try {
-    kernels = await createWasmKernels(threads);
     const items = options.compact === false ? { itemNames, itemListeners, userItems, itemFactors: inKernel(kernels, itemFactors) } : candidatesFirst(kernels, model.factors, { itemNames, itemListeners, userItems, itemFactors });
     await nextTurn();
     // name lookups answer in microseconds from the first request on (two sorts of 0.2–0.3 s each)
@@ -146,7 +145,7 @@ async function prepare(model: AlsModel, options: ServingOptions, userRows: Facto
     const blocks = new BlockQueries(served, kernels, { block, compact: options.compact });
     return { model: served, queries: new BatchedQueries(blocks, kernels, userRows, maxWaiting, new AnswerCache(cacheItems)) };
   } catch (error) {
-    kernels?.dispose();
+    kernels.dispose();
     throw error;
   }
 }
