@@ -148,15 +148,27 @@ export function explainUserRow(
 ): { user: string; userIndex: number; recommendations: (ExplainedItem & { stored: number })[] } {
   checkModel('model', model);
   checkRow('user', u, model.users);
-  const f = model.factors;
-  const X = model.userFactors;
-  const Y = model.itemFactors;
-  const recommendations = explainedRecommendations(model, foldInUser(model, u), options).map((r) => {
-    let stored = 0;
-    for (let a = 0; a < f; a++) stored += X[u * f + a] * Y[r.index * f + a];
-    return { ...r, stored };
-  });
+  const recommendations = withStoredScores(explainedRecommendations(model, foldInUser(model, u), options), model, model.userFactors, u * model.factors);
   return { user: model.userIds[u], userIndex: u, recommendations };
+}
+
+/**
+ * Each item with `stored`, its score under the stored user vector x[xOffset, xOffset + factors)
+ * (summed in double precision): what explainUser reports beside the re-solved ranking.
+ */
+export function withStoredScores<T extends { index: number }>(
+  items: T[],
+  model: Pick<AlsModel, 'factors' | 'itemFactors'>,
+  x: ArrayLike<number>,
+  xOffset = 0,
+): (T & { stored: number })[] {
+  const f = model.factors;
+  const Y = model.itemFactors;
+  return items.map((item) => {
+    let stored = 0;
+    for (let a = 0; a < f; a++) stored += x[xOffset + a] * Y[item.index * f + a];
+    return { ...item, stored };
+  });
 }
 
 /** A FoldedUser as foldIn returns it: x of `f` numbers, items with their confidences, L or null. */

@@ -4,7 +4,7 @@ import { foldIn, foldInUser } from '../als/foldIn.js';
 import { isStoredCount } from '../data/rows.js';
 import { AlsError } from '../errors.js';
 import type { AlsModel } from '../model/model.js';
-import { explainedRecommendations } from '../query/explain.js';
+import { explainedRecommendations, withStoredScores } from '../query/explain.js';
 import { resolveItemList, type ListedItem } from '../query/listened.js';
 import { closestNames } from '../query/lookup.js';
 import { errorBody, HTTP_STATUS, NotFoundError } from './errors.js';
@@ -177,14 +177,9 @@ function playedBy(model: AlsModel, user: number): Int32Array {
  * explained by that vector, `stored` the score under the stored vector.
  */
 async function explainRow({ model, queries }: ServedModel, user: number, count: number, leftOut: number[]) {
-  const f = model.factors;
   const x = await queries.userVector(user);
-  const Y = model.itemFactors;
-  return explainedRecommendations(model, foldInUser(model, user), { count, top: EXPLAINED_CONTRIBUTIONS, kernels: queries.kernels }, leftOut).map((r) => {
-    let stored = 0;
-    for (let a = 0; a < f; a++) stored += x[a] * Y[r.index * f + a];
-    return { ...scoredItem(model, r), stored };
-  });
+  const explained = explainedRecommendations(model, foldInUser(model, user), { count, top: EXPLAINED_CONTRIBUTIONS, kernels: queries.kernels }, leftOut);
+  return withStoredScores(explained, model, x).map((r) => ({ ...scoredItem(model, r), stored: r.stored }));
 }
 
 /** POST /api/recommend, GET /api/recommend/:user, POST /api/recommend/batch (als recommend, --items, --explain). */
