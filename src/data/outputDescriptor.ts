@@ -19,9 +19,23 @@ const STANDARD = new Map([
 
 /** A descriptor number as the kernel spells it under /proc (no sign, no leading zero). */
 const NUMBER = '(0|[1-9][0-9]*)';
+const CANONICAL = new RegExp(`^${NUMBER}$`);
 const DEV_FD = new RegExp(`^/dev/fd/${NUMBER}$`);
-/** `/proc/self/fd/N`, `/proc/thread-self/fd/N`, `/proc/PID/fd/N` and `/proc/PID/task/TID/fd/N` (PID: any process's). */
-const PROC_FD = new RegExp(`^/proc/(self|thread-self|[1-9][0-9]*)(?:/task/([1-9][0-9]*))?/fd/${NUMBER}$`);
+/**
+ * The shape of a descriptor link under /proc: `/proc/self/fd/N`, `/proc/thread-self/fd/N`,
+ * `/proc/PID/fd/N` and `/proc/PID/task/TID/fd/N` (PID: any process's). Captures the owner, the
+ * thread and the descriptor.
+ */
+const PROC_FD = /^\/proc\/(self|thread-self|\d+)(?:\/task\/(\d+))?\/fd\/(\d+)$/;
+
+/**
+ * Whether `path` has the shape of a descriptor link under /proc, of any process: the kernel's
+ * links to a process's open files, whose text ("pipe:[123]") is no path; opening one reopens
+ * the file (the writer opens them without O_NOFOLLOW).
+ */
+export function isProcDescriptorLink(path: string): boolean {
+  return PROC_FD.test(path);
+}
 
 /**
  * The descriptor of this process that `path` names, or null when it names none:
@@ -39,6 +53,8 @@ export function descriptorOfPath(path: string): number | null {
   const proc = PROC_FD.exec(path);
   if (!proc) return null;
   const [, owner, thread, fd] = proc;
+  // numbers as the kernel spells them: "03" names no descriptor, a process or thread is never 0
+  if (!CANONICAL.test(fd) || owner === '0' || !/^(self|thread-self|[1-9][0-9]*)$/.test(owner) || (thread !== undefined && !/^[1-9][0-9]*$/.test(thread))) return null;
   const own = owner === 'self' || owner === 'thread-self' || Number(owner) === process.pid;
   if (!own || (thread !== undefined && owner === 'thread-self')) return null;
   // a thread of this process shares its descriptors; another number names no file here

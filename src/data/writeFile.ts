@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { constants, fstat, promises as fs, unlinkSync, write as writeFd, type Stats } from 'node:fs';
 import { basename, dirname, isAbsolute } from 'node:path';
 import { AlsError, describeErrno } from '../errors.js';
-import { descriptorOfPath } from './outputDescriptor.js';
+import { descriptorOfPath, isProcDescriptorLink } from './outputDescriptor.js';
 import { followsLinkOf, isSharedSticky, otherUsersDirectory, runningUid } from './trustedLinks.js';
 
 /**
@@ -73,11 +73,6 @@ type Resolved =
 /** Links followed at most, as Linux's MAXSYMLINKS. */
 const MAX_LINKS = 40;
 
-/** The kernel's links to a process's open files: their text ("pipe:[123]") is no path, opening them reopens the file. */
-const FD_LINK = /^\/proc\/(?:self|thread-self|\d+)(?:\/task\/\d+)?\/fd\/\d+$/;
-
-/** Sticky and writable by everyone, as /tmp: where other users can plant names. */
-
 /**
  * Follows `userPath` one name at a time as the kernel does (links expanded where they stand, `..`
  * taken after them), checking each link it follows, to the path that will be written and what
@@ -110,7 +105,7 @@ async function walk(userPath: string, makeDirectories: boolean): Promise<{ path:
       continue;
     }
     const candidate = current === '/' ? `/${name}` : `${current}/${name}`;
-    if (pending.length === 0 && FD_LINK.test(candidate)) {
+    if (pending.length === 0 && isProcDescriptorLink(candidate)) {
       // its link text is no path ("pipe:[123]"), and a descriptor is no directory to write files into
       if (makeDirectories) throw refuse('names an open descriptor, not a directory');
       return { path: candidate, stats: null };
@@ -156,7 +151,7 @@ async function resolveOutput(userPath: string): Promise<Resolved> {
   if (given !== null) return { kind: 'descriptor', fd: given };
   if (userPath.endsWith('/')) throw refuse('a file name cannot end with "/" (that names a directory)');
   const { path, stats } = await walk(userPath, false);
-  if (stats === null && FD_LINK.test(path)) {
+  if (stats === null && isProcDescriptorLink(path)) {
     // reached through a link (`out` → /dev/stderr → /proc/self/fd/2)
     const fd = descriptorOfPath(path);
     return fd !== null ? { kind: 'descriptor', fd } : { kind: 'in-place', path };
@@ -212,7 +207,7 @@ async function checkResolved(userPath: string, resolved: Resolved): Promise<void
       await checkAccess(userPath, resolved.path, W_OK);
       return checkAccess(userPath, dir, W_OK | X_OK, `on its directory ${dir} (als writes a new file beside it and renames it over the old one)`);
     case 'in-place':
-      if (!FD_LINK.test(resolved.path)) await checkAccess(userPath, resolved.path, W_OK);
+      if (!isProcDescriptorLink(resolved.path)) await checkAccess(userPath, resolved.path, W_OK);
   }
 }
 
@@ -368,13 +363,13 @@ export async function openOutput(target: OutputTarget, name?: string): Promise<O
 
   if (resolved.kind === 'in-place') {
     // no O_NOFOLLOW for the kernel's /proc/self/fd links, which must be followed to the open file
-    const flags = O_WRONLY | O_NOCTTY | (FD_LINK.test(resolved.path) ? 0 : O_NOFOLLOW);
+    const flags = O_WRONLY | O_NOCTTY | (isProcDescriptorLink(resolved.path) ? 0 : O_NOFOLLOW);
     let handle: fs.FileHandle;
     try {
       handle = await fs.open(resolved.path, flags);
       // a FIFO or device swapped for a regular file between the look and the open would be
       // written from its start without being truncated: that file goes through the temporary
-      if ((await handle.stat()).isFile() && !FD_LINK.test(resolved.path)) {
+      if ((await handle.stat()).isFile() && !isProcDescriptorLink(resolved.path)) {
         await handle.close();
         throw refuseSwapped(userPath);
       }
