@@ -17,18 +17,8 @@ import { parseArgs } from 'node:util';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = (path) => join(root, 'dist', 'src', path);
 const self = fileURLToPath(import.meta.url);
-
-/** A seeded generator (the bench asks for the same names each run). */
-function random(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// the bench asks for the same names each run
+const { seededRandom } = await import(dist('als/random.js'));
 
 // --- the server process ----------------------------------------------------------------------
 async function child({ model: dir, threads, block, compact }) {
@@ -101,7 +91,7 @@ async function inProcess(dir, { seconds, threads, block, compact, log }) {
   const { DEFAULT_MIN_LISTENERS } = await import(dist('query/listeners.js'));
   // no cache: every query scored
   const { model, queries } = await prepareServing(loadModel(dir), { threads, block, compact, cacheItems: 0 });
-  const pick = random(7);
+  const pick = seededRandom(7);
   const f = model.factors;
   const { indptr, indices } = model.userItems;
   const similar = () => queries.similarToRow(Math.floor(pick() * model.items), { count: 10, exclude: [], minItemUsers: DEFAULT_MIN_LISTENERS });
@@ -188,7 +178,7 @@ export async function benchServe({ modelDir, record, atLeast, atMost, log, secon
     record('serve', 'server: load and prepare the model', started.loadSeconds, 's');
     record('serve', 'server RSS once loaded (after a GC)', started.memory.rss / 2 ** 20, 'MiB');
     record('serve', 'server peak RSS while loading', started.memory.peakRss / 2 ** 20, 'MiB');
-    const pick = random(11);
+    const pick = seededRandom(11);
     const name = (list) => encodeURIComponent(list[Math.floor(pick() * list.length)]);
     const duration = quick ? 1 : seconds;
     const run = async (title, connections, request, target) => {
