@@ -1,5 +1,6 @@
 import { checkList, checkSet, checkWhole, valueForMessage } from '../validate.js';
 import { AlsError } from '../errors.js';
+import { lowerBound, upperBound } from '../query/sortedSearch.js';
 
 /** Ranking quality of one user's top-k list against the user's held-out items. */
 export interface UserMetrics {
@@ -75,30 +76,6 @@ export function userAuc(scores: ArrayLike<number>, test: ReadonlySet<number>, sk
   const negatives = candidates - p;
   if (p === 0 || negatives === 0) return NaN;
   return correct / (p * negatives);
-}
-
-/** first index with sorted[i] >= value */
-function lowerBound(sorted: Float64Array, value: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid] < value) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-/** first index with sorted[i] > value */
-function upperBound(sorted: Float64Array, value: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid] <= value) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 /** The means over the test users, and the catalogue coverage. */

@@ -7,6 +7,7 @@ import { checkMinListeners, DEFAULT_MIN_LISTENERS } from './listeners.js';
 import { QUERY_BLOCK } from './recommendAll.js';
 import { minMaxScale } from './scale.js';
 import type { ScoredItem } from './similar.js';
+import { lowerBound } from './sortedSearch.js';
 
 /**
  * Many unrelated queries on one model scored QUERY_BLOCK at a time (a server's concurrent
@@ -70,18 +71,6 @@ class Growing<T extends Float32Array | Int32Array> {
 /** How many of the base's candidates a minimum of `minListeners` leaves out (a prefix of byListeners). */
 function leftOutBelow(base: CandidateBase, minListeners: number): number {
   return minListeners > 1 ? lowerBound(base.sortedListeners, minListeners) : 0;
-}
-
-/** Index of the first entry of ascending `sorted` that is ≥ value. */
-function lowerBound(sorted: Int32Array, value: number): number {
-  let low = 0;
-  let high = sorted.length;
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    if (sorted[middle] < value) low = middle + 1;
-    else high = middle;
-  }
-  return low;
 }
 
 /**
