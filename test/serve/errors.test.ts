@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import type { AlsModel } from '../../src/model/model.js';
-import { HTTP_STATUS, HttpError } from '../../src/serve/errors.js';
+import { HTTP_STATUS } from '../../src/serve/errors.js';
 import { ModelHolder } from '../../src/serve/modelHolder.js';
 import type { ModelLease } from '../../src/serve/servedModel.js';
 import { buildApp } from '../../src/serve/server.js';
