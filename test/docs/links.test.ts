@@ -1,9 +1,6 @@
 import assert from 'node:assert/strict';
-import { existsSync, statSync } from 'node:fs';
-import { dirname, join, normalize, relative } from 'node:path';
 import { describe, it } from 'node:test';
-import { ROOT } from '../helpers.js';
-import { documentationFiles, headings, proseLines, readDoc, slug } from './markdown.js';
+import { brokenLink, documentationFiles, headings, proseLines, readDoc, slug } from './markdown.js';
 
 /** Every relative link target of a Markdown file outside code: [text](target) and [text]: target. */
 function relativeLinks(text: string): { target: string; line: number }[] {
@@ -16,18 +13,6 @@ function relativeLinks(text: string): { target: string; line: number }[] {
     if (reference !== null) out.push({ target: reference[1], line: number });
   }
   return out.filter(({ target }) => !/^[a-z][a-z0-9+.-]*:/i.test(target));
-}
-
-/** Why a relative link from `from` (a path from the root) is broken, or null when it is not. */
-export function brokenLink(from: string, target: string): string | null {
-  const [pathPart, anchor] = target.split('#', 2) as [string, string | undefined];
-  const file = pathPart === '' ? from : normalize(join(dirname(from), decodeURIComponent(pathPart)));
-  if (relative(ROOT, join(ROOT, file)).startsWith('..')) return `${target} leaves the repository`;
-  if (!existsSync(join(ROOT, file))) return `${file} does not exist`;
-  if (anchor === undefined || anchor === '') return null;
-  if (!file.endsWith('.md') || statSync(join(ROOT, file)).isDirectory()) return `#${anchor}: ${file} is not a Markdown file`;
-  const anchors = headings(readDoc(file)).map((h) => h.anchor);
-  return anchors.includes(anchor) ? null : `${file} has no heading with the anchor #${anchor}`;
 }
 
 describe('the documentation links', () => {

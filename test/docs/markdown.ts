@@ -1,5 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, normalize, relative } from 'node:path';
 import { ROOT } from '../helpers.js';
 
 /** README.md and every docs/*.md, as paths relative to the repository root. */
@@ -72,4 +72,16 @@ export function section(text: string, anchor: string): string[] | null {
 
 export function readDoc(path: string): string {
   return readFileSync(join(ROOT, path), 'utf8');
+}
+
+/** Why a relative link from `from` (a path from the root) is broken, or null when it is not. */
+export function brokenLink(from: string, target: string): string | null {
+  const [pathPart, anchor] = target.split('#', 2) as [string, string | undefined];
+  const file = pathPart === '' ? from : normalize(join(dirname(from), decodeURIComponent(pathPart)));
+  if (relative(ROOT, join(ROOT, file)).startsWith('..')) return `${target} leaves the repository`;
+  if (!existsSync(join(ROOT, file))) return `${file} does not exist`;
+  if (anchor === undefined || anchor === '') return null;
+  if (!file.endsWith('.md') || statSync(join(ROOT, file)).isDirectory()) return `#${anchor}: ${file} is not a Markdown file`;
+  const anchors = headings(readDoc(file)).map((h) => h.anchor);
+  return anchors.includes(anchor) ? null : `${file} has no heading with the anchor #${anchor}`;
 }
