@@ -19,7 +19,7 @@
 // of them, on a copy of the same model (`served-model`), and stopped at the end of the file. It
 // listens on a free port; the examples say 8080, and the port is swapped both ways.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -174,7 +174,13 @@ for (const path of files) {
   if (!check) writeFileSync(path, out.join('\n'));
 }
 if (check) {
-  process.stderr.write(`${changed} example(s) differ, ${failed} failed (scratch directory ${scratch})\n`);
-  process.exit(changed > 0 || failed > 0 ? 1 : 0);
+  const bad = changed > 0 || failed > 0;
+  // a passing check leaves nothing behind; a failing one keeps the scratch directory to look at
+  if (!bad) {
+    for (const server of servers) server.kill();
+    rmSync(scratch, { recursive: true, force: true });
+  }
+  process.stderr.write(`${changed} example(s) differ, ${failed} failed${bad ? ` (scratch directory ${scratch})` : ''}\n`);
+  process.exit(bad ? 1 : 0);
 }
 process.stderr.write(`${changed} example(s) updated, ${failed} failed (scratch directory ${scratch})\n`);

@@ -14,6 +14,6 @@ describe('the examples of README.md and docs/*.md', () => {
     }
     const run = spawnSync(process.execPath, [join(ROOT, 'scripts', 'readme-examples.js'), '--check'], { cwd: ROOT, encoding: 'utf8' });
     assert.equal(run.status, 0, `${run.stderr}\n(node scripts/readme-examples.js, without --check, writes the current output into the files)`);
-    assert.match(run.stderr, /^0 example\(s\) differ, 0 failed /m);
+    assert.match(run.stderr, /^0 example\(s\) differ, 0 failed$/m);
   });
 });
