@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadModel, readInteractions, recommendItems, saveModel, train } from '../../src/index.js';
@@ -32,6 +33,7 @@ describe('the numpy/pandas snippet of docs/model-format.md', () => {
     }
     const { code, shown } = snippet();
     const dir = tempDir('als-model-format-');
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
     const data = await readInteractions(SAMPLE);
     await saveModel(await train(data), join(dir, 'als-model'));
 
