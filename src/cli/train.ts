@@ -7,7 +7,7 @@ import { describeHolder, type LockHolder } from '../model/lock.js';
 import { saveModel } from '../model/save.js';
 import { inspectTarget } from '../model/store.js';
 import { addCommonOptions, type CommonOptions } from './parse.js';
-import { addTrainOptions, trainOptionsFrom, type TrainCliOptions } from './trainOptions.js';
+import { addTrainOptions, describeLambda, trainOptionsFrom, type TrainCliOptions } from './trainOptions.js';
 import { formatBytes, formatCount, formatSeconds, makeOutput, plural, printJson, shown, type Output } from './output.js';
 import { startProgress, type Progress } from './progress.js';
 
@@ -139,7 +139,7 @@ function printSummary(
   );
   const solver = o.solver === 'cg' ? `cg (${o.cgSteps} steps)` : 'naive (exact)';
   out.line(
-    `${label('Trained')}${solver}, ${plural(o.factors, 'factor')}, ${plural(o.iterations, 'iteration')}, ${o.weighting} α=${o.alpha} λ=${o.regularization} ` +
+    `${label('Trained')}${solver}, ${plural(o.factors, 'factor')}, ${plural(o.iterations, 'iteration')}, ${o.weighting} α=${o.alpha} ${describeLambda(o)} ` +
       c.dim(`(${formatSeconds(timings.train)})`),
   );
   if (model.losses) {

@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { DEFAULT_ALPHA, SOLVERS, WEIGHTINGS, defaultTrainOptions, resolveTrainOptions, type Solver, type TrainOptions, type Weighting } from '../als/options.js';
+import { DEFAULT_ALPHA, MAX_LAMBDA_ALPHA0, MAX_LAMBDA_EXPONENT, SOLVERS, WEIGHTINGS, defaultTrainOptions, resolveTrainOptions, type Solver, type TrainOptions, type Weighting } from '../als/options.js';
 import { parseTrainConfig } from '../als/config.js';
 import { INPUT_FORMATS, type InputFormat } from '../data/read.js';
 import { NotRegularFile, readSmallFile } from '../data/regularFile.js';
@@ -14,6 +14,8 @@ export interface TrainCliOptions {
   iterations?: number;
   lambda?: number;
   regularization?: number;
+  lambdaExponent?: number;
+  lambdaAlpha0?: number;
   alpha?: number;
   weighting?: Weighting;
   solver?: Solver;
@@ -45,6 +47,13 @@ export function addTrainOptions(command: Command, seedHelp?: string, withConfig 
     .option('--lambda <x>', `regularization λ, alias --regularization (default: ${defaults.regularization})`, decimal)
     .addOption(new Option('--regularization <x>').argParser(decimal).hideHelp())
     .option(
+      '--lambda-exponent <ν>',
+      `frequency-scaled λ (Rendle et al. 2022): each user gets λ·(its items + α₀·all items)^ν, each item λ·(its users + α₀·all users)^ν; ` +
+        `0 = the same λ for every row, 1 with --lambda-alpha0 0 = Spark's λ·n; 0 to ${MAX_LAMBDA_EXPONENT} (default: ${defaults.regularizationExponent})`,
+      decimal,
+    )
+    .option('--lambda-alpha0 <α₀>', `α₀ of --lambda-exponent, 0 to ${MAX_LAMBDA_ALPHA0} (default: ${defaults.regularizationAlpha0})`, decimal)
+    .option(
       '--alpha <x>',
       `confidence scale α in c = 1 + α·w(plays) (default: ${Object.entries(DEFAULT_ALPHA).map(([w, a]) => `${a} for ${w}`).join(', ')})`,
       decimal,
@@ -68,10 +77,18 @@ export function givenTrainOptions(cli: TrainCliOptions): Partial<TrainOptions> {
   if (cli.lambda !== undefined && cli.regularization !== undefined) {
     throw new AlsError('usage', `--lambda ${cli.lambda} and --regularization ${cli.regularization} name one setting: give one of them`);
   }
+  for (const [flag, value, max] of [
+    ['--lambda-exponent', cli.lambdaExponent, MAX_LAMBDA_EXPONENT],
+    ['--lambda-alpha0', cli.lambdaAlpha0, MAX_LAMBDA_ALPHA0],
+  ] as const) {
+    if (value !== undefined && !(value >= 0 && value <= max)) throw new AlsError('usage', `${flag} must be a number from 0 to ${max}, not ${value}`);
+  }
   const given: Partial<TrainOptions> = {
     factors: cli.factors,
     iterations: cli.iterations,
     regularization: cli.lambda ?? cli.regularization,
+    regularizationExponent: cli.lambdaExponent,
+    regularizationAlpha0: cli.lambdaAlpha0,
     alpha: cli.alpha,
     weighting: cli.weighting,
     solver: cli.solver,
@@ -96,4 +113,11 @@ function readConfig(file: string): Partial<TrainOptions> {
     throw new AlsError('input', `${file}: cannot read the settings file (${describeErrno(error, words)})`, { cause: error });
   }
   return parseTrainConfig(text, file);
+}
+
+/** "λ=10", or with frequency-scaled λ "λ=10·(n + 0.1·others)^1" (n: the row's observed entries) */
+export function describeLambda(o: Pick<TrainOptions, 'regularization' | 'regularizationExponent' | 'regularizationAlpha0'>): string {
+  if (o.regularizationExponent === 0) return `λ=${o.regularization}`;
+  const base = o.regularizationAlpha0 === 0 ? 'n' : `(n + ${o.regularizationAlpha0}·others)`;
+  return `λ=${o.regularization}·${base}${o.regularizationExponent === 1 ? '' : `^${o.regularizationExponent}`}`;
 }
