@@ -9,7 +9,7 @@ import { formatCount, formatSeconds, makeOutput, padEnd, plural, printJson, show
 import { outputDescriptor } from './outputTarget.js';
 import { startProgress } from './progress.js';
 import { readInput } from './train.js';
-import { addTrainOptions, trainOptionsFrom, type TrainCliOptions } from './trainOptions.js';
+import { addTrainOptions, trainOptionsForData, trainOptionsFrom, type TrainCliOptions } from './trainOptions.js';
 
 interface EvaluateCliOptions extends TrainCliOptions {
   seeds?: number[];
@@ -58,8 +58,11 @@ async function runEvaluate(file: string, cli: EvaluateCliOptions): Promise<void>
     return runSeeds(file, cli, cli.seeds, out);
   }
   const seed = cli.seed ?? DEFAULT_SPLIT_SEED;
-  const trainOptions = trainOptionsFrom({ ...cli, seed });
+  trainOptionsFrom({ ...cli, seed }); // every option checked before the file is read
   const data = await readInput(out, file, cli);
+  // the settings not given come from the data's defaults rule, as in als train
+  const chosen = trainOptionsForData({ ...cli, seed }, data);
+  const trainOptions = chosen.options;
   // the same split as the evaluation below (same matrix, fraction and seed), written before the
   // training so that a directory that cannot be written is found out at once
   const written = cli.writeSplit === undefined ? null : await writeSplit(data, cli.writeSplit, { testFraction: cli.testFraction, seed });
@@ -100,6 +103,7 @@ async function runEvaluate(file: string, cli: EvaluateCliOptions): Promise<void>
       trainInteractions: result.trainInteractions,
       testInteractions: result.testInteractions,
       options: result.options,
+      defaults: chosen.defaults,
       trainSeconds: result.trainSeconds,
       model: result.model,
       popularity: result.popularity,
@@ -108,13 +112,16 @@ async function runEvaluate(file: string, cli: EvaluateCliOptions): Promise<void>
     return;
   }
   printTable(out, cli, result);
+  out.line(out.color.dim(`Rule: ${chosen.said}`));
   if (written) printWritten(out, written);
 }
 
 /** `--seeds`: one evaluation per seed (split and initial factors), then each metric's mean ± sample standard deviation. */
 async function runSeeds(file: string, cli: EvaluateCliOptions, seeds: number[], out: Output): Promise<void> {
-  const trainOptions = trainOptionsFrom({ ...cli, seed: seeds[0] });
+  trainOptionsFrom({ ...cli, seed: seeds[0] });
   const data = await readInput(out, file, cli);
+  const chosen = trainOptionsForData({ ...cli, seed: seeds[0] }, data);
+  const trainOptions = chosen.options;
   const runs: (Evaluation & { seed: number })[] = [];
   for (const [n, seed] of seeds.entries()) {
     const bar = startProgress(out.interactive, `Split ${n + 1}/${seeds.length} (seed ${seed}) |{bar}| iteration {iteration}/{iterations} | ETA {eta_formatted}`, 1, {
@@ -137,6 +144,7 @@ async function runSeeds(file: string, cli: EvaluateCliOptions, seeds: number[], 
       testFraction: cli.testFraction,
       seeds,
       options: { ...trainOptions, seed: undefined },
+      defaults: chosen.defaults,
       spread: 'sample standard deviation (n − 1) over the splits',
       model,
       popularity,
@@ -171,6 +179,7 @@ async function runSeeds(file: string, cli: EvaluateCliOptions, seeds: number[], 
   out.line(c.bold(format(headers)));
   for (const r of rows) out.line(format(r));
   out.line(c.dim(`mean ± sample standard deviation over the ${seeds.length} splits`));
+  out.line(c.dim(`Rule: ${chosen.said}`));
 }
 
 /** `--write-split` writes two files into a directory: standard output or another descriptor cannot hold them. */

@@ -51,6 +51,7 @@ async function runInfo(cli: InfoCliOptions): Promise<void> {
         factors: model.factors,
         interactions,
         options: model.options,
+        defaults: model.defaults ?? null,
         input: model.input,
         seconds: directory.timings,
         losses: model.losses,
@@ -96,6 +97,7 @@ function printInfo(out: Output, dir: string, model: AlsModel, interactions: numb
   );
   const train = directory.timings?.train;
   out.line(`${label('Trained')}${describeOptions(model.options)}${train === undefined ? '' : ` ${c.dim(`(${formatSeconds(train)})`)}`}`);
+  if (model.defaults) out.line(`${label('Rule')}${shown(model.defaults.description)}`);
   const read = directory.timings?.read;
   out.line(`${label('Input')}${model.input ? describeInput(model.input) : none('not recorded')}${read === undefined || !model.input ? '' : ` ${c.dim(`(${formatSeconds(read)})`)}`}`);
   const losses = model.losses;

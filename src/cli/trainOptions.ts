@@ -1,7 +1,9 @@
 import { Option, type Command } from 'commander';
 import { DEFAULT_ALPHA, MAX_LAMBDA_ALPHA0, MAX_LAMBDA_EXPONENT, SOLVERS, WEIGHTINGS, defaultTrainOptions, resolveTrainOptions, type Solver, type TrainOptions, type Weighting } from '../als/options.js';
 import { parseTrainConfig } from '../als/config.js';
-import { INPUT_FORMATS, type InputFormat } from '../data/read.js';
+import { defaultsFor, profileData, ruleOptions } from '../als/dataDefaults.js';
+import type { AppliedDefaults } from '../model/model.js';
+import { INPUT_FORMATS, type InputFormat, type Interactions } from '../data/read.js';
 import { NotRegularFile, readSmallFile } from '../data/regularFile.js';
 import { AlsError, describeErrno } from '../errors.js';
 import { decimal, wholeNumber } from './parse.js';
@@ -70,6 +72,26 @@ export function addTrainOptions(command: Command, seedHelp?: string, withConfig 
 /** The checked, completed TrainOptions of the command line (throws AlsError('usage')). */
 export function trainOptionsFrom(cli: TrainCliOptions, extra: Partial<TrainOptions> = {}): TrainOptions {
   return resolveTrainOptions({ ...(cli.config ? readConfig(cli.config) : {}), ...givenTrainOptions(cli), ...extra });
+}
+
+/**
+ * trainOptionsFrom with the defaults rule of the data (dataDefaults.ts) beneath what the command
+ * line and the settings file give: the options, and the rule with the options it set.
+ */
+export function trainOptionsForData(
+  cli: TrainCliOptions,
+  data: Interactions,
+  extra: Partial<TrainOptions> = {},
+): { options: TrainOptions; defaults: AppliedDefaults; said: string } {
+  const given = { ...(cli.config ? readConfig(cli.config) : {}), ...givenTrainOptions(cli), ...extra };
+  const rule = defaultsFor(profileData(data.userItems));
+  const set = ruleOptions(rule, given);
+  const overridden = Object.keys(rule.options).some((key) => !(key in set));
+  return {
+    options: resolveTrainOptions({ ...set, ...given }),
+    defaults: { rule: rule.rule, description: rule.description, options: set },
+    said: `${rule.description}${overridden ? ' (settings given win over it)' : ''}`,
+  };
 }
 
 /** The training options given on the command line, undefined where not given. */

@@ -1,0 +1,99 @@
+import type { CsrMatrix } from '../data/sparse.js';
+import { checkCsr, checkOptions } from '../validate.js';
+import type { TrainOptions } from './options.js';
+
+/** What the defaults rule reads from the data. */
+export interface DataProfile {
+  users: number;
+  items: number;
+  /** stored (user, item) pairs */
+  pairs: number;
+  /** pairs / (users · items) */
+  density: number;
+  pairsPerUser: number;
+  pairsPerItem: number;
+  /** share of the stored counts that are exactly 1 */
+  shareOfOnes: number;
+}
+
+/** The profile of a users × items matrix of counts. */
+export function profileData(plays: CsrMatrix): DataProfile {
+  checkCsr('plays', plays);
+  const { rows: users, cols: items } = plays;
+  const pairs = plays.indptr[users];
+  let ones = 0;
+  for (let n = 0; n < pairs; n++) if (plays.data[n] === 1) ones++;
+  return {
+    users,
+    items,
+    pairs,
+    density: users * items === 0 ? 0 : pairs / (users * items),
+    pairsPerUser: users === 0 ? 0 : pairs / users,
+    pairsPerItem: items === 0 ? 0 : pairs / items,
+    shareOfOnes: pairs === 0 ? 0 : ones / pairs,
+  };
+}
+
+/** Settings chosen from a DataProfile, and why. */
+export interface DefaultsRule {
+  /** the rule's name, as model.json records it: 'counts' or 'binary' */
+  rule: string;
+  /** the rule and what it sets, for people ("0/1 data: log α=5, λ=0.1·n") */
+  description: string;
+  options: Partial<TrainOptions>;
+}
+
+/**
+ * The share of counts of 1 from which data are taken for 0/1 data (clicks, bookmarks,
+ * purchases): every count is 1 there, while few play counts are (the Last.fm sample: 0.7%).
+ */
+export const BINARY_SHARE = 0.9;
+
+/**
+ * The settings for data of this profile, by the rule measured in scripts/freqgrid.js
+ * (docs/choosing-settings.md): data whose counts are (nearly) all 1 get the confidence and the
+ * frequency-scaled λ that held best over the 0/1 data sets of the panel; other data keep the
+ * defaults of defaultTrainOptions, which held best over the count data sets.
+ */
+export function defaultsFor(profile: DataProfile): DefaultsRule {
+  checkOptions('profile', profile);
+  if (profile.shareOfOnes >= BINARY_SHARE) {
+    return {
+      rule: 'binary',
+      description: `0/1 data (${percent(profile.shareOfOnes)} of the counts are 1): log α=5, λ=10`,
+      options: { weighting: 'log', alpha: 5, regularization: 10, regularizationExponent: 0, regularizationAlpha0: 0 },
+    };
+  }
+  return {
+    rule: 'counts',
+    description: `counts (${percent(profile.shareOfOnes)} of them are 1): the defaults, log α=2, λ=10`,
+    options: {},
+  };
+}
+
+function percent(share: number): string {
+  return `${(100 * share).toFixed(share >= 0.995 && share < 1 ? 1 : 0)}%`;
+}
+
+/** Options that go together: a rule sets all of a group or none (weighting without its α means another thing). */
+const GROUPS: (keyof TrainOptions)[][] = [
+  ['weighting', 'alpha', 'bm25K1', 'bm25B'],
+  ['regularization', 'regularizationExponent', 'regularizationAlpha0'],
+  ['factors'],
+  ['iterations'],
+  ['solver', 'cgSteps'],
+];
+
+/**
+ * The rule's options for the groups of options that `given` (the command line and settings file)
+ * leaves out entirely: a group of which any option was given keeps the given options, completed
+ * by the ordinary defaults, as if there were no rule.
+ */
+export function ruleOptions(rule: DefaultsRule, given: Partial<TrainOptions>): Partial<TrainOptions> {
+  const out: Partial<TrainOptions> = {};
+  for (const group of GROUPS) {
+    if (group.some((key) => given[key] !== undefined)) continue;
+    for (const key of group) if (rule.options[key] !== undefined) (out as Record<string, unknown>)[key] = rule.options[key];
+  }
+  return out;
+}
