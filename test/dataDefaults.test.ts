@@ -20,13 +20,14 @@ describe('profileData', () => {
 describe('defaultsFor', () => {
   const profile = { users: 100, items: 50, pairs: 1000, density: 0.2, pairsPerUser: 10, pairsPerItem: 20 };
   it('keeps the defaults for counts and takes the 0/1 rule when nearly every count is 1', () => {
-    assert.equal(defaultsFor({ ...profile, shareOfOnes: 0.04 }).rule, 'counts');
-    assert.deepEqual(defaultsFor({ ...profile, shareOfOnes: 0.04 }).options, {});
+    const counts = defaultsFor({ ...profile, shareOfOnes: 0.04 });
+    assert.equal(counts.rule, 'counts');
+    assert.deepEqual(counts.options, { weighting: 'log', alpha: 2, regularization: 0.3, regularizationExponent: 1, regularizationAlpha0: 0 });
     const binary = defaultsFor({ ...profile, shareOfOnes: 1 });
     assert.equal(binary.rule, 'binary');
     assert.equal(defaultsFor({ ...profile, shareOfOnes: BINARY_SHARE }).rule, 'binary');
     assert.match(binary.description, /^0\/1 data \(100% of the counts are 1\): /);
-    assert.ok(Object.keys(binary.options).length > 0);
+    assert.deepEqual(binary.options, { weighting: 'log', alpha: 5, regularization: 0.3, regularizationExponent: 1, regularizationAlpha0: 0 });
   });
 
   it('sets a group of options only when none of it was given', () => {
@@ -66,14 +67,17 @@ describe('als train and evaluate apply the rule', () => {
     assert.match(info.stdout, /Rule\s+0\/1 data/);
   });
 
-  it('keeps the ordinary defaults for counts', () => {
+  it('trains counts with the counts rule; the other options keep the ordinary defaults', () => {
     const model = join(work, 'm-counts');
     const run = als('train', counts, '--model', model, '--json');
     assert.equal(run.status, 0, run.stderr);
     const summary = JSON.parse(run.stdout);
     assert.equal(summary.defaults.rule, 'counts');
-    const defaults = defaultTrainOptions();
-    assert.deepEqual([summary.options.weighting, summary.options.alpha, summary.options.regularization], [defaults.weighting, defaults.alpha, defaults.regularization]);
+    assert.deepEqual(
+      [summary.options.weighting, summary.options.alpha, summary.options.regularization, summary.options.regularizationExponent],
+      ['log', 2, 0.3, 1],
+    );
+    assert.equal(summary.options.cgSteps, defaultTrainOptions().cgSteps);
   });
 
   it('lets the command line and --config win, group by group', () => {

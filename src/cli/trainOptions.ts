@@ -31,9 +31,13 @@ export interface TrainCliOptions {
 /**
  * Adds --format, --strict and the training options (--factors … --threads) to `command`;
  * `seedHelp` describes --seed, which means more than the initial factors in some commands.
+ * `withConfig`: also --config, and the command applies the data's defaults rule
+ * (trainOptionsForData), which the help of the options it sets says.
  */
 export function addTrainOptions(command: Command, seedHelp?: string, withConfig = true): Command {
   const defaults = defaultTrainOptions();
+  // what the defaults rule sets, in the help of those options (commands without the rule: the plain defaults)
+  const ruled = (plain: string, rule: string) => (withConfig ? `default by the data's rule, docs/choosing-settings.md: ${rule}` : `default: ${plain}`);
   if (withConfig) {
     command.option('--config <file>', 'read settings from a JSON file, as written by `als tune --write-config`; options given here win');
   }
@@ -46,18 +50,18 @@ export function addTrainOptions(command: Command, seedHelp?: string, withConfig 
     .option('--strict', 'stop at the first malformed row instead of skipping it')
     .option('--factors <n>', `latent factors per user and item (default: ${defaults.factors})`, wholeNumber)
     .option('--iterations <n>', `ALS iterations (default: ${defaults.iterations})`, wholeNumber)
-    .option('--lambda <x>', `regularization λ, alias --regularization (default: ${defaults.regularization})`, decimal)
+    .option('--lambda <x>', `regularization λ, alias --regularization (${ruled(String(defaults.regularization), `0.3 with --lambda-exponent 1; ${defaults.regularization} when only --lambda-exponent or --lambda-alpha0 is given`)})`, decimal)
     .addOption(new Option('--regularization <x>').argParser(decimal).hideHelp())
     .option(
       '--lambda-exponent <ν>',
       `frequency-scaled λ (Rendle et al. 2022): each user gets λ·(its items + α₀·all items)^ν, each item λ·(its users + α₀·all users)^ν; ` +
-        `0 = the same λ for every row, 1 with --lambda-alpha0 0 = Spark's λ·n; 0 to ${MAX_LAMBDA_EXPONENT} (default: ${defaults.regularizationExponent})`,
+        `0 = the same λ for every row, 1 with --lambda-alpha0 0 = Spark's λ·n; 0 to ${MAX_LAMBDA_EXPONENT} (${ruled(String(defaults.regularizationExponent), `1; ${defaults.regularizationExponent} when only --lambda or --lambda-alpha0 is given`)})`,
       decimal,
     )
     .option('--lambda-alpha0 <α₀>', `α₀ of --lambda-exponent, 0 to ${MAX_LAMBDA_ALPHA0} (default: ${defaults.regularizationAlpha0})`, decimal)
     .option(
       '--alpha <x>',
-      `confidence scale α in c = 1 + α·w(plays) (default: ${Object.entries(DEFAULT_ALPHA).map(([w, a]) => `${a} for ${w}`).join(', ')})`,
+      `confidence scale α in c = 1 + α·w(plays) (${withConfig ? 'without --weighting: 2 for counts, 5 for 0/1 data, by the data\'s rule; with it: ' : 'default: '}${Object.entries(DEFAULT_ALPHA).map(([w, a]) => `${a} for ${w}`).join(', ')})`,
       decimal,
     )
     .addOption(
