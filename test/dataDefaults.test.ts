@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { BINARY_SHARE, defaultsFor, profileData, ruleOptions } from '../src/als/dataDefaults.js';
+import { BINARY_SHARE, defaultsFor, lambdaForExponent, profileData, ruleOptions } from '../src/als/dataDefaults.js';
 import { defaultTrainOptions } from '../src/als/options.js';
 import { cooToCsr } from '../src/data/sparse.js';
 import { ALS_BIN, plantedGroups, tempDir } from './helpers.js';
@@ -36,6 +36,12 @@ describe('defaultsFor', () => {
     // α given: the weighting stays the ordinary default too (an α means something else under another weighting)
     assert.deepEqual(ruleOptions(rule, { alpha: 7 }), { regularization: 0.5, regularizationExponent: 1, factors: 32 });
     assert.deepEqual(ruleOptions(rule, { regularizationAlpha0: 0.1, factors: 8 }), { weighting: 'linear', alpha: 3 });
+  });
+
+  it('gives a ν without λ the λ of its scale: 10 at ν = 0, 0.3 at ν = 1, geometric in between', () => {
+    assert.deepEqual([0, 0.5, 1, 2].map(lambdaForExponent), [10, 1.7, 0.3, 0.009]);
+    assert.deepEqual(ruleOptions(defaultsFor({ ...profile, shareOfOnes: 0 }), { regularizationExponent: 0.5 }), { weighting: 'log', alpha: 2, regularization: 1.7 });
+    assert.equal(ruleOptions(defaultsFor({ ...profile, shareOfOnes: 0 }), { regularizationExponent: 0.5, regularization: 4 }).regularization, undefined);
   });
 });
 

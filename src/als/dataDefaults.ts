@@ -80,8 +80,10 @@ export function defaultsFor(profile: DataProfile): DefaultsRule {
   };
 }
 
+/** "4%", "100%", and "99.9%" (rounded down) for a share just below 1, which is not all */
 function percent(share: number): string {
-  return `${(100 * share).toFixed(share >= 0.995 && share < 1 ? 1 : 0)}%`;
+  if (share >= 0.995 && share < 1) return `${(Math.floor(share * 1000) / 10).toFixed(1)}%`;
+  return `${(100 * share).toFixed(0)}%`;
 }
 
 /** Options that go together: a rule sets all of a group or none (weighting without its α means another thing). */
@@ -94,9 +96,20 @@ const GROUPS: (keyof TrainOptions)[][] = [
 ];
 
 /**
+ * The λ that goes with exponent ν when λ is not given: 10·0.03^ν, from λ = 10 at ν = 0 (the
+ * constant default) to λ = 0.3 at ν = 1 (the rule's), geometrically in between (ν = 0.5: 1.7,
+ * between the panel's 1 and 3). λ·n with the constant default λ = 10 would regularize a row with
+ * 50 observations by 500: on the Last.fm sample NDCG@10 fell to 0.0002.
+ */
+export function lambdaForExponent(nu: number): number {
+  return Number((10 * 0.03 ** nu).toPrecision(2));
+}
+
+/**
  * The rule's options for the groups of options that `given` (the command line and settings file)
  * leaves out entirely: a group of which any option was given keeps the given options, completed
- * by the ordinary defaults, as if there were no rule.
+ * by the ordinary defaults, as if there were no rule; except that a ν given without λ gets
+ * lambdaForExponent(ν).
  */
 export function ruleOptions(rule: DefaultsRule, given: Partial<TrainOptions>): Partial<TrainOptions> {
   const out: Partial<TrainOptions> = {};
@@ -104,5 +117,7 @@ export function ruleOptions(rule: DefaultsRule, given: Partial<TrainOptions>): P
     if (group.some((key) => given[key] !== undefined)) continue;
     for (const key of group) if (rule.options[key] !== undefined) (out as Record<string, unknown>)[key] = rule.options[key];
   }
+  const nu = given.regularizationExponent;
+  if (given.regularization === undefined && typeof nu === 'number' && Number.isFinite(nu)) out.regularization = lambdaForExponent(nu);
   return out;
 }

@@ -50,7 +50,7 @@ export function addTrainOptions(command: Command, seedHelp?: string, withConfig 
     .option('--strict', 'stop at the first malformed row instead of skipping it')
     .option('--factors <n>', `latent factors per user and item (default: ${defaults.factors})`, wholeNumber)
     .option('--iterations <n>', `ALS iterations (default: ${defaults.iterations})`, wholeNumber)
-    .option('--lambda <x>', `regularization λ, alias --regularization (${ruled(String(defaults.regularization), `0.3 with --lambda-exponent 1; ${defaults.regularization} when only --lambda-exponent or --lambda-alpha0 is given`)})`, decimal)
+    .option('--lambda <x>', `regularization λ, alias --regularization (${ruled(String(defaults.regularization), `0.3 with --lambda-exponent 1; 10·0.03^ν when only --lambda-exponent ν is given; ${defaults.regularization} when only --lambda-alpha0 is given`)})`, decimal)
     .addOption(new Option('--regularization <x>').argParser(decimal).hideHelp())
     .option(
       '--lambda-exponent <ν>',
