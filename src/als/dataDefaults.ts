@@ -112,10 +112,12 @@ export function lambdaForExponent(nu: number): number {
  * lambdaForExponent(ν).
  */
 export function ruleOptions(rule: DefaultsRule, given: Partial<TrainOptions>): Partial<TrainOptions> {
+  const set = checkOptions('rule.options', checkOptions('rule', rule).options);
+  given = checkOptions('given', given);
   const out: Partial<TrainOptions> = {};
   for (const group of GROUPS) {
     if (group.some((key) => given[key] !== undefined)) continue;
-    for (const key of group) if (rule.options[key] !== undefined) (out as Record<string, unknown>)[key] = rule.options[key];
+    for (const key of group) if (set[key] !== undefined) (out as Record<string, unknown>)[key] = set[key];
   }
   const nu = given.regularizationExponent;
   if (given.regularization === undefined && typeof nu === 'number' && Number.isFinite(nu)) out.regularization = lambdaForExponent(nu);

@@ -1,3 +1,4 @@
+import { checkNumber, checkOptions, checkWhole } from '../validate.js';
 import type { TrainOptions } from './options.js';
 
 /** The options that set each row's λ. */
@@ -8,7 +9,16 @@ export type RegularizationOptions = Pick<TrainOptions, 'regularization' | 'regul
  * Otherwise every row has λ itself and training adds it once to YᵀY, as it always has.
  */
 export function scalesRegularization(options: RegularizationOptions): boolean {
+  checkRegularizationOptions(options);
   return options.regularizationExponent !== 0 && options.regularization !== 0;
+}
+
+/** Checks the three options as numbers (AlsError('usage')); their ranges are resolveTrainOptions'. */
+function checkRegularizationOptions(options: RegularizationOptions): void {
+  checkOptions('options', options);
+  checkNumber('options.regularization', options.regularization);
+  checkNumber('options.regularizationExponent', options.regularizationExponent);
+  checkNumber('options.regularizationAlpha0', options.regularizationAlpha0);
 }
 
 /**
@@ -19,6 +29,13 @@ export function scalesRegularization(options: RegularizationOptions): boolean {
  * no data, and its factors are 0 (the solvers set them so; see HalfStep.rowRegularization).
  */
 export function rowRegularization(options: RegularizationOptions, observed: number, others: number): number {
+  checkRegularizationOptions(options);
+  checkWhole('observed', observed, 0);
+  checkWhole('others', others, 0);
+  return lambdaOf(options, observed, others);
+}
+
+function lambdaOf(options: RegularizationOptions, observed: number, others: number): number {
   const { regularization: lambda, regularizationExponent: nu, regularizationAlpha0: alpha0 } = options;
   if (nu === 0) return lambda;
   return Math.fround(lambda * Math.pow(observed + alpha0 * others, nu));
@@ -29,6 +46,7 @@ export function rowRegularization(options: RegularizationOptions, observed: numb
  * whose other side has `others` rows. `out` comes from the kernels, so that they read it in place.
  */
 export function rowRegularizations(options: RegularizationOptions, indptr: Int32Array, others: number, out: Float32Array): Float32Array {
-  for (let r = 0; r + 1 < indptr.length; r++) out[r] = rowRegularization(options, indptr[r + 1] - indptr[r], others);
+  checkRegularizationOptions(options);
+  for (let r = 0; r + 1 < indptr.length; r++) out[r] = lambdaOf(options, indptr[r + 1] - indptr[r], others);
   return out;
 }
