@@ -28,6 +28,8 @@ export {
   MAX_ALPHA,
   MAX_BM25_K1,
   MAX_LAMBDA,
+  MAX_LAMBDA_ALPHA0,
+  MAX_LAMBDA_EXPONENT,
   SOLVERS,
   WEIGHTINGS,
   type Solver,
@@ -36,13 +38,15 @@ export {
 } from './als/options.js';
 export { confidences, MAX_CONFIDENCE } from './als/weighting.js';
 export { estimateTrainingMemory, trainingThreads, type MemoryEstimate } from './als/resources.js';
-export { alsLoss } from './als/loss.js';
+export { alsLoss, type RowRegularization } from './als/loss.js';
+export { rowRegularization, scalesRegularization, type RegularizationOptions } from './als/regularization.js';
+export { defaultsFor, profileData, ruleOptions, BINARY_SHARE, RULE_REGULARIZATION, type DataProfile, type DefaultsRule } from './als/dataDefaults.js';
 export { foldIn, foldInUser, foldInConfidences, itemGramian, playsOf, type FoldedUser, type UserPlays } from './als/foldIn.js';
 export { train, trainFactors, type Factors, type IterationReport, type TrainCallbacks } from './als/train.js';
 
 export { updateModel, type UpdateResult } from './als/update.js';
 export { updateModelDirectory, type DirectoryUpdate } from './model/updateDirectory.js';
-export type { AlsModel, InputSummary, UpdateSummary } from './model/model.js';
+export type { AlsModel, AppliedDefaults, InputSummary, UpdateSummary } from './model/model.js';
 export { saveModel, type SaveModelOptions } from './model/save.js';
 export { lockModel, DEFAULT_LOCK_TIMEOUT_MS, type LockHolder, type LockOptions, type ModelLock } from './model/lock.js';
 export { loadModel, closeModel } from './model/load.js';
@@ -60,7 +64,7 @@ export { findItem, findUser, closestNames } from './query/lookup.js';
 export { topK } from './query/topk.js';
 
 export { splitByUser, DEFAULT_TEST_FRACTION, DEFAULT_SPLIT_SEED, type Split, type SplitOptions } from './eval/split.js';
-export { rankingMetrics, userAuc, catalogueCoverage, MetricsAccumulator, type Metrics, type UserMetrics } from './eval/metrics.js';
+export { rankingMetrics, userAuc, catalogueCoverage, summarizeMetrics, MetricsAccumulator, type Metrics, type UserMetrics } from './eval/metrics.js';
 export { popularityScores } from './eval/baseline.js';
 export { writeSplit, checkWritableAsTriples, formatPlays, SPLIT_FILES, type WrittenSplit } from './eval/writeSplit.js';
 export { evaluate, scoreSplit, DEFAULT_EVAL_K, type EvaluateOptions, type EvaluateCallbacks, type Evaluation, type ScoreSplitOptions } from './eval/evaluate.js';

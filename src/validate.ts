@@ -226,6 +226,7 @@ export function checkHalfStep(name: string, value: HalfStep): void {
   if (indptr.length === 0) usage(`${name}.indptr must have at least one entry (rows + 1), not 0`);
   checkArray(`${name}.indices`, value.indices, Int32Array);
   checkArray(`${name}.confidence`, value.confidence, Float32Array, value.indices.length);
+  if (value.rowRegularization !== undefined) checkArray(`${name}.rowRegularization`, value.rowRegularization, Float32Array, indptr.length - 1);
 }
 
 /** A play count: finite, > 0 and ≤ MAX_COUNT (the rule of the readers). */

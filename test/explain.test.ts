@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { inverse, Matrix } from 'ml-matrix';
+import { defaultsFor, profileData } from '../src/als/dataDefaults.js';
 import { columnCounts } from '../src/data/sparse.js';
 import { foldInConfidences, foldInUser, playsOf } from '../src/als/foldIn.js';
 import { resolveTrainOptions } from '../src/als/options.js';
@@ -86,7 +87,9 @@ describe('recommend --explain', () => {
     assert.equal(result.status, 0, result.stderr);
     const parsed = JSON.parse(result.stdout);
     assert.equal(parsed.recommendations.length, 10);
-    const model = await train(await readInteractions(SAMPLE), { threads: 1 });
+    // als train applies the data's defaults rule (issue 12): the library model takes the same settings
+    const data = await readInteractions(SAMPLE);
+    const model = await train(data, { threads: 1, ...defaultsFor(profileData(data.userItems)).options });
     const expected = explainUser(model, 'user2', { count: 10, top: 3 }).recommendations;
     parsed.recommendations.forEach((r: any, k: number) => {
       assert.equal(r.contributions.length, 3);

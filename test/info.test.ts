@@ -114,22 +114,24 @@ describe('als info', () => {
     const losses: number[] = JSON.parse(readFileSync(join(withLoss, 'model.json'), 'utf8')).training.losses;
     assert.equal(lines[0], `Model    ${withLoss} (als-model version 2; all 8 data files match their checksums)`);
     assert.equal(lines[1], 'Matrix   1,892 users × 17,620 items, 92,830 interactions (0.278% filled)');
-    assert.match(lines[2], /^Trained  cg \(3 steps\), 4 factors, 3 iterations, log α=2 λ=10, seed 7 \(\d+\.\d\d s\)$/);
-    assert.match(lines[3], /^Input    .*lastfm-2k\.tsv \(lastfm\): 92,834 rows, 92,834 used, 0 skipped, 0 with count 0, 4 duplicates summed \(\d+\.\d\d s\)$/);
-    assert.equal(lines[4], `Loss     ${losses[2].toPrecision(6)} after 3 iterations`);
-    assert.match(lines[5], /^Files    model\.json +\d+\.\d KB$/);
-    assert.match(lines[6], /^ {9}user_factors\.f32 +29\.6 KB$/);
-    assert.match(lines[7], /^ {9}item_factors\.f32 +275\.3 KB$/);
-    assert.match(lines[13], /^ {9}item_listeners\.i32 +68\.8 KB$/);
-    assert.match(lines[14], /^ {9}timings\.json +\d+ B$/);
-    assert.match(lines[15], /^ {9}total +\d+\.\d MB$/);
-    assert.match(lines[16], /^Saved    \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(when model\.json was written\)$/);
-    assert.equal(lines.length, 17);
+    assert.match(lines[2], /^Trained  cg \(3 steps\), 4 factors, 3 iterations, log α=2 λ=0\.3·n, seed 7 \(\d+\.\d\d s\)$/);
+    // issue 12: the defaults rule the training applied
+    assert.match(lines[3], /^Rule     counts \(\d+% of them are 1\): log α=2, λ=0\.3·n$/);
+    assert.match(lines[4], /^Input    .*lastfm-2k\.tsv \(lastfm\): 92,834 rows, 92,834 used, 0 skipped, 0 with count 0, 4 duplicates summed \(\d+\.\d\d s\)$/);
+    assert.equal(lines[5], `Loss     ${losses[2].toPrecision(6)} after 3 iterations`);
+    assert.match(lines[6], /^Files    model\.json +\d+\.\d KB$/);
+    assert.match(lines[7], /^ {9}user_factors\.f32 +29\.6 KB$/);
+    assert.match(lines[8], /^ {9}item_factors\.f32 +275\.3 KB$/);
+    assert.match(lines[14], /^ {9}item_listeners\.i32 +68\.8 KB$/);
+    assert.match(lines[15], /^ {9}timings\.json +\d+ B$/);
+    assert.match(lines[16], /^ {9}total +\d+\.\d MB$/);
+    assert.match(lines[17], /^Saved    \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(when model\.json was written\)$/);
+    assert.equal(lines.length, 18);
     assert.doesNotMatch(result.stdout, /\x1b\[/, 'no colour when piped');
 
     const other = als('info', '--model', plain);
     assert.equal(other.status, 0, other.stderr);
-    assert.match(other.stdout, /^Trained  naive \(exact\), 8 factors, 2 iterations, bm25 α=1 λ=10 K1=100 B=0\.8, seed 1 \(/m);
+    assert.match(other.stdout, /^Trained  naive \(exact\), 8 factors, 2 iterations, bm25 α=1 λ=0\.3·n K1=100 B=0\.8, seed 1 \(/m);
     assert.match(other.stdout, /^Loss     not recorded \(train with --loss\)$/m);
   });
 

@@ -9,9 +9,19 @@ import { resolveTrainOptions, SOLVERS, WEIGHTINGS, type TrainOptions } from './o
  */
 export type TrainConfig = Partial<Pick<TrainOptions, 'factors' | 'iterations' | 'alpha' | 'weighting' | 'solver' | 'cgSteps' | 'seed' | 'threads'>> & {
   lambda?: number;
+  /** regularizationExponent (ν) */
+  lambdaExponent?: number;
+  /** regularizationAlpha0 (α₀) */
+  lambdaAlpha0?: number;
 };
 
-const NUMBER_KEYS = ['factors', 'iterations', 'lambda', 'alpha', 'cgSteps', 'seed', 'threads'] as const;
+const NUMBER_KEYS = ['factors', 'iterations', 'lambda', 'lambdaExponent', 'lambdaAlpha0', 'alpha', 'cgSteps', 'seed', 'threads'] as const;
+/** settings-file keys whose option has another name */
+const RENAMED: Partial<Record<(typeof NUMBER_KEYS)[number], keyof TrainOptions>> = {
+  lambda: 'regularization',
+  lambdaExponent: 'regularizationExponent',
+  lambdaAlpha0: 'regularizationAlpha0',
+};
 const CHOICE_KEYS = { weighting: WEIGHTINGS, solver: SOLVERS } as const;
 /** free text for people (what produced the file), ignored */
 const NOTE_KEY = 'about';
@@ -38,7 +48,8 @@ export function parseTrainConfig(text: string, file: string): Partial<TrainOptio
     if (key === NOTE_KEY) continue;
     if ((NUMBER_KEYS as readonly string[]).includes(key)) {
       if (typeof setting !== 'number') throw new AlsError('input', `${file}: "${key}" must be a number, not ${JSON.stringify(setting)}`);
-      options[key === 'lambda' ? 'regularization' : (key as Exclude<(typeof NUMBER_KEYS)[number], 'lambda'>)] = setting;
+      const name = key as (typeof NUMBER_KEYS)[number];
+      (options as Record<string, number>)[RENAMED[name] ?? name] = setting;
     } else {
       const choices = CHOICE_KEYS[key as keyof typeof CHOICE_KEYS] as readonly string[];
       if (typeof setting !== 'string' || !choices.includes(setting)) {
@@ -66,6 +77,8 @@ export function formatTrainConfig(options: Partial<TrainOptions>, about?: string
     ['weighting', 'weighting'],
     ['alpha', 'alpha'],
     ['regularization', 'lambda'],
+    ['regularizationExponent', 'lambdaExponent'],
+    ['regularizationAlpha0', 'lambdaAlpha0'],
     ['factors', 'factors'],
     ['iterations', 'iterations'],
     ['solver', 'solver'],

@@ -4,13 +4,16 @@ import { AlsError } from '../errors.js';
 import { addObserved, choleskySolve, jsKernels } from '../kernels/js.js';
 import type { AlsModel } from '../model/model.js';
 import { checkArray, checkModel, checkPlay, checkRow, badFactorWords, firstBadFactor, num, valueForMessage } from '../validate.js';
+import { rowRegularization, scalesRegularization } from './regularization.js';
 import { checkConfidences, FOLDED_COUNT, weigh } from './weighting.js';
 
 /**
  * Fold-in: the exact user solve of training's user half-step, for one user, against the
  * model's fixed item factors Y (Hu, Koren & Volinsky 2008, eq. 4):
  *   x = (YᵀY + λI + Yᵀ(Cᵤ − I)Y)⁻¹ YᵀCᵤp(u)
- * λ is added to the diagonal once, unscaled, as train.ts does (kernels.gramian(…, λ)). YᵀY is
+ * λ is added to the diagonal once, as train.ts does: λ itself, or with frequency-scaled
+ * regularization the user's λᵤ = λ·(nᵤ + α₀·items)^ν from its own plays (regularization.ts),
+ * the very float32 number a user half-step of training adds. YᵀY is
  * computed once per item-factor array and cached; each user then costs O(nᵤf² + f³).
  * The sums and the Cholesky solve run in float64.
  */
@@ -190,13 +193,15 @@ export function foldIn(model: Pick<AlsModel, 'itemFactors' | 'items' | 'factors'
   checkModel('model', model, ['itemFactors', 'items', 'factors', 'userItems', 'options']);
   const f = model.factors;
   const Y = model.itemFactors;
-  const lambda = model.options.regularization;
   checkUserPlays(user, model.items);
+  const lambda = rowRegularization(model.options, user.items.length, model.items);
   user = inOriginalOrder(user, itemOrders.get(Y));
   const confidence = userConfidences(model, user);
   checkConfidences(confidence, user.plays, model.options, 'usage', FOLDED_COUNT);
   const A = new Float64Array(f * f);
   const b = new Float64Array(f);
+  // no plays and a per-row λ of 0: training solves such a row to 0, and so does the fold-in
+  if (user.items.length === 0 && scalesRegularization(model.options)) return { x: b, items: user.items, confidence, cholesky: null };
   const build = () => {
     A.set(itemGramian(model));
     for (let a = 0; a < f; a++) A[a * f + a] += lambda;

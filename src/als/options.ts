@@ -12,8 +12,23 @@ export interface TrainOptions {
   factors: number;
   /** alternating iterations (one user half-step and one item half-step each) */
   iterations: number;
-  /** λ in the loss λ(Σ‖x‖² + Σ‖y‖²) */
+  /**
+   * λ in the loss Σᵤ λᵤ‖xᵤ‖² + Σᵢ λᵢ‖yᵢ‖², where each row's λ is scaled by its frequency
+   * (regularizationExponent, regularizationAlpha0); with the default exponent 0 every row has λ.
+   * @default 10
+   */
   regularization: number;
+  /**
+   * ν of frequency-scaled regularization (Rendle, Krichene, Zhang & Koren, RecSys 2022, "Revisiting
+   * the Performance of iALS on Item Recommendation Benchmarks", §3): user u gets
+   * λᵤ = λ·(|Iᵤ| + α₀·|I|)^ν and item i gets λᵢ = λ·(|Uᵢ| + α₀·|U|)^ν, |Iᵤ| the user's observed
+   * items, |I| the number of items (and alike for items). 0 gives every row λ (bit for bit the
+   * constant λ); 1 with α₀ = 0 is Spark's ALS-WR (λ·nᵤ). From 0 to 2.
+   * @default 0
+   */
+  regularizationExponent: number;
+  /** α₀ of frequency-scaled regularization (see regularizationExponent), from 0 to 1000. @default 0 */
+  regularizationAlpha0: number;
   /** α in c = 1 + α·w(r), w given by `weighting` */
   alpha: number;
   weighting: Weighting;
@@ -43,6 +58,13 @@ export const MAX_FACTORS = 1024;
 export const MAX_ALPHA = 1e6;
 export const MAX_LAMBDA = 1e6;
 export const MAX_BM25_K1 = 1e6;
+/**
+ * Limits of ν and α₀ (regularizationExponent, regularizationAlpha0). The paper's grids stay within
+ * ν ≤ 1 and α₀ ≤ 1; with these limits a row's λ stays below λ·(2³¹ + 1000·2³¹)² ≈ 4.6e24·λ, which
+ * float32 holds for every λ ≤ MAX_LAMBDA.
+ */
+export const MAX_LAMBDA_EXPONENT = 2;
+export const MAX_LAMBDA_ALPHA0 = 1000;
 
 /**
  * α by weighting. log's 2, with λ = 10, did best in the worst case over three data sets in
@@ -58,6 +80,8 @@ export function defaultTrainOptions(): TrainOptions {
     factors: 64,
     iterations: 15,
     regularization: 10,
+    regularizationExponent: 0,
+    regularizationAlpha0: 0,
     alpha: DEFAULT_ALPHA.log,
     weighting: 'log',
     bm25K1: 100,
@@ -108,6 +132,14 @@ export function resolveTrainOptions(given: Partial<TrainOptions> = {}): TrainOpt
   check(isInteger(options.threads, 1, 1024), `threads must be a whole number from 1 to 1024, not ${valueForMessage(options.threads)}`);
   check(isInteger(options.seed, 0, 2 ** 32 - 1), `seed must be a whole number from 0 to 4294967295, not ${valueForMessage(options.seed)}`);
   check(inRange(options.regularization, 0, MAX_LAMBDA), `lambda must be a number from 0 to ${num(MAX_LAMBDA)}, not ${valueForMessage(options.regularization)}`);
+  check(
+    inRange(options.regularizationExponent, 0, MAX_LAMBDA_EXPONENT),
+    `regularizationExponent (ν) must be a number from 0 to ${MAX_LAMBDA_EXPONENT}, not ${valueForMessage(options.regularizationExponent)}`,
+  );
+  check(
+    inRange(options.regularizationAlpha0, 0, MAX_LAMBDA_ALPHA0),
+    `regularizationAlpha0 (α₀) must be a number from 0 to ${MAX_LAMBDA_ALPHA0}, not ${valueForMessage(options.regularizationAlpha0)}`,
+  );
   check(inRange(options.alpha, 0, MAX_ALPHA), `alpha must be a number from 0 to ${num(MAX_ALPHA)}, not ${valueForMessage(options.alpha)}`);
   check(inRange(options.bm25K1, 0, MAX_BM25_K1), `bm25K1 must be a number from 0 to ${num(MAX_BM25_K1)}, not ${valueForMessage(options.bm25K1)}`);
   check(Number.isFinite(options.bm25B) && options.bm25B >= 0 && options.bm25B <= 1, `bm25 B must be a number from 0 to 1, not ${valueForMessage(options.bm25B)}`);

@@ -63,7 +63,7 @@ export interface MemoryEstimate {
 /**
  * An upper estimate of the memory training takes, by the allocations of train.ts and
  * kernels/wasm.ts: the factors (rows × factors × 4 bytes per side), the matrix twice (indptr,
- * indices, confidences), per-thread scratch (the exact solver's f × f float32 and float64
+ * indices, confidences, each row's λ), per-thread scratch (the exact solver's f × f float32 and float64
  * systems, or CG's vectors and gathered Y rows) and the Gramian's per-chunk f × f partials.
  * Scratch arrays grow by replacement in a bump allocator, so they are counted twice.
  */
@@ -76,7 +76,8 @@ export function estimateTrainingMemory(plays: CsrMatrix, options: Pick<TrainOpti
   const items = plays.cols;
   const nnz = plays.indptr[users];
   const factors = (users + items) * f * 4;
-  const matrix = (users + items + 2) * 4 + nnz * 4 * 4;
+  // indptr, indices and confidences of both sides, and each row's λ (frequency-scaled regularization)
+  const matrix = (users + items + 2) * 4 + nnz * 4 * 4 + (users + items) * 4;
   const rowBytes = f * 4;
   let perThread: number;
   if (options.solver === 'naive') perThread = f * f * 12 + f * 12 + 64;

@@ -7,6 +7,7 @@ import type { Interactions } from '../data/read.js';
 import type { AlsModel } from '../model/model.js';
 import { resolveTrainOptions, singularSystems, type TrainOptions } from './options.js';
 import { randomFactors, seededRandom } from './random.js';
+import { rowRegularizations, scalesRegularization } from './regularization.js';
 import { checkTrainingMemory, trainingThreads } from './resources.js';
 import { badFactorWords, checkCallbacks, checkCsr, checkInteractions, checkOptions, MAX_FACTOR, num, valueForMessage } from '../validate.js';
 import { checkConfidences, weigh } from './weighting.js';
@@ -126,17 +127,23 @@ function checkIteration(step: HalfStep, other: HalfStep, rows: [number, number],
     throw new AlsError(
       'input',
       `${where}: ${what}. The arithmetic overflowed with weighting ${options.weighting}, alpha ${num(options.alpha)} ` +
-        `(largest confidence ${num(Number(largest.toPrecision(3)))}), lambda ${num(options.regularization)} and solver ${options.solver}: ` +
+        `(largest confidence ${num(Number(largest.toPrecision(3)))}), lambda ${num(options.regularization)}${scaledWords(options)} and solver ${options.solver}: ` +
         'lower alpha or lambda, use weighting log, or try the other solver. No model was made.',
     );
   }
   if (zero !== '') {
     throw new AlsError(
       'input',
-      `${where}: every ${zero} factor is 0, so every score would be 0. lambda ${num(options.regularization)} is too large for confidences ` +
+      `${where}: every ${zero} factor is 0, so every score would be 0. lambda ${num(options.regularization)}${scaledWords(options)} is too large for confidences ` +
         `of at most ${num(Number(largest.toPrecision(3)))} (weighting ${options.weighting}, alpha ${num(options.alpha)}): lower lambda. No model was made.`,
     );
   }
+}
+
+/** " (scaled by (n + α₀·rows)^ν, ν = …, α₀ = …)" when rows have their own λ, else nothing */
+function scaledWords(options: TrainOptions): string {
+  if (!scalesRegularization(options)) return '';
+  return ` (per row λ·(n + α₀·others)^ν, ν ${num(options.regularizationExponent)}, α₀ ${num(options.regularizationAlpha0)})`;
 }
 
 async function alternate(plays: CsrMatrix, options: TrainOptions, callbacks: TrainCallbacks, kernels: Kernels): Promise<Factors> {
@@ -151,6 +158,8 @@ async function alternate(plays: CsrMatrix, options: TrainOptions, callbacks: Tra
   const userFactors = randomFactors(users, f, random, 0.01, kernels.float32(users * f));
   const itemFactors = randomFactors(items, f, random, 0.01, kernels.float32(items * f));
   const itemUsers = transpose(plays, userConfidence, kernels);
+  // frequency-scaled λ: one per row, added by the solvers; otherwise λ goes into YᵀY once, as always
+  const perRow = scalesRegularization(options);
   const userStep: HalfStep = {
     X: userFactors,
     Y: itemFactors,
@@ -169,11 +178,16 @@ async function alternate(plays: CsrMatrix, options: TrainOptions, callbacks: Tra
     confidence: itemUsers.data,
     YtY: new Float64Array(f * f),
   };
+  if (perRow) {
+    userStep.rowRegularization = rowRegularizations(options, userStep.indptr, items, kernels.float32(users));
+    itemStep.rowRegularization = rowRegularizations(options, itemStep.indptr, users, kernels.float32(items));
+  }
+  const gramianLambda = perRow ? 0 : options.regularization;
 
   const total = options.iterations * (users + items);
   let done = 0;
   const halfStep = async (step: HalfStep, rows: number, otherRows: number, iteration: number) => {
-    kernels.gramian(step.Y, otherRows, f, options.regularization, step.YtY);
+    kernels.gramian(step.Y, otherRows, f, gramianLambda, step.YtY);
     for (let start = 0; start < rows; start += BLOCK_ROWS) {
       const end = Math.min(rows, start + BLOCK_ROWS);
       if (options.solver === 'naive') kernels.exactUpdate(step, start, end);
@@ -197,7 +211,11 @@ async function alternate(plays: CsrMatrix, options: TrainOptions, callbacks: Tra
       iterationSeconds: (now - iterationStarted) / 1000,
     };
     if (losses) {
-      report.loss = alsLoss(userStep, items, options.regularization, kernels);
+      const regularization =
+        userStep.rowRegularization !== undefined && itemStep.rowRegularization !== undefined
+          ? { users: userStep.rowRegularization, items: itemStep.rowRegularization }
+          : options.regularization;
+      report.loss = alsLoss(userStep, items, regularization, kernels);
       losses.push(report.loss);
     }
     checkIteration(userStep, itemStep, [users, items], iteration, options, report.loss);

@@ -142,6 +142,7 @@ export function updateModel(model: AlsModel, data: Interactions): UpdateResult {
     options: model.options,
     input: model.input,
     losses: model.losses,
+    ...(model.defaults ? { defaults: model.defaults } : {}),
     updates: [...(model.updates ?? []), summary],
   };
   // confidences (bm25's item statistics) come from the merged matrix, as a new train would take them

@@ -1,17 +1,18 @@
 import { Option, type Command } from 'commander';
 import { AlsError } from '../errors.js';
 import { evaluate, DEFAULT_EVAL_K, type Evaluation } from '../eval/evaluate.js';
-import type { Metrics } from '../eval/metrics.js';
+import { summarizeMetrics, type Metrics } from '../eval/metrics.js';
 import { DEFAULT_SPLIT_SEED, DEFAULT_TEST_FRACTION } from '../eval/split.js';
 import { writeSplit, type WrittenSplit } from '../eval/writeSplit.js';
-import { decimal, wholeNumber } from './parse.js';
+import { decimal, seedList, wholeNumber } from './parse.js';
 import { formatCount, formatSeconds, makeOutput, padEnd, plural, printJson, shown, type Output } from './output.js';
 import { outputDescriptor } from './outputTarget.js';
 import { startProgress } from './progress.js';
 import { readInput } from './train.js';
-import { addTrainOptions, trainOptionsFrom, type TrainCliOptions } from './trainOptions.js';
+import { addTrainOptions, trainOptionsForData, trainOptionsFrom, type TrainCliOptions } from './trainOptions.js';
 
 interface EvaluateCliOptions extends TrainCliOptions {
+  seeds?: number[];
   testFraction: number;
   k: number;
   writeSplit?: string;
@@ -34,10 +35,15 @@ export function registerEvaluate(program: Command): void {
     .option('-k, --k <n>', 'length of each recommendation list', wholeNumber, DEFAULT_EVAL_K)
     .option('--write-split <dir>', 'also write the split to DIR/train.tsv and DIR/test.tsv ("user <tab> item <tab> count", read back with --format triples)');
   addTrainOptions(command, `seed of the split and of the random initial factors (default: ${DEFAULT_SPLIT_SEED})`)
+    .option(
+      '--seeds <list>',
+      'evaluate on several splits, one per seed (each also seeds the initial factors), e.g. 1,2,3, and print each metric\'s mean ± sample standard deviation over them',
+      seedList,
+    )
     .option('--json', 'print the metrics as JSON')
     .option('-q, --quiet', 'no progress bars, no colour')
     .addOption(new Option('--debug', 'show the stack trace of an error'))
-    .addHelpText('after', '\nExamples:\n  als evaluate data/lastfm-2k.tsv\n  als evaluate data/lastfm-2k.tsv -k 20 --factors 32 --json\n  als evaluate data/lastfm-2k.tsv --write-split split')
+    .addHelpText('after', '\nExamples:\n  als evaluate data/lastfm-2k.tsv\n  als evaluate data/lastfm-2k.tsv -k 20 --factors 32 --json\n  als evaluate data/lastfm-2k.tsv --seeds 1,2,3\n  als evaluate data/lastfm-2k.tsv --write-split split')
     .action(runEvaluate);
 }
 
@@ -46,9 +52,17 @@ async function runEvaluate(file: string, cli: EvaluateCliOptions): Promise<void>
   if (!(cli.testFraction > 0 && cli.testFraction < 1)) throw new AlsError('usage', `--test-fraction must be between 0 and 1 (exclusive), not ${cli.testFraction}`);
   if (!(cli.k >= 1)) throw new AlsError('usage', `-k must be at least 1, not ${cli.k}`);
   if (cli.writeSplit !== undefined) checkSplitDirectory(cli.writeSplit);
+  if (cli.seeds !== undefined) {
+    if (cli.seed !== undefined) throw new AlsError('usage', `--seed ${cli.seed} and --seeds ${cli.seeds.join(',')} both choose the split: give one of them`);
+    if (cli.writeSplit !== undefined) throw new AlsError('usage', '--write-split writes one split: give --seed, not --seeds');
+    return runSeeds(file, cli, cli.seeds, out);
+  }
   const seed = cli.seed ?? DEFAULT_SPLIT_SEED;
-  const trainOptions = trainOptionsFrom({ ...cli, seed });
+  trainOptionsFrom({ ...cli, seed }); // every option checked before the file is read
   const data = await readInput(out, file, cli);
+  // the settings not given come from the data's defaults rule, as in als train
+  const chosen = trainOptionsForData({ ...cli, seed }, data);
+  const trainOptions = chosen.options;
   // the same split as the evaluation below (same matrix, fraction and seed), written before the
   // training so that a directory that cannot be written is found out at once
   const written = cli.writeSplit === undefined ? null : await writeSplit(data, cli.writeSplit, { testFraction: cli.testFraction, seed });
@@ -89,6 +103,7 @@ async function runEvaluate(file: string, cli: EvaluateCliOptions): Promise<void>
       trainInteractions: result.trainInteractions,
       testInteractions: result.testInteractions,
       options: result.options,
+      defaults: chosen.defaults,
       trainSeconds: result.trainSeconds,
       model: result.model,
       popularity: result.popularity,
@@ -97,7 +112,74 @@ async function runEvaluate(file: string, cli: EvaluateCliOptions): Promise<void>
     return;
   }
   printTable(out, cli, result);
+  out.line(out.color.dim(`Rule: ${chosen.said}`));
   if (written) printWritten(out, written);
+}
+
+/** `--seeds`: one evaluation per seed (split and initial factors), then each metric's mean ± sample standard deviation. */
+async function runSeeds(file: string, cli: EvaluateCliOptions, seeds: number[], out: Output): Promise<void> {
+  trainOptionsFrom({ ...cli, seed: seeds[0] });
+  const data = await readInput(out, file, cli);
+  const chosen = trainOptionsForData({ ...cli, seed: seeds[0] }, data);
+  const trainOptions = chosen.options;
+  const runs: (Evaluation & { seed: number })[] = [];
+  for (const [n, seed] of seeds.entries()) {
+    const bar = startProgress(out.interactive, `Split ${n + 1}/${seeds.length} (seed ${seed}) |{bar}| iteration {iteration}/{iterations} | ETA {eta_formatted}`, 1, {
+      iteration: 0,
+      iterations: trainOptions.iterations,
+    });
+    const result = await evaluate(
+      data,
+      { trainOptions: { ...trainOptions, seed }, k: cli.k, testFraction: cli.testFraction, seed },
+      { onProgress: (done, total, iteration) => bar.update(done / total, { iteration }) },
+    ).finally(() => bar.stop());
+    runs.push({ ...result, seed });
+  }
+  const model = summarizeMetrics(runs.map((run) => run.model));
+  const popularity = summarizeMetrics(runs.map((run) => run.popularity));
+  if (cli.json) {
+    printJson({
+      file: data.stats.file,
+      k: cli.k,
+      testFraction: cli.testFraction,
+      seeds,
+      options: { ...trainOptions, seed: undefined },
+      defaults: chosen.defaults,
+      spread: 'sample standard deviation (n − 1) over the splits',
+      model,
+      popularity,
+      runs: runs.map((run) => ({
+        seed: run.seed,
+        users: run.users,
+        trainInteractions: run.trainInteractions,
+        testInteractions: run.testInteractions,
+        trainSeconds: run.trainSeconds,
+        model: run.model,
+        popularity: run.popularity,
+      })),
+    });
+    return;
+  }
+  const c = out.color;
+  const k = cli.k;
+  out.line(
+    `Held out about ${formatCount(Math.round(runs.reduce((sum, run) => sum + run.testInteractions, 0) / runs.length))} interactions of ` +
+      `${plural(Math.round(model.mean.users), 'user')} per split ` +
+      c.dim(`(test fraction ${cli.testFraction}, ${plural(seeds.length, 'split')}: seeds ${seeds.join(', ')})`),
+  );
+  const headers = ['', `precision@${k}`, `recall@${k}`, `MAP@${k}`, `NDCG@${k}`, 'AUC', 'coverage'];
+  const fields = ['precision', 'recall', 'map', 'ndcg', 'auc', 'coverage'] as const;
+  const rows = [
+    ...runs.map((run) => [`als, seed ${run.seed}`, ...fields.map((m) => fixed(run.model[m]))]),
+    ['als', ...fields.map((m) => `${fixed(model.mean[m])} ± ${fixed(model.std[m])}`)],
+    ['popularity', ...fields.map((m) => `${fixed(popularity.mean[m])} ± ${fixed(popularity.std[m])}`)],
+  ];
+  const widths = headers.map((h, col) => Math.max([...h].length, ...rows.map((r) => [...r[col]].length)));
+  const format = (cells: string[]) => cells.map((cell, col) => (col === 0 ? padEnd(cell, widths[col]) : cell.padStart(widths[col]))).join('  ');
+  out.line(c.bold(format(headers)));
+  for (const r of rows) out.line(format(r));
+  out.line(c.dim(`mean ± sample standard deviation over the ${seeds.length} splits`));
+  out.line(c.dim(`Rule: ${chosen.said}`));
 }
 
 /** `--write-split` writes two files into a directory: standard output or another descriptor cannot hold them. */

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { TrainOptions } from '../als/options.js';
+import { describeLambda } from './trainOptions.js';
 import { describeModelDirectory, type ModelDirectory } from '../model/files.js';
 import { FILES, FORMAT_NAME, FORMAT_VERSION } from '../model/format.js';
 import { withModel } from './withModel.js';
@@ -50,6 +51,7 @@ async function runInfo(cli: InfoCliOptions): Promise<void> {
         factors: model.factors,
         interactions,
         options: model.options,
+        defaults: model.defaults ?? null,
         input: model.input,
         seconds: directory.timings,
         losses: model.losses,
@@ -66,7 +68,7 @@ async function runInfo(cli: InfoCliOptions): Promise<void> {
 function describeOptions(o: TrainOptions): string {
   const solver = o.solver === 'cg' ? `cg (${o.cgSteps} steps)` : 'naive (exact)';
   const bm25 = o.weighting === 'bm25' ? ` K1=${o.bm25K1} B=${o.bm25B}` : '';
-  return `${solver}, ${plural(o.factors, 'factor')}, ${plural(o.iterations, 'iteration')}, ${o.weighting} α=${o.alpha} λ=${o.regularization}${bm25}, seed ${o.seed}`;
+  return `${solver}, ${plural(o.factors, 'factor')}, ${plural(o.iterations, 'iteration')}, ${o.weighting} α=${o.alpha} ${describeLambda(o)}${bm25}, seed ${o.seed}`;
 }
 
 function describeInput(input: InputSummary): string {
@@ -95,6 +97,7 @@ function printInfo(out: Output, dir: string, model: AlsModel, interactions: numb
   );
   const train = directory.timings?.train;
   out.line(`${label('Trained')}${describeOptions(model.options)}${train === undefined ? '' : ` ${c.dim(`(${formatSeconds(train)})`)}`}`);
+  if (model.defaults) out.line(`${label('Rule')}${shown(model.defaults.description)}`);
   const read = directory.timings?.read;
   out.line(`${label('Input')}${model.input ? describeInput(model.input) : none('not recorded')}${read === undefined || !model.input ? '' : ` ${c.dim(`(${formatSeconds(read)})`)}`}`);
   const losses = model.losses;

@@ -34,3 +34,19 @@ export interface CommonOptions {
   quiet?: boolean;
   debug?: boolean;
 }
+
+/** The most split seeds one `--seeds` takes: each trains a model. */
+export const MAX_SEEDS = 100;
+
+/** Commander parser for a comma-separated list of distinct seeds (whole numbers 0 … 2³² − 1), e.g. "1,2,3". */
+export function seedList(value: string): number[] {
+  const parts = value.split(',').map((part) => part.trim());
+  if (parts.some((part) => !/^\d+$/.test(part))) throw new InvalidArgumentError('expected whole numbers separated by commas, like 1,2,3.');
+  const seeds = parts.map(Number);
+  const bad = seeds.find((seed) => !(seed <= 2 ** 32 - 1));
+  if (bad !== undefined) throw new InvalidArgumentError(`a seed is a whole number from 0 to 4294967295, not ${parts[seeds.indexOf(bad)]}.`);
+  if (seeds.length > MAX_SEEDS) throw new InvalidArgumentError(`at most ${MAX_SEEDS} seeds (each trains a model), not ${seeds.length}.`);
+  const repeated = seeds.find((seed, n) => seeds.indexOf(seed) !== n);
+  if (repeated !== undefined) throw new InvalidArgumentError(`seed ${repeated} is given twice.`);
+  return seeds;
+}

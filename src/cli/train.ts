@@ -7,7 +7,7 @@ import { describeHolder, type LockHolder } from '../model/lock.js';
 import { saveModel } from '../model/save.js';
 import { inspectTarget } from '../model/store.js';
 import { addCommonOptions, type CommonOptions } from './parse.js';
-import { addTrainOptions, trainOptionsFrom, type TrainCliOptions } from './trainOptions.js';
+import { addTrainOptions, describeLambda, trainOptionsForData, trainOptionsFrom, type TrainCliOptions } from './trainOptions.js';
 import { formatBytes, formatCount, formatSeconds, makeOutput, plural, printJson, shown, type Output } from './output.js';
 import { startProgress, type Progress } from './progress.js';
 
@@ -35,11 +35,14 @@ export function registerTrain(program: Command): void {
 async function runTrain(file: string, cli: TrainCommandOptions): Promise<void> {
   const out = makeOutput(cli);
   // every option is checked before the file is touched
-  const options = trainOptionsFrom(cli, { computeLoss: Boolean(cli.loss) });
+  let options = trainOptionsFrom(cli, { computeLoss: Boolean(cli.loss) });
   // a model directory that cannot take the model is refused before the reading and training
   inspectTarget(cli.model);
 
   const data = await readInput(out, file, cli);
+  // the settings not given come from the data's defaults rule (checked above with the plain defaults)
+  const chosen = trainOptionsForData(cli, data, { computeLoss: Boolean(cli.loss) });
+  options = chosen.options;
   // the library refuses it too, in its own words; here it names the flags
   const singular = singularSystems(data.userItems.rows, data.userItems.cols, options, { factors: '--factors', lambda: '--lambda', solver: '--solver' });
   if (singular !== null) throw new AlsError('usage', singular);
@@ -55,13 +58,15 @@ async function runTrain(file: string, cli: TrainCommandOptions): Promise<void> {
     onIteration: (report: IterationReport) => {
       if (report.loss !== undefined) lastLoss = ` | loss ${report.loss.toPrecision(6)}`;
     },
-  }).finally(() => trainBar.stop());
+  })
+    .then((trained) => ({ ...trained, defaults: chosen.defaults }))
+    .finally(() => trainBar.stop());
 
   const saveStarted = performance.now();
   // what timings.json records; the save itself is timed for the summary only
   const saved = await saveModel(model, cli.model, { read: data.stats.seconds, train: model.seconds }, { onLockWait: lockWaitNotice(out, cli.model) });
   const timings = { read: data.stats.seconds, train: model.seconds, save: (performance.now() - saveStarted) / 1000 };
-  printSummary(out, cli, data, model, timings, saved.bytes);
+  printSummary(out, cli, data, model, timings, saved.bytes, chosen.said);
 }
 
 /** Reads the interactions file with a progress bar and warns about skipped rows. */
@@ -109,6 +114,7 @@ function printSummary(
   model: Awaited<ReturnType<typeof train>>,
   timings: { read: number; train: number; save: number },
   savedBytes: number,
+  rule: string,
 ): void {
   const { stats } = data;
   const interactions = model.userItems.indptr[model.users];
@@ -120,6 +126,7 @@ function printSummary(
       interactions,
       read: { ...stats, seconds: undefined },
       options: model.options,
+      defaults: model.defaults,
       losses: model.losses,
       seconds: timings,
       peakRssBytes: process.resourceUsage().maxRSS * 1024,
@@ -139,8 +146,9 @@ function printSummary(
       c.dim(`(${((100 * interactions) / (model.users * model.items)).toFixed(3)}% filled)`),
   );
   const solver = o.solver === 'cg' ? `cg (${o.cgSteps} steps)` : 'naive (exact)';
+  out.line(`${label('Rule')}${rule}`);
   out.line(
-    `${label('Trained')}${solver}, ${plural(o.factors, 'factor')}, ${plural(o.iterations, 'iteration')}, ${o.weighting} α=${o.alpha} λ=${o.regularization} ` +
+    `${label('Trained')}${solver}, ${plural(o.factors, 'factor')}, ${plural(o.iterations, 'iteration')}, ${o.weighting} α=${o.alpha} ${describeLambda(o)} ` +
       c.dim(`(${formatSeconds(timings.train)})`),
   );
   if (model.losses) {

@@ -231,6 +231,9 @@ function trainCommand(file: string, cli: TuneCliOptions, best: TrainOptions, fix
   if (cli.format !== 'lastfm') parts.push('--format', cli.format);
   parts.push('--weighting', best.weighting, '--alpha', String(best.alpha), '--lambda', String(best.regularization));
   parts.push('--factors', String(best.factors), '--iterations', String(best.iterations));
+  if (best.regularizationExponent !== 0) {
+    parts.push('--lambda-exponent', String(best.regularizationExponent), '--lambda-alpha0', String(best.regularizationAlpha0));
+  }
   if (fixedOptions.solver !== undefined) parts.push('--solver', best.solver);
   if (fixedOptions.cgSteps !== undefined) parts.push('--cg-steps', String(best.cgSteps));
   return parts.join(' ');
@@ -246,9 +249,11 @@ async function writeConfig(path: string, result: TuneResult, file: string, fixed
     `als tune ${file}: trial ${best.number} of ${result.trials.length}, ${METRIC_LABELS[result.metric]}@${result.k} ` +
     `${fixed(best.metrics[result.metric])} on validation, ${fixed(result.test.best[result.metric])} on test ` +
     `(defaults ${fixed(result.test.defaults[result.metric])})`;
-  const { solver, cgSteps } = best.options;
+  const { solver, cgSteps, regularizationExponent, regularizationAlpha0 } = best.options;
   const settings = {
     ...searched(best.options),
+    // frequency-scaled λ is not searched: it was given, and the λ found goes with it
+    ...(regularizationExponent !== 0 ? { regularizationExponent, regularizationAlpha0 } : {}),
     ...(fixedOptions.solver !== undefined ? { solver } : {}),
     ...(fixedOptions.cgSteps !== undefined ? { cgSteps } : {}),
   };

@@ -148,3 +148,35 @@ export function catalogueCoverage(recommended: ArrayLike<number>): number {
   for (let i = 0; i < recommended.length; i++) if (recommended[i]) distinct++;
   return recommended.length === 0 ? 0 : distinct / recommended.length;
 }
+
+/** The numeric fields of Metrics that are averaged over runs (k and users are counts). */
+export const SUMMARIZED_METRICS = ['precision', 'recall', 'map', 'ndcg', 'auc', 'coverage'] as const;
+
+/**
+ * Metrics of several runs (one per split seed) summed up: `mean`, the sample standard deviation
+ * `std` (divided by runs − 1; 0 for one run) and the smallest and largest value, field by field.
+ * `users` is the mean number of users; k must be the same in every run. A NaN in any run
+ * (no user with a defined AUC) gives NaN.
+ *
+ * @throws {AlsError} 'usage' for an empty list or runs of different k
+ */
+export function summarizeMetrics(runs: Metrics[]): { mean: Metrics; std: Metrics; min: Metrics; max: Metrics } {
+  if (!Array.isArray(runs) || runs.length === 0) throw new AlsError('usage', 'runs must be a non-empty array of Metrics');
+  const k = runs[0].k;
+  if (runs.some((run) => run.k !== k)) throw new AlsError('usage', `runs must all have the same k, not ${runs.map((run) => run.k).join(', ')}`);
+  const n = runs.length;
+  const users = runs.reduce((sum, run) => sum + run.users, 0) / n;
+  const mean: Metrics = { k, users, precision: 0, recall: 0, map: 0, ndcg: 0, auc: 0, coverage: 0 };
+  const std: Metrics = { ...mean };
+  const min: Metrics = { ...mean };
+  const max: Metrics = { ...mean };
+  for (const field of SUMMARIZED_METRICS) {
+    const values = runs.map((run) => run[field]);
+    const average = values.reduce((a, b) => a + b, 0) / n;
+    mean[field] = average;
+    std[field] = n === 1 ? (Number.isNaN(average) ? NaN : 0) : Math.sqrt(values.reduce((a, v) => a + (v - average) ** 2, 0) / (n - 1));
+    min[field] = values.some(Number.isNaN) ? NaN : Math.min(...values);
+    max[field] = values.some(Number.isNaN) ? NaN : Math.max(...values);
+  }
+  return { mean, std, min, max };
+}

@@ -1,3 +1,4 @@
+import { lambdaForExponent } from '../als/dataDefaults.js';
 import { resolveTrainOptions, WEIGHTINGS, type TrainOptions, type Weighting } from '../als/options.js';
 import { seededRandom } from '../als/random.js';
 import { trainFactors } from '../als/train.js';
@@ -125,7 +126,9 @@ export async function tune(plays: CsrMatrix, options: TuneOptions = {}, callback
   checkWhole('seed', seed, 0, 2 ** 32 - 2);
   if (!TUNE_METRICS.includes(metric)) throw new AlsError('usage', `unknown metric ${valueForMessage(metric)} (expected one of: ${TUNE_METRICS.join(', ')})`);
   const fixed = checkOptions('fixed', options.fixed);
-  const defaults = resolveTrainOptions(fixed);
+  // a fixed ν without a fixed λ: the defaults trial takes the λ of that scale, not 10·n (issue 12)
+  const scaled = fixed.regularizationExponent !== undefined && fixed.regularization === undefined && typeof fixed.regularizationExponent === 'number';
+  const defaults = resolveTrainOptions(scaled ? { ...fixed, regularization: lambdaForExponent(fixed.regularizationExponent as number) } : fixed);
 
   const outer = splitByUser(plays, { testFraction, seed });
   // a different seed, so that validation is not the same users' "first" items again

@@ -66,9 +66,14 @@ function singularSolve(A: Float64Array, b: Float64Array, f: number): Float64Arra
   return Float64Array.from(x.getColumn(0));
 }
 
-/** A = YᵀY + λI + Yᵀ(Cᵤ − I)Y (lower triangle) and b = YᵀCᵤp(u) for row u. */
+/** A = YᵀY + λI + Yᵀ(Cᵤ − I)Y (lower triangle) and b = YᵀCᵤp(u) for row u (λ: YtY's, plus row u's when given). */
 function accumulate(step: HalfStep, u: number, A: Float64Array, b: Float64Array): void {
   A.set(step.YtY);
+  const rowLambda = step.rowRegularization;
+  if (rowLambda !== undefined) {
+    const f = step.factors;
+    for (let a = 0; a < f; a++) A[a * f + a] += rowLambda[u];
+  }
   b.fill(0);
   addObserved(step.Y, step.factors, step.indices, step.confidence, step.indptr[u], step.indptr[u + 1], A, b);
 }
@@ -106,6 +111,12 @@ function exactUpdate(step: HalfStep, start: number, end: number): void {
   const A = new Float64Array(f * f);
   const b = new Float64Array(f);
   for (let u = start; u < end; u++) {
+    const out = u * f;
+    if (step.rowRegularization !== undefined && step.indptr[u] === step.indptr[u + 1]) {
+      // no observations: b = 0, so x = 0 (see HalfStep.rowRegularization)
+      X.fill(0, out, out + f);
+      continue;
+    }
     accumulate(step, u, A, b);
     let x: Float64Array = b;
     if (!choleskySolve(A, b, f)) {
@@ -113,7 +124,6 @@ function exactUpdate(step: HalfStep, start: number, end: number): void {
       accumulate(step, u, A, b);
       x = singularSolve(mirrorLower(A, f), b, f);
     }
-    const out = u * f;
     for (let a = 0; a < f; a++) X[out + a] = x[a];
   }
 }
@@ -134,17 +144,24 @@ function symmetricProduct(M: Float64Array, v: Float64Array, f: number, y: Float6
 }
 
 function cgUpdate(step: HalfStep, steps: number, start: number, end: number): void {
-  const { X, Y, factors: f, indptr, indices, confidence, YtY } = step;
+  const { X, Y, factors: f, indptr, indices, confidence, YtY, rowRegularization } = step;
   const x = new Float64Array(f);
   const r = new Float64Array(f);
   const p = new Float64Array(f);
   const Ap = new Float64Array(f);
   for (let u = start; u < end; u++) {
     const out = u * f;
+    // λᵤ added to YtY's diagonal (0 without per-row λ: then nothing is added, as before)
+    const rowLambda = rowRegularization === undefined ? 0 : rowRegularization[u];
+    if (rowRegularization !== undefined && indptr[u] === indptr[u + 1]) {
+      X.fill(0, out, out + f);
+      continue;
+    }
     for (let a = 0; a < f; a++) x[a] = X[out + a];
 
     // residual r = YᵀCᵤp(u) − (YᵀY + λI + Yᵀ(Cᵤ − I)Y) x
     symmetricProduct(YtY, x, f, r);
+    if (rowLambda !== 0) for (let a = 0; a < f; a++) r[a] += rowLambda * x[a];
     for (let a = 0; a < f; a++) r[a] = -r[a];
     for (let n = indptr[u]; n < indptr[u + 1]; n++) {
       const c = confidence[n];
@@ -164,6 +181,7 @@ function cgUpdate(step: HalfStep, steps: number, start: number, end: number): vo
     for (let it = 0; it < steps; it++) {
       // Ap = (YᵀY + λI) p + Yᵀ(Cᵤ − I)Y p, without forming the f × f matrix
       symmetricProduct(YtY, p, f, Ap);
+      if (rowLambda !== 0) for (let a = 0; a < f; a++) Ap[a] += rowLambda * p[a];
       for (let n = indptr[u]; n < indptr[u + 1]; n++) {
         const base = indices[n] * f;
         let dot = 0;

@@ -61,15 +61,19 @@ export const ARG = {
   /** cgRows: rows of gatherFrom up to gatherUpTo observed columns gather their Y rows into scratch first */
   gatherFrom: 26,
   gatherUpTo: 27,
+  /** cgRows, exactRows: the float32 λ of each row (HalfStep.rowRegularization), or 0 for none */
+  rowLambda: 28,
 } as const;
 
 export interface KernelExports {
   gramianBlock(Y: number, f: number, start: number, end: number, out: number, scratch: number): void;
   cgRows(
     X: number, Y: number, f: number, indptr: number, indices: number, confidence: number, YtY: number, steps: number,
-    start: number, end: number, scratch: number, gatherFrom: number, gatherUpTo: number,
+    start: number, end: number, scratch: number, gatherFrom: number, gatherUpTo: number, rowLambda: number,
   ): void;
-  exactRows(X: number, Y: number, f: number, indptr: number, indices: number, confidence: number, YtY: number, start: number, end: number, scratch: number): void;
+  exactRows(
+    X: number, Y: number, f: number, indptr: number, indices: number, confidence: number, YtY: number, start: number, end: number, scratch: number, rowLambda: number,
+  ): void;
   dataLoss(X: number, Y: number, f: number, indptr: number, indices: number, confidence: number, YtY: number, start: number, end: number, scratch: number): number;
   scores(Y: number, f: number, x: number, out: number, start: number, end: number): void;
   rowNorms(Y: number, f: number, out: number, start: number, end: number): void;
@@ -100,10 +104,10 @@ function runChunk(e: KernelExports, kind: number, a: Float64Array, chunk: number
       e.gramianBlock(a[ARG.Y], f, start, end, a[ARG.out] + chunk * f * f * 8, scratch);
       break;
     case TASK.cg:
-      e.cgRows(a[ARG.X], a[ARG.Y], f, a[ARG.indptr], a[ARG.indices], a[ARG.confidence], a[ARG.YtY], a[ARG.steps], start, end, scratch, a[ARG.gatherFrom], a[ARG.gatherUpTo]);
+      e.cgRows(a[ARG.X], a[ARG.Y], f, a[ARG.indptr], a[ARG.indices], a[ARG.confidence], a[ARG.YtY], a[ARG.steps], start, end, scratch, a[ARG.gatherFrom], a[ARG.gatherUpTo], a[ARG.rowLambda]);
       break;
     case TASK.exact:
-      e.exactRows(a[ARG.X], a[ARG.Y], f, a[ARG.indptr], a[ARG.indices], a[ARG.confidence], a[ARG.YtY], start, end, scratch);
+      e.exactRows(a[ARG.X], a[ARG.Y], f, a[ARG.indptr], a[ARG.indices], a[ARG.confidence], a[ARG.YtY], start, end, scratch, a[ARG.rowLambda]);
       break;
     case TASK.loss: {
       const value = e.dataLoss(a[ARG.X], a[ARG.Y], f, a[ARG.indptr], a[ARG.indices], a[ARG.confidence], a[ARG.YtY], start, end, scratch);

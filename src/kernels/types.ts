@@ -17,8 +17,16 @@ export interface HalfStep {
   indptr: Int32Array;
   indices: Int32Array;
   confidence: Float32Array;
-  /** YᵀY + λI, f × f */
+  /** YᵀY + λI, f × f (YᵀY alone, usually, when rowRegularization is given) */
   YtY: Float64Array;
+  /**
+   * Frequency-scaled regularization: row u's system adds rowRegularization[u]·I to YtY (one
+   * entry per row of X, finite and ≥ 0; from the kernels' float32, so that they read it in
+   * place). A row with no observed columns is then solved to 0 without a solve: its right-hand
+   * side is 0, so 0 is the solution for any λᵤ > 0 and the least-norm one for λᵤ = 0.
+   * Absent: every row's system is YtY as given, computed as before.
+   */
+  rowRegularization?: Float32Array;
 }
 
 /**
@@ -70,7 +78,8 @@ export interface Kernels {
 
   /**
    * Exact update of rows [start, end):
-   * x = (YᵀY + λI + Yᵀ(Cᵤ − I)Y)⁻¹ YᵀCᵤp(u), accumulated over the row's observed columns only.
+   * x = (YᵀY + λI + Yᵀ(Cᵤ − I)Y)⁻¹ YᵀCᵤp(u), accumulated over the row's observed columns only
+   * (λI: in YtY, plus rowRegularization[u]·I when given).
    */
   exactUpdate(step: HalfStep, start: number, end: number): void;
 
@@ -82,7 +91,8 @@ export interface Kernels {
 
   /**
    * The data part of the loss over rows [start, end): Σᵤ Σᵢ cᵤᵢ (pᵤᵢ − xᵤᵀyᵢ)² over all columns,
-   * unobserved ones with c = 1 and p = 0. `step.YtY` must be YᵀY without λ here.
+   * unobserved ones with c = 1 and p = 0. `step.YtY` must be YᵀY without λ here, and
+   * rowRegularization is ignored.
    */
   dataLoss(step: HalfStep, start: number, end: number): number;
 

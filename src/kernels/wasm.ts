@@ -285,6 +285,7 @@ class WasmKernels implements Kernels {
     a[ARG.indices] = this.address(step.indices);
     a[ARG.confidence] = this.address(step.confidence);
     a[ARG.YtY] = YtY;
+    a[ARG.rowLambda] = step.rowRegularization === undefined ? 0 : this.address(step.rowRegularization);
   }
 
   /** YtY as float32 in kernel memory. */

@@ -48,7 +48,7 @@ export interface Manifest {
   interactions: number;
   options: Record<string, unknown>;
   input: Record<string, unknown> | null;
-  training: { losses: number[] | null };
+  training: { losses: number[] | null; defaults?: Record<string, unknown> };
   /** `als update`s applied since training (present only after one) */
   updates?: Record<string, unknown>[];
   files: Record<string, FileEntry>;

@@ -9,7 +9,7 @@ import { nameListProblem, nameListProblemWords } from '../data/nameList.js';
 import type { CsrMatrix } from '../data/sparse.js';
 import { AlsError } from '../errors.js';
 import { FILES, FORMAT_NAME, FORMAT_VERSION, MANIFEST, TIMINGS, type FileEntry, type FileKey, type Manifest } from './format.js';
-import type { AlsModel, InputSummary, UpdateSummary } from './model.js';
+import type { AlsModel, AppliedDefaults, InputSummary, UpdateSummary } from './model.js';
 import { NotRegularFile, openRegular, readExactly, readInto } from '../data/regularFile.js';
 import type { Kernels } from '../kernels/types.js';
 import {
@@ -137,6 +137,10 @@ function checkManifest(dir: string, manifest: unknown): Manifest {
   const losses = training?.losses;
   if (losses !== undefined && losses !== null && !(Array.isArray(losses) && losses.every((l) => typeof l === 'number' && Number.isFinite(l)))) {
     throw corruptModel(dir, `${MANIFEST} holds losses that are not a list of finite numbers`);
+  }
+  const defaults = training?.defaults;
+  if (defaults !== undefined && !(isObject(defaults) && typeof defaults.rule === 'string' && typeof defaults.description === 'string' && isObject(defaults.options))) {
+    throw corruptModel(dir, `${MANIFEST} holds a defaults rule that is not { rule, description, options }`);
   }
   const updates = manifest.updates;
   if (updates !== undefined && !(Array.isArray(updates) && updates.every(isObject))) {
@@ -439,6 +443,7 @@ function openModel(location: ModelLocation, { manifest, fds, version }: ReturnTy
     options,
     input: (manifest.input as InputSummary | null) ?? null,
     losses: manifest.training?.losses ?? null,
+    ...(manifest.training?.defaults ? { defaults: manifest.training.defaults as unknown as AppliedDefaults } : {}),
     ...(Array.isArray(manifest.updates) ? { updates: manifest.updates as unknown as UpdateSummary[] } : {}),
     get userFactors() {
       return lazy('userFactors', () => checkFactors(dir, FILES.userFactors, factorFile('userFactors')));

@@ -55,4 +55,16 @@ export interface AlsModel {
   readonly losses: number[] | null;
   /** the updates applied since training, oldest first (absent: none) */
   readonly updates?: UpdateSummary[];
+  /**
+   * the rule that chose the settings not given (`als train`: dataDefaults.ts), and the options it
+   * set; absent when no rule was applied (the library's train)
+   */
+  readonly defaults?: AppliedDefaults;
+}
+
+/** A defaults rule as applied to a training (DefaultsRule with only the options it set). */
+export interface AppliedDefaults {
+  rule: string;
+  description: string;
+  options: Record<string, unknown>;
 }

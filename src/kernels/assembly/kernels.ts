@@ -160,10 +160,13 @@ export function gramianBlock(Y: usize, f: i32, start: i32, end: i32, out: usize,
  * another: one pass of random reads over Y per row instead of 1 + steps (Y of the item half-step
  * is the whole user matrix, far larger than any cache). Other rows (all, with gatherUpTo = 0)
  * read Y in place. The numbers read are the same either way, and so is every result, bit for bit.
+ *
+ * rowLambda != 0: float32 λᵤ per row, added to YtY's diagonal for row u (as λᵤx and λᵤp after
+ * each product with YtY), and a row with no observed columns is set to 0 (HalfStep.rowRegularization).
  */
 export function cgRows(
   X: usize, Y: usize, f: i32, indptr: usize, indices: usize, confidence: usize,
-  YtY: usize, steps: i32, start: i32, end: i32, scratch: usize, gatherFrom: i32, gatherUpTo: i32,
+  YtY: usize, steps: i32, start: i32, end: i32, scratch: usize, gatherFrom: i32, gatherUpTo: i32, rowLambda: usize,
 ): void {
   const stride = <usize>f << 2;
   const vec = <usize>((f + 3) & ~3) << 2;
@@ -176,9 +179,15 @@ export function cgRows(
     const from = load<i32>(indptr + (<usize>u << 2));
     const to = load<i32>(indptr + (<usize>(u + 1) << 2));
     const gather = to - from >= gatherFrom && to - from <= gatherUpTo;
+    const lambda = rowLambda != 0 ? load<f32>(rowLambda + (<usize>u << 2)) : <f32>0;
+    if (rowLambda != 0 && from == to) {
+      zero32(x, f);
+      continue;
+    }
 
     // r = YᵀCᵤp(u) − (YᵀY + λI + Yᵀ(Cᵤ − I)Y) x
     symmetricProduct(YtY, x, r, f);
+    if (lambda != 0) axpy(lambda, x, r, f);
     for (let k = 0; k < f; k++) store<f32>(r + (<usize>k << 2), -load<f32>(r + (<usize>k << 2)));
     if (gather) {
       let y = gathered;
@@ -201,6 +210,7 @@ export function cgRows(
 
     for (let it = 0; it < steps; it++) {
       symmetricProduct(YtY, p, Ap, f);
+      if (lambda != 0) axpy(lambda, p, Ap, f);
       if (gather) {
         let y = gathered;
         for (let n = from; n < to; n++) {
@@ -277,10 +287,12 @@ function choleskySolve(A: usize, b: usize, f: i32): bool {
  * Exact update of rows [start, end): x = (YᵀY + λI + Yᵀ(Cᵤ − I)Y)⁻¹ YᵀCᵤp(u). YtY is float64
  * (with λ). Rows whose system is not positive definite get NaN, for the caller to redo.
  * scratch: f×f float32 + f×f float64 + f float32 + f float64, 16-byte aligned pieces.
+ * rowLambda != 0: float32 λᵤ per row added to the diagonal in float64, and a row with no
+ * observed columns set to 0 (HalfStep.rowRegularization).
  */
 export function exactRows(
   X: usize, Y: usize, f: i32, indptr: usize, indices: usize, confidence: usize,
-  YtY: usize, start: i32, end: i32, scratch: usize,
+  YtY: usize, start: i32, end: i32, scratch: usize, rowLambda: usize,
 ): void {
   const stride = <usize>f << 2;
   const square32 = (<usize>f * <usize>f * 4 + 15) & ~15;
@@ -293,6 +305,10 @@ export function exactRows(
   for (let u = start; u < end; u++) {
     const from = load<i32>(indptr + (<usize>u << 2));
     const to = load<i32>(indptr + (<usize>(u + 1) << 2));
+    if (rowLambda != 0 && from == to) {
+      zero32(X + <usize>u * stride, f);
+      continue;
+    }
     zero32(A32, f * f);
     zero32(b32, f);
     for (let n = from; n < to; n++) {
@@ -309,6 +325,13 @@ export function exactRows(
         store<f64>(A + (n << 3), load<f64>(YtY + (n << 3)) + <f64>load<f32>(A32 + (n << 2)));
       }
       store<f64>(b + (<usize>a << 3), <f64>load<f32>(b32 + (<usize>a << 2)));
+    }
+    if (rowLambda != 0) {
+      const lambda = <f64>load<f32>(rowLambda + (<usize>u << 2));
+      for (let a = 0; a < f; a++) {
+        const at = A + ((<usize>(a * f + a)) << 3);
+        store<f64>(at, load<f64>(at) + lambda);
+      }
     }
     const x = X + <usize>u * stride;
     if (choleskySolve(A, b, f)) {
