@@ -26,6 +26,28 @@ export interface UpdateSummary extends InputSummary {
   unknownItems: number;
 }
 
+/** Where a model read by `als import` came from (src/model/sparkFormat.ts). */
+export interface ImportSummary {
+  /** the format read */
+  format: 'spark';
+  /** the Spark model directory read, absolute */
+  from: string;
+  /** the metadata's sparkVersion and uid */
+  sparkVersion: string;
+  uid: string;
+  rank: number;
+  /** the id table the user ids came from, or 'spark ids' when Spark's integer ids are the ids */
+  userNames: string;
+  /** the id table the item names came from, or 'spark ids' */
+  itemNames: string;
+  /**
+   * the play counts attached (interactions kept, pairs left out for a user or item the model
+   * lacks), or null: the model holds no play counts, so nothing is left out as played and no
+   * item has a known listener count
+   */
+  plays: { interactions: number; unknownUserPairs: number; unknownItemPairs: number } | null;
+}
+
 /**
  * A trained model. One loaded from disk reads each big part on first use, so a query pays
  * only for what it touches.
@@ -55,4 +77,6 @@ export interface AlsModel {
   readonly losses: number[] | null;
   /** the updates applied since training, oldest first (absent: none) */
   readonly updates?: UpdateSummary[];
+  /** where the model was imported from (absent: trained by als) */
+  readonly imported?: ImportSummary;
 }
