@@ -128,6 +128,25 @@ describe('als export/import --format spark (no Spark needed)', () => {
     assert.ok(items.every((item: string) => !played.has(item)));
   });
 
+  it('a model imported without plays: recommend says it has none, --explain is refused in one line, similar keeps every item', () => {
+    const target = join(work, 'imported-bare');
+    const result = als('import', '--format', 'spark', exported, '--model', target);
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stderr, /no play counts attached \(--plays FILE\)/);
+    const plain = als('recommend', '--user', 'u3', '--model', target, '-n', '3');
+    assert.equal(plain.status, 0, plain.stderr);
+    assert.match(plain.stdout, /\(no play counts in the model\)/);
+    const explained = als('recommend', '--user', 'u3', '--explain', '--model', target);
+    assert.equal(explained.status, 2);
+    assert.equal(explained.stderr.trim().split('\n').length, 1, explained.stderr);
+    assert.match(explained.stderr, /holds no play counts \(imported without --plays; import again with --plays FILE\)/);
+    const similar = als('similar', 'i5', '--model', target, '--json', '-n', '39');
+    assert.equal(similar.status, 0, similar.stderr);
+    assert.equal(JSON.parse(similar.stdout).similar.length, 39);
+    const info = als('info', '--model', target);
+    assert.match(info.stdout, /Imported Spark 3\.0\.0 ALSModel ALS_[0-9a-f]{12} from .*exported, 6 factors/);
+  });
+
   it('replaces an earlier export and an empty directory, and refuses a symlink, a FIFO, a file and a foreign folder untouched', async () => {
     const again = als('export', '--format', 'spark', '--model', model, exported);
     assert.equal(again.status, 0, again.stderr);
