@@ -4,6 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { loadModel } from '../src/model/load.js';
+import { exportSparkModel } from '../src/model/sparkFormat.js';
 import { recommendFor } from '../src/query/recommend.js';
 import { similarItems } from '../src/query/similar.js';
 import { ALS_BIN, ROOT, SAMPLE, tempDir } from './helpers.js';
@@ -43,6 +44,8 @@ interface SparkResult {
   exportedRank: number;
   /** user id → Spark's top 10 [item name, score], through the exported id tables */
   recommend: Record<string, [string, number][]>;
+  /** Spark user id → top 10 [Spark item id, score] of the export in parts of 40 rows */
+  recommendParts: Record<string, [number, number][]>;
   savedRank: number;
   /** Spark item id → features of the model Spark saved */
   itemFactors: Record<string, number[]>;
@@ -66,11 +69,12 @@ function cosine(a: number[], b: number[]): number {
 describe('als export/import --format spark against a real Spark', { skip: missing === null ? false : `${missing}; ${HOW}` }, () => {
   const model = join(work, 'model');
   const exported = join(work, 'exported');
+  const exportedParts = join(work, 'exported-in-parts');
   const saved = join(work, 'saved-by-spark');
   const ids = join(work, 'ids-by-spark');
   let spark: SparkResult;
 
-  before(() => {
+  before(async () => {
     // a slice of the sample (its first 100 users), trained as usual
     const lines = readFileSync(SAMPLE, 'utf8').split('\n');
     const users = new Set<string>();
@@ -87,7 +91,8 @@ describe('als export/import --format spark against a real Spark', { skip: missin
     const written = als('export', '--format', 'spark', '--model', model, exported);
     assert.equal(written.status, 0, written.stderr);
 
-    const run = spawnSync('python3', [SCRIPT, JSON.stringify({ exported, saved, ids })], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    await exportSparkModel(loadModel(model), exportedParts, { partRows: 40 });
+    const run = spawnSync('python3', [SCRIPT, JSON.stringify({ exported, exportedParts, saved, ids })], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
     const line = run.stdout?.split('\n').find((l) => l.startsWith('ALS-RESULT '));
     if (run.status !== 0 || line === undefined) {
       const log = join(work, 'spark.log');
@@ -117,6 +122,11 @@ describe('als export/import --format spark against a real Spark', { skip: missin
       }
     }
     assert.equal(compared, m.users * 10);
+    // the export in part files of 40 rows (3 user parts, dozens of item parts) reads the same
+    assert.equal(Object.keys(spark.recommendParts).length, m.users);
+    for (let u = 0; u < m.users; u++) {
+      assert.deepEqual(spark.recommendParts[u].map(([i, score]) => [m.itemNames[i], score]), spark.recommend[m.userIds[u]], m.userIds[u]);
+    }
     console.log(`# ${compared} recommendations of ${m.users} users compared with Spark ${spark.sparkVersion}: largest score difference ${worst.toExponential(2)}`);
   });
 

@@ -50,13 +50,23 @@ function onlyPart(dir: string, table: string): string {
 }
 
 /** als import of `dir` fails with exit `status` and one stderr line matching `pattern`; no model is written. */
-function refusedImport(dir: string, pattern: RegExp, status = 4, ...extra: string[]): void {
+function refusedByCli(dir: string, pattern: RegExp, status = 4, ...extra: string[]): void {
   const target = join(work, `never-${copies++}`);
   const result = als('import', '--format', 'spark', dir, '--model', target, ...extra);
   assert.equal(result.status, status, result.stderr);
   assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
   assert.match(result.stderr, pattern);
   assert.equal(existsSync(target), false, 'nothing written');
+}
+
+/** importSparkModel of `dir` throws AlsError('model') matching `pattern` (the CLI makes it one line, exit 4: refusedByCli). */
+async function refusedImport(dir: string, pattern: RegExp, options: { ids?: string } = {}): Promise<void> {
+  await assert.rejects(importSparkModel(dir, options), (error: Error & { code?: string }) => {
+    assert.equal(error.code, 'model', error.message);
+    assert.match(error.message, pattern);
+    assert.doesNotMatch(error.message, /\n/);
+    return true;
+  });
 }
 
 describe('als export/import --format spark (no Spark needed)', () => {
@@ -96,6 +106,20 @@ describe('als export/import --format spark (no Spark needed)', () => {
     assert.equal(similar.similar.length, 5);
     assert.equal(similar.leftOut, 0);
     assert.deepEqual(similar.similar.map((s) => s.name), similarItems(original, 'i0', { count: 5, minListeners: 1 }).similar.map((s) => s.name));
+  });
+
+  it('an export in many part files (the library\'s partRows) imports the same', async () => {
+    const original = loadModel(model);
+    const dir = join(work, 'in-parts');
+    await exportSparkModel(original, dir, { partRows: 7 });
+    assert.equal(readdirSync(join(dir, 'userFactors')).filter((n) => n.endsWith('.parquet')).length, 12);
+    assert.equal(readdirSync(join(dir, 'itemIds')).filter((n) => n.endsWith('.parquet')).length, 6);
+    const { model: back } = await importSparkModel(dir);
+    assert.deepEqual(back.userIds, original.userIds);
+    assert.deepEqual(back.itemNames, original.itemNames);
+    assert.deepEqual(Array.from(back.userFactors), Array.from(original.userFactors));
+    assert.deepEqual(Array.from(back.itemFactors), Array.from(original.itemFactors));
+    await assert.rejects(exportSparkModel(original, join(work, 'never'), { partRows: 0 }), /options.partRows must be a whole number from 1/);
   });
 
   it('import --plays attaches the play counts: played items left out, listeners counted, model.json says where it came from', () => {
@@ -195,104 +219,104 @@ describe('als export/import --format spark (no Spark needed)', () => {
     for (const option of ['--format', '--ids', '--plays', '--plays-format', '--strict', '--json', '--model']) assert.match(help.stdout, new RegExp(option));
   });
 
-  it('refuses a directory without metadata, with corrupt metadata, of another class or a bad rank', () => {
+  it('refuses a directory without metadata, with corrupt metadata, of another class or a bad rank', async () => {
     const noMetadata = copyOfExport();
     rmSync(join(noMetadata, 'metadata'), { recursive: true });
-    refusedImport(noMetadata, /metadata is missing: .* is not a Spark ALSModel directory/);
+    refusedByCli(noMetadata, /metadata is missing: .* is not a Spark ALSModel directory/);
 
     const notJson = copyOfExport();
     writeFileSync(join(notJson, 'metadata', 'part-00000'), '{"class": "org.apache');
-    refusedImport(notJson, /metadata\/part-00000: is not JSON/);
+    await refusedImport(notJson, /metadata\/part-00000: is not JSON/);
 
     const otherClass = copyOfExport();
     const metadata = JSON.parse(readFileSync(join(otherClass, 'metadata', 'part-00000'), 'utf8'));
     writeFileSync(join(otherClass, 'metadata', 'part-00000'), JSON.stringify({ ...metadata, class: 'org.apache.spark.ml.feature.PCAModel' }));
-    refusedImport(otherClass, /describes a "org.apache.spark.ml.feature.PCAModel", not a org.apache.spark.ml.recommendation.ALSModel/);
+    await refusedImport(otherClass, /describes a "org.apache.spark.ml.feature.PCAModel", not a org.apache.spark.ml.recommendation.ALSModel/);
 
     const badRank = copyOfExport();
     writeFileSync(join(badRank, 'metadata', 'part-00000'), JSON.stringify({ ...metadata, rank: 1e39 }));
-    refusedImport(badRank, /gives rank 1e39; als reads a rank from 1 to 1024/);
+    await refusedImport(badRank, /gives rank 1e39; als reads a rank from 1 to 1024/);
 
     // a rank that does not match the factors
     const mismatch = copyOfExport();
     writeFileSync(join(mismatch, 'metadata', 'part-00000'), JSON.stringify({ ...metadata, rank: 7 }));
-    refusedImport(mismatch, /userFactors\/part-00000\.snappy\.parquet: row 0 \(id 0\) has 6 features, but the model's rank is 7/);
+    await refusedImport(mismatch, /userFactors\/part-00000\.snappy\.parquet: row 0 \(id 0\) has 6 features, but the model's rank is 7/);
   });
 
-  it('refuses missing and corrupt Parquet parts, naming the file', () => {
+  it('refuses missing and corrupt Parquet parts, naming the file', async () => {
     const noParts = copyOfExport();
     rmSync(onlyPart(noParts, 'itemFactors'));
-    refusedImport(noParts, /itemFactors: holds no part file/);
+    await refusedImport(noParts, /itemFactors: holds no part file/);
 
     const noTable = copyOfExport();
     rmSync(join(noTable, 'userFactors'), { recursive: true });
-    refusedImport(noTable, /userFactors: is missing/);
+    await refusedImport(noTable, /userFactors: is missing/);
 
     const cut = copyOfExport();
     const part = onlyPart(cut, 'userFactors');
     truncateSync(part, 100);
-    refusedImport(cut, /userFactors\/part-00000\.snappy\.parquet: is not a readable Parquet file/);
+    refusedByCli(cut, /userFactors\/part-00000\.snappy\.parquet: is not a readable Parquet file/);
 
     const garbage = copyOfExport();
     writeFileSync(onlyPart(garbage, 'itemIds'), 'PAR1 not really');
-    refusedImport(garbage, /itemIds\/part-00000\.snappy\.parquet: is not a readable Parquet file/);
+    await refusedImport(garbage, /itemIds\/part-00000\.snappy\.parquet: is not a readable Parquet file/);
 
     const linked = copyOfExport();
     const target = onlyPart(linked, 'userFactors');
     rmSync(target);
     symlinkSync(onlyPart(exported, 'userFactors'), target);
-    refusedImport(linked, /userFactors\/part-00000\.snappy\.parquet: is a symbolic link/);
+    await refusedImport(linked, /userFactors\/part-00000\.snappy\.parquet: is a symbolic link/);
   });
 
-  it('refuses wrong column types, NaN and huge features, duplicate ids and duplicate names', () => {
+  it('refuses wrong column types, NaN and huge features, duplicate ids and duplicate names', async () => {
     const wrongId = copyOfExport();
     writeFileSync(
       onlyPart(wrongId, 'userFactors'),
       Buffer.from(parquetWriteBuffer({ columnData: [{ name: 'id', data: ['a', 'b'], type: 'STRING' }, { name: 'features', data: [[1, 2, 3, 4, 5, 6], [1, 2, 3, 4, 5, 6]] }] })),
     );
-    refusedImport(wrongId, /userFactors\/part-00000\.snappy\.parquet: column "id" is BYTE_ARRAY \(UTF8\), not int \(INT32\)/);
+    await refusedImport(wrongId, /userFactors\/part-00000\.snappy\.parquet: column "id" is BYTE_ARRAY \(UTF8\), not int \(INT32\)/);
 
     const noFeatures = copyOfExport();
     writeFileSync(onlyPart(noFeatures, 'itemFactors'), Buffer.from(parquetWriteBuffer({ columnData: [{ name: 'id', data: Int32Array.from([0, 1]), type: 'INT32' }, { name: 'vector', data: [1.5, 2.5], type: 'DOUBLE' }] })));
-    refusedImport(noFeatures, /itemFactors\/part-00000\.snappy\.parquet: has no column "features" \(expected array<float>/);
+    await refusedImport(noFeatures, /itemFactors\/part-00000\.snappy\.parquet: has no column "features" \(expected array<float>/);
 
     const doubles = copyOfExport();
     writeFileSync(onlyPart(doubles, 'itemFactors'), Buffer.from(parquetWriteBuffer({ columnData: [{ name: 'id', data: Int32Array.from([0]), type: 'INT32' }, { name: 'features', data: [1.5], type: 'DOUBLE' }] })));
-    refusedImport(doubles, /column "features" is DOUBLE, not array<float>/);
+    await refusedImport(doubles, /column "features" is DOUBLE, not array<float>/);
 
     const original = loadModel(model);
     const nan = copyOfExport();
     const factors = original.userFactors.slice();
     factors[3 * 6 + 2] = NaN;
     writeFileSync(onlyPart(nan, 'userFactors'), factorTableBytes(factors, 80, 6));
-    refusedImport(nan, /userFactors\/part-00000\.snappy\.parquet: row 3 \(id 3\) holds a non-finite value \(NaN or ∞\) at feature 2/);
+    await refusedImport(nan, /userFactors\/part-00000\.snappy\.parquet: row 3 \(id 3\) holds a non-finite value \(NaN or ∞\) at feature 2/);
 
     const huge = copyOfExport();
     const big = original.itemFactors.slice();
     big[5] = 3e38;
     writeFileSync(onlyPart(huge, 'itemFactors'), factorTableBytes(big, 40, 6));
-    refusedImport(huge, /itemFactors\/part-00000\.snappy\.parquet: row 0 \(id 0\) holds a value too large to score/);
+    await refusedImport(huge, /itemFactors\/part-00000\.snappy\.parquet: row 0 \(id 0\) holds a value too large to score/);
 
     // a second part file repeating the ids 0..9 of the first
     const repeated = copyOfExport();
     writeFileSync(join(repeated, 'itemFactors', 'part-00001.snappy.parquet'), factorTableBytes(original.itemFactors.subarray(0, 60), 10, 6));
-    refusedImport(repeated, /itemFactors: id 0 appears twice/);
+    refusedByCli(repeated, /itemFactors: id 0 appears twice/);
 
     const twiceNamed = copyOfExport();
     const names = original.userIds.slice();
     names[7] = names[2];
     writeFileSync(onlyPart(twiceNamed, 'userIds'), nameTableBytes(names));
-    refusedImport(twiceNamed, /userIds: "u2" at rows 2 and 7; every user id must be unique/);
+    await refusedImport(twiceNamed, /userIds: "u2" at rows 2 and 7; every user id must be unique/);
 
     const tab = copyOfExport();
     const tabbed = original.itemNames.slice();
     tabbed[4] = 'a\tb';
     writeFileSync(onlyPart(tab, 'itemIds'), nameTableBytes(tabbed));
-    refusedImport(tab, /itemIds: "a\\tb" at row 4 holds a tab/);
+    await refusedImport(tab, /itemIds: "a\\tb" at row 4 holds a tab/);
 
     const unnamed = copyOfExport();
     writeFileSync(onlyPart(unnamed, 'userIds'), nameTableBytes(original.userIds.slice(0, 79)));
-    refusedImport(unnamed, /userIds: no name for id 79 of .*userFactors/);
+    await refusedImport(unnamed, /userIds: no name for id 79 of .*userFactors/);
   });
 
   it('without id tables, Spark\'s integer ids are the names; --ids names a directory of id tables', async () => {
@@ -308,6 +332,6 @@ describe('als export/import --format spark (no Spark needed)', () => {
     assert.equal(summary.userNames, 'spark ids');
     const { model: named } = await importSparkModel(bare, { ids });
     assert.deepEqual(named.itemNames, loadModel(model).itemNames);
-    refusedImport(bare, /no-such-dir: the id tables' directory is missing/, 4, '--ids', join(work, 'no-such-dir'));
+    refusedByCli(bare, /no-such-dir: the id tables' directory is missing/, 4, '--ids', join(work, 'no-such-dir'));
   });
 });

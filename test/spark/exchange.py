@@ -1,8 +1,9 @@
 """The Spark side of test/sparkExchange.test.ts, in one Spark session (Spark starts slowly).
 
-argv[1] is JSON: {"exported": DIR, "saved": DIR, "ids": DIR}
+argv[1] is JSON: {"exported": DIR, "exportedParts": DIR, "saved": DIR, "ids": DIR}
  - exported: an als model exported with `als export --format spark`: loaded with ALSModel.load,
    recommendForAllUsers(10), mapped back to names through its userIds/ and itemIds/ tables;
+ - exportedParts: the same model exported in part files of a few rows each;
  - saved: where a small implicit ALS trained here is saved with model.save();
  - ids: where id tables for that model (userIds/, itemIds/: id int, name string) are written.
 Prints one line "ALS-RESULT {json}" with the recommendations, the saved model's item factors and
@@ -37,6 +38,11 @@ recommend = {}
 for row in model.recommendForAllUsers(10).collect():
     recommend[users[row["user"]]] = [[items[r["item"]], float(r["rating"])] for r in row["recommendations"]]
 result["recommend"] = recommend
+# the same model exported in many small part files
+parts = ALSModel.load(config["exportedParts"])
+result["recommendParts"] = {
+    row["user"]: [[r["item"], float(r["rating"])] for r in row["recommendations"]] for row in parts.recommendForAllUsers(10).collect()
+}
 
 # 2. a model Spark trains and saves: 3 groups of users, each playing its own group of items
 rows = []
