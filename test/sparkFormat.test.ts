@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { brotliCompressSync, gzipSync } from 'node:zlib';
 import { before, describe, it } from 'node:test';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import type { Interactions } from '../src/data/read.js';
@@ -99,7 +100,7 @@ describe('als export/import --format spark (no Spark needed)', () => {
     assert.deepEqual(back.itemNames, original.itemNames);
     assert.deepEqual(Buffer.from(back.userFactors.buffer), Buffer.from(original.userFactors.slice().buffer));
     assert.deepEqual(Buffer.from(back.itemFactors.buffer), Buffer.from(original.itemFactors.slice().buffer));
-    assert.equal(summary.plays, null);
+    assert.equal(summary.interactions, null);
     assert.equal(back.userItems.indptr[back.users], 0);
     // no play counts: the listener filter keeps every item instead of leaving all out
     const similar = similarItems(back, 'i0', { count: 5 });
@@ -122,6 +123,29 @@ describe('als export/import --format spark (no Spark needed)', () => {
     await assert.rejects(exportSparkModel(original, join(work, 'never'), { partRows: 0 }), /options.partRows must be a whole number from 1/);
   });
 
+  it('reads factor tables compressed with gzip (Spark\'s other common codec) and refuses a codec it lacks, naming it', async () => {
+    const original = loadModel(model);
+    const features = Array.from({ length: 80 }, (_, r) => Array.from(original.userFactors.subarray(r * 6, r * 6 + 6)));
+    const columnData = [
+      { name: 'id', data: Int32Array.from({ length: 80 }, (_, r) => r) },
+      { name: 'features', data: features },
+    ];
+    const schema = [
+      { name: 'spark_schema', num_children: 2 },
+      { name: 'id', type: 'INT32' as const, repetition_type: 'REQUIRED' as const },
+      { name: 'features', repetition_type: 'OPTIONAL' as const, converted_type: 'LIST' as const, num_children: 1 },
+      { name: 'list', repetition_type: 'REPEATED' as const, num_children: 1 },
+      { name: 'element', type: 'FLOAT' as const, repetition_type: 'REQUIRED' as const },
+    ];
+    const gzipped = copyOfExport();
+    writeFileSync(onlyPart(gzipped, 'userFactors'), Buffer.from(parquetWriteBuffer({ columnData, schema, codec: 'GZIP', compressors: { GZIP: (input) => gzipSync(input) } })));
+    const { model: back } = await importSparkModel(gzipped);
+    assert.deepEqual(Array.from(back.userFactors), Array.from(original.userFactors));
+    const brotli = copyOfExport();
+    writeFileSync(onlyPart(brotli, 'userFactors'), Buffer.from(parquetWriteBuffer({ columnData, schema, codec: 'BROTLI', compressors: { BROTLI: (input) => brotliCompressSync(input) } })));
+    await refusedImport(brotli, /userFactors\/part-00000\.snappy\.parquet: is not a readable Parquet file \(.*BROTLI/);
+  });
+
   it('import --plays attaches the play counts: played items left out, listeners counted, model.json says where it came from', () => {
     const data = plantedGroups(80, 11);
     const m = data.userItems;
@@ -134,7 +158,7 @@ describe('als export/import --format spark (no Spark needed)', () => {
     assert.equal(result.status, 0, result.stderr);
     const summary = JSON.parse(result.stdout);
     assert.equal(summary.interactions, m.indptr[m.rows]);
-    assert.deepEqual(summary.imported.plays, { interactions: m.indptr[m.rows], unknownUserPairs: 1, unknownItemPairs: 1 });
+    assert.deepEqual(summary.imported.interactions, { kept: m.indptr[m.rows], unknownUserPairs: 1, unknownItemPairs: 1 });
     const back = loadModel(target);
     const attached = triples({ userItems: back.userItems, userIds: back.userIds, itemNames: back.itemNames, stats: {} as Interactions['stats'] });
     assert.deepEqual(attached.sort(), triples(data).sort());

@@ -53,7 +53,7 @@ async function runImport(dir: string, cli: ImportCliOptions): Promise<void> {
   // a model directory that cannot take the model is refused before anything is read
   inspectTarget(cli.model);
   const plays = cli.plays === undefined ? undefined : await readInput(out, cli.plays, { format: cli.playsFormat ?? 'lastfm', strict: cli.strict });
-  const { model, summary } = await importSparkModel(dir, { ids: cli.ids, plays });
+  const { model, summary } = await importSparkModel(dir, { ids: cli.ids, interactions: plays });
   const saved = await saveModel(model, cli.model, {}, { onLockWait: lockWaitNotice(out, cli.model) });
   const seconds = (performance.now() - started) / 1000;
   const interactions = model.userItems.indptr[model.users];
@@ -61,13 +61,14 @@ async function runImport(dir: string, cli: ImportCliOptions): Promise<void> {
     printJson({ model: cli.model, users: model.users, items: model.items, factors: model.factors, interactions, imported: summary, bytes: saved.bytes, seconds });
     return;
   }
-  if (summary.plays && summary.plays.unknownUserPairs + summary.plays.unknownItemPairs > 0) {
+  const attached = summary.interactions;
+  if (attached && attached.unknownUserPairs + attached.unknownItemPairs > 0) {
     out.warn(
-      `${cli.plays}: ${plural(summary.plays.unknownUserPairs, 'pair')} of users and ${plural(summary.plays.unknownItemPairs, 'pair')} of artists ` +
+      `${cli.plays}: ${plural(attached.unknownUserPairs, 'pair')} of users and ${plural(attached.unknownItemPairs, 'pair')} of artists ` +
         'not in the Spark model left out',
     );
   }
-  if (summary.plays === null) {
+  if (attached === null) {
     out.warn('no play counts attached (--plays FILE): recommend cannot leave out played artists, and --min-listeners filters nothing');
   }
   if (out.quiet) return;

@@ -41,11 +41,11 @@ export interface ImportSummary {
   /** the id table the item names came from, or 'spark ids' */
   itemNames: string;
   /**
-   * the play counts attached (interactions kept, pairs left out for a user or item the model
-   * lacks), or null: the model holds no play counts, so nothing is left out as played and no
-   * item has a known listener count
+   * the interactions attached as the model's counts (user–item pairs kept, pairs left out for a
+   * user or an item the model lacks), or null: the model holds no counts, so nothing is left out
+   * as already seen and no item has a known number of users
    */
-  plays: { interactions: number; unknownUserPairs: number; unknownItemPairs: number } | null;
+  interactions: { kept: number; unknownUserPairs: number; unknownItemPairs: number } | null;
 }
 
 /**

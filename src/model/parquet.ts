@@ -1,6 +1,7 @@
 import { closeSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { parquetMetadata, parquetReadObjects, type FileMetaData, type SchemaElement } from 'hyparquet';
+import * as zlib from 'node:zlib';
+import { parquetMetadata, parquetReadObjects, type Compressors, type FileMetaData, type SchemaElement } from 'hyparquet';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { NotRegularFile, openRegular, readExactly } from '../data/regularFile.js';
 import { AlsError } from '../errors.js';
@@ -20,6 +21,17 @@ import { describeFsError } from './store.js';
 
 /** One part file at most (a Buffer holds up to 2 GiB; a part of Spark's is some MB). */
 const MAX_PART_BYTES = 2 ** 31 - 1;
+
+/**
+ * Codecs read beyond hyparquet's own (uncompressed and snappy, Spark's default): gzip, which
+ * Spark writes with spark.sql.parquet.compression.codec=gzip, through Node's zlib; zstd too where
+ * this Node has it (22.15 and later). Others (lz4, brotli) are refused as not readable, naming the codec.
+ */
+const zstd = (zlib as unknown as { zstdDecompressSync?: (input: Uint8Array) => Buffer }).zstdDecompressSync;
+const COMPRESSORS: Compressors = {
+  GZIP: (input) => zlib.gunzipSync(input),
+  ...(zstd ? { ZSTD: (input: Uint8Array) => zstd(input) } : {}),
+};
 
 /** The error of a table that cannot be read as one: `file` names it. */
 function badTable(file: string, why: string): AlsError {
@@ -156,7 +168,7 @@ export async function readFactorTable(path: string, rank: number, maxRows: numbe
     if (count + Number(metadata.num_rows) > maxRows) throw badTable(file, `brings the table to more than ${maxRows} rows, more than als holds`);
     let objects: Record<string, unknown>[];
     try {
-      objects = await parquetReadObjects({ file: bytes, metadata, columns: ['id', 'features'] });
+      objects = await parquetReadObjects({ file: bytes, metadata, columns: ['id', 'features'], compressors: COMPRESSORS });
     } catch (error) {
       throw notParquet(file, error);
     }
@@ -203,7 +215,7 @@ export async function readNameTable(path: string, maxRows: number): Promise<{ id
     if (ids.length + Number(metadata.num_rows) > maxRows) throw badTable(file, `brings the table to more than ${maxRows} rows, more than als holds`);
     let objects: Record<string, unknown>[];
     try {
-      objects = await parquetReadObjects({ file: bytes, metadata, columns: ['id', 'name'] });
+      objects = await parquetReadObjects({ file: bytes, metadata, columns: ['id', 'name'], compressors: COMPRESSORS });
     } catch (error) {
       throw notParquet(file, error);
     }

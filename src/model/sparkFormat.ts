@@ -163,7 +163,7 @@ export interface SparkImportOptions {
    * listeners. Plays of users or items the model lacks are left out and counted. @default none:
    * the model holds no play counts
    */
-  plays?: Interactions;
+  interactions?: Interactions;
 }
 
 /** What importSparkModel read. */
@@ -281,23 +281,23 @@ async function namesOf(path: string | null, ids: Int32Array, factorTable: string
 }
 
 /**
- * The model rows of the users and items of `plays`, −1 for those the model lacks. User ids
+ * The interactions of `data` on the model's rows: the pairs of a user and an item of the model, summed per pair; pairs of others counted. User ids
  * are matched exactly; item names exactly, then (except for triples input, whose names are
  * ids) without regard to letter case, as `als update` matches them.
  */
-function attachPlays(userIds: string[], itemNames: string[], plays: Interactions) {
+function attachInteractions(userIds: string[], itemNames: string[], data: Interactions) {
   const userRow = new Map<string, number>();
   userIds.forEach((id, u) => userRow.set(id, u));
   const exact = new Map<string, number>();
   itemNames.forEach((name, i) => exact.set(name, i));
   let folded: Map<string, number> | null = null;
-  if (plays.stats?.format !== 'triples') {
+  if (data.stats?.format !== 'triples') {
     folded = new Map();
     for (let i = itemNames.length - 1; i >= 0; i--) folded.set(itemNames[i].toLowerCase(), i);
   }
-  const users = Int32Array.from(plays.userIds, (id) => userRow.get(id) ?? -1);
-  const items = Int32Array.from(plays.itemNames, (name) => exact.get(name) ?? folded?.get(name.toLowerCase()) ?? -1);
-  const m = plays.userItems;
+  const users = Int32Array.from(data.userIds, (id) => userRow.get(id) ?? -1);
+  const items = Int32Array.from(data.itemNames, (name) => exact.get(name) ?? folded?.get(name.toLowerCase()) ?? -1);
+  const m = data.userItems;
   const nnz = m.indptr[m.rows];
   const rows = new Int32Array(nnz);
   const cols = new Int32Array(nnz);
@@ -335,7 +335,7 @@ function attachPlays(userIds: string[], itemNames: string[], plays: Interactions
  * break and NUL).
  *
  * @throws {AlsError} 'usage' for bad arguments; 'model' for the directory's faults; 'input' when
- *   options.plays holds no play of a user and item of the model
+ *   options.interactions holds no pair of a user and an item of the model
  */
 export async function importSparkModel(dir: string, options: SparkImportOptions = {}): Promise<SparkImport> {
   checkString('dir', dir);
@@ -367,16 +367,16 @@ export async function importSparkModel(dir: string, options: SparkImportOptions 
   const itemNames = await namesOf(itemTableFound ? itemIdTable : null, items.ids, itemTable, 'item name');
 
   let userItems = cooToCsr(userIds.length, itemNames.length, new Int32Array(0), new Int32Array(0), new Float32Array(0), 0).matrix;
-  let plays: ImportSummary['plays'] = null;
-  if (options.plays !== undefined) {
-    const attached = attachPlays(userIds, itemNames, options.plays);
+  let attachedSummary: ImportSummary['interactions'] = null;
+  if (options.interactions !== undefined) {
+    const attached = attachInteractions(userIds, itemNames, options.interactions);
     if (attached.kept === 0) {
-      throw new AlsError('input', `${options.plays.stats?.file ?? 'the plays'}: no play is of a user and an item of the model (user ids must match the model's exactly)`);
+      throw new AlsError('input', `${options.interactions.stats?.file ?? 'the interactions'}: no row is of a user and an item of the model (user ids must match the model's exactly)`);
     }
     userItems = attached.matrix;
-    plays = { interactions: userItems.indptr[userItems.rows], unknownUserPairs: attached.unknownUserPairs, unknownItemPairs: attached.unknownItemPairs };
+    attachedSummary = { kept: userItems.indptr[userItems.rows], unknownUserPairs: attached.unknownUserPairs, unknownItemPairs: attached.unknownItemPairs };
   }
-  const stats = options.plays?.stats;
+  const stats = options.interactions?.stats;
   const model: AlsModel = {
     users: userIds.length,
     items: itemNames.length,
@@ -400,7 +400,7 @@ export async function importSparkModel(dir: string, options: SparkImportOptions 
       rank,
       userNames: userTableFound ? userIdTable : 'spark ids',
       itemNames: itemTableFound ? itemIdTable : 'spark ids',
-      plays,
+      interactions: attachedSummary,
     },
   };
   return { model, summary: model.imported as ImportSummary };
