@@ -52,6 +52,8 @@ interface SparkResult {
   userCount: number;
   /** the (user id, item id, count) rows it was trained on */
   plays: [number, number, number][];
+  /** seconds of each phase of the script: start, exported, trained, ids */
+  seconds: Record<string, number>;
 }
 
 function cosine(a: number[], b: number[]): number {
@@ -100,6 +102,8 @@ describe('als export/import --format spark against a real Spark', { skip: missin
       assert.fail(`Spark did not run (exit ${run.status}; ${run.error?.message ?? 'see the log'}): its output is in ${log}`);
     }
     spark = JSON.parse(line.slice('ALS-RESULT '.length));
+    const phases = Object.entries(spark.seconds).map(([phase, s]) => `${phase} ${s.toFixed(1)} s`);
+    console.log(`# Spark ${spark.sparkVersion}: ${phases.join(', ')}`);
   });
 
   it('Spark loads the exported model and gives every user the top 10 of als recommend before filtering, scores within 1e-4', () => {

@@ -11,6 +11,10 @@ its rank.
 """
 import json
 import sys
+import time
+
+started = time.time()
+seconds = {}
 
 from pyspark.ml.recommendation import ALS, ALSModel
 from pyspark.sql import SparkSession
@@ -27,6 +31,7 @@ spark = (
 )
 spark.sparkContext.setLogLevel("ERROR")
 result = {"sparkVersion": spark.version}
+seconds["start"] = time.time() - started
 
 # 1. the model als exported, as Spark sees it
 exported = config["exported"]
@@ -43,6 +48,8 @@ parts = ALSModel.load(config["exportedParts"])
 result["recommendParts"] = {
     row["user"]: [[r["item"], float(r["rating"])] for r in row["recommendations"]] for row in parts.recommendForAllUsers(10).collect()
 }
+
+seconds["exported"] = time.time() - started - sum(seconds.values())
 
 # 2. a model Spark trains and saves: 3 groups of users, each playing its own group of items
 rows = []
@@ -62,10 +69,14 @@ result["itemFactors"] = {str(r["id"]): [float(x) for x in r["features"]] for r i
 result["userCount"] = trained.userFactors.count()
 result["plays"] = [[u, i, c] for (u, i, c) in rows]
 
+seconds["trained"] = time.time() - started - sum(seconds.values())
+
 # 3. id tables for it, written by Spark
 ids = config["ids"]
 spark.createDataFrame([(u + 1000, "listener-%d" % u) for u in range(60)], "id int, name string").write.parquet(ids + "/userIds")
 spark.createDataFrame([(i + 500, "artist %d" % i) for i in range(45)], "id int, name string").write.parquet(ids + "/itemIds")
 
+seconds["ids"] = time.time() - started - sum(seconds.values())
+result["seconds"] = seconds
 print("ALS-RESULT " + json.dumps(result))
 spark.stop()
