@@ -3,17 +3,20 @@
 // side in one run, printed as one table with the targets, and written to bench/results.json.
 // Not part of npm test. Generated data and models are kept in bench/data/ and reused.
 //
-// usage: node bench/run.js [--quick] [--serve] [--no-reference] [--reference-full[-all]]
+// usage: node bench/run.js [--quick] [--serve] [--no-reference] [--reference-full[-all]] [--baseline REV]
 //   --quick: small shapes, for checking the script itself; --serve: the serving section alone, on
 //   bench/data/model-full, trained once if missing; the reference section (bench/reference.js:
 //   implicit on the same files, alternating with als) runs on the 2.5M shape unless
-//   --no-reference, and also on the 360K shape with --reference-full (its --all too: -full-all)
+//   --no-reference, and also on the 360K shape with --reference-full (its --all too: -full-all);
+//   --baseline REV: one-shot `als similar` on the full model against the build of git revision
+//   REV too (bench/baseline.js), alternating in this run
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { baselineBuild } from './baseline.js';
 import { dataDir, rowsLabel, shapes, synthFile as synthShape } from './shapes.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -28,6 +31,10 @@ const { loadModel } = await import(dist('model/load.js'));
 const { similarItems } = await import(dist('query/similar.js'));
 
 const quick = process.argv.includes('--quick');
+// --baseline REV: one-shot similar measured against the build of an earlier revision too
+const baselineAt = process.argv.indexOf('--baseline');
+const baseline = baselineAt === -1 ? null : process.argv[baselineAt + 1];
+if (baselineAt !== -1 && (baseline === undefined || baseline.startsWith('--'))) throw new Error('--baseline needs a git revision');
 const serveOnly = process.argv.includes('--serve');
 mkdirSync(dataDir, { recursive: true });
 const als = join(root, 'bin', 'als.js');
@@ -245,6 +252,22 @@ for (const solver of ['cg', 'naive']) {
     if (result.status !== 0) throw new Error(`als similar failed: ${result.stderr}`);
   }
   record('query', 'als similar as a CLI process, median of 5', median(cli), 'ms', atMost(400));
+  if (baseline !== null) {
+    // alternating, so that both builds see the same machine
+    const { bin, commit } = baselineBuild(root, dataDir, baseline, log);
+    const ours = [];
+    const theirs = [];
+    for (let run = 0; run < 9; run++) {
+      for (const [script, times] of [[als, ours], [bin, theirs]]) {
+        const t = performance.now();
+        const result = spawnSync(process.execPath, [script, 'similar', artist, '--model', model, '--json'], { encoding: 'utf8' });
+        times.push(performance.now() - t);
+        if (result.status !== 0) throw new Error(`als similar (${script}) failed: ${result.stderr}`);
+      }
+    }
+    record('query', `als similar as a CLI process against ${commit.slice(0, 12)}, alternating, medians of 9 (ratio)`, median(ours) / median(theirs), '×', atMost(0.6));
+    record('query', `  ${commit.slice(0, 12)}: median`, median(theirs), 'ms');
+  }
 
   // --all on the first 20K queries only (the whole run takes minutes): the progress callback
   // stops the run, which then removes its temporary file

@@ -264,10 +264,28 @@ export const MAX_FACTOR = 1e15;
  * training, fold-in, save, load), each of which words its own error with badFactorWords.
  */
 export function firstBadFactor(values: ArrayLike<number>, start = 0, end = values.length): number {
+  if (values instanceof Float32Array) return firstBadFloat32(values, start, end);
   for (let n = start; n < end; n++) {
     const x = values[n];
     if (!(x >= -MAX_FACTOR && x <= MAX_FACTOR)) return n;
   }
+  return -1;
+}
+
+/**
+ * The bits of the largest float32 magnitude within MAX_FACTOR: a float32 beyond ±MAX_FACTOR, ∞ or
+ * NaN has larger bits once the sign is cleared, so firstBadFloat32 compares integers (a loaded
+ * model's 19M item factors took 60 ms as numbers, about 15 ms as bits).
+ */
+const MAX_FACTOR_BITS = (() => {
+  const f = new Float32Array([MAX_FACTOR]);
+  const bits = new Uint32Array(f.buffer)[0];
+  return f[0] > MAX_FACTOR ? bits - 1 : bits;
+})();
+
+function firstBadFloat32(values: Float32Array, start: number, end: number): number {
+  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  for (let n = start; n < end; n++) if ((bits[n] & 0x7fffffff) > MAX_FACTOR_BITS) return n;
   return -1;
 }
 

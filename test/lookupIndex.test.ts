@@ -25,6 +25,23 @@ describe('name lookups by index', () => {
     );
   });
 
+  it('answers alike before and after a list is looked up often enough to be sorted (the 17th lookup)', () => {
+    const name = fc.constantFrom('a', 'A', 'b', 'B', 'ab', 'Ab', 'aB', 'b a', 'é', 'É', 'z', 'zz');
+    fc.assert(
+      fc.property(fc.array(name, { minLength: 1, maxLength: 30 }), fc.array(name, { minLength: 40, maxLength: 60 }), (names, queries) => {
+        for (const query of queries) {
+          const expected = scanItem(names, query);
+          if (expected === -1) assert.throws(() => findItem(names, query, { suggest: false }), { code: 'not-found' });
+          else assert.equal(findItem(names, query), expected);
+          const exact = names.indexOf(query);
+          if (exact === -1) assert.throws(() => findUser(names, query, { suggest: false }), { code: 'not-found' });
+          else assert.equal(findUser(names, query), exact);
+        }
+      }),
+      { numRuns: 200, seed: 11 },
+    );
+  });
+
   it('builds the indexes ahead with indexNames; a list holding a non-string is still looked up by scan', () => {
     const names = ['Radiohead', 'radiohead', 'Muse', 'radiohead'];
     indexNames(names, true);

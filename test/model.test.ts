@@ -9,6 +9,7 @@ import { AlsError } from '../src/errors.js';
 import { loadModel } from '../src/model/load.js';
 import { saveModel } from '../src/model/save.js';
 import { tempDir } from './helpers.js';
+import { createWasmKernelsSync } from '../src/kernels/index.js';
 
 const dir = tempDir();
 const input = join(dir, 'plays.tsv');
@@ -111,6 +112,24 @@ describe('the model on disk', () => {
     writeFileSync(path, raw);
     const loaded = loadModel(target);
     modelError(() => loaded.itemFactors, /item_factors\.f32 fails its checksum/);
+  });
+
+  it('reads factors straight into kernel memory with factorMemory: the same bytes, and a flipped byte still fails its checksum', async () => {
+    const kernels = createWasmKernelsSync();
+    const loaded = loadModel(await savedCopy('kernel-memory'), { factorMemory: kernels });
+    assert.ok(loaded.itemFactors.buffer instanceof SharedArrayBuffer, 'item factors live in the kernels\' shared memory');
+    assert.deepEqual(bytes(loaded.itemFactors), bytes(model.itemFactors));
+    assert.deepEqual(bytes(loaded.userFactors), bytes(model.userFactors));
+
+    const target = await savedCopy('kernel-memory-flipped');
+    const path = join(target, 'user_factors.f32');
+    const raw = readFileSync(path);
+    raw[2] ^= 0x01;
+    writeFileSync(path, raw);
+    modelError(() => loadModel(target, { factorMemory: kernels }).userFactors, /user_factors\.f32 fails its checksum/);
+    for (const bad of [null, 5, {}, { float32: 'x' }]) {
+      assert.throws(() => loadModel(target, { factorMemory: bad as never }), (e: unknown) => e instanceof AlsError && e.code === 'usage' && /factorMemory/.test(e.message));
+    }
   });
 
   it('rejects a truncated file at once', async () => {

@@ -8,6 +8,7 @@ import { AlsError } from '../src/errors.js';
 import { jsKernels, type Kernels } from '../src/kernels/index.js';
 import { randomPlays, isAlsError } from './helpers.js';
 import { exitCodeFor } from '../src/cli/exitCodes.js';
+import { firstBadFactor, MAX_FACTOR } from '../src/validate.js';
 
 /**
  * Issue 9, class 4: no number can silently poison a model. Options have upper limits, every
@@ -89,6 +90,25 @@ describe('issue 9 class 4: counts whose confidence float32 cannot carry', () => 
       await assert.rejects(train(data, { ...small, solver: 'naive' }), isAlsError('usage', /counts must be above 0 and at most 1e15/));
     });
   }
+});
+
+describe('issue 9 class 4: the factor bound of firstBadFactor', () => {
+  it('finds the same first bad value in float32 (compared as bits) as in float64, at every offset of a view', () => {
+    const edge = Math.fround(MAX_FACTOR);
+    const next = new Float32Array(new Uint32Array([new Uint32Array(new Float32Array([edge]).buffer)[0] + 1]).buffer)[0];
+    assert.ok(edge <= MAX_FACTOR && next > MAX_FACTOR);
+    const values = [0, -0, 1, -1, edge, -edge, next, -next, NaN, Infinity, -Infinity, 3.4e38, 1e-45];
+    for (const bad of values) {
+      const backing = new Float32Array(12).fill(0.5);
+      const view = backing.subarray(3, 11);
+      view[5] = bad;
+      const expected = Number.isFinite(bad) && Math.abs(bad) <= MAX_FACTOR ? -1 : 5;
+      assert.equal(firstBadFactor(view), expected, `float32 ${bad}`);
+      assert.equal(firstBadFactor(Float64Array.from(view)), expected, `float64 ${bad}`);
+      assert.equal(firstBadFactor(view, 6), -1, `from past it: ${bad}`);
+    }
+    assert.equal(firstBadFactor(new Float32Array(new SharedArrayBuffer(16)).fill(Infinity), 1, 3), 1);
+  });
 });
 
 describe('issue 9 class 4: fold-in and update hold the same line', () => {

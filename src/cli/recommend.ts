@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { AlsError } from '../errors.js';
-import { withModel } from './withModel.js';
+import { oneQuery, withModel } from './withModel.js';
 import { Explainer, explainUserRow, type Explanation } from '../query/explain.js';
 import { parseItemList, recommendForList, type ListedItem } from '../query/listened.js';
 import { findUser, userIdOfRow } from '../query/lookup.js';
@@ -112,7 +112,7 @@ async function runRecommend(cli: RecommendCliOptions): Promise<void> {
     out.line(`     ${played.length > 0 ? played.map((p) => `${shown(p.name)} ${c.dim(`(${formatCount(p.plays)})`)}`).join(', ') : c.dim('(no play counts in the model)')}`);
     out.line(`${c.bold('Recommended for')} ${c.cyan(shown(user))}${cli.includePlayed ? c.dim(' (played artists included)') : ''}`);
     printScored(out, recommendations);
-  });
+  }, cli.all ? {} : oneQuery());
 }
 
 async function recommendForListener(out: Output, model: AlsModel, list: ListedItem[], cli: RecommendCliOptions): Promise<void> {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { AlsError } from '../errors.js';
-import { withModel } from './withModel.js';
+import { oneQuery, withModel } from './withModel.js';
 import type { AlsModel } from '../model/model.js';
 import { checkMinListeners, DEFAULT_MIN_LISTENERS } from '../query/listeners.js';
 import { similarItems } from '../query/similar.js';
@@ -58,7 +58,7 @@ async function runSimilar(name: string | undefined, cli: SimilarCliOptions): Pro
     out.line(`${out.color.bold('Similar to')} ${out.color.cyan(shown(item))}`);
     printScored(out, similar);
     if (leftOut > 0 && !out.quiet) out.line(out.color.dim(`     (${leftOutNote(leftOut, minListeners)})`));
-  });
+  }, cli.all ? {} : oneQuery());
 }
 
 function leftOutNote(leftOut: number, minListeners: number): string {

@@ -46,13 +46,19 @@ export function openRegular(path: string, options: OpenRegularOptions = {}): { f
 export function readExactly(fd: number, bytes: number): Buffer {
   // allocUnsafeSlow: never a slice of the shared pool, so the offset is 0 and Float32Array fits
   const data = Buffer.allocUnsafeSlow(bytes);
+  const at = readInto(fd, data);
+  return at === bytes ? data : data.subarray(0, at);
+}
+
+/** Fills `target` from the start of the file (fewer bytes at its end): the number of bytes read. */
+export function readInto(fd: number, target: Uint8Array): number {
   let at = 0;
-  while (at < bytes) {
-    const n = readSync(fd, data, at, bytes - at, at);
+  while (at < target.length) {
+    const n = readSync(fd, target, at, target.length - at, at);
     if (n === 0) break;
     at += n;
   }
-  return at === bytes ? data : data.subarray(0, at);
+  return at;
 }
 
 /** A regular file of at most `limit` bytes, read whole; throws NotRegularFile when it is not one or is larger. */

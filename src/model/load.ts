@@ -3,14 +3,15 @@ import { closeSync, fstatSync, lstatSync, readlinkSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { join } from 'node:path';
 import { MAX_FACTORS, resolveTrainOptions, type TrainOptions } from '../als/options.js';
-import { badFactorWords, firstBadFactor } from '../validate.js';
+import { badFactorWords, checkOptions, firstBadFactor, valueForMessage } from '../validate.js';
 import { INPUT_FORMATS } from '../data/read.js';
 import { nameListProblem, nameListProblemWords } from '../data/nameList.js';
 import type { CsrMatrix } from '../data/sparse.js';
 import { AlsError } from '../errors.js';
 import { FILES, FORMAT_NAME, FORMAT_VERSION, MANIFEST, TIMINGS, type FileEntry, type FileKey, type Manifest } from './format.js';
 import type { AlsModel, ImportSummary, InputSummary, UpdateSummary } from './model.js';
-import { NotRegularFile, openRegular, readExactly } from '../data/regularFile.js';
+import { NotRegularFile, openRegular, readExactly, readInto } from '../data/regularFile.js';
+import type { Kernels } from '../kernels/types.js';
 import {
   checkModelPath,
   describeFsError,
@@ -145,7 +146,7 @@ function checkManifest(dir: string, manifest: unknown): Manifest {
   return manifest as unknown as Manifest;
 }
 
-function typed<T extends Float32Array | Int32Array>(data: Buffer, Type: { new (buffer: ArrayBuffer, offset: number, length: number): T }): T {
+function typed<T extends Float32Array | Int32Array>(data: Uint8Array, Type: { new (buffer: ArrayBuffer, offset: number, length: number): T }): T {
   // typed arrays need 4-byte alignment; readExactly's buffers have it, a pooled slice may not
   const aligned = data.byteOffset % 4 === 0 ? data : Buffer.from(data);
   return new Type(aligned.buffer as ArrayBuffer, aligned.byteOffset, aligned.byteLength / 4);
@@ -332,13 +333,17 @@ function isDanglingTopLevelLink(dir: string, name: string): boolean {
  *
  * @throws {AlsError} 'model' naming the file for every problem; 'usage' for an empty path
  */
-export function loadModel(dir: string): AlsModel {
+export function loadModel(dir: string, options: LoadOptions = {}): AlsModel {
   const given = checkModelPath(dir);
+  const { factorMemory } = checkOptions('options', options);
+  if (factorMemory !== undefined && typeof (factorMemory as Partial<Kernels> | null)?.float32 !== 'function') {
+    throw new AlsError('usage', `options.factorMemory must be kernels (an object with float32(length)), not ${valueForMessage(factorMemory)}`);
+  }
   if (endianness() !== 'LE') throw new AlsError('model', 'this als reads models on little-endian machines only');
   for (let attempt = 1; ; attempt++) {
     const location = locateModel(given);
     try {
-      return openModel(location, openVersion(location));
+      return openModel(location, openVersion(location), factorMemory);
     } catch (error) {
       if (attempt < MAX_ATTEMPTS && replacedSince(location)) continue;
       throw error;
@@ -355,16 +360,26 @@ function replacedSince(location: ModelLocation): boolean {
   }
 }
 
-function openModel(location: ModelLocation, { manifest, fds, version }: ReturnType<typeof openVersion>): AlsModel {
+export interface LoadOptions {
+  /**
+   * Where the factor matrices are read to: kernels' own memory (kernels.float32), where the
+   * WebAssembly kernels score them in place. A one-shot query then reads the 75 MB of item
+   * factors of a 292K-item model once, instead of reading them and copying them in.
+   * @default ordinary memory
+   */
+  factorMemory?: Pick<Kernels, 'float32'>;
+}
+
+function openModel(location: ModelLocation, { manifest, fds, version }: ReturnType<typeof openVersion>, factorMemory?: LoadOptions['factorMemory']): AlsModel {
   const dir = location.dir;
   const files = manifest.files;
-  const read = (key: FileKey): Buffer => {
+  const read = (key: FileKey, into?: Uint8Array): Uint8Array => {
     const name = FILES[key];
     const fd = fds.get(name);
     if (fd === undefined) throw new AlsError('model', `${dir}: ${name} was not read before the model was closed (closeModel)`);
-    let data: Buffer;
+    let data: Uint8Array;
     try {
-      data = readExactly(fd, files[name].bytes);
+      data = into === undefined ? readExactly(fd, files[name].bytes) : into.subarray(0, readInto(fd, into));
     } catch (error) {
       throw fileError(dir, name, error);
     } finally {
@@ -375,9 +390,15 @@ function openModel(location: ModelLocation, { manifest, fds, version }: ReturnTy
     if (createHash('sha256').update(data).digest('hex') !== files[name].sha256) throw corruptModel(dir, `${name} fails its checksum`);
     return data;
   };
+  const factorFile = (key: 'userFactors' | 'itemFactors'): Float32Array => {
+    if (factorMemory === undefined) return typed(read(key), Float32Array);
+    const values = factorMemory.float32(files[FILES[key]].bytes / 4);
+    read(key, new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+    return values;
+  };
   const json = (key: FileKey, length: number, noun: string) => {
     let value: unknown;
-    const data = read(key);
+    const data = read(key) as Buffer;
     try {
       value = JSON.parse(data.toString('utf8'));
     } catch {
@@ -422,10 +443,10 @@ function openModel(location: ModelLocation, { manifest, fds, version }: ReturnTy
     ...(Array.isArray(manifest.updates) ? { updates: manifest.updates as unknown as UpdateSummary[] } : {}),
     ...(isObject(manifest.imported) ? { imported: manifest.imported as unknown as ImportSummary } : {}),
     get userFactors() {
-      return lazy('userFactors', () => checkFactors(dir, FILES.userFactors, typed(read('userFactors'), Float32Array)));
+      return lazy('userFactors', () => checkFactors(dir, FILES.userFactors, factorFile('userFactors')));
     },
     get itemFactors() {
-      return lazy('itemFactors', () => checkFactors(dir, FILES.itemFactors, typed(read('itemFactors'), Float32Array)));
+      return lazy('itemFactors', () => checkFactors(dir, FILES.itemFactors, factorFile('itemFactors')));
     },
     get userIds() {
       return lazy('userIds', () => json('userIds', manifest.users, 'user id'));
