@@ -226,6 +226,16 @@ describe('als export/import --format spark (no Spark needed)', () => {
       assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
       assert.match(result.stderr, pattern);
     }
+    // import writes through the model store, which refuses the same (a FIFO, a foreign folder) as train does
+    for (const [path, pattern] of [
+      [foreign, /not empty and not an als model/],
+      [fifo, /exists and is not a directory/],
+    ] as const) {
+      const result = als('import', '--format', 'spark', exported, '--model', path);
+      assert.equal(result.status, 4, `${path}: ${result.stderr}`);
+      assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
+      assert.match(result.stderr, pattern);
+    }
     assert.deepEqual(readdirSync(foreign), ['notes.txt']);
     assert.deepEqual(readdirSync(linkTarget), []);
     assert.equal(readFileSync(file, 'utf8'), 'a file');

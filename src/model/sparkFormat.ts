@@ -7,7 +7,7 @@ import type { Interactions } from '../data/read.js';
 import { nameListProblem, nameListProblemWords } from '../data/nameList.js';
 import { columnCounts, cooToCsr } from '../data/sparse.js';
 import { AlsError } from '../errors.js';
-import { checkModel, checkOptions, checkString, checkWhole, valueForMessage } from '../validate.js';
+import { checkInteractions, checkModel, checkOptions, checkString, checkWhole, valueForMessage } from '../validate.js';
 import { writeDirectory, type DirectoryFile, type DirectoryKind } from './exportDirectory.js';
 import type { AlsModel, ImportSummary } from './model.js';
 import { factorTableBytes, nameTableBytes, readFactorTable, readNameTable } from './parquet.js';
@@ -246,13 +246,16 @@ function byId(table: string, ids: Int32Array, features: Float32Array, rank: numb
   return { ids: sorted, factors };
 }
 
-/** A directory entry exists (a table may be a directory of parts or one file). */
+/**
+ * Whether something is at `path` (a table may be a directory of parts or one file); one that
+ * cannot be read counts as there, so that reading it says why.
+ */
 function exists(path: string): boolean {
   try {
     readdirSync(path);
     return true;
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ENOTDIR';
+    return (error as NodeJS.ErrnoException).code !== 'ENOENT';
   }
 }
 
@@ -281,9 +284,10 @@ async function namesOf(path: string | null, ids: Int32Array, factorTable: string
 }
 
 /**
- * The interactions of `data` on the model's rows: the pairs of a user and an item of the model, summed per pair; pairs of others counted. User ids
- * are matched exactly; item names exactly, then (except for triples input, whose names are
- * ids) without regard to letter case, as `als update` matches them.
+ * The interactions of `data` on the model's rows: the pairs of a user and an item of the model,
+ * summed per pair; the pairs of others counted. User ids are matched exactly; item names
+ * exactly, then (except for triples input, whose names are ids) without regard to letter case,
+ * as `als update` matches them.
  */
 function attachInteractions(userIds: string[], itemNames: string[], data: Interactions) {
   const userRow = new Map<string, number>();
@@ -341,6 +345,7 @@ export async function importSparkModel(dir: string, options: SparkImportOptions 
   checkString('dir', dir);
   options = checkOptions('options', options);
   if (options.ids !== undefined) checkString('options.ids', options.ids);
+  if (options.interactions !== undefined) checkInteractions('options.interactions', options.interactions);
   const given = resolve(dir);
   const { file, json } = readMetadata(given);
   const metadata = checkMetadata(file, json);
