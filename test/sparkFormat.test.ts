@@ -10,6 +10,7 @@ import { loadModel } from '../src/model/load.js';
 import { factorTableBytes, nameTableBytes } from '../src/model/parquet.js';
 import { exportSparkModel, importSparkModel } from '../src/model/sparkFormat.js';
 import { similarItems } from '../src/query/similar.js';
+import { buildApp } from '../src/serve/server.js';
 import { ALS_BIN, plantedGroups, tempDir } from './helpers.js';
 
 // issue 11 part B without Spark: what als export writes, als import reads back exactly, and every
@@ -176,7 +177,7 @@ describe('als export/import --format spark (no Spark needed)', () => {
     assert.ok(items.every((item: string) => !played.has(item)));
   });
 
-  it('a model imported without plays: recommend says it has none, --explain is refused in one line, similar keeps every item', () => {
+  it('a model imported without plays: recommend says it has none, --explain is refused in one line, similar keeps every item (CLI and server)', async () => {
     const target = join(work, 'imported-bare');
     const result = als('import', '--format', 'spark', exported, '--model', target);
     assert.equal(result.status, 0, result.stderr);
@@ -191,6 +192,18 @@ describe('als export/import --format spark (no Spark needed)', () => {
     const similar = als('similar', 'i5', '--model', target, '--json', '-n', '39');
     assert.equal(similar.status, 0, similar.stderr);
     assert.equal(JSON.parse(similar.stdout).similar.length, 39);
+    // the server too: its default minItemUsers (3) filters nothing when no item has a known count
+    const app = await buildApp({ model: loadModel(target) });
+    try {
+      const served = await app.inject({ method: 'GET', url: '/api/similar/i5?n=5' });
+      assert.equal(served.statusCode, 200, served.body);
+      assert.deepEqual(
+        served.json().similar.map((s: { name: string }) => s.name),
+        JSON.parse(similar.stdout).similar.slice(0, 5).map((s: { item: string }) => s.item),
+      );
+    } finally {
+      await app.close();
+    }
     const info = als('info', '--model', target);
     assert.match(info.stdout, /Imported Spark 3\.0\.0 ALSModel ALS_[0-9a-f]{12} from .*exported, 6 factors/);
   });
