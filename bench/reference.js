@@ -97,7 +97,7 @@ async function implicitRun(reference, file, solver, iterations, all) {
  * Alternating rounds on `file` (label e.g. "2.5M"): train with CG (whole process, read, s/iteration),
  * the exact solvers, and the --all queries; records absolute seconds and als ÷ implicit.
  */
-export async function compareOn({ label, file, rounds, all, exact, reference, record, atMost, log, targets = {} }) {
+export async function compareOn({ label, file, rounds, all, exact, reference, record, log, targets = {} }) {
   const work = mkdtempSync(join(root, 'bench', 'data', 'ref-'));
   try {
     const model = join(work, 'model');

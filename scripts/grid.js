@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // The measurement behind the default training settings: `als evaluate` over a grid of
 // weighting × α × λ, on several data sets, with one split seed for choosing and another for
-// reporting (so that the choice is not fitted to one split). Prints Markdown tables for the
-// README and writes the numbers as JSON.
+// reporting (so that the choice is not fitted to one split). Prints Markdown tables for
+// docs/choosing-settings.md and writes the numbers as JSON.
 //
 //   node scripts/grid.js [--synthetic FILE] [--out FILE] [--quick]
 //   node scripts/grid.js --from bench/grid.json      (the tables again, from saved numbers)

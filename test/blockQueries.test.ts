@@ -68,7 +68,10 @@ function tieModel(): AlsModel {
   for (let n = 0; n < X.length; n++) X[n] = ((n * 13) % 7) - 3;
   const rows: number[] = [];
   const cols: number[] = [];
-  for (let i = 0; i < items; i++) for (let u = 0; u < i % 7; u++) (rows.push(u), cols.push(i));
+  for (let i = 0; i < items; i++) for (let u = 0; u < i % 7; u++) {
+    rows.push(u);
+    cols.push(i);
+  }
   const { matrix } = cooToCsr(users, items, Int32Array.from(rows), Int32Array.from(cols), new Float32Array(rows.length).fill(2), rows.length);
   const itemListeners = new Int32Array(items);
   for (const c of cols) itemListeners[c]++;

@@ -6,6 +6,7 @@ import { gzipSync } from 'node:zlib';
 import { readInteractions, type Interactions, type ReadOptions } from '../src/data/read.js';
 import { cooToCsr, transpose, type CsrMatrix } from '../src/data/sparse.js';
 import { AlsError } from '../src/errors.js';
+import { createWasmKernelsSync } from '../src/kernels/index.js';
 import { SAMPLE, tempDir } from './helpers.js';
 
 const dir = tempDir();
@@ -254,5 +255,15 @@ describe('sparse matrices', () => {
     for (let r = 0; r < t.rows; r++) {
       for (let n = t.indptr[r] + 1; n < t.indptr[r + 1]; n++) assert.ok(t.indices[n] > t.indices[n - 1]);
     }
+  });
+
+  it('transposes into kernel memory (as training does) to the same arrays, over memory that held other values', () => {
+    const { matrix } = cooToCsr(4, 4, rows, cols, values, 7);
+    const kernels = createWasmKernelsSync();
+    const dirty = { int32: (n: number) => kernels.int32(n).fill(-7), float32: (n: number) => kernels.float32(n).fill(NaN) };
+    const t = transpose(matrix, undefined, dirty);
+    const plain = transpose(matrix);
+    assert.ok(t.indices.buffer instanceof SharedArrayBuffer);
+    assert.deepEqual([Array.from(t.indptr), Array.from(t.indices), Array.from(t.data)], [Array.from(plain.indptr), Array.from(plain.indices), Array.from(plain.data)]);
   });
 });

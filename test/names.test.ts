@@ -8,7 +8,7 @@ import { evaluate, loadModel, recommendFor, saveModel, train, updateModel, type 
 import { nameListProblem } from '../src/data/nameList.js';
 import { cooToCsr } from '../src/data/sparse.js';
 import { AlsError } from '../src/errors.js';
-import { ALS_BIN, plantedGroups, tempDir, isUsage } from './helpers.js';
+import { ALS_BIN, tempDir, isUsage } from './helpers.js';
 
 /**
  * Attacker trial V2: a model answers for a row by its id, so every list of user ids and item

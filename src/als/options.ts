@@ -48,7 +48,8 @@ export const MAX_BM25_K1 = 1e6;
  * α by weighting. log's 2, with λ = 10, did best in the worst case over three data sets in
  * scripts/grid.js (the Last.fm sample, the sample with every count set to 1, 1M synthetic rows):
  * within 7% of each set's best precision@10, where log α=2 λ=1 came within 12%, bm25 α=1 fell to
- * 44% of the best (synthetic) and the paper's linear α=40 to 12%. README: "Choosing the defaults".
+ * 44% of the best (synthetic) and the paper's linear α=40 to 12%. docs/choosing-settings.md:
+ * "Choosing the defaults".
  */
 export const DEFAULT_ALPHA: Record<Weighting, number> = { linear: 40, log: 2, bm25: 1 };
 

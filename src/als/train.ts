@@ -150,7 +150,7 @@ async function alternate(plays: CsrMatrix, options: TrainOptions, callbacks: Tra
   const random = seededRandom(options.seed);
   const userFactors = randomFactors(users, f, random, 0.01, kernels.float32(users * f));
   const itemFactors = randomFactors(items, f, random, 0.01, kernels.float32(items * f));
-  const itemUsers = transpose(plays, userConfidence);
+  const itemUsers = transpose(plays, userConfidence, kernels);
   const userStep: HalfStep = {
     X: userFactors,
     Y: itemFactors,
@@ -164,9 +164,9 @@ async function alternate(plays: CsrMatrix, options: TrainOptions, callbacks: Tra
     X: itemFactors,
     Y: userFactors,
     factors: f,
-    indptr: kernelCopy(kernels, itemUsers.indptr),
-    indices: kernelCopy(kernels, itemUsers.indices),
-    confidence: kernelCopy(kernels, itemUsers.data),
+    indptr: itemUsers.indptr,
+    indices: itemUsers.indices,
+    confidence: itemUsers.data,
     YtY: new Float64Array(f * f),
   };
 

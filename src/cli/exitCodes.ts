@@ -1,6 +1,6 @@
 import type { AlsErrorCode } from '../errors.js';
 
-/** Exit codes, documented in the README. */
+/** Exit codes, documented in docs/commands.md#exit-codes. */
 export const EXIT = {
   ok: 0,
   /** a bug: an error that is not the user's */

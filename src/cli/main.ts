@@ -25,6 +25,11 @@ function writeCommanderError(text: string, write: (text: string) => void): void 
   write(`als: ${shown(text.trim().replace(/^error: /, '').replace(/\n+/g, ' '))} (see --help)\n`);
 }
 
+/** The page (and section, with the command's options table) of docs/ that documents each command. */
+export function docPage(command: string): string {
+  return command === 'serve' ? 'docs/serving.md#options-of-als-serve' : `docs/commands.md#als-${command}`;
+}
+
 export function buildProgram(): Command {
   const program = new Command()
     .name('als')
@@ -59,8 +64,11 @@ Examples:
   als import --format spark ./spark-model a Spark ALSModel as an als model
 
 Exit codes: 0 ok, 1 internal error, 2 bad command line, 3 bad input file,
-            4 missing or bad model, 5 unknown user or artist, 6 cannot write output`,
+            4 missing or bad model, 5 unknown user or artist, 6 cannot write output
+
+Documentation: README.md and docs/ (docs/commands.md for every command)`,
   );
+  for (const command of program.commands) command.addHelpText('after', `\nDocumentation: ${docPage(command.name())}`);
   // subcommands report their own errors through the same path
   for (const command of program.commands) command.exitOverride().configureOutput({ outputError: writeCommanderError });
   return program;

@@ -24,7 +24,8 @@ export function registerTrain(program: Command): void {
       'Read a file of (user, item, count) rows, weight the counts into confidences, run ALS and ' +
         'write the model directory that `als similar` and `als recommend` read.',
     )
-    .argument('<file>', 'interactions file (.gz is read transparently)');
+    .argument('<file>', 'interactions file (.gz is read transparently)')
+    .addHelpText('after', '\nExamples:\n  als train data/lastfm-2k.tsv\n  als train data/lastfm-2k.tsv --solver naive --loss --model naive-model');
   addTrainOptions(command)
     .option('--loss', 'compute and show the loss after every iteration')
     .option('--json', 'print the summary as JSON');

@@ -212,13 +212,11 @@ export class FastTsvReader {
       if (digit < 0 || digit > 9) break;
       count = count * 10 + digit;
     }
-    let countText = '';
     if (p < end || p === countStart || p - countStart > MAX_PLAIN_DIGITS) {
       let fields = this.fieldCount;
       for (let tab = this.findTab(bytes, countStart); tab < end; tab = this.findTab(bytes, tab + 1)) fields++;
       if (fields !== this.fieldCount) return this.wrongFieldCount(line, fields);
-      countText = bytes.toString('utf8', countStart, end);
-      count = parseCount(countText);
+      count = parseCount(bytes.toString('utf8', countStart, end));
     }
     if (line === 1) {
       // a header only when its count field holds no digit (so "12abc" on line 1 is a bad row)

@@ -84,7 +84,6 @@ async function walk(userPath: string, makeDirectories: boolean): Promise<{ path:
   const fail = (error: unknown) => new AlsError('output', describeWriteError(userPath, error), { cause: error });
   if (userPath === '') throw new AlsError('output', 'cannot write "": an empty file name');
   if (userPath.includes('\0')) throw refuse('the name holds a NUL character');
-  const euid = runningUid();
   let start: string;
   try {
     start = isAbsolute(userPath) ? userPath : `${process.cwd()}/${userPath}`;

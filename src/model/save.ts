@@ -307,6 +307,7 @@ async function writeVersion(dir: string, given: string, contents: [string, Buffe
 }
 
 function withoutThreads(options: AlsModel['options']): Record<string, unknown> {
-  const { threads: _threads, ...rest } = options;
+  const rest: Record<string, unknown> = { ...options };
+  delete rest.threads;
   return rest;
 }

@@ -3,8 +3,9 @@ import { valueForMessage } from '../validate.js';
 import type { AlsModel } from '../model/model.js';
 
 /**
- * The default least number of distinct listeners a neighbour must have (see the README: items
- * with fewer have factors fitted to one or two users' tastes and crowd "similar" lists).
+ * The default least number of distinct listeners a neighbour must have (see
+ * docs/choosing-settings.md, "Why at least 3 listeners": items with fewer have factors fitted to
+ * one or two users' tastes and crowd "similar" lists).
  */
 export const DEFAULT_MIN_LISTENERS = 3;
 

@@ -114,7 +114,7 @@ export class ModelHolder extends EventEmitter<ModelHolderEvents> implements Mode
     const holder = new ModelHolder(null, { ...options, watch: false });
     const started = performance.now();
     // the app may go on using the model: its user factors are read here, not taken into a file's rows
-    model.userFactors;
+    void model.userFactors;
     await touchEveryPart(model);
     const served = await serve(model, null, options);
     holder.install({ served, leases: 0, retired: false, disposed: false }, 'start', performance.now() - started);

@@ -1,4 +1,3 @@
-import type { Kernels } from '../kernels/index.js';
 import type { FastifyInstance } from 'fastify';
 import { foldIn, foldInUser } from '../als/foldIn.js';
 import { isStoredCount } from '../data/rows.js';

@@ -76,13 +76,13 @@ describe('als serve', () => {
     assert.throws(() => readApiKey(undefined, { ALS_API_KEY: '' }), (e: unknown) => e instanceof AlsError && e.code === 'usage' && e.message === 'ALS_API_KEY is set but empty; unset it for no key');
   });
 
-  it('--help explains every option and ends with examples', () => {
+  it('--help explains every option and ends with examples and its page of docs/', () => {
     const result = als(['serve', '--help']);
     assert.equal(result.status, 0);
     for (const option of ['--model', '--host', '--port', '--api-key-file', '--cors', '--threads', '--poll-ms', '--quiet', 'ALS_API_KEY', 'SIGHUP', 'SIGTERM']) {
       assert.ok(result.stdout.includes(option), `--help mentions ${option}`);
     }
-    assert.match(result.stdout, /Examples:\n(  .*\n)+$/);
+    assert.match(result.stdout, /Examples:\n(  .*\n)+\nDocumentation: docs\/serving\.md#options-of-als-serve\n$/);
   });
 
   it('listens on 127.0.0.1, says where on stderr, logs JSON lines; a new version and SIGHUP reload it; SIGTERM exits 0', async () => {

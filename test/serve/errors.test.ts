@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import type { AlsModel } from '../../src/model/model.js';
-import { HTTP_STATUS, HttpError } from '../../src/serve/errors.js';
+import { HTTP_STATUS } from '../../src/serve/errors.js';
 import { ModelHolder } from '../../src/serve/modelHolder.js';
 import type { ModelLease } from '../../src/serve/servedModel.js';
 import { buildApp } from '../../src/serve/server.js';
@@ -54,16 +54,13 @@ describe('the error table', () => {
     for (const code of codes) assert.ok(HTTP_STATUS[code as keyof typeof HTTP_STATUS] >= 400);
   });
 
-  it('has a row for every AlsErrorCode in the README\'s Serving section', (t) => {
-    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-    const start = readme.indexOf('\n## Serving');
-    if (start === -1) return t.skip('README has no "## Serving" section yet');
-    const end = readme.indexOf('\n## ', start + 1);
-    const rows = readme.slice(start, end === -1 ? undefined : end).split('\n').filter((line) => /^\|\s*\d{3}\s*\|/.test(line));
+  it('has a row for every AlsErrorCode in the table of docs/serving.md', () => {
+    const page = readFileSync(join(ROOT, 'docs', 'serving.md'), 'utf8');
+    const rows = page.split('\n').filter((line) => /^\|\s*\d{3}\s*\|/.test(line));
     for (const [code, status] of Object.entries(HTTP_STATUS)) {
       assert.ok(
         rows.some((row) => row.startsWith(`| ${status} |`) && row.includes(`\`${code}\``)),
-        `README's Serving section has no row "| ${status} | … \`${code}\` …"`,
+        `docs/serving.md has no row "| ${status} | … \`${code}\` …"`,
       );
     }
   });

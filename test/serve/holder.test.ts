@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { AlsError } from '../../src/errors.js';
 import { loadModel, loadedVersion } from '../../src/model/load.js';
 import { saveModel } from '../../src/model/save.js';
-import { ModelHolder, type ModelHolderEvents } from '../../src/serve/modelHolder.js';
+import { ModelHolder } from '../../src/serve/modelHolder.js';
 import { currentVersion } from '../../src/serve/watch.js';
 import { tempDir } from '../helpers.js';
 import { freshModelDir, sharedSampleModel, until, writeCorruptVersion, writeNewVersion } from './reloadHelpers.js';

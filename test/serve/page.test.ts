@@ -99,7 +99,6 @@ describe('the page at / in a real browser (Chromium, headless)', { skip: executa
 
   const api = async (path: string, body?: unknown) => {
     const response = await fetch(base + path, body === undefined ? {} : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON answers, checked field by field
     return { status: response.status, body: (await response.json()) as any };
   };
   const texts = (selector: string) => page.locator(selector).allTextContents();
@@ -135,7 +134,6 @@ describe('the page at / in a real browser (Chromium, headless)', { skip: executa
     assert.equal(new URL(page.url()).hash, '#a=Radiohead');
     // runs in the page (no DOM types here): the fill's width over its track's inner width
     const bars = await page.locator('#similar-list > li').evaluateAll((rows) =>
-      // eslint-disable-next-line @typescript-eslint/no-explicit-any
       rows.map((row: any) => row.querySelector('.fill').getBoundingClientRect().width / row.querySelector('.bar').clientWidth),
     );
     assert.equal(bars.length, similar.length);
@@ -180,7 +178,6 @@ describe('the page at / in a real browser (Chromium, headless)', { skip: executa
     const recommendations = answer.recommendations as Recommended[];
     assert.ok(recommendations.length > 0);
     await settles(() => texts('#recs > li .who a'), recommendations.map((r) => r.name));
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
     const shown = await page.locator('#recs > li').evaluateAll((rows) => rows.map((row: any) => Array.from(row.querySelectorAll('.why .contributor'), (c: any) => c.textContent)));
     assert.deepEqual(shown, recommendations.map((r) => r.explanation.contributions.map((c) => `${c.name} ${Math.round(c.share * 100)}%`)));
     const named = await texts('#recs > li:first-child .why .contributor a');
