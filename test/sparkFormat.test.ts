@@ -1,6 +1,16 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
 import { before, describe, it } from 'node:test';
@@ -26,7 +36,9 @@ const playsFile = join(work, 'planted.tsv');
 function triples(data: Interactions): string[] {
   const lines: string[] = [];
   const m = data.userItems;
-  for (let u = 0; u < m.rows; u++) for (let n = m.indptr[u]; n < m.indptr[u + 1]; n++) lines.push(`${data.userIds[u]}\t${data.itemNames[m.indices[n]]}\t${m.data[n]}`);
+  for (let u = 0; u < m.rows; u++)
+    for (let n = m.indptr[u]; n < m.indptr[u + 1]; n++)
+      lines.push(`${data.userIds[u]}\t${data.itemNames[m.indices[n]]}\t${m.data[n]}`);
   return lines;
 }
 
@@ -74,7 +86,19 @@ async function refusedImport(dir: string, pattern: RegExp, options: { ids?: stri
 describe('als export/import --format spark (no Spark needed)', () => {
   before(() => {
     writeFileSync(playsFile, `${triples(plantedGroups(80, 11)).join('\n')}\n`);
-    const trained = als('train', playsFile, '--format', 'triples', '--factors', '6', '--iterations', '4', '--model', model, '--quiet');
+    const trained = als(
+      'train',
+      playsFile,
+      '--format',
+      'triples',
+      '--factors',
+      '6',
+      '--iterations',
+      '4',
+      '--model',
+      model,
+      '--quiet',
+    );
     assert.equal(trained.status, 0, trained.stderr);
     const result = als('export', '--format', 'spark', '--model', model, exported, '--json');
     assert.equal(result.status, 0, result.stderr);
@@ -83,14 +107,21 @@ describe('als export/import --format spark (no Spark needed)', () => {
   });
 
   it('writes the layout of Spark ALSModel.save, with the id tables and the metadata Spark reads', () => {
-    for (const table of ['metadata', 'userFactors', 'itemFactors', 'userIds', 'itemIds']) assert.ok(existsSync(join(exported, table, '_SUCCESS')), table);
+    for (const table of ['metadata', 'userFactors', 'itemFactors', 'userIds', 'itemIds'])
+      assert.ok(existsSync(join(exported, table, '_SUCCESS')), table);
     const metadata = JSON.parse(readFileSync(join(exported, 'metadata', 'part-00000'), 'utf8'));
     assert.equal(metadata.class, 'org.apache.spark.ml.recommendation.ALSModel');
     assert.equal(metadata.rank, 6);
     assert.match(metadata.uid, /^ALS_[0-9a-f]{12}$/);
     assert.equal(typeof metadata.timestamp, 'number');
     for (const params of [metadata.paramMap, metadata.defaultParamMap]) {
-      assert.deepEqual(params, { blockSize: 4096, coldStartStrategy: 'nan', itemCol: 'item', predictionCol: 'prediction', userCol: 'user' });
+      assert.deepEqual(params, {
+        blockSize: 4096,
+        coldStartStrategy: 'nan',
+        itemCol: 'item',
+        predictionCol: 'prediction',
+        userCol: 'user',
+      });
     }
   });
 
@@ -107,10 +138,13 @@ describe('als export/import --format spark (no Spark needed)', () => {
     const similar = similarItems(back, 'i0', { count: 5 });
     assert.equal(similar.similar.length, 5);
     assert.equal(similar.leftOut, 0);
-    assert.deepEqual(similar.similar.map((s) => s.name), similarItems(original, 'i0', { count: 5, minListeners: 1 }).similar.map((s) => s.name));
+    assert.deepEqual(
+      similar.similar.map((s) => s.name),
+      similarItems(original, 'i0', { count: 5, minListeners: 1 }).similar.map((s) => s.name),
+    );
   });
 
-  it('an export in many part files (the library\'s partRows) imports the same', async () => {
+  it("an export in many part files (the library's partRows) imports the same", async () => {
     const original = loadModel(model);
     const dir = join(work, 'in-parts');
     await exportSparkModel(original, dir, { partRows: 7 });
@@ -121,10 +155,13 @@ describe('als export/import --format spark (no Spark needed)', () => {
     assert.deepEqual(back.itemNames, original.itemNames);
     assert.deepEqual(Array.from(back.userFactors), Array.from(original.userFactors));
     assert.deepEqual(Array.from(back.itemFactors), Array.from(original.itemFactors));
-    await assert.rejects(exportSparkModel(original, join(work, 'never'), { partRows: 0 }), /options.partRows must be a whole number from 1/);
+    await assert.rejects(
+      exportSparkModel(original, join(work, 'never'), { partRows: 0 }),
+      /options.partRows must be a whole number from 1/,
+    );
   });
 
-  it('reads factor tables compressed with gzip (Spark\'s other common codec) and refuses a codec it lacks, naming it', async () => {
+  it("reads factor tables compressed with gzip (Spark's other common codec) and refuses a codec it lacks, naming it", async () => {
     const original = loadModel(model);
     const features = Array.from({ length: 80 }, (_, r) => Array.from(original.userFactors.subarray(r * 6, r * 6 + 6)));
     const columnData = [
@@ -139,11 +176,26 @@ describe('als export/import --format spark (no Spark needed)', () => {
       { name: 'element', type: 'FLOAT' as const, repetition_type: 'REQUIRED' as const },
     ];
     const gzipped = copyOfExport();
-    writeFileSync(onlyPart(gzipped, 'userFactors'), Buffer.from(parquetWriteBuffer({ columnData, schema, codec: 'GZIP', compressors: { GZIP: (input) => gzipSync(input) } })));
+    writeFileSync(
+      onlyPart(gzipped, 'userFactors'),
+      Buffer.from(
+        parquetWriteBuffer({ columnData, schema, codec: 'GZIP', compressors: { GZIP: (input) => gzipSync(input) } }),
+      ),
+    );
     const { model: back } = await importSparkModel(gzipped);
     assert.deepEqual(Array.from(back.userFactors), Array.from(original.userFactors));
     const brotli = copyOfExport();
-    writeFileSync(onlyPart(brotli, 'userFactors'), Buffer.from(parquetWriteBuffer({ columnData, schema, codec: 'BROTLI', compressors: { BROTLI: (input) => brotliCompressSync(input) } })));
+    writeFileSync(
+      onlyPart(brotli, 'userFactors'),
+      Buffer.from(
+        parquetWriteBuffer({
+          columnData,
+          schema,
+          codec: 'BROTLI',
+          compressors: { BROTLI: (input) => brotliCompressSync(input) },
+        }),
+      ),
+    );
     await refusedImport(brotli, /userFactors\/part-00000\.snappy\.parquet: is not a readable Parquet file \(.*BROTLI/);
   });
 
@@ -155,15 +207,39 @@ describe('als export/import --format spark (no Spark needed)', () => {
     const plays = join(work, 'plays.tsv');
     writeFileSync(plays, `${lines.join('\n')}\n`);
     const target = join(work, 'imported-with-plays');
-    const result = als('import', '--format', 'spark', exported, '--model', target, '--plays', plays, '--plays-format', 'triples', '--json');
+    const result = als(
+      'import',
+      '--format',
+      'spark',
+      exported,
+      '--model',
+      target,
+      '--plays',
+      plays,
+      '--plays-format',
+      'triples',
+      '--json',
+    );
     assert.equal(result.status, 0, result.stderr);
     const summary = JSON.parse(result.stdout);
     assert.equal(summary.interactions, m.indptr[m.rows]);
-    assert.deepEqual(summary.imported.interactions, { kept: m.indptr[m.rows], unknownUserPairs: 1, unknownItemPairs: 1 });
+    assert.deepEqual(summary.imported.interactions, {
+      kept: m.indptr[m.rows],
+      unknownUserPairs: 1,
+      unknownItemPairs: 1,
+    });
     const back = loadModel(target);
-    const attached = triples({ userItems: back.userItems, userIds: back.userIds, itemNames: back.itemNames, stats: {} as Interactions['stats'] });
+    const attached = triples({
+      userItems: back.userItems,
+      userIds: back.userIds,
+      itemNames: back.itemNames,
+      stats: {} as Interactions['stats'],
+    });
     assert.deepEqual(attached.sort(), triples(data).sort());
-    assert.equal(back.itemListeners.reduce((a, b) => a + b, 0), m.indptr[m.rows]);
+    assert.equal(
+      back.itemListeners.reduce((a, b) => a + b, 0),
+      m.indptr[m.rows],
+    );
     const manifest = JSON.parse(readFileSync(join(target, 'model.json'), 'utf8'));
     assert.equal(manifest.imported.format, 'spark');
     assert.equal(manifest.imported.from, exported);
@@ -199,7 +275,9 @@ describe('als export/import --format spark (no Spark needed)', () => {
       assert.equal(served.statusCode, 200, served.body);
       assert.deepEqual(
         served.json().similar.map((s: { name: string }) => s.name),
-        JSON.parse(similar.stdout).similar.slice(0, 5).map((s: { item: string }) => s.item),
+        JSON.parse(similar.stdout)
+          .similar.slice(0, 5)
+          .map((s: { item: string }) => s.item),
       );
     } finally {
       await app.close();
@@ -253,9 +331,15 @@ describe('als export/import --format spark (no Spark needed)', () => {
     assert.deepEqual(readdirSync(linkTarget), []);
     assert.equal(readFileSync(file, 'utf8'), 'a file');
     // no temporary left beside them
-    assert.deepEqual(readdirSync(work).filter((n) => n.endsWith('.tmp') || n.endsWith('.old')), []);
+    assert.deepEqual(
+      readdirSync(work).filter((n) => n.endsWith('.tmp') || n.endsWith('.old')),
+      [],
+    );
     // the library says the same
-    await assert.rejects(exportSparkModel(loadModel(model), foreign), (error: Error & { code?: string }) => error.code === 'output');
+    await assert.rejects(
+      exportSparkModel(loadModel(model), foreign),
+      (error: Error & { code?: string }) => error.code === 'output',
+    );
   });
 
   it('export needs --format spark, and --help explains every option', () => {
@@ -263,7 +347,8 @@ describe('als export/import --format spark (no Spark needed)', () => {
     assert.equal(missing.status, 2);
     assert.match(missing.stderr, /--format/);
     const help = als('import', '--help');
-    for (const option of ['--format', '--ids', '--plays', '--plays-format', '--strict', '--json', '--model']) assert.match(help.stdout, new RegExp(option));
+    for (const option of ['--format', '--ids', '--plays', '--plays-format', '--strict', '--json', '--model'])
+      assert.match(help.stdout, new RegExp(option));
   });
 
   it('refuses a directory without metadata, with corrupt metadata, of another class or a bad rank', async () => {
@@ -277,8 +362,14 @@ describe('als export/import --format spark (no Spark needed)', () => {
 
     const otherClass = copyOfExport();
     const metadata = JSON.parse(readFileSync(join(otherClass, 'metadata', 'part-00000'), 'utf8'));
-    writeFileSync(join(otherClass, 'metadata', 'part-00000'), JSON.stringify({ ...metadata, class: 'org.apache.spark.ml.feature.PCAModel' }));
-    await refusedImport(otherClass, /describes a "org.apache.spark.ml.feature.PCAModel", not a org.apache.spark.ml.recommendation.ALSModel/);
+    writeFileSync(
+      join(otherClass, 'metadata', 'part-00000'),
+      JSON.stringify({ ...metadata, class: 'org.apache.spark.ml.feature.PCAModel' }),
+    );
+    await refusedImport(
+      otherClass,
+      /describes a "org.apache.spark.ml.feature.PCAModel", not a org.apache.spark.ml.recommendation.ALSModel/,
+    );
 
     const badRank = copyOfExport();
     writeFileSync(join(badRank, 'metadata', 'part-00000'), JSON.stringify({ ...metadata, rank: 1e39 }));
@@ -287,7 +378,10 @@ describe('als export/import --format spark (no Spark needed)', () => {
     // a rank that does not match the factors
     const mismatch = copyOfExport();
     writeFileSync(join(mismatch, 'metadata', 'part-00000'), JSON.stringify({ ...metadata, rank: 7 }));
-    await refusedImport(mismatch, /userFactors\/part-00000\.snappy\.parquet: row 0 \(id 0\) has 6 features, but the model's rank is 7/);
+    await refusedImport(
+      mismatch,
+      /userFactors\/part-00000\.snappy\.parquet: row 0 \(id 0\) has 6 features, but the model's rank is 7/,
+    );
   });
 
   it('refuses missing and corrupt Parquet parts, naming the file', async () => {
@@ -319,16 +413,55 @@ describe('als export/import --format spark (no Spark needed)', () => {
     const wrongId = copyOfExport();
     writeFileSync(
       onlyPart(wrongId, 'userFactors'),
-      Buffer.from(parquetWriteBuffer({ columnData: [{ name: 'id', data: ['a', 'b'], type: 'STRING' }, { name: 'features', data: [[1, 2, 3, 4, 5, 6], [1, 2, 3, 4, 5, 6]] }] })),
+      Buffer.from(
+        parquetWriteBuffer({
+          columnData: [
+            { name: 'id', data: ['a', 'b'], type: 'STRING' },
+            {
+              name: 'features',
+              data: [
+                [1, 2, 3, 4, 5, 6],
+                [1, 2, 3, 4, 5, 6],
+              ],
+            },
+          ],
+        }),
+      ),
     );
-    await refusedImport(wrongId, /userFactors\/part-00000\.snappy\.parquet: column "id" is BYTE_ARRAY \(UTF8\), not int \(INT32\)/);
+    await refusedImport(
+      wrongId,
+      /userFactors\/part-00000\.snappy\.parquet: column "id" is BYTE_ARRAY \(UTF8\), not int \(INT32\)/,
+    );
 
     const noFeatures = copyOfExport();
-    writeFileSync(onlyPart(noFeatures, 'itemFactors'), Buffer.from(parquetWriteBuffer({ columnData: [{ name: 'id', data: Int32Array.from([0, 1]), type: 'INT32' }, { name: 'vector', data: [1.5, 2.5], type: 'DOUBLE' }] })));
-    await refusedImport(noFeatures, /itemFactors\/part-00000\.snappy\.parquet: has no column "features" \(expected array<float>/);
+    writeFileSync(
+      onlyPart(noFeatures, 'itemFactors'),
+      Buffer.from(
+        parquetWriteBuffer({
+          columnData: [
+            { name: 'id', data: Int32Array.from([0, 1]), type: 'INT32' },
+            { name: 'vector', data: [1.5, 2.5], type: 'DOUBLE' },
+          ],
+        }),
+      ),
+    );
+    await refusedImport(
+      noFeatures,
+      /itemFactors\/part-00000\.snappy\.parquet: has no column "features" \(expected array<float>/,
+    );
 
     const doubles = copyOfExport();
-    writeFileSync(onlyPart(doubles, 'itemFactors'), Buffer.from(parquetWriteBuffer({ columnData: [{ name: 'id', data: Int32Array.from([0]), type: 'INT32' }, { name: 'features', data: [1.5], type: 'DOUBLE' }] })));
+    writeFileSync(
+      onlyPart(doubles, 'itemFactors'),
+      Buffer.from(
+        parquetWriteBuffer({
+          columnData: [
+            { name: 'id', data: Int32Array.from([0]), type: 'INT32' },
+            { name: 'features', data: [1.5], type: 'DOUBLE' },
+          ],
+        }),
+      ),
+    );
     await refusedImport(doubles, /column "features" is DOUBLE, not array<float>/);
 
     const original = loadModel(model);
@@ -336,17 +469,26 @@ describe('als export/import --format spark (no Spark needed)', () => {
     const factors = original.userFactors.slice();
     factors[3 * 6 + 2] = NaN;
     writeFileSync(onlyPart(nan, 'userFactors'), factorTableBytes(factors, 80, 6));
-    await refusedImport(nan, /userFactors\/part-00000\.snappy\.parquet: row 3 \(id 3\) holds a non-finite value \(NaN or ∞\) at feature 2/);
+    await refusedImport(
+      nan,
+      /userFactors\/part-00000\.snappy\.parquet: row 3 \(id 3\) holds a non-finite value \(NaN or ∞\) at feature 2/,
+    );
 
     const huge = copyOfExport();
     const big = original.itemFactors.slice();
     big[5] = 3e38;
     writeFileSync(onlyPart(huge, 'itemFactors'), factorTableBytes(big, 40, 6));
-    await refusedImport(huge, /itemFactors\/part-00000\.snappy\.parquet: row 0 \(id 0\) holds a value too large to score/);
+    await refusedImport(
+      huge,
+      /itemFactors\/part-00000\.snappy\.parquet: row 0 \(id 0\) holds a value too large to score/,
+    );
 
     // a second part file repeating the ids 0..9 of the first
     const repeated = copyOfExport();
-    writeFileSync(join(repeated, 'itemFactors', 'part-00001.snappy.parquet'), factorTableBytes(original.itemFactors.subarray(0, 60), 10, 6));
+    writeFileSync(
+      join(repeated, 'itemFactors', 'part-00001.snappy.parquet'),
+      factorTableBytes(original.itemFactors.subarray(0, 60), 10, 6),
+    );
     refusedByCli(repeated, /itemFactors: id 0 appears twice/);
 
     const twiceNamed = copyOfExport();
@@ -366,7 +508,7 @@ describe('als export/import --format spark (no Spark needed)', () => {
     await refusedImport(unnamed, /userIds: no name for id 79 of .*userFactors/);
   });
 
-  it('without id tables, Spark\'s integer ids are the names; --ids names a directory of id tables', async () => {
+  it("without id tables, Spark's integer ids are the names; --ids names a directory of id tables", async () => {
     const bare = copyOfExport();
     const ids = join(work, 'ids-only');
     mkdirSync(ids);

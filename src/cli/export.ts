@@ -15,11 +15,11 @@ interface ExportCliOptions extends CommonOptions {
 export function registerExport(program: Command): void {
   const command = program
     .command('export')
-    .summary('write the model in another engine\'s format (a Spark ALSModel directory)')
+    .summary("write the model in another engine's format (a Spark ALSModel directory)")
     .description(
       'Write the model as a Spark ML ALSModel directory that ALSModel.load reads: metadata/, ' +
         'userFactors/ and itemFactors/ (Parquet: id int, features array<float>), plus userIds/ and ' +
-        'itemIds/ (Parquet: id int, name string) that map Spark\'s integer ids to the model\'s user ids ' +
+        "itemIds/ (Parquet: id int, name string) that map Spark's integer ids to the model's user ids " +
         'and artist names (user row u is Spark id u). The directory is written whole or not at all; ' +
         'a new path, an empty directory or an earlier export is written, anything else is refused. ' +
         'See docs/spark-exchange.md.',
@@ -27,7 +27,10 @@ export function registerExport(program: Command): void {
     .argument('<dir>', 'the directory to write')
     .addOption(new Option('--format <format>', 'the format to write').choices(EXPORT_FORMATS).makeOptionMandatory())
     .option('--json', 'print {"dir", "format", "users", "items", "rank", "uid", "bytes", "seconds"} as JSON')
-    .addHelpText('after', '\nExamples:\n  als export --format spark ./spark-model\n  als export --format spark --model ./als-model /data/models/als-spark --json');
+    .addHelpText(
+      'after',
+      '\nExamples:\n  als export --format spark ./spark-model\n  als export --format spark --model ./als-model /data/models/als-spark --json',
+    );
   addCommonOptions(command).action(runExport);
 }
 
@@ -37,7 +40,16 @@ async function runExport(dir: string, cli: ExportCliOptions): Promise<void> {
   const written = await withModel(cli.model, (model) => exportSparkModel(model, dir, { source: cli.model }));
   const seconds = (performance.now() - started) / 1000;
   if (cli.json) {
-    printJson({ dir: written.dir, format: cli.format, users: written.users, items: written.items, rank: written.rank, uid: written.uid, bytes: written.bytes, seconds });
+    printJson({
+      dir: written.dir,
+      format: cli.format,
+      users: written.users,
+      items: written.items,
+      rank: written.rank,
+      uid: written.uid,
+      bytes: written.bytes,
+      seconds,
+    });
     return;
   }
   if (out.quiet) return;
@@ -46,5 +58,9 @@ async function runExport(dir: string, cli: ExportCliOptions): Promise<void> {
     `${c.bold('Exported')} ${shown(cli.model)} to ${shown(dir)} as a Spark ALSModel: ${plural(written.users, 'user')} × ${plural(written.items, 'item')}, ` +
       `rank ${written.rank} ${c.dim(`(${formatBytes(written.bytes)}, ${formatSeconds(seconds)})`)}`,
   );
-  out.line(c.dim(`Load it in Spark with ALSModel.load(${JSON.stringify(written.dir)}); userIds/ and itemIds/ map Spark's ids to names`));
+  out.line(
+    c.dim(
+      `Load it in Spark with ALSModel.load(${JSON.stringify(written.dir)}); userIds/ and itemIds/ map Spark's ids to names`,
+    ),
+  );
 }

@@ -94,8 +94,14 @@ export function inspectExportTarget(dir: string, kind: DirectoryKind): Target {
     if (!parent?.isDirectory()) throw refuse('its parent directory does not exist; create it first');
     return 'missing';
   }
-  if (stat.isSymbolicLink()) throw refuse('is a symbolic link; give the directory itself (als replaces the directory, which would break the link)');
-  if (!stat.isDirectory()) throw refuse(`exists and is ${stat.isFIFO() ? 'a FIFO' : stat.isFile() ? 'a file' : 'not a directory'}; refusing to replace it with a directory`);
+  if (stat.isSymbolicLink())
+    throw refuse(
+      'is a symbolic link; give the directory itself (als replaces the directory, which would break the link)',
+    );
+  if (!stat.isDirectory())
+    throw refuse(
+      `exists and is ${stat.isFIFO() ? 'a FIFO' : stat.isFile() ? 'a file' : 'not a directory'}; refusing to replace it with a directory`,
+    );
   if (stat.uid !== runningUid() && isSharedSticky(statSync(dirname(given)).mode)) {
     throw refuse('belongs to another user in a shared directory (sticky and writable by all); refusing to write there');
   }
@@ -107,7 +113,9 @@ export function inspectExportTarget(dir: string, kind: DirectoryKind): Target {
   }
   if (entries.length === 0) return 'empty';
   if (isEarlierExport(given, kind, entries)) return 'earlier';
-  throw refuse(`is not empty and not an earlier export of als (no ${kind.marker}, or other files in it); choose a new or empty directory`);
+  throw refuse(
+    `is not empty and not an earlier export of als (no ${kind.marker}, or other files in it); choose a new or empty directory`,
+  );
 }
 
 /**
@@ -119,7 +127,9 @@ export async function writeDirectory(dir: string, kind: DirectoryKind, files: Di
   inspectExportTarget(dir, kind);
   const given = checkModelPath(dir);
   const fail = (error: unknown) =>
-    error instanceof AlsError ? error : new AlsError('output', `cannot write ${given}: ${describeFsError(error)}`, { cause: error });
+    error instanceof AlsError
+      ? error
+      : new AlsError('output', `cannot write ${given}: ${describeFsError(error)}`, { cause: error });
   const parent = dirname(given);
   const temporary = join(parent, `.${basename(given).slice(0, 64)}.${hex()}.tmp`);
   try {
@@ -162,7 +172,11 @@ export async function writeDirectory(dir: string, kind: DirectoryKind, files: Di
     if (!placed) await fs.rm(temporary, { recursive: true, force: true }).catch(() => {});
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'ENOTDIR' || code === 'EISDIR') {
-      throw new AlsError('output', `cannot write ${given}: something else was written there meanwhile; nothing was changed`, { cause: error });
+      throw new AlsError(
+        'output',
+        `cannot write ${given}: something else was written there meanwhile; nothing was changed`,
+        { cause: error },
+      );
     }
     throw fail(error);
   }

@@ -1,7 +1,13 @@
 import { closeSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as zlib from 'node:zlib';
-import { parquetMetadata, parquetReadObjects, type Compressors, type FileMetaData, type SchemaElement } from 'hyparquet';
+import {
+  parquetMetadata,
+  parquetReadObjects,
+  type Compressors,
+  type FileMetaData,
+  type SchemaElement,
+} from 'hyparquet';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { NotRegularFile, openRegular, readExactly } from '../data/regularFile.js';
 import { AlsError } from '../errors.js';
@@ -64,7 +70,8 @@ function readPart(file: string): ArrayBuffer {
     throw badTable(file, `cannot read it: ${describeFsError(error)}`);
   }
   try {
-    if (opened.size > MAX_PART_BYTES) throw badTable(file, `has ${opened.size} bytes, more than the ${MAX_PART_BYTES} of one part that als reads`);
+    if (opened.size > MAX_PART_BYTES)
+      throw badTable(file, `has ${opened.size} bytes, more than the ${MAX_PART_BYTES} of one part that als reads`);
     const data = readExactly(opened.fd, opened.size);
     if (data.length !== opened.size) throw badTable(file, 'was cut short while being read');
     return data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer;
@@ -75,7 +82,9 @@ function readPart(file: string): ArrayBuffer {
 
 /** The one message of a Parquet file hyparquet cannot parse. */
 function notParquet(file: string, error: unknown): AlsError {
-  const reason = String((error as Error)?.message ?? error).split('\n')[0].slice(0, 120);
+  const reason = String((error as Error)?.message ?? error)
+    .split('\n')[0]
+    .slice(0, 120);
   return badTable(file, `is not a readable Parquet file (${reason})`);
 }
 
@@ -118,7 +127,10 @@ function checkColumn(file: string, schema: SchemaElement[], name: string, kind: 
   const leaf = leaves.length === 1 ? leaves[0] : undefined;
   const ok =
     kind === 'float list'
-      ? top.num_children !== undefined && top.repetition_type !== 'REPEATED' && leaf?.type === 'FLOAT' && leaves.length === 1
+      ? top.num_children !== undefined &&
+        top.repetition_type !== 'REPEATED' &&
+        leaf?.type === 'FLOAT' &&
+        leaves.length === 1
       : !top.num_children &&
         top.repetition_type !== 'REPEATED' &&
         (kind === 'int32'
@@ -132,7 +144,8 @@ function kindWords(kind: ColumnKind): string {
 }
 
 function typeWords(top: SchemaElement, leaves: SchemaElement[]): string {
-  if (top.num_children) return `a group of ${leaves.map((l) => l.type ?? '?').join(', ')}${top.converted_type ? ` (${top.converted_type})` : ''}`;
+  if (top.num_children)
+    return `a group of ${leaves.map((l) => l.type ?? '?').join(', ')}${top.converted_type ? ` (${top.converted_type})` : ''}`;
   return `${top.repetition_type === 'REPEATED' ? 'repeated ' : ''}${top.type ?? '?'}${top.converted_type ? ` (${top.converted_type})` : ''}`;
 }
 
@@ -165,10 +178,16 @@ export async function readFactorTable(path: string, rank: number, maxRows: numbe
     const metadata = metadataOf(file, bytes);
     checkColumn(file, metadata.schema, 'id', 'int32');
     checkColumn(file, metadata.schema, 'features', 'float list');
-    if (count + Number(metadata.num_rows) > maxRows) throw badTable(file, `brings the table to more than ${maxRows} rows, more than als holds`);
+    if (count + Number(metadata.num_rows) > maxRows)
+      throw badTable(file, `brings the table to more than ${maxRows} rows, more than als holds`);
     let objects: Record<string, unknown>[];
     try {
-      objects = await parquetReadObjects({ file: bytes, metadata, columns: ['id', 'features'], compressors: COMPRESSORS });
+      objects = await parquetReadObjects({
+        file: bytes,
+        metadata,
+        columns: ['id', 'features'],
+        compressors: COMPRESSORS,
+      });
     } catch (error) {
       throw notParquet(file, error);
     }
@@ -176,7 +195,8 @@ export async function readFactorTable(path: string, rank: number, maxRows: numbe
       const { id, features: values } = objects[r];
       if (typeof id !== 'number' || !Number.isInteger(id)) throw badTable(file, `row ${r} has no id`);
       if (!Array.isArray(values)) throw badTable(file, `row ${r} (id ${id}) has no features`);
-      if (values.length !== rank) throw badTable(file, `row ${r} (id ${id}) has ${values.length} features, but the model's rank is ${rank}`);
+      if (values.length !== rank)
+        throw badTable(file, `row ${r} (id ${id}) has ${values.length} features, but the model's rank is ${rank}`);
       if (features.length < (count + 1) * rank) {
         const grown = new Float32Array(features.length * 2);
         grown.set(features);
@@ -187,13 +207,22 @@ export async function readFactorTable(path: string, rank: number, maxRows: numbe
         features[count * rank + k] = typeof value === 'number' ? value : NaN;
       }
       const bad = firstBadFactor(features.subarray(count * rank, (count + 1) * rank));
-      if (bad !== -1) throw badTable(file, `row ${r} (id ${id}) holds ${badFactorWords(values[bad] === null ? NaN : features[count * rank + bad])} at feature ${bad}`);
+      if (bad !== -1)
+        throw badTable(
+          file,
+          `row ${r} (id ${id}) holds ${badFactorWords(values[bad] === null ? NaN : features[count * rank + bad])} at feature ${bad}`,
+        );
       ids.push(id);
       rows.push(f);
       count++;
     }
   }
-  return { ids: Int32Array.from(ids), features: features.slice(0, count * rank), fileOfRow: Int32Array.from(rows), files };
+  return {
+    ids: Int32Array.from(ids),
+    features: features.slice(0, count * rank),
+    fileOfRow: Int32Array.from(rows),
+    files,
+  };
 }
 
 /**
@@ -201,7 +230,10 @@ export async function readFactorTable(path: string, rank: number, maxRows: numbe
  *
  * @throws {AlsError} 'model' naming the part file, as readFactorTable
  */
-export async function readNameTable(path: string, maxRows: number): Promise<{ ids: Int32Array; names: string[]; fileOfRow: Int32Array; files: string[] }> {
+export async function readNameTable(
+  path: string,
+  maxRows: number,
+): Promise<{ ids: Int32Array; names: string[]; fileOfRow: Int32Array; files: string[] }> {
   const files = tableParts(path);
   const ids: number[] = [];
   const names: string[] = [];
@@ -212,7 +244,8 @@ export async function readNameTable(path: string, maxRows: number): Promise<{ id
     const metadata = metadataOf(file, bytes);
     checkColumn(file, metadata.schema, 'id', 'int32');
     checkColumn(file, metadata.schema, 'name', 'string');
-    if (ids.length + Number(metadata.num_rows) > maxRows) throw badTable(file, `brings the table to more than ${maxRows} rows, more than als holds`);
+    if (ids.length + Number(metadata.num_rows) > maxRows)
+      throw badTable(file, `brings the table to more than ${maxRows} rows, more than als holds`);
     let objects: Record<string, unknown>[];
     try {
       objects = await parquetReadObjects({ file: bytes, metadata, columns: ['id', 'name'], compressors: COMPRESSORS });
@@ -238,7 +271,13 @@ const ROW_GROUP = 65536;
 const FACTOR_SCHEMA: SchemaElement[] = [
   { name: 'spark_schema', num_children: 2 },
   { name: 'id', type: 'INT32', repetition_type: 'REQUIRED' },
-  { name: 'features', repetition_type: 'OPTIONAL', converted_type: 'LIST', logical_type: { type: 'LIST' }, num_children: 1 },
+  {
+    name: 'features',
+    repetition_type: 'OPTIONAL',
+    converted_type: 'LIST',
+    logical_type: { type: 'LIST' },
+    num_children: 1,
+  },
   { name: 'list', repetition_type: 'REPEATED', num_children: 1 },
   { name: 'element', type: 'FLOAT', repetition_type: 'REQUIRED' },
 ];
@@ -246,7 +285,13 @@ const FACTOR_SCHEMA: SchemaElement[] = [
 const NAME_SCHEMA: SchemaElement[] = [
   { name: 'spark_schema', num_children: 2 },
   { name: 'id', type: 'INT32', repetition_type: 'REQUIRED' },
-  { name: 'name', type: 'BYTE_ARRAY', converted_type: 'UTF8', logical_type: { type: 'STRING' }, repetition_type: 'REQUIRED' },
+  {
+    name: 'name',
+    type: 'BYTE_ARRAY',
+    converted_type: 'UTF8',
+    logical_type: { type: 'STRING' },
+    repetition_type: 'REQUIRED',
+  },
 ];
 
 /** A factor table as Parquet bytes (snappy): row r has id firstId + r and the r-th `rank` values of `factors`. */

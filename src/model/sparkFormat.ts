@@ -37,7 +37,13 @@ export const SPARK_ALS_MODEL_CLASS = 'org.apache.spark.ml.recommendation.ALSMode
 export const SPARK_VERSION_WRITTEN = '3.0.0';
 
 /** The table names inside a Spark model directory. */
-export const SPARK_TABLES = { metadata: 'metadata', userFactors: 'userFactors', itemFactors: 'itemFactors', userIds: 'userIds', itemIds: 'itemIds' } as const;
+export const SPARK_TABLES = {
+  metadata: 'metadata',
+  userFactors: 'userFactors',
+  itemFactors: 'itemFactors',
+  userIds: 'userIds',
+  itemIds: 'itemIds',
+} as const;
 
 /** The file at the top of an exported directory that says als wrote it. */
 export const EXPORT_MARKER = 'als-export.json';
@@ -54,7 +60,13 @@ const EXPORT_KIND: DirectoryKind = {
  * user and item as in Spark's examples). `coldStartStrategy` "nan" is Spark's default: an id
  * unknown to the model gets NaN, as in a model Spark trained.
  */
-const MODEL_PARAMS = { blockSize: 4096, coldStartStrategy: 'nan', itemCol: 'item', predictionCol: 'prediction', userCol: 'user' } as const;
+const MODEL_PARAMS = {
+  blockSize: 4096,
+  coldStartStrategy: 'nan',
+  itemCol: 'item',
+  predictionCol: 'prediction',
+  userCol: 'user',
+} as const;
 
 /**
  * Rows per Parquet part file written. A part is built as JavaScript arrays (one per row, as the
@@ -89,7 +101,12 @@ export interface SparkExportOptions {
 }
 
 /** The part files of a table of `rows` rows, PART_ROWS each. */
-function parts(table: string, rows: number, partRows: number, bytesOf: (start: number, end: number) => Buffer): DirectoryFile[] {
+function parts(
+  table: string,
+  rows: number,
+  partRows: number,
+  bytesOf: (start: number, end: number) => Buffer,
+): DirectoryFile[] {
   const files: DirectoryFile[] = [];
   for (let start = 0, k = 0; start < rows || k === 0; start += partRows, k++) {
     const end = Math.min(rows, start + partRows);
@@ -116,16 +133,25 @@ function factorPart(factors: Float32Array, rank: number, start: number, end: num
  *
  * @throws {AlsError} 'usage' for a bad argument; 'output' when `dir` is refused or cannot be written
  */
-export async function exportSparkModel(model: AlsModel, dir: string, options: SparkExportOptions = {}): Promise<SparkExport> {
+export async function exportSparkModel(
+  model: AlsModel,
+  dir: string,
+  options: SparkExportOptions = {},
+): Promise<SparkExport> {
   checkModel('model', model);
   checkString('dir', dir);
   options = checkOptions('options', options);
   if (options.source !== undefined) checkString('options.source', options.source);
-  const partRows = options.partRows === undefined ? PART_ROWS : checkWhole('options.partRows', options.partRows, 1, 2 ** 31 - 1);
+  const partRows =
+    options.partRows === undefined ? PART_ROWS : checkWhole('options.partRows', options.partRows, 1, 2 ** 31 - 1);
   const { users, items, factors: rank } = model;
   const userFactors = model.userFactors;
   const itemFactors = model.itemFactors;
-  const uid = `ALS_${createHash('sha256').update(Buffer.from(userFactors.buffer, userFactors.byteOffset, userFactors.byteLength)).update(Buffer.from(itemFactors.buffer, itemFactors.byteOffset, itemFactors.byteLength)).digest('hex').slice(0, 12)}`;
+  const uid = `ALS_${createHash('sha256')
+    .update(Buffer.from(userFactors.buffer, userFactors.byteOffset, userFactors.byteLength))
+    .update(Buffer.from(itemFactors.buffer, itemFactors.byteOffset, itemFactors.byteLength))
+    .digest('hex')
+    .slice(0, 12)}`;
   const metadata = {
     class: SPARK_ALS_MODEL_CLASS,
     timestamp: Date.now(),
@@ -140,8 +166,12 @@ export async function exportSparkModel(model: AlsModel, dir: string, options: Sp
     [`${SPARK_TABLES.metadata}/_SUCCESS`, Buffer.alloc(0)],
     ...parts(SPARK_TABLES.userFactors, users, partRows, (start, end) => factorPart(userFactors, rank, start, end)),
     ...parts(SPARK_TABLES.itemFactors, items, partRows, (start, end) => factorPart(itemFactors, rank, start, end)),
-    ...parts(SPARK_TABLES.userIds, users, partRows, (start, end) => nameTableBytes(model.userIds.slice(start, end), start)),
-    ...parts(SPARK_TABLES.itemIds, items, partRows, (start, end) => nameTableBytes(model.itemNames.slice(start, end), start)),
+    ...parts(SPARK_TABLES.userIds, users, partRows, (start, end) =>
+      nameTableBytes(model.userIds.slice(start, end), start),
+    ),
+    ...parts(SPARK_TABLES.itemIds, items, partRows, (start, end) =>
+      nameTableBytes(model.itemNames.slice(start, end), start),
+    ),
   ];
   const marker = { format: EXPORT_FORMAT, version: 1, source: options.source ?? null, users, items, rank, uid };
   files.push([EXPORT_MARKER, Buffer.from(`${JSON.stringify(marker, null, 2)}\n`)]);
@@ -185,7 +215,10 @@ function readMetadata(dir: string): { file: string; json: Record<string, unknown
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
-      throw new AlsError('model', `${folder} is missing: ${dir} is not a Spark ALSModel directory (it has metadata/, userFactors/ and itemFactors/)`);
+      throw new AlsError(
+        'model',
+        `${folder} is missing: ${dir} is not a Spark ALSModel directory (it has metadata/, userFactors/ and itemFactors/)`,
+      );
     }
     throw badMetadata(folder, `cannot read it: ${describeFsError(error)}`);
   }
@@ -207,7 +240,8 @@ function readMetadata(dir: string): { file: string; json: Record<string, unknown
     } catch {
       throw badMetadata(file, 'is not JSON (Spark writes one line of JSON there)');
     }
-    if (json === null || typeof json !== 'object' || Array.isArray(json)) throw badMetadata(file, 'is not a JSON object');
+    if (json === null || typeof json !== 'object' || Array.isArray(json))
+      throw badMetadata(file, 'is not a JSON object');
     return { file, json: json as Record<string, unknown> };
   }
   throw badMetadata(folder, 'holds no metadata (no non-empty part file)');
@@ -229,18 +263,25 @@ function checkMetadata(file: string, json: Record<string, unknown>): SparkMetada
     throw badMetadata(file, `gives rank ${valueForMessage(rank)}; als reads a rank from 1 to ${MAX_FACTORS}`);
   }
   if (typeof json.uid !== 'string') throw badMetadata(file, `has no uid (a string), but ${valueForMessage(json.uid)}`);
-  if (typeof json.sparkVersion !== 'string') throw badMetadata(file, `has no sparkVersion (a string), but ${valueForMessage(json.sparkVersion)}`);
+  if (typeof json.sparkVersion !== 'string')
+    throw badMetadata(file, `has no sparkVersion (a string), but ${valueForMessage(json.sparkVersion)}`);
   return { file, rank, uid: json.uid.slice(0, 200), sparkVersion: json.sparkVersion.slice(0, 100) };
 }
 
 /** The rows of a factor table ordered by Spark id; a repeated id is refused, naming the table. */
-function byId(table: string, ids: Int32Array, features: Float32Array, rank: number): { ids: Int32Array; factors: Float32Array } {
+function byId(
+  table: string,
+  ids: Int32Array,
+  features: Float32Array,
+  rank: number,
+): { ids: Int32Array; factors: Float32Array } {
   const order = Int32Array.from(ids.keys()).sort((a, b) => ids[a] - ids[b]);
   const sorted = new Int32Array(ids.length);
   const factors = new Float32Array(features.length);
   for (let r = 0; r < order.length; r++) {
     sorted[r] = ids[order[r]];
-    if (r > 0 && sorted[r] === sorted[r - 1]) throw new AlsError('model', `${table}: id ${sorted[r]} appears twice (rows must have distinct ids)`);
+    if (r > 0 && sorted[r] === sorted[r - 1])
+      throw new AlsError('model', `${table}: id ${sorted[r]} appears twice (rows must have distinct ids)`);
     factors.set(features.subarray(order[r] * rank, (order[r] + 1) * rank), r * rank);
   }
   return { ids: sorted, factors };
@@ -360,26 +401,44 @@ export async function importSparkModel(dir: string, options: SparkImportOptions 
   const items = byId(itemTable, itemRead.ids, itemRead.features, rank);
 
   const idsDir = options.ids === undefined ? given : resolve(options.ids);
-  if (options.ids !== undefined && !exists(idsDir)) throw new AlsError('model', `${idsDir}: the id tables' directory is missing`);
+  if (options.ids !== undefined && !exists(idsDir))
+    throw new AlsError('model', `${idsDir}: the id tables' directory is missing`);
   const userIdTable = join(idsDir, SPARK_TABLES.userIds);
   const itemIdTable = join(idsDir, SPARK_TABLES.itemIds);
   const userTableFound = exists(userIdTable);
   const itemTableFound = exists(itemIdTable);
   if (options.ids !== undefined && !userTableFound && !itemTableFound) {
-    throw new AlsError('model', `${idsDir}: holds neither ${SPARK_TABLES.userIds}/ nor ${SPARK_TABLES.itemIds}/ (the id tables als export writes)`);
+    throw new AlsError(
+      'model',
+      `${idsDir}: holds neither ${SPARK_TABLES.userIds}/ nor ${SPARK_TABLES.itemIds}/ (the id tables als export writes)`,
+    );
   }
   const userIds = await namesOf(userTableFound ? userIdTable : null, users.ids, userTable, 'user id');
   const itemNames = await namesOf(itemTableFound ? itemIdTable : null, items.ids, itemTable, 'item name');
 
-  let userItems = cooToCsr(userIds.length, itemNames.length, new Int32Array(0), new Int32Array(0), new Float32Array(0), 0).matrix;
+  let userItems = cooToCsr(
+    userIds.length,
+    itemNames.length,
+    new Int32Array(0),
+    new Int32Array(0),
+    new Float32Array(0),
+    0,
+  ).matrix;
   let attachedSummary: ImportSummary['interactions'] = null;
   if (options.interactions !== undefined) {
     const attached = attachInteractions(userIds, itemNames, options.interactions);
     if (attached.kept === 0) {
-      throw new AlsError('input', `${options.interactions.stats?.file ?? 'the interactions'}: no row is of a user and an item of the model (user ids must match the model's exactly)`);
+      throw new AlsError(
+        'input',
+        `${options.interactions.stats?.file ?? 'the interactions'}: no row is of a user and an item of the model (user ids must match the model's exactly)`,
+      );
     }
     userItems = attached.matrix;
-    attachedSummary = { kept: userItems.indptr[userItems.rows], unknownUserPairs: attached.unknownUserPairs, unknownItemPairs: attached.unknownItemPairs };
+    attachedSummary = {
+      kept: userItems.indptr[userItems.rows],
+      unknownUserPairs: attached.unknownUserPairs,
+      unknownItemPairs: attached.unknownItemPairs,
+    };
   }
   const stats = options.interactions?.stats;
   const model: AlsModel = {
@@ -394,7 +453,16 @@ export async function importSparkModel(dir: string, options: SparkImportOptions 
     itemListeners: columnCounts(userItems),
     options: resolveTrainOptions({ factors: rank }),
     input: stats
-      ? { file: stats.file, format: stats.format, rows: stats.rows, used: stats.used, skipped: stats.skipped, zeroCounts: stats.zeroCounts, duplicates: stats.duplicates, header: stats.header }
+      ? {
+          file: stats.file,
+          format: stats.format,
+          rows: stats.rows,
+          used: stats.used,
+          skipped: stats.skipped,
+          zeroCounts: stats.zeroCounts,
+          duplicates: stats.duplicates,
+          header: stats.header,
+        }
       : null,
     losses: null,
     imported: {
@@ -410,4 +478,3 @@ export async function importSparkModel(dir: string, options: SparkImportOptions 
   };
   return { model, summary: model.imported as ImportSummary };
 }
-
