@@ -21,8 +21,7 @@ export function registerExport(program: Command): void {
         'userFactors/ and itemFactors/ (Parquet: id int, features array<float>), plus userIds/ and ' +
         "itemIds/ (Parquet: id int, name string) that map Spark's integer ids to the model's user ids " +
         'and artist names (user row u is Spark id u). The directory is written whole or not at all; ' +
-        'a new path, an empty directory or an earlier export is written, anything else is refused. ' +
-        'See docs/spark-exchange.md.',
+        'a new path, an empty directory or an earlier export is written, anything else is refused.',
     )
     .argument('<dir>', 'the directory to write')
     .addOption(new Option('--format <format>', 'the format to write').choices(EXPORT_FORMATS).makeOptionMandatory())

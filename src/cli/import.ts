@@ -30,7 +30,7 @@ export function registerImport(program: Command): void {
         "or in --ids DIR, else Spark's integer ids are the names. A Spark model holds no play counts: " +
         'give the training data with --plays FILE so that recommend leaves out what a user played and ' +
         'similar can filter by listeners; without it, nothing is left out as played and --min-listeners ' +
-        'filters nothing. See docs/spark-exchange.md.',
+        'filters nothing.',
     )
     .argument('<dir>', 'the Spark ALSModel directory to read')
     .addOption(new Option('--format <format>', 'the format to read').choices(IMPORT_FORMATS).makeOptionMandatory())

@@ -27,7 +27,9 @@ function writeCommanderError(text: string, write: (text: string) => void): void 
 
 /** The page (and section, with the command's options table) of docs/ that documents each command. */
 export function docPage(command: string): string {
-  return command === 'serve' ? 'docs/serving.md#options-of-als-serve' : `docs/commands.md#als-${command}`;
+  if (command === 'serve') return 'docs/serving.md#options-of-als-serve';
+  if (command === 'export' || command === 'import') return `docs/spark-exchange.md#als-${command}`;
+  return `docs/commands.md#als-${command}`;
 }
 
 export function buildProgram(): Command {
