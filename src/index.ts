@@ -46,12 +46,13 @@ export { train, trainFactors, type Factors, type IterationReport, type TrainCall
 
 export { updateModel, type UpdateResult } from './als/update.js';
 export { updateModelDirectory, type DirectoryUpdate } from './model/updateDirectory.js';
-export type { AlsModel, AppliedDefaults, InputSummary, UpdateSummary } from './model/model.js';
+export type { AlsModel, AppliedDefaults, ImportSummary, InputSummary, UpdateSummary } from './model/model.js';
 export { saveModel, type SaveModelOptions } from './model/save.js';
 export { lockModel, DEFAULT_LOCK_TIMEOUT_MS, type LockHolder, type LockOptions, type ModelLock } from './model/lock.js';
 export { loadModel, closeModel } from './model/load.js';
 export { FORMAT_NAME, FORMAT_VERSION } from './model/format.js';
 export { describeModelDirectory, type ModelDirectory, type ModelFile } from './model/files.js';
+export { exportSparkModel, importSparkModel, type SparkExport, type SparkExportOptions, type SparkImport, type SparkImportOptions } from './model/sparkFormat.js';
 
 export { similarItems, similarTo, rankSimilar, itemNorms, type ScoredItem, type SimilarOptions, type SimilarResult } from './query/similar.js';
 export { writeAllSimilar, type SimilarAllOptions, type SimilarAllSummary } from './query/similarAll.js';

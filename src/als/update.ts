@@ -144,6 +144,8 @@ export function updateModel(model: AlsModel, data: Interactions): UpdateResult {
     losses: model.losses,
     ...(model.defaults ? { defaults: model.defaults } : {}),
     updates: [...(model.updates ?? []), summary],
+    // an imported model stays one: where it came from is still where its item factors came from
+    ...(model.imported ? { imported: model.imported } : {}),
   };
   // confidences (bm25's item statistics) come from the merged matrix, as a new train would take them
   for (const u of [...added.keys()].sort((a, b) => a - b)) {

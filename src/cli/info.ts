@@ -53,6 +53,8 @@ async function runInfo(cli: InfoCliOptions): Promise<void> {
         options: model.options,
         defaults: model.defaults ?? null,
         input: model.input,
+        // only for a model from als import, so that a trained model's description stays as it was
+        ...(model.imported ? { imported: model.imported } : {}),
         seconds: directory.timings,
         losses: model.losses,
         files: directory.files,
@@ -96,7 +98,11 @@ function printInfo(out: Output, dir: string, model: AlsModel, interactions: numb
       (cells > 0 ? ` ${c.dim(`(${((100 * interactions) / cells).toFixed(3)}% filled)`)}` : ''),
   );
   const train = directory.timings?.train;
-  out.line(`${label('Trained')}${describeOptions(model.options)}${train === undefined ? '' : ` ${c.dim(`(${formatSeconds(train)})`)}`}`);
+  if (model.imported) {
+    // Spark's model keeps no α or λ: the options shown for a trained model would be als's defaults
+    const i = model.imported;
+    out.line(`${label('Imported')}Spark ${shown(String(i.sparkVersion))} ALSModel ${shown(String(i.uid))} from ${shown(String(i.from))}, ${plural(model.factors, 'factor')} ${c.dim('(training settings not recorded by Spark)')}`);
+  } else out.line(`${label('Trained')}${describeOptions(model.options)}${train === undefined ? '' : ` ${c.dim(`(${formatSeconds(train)})`)}`}`);
   if (model.defaults) out.line(`${label('Rule')}${shown(model.defaults.description)}`);
   const read = directory.timings?.read;
   out.line(`${label('Input')}${model.input ? describeInput(model.input) : none('not recorded')}${read === undefined || !model.input ? '' : ` ${c.dim(`(${formatSeconds(read)})`)}`}`);

@@ -5,6 +5,8 @@ import { AlsError } from '../errors.js';
 import { EXIT, exitCodeFor } from './exitCodes.js';
 import { shown } from './output.js';
 import { registerEvaluate } from './evaluate.js';
+import { registerExport } from './export.js';
+import { registerImport } from './import.js';
 import { registerInfo } from './info.js';
 import { registerRecommend } from './recommend.js';
 import { registerServe } from './serve.js';
@@ -25,7 +27,9 @@ function writeCommanderError(text: string, write: (text: string) => void): void 
 
 /** The page (and section, with the command's options table) of docs/ that documents each command. */
 export function docPage(command: string): string {
-  return command === 'serve' ? 'docs/serving.md#options-of-als-serve' : `docs/commands.md#als-${command}`;
+  if (command === 'serve') return 'docs/serving.md#options-of-als-serve';
+  if (command === 'export' || command === 'import') return `docs/spark-exchange.md#als-${command}`;
+  return `docs/commands.md#als-${command}`;
 }
 
 export function buildProgram(): Command {
@@ -42,6 +46,8 @@ export function buildProgram(): Command {
   registerEvaluate(program);
   registerTune(program);
   registerUpdate(program);
+  registerExport(program);
+  registerImport(program);
   registerServe(program);
   program.addHelpText(
     'after',
@@ -56,6 +62,8 @@ Examples:
   als update new-plays.tsv                add new plays and users without training again
   als info                                what the model in ./als-model is
   als serve                               answer over HTTP on http://127.0.0.1:8080
+  als export --format spark ./spark-model the model as a Spark ALSModel directory
+  als import --format spark ./spark-model a Spark ALSModel as an als model
 
 Exit codes: 0 ok, 1 internal error, 2 bad command line, 3 bad input file,
             4 missing or bad model, 5 unknown user or artist, 6 cannot write output
@@ -72,6 +80,8 @@ Documentation: README.md and docs/ (docs/commands.md for every command)`,
 const DONE: Record<string, string> = {
   train: 'the model was saved',
   update: 'the model was updated',
+  export: 'the model was exported',
+  import: 'the model was saved',
 };
 
 /** The first write failure of each standard stream (kept for the life of the process). */

@@ -109,7 +109,7 @@ async function runRecommend(cli: RecommendCliOptions): Promise<void> {
     const c = out.color;
     const played = mostPlayed(model, userIndex, 5);
     out.line(`${c.bold('Most played by')} ${c.cyan(shown(user))}`);
-    out.line(`     ${played.map((p) => `${shown(p.name)} ${c.dim(`(${formatCount(p.plays)})`)}`).join(', ')}`);
+    out.line(`     ${played.length > 0 ? played.map((p) => `${shown(p.name)} ${c.dim(`(${formatCount(p.plays)})`)}`).join(', ') : c.dim('(no play counts in the model)')}`);
     out.line(`${c.bold('Recommended for')} ${c.cyan(shown(user))}${cli.includePlayed ? c.dim(' (played artists included)') : ''}`);
     printScored(out, recommendations);
   }, cli.all ? {} : oneQuery());
@@ -139,6 +139,13 @@ async function recommendForListener(out: Output, model: AlsModel, list: ListedIt
 
 /** --user --explain: the user re-solved exactly, since only that vector's scores split exactly. */
 function explainForUser(out: Output, model: AlsModel, row: number, cli: RecommendCliOptions): void {
+  // an explanation splits the scores over the user's plays: a user without any (a model imported
+  // without --plays has none at all) would get every score as 0 and nothing to show
+  const { indptr } = model.userItems;
+  if (indptr[row + 1] === indptr[row]) {
+    const why = indptr[model.users] === 0 ? `${cli.model} holds no play counts (imported without --plays; import again with --plays FILE)` : 'that user has no play counts in the model';
+    throw new AlsError('usage', `--explain splits scores over the user's plays, but ${why}`);
+  }
   const { user, userIndex, recommendations } = explainUserRow(model, row, {
     count: cli.count,
     includePlayed: cli.includePlayed,

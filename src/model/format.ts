@@ -51,5 +51,7 @@ export interface Manifest {
   training: { losses: number[] | null; defaults?: Record<string, unknown> };
   /** `als update`s applied since training (present only after one) */
   updates?: Record<string, unknown>[];
+  /** where an imported model came from (present only for one: `als import`) */
+  imported?: Record<string, unknown>;
   files: Record<string, FileEntry>;
 }

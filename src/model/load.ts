@@ -9,7 +9,7 @@ import { nameListProblem, nameListProblemWords } from '../data/nameList.js';
 import type { CsrMatrix } from '../data/sparse.js';
 import { AlsError } from '../errors.js';
 import { FILES, FORMAT_NAME, FORMAT_VERSION, MANIFEST, TIMINGS, type FileEntry, type FileKey, type Manifest } from './format.js';
-import type { AlsModel, AppliedDefaults, InputSummary, UpdateSummary } from './model.js';
+import type { AlsModel, AppliedDefaults, ImportSummary, InputSummary, UpdateSummary } from './model.js';
 import { NotRegularFile, openRegular, readExactly, readInto } from '../data/regularFile.js';
 import type { Kernels } from '../kernels/types.js';
 import {
@@ -146,6 +146,7 @@ function checkManifest(dir: string, manifest: unknown): Manifest {
   if (updates !== undefined && !(Array.isArray(updates) && updates.every(isObject))) {
     throw corruptModel(dir, `${MANIFEST} holds updates that are not a list of objects`);
   }
+  if (manifest.imported !== undefined && !isObject(manifest.imported)) throw corruptModel(dir, `${MANIFEST} describes where the model was imported from wrongly`);
   return manifest as unknown as Manifest;
 }
 
@@ -445,6 +446,7 @@ function openModel(location: ModelLocation, { manifest, fds, version }: ReturnTy
     losses: manifest.training?.losses ?? null,
     ...(manifest.training?.defaults ? { defaults: manifest.training.defaults as unknown as AppliedDefaults } : {}),
     ...(Array.isArray(manifest.updates) ? { updates: manifest.updates as unknown as UpdateSummary[] } : {}),
+    ...(isObject(manifest.imported) ? { imported: manifest.imported as unknown as ImportSummary } : {}),
     get userFactors() {
       return lazy('userFactors', () => checkFactors(dir, FILES.userFactors, factorFile('userFactors')));
     },

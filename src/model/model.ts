@@ -26,6 +26,28 @@ export interface UpdateSummary extends InputSummary {
   unknownItems: number;
 }
 
+/** Where a model read by `als import` came from (src/model/sparkFormat.ts). */
+export interface ImportSummary {
+  /** the format read */
+  format: 'spark';
+  /** the Spark model directory read, absolute */
+  from: string;
+  /** the metadata's sparkVersion and uid */
+  sparkVersion: string;
+  uid: string;
+  rank: number;
+  /** the id table the user ids came from, or 'spark ids' when Spark's integer ids are the ids */
+  userNames: string;
+  /** the id table the item names came from, or 'spark ids' */
+  itemNames: string;
+  /**
+   * the interactions attached as the model's counts (user–item pairs kept, pairs left out for a
+   * user or an item the model lacks), or null: the model holds no counts, so nothing is left out
+   * as already seen and no item has a known number of users
+   */
+  interactions: { kept: number; unknownUserPairs: number; unknownItemPairs: number } | null;
+}
+
 /**
  * A trained model. One loaded from disk reads each big part on first use, so a query pays
  * only for what it touches.
@@ -60,6 +82,8 @@ export interface AlsModel {
    * set; absent when no rule was applied (the library's train)
    */
   readonly defaults?: AppliedDefaults;
+  /** where the model was imported from (absent: trained by als) */
+  readonly imported?: ImportSummary;
 }
 
 /** A defaults rule as applied to a training (DefaultsRule with only the options it set). */

@@ -215,6 +215,7 @@ export async function saveModel(model: AlsModel, dir: string, timings: Record<st
     training: { losses: model.losses, ...(model.defaults ? { defaults: { ...model.defaults, options: { ...model.defaults.options } } } : {}) },
     // only when there are any, so that a freshly trained model's manifest stays as it was
     ...(model.updates && model.updates.length > 0 ? { updates: model.updates.map((u) => ({ ...u })) } : {}),
+    ...(model.imported ? { imported: { ...model.imported } } : {}),
     files,
   };
   const contents: [string, Buffer][] = [

@@ -3,7 +3,7 @@ import { checkArray, checkCount, checkFinite, checkKernels, checkModel, checkRow
 import { AlsError } from '../errors.js';
 import type { Kernels } from '../kernels/index.js';
 import type { AlsModel } from '../model/model.js';
-import { checkMinListeners, DEFAULT_MIN_LISTENERS } from './listeners.js';
+import { checkMinListeners, DEFAULT_MIN_LISTENERS, listenerCountsKnown } from './listeners.js';
 import { QUERY_BLOCK } from './recommendAll.js';
 import { minMaxScale } from './scale.js';
 import type { ScoredItem } from './similar.js';
@@ -147,6 +147,19 @@ export class BlockQueries {
     const sortedListeners = Int32Array.from(byListeners, (c) => listeners[rows[c]]);
     return { minListeners, count, rows, slot, factors, norms, byListeners, sortedListeners };
   }
+
+  /**
+   * The minimum listener count a similar query of `minListeners` filters by: `minListeners`
+   * itself, or 1 (no filter) for a model whose listener counts are unknown (listeners.ts,
+   * listenerCountsKnown: one imported without play counts), where any filter would leave every
+   * item out. A value that is no minimum is returned as it is, for checkSimilar to refuse.
+   */
+  effectiveMinimum(minListeners: number): number {
+    this.countsKnown ??= listenerCountsKnown(this.model.itemListeners);
+    return this.countsKnown || !(Number.isInteger(minListeners) && minListeners >= 1) ? minListeners : 1;
+  }
+
+  private countsKnown: boolean | undefined;
 
   /** Checks one similar query (AlsError('usage') naming the field). */
   checkSimilar(query: SimilarBlockQuery): void {

@@ -1,3 +1,4 @@
+import { listenerCountsKnown } from './listeners.js';
 import type { Kernels } from '../kernels/index.js';
 
 /** The item rows a similar query may list under a minimum listener count, and where each sits. */
@@ -11,13 +12,15 @@ export interface CandidateRows {
 
 /**
  * The items with at least `minListeners` listeners, in row order. A minimum of 1 filters
- * nothing, not even an item without listeners (as rankSimilar).
+ * nothing, not even an item without listeners (as rankSimilar), and neither does any minimum on
+ * a model whose listener counts are unknown (listenerCountsKnown).
  */
 export function candidateRows(itemListeners: Int32Array, minListeners: number): CandidateRows {
   const items = itemListeners.length;
   const slot = new Int32Array(items);
   let count = 0;
-  for (let i = 0; i < items; i++) slot[i] = minListeners <= 1 || itemListeners[i] >= minListeners ? count++ : -1;
+  const all = minListeners <= 1 || !listenerCountsKnown(itemListeners);
+  for (let i = 0; i < items; i++) slot[i] = all || itemListeners[i] >= minListeners ? count++ : -1;
   const rows = new Int32Array(count);
   for (let i = 0; i < items; i++) if (slot[i] >= 0) rows[slot[i]] = i;
   return { count, rows, slot };

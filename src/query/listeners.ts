@@ -21,8 +21,20 @@ export interface ListenerFilter {
 const filters = new WeakMap<Int32Array, ListenerFilter>();
 
 /**
+ * Whether a model's listener counts say anything: false when every item has none, which only a
+ * model without play counts has (one imported without its plays, src/model/sparkFormat.ts; every
+ * item of a trained model has a listener). The listener filter keeps every item of such a model,
+ * rather than leaving every item out.
+ */
+export function listenerCountsKnown(itemListeners: Int32Array): boolean {
+  for (let i = 0; i < itemListeners.length; i++) if (itemListeners[i] !== 0) return true;
+  return itemListeners.length === 0;
+}
+
+/**
  * The mask of items with fewer than `minListeners` listeners (the model's stored counts, so no
- * play count is read), kept for the model's last threshold.
+ * play count is read), kept for the model's last threshold; no item is masked when the counts
+ * are unknown (listenerCountsKnown).
  */
 export function listenerFilter(model: Pick<AlsModel, 'itemListeners'>, minListeners: number): ListenerFilter {
   const listeners = model.itemListeners;
@@ -30,7 +42,8 @@ export function listenerFilter(model: Pick<AlsModel, 'itemListeners'>, minListen
   if (filter === undefined || filter.minListeners !== minListeners) {
     const below = new Uint8Array(listeners.length);
     let count = 0;
-    for (let i = 0; i < listeners.length; i++) {
+    const known = listenerCountsKnown(listeners);
+    for (let i = 0; i < listeners.length && known; i++) {
       if (listeners[i] < minListeners) {
         below[i] = 1;
         count++;

@@ -331,7 +331,7 @@ class BatchedQueries implements ModelQueries {
     let key: string | null;
     try {
       checkRequest(request);
-      const query = { item, count: queryCount(request.count, Number.MAX_SAFE_INTEGER), exclude: request.exclude, minListeners: request.minItemUsers };
+      const query = { item, count: queryCount(request.count, Number.MAX_SAFE_INTEGER), exclude: request.exclude, minListeners: this.blocks.effectiveMinimum(request.minItemUsers) };
       this.blocks.checkSimilar(query);
       key = similarKey(query);
     } catch (error) {
@@ -353,7 +353,7 @@ class BatchedQueries implements ModelQueries {
   private scoreSimilar(item: number, request: TopKRequest & { minItemUsers: number }): Promise<SimilarAnswer> {
     return this.enqueue<SimilarBlockQuery, SimilarAnswer>((query) => this.similarWaiting[this.blocks.similarGroup(query.minListeners)], () => {
       checkRequest(request);
-      const query: SimilarBlockQuery = { item, count: queryCount(request.count, Number.MAX_SAFE_INTEGER), exclude: request.exclude, minListeners: request.minItemUsers };
+      const query: SimilarBlockQuery = { item, count: queryCount(request.count, Number.MAX_SAFE_INTEGER), exclude: request.exclude, minListeners: this.blocks.effectiveMinimum(request.minItemUsers) };
       this.blocks.checkSimilar(query);
       // the list is copied: the caller may change its array once this returns
       return { ...query, exclude: Int32Array.from(request.exclude) };

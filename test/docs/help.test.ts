@@ -39,7 +39,7 @@ describe('the help and the documentation', () => {
   const commands = program.commands;
 
   it('knows every command', () => {
-    assert.deepEqual(commands.map((c) => c.name()).sort(), ['evaluate', 'info', 'recommend', 'serve', 'similar', 'train', 'tune', 'update']);
+    assert.deepEqual(commands.map((c) => c.name()).sort(), ['evaluate', 'export', 'import', 'info', 'recommend', 'serve', 'similar', 'train', 'tune', 'update']);
   });
 
   it('reads an options table and names a drift both ways', () => {
