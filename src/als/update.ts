@@ -143,6 +143,8 @@ export function updateModel(model: AlsModel, data: Interactions): UpdateResult {
     input: model.input,
     losses: model.losses,
     updates: [...(model.updates ?? []), summary],
+    // the factors of the users already there are still the engine's
+    ...(model.trainedBy ? { trainedBy: model.trainedBy } : {}),
   };
   // confidences (bm25's item statistics) come from the merged matrix, as a new train would take them
   for (const u of [...added.keys()].sort((a, b) => a - b)) {

@@ -48,7 +48,8 @@ export interface Manifest {
   interactions: number;
   options: Record<string, unknown>;
   input: Record<string, unknown> | null;
-  training: { losses: number[] | null };
+  /** engine: the engine that trained the model when it was not the built-in one (AlsModel.trainedBy) */
+  training: { losses: number[] | null; engine?: Record<string, unknown> };
   /** `als update`s applied since training (present only after one) */
   updates?: Record<string, unknown>[];
   files: Record<string, FileEntry>;

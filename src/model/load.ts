@@ -9,7 +9,7 @@ import { nameListProblem, nameListProblemWords } from '../data/nameList.js';
 import type { CsrMatrix } from '../data/sparse.js';
 import { AlsError } from '../errors.js';
 import { FILES, FORMAT_NAME, FORMAT_VERSION, MANIFEST, TIMINGS, type FileEntry, type FileKey, type Manifest } from './format.js';
-import type { AlsModel, InputSummary, UpdateSummary } from './model.js';
+import type { AlsModel, InputSummary, TrainedBy, UpdateSummary } from './model.js';
 import { NotRegularFile, openRegular, readExactly } from '../data/regularFile.js';
 import {
   checkModelPath,
@@ -136,6 +136,10 @@ function checkManifest(dir: string, manifest: unknown): Manifest {
   const losses = training?.losses;
   if (losses !== undefined && losses !== null && !(Array.isArray(losses) && losses.every((l) => typeof l === 'number' && Number.isFinite(l)))) {
     throw corruptModel(dir, `${MANIFEST} holds losses that are not a list of finite numbers`);
+  }
+  const engine = training?.engine;
+  if (engine !== undefined && !(isObject(engine) && typeof engine.engine === 'string')) {
+    throw corruptModel(dir, `${MANIFEST} names the training engine wrongly`);
   }
   const updates = manifest.updates;
   if (updates !== undefined && !(Array.isArray(updates) && updates.every(isObject))) {
@@ -419,6 +423,7 @@ function openModel(location: ModelLocation, { manifest, fds, version }: ReturnTy
     input: (manifest.input as InputSummary | null) ?? null,
     losses: manifest.training?.losses ?? null,
     ...(Array.isArray(manifest.updates) ? { updates: manifest.updates as unknown as UpdateSummary[] } : {}),
+    ...(manifest.training?.engine ? { trainedBy: manifest.training.engine as TrainedBy } : {}),
     get userFactors() {
       return lazy('userFactors', () => checkFactors(dir, FILES.userFactors, typed(read('userFactors'), Float32Array)));
     },

@@ -27,6 +27,15 @@ export interface UpdateSummary extends InputSummary {
 }
 
 /**
+ * Which training engine made a model other than the built-in one (model.json's training.engine):
+ * for Spark, the master it ran on, Spark's version and the settings Spark was given.
+ */
+export interface TrainedBy {
+  engine: string;
+  [key: string]: unknown;
+}
+
+/**
  * A trained model. One loaded from disk reads each big part on first use, so a query pays
  * only for what it touches.
  */
@@ -55,4 +64,6 @@ export interface AlsModel {
   readonly losses: number[] | null;
   /** the updates applied since training, oldest first (absent: none) */
   readonly updates?: UpdateSummary[];
+  /** the engine that trained it, when not the built-in one (absent: the built-in one) */
+  readonly trainedBy?: TrainedBy;
 }

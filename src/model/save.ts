@@ -212,7 +212,7 @@ export async function saveModel(model: AlsModel, dir: string, timings: Record<st
     // bytes); leaving them out keeps model.json the same on every machine
     options: withoutThreads(model.options),
     input: model.input ? { ...model.input } : null,
-    training: { losses: model.losses },
+    training: { losses: model.losses, ...(model.trainedBy ? { engine: { ...model.trainedBy } } : {}) },
     // only when there are any, so that a freshly trained model's manifest stays as it was
     ...(model.updates && model.updates.length > 0 ? { updates: model.updates.map((u) => ({ ...u })) } : {}),
     files,
