@@ -337,8 +337,8 @@ def first_line(error):
     return text[:300]
 
 
-def read_and_weigh(spark, args, path, fmt):
-    """Reads `path` by als's rules and returns (stats, pair rows DataFrame (u, i, r, w), user ids, item names)."""
+def read_input(spark, args, path, fmt):
+    """Reads `path` by als's rules: (stats, pairs DataFrame (u, i, r), users (user, u), items (key, i, name))."""
     from pyspark.sql import functions as F
     from pyspark.sql import Window
     from pyspark.sql.types import DoubleType, LongType, StringType, StructField, StructType
@@ -403,10 +403,29 @@ def read_and_weigh(spark, args, path, fmt):
     too_big = pairs.filter(F.col("r") > MAX_COUNT).limit(1).collect()
     if too_big:
         raise JobError("input", f"{name}: the counts of one user and item add up to {too_big[0]['r']:.3g}, above the largest count als takes (1e15)")
+    stats = {
+        "rows": used + skipped + zero,
+        "used": used,
+        "skipped": skipped,
+        "skippedExamples": [{"line": l, "reason": r} for l, r in examples],
+        "zeroCounts": zero,
+        "duplicates": used - nnz,
+        "header": header,
+        "lines": lines,
+        "users": n_users,
+        "items": n_items,
+        "interactions": nnz,
+    }
+    return stats, pairs, users, items
 
-    if args.weighting == "linear":
+
+def weigh(pairs, args, weighting, n_items):
+    """The pairs with w(r) as Spark's rating (weighting.ts), checked against the largest confidence."""
+    from pyspark.sql import functions as F
+
+    if weighting == "linear":
         weighted = pairs.withColumn("w", F.col("r"))
-    elif args.weighting == "log":
+    elif weighting == "log":
         weighted = pairs.withColumn("w", F.log1p("r"))
     else:
         k1, b = args.bm25_k1, args.bm25_b
@@ -428,23 +447,10 @@ def read_and_weigh(spark, args, path, fmt):
     if 1 + args.alpha * largest > args.max_confidence:
         raise JobError(
             "input",
-            f"the largest w(r) {largest:.3g} with alpha {args.alpha:g} and weighting {args.weighting} gives the confidence "
+            f"the largest w(r) {largest:.3g} with alpha {args.alpha:g} and weighting {weighting} gives the confidence "
             f"1 + \u03b1\u00b7w(r) = {1 + args.alpha * largest:.3g}, above the {args.max_confidence:g} that training's float32 arithmetic carries",
         )
-    stats = {
-        "rows": used + skipped + zero,
-        "used": used,
-        "skipped": skipped,
-        "skippedExamples": [{"line": l, "reason": r} for l, r in examples],
-        "zeroCounts": zero,
-        "duplicates": used - nnz,
-        "header": header,
-        "lines": lines,
-        "users": n_users,
-        "items": n_items,
-        "interactions": nnz,
-    }
-    return stats, weighted, users, items
+    return weighted
 
 
 def spark_lambda(args, users, items, nnz):
@@ -482,15 +488,21 @@ def describe(spark, args):
     report = []
     for n, (path, fmt) in enumerate(zip(args.input, args.format)):
         try:
-            stats, weighted, _, _ = read_and_weigh(spark, args, path, fmt)
+            stats, pairs, users, items = read_input(spark, args, path, fmt)
         except JobError as error:
             report.append({"input": path, "error": {"code": error.code, "message": str(error)}})
             continue
         if args.write_weights:
-            rows = weighted.orderBy("u", "i").select("u", "i", "r", "w").collect()
-            np.array([(r["u"], r["i"]) for r in rows], dtype="<i4").tofile(os.path.join(args.out, f"pairs.{n}.i32"))
-            np.array([r["r"] for r in rows], dtype="<f4").tofile(os.path.join(args.out, f"counts.{n}.f32"))
-            np.array([r["w"] for r in rows], dtype="<f4").tofile(os.path.join(args.out, f"weights.{n}.f32"))
+            out = os.path.join(args.out, str(n))
+            os.mkdir(out, 0o700)
+            write_lines(os.path.join(out, "user_ids.txt"), (r["user"] for r in users.orderBy("u").collect()))
+            write_lines(os.path.join(out, "item_names.txt"), (r["name"] for r in items.orderBy("i").collect()))
+            rows = pairs.orderBy("u", "i").collect()
+            np.array([(r["u"], r["i"]) for r in rows], dtype="<i4").tofile(os.path.join(out, "pairs.i32"))
+            np.array([r["r"] for r in rows], dtype="<f4").tofile(os.path.join(out, "counts.f32"))
+            for weighting in ("linear", "log", "bm25"):
+                w = weigh(pairs, args, weighting, stats["items"]).orderBy("u", "i").collect()
+                np.array([r["w"] for r in w], dtype="<f4").tofile(os.path.join(out, f"weights.{weighting}.f32"))
         report.append({"input": path, "stats": stats})
     with open(os.path.join(args.out, "result.json"), "w", encoding="utf-8") as f:
         json.dump({"describe": report, "sparkVersion": spark.version}, f)
@@ -503,7 +515,8 @@ def train(spark, args):
     started = time.time()
     progress("read")
     path, fmt = args.input[0], args.format[0]
-    stats, weighted, users, items = read_and_weigh(spark, args, path, fmt)
+    stats, pairs, users, items = read_input(spark, args, path, fmt)
+    weighted = weigh(pairs, args, args.weighting, stats["items"])
     read_seconds = time.time() - started
     if os.environ.get("ALS_TEST_KILL_AT") == "spark-after-read":
         # the crash tests' hook (src/model/killPoint.ts): a job that dies half-way, as a lost driver would

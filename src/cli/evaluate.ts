@@ -9,9 +9,12 @@ import { formatCount, formatSeconds, makeOutput, padEnd, plural, printJson, show
 import { outputDescriptor } from './outputTarget.js';
 import { startProgress } from './progress.js';
 import { readInput } from './train.js';
+import { addEngineOptions, sparkOptionsFrom, withSparkHint, type EngineCliOptions } from './engineOptions.js';
+import { evaluateWithEngine } from '../eval/evaluateWithEngine.js';
+import { sparkEngine } from '../engines/spark/sparkEngine.js';
 import { addTrainOptions, trainOptionsFrom, type TrainCliOptions } from './trainOptions.js';
 
-interface EvaluateCliOptions extends TrainCliOptions {
+interface EvaluateCliOptions extends TrainCliOptions, EngineCliOptions {
   testFraction: number;
   k: number;
   writeSplit?: string;
@@ -33,9 +36,10 @@ export function registerEvaluate(program: Command): void {
     .option('--test-fraction <x>', 'share of each user\'s items held out, 0 < x < 1', decimal, DEFAULT_TEST_FRACTION)
     .option('-k, --k <n>', 'length of each recommendation list', wholeNumber, DEFAULT_EVAL_K)
     .option('--write-split <dir>', 'also write the split to DIR/train.tsv and DIR/test.tsv ("user <tab> item <tab> count", read back with --format triples)');
-  addTrainOptions(command, `seed of the split and of the random initial factors (default: ${DEFAULT_SPLIT_SEED})`)
+  addEngineOptions(addTrainOptions(command, `seed of the split and of the random initial factors (default: ${DEFAULT_SPLIT_SEED})`))
     .option('--json', 'print the metrics as JSON')
     .option('-q, --quiet', 'no progress bars, no colour')
+    .addHelpText('after', '\nWith --engine spark, the split is made here and its train part written to a private temporary file that Spark reads\n(so the master must see this machine\'s files: local[N], or a cluster sharing them); the factors are scored here.')
     .addOption(new Option('--debug', 'show the stack trace of an error'))
     .addHelpText('after', '\nExamples:\n  als evaluate data/lastfm-2k.tsv\n  als evaluate data/lastfm-2k.tsv -k 20 --factors 32 --json\n  als evaluate data/lastfm-2k.tsv --write-split split')
     .action(runEvaluate);
@@ -47,6 +51,7 @@ async function runEvaluate(file: string, cli: EvaluateCliOptions): Promise<void>
   if (!(cli.k >= 1)) throw new AlsError('usage', `-k must be at least 1, not ${cli.k}`);
   if (cli.writeSplit !== undefined) checkSplitDirectory(cli.writeSplit);
   const seed = cli.seed ?? DEFAULT_SPLIT_SEED;
+  const sparkOptions = sparkOptionsFrom(cli);
   const trainOptions = trainOptionsFrom({ ...cli, seed });
   const data = await readInput(out, file, cli);
   // the same split as the evaluation below (same matrix, fraction and seed), written before the
@@ -61,7 +66,12 @@ async function runEvaluate(file: string, cli: EvaluateCliOptions): Promise<void>
     iterations: trainOptions.iterations,
   });
   let scoreBar: ReturnType<typeof startProgress> | null = null;
-  const result = await evaluate(
+  const evaluation = sparkOptions
+    ? evaluateWithEngine(data, sparkEngine(sparkOptions), { trainOptions, k: cli.k, testFraction: cli.testFraction, seed }).catch((error: unknown) => {
+        throw withSparkHint(error);
+      })
+    : null;
+  const result = await (evaluation ?? evaluate(
     data,
     { trainOptions, k: cli.k, testFraction: cli.testFraction, seed },
     {
@@ -74,7 +84,7 @@ async function runEvaluate(file: string, cli: EvaluateCliOptions): Promise<void>
         scoreBar.update(done);
       },
     },
-  ).finally(() => {
+  )).finally(() => {
     trainBar.stop();
     (scoreBar as ReturnType<typeof startProgress> | null)?.stop();
   });

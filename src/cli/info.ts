@@ -53,6 +53,7 @@ async function runInfo(cli: InfoCliOptions): Promise<void> {
         input: model.input,
         seconds: directory.timings,
         losses: model.losses,
+        ...(model.trainedBy ? { trainedBy: model.trainedBy } : {}),
         files: directory.files,
         totalBytes: directory.totalBytes,
         modified: directory.modified.toISOString(),
@@ -61,6 +62,19 @@ async function runInfo(cli: InfoCliOptions): Promise<void> {
     }
     printInfo(out, cli.model, model, interactions, directory);
   });
+}
+
+/** The options, or for a model another engine trained, that engine and what it was given. */
+function describeTraining(model: AlsModel): string {
+  const by = model.trainedBy;
+  if (by?.engine !== 'spark') return describeOptions(model.options);
+  const o = model.options;
+  const settings = (by.settings ?? {}) as { regParam?: unknown };
+  const regParam = typeof settings.regParam === 'number' ? ` (Spark regParam ${Number(settings.regParam.toPrecision(4))})` : '';
+  return (
+    `Spark ${String(by.sparkVersion)} on ${String(by.master)}: ${plural(o.factors, 'factor')}, ${plural(o.iterations, 'iteration')}, ` +
+    `${o.weighting} α=${o.alpha} λ=${o.regularization}${regParam}, seed ${o.seed}`
+  );
 }
 
 function describeOptions(o: TrainOptions): string {
@@ -94,7 +108,7 @@ function printInfo(out: Output, dir: string, model: AlsModel, interactions: numb
       (cells > 0 ? ` ${c.dim(`(${((100 * interactions) / cells).toFixed(3)}% filled)`)}` : ''),
   );
   const train = directory.timings?.train;
-  out.line(`${label('Trained')}${describeOptions(model.options)}${train === undefined ? '' : ` ${c.dim(`(${formatSeconds(train)})`)}`}`);
+  out.line(`${label('Trained')}${describeTraining(model)}${train === undefined ? '' : ` ${c.dim(`(${formatSeconds(train)})`)}`}`);
   const read = directory.timings?.read;
   out.line(`${label('Input')}${model.input ? describeInput(model.input) : none('not recorded')}${read === undefined || !model.input ? '' : ` ${c.dim(`(${formatSeconds(read)})`)}`}`);
   const losses = model.losses;
