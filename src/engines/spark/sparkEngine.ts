@@ -8,6 +8,7 @@ import { resolveTrainOptions, type TrainOptions } from '../../als/options.js';
 import { MAX_CONFIDENCE } from '../../als/weighting.js';
 import { readSmallFile } from '../../data/regularFile.js';
 import { MAX_COUNT } from '../../data/rows.js';
+import { STDIN_PATH } from '../../data/source.js';
 import { columnCounts, type CsrMatrix } from '../../data/sparse.js';
 import { AlsError } from '../../errors.js';
 import type { AlsModel, TrainedBy } from '../../model/model.js';
@@ -395,6 +396,7 @@ export async function trainWithSpark(
 ): Promise<EngineResult> {
   checkOptions('input', input);
   if (typeof input.file !== 'string' || input.file.length === 0) throw new AlsError('usage', 'input.file must be a non-empty path or URL');
+  if (input.file === STDIN_PATH) throw new AlsError('usage', 'Spark reads its input from a file system, not from standard input: give a path or URL');
   const resolved = { ...resolveTrainOptions(checkOptions('options', options)), lambdaExponent: options.lambdaExponent, lambdaAlpha0: options.lambdaAlpha0 };
   if (resolved.computeLoss) throw new AlsError('usage', 'computeLoss: Spark does not report the loss of its iterations');
   const master = checkSparkOptions(sparkOptions);
