@@ -334,6 +334,28 @@ describe('settings between the engines', () => {
     assert.throws(() => sparkRegularization({ regularization: 1, lambdaExponent: 0.5 }), /lambdaExponent 0\.5 with lambdaAlpha0 0 has no Spark equivalent/);
     assert.throws(() => sparkRegularization({ regularization: 1, lambdaExponent: 1, lambdaAlpha0: 0.1 }), /no Spark equivalent/);
   });
+
+  it('refuses, before anything runs, options of the other engine and input Spark cannot take (one line, exit 2)', async () => {
+    const cases: [string[], RegExp][] = [
+      [['--master', 'local[2]'], /^als: --master is an option of --engine spark$/],
+      [['--spark-conf', 'spark.executor.memory=1g'], /^als: --spark-conf is an option of --engine spark$/],
+      [['--engine', 'spark', '--solver', 'naive'], /^als: --solver is an option of the built-in engine/],
+      [['--engine', 'spark', '--threads', '1'], /^als: --threads is an option of the built-in engine/],
+      [['--engine', 'spark', '--loss'], /^als: --loss is an option of the built-in engine: Spark does not report the loss/],
+      [['--engine', 'spark', '--master', 'local[2]; rm -rf /'], /^als: master must be local, local\[N\], local\[\*\], spark:\/\/HOST:PORT, yarn or k8s:\/\/URL, not "local\[2\]; rm -rf \/"$/],
+      [['--engine', 'spark', '--spark-conf', 'executor.memory=1g'], /^als: Spark setting "executor.memory" is not a spark\.\* name$/],
+      [['--engine', 'spark', '--spark-conf', 'novalue'], /--spark-conf.*expected KEY=VALUE/],
+    ];
+    for (const [extra, pattern] of cases) {
+      const run = await als(['train', SAMPLE, '-m', join(work, 'never'), ...extra]);
+      assert.equal(run.status, 2, `${extra.join(' ')}: ${run.stderr}`);
+      assert.match(run.stderr.trim(), pattern);
+    }
+    const stdin = await als(['train', '-', '--engine', 'spark', '-m', join(work, 'never')]);
+    assert.equal(stdin.status, 2, stdin.stderr);
+    assert.match(oneLine(stdin), /Spark reads its input from a file system, not from standard input/);
+    assert.throws(() => readdirSync(join(work, 'never')), /ENOENT/);
+  });
 });
 
 describe('a real standalone cluster: a master and two workers on 127.0.0.1', { skip, timeout: 10 * 60_000 }, () => {
