@@ -3,13 +3,15 @@
 // side in one run, printed as one table with the targets, and written to bench/results.json.
 // Not part of npm test. Generated data and models are kept in bench/data/ and reused.
 //
-// usage: node bench/run.js [--quick] [--serve] [--no-reference] [--reference-full[-all]] [--baseline REV]
+// usage: node bench/run.js [--quick] [--serve] [--spark] [--no-reference] [--no-spark] [--reference-full[-all]] [--baseline REV]
 //   --quick: small shapes, for checking the script itself; --serve: the serving section alone, on
 //   bench/data/model-full, trained once if missing; the reference section (bench/reference.js:
 //   implicit on the same files, alternating with als) runs on the 2.5M shape unless
 //   --no-reference, and also on the 360K shape with --reference-full (its --all too: -full-all);
 //   --baseline REV: one-shot `als similar` on the full model against the build of git revision
 //   REV too (bench/baseline.js), alternating in this run
+//   the Spark engine (bench/spark.js) against the built-in one on the 2.5M shape unless --no-spark,
+//   or alone with --spark
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
@@ -36,6 +38,7 @@ const baselineAt = process.argv.indexOf('--baseline');
 const baseline = baselineAt === -1 ? null : process.argv[baselineAt + 1];
 if (baselineAt !== -1 && (baseline === undefined || baseline.startsWith('--'))) throw new Error('--baseline needs a git revision');
 const serveOnly = process.argv.includes('--serve');
+const sparkOnly = process.argv.includes('--spark');
 mkdirSync(dataDir, { recursive: true });
 const als = join(root, 'bin', 'als.js');
 
@@ -83,6 +86,18 @@ function finish(resultsFile) {
   }
   console.log(`\nals benchmark, ${results.machine.cpu}, ${results.machine.cores} cores, Node ${results.machine.node}${quick ? ' (quick)' : ''}\n`);
   console.log(lines.join('\n'));
+}
+
+/** The Spark engine against the built-in one on the 2.5M shape (bench/spark.js). */
+async function sparkSection() {
+  const { benchSpark } = await import('./spark.js');
+  await benchSpark({ file: synthFile(SHAPES.medium), label: rowsLabel(SHAPES.medium), rounds: quick ? 1 : 2, dataDir, als, dist, record, log });
+}
+
+if (sparkOnly) {
+  await sparkSection();
+  finish(join(dataDir, quick ? 'results-spark-quick.json' : 'results-spark.json'));
+  process.exit(0);
 }
 
 if (serveOnly) {
@@ -301,6 +316,9 @@ for (const solver of ['cg', 'naive']) {
 
 // --- serving: als serve under load -----------------------------------------------------------
 await servingSection(join(dataDir, 'model-full'));
+
+// --- the Spark engine in the same run --------------------------------------------------------
+if (!process.argv.includes('--no-spark')) await sparkSection();
 
 // --- the reference library in the same run: implicit, alternating with als -------------------
 if (!process.argv.includes('--no-reference')) {

@@ -146,6 +146,8 @@ export function updateModel(model: AlsModel, data: Interactions): UpdateResult {
     updates: [...(model.updates ?? []), summary],
     // an imported model stays one: where it came from is still where its item factors came from
     ...(model.imported ? { imported: model.imported } : {}),
+    // the factors of the users already there are still the engine's
+    ...(model.trainedBy ? { trainedBy: model.trainedBy } : {}),
   };
   // confidences (bm25's item statistics) come from the merged matrix, as a new train would take them
   for (const u of [...added.keys()].sort((a, b) => a - b)) {

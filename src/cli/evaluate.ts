@@ -9,9 +9,12 @@ import { formatCount, formatSeconds, makeOutput, padEnd, plural, printJson, show
 import { outputDescriptor } from './outputTarget.js';
 import { startProgress } from './progress.js';
 import { readInput } from './train.js';
+import { addEngineOptions, sparkOptionsFrom, withSparkHint, type EngineCliOptions } from './engineOptions.js';
+import { evaluateWithEngine } from '../eval/evaluateWithEngine.js';
+import { sparkEngine } from '../engines/spark/sparkEngine.js';
 import { addTrainOptions, trainOptionsForData, trainOptionsFrom, type TrainCliOptions } from './trainOptions.js';
 
-interface EvaluateCliOptions extends TrainCliOptions {
+interface EvaluateCliOptions extends TrainCliOptions, EngineCliOptions {
   seeds?: number[];
   testFraction: number;
   k: number;
@@ -34,7 +37,7 @@ export function registerEvaluate(program: Command): void {
     .option('--test-fraction <x>', 'share of each user\'s items held out, 0 < x < 1', decimal, DEFAULT_TEST_FRACTION)
     .option('-k, --k <n>', 'length of each recommendation list', wholeNumber, DEFAULT_EVAL_K)
     .option('--write-split <dir>', 'also write the split to DIR/train.tsv and DIR/test.tsv ("user <tab> item <tab> count", read back with --format triples)');
-  addTrainOptions(command, `seed of the split and of the random initial factors (default: ${DEFAULT_SPLIT_SEED})`)
+  addEngineOptions(addTrainOptions(command, `seed of the split and of the random initial factors (default: ${DEFAULT_SPLIT_SEED})`))
     .option(
       '--seeds <list>',
       'evaluate on several splits, one per seed (each also seeds the initial factors), e.g. 1,2,3, and print each metric\'s mean ± sample standard deviation over them',
@@ -42,6 +45,7 @@ export function registerEvaluate(program: Command): void {
     )
     .option('--json', 'print the metrics as JSON')
     .option('-q, --quiet', 'no progress bars, no colour')
+    .addHelpText('after', '\nWith --engine spark, the split is made here and its train part written to a private temporary file that Spark reads\n(so the master must see this machine\'s files: local[N], or a cluster sharing them); the factors are scored here.')
     .addOption(new Option('--debug', 'show the stack trace of an error'))
     .addHelpText('after', '\nExamples:\n  als evaluate data/lastfm-2k.tsv\n  als evaluate data/lastfm-2k.tsv -k 20 --factors 32 --json\n  als evaluate data/lastfm-2k.tsv --seeds 1,2,3\n  als evaluate data/lastfm-2k.tsv --write-split split')
     .action(runEvaluate);
@@ -58,6 +62,7 @@ async function runEvaluate(file: string, cli: EvaluateCliOptions): Promise<void>
     return runSeeds(file, cli, cli.seeds, out);
   }
   const seed = cli.seed ?? DEFAULT_SPLIT_SEED;
+  const sparkOptions = sparkOptionsFrom(cli);
   trainOptionsFrom({ ...cli, seed }); // every option checked before the file is read
   const data = await readInput(out, file, cli);
   // the settings not given come from the data's defaults rule, as in als train
@@ -75,7 +80,12 @@ async function runEvaluate(file: string, cli: EvaluateCliOptions): Promise<void>
     iterations: trainOptions.iterations,
   });
   let scoreBar: ReturnType<typeof startProgress> | null = null;
-  const result = await evaluate(
+  const evaluation = sparkOptions
+    ? evaluateWithEngine(data, sparkEngine(sparkOptions), { trainOptions, k: cli.k, testFraction: cli.testFraction, seed }).catch((error: unknown) => {
+        throw withSparkHint(error);
+      })
+    : null;
+  const result = await (evaluation ?? evaluate(
     data,
     { trainOptions, k: cli.k, testFraction: cli.testFraction, seed },
     {
@@ -88,7 +98,7 @@ async function runEvaluate(file: string, cli: EvaluateCliOptions): Promise<void>
         scoreBar.update(done);
       },
     },
-  ).finally(() => {
+  )).finally(() => {
     trainBar.stop();
     (scoreBar as ReturnType<typeof startProgress> | null)?.stop();
   });

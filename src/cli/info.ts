@@ -57,6 +57,7 @@ async function runInfo(cli: InfoCliOptions): Promise<void> {
         ...(model.imported ? { imported: model.imported } : {}),
         seconds: directory.timings,
         losses: model.losses,
+        ...(model.trainedBy ? { trainedBy: model.trainedBy } : {}),
         files: directory.files,
         totalBytes: directory.totalBytes,
         modified: directory.modified.toISOString(),
@@ -65,6 +66,19 @@ async function runInfo(cli: InfoCliOptions): Promise<void> {
     }
     printInfo(out, cli.model, model, interactions, directory);
   });
+}
+
+/** The options, or for a model another engine trained, that engine and what it was given. */
+function describeTraining(model: AlsModel): string {
+  const by = model.trainedBy;
+  if (by?.engine !== 'spark') return describeOptions(model.options);
+  const o = model.options;
+  const settings = (by.settings ?? {}) as { regParam?: unknown };
+  const regParam = typeof settings.regParam === 'number' ? ` (Spark regParam ${Number(settings.regParam.toPrecision(4))})` : '';
+  return (
+    `Spark ${String(by.sparkVersion)} on ${String(by.master)}: ${plural(o.factors, 'factor')}, ${plural(o.iterations, 'iteration')}, ` +
+    `${o.weighting} α=${o.alpha} λ=${o.regularization}${regParam}, seed ${o.seed}`
+  );
 }
 
 function describeOptions(o: TrainOptions): string {
@@ -102,7 +116,7 @@ function printInfo(out: Output, dir: string, model: AlsModel, interactions: numb
     // Spark's model keeps no α or λ: the options shown for a trained model would be als's defaults
     const i = model.imported;
     out.line(`${label('Imported')}Spark ${shown(String(i.sparkVersion))} ALSModel ${shown(String(i.uid))} from ${shown(String(i.from))}, ${plural(model.factors, 'factor')} ${c.dim('(training settings not recorded by Spark)')}`);
-  } else out.line(`${label('Trained')}${describeOptions(model.options)}${train === undefined ? '' : ` ${c.dim(`(${formatSeconds(train)})`)}`}`);
+  } else out.line(`${label('Trained')}${describeTraining(model)}${train === undefined ? '' : ` ${c.dim(`(${formatSeconds(train)})`)}`}`);
   if (model.defaults) out.line(`${label('Rule')}${shown(model.defaults.description)}`);
   const read = directory.timings?.read;
   out.line(`${label('Input')}${model.input ? describeInput(model.input) : none('not recorded')}${read === undefined || !model.input ? '' : ` ${c.dim(`(${formatSeconds(read)})`)}`}`);

@@ -10,8 +10,12 @@ import { addCommonOptions, type CommonOptions } from './parse.js';
 import { addTrainOptions, describeLambda, trainOptionsForData, trainOptionsFrom, type TrainCliOptions } from './trainOptions.js';
 import { formatBytes, formatCount, formatSeconds, makeOutput, plural, printJson, shown, type Output } from './output.js';
 import { startProgress, type Progress } from './progress.js';
+import { addEngineOptions, sparkOptionsFrom, withSparkHint, type EngineCliOptions } from './engineOptions.js';
+import { trainWithSpark, type SparkOptions } from '../engines/spark/sparkEngine.js';
+import type { EngineResult } from '../engines/engine.js';
+import type { TrainOptions } from '../als/options.js';
 
-interface TrainCommandOptions extends CommonOptions, TrainCliOptions {
+interface TrainCommandOptions extends CommonOptions, TrainCliOptions, EngineCliOptions {
   loss?: boolean;
   json?: boolean;
 }
@@ -29,15 +33,20 @@ export function registerTrain(program: Command): void {
   addTrainOptions(command)
     .option('--loss', 'compute and show the loss after every iteration')
     .option('--json', 'print the summary as JSON');
-  addCommonOptions(command).action(runTrain);
+  addEngineOptions(command);
+  addCommonOptions(command)
+    .addHelpText('after', '\nExamples:\n  als train data/lastfm-2k.tsv\n  als train data/lastfm-2k.tsv --engine spark --master local[2]\n  als train hdfs:///data/plays.tsv.gz --engine spark --master spark://head:7077 --spark-conf spark.executor.memory=8g')
+    .action(runTrain);
 }
 
 async function runTrain(file: string, cli: TrainCommandOptions): Promise<void> {
   const out = makeOutput(cli);
   // every option is checked before the file is touched
+  const sparkOptions = sparkOptionsFrom(cli);
   let options = trainOptionsFrom(cli, { computeLoss: Boolean(cli.loss) });
   // a model directory that cannot take the model is refused before the reading and training
   inspectTarget(cli.model);
+  if (sparkOptions) return runSparkTrain(out, file, cli, options, sparkOptions);
 
   const data = await readInput(out, file, cli);
   // the settings not given come from the data's defaults rule (checked above with the plain defaults)
@@ -67,6 +76,75 @@ async function runTrain(file: string, cli: TrainCommandOptions): Promise<void> {
   const saved = await saveModel(model, cli.model, { read: data.stats.seconds, train: model.seconds }, { onLockWait: lockWaitNotice(out, cli.model) });
   const timings = { read: data.stats.seconds, train: model.seconds, save: (performance.now() - saveStarted) / 1000 };
   printSummary(out, cli, data, model, timings, saved.bytes, chosen.said);
+}
+
+/** What the Spark engine's stages are called on the progress line. */
+const SPARK_STAGES: Record<string, string> = {
+  start: 'starting Spark',
+  read: 'reading the input',
+  train: 'training',
+  collect: 'collecting the factors',
+  done: 'stopping Spark',
+};
+
+/** `als train --engine spark`: the job reads and trains on Spark; the model is saved here. */
+async function runSparkTrain(out: Output, file: string, cli: TrainCommandOptions, options: TrainOptions, sparkOptions: SparkOptions): Promise<void> {
+  const bar = startProgress(out.interactive, 'Spark    | {stage} | {seconds} s', 1, { stage: SPARK_STAGES.start, seconds: '0' });
+  const started = performance.now();
+  let stage = SPARK_STAGES.start;
+  const ticker = setInterval(() => bar.update(0, { stage, seconds: ((performance.now() - started) / 1000).toFixed(0) }), 1000);
+  let result: EngineResult;
+  try {
+    result = await trainWithSpark({ file, format: cli.format, strict: cli.strict }, options, sparkOptions, {
+      onStage: (name) => {
+        stage = SPARK_STAGES[name] ?? name;
+        bar.update(0, { stage, seconds: ((performance.now() - started) / 1000).toFixed(0) });
+      },
+    });
+  } catch (error) {
+    throw withSparkHint(error);
+  } finally {
+    clearInterval(ticker);
+    bar.stop();
+  }
+  const { model, stats } = result;
+  if (stats.skipped > 0) {
+    const examples = stats.skippedExamples.map((s) => `line ${s.line}: ${s.reason}`).join('; ');
+    out.warn(`${stats.file}: skipped ${plural(stats.skipped, 'malformed row')} (${examples}${stats.skipped > stats.skippedExamples.length ? '; …' : ''}); --strict makes them an error`);
+  }
+  const saveStarted = performance.now();
+  const saved = await saveModel(model, cli.model, { read: result.seconds.read, train: result.seconds.train }, { onLockWait: lockWaitNotice(out, cli.model) });
+  const save = (performance.now() - saveStarted) / 1000;
+  const interactions = model.userItems.indptr[model.users];
+  const by = model.trainedBy as unknown as { master: string; sparkVersion: string; settings: { regParam: number } };
+  if (cli.json) {
+    printJson({
+      model: cli.model,
+      engine: 'spark',
+      users: model.users,
+      items: model.items,
+      interactions,
+      read: { ...stats },
+      options: model.options,
+      spark: model.trainedBy,
+      seconds: { ...result.seconds, save },
+    });
+    return;
+  }
+  if (out.quiet) return;
+  const c = out.color;
+  const o = model.options;
+  const label = (text: string) => c.bold(text.padEnd(9));
+  out.line(
+    `${label('Read')}${stats.file}: ${plural(stats.rows, 'row')}${stats.header ? ' (line 1 taken as a header)' : ''}, ${formatCount(stats.skipped)} skipped, ` +
+      `${formatCount(stats.zeroCounts)} with count 0, ${plural(stats.duplicates, 'duplicate')} summed ${c.dim('(by Spark)')}`,
+  );
+  out.line(`${label('Matrix')}${plural(model.users, 'user')} × ${plural(model.items, 'item')}, ${plural(interactions, 'interaction')}`);
+  out.line(
+    `${label('Trained')}Spark ${by.sparkVersion} on ${by.master}, ${plural(o.factors, 'factor')}, ${plural(o.iterations, 'iteration')}, ${o.weighting} α=${o.alpha} ` +
+      `λ=${o.regularization} (Spark regParam ${Number(by.settings.regParam.toPrecision(4))}) ${c.dim(`(${formatSeconds(result.seconds.total)} with Spark's start-up)`)}`,
+  );
+  out.line(`${label('Saved')}${shown(cli.model)} ${c.dim(`(${formatBytes(saved.bytes)}, ${formatSeconds(save)})`)}`);
 }
 
 /** Reads the interactions file with a progress bar and warns about skipped rows. */

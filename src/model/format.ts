@@ -48,7 +48,11 @@ export interface Manifest {
   interactions: number;
   options: Record<string, unknown>;
   input: Record<string, unknown> | null;
-  training: { losses: number[] | null; defaults?: Record<string, unknown> };
+  /**
+   * defaults: the rule that chose the settings not given; engine: the engine that trained the model
+   * when it was not the built-in one (AlsModel.trainedBy)
+   */
+  training: { losses: number[] | null; defaults?: Record<string, unknown>; engine?: Record<string, unknown> };
   /** `als update`s applied since training (present only after one) */
   updates?: Record<string, unknown>[];
   /** where an imported model came from (present only for one: `als import`) */

@@ -9,7 +9,7 @@ import { nameListProblem, nameListProblemWords } from '../data/nameList.js';
 import type { CsrMatrix } from '../data/sparse.js';
 import { AlsError } from '../errors.js';
 import { FILES, FORMAT_NAME, FORMAT_VERSION, MANIFEST, TIMINGS, type FileEntry, type FileKey, type Manifest } from './format.js';
-import type { AlsModel, AppliedDefaults, ImportSummary, InputSummary, UpdateSummary } from './model.js';
+import type { AlsModel, AppliedDefaults, ImportSummary, InputSummary, TrainedBy, UpdateSummary } from './model.js';
 import { NotRegularFile, openRegular, readExactly, readInto } from '../data/regularFile.js';
 import type { Kernels } from '../kernels/types.js';
 import {
@@ -141,6 +141,10 @@ function checkManifest(dir: string, manifest: unknown): Manifest {
   const defaults = training?.defaults;
   if (defaults !== undefined && !(isObject(defaults) && typeof defaults.rule === 'string' && typeof defaults.description === 'string' && isObject(defaults.options))) {
     throw corruptModel(dir, `${MANIFEST} holds a defaults rule that is not { rule, description, options }`);
+  }
+  const engine = training?.engine;
+  if (engine !== undefined && !(isObject(engine) && typeof engine.engine === 'string')) {
+    throw corruptModel(dir, `${MANIFEST} names the training engine wrongly`);
   }
   const updates = manifest.updates;
   if (updates !== undefined && !(Array.isArray(updates) && updates.every(isObject))) {
@@ -447,6 +451,7 @@ function openModel(location: ModelLocation, { manifest, fds, version }: ReturnTy
     ...(manifest.training?.defaults ? { defaults: manifest.training.defaults as unknown as AppliedDefaults } : {}),
     ...(Array.isArray(manifest.updates) ? { updates: manifest.updates as unknown as UpdateSummary[] } : {}),
     ...(isObject(manifest.imported) ? { imported: manifest.imported as unknown as ImportSummary } : {}),
+    ...(manifest.training?.engine ? { trainedBy: manifest.training.engine as TrainedBy } : {}),
     get userFactors() {
       return lazy('userFactors', () => checkFactors(dir, FILES.userFactors, factorFile('userFactors')));
     },

@@ -49,6 +49,15 @@ export interface ImportSummary {
 }
 
 /**
+ * Which training engine made a model other than the built-in one (model.json's training.engine):
+ * for Spark, the master it ran on, Spark's version and the settings Spark was given.
+ */
+export interface TrainedBy {
+  engine: string;
+  [key: string]: unknown;
+}
+
+/**
  * A trained model. One loaded from disk reads each big part on first use, so a query pays
  * only for what it touches.
  */
@@ -84,6 +93,8 @@ export interface AlsModel {
   readonly defaults?: AppliedDefaults;
   /** where the model was imported from (absent: trained by als) */
   readonly imported?: ImportSummary;
+  /** the engine that trained it, when not the built-in one (absent: the built-in one) */
+  readonly trainedBy?: TrainedBy;
 }
 
 /** A defaults rule as applied to a training (DefaultsRule with only the options it set). */

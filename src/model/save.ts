@@ -212,7 +212,11 @@ export async function saveModel(model: AlsModel, dir: string, timings: Record<st
     // bytes); leaving them out keeps model.json the same on every machine
     options: withoutThreads(model.options),
     input: model.input ? { ...model.input } : null,
-    training: { losses: model.losses, ...(model.defaults ? { defaults: { ...model.defaults, options: { ...model.defaults.options } } } : {}) },
+    training: {
+      losses: model.losses,
+      ...(model.defaults ? { defaults: { ...model.defaults, options: { ...model.defaults.options } } } : {}),
+      ...(model.trainedBy ? { engine: { ...model.trainedBy } } : {}),
+    },
     // only when there are any, so that a freshly trained model's manifest stays as it was
     ...(model.updates && model.updates.length > 0 ? { updates: model.updates.map((u) => ({ ...u })) } : {}),
     ...(model.imported ? { imported: { ...model.imported } } : {}),
