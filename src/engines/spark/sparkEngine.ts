@@ -54,7 +54,10 @@ function checkSparkOptions(options: SparkOptions): string {
   checkOptions('sparkOptions', options);
   const master = options.master ?? DEFAULT_MASTER;
   if (typeof master !== 'string' || master.length > 1000 || !MASTER.test(master)) {
-    throw new AlsError('usage', `master must be local, local[N], local[*], spark://HOST:PORT, yarn or k8s://URL, not ${valueForMessage(master)}`);
+    throw new AlsError(
+      'usage',
+      `master must be local, local[N], local[*], spark://HOST:PORT, yarn or k8s://URL, not ${valueForMessage(master)}`,
+    );
   }
   for (const [key, value] of Object.entries(options.conf ?? {})) {
     if (!CONF_KEY.test(key)) throw new AlsError('usage', `Spark setting ${valueForMessage(key)} is not a spark.* name`);
@@ -173,10 +176,20 @@ interface JobEnd {
  * in its own process group so that a time limit or an interrupt stops Spark's JVM and Python
  * processes together.
  */
-async function runJob(sparkSubmit: string, args: string[], log: string, options: SparkOptions, onStage: (stage: string) => void): Promise<JobEnd> {
+async function runJob(
+  sparkSubmit: string,
+  args: string[],
+  log: string,
+  options: SparkOptions,
+  onStage: (stage: string) => void,
+): Promise<JobEnd> {
   const logStream = createWriteStream(log, { flags: 'wx', mode: 0o600 });
   await new Promise<void>((done, fail) => logStream.once('open', () => done()).once('error', fail));
-  const child = spawn(sparkSubmit, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: options.env ?? process.env });
+  const child = spawn(sparkSubmit, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+    env: options.env ?? process.env,
+  });
   const stopGroup = (signal: NodeJS.Signals) => {
     try {
       if (child.pid !== undefined) process.kill(-child.pid, signal);
@@ -247,7 +260,10 @@ async function readOutput(dir: string, name: string, bytes: number): Promise<Buf
 }
 
 function jobBroken(what: string): AlsError {
-  return new AlsError('input', `the Spark job's output is not what als expects (${what}); is spark/als_train.py the one of this als?`);
+  return new AlsError(
+    'input',
+    `the Spark job's output is not what als expects (${what}); is spark/als_train.py the one of this als?`,
+  );
 }
 
 function isCount(value: unknown): value is number {
@@ -263,12 +279,30 @@ function readResult(dir: string): JobResult {
     throw jobBroken(`result.json: ${(error as Error).message}`);
   }
   const s = result?.stats;
-  const counts = ['rows', 'used', 'skipped', 'zeroCounts', 'duplicates', 'lines', 'users', 'items', 'interactions'] as const;
-  if (typeof s !== 'object' || s === null || !counts.every((key) => isCount(s[key])) || typeof s.header !== 'boolean' || !Array.isArray(s.skippedExamples)) {
+  const counts = [
+    'rows',
+    'used',
+    'skipped',
+    'zeroCounts',
+    'duplicates',
+    'lines',
+    'users',
+    'items',
+    'interactions',
+  ] as const;
+  if (
+    typeof s !== 'object' ||
+    s === null ||
+    !counts.every((key) => isCount(s[key])) ||
+    typeof s.header !== 'boolean' ||
+    !Array.isArray(s.skippedExamples)
+  ) {
     throw jobBroken('result.json lacks the statistics of the read');
   }
-  if (s.users < 1 || s.items < 1 || s.interactions < 1 || s.interactions > s.users * s.items) throw jobBroken('result.json gives impossible shapes');
-  if (typeof result.sparkVersion !== 'string' || typeof result.master !== 'string') throw jobBroken('result.json lacks the Spark version or master');
+  if (s.users < 1 || s.items < 1 || s.interactions < 1 || s.interactions > s.users * s.items)
+    throw jobBroken('result.json gives impossible shapes');
+  if (typeof result.sparkVersion !== 'string' || typeof result.master !== 'string')
+    throw jobBroken('result.json lacks the Spark version or master');
   return result;
 }
 
@@ -276,7 +310,8 @@ function readResult(dir: string): JobResult {
 async function readNames(dir: string, name: string, expected: number): Promise<string[]> {
   const text = await fs.readFile(join(dir, name), 'utf8');
   const names = text.split('\n');
-  if (names.pop() !== '' || names.length !== expected) throw jobBroken(`${name} holds ${names.length} names, not ${expected}`);
+  if (names.pop() !== '' || names.length !== expected)
+    throw jobBroken(`${name} holds ${names.length} names, not ${expected}`);
   return names;
 }
 
@@ -295,7 +330,6 @@ function buildMatrix(pairs: Int32Array, counts: Float32Array, users: number, ite
     }
     const c = counts[n];
     if (!(c > 0 && c <= MAX_COUNT)) throw jobBroken(`pair ${n} has the count ${c}`);
-    if (u > previousUser) previousItem = -1;
     indptr[u + 1]++;
     indices[n] = i;
     previousUser = u;
@@ -312,7 +346,13 @@ function buildMatrix(pairs: Int32Array, counts: Float32Array, users: number, ite
  * Refuses factors that cannot be scored, as the built-in training does (firstBadFactor: not finite
  * or beyond ±MAX_FACTOR), and a side whose factors are all 0 (every score would be 0).
  */
-function checkFactors(side: 'user' | 'item', factors: Float32Array, f: number, options: TrainOptions, regParam: unknown): void {
+function checkFactors(
+  side: 'user' | 'item',
+  factors: Float32Array,
+  f: number,
+  options: TrainOptions,
+  regParam: unknown,
+): void {
   const bad = firstBadFactor(factors);
   const settings = `weighting ${options.weighting}, alpha ${num(options.alpha)}, lambda ${num(options.regularization)} (Spark's regParam ${typeof regParam === 'number' ? num(Number(regParam.toPrecision(4))) : '?'})`;
   if (bad !== -1) {
@@ -323,19 +363,35 @@ function checkFactors(side: 'user' | 'item', factors: Float32Array, f: number, o
     );
   }
   if (factors.length > 0 && factors.every((x) => x === 0)) {
-    throw new AlsError('input', `Spark's ALS returned ${side} factors that are all 0, with ${settings}: lower lambda. No model was made.`);
+    throw new AlsError(
+      'input',
+      `Spark's ALS returned ${side} factors that are all 0, with ${settings}: lower lambda. No model was made.`,
+    );
   }
 }
 
 /** Turns the end of a failed job into one line, naming the log. */
-async function jobFailure(end: JobEnd, dir: string, log: string, file: string, sparkSubmit: string, timeoutMs: number | undefined): Promise<AlsError> {
+async function jobFailure(
+  end: JobEnd,
+  dir: string,
+  log: string,
+  file: string,
+  sparkSubmit: string,
+  timeoutMs: number | undefined,
+): Promise<AlsError> {
   const where = `the Spark log is ${log}`;
   if (end.error) return new AlsError('usage', `${sparkSubmit} cannot be run (${end.error.code ?? end.error.message})`);
   if (end.timedOut) {
-    return new AlsError('input', `the Spark job did not finish within ${num((timeoutMs ?? 0) / 1000)} s and was stopped (the cluster may have no free executors); ${where}`);
+    return new AlsError(
+      'input',
+      `the Spark job did not finish within ${num((timeoutMs ?? 0) / 1000)} s and was stopped (the cluster may have no free executors); ${where}`,
+    );
   }
   try {
-    const refusal = JSON.parse(readSmallFile(join(dir, 'error.json'), 1 << 16).toString('utf8')) as { code?: unknown; message?: unknown };
+    const refusal = JSON.parse(readSmallFile(join(dir, 'error.json'), 1 << 16).toString('utf8')) as {
+      code?: unknown;
+      message?: unknown;
+    };
     if (typeof refusal.message === 'string') {
       const code = refusal.code === 'usage' ? 'usage' : 'input';
       return new AlsError(code, `${refusal.message.split('\n')[0]} (${where})`);
@@ -395,10 +451,16 @@ export async function trainWithSpark(
   callbacks: EngineCallbacks = {},
 ): Promise<EngineResult> {
   checkOptions('input', input);
-  if (typeof input.file !== 'string' || input.file.length === 0) throw new AlsError('usage', 'input.file must be a non-empty path or URL');
-  if (input.file === STDIN_PATH) throw new AlsError('usage', 'Spark reads its input from a file system, not from standard input: give a path or URL');
+  if (typeof input.file !== 'string' || input.file.length === 0)
+    throw new AlsError('usage', 'input.file must be a non-empty path or URL');
+  if (input.file === STDIN_PATH)
+    throw new AlsError(
+      'usage',
+      'Spark reads its input from a file system, not from standard input: give a path or URL',
+    );
   const resolved = resolveTrainOptions(checkOptions('options', options));
-  if (resolved.computeLoss) throw new AlsError('usage', 'computeLoss: Spark does not report the loss of its iterations');
+  if (resolved.computeLoss)
+    throw new AlsError('usage', 'computeLoss: Spark does not report the loss of its iterations');
   const master = checkSparkOptions(sparkOptions);
   const env = sparkOptions.env ?? process.env;
   const sparkSubmit = findSparkSubmit(sparkOptions.sparkSubmit, env);
@@ -439,7 +501,8 @@ export async function trainWithSpark(
     const f = resolved.factors;
     const userIds = await readNames(dir, 'user_ids.txt', users);
     const itemNames = await readNames(dir, 'item_names.txt', items);
-    const f32 = (buffer: Buffer) => new Float32Array(buffer.buffer.slice(buffer.byteOffset, buffer.byteOffset + buffer.length));
+    const f32 = (buffer: Buffer) =>
+      new Float32Array(buffer.buffer.slice(buffer.byteOffset, buffer.byteOffset + buffer.length));
     const userFactors = f32(await readOutput(dir, 'user_factors.f32', users * f * 4));
     const itemFactors = f32(await readOutput(dir, 'item_factors.f32', items * f * 4));
     checkFactors('user', userFactors, f, resolved, result.settings?.regParam);
@@ -479,7 +542,16 @@ export async function trainWithSpark(
       userItems,
       itemListeners: columnCounts(userItems),
       options: trainOptions,
-      input: { file: input.file, format: input.format, rows: s.rows, used: s.used, skipped: s.skipped, zeroCounts: s.zeroCounts, duplicates: s.duplicates, header: s.header },
+      input: {
+        file: input.file,
+        format: input.format,
+        rows: s.rows,
+        used: s.used,
+        skipped: s.skipped,
+        zeroCounts: s.zeroCounts,
+        duplicates: s.duplicates,
+        header: s.header,
+      },
       losses: null,
       trainedBy,
     };
