@@ -4,7 +4,27 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 const nodeGlobals = Object.fromEntries(
-  ['process', 'console', 'Buffer', 'URL', 'URLSearchParams', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate', 'performance', 'fetch', 'AbortController', 'TextDecoder', 'TextEncoder', 'SharedArrayBuffer', 'WebAssembly', 'structuredClone', 'queueMicrotask'].map((name) => [name, 'readonly']),
+  [
+    'process',
+    'console',
+    'Buffer',
+    'URL',
+    'URLSearchParams',
+    'setTimeout',
+    'clearTimeout',
+    'setInterval',
+    'clearInterval',
+    'setImmediate',
+    'performance',
+    'fetch',
+    'AbortController',
+    'TextDecoder',
+    'TextEncoder',
+    'SharedArrayBuffer',
+    'WebAssembly',
+    'structuredClone',
+    'queueMicrotask',
+  ].map((name) => [name, 'readonly']),
 );
 
 export default tseslint.config(
@@ -30,7 +50,15 @@ export default tseslint.config(
       // node:test's describe/it return promises that the runner itself awaits
       '@typescript-eslint/no-floating-promises': [
         'error',
-        { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['describe', 'it', 'test', 'suite', 'before', 'after', 'beforeEach', 'afterEach'] }] },
+        {
+          allowForKnownSafeCalls: [
+            {
+              from: 'package',
+              package: 'node:test',
+              name: ['describe', 'it', 'test', 'suite', 'before', 'after', 'beforeEach', 'afterEach'],
+            },
+          ],
+        },
       ],
     },
   },

@@ -7,7 +7,10 @@ import { join } from 'node:path';
 
 /** bin/als.js of revision `rev`, built in dataDir; throws when git cannot find the revision. */
 export function baselineBuild(root, dataDir, rev, log) {
-  const commit = execFileSync('git', ['rev-parse', '--verify', `${rev}^{commit}`], { cwd: root, encoding: 'utf8' }).trim();
+  const commit = execFileSync('git', ['rev-parse', '--verify', `${rev}^{commit}`], {
+    cwd: root,
+    encoding: 'utf8',
+  }).trim();
   const dir = join(dataDir, `baseline-${commit.slice(0, 12)}`);
   const bin = join(dir, 'bin', 'als.js');
   if (existsSync(join(dir, 'dist', 'src', 'cli', 'main.js'))) return { bin, commit };
@@ -17,6 +20,7 @@ export function baselineBuild(root, dataDir, rev, log) {
   execFileSync('sh', ['-c', `git archive ${commit} | tar -x -C "$1"`, 'sh', dir], { cwd: root });
   symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'));
   const built = spawnSync('npm', ['run', 'build'], { cwd: dir, encoding: 'utf8' });
-  if (built.status !== 0) throw new Error(`baseline ${commit.slice(0, 12)} did not build: ${built.stderr.slice(-2000)}`);
+  if (built.status !== 0)
+    throw new Error(`baseline ${commit.slice(0, 12)} did not build: ${built.stderr.slice(-2000)}`);
   return { bin, commit };
 }

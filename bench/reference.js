@@ -28,7 +28,10 @@ export function findReference(log) {
   const python = process.env.PYTHON ?? 'python3';
   const probe = () => {
     try {
-      return execFileSync(python, ['-c', 'import implicit, pandas, scipy; print(implicit.__version__)'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+      return execFileSync(python, ['-c', 'import implicit, pandas, scipy; print(implicit.__version__)'], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      }).trim();
     } catch {
       return null;
     }
@@ -73,14 +76,38 @@ const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.l
 
 /** `als train` as a user runs it: the whole process, its --json summary. */
 async function alsTrain(file, model, solver, iterations) {
-  const { wall, stdout } = await timed(process.execPath, [als, 'train', file, '--model', model, '--solver', solver, '--factors', String(FACTORS), '--iterations', String(iterations), '--threads', String(THREADS), '--json']);
+  const { wall, stdout } = await timed(process.execPath, [
+    als,
+    'train',
+    file,
+    '--model',
+    model,
+    '--solver',
+    solver,
+    '--factors',
+    String(FACTORS),
+    '--iterations',
+    String(iterations),
+    '--threads',
+    String(THREADS),
+    '--json',
+  ]);
   const summary = JSON.parse(stdout);
-  return { process: wall, read: summary.seconds.read, perIteration: summary.seconds.train / iterations, peakRss: summary.peakRssBytes };
+  return {
+    process: wall,
+    read: summary.seconds.read,
+    perIteration: summary.seconds.train / iterations,
+    peakRss: summary.peakRssBytes,
+  };
 }
 
 /** `als recommend --all` / `similar --all` into a file: the seconds its summary line gives (scoring and writing, not loading). */
 async function alsAll(command, model, output) {
-  const { stdout, stderr } = await timed(process.execPath, [als, command, '--all', '--model', model, '--output', output], { ...process.env, NO_COLOR: '1' });
+  const { stdout, stderr } = await timed(
+    process.execPath,
+    [als, command, '--all', '--model', model, '--output', output],
+    { ...process.env, NO_COLOR: '1' },
+  );
   const seconds = /\((\d+(?:\.\d+)?) s\)\s*$/m.exec(stdout + stderr);
   if (!seconds) throw new Error(`no time in the output of als ${command} --all: ${stdout}${stderr}`);
   return Number(seconds[1]);
@@ -88,7 +115,19 @@ async function alsAll(command, model, output) {
 
 /** implicit_ref.py on `file`: its JSON and the process's wall seconds. */
 async function implicitRun(reference, file, solver, iterations, all) {
-  const { wall, stdout } = await timed(reference.python, [script, file, '--factors', String(FACTORS), '--iterations', String(iterations), '--threads', String(THREADS), '--solver', solver, ...(all ? ['--all'] : [])]);
+  const { wall, stdout } = await timed(reference.python, [
+    script,
+    file,
+    '--factors',
+    String(FACTORS),
+    '--iterations',
+    String(iterations),
+    '--threads',
+    String(THREADS),
+    '--solver',
+    solver,
+    ...(all ? ['--all'] : []),
+  ]);
   const result = JSON.parse(stdout.trim().split('\n').pop());
   return { ...result.seconds, wall, peakRss: result.peakRssBytes };
 }
@@ -114,14 +153,29 @@ export async function compareOn({ label, file, rounds, all, exact, reference, re
       record(group, `${what}: als / implicit`, `${alsValue.toPrecision(3)} / ${implicitValue.toPrecision(3)}`, 's');
       record(group, `${what}: ratio`, alsValue / implicitValue, '×', target);
     };
-    pair('whole train process, CG 64 factors, 15 iterations, 2 threads', pick(a, 'process'), pick(b, 'wall'), targets.process);
+    pair(
+      'whole train process, CG 64 factors, 15 iterations, 2 threads',
+      pick(a, 'process'),
+      pick(b, 'wall'),
+      targets.process,
+    );
     pair('read + matrix', pick(a, 'read'), pick(b, 'read'));
     pair('CG s/iteration', pick(a, 'perIteration'), pick(b, 'perIteration'));
-    record(group, 'peak RSS of the train process: als / implicit', `${(pick(a, 'peakRss') / 2 ** 30).toFixed(2)} / ${(pick(b, 'peakRss') / 2 ** 30).toFixed(2)}`, 'GiB');
+    record(
+      group,
+      'peak RSS of the train process: als / implicit',
+      `${(pick(a, 'peakRss') / 2 ** 30).toFixed(2)} / ${(pick(b, 'peakRss') / 2 ** 30).toFixed(2)}`,
+      'GiB',
+    );
     if (exact) {
       const ea = await alsTrain(file, join(work, 'exact'), 'naive', EXACT_ITERATIONS);
       const eb = await implicitRun(reference, file, 'cholesky', EXACT_ITERATIONS, false);
-      pair(`exact s/iteration (als naive, implicit Cholesky; ${EXACT_ITERATIONS} iterations)`, ea.perIteration, eb.perIteration, targets.exact);
+      pair(
+        `exact s/iteration (als naive, implicit Cholesky; ${EXACT_ITERATIONS} iterations)`,
+        ea.perIteration,
+        eb.perIteration,
+        targets.exact,
+      );
     }
     if (all) {
       // the CG model of the last round answers; implicit fits its own and times its batched calls
@@ -139,12 +193,19 @@ export async function compareOn({ label, file, rounds, all, exact, reference, re
 // --- standalone ------------------------------------------------------------------------------
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const { values } = parseArgs({
-    options: { rounds: { type: 'string', default: '3' }, full: { type: 'boolean' }, 'full-all': { type: 'boolean' }, quick: { type: 'boolean' } },
+    options: {
+      rounds: { type: 'string', default: '3' },
+      full: { type: 'boolean' },
+      'full-all': { type: 'boolean' },
+      quick: { type: 'boolean' },
+    },
   });
   const log = (text) => process.stderr.write(`bench: ${text}\n`);
   const record = (group, what, value, unit, target) => {
     const shown = typeof value !== 'number' ? value : Math.abs(value) >= 100 ? value.toFixed(0) : value.toPrecision(3);
-    log(`${group} | ${what}: ${shown} ${unit}${target ? ` (target ${target.text}: ${target.test(value) ? 'met' : 'NOT met'})` : ''}`);
+    log(
+      `${group} | ${what}: ${shown} ${unit}${target ? ` (target ${target.text}: ${target.test(value) ? 'met' : 'NOT met'})` : ''}`,
+    );
   };
   const atMost = (limit) => ({ text: `≤ ${limit}`, test: (v) => v <= limit });
   const reference = findReference(log);
@@ -154,8 +215,30 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   }
   const { medium, full } = shapes(values.quick);
   const rounds = Number(values.rounds);
-  await compareOn({ label: rowsLabel(medium), file: synthFile(medium, log), rounds, all: true, exact: true, reference, record, atMost, log, targets: { process: atMost(0.5), exact: atMost(0.5), all: atMost(1.0) } });
+  await compareOn({
+    label: rowsLabel(medium),
+    file: synthFile(medium, log),
+    rounds,
+    all: true,
+    exact: true,
+    reference,
+    record,
+    atMost,
+    log,
+    targets: { process: atMost(0.5), exact: atMost(0.5), all: atMost(1.0) },
+  });
   if (values.full || values['full-all']) {
-    await compareOn({ label: rowsLabel(full), file: synthFile(full, log), rounds: 1, all: Boolean(values['full-all']), exact: false, reference, record, atMost, log, targets: { process: atMost(0.4), all: atMost(1.0) } });
+    await compareOn({
+      label: rowsLabel(full),
+      file: synthFile(full, log),
+      rounds: 1,
+      all: Boolean(values['full-all']),
+      exact: false,
+      reference,
+      record,
+      atMost,
+      log,
+      targets: { process: atMost(0.4), all: atMost(1.0) },
+    });
   }
 }

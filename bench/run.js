@@ -36,7 +36,8 @@ const quick = process.argv.includes('--quick');
 // --baseline REV: one-shot similar measured against the build of an earlier revision too
 const baselineAt = process.argv.indexOf('--baseline');
 const baseline = baselineAt === -1 ? null : process.argv[baselineAt + 1];
-if (baselineAt !== -1 && (baseline === undefined || baseline.startsWith('--'))) throw new Error('--baseline needs a git revision');
+if (baselineAt !== -1 && (baseline === undefined || baseline.startsWith('--')))
+  throw new Error('--baseline needs a git revision');
 const serveOnly = process.argv.includes('--serve');
 const sparkOnly = process.argv.includes('--spark');
 mkdirSync(dataDir, { recursive: true });
@@ -47,7 +48,12 @@ const SHAPES = shapes(quick);
 const results = { date: new Date().toISOString(), quick, machine: machine(), rows: [] };
 
 function machine() {
-  return { cpu: cpus()[0]?.model ?? 'unknown', cores: availableParallelism(), memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
+  return {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: availableParallelism(),
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+  };
 }
 
 function log(text) {
@@ -60,7 +66,9 @@ function record(group, what, value, unit, target) {
   if (target) Object.assign(row, { target: target.text, met: target.test(value) });
   results.rows.push(row);
   const shown = typeof value === 'number' ? (Math.abs(value) >= 100 ? value.toFixed(0) : value.toPrecision(3)) : value;
-  log(`${group} | ${what}: ${shown} ${unit}${target ? ` (target ${target.text}: ${row.met ? 'met' : 'NOT met'})` : ''}`);
+  log(
+    `${group} | ${what}: ${shown} ${unit}${target ? ` (target ${target.text}: ${row.met ? 'met' : 'NOT met'})` : ''}`,
+  );
 }
 
 const atMost = (limit, text) => ({ text: text ?? `≤ ${limit}`, test: (v) => v <= limit });
@@ -81,17 +89,35 @@ function finish(resultsFile) {
   writeFileSync(resultsFile, JSON.stringify(results, null, 2) + '\n');
   const lines = ['| | what | figure | target |', '|---|---|---|---|'];
   for (const row of results.rows) {
-    const figure = typeof row.value === 'number' ? (Math.abs(row.value) >= 100 ? row.value.toFixed(0) : row.value.toPrecision(3)) : row.value;
-    lines.push(`| ${row.group} | ${row.what} | ${figure} ${row.unit} | ${row.target ? `${row.target} ${row.met ? '✓' : '✗ not met'}` : ''} |`);
+    const figure =
+      typeof row.value === 'number'
+        ? Math.abs(row.value) >= 100
+          ? row.value.toFixed(0)
+          : row.value.toPrecision(3)
+        : row.value;
+    lines.push(
+      `| ${row.group} | ${row.what} | ${figure} ${row.unit} | ${row.target ? `${row.target} ${row.met ? '✓' : '✗ not met'}` : ''} |`,
+    );
   }
-  console.log(`\nals benchmark, ${results.machine.cpu}, ${results.machine.cores} cores, Node ${results.machine.node}${quick ? ' (quick)' : ''}\n`);
+  console.log(
+    `\nals benchmark, ${results.machine.cpu}, ${results.machine.cores} cores, Node ${results.machine.node}${quick ? ' (quick)' : ''}\n`,
+  );
   console.log(lines.join('\n'));
 }
 
 /** The Spark engine against the built-in one on the 2.5M shape (bench/spark.js). */
 async function sparkSection() {
   const { benchSpark } = await import('./spark.js');
-  await benchSpark({ file: synthFile(SHAPES.medium), label: rowsLabel(SHAPES.medium), rounds: quick ? 1 : 2, dataDir, als, dist, record, log });
+  await benchSpark({
+    file: synthFile(SHAPES.medium),
+    label: rowsLabel(SHAPES.medium),
+    rounds: quick ? 1 : 2,
+    dataDir,
+    als,
+    dist,
+    record,
+    log,
+  });
 }
 
 if (sparkOnly) {
@@ -104,7 +130,10 @@ if (serveOnly) {
   // the full-scale model of an earlier run, or trained now (once: it is kept in bench/data)
   const model = join(dataDir, quick ? 'model-full-quick' : 'model-full');
   if (!existsSync(join(model, 'model.json'))) {
-    const trained = spawnSync(process.execPath, [als, 'train', synthFile(SHAPES.full), '--model', model, '--quiet'], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
+    const trained = spawnSync(process.execPath, [als, 'train', synthFile(SHAPES.full), '--model', model, '--quiet'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     if (trained.status !== 0) throw new Error(`als train failed: ${trained.stderr}`);
   }
   await servingSection(model);
@@ -125,9 +154,16 @@ let medium;
     times.push((performance.now() - started) / 1000);
   }
   const seconds = median(times);
-  record('read', `${SHAPES.medium.rows / 1e6}M rows (${(mediumBytes / 1e6).toFixed(0)} MB): read + matrix`, seconds, 's', atMost(1.0));
+  record(
+    'read',
+    `${SHAPES.medium.rows / 1e6}M rows (${(mediumBytes / 1e6).toFixed(0)} MB): read + matrix`,
+    seconds,
+    's',
+    atMost(1.0),
+  );
   record('read', 'read speed', mediumBytes / 1e6 / seconds, 'MB/s');
-  if (medium.stats.buildSeconds !== undefined) record('read', 'matrix build (of the above)', medium.stats.buildSeconds, 's');
+  if (medium.stats.buildSeconds !== undefined)
+    record('read', 'matrix build (of the above)', medium.stats.buildSeconds, 's');
 }
 
 // --- training: seconds per iteration -------------------------------------------------------
@@ -151,11 +187,23 @@ for (const solver of ['cg', 'naive']) {
             ? atMost(0.25, '≤ 0.25 (reference library 0.51)')
             : atMost(2.5, '≤ 2.5 (reference library 2.56)')
           : undefined;
-      record('train', `${solver}, ${factors} factors, ${threads} thread${threads > 1 ? 's' : ''}: s per iteration`, seconds, 's', target);
+      record(
+        'train',
+        `${solver}, ${factors} factors, ${threads} thread${threads > 1 ? 's' : ''}: s per iteration`,
+        seconds,
+        's',
+        target,
+      );
     }
   }
   for (const factors of [32, 64, 128]) {
-    record('train', `${solver}, ${factors} factors: 2 threads vs 1`, perIteration[`${solver}/${factors}/1`] / perIteration[`${solver}/${factors}/2`], '×', factors === 64 && solver === 'cg' ? atLeast(1.8) : undefined);
+    record(
+      'train',
+      `${solver}, ${factors} factors: 2 threads vs 1`,
+      perIteration[`${solver}/${factors}/1`] / perIteration[`${solver}/${factors}/2`],
+      '×',
+      factors === 64 && solver === 'cg' ? atLeast(1.8) : undefined,
+    );
   }
 }
 
@@ -175,7 +223,15 @@ for (const solver of ['cg', 'naive']) {
 
   const timeKernel = async (kernels, repeats) => {
     const copy = (array) => kernelCopy(kernels, array);
-    const step = { X: copy(X0), Y: copy(Y), factors: f, indptr: copy(plays.indptr), indices: copy(plays.indices), confidence: copy(confidence), YtY };
+    const step = {
+      X: copy(X0),
+      Y: copy(Y),
+      factors: f,
+      indptr: copy(plays.indptr),
+      indices: copy(plays.indices),
+      confidence: copy(confidence),
+      YtY,
+    };
     let best = Infinity;
     for (let r = 0; r < repeats; r++) {
       step.X.set(X0);
@@ -207,7 +263,15 @@ for (const solver of ['cg', 'naive']) {
     const input = join(dataDir, 'cg-input.bin');
     const Y32 = Float32Array.from(Y);
     const YtY32 = Float32Array.from(YtY);
-    const parts = [Int32Array.from([plays.rows, plays.cols, f, nnz, steps]), plays.indptr, plays.indices, confidence, X0, Y32, YtY32];
+    const parts = [
+      Int32Array.from([plays.rows, plays.cols, f, nnz, steps]),
+      plays.indptr,
+      plays.indices,
+      confidence,
+      X0,
+      Y32,
+      YtY32,
+    ];
     writeFileSync(input, Buffer.concat(parts.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength))));
     const output = join(dataDir, 'cg-output.bin');
     const seconds = Number(execFileSync(binary, [input, output, '5'], { encoding: 'utf8' }).trim());
@@ -233,7 +297,10 @@ for (const solver of ['cg', 'naive']) {
 {
   const model = join(dataDir, 'model-full');
   const started = performance.now();
-  const trained = spawnSync(process.execPath, [als, 'train', fullFile, '--model', model, '--json', '--quiet'], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  const trained = spawnSync(process.execPath, [als, 'train', fullFile, '--model', model, '--json', '--quiet'], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 26,
+  });
   const wall = (performance.now() - started) / 1000;
   if (trained.status !== 0) throw new Error(`als train failed: ${trained.stderr}`);
   const summary = JSON.parse(trained.stdout);
@@ -262,7 +329,9 @@ for (const solver of ['cg', 'naive']) {
   const cli = [];
   for (let run = 0; run < 5; run++) {
     const t = performance.now();
-    const result = spawnSync(process.execPath, [als, 'similar', artist, '--model', model, '--json'], { encoding: 'utf8' });
+    const result = spawnSync(process.execPath, [als, 'similar', artist, '--model', model, '--json'], {
+      encoding: 'utf8',
+    });
     cli.push(performance.now() - t);
     if (result.status !== 0) throw new Error(`als similar failed: ${result.stderr}`);
   }
@@ -273,14 +342,25 @@ for (const solver of ['cg', 'naive']) {
     const ours = [];
     const theirs = [];
     for (let run = 0; run < 9; run++) {
-      for (const [script, times] of [[als, ours], [bin, theirs]]) {
+      for (const [script, times] of [
+        [als, ours],
+        [bin, theirs],
+      ]) {
         const t = performance.now();
-        const result = spawnSync(process.execPath, [script, 'similar', artist, '--model', model, '--json'], { encoding: 'utf8' });
+        const result = spawnSync(process.execPath, [script, 'similar', artist, '--model', model, '--json'], {
+          encoding: 'utf8',
+        });
         times.push(performance.now() - t);
         if (result.status !== 0) throw new Error(`als similar (${script}) failed: ${result.stderr}`);
       }
     }
-    record('query', `als similar as a CLI process against ${commit.slice(0, 12)}, alternating, medians of 9 (ratio)`, median(ours) / median(theirs), '×', atMost(0.6));
+    record(
+      'query',
+      `als similar as a CLI process against ${commit.slice(0, 12)}, alternating, medians of 9 (ratio)`,
+      median(ours) / median(theirs),
+      '×',
+      atMost(0.6),
+    );
     record('query', `  ${commit.slice(0, 12)}: median`, median(theirs), 'ms');
   }
 
@@ -301,15 +381,27 @@ for (const solver of ['cg', 'naive']) {
     });
     const perSecond = (done - first.count) / ((performance.now() - first.at) / 1000);
     const setup = (first.at - started) / 1000;
-    return { perSecond, full: setup + total / perSecond, label: `${availableParallelism()} threads, ${done - first.count} ${unit}` };
+    return {
+      perSecond,
+      full: setup + total / perSecond,
+      label: `${availableParallelism()} threads, ${done - first.count} ${unit}`,
+    };
   };
   const { writeAllSimilar } = await import(dist('query/similarAll.js'));
   const { writeAllRecommendations } = await import(dist('query/recommendAll.js'));
   const scratch = join(dataDir, 'all.tsv');
-  const similarAll = await allRate((progress) => writeAllSimilar(loaded, scratch, {}, progress), loaded.items, 'artists');
+  const similarAll = await allRate(
+    (progress) => writeAllSimilar(loaded, scratch, {}, progress),
+    loaded.items,
+    'artists',
+  );
   record('query', `als similar --all (${similarAll.label}): artists per second`, similarAll.perSecond, '/s');
   record('query', `als similar --all: all ${loaded.items} artists (extrapolated)`, similarAll.full, 's');
-  const recommendAll = await allRate((progress) => writeAllRecommendations(loaded, scratch, {}, progress), loaded.users, 'users');
+  const recommendAll = await allRate(
+    (progress) => writeAllRecommendations(loaded, scratch, {}, progress),
+    loaded.users,
+    'users',
+  );
   record('query', `als recommend --all (${recommendAll.label}): users per second`, recommendAll.perSecond, '/s');
   record('query', `als recommend --all: all ${loaded.users} users (extrapolated)`, recommendAll.full, 's');
 }
@@ -328,10 +420,30 @@ if (!process.argv.includes('--no-reference')) {
     log('reference: implicit is not available (pip install implicit pandas): the comparison is left out');
   } else {
     const targets = (whole, exact) => ({ process: atMost(whole), exact: atMost(exact), all: atMost(1.0) });
-    await compareOn({ label: rowsLabel(SHAPES.medium), file: mediumFile, rounds: quick ? 1 : 3, all: true, exact: true, reference, record, log, targets: targets(0.5, 0.5) });
+    await compareOn({
+      label: rowsLabel(SHAPES.medium),
+      file: mediumFile,
+      rounds: quick ? 1 : 3,
+      all: true,
+      exact: true,
+      reference,
+      record,
+      log,
+      targets: targets(0.5, 0.5),
+    });
     // the 360K shape: one round of training (about 4 minutes); its --all with --reference-full-all
     if (process.argv.includes('--reference-full') || process.argv.includes('--reference-full-all')) {
-      await compareOn({ label: `${rowsLabel(SHAPES.full)} (the 360K shape)`, file: fullFile, rounds: 1, all: process.argv.includes('--reference-full-all'), exact: false, reference, record, log, targets: targets(0.4, 0.5) });
+      await compareOn({
+        label: `${rowsLabel(SHAPES.full)} (the 360K shape)`,
+        file: fullFile,
+        rounds: 1,
+        all: process.argv.includes('--reference-full-all'),
+        exact: false,
+        reference,
+        record,
+        log,
+        targets: targets(0.4, 0.5),
+      });
     }
   }
 }

@@ -49,14 +49,26 @@ async function child({ model: dir, threads, block, compact }) {
     // the kernels' memory: a view of length 0 sees the whole of it
     const kernelBytes = lease.served.queries.kernels.float32(0).buffer.byteLength;
     lease.release();
-    return { rss: usage.rss, peakRss: process.resourceUsage().maxRSS * 1024, heapUsed: usage.heapUsed, heapTotal: usage.heapTotal, arrayBuffers: usage.arrayBuffers, kernelBytes };
+    return {
+      rss: usage.rss,
+      peakRss: process.resourceUsage().maxRSS * 1024,
+      heapUsed: usage.heapUsed,
+      heapTotal: usage.heapTotal,
+      arrayBuffers: usage.arrayBuffers,
+      kernelBytes,
+    };
   };
   process.on('message', (message) => {
     if (message === 'memory') void settle().then(() => process.send({ memory: memory() }));
     // CPU time of every thread of the server (the scoring worker included), in µs
     if (message === 'cpu') process.send({ cpu: process.cpuUsage() });
     // a reload of the same directory beside the live model, as SIGHUP does
-    if (message === 'reload') void holder.reload({ force: true, reason: 'signal' }).then((outcome) => process.send({ reload: { status: outcome.status, ms: outcome.ms, error: outcome.error?.message } }));
+    if (message === 'reload')
+      void holder
+        .reload({ force: true, reason: 'signal' })
+        .then((outcome) =>
+          process.send({ reload: { status: outcome.status, ms: outcome.ms, error: outcome.error?.message } }),
+        );
     if (message === 'close') void app.close().then(() => process.exit(0));
   });
   await settle();
@@ -94,10 +106,18 @@ async function inProcess(dir, { seconds, threads, block, compact, log }) {
   const pick = seededRandom(7);
   const f = model.factors;
   const { indptr, indices } = model.userItems;
-  const similar = () => queries.similarToRow(Math.floor(pick() * model.items), { count: 10, exclude: [], minItemUsers: DEFAULT_MIN_LISTENERS });
+  const similar = () =>
+    queries.similarToRow(Math.floor(pick() * model.items), {
+      count: 10,
+      exclude: [],
+      minItemUsers: DEFAULT_MIN_LISTENERS,
+    });
   const recommend = () => {
     const u = Math.floor(pick() * model.users);
-    return queries.recommendForVector(model.userFactors.subarray(u * f, u * f + f), { count: 10, exclude: indices.subarray(indptr[u], indptr[u + 1]) });
+    return queries.recommendForVector(model.userFactors.subarray(u * f, u * f + f), {
+      count: 10,
+      exclude: indices.subarray(indptr[u], indptr[u + 1]),
+    });
   };
   const rates = { similar: { 1: [], 64: [] }, recommend: { 1: [], 64: [] } };
   const cpu = { similar: { 1: [], 64: [] }, recommend: { 1: [], 64: [] } };
@@ -114,18 +134,37 @@ async function inProcess(dir, { seconds, threads, block, compact, log }) {
   const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
   const result = {};
   for (const kind of ['similar', 'recommend']) {
-    result[kind] = { single: median(rates[kind][1]), batched: median(rates[kind][64]), cpuSingle: median(cpu[kind][1]), cpuBatched: median(cpu[kind][64]) };
-    log(`in process ${kind}: ${rates[kind][1].map((r) => r.toFixed(0)).join(', ')} /s single; ${rates[kind][64].map((r) => r.toFixed(0)).join(', ')} /s batched (64 in flight)`);
+    result[kind] = {
+      single: median(rates[kind][1]),
+      batched: median(rates[kind][64]),
+      cpuSingle: median(cpu[kind][1]),
+      cpuBatched: median(cpu[kind][64]),
+    };
+    log(
+      `in process ${kind}: ${rates[kind][1].map((r) => r.toFixed(0)).join(', ')} /s single; ${rates[kind][64].map((r) => r.toFixed(0)).join(', ')} /s batched (64 in flight)`,
+    );
   }
   return { ...result, model };
 }
 
 // --- over HTTP ------------------------------------------------------------------------------
 function startServer(dir, threads, block, compact) {
-  const server = fork(self, ['--child', '--model', dir, '--threads', String(threads), ...(block === undefined ? [] : ['--block', String(block)]), ...(compact ? [] : ['--no-compact'])], {
-    execArgv: ['--expose-gc'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
+  const server = fork(
+    self,
+    [
+      '--child',
+      '--model',
+      dir,
+      '--threads',
+      String(threads),
+      ...(block === undefined ? [] : ['--block', String(block)]),
+      ...(compact ? [] : ['--no-compact']),
+    ],
+    {
+      execArgv: ['--expose-gc'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    },
+  );
   const next = () =>
     new Promise((resolve, reject) => {
       const exited = (code) => reject(new Error(`the server exited (${code})`));
@@ -152,23 +191,48 @@ async function hasRoute(url, init) {
  * Runs the serving section; `record(group, what, value, unit, target?)` as bench/run.js's,
  * `atLeast`/`atMost` its targets.
  */
-export async function benchServe({ modelDir, record, atLeast, atMost, log, seconds = 5, threads = availableParallelism(), quick = false, local = true, connections = [1, 8, 64], compact = true, block = undefined }) {
+export async function benchServe({
+  modelDir,
+  record,
+  atLeast,
+  atMost,
+  log,
+  seconds = 5,
+  threads = availableParallelism(),
+  quick = false,
+  local = true,
+  connections = [1, 8, 64],
+  compact = true,
+  block = undefined,
+}) {
   const { default: autocannon } = await import('autocannon');
   const { loadModel, loadedVersion } = await import(dist('model/load.js'));
   const names = loadModel(modelDir);
   const diskBytes = Object.values(loadedVersion(names).sizes).reduce((a, b) => a + b, 0);
   const { itemNames, userIds, items, users } = names;
 
-  local = local ? await inProcess(modelDir, { seconds: quick ? 0.5 : Math.min(2, seconds), threads, block, compact, log }) : null;
+  local = local
+    ? await inProcess(modelDir, { seconds: quick ? 0.5 : Math.min(2, seconds), threads, block, compact, log })
+    : null;
   if (local) record('serve', `in process, similar: single queries (${threads} threads)`, local.similar.single, '/s');
   if (local) {
     record('serve', 'in process, similar: 64 in flight, batched', local.similar.batched, '/s');
     record('serve', 'in process, similar: batched vs single', local.similar.batched / local.similar.single, '×');
-    record('serve', 'in process, similar: CPU per query, single / batched', `${local.similar.cpuSingle.toFixed(2)} / ${local.similar.cpuBatched.toFixed(2)}`, 'ms');
+    record(
+      'serve',
+      'in process, similar: CPU per query, single / batched',
+      `${local.similar.cpuSingle.toFixed(2)} / ${local.similar.cpuBatched.toFixed(2)}`,
+      'ms',
+    );
     record('serve', 'in process, recommend: single queries', local.recommend.single, '/s');
     record('serve', 'in process, recommend: 64 in flight, batched', local.recommend.batched, '/s');
     record('serve', 'in process, recommend: batched vs single', local.recommend.batched / local.recommend.single, '×');
-    record('serve', 'in process, recommend: CPU per query, single / batched', `${local.recommend.cpuSingle.toFixed(2)} / ${local.recommend.cpuBatched.toFixed(2)}`, 'ms');
+    record(
+      'serve',
+      'in process, recommend: CPU per query, single / batched',
+      `${local.recommend.cpuSingle.toFixed(2)} / ${local.recommend.cpuBatched.toFixed(2)}`,
+      'ms',
+    );
   }
 
   const { server, ready, ask } = startServer(modelDir, threads, block, compact);
@@ -192,30 +256,76 @@ export async function benchServe({ modelDir, record, atLeast, atMost, log, secon
       const failed = result.non2xx + result.errors + result.timeouts;
       const cpu = (usage) => (usage.user + usage.system) / 1000;
       // CPU per request does not depend on what else runs on the machine, unlike requests/s
-      record('serve', `${title}, ${connections} connection${connections > 1 ? 's' : ''}: server CPU per request`, (cpu(after) - cpu(before)) / result.requests.total, 'ms');
-      record('serve', `${title}, ${connections} connection${connections > 1 ? 's' : ''}: autocannon CPU per request`, cpu(own) / result.requests.total, 'ms');
-      record('serve', `${title}, ${connections} connection${connections > 1 ? 's' : ''}: requests/s`, result.requests.average, '/s', target?.rate);
-      record('serve', `${title}, ${connections} connection${connections > 1 ? 's' : ''}: latency p50`, result.latency.p50, 'ms');
-      record('serve', `${title}, ${connections} connection${connections > 1 ? 's' : ''}: latency p99`, result.latency.p99, 'ms', target?.p99);
+      record(
+        'serve',
+        `${title}, ${connections} connection${connections > 1 ? 's' : ''}: server CPU per request`,
+        (cpu(after) - cpu(before)) / result.requests.total,
+        'ms',
+      );
+      record(
+        'serve',
+        `${title}, ${connections} connection${connections > 1 ? 's' : ''}: autocannon CPU per request`,
+        cpu(own) / result.requests.total,
+        'ms',
+      );
+      record(
+        'serve',
+        `${title}, ${connections} connection${connections > 1 ? 's' : ''}: requests/s`,
+        result.requests.average,
+        '/s',
+        target?.rate,
+      );
+      record(
+        'serve',
+        `${title}, ${connections} connection${connections > 1 ? 's' : ''}: latency p50`,
+        result.latency.p50,
+        'ms',
+      );
+      record(
+        'serve',
+        `${title}, ${connections} connection${connections > 1 ? 's' : ''}: latency p99`,
+        result.latency.p99,
+        'ms',
+        target?.p99,
+      );
       // the same quantile as the server measures it (from its histogram, at its bucket bounds): the
       // client's figure adds the time autocannon waits for a core, which the server shares
       const histogram = diffHistogram(await serverLatencies(base, route[0], route[1].split('?')[0]), histogramBefore);
       if (histogram !== null) {
-        record('serve', `${title}, ${connections} connection${connections > 1 ? 's' : ''}: answered within 50 ms, as the server measures`, 100 * histogram.within(0.05), '%');
-        record('serve', `${title}, ${connections} connection${connections > 1 ? 's' : ''}: latency p99 as the server measures (bucket bound)`, 1000 * histogram.quantile(0.99), 'ms');
+        record(
+          'serve',
+          `${title}, ${connections} connection${connections > 1 ? 's' : ''}: answered within 50 ms, as the server measures`,
+          100 * histogram.within(0.05),
+          '%',
+        );
+        record(
+          'serve',
+          `${title}, ${connections} connection${connections > 1 ? 's' : ''}: latency p99 as the server measures (bucket bound)`,
+          1000 * histogram.quantile(0.99),
+          'ms',
+        );
       }
       if (failed > 0) record('serve', `${title}, ${connections} connections: failed requests`, failed, '', atMost(0));
       return result.requests.average;
     };
 
-    const similar = { method: 'GET', setupRequest: (request) => ({ ...request, path: `/api/similar/${name(itemNames)}?n=10` }) };
+    const similar = {
+      method: 'GET',
+      setupRequest: (request) => ({ ...request, path: `/api/similar/${name(itemNames)}?n=10` }),
+    };
     let similar64 = 0;
     for (const count of connections) {
       const target = count === 64 ? { rate: atLeast(1500), p99: atMost(50) } : undefined;
       const rate = await run('GET /api/similar/:item', count, similar, target);
       if (count === 64) similar64 = rate;
     }
-    if (local) record('serve', 'similar over HTTP (64 connections) vs in process batched', similar64 / local.similar.batched, '×');
+    if (local)
+      record(
+        'serve',
+        'similar over HTTP (64 connections) vs in process batched',
+        similar64 / local.similar.batched,
+        '×',
+      );
     // as traffic comes: an item asked for in proportion to its users (the answer cache helps)
     const cumulative = new Float64Array(items);
     let sum = 0;
@@ -231,25 +341,45 @@ export async function benchServe({ modelDir, record, atLeast, atMost, log, secon
       }
       return encodeURIComponent(itemNames[low]);
     };
-    const byPopularity = { method: 'GET', setupRequest: (request) => ({ ...request, path: `/api/similar/${popular()}?n=10` }) };
+    const byPopularity = {
+      method: 'GET',
+      setupRequest: (request) => ({ ...request, path: `/api/similar/${popular()}?n=10` }),
+    };
     await run('GET /api/similar/:item, items by popularity', 64, byPopularity);
 
     if (await hasRoute(`${base}/api/recommend/${name(userIds)}`)) {
-      const recommend = { method: 'GET', setupRequest: (request) => ({ ...request, path: `/api/recommend/${name(userIds)}?n=10` }) };
+      const recommend = {
+        method: 'GET',
+        setupRequest: (request) => ({ ...request, path: `/api/recommend/${name(userIds)}?n=10` }),
+      };
       const rate = await run('GET /api/recommend/:user', 64, recommend, { rate: atLeast(1000) });
-      if (local) record('serve', 'recommend over HTTP (64 connections) vs in process batched', rate / local.recommend.batched, '×');
+      if (local)
+        record(
+          'serve',
+          'recommend over HTTP (64 connections) vs in process batched',
+          rate / local.recommend.batched,
+          '×',
+        );
     } else {
       log('GET /api/recommend/:user: the route is not there yet, skipped');
     }
 
     const anonymousBody = () => {
       const count = 3 + Math.floor(pick() * 3);
-      const listed = Array.from({ length: count }, () => ({ name: itemNames[Math.floor(pick() * items)], plays: 1 + Math.floor(pick() * 50) }));
+      const listed = Array.from({ length: count }, () => ({
+        name: itemNames[Math.floor(pick() * items)],
+        plays: 1 + Math.floor(pick() * 50),
+      }));
       return JSON.stringify({ items: listed, n: 10 });
     };
     const json = { 'content-type': 'application/json' };
     if (await hasRoute(`${base}/api/recommend`, { method: 'POST', headers: json, body: anonymousBody() })) {
-      const anonymous = { method: 'POST', path: '/api/recommend', headers: json, setupRequest: (request) => ({ ...request, body: anonymousBody() }) };
+      const anonymous = {
+        method: 'POST',
+        path: '/api/recommend',
+        headers: json,
+        setupRequest: (request) => ({ ...request, body: anonymousBody() }),
+      };
       await run('POST /api/recommend (3–5 items)', 64, anonymous, { rate: atLeast(300) });
     } else {
       log('POST /api/recommend: the route is not there yet, skipped');
@@ -265,24 +395,55 @@ export async function benchServe({ modelDir, record, atLeast, atMost, log, secon
 
     // a reload under load: the model loaded again beside the live one while 64 connections ask
     {
-      const running = load(autocannon, { url: base, connections: 64, duration: Math.max(duration, 4), requests: [similar] });
+      const running = load(autocannon, {
+        url: base,
+        connections: 64,
+        duration: Math.max(duration, 4),
+        requests: [similar],
+      });
       await new Promise((resolve) => setTimeout(resolve, 500));
       const { reload } = await ask('reload');
       const result = await running;
-      record('serve', `reload under load (64 connections of GET /api/similar/:item): ${reload.status}${reload.error ? ` (${reload.error})` : ''}, took`, reload.ms ?? NaN, 'ms');
+      record(
+        'serve',
+        `reload under load (64 connections of GET /api/similar/:item): ${reload.status}${reload.error ? ` (${reload.error})` : ''}, took`,
+        reload.ms ?? NaN,
+        'ms',
+      );
       record('serve', 'reload under load: requests/s while it ran', result.requests.average, '/s');
       record('serve', 'reload under load: latency p99', result.latency.p99, 'ms');
-      record('serve', 'reload under load: failed requests', result.non2xx + result.errors + result.timeouts, '', atMost(0));
+      record(
+        'serve',
+        'reload under load: failed requests',
+        result.non2xx + result.errors + result.timeouts,
+        '',
+        atMost(0),
+      );
     }
 
     const { memory } = await ask('memory');
     record('serve', `model on disk (${users} users, ${items} items)`, diskBytes / 2 ** 20, 'MiB');
     record('serve', 'server RSS after the load runs and the reload (after a GC)', memory.rss / 2 ** 20, 'MiB');
     record('serve', 'server RSS after the reload / model size on disk', memory.rss / diskBytes, '×', atMost(1.5));
-    record('serve', 'server peak RSS (loading: the read arrays and their kernel copies at once)', memory.peakRss / 2 ** 20, 'MiB');
-    record('serve', '  of RSS: kernel memory (factors, compacted candidates, score rows)', memory.kernelBytes / 2 ** 20, 'MiB');
+    record(
+      'serve',
+      'server peak RSS (loading: the read arrays and their kernel copies at once)',
+      memory.peakRss / 2 ** 20,
+      'MiB',
+    );
+    record(
+      'serve',
+      '  of RSS: kernel memory (factors, compacted candidates, score rows)',
+      memory.kernelBytes / 2 ** 20,
+      'MiB',
+    );
     record('serve', '  of RSS: array buffers (plays matrix, listener counts)', memory.arrayBuffers / 2 ** 20, 'MiB');
-    record('serve', '  of RSS: JS heap used / committed (names, lookup indexes)', `${(memory.heapUsed / 2 ** 20).toFixed(0)} / ${(memory.heapTotal / 2 ** 20).toFixed(0)}`, 'MiB');
+    record(
+      'serve',
+      '  of RSS: JS heap used / committed (names, lookup indexes)',
+      `${(memory.heapUsed / 2 ** 20).toFixed(0)} / ${(memory.heapTotal / 2 ** 20).toFixed(0)}`,
+      'MiB',
+    );
     server.send('close');
   } finally {
     setTimeout(() => server.kill(), 5000).unref();
@@ -342,11 +503,27 @@ if (process.argv[1] === self) {
   } else {
     const log = (text) => process.stderr.write(`bench: ${text}\n`);
     const record = (group, what, value, unit, target) => {
-      const shown = typeof value !== 'number' ? value : Math.abs(value) >= 100 ? value.toFixed(0) : value.toPrecision(3);
-      log(`${group} | ${what}: ${shown} ${unit}${target ? ` (target ${target.text}: ${target.test(value) ? 'met' : 'NOT met'})` : ''}`);
+      const shown =
+        typeof value !== 'number' ? value : Math.abs(value) >= 100 ? value.toFixed(0) : value.toPrecision(3);
+      log(
+        `${group} | ${what}: ${shown} ${unit}${target ? ` (target ${target.text}: ${target.test(value) ? 'met' : 'NOT met'})` : ''}`,
+      );
     };
     const atMost = (limit) => ({ text: `≤ ${limit}`, test: (v) => v <= limit });
     const atLeast = (limit) => ({ text: `≥ ${limit}`, test: (v) => v >= limit });
-    await benchServe({ modelDir: values.model, record, atLeast, atMost, log, seconds: Number(values.seconds), threads, block, quick: values.quick, local: !values['skip-local'], connections: values.connections.split(',').map(Number), compact: !values['no-compact'] });
+    await benchServe({
+      modelDir: values.model,
+      record,
+      atLeast,
+      atMost,
+      log,
+      seconds: Number(values.seconds),
+      threads,
+      block,
+      quick: values.quick,
+      local: !values['skip-local'],
+      connections: values.connections.split(',').map(Number),
+      compact: !values['no-compact'],
+    });
   }
 }

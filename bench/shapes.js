@@ -21,10 +21,27 @@ export function synthFile({ users, items, rows }, log = () => {}) {
   const path = join(dataDir, `synth-${users}x${items}x${rows}-s1.tsv`);
   if (!existsSync(path)) {
     log(`generating ${path}`);
-    execFileSync(process.execPath, [join(root, 'scripts', 'synth.js'), '--users', String(users), '--items', String(items), '--rows', String(rows), '--seed', '1', '--out', path], { stdio: 'inherit' });
+    execFileSync(
+      process.execPath,
+      [
+        join(root, 'scripts', 'synth.js'),
+        '--users',
+        String(users),
+        '--items',
+        String(items),
+        '--rows',
+        String(rows),
+        '--seed',
+        '1',
+        '--out',
+        path,
+      ],
+      { stdio: 'inherit' },
+    );
   }
   return path;
 }
 
 /** "2.5M rows" */
-export const rowsLabel = ({ rows }) => `${rows >= 1e6 ? `${Number((rows / 1e6).toPrecision(3))}M` : `${Number((rows / 1e3).toPrecision(3))}K`} rows`;
+export const rowsLabel = ({ rows }) =>
+  `${rows >= 1e6 ? `${Number((rows / 1e6).toPrecision(3))}M` : `${Number((rows / 1e3).toPrecision(3))}K`} rows`;

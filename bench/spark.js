@@ -21,9 +21,13 @@ export async function benchSpark({ file, label, rounds, dataDir, als, dist, reco
   }
   const model = join(dataDir, 'model-spark-bench');
   const train = (engine) => {
-    const extra = engine === 'spark' ? ['--engine', 'spark', '--master', 'local[2]', '--spark-conf', 'spark.ui.enabled=false'] : [];
+    const extra =
+      engine === 'spark' ? ['--engine', 'spark', '--master', 'local[2]', '--spark-conf', 'spark.ui.enabled=false'] : [];
     const started = performance.now();
-    const run = spawnSync(process.execPath, [als, 'train', file, '--model', model, '--json', '--quiet', ...extra], { encoding: 'utf8', maxBuffer: 1 << 26 });
+    const run = spawnSync(process.execPath, [als, 'train', file, '--model', model, '--json', '--quiet', ...extra], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 26,
+    });
     const wall = (performance.now() - started) / 1000;
     if (run.status !== 0) throw new Error(`als train --engine ${engine} failed: ${run.stderr}`);
     return { wall, summary: JSON.parse(run.stdout) };
@@ -43,7 +47,12 @@ export async function benchSpark({ file, label, rounds, dataDir, als, dist, reco
   const builtin = median(walls.builtin);
   const spark = median(walls.spark);
   record('spark', `als train ${label}, defaults, built-in engine: wall`, builtin, 's');
-  record('spark', `als train ${label}, defaults, --engine spark --master local[2] (Spark ${sparkSummary.spark.sparkVersion}): wall`, spark, 's');
-  record('spark', '  of which the Spark job\'s read (by als\'s rules, in Python)', sparkSummary.seconds.read, 's');
+  record(
+    'spark',
+    `als train ${label}, defaults, --engine spark --master local[2] (Spark ${sparkSummary.spark.sparkVersion}): wall`,
+    spark,
+    's',
+  );
+  record('spark', "  of which the Spark job's read (by als's rules, in Python)", sparkSummary.seconds.read, 's');
   record('spark', 'Spark engine time / built-in engine time', spark / builtin, '×');
 }

@@ -19,11 +19,16 @@ function readDat(name) {
   try {
     text = readFileSync(join(sourceDir, name), 'utf8');
   } catch (error) {
-    console.error(`convert-hetrec: cannot read ${join(sourceDir, name)} (${error.code ?? error.message}); usage: node scripts/convert-hetrec.js SOURCE_DIR [OUT_FILE]`);
+    console.error(
+      `convert-hetrec: cannot read ${join(sourceDir, name)} (${error.code ?? error.message}); usage: node scripts/convert-hetrec.js SOURCE_DIR [OUT_FILE]`,
+    );
     process.exit(1);
   }
   const lines = text.split('\n').map((line) => line.replace(/\r$/, ''));
-  return lines.slice(1).filter((line) => line.length > 0).map((line) => line.split('\t'));
+  return lines
+    .slice(1)
+    .filter((line) => line.length > 0)
+    .map((line) => line.split('\t'));
 }
 
 const artistName = new Map();

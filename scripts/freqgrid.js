@@ -62,7 +62,8 @@ const SETTINGS = [
   { weighting: 'linear', alpha: 10, lambda: 10, nu: 0, alpha0: 0 },
   { weighting: 'linear', alpha: 10, lambda: 0.3, nu: 1, alpha0: 0 },
 ];
-const settingName = (s) => `${s.weighting} α=${s.alpha} λ=${s.lambda}${s.nu === 0 ? '' : ` ν=${s.nu}${s.alpha0 === 0 ? '' : ` α₀=${s.alpha0}`}`}`;
+const settingName = (s) =>
+  `${s.weighting} α=${s.alpha} λ=${s.lambda}${s.nu === 0 ? '' : ` ν=${s.nu}${s.alpha0 === 0 ? '' : ` α₀=${s.alpha0}`}`}`;
 
 /** Every entry of `m` through `keep(user, item, count)` → a count (0: dropped). */
 function mapEntries(m, keep) {
@@ -79,11 +80,22 @@ function mapEntries(m, keep) {
       }
     }
   }
-  return cooToCsr(m.rows, m.cols, Int32Array.from(rows), Int32Array.from(cols), Float32Array.from(values), values.length).matrix;
+  return cooToCsr(
+    m.rows,
+    m.cols,
+    Int32Array.from(rows),
+    Int32Array.from(cols),
+    Float32Array.from(values),
+    values.length,
+  ).matrix;
 }
 
 const withMatrix = (data, userItems) => ({ ...data, userItems });
-const binary = (data) => withMatrix(data, mapEntries(data.userItems, () => 1));
+const binary = (data) =>
+  withMatrix(
+    data,
+    mapEntries(data.userItems, () => 1),
+  );
 
 /** A synthetic file of scripts/synth.js (made once into bench/data/). */
 async function synthetic(users, items, rows, seed) {
@@ -94,15 +106,26 @@ async function synthetic(users, items, rows, seed) {
 
 /** The panel: name, what it is (for the docs), and how to make it. */
 const PANEL = [
-  { name: 'lastfm', shape: 'the Last.fm sample (data/): play counts', make: () => readInteractions(join(root, 'data', 'lastfm-2k.tsv')) },
-  { name: 'lastfm-01', shape: 'the sample with every count set to 1', make: async () => binary(await readInteractions(join(root, 'data', 'lastfm-2k.tsv'))) },
+  {
+    name: 'lastfm',
+    shape: 'the Last.fm sample (data/): play counts',
+    make: () => readInteractions(join(root, 'data', 'lastfm-2k.tsv')),
+  },
+  {
+    name: 'lastfm-01',
+    shape: 'the sample with every count set to 1',
+    make: async () => binary(await readInteractions(join(root, 'data', 'lastfm-2k.tsv'))),
+  },
   {
     name: 'lastfm-sparse',
     shape: 'the sample with each pair kept with probability 0.3 (sparser users: about 15 artists each)',
     make: async () => {
       const data = await readInteractions(join(root, 'data', 'lastfm-2k.tsv'));
       const random = seededRandom(11);
-      return withMatrix(data, mapEntries(data.userItems, (_u, _i, count) => (random() < 0.3 ? count : 0)));
+      return withMatrix(
+        data,
+        mapEntries(data.userItems, (_u, _i, count) => (random() < 0.3 ? count : 0)),
+      );
     },
   },
   {
@@ -112,15 +135,31 @@ const PANEL = [
   },
   {
     name: 'purchases',
-    shape: 'synth.js 4,000 × 3,000 × 60,000 (seed 2), counts made purchase-like: max(1, round(plays^⅓) − 3), mostly 1–3',
+    shape:
+      'synth.js 4,000 × 3,000 × 60,000 (seed 2), counts made purchase-like: max(1, round(plays^⅓) − 3), mostly 1–3',
     make: async () => {
       const data = await synthetic(4000, 3000, 60000, 2);
-      return withMatrix(data, mapEntries(data.userItems, (_u, _i, count) => Math.max(1, Math.round(Math.cbrt(count)) - 3)));
+      return withMatrix(
+        data,
+        mapEntries(data.userItems, (_u, _i, count) => Math.max(1, Math.round(Math.cbrt(count)) - 3)),
+      );
     },
   },
-  { name: 'long-catalogue', shape: 'synth.js 2,000 users × 20,000 items × 40,000 rows (a long flat catalogue, 20 per user)', make: () => synthetic(2000, 20000, 40000, 3) },
-  { name: 'few-items', shape: 'synth.js 15,000 users × 200 items × 120,000 rows (few items, many users)', make: () => synthetic(15000, 200, 120000, 4) },
-  { name: 'short', shape: 'synth.js 8,000 users × 4,000 items × 48,000 rows (short histories: 6 per user)', make: () => synthetic(8000, 4000, 48000, 5) },
+  {
+    name: 'long-catalogue',
+    shape: 'synth.js 2,000 users × 20,000 items × 40,000 rows (a long flat catalogue, 20 per user)',
+    make: () => synthetic(2000, 20000, 40000, 3),
+  },
+  {
+    name: 'few-items',
+    shape: 'synth.js 15,000 users × 200 items × 120,000 rows (few items, many users)',
+    make: () => synthetic(15000, 200, 120000, 4),
+  },
+  {
+    name: 'short',
+    shape: 'synth.js 8,000 users × 4,000 items × 48,000 rows (short histories: 6 per user)',
+    make: () => synthetic(8000, 4000, 48000, 5),
+  },
 ];
 
 let saved;
@@ -140,7 +179,14 @@ else {
     const m = data.userItems;
     let ones = 0;
     for (let n = 0; n < m.data.length; n++) if (m.data[n] === 1) ones++;
-    saved.panel.push({ name: entry.name, shape: entry.shape, users: m.rows, items: m.cols, pairs: m.indptr[m.rows], shareOfOnes: ones / m.data.length });
+    saved.panel.push({
+      name: entry.name,
+      shape: entry.shape,
+      users: m.rows,
+      items: m.cols,
+      pairs: m.indptr[m.rows],
+      shareOfOnes: ones / m.data.length,
+    });
     for (const setting of SETTINGS) {
       const row = { dataset: entry.name, setting: settingName(setting) };
       for (const seed of SEEDS) {
@@ -156,7 +202,11 @@ else {
           seed,
         };
         const result = await evaluate(data, { k: K, seed, trainOptions });
-        row[`seed${seed}`] = { precision: result.model.precision, ndcg: result.model.ndcg, popularity: result.popularity.precision };
+        row[`seed${seed}`] = {
+          precision: result.model.precision,
+          ndcg: result.model.ndcg,
+          popularity: result.popularity.precision,
+        };
       }
       saved.results.push(row);
       const p = SEEDS.map((s) => row[`seed${s}`].precision.toFixed(4)).join(' ');
@@ -181,17 +231,23 @@ function share(dataset, setting, metric) {
   return { mean: mean(shares), halfRange: (Math.max(...shares) - Math.min(...shares)) / 2, worst: Math.min(...shares) };
 }
 
-console.log(`**The panel** (${saved.factors} factors, ${saved.iterations} iterations, split seeds ${saved.seeds.join(', ')}, 20% of each user's items held out)\n`);
+console.log(
+  `**The panel** (${saved.factors} factors, ${saved.iterations} iterations, split seeds ${saved.seeds.join(', ')}, 20% of each user's items held out)\n`,
+);
 console.log('| data set | shape | users | items | pairs | counts of 1 | popularity p@10 |');
 console.log('|---|---|---|---|---|---|---|');
 for (const p of saved.panel) {
   const pop = mean(saved.seeds.map((s) => at(p.name, settingsMeasured[0])[`seed${s}`].popularity));
-  console.log(`| ${p.name} | ${p.shape} | ${p.users.toLocaleString('en-US')} | ${p.items.toLocaleString('en-US')} | ${p.pairs.toLocaleString('en-US')} | ${(100 * p.shareOfOnes).toFixed(0)}% | ${pop.toFixed(3)} |`);
+  console.log(
+    `| ${p.name} | ${p.shape} | ${p.users.toLocaleString('en-US')} | ${p.items.toLocaleString('en-US')} | ${p.pairs.toLocaleString('en-US')} | ${(100 * p.shareOfOnes).toFixed(0)}% | ${pop.toFixed(3)} |`,
+  );
 }
 
 for (const metric of ['precision', 'ndcg']) {
   const label = metric === 'precision' ? `precision@${saved.k}` : `NDCG@${saved.k}`;
-  console.log(`\n**${label} as a share of the best setting on each data set** (mean over the seeds; worst: the lowest share on any data set and seed)\n`);
+  console.log(
+    `\n**${label} as a share of the best setting on each data set** (mean over the seeds; worst: the lowest share on any data set and seed)\n`,
+  );
   console.log(`| setting | ${names.join(' | ')} | mean | worst |`);
   console.log(`|---|${names.map(() => '---|').join('')}---|---|`);
   const rows = settingsMeasured.map((setting) => {
@@ -199,14 +255,19 @@ for (const metric of ['precision', 'ndcg']) {
     return { setting, shares, mean: mean(shares.map((s) => s.mean)), worst: Math.min(...shares.map((s) => s.worst)) };
   });
   rows.sort((a, b) => b.worst - a.worst);
-  for (const r of rows) console.log(`| ${r.setting} | ${r.shares.map((s) => s.mean.toFixed(3)).join(' | ')} | ${r.mean.toFixed(3)} | ${r.worst.toFixed(3)} |`);
+  for (const r of rows)
+    console.log(
+      `| ${r.setting} | ${r.shares.map((s) => s.mean.toFixed(3)).join(' | ')} | ${r.mean.toFixed(3)} | ${r.worst.toFixed(3)} |`,
+    );
 }
 
 // The rule of `als train` (src/als/dataDefaults.ts), as it picks for each data set of the panel:
 // which setting of the grid it applies, and that setting's shares.
 const ruleSetting = (p) => (p.shareOfOnes >= BINARY_SHARE ? 'log α=5 λ=0.3 ν=1' : 'log α=2 λ=0.3 ν=1');
 const todays = 'log α=2 λ=10';
-console.log(`\n**The rule against the former defaults** (${todays}): precision@${saved.k} (NDCG@${saved.k}) as a share of the best setting, mean over the seeds\n`);
+console.log(
+  `\n**The rule against the former defaults** (${todays}): precision@${saved.k} (NDCG@${saved.k}) as a share of the best setting, mean over the seeds\n`,
+);
 console.log(`| | ${names.join(' | ')} | mean | worst |`);
 console.log(`|---|${names.map(() => '---|').join('')}---|---|`);
 for (const [label, pick] of [
@@ -240,5 +301,7 @@ for (const n of names) {
   const best = settingsMeasured.map((s) => ({ s, p: metricOf(at(n, s), 'precision') })).sort((a, b) => b.p - a.p)[0];
   const r = at(n, best.s);
   const ps = saved.seeds.map((s) => r[`seed${s}`].precision);
-  console.log(`| ${n} | ${best.s} | ${best.p.toFixed(4)} ± ${((Math.max(...ps) - Math.min(...ps)) / 2).toFixed(4)} | ${metricOf(r, 'ndcg').toFixed(4)} |`);
+  console.log(
+    `| ${n} | ${best.s} | ${best.p.toFixed(4)} ± ${((Math.max(...ps) - Math.min(...ps)) / 2).toFixed(4)} | ${metricOf(r, 'ndcg').toFixed(4)} |`,
+  );
 }

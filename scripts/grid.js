@@ -44,11 +44,16 @@ if (args.from) {
     saved.datasets ??
     [...new Set(results.map((r) => r.dataset))].map((name) => ({
       name,
-      seeds: Object.keys(results.find((r) => r.dataset === name)).filter((key) => key.startsWith('seed')).map((key) => Number(key.slice(4))),
+      seeds: Object.keys(results.find((r) => r.dataset === name))
+        .filter((key) => key.startsWith('seed'))
+        .map((key) => Number(key.slice(4))),
     }));
 } else {
   ({ results, datasets } = await measure());
-  writeFileSync(args.out, `${JSON.stringify({ k: K, chooseSeed: CHOOSE_SEED, reportSeed: REPORT_SEED, factors: defaults.factors, iterations: defaults.iterations, datasets, results }, null, 2)}\n`);
+  writeFileSync(
+    args.out,
+    `${JSON.stringify({ k: K, chooseSeed: CHOOSE_SEED, reportSeed: REPORT_SEED, factors: defaults.factors, iterations: defaults.iterations, datasets, results }, null, 2)}\n`,
+  );
 }
 
 async function measure() {
@@ -63,7 +68,16 @@ async function measure() {
     { name: 'Last.fm sample, counts set to 1', data: binarized(sample), seeds: [CHOOSE_SEED, REPORT_SEED] },
   ];
   if (existsSync(args.synthetic)) {
-    datasets.push({ name: `synthetic ${args.synthetic.match(/synth-(\d+)x(\d+)x(\d+)/)?.slice(1).join(' × ') ?? ''}`, data: await readInteractions(args.synthetic), seeds: [REPORT_SEED] });
+    datasets.push({
+      name: `synthetic ${
+        args.synthetic
+          .match(/synth-(\d+)x(\d+)x(\d+)/)
+          ?.slice(1)
+          .join(' × ') ?? ''
+      }`,
+      data: await readInteractions(args.synthetic),
+      seeds: [REPORT_SEED],
+    });
   } else {
     console.error(`(no ${args.synthetic}: run \`npm run synth\` for the synthetic rows)`);
   }
@@ -75,12 +89,24 @@ async function measure() {
         for (const lambda of LAMBDAS) {
           const row = { dataset: dataset.name, weighting, alpha, lambda };
           for (const seed of dataset.seeds) {
-            const result = await evaluate(dataset.data, { k: K, seed, trainOptions: { weighting, alpha, regularization: lambda, seed } });
-            row[`seed${seed}`] = { precision: result.model.precision, ndcg: result.model.ndcg, auc: result.model.auc, popularity: result.popularity.precision, seconds: result.trainSeconds };
+            const result = await evaluate(dataset.data, {
+              k: K,
+              seed,
+              trainOptions: { weighting, alpha, regularization: lambda, seed },
+            });
+            row[`seed${seed}`] = {
+              precision: result.model.precision,
+              ndcg: result.model.ndcg,
+              auc: result.model.auc,
+              popularity: result.popularity.precision,
+              seconds: result.trainSeconds,
+            };
           }
           results.push(row);
           const shown = row[`seed${REPORT_SEED}`];
-          process.stderr.write(`${dataset.name}: ${weighting} α=${alpha} λ=${lambda}: p@10 ${shown.precision.toFixed(4)} ndcg ${shown.ndcg.toFixed(4)}\n`);
+          process.stderr.write(
+            `${dataset.name}: ${weighting} α=${alpha} λ=${lambda}: p@10 ${shown.precision.toFixed(4)} ndcg ${shown.ndcg.toFixed(4)}\n`,
+          );
         }
       }
     }
@@ -90,19 +116,23 @@ async function measure() {
 
 // the grid as measured (a saved run may differ from this script's GRID)
 const measuredWeightings = [...new Set(results.map((r) => r.weighting))];
-const measuredAlphas = (weighting) => [...new Set(results.filter((r) => r.weighting === weighting).map((r) => r.alpha))].sort((a, b) => a - b);
+const measuredAlphas = (weighting) =>
+  [...new Set(results.filter((r) => r.weighting === weighting).map((r) => r.alpha))].sort((a, b) => a - b);
 const measuredLambdas = [...new Set(results.map((r) => r.lambda))].sort((a, b) => a - b);
 
 // one Markdown table per data set: precision@10 (NDCG@10) on the report seed, best marked
-const isDefault = (r) => r.weighting === defaults.weighting && r.alpha === defaults.alpha && r.lambda === defaults.regularization;
+const isDefault = (r) =>
+  r.weighting === defaults.weighting && r.alpha === defaults.alpha && r.lambda === defaults.regularization;
 for (const dataset of datasets) {
   const rows = results.filter((r) => r.dataset === dataset.name);
   const report = (r) => r[`seed${REPORT_SEED}`];
   const bestReport = Math.max(...rows.map((r) => report(r).precision));
   const choose = rows[0][`seed${CHOOSE_SEED}`] ? (r) => r[`seed${CHOOSE_SEED}`].precision : null;
   const bestChoose = choose ? Math.max(...rows.map(choose)) : null;
-  console.log(`\n**${dataset.name}**: precision@${K} (NDCG@${K}) on split seed ${REPORT_SEED}; popularity ${report(rows[0]).popularity.toFixed(3)}` +
-    (choose ? `; ◆ best on seed ${CHOOSE_SEED}` : ''));
+  console.log(
+    `\n**${dataset.name}**: precision@${K} (NDCG@${K}) on split seed ${REPORT_SEED}; popularity ${report(rows[0]).popularity.toFixed(3)}` +
+      (choose ? `; ◆ best on seed ${CHOOSE_SEED}` : ''),
+  );
   console.log(`\n| weighting | α | ${measuredLambdas.map((l) => `λ = ${l}`).join(' | ')} |`);
   console.log(`|---|---|${measuredLambdas.map(() => '---|').join('')}`);
   for (const weighting of measuredWeightings) {
@@ -136,10 +166,16 @@ for (const r of results) {
   entry.shares[r.dataset] = share(r, seedKey);
   settings.set(key, entry);
 }
-const ranked = [...settings.values()].map((e) => ({ ...e, worst: Math.min(...names.map((n) => e.shares[n])) })).sort((a, b) => b.worst - a.worst);
-console.log(`\n**Worst case over the data sets**: precision@${K} as a share of the best setting on each (choosing seed where there is one)`);
+const ranked = [...settings.values()]
+  .map((e) => ({ ...e, worst: Math.min(...names.map((n) => e.shares[n])) }))
+  .sort((a, b) => b.worst - a.worst);
+console.log(
+  `\n**Worst case over the data sets**: precision@${K} as a share of the best setting on each (choosing seed where there is one)`,
+);
 console.log(`\n| setting | ${names.join(' | ')} | worst |`);
 console.log(`|---|${names.map(() => '---|').join('')}---|`);
 for (const e of ranked.slice(0, 8)) {
-  console.log(`| ${e.key}${isDefault(e.r) ? ' ← default' : ''} | ${names.map((n) => e.shares[n].toFixed(3)).join(' | ')} | ${e.worst.toFixed(3)} |`);
+  console.log(
+    `| ${e.key}${isDefault(e.r) ? ' ← default' : ''} | ${names.map((n) => e.shares[n].toFixed(3)).join(' | ')} | ${e.worst.toFixed(3)} |`,
+  );
 }

@@ -31,7 +31,13 @@ const named = args.filter((a) => !a.startsWith('--'));
 const files =
   named.length > 0
     ? named.map((f) => join(process.cwd(), f))
-    : [join(root, 'README.md'), ...readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md')).sort().map((f) => join(root, 'docs', f))];
+    : [
+        join(root, 'README.md'),
+        ...readdirSync(join(root, 'docs'))
+          .filter((f) => f.endsWith('.md'))
+          .sort()
+          .map((f) => join(root, 'docs', f)),
+      ];
 const als = join(root, 'bin', 'als.js');
 const scratch = mkdtempSync(join(tmpdir(), 'als-docs-'));
 
@@ -39,7 +45,10 @@ const scratch = mkdtempSync(join(tmpdir(), 'als-docs-'));
 const base = join(scratch, 'base');
 spawnSync('mkdir', [base]);
 symlinkSync(join(root, 'data'), join(base, 'data'));
-const trained = spawnSync(process.execPath, [als, 'train', 'data/lastfm-2k.tsv', '-q'], { cwd: base, encoding: 'utf8' });
+const trained = spawnSync(process.execPath, [als, 'train', 'data/lastfm-2k.tsv', '-q'], {
+  cwd: base,
+  encoding: 'utf8',
+});
 if (trained.status !== 0) throw new Error(`training the base model failed:\n${trained.stderr}`);
 
 /** A scratch directory for one file: data/, ./als-model, new-plays.tsv, `als` and curl's settings. */
@@ -55,7 +64,16 @@ function workDirectory(name) {
   writeFileSync(join(work, '.curlrc'), '--silent\n--show-error\n');
   writeFileSync(
     join(work, 'new-plays.tsv'),
-    ['user2\t\tPet Shop Boys\t310', 'user2\t\tErasure\t45', 'newcomer\t\tRadiohead\t420', 'newcomer\t\tPortishead\t120', 'newcomer\t\tMassive Attack\t95', 'newcomer\t\tBurial\t60', 'newcomer\t\tMy New Band\t12', ''].join('\n'),
+    [
+      'user2\t\tPet Shop Boys\t310',
+      'user2\t\tErasure\t45',
+      'newcomer\t\tRadiohead\t420',
+      'newcomer\t\tPortishead\t120',
+      'newcomer\t\tMassive Attack\t95',
+      'newcomer\t\tBurial\t60',
+      'newcomer\t\tMy New Band\t12',
+      '',
+    ].join('\n'),
   );
   return { work, binDir };
 }
@@ -69,7 +87,10 @@ process.on('exit', () => {
 /** `als serve` on a copy of the base model in `work`, ready to answer; resolves to its port. */
 async function startServer(work) {
   spawnSync('cp', ['-a', join(base, 'als-model'), join(work, 'served-model')]);
-  const server = spawn(process.execPath, [als, 'serve', '--model', 'served-model', '--port', '0'], { cwd: work, stdio: ['ignore', 'ignore', 'pipe'] });
+  const server = spawn(process.execPath, [als, 'serve', '--model', 'served-model', '--port', '0'], {
+    cwd: work,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   servers.add(server);
   const port = await new Promise((resolve, reject) => {
     let text = '';
@@ -91,23 +112,25 @@ async function startServer(work) {
 
 /** Output with what changes from run to run (and machine to machine) replaced by placeholders. */
 function withoutTimes(text) {
-  return text
-    .replace(/\d{4}-\d\d-\d\dT[\d:.]+Z/g, 'T')
-    .replace(/\d+(\.\d+)? (s|ms)\b/g, 'T')
-    .replace(/\d\d:\d\d:\d\d/g, 'T')
-    .replace(/\bv\d+-[0-9a-f]{12}\b/g, 'V')
-    .replace(/\d{4}-\d\d-\d\d T\b/g, 'T')
-    .replace(/\/tmp\/[\w.-]+\/([\w.-]+\/)*/g, '/tmp/X/')
-    .replace(/(als_model_loaded_timestamp_seconds\{[^}]*\}) [\d.]+/g, '$1 T')
-    .replace(/"(read|train|save|update)":[\d.e-]+/g, '"$1":T')
-    .replace(/"threads":\d+/g, '"threads":N')
-    // a trial line of `als tune`: its last number is the seconds it took
-    .replace(/^( +\d+ +(linear|log|bm25) .*?) +\d+\.\d\d( +best)?$/gm, '$1 T$3')
-    // timings.json holds the times: its size, the model's total and its rounding move with them
-    .replace(/("name":"timings\.json","bytes":)\d+/g, '$1N')
-    .replace(/"totalBytes":\d+/g, '"totalBytes":N')
-    .replace(/^( +timings\.json +)\d+ B$/gm, '$1N B')
-    .replace(/^( +total +)[\d.]+ (K|M)?B$/gm, '$1N B');
+  return (
+    text
+      .replace(/\d{4}-\d\d-\d\dT[\d:.]+Z/g, 'T')
+      .replace(/\d+(\.\d+)? (s|ms)\b/g, 'T')
+      .replace(/\d\d:\d\d:\d\d/g, 'T')
+      .replace(/\bv\d+-[0-9a-f]{12}\b/g, 'V')
+      .replace(/\d{4}-\d\d-\d\d T\b/g, 'T')
+      .replace(/\/tmp\/[\w.-]+\/([\w.-]+\/)*/g, '/tmp/X/')
+      .replace(/(als_model_loaded_timestamp_seconds\{[^}]*\}) [\d.]+/g, '$1 T')
+      .replace(/"(read|train|save|update)":[\d.e-]+/g, '"$1":T')
+      .replace(/"threads":\d+/g, '"threads":N')
+      // a trial line of `als tune`: its last number is the seconds it took
+      .replace(/^( +\d+ +(linear|log|bm25) .*?) +\d+\.\d\d( +best)?$/gm, '$1 T$3')
+      // timings.json holds the times: its size, the model's total and its rounding move with them
+      .replace(/("name":"timings\.json","bytes":)\d+/g, '$1N')
+      .replace(/"totalBytes":\d+/g, '"totalBytes":N')
+      .replace(/^( +timings\.json +)\d+ B$/gm, '$1N B')
+      .replace(/^( +total +)[\d.]+ (K|M)?B$/gm, '$1N B')
+  );
 }
 
 const times = args.includes('--times');
@@ -137,7 +160,8 @@ for (const path of files) {
     const at = n + 1;
     while (commandLines.at(-1).endsWith('\\') && n + 1 < lines.length) commandLines.push(lines[++n]);
     const old = [];
-    while (n + 1 < lines.length && !lines[n + 1].startsWith('$ ') && !lines[n + 1].startsWith('```')) old.push(lines[++n]);
+    while (n + 1 < lines.length && !lines[n + 1].startsWith('$ ') && !lines[n + 1].startsWith('```'))
+      old.push(lines[++n]);
     let command = commandLines.join('\n').slice(2);
     if (served === null && command.startsWith('curl ')) served = await startServer(work);
     if (served !== null) command = command.replaceAll('127.0.0.1:8080', `127.0.0.1:${served.port}`);
@@ -145,15 +169,26 @@ for (const path of files) {
     const result = spawnSync('bash', ['-c', `${command} 2>&1`], {
       cwd: work,
       encoding: 'utf8',
-      env: { ...process.env, PATH: `${binDir}:${process.env.PATH}`, NO_COLOR: '1', FORCE_COLOR: undefined, CURL_HOME: work },
+      env: {
+        ...process.env,
+        PATH: `${binDir}:${process.env.PATH}`,
+        NO_COLOR: '1',
+        FORCE_COLOR: undefined,
+        CURL_HOME: work,
+      },
     });
-    if (times) process.stderr.write(`${((performance.now() - started) / 1000).toFixed(1)} s  ${name}:${at}: ${commandLines[0].slice(2)}\n`);
+    if (times)
+      process.stderr.write(
+        `${((performance.now() - started) / 1000).toFixed(1)} s  ${name}:${at}: ${commandLines[0].slice(2)}\n`,
+      );
     let text = result.stdout.replace(/\n$/, '');
     if (served !== null) text = text.replaceAll(`127.0.0.1:${served.port}`, '127.0.0.1:8080');
     const fresh = text.split('\n');
     if (result.status !== 0 && !old.some((l) => l.startsWith('als: '))) {
       failed++;
-      process.stderr.write(`${name}:${at}: \`${commandLines.join('\n').slice(2)}\` exited ${result.status}:\n${result.stdout}\n`);
+      process.stderr.write(
+        `${name}:${at}: \`${commandLines.join('\n').slice(2)}\` exited ${result.status}:\n${result.stdout}\n`,
+      );
     }
     const before = withoutTimes(old.join('\n')).split('\n');
     const after = withoutTimes(fresh.join('\n')).split('\n');
@@ -180,7 +215,9 @@ if (check) {
     for (const server of servers) server.kill();
     rmSync(scratch, { recursive: true, force: true });
   }
-  process.stderr.write(`${changed} example(s) differ, ${failed} failed${bad ? ` (scratch directory ${scratch})` : ''}\n`);
+  process.stderr.write(
+    `${changed} example(s) differ, ${failed} failed${bad ? ` (scratch directory ${scratch})` : ''}\n`,
+  );
   process.exit(bad ? 1 : 0);
 }
 process.stderr.write(`${changed} example(s) updated, ${failed} failed (scratch directory ${scratch})\n`);

@@ -149,10 +149,16 @@ function search(cum, lo, hi, t) {
 }
 
 // --- names -------------------------------------------------------------------------------------
-const ONSETS = 'b c d f g h j k l m n p r s t v w z b d g k l m n r s t br ch cr dr fl gr kr pl sh sk sl st th tr bl gl sp'.split(' ');
+const ONSETS =
+  'b c d f g h j k l m n p r s t v w z b d g k l m n r s t br ch cr dr fl gr kr pl sh sk sl st th tr bl gl sp'.split(
+    ' ',
+  );
 const VOWELS = 'a e i o u a e i o a e o ai ea ou io oo ee y ia'.split(' ');
 const CODAS = ['', '', '', '', '', 'n', 'r', 's', 'l', 'm', 'x', 'k', 'nd', 'st', 'rt', 'sh', 'th', 'ng', 'z', 'ck'];
-const NOUNS = 'band orchestra quartet trio project collective ensemble experience brothers sisters sound machine club kids boys girls'.split(' ');
+const NOUNS =
+  'band orchestra quartet trio project collective ensemble experience brothers sisters sound machine club kids boys girls'.split(
+    ' ',
+  );
 const ACCENTS = { a: 'å', e: 'é', o: 'ö', u: 'ü', i: 'í' };
 
 function pick(random, list) {
@@ -182,7 +188,8 @@ function artistName(random) {
   else if (r < 0.67) name = `the ${word(random, 2 + random.below(2))}${random.next() < 0.5 ? 's' : ''}`;
   else if (r < 0.73) name = `${word(random, syllables(random))} & the ${word(random, 2)}s`;
   else if (r < 0.77) name = `${pick(random, ['dj', 'mc', 'lil'])} ${word(random, syllables(random))}`;
-  else if (r < 0.85) name = `${word(random, syllables(random))} ${word(random, syllables(random))} ${word(random, syllables(random))}`;
+  else if (r < 0.85)
+    name = `${word(random, syllables(random))} ${word(random, syllables(random))} ${word(random, syllables(random))}`;
   else if (r < 0.92) name = `${word(random, syllables(random))} ${pick(random, NOUNS)}`;
   else name = `${word(random, syllables(random))} and ${word(random, syllables(random))}`;
   if (random.next() < ACCENT_RATE) {
@@ -215,7 +222,9 @@ export class SynthUsageError extends Error {}
 
 function checkWhole(name, value, min) {
   if (!Number.isSafeInteger(value) || value < min) {
-    throw new SynthUsageError(`--${name} must be a whole number${min > 0 ? ` ≥ ${min}` : ''}, not ${JSON.stringify(String(value))}`);
+    throw new SynthUsageError(
+      `--${name} must be a whole number${min > 0 ? ` ≥ ${min}` : ''}, not ${JSON.stringify(String(value))}`,
+    );
   }
 }
 
@@ -226,9 +235,12 @@ export function checkShape({ users, items, rows, seed }) {
   checkWhole('rows', rows, 1);
   checkWhole('seed', seed, 0);
   if (users > 2 ** 31 - 1 || items > 2 ** 31 - 1) throw new SynthUsageError('--users and --items must be below 2^31');
-  if (rows < users) throw new SynthUsageError(`--rows (${rows}) must be at least --users (${users}): every user has a row`);
+  if (rows < users)
+    throw new SynthUsageError(`--rows (${rows}) must be at least --users (${users}): every user has a row`);
   if (rows > users * items) {
-    throw new SynthUsageError(`--rows (${rows}) is more than --users × --items (${users * items}): a user lists an artist once`);
+    throw new SynthUsageError(
+      `--rows (${rows}) is more than --users × --items (${users * items}): a user lists an artist once`,
+    );
   }
 }
 
@@ -281,7 +293,8 @@ export async function generate(options = {}) {
   // genres chosen as favourites, and for global picks, in proportion to their fans (none for a
   // genre without artists)
   const genreWeightCum = new Float64Array(G);
-  for (let g = 0, sum = 0; g < G; g++) genreWeightCum[g] = sum += genreStart[g + 1] > genreStart[g] ? (g + 1) ** -GENRE_SHARE_S : 0;
+  for (let g = 0, sum = 0; g < G; g++)
+    genreWeightCum[g] = sum += genreStart[g + 1] > genreStart[g] ? (g + 1) ** -GENRE_SHARE_S : 0;
 
   // names, mbids and the bytes "\t mbid \t name \t" of every artist (and of its second spelling)
   const names = new Array(I);
@@ -622,7 +635,16 @@ export async function generate(options = {}) {
 
   let items = 0;
   for (let a = 0; a < I; a++) items += seenArtist[a];
-  return { out, rows: row, users: usersWithRows, items, bytes, malformed, genres: G, seconds: (performance.now() - started) / 1000 };
+  return {
+    out,
+    rows: row,
+    users: usersWithRows,
+    items,
+    bytes,
+    malformed,
+    genres: G,
+    seconds: (performance.now() - started) / 1000,
+  };
 }
 
 /** A row with a missing field or plays that are not a number (user ids and mbids are ASCII). */
@@ -684,7 +706,8 @@ export function parseArgs(argv) {
       value = argv[++i];
     }
     if (NUMBER_OPTIONS.includes(name)) {
-      if (!/^\d+$/.test(value)) throw new SynthUsageError(`--${name} must be a whole number, not ${JSON.stringify(value)}`);
+      if (!/^\d+$/.test(value))
+        throw new SynthUsageError(`--${name} must be a whole number, not ${JSON.stringify(value)}`);
       options[name] = Number(value);
     } else {
       if (value === '') throw new SynthUsageError(`--${name} needs a file name`);

@@ -40,8 +40,24 @@ export { confidences, MAX_CONFIDENCE } from './als/weighting.js';
 export { estimateTrainingMemory, trainingThreads, type MemoryEstimate } from './als/resources.js';
 export { alsLoss, type RowRegularization } from './als/loss.js';
 export { rowRegularization, scalesRegularization, type RegularizationOptions } from './als/regularization.js';
-export { defaultsFor, profileData, ruleOptions, BINARY_SHARE, RULE_REGULARIZATION, type DataProfile, type DefaultsRule } from './als/dataDefaults.js';
-export { foldIn, foldInUser, foldInConfidences, itemGramian, playsOf, type FoldedUser, type UserPlays } from './als/foldIn.js';
+export {
+  defaultsFor,
+  profileData,
+  ruleOptions,
+  BINARY_SHARE,
+  RULE_REGULARIZATION,
+  type DataProfile,
+  type DefaultsRule,
+} from './als/dataDefaults.js';
+export {
+  foldIn,
+  foldInUser,
+  foldInConfidences,
+  itemGramian,
+  playsOf,
+  type FoldedUser,
+  type UserPlays,
+} from './als/foldIn.js';
 export { train, trainFactors, type Factors, type IterationReport, type TrainCallbacks } from './als/train.js';
 
 export { updateModel, type UpdateResult } from './als/update.js';
@@ -52,23 +68,75 @@ export { lockModel, DEFAULT_LOCK_TIMEOUT_MS, type LockHolder, type LockOptions, 
 export { loadModel, closeModel } from './model/load.js';
 export { FORMAT_NAME, FORMAT_VERSION } from './model/format.js';
 export { describeModelDirectory, type ModelDirectory, type ModelFile } from './model/files.js';
-export { exportSparkModel, importSparkModel, type SparkExport, type SparkExportOptions, type SparkImport, type SparkImportOptions } from './model/sparkFormat.js';
+export {
+  exportSparkModel,
+  importSparkModel,
+  type SparkExport,
+  type SparkExportOptions,
+  type SparkImport,
+  type SparkImportOptions,
+} from './model/sparkFormat.js';
 
-export { similarItems, similarTo, rankSimilar, itemNorms, type ScoredItem, type SimilarOptions, type SimilarResult } from './query/similar.js';
+export {
+  similarItems,
+  similarTo,
+  rankSimilar,
+  itemNorms,
+  type ScoredItem,
+  type SimilarOptions,
+  type SimilarResult,
+} from './query/similar.js';
 export { writeAllSimilar, type SimilarAllOptions, type SimilarAllSummary } from './query/similarAll.js';
 export { DEFAULT_MIN_LISTENERS } from './query/listeners.js';
-export { recommendItems, recommendFor, recommendForVector, mostPlayed, type RecommendOptions } from './query/recommend.js';
-export { Explainer, explainedRecommendations, explainUser, type Contribution, type Explanation, type ExplainedItem } from './query/explain.js';
-export { parseItemList, resolveItemList, recommendForList, medianPlays, type ListedItem, type ResolvedList, type ListRecommendation } from './query/listened.js';
+export {
+  recommendItems,
+  recommendFor,
+  recommendForVector,
+  mostPlayed,
+  type RecommendOptions,
+} from './query/recommend.js';
+export {
+  Explainer,
+  explainedRecommendations,
+  explainUser,
+  type Contribution,
+  type Explanation,
+  type ExplainedItem,
+} from './query/explain.js';
+export {
+  parseItemList,
+  resolveItemList,
+  recommendForList,
+  medianPlays,
+  type ListedItem,
+  type ResolvedList,
+  type ListRecommendation,
+} from './query/listened.js';
 export { writeAllRecommendations } from './query/recommendAll.js';
 export { findItem, findUser, closestNames } from './query/lookup.js';
 export { topK } from './query/topk.js';
 
 export { splitByUser, DEFAULT_TEST_FRACTION, DEFAULT_SPLIT_SEED, type Split, type SplitOptions } from './eval/split.js';
-export { rankingMetrics, userAuc, catalogueCoverage, summarizeMetrics, MetricsAccumulator, type Metrics, type UserMetrics } from './eval/metrics.js';
+export {
+  rankingMetrics,
+  userAuc,
+  catalogueCoverage,
+  summarizeMetrics,
+  MetricsAccumulator,
+  type Metrics,
+  type UserMetrics,
+} from './eval/metrics.js';
 export { popularityScores } from './eval/baseline.js';
 export { writeSplit, checkWritableAsTriples, formatPlays, SPLIT_FILES, type WrittenSplit } from './eval/writeSplit.js';
-export { evaluate, scoreSplit, DEFAULT_EVAL_K, type EvaluateOptions, type EvaluateCallbacks, type Evaluation, type ScoreSplitOptions } from './eval/evaluate.js';
+export {
+  evaluate,
+  scoreSplit,
+  DEFAULT_EVAL_K,
+  type EvaluateOptions,
+  type EvaluateCallbacks,
+  type Evaluation,
+  type ScoreSplitOptions,
+} from './eval/evaluate.js';
 export {
   tune,
   TUNE_METRICS,

@@ -88,7 +88,9 @@ function usage(message: string): never {
 /** A whole number from `min` to `max`. */
 export function checkWhole(name: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    usage(`${name} must be a whole number ${max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `from ${min} to ${max}`}, not ${valueForMessage(value)}`);
+    usage(
+      `${name} must be a whole number ${max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `from ${min} to ${max}`}, not ${valueForMessage(value)}`,
+    );
   }
   return value;
 }
@@ -113,7 +115,8 @@ export function checkRow(name: string, value: unknown, rows: number): number {
 /** Where an --all writer writes: a path or a writable stream. */
 export function checkOutput(name: string, value: unknown): void {
   const writable = typeof (value as NodeJS.WritableStream | null)?.write === 'function';
-  if (typeof value !== 'string' && !writable) usage(`${name} must be a file path or a writable stream, not ${valueForMessage(value)}`);
+  if (typeof value !== 'string' && !writable)
+    usage(`${name} must be a file path or a writable stream, not ${valueForMessage(value)}`);
 }
 
 export function checkString(name: string, value: unknown): string {
@@ -124,21 +127,37 @@ export function checkString(name: string, value: unknown): string {
 /** An options object: undefined (none given) or a plain object. */
 export function checkOptions<T extends object>(name: string, value: T | undefined): T {
   if (value === undefined) return {} as T;
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) usage(`${name} must be an object, not ${valueForMessage(value)}`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    usage(`${name} must be an object, not ${valueForMessage(value)}`);
   return value;
 }
 
 /** Every method of Kernels (kernels/types.ts): an object lacking one is not Kernels. */
 const KERNEL_METHODS = [
-  'float32', 'int32', 'uint8', 'gramian', 'exactUpdate', 'cgUpdate', 'dataLoss',
-  'scores', 'scoresBlock', 'selectBlock', 'rowNorms', 'topK', 'dispose',
+  'float32',
+  'int32',
+  'uint8',
+  'gramian',
+  'exactUpdate',
+  'cgUpdate',
+  'dataLoss',
+  'scores',
+  'scoresBlock',
+  'selectBlock',
+  'rowNorms',
+  'topK',
+  'dispose',
 ] as const;
 
 /** Kernels: an object with every Kernels method; undefined (none given) too unless `required`. */
 export function checkKernels(value: unknown, required = false): void {
   if (value === undefined && !required) return;
   const kernels = value as Record<string, unknown> | null;
-  if (typeof kernels !== 'object' || kernels === null || KERNEL_METHODS.some((method) => typeof kernels[method] !== 'function')) {
+  if (
+    typeof kernels !== 'object' ||
+    kernels === null ||
+    KERNEL_METHODS.some((method) => typeof kernels[method] !== 'function')
+  ) {
     usage(`kernels must be Kernels (e.g. jsKernels), not ${valueForMessage(value)}`);
   }
 }
@@ -147,13 +166,15 @@ export function checkKernels(value: unknown, required = false): void {
 export function checkCallbacks<T extends object>(value: T | undefined): T {
   const callbacks = checkOptions('callbacks', value);
   for (const [key, callback] of Object.entries(callbacks)) {
-    if (callback !== undefined && typeof callback !== 'function') usage(`callbacks.${key} must be a function, not ${valueForMessage(callback)}`);
+    if (callback !== undefined && typeof callback !== 'function')
+      usage(`callbacks.${key} must be a function, not ${valueForMessage(callback)}`);
   }
   return callbacks;
 }
 
 export function checkBoolean(name: string, value: unknown): void {
-  if (value !== undefined && typeof value !== 'boolean') usage(`${name} must be true or false, not ${valueForMessage(value)}`);
+  if (value !== undefined && typeof value !== 'boolean')
+    usage(`${name} must be true or false, not ${valueForMessage(value)}`);
 }
 
 /** A number (NaN and ±∞ included: what the caller allows of them is its own rule). */
@@ -187,7 +208,18 @@ export function checkNameList(name: string, value: unknown): void {
 }
 
 /** The fields of an AlsModel that every model has (input, losses and updates may be null or absent). */
-const MODEL_KEYS = ['users', 'items', 'factors', 'userFactors', 'itemFactors', 'userIds', 'itemNames', 'userItems', 'itemListeners', 'options'] as const;
+const MODEL_KEYS = [
+  'users',
+  'items',
+  'factors',
+  'userFactors',
+  'itemFactors',
+  'userIds',
+  'itemNames',
+  'userItems',
+  'itemListeners',
+  'options',
+] as const;
 
 /** The numbers of a model, with their ranges. */
 const MODEL_NUMBERS: Partial<Record<keyof AlsModel, [number, number]>> = {
@@ -212,13 +244,17 @@ export function checkModel(name: string, value: unknown, keys: readonly (keyof A
     const range = MODEL_NUMBERS[key];
     if (range === undefined) continue;
     const n = model[key];
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < range[0] || n > range[1]) refuse(`an object whose ${key} is ${valueForMessage(n)}`);
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < range[0] || n > range[1])
+      refuse(`an object whose ${key} is ${valueForMessage(n)}`);
   }
 }
 
 /** A HalfStep as the kernels take it (YtY, an output, is not looked at). */
 export function checkHalfStep(name: string, value: HalfStep): void {
-  if (typeof value !== 'object' || value === null) usage(`${name} must be a HalfStep ({ X, Y, factors, indptr, indices, confidence, YtY }), not ${valueForMessage(value)}`);
+  if (typeof value !== 'object' || value === null)
+    usage(
+      `${name} must be a HalfStep ({ X, Y, factors, indptr, indices, confidence, YtY }), not ${valueForMessage(value)}`,
+    );
   checkWhole(`${name}.factors`, value.factors, 1, 1024);
   checkArray(`${name}.X`, value.X, Float32Array);
   checkArray(`${name}.Y`, value.Y, Float32Array);
@@ -226,12 +262,14 @@ export function checkHalfStep(name: string, value: HalfStep): void {
   if (indptr.length === 0) usage(`${name}.indptr must have at least one entry (rows + 1), not 0`);
   checkArray(`${name}.indices`, value.indices, Int32Array);
   checkArray(`${name}.confidence`, value.confidence, Float32Array, value.indices.length);
-  if (value.rowRegularization !== undefined) checkArray(`${name}.rowRegularization`, value.rowRegularization, Float32Array, indptr.length - 1);
+  if (value.rowRegularization !== undefined)
+    checkArray(`${name}.rowRegularization`, value.rowRegularization, Float32Array, indptr.length - 1);
 }
 
 /** A play count: finite, > 0 and ≤ MAX_COUNT (the rule of the readers). */
 export function checkPlay(name: string, value: number): void {
-  if (!isStoredCount(value)) usage(`${name} must be a count above 0 and at most ${num(MAX_COUNT)}, not ${valueForMessage(value)}`);
+  if (!isStoredCount(value))
+    usage(`${name} must be a count above 0 and at most ${num(MAX_COUNT)}, not ${valueForMessage(value)}`);
 }
 
 /** A typed array of the given class and, when given, length. */
@@ -292,13 +330,18 @@ function firstBadFloat32(values: Float32Array, start: number, end: number): numb
 
 /** What is wrong with a factor firstBadFactor found: "a non-finite value (NaN or ∞)" or "a value too large to score (|x| > 1e15)". */
 export function badFactorWords(value: number): string {
-  return Number.isFinite(value) ? `a value too large to score (|x| > ${num(MAX_FACTOR)})` : 'a non-finite value (NaN or ∞)';
+  return Number.isFinite(value)
+    ? `a value too large to score (|x| > ${num(MAX_FACTOR)})`
+    : 'a non-finite value (NaN or ∞)';
 }
 
 /** Every entry finite and within ±MAX_FACTOR (user vectors given to a query). */
 export function checkFinite(name: string, values: Float32Array | Float64Array, start = 0, end = values.length): void {
   const n = firstBadFactor(values, start, end);
-  if (n !== -1) usage(`${name} holds ${num(values[n])} at entry ${n}; every entry must be a finite number from ${num(-MAX_FACTOR)} to ${num(MAX_FACTOR)}`);
+  if (n !== -1)
+    usage(
+      `${name} holds ${num(values[n])} at entry ${n}; every entry must be a finite number from ${num(-MAX_FACTOR)} to ${num(MAX_FACTOR)}`,
+    );
 }
 
 /**
@@ -308,7 +351,8 @@ export function checkFinite(name: string, values: Float32Array | Float64Array, s
  * in any order (transpose), and estimates that only need the shape; checkCsr checks play counts.
  */
 export function checkCsrShape(name: string, m: CsrMatrix): CsrMatrix {
-  if (typeof m !== 'object' || m === null) usage(`${name} must be a CsrMatrix ({ rows, cols, indptr, indices, data }), not ${valueForMessage(m)}`);
+  if (typeof m !== 'object' || m === null)
+    usage(`${name} must be a CsrMatrix ({ rows, cols, indptr, indices, data }), not ${valueForMessage(m)}`);
   const rows = checkWhole(`${name}.rows`, m.rows, 0, 2 ** 31 - 2);
   checkWhole(`${name}.cols`, m.cols, 0, 2 ** 31 - 1);
   const indptr = checkArray(`${name}.indptr`, m.indptr, Int32Array, rows + 1);
@@ -317,7 +361,9 @@ export function checkCsrShape(name: string, m: CsrMatrix): CsrMatrix {
   const nnz = indptr[rows];
   if (indptr[0] !== 0) usage(`${name}.indptr must start at 0, not ${indptr[0]}`);
   if (nnz !== indices.length || nnz !== data.length) {
-    usage(`${name}.indptr ends at ${nnz}, but indices has ${indices.length} entries and data ${data.length}; all three must agree`);
+    usage(
+      `${name}.indptr ends at ${nnz}, but indices has ${indices.length} entries and data ${data.length}; all three must agree`,
+    );
   }
   return m;
 }
@@ -337,12 +383,16 @@ export function checkCsr(name: string, m: CsrMatrix): CsrMatrix {
     let previous = -1;
     for (let n = start; n < end; n++) {
       const column = indices[n];
-      if (!(column >= 0 && column < cols)) usage(`${name}.indices[${n}] is ${column}, outside the ${cols} columns (0..${cols - 1})`);
-      if (column <= previous) usage(`${name}.indices must be strictly ascending within a row: row ${r} has ${previous} then ${column}`);
+      if (!(column >= 0 && column < cols))
+        usage(`${name}.indices[${n}] is ${column}, outside the ${cols} columns (0..${cols - 1})`);
+      if (column <= previous)
+        usage(`${name}.indices must be strictly ascending within a row: row ${r} has ${previous} then ${column}`);
       previous = column;
       const count = data[n];
       if (!isStoredCount(count)) {
-        usage(`${name}.data[${n}] (row ${r}, column ${column}) is ${num(count)}; counts must be above 0 and at most ${num(MAX_COUNT)}`);
+        usage(
+          `${name}.data[${n}] (row ${r}, column ${column}) is ${num(count)}; counts must be above 0 and at most ${num(MAX_COUNT)}`,
+        );
       }
     }
   }
@@ -357,7 +407,8 @@ export function checkInteractions(name: string, data: Interactions): Interaction
   checkTriples(name, data, 'Interactions ({ userItems, userIds, itemNames, stats })');
   checkUniqueNames(`${name}.userIds`, data.userIds, 'user id');
   checkUniqueNames(`${name}.itemNames`, data.itemNames, 'item name');
-  if (typeof data.stats !== 'object' || data.stats === null) usage(`${name}.stats must be an object (ReadStats), not ${valueForMessage(data.stats)}`);
+  if (typeof data.stats !== 'object' || data.stats === null)
+    usage(`${name}.stats must be an object (ReadStats), not ${valueForMessage(data.stats)}`);
   return data;
 }
 
@@ -391,5 +442,6 @@ export function checkUniqueNames(name: string, names: readonly string[], noun: s
 export function checkNames(name: string, names: unknown, length: number): void {
   if (!Array.isArray(names)) usage(`${name} must be an array of ${length} strings, not ${valueForMessage(names)}`);
   if (names.length !== length) usage(`${name} has ${names.length} entries, but the matrix has ${length}`);
-  for (let n = 0; n < names.length; n++) if (typeof names[n] !== 'string') usage(`${name}[${n}] must be a string, not ${valueForMessage(names[n])}`);
+  for (let n = 0; n < names.length; n++)
+    if (typeof names[n] !== 'string') usage(`${name}[${n}] must be a string, not ${valueForMessage(names[n])}`);
 }

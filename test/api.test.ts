@@ -25,14 +25,19 @@ it('the library API trains, saves, loads and queries', async () => {
   const input = join(dir, 'plays.tsv');
   const rows: string[] = [];
   // two taste groups: users 0–9 play a*, users 10–19 play b*
-  for (let u = 0; u < 20; u++) for (let i = 0; i < 5; i++) if ((u + i) % 5 !== 0) rows.push(`u${u}\t${u < 10 ? 'a' : 'b'}${i}\t${1 + ((u * i) % 7)}`);
+  for (let u = 0; u < 20; u++)
+    for (let i = 0; i < 5; i++)
+      if ((u + i) % 5 !== 0) rows.push(`u${u}\t${u < 10 ? 'a' : 'b'}${i}\t${1 + ((u * i) % 7)}`);
   writeFileSync(input, rows.join('\n'));
   const data = await readInteractions(input, { format: 'triples' });
   const model = await train(data, { factors: 4, iterations: 10, threads: 1 });
   await saveModel(model, join(dir, 'model'));
   const loaded = loadModel(join(dir, 'model'));
   const { similar } = similarItems(loaded, 'a1', { count: 3 });
-  assert.deepEqual(similar.map((s) => s.name[0]), ['a', 'a', 'a']);
+  assert.deepEqual(
+    similar.map((s) => s.name[0]),
+    ['a', 'a', 'a'],
+  );
   const { recommendations } = recommendItems(loaded, 'u1', { count: 1 });
   assert.equal(recommendations[0].name, 'a4', 'the one a* item u1 has not played');
 });
@@ -41,14 +46,22 @@ it('the library API folds in new listeners, explains, updates, evaluates and tun
   const dir = tempDir();
   const input = join(dir, 'plays.tsv');
   const rows: string[] = [];
-  for (let u = 0; u < 40; u++) for (let i = 0; i < 10; i++) if ((u + i) % 10 !== 0) rows.push(`u${u}\t${u % 2 === 0 ? 'a' : 'b'}${i}\t${1 + ((u * i) % 7)}`);
+  for (let u = 0; u < 40; u++)
+    for (let i = 0; i < 10; i++)
+      if ((u + i) % 10 !== 0) rows.push(`u${u}\t${u % 2 === 0 ? 'a' : 'b'}${i}\t${1 + ((u * i) % 7)}`);
   writeFileSync(input, rows.join('\n'));
   const data = await readInteractions(input, { format: 'triples' });
   const model: AlsModel = await train(data, { factors: 4, iterations: 10, threads: 1 });
 
   const listener = recommendForList(model, parseItemList('a1,a2=5,nobody'), { count: 2 });
-  assert.deepEqual(listener.unknown.map((u) => u.name), ['nobody']);
-  assert.deepEqual(listener.recommendations.map((r) => r.name[0]), ['a', 'a']);
+  assert.deepEqual(
+    listener.unknown.map((u) => u.name),
+    ['nobody'],
+  );
+  assert.deepEqual(
+    listener.recommendations.map((r) => r.name[0]),
+    ['a', 'a'],
+  );
 
   const { recommendations } = explainUser(model, 'u1', { count: 1 });
   const { score, contributions, others } = recommendations[0].explanation;

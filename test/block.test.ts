@@ -5,7 +5,13 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { train } from '../src/als/train.js';
 import { readInteractions } from '../src/data/read.js';
-import { createWasmKernels, jsKernels, kernelBuildAvailable, type BlockSelection, type Kernels } from '../src/kernels/index.js';
+import {
+  createWasmKernels,
+  jsKernels,
+  kernelBuildAvailable,
+  type BlockSelection,
+  type Kernels,
+} from '../src/kernels/index.js';
 import type { AlsModel } from '../src/model/model.js';
 import { recommendFor } from '../src/query/recommend.js';
 import { QUERY_BLOCK, writeAllRecommendations } from '../src/query/recommendAll.js';
@@ -25,7 +31,14 @@ after(() => {
 const ROWS = 9001;
 
 /** scores(Y, ·, Q row) for each query row, one at a time */
-function oneByOne(kernels: Kernels, Y: Float32Array, f: number, Q: Float32Array, first: number, queries: number): Float32Array {
+function oneByOne(
+  kernels: Kernels,
+  Y: Float32Array,
+  f: number,
+  Q: Float32Array,
+  first: number,
+  queries: number,
+): Float32Array {
   const out = new Float32Array(queries * ROWS);
   const row = new Float32Array(ROWS);
   for (let q = 0; q < queries; q++) {
@@ -125,8 +138,16 @@ describe('selectBlock', () => {
         const got = select(kernels, cosine);
         for (let q = 0; q < queries; q++) {
           const want = expected(q, cosine);
-          assert.deepEqual(Array.from(got.best.subarray(q * k, q * k + got.found[q])), want.best, `${kernels.name} row ${q}`);
-          assert.deepEqual([got.range[2 * q], got.range[2 * q + 1]], [want.range.min, want.range.max], `${kernels.name} row ${q}`);
+          assert.deepEqual(
+            Array.from(got.best.subarray(q * k, q * k + got.found[q])),
+            want.best,
+            `${kernels.name} row ${q}`,
+          );
+          assert.deepEqual(
+            [got.range[2 * q], got.range[2 * q + 1]],
+            [want.range.min, want.range.max],
+            `${kernels.name} row ${q}`,
+          );
           if (cosine) assert.deepEqual(got.scores.subarray(q * rows, (q + 1) * rows), want.row);
         }
         assert.equal(got.found[4], 1);
@@ -153,10 +174,12 @@ describe('--all against single queries (sample)', () => {
   });
   const read = (path: string) => readFileSync(path, 'utf8').trimEnd().split('\n');
 
-  it('writeAllRecommendations: recommendFor\'s lines, played items included or not, on 1 and 2 threads', async () => {
+  it("writeAllRecommendations: recommendFor's lines, played items included or not, on 1 and 2 threads", async () => {
     for (const includePlayed of [false, true]) {
       const expected = Array.from({ length: model.users }, (_, user) =>
-        recommendFor(model, user, { includePlayed, count: 4 }).map((r) => `${model.userIds[user]}\t${r.name}\t${r.score.toFixed(6)}`),
+        recommendFor(model, user, { includePlayed, count: 4 }).map(
+          (r) => `${model.userIds[user]}\t${r.name}\t${r.score.toFixed(6)}`,
+        ),
       ).flat();
       for (const kernels of [wasm1, wasm2, undefined]) {
         const path = join(work, `recs-${includePlayed}-${kernels?.threads}.tsv`);
@@ -166,7 +189,7 @@ describe('--all against single queries (sample)', () => {
     }
   });
 
-  it('writeAllSimilar: similarTo\'s lines, with and without the listener filter, on 1 and 2 threads', async () => {
+  it("writeAllSimilar: similarTo's lines, with and without the listener filter, on 1 and 2 threads", async () => {
     for (const minListeners of [1, 3]) {
       const expected = model.itemNames.flatMap((name, item) =>
         similarTo(model, item, { minListeners, count: 5 }).map((s) => `${name}\t${s.name}\t${s.score.toFixed(6)}`),
@@ -183,7 +206,12 @@ describe('--all against single queries (sample)', () => {
 describe('the two kernel builds (fma: relaxed SIMD, simd128: plain)', () => {
   it('chooses fma where the engine compiles relaxed SIMD (Node 20 behind its flag, set by kernelBuild), simd128 when ALS_KERNELS=simd128', () => {
     const probe = "import('./dist/src/kernels/index.js').then((k) => process.stdout.write(k.kernelBuild()))";
-    const run = (env: NodeJS.ProcessEnv) => execFileSync(process.execPath, ['-e', probe], { cwd: join(import.meta.dirname, '..', '..'), env, encoding: 'utf8' });
+    const run = (env: NodeJS.ProcessEnv) =>
+      execFileSync(process.execPath, ['-e', probe], {
+        cwd: join(import.meta.dirname, '..', '..'),
+        env,
+        encoding: 'utf8',
+      });
     assert.equal(run({ ...process.env, ALS_KERNELS: 'simd128' }), 'simd128');
     const best = run({ ...process.env, ALS_KERNELS: '' });
     // CI runs on this Node 20 with an x86 CPU: the faster build must be the one in use there
@@ -217,8 +245,13 @@ describe('the two kernel builds (fma: relaxed SIMD, simd128: plain)', () => {
       }
       const reference = new Float32Array(8 * ROWS);
       jsKernels.scoresBlock(Y, ROWS, f, Q, 0, 8, reference);
-      for (const build of ['fma', 'simd128']) assert.ok(relativeError(blocks[build], reference) < 1e-5, `${build}: ${relativeError(blocks[build], reference)}`);
-      if (f === 64) assert.notDeepEqual(blocks.fma, blocks.simd128, 'the fused build rounds once: some last bits differ');
+      for (const build of ['fma', 'simd128'])
+        assert.ok(
+          relativeError(blocks[build], reference) < 1e-5,
+          `${build}: ${relativeError(blocks[build], reference)}`,
+        );
+      if (f === 64)
+        assert.notDeepEqual(blocks.fma, blocks.simd128, 'the fused build rounds once: some last bits differ');
     });
   }
 });

@@ -22,7 +22,10 @@ after(() => two.dispose());
  * The reference for a similar query with exclusions: rankSimilar's steps, the excluded rows left
  * out of the candidates like the query item (never listed, not in the min-max range).
  */
-function similarReference(model: AlsModel, { item, count, exclude, minListeners }: SimilarBlockQuery): { similar: ScoredItem[]; leftOut: number } {
+function similarReference(
+  model: AlsModel,
+  { item, count, exclude, minListeners }: SimilarBlockQuery,
+): { similar: ScoredItem[]; leftOut: number } {
   const { itemFactors: Y, items, factors: f, itemListeners } = model;
   const norms = itemNorms(model, single);
   const scores = new Float32Array(items);
@@ -44,7 +47,12 @@ function similarReference(model: AlsModel, { item, count, exclude, minListeners 
   for (let n = 0; n < exclude.length; n++) skip[exclude[n]] = 1;
   const range = scoreRange(scores, skip);
   const best = single.topK(scores, Math.min(count, items), skip);
-  const similar = Array.from(best, (j) => ({ index: j, name: model.itemNames[j], score: minMaxScale(scores[j], range), raw: scores[j] }));
+  const similar = Array.from(best, (j) => ({
+    index: j,
+    name: model.itemNames[j],
+    score: minMaxScale(scores[j], range),
+    raw: scores[j],
+  }));
   return { similar, leftOut: minListeners > 1 ? below : 0 };
 }
 
@@ -68,18 +76,34 @@ function tieModel(): AlsModel {
   for (let n = 0; n < X.length; n++) X[n] = ((n * 13) % 7) - 3;
   const rows: number[] = [];
   const cols: number[] = [];
-  for (let i = 0; i < items; i++) for (let u = 0; u < i % 7; u++) {
-    rows.push(u);
-    cols.push(i);
-  }
-  const { matrix } = cooToCsr(users, items, Int32Array.from(rows), Int32Array.from(cols), new Float32Array(rows.length).fill(2), rows.length);
+  for (let i = 0; i < items; i++)
+    for (let u = 0; u < i % 7; u++) {
+      rows.push(u);
+      cols.push(i);
+    }
+  const { matrix } = cooToCsr(
+    users,
+    items,
+    Int32Array.from(rows),
+    Int32Array.from(cols),
+    new Float32Array(rows.length).fill(2),
+    rows.length,
+  );
   const itemListeners = new Int32Array(items);
   for (const c of cols) itemListeners[c]++;
   return {
-    users, items, factors: f, userFactors: X, itemFactors: Y,
+    users,
+    items,
+    factors: f,
+    userFactors: X,
+    itemFactors: Y,
     userIds: Array.from({ length: users }, (_, u) => `u${u}`),
     itemNames: Array.from({ length: items }, (_, i) => `item ${i}`),
-    userItems: matrix, itemListeners, options: resolveTrainOptions({ factors: f }), input: null, losses: null,
+    userItems: matrix,
+    itemListeners,
+    options: resolveTrainOptions({ factors: f }),
+    input: null,
+    losses: null,
   };
 }
 
@@ -115,24 +139,46 @@ function queriesOf(model: AlsModel, cases: Case[]): { similar: SimilarBlockQuery
   for (const c of cases) {
     if (c.kind === 'similar') {
       const item = c.row % model.items;
-      similar.push({ item, count: c.count, exclude: c.withItem ? [...c.exclude, item] : c.exclude, minListeners: c.minListeners });
+      similar.push({
+        item,
+        count: c.count,
+        exclude: c.withItem ? [...c.exclude, item] : c.exclude,
+        minListeners: c.minListeners,
+      });
     } else {
       const user = c.row % model.users;
       const { indptr, indices } = model.userItems;
       const played = c.played ? Array.from(indices.subarray(indptr[user], indptr[user + 1])) : [];
-      vector.push({ x: model.userFactors, xOffset: user * model.factors, count: c.count, exclude: [...played, ...c.exclude] });
+      vector.push({
+        x: model.userFactors,
+        xOffset: user * model.factors,
+        count: c.count,
+        exclude: [...played, ...c.exclude],
+      });
     }
   }
   return { similar, vector };
 }
 
-async function checkBatches(model: AlsModel, kernels: Kernels, block: number, runs: number, compact = true): Promise<void> {
+async function checkBatches(
+  model: AlsModel,
+  kernels: Kernels,
+  block: number,
+  runs: number,
+  compact = true,
+): Promise<void> {
   const blocks = new BlockQueries(model, kernels, { block, compact });
   fc.assert(
     fc.property(batchArbitrary(model.items, model.users), (cases) => {
       const { similar, vector } = queriesOf(model, cases);
-      assert.deepEqual(blocks.similar(similar), similar.map((q) => similarReference(model, q)));
-      assert.deepEqual(blocks.recommend(vector), vector.map((q) => vectorReference(model, q)));
+      assert.deepEqual(
+        blocks.similar(similar),
+        similar.map((q) => similarReference(model, q)),
+      );
+      assert.deepEqual(
+        blocks.recommend(vector),
+        vector.map((q) => vectorReference(model, q)),
+      );
     }),
     { numRuns: runs, seed: 42 },
   );
@@ -143,10 +189,15 @@ describe('BlockQueries', () => {
     const model = await sampleModel();
     const blocks = new BlockQueries(model, two);
     const queries: SimilarBlockQuery[] = [];
-    for (let item = 0; item < 40; item++) queries.push({ item: item * 37, count: 1 + (item % 15), exclude: [], minListeners: 1 + (item % 5) });
+    for (let item = 0; item < 40; item++)
+      queries.push({ item: item * 37, count: 1 + (item % 15), exclude: [], minListeners: 1 + (item % 5) });
     const answers = blocks.similar(queries);
     queries.forEach((q, n) => {
-      const { similar, leftOut } = rankSimilar(model, q.item, { count: q.count, minListeners: q.minListeners, kernels: single });
+      const { similar, leftOut } = rankSimilar(model, q.item, {
+        count: q.count,
+        minListeners: q.minListeners,
+        kernels: single,
+      });
       assert.deepEqual(answers[n], { similar, leftOut });
     });
     // the sample has candidates to leave out under the default minimum (a compacted set is used)
@@ -183,19 +234,29 @@ describe('BlockQueries', () => {
   it('refuses malformed queries with AlsError usage naming the field', () => {
     const model = tieModel();
     const blocks = new BlockQueries(model, two, { block: 4 });
-    const usage = (field: string) => (error: unknown) => (error as { code?: string }).code === 'usage' && (error as Error).message.includes(field);
+    const usage = (field: string) => (error: unknown) =>
+      (error as { code?: string }).code === 'usage' && (error as Error).message.includes(field);
     assert.throws(() => blocks.similar([{ item: model.items, count: 1, exclude: [], minListeners: 1 }]), usage('item'));
     assert.throws(() => blocks.similar([{ item: 0, count: 0, exclude: [], minListeners: 1 }]), usage('count'));
     assert.throws(() => blocks.similar([{ item: 0, count: 1, exclude: [1.5], minListeners: 1 }]), usage('exclude[0]'));
     assert.throws(() => blocks.similar([{ item: 0, count: 1, exclude: [], minListeners: 0 }]), usage('min'));
-    assert.throws(() => blocks.recommend([{ x: new Float32Array(3), xOffset: 0, count: 1, exclude: [] }]), usage('xOffset'));
-    assert.throws(() => blocks.recommend([{ x: Float32Array.of(0, NaN, 0, 0), xOffset: 0, count: 1, exclude: [] }]), usage('x'));
+    assert.throws(
+      () => blocks.recommend([{ x: new Float32Array(3), xOffset: 0, count: 1, exclude: [] }]),
+      usage('xOffset'),
+    );
+    assert.throws(
+      () => blocks.recommend([{ x: Float32Array.of(0, NaN, 0, 0), xOffset: 0, count: 1, exclude: [] }]),
+      usage('x'),
+    );
     assert.throws(() => blocks.recommend(null as never), usage('queries'));
   });
 });
 
 describe('BlockQueries on a model renumbered candidates first (prepareServing)', () => {
-  const permuted = (model: AlsModel, kernels: Kernels): AlsModel => ({ ...model, ...candidatesFirst(kernels, model.factors, model) });
+  const permuted = (model: AlsModel, kernels: Kernels): AlsModel => ({
+    ...model,
+    ...candidatesFirst(kernels, model.factors, model),
+  });
 
   it('scores the candidates in place, a prefix of the item factors: nothing copied', async () => {
     const model = await sampleModel();
@@ -226,9 +287,14 @@ describe('BlockQueries on a model renumbered candidates first (prepareServing)',
     for (let item = 0; item < model.items; item++) {
       for (const minListeners of [1, 3, 5]) {
         const [a] = original.similar([{ item, count: 12, exclude: [], minListeners }]);
-        const [b] = renumbered.similar([{ item: rowOf.get(model.itemNames[item]) as number, count: 12, exclude: [], minListeners }]);
+        const [b] = renumbered.similar([
+          { item: rowOf.get(model.itemNames[item]) as number, count: 12, exclude: [], minListeners },
+        ]);
         assert.equal(b.leftOut, a.leftOut);
-        assert.deepEqual(b.similar.map((s) => [s.score, s.raw]), a.similar.map((s) => [s.score, s.raw]));
+        assert.deepEqual(
+          b.similar.map((s) => [s.score, s.raw]),
+          a.similar.map((s) => [s.score, s.raw]),
+        );
         if (b.similar.some((s, n) => s.name !== a.similar[n].name)) swapped++;
       }
     }

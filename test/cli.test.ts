@@ -24,7 +24,10 @@ function playedBy(user: string): Set<string> {
 
 function hashDirectory(dir: string): string {
   const hash = createHash('sha256');
-  for (const name of readdirSync(dir).filter((n) => n !== '.als').sort()) hash.update(name).update(readFileSync(join(dir, name)));
+  for (const name of readdirSync(dir)
+    .filter((n) => n !== '.als')
+    .sort())
+    hash.update(name).update(readFileSync(join(dir, name)));
   return hash.digest('hex');
 }
 
@@ -42,12 +45,57 @@ describe('als end to end on the sample', () => {
     const parsed = JSON.parse(result.stdout);
     assert.equal(parsed.item, 'Jay-Z');
     assert.equal(parsed.similar.length, 10);
-    assert.ok(parsed.similar.every((s: { item: string; score: number }) => s.item !== 'Jay-Z' && s.score >= 0 && s.score <= 1));
+    assert.ok(
+      parsed.similar.every((s: { item: string; score: number }) => s.item !== 'Jay-Z' && s.score >= 0 && s.score <= 1),
+    );
     assert.equal(parsed.similar[0].score, 1);
     const scores = parsed.similar.map((s: { score: number }) => s.score);
-    assert.deepEqual(scores, [...scores].sort((a, b) => b - a));
+    assert.deepEqual(
+      scores,
+      [...scores].sort((a, b) => b - a),
+    );
     // the neighbours of Jay-Z with the default settings are hip-hop and R&B
-    const hipHop = new Set(['Kanye West', 'Eminem', '50 Cent', 'T.I.', 'Ludacris', '2Pac', 'Snoop Dogg', 'Nas', 'Young Money', "Lil' Wayne", "Royce da 5'9\"", 'Bow Wow', 'T-Pain', 'Flo Rida', 'Usher', 'Timbaland', 'Ciara', 'Drake', 'Rihanna', 'Akon', 'Nicki Minaj', 'Chris Brown', 'Ne-Yo', 'Beyoncé', 'Busta Rhymes', 'Dr. Dre', 'The Game', 'Missy Elliott', 'Nelly', 'Notorious B.I.G.', 'DMX', 'Xzibit', 'Method Man', 'OutKast', 'Lupe Fiasco', 'Kid Cudi', 'B.o.B', 'Wiz Khalifa', 'Lil Jon']);
+    const hipHop = new Set([
+      'Kanye West',
+      'Eminem',
+      '50 Cent',
+      'T.I.',
+      'Ludacris',
+      '2Pac',
+      'Snoop Dogg',
+      'Nas',
+      'Young Money',
+      "Lil' Wayne",
+      'Royce da 5\'9"',
+      'Bow Wow',
+      'T-Pain',
+      'Flo Rida',
+      'Usher',
+      'Timbaland',
+      'Ciara',
+      'Drake',
+      'Rihanna',
+      'Akon',
+      'Nicki Minaj',
+      'Chris Brown',
+      'Ne-Yo',
+      'Beyoncé',
+      'Busta Rhymes',
+      'Dr. Dre',
+      'The Game',
+      'Missy Elliott',
+      'Nelly',
+      'Notorious B.I.G.',
+      'DMX',
+      'Xzibit',
+      'Method Man',
+      'OutKast',
+      'Lupe Fiasco',
+      'Kid Cudi',
+      'B.o.B',
+      'Wiz Khalifa',
+      'Lil Jon',
+    ]);
     const count = parsed.similar.filter((s: { item: string }) => hipHop.has(s.item)).length;
     assert.ok(count >= 6, `${count} hip-hop/R&B neighbours: ${result.stdout}`);
   });
@@ -80,7 +128,9 @@ describe('als end to end on the sample', () => {
     const text = als('recommend', '--user', 'user2', '--model', model);
     assert.equal(text.status, 0, text.stderr);
     assert.match(text.stdout, /Most played by user2\n\s+Duran Duran \(13,883\), Morcheeba \(11,690\)/);
-    const withPlayed = JSON.parse(als('recommend', '--row', '0', '--include-played', '--json', '-n', '50', '--model', model).stdout);
+    const withPlayed = JSON.parse(
+      als('recommend', '--row', '0', '--include-played', '--json', '-n', '50', '--model', model).stdout,
+    );
     assert.equal(withPlayed.user, 'user2', 'a number that is no id is the row');
     const played = playedBy('user2');
     assert.ok(withPlayed.recommendations.some((r: { item: string }) => played.has(r.item.toLowerCase())));
@@ -108,9 +158,16 @@ describe('als end to end on the sample', () => {
   });
 
   it('stops quietly when the reader of its output goes away (| head -1)', () => {
-    const result = spawnSync('bash', ['-c', `"${process.execPath}" "${ALS_BIN}" recommend --user user2 -n 5000 --include-played --model "${model}" | head -1`], {
-      encoding: 'utf8',
-    });
+    const result = spawnSync(
+      'bash',
+      [
+        '-c',
+        `"${process.execPath}" "${ALS_BIN}" recommend --user user2 -n 5000 --include-played --model "${model}" | head -1`,
+      ],
+      {
+        encoding: 'utf8',
+      },
+    );
     assert.equal(result.stdout, 'Most played by user2\n');
     assert.equal(result.stderr, '');
   });
@@ -118,14 +175,28 @@ describe('als end to end on the sample', () => {
   it('gives the same model bytes for the same input, options and seed', () => {
     const a = join(work, 'same-a');
     const b = join(work, 'same-b');
-    for (const target of [a, b]) assert.equal(als('train', SAMPLE, '--iterations', '2', '--factors', '8', '--model', target).status, 0);
+    for (const target of [a, b])
+      assert.equal(als('train', SAMPLE, '--iterations', '2', '--factors', '8', '--model', target).status, 0);
     for (const name of readdirSync(a).filter((n) => n !== 'timings.json' && n !== '.als')) {
       assert.deepEqual(readFileSync(join(a, name)), readFileSync(join(b, name)), name);
     }
   });
 
   it('trains with the exact solver and shows the loss going down', () => {
-    const result = als('train', SAMPLE, '--solver', 'naive', '--iterations', '3', '--factors', '8', '--loss', '--json', '--model', join(work, 'naive'));
+    const result = als(
+      'train',
+      SAMPLE,
+      '--solver',
+      'naive',
+      '--iterations',
+      '3',
+      '--factors',
+      '8',
+      '--loss',
+      '--json',
+      '--model',
+      join(work, 'naive'),
+    );
     assert.equal(result.status, 0, result.stderr);
     const losses: number[] = JSON.parse(result.stdout).losses;
     assert.equal(losses.length, 3);
@@ -144,19 +215,74 @@ describe('als on bad input', () => {
   };
 
   const cases: { name: string; args: () => string[]; status: number; message: RegExp }[] = [
-    { name: 'a missing file', args: () => ['train', join(work, 'nope.tsv')], status: 3, message: /nope\.tsv: no such file/ },
+    {
+      name: 'a missing file',
+      args: () => ['train', join(work, 'nope.tsv')],
+      status: 3,
+      message: /nope\.tsv: no such file/,
+    },
     { name: 'an empty file', args: () => ['train', files.empty], status: 3, message: /empty\.tsv: the file is empty/ },
-    { name: 'a file of random bytes', args: () => ['train', files.random], status: 3, message: /random\.bin: no usable row/ },
-    { name: 'a file of malformed rows', args: () => ['train', files.malformed], status: 3, message: /malformed\.tsv: no usable row \(3 rows, 3 malformed at lines 1, 2, 3/ },
-    { name: 'a bad row under --strict', args: () => ['train', files.good, '--strict'], status: 3, message: /good\.tsv, line 3: field 4 \(count\) is "many"/ },
-    { name: '--factors 0', args: () => ['train', files.good, '--factors', '0'], status: 2, message: /factors must be a whole number from 1 to 1024, not 0/ },
-    { name: '--factors abc', args: () => ['train', files.good, '--factors', 'abc'], status: 2, message: /'--factors <n>' argument 'abc' is invalid/ },
-    { name: '--alpha -1', args: () => ['train', files.good, '--alpha', '-1'], status: 2, message: /alpha must be a number from 0 to 1e6, not -1/ },
-    { name: 'an unknown solver', args: () => ['train', files.good, '--solver', 'sgd'], status: 2, message: /argument 'sgd' is invalid\. Allowed choices are cg, naive/ },
-    { name: 'an unknown option', args: () => ['train', files.good, '--fast'], status: 2, message: /unknown option '--fast'/ },
-    { name: 'an unknown user', args: () => ['recommend', '--user', 'nobody'], status: 5, message: /no user "nobody" in the model/ },
+    {
+      name: 'a file of random bytes',
+      args: () => ['train', files.random],
+      status: 3,
+      message: /random\.bin: no usable row/,
+    },
+    {
+      name: 'a file of malformed rows',
+      args: () => ['train', files.malformed],
+      status: 3,
+      message: /malformed\.tsv: no usable row \(3 rows, 3 malformed at lines 1, 2, 3/,
+    },
+    {
+      name: 'a bad row under --strict',
+      args: () => ['train', files.good, '--strict'],
+      status: 3,
+      message: /good\.tsv, line 3: field 4 \(count\) is "many"/,
+    },
+    {
+      name: '--factors 0',
+      args: () => ['train', files.good, '--factors', '0'],
+      status: 2,
+      message: /factors must be a whole number from 1 to 1024, not 0/,
+    },
+    {
+      name: '--factors abc',
+      args: () => ['train', files.good, '--factors', 'abc'],
+      status: 2,
+      message: /'--factors <n>' argument 'abc' is invalid/,
+    },
+    {
+      name: '--alpha -1',
+      args: () => ['train', files.good, '--alpha', '-1'],
+      status: 2,
+      message: /alpha must be a number from 0 to 1e6, not -1/,
+    },
+    {
+      name: 'an unknown solver',
+      args: () => ['train', files.good, '--solver', 'sgd'],
+      status: 2,
+      message: /argument 'sgd' is invalid\. Allowed choices are cg, naive/,
+    },
+    {
+      name: 'an unknown option',
+      args: () => ['train', files.good, '--fast'],
+      status: 2,
+      message: /unknown option '--fast'/,
+    },
+    {
+      name: 'an unknown user',
+      args: () => ['recommend', '--user', 'nobody'],
+      status: 5,
+      message: /no user "nobody" in the model/,
+    },
     { name: 'no user at all', args: () => ['recommend'], status: 2, message: /which user\?/ },
-    { name: 'an unknown artist', args: () => ['similar', 'radiohed'], status: 5, message: /no artist or item named "radiohed" in the model; did you mean "Radiohead"/ },
+    {
+      name: 'an unknown artist',
+      args: () => ['similar', 'radiohed'],
+      status: 5,
+      message: /no artist or item named "radiohed" in the model; did you mean "Radiohead"/,
+    },
     { name: '-n 0', args: () => ['similar', 'radiohead', '-n', '0'], status: 2, message: /--count must be at least 1/ },
   ];
 
@@ -200,13 +326,19 @@ describe('als on bad input', () => {
     writeFileSync(path, raw);
     const result = als('similar', 'muse', '--model', corrupt);
     assert.equal(result.status, 4);
-    assert.equal(result.stderr, `als: ${corrupt}: item_factors.f32 fails its checksum (the model is corrupt or incomplete; train it again)\n`);
+    assert.equal(
+      result.stderr,
+      `als: ${corrupt}: item_factors.f32 fails its checksum (the model is corrupt or incomplete; train it again)\n`,
+    );
   });
 
   it('skipped rows are reported with their line numbers, and training goes on', () => {
     const result = als('train', files.good, '--factors', '2', '--iterations', '1', '--model', join(work, 'partial'));
     assert.equal(result.status, 0, result.stderr);
-    assert.match(result.stderr, /skipped 1 malformed row \(line 3: field 4 \(count\) is "many", not a non-negative number\)/);
+    assert.match(
+      result.stderr,
+      /skipped 1 malformed row \(line 3: field 4 \(count\) is "many", not a non-negative number\)/,
+    );
     assert.match(result.stdout, /4 rows, 1 skipped/);
   });
 

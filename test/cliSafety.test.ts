@@ -21,10 +21,17 @@ const CLEAR_USER = '\x1b[2Juser';
 /** Every character that must never reach a terminal raw from data. */
 const STEERING = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/u;
 
-function als(args: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
+function als(
+  args: string[],
+  env: Record<string, string> = {},
+): { status: number | null; stdout: string; stderr: string } {
   const base = { ...process.env };
   delete base.FORCE_COLOR;
-  const result = spawnSync(process.execPath, [ALS_BIN, ...args], { cwd: work, encoding: 'utf8', env: { ...base, ...env } });
+  const result = spawnSync(process.execPath, [ALS_BIN, ...args], {
+    cwd: work,
+    encoding: 'utf8',
+    env: { ...base, ...env },
+  });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -40,7 +47,20 @@ describe('human output cannot steer the terminal (issue 9 class 9)', () => {
       });
     });
     writeFileSync(data, `${lines.join('\n')}\n`);
-    const trained = als(['train', data, '--format', 'triples', '--factors', '4', '--iterations', '3', '--lambda', '0.1', '--model', model]);
+    const trained = als([
+      'train',
+      data,
+      '--format',
+      'triples',
+      '--factors',
+      '4',
+      '--iterations',
+      '3',
+      '--lambda',
+      '0.1',
+      '--model',
+      model,
+    ]);
     assert.equal(trained.status, 0, trained.stderr);
   });
 
@@ -50,7 +70,10 @@ describe('human output cannot steer the terminal (issue 9 class 9)', () => {
     ['recommend for a user', ['recommend', '--user', '10', '-n', '8', '--include-played']],
     ['recommend for a crafted user id', ['recommend', '--user', CLEAR_USER, '-n', '8', '--include-played']],
     ['recommend --explain', ['recommend', '--user', '20', '--explain', '-n', '8', '--include-played']],
-    ['recommend --items with crafted and unknown names', ['recommend', '--items', `${TITLE},${C1}=3,\x1b[5mnobody`, '-n', '8']],
+    [
+      'recommend --items with crafted and unknown names',
+      ['recommend', '--items', `${TITLE},${C1}=3,\x1b[5mnobody`, '-n', '8'],
+    ],
     ['similar of an unknown crafted name (error line)', ['similar', '\x1b]0;x\x07Rex']],
   ];
   for (const [name, args] of commands) {
@@ -84,15 +107,23 @@ describe('human output cannot steer the terminal (issue 9 class 9)', () => {
     assert.match(result.stdout, /\\x1b\]0;pwned\\x07Title/);
   });
 
-  it('--all --output - on a terminal shows names escaped; to a pipe it writes them exactly', { skip: spawnSync('script', ['--version']).status !== 0 && 'needs script(1) for a terminal' }, () => {
-    const command = `${JSON.stringify(process.execPath)} ${JSON.stringify(ALS_BIN)} similar --all -o - --min-listeners 1 --model ${JSON.stringify(model)}`;
-    const onTerminal = spawnSync('script', ['-qec', command, '/dev/null'], { cwd: work, encoding: 'utf8' });
-    assert.equal(onTerminal.status, 0, onTerminal.stderr);
-    assert.match(onTerminal.stdout, /\\x1b\[31mRed\t/);
-    assert.doesNotMatch(onTerminal.stdout.replace(/\r\n/g, '\n'), /\x1b|\u202e|\x07/, 'no escape sequence at all: no bar, no raw name');
-    const piped = als(['similar', '--all', '-o', '-', '--min-listeners', '1', '--model', model]);
-    assert.ok(piped.stdout.includes(`${RED}\t`), 'a pipe gets the names as they are');
-  });
+  it(
+    '--all --output - on a terminal shows names escaped; to a pipe it writes them exactly',
+    { skip: spawnSync('script', ['--version']).status !== 0 && 'needs script(1) for a terminal' },
+    () => {
+      const command = `${JSON.stringify(process.execPath)} ${JSON.stringify(ALS_BIN)} similar --all -o - --min-listeners 1 --model ${JSON.stringify(model)}`;
+      const onTerminal = spawnSync('script', ['-qec', command, '/dev/null'], { cwd: work, encoding: 'utf8' });
+      assert.equal(onTerminal.status, 0, onTerminal.stderr);
+      assert.match(onTerminal.stdout, /\\x1b\[31mRed\t/);
+      assert.doesNotMatch(
+        onTerminal.stdout.replace(/\r\n/g, '\n'),
+        /\x1b|\u202e|\x07/,
+        'no escape sequence at all: no bar, no raw name',
+      );
+      const piped = als(['similar', '--all', '-o', '-', '--min-listeners', '1', '--model', model]);
+      assert.ok(piped.stdout.includes(`${RED}\t`), 'a pipe gets the names as they are');
+    },
+  );
 
   it('--json keeps the names exactly (JSON escapes them itself)', () => {
     const result = als(['similar', RED, '--min-listeners', '1', '--json', '--model', model]);
@@ -132,9 +163,18 @@ describe('an id is an id, a row only when asked (issue 9 class 10)', () => {
 
   it('userIdOfRow range-checks the row', () => {
     assert.equal(userIdOfRow(['a', 'b'], 1), 'b');
-    assert.throws(() => userIdOfRow(['a', 'b'], 2), (e: unknown) => e instanceof AlsError && e.code === 'not-found');
-    assert.throws(() => userIdOfRow(['a', 'b'], -1), (e: unknown) => e instanceof AlsError && e.code === 'usage');
-    assert.throws(() => userIdOfRow(['a', 'b'], 0.5), (e: unknown) => e instanceof AlsError && e.code === 'usage');
+    assert.throws(
+      () => userIdOfRow(['a', 'b'], 2),
+      (e: unknown) => e instanceof AlsError && e.code === 'not-found',
+    );
+    assert.throws(
+      () => userIdOfRow(['a', 'b'], -1),
+      (e: unknown) => e instanceof AlsError && e.code === 'usage',
+    );
+    assert.throws(
+      () => userIdOfRow(['a', 'b'], 0.5),
+      (e: unknown) => e instanceof AlsError && e.code === 'usage',
+    );
   });
 });
 
@@ -146,22 +186,46 @@ describe('options and lists are read by one rule, with bounded work (issue 9 cla
   };
 
   it('--lambda and --regularization together are refused', () => {
-    oneLine(als(['train', data, '--lambda', '1', '--regularization', '2', '--model', join(work, 'x')]), 2, /^als: --lambda 1 and --regularization 2 name one setting/);
+    oneLine(
+      als(['train', data, '--lambda', '1', '--regularization', '2', '--model', join(work, 'x')]),
+      2,
+      /^als: --lambda 1 and --regularization 2 name one setting/,
+    );
   });
 
   it('hex, Infinity and numbers past 2^53 are not numbers', () => {
-    oneLine(als(['train', data, '--alpha', '0x10', '--model', join(work, 'x')]), 2, /--alpha.*expected a decimal number/);
-    oneLine(als(['train', data, '--lambda', 'Infinity', '--model', join(work, 'x')]), 2, /--lambda.*expected a decimal number/);
-    oneLine(als(['train', data, '--factors', '99999999999999999999', '--model', join(work, 'x')]), 2, /--factors.*expected a whole number up to/);
+    oneLine(
+      als(['train', data, '--alpha', '0x10', '--model', join(work, 'x')]),
+      2,
+      /--alpha.*expected a decimal number/,
+    );
+    oneLine(
+      als(['train', data, '--lambda', 'Infinity', '--model', join(work, 'x')]),
+      2,
+      /--lambda.*expected a decimal number/,
+    );
+    oneLine(
+      als(['train', data, '--factors', '99999999999999999999', '--model', join(work, 'x')]),
+      2,
+      /--factors.*expected a whole number up to/,
+    );
   });
 
   it('a settings file that is a FIFO or too large is refused at once, not read without bound', () => {
     const fifo = join(work, 'config.fifo');
     spawnSync('mkfifo', [fifo]);
-    oneLine(als(['train', data, '--config', fifo, '--model', join(work, 'x')]), 3, /config\.fifo: is a FIFO; a settings file is a small JSON file/);
+    oneLine(
+      als(['train', data, '--config', fifo, '--model', join(work, 'x')]),
+      3,
+      /config\.fifo: is a FIFO; a settings file is a small JSON file/,
+    );
     const big = join(work, 'big.json');
     writeFileSync(big, `{"about": "${'x'.repeat(1 << 17)}"}`);
-    oneLine(als(['train', data, '--config', big, '--model', join(work, 'x')]), 3, /big\.json: has \d+ bytes, more than the 65536 allowed/);
+    oneLine(
+      als(['train', data, '--config', big, '--model', join(work, 'x')]),
+      3,
+      /big\.json: has \d+ bytes, more than the 65536 allowed/,
+    );
   });
 
   it('a list of 10,000 unknown names: five warnings and a count, each name cut short', () => {

@@ -11,7 +11,11 @@ import { CompactingCooList, CooList } from '../src/data/coo.js';
  */
 describe('the triple list keeps memory near the distinct pairs (issue 9 class 6)', () => {
   it('gives the same matrix, duplicates and length as a plain list, with few triples held', () => {
-    for (const [pairs, rows, seed] of [[3, 200_000, 1], [500, 50_000, 2], [40_000, 60_000, 3]] as const) {
+    for (const [pairs, rows, seed] of [
+      [3, 200_000, 1],
+      [500, 50_000, 2],
+      [40_000, 60_000, 3],
+    ] as const) {
       const random = seededRandom(seed);
       const plain = new CooList();
       const compacting = new CompactingCooList(1000);
@@ -29,7 +33,10 @@ describe('the triple list keeps memory near the distinct pairs (issue 9 class 6)
       assert.equal(b.duplicates, a.duplicates);
       assert.deepEqual(b.matrix, a.matrix, `${pairs} pairs`);
       // at most twice the distinct pairs, or the first threshold
-      assert.ok(mostHeld <= Math.max(1000, 2 * a.matrix.indices.length) + 1, `${mostHeld} triples held for ${a.matrix.indices.length} pairs`);
+      assert.ok(
+        mostHeld <= Math.max(1000, 2 * a.matrix.indices.length) + 1,
+        `${mostHeld} triples held for ${a.matrix.indices.length} pairs`,
+      );
     }
   });
 });

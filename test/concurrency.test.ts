@@ -20,11 +20,21 @@ import { ALS_BIN, ROOT, tempDir } from './helpers.js';
 const work = tempDir('als-concurrency-');
 const trainFile = join(work, 'train.tsv');
 const rows: string[] = [];
-for (let u = 0; u < 12; u++) for (let i = 0; i < 8; i++) if ((u + i) % 3 !== 0) rows.push(`u${u}\ti${i}\t${1 + ((u * 7 + i) % 9)}`);
+for (let u = 0; u < 12; u++)
+  for (let i = 0; i < 8; i++) if ((u + i) % 3 !== 0) rows.push(`u${u}\ti${i}\t${1 + ((u * 7 + i) % 9)}`);
 writeFileSync(trainFile, rows.join('\n') + '\n');
 const data = await readInteractions(trainFile, { format: 'triples' });
 const model = await train(data, { factors: 2, iterations: 2, threads: 1 });
-const input = { file: trainFile, format: 'triples' as const, rows: rows.length, used: rows.length, skipped: 0, zeroCounts: 0, duplicates: 0, header: false };
+const input = {
+  file: trainFile,
+  format: 'triples' as const,
+  rows: rows.length,
+  used: rows.length,
+  skipped: 0,
+  zeroCounts: 0,
+  duplicates: 0,
+  header: false,
+};
 
 let made = 0;
 async function freshModel(): Promise<string> {
@@ -116,7 +126,16 @@ function exited(child: ChildProcess): Promise<number | null> {
 
 function plantLock(dir: string, holder: Partial<LockHolder>): string {
   const file = join(dir, '.als', 'lock');
-  writeFileSync(file, JSON.stringify({ hostname: hostname(), startTime: null, command: 'als update', since: new Date().toISOString(), ...holder }));
+  writeFileSync(
+    file,
+    JSON.stringify({
+      hostname: hostname(),
+      startTime: null,
+      command: 'als update',
+      since: new Date().toISOString(),
+      ...holder,
+    }),
+  );
   return file;
 }
 
@@ -178,7 +197,9 @@ process.exit(0);
 describe('issue 9, class 5: concurrent writers and readers', () => {
   it('commands run in one process close the model files they did not read (a reader looping under load ran out of descriptors)', async () => {
     const dir = await freshModel();
-    const child = spawn(process.execPath, [script('fds.mjs', FD_COUNTER), dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [script('fds.mjs', FD_COUNTER), dir], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     const out = collect(child);
     assert.equal(await exited(child), 0, out.stderr);
     const { before, after, codes } = JSON.parse(out.stderr);
@@ -191,7 +212,9 @@ describe('issue 9, class 5: concurrent writers and readers', () => {
     const dir = join(work, 'switching');
     const stop = join(work, 'switching-stop');
     mkdirSync(join(dir, '.als'), { recursive: true });
-    const child = spawn(process.execPath, [script('switcher.mjs', SWITCHER), join(dir, '.als'), stop], { stdio: 'inherit' });
+    const child = spawn(process.execPath, [script('switcher.mjs', SWITCHER), join(dir, '.als'), stop], {
+      stdio: 'inherit',
+    });
     const done = exited(child);
     while (!existsSync(join(dir, '.als', 'current'))) await new Promise((resolve) => setTimeout(resolve, 5));
     const seen = new Set<string>();
@@ -211,11 +234,15 @@ describe('issue 9, class 5: concurrent writers and readers', () => {
     const stop = join(work, 'stop');
     const readers = ['recommend', 'similar', 'info'].map((kind) => {
       const out = join(work, `reader-${kind}.json`);
-      const child = spawn(process.execPath, [script(`reader-${kind}.mjs`, READER), kind, dir, stop, out], { stdio: 'inherit' });
+      const child = spawn(process.execPath, [script(`reader-${kind}.mjs`, READER), kind, dir, stop, out], {
+        stdio: 'inherit',
+      });
       return { kind, out, done: exited(child) };
     });
     const writerOut = join(work, 'writer.json');
-    const writer = spawn(process.execPath, [script('writer.mjs', WRITER), dir, trainFile, work, writerOut], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const writer = spawn(process.execPath, [script('writer.mjs', WRITER), dir, trainFile, work, writerOut], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
     assert.equal(await exited(writer), 0);
     writeFileSync(stop, '');
     for (const reader of readers) assert.equal(await reader.done, 0, reader.kind);
@@ -244,7 +271,8 @@ describe('issue 9, class 5: concurrent writers and readers', () => {
     const u1 = model.userIds.indexOf('u1');
     const i3 = model.itemNames.indexOf('i3');
     const playsOf = (m: AlsModel, user: number, item: number) => {
-      for (let n = m.userItems.indptr[user]; n < m.userItems.indptr[user + 1]; n++) if (m.userItems.indices[n] === item) return m.userItems.data[n];
+      for (let n = m.userItems.indptr[user]; n < m.userItems.indptr[user + 1]; n++)
+        if (m.userItems.indices[n] === item) return m.userItems.data[n];
       return 0;
     };
     const before = playsOf(model, u1, i3);
@@ -264,10 +292,20 @@ describe('issue 9, class 5: concurrent writers and readers', () => {
   it('breaks the lock of a dead process, and of a reused pid (another start time)', async () => {
     const dir = await freshModel();
     const file = plantLock(dir, { pid: deadPid() });
-    await saveModel(model, dir, {}, { lockTimeoutMs: 5_000, onLockWait: () => assert.fail('a dead holder is not waited for') });
+    await saveModel(
+      model,
+      dir,
+      {},
+      { lockTimeoutMs: 5_000, onLockWait: () => assert.fail('a dead holder is not waited for') },
+    );
     assert.equal(existsSync(file), false, 'released after the save');
     plantLock(dir, { pid: process.pid, startTime: '1' });
-    await saveModel(model, dir, {}, { lockTimeoutMs: 5_000, onLockWait: () => assert.fail('a reused pid is not waited for') });
+    await saveModel(
+      model,
+      dir,
+      {},
+      { lockTimeoutMs: 5_000, onLockWait: () => assert.fail('a reused pid is not waited for') },
+    );
     assert.equal(existsSync(file), false);
     assert.equal(loadModel(dir).users, 12);
   });
@@ -286,7 +324,8 @@ describe('issue 9, class 5: concurrent writers and readers', () => {
         (e: unknown) =>
           e instanceof AlsError &&
           e.code === 'model' &&
-          e.message === `${dir}: another writer holds the lock ${file}: process ${pid} (als update, since 10:02:11); gave up waiting after 300 ms`,
+          e.message ===
+            `${dir}: another writer holds the lock ${file}: process ${pid} (als update, since 10:02:11); gave up waiting after 300 ms`,
       );
       assert.equal(waits.length, 1, 'told once');
       assert.equal(waits[0]?.pid, pid);
@@ -300,7 +339,12 @@ describe('issue 9, class 5: concurrent writers and readers', () => {
       while (!out.stderr.includes('\n')) await new Promise((resolve) => setTimeout(resolve, 20));
       holder.kill('SIGKILL');
       assert.equal(await done, 0, out.stderr);
-      assert.match(out.stderr, new RegExp(`^warning: waiting for process ${pid} \\(als update, since 10:02:11\\) to finish writing ${dir}\\n$`));
+      assert.match(
+        out.stderr,
+        new RegExp(
+          `^warning: waiting for process ${pid} \\(als update, since 10:02:11\\) to finish writing ${dir}\\n$`,
+        ),
+      );
       assert.equal(loadModel(dir).userIds.at(-1), 'x3');
       assert.equal(existsSync(file), false);
     } finally {
@@ -315,7 +359,9 @@ describe('issue 9, class 5: concurrent writers and readers', () => {
       saveModel(model, dir, {}, { lockTimeoutMs: 100 }),
       (e: unknown) =>
         e instanceof AlsError &&
-        new RegExp(`process \\d+ on host elsewhere\\.example \\(als update, since .*\\); gave up waiting after 100 ms; if that process is no longer running, remove ${file}$`).test(e.message),
+        new RegExp(
+          `process \\d+ on host elsewhere\\.example \\(als update, since .*\\); gave up waiting after 100 ms; if that process is no longer running, remove ${file}$`,
+        ).test(e.message),
     );
     assert.equal(existsSync(file), true);
   });

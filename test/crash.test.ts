@@ -30,12 +30,22 @@ const SAVE_STEPS = [
 /** the steps after which the new model is the live one */
 const NEW_FROM = SAVE_STEPS.indexOf('switched');
 /** update runs the same save: its own step, and those around the switch */
-const UPDATE_STEPS = ['locked', 'update-loaded', 'staging', 'wrote-model.json', 'synced', 'switched', 'linked-model.json', 'cleaning'];
+const UPDATE_STEPS = [
+  'locked',
+  'update-loaded',
+  'staging',
+  'wrote-model.json',
+  'synced',
+  'switched',
+  'linked-model.json',
+  'cleaning',
+];
 
 const work = tempDir('als-crash-');
 const plays = join(work, 'plays.tsv');
 const rows: string[] = [];
-for (let u = 0; u < 10; u++) for (let i = 0; i < 6; i++) if ((u * 5 + i) % 4 !== 0) rows.push(`u${u}\ti${i}\t${1 + ((u + 3 * i) % 7)}`);
+for (let u = 0; u < 10; u++)
+  for (let i = 0; i < 6; i++) if ((u * 5 + i) % 4 !== 0) rows.push(`u${u}\ti${i}\t${1 + ((u + 3 * i) % 7)}`);
 writeFileSync(plays, rows.join('\n') + '\n');
 const newPlays = join(work, 'new.tsv');
 writeFileSync(newPlays, 'newcomer\ti1\t4\nnewcomer\ti2\t1\nu3\ti4\t2\n');
@@ -73,7 +83,21 @@ async function inPairs<T>(jobs: (() => Promise<T>)[]): Promise<T[]> {
   return results;
 }
 
-const trainArgs = (model: string, seed: string) => ['train', plays, '--format', 'triples', '--factors', '2', '--iterations', '2', '--seed', seed, '-q', '--model', model];
+const trainArgs = (model: string, seed: string) => [
+  'train',
+  plays,
+  '--format',
+  'triples',
+  '--factors',
+  '2',
+  '--iterations',
+  '2',
+  '--seed',
+  seed,
+  '-q',
+  '--model',
+  model,
+];
 const updateArgs = (model: string) => ['update', newPlays, '-q', '--model', model];
 
 const manifestAt = (dir: string) => readFileSync(join(dir, '.als', 'current', 'model.json'), 'utf8');
@@ -110,8 +134,13 @@ async function nextSaveKeepsTheIntactCopy(dir: string): Promise<void> {
   const store = readdirSync(join(dir, '.als')).sort();
   const versions = store.filter((n) => n.startsWith('v'));
   assert.equal(versions.length, live === null ? 1 : 2, store.join(' '));
-  if (live !== null) assert.ok(versions.includes(live), 'the version that was live after the crash is kept as the previous one');
-  assert.deepEqual(store.filter((n) => !n.startsWith('v')), ['current'], 'no lock, no temporary link left');
+  if (live !== null)
+    assert.ok(versions.includes(live), 'the version that was live after the crash is kept as the previous one');
+  assert.deepEqual(
+    store.filter((n) => !n.startsWith('v')),
+    ['current'],
+    'no lock, no temporary link left',
+  );
   checkWhole(dir);
 }
 
@@ -120,7 +149,11 @@ describe('issue 9, class 5: a writer killed at any step of a save', () => {
     const { oldManifest, newTrain, newUpdate } = await setUp();
     const cases = [
       ...SAVE_STEPS.map((step, k) => ({ command: 'train', step, expected: k >= NEW_FROM ? newTrain : oldManifest })),
-      ...UPDATE_STEPS.map((step) => ({ command: 'update', step, expected: SAVE_STEPS.indexOf(step) >= NEW_FROM ? newUpdate : oldManifest })),
+      ...UPDATE_STEPS.map((step) => ({
+        command: 'update',
+        step,
+        expected: SAVE_STEPS.indexOf(step) >= NEW_FROM ? newUpdate : oldManifest,
+      })),
     ];
     const results = await inPairs(
       cases.map((c) => async () => {
@@ -137,7 +170,9 @@ describe('issue 9, class 5: a writer killed at any step of a save', () => {
     }
     // and `als info` itself passes on what a crash left (the steps around the switch)
     const info = await inPairs(
-      ['train-wrote-model.json', 'train-switched', 'update-linked-model.json', 'update-cleaning'].map((name) => () => als(['info', '-q', '--model', join(work, name)])),
+      ['train-wrote-model.json', 'train-switched', 'update-linked-model.json', 'update-cleaning'].map(
+        (name) => () => als(['info', '-q', '--model', join(work, name)]),
+      ),
     );
     for (const run of info) assert.equal(run.code, 0, run.stderr);
   });
@@ -165,7 +200,8 @@ describe('issue 9, class 5: a writer killed at any step of a save', () => {
       else assert.equal(JSON.parse(manifest).updates.length, 1, step);
       assert.equal(readFileSync(join(dir, 'notes.txt'), 'utf8'), 'mine');
       await nextSaveKeepsTheIntactCopy(dir);
-      for (const name of ['model.json', ...Object.values(FILES)]) assert.equal(readlinkSync(join(dir, name)), `.als/current/${name}`, name);
+      for (const name of ['model.json', ...Object.values(FILES)])
+        assert.equal(readlinkSync(join(dir, name)), `.als/current/${name}`, name);
     }
   });
 });

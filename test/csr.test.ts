@@ -53,7 +53,10 @@ function referenceCooToCsr(
   return { matrix: { rows, cols, indptr, indices: indices.slice(0, out), data: data.slice(0, out) }, duplicates };
 }
 
-function assertSameCsr(actual: { matrix: CsrMatrix; duplicates: number }, expected: { matrix: CsrMatrix; duplicates: number }): void {
+function assertSameCsr(
+  actual: { matrix: CsrMatrix; duplicates: number },
+  expected: { matrix: CsrMatrix; duplicates: number },
+): void {
   assert.equal(actual.duplicates, expected.duplicates, 'duplicates');
   assert.equal(actual.matrix.rows, expected.matrix.rows);
   assert.equal(actual.matrix.cols, expected.matrix.cols);
@@ -136,7 +139,10 @@ describe('building CSR matrices', () => {
       at = end;
     }
     assertSameCsr(cooChunksToCsr(400, 500, rowChunks, colChunks, valueChunks, lengths, true), expected);
-    assert.ok(rowChunks.every((chunk) => chunk.length === 0), 'released');
+    assert.ok(
+      rowChunks.every((chunk) => chunk.length === 0),
+      'released',
+    );
   });
 
   it('a CooList grows in chunks and builds the same matrix', () => {
@@ -168,7 +174,12 @@ describe('building CSR matrices', () => {
       colIndex.push(Math.floor(random() * cols));
       values.push(1 + Math.floor(random() * 9));
     }
-    return { rows: row + 3, rowIndex: Int32Array.from(rowIndex), colIndex: Int32Array.from(colIndex), values: Float32Array.from(values) };
+    return {
+      rows: row + 3,
+      rowIndex: Int32Array.from(rowIndex),
+      colIndex: Int32Array.from(colIndex),
+      values: Float32Array.from(values),
+    };
   }
 
   for (const [name, lengths, tail] of [
@@ -184,7 +195,10 @@ describe('building CSR matrices', () => {
       const list = new CooList();
       for (let n = 0; n < values.length; n++) list.push(rowIndex[n], colIndex[n], values[n]);
       assert.equal(list.length, values.length);
-      assertSameCsr(list.toCsr(rows + 2, 5000), referenceCooToCsr(rows + 2, 5000, rowIndex, colIndex, values, values.length));
+      assertSameCsr(
+        list.toCsr(rows + 2, 5000),
+        referenceCooToCsr(rows + 2, 5000, rowIndex, colIndex, values, values.length),
+      );
       assert.equal(list.length, values.length);
     });
   }

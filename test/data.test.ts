@@ -93,13 +93,19 @@ describe('reading the lastfm layout', () => {
     const data = await read(text);
     assert.equal(data.stats.skipped, 6);
     assert.equal(data.stats.used, 2);
-    assert.deepEqual(data.stats.skippedExamples.map((s) => s.line), [2, 3, 4, 5, 6]);
+    assert.deepEqual(
+      data.stats.skippedExamples.map((s) => s.line),
+      [2, 3, 4, 5, 6],
+    );
     assert.match(data.stats.skippedExamples[1].reason, /field 4 \(count\) is "-3", not a non-negative number/);
     assert.match(data.stats.skippedExamples[0].reason, /expected 4 fields, found 3/);
   });
 
   it('stops at the first bad row under strict, naming file, line and field', async () => {
-    await rejects(read('u1\t\tgood\t1\nu1\t\tbad\t1.5.2\n', { strict: true }), /input-\d+\.tsv, line 2: field 4 \(count\) is "1\.5\.2"/);
+    await rejects(
+      read('u1\t\tgood\t1\nu1\t\tbad\t1.5.2\n', { strict: true }),
+      /input-\d+\.tsv, line 2: field 4 \(count\) is "1\.5\.2"/,
+    );
   });
 
   it('skips a header line', async () => {
@@ -129,7 +135,9 @@ describe('reading the lastfm layout', () => {
 
   it('reads the whole sample across chunk boundaries: every line becomes a row', async () => {
     const data = await readInteractions(SAMPLE);
-    const lines = readFileSync(SAMPLE, 'utf8').split('\n').filter((l) => l.length > 0);
+    const lines = readFileSync(SAMPLE, 'utf8')
+      .split('\n')
+      .filter((l) => l.length > 0);
     assert.equal(data.stats.rows, lines.length);
     assert.equal(data.stats.rows, 92834);
     assert.equal(data.stats.skipped, 0);
@@ -175,7 +183,10 @@ describe('reading other formats', () => {
   it('csv: bad records are counted with their lines', async () => {
     const data = await read('u1,x,1\nu2,y\nu3,z,abc\nu4,w,2\n', { format: 'csv' });
     assert.equal(data.stats.used, 2);
-    assert.deepEqual(data.stats.skippedExamples.map((s) => s.line), [2, 3]);
+    assert.deepEqual(
+      data.stats.skippedExamples.map((s) => s.line),
+      [2, 3],
+    );
   });
 
   it('csv: an unclosed quote is an error under strict', async () => {
@@ -208,7 +219,10 @@ describe('files that cannot be used', () => {
   });
 
   it('a file whose rows are all malformed', async () => {
-    await rejects(read('a\tb\nc\td\te\tf\tg\n'), /no usable row \(2 rows, 2 malformed at lines 1, 2, 0 with count 0; line 1: expected 4 fields, found 2\)/);
+    await rejects(
+      read('a\tb\nc\td\te\tf\tg\n'),
+      /no usable row \(2 rows, 2 malformed at lines 1, 2, 0 with count 0; line 1: expected 4 fields, found 2\)/,
+    );
   });
 
   it('an unknown format', async () => {
@@ -218,7 +232,8 @@ describe('files that cannot be used', () => {
 
 function dense(m: CsrMatrix): number[][] {
   const out = Array.from({ length: m.rows }, () => new Array(m.cols).fill(0));
-  for (let r = 0; r < m.rows; r++) for (let n = m.indptr[r]; n < m.indptr[r + 1]; n++) out[r][m.indices[n]] += m.data[n];
+  for (let r = 0; r < m.rows; r++)
+    for (let n = m.indptr[r]; n < m.indptr[r + 1]; n++) out[r][m.indices[n]] += m.data[n];
   return out;
 }
 
@@ -242,7 +257,14 @@ describe('sparse matrices', () => {
   });
 
   it('drops entries that sum to zero', () => {
-    const { matrix } = cooToCsr(2, 2, Int32Array.from([0, 0, 1]), Int32Array.from([1, 1, 0]), Float32Array.from([2, -2, 1]), 3);
+    const { matrix } = cooToCsr(
+      2,
+      2,
+      Int32Array.from([0, 0, 1]),
+      Int32Array.from([1, 1, 0]),
+      Float32Array.from([2, -2, 1]),
+      3,
+    );
     assert.deepEqual(Array.from(matrix.indptr), [0, 0, 1]);
     assert.deepEqual(Array.from(matrix.indices), [0]);
   });
@@ -251,7 +273,10 @@ describe('sparse matrices', () => {
     const { matrix } = cooToCsr(4, 4, rows, cols, values, 7);
     const t = transpose(matrix);
     const d = dense(matrix);
-    assert.deepEqual(dense(t), d[0].map((_, c) => d.map((row) => row[c])));
+    assert.deepEqual(
+      dense(t),
+      d[0].map((_, c) => d.map((row) => row[c])),
+    );
     for (let r = 0; r < t.rows; r++) {
       for (let n = t.indptr[r] + 1; n < t.indptr[r + 1]; n++) assert.ok(t.indices[n] > t.indices[n - 1]);
     }
@@ -260,10 +285,16 @@ describe('sparse matrices', () => {
   it('transposes into kernel memory (as training does) to the same arrays, over memory that held other values', () => {
     const { matrix } = cooToCsr(4, 4, rows, cols, values, 7);
     const kernels = createWasmKernelsSync();
-    const dirty = { int32: (n: number) => kernels.int32(n).fill(-7), float32: (n: number) => kernels.float32(n).fill(NaN) };
+    const dirty = {
+      int32: (n: number) => kernels.int32(n).fill(-7),
+      float32: (n: number) => kernels.float32(n).fill(NaN),
+    };
     const t = transpose(matrix, undefined, dirty);
     const plain = transpose(matrix);
     assert.ok(t.indices.buffer instanceof SharedArrayBuffer);
-    assert.deepEqual([Array.from(t.indptr), Array.from(t.indices), Array.from(t.data)], [Array.from(plain.indptr), Array.from(plain.indices), Array.from(plain.data)]);
+    assert.deepEqual(
+      [Array.from(t.indptr), Array.from(t.indices), Array.from(t.data)],
+      [Array.from(plain.indptr), Array.from(plain.indices), Array.from(plain.data)],
+    );
   });
 });

@@ -10,7 +10,8 @@ import { MetricsAccumulator, catalogueCoverage, rankingMetrics, userAuc } from '
 import { splitByUser } from '../src/eval/split.js';
 import { ALS_BIN, SAMPLE, plantedGroups, randomPlays } from './helpers.js';
 
-const close = (actual: number, expected: number, message?: string) => assert.ok(Math.abs(actual - expected) < 1e-9, message ?? `${actual} ≠ ${expected}`);
+const close = (actual: number, expected: number, message?: string) =>
+  assert.ok(Math.abs(actual - expected) < 1e-9, message ?? `${actual} ≠ ${expected}`);
 
 describe('ranking metrics', () => {
   it('precision, recall, AP and NDCG of a hand-computed list', () => {
@@ -38,7 +39,13 @@ describe('ranking metrics', () => {
   });
 
   it('no hits give zeros; no test items give NaN', () => {
-    assert.deepEqual(rankingMetrics([1, 2], new Set([3]), 2), { hits: 0, precision: 0, recall: 0, averagePrecision: 0, ndcg: 0 });
+    assert.deepEqual(rankingMetrics([1, 2], new Set([3]), 2), {
+      hits: 0,
+      precision: 0,
+      recall: 0,
+      averagePrecision: 0,
+      ndcg: 0,
+    });
     assert.ok(Number.isNaN(rankingMetrics([1, 2], new Set(), 2).precision));
   });
 
@@ -87,7 +94,14 @@ describe('ranking metrics', () => {
   });
 
   it('popularity counts the users of each item', () => {
-    const plays = cooToCsr(3, 3, Int32Array.from([0, 0, 1, 2]), Int32Array.from([0, 2, 2, 2]), Float32Array.from([5, 1, 7, 2]), 4).matrix;
+    const plays = cooToCsr(
+      3,
+      3,
+      Int32Array.from([0, 0, 1, 2]),
+      Int32Array.from([0, 2, 2, 2]),
+      Float32Array.from([5, 1, 7, 2]),
+      4,
+    ).matrix;
     assert.deepEqual(Array.from(popularityScores(plays)), [1, 0, 3]);
   });
 });
@@ -115,7 +129,8 @@ describe('splitByUser', () => {
       const merged = [...train, ...test].sort((x, y) => x[0] - y[0]);
       assert.deepEqual(merged, all, `user ${u}: union is the input`);
       assert.equal(new Set(merged.map((e) => e[0])).size, merged.length, 'disjoint');
-      for (const row of [train, test]) for (let i = 1; i < row.length; i++) assert.ok(row[i - 1][0] < row[i][0], 'sorted rows');
+      for (const row of [train, test])
+        for (let i = 1; i < row.length; i++) assert.ok(row[i - 1][0] < row[i][0], 'sorted rows');
       const expected = all.length < 5 ? 0 : Math.max(1, Math.round(all.length * 0.2));
       assert.equal(test.length, expected, `user ${u} with ${all.length}`);
       if (expected > 0) tested++;
@@ -128,7 +143,10 @@ describe('splitByUser', () => {
 
   it('refuses a test fraction outside (0, 1)', () => {
     for (const testFraction of [0, 1, -0.5, Number.NaN]) {
-      assert.throws(() => splitByUser(plays, { testFraction }), (e: unknown) => e instanceof AlsError && e.code === 'usage');
+      assert.throws(
+        () => splitByUser(plays, { testFraction }),
+        (e: unknown) => e instanceof AlsError && e.code === 'usage',
+      );
     }
   });
 });
@@ -136,7 +154,12 @@ describe('splitByUser', () => {
 describe('evaluate', () => {
   it('ALS finds planted taste groups that popularity cannot', async () => {
     const data = plantedGroups(200, 5);
-    const result = await evaluate(data, { trainOptions: { factors: 8, iterations: 10, threads: 1 }, k: 3, testFraction: 0.3, seed: 1 });
+    const result = await evaluate(data, {
+      trainOptions: { factors: 8, iterations: 10, threads: 1 },
+      k: 3,
+      testFraction: 0.3,
+      seed: 1,
+    });
     assert.ok(result.users > 150, `${result.users} test users`);
     const { model, popularity } = result;
     assert.equal(model.users, result.users);
@@ -151,11 +174,15 @@ describe('evaluate', () => {
     assert.ok(model.auc > popularity.auc + 0.3, `${model.auc} vs ${popularity.auc}`);
     assert.equal(model.coverage, 1);
     assert.ok(popularity.coverage < 0.2);
-    for (const m of [model, popularity]) for (const v of [m.precision, m.recall, m.map, m.ndcg, m.auc, m.coverage]) assert.ok(v >= 0 && v <= 1);
+    for (const m of [model, popularity])
+      for (const v of [m.precision, m.recall, m.map, m.ndcg, m.auc, m.coverage]) assert.ok(v >= 0 && v <= 1);
   });
 
   it('checks k', async () => {
-    await assert.rejects(evaluate(plantedGroups(20, 1), { k: 0 }), (e: unknown) => e instanceof AlsError && e.code === 'usage');
+    await assert.rejects(
+      evaluate(plantedGroups(20, 1), { k: 0 }),
+      (e: unknown) => e instanceof AlsError && e.code === 'usage',
+    );
   });
 });
 
@@ -184,7 +211,11 @@ describe('als evaluate', () => {
   });
 
   it('refuses a bad --test-fraction or -k with exit 2', () => {
-    for (const args of [['--test-fraction', '1'], ['--test-fraction', '0'], ['-k', '0']]) {
+    for (const args of [
+      ['--test-fraction', '1'],
+      ['--test-fraction', '0'],
+      ['-k', '0'],
+    ]) {
       const result = als(SAMPLE, ...args);
       assert.equal(result.status, 2, `${args.join(' ')}: ${result.stderr}`);
       assert.match(result.stderr, /^als: /);

@@ -6,7 +6,16 @@ import { describe, it } from 'node:test';
 import { summarizeMetrics, type Metrics } from '../src/eval/metrics.js';
 import { ALS_BIN, isUsage, plantedGroups, tempDir } from './helpers.js';
 
-const metrics = (precision: number, auc: number): Metrics => ({ k: 10, users: 4, precision, recall: 0.5, map: 0.2, ndcg: precision / 2, auc, coverage: 0.1 });
+const metrics = (precision: number, auc: number): Metrics => ({
+  k: 10,
+  users: 4,
+  precision,
+  recall: 0.5,
+  map: 0.2,
+  ndcg: precision / 2,
+  auc,
+  coverage: 0.1,
+});
 
 describe('summarizeMetrics', () => {
   it('gives the mean, the sample standard deviation and the range of each metric', () => {
@@ -22,7 +31,10 @@ describe('summarizeMetrics', () => {
 
   it('refuses no runs and runs of different k', () => {
     assert.throws(() => summarizeMetrics([]), isUsage(/non-empty/));
-    assert.throws(() => summarizeMetrics([metrics(0.1, 0.5), { ...metrics(0.1, 0.5), k: 5 }]), isUsage(/same k, not 10, 5/));
+    assert.throws(
+      () => summarizeMetrics([metrics(0.1, 0.5), { ...metrics(0.1, 0.5), k: 5 }]),
+      isUsage(/same k, not 10, 5/),
+    );
   });
 });
 
@@ -32,19 +44,46 @@ describe('als evaluate --seeds', () => {
   const data = plantedGroups(60, 3);
   const lines: string[] = [];
   for (let u = 0; u < data.userItems.rows; u++) {
-    for (let n = data.userItems.indptr[u]; n < data.userItems.indptr[u + 1]; n++) lines.push(`u${u}\ti${data.userItems.indices[n]}\t${data.userItems.data[n]}`);
+    for (let n = data.userItems.indptr[u]; n < data.userItems.indptr[u + 1]; n++)
+      lines.push(`u${u}\ti${data.userItems.indices[n]}\t${data.userItems.data[n]}`);
   }
   writeFileSync(file, `${lines.join('\n')}\n`);
-  const als = (...args: string[]) => spawnSync(process.execPath, [ALS_BIN, 'evaluate', file, '--format', 'triples', '--factors', '4', '--iterations', '3', '--threads', '1', '-k', '3', ...args], { encoding: 'utf8' });
+  const als = (...args: string[]) =>
+    spawnSync(
+      process.execPath,
+      [
+        ALS_BIN,
+        'evaluate',
+        file,
+        '--format',
+        'triples',
+        '--factors',
+        '4',
+        '--iterations',
+        '3',
+        '--threads',
+        '1',
+        '-k',
+        '3',
+        ...args,
+      ],
+      { encoding: 'utf8' },
+    );
 
   it('evaluates one split per seed and gives the mean ± sample standard deviation, the same as --seed one at a time', () => {
     const run = als('--seeds', '4,9', '--json');
     assert.equal(run.status, 0, run.stderr);
     const result = JSON.parse(run.stdout);
     assert.deepEqual(result.seeds, [4, 9]);
-    assert.deepEqual(result.runs.map((r: { seed: number }) => r.seed), [4, 9]);
+    assert.deepEqual(
+      result.runs.map((r: { seed: number }) => r.seed),
+      [4, 9],
+    );
     const single = [4, 9].map((seed) => JSON.parse(als('--seed', String(seed), '--json').stdout).model.precision);
-    assert.deepEqual(result.runs.map((r: { model: Metrics }) => r.model.precision), single);
+    assert.deepEqual(
+      result.runs.map((r: { model: Metrics }) => r.model.precision),
+      single,
+    );
     assert.ok(Math.abs(result.model.mean.precision - (single[0] + single[1]) / 2) < 1e-12);
     assert.ok(Math.abs(result.model.std.precision - Math.abs(single[0] - single[1]) / Math.SQRT2) < 1e-12);
     assert.match(result.spread, /sample standard deviation/);
@@ -57,7 +96,14 @@ describe('als evaluate --seeds', () => {
   });
 
   it('refuses a bad list, a repeated seed, and --seeds with --seed or --write-split, in one line with exit code 2', () => {
-    for (const args of [['--seeds', '1,x'], ['--seeds', '1,,2'], ['--seeds', '3,3'], ['--seeds', '1,4294967296'], ['--seeds', '1,2', '--seed', '3'], ['--seeds', '1,2', '--write-split', join(work, 's')]]) {
+    for (const args of [
+      ['--seeds', '1,x'],
+      ['--seeds', '1,,2'],
+      ['--seeds', '3,3'],
+      ['--seeds', '1,4294967296'],
+      ['--seeds', '1,2', '--seed', '3'],
+      ['--seeds', '1,2', '--write-split', join(work, 's')],
+    ]) {
       const run = als(...args);
       assert.equal(run.status, 2, `${args.join(' ')}: ${run.stderr}`);
       assert.equal(run.stderr.trim().split('\n').length, 1, run.stderr);

@@ -17,7 +17,13 @@ describe('explanations (Hu et al. 2008, section 5)', () => {
   let model: AlsModel;
   before(async () => {
     const plays = randomPlays(40, 30, 0.2, 12);
-    const options = resolveTrainOptions({ factors: 6, iterations: 4, threads: 1, weighting: 'bm25', regularization: 0.3 });
+    const options = resolveTrainOptions({
+      factors: 6,
+      iterations: 4,
+      threads: 1,
+      weighting: 'bm25',
+      regularization: 0.3,
+    });
     const factors = await trainFactors(plays, options);
     model = {
       users: 40,
@@ -45,7 +51,12 @@ describe('explanations (Hu et al. 2008, section 5)', () => {
       const A = Y.transpose().mmul(Y).add(Matrix.eye(f, f).mul(model.options.regularization));
       for (let k = 0; k < items.length; k++) {
         const y = Y.getRowVector(items[k]);
-        A.add(y.transpose().mmul(y).mul(c[k] - 1));
+        A.add(
+          y
+            .transpose()
+            .mmul(y)
+            .mul(c[k] - 1),
+        );
       }
       const W = inverse(A);
       const explainer = new Explainer(model, folded);
@@ -67,7 +78,8 @@ describe('explanations (Hu et al. 2008, section 5)', () => {
         assert.ok(Math.abs(explained - score) < 1e-9);
         assert.ok(Math.abs(e.contributions.reduce((s, x) => s + x.share, 0) + e.others.share - 1) < 1e-9);
         assert.equal(e.others.items, items.length - e.contributions.length);
-        for (let k = 1; k < e.contributions.length; k++) assert.ok(e.contributions[k].value <= e.contributions[k - 1].value);
+        for (let k = 1; k < e.contributions.length; k++)
+          assert.ok(e.contributions[k].value <= e.contributions[k - 1].value);
       }
     }
   });
@@ -104,14 +116,22 @@ describe('recommend --explain', () => {
       assert.equal(r.item, expected[k].name);
       assert.ok(Math.abs(r.explained - expected[k].explanation.score) < 1e-12);
     });
-    assert.ok(parsed.recommendations.every((r: any, k: number) => k === 0 || r.explained <= parsed.recommendations[k - 1].explained + 1e-6), 'ranked by the explained score');
+    assert.ok(
+      parsed.recommendations.every(
+        (r: any, k: number) => k === 0 || r.explained <= parsed.recommendations[k - 1].explained + 1e-6,
+      ),
+      'ranked by the explained score',
+    );
   });
 
   it('prints one explanation line per recommendation whose percentages sum to 100 (to rounding)', () => {
     const result = als('recommend', '--user', 'user2', '--explain', '-n', '4');
     assert.equal(result.status, 0, result.stderr);
     const lines = result.stdout.trimEnd().split('\n');
-    assert.match(lines[3], /^ {5}\(ranked and explained by user2's vector re-solved exactly against the item factors; the stored vector's scores differ by up to \d+\.\d%\)$/);
+    assert.match(
+      lines[3],
+      /^ {5}\(ranked and explained by user2's vector re-solved exactly against the item factors; the stored vector's scores differ by up to \d+\.\d%\)$/,
+    );
     const explanations = lines.slice(4).filter((_, k) => k % 2 === 1);
     assert.equal(explanations.length, 4);
     for (const line of explanations) {

@@ -30,8 +30,12 @@ describe('issue 9 class 11: every export under null and {}', () => {
             const result = (fn as (...args: unknown[]) => unknown)(arg, 'x', {});
             if (result instanceof Promise) await result;
           } catch (error) {
-            if (!(error instanceof AlsError)) failures.push(`${name}(${JSON.stringify(arg)}, 'x', {}): ${(error as Error)?.constructor?.name} ${(error as Error)?.message}`);
-            else assert.ok(typeof error.code === 'string' && error.code.length > 0, `${name}: an AlsError without a code`);
+            if (!(error instanceof AlsError))
+              failures.push(
+                `${name}(${JSON.stringify(arg)}, 'x', {}): ${(error as Error)?.constructor?.name} ${(error as Error)?.message}`,
+              );
+            else
+              assert.ok(typeof error.code === 'string' && error.code.length > 0, `${name}: an AlsError without a code`);
           }
         }
       }
@@ -44,7 +48,7 @@ describe('issue 9 class 11: every export under null and {}', () => {
     assert.deepEqual(readdirSync(dir), []);
   });
 
-  it('checkModel looks for a model\'s parts with `in` and never reads them (a loaded model reads its files on first use) (issue 9 class 11)', () => {
+  it("checkModel looks for a model's parts with `in` and never reads them (a loaded model reads its files on first use) (issue 9 class 11)", () => {
     const parts = ['userFactors', 'itemFactors', 'userIds', 'itemNames', 'userItems', 'itemListeners', 'options'];
     const model: Record<string, unknown> = { users: 2, items: 3, factors: 4 };
     for (const part of parts) {
@@ -58,7 +62,10 @@ describe('issue 9 class 11: every export under null and {}', () => {
     checkModel('model', model);
     checkModel('model', { userItems: null }, ['userItems']);
     const refused = (value: unknown, pattern: RegExp, keys?: Parameters<typeof checkModel>[2]) =>
-      assert.throws(() => checkModel('model', value, keys), (e: unknown) => e instanceof AlsError && e.code === 'usage' && pattern.test(e.message));
+      assert.throws(
+        () => checkModel('model', value, keys),
+        (e: unknown) => e instanceof AlsError && e.code === 'usage' && pattern.test(e.message),
+      );
     refused(null, /^model must be an als model \(from train or loadModel\), not null$/);
     refused([], /, not an array$/);
     refused({ users: 2, items: 3, factors: 4 }, /, not an object without userFactors$/);

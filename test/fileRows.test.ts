@@ -14,7 +14,11 @@ import { tempDir } from './helpers.js';
 
 const work = tempDir('als-rows-');
 const input = join(work, 'plays.tsv');
-writeFileSync(input, ['u1\ti1\t3', 'u1\ti2\t1', 'u2\ti2\t5', 'u2\ti3\t2', 'u3\ti1\t1', 'u3\ti3\t9', 'u3\ti4\t2', 'u4\ti4\t7'].join('\n') + '\n');
+writeFileSync(
+  input,
+  ['u1\ti1\t3', 'u1\ti2\t1', 'u2\ti2\t5', 'u2\ti3\t2', 'u3\ti1\t1', 'u3\ti3\t9', 'u3\ti4\t2', 'u4\ti4\t7'].join('\n') +
+    '\n',
+);
 const data = await readInteractions(input, { format: 'triples' });
 const trained = await train(data, { factors: 5, iterations: 3, threads: 1, seed: 1 });
 const base = join(work, 'base');
@@ -75,11 +79,17 @@ describe('userFactorRows', () => {
   it('checks the whole file first, as loading a part does: its checksum and every number', async () => {
     const flipped = copy();
     rewriteFactors(flipped, (v) => (v[3] += 1), false);
-    await assert.rejects(userFactorRows(loadModel(flipped)), (e: Error & { code?: string }) => e.code === 'model' && /user_factors\.f32 fails its checksum/.test(e.message));
+    await assert.rejects(
+      userFactorRows(loadModel(flipped)),
+      (e: Error & { code?: string }) => e.code === 'model' && /user_factors\.f32 fails its checksum/.test(e.message),
+    );
     for (const bad of [Number.NaN, Number.POSITIVE_INFINITY]) {
       const dir = copy();
       rewriteFactors(dir, (v) => (v[7] = bad));
-      await assert.rejects(userFactorRows(loadModel(dir)), (e: Error & { code?: string }) => e.code === 'model' && /non-finite value .* at position 7/.test(e.message));
+      await assert.rejects(
+        userFactorRows(loadModel(dir)),
+        (e: Error & { code?: string }) => e.code === 'model' && /non-finite value .* at position 7/.test(e.message),
+      );
     }
   });
 

@@ -11,7 +11,11 @@ import { jsKernels } from '../src/kernels/index.js';
 import type { AlsModel } from '../src/model/model.js';
 import { randomPlays, relativeError, SAMPLE } from './helpers.js';
 
-function modelOf(plays: CsrMatrix, options: TrainOptions, factors: { userFactors: Float32Array; itemFactors: Float32Array }): AlsModel {
+function modelOf(
+  plays: CsrMatrix,
+  options: TrainOptions,
+  factors: { userFactors: Float32Array; itemFactors: Float32Array },
+): AlsModel {
   return {
     users: plays.rows,
     items: plays.cols,
@@ -43,7 +47,12 @@ function referenceSolve(model: AlsModel, users: number[]): number[][] {
     const b = Matrix.zeros(f, 1);
     for (let n = m.indptr[u]; n < m.indptr[u + 1]; n++) {
       const y = Y.getRowVector(m.indices[n]);
-      A.add(y.transpose().mmul(y).mul(c[n] - 1));
+      A.add(
+        y
+          .transpose()
+          .mmul(y)
+          .mul(c[n] - 1),
+      );
       b.add(y.transpose().mul(c[n]));
     }
     return solve(A, b).getColumn(0);
@@ -77,7 +86,11 @@ describe('fold-in', () => {
     const YtY = new Float64Array(25);
     jsKernels.gramian(factors.itemFactors, 30, 5, options.regularization, YtY);
     const confidence = confidences(plays, options);
-    jsKernels.exactUpdate({ X, Y: factors.itemFactors, factors: 5, indptr: plays.indptr, indices: plays.indices, confidence, YtY }, 0, 50);
+    jsKernels.exactUpdate(
+      { X, Y: factors.itemFactors, factors: 5, indptr: plays.indptr, indices: plays.indices, confidence, YtY },
+      0,
+      50,
+    );
     let storedDiff = 0;
     for (let u = 0; u < 50; u++) {
       const { x } = foldInUser(model, u);
@@ -92,10 +105,16 @@ describe('fold-in', () => {
     const plays = randomPlays(30, 20, 0.2, 4);
     const options = resolveTrainOptions({ factors: 4, iterations: 3, threads: 1 });
     const model = modelOf(plays, options, await trainFactors(plays, options));
-    assert.deepEqual(Array.from(foldIn(model, { items: new Int32Array(0), plays: new Float32Array(0) }).x), [0, 0, 0, 0]);
+    assert.deepEqual(
+      Array.from(foldIn(model, { items: new Int32Array(0), plays: new Float32Array(0) }).x),
+      [0, 0, 0, 0],
+    );
     const u = 7;
     const { indptr, indices, data } = plays;
-    const copy = foldIn(model, { items: indices.slice(indptr[u], indptr[u + 1]), plays: data.slice(indptr[u], indptr[u + 1]) });
+    const copy = foldIn(model, {
+      items: indices.slice(indptr[u], indptr[u + 1]),
+      plays: data.slice(indptr[u], indptr[u + 1]),
+    });
     assert.deepEqual(copy.x, foldInUser(model, u).x);
   });
 
@@ -123,7 +142,10 @@ describe('fold-in', () => {
       const expectedBm25 = referenceSolve(bm25, users);
       users.forEach((u, k) => {
         const { x } = foldInUser(bm25, u);
-        assert.ok(relativeError(x, expectedBm25[k]) < 1e-4, `bm25 user ${u}: relative error ${relativeError(x, expectedBm25[k])}`);
+        assert.ok(
+          relativeError(x, expectedBm25[k]) < 1e-4,
+          `bm25 user ${u}: relative error ${relativeError(x, expectedBm25[k])}`,
+        );
       });
     });
   });

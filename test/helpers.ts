@@ -33,7 +33,8 @@ export function randomPlays(users: number, items: number, density: number, seed:
       }
     }
   }
-  return cooToCsr(users, items, Int32Array.from(rows), Int32Array.from(cols), Float32Array.from(values), values.length).matrix;
+  return cooToCsr(users, items, Int32Array.from(rows), Int32Array.from(cols), Float32Array.from(values), values.length)
+    .matrix;
 }
 
 export function randomMatrix(rows: number, cols: number, seed: number, scale = 1): Float32Array {
@@ -70,7 +71,14 @@ export function plantedGroups(users: number, seed: number): Interactions {
       }
     }
   }
-  const userItems = cooToCsr(users, 40, Int32Array.from(rows), Int32Array.from(cols), Float32Array.from(values), values.length).matrix;
+  const userItems = cooToCsr(
+    users,
+    40,
+    Int32Array.from(rows),
+    Int32Array.from(cols),
+    Float32Array.from(values),
+    values.length,
+  ).matrix;
   return {
     userItems,
     userIds: Array.from({ length: users }, (_, u) => `u${u}`),
@@ -94,16 +102,19 @@ let nobodyCache: { argv: string[] } | { skip: string } | undefined;
 export function nobodyCommand(): { argv: string[] } | { skip: string } {
   if (nobodyCache) return nobodyCache;
   if (process.geteuid?.() !== 0) return (nobodyCache = { skip: 'needs root to run als as nobody' });
-  if (spawnSync('setpriv', ['--version']).status !== 0) return (nobodyCache = { skip: 'needs setpriv (util-linux) to run als as nobody' });
+  if (spawnSync('setpriv', ['--version']).status !== 0)
+    return (nobodyCache = { skip: 'needs setpriv (util-linux) to run als as nobody' });
   const prefix = ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', process.execPath];
   const runs = (bin: string) => spawnSync(prefix[0], [...prefix.slice(1), bin, '--version'], { cwd: '/' }).status === 0;
   if (runs(ALS_BIN)) return (nobodyCache = { argv: [...prefix, ALS_BIN] });
   const copy = mkdtempSync(join(tmpdir(), 'als-nobody-'));
   chmodSync(copy, 0o755);
-  for (const part of ['bin', 'package.json', join('dist', 'src')]) cpSync(join(ROOT, part), join(copy, part), { recursive: true });
+  for (const part of ['bin', 'package.json', join('dist', 'src')])
+    cpSync(join(ROOT, part), join(copy, part), { recursive: true });
   copyRuntimePackages(copy);
   const bin = join(copy, 'bin', 'als.js');
-  if (!runs(bin)) return (nobodyCache = { skip: `nobody cannot run node (${process.execPath}) or a copy of als in ${copy}` });
+  if (!runs(bin))
+    return (nobodyCache = { skip: `nobody cannot run node (${process.execPath}) or a copy of als in ${copy}` });
   return (nobodyCache = { argv: [...prefix, bin] });
 }
 

@@ -49,7 +49,20 @@ const DATA_FILES = [
 before(() => {
   const a = als('train', SAMPLE, '--model', withLoss, '--factors', '4', '--iterations', '3', '--loss', '--seed', '7');
   assert.equal(a.status, 0, a.stderr);
-  const b = als('train', SAMPLE, '--model', plain, '--factors', '8', '--iterations', '2', '--weighting', 'bm25', '--solver', 'naive');
+  const b = als(
+    'train',
+    SAMPLE,
+    '--model',
+    plain,
+    '--factors',
+    '8',
+    '--iterations',
+    '2',
+    '--weighting',
+    'bm25',
+    '--solver',
+    'naive',
+  );
   assert.equal(b.status, 0, b.stderr);
 });
 
@@ -69,7 +82,16 @@ describe('als info --json', () => {
     assert.equal(d.options.weighting, 'log');
     assert.equal(d.options.alpha, 2);
     assert.equal(d.options.computeLoss, true);
-    assert.deepEqual(d.input, { file: SAMPLE, format: 'lastfm', rows: 92_834, used: 92_834, skipped: 0, zeroCounts: 0, duplicates: 4, header: false });
+    assert.deepEqual(d.input, {
+      file: SAMPLE,
+      format: 'lastfm',
+      rows: 92_834,
+      used: 92_834,
+      skipped: 0,
+      zeroCounts: 0,
+      duplicates: 4,
+      header: false,
+    });
     assert.deepEqual(Object.keys(d.seconds).sort(), ['read', 'train']);
     assert.ok(d.seconds.read > 0 && d.seconds.train > 0, JSON.stringify(d.seconds));
     assert.deepEqual(d.seconds, JSON.parse(readFileSync(join(withLoss, 'timings.json'), 'utf8')));
@@ -79,7 +101,10 @@ describe('als info --json', () => {
     assert.deepEqual(d.losses, manifest.training.losses);
     assert.ok(d.losses.every((l: number) => l > 0 && Number.isFinite(l)));
 
-    assert.deepEqual(d.files.map((f: { name: string }) => f.name), ['model.json', ...DATA_FILES, 'timings.json']);
+    assert.deepEqual(
+      d.files.map((f: { name: string }) => f.name),
+      ['model.json', ...DATA_FILES, 'timings.json'],
+    );
     const expectedBytes: Record<string, number> = {
       'user_factors.f32': 1_892 * 4 * 4,
       'item_factors.f32': 17_620 * 4 * 4,
@@ -91,7 +116,9 @@ describe('als info --json', () => {
       assert.equal(file.bytes, statSync(join(withLoss, file.name)).size, file.name);
       if (file.name in expectedBytes) assert.equal(file.bytes, expectedBytes[file.name], file.name);
     }
-    const onDisk = readdirSync(withLoss).filter((n) => n !== '.als').reduce((sum, name) => sum + statSync(join(withLoss, name)).size, 0);
+    const onDisk = readdirSync(withLoss)
+      .filter((n) => n !== '.als')
+      .reduce((sum, name) => sum + statSync(join(withLoss, name)).size, 0);
     assert.equal(d.totalBytes, onDisk);
     assert.equal(Date.parse(d.modified), statSync(join(withLoss, 'model.json')).mtime.getTime());
   });
@@ -114,10 +141,16 @@ describe('als info', () => {
     const losses: number[] = JSON.parse(readFileSync(join(withLoss, 'model.json'), 'utf8')).training.losses;
     assert.equal(lines[0], `Model    ${withLoss} (als-model version 2; all 8 data files match their checksums)`);
     assert.equal(lines[1], 'Matrix   1,892 users × 17,620 items, 92,830 interactions (0.278% filled)');
-    assert.match(lines[2], /^Trained  cg \(3 steps\), 4 factors, 3 iterations, log α=2 λ=0\.3·n, seed 7 \(\d+\.\d\d s\)$/);
+    assert.match(
+      lines[2],
+      /^Trained  cg \(3 steps\), 4 factors, 3 iterations, log α=2 λ=0\.3·n, seed 7 \(\d+\.\d\d s\)$/,
+    );
     // issue 12: the defaults rule the training applied
     assert.match(lines[3], /^Rule     counts \(\d+% of them are 1\): log α=2, λ=0\.3·n$/);
-    assert.match(lines[4], /^Input    .*lastfm-2k\.tsv \(lastfm\): 92,834 rows, 92,834 used, 0 skipped, 0 with count 0, 4 duplicates summed \(\d+\.\d\d s\)$/);
+    assert.match(
+      lines[4],
+      /^Input    .*lastfm-2k\.tsv \(lastfm\): 92,834 rows, 92,834 used, 0 skipped, 0 with count 0, 4 duplicates summed \(\d+\.\d\d s\)$/,
+    );
     assert.equal(lines[5], `Loss     ${losses[2].toPrecision(6)} after 3 iterations`);
     assert.match(lines[6], /^Files    model\.json +\d+\.\d KB$/);
     assert.match(lines[7], /^ {9}user_factors\.f32 +29\.6 KB$/);
@@ -131,14 +164,21 @@ describe('als info', () => {
 
     const other = als('info', '--model', plain);
     assert.equal(other.status, 0, other.stderr);
-    assert.match(other.stdout, /^Trained  naive \(exact\), 8 factors, 2 iterations, bm25 α=1 λ=0\.3·n K1=100 B=0\.8, seed 1 \(/m);
+    assert.match(
+      other.stdout,
+      /^Trained  naive \(exact\), 8 factors, 2 iterations, bm25 α=1 λ=0\.3·n K1=100 B=0\.8, seed 1 \(/m,
+    );
     assert.match(other.stdout, /^Loss     not recorded \(train with --loss\)$/m);
   });
 
   it('a model saved without timings or input summary (library use)', async () => {
     const path = join(work, 'small.tsv');
     writeFileSync(path, 'a\tx\t1\na\ty\t2\nb\ty\t3\n');
-    const model = await train(await readInteractions(path, { format: 'triples' }), { factors: 2, iterations: 1, threads: 1 });
+    const model = await train(await readInteractions(path, { format: 'triples' }), {
+      factors: 2,
+      iterations: 1,
+      threads: 1,
+    });
     const dir = join(work, 'library');
     await saveModel({ ...model, input: null }, dir);
     const d = info(dir);
@@ -183,7 +223,8 @@ describe('als info on a bad model: exit 4, one line', () => {
         writeFileSync(join(dir, 'user_items.plays.f32'), raw);
         return dir;
       },
-      message: (dir) => `als: ${dir}: user_items.plays.f32 fails its checksum (the model is corrupt or incomplete; train it again)\n`,
+      message: (dir) =>
+        `als: ${dir}: user_items.plays.f32 fails its checksum (the model is corrupt or incomplete; train it again)\n`,
     },
     {
       name: 'a changed user id',
@@ -193,7 +234,8 @@ describe('als info on a bad model: exit 4, one line', () => {
         writeFileSync(path, readFileSync(path, 'utf8').replace('"user2"', '"userX"'));
         return dir;
       },
-      message: (dir) => `als: ${dir}: user_ids.json fails its checksum (the model is corrupt or incomplete; train it again)\n`,
+      message: (dir) =>
+        `als: ${dir}: user_ids.json fails its checksum (the model is corrupt or incomplete; train it again)\n`,
     },
     {
       name: 'changed listener counts',
@@ -205,7 +247,8 @@ describe('als info on a bad model: exit 4, one line', () => {
         writeFileSync(path, bytes);
         return dir;
       },
-      message: (dir) => `als: ${dir}: item_listeners.i32 fails its checksum (the model is corrupt or incomplete; train it again)\n`,
+      message: (dir) =>
+        `als: ${dir}: item_listeners.i32 fails its checksum (the model is corrupt or incomplete; train it again)\n`,
     },
     {
       name: 'a truncated file',
@@ -214,7 +257,8 @@ describe('als info on a bad model: exit 4, one line', () => {
         truncateSync(join(dir, 'item_factors.f32'), 1000);
         return dir;
       },
-      message: (dir) => `als: ${dir}: item_factors.f32 has 1000 bytes, expected 281920 (the model is corrupt or incomplete; train it again)\n`,
+      message: (dir) =>
+        `als: ${dir}: item_factors.f32 has 1000 bytes, expected 281920 (the model is corrupt or incomplete; train it again)\n`,
     },
     {
       name: 'a missing data file',
@@ -223,7 +267,8 @@ describe('als info on a bad model: exit 4, one line', () => {
         rmSync(join(dir, '.als', 'current', 'item_names.json'));
         return dir;
       },
-      message: (dir) => `als: ${dir}: item_names.json is missing (the model is corrupt or incomplete; train it again)\n`,
+      message: (dir) =>
+        `als: ${dir}: item_names.json is missing (the model is corrupt or incomplete; train it again)\n`,
     },
     {
       name: 'another format version',
@@ -242,7 +287,8 @@ describe('als info on a bad model: exit 4, one line', () => {
         writeFileSync(join(dir, 'model.json'), '{');
         return dir;
       },
-      message: (dir) => `als: ${dir}: model.json is not valid JSON (the model is corrupt or incomplete; train it again)\n`,
+      message: (dir) =>
+        `als: ${dir}: model.json is not valid JSON (the model is corrupt or incomplete; train it again)\n`,
     },
   ];
 
@@ -265,8 +311,14 @@ describe('als info on a bad model: exit 4, one line', () => {
 describe('describeModelDirectory', () => {
   it('lists the files in format order with their sizes and sums them', () => {
     const d = describeModelDirectory(loadModel(withLoss));
-    assert.deepEqual(d.files.map((f) => f.name), ['model.json', ...DATA_FILES, 'timings.json']);
-    assert.equal(d.totalBytes, d.files.reduce((sum, f) => sum + f.bytes, 0));
+    assert.deepEqual(
+      d.files.map((f) => f.name),
+      ['model.json', ...DATA_FILES, 'timings.json'],
+    );
+    assert.equal(
+      d.totalBytes,
+      d.files.reduce((sum, f) => sum + f.bytes, 0),
+    );
     assert.equal(d.files[1].bytes, 1_892 * 4 * 4);
     assert.ok(d.timings !== null && d.timings.read > 0 && d.timings.train > 0);
     assert.ok(d.modified instanceof Date);

@@ -56,7 +56,12 @@ async function read(content: string | Buffer, options: ReadOptions = {}, chunkSi
 }
 
 /** The AlsError both readers throw for `content`. */
-async function refused(content: string | Buffer, options: ReadOptions, pattern: RegExp, chunkBytes = 5): Promise<AlsError> {
+async function refused(
+  content: string | Buffer,
+  options: ReadOptions,
+  pattern: RegExp,
+  chunkBytes = 5,
+): Promise<AlsError> {
   const path = file(content, options.format === 'csv' ? 'csv' : 'tsv');
   const errors: string[] = [];
   let last: AlsError | undefined;
@@ -85,7 +90,12 @@ describe('counts (issue 9, class 4)', () => {
   it('a count above 1e15 is a malformed row with its own reason and line, in every format; 1e15 itself is taken', async () => {
     for (const [format, row] of LAYOUTS) {
       const lines = [row('u1', 'a', '2'), row('u1', 'b', '1e39'), row('u2', 'a', '3.5e38'), row('u2', 'c', '1e16')];
-      lines.push(row('u3', 'd', '9'.repeat(400)), row('u3', 'e', '1e400'), row('u4', 'a', '1e15'), row('u4', 'f', '1000000000000001'));
+      lines.push(
+        row('u3', 'd', '9'.repeat(400)),
+        row('u3', 'e', '1e400'),
+        row('u4', 'a', '1e15'),
+        row('u4', 'f', '1000000000000001'),
+      );
       const data = await read(lines.join('\n') + '\n', { format });
       const where = format === 'lastfm' ? 'field 4' : 'field 3';
       assert.equal(data.stats.skipped, 6, format);
@@ -93,8 +103,14 @@ describe('counts (issue 9, class 4)', () => {
         data.stats.skippedExamples.map((s) => s.line),
         [2, 3, 4, 5, 6],
       );
-      assert.equal(data.stats.skippedExamples[0].reason, `${where} (count) is 1e39, above the largest count als takes (1e15)`);
-      assert.equal(data.stats.skippedExamples[2].reason, `${where} (count) is 1e16, above the largest count als takes (1e15)`);
+      assert.equal(
+        data.stats.skippedExamples[0].reason,
+        `${where} (count) is 1e39, above the largest count als takes (1e15)`,
+      );
+      assert.equal(
+        data.stats.skippedExamples[2].reason,
+        `${where} (count) is 1e16, above the largest count als takes (1e15)`,
+      );
       assert.match(data.stats.skippedExamples[3].reason, /is 9{40}…, above the largest count/);
       assert.deepEqual(data.itemNames, ['a']);
       assert.deepEqual(
@@ -105,15 +121,25 @@ describe('counts (issue 9, class 4)', () => {
   });
 
   it('--strict stops at a count above 1e15, naming the line', async () => {
-    await refused('u\t\ta\t1\nu\t\tb\t3.5e38\n', { strict: true }, /line 2: field 4 \(count\) is 3\.5e38, above the largest count als takes/);
+    await refused(
+      'u\t\ta\t1\nu\t\tb\t3.5e38\n',
+      { strict: true },
+      /line 2: field 4 \(count\) is 3\.5e38, above the largest count als takes/,
+    );
   });
 
   it('hex, signs other than +, NaN and Infinity stay refused; whitespace around a count is not', async () => {
     const counts = ['1', '0x10', '-1', 'NaN', 'Infinity', '-0', '1_000', ' +7 ', '\u00a02.5'];
     const data = await read(counts.map((c, n) => `u\t\ti${n}\t${c}`).join('\n'));
     assert.equal(data.stats.skipped, 6);
-    assert.deepEqual(data.stats.skippedExamples.map((s) => s.line), [2, 3, 4, 5, 6]);
-    assert.deepEqual(data.rows.map((r) => r[2]), [1, 7, 2.5]);
+    assert.deepEqual(
+      data.stats.skippedExamples.map((s) => s.line),
+      [2, 3, 4, 5, 6],
+    );
+    assert.deepEqual(
+      data.rows.map((r) => r[2]),
+      [1, 7, 2.5],
+    );
   });
 
   it('countProblem, parseCount and countValueProblem apply the one rule for --items and update', () => {
@@ -122,7 +148,8 @@ describe('counts (issue 9, class 4)', () => {
     assert.equal(countProblem('0'), null);
     assert.equal(countProblem('1e39'), '1e39 is above the largest count als takes (1e15)');
     assert.equal(countProblem('0x10'), '"0x10" is not a non-negative number');
-    for (const bad of ['-1', 'NaN', 'Infinity', '', '1e', '٣']) assert.match(countProblem(bad) ?? '', /not a non-negative number/);
+    for (const bad of ['-1', 'NaN', 'Infinity', '', '1e', '٣'])
+      assert.match(countProblem(bad) ?? '', /not a non-negative number/);
     assert.equal(parseCount('1e16'), NaN);
     assert.equal(parseCount('0x10'), NaN);
     assert.equal(parseCount('+7'), 7);
@@ -135,7 +162,15 @@ describe('counts (issue 9, class 4)', () => {
   it('summed duplicates are held to the largest count too: a sum above it is an input error naming the user and item', async () => {
     // the sum was finite before, but training and the model's float32 plays take at most MAX_COUNT
     const rows = Array.from({ length: 3000 }, (_, n) => (n % 2 === 0 ? 'u\t\ta\t1e15' : 'u\t\tA\t1e15'));
-    await assert.rejects(read(rows.join('\n')), (e: unknown) => e instanceof AlsError && e.code === 'input' && /the counts of user "u" and item "a" add up to 3\.00e\+18, above the largest count als takes \(1e15\)/.test(e.message));
+    await assert.rejects(
+      read(rows.join('\n')),
+      (e: unknown) =>
+        e instanceof AlsError &&
+        e.code === 'input' &&
+        /the counts of user "u" and item "a" add up to 3\.00e\+18, above the largest count als takes \(1e15\)/.test(
+          e.message,
+        ),
+    );
     const fits = await read('u\t\ta\t5e14\nu\t\tA\t5e14');
     assert.equal(fits.rows[0][2], Math.fround(1e15));
     assert.equal(fits.stats.duplicates, 1);
@@ -145,7 +180,8 @@ describe('counts (issue 9, class 4)', () => {
 describe('input that looks the same is the same (issue 9, class 8)', () => {
   it('a UTF-8 BOM at the start is dropped whether or not a header follows, in every format and in gzip', async () => {
     for (const [format, row] of LAYOUTS) {
-      const header = format === 'csv' ? 'user,item,count' : format === 'lastfm' ? 'user\tmbid\tartist\tplays' : 'user\titem\tplays';
+      const header =
+        format === 'csv' ? 'user,item,count' : format === 'lastfm' ? 'user\tmbid\tartist\tplays' : 'user\titem\tplays';
       const plain = await read(`\ufeff${row('u1', 'x', '1')}\n${row('u1', 'y', '2')}\n`, { format });
       assert.deepEqual(plain.userIds, ['u1'], format);
       assert.equal(plain.rows.length, 2);
@@ -159,7 +195,13 @@ describe('input that looks the same is the same (issue 9, class 8)', () => {
   });
 
   it('spaces at either end of user and item are dropped: "Radiohead " is "Radiohead"', async () => {
-    const rows = ['u1\t\tRadiohead \t1', ' u1\t\tRadiohead\t2', 'u1\u00a0\t\t\u00a0Radiohead\r\t4', 'u2\t\t  Muse\t1', 'u2\t\tMuse\t1'];
+    const rows = [
+      'u1\t\tRadiohead \t1',
+      ' u1\t\tRadiohead\t2',
+      'u1\u00a0\t\t\u00a0Radiohead\r\t4',
+      'u2\t\t  Muse\t1',
+      'u2\t\tMuse\t1',
+    ];
     const data = await read(rows.join('\n'));
     assert.deepEqual(data.userIds, ['u1', 'u2']);
     assert.deepEqual(data.itemNames, ['Radiohead', 'Muse']);
@@ -184,7 +226,10 @@ describe('input that looks the same is the same (issue 9, class 8)', () => {
     const nfc = 'Bj\u00f6rk';
     const nfd = 'Bjo\u0308rk';
     for (const [format, row] of LAYOUTS) {
-      const data = await read([row(nfd, nfd, '1'), row(nfc, nfc, '2'), row(nfd, nfc.toUpperCase(), '4')].join('\n') + '\n', { format });
+      const data = await read(
+        [row(nfd, nfd, '1'), row(nfc, nfc, '2'), row(nfd, nfc.toUpperCase(), '4')].join('\n') + '\n',
+        { format },
+      );
       assert.deepEqual(data.userIds, [nfc], format);
       if (format !== 'lastfm') {
         assert.deepEqual(data.itemNames, [nfc, 'BJÖRK'], 'no case folding');
@@ -201,7 +246,9 @@ describe('input that is wrong is said (issue 9, class 8)', () => {
     const data = await read('u1\t\tx\t12abc\nu1\t\ty\t1\n');
     assert.equal(data.stats.header, false);
     assert.equal(data.stats.skipped, 1);
-    assert.deepEqual(data.stats.skippedExamples, [{ line: 1, reason: 'field 4 (count) is "12abc", not a non-negative number' }]);
+    assert.deepEqual(data.stats.skippedExamples, [
+      { line: 1, reason: 'field 4 (count) is "12abc", not a non-negative number' },
+    ]);
     await refused('u1\t\tx\t12abc\nu1\t\ty\t1\n', { strict: true }, /line 1: field 4 \(count\) is "12abc"/);
     const csv = await read('u1,x,1e39\nu1,y,1\n', { format: 'csv' });
     assert.equal(csv.stats.skipped, 1, '1e39 on line 1 is a row, too large');
@@ -216,11 +263,17 @@ describe('input that is wrong is said (issue 9, class 8)', () => {
     assert.equal(data.stats.rows, 5);
     assert.deepEqual(data.stats.skippedExamples, [{ line: 3, reason: 'quote never closed (lines 3–5)' }]);
     assert.deepEqual(data.userIds, ['u1', 'u2']);
-    await refused('u1,x,1\nu2,y,2\nu3,"z,3\nu4,w,4\nu5,v,5', { format: 'csv', strict: true }, /line 3: quote never closed \(lines 3–5\)/);
+    await refused(
+      'u1,x,1\nu2,y,2\nu3,"z,3\nu4,w,4\nu5,v,5',
+      { format: 'csv', strict: true },
+      /line 3: quote never closed \(lines 3–5\)/,
+    );
   });
 
   it('a csv field holding a tab or a line break is a malformed row, so that no name holds one', async () => {
-    const data = await read('u,"a\tb",1\nu,c\td,1\nu,"e\r\nf",1\nu,"g\nh\ni",2\nu,ok,1\n"v\tw",ok,1\n', { format: 'csv' });
+    const data = await read('u,"a\tb",1\nu,c\td,1\nu,"e\r\nf",1\nu,"g\nh\ni",2\nu,ok,1\n"v\tw",ok,1\n', {
+      format: 'csv',
+    });
     assert.deepEqual(
       data.stats.skippedExamples.map((s) => [s.line, s.reason]),
       [
@@ -261,14 +314,20 @@ describe('input that is wrong is said (issue 9, class 8)', () => {
 
   it('a UTF-16 file through the CLI is one line and exit code 3', () => {
     const path = file(Buffer.from('\ufeffu1\t\tx\t1\n', 'utf16le'));
-    const result = spawnSync(process.execPath, [ALS_BIN, 'train', path, '-m', join(dir, 'never'), '-q'], { encoding: 'utf8' });
+    const result = spawnSync(process.execPath, [ALS_BIN, 'train', path, '-m', join(dir, 'never'), '-q'], {
+      encoding: 'utf8',
+    });
     assert.equal(result.status, 3, result.stderr);
-    assert.match(result.stderr, /^als: in-\d+\.tsv: looks like UTF-16 \(it starts with a UTF-16 byte order mark\); save it as UTF-8\n$/);
+    assert.match(
+      result.stderr,
+      /^als: in-\d+\.tsv: looks like UTF-16 \(it starts with a UTF-16 byte order mark\); save it as UTF-8\n$/,
+    );
   });
 });
 
 describe('pipes and streams (issue 9, class 7)', () => {
-  const rows = Array.from({ length: 500 }, (_, n) => `u${n % 37}\t\tartist ${n % 53}\t${1 + (n % 5)}`).join('\n') + '\n';
+  const rows =
+    Array.from({ length: 500 }, (_, n) => `u${n % 37}\t\tartist ${n % 53}\t${1 + (n % 5)}`).join('\n') + '\n';
 
   /** Reads `content` through a FIFO that a child process writes. */
   async function throughFifo(content: Buffer, options: ReadOptions = {}): Promise<Seen> {
@@ -289,7 +348,11 @@ describe('pipes and streams (issue 9, class 7)', () => {
     for (const content of [Buffer.from(rows), gzipSync(rows)]) {
       for (const engine of ['fast', 'simple'] as const) {
         const progress: boolean[] = [];
-        const data = await throughFifo(content, { engine, chunkBytes: 100, onProgress: (p) => progress.push(p.sizeKnown) });
+        const data = await throughFifo(content, {
+          engine,
+          chunkBytes: 100,
+          onProgress: (p) => progress.push(p.sizeKnown),
+        });
         assert.deepEqual(data.rows, expected.rows);
         assert.deepEqual(data.userIds, expected.userIds);
         assert.equal(data.stats.bytes, content.length, 'the bytes read');
@@ -301,7 +364,10 @@ describe('pipes and streams (issue 9, class 7)', () => {
 
   it('a UTF-16 stream and a broken gzip stream are refused as for a file', async () => {
     await assert.rejects(throughFifo(Buffer.from('\ufeffu\t\tx\t1\n', 'utf16le')), /looks like UTF-16/);
-    await assert.rejects(throughFifo(gzipSync(rows).subarray(0, 200)), (e: unknown) => e instanceof AlsError && /not a valid gzip file/.test(e.message));
+    await assert.rejects(
+      throughFifo(gzipSync(rows).subarray(0, 200)),
+      (e: unknown) => e instanceof AlsError && /not a valid gzip file/.test(e.message),
+    );
   });
 
   it('als train - reads standard input, and cat FILE | als train /dev/stdin works', async () => {
@@ -310,7 +376,21 @@ describe('pipes and streams (issue 9, class 7)', () => {
     const runs = [
       // Node gives a child a socket for its standard input; a shell pipe is a pipe
       { command: process.execPath, args: [ALS_BIN, ...train, join(dir, 'from-stdin'), '-'], feed: true },
-      { command: 'sh', args: ['-c', 'f="$1"; n="$2"; shift 2; cat "$f" | "$n" "$@"', 'sh', input, process.execPath, ALS_BIN, ...train, join(dir, 'from-pipe'), '/dev/stdin'], feed: false },
+      {
+        command: 'sh',
+        args: [
+          '-c',
+          'f="$1"; n="$2"; shift 2; cat "$f" | "$n" "$@"',
+          'sh',
+          input,
+          process.execPath,
+          ALS_BIN,
+          ...train,
+          join(dir, 'from-pipe'),
+          '/dev/stdin',
+        ],
+        feed: false,
+      },
     ];
     for (const run of runs) {
       const child = spawn(run.command, run.args, { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -322,7 +402,11 @@ describe('pipes and streams (issue 9, class 7)', () => {
       child.stderr.on('data', (d) => (stderr += d));
       const status = await new Promise((resolve) => child.on('close', resolve));
       assert.equal(status, 0, stderr);
-      const summary = JSON.parse(stdout) as { users: number; items: number; read: { rows: number; compressed: boolean } };
+      const summary = JSON.parse(stdout) as {
+        users: number;
+        items: number;
+        read: { rows: number; compressed: boolean };
+      };
       assert.deepEqual([summary.users, summary.items, summary.read.rows, summary.read.compressed], [37, 53, 500, true]);
     }
   });
@@ -353,10 +437,22 @@ describe('memory proportional to distinct pairs (issue 9, class 6)', () => {
 
   it('a file of only separators is bounded and said', async () => {
     // (tiny chunks cost a read each: megabytes are read in chunks of 4 KiB and more)
-    await refused('\t'.repeat(3 << 20), {}, /no usable row \(1 rows, 1 malformed at lines 1, 0 with count 0; line 1: line is longer than/, 4096);
-    await refused(','.repeat(3 << 20), { format: 'csv' }, /no usable row \(1 rows, 1 malformed at lines 1, 0 with count 0; line 1: line is longer/, 4096);
+    await refused(
+      '\t'.repeat(3 << 20),
+      {},
+      /no usable row \(1 rows, 1 malformed at lines 1, 0 with count 0; line 1: line is longer than/,
+      4096,
+    );
+    await refused(
+      ','.repeat(3 << 20),
+      { format: 'csv' },
+      /no usable row \(1 rows, 1 malformed at lines 1, 0 with count 0; line 1: line is longer/,
+      4096,
+    );
     const commas = await read(`u,a,1\n${','.repeat(1 << 19)}\n`, { format: 'csv' }, [4096, 1 << 20]);
-    assert.deepEqual(commas.stats.skippedExamples, [{ line: 2, reason: `expected 3 or 4 fields, found ${(1 << 19) + 1}` }]);
+    assert.deepEqual(commas.stats.skippedExamples, [
+      { line: 2, reason: `expected 3 or 4 fields, found ${(1 << 19) + 1}` },
+    ]);
   });
 
   it('a quote never closed over more than a line can hold is bounded and said', async () => {

@@ -4,7 +4,14 @@ import { resolveTrainOptions } from '../src/als/options.js';
 import { trainFactors } from '../src/als/train.js';
 import { confidences } from '../src/als/weighting.js';
 import { transpose } from '../src/data/sparse.js';
-import { createWasmKernels, jsKernels, kernelCopy, type HalfStep, type Kernels, type WasmKernelOptions } from '../src/kernels/index.js';
+import {
+  createWasmKernels,
+  jsKernels,
+  kernelCopy,
+  type HalfStep,
+  type Kernels,
+  type WasmKernelOptions,
+} from '../src/kernels/index.js';
 import { randomMatrix, randomPlays, relativeError } from './helpers.js';
 
 const wasm1 = await createWasmKernels(1);
@@ -103,13 +110,25 @@ describe('WebAssembly kernels', () => {
       // settings pinned, not the defaults: float32 and float64 CG drift apart over iterations by an
       // amount that depends on the conditioning, which the defaults may change
       const options = (threads: number) =>
-        resolveTrainOptions({ factors: 12, iterations: 4, solver, threads, seed: 3, weighting: 'bm25', alpha: 1, regularization: 0.1 });
+        resolveTrainOptions({
+          factors: 12,
+          iterations: 4,
+          solver,
+          threads,
+          seed: 3,
+          weighting: 'bm25',
+          alpha: 1,
+          regularization: 0.1,
+        });
       const one = await trainFactors(plays, options(1));
       const two = await trainFactors(plays, options(2));
       assert.deepEqual(Buffer.from(two.userFactors.buffer), Buffer.from(one.userFactors.buffer), solver);
       assert.deepEqual(Buffer.from(two.itemFactors.buffer), Buffer.from(one.itemFactors.buffer), solver);
       const reference = await trainFactors(plays, options(1), {}, 'js');
-      assert.ok(relativeError(one.itemFactors, reference.itemFactors) < 1e-3, `${solver}: ${relativeError(one.itemFactors, reference.itemFactors)}`);
+      assert.ok(
+        relativeError(one.itemFactors, reference.itemFactors) < 1e-3,
+        `${solver}: ${relativeError(one.itemFactors, reference.itemFactors)}`,
+      );
     }
   });
 
@@ -158,7 +177,13 @@ describe('CG gathering the Y rows of a row first', () => {
     for (let k = 0; k < cols; k++) if ((31 * k + u) % cols < lengths[u]) indices.push((31 * k + u) % cols);
     indptr[u + 1] = indices.length;
   }
-  const plays = { rows, cols, indptr, indices: Int32Array.from(indices), data: Float32Array.from(randomMatrix(indices.length, 1, 5).map((v) => 1 + 40 * (v + 0.5))) };
+  const plays = {
+    rows,
+    cols,
+    indptr,
+    indices: Int32Array.from(indices),
+    data: Float32Array.from(randomMatrix(indices.length, 1, 5).map((v) => 1 + 40 * (v + 0.5))),
+  };
   const items = transpose(plays);
 
   /** a few ALS iterations (user then item half-steps, CG) on kernels made with `options` */
@@ -168,8 +193,24 @@ describe('CG gathering the Y rows of a row first', () => {
       const copy = <T extends Float32Array | Int32Array>(array: T): T => kernelCopy(kernels, array);
       const U = copy(randomMatrix(rows, f, f, 0.1));
       const I = copy(randomMatrix(cols, f, f + 1, 0.1));
-      const user: HalfStep = { X: U, Y: I, factors: f, indptr: copy(plays.indptr), indices: copy(plays.indices), confidence: copy(plays.data), YtY: new Float64Array(f * f) };
-      const item: HalfStep = { X: I, Y: U, factors: f, indptr: copy(items.indptr), indices: copy(items.indices), confidence: copy(items.data), YtY: new Float64Array(f * f) };
+      const user: HalfStep = {
+        X: U,
+        Y: I,
+        factors: f,
+        indptr: copy(plays.indptr),
+        indices: copy(plays.indices),
+        confidence: copy(plays.data),
+        YtY: new Float64Array(f * f),
+      };
+      const item: HalfStep = {
+        X: I,
+        Y: U,
+        factors: f,
+        indptr: copy(items.indptr),
+        indices: copy(items.indices),
+        confidence: copy(items.data),
+        YtY: new Float64Array(f * f),
+      };
       for (let iteration = 0; iteration < 3; iteration++) {
         kernels.gramian(I, cols, f, 0.1, user.YtY);
         kernels.cgUpdate(user, 3, 0, rows);
@@ -192,7 +233,8 @@ describe('CG gathering the Y rows of a row first', () => {
         ['the defaults', {}],
       ];
       for (const [name, options] of variants) {
-        for (const threads of [1, 2]) assert.deepEqual(await train(threads, options, f), direct, `${name}, ${threads} threads`);
+        for (const threads of [1, 2])
+          assert.deepEqual(await train(threads, options, f), direct, `${name}, ${threads} threads`);
       }
       assert.deepEqual(await train(2, { gatherUpTo: 0 }, f), direct, 'in place, 2 threads');
     });

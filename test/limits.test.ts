@@ -4,7 +4,18 @@ import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { evaluate, recommendItems, resolveTrainOptions, similarItems, topK, train, trainFactors, writeAllSimilar, type AlsModel, type Interactions } from 'als';
+import {
+  evaluate,
+  recommendItems,
+  resolveTrainOptions,
+  similarItems,
+  topK,
+  train,
+  trainFactors,
+  writeAllSimilar,
+  type AlsModel,
+  type Interactions,
+} from 'als';
 import { estimateTrainingMemory, trainingThreads, WASM_MEMORY_BYTES } from '../src/als/resources.js';
 import type { CsrMatrix } from '../src/data/sparse.js';
 import { ALS_BIN, plantedGroups, tempDir, isUsage } from './helpers.js';
@@ -14,7 +25,6 @@ import { ALS_BIN, plantedGroups, tempDir, isUsage } from './helpers.js';
  * memory is out of reach are refused before anything is allocated, and query lengths are clamped
  * to the items there are.
  */
-
 
 /** `rows` users × `cols` items with one entry: the shape without the data. */
 function shape(rows: number, cols: number): CsrMatrix {
@@ -36,9 +46,28 @@ describe('issue 9 class 6: threads that help', () => {
     const dir = tempDir('als-limits-');
     const input = join(dir, 'four.tsv');
     writeFileSync(input, 'u1\ta\t1\nu1\tb\t2\nu2\ta\t3\nu2\tc\t1\n');
-    const run = spawnSync(process.execPath, [ALS_BIN, 'train', input, '-f', 'triples', '-m', join(dir, 'model'), '-q', '--threads', '512', '--factors', '1024', '--iterations', '2'], {
-      encoding: 'utf8',
-    });
+    const run = spawnSync(
+      process.execPath,
+      [
+        ALS_BIN,
+        'train',
+        input,
+        '-f',
+        'triples',
+        '-m',
+        join(dir, 'model'),
+        '-q',
+        '--threads',
+        '512',
+        '--factors',
+        '1024',
+        '--iterations',
+        '2',
+      ],
+      {
+        encoding: 'utf8',
+      },
+    );
     // before: "internal error: Invalid typed array length" after 4.4 GB, exit 1
     assert.equal(run.status, 0, run.stderr);
   });
@@ -50,7 +79,9 @@ describe('issue 9 class 6: memory out of reach is refused before allocating', ()
     assert.ok(estimateTrainingMemory(plays, { factors: 1024, solver: 'cg' }, 1).kernel > WASM_MEMORY_BYTES);
     await assert.rejects(
       trainFactors(plays, resolveTrainOptions({ factors: 1024, threads: 1 })),
-      isUsage(/^training 3000000 users × 10 items with 1024 factors \(cg, 1 thread\) needs about \d+\.\d GiB \(factors 11\.4 GiB, .*more than the 4\.0 GiB a WebAssembly memory can hold; lower factors \(now 1024\)$/),
+      isUsage(
+        /^training 3000000 users × 10 items with 1024 factors \(cg, 1 thread\) needs about \d+\.\d GiB \(factors 11\.4 GiB, .*more than the 4\.0 GiB a WebAssembly memory can hold; lower factors \(now 1024\)$/,
+      ),
     );
   });
 

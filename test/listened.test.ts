@@ -24,7 +24,10 @@ describe('--items lists', () => {
 
   for (const bad of ['muse=0', 'muse=-3', 'muse=', 'muse=many', '=4']) {
     it(`refuse ${JSON.stringify(bad)} naming the entry`, () => {
-      assert.throws(() => parseItemList(`radiohead,${bad}`), (error: AlsError) => error.code === 'usage' && error.message.includes(JSON.stringify(bad)));
+      assert.throws(
+        () => parseItemList(`radiohead,${bad}`),
+        (error: AlsError) => error.code === 'usage' && error.message.includes(JSON.stringify(bad)),
+      );
     });
   }
 });
@@ -47,30 +50,52 @@ describe('recommending for a list of artists (sample)', () => {
     const u = 0;
     const { indptr, indices, data } = model.userItems;
     const list = [];
-    for (let n = indptr[u]; n < indptr[u + 1]; n++) list.push({ name: model.itemNames[indices[n]].toUpperCase(), plays: data[n] });
+    for (let n = indptr[u]; n < indptr[u + 1]; n++)
+      list.push({ name: model.itemNames[indices[n]].toUpperCase(), plays: data[n] });
     const result = recommendForList(model, list, { count: 10 });
     const own = foldInUser(model, u);
     assert.deepEqual(result.folded.x, own.x);
-    const expected = recommendForVector(model, Float32Array.from(own.x), 0, indices.subarray(indptr[u], indptr[u + 1]), { count: 10 });
+    const expected = recommendForVector(
+      model,
+      Float32Array.from(own.x),
+      0,
+      indices.subarray(indptr[u], indptr[u + 1]),
+      { count: 10 },
+    );
     assert.deepEqual(result.recommendations, expected);
     assert.equal(result.unknown.length, 0);
   });
 
   it('sums an artist listed twice, reports unknown names with suggestions, leaves the listed artists out', () => {
-    const result = recommendForList(model, parseItemList('radiohead,Muse=10,MUSE=5,radiohed,portishead'), { count: 50 });
+    const result = recommendForList(model, parseItemList('radiohead,Muse=10,MUSE=5,radiohed,portishead'), {
+      count: 50,
+    });
     assert.deepEqual(
       result.found.map((f) => [f.name, f.plays]),
-      [['Radiohead', 260], ['Muse', 15], ['Portishead', 260]],
+      [
+        ['Radiohead', 260],
+        ['Muse', 15],
+        ['Portishead', 260],
+      ],
     );
-    assert.deepEqual(result.unknown.map((u) => u.name), ['radiohed']);
+    assert.deepEqual(
+      result.unknown.map((u) => u.name),
+      ['radiohed'],
+    );
     assert.match(result.unknown[0].message, /did you mean "Radiohead"/);
     const names = new Set(result.recommendations.map((r) => r.name));
     for (const listed of ['Radiohead', 'Muse', 'Portishead']) assert.ok(!names.has(listed));
   });
 
   it('an empty list is a usage error; a list of unknown names is not-found', () => {
-    assert.throws(() => recommendForList(model, []), (e: AlsError) => e.code === 'usage');
-    assert.throws(() => recommendForList(model, parseItemList('xyzzy,radiohed')), (e: AlsError) => e.code === 'not-found' && /did you mean "Radiohead"/.test(e.message));
+    assert.throws(
+      () => recommendForList(model, []),
+      (e: AlsError) => e.code === 'usage',
+    );
+    assert.throws(
+      () => recommendForList(model, parseItemList('xyzzy,radiohed')),
+      (e: AlsError) => e.code === 'not-found' && /did you mean "Radiohead"/.test(e.message),
+    );
     assert.deepEqual(resolveItemList(model, parseItemList('xyzzy')).found, []);
   });
 });
@@ -96,7 +121,11 @@ describe('als recommend --items', () => {
     assert.equal(lines[2], 'Recommended for this listener');
     assert.equal(lines.length, 6);
     const json = JSON.parse(als('recommend', '--items', 'radiohead,muse,portishead=120', '-n', '3', '--json').stdout);
-    assert.deepEqual(json.items, [{ item: 'Radiohead', plays: 260 }, { item: 'Muse', plays: 260 }, { item: 'Portishead', plays: 120 }]);
+    assert.deepEqual(json.items, [
+      { item: 'Radiohead', plays: 260 },
+      { item: 'Muse', plays: 260 },
+      { item: 'Portishead', plays: 120 },
+    ]);
     assert.deepEqual(json.unknown, []);
     assert.equal(json.recommendations.length, 3);
     assert.equal(json.recommendations[0].score, 1);
@@ -106,18 +135,46 @@ describe('als recommend --items', () => {
   it('warns about unknown names on stderr and uses the rest', () => {
     const result = als('recommend', '--items', 'radiohed,muse', '--json');
     assert.equal(result.status, 0);
-    assert.equal(result.stderr, 'warning: no artist or item named "radiohed" in the model; did you mean "Radiohead"? (left out)\n');
+    assert.equal(
+      result.stderr,
+      'warning: no artist or item named "radiohed" in the model; did you mean "Radiohead"? (left out)\n',
+    );
     assert.deepEqual(JSON.parse(result.stdout).unknown, ['radiohed']);
   });
 
   const failures: [string, string[], number, RegExp][] = [
-    ['all names unknown', ['--items', 'xyzzy,radiohed'], 5, /^als: none of the listed items is in the model \(no artist or item named "xyzzy"; no artist or item named "radiohed"; did you mean "Radiohead"\?\)$/],
+    [
+      'all names unknown',
+      ['--items', 'xyzzy,radiohed'],
+      5,
+      /^als: none of the listed items is in the model \(no artist or item named "xyzzy"; no artist or item named "radiohed"; did you mean "Radiohead"\?\)$/,
+    ],
     ['an empty list', ['--items', ' , '], 2, /^als: --items: the list is empty/],
-    ['bad plays', ['--items', 'muse=lots'], 2, /^als: --items: item list entry "muse=lots": plays must be a decimal number above 0 and at most 1e15, not "lots"$/],
+    [
+      'bad plays',
+      ['--items', 'muse=lots'],
+      2,
+      /^als: --items: item list entry "muse=lots": plays must be a decimal number above 0 and at most 1e15, not "lots"$/,
+    ],
     // issue 9 class 8: =plays follows the rule of a count in a file (no hex, nothing float32 cannot carry)
-    ['hex plays', ['--items', 'muse=0x10'], 2, /^als: --items: item list entry "muse=0x10": plays must be a decimal number/],
-    ['plays beyond float32', ['--items', 'muse=1e39'], 2, /^als: --items: item list entry "muse=1e39": plays must be a decimal number above 0 and at most 1e15/],
-    ['--items with --user', ['--items', 'muse', '--user', 'user2'], 2, /^als: give one of --user, --row, --items and --all, not --user and --items$/],
+    [
+      'hex plays',
+      ['--items', 'muse=0x10'],
+      2,
+      /^als: --items: item list entry "muse=0x10": plays must be a decimal number/,
+    ],
+    [
+      'plays beyond float32',
+      ['--items', 'muse=1e39'],
+      2,
+      /^als: --items: item list entry "muse=1e39": plays must be a decimal number above 0 and at most 1e15/,
+    ],
+    [
+      '--items with --user',
+      ['--items', 'muse', '--user', 'user2'],
+      2,
+      /^als: give one of --user, --row, --items and --all, not --user and --items$/,
+    ],
   ];
   for (const [name, args, status, message] of failures) {
     it(`${name}: one line, exit ${status}`, () => {

@@ -33,11 +33,15 @@ describe('name lookups by index', () => {
   it('answers alike before and after a list is looked up often enough to be sorted (the 17th lookup)', () => {
     const name = fc.constantFrom('a', 'A', 'b', 'B', 'ab', 'Ab', 'aB', 'b a', 'é', 'É', 'z', 'zz');
     fc.assert(
-      fc.property(fc.array(name, { minLength: 1, maxLength: 30 }), fc.array(name, { minLength: 40, maxLength: 60 }), (names, queries) => {
-        for (const query of queries) {
-          looksUpAsScan(names, query);
-        }
-      }),
+      fc.property(
+        fc.array(name, { minLength: 1, maxLength: 30 }),
+        fc.array(name, { minLength: 40, maxLength: 60 }),
+        (names, queries) => {
+          for (const query of queries) {
+            looksUpAsScan(names, query);
+          }
+        },
+      ),
       { numRuns: 200, seed: 11 },
     );
   });

@@ -22,7 +22,10 @@ function bytes(array: Float32Array | Int32Array): Buffer {
 }
 
 function modelError(run: () => unknown, pattern: RegExp): void {
-  assert.throws(run, (e: unknown) => e instanceof AlsError && e.code === 'model' && pattern.test(e.message) && !e.message.includes('\n'));
+  assert.throws(
+    run,
+    (e: unknown) => e instanceof AlsError && e.code === 'model' && pattern.test(e.message) && !e.message.includes('\n'),
+  );
 }
 
 async function savedCopy(name: string): Promise<string> {
@@ -75,11 +78,23 @@ describe('the model on disk', () => {
     const target = await savedCopy('replace');
     await saveModel(model, target);
     await saveModel(model, target);
-    assert.deepEqual(readdirSync(dir).filter((n) => n.includes('.tmp-') || n.includes('.old-')), []);
+    assert.deepEqual(
+      readdirSync(dir).filter((n) => n.includes('.tmp-') || n.includes('.old-')),
+      [],
+    );
     const store = readdirSync(join(target, '.als')).sort();
-    assert.deepEqual(store.filter((n) => !/^v\d+-[0-9a-f]{12}$/.test(n)), ['current']);
-    assert.deepEqual(store.filter((n) => n.startsWith('v')).map((n) => n.split('-')[0]), ['v2', 'v3']);
-    assert.equal(readlinkSync(join(target, '.als', 'current')), store.find((n) => n.startsWith('v3-')));
+    assert.deepEqual(
+      store.filter((n) => !/^v\d+-[0-9a-f]{12}$/.test(n)),
+      ['current'],
+    );
+    assert.deepEqual(
+      store.filter((n) => n.startsWith('v')).map((n) => n.split('-')[0]),
+      ['v2', 'v3'],
+    );
+    assert.equal(
+      readlinkSync(join(target, '.als', 'current')),
+      store.find((n) => n.startsWith('v3-')),
+    );
     assert.equal(loadModel(target).users, 3);
   });
 
@@ -87,17 +102,30 @@ describe('the model on disk', () => {
     const target = join(dir, 'precious');
     mkdirSync(target);
     writeFileSync(join(target, 'notes.txt'), 'keep me');
-    await assert.rejects(saveModel(model, target), (e: unknown) => e instanceof AlsError && /not an als model; refusing/.test(e.message));
+    await assert.rejects(
+      saveModel(model, target),
+      (e: unknown) => e instanceof AlsError && /not an als model; refusing/.test(e.message),
+    );
     assert.equal(readFileSync(join(target, 'notes.txt'), 'utf8'), 'keep me');
   });
 
   it('refuses to save non-finite factors or play counts, and writes nothing (issue 9, class 4)', async () => {
     const target = join(dir, 'poisoned');
     const nanFactors = { ...model, itemFactors: model.itemFactors.map((v, k) => (k === 2 ? NaN : v)) };
-    await assert.rejects(saveModel(nanFactors, target), (e: unknown) => e instanceof AlsError && e.code === 'model' && /item factors hold a non-finite value/.test(e.message));
-    const infinitePlays = { ...model, userItems: { ...model.userItems, data: model.userItems.data.map((v, k) => (k === 0 ? Infinity : v)) } };
+    await assert.rejects(
+      saveModel(nanFactors, target),
+      (e: unknown) =>
+        e instanceof AlsError && e.code === 'model' && /item factors hold a non-finite value/.test(e.message),
+    );
+    const infinitePlays = {
+      ...model,
+      userItems: { ...model.userItems, data: model.userItems.data.map((v, k) => (k === 0 ? Infinity : v)) },
+    };
     await assert.rejects(saveModel(infinitePlays, target), /a play count of Infinity/);
-    assert.deepEqual(readdirSync(dir).filter((n) => n.includes('poisoned')), []);
+    assert.deepEqual(
+      readdirSync(dir).filter((n) => n.includes('poisoned')),
+      [],
+    );
   });
 
   it('rejects a missing model', () => {
@@ -117,7 +145,10 @@ describe('the model on disk', () => {
   it('reads factors straight into kernel memory with factorMemory: the same bytes, and a flipped byte still fails its checksum', async () => {
     const kernels = createWasmKernelsSync();
     const loaded = loadModel(await savedCopy('kernel-memory'), { factorMemory: kernels });
-    assert.ok(loaded.itemFactors.buffer instanceof SharedArrayBuffer, 'item factors live in the kernels\' shared memory');
+    assert.ok(
+      loaded.itemFactors.buffer instanceof SharedArrayBuffer,
+      "item factors live in the kernels' shared memory",
+    );
     assert.deepEqual(bytes(loaded.itemFactors), bytes(model.itemFactors));
     assert.deepEqual(bytes(loaded.userFactors), bytes(model.userFactors));
 
@@ -128,7 +159,10 @@ describe('the model on disk', () => {
     writeFileSync(path, raw);
     modelError(() => loadModel(target, { factorMemory: kernels }).userFactors, /user_factors\.f32 fails its checksum/);
     for (const bad of [null, 5, {}, { float32: 'x' }]) {
-      assert.throws(() => loadModel(target, { factorMemory: bad as never }), (e: unknown) => e instanceof AlsError && e.code === 'usage' && /factorMemory/.test(e.message));
+      assert.throws(
+        () => loadModel(target, { factorMemory: bad as never }),
+        (e: unknown) => e instanceof AlsError && e.code === 'usage' && /factorMemory/.test(e.message),
+      );
     }
   });
 

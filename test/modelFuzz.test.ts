@@ -20,11 +20,21 @@ import { tempDir } from './helpers.js';
 
 const work = tempDir('als-model-fuzz-');
 const input = join(work, 'plays.tsv');
-writeFileSync(input, ['u1\ti1\t3', 'u1\ti2\t1', 'u2\ti2\t5', 'u2\ti3\t2', 'u3\ti1\t1', 'u3\ti3\t9', 'u4\ti4\t2'].join('\n') + '\n');
-const trained = await train(await readInteractions(input, { format: 'triples' }), { factors: 3, iterations: 2, threads: 1, computeLoss: true });
+writeFileSync(
+  input,
+  ['u1\ti1\t3', 'u1\ti2\t1', 'u2\ti2\t5', 'u2\ti3\t2', 'u3\ti1\t1', 'u3\ti3\t9', 'u4\ti4\t2'].join('\n') + '\n',
+);
+const trained = await train(await readInteractions(input, { format: 'triples' }), {
+  factors: 3,
+  iterations: 2,
+  threads: 1,
+  computeLoss: true,
+});
 const base = join(work, 'base');
 await saveModel(trained, base, { read: 0.1, train: 0.2 });
-const originals = new Map(readdirSync(join(base, '.als', 'current')).map((name) => [name, readFileSync(join(base, '.als', 'current', name))]));
+const originals = new Map(
+  readdirSync(join(base, '.als', 'current')).map((name) => [name, readFileSync(join(base, '.als', 'current', name))]),
+);
 const DATA = Object.values(FILES);
 const ALL = [MANIFEST, ...DATA];
 
@@ -79,11 +89,22 @@ const MANIFEST_PATHS = [
   ['training', 'losses'],
   ['updates'],
   ['files'],
-  ...DATA.flatMap((name) => [['files', name], ['files', name, 'shape'], ['files', name, 'bytes'], ['files', name, 'dtype']]),
+  ...DATA.flatMap((name) => [
+    ['files', name],
+    ['files', name, 'shape'],
+    ['files', name, 'bytes'],
+    ['files', name, 'dtype'],
+  ]),
 ];
 
 const change: fc.Arbitrary<Change> = fc.oneof(
-  fc.record({ kind: fc.constant('flip' as const), file: fc.constantFrom(...ALL), at: fc.nat(), mask: fc.integer({ min: 1, max: 255 }), fix: fc.boolean() }),
+  fc.record({
+    kind: fc.constant('flip' as const),
+    file: fc.constantFrom(...ALL),
+    at: fc.nat(),
+    mask: fc.integer({ min: 1, max: 255 }),
+    fix: fc.boolean(),
+  }),
   fc.record({ kind: fc.constant('truncate' as const), file: fc.constantFrom(...ALL), at: fc.nat(), fix: fc.boolean() }),
   fc.record({
     kind: fc.constant('float' as const),
@@ -91,7 +112,11 @@ const change: fc.Arbitrary<Change> = fc.oneof(
     at: fc.nat(),
     value: fc.oneof(fc.double(), fc.constantFrom(NaN, Infinity, -Infinity, -1, 0, 2 ** 31, 1e39)),
   }),
-  fc.record({ kind: fc.constant('manifest' as const), path: fc.constantFrom(...MANIFEST_PATHS), value: fc.jsonValue({ maxDepth: 2 }) }),
+  fc.record({
+    kind: fc.constant('manifest' as const),
+    path: fc.constantFrom(...MANIFEST_PATHS),
+    value: fc.jsonValue({ maxDepth: 2 }),
+  }),
 );
 
 function apply(files: Map<string, Buffer>, c: Change): void {
@@ -122,10 +147,17 @@ function apply(files: Map<string, Buffer>, c: Change): void {
 /** Loads and reads every part; a model that loads must hold only sound numbers. */
 function loadAll(dir: string): void {
   const model = loadModel(dir);
-  for (const values of [model.userFactors, model.itemFactors]) assert.ok(values.every(Number.isFinite), 'finite factors');
+  for (const values of [model.userFactors, model.itemFactors])
+    assert.ok(values.every(Number.isFinite), 'finite factors');
   const m = model.userItems;
-  assert.ok(m.indices.every((i) => i >= 0 && i < model.items), 'indices in range');
-  assert.ok(m.data.every((v) => v > 0 && Number.isFinite(v)), 'play counts finite and positive');
+  assert.ok(
+    m.indices.every((i) => i >= 0 && i < model.items),
+    'indices in range',
+  );
+  assert.ok(
+    m.data.every((v) => v > 0 && Number.isFinite(v)),
+    'play counts finite and positive',
+  );
   assert.equal(model.userIds.length, model.users);
   assert.equal(model.itemNames.length, model.items);
   assert.ok(model.itemListeners.every((n) => n >= 0 && n <= model.users));

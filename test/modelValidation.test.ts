@@ -19,8 +19,15 @@ import { ALS_BIN, nobodyCommand, tempDir } from './helpers.js';
 const work = tempDir('als-validate-');
 chmodSync(work, 0o777);
 const input = join(work, 'plays.tsv');
-writeFileSync(input, ['u1\ti1\t3', 'u1\ti2\t1', 'u2\ti2\t5', 'u2\ti3\t2', 'u3\ti1\t1', 'u3\ti3\t9', 'u3\ti4\t2'].join('\n') + '\n');
-const trained = await train(await readInteractions(input, { format: 'triples' }), { factors: 2, iterations: 2, threads: 1 });
+writeFileSync(
+  input,
+  ['u1\ti1\t3', 'u1\ti2\t1', 'u2\ti2\t5', 'u2\ti3\t2', 'u3\ti1\t1', 'u3\ti3\t9', 'u3\ti4\t2'].join('\n') + '\n',
+);
+const trained = await train(await readInteractions(input, { format: 'triples' }), {
+  factors: 2,
+  iterations: 2,
+  threads: 1,
+});
 const base = join(work, 'base');
 await saveModel(trained, base, { read: 0.1, train: 0.2 });
 
@@ -31,7 +38,11 @@ function als(args: string[], asNobody = false): { status: number | null; stdout:
   delete env.FORCE_COLOR;
   const argv = [ALS_BIN, ...args];
   const result = asNobody
-    ? spawnSync((nobody as { argv: string[] }).argv[0], [...(nobody as { argv: string[] }).argv.slice(1), ...args], { cwd: work, encoding: 'utf8', env })
+    ? spawnSync((nobody as { argv: string[] }).argv[0], [...(nobody as { argv: string[] }).argv.slice(1), ...args], {
+        cwd: work,
+        encoding: 'utf8',
+        env,
+      })
     : spawnSync(process.execPath, argv, { cwd: work, encoding: 'utf8', env, timeout: 60_000 });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
@@ -83,30 +94,53 @@ function rejects(dir: string, pattern: RegExp): void {
 
 describe('issue 9, classes 4, 6, 7: loading a model validates every file', () => {
   it('rejects non-finite factors even when the checksums were made to match', () => {
-    rejects(rewrite(copy(), 'user_factors.f32', (d) => d.writeFloatLE(NaN, 4)), /user_factors\.f32 holds a non-finite value \(NaN or ∞\) at position 1/);
-    rejects(rewrite(copy(), 'item_factors.f32', (d) => d.writeFloatLE(Infinity, 0)), /item_factors\.f32 holds a non-finite value/);
+    rejects(
+      rewrite(copy(), 'user_factors.f32', (d) => d.writeFloatLE(NaN, 4)),
+      /user_factors\.f32 holds a non-finite value \(NaN or ∞\) at position 1/,
+    );
+    rejects(
+      rewrite(copy(), 'item_factors.f32', (d) => d.writeFloatLE(Infinity, 0)),
+      /item_factors\.f32 holds a non-finite value/,
+    );
   });
 
   it('rejects factors too large to score (|x| > 1e15) with the checksums made to match; 9e14 loads (G2)', async () => {
-    rejects(rewrite(copy(), 'user_factors.f32', (d) => d.writeFloatLE(3e38, 4)), /user_factors\.f32 holds a value too large to score \(\|x\| > 1e15\) at position 1 /);
-    rejects(rewrite(copy(), 'item_factors.f32', (d) => d.writeFloatLE(-2e15, 12)), /item_factors\.f32 holds a value too large to score \(\|x\| > 1e15\) at position 3 /);
+    rejects(
+      rewrite(copy(), 'user_factors.f32', (d) => d.writeFloatLE(3e38, 4)),
+      /user_factors\.f32 holds a value too large to score \(\|x\| > 1e15\) at position 1 /,
+    );
+    rejects(
+      rewrite(copy(), 'item_factors.f32', (d) => d.writeFloatLE(-2e15, 12)),
+      /item_factors\.f32 holds a value too large to score \(\|x\| > 1e15\) at position 3 /,
+    );
     const fine = readAll(rewrite(copy(), 'item_factors.f32', (d) => d.writeFloatLE(9e14, 0)));
     assert.equal(fine.itemFactors[0], Math.fround(9e14));
     // the streamed reader of user factors (recommend --all) holds the same line
     await assert.rejects(
       userFactorRows(loadModel(rewrite(copy(), 'user_factors.f32', (d) => d.writeFloatLE(1e20, 8)))),
-      (e: unknown) => e instanceof AlsError && e.code === 'model' && /user_factors\.f32 holds a value too large to score \(\|x\| > 1e15\) at position 2 /.test(e.message),
+      (e: unknown) =>
+        e instanceof AlsError &&
+        e.code === 'model' &&
+        /user_factors\.f32 holds a value too large to score \(\|x\| > 1e15\) at position 2 /.test(e.message),
     );
   });
 
   it('saveModel refuses factors too large to score, naming the side and position (G2)', async () => {
-    for (const [key, what] of [['userFactors', 'user factors'], ['itemFactors', 'item factors']] as const) {
+    for (const [key, what] of [
+      ['userFactors', 'user factors'],
+      ['itemFactors', 'item factors'],
+    ] as const) {
       const values = trained[key].slice();
       values[3] = -1e20;
       const target = join(work, `huge-${key}`);
       await assert.rejects(
         saveModel({ ...trained, [key]: values }, target),
-        (e: unknown) => e instanceof AlsError && e.code === 'model' && new RegExp(`^refusing to save a model whose ${what} hold a value too large to score \\(\\|x\\| > 1e15\\) at position 3:`).test(e.message),
+        (e: unknown) =>
+          e instanceof AlsError &&
+          e.code === 'model' &&
+          new RegExp(
+            `^refusing to save a model whose ${what} hold a value too large to score \\(\\|x\\| > 1e15\\) at position 3:`,
+          ).test(e.message),
       );
       assert.equal(existsSync(join(target, 'model.json')), false);
     }
@@ -121,12 +155,24 @@ describe('issue 9, classes 4, 6, 7: loading a model validates every file', () =>
       }),
       /user_items\.indices\.i32 is not ascending within user row 0/,
     );
-    rejects(rewrite(copy(), 'user_items.indices.i32', (d) => d.writeInt32LE(99, 4)), /holds an item index out of range/);
+    rejects(
+      rewrite(copy(), 'user_items.indices.i32', (d) => d.writeInt32LE(99, 4)),
+      /holds an item index out of range/,
+    );
     for (const value of [-3, 0, NaN, Infinity]) {
-      rejects(rewrite(copy(), 'user_items.plays.f32', (d) => d.writeFloatLE(value, 8)), new RegExp(`holds a play count of ${value}`));
+      rejects(
+        rewrite(copy(), 'user_items.plays.f32', (d) => d.writeFloatLE(value, 8)),
+        new RegExp(`holds a play count of ${value}`),
+      );
     }
-    rejects(rewrite(copy(), 'item_listeners.i32', (d) => d.writeInt32LE(4, 0)), /item_listeners\.i32 holds a count out of range/);
-    rejects(rewrite(copy(), 'user_items.indptr.i32', (d) => d.writeInt32LE(6, 12)), /user_items\.indptr\.i32 does not span the matrix/);
+    rejects(
+      rewrite(copy(), 'item_listeners.i32', (d) => d.writeInt32LE(4, 0)),
+      /item_listeners\.i32 holds a count out of range/,
+    );
+    rejects(
+      rewrite(copy(), 'user_items.indptr.i32', (d) => d.writeInt32LE(6, 12)),
+      /user_items\.indptr\.i32 does not span the matrix/,
+    );
   });
 
   it('rejects a crafted model.json: input, losses, updates, options, factors, shapes, dtypes', () => {
@@ -223,7 +269,10 @@ describe('issue 9, classes 4, 6, 7: loading a model validates every file', () =>
       [nan, /item_factors\.f32 holds a non-finite value/],
       [huge, /item_factors\.f32 holds a value too large to score \(\|x\| > 1e15\) at position 0 /],
     ] as const) {
-      for (const args of [['info', '--model', dir], ['similar', 'i1', '--model', dir, '--json']]) {
+      for (const args of [
+        ['info', '--model', dir],
+        ['similar', 'i1', '--model', dir, '--json'],
+      ]) {
         const result = als(args);
         assert.equal(result.status, 4, `${args.join(' ')}: ${result.stderr}`);
         assert.equal(result.stdout, '');
@@ -249,7 +298,10 @@ describe('issue 9, classes 4, 6, 7: loading a model validates every file', () =>
     assert.equal(ok.status, 0, ok.stderr);
     assert.equal(readAll(long).users, 3);
     const tooLong = join(work, 'm'.repeat(300));
-    for (const args of [[...trainArgs, '--model', tooLong], ['info', '--model', tooLong]]) {
+    for (const args of [
+      [...trainArgs, '--model', tooLong],
+      ['info', '--model', tooLong],
+    ]) {
       const result = als(args);
       assert.equal(result.status, 4, result.stderr);
       assert.match(result.stderr, /^als: .*m{300}.*the name is too long for the file system\n$/);

@@ -4,7 +4,16 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { evaluate, loadModel, recommendFor, saveModel, train, updateModel, type AlsModel, type Interactions } from 'als';
+import {
+  evaluate,
+  loadModel,
+  recommendFor,
+  saveModel,
+  train,
+  updateModel,
+  type AlsModel,
+  type Interactions,
+} from 'als';
 import { nameListProblem } from '../src/data/nameList.js';
 import { cooToCsr } from '../src/data/sparse.js';
 import { AlsError } from '../src/errors.js';
@@ -18,18 +27,27 @@ import { ALS_BIN, tempDir, isUsage } from './helpers.js';
 
 const work = tempDir('als-names-');
 
-const STATS = { file: 'hand', format: 'triples', rows: 4, used: 4, skipped: 0, zeroCounts: 0, duplicates: 0, header: false } as unknown as Interactions['stats'];
+const STATS = {
+  file: 'hand',
+  format: 'triples',
+  rows: 4,
+  used: 4,
+  skipped: 0,
+  zeroCounts: 0,
+  duplicates: 0,
+  header: false,
+} as unknown as Interactions['stats'];
 
 /** The attacker's data: alice twice, Y twice. */
 function handData(userIds: string[], itemNames: string[]): Interactions {
   return {
-    userItems: cooToCsr(2, 3, Int32Array.of(0, 0, 1, 1), Int32Array.of(0, 1, 1, 2), Float32Array.of(5, 1, 1, 9), 4).matrix,
+    userItems: cooToCsr(2, 3, Int32Array.of(0, 0, 1, 1), Int32Array.of(0, 1, 1, 2), Float32Array.of(5, 1, 1, 9), 4)
+      .matrix,
     userIds,
     itemNames,
     stats: STATS,
   };
 }
-
 
 function als(args: string[]): { status: number | null; stdout: string; stderr: string } {
   const env = { ...process.env };
@@ -69,22 +87,39 @@ describe('V2: ids and names are each given once and hold no tab, line break or N
     );
   });
 
-  it('train refuses ids and names holding a tab, a line break or NUL (the readers\' rule); a carriage return and U+FFFD pass', async () => {
+  it("train refuses ids and names holding a tab, a line break or NUL (the readers' rule); a carriage return and U+FFFD pass", async () => {
     const cases: [string[], string[], RegExp][] = [
-      [['alice', 'bob'], ['X', 'Y\tZ', 'W'], /^data\.itemNames has "Y\\tZ" at row 1 holds a tab; no user id or item name may hold a tab, a line break or a NUL byte$/],
+      [
+        ['alice', 'bob'],
+        ['X', 'Y\tZ', 'W'],
+        /^data\.itemNames has "Y\\tZ" at row 1 holds a tab; no user id or item name may hold a tab, a line break or a NUL byte$/,
+      ],
       [['al\nice', 'bob'], ['X', 'Y', 'Z'], /^data\.userIds has "al\\nice" at row 0 holds a line break; no user id/],
       [['alice', 'b\0b'], ['X', 'Y', 'Z'], /^data\.userIds has "b\\u0000b" at row 1 holds a NUL byte; no user id/],
     ];
     for (const [userIds, itemNames, pattern] of cases) {
-      await assert.rejects(train(handData(userIds, itemNames), { factors: 2, iterations: 1, threads: 1 }), isUsage(pattern));
+      await assert.rejects(
+        train(handData(userIds, itemNames), { factors: 2, iterations: 1, threads: 1 }),
+        isUsage(pattern),
+      );
     }
-    const fine = await train(handData(['alice', 'bob'], ['X\rY', 'Y\uFFFD', 'Z']), { factors: 2, iterations: 1, threads: 1 });
+    const fine = await train(handData(['alice', 'bob'], ['X\rY', 'Y\uFFFD', 'Z']), {
+      factors: 2,
+      iterations: 1,
+      threads: 1,
+    });
     assert.deepEqual(fine.itemNames, ['X\rY', 'Y\uFFFD', 'Z']);
   });
 
   it('updateModel and evaluate hold the same line (every Interactions check)', async () => {
-    assert.throws(() => updateModel(good, handData(['carol', 'carol'], ['X', 'Y', 'Z'])), isUsage(/^data\.userIds has "carol" at rows 0 and 1/));
-    await assert.rejects(evaluate(handData(['a', 'b'], ['X', 'X', 'Z']), { k: 1 }), isUsage(/^data\.itemNames has "X" at rows 0 and 1/));
+    assert.throws(
+      () => updateModel(good, handData(['carol', 'carol'], ['X', 'Y', 'Z'])),
+      isUsage(/^data\.userIds has "carol" at rows 0 and 1/),
+    );
+    await assert.rejects(
+      evaluate(handData(['a', 'b'], ['X', 'X', 'Z']), { k: 1 }),
+      isUsage(/^data\.itemNames has "X" at rows 0 and 1/),
+    );
   });
 
   it('saveModel refuses a repeated id or name, a name with a tab, and a list of the wrong length; nothing is written', async () => {
@@ -112,7 +147,10 @@ describe('V2: ids and names are each given once and hold no tab, line break or N
     await saveModel(good, tabName);
     rewriteJson(tabName, 'item_names.json', ['X', 'Y', 'a\tb']);
     const cases: [string, RegExp][] = [
-      [dupIds, /user_ids\.json has "alice" at rows 0 and 1; every user id must be unique \(the model is corrupt or incomplete; train it again\)$/],
+      [
+        dupIds,
+        /user_ids\.json has "alice" at rows 0 and 1; every user id must be unique \(the model is corrupt or incomplete; train it again\)$/,
+      ],
       [dupNames, /item_names\.json has "Y" at rows 1 and 2; every item name must be unique \(the model is corrupt/],
       [tabName, /item_names\.json has "a\\tb" at row 2 holds a tab; no user id or item name may hold/],
     ];
@@ -120,7 +158,8 @@ describe('V2: ids and names are each given once and hold no tab, line break or N
       const model = loadModel(dir);
       assert.throws(
         () => [model.userIds, model.itemNames],
-        (e: unknown) => e instanceof AlsError && e.code === 'model' && e.message.startsWith(dir) && pattern.test(e.message),
+        (e: unknown) =>
+          e instanceof AlsError && e.code === 'model' && e.message.startsWith(dir) && pattern.test(e.message),
       );
       for (const args of [['info'], ['recommend', '--row', '1', '--include-played']]) {
         const result = als([...args, '--model', dir]);
@@ -145,7 +184,10 @@ describe('V2: ids and names are each given once and hold no tab, line break or N
       );
       const human = als(['recommend', '--row', String(row), '--include-played', '--explain', '--model', saved]);
       assert.equal(human.status, 0, human.stderr);
-      assert.match(human.stdout, row === 0 ? /Most played by alice\n\s+X \(5\), Y \(1\)/ : /Most played by bob\n\s+Z \(9\), Y \(1\)/);
+      assert.match(
+        human.stdout,
+        row === 0 ? /Most played by alice\n\s+X \(5\), Y \(1\)/ : /Most played by bob\n\s+Z \(9\), Y \(1\)/,
+      );
     }
     const past = als(['recommend', '--row', '2', '--model', saved]);
     assert.equal(past.status, 5, past.stderr);
@@ -159,7 +201,12 @@ describe('nameListProblem: duplicates found however the names collide', () => {
     assert.deepEqual(nameListProblem(['a', 'b', 'c', 'b', 'a']), { kind: 'duplicate', first: 1, row: 3, name: 'b' });
     assert.deepEqual(nameListProblem(['', 'x', '']), { kind: 'duplicate', first: 0, row: 2, name: '' });
     // a character problem comes first, and a list found sound is remembered (never re-checked)
-    assert.deepEqual(nameListProblem(['a', 'a', 'b\tc']), { kind: 'character', row: 2, name: 'b\tc', character: 'a tab' });
+    assert.deepEqual(nameListProblem(['a', 'a', 'b\tc']), {
+      kind: 'character',
+      row: 2,
+      name: 'b\tc',
+      character: 'a tab',
+    });
     assert.equal(nameListProblem(['a', 'b\tc'], false), null);
   });
 
@@ -169,7 +216,12 @@ describe('nameListProblem: duplicates found however the names collide', () => {
     const started = performance.now();
     assert.equal(nameListProblem(names.slice()), null);
     const withRepeat = [...names, names[12_345]];
-    assert.deepEqual(nameListProblem(withRepeat), { kind: 'duplicate', first: 12_345, row: 50_000, name: names[12_345] });
+    assert.deepEqual(nameListProblem(withRepeat), {
+      kind: 'duplicate',
+      first: 12_345,
+      row: 50_000,
+      name: names[12_345],
+    });
     assert.ok(performance.now() - started < 5_000, 'bounded time');
   });
 

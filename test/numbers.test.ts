@@ -1,6 +1,16 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { recommendForList, resolveTrainOptions, train, trainFactors, tune, updateModel, type AlsModel, type Interactions, type TrainOptions } from 'als';
+import {
+  recommendForList,
+  resolveTrainOptions,
+  train,
+  trainFactors,
+  tune,
+  updateModel,
+  type AlsModel,
+  type Interactions,
+  type TrainOptions,
+} from 'als';
 import { parseItemList } from '../src/query/listened.js';
 import { MAX_CONFIDENCE } from '../src/als/weighting.js';
 import { cooToCsr } from '../src/data/sparse.js';
@@ -30,25 +40,38 @@ function interactions(users: number, items: number, counts: [number, number, num
     userItems: m,
     userIds: Array.from({ length: users }, (_, u) => `u${u}`),
     itemNames: Array.from({ length: items }, (_, i) => `i${i}`),
-    stats: { file: 'hand', format: 'triples', rows: counts.length, used: counts.length, skipped: 0, zeroCounts: 0, duplicates: 0, header: false } as Interactions['stats'],
+    stats: {
+      file: 'hand',
+      format: 'triples',
+      rows: counts.length,
+      used: counts.length,
+      skipped: 0,
+      zeroCounts: 0,
+      duplicates: 0,
+      header: false,
+    } as Interactions['stats'],
   };
 }
 
 /** 12 users × 8 items of ordinary counts, user 0 with one count of `big` on item 0. */
 function withOneCount(big: number): Interactions {
   const counts: [number, number, number][] = [];
-  for (let u = 0; u < 12; u++) for (let i = 0; i < 8; i++) if ((u * 3 + i) % 4 === 0) counts.push([u, i, 1 + ((u + i) % 9)]);
+  for (let u = 0; u < 12; u++)
+    for (let i = 0; i < 8; i++) if ((u * 3 + i) % 4 === 0) counts.push([u, i, 1 + ((u + i) % 9)]);
   counts.push([0, 1, big]);
   return interactions(12, 8, counts);
 }
-
 
 const small: Partial<TrainOptions> = { factors: 4, iterations: 3, threads: 1 };
 
 describe('issue 9 class 4: options the arithmetic carries', () => {
   for (const [label, given, pattern] of [
     ['alpha 1e20', { alpha: 1e20 }, /^alpha must be a number from 0 to 1e6, not 1e20$/],
-    ['alpha 1e308 with the naive solver', { alpha: 1e308, solver: 'naive' }, /^alpha must be a number from 0 to 1e6, not 1e308$/],
+    [
+      'alpha 1e308 with the naive solver',
+      { alpha: 1e308, solver: 'naive' },
+      /^alpha must be a number from 0 to 1e6, not 1e308$/,
+    ],
     ['lambda 1e40', { regularization: 1e40 }, /^lambda must be a number from 0 to 1e6, not 1e40$/],
     ['bm25K1 1e7', { bm25K1: 1e7 }, /^bm25K1 must be a number from 0 to 1e6, not 1e7$/],
     ['alpha Infinity', { alpha: Number.POSITIVE_INFINITY }, /^alpha must be a number from 0 to 1e6, not Infinity$/],
@@ -70,24 +93,41 @@ describe('issue 9 class 4: counts whose confidence float32 cannot carry', () => 
       // before: trained, with rankings that differ from the float64 reference (cg) or NaN factors (naive, larger counts)
       await assert.rejects(
         train(withOneCount(1e15), { ...small, weighting: 'linear', alpha: 40, solver }),
-        isAlsError('input', /^the count 1e15 with alpha 40 and weighting linear gives the confidence 1 \+ α·w\(r\) = 4e16, above the 1e9 .*lower alpha to at most 1e-6, use weighting log/),
+        isAlsError(
+          'input',
+          /^the count 1e15 with alpha 40 and weighting linear gives the confidence 1 \+ α·w\(r\) = 4e16, above the 1e9 .*lower alpha to at most 1e-6, use weighting log/,
+        ),
       );
     });
   }
 
   it('a count just inside MAX_CONFIDENCE trains to finite factors; log weighting takes the largest count (issue 9 class 4)', async () => {
-    const linear = await train(withOneCount((MAX_CONFIDENCE - 1) / 40 / 2), { ...small, weighting: 'linear', alpha: 40 });
+    const linear = await train(withOneCount((MAX_CONFIDENCE - 1) / 40 / 2), {
+      ...small,
+      weighting: 'linear',
+      alpha: 40,
+    });
     assert.ok(linear.userFactors.every(Number.isFinite) && linear.itemFactors.every(Number.isFinite));
     const log = await train(withOneCount(1e15), { ...small, weighting: 'log' });
     assert.ok(log.userFactors.every(Number.isFinite) && log.itemFactors.every(Number.isFinite));
   });
 
-  for (const [label, bad] of [['3.5e38', 3.5e38], ['Infinity', Number.POSITIVE_INFINITY], ['NaN', Number.NaN], ['-2', -2], ['0', 0], ['2e15', 2e15]] as const) {
+  for (const [label, bad] of [
+    ['3.5e38', 3.5e38],
+    ['Infinity', Number.POSITIVE_INFINITY],
+    ['NaN', Number.NaN],
+    ['-2', -2],
+    ['0', 0],
+    ['2e15', 2e15],
+  ] as const) {
     it(`train() refuses hand-made interactions with a count of ${label} (issue 9 class 4)`, async () => {
       // before: a count ≥ 3.4e38 became ∞ in float32 and the exact solver made every factor NaN
       const data = withOneCount(1);
       data.userItems.data[data.userItems.data.length - 1] = bad;
-      await assert.rejects(train(data, { ...small, solver: 'naive' }), isAlsError('usage', /counts must be above 0 and at most 1e15/));
+      await assert.rejects(
+        train(data, { ...small, solver: 'naive' }),
+        isAlsError('usage', /counts must be above 0 and at most 1e15/),
+      );
     });
   }
 });
@@ -122,43 +162,77 @@ describe('issue 9 class 4: fold-in and update hold the same line', () => {
   it('a listed =plays of 1e12 with a linear α = 40 model is refused naming the count (issue 9 class 4)', () => {
     assert.throws(
       () => recommendForList(linear, [{ name: 'i1', plays: 1e12 }]),
-      isAlsError('usage', /^the play count 1e12 with alpha 40 and weighting linear gives the confidence 1 \+ α·w\(r\) = 4e13, .*give at most 2\.5e7 plays/),
+      isAlsError(
+        'usage',
+        /^the play count 1e12 with alpha 40 and weighting linear gives the confidence 1 \+ α·w\(r\) = 4e13, .*give at most 2\.5e7 plays/,
+      ),
     );
     // an ordinary count still folds in
     assert.ok(recommendForList(linear, [{ name: 'i1', plays: 100 }]).folded.x.every(Number.isFinite));
   });
 
   it('--items plays follow the reader: 1e39, 0x10 and Infinity are refused (issue 9 class 4)', () => {
-    assert.throws(() => parseItemList('i1=1e39'), isAlsError('usage', /plays must be a decimal number above 0 and at most 1e15, not "1e39"/));
-    assert.throws(() => parseItemList('i1=0x10'), isAlsError('usage', /plays must be a decimal number above 0 and at most 1e15, not "0x10"/));
+    assert.throws(
+      () => parseItemList('i1=1e39'),
+      isAlsError('usage', /plays must be a decimal number above 0 and at most 1e15, not "1e39"/),
+    );
+    assert.throws(
+      () => parseItemList('i1=0x10'),
+      isAlsError('usage', /plays must be a decimal number above 0 and at most 1e15, not "0x10"/),
+    );
     assert.throws(() => parseItemList('i1=Infinity'), isAlsError('usage', /plays must be a decimal number above 0/));
     assert.deepEqual(parseItemList('i1=1e15'), [{ name: 'i1', plays: 1e15 }]);
   });
 
   it('listed plays of one item that add up past 1e15 are refused (issue 9 class 4)', () => {
     assert.throws(
-      () => recommendForList(linear, [{ name: 'i1', plays: 9e14 }, { name: 'I1', plays: 9e14 }]),
+      () =>
+        recommendForList(linear, [
+          { name: 'i1', plays: 9e14 },
+          { name: 'I1', plays: 9e14 },
+        ]),
       isAlsError('usage', /the plays listed for "i1" add up to 1\.8e15, above 1e15/),
     );
     // just above: shown in full, not rounded to the limit it is above
     assert.throws(
-      () => recommendForList(linear, [{ name: 'i1', plays: 1e15 }, { name: 'i1', plays: 1 }]),
+      () =>
+        recommendForList(linear, [
+          { name: 'i1', plays: 1e15 },
+          { name: 'i1', plays: 1 },
+        ]),
       isAlsError('usage', /the plays listed for "i1" add up to 1000000000000001, above 1e15/),
     );
   });
 
   it('a fold-in against item factors holding ∞ is a model error, not NaN scores (issue 9 class 4)', () => {
     // a model from elsewhere that no loader checked; finite float32 factors cannot overflow float64's sums
-    const poisoned: AlsModel = { ...log, itemFactors: log.itemFactors.map((y, n) => (n === 5 ? Number.POSITIVE_INFINITY : y)) };
-    assert.throws(() => recommendForList(poisoned, [{ name: 'i1', plays: 3 }]), isAlsError('model', /^the fold-in gave NaN: the model's item factors are not finite or too large/));
+    const poisoned: AlsModel = {
+      ...log,
+      itemFactors: log.itemFactors.map((y, n) => (n === 5 ? Number.POSITIVE_INFINITY : y)),
+    };
+    assert.throws(
+      () => recommendForList(poisoned, [{ name: 'i1', plays: 3 }]),
+      isAlsError('model', /^the fold-in gave NaN: the model's item factors are not finite or too large/),
+    );
   });
 
   it('a fold-in whose vector is too large to score (|x| > 1e15) is a model error too, in recommendForList and updateModel (G2)', () => {
     // item factors of 1e-20 with λ = 0: the solved vector is about 1e20, and every score would overflow
-    const tiny: AlsModel = { ...log, options: { ...log.options, regularization: 0 }, itemFactors: log.itemFactors.map((y) => y * 1e-20) };
-    const tooLarge = /the fold-in gave -?\d(\.\d+)?e\d+, a value too large to score \(\|x\| > 1e15\): the model's item factors are not finite or too large \(or too small\)/;
-    assert.throws(() => recommendForList(tiny, [{ name: 'i1', plays: 3 }]), isAlsError('model', new RegExp(`^${tooLarge.source}`)));
-    assert.throws(() => updateModel(tiny, interactions(1, 8, [[0, 1, 3]])), isAlsError('model', new RegExp(`^user "u0": ${tooLarge.source}`)));
+    const tiny: AlsModel = {
+      ...log,
+      options: { ...log.options, regularization: 0 },
+      itemFactors: log.itemFactors.map((y) => y * 1e-20),
+    };
+    const tooLarge =
+      /the fold-in gave -?\d(\.\d+)?e\d+, a value too large to score \(\|x\| > 1e15\): the model's item factors are not finite or too large \(or too small\)/;
+    assert.throws(
+      () => recommendForList(tiny, [{ name: 'i1', plays: 3 }]),
+      isAlsError('model', new RegExp(`^${tooLarge.source}`)),
+    );
+    assert.throws(
+      () => updateModel(tiny, interactions(1, 8, [[0, 1, 3]])),
+      isAlsError('model', new RegExp(`^user "u0": ${tooLarge.source}`)),
+    );
   });
 
   it('updateModel: a stored count plus new ones past 1e15 is refused, and so is a confidence past the bound (issue 9 class 4)', () => {
@@ -168,9 +242,15 @@ describe('issue 9 class 4: fold-in and update hold the same line', () => {
     // u0 now holds 5 + 8e14 plays of i1: another 8e14 would pass 1e15
     assert.throws(
       () => updateModel(first.model, base),
-      isAlsError('input', /^user "u0", item "i1": the play count after the update, 8e14 \+ 8e14 = 1\.6e15, is above 1e15/),
+      isAlsError(
+        'input',
+        /^user "u0", item "i1": the play count after the update, 8e14 \+ 8e14 = 1\.6e15, is above 1e15/,
+      ),
     );
-    assert.throws(() => updateModel(linear, interactions(1, 8, [[0, 2, 1e12]])), isAlsError('input', /^user "u0": the play count 1e12 with alpha 40/));
+    assert.throws(
+      () => updateModel(linear, interactions(1, 8, [[0, 2, 1e12]])),
+      isAlsError('input', /^user "u0": the play count 1e12 with alpha 40/),
+    );
   });
 });
 
@@ -192,12 +272,16 @@ describe('issue 9 class 4: training checks its factors after every iteration', (
   it('factors too large to score (|x| > 1e15: a dot product of 1024 of them could overflow float32) fail training in that iteration, exit 3 (G2)', async () => {
     for (const value of [1e16, -3e38]) {
       let thrown: unknown;
-      await trainFactors(plays, resolveTrainOptions({ ...small, iterations: 5 }), {}, faulty(3, value)).catch((error) => (thrown = error));
+      await trainFactors(plays, resolveTrainOptions({ ...small, iterations: 5 }), {}, faulty(3, value)).catch(
+        (error) => (thrown = error),
+      );
       assert.ok(thrown instanceof AlsError, String(thrown));
       assert.equal(thrown.code, 'input');
       assert.match(
         thrown.message,
-        new RegExp(`^training failed in iteration 3 of 5 \\(30 users, 20 items\\): the user factors of row 7 hold ${value === 1e16 ? '1e16' : '-3e38'}, a value too large to score \\(\\|x\\| > 1e15\\)\\. .*No model was made\\.$`),
+        new RegExp(
+          `^training failed in iteration 3 of 5 \\(30 users, 20 items\\): the user factors of row 7 hold ${value === 1e16 ? '1e16' : '-3e38'}, a value too large to score \\(\\|x\\| > 1e15\\)\\. .*No model was made\\.$`,
+        ),
       );
       assert.equal(exitCodeFor(thrown.code), 3);
     }
@@ -209,7 +293,10 @@ describe('issue 9 class 4: training checks its factors after every iteration', (
   it('NaN factors from a kernel are caught in the iteration they appear, naming what to change (issue 9 class 4)', async () => {
     await assert.rejects(
       trainFactors(plays, resolveTrainOptions({ ...small, iterations: 5 }), {}, faulty(2)),
-      isAlsError('input', /^training failed in iteration 2 of 5 \(30 users, 20 items\): the user factors of row 7 hold NaN, not a finite number\. .*lower alpha or lambda/),
+      isAlsError(
+        'input',
+        /^training failed in iteration 2 of 5 \(30 users, 20 items\): the user factors of row 7 hold NaN, not a finite number\. .*lower alpha or lambda/,
+      ),
     );
   });
 
@@ -231,11 +318,16 @@ describe('issue 9 class 4: tune draws only settings the arithmetic carries', () 
   it('with counts up to 1.5e7, linear α is drawn at most (1e9 − 1) / 1.5e7 / 2 and no trial fails (issue 9 class 4)', async () => {
     const plays = randomPlays(40, 30, 0.3, 11);
     for (let n = 0; n < plays.data.length; n++) plays.data[n] *= 1.5e7 / 50;
-    const result = await tune(plays, { trials: 6, k: 3, fixed: { weighting: 'linear', factors: 4, iterations: 2, threads: 1 } });
+    const result = await tune(plays, {
+      trials: 6,
+      k: 3,
+      fixed: { weighting: 'linear', factors: 4, iterations: 2, threads: 1 },
+    });
     assert.deepEqual(result.failed, []);
     assert.equal(result.trials.length, 6);
     let largest = 0;
     for (const c of plays.data) largest = Math.max(largest, c);
-    for (const trial of result.trials.slice(1)) assert.ok(trial.options.alpha <= (MAX_CONFIDENCE - 1) / largest / 2 + 1e-9, `α ${trial.options.alpha}`);
+    for (const trial of result.trials.slice(1))
+      assert.ok(trial.options.alpha <= (MAX_CONFIDENCE - 1) / largest / 2 + 1e-9, `α ${trial.options.alpha}`);
   });
 });

@@ -20,19 +20,67 @@ const data = join(work, 'plays.tsv');
 const model = join(work, 'model');
 
 const NASTY_VALUES = [
-  '0', '1', '2', '3', '7', '1024', '65536', '4294967296', '99999999999999999999', '-1', '-0', '1.5', '1e3', '0x10', '0b11',
-  'NaN', 'Infinity', '-Infinity', '1e39', '1e308', '1e-320', '', ' ', 'abc', '\x1b[31m', 'x'.repeat(300), 'Björk', '1,2',
-  'log', 'linear', 'bm25', 'cg', 'naive', 'csv', 'triples', 'lastfm', 'ndcg', 'precision', '10s', '0s', '1h', '-5m',
+  '0',
+  '1',
+  '2',
+  '3',
+  '7',
+  '1024',
+  '65536',
+  '4294967296',
+  '99999999999999999999',
+  '-1',
+  '-0',
+  '1.5',
+  '1e3',
+  '0x10',
+  '0b11',
+  'NaN',
+  'Infinity',
+  '-Infinity',
+  '1e39',
+  '1e308',
+  '1e-320',
+  '',
+  ' ',
+  'abc',
+  '\x1b[31m',
+  'x'.repeat(300),
+  'Björk',
+  '1,2',
+  'log',
+  'linear',
+  'bm25',
+  'cg',
+  'naive',
+  'csv',
+  'triples',
+  'lastfm',
+  'ndcg',
+  'precision',
+  '10s',
+  '0s',
+  '1h',
+  '-5m',
 ];
 
 let paths: string[] = [];
 
 before(() => {
   const lines: string[] = [];
-  for (let u = 0; u < 12; u++) for (let i = 0; i < 10; i++) if ((u + i) % 3 !== 0) lines.push(`u${u}\t\tartist ${i}\t${1 + ((u * i) % 7)}`);
+  for (let u = 0; u < 12; u++)
+    for (let i = 0; i < 10; i++) if ((u + i) % 3 !== 0) lines.push(`u${u}\t\tartist ${i}\t${1 + ((u * i) % 7)}`);
   writeFileSync(data, `${lines.join('\n')}\n`);
   mkdirSync(join(work, 'a-directory'));
-  paths = [data, model, join(work, 'a-directory'), join(work, 'missing', 'file'), join(work, 'out.tsv'), join(work, 'new-model'), ''];
+  paths = [
+    data,
+    model,
+    join(work, 'a-directory'),
+    join(work, 'missing', 'file'),
+    join(work, 'out.tsv'),
+    join(work, 'new-model'),
+    '',
+  ];
 });
 
 after(() => {
@@ -72,12 +120,14 @@ async function run(argv: string[]): Promise<{ code: number; stdout: string; stde
 /** Every command with its options, read from the program itself, so that the fuzz follows the CLI. */
 function commandShapes(): { name: string; options: Option[]; positional: number }[] {
   // serve runs until a signal (a fuzzed run that starts it never ends); its options are tested in test/serve/cli.test.ts
-  return buildProgram().commands.filter((command) => command.name() !== 'serve').map((command) => ({
-    name: command.name(),
-    // --debug asks for the stack trace: the one option whose output is meant to hold one
-    options: (command.options as Option[]).filter((option) => option.long !== '--debug'),
-    positional: command.registeredArguments.length,
-  }));
+  return buildProgram()
+    .commands.filter((command) => command.name() !== 'serve')
+    .map((command) => ({
+      name: command.name(),
+      // --debug asks for the stack trace: the one option whose output is meant to hold one
+      options: (command.options as Option[]).filter((option) => option.long !== '--debug'),
+      positional: command.registeredArguments.length,
+    }));
 }
 
 describe('the option parser under fuzz (issue 9)', () => {
@@ -90,7 +140,8 @@ describe('the option parser under fuzz (issue 9)', () => {
       if (pick % 10 < 1) return nasty;
       if (option.argChoices) return option.argChoices[pick % option.argChoices.length];
       if (option.parseArg === wholeNumber || option.parseArg === decimal) return numbers[pick % numbers.length];
-      if (option.long === '--items' || option.long === '--user') return ['artist 1,artist 2=3', 'u1', 'artist 9=1e39', 'nobody'][pick % 4];
+      if (option.long === '--items' || option.long === '--user')
+        return ['artist 1,artist 2=3', 'u1', 'artist 9=1e39', 'nobody'][pick % 4];
       return paths[pick % paths.length];
     };
     const argvOf = fc
@@ -137,7 +188,8 @@ describe('the option parser under fuzz (issue 9)', () => {
           const at = argv.lastIndexOf('--model');
           const dir = at >= 0 ? argv[at + 1] : model;
           const saved = loadModel(dir);
-          for (const factors of [saved.userFactors, saved.itemFactors]) assert.ok(factors.every(Number.isFinite), context);
+          for (const factors of [saved.userFactors, saved.itemFactors])
+            assert.ok(factors.every(Number.isFinite), context);
         }
       }),
       { seed: 9, numRuns: 500, interruptAfterTimeLimit: 15_000, markInterruptAsFailure: false },

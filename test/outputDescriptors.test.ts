@@ -1,6 +1,16 @@
 import assert from 'node:assert/strict';
 import { spawnSync, type StdioOptions } from 'node:child_process';
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  symlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { descriptorOfPath } from '../src/data/outputDescriptor.js';
@@ -21,7 +31,13 @@ const KEEP = 'LINE1 keep\nLINE2 keep\n';
 function als(args: string[], stdio: StdioOptions = ['ignore', 'pipe', 'pipe']) {
   const env = { ...process.env };
   delete env.FORCE_COLOR;
-  const result = spawnSync(process.execPath, [ALS_BIN, ...args], { cwd: work, env, encoding: 'utf8', stdio, maxBuffer: 1 << 26 });
+  const result = spawnSync(process.execPath, [ALS_BIN, ...args], {
+    cwd: work,
+    env,
+    encoding: 'utf8',
+    stdio,
+    maxBuffer: 1 << 26,
+  });
   return { status: result.status, stdout: result.stdout ?? '', stderr: result.stderr ?? '' };
 }
 
@@ -52,7 +68,7 @@ before(() => {
 });
 
 describe('descriptorOfPath: the one recognition of descriptor paths', () => {
-  it('names the descriptor of /dev/stdin|stdout|stderr, /dev/fd/N and this process\'s /proc fd links', () => {
+  it("names the descriptor of /dev/stdin|stdout|stderr, /dev/fd/N and this process's /proc fd links", () => {
     assert.equal(descriptorOfPath('/dev/stdin'), 0);
     assert.equal(descriptorOfPath('/dev/stdout'), 1);
     assert.equal(descriptorOfPath('/dev/stderr'), 2);
@@ -64,8 +80,22 @@ describe('descriptorOfPath: the one recognition of descriptor paths', () => {
     assert.equal(descriptorOfPath(`/proc/${process.pid}/task/${process.pid}/fd/5`), 5);
   });
 
-  it('names none for files, another process\'s descriptors, a thread not of this process and numbers the kernel does not spell so', () => {
-    for (const path of ['-', 'out.tsv', '/dev/null', '/dev/fd', '/dev/fd/', '/dev/fd/03', '/dev/fd/-1', '/dev/fd/1x', '/proc/self/fd', `/proc/${process.ppid}/fd/1`, '/proc/self/task/999999999/fd/1', '/proc/thread-self/task/1/fd/1', './dev/stdout']) {
+  it("names none for files, another process's descriptors, a thread not of this process and numbers the kernel does not spell so", () => {
+    for (const path of [
+      '-',
+      'out.tsv',
+      '/dev/null',
+      '/dev/fd',
+      '/dev/fd/',
+      '/dev/fd/03',
+      '/dev/fd/-1',
+      '/dev/fd/1x',
+      '/proc/self/fd',
+      `/proc/${process.ppid}/fd/1`,
+      '/proc/self/task/999999999/fd/1',
+      '/proc/thread-self/task/1/fd/1',
+      './dev/stdout',
+    ]) {
       assert.equal(descriptorOfPath(path), null, path);
     }
   });
@@ -75,7 +105,10 @@ describe('every output option writes a descriptor path through the open descript
   it('recommend --all -o /dev/stderr with stderr appending to a log: the log keeps its lines, the recommendations follow', () => {
     const log = appendTo('log');
     try {
-      const result = als(['recommend', '--all', '-n', '2', '--model', model, '-o', '/dev/stderr', '-q'], ['ignore', 'pipe', log.fd]);
+      const result = als(
+        ['recommend', '--all', '-n', '2', '--model', model, '-o', '/dev/stderr', '-q'],
+        ['ignore', 'pipe', log.fd],
+      );
       assert.equal(result.status, 0);
       assert.equal(result.stdout, '', 'no summary with -q');
     } finally {
@@ -88,7 +121,10 @@ describe('every output option writes a descriptor path through the open descript
     it(`similar --all -o ${form} with descriptor 3 appending (exec 3>>file): the file keeps its text, the lines follow`, () => {
       const file = appendTo('fd3');
       try {
-        const result = als(['similar', '--all', '-n', '2', '--model', model, '-o', form, '-q'], ['ignore', 'pipe', 'pipe', file.fd]);
+        const result = als(
+          ['similar', '--all', '-n', '2', '--model', model, '-o', form, '-q'],
+          ['ignore', 'pipe', 'pipe', file.fd],
+        );
         assert.equal(result.status, 0, result.stderr);
         assert.equal(result.stderr, '');
       } finally {
@@ -115,7 +151,10 @@ describe('every output option writes a descriptor path through the open descript
     const fd = openSync(path, 'r+');
     try {
       readSync(fd, Buffer.alloc(5), 0, 5, null);
-      const result = als(['similar', '--all', '-n', '2', '--model', model, '-o', '/dev/fd/3', '-q'], ['ignore', 'pipe', 'pipe', fd]);
+      const result = als(
+        ['similar', '--all', '-n', '2', '--model', model, '-o', '/dev/fd/3', '-q'],
+        ['ignore', 'pipe', 'pipe', fd],
+      );
       assert.equal(result.status, 0, result.stderr);
     } finally {
       closeSync(fd);
@@ -127,7 +166,10 @@ describe('every output option writes a descriptor path through the open descript
     symlinkSync('/dev/stderr', join(work, 'to-stderr'));
     const log = appendTo('linked-log');
     try {
-      const result = als(['similar', '--all', '-n', '2', '--model', model, '-o', 'to-stderr', '-q'], ['ignore', 'pipe', log.fd]);
+      const result = als(
+        ['similar', '--all', '-n', '2', '--model', model, '-o', 'to-stderr', '-q'],
+        ['ignore', 'pipe', log.fd],
+      );
       assert.equal(result.status, 0);
     } finally {
       closeSync(log.fd);
@@ -138,7 +180,10 @@ describe('every output option writes a descriptor path through the open descript
   it('tune --write-config /dev/stdout >> file: the file keeps its text, then the settings, then the summary, in order', () => {
     const out = appendTo('tune-out');
     try {
-      const result = als(['tune', SAMPLE, '--trials', '1', '--iterations', '1', '--factors', '4', '-q', '--write-config', '/dev/stdout'], ['ignore', out.fd, 'pipe']);
+      const result = als(
+        ['tune', SAMPLE, '--trials', '1', '--iterations', '1', '--factors', '4', '-q', '--write-config', '/dev/stdout'],
+        ['ignore', out.fd, 'pipe'],
+      );
       assert.equal(result.status, 0, result.stderr);
     } finally {
       closeSync(out.fd);
@@ -149,11 +194,26 @@ describe('every output option writes a descriptor path through the open descript
     const configEnd = rest.indexOf('\n}\n') + 3;
     const settings = JSON.parse(rest.slice(0, configEnd));
     assert.equal(settings.factors, 4);
-    assert.match(rest.slice(configEnd), /^Best trial 1: [^]*\nTrain with\n {2}als train [^\n]+\nWrote \/dev\/stdout\n$/);
+    assert.match(
+      rest.slice(configEnd),
+      /^Best trial 1: [^]*\nTrain with\n {2}als train [^\n]+\nWrote \/dev\/stdout\n$/,
+    );
   });
 
   it('tune --write-config - writes the settings to standard output, creates no file named "-", and gives no --config hint', () => {
-    const result = als(['tune', SAMPLE, '--trials', '1', '--iterations', '1', '--factors', '4', '-q', '--write-config', '-']);
+    const result = als([
+      'tune',
+      SAMPLE,
+      '--trials',
+      '1',
+      '--iterations',
+      '1',
+      '--factors',
+      '4',
+      '-q',
+      '--write-config',
+      '-',
+    ]);
     assert.equal(result.status, 0, result.stderr);
     assert.equal(existsSync(join(work, '-')), false);
     assert.match(result.stdout, /^\{\n {2}"about": "als tune [^]*\n\}\nBest trial 1/);
@@ -198,7 +258,10 @@ describe('every output option writes a descriptor path through the open descript
     ]) {
       const result = als(['evaluate', SAMPLE, '--iterations', '1', '--factors', '4', '--write-split', dir]);
       assert.equal(result.status, 2, result.stderr);
-      assert.equal(result.stderr, `als: --write-split needs a directory to write train.tsv and test.tsv into; ${reason}\n`);
+      assert.equal(
+        result.stderr,
+        `als: --write-split needs a directory to write train.tsv and test.tsv into; ${reason}\n`,
+      );
       assert.equal(result.stdout, '');
       assert.equal(existsSync(join(work, '-')), false);
     }
@@ -225,10 +288,19 @@ describe('the library writer and descriptor paths (attacker trial V1)', () => {
   });
 
   it('refuses a descriptor that is not open, and a descriptor path as the directory of output files', async () => {
-    await assert.rejects(writeOutput('/dev/fd/1000', (emit) => emit('x')), isOutputError(/^cannot write \/dev\/fd\/1000: descriptor 1000 is not open$/));
+    await assert.rejects(
+      writeOutput('/dev/fd/1000', (emit) => emit('x')),
+      isOutputError(/^cannot write \/dev\/fd\/1000: descriptor 1000 is not open$/),
+    );
     await assert.rejects(checkOutputPath('/dev/fd/99999999999'), isOutputError(/descriptor 99999999999 is not open$/));
-    await assert.rejects(makeOutputDirectory('/dev/stdout'), isOutputError(/^cannot write \/dev\/stdout: names an open descriptor, not a directory$/));
+    await assert.rejects(
+      makeOutputDirectory('/dev/stdout'),
+      isOutputError(/^cannot write \/dev\/stdout: names an open descriptor, not a directory$/),
+    );
     symlinkSync('/dev/stdout', join(work, 'dir-link'));
-    await assert.rejects(makeOutputDirectory(join(work, 'dir-link')), isOutputError(/names an open descriptor, not a directory$/));
+    await assert.rejects(
+      makeOutputDirectory(join(work, 'dir-link')),
+      isOutputError(/names an open descriptor, not a directory$/),
+    );
   });
 });

@@ -17,7 +17,12 @@ const model = join(work, 'model');
 function als(args: string[]) {
   const env = { ...process.env };
   delete env.FORCE_COLOR;
-  const result = spawnSync(process.execPath, [ALS_BIN, ...args], { cwd: work, env, encoding: 'utf8', maxBuffer: 1 << 26 });
+  const result = spawnSync(process.execPath, [ALS_BIN, ...args], {
+    cwd: work,
+    env,
+    encoding: 'utf8',
+    maxBuffer: 1 << 26,
+  });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -38,25 +43,52 @@ describe('success messages show typed output paths escaped (attacker trial V3)',
   it('recommend --all and similar --all: "Wrote … to o\\x1b[31m.tsv"', () => {
     const recommended = als(['recommend', '--all', '-n', '1', '--model', model, '-o', name]);
     assert.equal(recommended.status, 0, recommended.stderr);
-    assertEscaped(recommended.stdout, new RegExp(`^Wrote [\\d,]+ recommendations for [\\d,]+ users to o\\\\x1b\\[31m\\.tsv \\(`));
+    assertEscaped(
+      recommended.stdout,
+      new RegExp(`^Wrote [\\d,]+ recommendations for [\\d,]+ users to o\\\\x1b\\[31m\\.tsv \\(`),
+    );
     const similar = als(['similar', '--all', '-n', '1', '--model', model, '-o', name]);
     assert.equal(similar.status, 0, similar.stderr);
-    assertEscaped(similar.stdout, new RegExp(`^Wrote [\\d,]+ neighbours of [\\d,]+ artists to o\\\\x1b\\[31m\\.tsv \\(`));
-    assert.equal(readFileSync(join(work, name), 'utf8'), als(['similar', '--all', '-n', '1', '--model', model, '-o', '-']).stdout, 'the file has the name as typed');
+    assertEscaped(
+      similar.stdout,
+      new RegExp(`^Wrote [\\d,]+ neighbours of [\\d,]+ artists to o\\\\x1b\\[31m\\.tsv \\(`),
+    );
+    assert.equal(
+      readFileSync(join(work, name), 'utf8'),
+      als(['similar', '--all', '-n', '1', '--model', model, '-o', '-']).stdout,
+      'the file has the name as typed',
+    );
   });
 
   it('evaluate --write-split: "Wrote the split: …" shows both paths escaped', () => {
     const dir = `split${RED}`;
     const result = als(['evaluate', SAMPLE, '--iterations', '1', '--factors', '4', '--write-split', dir]);
     assert.equal(result.status, 0, result.stderr);
-    assertEscaped(result.stdout, new RegExp(`\\nWrote the split: split\\\\x1b\\[31m/train\\.tsv \\([^)]+\\), split\\\\x1b\\[31m/test\\.tsv \\(`));
+    assertEscaped(
+      result.stdout,
+      new RegExp(`\\nWrote the split: split\\\\x1b\\[31m/train\\.tsv \\([^)]+\\), split\\\\x1b\\[31m/test\\.tsv \\(`),
+    );
     assert.deepEqual(readdirSync(join(work, dir)).sort(), ['test.tsv', 'train.tsv']);
   });
 
   it('tune --write-config: the "Wrote" line and its --config hint show the path escaped', () => {
-    const result = als(['tune', SAMPLE, '--trials', '1', '--iterations', '1', '--factors', '4', '--write-config', `t${RED}.json`]);
+    const result = als([
+      'tune',
+      SAMPLE,
+      '--trials',
+      '1',
+      '--iterations',
+      '1',
+      '--factors',
+      '4',
+      '--write-config',
+      `t${RED}.json`,
+    ]);
     assert.equal(result.status, 0, result.stderr);
-    assertEscaped(result.stdout, new RegExp(`\\nWrote t\\\\x1b\\[31m\\.json {2}\\(als train \\S+ --config 't\\\\x1b\\[31m\\.json'\\)\\n$`));
+    assertEscaped(
+      result.stdout,
+      new RegExp(`\\nWrote t\\\\x1b\\[31m\\.json {2}\\(als train \\S+ --config 't\\\\x1b\\[31m\\.json'\\)\\n$`),
+    );
     assert.ok(existsSync(join(work, `t${RED}.json`)));
   });
 });

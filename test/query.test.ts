@@ -65,8 +65,14 @@ describe('lookup', () => {
     assert.equal(findUser(ids, 'user3'), 1);
     assert.equal(findUser(ids, '7'), 2);
     // issue 9 class 10: a number that is no id is not found, never the user in that row
-    assert.throws(() => findUser(ids, '1'), (e: unknown) => e instanceof AlsError && e.code === 'not-found');
-    assert.throws(() => findUser(ids, '3'), (e: unknown) => e instanceof AlsError && e.code === 'not-found');
+    assert.throws(
+      () => findUser(ids, '1'),
+      (e: unknown) => e instanceof AlsError && e.code === 'not-found',
+    );
+    assert.throws(
+      () => findUser(ids, '3'),
+      (e: unknown) => e instanceof AlsError && e.code === 'not-found',
+    );
     assert.throws(() => findUser(ids, 'user9'), /no user "user9"/);
   });
 });
@@ -94,7 +100,10 @@ function tinyModel(): AlsModel {
 describe('similar and recommend', () => {
   it('ranks by cosine, leaves the item out, scales 0..1', () => {
     const similar = similarTo(tinyModel(), 0, { count: 10, minListeners: 1 });
-    assert.deepEqual(similar.map((s) => s.name), ['b', 'c', 'd']);
+    assert.deepEqual(
+      similar.map((s) => s.name),
+      ['b', 'c', 'd'],
+    );
     assert.equal(similar[0].score, 1);
     assert.equal(similar[2].score, 0);
     assert.ok(Math.abs(similar[1].raw - 1 / Math.sqrt(1.25)) < 1e-6);
@@ -102,9 +111,18 @@ describe('similar and recommend', () => {
 
   it('recommends by xᵀy, leaving out what was played unless asked', () => {
     const model = tinyModel();
-    assert.deepEqual(recommendFor(model, 0).map((r) => r.name), ['a', 'c', 'd']);
+    assert.deepEqual(
+      recommendFor(model, 0).map((r) => r.name),
+      ['a', 'c', 'd'],
+    );
     const all = recommendFor(model, 0, { includePlayed: true, count: 2 });
-    assert.deepEqual(all.map((r) => [r.name, r.score]), [['b', 1], ['a', 2 / 3]]);
+    assert.deepEqual(
+      all.map((r) => [r.name, r.score]),
+      [
+        ['b', 1],
+        ['a', 2 / 3],
+      ],
+    );
     assert.deepEqual(mostPlayed(model, 0), [{ name: 'b', plays: 9 }]);
   });
 });

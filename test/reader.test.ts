@@ -26,7 +26,15 @@ function file(content: string | Buffer): string {
 
 type Outcome =
   | { error: string }
-  | { userIds: string[]; itemNames: string[]; indptr: number[]; indices: number[]; data: number[]; stats: object; progress: number[] };
+  | {
+      userIds: string[];
+      itemNames: string[];
+      indptr: number[];
+      indices: number[];
+      data: number[];
+      stats: object;
+      progress: number[];
+    };
 
 async function outcome(path: string, options: ReadOptions): Promise<Outcome> {
   const progress: number[] = [];
@@ -67,7 +75,11 @@ async function sameBothWays(
     else assert.deepEqual(rest, reference);
     if (progress) assert.equal(progress.at(-1), (simple as { stats: { rows: number } }).stats.rows);
   }
-  assert.deepEqual(await outcome(path, options), await outcome(path, { ...options, engine: 'fast' }), 'fast by default');
+  assert.deepEqual(
+    await outcome(path, options),
+    await outcome(path, { ...options, engine: 'fast' }),
+    'fast by default',
+  );
   return reference as Outcome;
 }
 
@@ -228,9 +240,14 @@ describe('the byte reader agrees with the string reader', () => {
     assert.ok((result.stats as { skipped: number }).skipped > 0);
     assert.ok(!result.userIds.includes('u7'));
     assert.equal(result.itemNames.filter((name) => name.toLowerCase() === 'radiohead').length, 1, 'trimmed');
-    assert.ok(result.itemNames.includes('Sigur R\u00f3s') && result.itemNames.every((name) => name === name.normalize('NFC')));
+    assert.ok(
+      result.itemNames.includes('Sigur R\u00f3s') && result.itemNames.every((name) => name === name.normalize('NFC')),
+    );
     assert.equal(result.userIds.filter((id) => id.normalize('NFD') === 'Bjo\u0308rk').length, 1, 'one user Björk');
-    assert.deepEqual(result.userIds.filter((id) => id.normalize('NFD') === 'A\u030asa'), ['\u00c5sa']);
+    assert.deepEqual(
+      result.userIds.filter((id) => id.normalize('NFD') === 'A\u030asa'),
+      ['\u00c5sa'],
+    );
     assert.ok(result.userIds.every((id) => id === id.trim().normalize('NFC') && !id.includes('\0')));
   });
 
@@ -246,7 +263,16 @@ describe('the byte reader agrees with the string reader', () => {
   });
 
   it('header lookalikes on line 1', async () => {
-    for (const first of ['\t\t\tplays', 'u\t\tx\t', 'u\t\tx\t0', 'u\t\tx\t1', 'user\tartist\tplays', '', '\r', 'a\tb\tc\td\te']) {
+    for (const first of [
+      '\t\t\tplays',
+      'u\t\tx\t',
+      'u\t\tx\t0',
+      'u\t\tx\t1',
+      'user\tartist\tplays',
+      '',
+      '\r',
+      'a\tb\tc\td\te',
+    ]) {
       await sameBothWays(`${first}\nu1\t\tx\t3\n`, {}, [3, 1 << 20]);
       await sameBothWays(`${first}\nu1\tx\t3\n`, { format: 'triples' }, [3, 1 << 20]);
     }
@@ -261,7 +287,11 @@ describe('the byte reader agrees with the string reader', () => {
     const lines = quirkRowsLastfm().toString('latin1').split('\n');
     // every bad line of the quirk file, after a good line (so that none is taken as a header)
     for (const line of lines) {
-      const content = Buffer.concat([Buffer.from('u0\t\tok\t1\n'), Buffer.from(line, 'latin1'), Buffer.from('\nu0\t\tok\t2\n')]);
+      const content = Buffer.concat([
+        Buffer.from('u0\t\tok\t1\n'),
+        Buffer.from(line, 'latin1'),
+        Buffer.from('\nu0\t\tok\t2\n'),
+      ]);
       await sameBothWays(content, { strict: true }, [5, 1 << 20]);
     }
     const result = await sameBothWays(quirkRowsLastfm(), { strict: true });
@@ -270,7 +300,14 @@ describe('the byte reader agrees with the string reader', () => {
   });
 
   it('files with no usable row', async () => {
-    for (const content of ['', '\n\n', 'a\tb\n', 'user\tmbid\tartist\tplays\n', 'u\t\tx\t0\nv\t\ty\t0.0\n', '\t\tx\t1\n']) {
+    for (const content of [
+      '',
+      '\n\n',
+      'a\tb\n',
+      'user\tmbid\tartist\tplays\n',
+      'u\t\tx\t0\nv\t\ty\t0.0\n',
+      '\t\tx\t1\n',
+    ]) {
       const result = await sameBothWays(content, {}, [2, 1 << 20]);
       assert.ok('error' in result);
     }
@@ -306,7 +343,9 @@ describe('the byte table', () => {
     const table = new ByteTable(11);
     const strings: Buffer[] = [];
     for (let n = 0; n < 5000; n++) {
-      strings.push(Buffer.from(n % 3 === 0 ? `${'x'.repeat(50)}${n}` : n % 3 === 1 ? `s${n}` : `${'é'.repeat(22)}${n}`));
+      strings.push(
+        Buffer.from(n % 3 === 0 ? `${'x'.repeat(50)}${n}` : n % 3 === 1 ? `s${n}` : `${'é'.repeat(22)}${n}`),
+      );
     }
     const hay = viewOf(Buffer.concat([Buffer.from('..'), ...strings]));
     let at = 2;
@@ -328,12 +367,26 @@ describe('the byte table', () => {
       assert.ok(!table.equals(n, hay, start, end - start - 1));
       const copy = Buffer.from(strings[n]);
       copy[copy.length - 1] ^= 1;
-      assert.equal(table.find(viewOf(copy), 0, copy.length, hashBytes(hay, start, end)), -1, 'the same hash, other bytes');
+      assert.equal(
+        table.find(viewOf(copy), 0, copy.length, hashBytes(hay, start, end)),
+        -1,
+        'the same hash, other bytes',
+      );
       copy[copy.length - 1] ^= 1;
-      assert.equal(table.find(viewOf(copy), 0, copy.length, hashBytes(hay, start, end)), slot, 'the same bytes elsewhere');
+      assert.equal(
+        table.find(viewOf(copy), 0, copy.length, hashBytes(hay, start, end)),
+        slot,
+        'the same bytes elsewhere',
+      );
     }
-    assert.deepEqual(Array.from(table.values()), strings.map((_, n) => 1000 + n));
-    assert.deepEqual(Array.from(table.counts()), strings.map((_, n) => (n % 2 === 0 ? 2 : 1)));
+    assert.deepEqual(
+      Array.from(table.values()),
+      strings.map((_, n) => 1000 + n),
+    );
+    assert.deepEqual(
+      Array.from(table.counts()),
+      strings.map((_, n) => (n % 2 === 0 ? 2 : 1)),
+    );
   });
 });
 

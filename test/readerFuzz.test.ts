@@ -19,7 +19,9 @@ import { tempDir } from './helpers.js';
 const dir = tempDir('als-fuzz-');
 const path = join(dir, 'input');
 
-type Outcome = { error: string } | { userIds: string[]; itemNames: string[]; indptr: number[]; indices: number[]; data: number[]; stats: object };
+type Outcome =
+  | { error: string }
+  | { userIds: string[]; itemNames: string[]; indptr: number[]; indices: number[]; data: number[]; stats: object };
 
 /** Checks every promise a successful read makes. */
 function checkWellFormed(read: Interactions, format: InputFormat): void {
@@ -38,7 +40,8 @@ function checkWellFormed(read: Interactions, format: InputFormat): void {
       if (n > m.indptr[r]) assert.ok(m.indices[n] > m.indices[n - 1], 'ascending, no duplicate');
     }
   }
-  for (const value of m.data) assert.ok(Number.isFinite(value) && value > 0 && value <= MAX_COUNT * stats.used, String(value));
+  for (const value of m.data)
+    assert.ok(Number.isFinite(value) && value > 0 && value <= MAX_COUNT * stats.used, String(value));
   for (const names of [userIds, itemNames]) {
     for (const name of names) {
       assert.ok(name.length > 0 && !/[\t\n\0]/.test(name), JSON.stringify(name));
@@ -79,7 +82,13 @@ async function outcome(format: InputFormat, options: ReadOptions): Promise<Outco
 }
 
 /** Reads the bytes as `format`, plain or gzip (cut short when `cut`), with every engine; they must agree. */
-async function readAllWays(bytes: Uint8Array, format: InputFormat, zip: boolean, cut: number, chunkBytes: number): Promise<void> {
+async function readAllWays(
+  bytes: Uint8Array,
+  format: InputFormat,
+  zip: boolean,
+  cut: number,
+  chunkBytes: number,
+): Promise<void> {
   let content = Buffer.from(bytes);
   if (zip) {
     content = gzipSync(content);
@@ -94,14 +103,77 @@ async function readAllWays(bytes: Uint8Array, format: InputFormat, zip: boolean,
 }
 
 const pieces = [
-  'u1', 'u2', 'user', 'Björk', 'Bjo\u0308rk', 'BJÖRK', 'Radiohead', 'Radiohead ', ' radiohead', '\u00a0x', 'x\u3000',
-  '"quoted"', '"', '""', 'a"b', '"a,b"', 'a,b', '\r', 'a\rb', '\ufeff', '\ufeffu1', '\0', 'a\0', '\t', ' ', '',
-  'İstanbul', 'ẞ', 'ß', '\u202e', '\u001b[31m', '\u{1F3B8}', '\uFFFD', 'mbid-1', 'plays', 'count',
+  'u1',
+  'u2',
+  'user',
+  'Björk',
+  'Bjo\u0308rk',
+  'BJÖRK',
+  'Radiohead',
+  'Radiohead ',
+  ' radiohead',
+  '\u00a0x',
+  'x\u3000',
+  '"quoted"',
+  '"',
+  '""',
+  'a"b',
+  '"a,b"',
+  'a,b',
+  '\r',
+  'a\rb',
+  '\ufeff',
+  '\ufeffu1',
+  '\0',
+  'a\0',
+  '\t',
+  ' ',
+  '',
+  'İstanbul',
+  'ẞ',
+  'ß',
+  '\u202e',
+  '\u001b[31m',
+  '\u{1F3B8}',
+  '\uFFFD',
+  'mbid-1',
+  'plays',
+  'count',
 ];
 const counts = [
-  '1', '2', '0', '0.0', '2.5', '.5', '5.', '+7', ' 3 ', '007', '1e3', '1e15', '1000000000000000', '1000000000000001',
-  '1e16', '3.5e38', '1e39', '1e400', '9'.repeat(30), '1e-46', '1e-400', '0x10', '-1', '-0', 'NaN', 'Infinity', '', 'abc',
-  '12abc', '1\0', '٣', '1 2', '16777217',
+  '1',
+  '2',
+  '0',
+  '0.0',
+  '2.5',
+  '.5',
+  '5.',
+  '+7',
+  ' 3 ',
+  '007',
+  '1e3',
+  '1e15',
+  '1000000000000000',
+  '1000000000000001',
+  '1e16',
+  '3.5e38',
+  '1e39',
+  '1e400',
+  '9'.repeat(30),
+  '1e-46',
+  '1e-400',
+  '0x10',
+  '-1',
+  '-0',
+  'NaN',
+  'Infinity',
+  '',
+  'abc',
+  '12abc',
+  '1\0',
+  '٣',
+  '1 2',
+  '16777217',
 ];
 
 const field = fc.oneof(
@@ -117,9 +189,16 @@ const count = fc.oneof(
 /** A line of 2 to 5 fields, the last usually a count, joined by the format's separator (csv fields quoted at random). */
 const line = (separator: string) =>
   fc
-    .tuple(fc.array(field, { minLength: 1, maxLength: 4 }), count, fc.array(fc.boolean(), { maxLength: 5 }), fc.constantFrom('\n', '\r\n', '\n\n', '\r\r\n'))
+    .tuple(
+      fc.array(field, { minLength: 1, maxLength: 4 }),
+      count,
+      fc.array(fc.boolean(), { maxLength: 5 }),
+      fc.constantFrom('\n', '\r\n', '\n\n', '\r\r\n'),
+    )
     .map(([fields, last, quoted, end]) => {
-      const all = [...fields, last].map((text, n) => (separator === ',' && quoted[n] ? `"${text.replace(/"/g, '""')}"` : text));
+      const all = [...fields, last].map((text, n) =>
+        separator === ',' && quoted[n] ? `"${text.replace(/"/g, '""')}"` : text,
+      );
       return all.join(separator) + end;
     });
 
@@ -155,14 +234,22 @@ describe('the readers under random input (issue 9, acceptance)', () => {
     const bytes = fc.oneof(
       fc.uint8Array({ maxLength: 300 }),
       // bytes drawn mostly from separators, digits and quotes, so that some rows form
-      fc.array(fc.constantFrom(0x09, 0x0a, 0x0d, 0x2c, 0x22, 0x31, 0x32, 0x61, 0x00, 0xff, 0xfe, 0xef, 0xbb, 0xbf, 0x20), { maxLength: 300 }).map(
-        (a) => Uint8Array.from(a),
-      ),
+      fc
+        .array(
+          fc.constantFrom(0x09, 0x0a, 0x0d, 0x2c, 0x22, 0x31, 0x32, 0x61, 0x00, 0xff, 0xfe, 0xef, 0xbb, 0xbf, 0x20),
+          { maxLength: 300 },
+        )
+        .map((a) => Uint8Array.from(a)),
     );
     await fc.assert(
-      fc.asyncProperty(bytes, fc.constantFrom<InputFormat>('lastfm', 'triples', 'csv'), how, async (input, format, { zip, cut, chunkBytes }) => {
-        await readAllWays(input, format, zip, cut, chunkBytes);
-      }),
+      fc.asyncProperty(
+        bytes,
+        fc.constantFrom<InputFormat>('lastfm', 'triples', 'csv'),
+        how,
+        async (input, format, { zip, cut, chunkBytes }) => {
+          await readAllWays(input, format, zip, cut, chunkBytes);
+        },
+      ),
       { seed: 9, numRuns: 250 },
     );
   });

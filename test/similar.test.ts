@@ -37,11 +37,18 @@ function plays(users: number, items: number, pairs: [number, number][]): CsrMatr
 function handModel(): AlsModel {
   const userItems = plays(5, 6, [
     [0, 0],
-    [0, 1], [1, 1], [2, 1], [3, 1], [4, 1],
+    [0, 1],
+    [1, 1],
+    [2, 1],
+    [3, 1],
+    [4, 1],
     [1, 2],
-    [0, 3], [1, 3], [2, 3],
+    [0, 3],
+    [1, 3],
+    [2, 3],
     [2, 4],
-    [3, 5], [4, 5],
+    [3, 5],
+    [4, 5],
   ]);
   return {
     users: 5,
@@ -72,7 +79,7 @@ describe('listener counts', () => {
     assert.deepEqual(Array.from(columnCounts(matrix)), [2, 0, 3, 0]);
   });
 
-  it('are the model\'s stored counts', () => {
+  it("are the model's stored counts", () => {
     assert.deepEqual(Array.from(handModel().itemListeners), [1, 5, 1, 3, 1, 2]);
   });
 });
@@ -82,7 +89,10 @@ describe('similar with --min-listeners', () => {
 
   it('1 keeps every item: the one-listener items lead and close the list', () => {
     const { similar, leftOut } = rankSimilar(handModel(), 0, { minListeners: 1 });
-    assert.deepEqual(similar.map((s) => s.name), ['near', 'a', 'c', 'b', 'opposite']);
+    assert.deepEqual(
+      similar.map((s) => s.name),
+      ['near', 'a', 'c', 'b', 'opposite'],
+    );
     assert.equal(leftOut, 0);
     assert.equal(similar[0].score, 1);
     assert.equal(similar[4].score, 0);
@@ -92,7 +102,10 @@ describe('similar with --min-listeners', () => {
     const model = handModel();
     const { similar, leftOut, minListeners } = rankSimilar(model, 0, { minListeners: 2 });
     assert.equal(minListeners, 2);
-    assert.deepEqual(similar.map((s) => s.name), ['a', 'c', 'b']);
+    assert.deepEqual(
+      similar.map((s) => s.name),
+      ['a', 'c', 'b'],
+    );
     assert.equal(leftOut, 2, 'near and opposite; the query item itself is not counted');
     // range: a (cos 0.995) to b (cos 0), not near (≈ 0.999) to opposite (−1)
     assert.equal(similar[0].score, 1);
@@ -100,7 +113,10 @@ describe('similar with --min-listeners', () => {
     assert.ok(Math.abs(similar[0].raw - cosine(1, 0.1)) < 1e-6);
     assert.ok(Math.abs(similar[1].score - cosine(1, 1) / cosine(1, 0.1)) < 1e-6);
     // the query item may have a single listener; other items' thresholds are theirs
-    assert.deepEqual(similarTo(model, 0, { minListeners: 3 }).map((s) => s.name), ['a', 'b']);
+    assert.deepEqual(
+      similarTo(model, 0, { minListeners: 3 }).map((s) => s.name),
+      ['a', 'b'],
+    );
     assert.equal(rankSimilar(model, 0, { minListeners: 3 }).leftOut, 3);
     assert.deepEqual(rankSimilar(model, 0, { minListeners: 6 }), { similar: [], minListeners: 6, leftOut: 5 });
     // a query item that passes is not counted as left out either
@@ -123,14 +139,20 @@ describe('similar with --min-listeners', () => {
   it('the scratch mask is clean after a filtered query', () => {
     const model = handModel();
     similarTo(model, 0, { minListeners: 4 });
-    assert.deepEqual(similarTo(model, 0, { minListeners: 1 }).map((s) => s.name), ['near', 'a', 'c', 'b', 'opposite']);
+    assert.deepEqual(
+      similarTo(model, 0, { minListeners: 1 }).map((s) => s.name),
+      ['near', 'a', 'c', 'b', 'opposite'],
+    );
   });
 
   it('refuses 0, negative, fractional and non-numbers', () => {
     for (const bad of [0, -1, 1.5, Number.NaN]) {
       assert.throws(
         () => similarTo(handModel(), 0, { minListeners: bad }),
-        (e: unknown) => e instanceof AlsError && e.code === 'usage' && /^minListeners must be a whole number ≥ 1 \(1 keeps every item\), not /.test(e.message),
+        (e: unknown) =>
+          e instanceof AlsError &&
+          e.code === 'usage' &&
+          /^minListeners must be a whole number ≥ 1 \(1 keeps every item\), not /.test(e.message),
       );
     }
   });
@@ -178,16 +200,80 @@ describe('similar on the sample (default training)', () => {
     // Stevens (indie folk), Nick Drake (folk), The Beatles, Massive Attack, Portishead, Björk.
     // U2 is here for its usual "alternative rock" label.
     const altRock = new Set([
-      'Muse', 'Coldplay', 'The Killers', 'Nirvana', 'Arctic Monkeys', 'Placebo', 'The Cure', 'Oasis', 'U2', 'The Strokes',
-      'Franz Ferdinand', 'Foo Fighters', 'The Smiths', 'Sigur Rós', 'Joy Division', 'Death Cab for Cutie', 'Keane',
-      'Yeah Yeah Yeahs', 'Arcade Fire', 'Interpol', 'The Smashing Pumpkins', 'Pearl Jam', 'Snow Patrol',
-      'Queens of the Stone Age', 'Blur', 'The White Stripes', 'R.E.M.', 'Kasabian', 'Weezer', 'Bloc Party', 'Beck',
-      'Vampire Weekend', 'Pixies', 'Kaiser Chiefs', 'Travis', 'Phoenix', 'Sonic Youth', 'Modest Mouse', 'The Libertines',
-      'Explosions in the Sky', 'Manic Street Preachers', 'The National', 'Editors', 'Mogwai', 'PJ Harvey', 'Bright Eyes',
-      'Thom Yorke', 'Band of Horses', 'My Bloody Valentine', 'The Verve', 'Jeff Buckley', 'Suede', 'The Shins',
-      'Broken Social Scene', 'Wilco', 'Spoon', 'Grizzly Bear', 'Pulp', 'Pavement', 'The Flaming Lips', 'Neutral Milk Hotel',
-      'The Decemberists', 'Slowdive', 'The Stone Roses', 'Elbow', 'Yo La Tengo', 'Dinosaur Jr.', 'Guided by Voices',
-      'Built to Spill', 'Doves', 'TV on the Radio', 'Super Furry Animals', 'Mew', 'Deerhoof',
+      'Muse',
+      'Coldplay',
+      'The Killers',
+      'Nirvana',
+      'Arctic Monkeys',
+      'Placebo',
+      'The Cure',
+      'Oasis',
+      'U2',
+      'The Strokes',
+      'Franz Ferdinand',
+      'Foo Fighters',
+      'The Smiths',
+      'Sigur Rós',
+      'Joy Division',
+      'Death Cab for Cutie',
+      'Keane',
+      'Yeah Yeah Yeahs',
+      'Arcade Fire',
+      'Interpol',
+      'The Smashing Pumpkins',
+      'Pearl Jam',
+      'Snow Patrol',
+      'Queens of the Stone Age',
+      'Blur',
+      'The White Stripes',
+      'R.E.M.',
+      'Kasabian',
+      'Weezer',
+      'Bloc Party',
+      'Beck',
+      'Vampire Weekend',
+      'Pixies',
+      'Kaiser Chiefs',
+      'Travis',
+      'Phoenix',
+      'Sonic Youth',
+      'Modest Mouse',
+      'The Libertines',
+      'Explosions in the Sky',
+      'Manic Street Preachers',
+      'The National',
+      'Editors',
+      'Mogwai',
+      'PJ Harvey',
+      'Bright Eyes',
+      'Thom Yorke',
+      'Band of Horses',
+      'My Bloody Valentine',
+      'The Verve',
+      'Jeff Buckley',
+      'Suede',
+      'The Shins',
+      'Broken Social Scene',
+      'Wilco',
+      'Spoon',
+      'Grizzly Bear',
+      'Pulp',
+      'Pavement',
+      'The Flaming Lips',
+      'Neutral Milk Hotel',
+      'The Decemberists',
+      'Slowdive',
+      'The Stone Roses',
+      'Elbow',
+      'Yo La Tengo',
+      'Dinosaur Jr.',
+      'Guided by Voices',
+      'Built to Spill',
+      'Doves',
+      'TV on the Radio',
+      'Super Furry Animals',
+      'Mew',
+      'Deerhoof',
     ]);
     const { item, similar } = similarItems(model, 'radiohead');
     assert.equal(item, 'Radiohead');
@@ -210,15 +296,29 @@ describe('similar on the sample (default training)', () => {
     assert.equal(lines.length, model.items * count);
     const row = new Map(model.itemNames.map((name, i) => [name, i]));
     assert.ok(lines.every((line) => listeners[row.get(line.split('\t')[1]) as number] >= DEFAULT_MIN_LISTENERS));
-    const single = [0, 1, row.get('Radiohead') as number, row.get('Jay-Z') as number, listeners.indexOf(1), model.items - 1];
+    const single = [
+      0,
+      1,
+      row.get('Radiohead') as number,
+      row.get('Jay-Z') as number,
+      listeners.indexOf(1),
+      model.items - 1,
+    ];
     for (const item of single) {
-      const expected = similarTo(model, item, { count }).map((s) => `${model.itemNames[item]}\t${s.name}\t${s.score.toFixed(6)}`);
+      const expected = similarTo(model, item, { count }).map(
+        (s) => `${model.itemNames[item]}\t${s.name}\t${s.score.toFixed(6)}`,
+      );
       assert.deepEqual(lines.slice(item * count, item * count + count), expected, model.itemNames[item]);
     }
     const unfiltered = await writeAllSimilar(model, path, { count: 2, minListeners: 1 });
     assert.deepEqual(unfiltered, { items: model.items, lines: model.items * 2, minListeners: 1, leftOut: 0 });
     const firstLines = readFileSync(path, 'utf8').split('\n').slice(0, 2);
-    assert.deepEqual(firstLines, similarTo(model, 0, { count: 2, minListeners: 1 }).map((s) => `${model.itemNames[0]}\t${s.name}\t${s.score.toFixed(6)}`));
+    assert.deepEqual(
+      firstLines,
+      similarTo(model, 0, { count: 2, minListeners: 1 }).map(
+        (s) => `${model.itemNames[0]}\t${s.name}\t${s.score.toFixed(6)}`,
+      ),
+    );
   });
 
   it('writeAllSimilar writes atomically: nothing is left behind when the rename fails', async () => {
@@ -226,7 +326,10 @@ describe('similar on the sample (default training)', () => {
     const target = join(dir, 'taken');
     mkdirSync(target, { recursive: true });
     writeFileSync(join(target, 'keep'), 'x');
-    await assert.rejects(writeAllSimilar(model, target, { count: 1 }), (e: unknown) => e instanceof AlsError && e.code === 'output');
+    await assert.rejects(
+      writeAllSimilar(model, target, { count: 1 }),
+      (e: unknown) => e instanceof AlsError && e.code === 'output',
+    );
     assert.deepEqual(readdirSync(dir), ['taken']);
     assert.deepEqual(readdirSync(target), ['keep']);
   });
@@ -250,21 +353,47 @@ describe('similar on the sample (default training)', () => {
     const result = als('similar', '--all', '--output', path, '-n', '3', '--json', '--model', modelDir);
     assert.equal(result.status, 0, result.stderr);
     const summary = JSON.parse(result.stdout);
-    assert.deepEqual({ ...summary, seconds: 0 }, { output: path, items: 17_620, lines: 52_860, minListeners: 3, leftOut: 13_005, seconds: 0 });
+    assert.deepEqual(
+      { ...summary, seconds: 0 },
+      { output: path, items: 17_620, lines: 52_860, minListeners: 3, leftOut: 13_005, seconds: 0 },
+    );
     assert.equal(readFileSync(path, 'utf8').split('\n').length, 52_861);
     const text = als('similar', '--all', '-o', path, '--model', modelDir);
-    assert.match(text.stdout, /^Wrote 176,200 neighbours of 17,620 artists to .*cli-all\.tsv \(\d+\.\d+ s\)\n {0}\(13,005 artists with fewer than 3 listeners left out/);
+    assert.match(
+      text.stdout,
+      /^Wrote 176,200 neighbours of 17,620 artists to .*cli-all\.tsv \(\d+\.\d+ s\)\n {0}\(13,005 artists with fewer than 3 listeners left out/,
+    );
   });
 
   const usage: { args: string[]; status: number; message: RegExp }[] = [
     { args: ['similar'], status: 2, message: /which artist\? give its name \(or --all --output FILE\)/ },
-    { args: ['similar', 'radiohead', '--all', '-o', 'x.tsv'], status: 2, message: /give either an artist or --all, not both/ },
+    {
+      args: ['similar', 'radiohead', '--all', '-o', 'x.tsv'],
+      status: 2,
+      message: /give either an artist or --all, not both/,
+    },
     { args: ['similar', '--all'], status: 2, message: /--all writes a file: give --output FILE/ },
     { args: ['similar', 'radiohead', '--output', 'x.tsv'], status: 2, message: /--output goes with --all/ },
-    { args: ['similar', 'radiohead', '--min-listeners', '0'], status: 2, message: /--min-listeners must be a whole number ≥ 1 \(1 keeps every artist\), not 0/ },
-    { args: ['similar', 'radiohead', '--min-listeners', '-2'], status: 2, message: /'--min-listeners <n>' argument '-2' is invalid/ },
-    { args: ['similar', 'radiohead', '--min-listeners', 'many'], status: 2, message: /'--min-listeners <n>' argument 'many' is invalid/ },
-    { args: ['similar', '--all', '--output', join(work, 'no-such-dir', 'x.tsv')], status: 6, message: /cannot write .*no-such-dir.x\.tsv: no such directory/ },
+    {
+      args: ['similar', 'radiohead', '--min-listeners', '0'],
+      status: 2,
+      message: /--min-listeners must be a whole number ≥ 1 \(1 keeps every artist\), not 0/,
+    },
+    {
+      args: ['similar', 'radiohead', '--min-listeners', '-2'],
+      status: 2,
+      message: /'--min-listeners <n>' argument '-2' is invalid/,
+    },
+    {
+      args: ['similar', 'radiohead', '--min-listeners', 'many'],
+      status: 2,
+      message: /'--min-listeners <n>' argument 'many' is invalid/,
+    },
+    {
+      args: ['similar', '--all', '--output', join(work, 'no-such-dir', 'x.tsv')],
+      status: 6,
+      message: /cannot write .*no-such-dir.x\.tsv: no such directory/,
+    },
   ];
   for (const c of usage) {
     it(`cli: ${c.args.slice(1).join(' ') || '(no artist)'}: one line, exit ${c.status}`, () => {

@@ -41,7 +41,14 @@ function closedForm(m: CsrMatrix, confidence: Float32Array, Y: Float32Array, f: 
   return out;
 }
 
-function userStep(m: CsrMatrix, confidence: Float32Array, X: Float32Array, Y: Float32Array, f: number, lambda: number): HalfStep {
+function userStep(
+  m: CsrMatrix,
+  confidence: Float32Array,
+  X: Float32Array,
+  Y: Float32Array,
+  f: number,
+  lambda: number,
+): HalfStep {
   const YtY = new Float64Array(f * f);
   jsKernels.gramian(Y, m.cols, f, lambda, YtY);
   return { X, Y, factors: f, indptr: m.indptr, indices: m.indices, confidence, YtY };
@@ -98,11 +105,12 @@ describe('Cholesky solve', () => {
     const f = 12;
     const B = randomMatrix(f, f, 4);
     const A = new Float64Array(f * f);
-    for (let i = 0; i < f; i++) for (let j = 0; j < f; j++) {
-      let s = i === j ? 0.5 : 0;
-      for (let k = 0; k < f; k++) s += B[i * f + k] * B[j * f + k];
-      A[i * f + j] = s;
-    }
+    for (let i = 0; i < f; i++)
+      for (let j = 0; j < f; j++) {
+        let s = i === j ? 0.5 : 0;
+        for (let k = 0; k < f; k++) s += B[i * f + k] * B[j * f + k];
+        A[i * f + j] = s;
+      }
     const b = Float64Array.from(randomMatrix(f, 1, 8));
     const rows = Array.from({ length: f }, (_, i) => Array.from(A.subarray(i * f, i * f + f)));
     const expected = solve(new Matrix(rows), Matrix.columnVector(Array.from(b))).getColumn(0);
@@ -179,7 +187,14 @@ describe('loss', () => {
   for (const weighting of ['linear', 'log', 'bm25'] as const) {
     it(`never increases from one iteration to the next with the exact solver (${weighting})`, async () => {
       const plays = randomPlays(120, 80, 0.08, 21);
-      const options = resolveTrainOptions({ factors: 8, iterations: 12, solver: 'naive', weighting, computeLoss: true, threads: 1 });
+      const options = resolveTrainOptions({
+        factors: 8,
+        iterations: 12,
+        solver: 'naive',
+        weighting,
+        computeLoss: true,
+        threads: 1,
+      });
       const { losses } = await trainFactors(plays, options);
       assert.ok(losses !== null && losses.length === 12);
       for (let k = 1; k < losses.length; k++) {
@@ -215,7 +230,10 @@ describe('training', () => {
     const exact = await trainFactors(plays, resolveTrainOptions({ ...base, solver: 'naive' }));
     const cg = await trainFactors(plays, resolveTrainOptions({ ...base, solver: 'cg', cgSteps: 5 }));
     const last = (l: number[] | null) => (l as number[])[7];
-    assert.ok(Math.abs(last(cg.losses) - last(exact.losses)) / last(exact.losses) < 0.01, `${last(cg.losses)} vs ${last(exact.losses)}`);
+    assert.ok(
+      Math.abs(last(cg.losses) - last(exact.losses)) / last(exact.losses) < 0.01,
+      `${last(cg.losses)} vs ${last(exact.losses)}`,
+    );
   });
 });
 
@@ -224,11 +242,12 @@ describe('gramian', () => {
     const Y = randomMatrix(9, 3, 2);
     const out = new Float64Array(9);
     jsKernels.gramian(Y, 9, 3, 0.5, out);
-    for (let a = 0; a < 3; a++) for (let b = 0; b < 3; b++) {
-      let s = a === b ? 0.5 : 0;
-      for (let r = 0; r < 9; r++) s += Y[r * 3 + a] * Y[r * 3 + b];
-      assert.ok(Math.abs(out[a * 3 + b] - s) < 1e-12);
-    }
+    for (let a = 0; a < 3; a++)
+      for (let b = 0; b < 3; b++) {
+        let s = a === b ? 0.5 : 0;
+        for (let r = 0; r < 9; r++) s += Y[r * 3 + a] * Y[r * 3 + b];
+        assert.ok(Math.abs(out[a * 3 + b] - s) < 1e-12);
+      }
   });
 });
 
@@ -240,45 +259,107 @@ describe('G1: λ = 0 with an exact solver and more factors than min(users, items
   function als(args: string[]): { status: number | null; stdout: string; stderr: string } {
     const env = { ...process.env };
     delete env.FORCE_COLOR;
-    const result = spawnSync(process.execPath, [ALS_BIN, ...args], { cwd: work, encoding: 'utf8', env, timeout: 60_000 });
+    const result = spawnSync(process.execPath, [ALS_BIN, ...args], {
+      cwd: work,
+      encoding: 'utf8',
+      env,
+      timeout: 60_000,
+    });
     return { status: result.status, stdout: result.stdout, stderr: result.stderr };
   }
 
   it('als train exits 2 at once naming --factors, --lambda and the users and items; nothing is written (before: 2 min 52 s per iteration)', () => {
     const started = performance.now();
-    const result = als(['train', tiny, '--format', 'triples', '-m', 'x', '--iterations', '1', '--lambda', '0', '--solver', 'naive', '--factors', '1024']);
+    const result = als([
+      'train',
+      tiny,
+      '--format',
+      'triples',
+      '-m',
+      'x',
+      '--iterations',
+      '1',
+      '--lambda',
+      '0',
+      '--solver',
+      'naive',
+      '--factors',
+      '1024',
+    ]);
     assert.equal(result.status, 2, result.stderr);
     assert.equal(
       result.stderr,
-      'als: --factors 1024 with --lambda 0 and --solver naive: the data have 3 users and 3 items, so every item\'s least-squares system is singular ' +
+      "als: --factors 1024 with --lambda 0 and --solver naive: the data have 3 users and 3 items, so every item's least-squares system is singular " +
         '(rank at most 3) and would be solved the slow way; give --factors 3 or fewer, a --lambda above 0, or --solver cg\n',
     );
     assert.equal(existsSync(join(work, 'x', 'model.json')), false);
     assert.ok(performance.now() - started < 30_000);
     // the rank itself, a λ above 0 and CG (which never inverts) train
-    for (const args of [['--factors', '3', '--lambda', '0'], ['--factors', '8', '--lambda', '0.01'], ['--factors', '8', '--lambda', '0', '--solver', 'cg']]) {
-      const ok = als(['train', tiny, '--format', 'triples', '-m', `ok-${args.join('')}`, '--iterations', '1', '--solver', 'naive', ...args]);
+    for (const args of [
+      ['--factors', '3', '--lambda', '0'],
+      ['--factors', '8', '--lambda', '0.01'],
+      ['--factors', '8', '--lambda', '0', '--solver', 'cg'],
+    ]) {
+      const ok = als([
+        'train',
+        tiny,
+        '--format',
+        'triples',
+        '-m',
+        `ok-${args.join('')}`,
+        '--iterations',
+        '1',
+        '--solver',
+        'naive',
+        ...args,
+      ]);
       assert.equal(ok.status, 0, `${args.join(' ')}: ${ok.stderr}`);
     }
   });
 
-  it('train and trainFactors refuse it with AlsError(usage) in the library\'s words', async () => {
+  it("train and trainFactors refuse it with AlsError(usage) in the library's words", async () => {
     const plays = randomPlays(5, 40, 0.5, 4);
     const refused = (e: unknown) =>
       e instanceof AlsError &&
       e.code === 'usage' &&
-      e.message === 'factors 6 with lambda 0 and solver naive: the data have 5 users and 40 items, so every item\'s least-squares system is singular ' +
-        '(rank at most 5) and would be solved the slow way; give factors 5 or fewer, a lambda above 0, or solver cg';
-    await assert.rejects(trainFactors(plays, resolveTrainOptions({ factors: 6, regularization: 0, solver: 'naive', iterations: 1, threads: 1 })), refused);
-    const data: Interactions = { userItems: plays, userIds: ['a', 'b', 'c', 'd', 'e'], itemNames: Array.from({ length: 40 }, (_, i) => `i${i}`), stats: {} as Interactions['stats'] };
-    await assert.rejects(train(data, { factors: 6, regularization: 0, solver: 'naive', iterations: 1, threads: 1 }), refused);
+      e.message ===
+        "factors 6 with lambda 0 and solver naive: the data have 5 users and 40 items, so every item's least-squares system is singular " +
+          '(rank at most 5) and would be solved the slow way; give factors 5 or fewer, a lambda above 0, or solver cg';
+    await assert.rejects(
+      trainFactors(
+        plays,
+        resolveTrainOptions({ factors: 6, regularization: 0, solver: 'naive', iterations: 1, threads: 1 }),
+      ),
+      refused,
+    );
+    const data: Interactions = {
+      userItems: plays,
+      userIds: ['a', 'b', 'c', 'd', 'e'],
+      itemNames: Array.from({ length: 40 }, (_, i) => `i${i}`),
+      stats: {} as Interactions['stats'],
+    };
+    await assert.rejects(
+      train(data, { factors: 6, regularization: 0, solver: 'naive', iterations: 1, threads: 1 }),
+      refused,
+    );
     const wide = randomPlays(40, 5, 0.5, 4);
     await assert.rejects(
-      trainFactors(wide, resolveTrainOptions({ factors: 6, regularization: 0, solver: 'naive', iterations: 1, threads: 1 })),
-      (e: unknown) => e instanceof AlsError && e.code === 'usage' && /the data have 40 users and 5 items, so every user's least-squares system is singular \(rank at most 5\)/.test(e.message),
+      trainFactors(
+        wide,
+        resolveTrainOptions({ factors: 6, regularization: 0, solver: 'naive', iterations: 1, threads: 1 }),
+      ),
+      (e: unknown) =>
+        e instanceof AlsError &&
+        e.code === 'usage' &&
+        /the data have 40 users and 5 items, so every user's least-squares system is singular \(rank at most 5\)/.test(
+          e.message,
+        ),
     );
     // at the rank the systems are regular: training runs
-    const factors = await trainFactors(plays, resolveTrainOptions({ factors: 5, regularization: 0, solver: 'naive', iterations: 1, threads: 1 }));
+    const factors = await trainFactors(
+      plays,
+      resolveTrainOptions({ factors: 5, regularization: 0, solver: 'naive', iterations: 1, threads: 1 }),
+    );
     assert.equal(factors.userFactors.length, 25);
   });
 });

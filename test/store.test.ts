@@ -1,7 +1,18 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { AlsError } from '../src/errors.js';
@@ -16,20 +27,40 @@ const work = tempDir('als-store-');
 // nobody must be able to reach what the permission tests make here
 chmodSync(work, 0o777);
 const plays = join(work, 'plays.tsv');
-writeFileSync(plays, ['u1\ti1\t3', 'u1\ti2\t1', 'u2\ti2\t5', 'u2\ti3\t2', 'u3\ti1\t1', 'u3\ti4\t9', 'u4\ti3\t4', 'u4\ti4\t2'].join('\n') + '\n');
+writeFileSync(
+  plays,
+  ['u1\ti1\t3', 'u1\ti2\t1', 'u2\ti2\t5', 'u2\ti3\t2', 'u3\ti1\t1', 'u3\ti4\t9', 'u4\ti3\t4', 'u4\ti4\t2'].join('\n') +
+    '\n',
+);
 chmodSync(plays, 0o644);
 
 const asNobody = nobodyCommand();
 
-function als(args: string[], options: { cwd?: string; asNobody?: boolean } = {}): { status: number | null; stdout: string; stderr: string } {
+function als(
+  args: string[],
+  options: { cwd?: string; asNobody?: boolean } = {},
+): { status: number | null; stdout: string; stderr: string } {
   const env = { ...process.env };
   delete env.FORCE_COLOR;
-  const [command, ...argv] = options.asNobody && 'argv' in asNobody ? [...asNobody.argv, ...args] : [process.execPath, ALS_BIN, ...args];
+  const [command, ...argv] =
+    options.asNobody && 'argv' in asNobody ? [...asNobody.argv, ...args] : [process.execPath, ALS_BIN, ...args];
   const result = spawnSync(command, argv, { cwd: options.cwd ?? work, encoding: 'utf8', env });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
-const trainArgs = (model: string, input = plays, factors = '2') => ['train', input, '--format', 'triples', '--factors', factors, '--iterations', '2', '-q', '--model', model];
+const trainArgs = (model: string, input = plays, factors = '2') => [
+  'train',
+  input,
+  '--format',
+  'triples',
+  '--factors',
+  factors,
+  '--iterations',
+  '2',
+  '-q',
+  '--model',
+  model,
+];
 
 /** Every name, link target, file type and content under `dir`, recursively. */
 function tree(dir: string, hash = createHash('sha256')): string {
@@ -54,12 +85,19 @@ function oneLine(result: { stderr: string }, pattern: RegExp): void {
 describe('issue 9, class 1: what a model directory may be', () => {
   it('refuses a copy made by following the links (cp -rL) as not written by als, and says how to copy a model', () => {
     const model = join(work, 'to-copy');
-    assert.equal(als(['train', plays, '--model', model, '--format', 'triples', '--factors', '2', '--iterations', '1', '-q']).status, 0);
+    assert.equal(
+      als(['train', plays, '--model', model, '--format', 'triples', '--factors', '2', '--iterations', '1', '-q'])
+        .status,
+      0,
+    );
     const copy = join(work, 'copied-with-L');
     execFileSync('cp', ['-rL', model, copy]);
     const info = als(['info', '--model', copy]);
     assert.equal(info.status, 4);
-    assert.match(info.stderr, /\.als\/current is not a link \(a copy that followed the links, such as cp -rL, makes it a folder: copy a model with cp -a or rsync -a\)/);
+    assert.match(
+      info.stderr,
+      /\.als\/current is not a link \(a copy that followed the links, such as cp -rL, makes it a folder: copy a model with cp -a or rsync -a\)/,
+    );
     assert.equal(info.stderr.trim().split('\n').length, 1);
     const kept = join(work, 'copied-with-a');
     execFileSync('cp', ['-a', model, kept]);
@@ -96,7 +134,7 @@ describe('issue 9, class 1: what a model directory may be', () => {
     assert.equal(tree(project), before);
   });
 
-  it("an empty --model is a usage error (exit 2), for writers and readers", async () => {
+  it('an empty --model is a usage error (exit 2), for writers and readers', async () => {
     for (const args of [trainArgs(''), ['similar', 'i1', '--model', '']]) {
       const result = als(args);
       assert.equal(result.status, 2, result.stderr);

@@ -86,7 +86,9 @@ describe('scripts/synth.js', () => {
     }
     // mbids: uuids or empty
     const mbids = data.rows.filter((f) => f.length === 4).map((f) => f[1]);
-    assert.ok(mbids.every((m) => m === '' || /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(m)));
+    assert.ok(
+      mbids.every((m) => m === '' || /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(m)),
+    );
     assert.ok(mbids.some((m) => m === ''));
     assert.match(summary, /80,000 rows, 2,000 users, 1,500 artists/);
   });
@@ -102,10 +104,22 @@ describe('scripts/synth.js', () => {
   });
 
   it("has the real file's quirks", () => {
-    assert.ok(data.rows.some((f) => f[2]?.startsWith('"')), 'a name starting with a double quote');
-    assert.ok(data.lines.some((line) => line.includes('\r')), 'a stray \\r');
-    assert.ok(data.lines.some((line) => line.endsWith('\r')), 'a \\r before the newline');
-    assert.ok(data.rows.some((f) => f.length === 4 && f[2] !== f[2].toLowerCase()), 'a name in another letter case');
+    assert.ok(
+      data.rows.some((f) => f[2]?.startsWith('"')),
+      'a name starting with a double quote',
+    );
+    assert.ok(
+      data.lines.some((line) => line.includes('\r')),
+      'a stray \\r',
+    );
+    assert.ok(
+      data.lines.some((line) => line.endsWith('\r')),
+      'a \\r before the newline',
+    );
+    assert.ok(
+      data.rows.some((f) => f.length === 4 && f[2] !== f[2].toLowerCase()),
+      'a name in another letter case',
+    );
     assert.ok(data.malformed >= 1);
     assert.match(summary, new RegExp(`\\b${data.malformed} malformed\\b`));
     // no (user, artist) twice except in another letter case
@@ -134,7 +148,10 @@ describe('scripts/synth.js', () => {
       genreSize.set(genre, (genreSize.get(genre) ?? 0) + 1);
     }
     assert.equal(genreOf.size, 1500);
-    const largest = [...genreSize].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([genre]) => genre);
+    const largest = [...genreSize]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 5)
+      .map(([genre]) => genre);
     const top = new Map<string, [string, number]>();
     for (const [name, count] of listeners(data.rows)) {
       const genre = genreOf.get(name) as string;
@@ -155,7 +172,13 @@ describe('scripts/synth.js', () => {
   });
 
   it('checks its arguments: one line, exit code 2', () => {
-    for (const args of [['--users', 'x'], ['--users', '10', '--rows', '5'], ['--items', '0'], ['--users', '2', '--items', '2', '--rows', '5'], ['--bogus']]) {
+    for (const args of [
+      ['--users', 'x'],
+      ['--users', '10', '--rows', '5'],
+      ['--items', '0'],
+      ['--users', '2', '--items', '2', '--rows', '5'],
+      ['--bogus'],
+    ]) {
       const result = run(SYNTH, ...args);
       assert.equal(result.status, 2, `${args.join(' ')}: ${result.stderr}`);
       assert.match(result.stderr, /^synth: [^\n]+\n$/);

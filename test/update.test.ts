@@ -46,8 +46,17 @@ describe('updateModel', () => {
   });
 
   it('sums new plays into existing rows, appends new users, re-solves exactly those users by fold-in', async () => {
-    const file = write('new.tsv', 'user2\t\tduran duran\t100\nuser2\t\tRadiohead\t50\nnewbie\t\tradiohead\t300\nnewbie\t\tMUSE\t120\nnewbie\t\tNo Such Band\t5\nghost\t\tAnother Unknown\t3\n');
-    const { model: updated, summary, addedUsers, unknownExamples, unchanged } = updateModel(model, await readInteractions(file));
+    const file = write(
+      'new.tsv',
+      'user2\t\tduran duran\t100\nuser2\t\tRadiohead\t50\nnewbie\t\tradiohead\t300\nnewbie\t\tMUSE\t120\nnewbie\t\tNo Such Band\t5\nghost\t\tAnother Unknown\t3\n',
+    );
+    const {
+      model: updated,
+      summary,
+      addedUsers,
+      unknownExamples,
+      unchanged,
+    } = updateModel(model, await readInteractions(file));
     assert.equal(unchanged, false);
     assert.deepEqual(addedUsers, ['newbie'], 'ghost played only unknown artists');
     assert.equal(summary.usersUpdated, 1);
@@ -65,7 +74,13 @@ describe('updateModel', () => {
     assert.equal(after.get('Duran Duran'), (before.get('Duran Duran') as number) + 100);
     assert.equal(after.get('Radiohead'), 50);
     assert.equal(after.size, before.size + 1);
-    assert.deepEqual(rowOf(updated, model.users), new Map([['Radiohead', 300], ['Muse', 120]]));
+    assert.deepEqual(
+      rowOf(updated, model.users),
+      new Map([
+        ['Radiohead', 300],
+        ['Muse', 120],
+      ]),
+    );
 
     // the re-solved users hold their fold-in, the new one the fold-in of its plays
     const stored = (u: number) => updated.userFactors.subarray(u * f, (u + 1) * f);
@@ -111,7 +126,10 @@ describe('als update', () => {
     const result = als('update', write('nothing.tsv', 'user2\t\tNo Such Band\t5\n'), '--model', dir);
     assert.equal(result.status, 0, result.stderr);
     assert.match(result.stdout, /Nothing to update/);
-    assert.match(result.stderr, /^warning: 1 user–artist pair for 1 artist not in the model left out \("No Such Band"\); a full `als train` learns new artists\n$/);
+    assert.match(
+      result.stderr,
+      /^warning: 1 user–artist pair for 1 artist not in the model left out \("No Such Band"\); a full `als train` learns new artists\n$/,
+    );
     assert.equal(hashDirectory(dir), before);
   });
 
@@ -119,7 +137,13 @@ describe('als update', () => {
     const copy = join(work, 'updated');
     cpSync(dir, copy, { recursive: true, verbatimSymlinks: true });
     const itemsBefore = readFileSync(join(copy, 'item_factors.f32'));
-    const result = als('update', write('one.tsv', 'newbie\t\tRadiohead\t300\nnewbie\t\tMuse\t120\nuser2\t\tAir\t7\n'), '--model', copy, '--json');
+    const result = als(
+      'update',
+      write('one.tsv', 'newbie\t\tRadiohead\t300\nnewbie\t\tMuse\t120\nuser2\t\tAir\t7\n'),
+      '--model',
+      copy,
+      '--json',
+    );
     assert.equal(result.status, 0, result.stderr);
     const report = JSON.parse(result.stdout);
     assert.equal(report.changed, true);
@@ -139,10 +163,17 @@ describe('als update', () => {
     const f = loaded.factors;
     const newbie = loaded.userIds.indexOf('newbie');
     assert.equal(newbie, 1892);
-    assert.deepEqual(loaded.userFactors.subarray(newbie * f, (newbie + 1) * f), Float32Array.from(foldInUser(loaded, newbie).x));
+    assert.deepEqual(
+      loaded.userFactors.subarray(newbie * f, (newbie + 1) * f),
+      Float32Array.from(foldInUser(loaded, newbie).x),
+    );
     const recs = als('recommend', '--user', 'newbie', '--model', copy, '--json');
     assert.equal(recs.status, 0, recs.stderr);
-    assert.ok(JSON.parse(recs.stdout).recommendations.every((r: { item: string }) => r.item !== 'Radiohead' && r.item !== 'Muse'));
+    assert.ok(
+      JSON.parse(recs.stdout).recommendations.every(
+        (r: { item: string }) => r.item !== 'Radiohead' && r.item !== 'Muse',
+      ),
+    );
 
     // a second update adds a second record
     assert.equal(als('update', write('two.tsv', 'newbie\t\tPortishead\t20\n'), '--model', copy, '-q').status, 0);
@@ -152,9 +183,28 @@ describe('als update', () => {
   it('reads the format the model was trained on unless --format says otherwise', () => {
     const triplesModel = join(work, 'triples-model');
     const rows: string[] = [];
-    for (let u = 0; u < 30; u++) for (let i = 0; i < 8; i++) if ((u + i) % 3 !== 0) rows.push(`u${u}\titem${i}\t${1 + ((u * i) % 9)}`);
-    assert.equal(als('train', write('train.tsv', rows.join('\n')), '--format', 'triples', '--factors', '4', '--model', triplesModel).status, 0);
-    const result = als('update', write('more.tsv', 'u1\titem0\t3\nu99\titem2\t4\nu99\tITEM3\t1\n'), '--model', triplesModel, '--json');
+    for (let u = 0; u < 30; u++)
+      for (let i = 0; i < 8; i++) if ((u + i) % 3 !== 0) rows.push(`u${u}\titem${i}\t${1 + ((u * i) % 9)}`);
+    assert.equal(
+      als(
+        'train',
+        write('train.tsv', rows.join('\n')),
+        '--format',
+        'triples',
+        '--factors',
+        '4',
+        '--model',
+        triplesModel,
+      ).status,
+      0,
+    );
+    const result = als(
+      'update',
+      write('more.tsv', 'u1\titem0\t3\nu99\titem2\t4\nu99\tITEM3\t1\n'),
+      '--model',
+      triplesModel,
+      '--json',
+    );
     assert.equal(result.status, 0, result.stderr);
     const report = JSON.parse(result.stdout);
     assert.equal(report.read.format, 'triples');
@@ -163,11 +213,26 @@ describe('als update', () => {
   });
 
   const failures: [string, () => string[], number, RegExp][] = [
-    ['a file in another format', () => ['update', write('triples.tsv', 'user2\tRadiohead\t5\n')], 3, /^als: triples\.tsv: no usable row .*expected 4 fields, found 3\); read as lastfm, the model's format \(--format reads another\)$/],
+    [
+      'a file in another format',
+      () => ['update', write('triples.tsv', 'user2\tRadiohead\t5\n')],
+      3,
+      /^als: triples\.tsv: no usable row .*expected 4 fields, found 3\); read as lastfm, the model's format \(--format reads another\)$/,
+    ],
     ['an empty file', () => ['update', write('empty.tsv', '')], 3, /^als: empty\.tsv: the file is empty$/],
     ['a missing file', () => ['update', join(work, 'nope.tsv')], 3, /^als: .*nope\.tsv: no such file/],
-    ['a bad row under --strict', () => ['update', write('bad.tsv', 'user2\t\tAir\t5\nuser2\t\tMuse\tmany\n'), '--strict'], 3, /^als: bad\.tsv, line 2: /],
-    ['an unknown format', () => ['update', write('x.tsv', 'a\t\tb\t1\n'), '--format', 'json'], 2, /argument 'json' is invalid/],
+    [
+      'a bad row under --strict',
+      () => ['update', write('bad.tsv', 'user2\t\tAir\t5\nuser2\t\tMuse\tmany\n'), '--strict'],
+      3,
+      /^als: bad\.tsv, line 2: /,
+    ],
+    [
+      'an unknown format',
+      () => ['update', write('x.tsv', 'a\t\tb\t1\n'), '--format', 'json'],
+      2,
+      /argument 'json' is invalid/,
+    ],
   ];
   for (const [name, args, status, message] of failures) {
     it(`${name}: one line, exit ${status}, the model byte for byte unchanged`, () => {
@@ -183,7 +248,12 @@ describe('als update', () => {
   it('counts whose sum overflows float32 are refused, and the model left byte for byte as it was (issue 9, class 4)', () => {
     const before = hashDirectory(dir);
     // two rows of one pair: summed, 6e38 is ∞ in float32 (a reader that refuses counts above MAX_COUNT stops it earlier, exit 3)
-    const result = als('update', write('huge.tsv', 'user2\t\tRadiohead\t3e38\nuser2\t\tRadiohead\t3e38\n'), '--model', dir);
+    const result = als(
+      'update',
+      write('huge.tsv', 'user2\t\tRadiohead\t3e38\nuser2\t\tRadiohead\t3e38\n'),
+      '--model',
+      dir,
+    );
     assert.ok(result.status === 3 || result.status === 4, `${result.status} ${result.stderr}`);
     assert.equal(result.stderr.trimEnd().split('\n').length, 1, result.stderr);
     assert.doesNotMatch(result.stderr, /internal error/);

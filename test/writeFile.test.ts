@@ -85,7 +85,11 @@ describe('the safe writer: temporaries (issue 9, class 2)', () => {
       const [temporary] = others(dir, 'out.tsv');
       seen.push(temporary);
       assert.match(temporary, /^\.out\.tsv\.[0-9a-f]{18}\.tmp$/);
-      assert.equal(lstatSync(join(dir, temporary)).mode & 0o777, 0o644, 'given the target mode before any byte is written');
+      assert.equal(
+        lstatSync(join(dir, temporary)).mode & 0o777,
+        0o644,
+        'given the target mode before any byte is written',
+      );
       await output.abort();
       assert.deepEqual(others(dir, 'out.tsv'), [], 'abort removes it');
     }
@@ -128,16 +132,24 @@ describe('the safe writer: temporaries (issue 9, class 2)', () => {
 });
 
 describe('the safe writer respects what the path is (issue 9, class 3)', () => {
-  it('writes into a FIFO, which stays a FIFO, and the reader gets every byte', { skip: !hasMkfifo && 'mkfifo is missing', timeout: 60_000 }, async () => {
-    const fifo = join(work, 'fifo');
-    mkfifo(fifo);
-    // the check before long work (tune's) neither opens it (that would wait for a reader) nor writes
-    await checkOutputPath(fifo);
-    const [received] = await Promise.all([readFifo(fifo), write(fifo, TEXT)]);
-    assert.equal(received, TEXT);
-    assert.ok(lstatSync(fifo).isFIFO());
-    assert.deepEqual(readdirSync(work).filter((name) => name.startsWith('.fifo')), [], 'no temporary beside it');
-  });
+  it(
+    'writes into a FIFO, which stays a FIFO, and the reader gets every byte',
+    { skip: !hasMkfifo && 'mkfifo is missing', timeout: 60_000 },
+    async () => {
+      const fifo = join(work, 'fifo');
+      mkfifo(fifo);
+      // the check before long work (tune's) neither opens it (that would wait for a reader) nor writes
+      await checkOutputPath(fifo);
+      const [received] = await Promise.all([readFifo(fifo), write(fifo, TEXT)]);
+      assert.equal(received, TEXT);
+      assert.ok(lstatSync(fifo).isFIFO());
+      assert.deepEqual(
+        readdirSync(work).filter((name) => name.startsWith('.fifo')),
+        [],
+        'no temporary beside it',
+      );
+    },
+  );
 
   it('follows a symlink: the link stays a link, its target gets the text and keeps its mode', async () => {
     const dir = join(work, 'link');
@@ -214,73 +226,104 @@ describe('the safe writer respects what the path is (issue 9, class 3)', () => {
       [join(work, 'out/'), /: a file name cannot end with "\/"/],
       [join(file, 'out.tsv'), /: a file is in the way of the directory$/],
     ] as const) {
-      await assert.rejects(checkOutputPath(path), outputError(new RegExp(`^cannot write ${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}${pattern.source}`)));
+      await assert.rejects(
+        checkOutputPath(path),
+        outputError(new RegExp(`^cannot write ${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}${pattern.source}`)),
+      );
       await assert.rejects(write(path, 'x'), outputError(pattern));
     }
     assert.equal(readFileSync(file, 'utf8'), 'kept');
     await assert.rejects(write('', 'x'), outputError(/^cannot write "": an empty file name$/));
   });
 
-  it('refuses a symlink of another user, in a sticky world-writable directory or in a folder of theirs (stricter than fs.protected_symlinks)', { skip: !isRoot && 'needs root to plant a link owned by nobody' }, async () => {
-    const sticky = sharedDir('sticky', 0o1777);
-    const victim = join(work, 'root-owned');
-    writeFileSync(victim, 'precious');
-    const planted = join(sticky, 'out.tsv');
-    symlinkSync(victim, planted);
-    lchownSync(planted, NOBODY, NOBODY);
-    await assert.rejects(checkOutputPath(planted), outputError(/out\.tsv is a symbolic link of another user \(uid 65534\); als follows only its own user's and root's links/));
-    await assert.rejects(write(planted, TEXT), outputError(/als follows only its own user's and root's links/));
-    // also when it is a directory on the way
-    const plantedDir = join(sticky, 'dir');
-    symlinkSync(work, plantedDir);
-    lchownSync(plantedDir, NOBODY, NOBODY);
-    await assert.rejects(write(join(plantedDir, 'root-owned'), TEXT), outputError(/als follows only its own user's and root's links/));
-    assert.equal(readFileSync(victim, 'utf8'), 'precious');
-    assert.deepEqual(readdirSync(sticky).sort(), ['dir', 'out.tsv']);
+  it(
+    'refuses a symlink of another user, in a sticky world-writable directory or in a folder of theirs (stricter than fs.protected_symlinks)',
+    { skip: !isRoot && 'needs root to plant a link owned by nobody' },
+    async () => {
+      const sticky = sharedDir('sticky', 0o1777);
+      const victim = join(work, 'root-owned');
+      writeFileSync(victim, 'precious');
+      const planted = join(sticky, 'out.tsv');
+      symlinkSync(victim, planted);
+      lchownSync(planted, NOBODY, NOBODY);
+      await assert.rejects(
+        checkOutputPath(planted),
+        outputError(
+          /out\.tsv is a symbolic link of another user \(uid 65534\); als follows only its own user's and root's links/,
+        ),
+      );
+      await assert.rejects(write(planted, TEXT), outputError(/als follows only its own user's and root's links/));
+      // also when it is a directory on the way
+      const plantedDir = join(sticky, 'dir');
+      symlinkSync(work, plantedDir);
+      lchownSync(plantedDir, NOBODY, NOBODY);
+      await assert.rejects(
+        write(join(plantedDir, 'root-owned'), TEXT),
+        outputError(/als follows only its own user's and root's links/),
+      );
+      assert.equal(readFileSync(victim, 'utf8'), 'precious');
+      assert.deepEqual(readdirSync(sticky).sort(), ['dir', 'out.tsv']);
 
-    // a file or FIFO planted there by another user is not written either (as fs.protected_regular)
-    const file = join(sticky, 'theirs.tsv');
-    writeFileSync(file, 'theirs');
-    chownSync(file, NOBODY, NOBODY);
-    await assert.rejects(write(file, TEXT), outputError(/belongs to another user \(uid 65534\) in a directory that everyone may write to/));
-    assert.equal(readFileSync(file, 'utf8'), 'theirs');
+      // a file or FIFO planted there by another user is not written either (as fs.protected_regular)
+      const file = join(sticky, 'theirs.tsv');
+      writeFileSync(file, 'theirs');
+      chownSync(file, NOBODY, NOBODY);
+      await assert.rejects(
+        write(file, TEXT),
+        outputError(/belongs to another user \(uid 65534\) in a directory that everyone may write to/),
+      );
+      assert.equal(readFileSync(file, 'utf8'), 'theirs');
 
-    // the trial's case (issue 9): a folder of another user's own in /tmp, not sticky itself, with
-    // their link in it: the kernel would follow it (its owner owns the folder); als does not even
-    // go through the folder (its owner could swap what is in it between als's look and its write)
-    const theirFolder = join(sticky, 'their-folder');
-    mkdirSync(theirFolder);
-    chownSync(theirFolder, NOBODY, NOBODY);
-    const theirLink = join(theirFolder, 'train.tsv');
-    symlinkSync(victim, theirLink);
-    lchownSync(theirLink, NOBODY, NOBODY);
-    await assert.rejects(write(theirLink, TEXT), outputError(/their-folder is a directory of another user \(uid 65534\)/));
-    assert.equal(readFileSync(victim, 'utf8'), 'precious');
+      // the trial's case (issue 9): a folder of another user's own in /tmp, not sticky itself, with
+      // their link in it: the kernel would follow it (its owner owns the folder); als does not even
+      // go through the folder (its owner could swap what is in it between als's look and its write)
+      const theirFolder = join(sticky, 'their-folder');
+      mkdirSync(theirFolder);
+      chownSync(theirFolder, NOBODY, NOBODY);
+      const theirLink = join(theirFolder, 'train.tsv');
+      symlinkSync(victim, theirLink);
+      lchownSync(theirLink, NOBODY, NOBODY);
+      await assert.rejects(
+        write(theirLink, TEXT),
+        outputError(/their-folder is a directory of another user \(uid 65534\)/),
+      );
+      assert.equal(readFileSync(victim, 'utf8'), 'precious');
 
-    // a link of the running user's own there is followed
-    const own = join(sticky, 'own.tsv');
-    symlinkSync(victim, own);
-    await write(own, 'mine');
-    assert.equal(readFileSync(victim, 'utf8'), 'mine');
-  });
+      // a link of the running user's own there is followed
+      const own = join(sticky, 'own.tsv');
+      symlinkSync(victim, own);
+      await write(own, 'mine');
+      assert.equal(readFileSync(victim, 'utf8'), 'mine');
+    },
+  );
 
-  it('stops with AlsError(output) caused by EPIPE when the reader of a FIFO goes away', { skip: !hasMkfifo && 'mkfifo is missing' }, async () => {
-    const fifo = join(work, 'closing-fifo');
-    mkfifo(fifo);
-    const reader = new Promise<void>((resolve) => {
-      const stream = createReadStream(fifo, { highWaterMark: 16 });
-      stream.once('data', () => {
-        stream.destroy();
-        resolve();
+  it(
+    'stops with AlsError(output) caused by EPIPE when the reader of a FIFO goes away',
+    { skip: !hasMkfifo && 'mkfifo is missing' },
+    async () => {
+      const fifo = join(work, 'closing-fifo');
+      mkfifo(fifo);
+      const reader = new Promise<void>((resolve) => {
+        const stream = createReadStream(fifo, { highWaterMark: 16 });
+        stream.once('data', () => {
+          stream.destroy();
+          resolve();
+        });
       });
-    });
-    const big = 'x'.repeat(1 << 16);
-    const writing = writeOutput(fifo, async (emit) => {
-      for (let n = 0; n < 256; n++) await emit(big);
-    });
-    await reader;
-    await assert.rejects(writing, (error: unknown) => error instanceof AlsError && error.code === 'output' && (error.cause as NodeJS.ErrnoException)?.code === 'EPIPE');
-  });
+      const big = 'x'.repeat(1 << 16);
+      const writing = writeOutput(fifo, async (emit) => {
+        for (let n = 0; n < 256; n++) await emit(big);
+      });
+      await reader;
+      await assert.rejects(
+        writing,
+        (error: unknown) =>
+          error instanceof AlsError &&
+          error.code === 'output' &&
+          (error.cause as NodeJS.ErrnoException)?.code === 'EPIPE',
+      );
+    },
+  );
 });
 
 describe('the CLI writes every output it is given (issue 9, classes 3 and 7)', () => {
@@ -289,7 +332,8 @@ describe('the CLI writes every output it is given (issue 9, classes 3 and 7)', (
   function als(args: string[], options: { stdout?: number; user?: boolean } = {}) {
     const env = { ...process.env };
     delete env.FORCE_COLOR;
-    const [command, ...argv] = options.user && 'argv' in nobody ? [...nobody.argv, ...args] : [process.execPath, ALS_BIN, ...args];
+    const [command, ...argv] =
+      options.user && 'argv' in nobody ? [...nobody.argv, ...args] : [process.execPath, ALS_BIN, ...args];
     const result = spawnSync(command, argv, {
       cwd: work,
       env,
@@ -314,17 +358,29 @@ describe('the CLI writes every output it is given (issue 9, classes 3 and 7)', (
     chmodSync(work, 0o777);
   });
 
-  it('a full disk on standard output is one line and exit 6, for train (the model is still saved), info, similar, --json and --output -', { skip: !existsSync('/dev/full') && 'no /dev/full' }, () => {
-    const train = toFullDevice(['train', SAMPLE, '--iterations', '2', '--factors', '8', '--model', model]);
-    assert.equal(train.status, 6, train.stderr);
-    assert.equal(train.stderr, 'als: cannot write standard output: no space left on the device (the model was saved)\n');
-    assert.ok(existsSync(join(model, 'model.json')));
-    for (const args of [['info'], ['similar', 'radiohead'], ['recommend', '--user', 'user2', '--json'], ['similar', '--all', '--output', '-']]) {
-      const result = toFullDevice([...args, '--model', model]);
-      assert.equal(result.status, 6, `${args.join(' ')}: ${result.stderr}`);
-      assert.equal(result.stderr, 'als: cannot write standard output: no space left on the device\n', args.join(' '));
-    }
-  });
+  it(
+    'a full disk on standard output is one line and exit 6, for train (the model is still saved), info, similar, --json and --output -',
+    { skip: !existsSync('/dev/full') && 'no /dev/full' },
+    () => {
+      const train = toFullDevice(['train', SAMPLE, '--iterations', '2', '--factors', '8', '--model', model]);
+      assert.equal(train.status, 6, train.stderr);
+      assert.equal(
+        train.stderr,
+        'als: cannot write standard output: no space left on the device (the model was saved)\n',
+      );
+      assert.ok(existsSync(join(model, 'model.json')));
+      for (const args of [
+        ['info'],
+        ['similar', 'radiohead'],
+        ['recommend', '--user', 'user2', '--json'],
+        ['similar', '--all', '--output', '-'],
+      ]) {
+        const result = toFullDevice([...args, '--model', model]);
+        assert.equal(result.status, 6, `${args.join(' ')}: ${result.stderr}`);
+        assert.equal(result.stderr, 'als: cannot write standard output: no space left on the device\n', args.join(' '));
+      }
+    },
+  );
 
   it('--output - writes the lines to standard output, and nothing else; a closed pipe is exit 0 and quiet', () => {
     const file = als(['similar', '--all', '--output', 'all.tsv', '-n', '3', '--model', model]);
@@ -334,64 +390,90 @@ describe('the CLI writes every output it is given (issue 9, classes 3 and 7)', (
     assert.equal(lines.stdout, readFileSync(join(work, 'all.tsv'), 'utf8'));
     assert.equal(lines.stdout.split('\n').length - 1, 17_620 * 3);
 
-    const piped = spawnSync('bash', ['-c', `"${process.execPath}" "${ALS_BIN}" recommend --all --output - --model "${model}" | head -1; echo "status \${PIPESTATUS[0]}" >&2`], {
-      encoding: 'utf8',
-      cwd: work,
-    });
+    const piped = spawnSync(
+      'bash',
+      [
+        '-c',
+        `"${process.execPath}" "${ALS_BIN}" recommend --all --output - --model "${model}" | head -1; echo "status \${PIPESTATUS[0]}" >&2`,
+      ],
+      {
+        encoding: 'utf8',
+        cwd: work,
+      },
+    );
     assert.match(piped.stdout, /^user2\t[^\t]+\t1\.000000\n$/);
     assert.equal(piped.stderr, 'status 0\n');
   });
 
-  it('--output to a FIFO: the reader gets every line, the FIFO stays one', { skip: !hasMkfifo && 'mkfifo is missing' }, async () => {
-    const fifo = join(work, 'recs.fifo');
-    mkfifo(fifo);
-    const child = spawn(process.execPath, [ALS_BIN, 'recommend', '--all', '--output', fifo, '-n', '2', '--model', model, '--quiet'], { stdio: 'ignore' });
-    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-    const text = await readFifo(fifo);
-    assert.equal(await exited, 0);
-    assert.equal(text.split('\n').length - 1, 1892 * 2);
-    assert.match(text, /^user2\t/);
-    assert.ok(lstatSync(fifo).isFIFO());
-  });
+  it(
+    '--output to a FIFO: the reader gets every line, the FIFO stays one',
+    { skip: !hasMkfifo && 'mkfifo is missing' },
+    async () => {
+      const fifo = join(work, 'recs.fifo');
+      mkfifo(fifo);
+      const child = spawn(
+        process.execPath,
+        [ALS_BIN, 'recommend', '--all', '--output', fifo, '-n', '2', '--model', model, '--quiet'],
+        { stdio: 'ignore' },
+      );
+      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+      const text = await readFifo(fifo);
+      assert.equal(await exited, 0);
+      assert.equal(text.split('\n').length - 1, 1892 * 2);
+      assert.match(text, /^user2\t/);
+      assert.ok(lstatSync(fifo).isFIFO());
+    },
+  );
 
-  it('--output /dev/full as a user who cannot replace the device: exit 6, one line, no "Wrote"', { skip: 'skip' in nobody && nobody.skip }, () => {
-    const result = als(['similar', '--all', '--output', '/dev/full', '--model', model], { user: true });
-    assert.equal(result.status, 6, result.stderr);
-    assert.equal(result.stderr, 'als: cannot write /dev/full: no space left on the device\n');
-    assert.equal(result.stdout, '');
-    assert.ok(statSync('/dev/full').isCharacterDevice());
-  });
+  it(
+    '--output /dev/full as a user who cannot replace the device: exit 6, one line, no "Wrote"',
+    { skip: 'skip' in nobody && nobody.skip },
+    () => {
+      const result = als(['similar', '--all', '--output', '/dev/full', '--model', model], { user: true });
+      assert.equal(result.status, 6, result.stderr);
+      assert.equal(result.stderr, 'als: cannot write /dev/full: no space left on the device\n');
+      assert.equal(result.stdout, '');
+      assert.ok(statSync('/dev/full').isCharacterDevice());
+    },
+  );
 
-  it('as nobody: a 0600 file of nobody keeps its mode; a file nobody may not write, or in a directory nobody may not write, is refused untouched', { skip: 'skip' in nobody && nobody.skip }, () => {
-    const dir = sharedDir('as-nobody');
-    const own = join(dir, 'own.tsv');
-    writeFileSync(own, 'old');
-    chmodSync(own, 0o600);
-    chownSync(own, NOBODY, NOBODY);
-    const wrote = als(['similar', '--all', '--output', own, '-n', '1', '--model', model, '--quiet'], { user: true });
-    assert.equal(wrote.status, 0, wrote.stderr);
-    const stats = statSync(own);
-    assert.deepEqual([stats.mode & 0o7777, stats.uid], [0o600, NOBODY]);
-    assert.equal(readFileSync(own, 'utf8').split('\n').length - 1, 17_620);
+  it(
+    'as nobody: a 0600 file of nobody keeps its mode; a file nobody may not write, or in a directory nobody may not write, is refused untouched',
+    { skip: 'skip' in nobody && nobody.skip },
+    () => {
+      const dir = sharedDir('as-nobody');
+      const own = join(dir, 'own.tsv');
+      writeFileSync(own, 'old');
+      chmodSync(own, 0o600);
+      chownSync(own, NOBODY, NOBODY);
+      const wrote = als(['similar', '--all', '--output', own, '-n', '1', '--model', model, '--quiet'], { user: true });
+      assert.equal(wrote.status, 0, wrote.stderr);
+      const stats = statSync(own);
+      assert.deepEqual([stats.mode & 0o7777, stats.uid], [0o600, NOBODY]);
+      assert.equal(readFileSync(own, 'utf8').split('\n').length - 1, 17_620);
 
-    const rootFile = join(dir, 'root.tsv');
-    writeFileSync(rootFile, 'root');
-    chmodSync(rootFile, 0o644);
-    const refused = als(['similar', '--all', '--output', rootFile, '--model', model], { user: true });
-    assert.equal(refused.status, 6);
-    assert.equal(refused.stderr, `als: cannot write ${rootFile}: permission denied\n`);
-    assert.equal(readFileSync(rootFile, 'utf8'), 'root');
-    assert.deepEqual(readdirSync(dir).sort(), ['own.tsv', 'root.tsv'], 'no temporary left');
+      const rootFile = join(dir, 'root.tsv');
+      writeFileSync(rootFile, 'root');
+      chmodSync(rootFile, 0o644);
+      const refused = als(['similar', '--all', '--output', rootFile, '--model', model], { user: true });
+      assert.equal(refused.status, 6);
+      assert.equal(refused.stderr, `als: cannot write ${rootFile}: permission denied\n`);
+      assert.equal(readFileSync(rootFile, 'utf8'), 'root');
+      assert.deepEqual(readdirSync(dir).sort(), ['own.tsv', 'root.tsv'], 'no temporary left');
 
-    // nobody's own file in root's directory: writable, but not replaceable
-    const closed = join(work, 'closed');
-    mkdirSync(closed, { mode: 0o755 });
-    const theirs = join(closed, 'theirs.tsv');
-    writeFileSync(theirs, 'old');
-    chownSync(theirs, NOBODY, NOBODY);
-    const denied = als(['similar', '--all', '--output', theirs, '--model', model], { user: true });
-    assert.equal(denied.status, 6);
-    assert.match(denied.stderr, /^als: cannot write \S+theirs\.tsv: permission denied on its directory \S+closed \(als writes a new file beside it and renames it over the old one\)\n$/);
-    assert.equal(readFileSync(theirs, 'utf8'), 'old');
-  });
+      // nobody's own file in root's directory: writable, but not replaceable
+      const closed = join(work, 'closed');
+      mkdirSync(closed, { mode: 0o755 });
+      const theirs = join(closed, 'theirs.tsv');
+      writeFileSync(theirs, 'old');
+      chownSync(theirs, NOBODY, NOBODY);
+      const denied = als(['similar', '--all', '--output', theirs, '--model', model], { user: true });
+      assert.equal(denied.status, 6);
+      assert.match(
+        denied.stderr,
+        /^als: cannot write \S+theirs\.tsv: permission denied on its directory \S+closed \(als writes a new file beside it and renames it over the old one\)\n$/,
+      );
+      assert.equal(readFileSync(theirs, 'utf8'), 'old');
+    },
+  );
 });

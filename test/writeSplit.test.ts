@@ -1,6 +1,17 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, lchownSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  lchownSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { readInteractions, type InputFormat, type Interactions } from '../src/data/read.js';
@@ -16,7 +27,8 @@ function entries(data: Interactions): Map<string, number> {
   const map = new Map<string, number>();
   const { rows, indptr, indices, data: plays } = data.userItems;
   for (let u = 0; u < rows; u++) {
-    for (let n = indptr[u]; n < indptr[u + 1]; n++) map.set(`${data.userIds[u]}\t${data.itemNames[indices[n]]}`, plays[n]);
+    for (let n = indptr[u]; n < indptr[u + 1]; n++)
+      map.set(`${data.userIds[u]}\t${data.itemNames[indices[n]]}`, plays[n]);
   }
   return map;
 }
@@ -110,10 +122,20 @@ describe('writeSplit on the sample', () => {
 
 describe('writeSplit round trips', () => {
   // six items for each user, so that every user has some held out
-  const items = ['Muse', ' leading space', 'trailing space ', '"weird al" yankovic', 'Sigur Rós', 'a,b # c', 'Ünïcödé ✓'];
+  const items = [
+    'Muse',
+    ' leading space',
+    'trailing space ',
+    '"weird al" yankovic',
+    'Sigur Rós',
+    'a,b # c',
+    'Ünïcödé ✓',
+  ];
 
   it('keeps names exactly (but for whitespace at either end, dropped on reading: issue 9, class 8): spaces, quotes, commas, non-ASCII; the triples reader does not fold case', async () => {
-    const rows = ['u1', 'U1', 'user with space'].flatMap((u, k) => items.map((item, i) => `${u}\t${item}\t${i + 1 + k}`));
+    const rows = ['u1', 'U1', 'user with space'].flatMap((u, k) =>
+      items.map((item, i) => `${u}\t${item}\t${i + 1 + k}`),
+    );
     // the same item in two letter cases is two items for triples
     rows.push('u1\tmuse\t9');
     const data = await readText('names.tsv', rows.join('\n') + '\n', 'triples');
@@ -122,7 +144,10 @@ describe('writeSplit round trips', () => {
     await writeSplit(data, dir, { testFraction: 0.3 });
     const { train, test } = await readBack(dir);
     assert.deepEqual(new Map([...entries(train), ...entries(test)]), entries(data));
-    assert.deepEqual(new Set([...train.itemNames, ...test.itemNames]), new Set([...items.map((item) => item.trim()), 'muse']));
+    assert.deepEqual(
+      new Set([...train.itemNames, ...test.itemNames]),
+      new Set([...items.map((item) => item.trim()), 'muse']),
+    );
     assert.deepEqual(train.userIds, ['u1', 'U1', 'user with space']);
   });
 
@@ -139,7 +164,13 @@ describe('writeSplit round trips', () => {
     const dir = join(work, 'folded');
     await writeSplit(data, dir, { testFraction: 0.4 });
     const text = readFileSync(join(dir, 'train.tsv'), 'utf8') + readFileSync(join(dir, 'test.tsv'), 'utf8');
-    assert.deepEqual(text.split('\n').filter((l) => /radiohead/i.test(l)).sort(), ['a\tRadiohead\t16', 'b\tRadiohead\t16', 'c\tRadiohead\t2']);
+    assert.deepEqual(
+      text
+        .split('\n')
+        .filter((l) => /radiohead/i.test(l))
+        .sort(),
+      ['a\tRadiohead\t16', 'b\tRadiohead\t16', 'c\tRadiohead\t2'],
+    );
     const { train, test } = await readBack(dir);
     assert.deepEqual(new Map([...entries(train), ...entries(test)]), entries(data));
   });
@@ -165,7 +196,10 @@ describe('writeSplit round trips', () => {
     const rows = ['u\r1', 'u2'].flatMap((u) => names.map((item, i) => `${u}\t${item}\t${i + 1}`));
     const data = await readText('cr.tsv', rows.join('\n') + '\n', 'triples');
     assert.deepEqual(data.userIds, ['u\r1', 'u2']);
-    assert.deepEqual(data.itemNames, names.map((name) => name.trim()));
+    assert.deepEqual(
+      data.itemNames,
+      names.map((name) => name.trim()),
+    );
     const dir = join(work, 'cr');
     const written = await writeSplit(data, dir);
     assert.equal(written.carriageReturns, 2);
@@ -188,7 +222,11 @@ describe('writeSplit round trips', () => {
 
 describe('writeSplit through the safe writer (issue 9, classes 2 and 3)', () => {
   it('follows a symlinked train.tsv (the link stays, its target gets the lines), keeps a 0600 test.tsv at 0600, leaves no temporary', async () => {
-    const data = await readText('safe.tsv', ['a', 'b'].flatMap((u) => [1, 2, 3, 4, 5, 6].map((i) => `${u}\ti${i}\t${i}`)).join('\n') + '\n', 'triples');
+    const data = await readText(
+      'safe.tsv',
+      ['a', 'b'].flatMap((u) => [1, 2, 3, 4, 5, 6].map((i) => `${u}\ti${i}\t${i}`)).join('\n') + '\n',
+      'triples',
+    );
     const dir = join(work, 'safe');
     mkdirSync(join(dir, 'elsewhere'), { recursive: true });
     const real = join(dir, 'elsewhere', 'train-real.tsv');
@@ -205,25 +243,39 @@ describe('writeSplit through the safe writer (issue 9, classes 2 and 3)', () => 
     assert.deepEqual(readdirSync(join(dir, 'elsewhere')), ['train-real.tsv']);
   });
 
-  it('refuses a test.tsv link planted by another user in a sticky directory, writing neither file', { skip: process.geteuid?.() !== 0 && 'needs root to plant a link owned by nobody' }, async () => {
-    const data = await readText('planted.tsv', ['a', 'b'].flatMap((u) => [1, 2, 3, 4, 5, 6].map((i) => `${u}\ti${i}\t${i}`)).join('\n') + '\n', 'triples');
-    const dir = join(work, 'sticky');
-    mkdirSync(dir);
-    chmodSync(dir, 0o1777);
-    const victim = join(work, 'victim');
-    writeFileSync(victim, 'precious');
-    symlinkSync(victim, join(dir, 'test.tsv'));
-    lchownSync(join(dir, 'test.tsv'), 65534, 65534);
-    await assert.rejects(writeSplit(data, dir), isOutputError(/test\.tsv is a symbolic link of another user \(uid 65534\)/));
-    assert.equal(readFileSync(victim, 'utf8'), 'precious');
-    assert.deepEqual(readdirSync(dir), ['test.tsv'], 'train.tsv not written, no temporary left');
+  it(
+    'refuses a test.tsv link planted by another user in a sticky directory, writing neither file',
+    { skip: process.geteuid?.() !== 0 && 'needs root to plant a link owned by nobody' },
+    async () => {
+      const data = await readText(
+        'planted.tsv',
+        ['a', 'b'].flatMap((u) => [1, 2, 3, 4, 5, 6].map((i) => `${u}\ti${i}\t${i}`)).join('\n') + '\n',
+        'triples',
+      );
+      const dir = join(work, 'sticky');
+      mkdirSync(dir);
+      chmodSync(dir, 0o1777);
+      const victim = join(work, 'victim');
+      writeFileSync(victim, 'precious');
+      symlinkSync(victim, join(dir, 'test.tsv'));
+      lchownSync(join(dir, 'test.tsv'), 65534, 65534);
+      await assert.rejects(
+        writeSplit(data, dir),
+        isOutputError(/test\.tsv is a symbolic link of another user \(uid 65534\)/),
+      );
+      assert.equal(readFileSync(victim, 'utf8'), 'precious');
+      assert.deepEqual(readdirSync(dir), ['test.tsv'], 'train.tsv not written, no temporary left');
 
-    // nor is a directory made beyond a planted link
-    symlinkSync(work, join(dir, 'elsewhere'));
-    lchownSync(join(dir, 'elsewhere'), 65534, 65534);
-    await assert.rejects(writeSplit(data, join(dir, 'elsewhere', 'made')), isOutputError(/elsewhere is a symbolic link of another user \(uid 65534\)/));
-    assert.ok(!existsSync(join(work, 'made')));
-  });
+      // nor is a directory made beyond a planted link
+      symlinkSync(work, join(dir, 'elsewhere'));
+      lchownSync(join(dir, 'elsewhere'), 65534, 65534);
+      await assert.rejects(
+        writeSplit(data, join(dir, 'elsewhere', 'made')),
+        isOutputError(/elsewhere is a symbolic link of another user \(uid 65534\)/),
+      );
+      assert.ok(!existsSync(join(work, 'made')));
+    },
+  );
 });
 
 describe('writeSplit refuses', () => {
@@ -236,41 +288,64 @@ describe('writeSplit refuses', () => {
       data.itemNames[5] = name.slice(1, -1);
       const dir = join(work, `bad${k}`);
       const shown = JSON.stringify(name.slice(1, -1));
-      await assert.rejects(writeSplit(data, dir), isOutputError(new RegExp(`item ${shown.replace(/\\/g, '\\\\')} contains a tab or newline`)));
+      await assert.rejects(
+        writeSplit(data, dir),
+        isOutputError(new RegExp(`item ${shown.replace(/\\/g, '\\\\')} contains a tab or newline`)),
+      );
       assert.ok(!existsSync(dir), 'nothing written');
     }
     const user = await readText('baduser.csv', '"user one",a,1\n', 'csv');
     user.userIds[0] = 'user\tone';
-    await assert.rejects(writeSplit(user, join(work, 'baduser')), isOutputError(/user "user\\tone" contains a tab or newline/));
+    await assert.rejects(
+      writeSplit(user, join(work, 'baduser')),
+      isOutputError(/user "user\\tone" contains a tab or newline/),
+    );
   });
 
   it('two items shown with the same name (csv mixing 3- and 4-field rows)', async () => {
     const rows = ['u,Muse,1', 'u,mbid,muse,2', 'u,a,1', 'u,b,1', 'u,c,1'];
     const data = await readText('mixed.csv', rows.join('\n') + '\n', 'csv');
     assert.deepEqual(data.itemNames.slice(0, 2), ['Muse', 'muse']);
-    const twin = await readText('twin.csv', ['u,Muse,1', 'u,mbid,Muse,2', 'u,a,1', 'u,b,1', 'u,c,1'].join('\n') + '\n', 'csv');
+    const twin = await readText(
+      'twin.csv',
+      ['u,Muse,1', 'u,mbid,Muse,2', 'u,a,1', 'u,b,1', 'u,c,1'].join('\n') + '\n',
+      'csv',
+    );
     assert.deepEqual(twin.itemNames.slice(0, 2), ['Muse', 'Muse']);
     await writeSplit(data, join(work, 'mixed'));
-    await assert.rejects(writeSplit(twin, join(work, 'twin')), isOutputError(/two different items are both named "Muse"/));
+    await assert.rejects(
+      writeSplit(twin, join(work, 'twin')),
+      isOutputError(/two different items are both named "Muse"/),
+    );
   });
 
   it('a directory that cannot be made, naming the path (exit 6 in the CLI)', async () => {
     const data = await readText('small.tsv', [1, 2, 3, 4, 5].map((i) => `u\ti${i}\t1`).join('\n') + '\n', 'triples');
     const file = join(work, 'a-file');
     writeFileSync(file, 'x');
-    await assert.rejects(writeSplit(data, file), isOutputError(new RegExp(`^cannot write ${file}: a file is in the way`)));
+    await assert.rejects(
+      writeSplit(data, file),
+      isOutputError(new RegExp(`^cannot write ${file}: a file is in the way`)),
+    );
     await assert.rejects(writeSplit(data, join(file, 'sub')), isOutputError(/a-file\/sub: a file is in the way/));
   });
 
   it('a matrix with no user to hold out from', async () => {
     const data = await readText('tiny.tsv', 'u\ta\t1\nu\tb\t2\n', 'triples');
-    await assert.rejects(writeSplit(data, join(work, 'tiny')), (e: unknown) => e instanceof AlsError && e.code === 'input');
+    await assert.rejects(
+      writeSplit(data, join(work, 'tiny')),
+      (e: unknown) => e instanceof AlsError && e.code === 'input',
+    );
     assert.ok(!existsSync(join(work, 'tiny')));
   });
 });
 
 describe('als evaluate --write-split', () => {
-  const als = (...args: string[]) => spawnSync(process.execPath, [ALS_BIN, 'evaluate', SAMPLE, '--iterations', '3', '--factors', '8', ...args], { encoding: 'utf8', cwd: work });
+  const als = (...args: string[]) =>
+    spawnSync(process.execPath, [ALS_BIN, 'evaluate', SAMPLE, '--iterations', '3', '--factors', '8', ...args], {
+      encoding: 'utf8',
+      cwd: work,
+    });
 
   it('gives the same numbers as without it, and says where the files went (--json too)', () => {
     const plain = als('--json');
@@ -281,24 +356,54 @@ describe('als evaluate --write-split', () => {
     const b = JSON.parse(split.stdout);
     assert.deepEqual(b.split, { train: join('cli-split', 'train.tsv'), test: join('cli-split', 'test.tsv') });
     assert.equal(a.split, undefined);
-    for (const key of ['users', 'trainInteractions', 'testInteractions', 'model', 'popularity', 'options']) assert.deepEqual(b[key], a[key], key);
+    for (const key of ['users', 'trainInteractions', 'testInteractions', 'model', 'popularity', 'options'])
+      assert.deepEqual(b[key], a[key], key);
     assert.equal(b.testInteractions, 18_562);
     assert.equal(readFileSync(join(work, 'cli-split', 'test.tsv'), 'utf8').split('\n').length - 1, 18_562);
 
     const text = als('--write-split', 'cli-split', '--test-fraction', '0.3', '--seed', '4');
     assert.equal(text.status, 0, text.stderr);
-    assert.match(text.stdout, /^Wrote the split: cli-split\/train\.tsv \([\d,]+ interactions\), cli-split\/test\.tsv \([\d,]+ interactions of [\d,]+ users\)$/m);
+    assert.match(
+      text.stdout,
+      /^Wrote the split: cli-split\/train\.tsv \([\d,]+ interactions\), cli-split\/test\.tsv \([\d,]+ interactions of [\d,]+ users\)$/m,
+    );
     const held = /Held out ([\d,]+) interactions/.exec(text.stdout)?.[1].replace(/,/g, '');
     assert.equal(readFileSync(join(work, 'cli-split', 'test.tsv'), 'utf8').split('\n').length - 1, Number(held));
   });
 
   it('warns (and goes on) when names hold a carriage return', () => {
-    const rows = ['a', 'b', 'c'].flatMap((u) => ['caf\ré', 'x', 'y', 'z', 'w', 'v'].map((item, i) => `${u}\t${item}\t${i + 1}`));
+    const rows = ['a', 'b', 'c'].flatMap((u) =>
+      ['caf\ré', 'x', 'y', 'z', 'w', 'v'].map((item, i) => `${u}\t${item}\t${i + 1}`),
+    );
     writeFileSync(join(work, 'cr-cli.tsv'), rows.join('\n') + '\n');
-    const result = spawnSync(process.execPath, [ALS_BIN, 'evaluate', 'cr-cli.tsv', '--format', 'triples', '--factors', '2', '--iterations', '1', '-k', '2', '--write-split', 'cr-cli'], { encoding: 'utf8', cwd: work });
+    const result = spawnSync(
+      process.execPath,
+      [
+        ALS_BIN,
+        'evaluate',
+        'cr-cli.tsv',
+        '--format',
+        'triples',
+        '--factors',
+        '2',
+        '--iterations',
+        '1',
+        '-k',
+        '2',
+        '--write-split',
+        'cr-cli',
+      ],
+      { encoding: 'utf8', cwd: work },
+    );
     assert.equal(result.status, 0, result.stderr);
-    assert.equal(result.stderr, 'warning: 1 user id or item name in the split holds a carriage return; als reads it back exactly, other tools may take it for a line break\n');
-    assert.match(result.stdout, /^Wrote the split: cr-cli\/train\.tsv \(15 interactions\), cr-cli\/test\.tsv \(3 interactions of 3 users\)$/m);
+    assert.equal(
+      result.stderr,
+      'warning: 1 user id or item name in the split holds a carriage return; als reads it back exactly, other tools may take it for a line break\n',
+    );
+    assert.match(
+      result.stdout,
+      /^Wrote the split: cr-cli\/train\.tsv \(15 interactions\), cr-cli\/test\.tsv \(3 interactions of 3 users\)$/m,
+    );
   });
 
   it('a directory it cannot write: exit 6, one line naming the path, before training', () => {

@@ -7,7 +7,9 @@ import { resolveTrainOptions, SOLVERS, WEIGHTINGS, type TrainOptions } from './o
  * (`lambda` for the regularization, `cgSteps` for --cg-steps). `als tune --write-config` writes
  * one; `als train --config` reads it, and options on the command line win over it.
  */
-export type TrainConfig = Partial<Pick<TrainOptions, 'factors' | 'iterations' | 'alpha' | 'weighting' | 'solver' | 'cgSteps' | 'seed' | 'threads'>> & {
+export type TrainConfig = Partial<
+  Pick<TrainOptions, 'factors' | 'iterations' | 'alpha' | 'weighting' | 'solver' | 'cgSteps' | 'seed' | 'threads'>
+> & {
   lambda?: number;
   /** regularizationExponent (ν) */
   lambdaExponent?: number;
@@ -15,7 +17,17 @@ export type TrainConfig = Partial<Pick<TrainOptions, 'factors' | 'iterations' | 
   lambdaAlpha0?: number;
 };
 
-const NUMBER_KEYS = ['factors', 'iterations', 'lambda', 'lambdaExponent', 'lambdaAlpha0', 'alpha', 'cgSteps', 'seed', 'threads'] as const;
+const NUMBER_KEYS = [
+  'factors',
+  'iterations',
+  'lambda',
+  'lambdaExponent',
+  'lambdaAlpha0',
+  'alpha',
+  'cgSteps',
+  'seed',
+  'threads',
+] as const;
 /** settings-file keys whose option has another name */
 const RENAMED: Partial<Record<(typeof NUMBER_KEYS)[number], keyof TrainOptions>> = {
   lambda: 'regularization',
@@ -44,16 +56,21 @@ export function parseTrainConfig(text: string, file: string): Partial<TrainOptio
   const config = value as Record<string, unknown>;
   const options: Partial<TrainOptions> = {};
   for (const [key, setting] of Object.entries(config)) {
-    if (!KNOWN_KEYS.includes(key)) throw new AlsError('input', `${file}: unknown setting "${key}" (expected: ${KNOWN_KEYS.join(', ')})`);
+    if (!KNOWN_KEYS.includes(key))
+      throw new AlsError('input', `${file}: unknown setting "${key}" (expected: ${KNOWN_KEYS.join(', ')})`);
     if (key === NOTE_KEY) continue;
     if ((NUMBER_KEYS as readonly string[]).includes(key)) {
-      if (typeof setting !== 'number') throw new AlsError('input', `${file}: "${key}" must be a number, not ${JSON.stringify(setting)}`);
+      if (typeof setting !== 'number')
+        throw new AlsError('input', `${file}: "${key}" must be a number, not ${JSON.stringify(setting)}`);
       const name = key as (typeof NUMBER_KEYS)[number];
       (options as Record<string, number>)[RENAMED[name] ?? name] = setting;
     } else {
       const choices = CHOICE_KEYS[key as keyof typeof CHOICE_KEYS] as readonly string[];
       if (typeof setting !== 'string' || !choices.includes(setting)) {
-        throw new AlsError('input', `${file}: "${key}" must be one of ${choices.join(', ')}, not ${JSON.stringify(setting)}`);
+        throw new AlsError(
+          'input',
+          `${file}: "${key}" must be one of ${choices.join(', ')}, not ${JSON.stringify(setting)}`,
+        );
       }
       (options as Record<string, string>)[key] = setting;
     }

@@ -56,7 +56,11 @@ export const BINARY_SHARE = 0.9;
  * set and seed (mean share 0.968), where the constant λ = 10 of defaultTrainOptions fell to 0.70
  * (few items with many users) and averaged 0.903.
  */
-export const RULE_REGULARIZATION: Readonly<Partial<TrainOptions>> = Object.freeze({ regularization: 0.3, regularizationExponent: 1, regularizationAlpha0: 0 });
+export const RULE_REGULARIZATION: Readonly<Partial<TrainOptions>> = Object.freeze({
+  regularization: 0.3,
+  regularizationExponent: 1,
+  regularizationAlpha0: 0,
+});
 
 /**
  * The settings for data of this profile, by the rule measured in scripts/freqgrid.js
@@ -120,6 +124,7 @@ export function ruleOptions(rule: DefaultsRule, given: Partial<TrainOptions>): P
     for (const key of group) if (set[key] !== undefined) (out as Record<string, unknown>)[key] = set[key];
   }
   const nu = given.regularizationExponent;
-  if (given.regularization === undefined && typeof nu === 'number' && Number.isFinite(nu)) out.regularization = lambdaForExponent(nu);
+  if (given.regularization === undefined && typeof nu === 'number' && Number.isFinite(nu))
+    out.regularization = lambdaForExponent(nu);
   return out;
 }

@@ -3,7 +3,16 @@ import type { CsrMatrix } from '../data/sparse.js';
 import { AlsError } from '../errors.js';
 import { addObserved, choleskySolve, jsKernels } from '../kernels/js.js';
 import type { AlsModel } from '../model/model.js';
-import { checkArray, checkModel, checkPlay, checkRow, badFactorWords, firstBadFactor, num, valueForMessage } from '../validate.js';
+import {
+  checkArray,
+  checkModel,
+  checkPlay,
+  checkRow,
+  badFactorWords,
+  firstBadFactor,
+  num,
+  valueForMessage,
+} from '../validate.js';
 import { rowRegularization, scalesRegularization } from './regularization.js';
 import { checkConfidences, FOLDED_COUNT, weigh } from './weighting.js';
 
@@ -52,7 +61,11 @@ const itemOrders = new WeakMap<object, ItemOrder>();
  * observed items, bm25's average item total) then run in the original order, so that it gives
  * the original model's numbers bit for bit (floating-point sums depend on their order).
  */
-export function keepItemOrder(model: Pick<AlsModel, 'itemFactors' | 'userItems'>, original: Int32Array, row: Int32Array): void {
+export function keepItemOrder(
+  model: Pick<AlsModel, 'itemFactors' | 'userItems'>,
+  original: Int32Array,
+  row: Int32Array,
+): void {
   const order = { original, row };
   itemOrders.set(model.itemFactors, order);
   itemOrders.set(model.userItems.data, order);
@@ -126,7 +139,8 @@ export function foldInConfidences(model: Pick<AlsModel, 'userItems' | 'options'>
  * once, and a Float32Array of as many counts above 0 and at most MAX_COUNT.
  */
 export function checkUserPlays(user: UserPlays, items: number): void {
-  if (typeof user !== 'object' || user === null) throw new AlsError('usage', `user must be UserPlays ({ items, plays }), not ${valueForMessage(user)}`);
+  if (typeof user !== 'object' || user === null)
+    throw new AlsError('usage', `user must be UserPlays ({ items, plays }), not ${valueForMessage(user)}`);
   checkArray('user.items', user.items, Int32Array);
   checkArray('user.plays', user.plays, Float32Array, user.items.length);
   const seen = new Set<number>();
@@ -182,14 +196,20 @@ export function playsOf(model: Pick<AlsModel, 'userItems'>, user: number): UserP
   checkModel('model', model, ['userItems']);
   checkRow('user', user, model.userItems.rows);
   const { indptr, indices, data } = model.userItems;
-  return { items: indices.subarray(indptr[user], indptr[user + 1]), plays: data.subarray(indptr[user], indptr[user + 1]) };
+  return {
+    items: indices.subarray(indptr[user], indptr[user + 1]),
+    plays: data.subarray(indptr[user], indptr[user + 1]),
+  };
 }
 
 /**
  * Solves one user exactly against the model's item factors. `user.items` must be distinct rows
  * of the model (sum duplicates first). Keeps the Cholesky factor for explanations.
  */
-export function foldIn(model: Pick<AlsModel, 'itemFactors' | 'items' | 'factors' | 'userItems' | 'options'>, user: UserPlays): FoldedUser {
+export function foldIn(
+  model: Pick<AlsModel, 'itemFactors' | 'items' | 'factors' | 'userItems' | 'options'>,
+  user: UserPlays,
+): FoldedUser {
   checkModel('model', model, ['itemFactors', 'items', 'factors', 'userItems', 'options']);
   const f = model.factors;
   const Y = model.itemFactors;
@@ -201,7 +221,8 @@ export function foldIn(model: Pick<AlsModel, 'itemFactors' | 'items' | 'factors'
   const A = new Float64Array(f * f);
   const b = new Float64Array(f);
   // no plays and a per-row λ of 0: training solves such a row to 0, and so does the fold-in
-  if (user.items.length === 0 && scalesRegularization(model.options)) return { x: b, items: user.items, confidence, cholesky: null };
+  if (user.items.length === 0 && scalesRegularization(model.options))
+    return { x: b, items: user.items, confidence, cholesky: null };
   const build = () => {
     A.set(itemGramian(model));
     for (let a = 0; a < f; a++) A[a * f + a] += lambda;

@@ -35,14 +35,22 @@ function weightedSquaredNorm(values: Float32Array, f: number, lambdas: Float32Ar
  * half-step (X = user factors, Y = item factors); its YtY and rowRegularization are ignored.
  * `regularization` is λ, or each row's λ (frequency-scaled: Σᵤ λᵤ‖xᵤ‖² + Σᵢ λᵢ‖yᵢ‖²).
  */
-export function alsLoss(users: HalfStep, items: number, regularization: number | RowRegularization, kernels: Kernels): number {
+export function alsLoss(
+  users: HalfStep,
+  items: number,
+  regularization: number | RowRegularization,
+  kernels: Kernels,
+): number {
   checkHalfStep('users', users);
   checkWhole('items', items, 0);
   const rows = users.indptr.length - 1;
   if (typeof regularization === 'number') checkNumber('regularization', regularization);
   else {
     if (typeof regularization !== 'object' || regularization === null) {
-      throw new AlsError('usage', `regularization must be a number or { users, items } (Float32Arrays of each row's λ), not ${valueForMessage(regularization)}`);
+      throw new AlsError(
+        'usage',
+        `regularization must be a number or { users, items } (Float32Arrays of each row's λ), not ${valueForMessage(regularization)}`,
+      );
     }
     checkArray('regularization.users', regularization.users, Float32Array, rows);
     checkArray('regularization.items', regularization.items, Float32Array, items);

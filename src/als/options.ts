@@ -111,27 +111,56 @@ function inRange(value: number, min: number, max: number): boolean {
  * When `alpha` is not given it follows the weighting (DEFAULT_ALPHA).
  */
 export function resolveTrainOptions(given: Partial<TrainOptions> = {}): TrainOptions {
-  if (typeof given !== 'object' || given === null || Array.isArray(given)) throw new AlsError('usage', `training options must be an object, not ${given === null ? 'null' : typeof given}`);
+  if (typeof given !== 'object' || given === null || Array.isArray(given))
+    throw new AlsError('usage', `training options must be an object, not ${given === null ? 'null' : typeof given}`);
   const defaults = defaultTrainOptions();
   // a misspelt option (lambda, alhpa) would otherwise train with the default, silently
   for (const key of Object.keys(given)) {
     if (!Object.hasOwn(defaults, key)) {
       const hint = key === 'lambda' ? ' (λ is regularization)' : '';
-      throw new AlsError('usage', `unknown training option ${quoteForMessage(key)}${hint}; the options are ${Object.keys(defaults).join(', ')}`);
+      throw new AlsError(
+        'usage',
+        `unknown training option ${quoteForMessage(key)}${hint}; the options are ${Object.keys(defaults).join(', ')}`,
+      );
     }
   }
   const defined = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
   const options: TrainOptions = { ...defaults, ...defined };
-  if (given.alpha === undefined && WEIGHTINGS.includes(options.weighting)) options.alpha = DEFAULT_ALPHA[options.weighting];
+  if (given.alpha === undefined && WEIGHTINGS.includes(options.weighting))
+    options.alpha = DEFAULT_ALPHA[options.weighting];
 
-  check(WEIGHTINGS.includes(options.weighting), `unknown weighting ${valueForMessage(options.weighting)} (expected one of: ${WEIGHTINGS.join(', ')})`);
-  check(SOLVERS.includes(options.solver), `unknown solver ${valueForMessage(options.solver)} (expected one of: ${SOLVERS.join(', ')})`);
-  check(isInteger(options.factors, 1, MAX_FACTORS), `factors must be a whole number from 1 to ${MAX_FACTORS}, not ${valueForMessage(options.factors)}`);
-  check(isInteger(options.iterations, 1, 10000), `iterations must be a whole number from 1 to 10000, not ${valueForMessage(options.iterations)}`);
-  check(isInteger(options.cgSteps, 1, 1024), `cg-steps must be a whole number from 1 to 1024, not ${valueForMessage(options.cgSteps)}`);
-  check(isInteger(options.threads, 1, 1024), `threads must be a whole number from 1 to 1024, not ${valueForMessage(options.threads)}`);
-  check(isInteger(options.seed, 0, 2 ** 32 - 1), `seed must be a whole number from 0 to 4294967295, not ${valueForMessage(options.seed)}`);
-  check(inRange(options.regularization, 0, MAX_LAMBDA), `lambda must be a number from 0 to ${num(MAX_LAMBDA)}, not ${valueForMessage(options.regularization)}`);
+  check(
+    WEIGHTINGS.includes(options.weighting),
+    `unknown weighting ${valueForMessage(options.weighting)} (expected one of: ${WEIGHTINGS.join(', ')})`,
+  );
+  check(
+    SOLVERS.includes(options.solver),
+    `unknown solver ${valueForMessage(options.solver)} (expected one of: ${SOLVERS.join(', ')})`,
+  );
+  check(
+    isInteger(options.factors, 1, MAX_FACTORS),
+    `factors must be a whole number from 1 to ${MAX_FACTORS}, not ${valueForMessage(options.factors)}`,
+  );
+  check(
+    isInteger(options.iterations, 1, 10000),
+    `iterations must be a whole number from 1 to 10000, not ${valueForMessage(options.iterations)}`,
+  );
+  check(
+    isInteger(options.cgSteps, 1, 1024),
+    `cg-steps must be a whole number from 1 to 1024, not ${valueForMessage(options.cgSteps)}`,
+  );
+  check(
+    isInteger(options.threads, 1, 1024),
+    `threads must be a whole number from 1 to 1024, not ${valueForMessage(options.threads)}`,
+  );
+  check(
+    isInteger(options.seed, 0, 2 ** 32 - 1),
+    `seed must be a whole number from 0 to 4294967295, not ${valueForMessage(options.seed)}`,
+  );
+  check(
+    inRange(options.regularization, 0, MAX_LAMBDA),
+    `lambda must be a number from 0 to ${num(MAX_LAMBDA)}, not ${valueForMessage(options.regularization)}`,
+  );
   check(
     inRange(options.regularizationExponent, 0, MAX_LAMBDA_EXPONENT),
     `regularizationExponent (ν) must be a number from 0 to ${MAX_LAMBDA_EXPONENT}, not ${valueForMessage(options.regularizationExponent)}`,
@@ -140,9 +169,18 @@ export function resolveTrainOptions(given: Partial<TrainOptions> = {}): TrainOpt
     inRange(options.regularizationAlpha0, 0, MAX_LAMBDA_ALPHA0),
     `regularizationAlpha0 (α₀) must be a number from 0 to ${MAX_LAMBDA_ALPHA0}, not ${valueForMessage(options.regularizationAlpha0)}`,
   );
-  check(inRange(options.alpha, 0, MAX_ALPHA), `alpha must be a number from 0 to ${num(MAX_ALPHA)}, not ${valueForMessage(options.alpha)}`);
-  check(inRange(options.bm25K1, 0, MAX_BM25_K1), `bm25K1 must be a number from 0 to ${num(MAX_BM25_K1)}, not ${valueForMessage(options.bm25K1)}`);
-  check(Number.isFinite(options.bm25B) && options.bm25B >= 0 && options.bm25B <= 1, `bm25 B must be a number from 0 to 1, not ${valueForMessage(options.bm25B)}`);
+  check(
+    inRange(options.alpha, 0, MAX_ALPHA),
+    `alpha must be a number from 0 to ${num(MAX_ALPHA)}, not ${valueForMessage(options.alpha)}`,
+  );
+  check(
+    inRange(options.bm25K1, 0, MAX_BM25_K1),
+    `bm25K1 must be a number from 0 to ${num(MAX_BM25_K1)}, not ${valueForMessage(options.bm25K1)}`,
+  );
+  check(
+    Number.isFinite(options.bm25B) && options.bm25B >= 0 && options.bm25B <= 1,
+    `bm25 B must be a number from 0 to 1, not ${valueForMessage(options.bm25B)}`,
+  );
   check(typeof options.computeLoss === 'boolean', 'computeLoss must be true or false');
   return options;
 }

@@ -2,7 +2,10 @@ import { checkNumber, checkOptions, checkWhole } from '../validate.js';
 import type { TrainOptions } from './options.js';
 
 /** The options that set each row's λ. */
-export type RegularizationOptions = Pick<TrainOptions, 'regularization' | 'regularizationExponent' | 'regularizationAlpha0'>;
+export type RegularizationOptions = Pick<
+  TrainOptions,
+  'regularization' | 'regularizationExponent' | 'regularizationAlpha0'
+>;
 
 /**
  * Whether the options give rows different λ (frequency-scaled regularization): ν ≠ 0 and λ ≠ 0.
@@ -45,7 +48,12 @@ function lambdaOf(options: RegularizationOptions, observed: number, others: numb
  * `out`[r] = rowRegularization for every row r of a CSR side (`indptr` with rows + 1 entries)
  * whose other side has `others` rows. `out` comes from the kernels, so that they read it in place.
  */
-export function rowRegularizations(options: RegularizationOptions, indptr: Int32Array, others: number, out: Float32Array): Float32Array {
+export function rowRegularizations(
+  options: RegularizationOptions,
+  indptr: Int32Array,
+  others: number,
+  out: Float32Array,
+): Float32Array {
   checkRegularizationOptions(options);
   for (let r = 0; r + 1 < indptr.length; r++) out[r] = lambdaOf(options, indptr[r + 1] - indptr[r], others);
   return out;

@@ -20,7 +20,6 @@ const ROWS_PER_THREAD = 4096;
 /** The WebAssembly memory's limit: 65,536 pages of 64 KiB (the kernels' `maximum`). */
 export const WASM_MEMORY_BYTES = 65536 * 65536;
 
-
 /**
  * The threads training uses: the requested number, but no more than the CPUs
  * (os.availableParallelism) and than the rows keep busy (one per ROWS_PER_THREAD rows of the
@@ -67,7 +66,11 @@ export interface MemoryEstimate {
  * systems, or CG's vectors and gathered Y rows) and the Gramian's per-chunk f × f partials.
  * Scratch arrays grow by replacement in a bump allocator, so they are counted twice.
  */
-export function estimateTrainingMemory(plays: CsrMatrix, options: Pick<TrainOptions, 'factors' | 'solver'>, threads: number): MemoryEstimate {
+export function estimateTrainingMemory(
+  plays: CsrMatrix,
+  options: Pick<TrainOptions, 'factors' | 'solver'>,
+  threads: number,
+): MemoryEstimate {
   checkCsrShape('plays', plays);
   checkWhole('options.factors', checkOptions('options', options).factors, 1, 1024);
   checkWhole('threads', threads, 1);
@@ -83,11 +86,13 @@ export function estimateTrainingMemory(plays: CsrMatrix, options: Pick<TrainOpti
   if (options.solver === 'naive') perThread = f * f * 12 + f * 12 + 64;
   else {
     const longest = Math.max(longestRow(plays), longestColumn(plays));
-    const gathered = longest >= Math.ceil(GATHER_FROM_BYTES / rowBytes) ? Math.min(longest, Math.floor(GATHER_BYTES / rowBytes)) : 0;
+    const gathered =
+      longest >= Math.ceil(GATHER_FROM_BYTES / rowBytes) ? Math.min(longest, Math.floor(GATHER_BYTES / rowBytes)) : 0;
     perThread = 3 * (((f + 3) & ~3) * 4) + gathered * rowBytes + 16;
   }
   const chunks = Math.max(1, Math.ceil(Math.max(users, items) / 2048));
-  const scratch = 2 * (threads * perThread + chunks * f * f * 8 + f * f * 12 + (Math.min(Math.max(users, items), 65536) + 2) * 4);
+  const scratch =
+    2 * (threads * perThread + chunks * f * f * 8 + f * f * 12 + (Math.min(Math.max(users, items), 65536) + 2) * 4);
   const kernel = 65536 + factors + matrix + scratch;
   // itemUsers (transpose) and the returned copies of the factors
   const total = kernel + (items + 1) * 4 + nnz * 8 + factors;
@@ -103,7 +108,11 @@ function gib(bytes: number): string {
  * kernel memory above the WebAssembly limit of 4 GiB, or a total above the machine's memory.
  * The message says which option to lower.
  */
-export function checkTrainingMemory(plays: CsrMatrix, options: Pick<TrainOptions, 'factors' | 'solver' | 'threads'>, threads: number): void {
+export function checkTrainingMemory(
+  plays: CsrMatrix,
+  options: Pick<TrainOptions, 'factors' | 'solver' | 'threads'>,
+  threads: number,
+): void {
   const estimate = estimateTrainingMemory(plays, options, threads);
   const machine = totalmem();
   const overWasm = estimate.kernel > WASM_MEMORY_BYTES;
@@ -117,7 +126,9 @@ export function checkTrainingMemory(plays: CsrMatrix, options: Pick<TrainOptions
   } else {
     advice = `lower factors (now ${options.factors})`;
   }
-  const limit = overWasm ? `the ${gib(WASM_MEMORY_BYTES)} a WebAssembly memory can hold` : `this machine's ${gib(machine)}`;
+  const limit = overWasm
+    ? `the ${gib(WASM_MEMORY_BYTES)} a WebAssembly memory can hold`
+    : `this machine's ${gib(machine)}`;
   throw new AlsError(
     'usage',
     `training ${plays.rows} users × ${plays.cols} items with ${options.factors} factors (${options.solver}, ${threads} thread${threads === 1 ? '' : 's'}) needs about ` +

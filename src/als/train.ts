@@ -1,7 +1,14 @@
 import { setImmediate as nextTick } from 'node:timers/promises';
 import { columnCounts, transpose, type CsrMatrix } from '../data/sparse.js';
 import { AlsError } from '../errors.js';
-import { createKernels, kernelCopy, KERNEL_ENGINES, type HalfStep, type KernelEngine, type Kernels } from '../kernels/index.js';
+import {
+  createKernels,
+  kernelCopy,
+  KERNEL_ENGINES,
+  type HalfStep,
+  type KernelEngine,
+  type Kernels,
+} from '../kernels/index.js';
 import { alsLoss } from './loss.js';
 import type { Interactions } from '../data/read.js';
 import type { AlsModel } from '../model/model.js';
@@ -9,7 +16,16 @@ import { resolveTrainOptions, singularSystems, type TrainOptions } from './optio
 import { randomFactors, seededRandom } from './random.js';
 import { rowRegularizations, scalesRegularization } from './regularization.js';
 import { checkTrainingMemory, trainingThreads } from './resources.js';
-import { badFactorWords, checkCallbacks, checkCsr, checkInteractions, checkOptions, MAX_FACTOR, num, valueForMessage } from '../validate.js';
+import {
+  badFactorWords,
+  checkCallbacks,
+  checkCsr,
+  checkInteractions,
+  checkOptions,
+  MAX_FACTOR,
+  num,
+  valueForMessage,
+} from '../validate.js';
 import { checkConfidences, weigh } from './weighting.js';
 
 /** Rows per kernel call: small enough for smooth progress, large enough to keep threads busy. */
@@ -65,11 +81,13 @@ export async function trainFactors(
   engine: KernelEngine | Kernels = 'wasm',
 ): Promise<Factors> {
   checkCsr('plays', plays);
-  if (plays.indptr[plays.rows] === 0) throw new AlsError('usage', `plays has no entries (${plays.rows} × ${plays.cols}): there is nothing to train on`);
+  if (plays.indptr[plays.rows] === 0)
+    throw new AlsError('usage', `plays has no entries (${plays.rows} × ${plays.cols}): there is nothing to train on`);
   const resolved = resolveTrainOptions(checkOptions('options', options));
   callbacks = checkCallbacks(callbacks);
   const own = typeof engine === 'string';
-  if (own && !KERNEL_ENGINES.includes(engine)) throw new AlsError('usage', `engine must be one of ${KERNEL_ENGINES.join(', ')}, not ${valueForMessage(engine)}`);
+  if (own && !KERNEL_ENGINES.includes(engine))
+    throw new AlsError('usage', `engine must be one of ${KERNEL_ENGINES.join(', ')}, not ${valueForMessage(engine)}`);
   const singular = singularSystems(plays.rows, plays.cols, resolved);
   if (singular !== null) throw new AlsError('usage', singular);
   const threads = trainingThreads(resolved.threads, plays);
@@ -102,7 +120,14 @@ function scan(factors: Float32Array, f: number): { badRow: number; bad: number; 
  * factor underflowed: ALS never leaves 0, and every score would be 0). Such a model would rank
  * nothing and must never be saved.
  */
-function checkIteration(step: HalfStep, other: HalfStep, rows: [number, number], iteration: number, options: TrainOptions, loss?: number): void {
+function checkIteration(
+  step: HalfStep,
+  other: HalfStep,
+  rows: [number, number],
+  iteration: number,
+  options: TrainOptions,
+  loss?: number,
+): void {
   const sides: [string, Float32Array][] = [
     ['user', step.X],
     ['item', other.X],
@@ -146,7 +171,12 @@ function scaledWords(options: TrainOptions): string {
   return ` (per row λ·(n + α₀·others)^ν, ν ${num(options.regularizationExponent)}, α₀ ${num(options.regularizationAlpha0)})`;
 }
 
-async function alternate(plays: CsrMatrix, options: TrainOptions, callbacks: TrainCallbacks, kernels: Kernels): Promise<Factors> {
+async function alternate(
+  plays: CsrMatrix,
+  options: TrainOptions,
+  callbacks: TrainCallbacks,
+  kernels: Kernels,
+): Promise<Factors> {
   const started = performance.now();
   const f = options.factors;
   const users = plays.rows;

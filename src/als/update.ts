@@ -55,7 +55,8 @@ function mapItems(model: AlsModel, data: Interactions): Int32Array {
  * changed then.
  */
 export function updateModel(model: AlsModel, data: Interactions): UpdateResult {
-  if (typeof model !== 'object' || model === null) throw new AlsError('usage', `model must be an AlsModel, not ${valueForMessage(model)}`);
+  if (typeof model !== 'object' || model === null)
+    throw new AlsError('usage', `model must be an AlsModel, not ${valueForMessage(model)}`);
   checkInteractions('data', data);
   const f = model.factors;
   const old = model.userItems;
@@ -158,7 +159,11 @@ export function updateModel(model: AlsModel, data: Interactions): UpdateResult {
       // a count the fold-in refuses came from the update's input, not from an argument of a call;
       // a model error (non-finite item factors) stays one
       if (error instanceof AlsError) {
-        throw new AlsError(error.code === 'usage' ? 'input' : error.code, `user ${quoteForMessage(userIds[u])}: ${error.message}`, { cause: error });
+        throw new AlsError(
+          error.code === 'usage' ? 'input' : error.code,
+          `user ${quoteForMessage(userIds[u])}: ${error.message}`,
+          { cause: error },
+        );
       }
       throw error;
     }

@@ -20,11 +20,7 @@ export interface WeightingOptions {
  *           and plays saturate (K1) relative to the item's total plays (B).
  * The preference is 1 wherever r > 0, so only c is stored; the sparsity pattern is r's.
  */
-export function confidences(
-  plays: CsrMatrix,
-  options: WeightingOptions,
-  out?: Float32Array,
-): Float32Array {
+export function confidences(plays: CsrMatrix, options: WeightingOptions, out?: Float32Array): Float32Array {
   // `out` defaults here, not in the signature: a default there reads plays.data before plays is checked
   checkCsr('plays', plays);
   checkWeightingOptions(options);
@@ -36,7 +32,11 @@ export function confidences(
 }
 
 /** confidences without the checks of the public edge (for callers that checked already). */
-export function weigh(plays: CsrMatrix, options: WeightingOptions, out: Float32Array = new Float32Array(plays.data.length)): Float32Array {
+export function weigh(
+  plays: CsrMatrix,
+  options: WeightingOptions,
+  out: Float32Array = new Float32Array(plays.data.length),
+): Float32Array {
   const { alpha } = options;
   if (options.weighting === 'linear') {
     for (let n = 0; n < out.length; n++) out[n] = 1 + alpha * plays.data[n];
@@ -74,14 +74,20 @@ function bm25(plays: CsrMatrix, K1: number, B: number): Float64Array {
 function checkWeightingOptions(options: WeightingOptions): void {
   checkOptions('options', options);
   if (!WEIGHTINGS.includes(options.weighting)) {
-    throw new AlsError('usage', `options.weighting must be one of ${WEIGHTINGS.join(', ')}, not ${valueForMessage(options.weighting)}`);
+    throw new AlsError(
+      'usage',
+      `options.weighting must be one of ${WEIGHTINGS.join(', ')}, not ${valueForMessage(options.weighting)}`,
+    );
   }
   // the ranges of resolveTrainOptions, so that the library and training take the same values
   const limits = { alpha: MAX_ALPHA, bm25K1: MAX_BM25_K1, bm25B: 1 } as const;
   for (const [key, max] of Object.entries(limits) as [keyof typeof limits, number][]) {
     const value = options[key];
     if (typeof value !== 'number' || !(value >= 0 && value <= max)) {
-      throw new AlsError('usage', `options.${key} must be a number from 0 to ${num(max)}, not ${valueForMessage(value)}`);
+      throw new AlsError(
+        'usage',
+        `options.${key} must be a number from 0 to ${num(max)}, not ${valueForMessage(value)}`,
+      );
     }
   }
 }
@@ -124,11 +130,15 @@ export function checkConfidences(
     let fixes: string[];
     if (what === FOLDED_COUNT) {
       // a fold-in: the model's α is fixed, the listed count is what the caller can change
-      const countLimit = options.weighting === 'linear' ? `give at most ${num(Number(((MAX_CONFIDENCE - 1) / options.alpha).toPrecision(2)))} plays` : 'give fewer plays';
+      const countLimit =
+        options.weighting === 'linear'
+          ? `give at most ${num(Number(((MAX_CONFIDENCE - 1) / options.alpha).toPrecision(2)))} plays`
+          : 'give fewer plays';
       fixes = [countLimit, `or train the model with a lower alpha`];
     } else {
       fixes = [lowerAlpha];
-      if (options.weighting !== 'log') fixes.push(options.weighting === 'bm25' ? 'lower bm25K1' : 'use weighting log', 'or cap the counts');
+      if (options.weighting !== 'log')
+        fixes.push(options.weighting === 'bm25' ? 'lower bm25K1' : 'use weighting log', 'or cap the counts');
     }
     throw new AlsError(
       code,

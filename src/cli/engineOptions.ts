@@ -26,14 +26,31 @@ function sparkConf(value: string, previous: Record<string, string> = {}): Record
 export function addEngineOptions(command: Command): Command {
   return command
     .addOption(
-      new Option('--engine <engine>', 'who trains: builtin = this process (WebAssembly kernels), spark = a Spark job with Spark MLlib\'s ALS (docs/spark.md)')
+      new Option(
+        '--engine <engine>',
+        "who trains: builtin = this process (WebAssembly kernels), spark = a Spark job with Spark MLlib's ALS (docs/spark.md)",
+      )
         .choices(ENGINES)
         .default(DEFAULT_ENGINE),
     )
-    .option('--master <url>', `with --engine spark: where Spark runs: local[N], local[*], spark://HOST:PORT, yarn, k8s://URL (default: ${DEFAULT_MASTER})`)
-    .option('--spark-submit <path>', 'with --engine spark: the spark-submit to run (default: $SPARK_HOME/bin/spark-submit, else the one on PATH)')
-    .option('--spark-conf <key=value>', 'with --engine spark: a Spark setting, e.g. spark.executor.memory=4g (repeatable)', sparkConf)
-    .option('--spark-timeout <seconds>', 'with --engine spark: stop the job and fail after this many seconds (default: no limit)', wholeNumber);
+    .option(
+      '--master <url>',
+      `with --engine spark: where Spark runs: local[N], local[*], spark://HOST:PORT, yarn, k8s://URL (default: ${DEFAULT_MASTER})`,
+    )
+    .option(
+      '--spark-submit <path>',
+      'with --engine spark: the spark-submit to run (default: $SPARK_HOME/bin/spark-submit, else the one on PATH)',
+    )
+    .option(
+      '--spark-conf <key=value>',
+      'with --engine spark: a Spark setting, e.g. spark.executor.memory=4g (repeatable)',
+      sparkConf,
+    )
+    .option(
+      '--spark-timeout <seconds>',
+      'with --engine spark: stop the job and fail after this many seconds (default: no limit)',
+      wholeNumber,
+    );
 }
 
 /** The options of the built-in solver that Spark's ALS has no use for. */
@@ -44,19 +61,32 @@ const BUILTIN_ONLY = { solver: '--solver', cgSteps: '--cg-steps', threads: '--th
  * built-in-only options with it (one line naming the option).
  */
 export function sparkOptionsFrom(cli: EngineCliOptions & TrainCliOptions & { loss?: boolean }): SparkOptions | null {
-  const sparkFlags = { master: '--master', sparkSubmit: '--spark-submit', sparkConf: '--spark-conf', sparkTimeout: '--spark-timeout' } as const;
+  const sparkFlags = {
+    master: '--master',
+    sparkSubmit: '--spark-submit',
+    sparkConf: '--spark-conf',
+    sparkTimeout: '--spark-timeout',
+  } as const;
   if (cli.engine !== 'spark') {
     for (const [key, flag] of Object.entries(sparkFlags)) {
-      if (cli[key as keyof typeof sparkFlags] !== undefined) throw new AlsError('usage', `${flag} is an option of --engine spark`);
+      if (cli[key as keyof typeof sparkFlags] !== undefined)
+        throw new AlsError('usage', `${flag} is an option of --engine spark`);
     }
     return null;
   }
   for (const [key, flag] of Object.entries(BUILTIN_ONLY)) {
     if (cli[key as keyof typeof BUILTIN_ONLY] !== undefined) {
-      throw new AlsError('usage', `${flag} is an option of the built-in engine: Spark's ALS solves every row exactly with its own solver, on its executors' cores`);
+      throw new AlsError(
+        'usage',
+        `${flag} is an option of the built-in engine: Spark's ALS solves every row exactly with its own solver, on its executors' cores`,
+      );
     }
   }
-  if (cli.loss) throw new AlsError('usage', '--loss is an option of the built-in engine: Spark does not report the loss of its iterations');
+  if (cli.loss)
+    throw new AlsError(
+      'usage',
+      '--loss is an option of the built-in engine: Spark does not report the loss of its iterations',
+    );
   return {
     master: cli.master,
     sparkSubmit: cli.sparkSubmit,

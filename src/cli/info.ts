@@ -6,7 +6,17 @@ import { FILES, FORMAT_NAME, FORMAT_VERSION } from '../model/format.js';
 import { withModel } from './withModel.js';
 import type { AlsModel, InputSummary } from '../model/model.js';
 import { addCommonOptions, type CommonOptions } from './parse.js';
-import { formatBytes, formatCount, formatSeconds, makeOutput, padEnd, plural, printJson, shown, type Output } from './output.js';
+import {
+  formatBytes,
+  formatCount,
+  formatSeconds,
+  makeOutput,
+  padEnd,
+  plural,
+  printJson,
+  shown,
+  type Output,
+} from './output.js';
 
 interface InfoCliOptions extends CommonOptions {
   json?: boolean;
@@ -74,7 +84,8 @@ function describeTraining(model: AlsModel): string {
   if (by?.engine !== 'spark') return describeOptions(model.options);
   const o = model.options;
   const settings = (by.settings ?? {}) as { regParam?: unknown };
-  const regParam = typeof settings.regParam === 'number' ? ` (Spark regParam ${Number(settings.regParam.toPrecision(4))})` : '';
+  const regParam =
+    typeof settings.regParam === 'number' ? ` (Spark regParam ${Number(settings.regParam.toPrecision(4))})` : '';
   return (
     `Spark ${String(by.sparkVersion)} on ${String(by.master)}: ${plural(o.factors, 'factor')}, ${plural(o.iterations, 'iteration')}, ` +
     `${o.weighting} α=${o.alpha} λ=${o.regularization}${regParam}, seed ${o.seed}`
@@ -105,7 +116,9 @@ function printInfo(out: Output, dir: string, model: AlsModel, interactions: numb
   const c = out.color;
   const label = (text: string) => c.bold(text.padEnd(9));
   const none = (text: string) => c.dim(text);
-  out.line(`${label('Model')}${shown(dir)} ${c.dim(`(${FORMAT_NAME} version ${FORMAT_VERSION}; all ${Object.keys(FILES).length} data files match their checksums)`)}`);
+  out.line(
+    `${label('Model')}${shown(dir)} ${c.dim(`(${FORMAT_NAME} version ${FORMAT_VERSION}; all ${Object.keys(FILES).length} data files match their checksums)`)}`,
+  );
   const cells = model.users * model.items;
   out.line(
     `${label('Matrix')}${plural(model.users, 'user')} × ${plural(model.items, 'item')}, ${plural(interactions, 'interaction')}` +
@@ -115,18 +128,27 @@ function printInfo(out: Output, dir: string, model: AlsModel, interactions: numb
   if (model.imported) {
     // Spark's model keeps no α or λ: the options shown for a trained model would be als's defaults
     const i = model.imported;
-    out.line(`${label('Imported')}Spark ${shown(String(i.sparkVersion))} ALSModel ${shown(String(i.uid))} from ${shown(String(i.from))}, ${plural(model.factors, 'factor')} ${c.dim('(training settings not recorded by Spark)')}`);
-  } else out.line(`${label('Trained')}${describeTraining(model)}${train === undefined ? '' : ` ${c.dim(`(${formatSeconds(train)})`)}`}`);
+    out.line(
+      `${label('Imported')}Spark ${shown(String(i.sparkVersion))} ALSModel ${shown(String(i.uid))} from ${shown(String(i.from))}, ${plural(model.factors, 'factor')} ${c.dim('(training settings not recorded by Spark)')}`,
+    );
+  } else
+    out.line(
+      `${label('Trained')}${describeTraining(model)}${train === undefined ? '' : ` ${c.dim(`(${formatSeconds(train)})`)}`}`,
+    );
   if (model.defaults) out.line(`${label('Rule')}${shown(model.defaults.description)}`);
   const read = directory.timings?.read;
-  out.line(`${label('Input')}${model.input ? describeInput(model.input) : none('not recorded')}${read === undefined || !model.input ? '' : ` ${c.dim(`(${formatSeconds(read)})`)}`}`);
+  out.line(
+    `${label('Input')}${model.input ? describeInput(model.input) : none('not recorded')}${read === undefined || !model.input ? '' : ` ${c.dim(`(${formatSeconds(read)})`)}`}`,
+  );
   const losses = model.losses;
   out.line(
     `${label('Loss')}${losses && losses.length > 0 ? `${losses[losses.length - 1].toPrecision(6)} after ${plural(losses.length, 'iteration')}` : none('not recorded (train with --loss)')}`,
   );
   const width = Math.max(...directory.files.map((f) => f.name.length), 5);
   const size = (bytes: number) => formatBytes(bytes).padStart(9);
-  directory.files.forEach((file, i) => out.line(`${label(i === 0 ? 'Files' : '')}${padEnd(file.name, width)}  ${size(file.bytes)}`));
+  directory.files.forEach((file, i) =>
+    out.line(`${label(i === 0 ? 'Files' : '')}${padEnd(file.name, width)}  ${size(file.bytes)}`),
+  );
   out.line(`${label('')}${padEnd('total', width)}  ${size(directory.totalBytes)}`);
   out.line(`${label('Saved')}${formatTime(directory.modified)} ${c.dim('(when model.json was written)')}`);
 }

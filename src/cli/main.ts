@@ -22,7 +22,14 @@ function packageVersion(): string {
 
 /** Commander's own errors (unknown option, bad choice, missing argument) as one "als: …" line. */
 function writeCommanderError(text: string, write: (text: string) => void): void {
-  write(`als: ${shown(text.trim().replace(/^error: /, '').replace(/\n+/g, ' '))} (see --help)\n`);
+  write(
+    `als: ${shown(
+      text
+        .trim()
+        .replace(/^error: /, '')
+        .replace(/\n+/g, ' '),
+    )} (see --help)\n`,
+  );
 }
 
 /** The page (and section, with the command's options table) of docs/ that documents each command. */
@@ -35,7 +42,9 @@ export function docPage(command: string): string {
 export function buildProgram(): Command {
   const program = new Command()
     .name('als')
-    .description('Recommendations from implicit feedback (play counts, purchases, clicks) with Alternating Least Squares.')
+    .description(
+      'Recommendations from implicit feedback (play counts, purchases, clicks) with Alternating Least Squares.',
+    )
     .version(packageVersion())
     .exitOverride()
     .configureOutput({ outputError: writeCommanderError });
@@ -140,7 +149,9 @@ export async function main(argv: string[]): Promise<number> {
   const failure = failureOf(process.stdout);
   if (code === EXIT.ok && failure !== undefined && failure.code !== 'EPIPE') {
     const done = DONE[command];
-    process.stderr.write(`als: cannot write standard output: ${describeWriteErrno(failure)}${done ? ` (${done})` : ''}\n`);
+    process.stderr.write(
+      `als: cannot write standard output: ${describeWriteErrno(failure)}${done ? ` (${done})` : ''}\n`,
+    );
     return EXIT.output;
   }
   return code;
@@ -165,7 +176,9 @@ async function run(argv: string[], onCommand: (name: string) => void): Promise<n
       return exitCodeFor(error.code);
     }
     process.stderr.write(`als: internal error: ${shown((error as Error)?.message ?? String(error))}\n`);
-    process.stderr.write(debug ? `${(error as Error)?.stack}\n` : 'als: run again with --debug for details, and report it\n');
+    process.stderr.write(
+      debug ? `${(error as Error)?.stack}\n` : 'als: run again with --debug for details, and report it\n',
+    );
     return EXIT.internal;
   }
 }

@@ -39,12 +39,19 @@ export function outputTarget(option: string): OutputTarget {
 
 /** A stream that writes tab-separated lines to `terminal` with each field shown escaped. */
 function terminalLines(terminal: NodeJS.WriteStream): NodeJS.WritableStream {
-  const escapeFields = (text: string) => text.split('\n').map((line) => line.split('\t').map(shown).join('\t')).join('\n');
+  const escapeFields = (text: string) =>
+    text
+      .split('\n')
+      .map((line) => line.split('\t').map(shown).join('\t'))
+      .join('\n');
   return new Proxy(terminal, {
     get(target, property, receiver) {
       if (property === 'write') {
         return (chunk: string | Uint8Array, ...rest: unknown[]) =>
-          (target.write as (...args: unknown[]) => boolean)(escapeFields(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8')), ...rest);
+          (target.write as (...args: unknown[]) => boolean)(
+            escapeFields(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8')),
+            ...rest,
+          );
       }
       const value = Reflect.get(target, property, receiver);
       return typeof value === 'function' ? value.bind(target) : value;

@@ -7,7 +7,8 @@ export const DEFAULT_MODEL_DIR = './als-model';
 export function wholeNumber(value: string): number {
   const number = Number(value.trim());
   if (!/^\d+$/.test(value.trim())) throw new InvalidArgumentError('expected a whole number.');
-  if (!Number.isSafeInteger(number)) throw new InvalidArgumentError(`expected a whole number up to ${Number.MAX_SAFE_INTEGER}.`);
+  if (!Number.isSafeInteger(number))
+    throw new InvalidArgumentError(`expected a whole number up to ${Number.MAX_SAFE_INTEGER}.`);
   return number;
 }
 
@@ -17,7 +18,8 @@ const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 /** Commander parser for a decimal number (negative allowed here, refused with a reason later). */
 export function decimal(value: string): number {
   const number = Number(value.trim());
-  if (!DECIMAL.test(value.trim()) || !Number.isFinite(number)) throw new InvalidArgumentError('expected a decimal number.');
+  if (!DECIMAL.test(value.trim()) || !Number.isFinite(number))
+    throw new InvalidArgumentError('expected a decimal number.');
   return number;
 }
 
@@ -41,11 +43,14 @@ export const MAX_SEEDS = 100;
 /** Commander parser for a comma-separated list of distinct seeds (whole numbers 0 … 2³² − 1), e.g. "1,2,3". */
 export function seedList(value: string): number[] {
   const parts = value.split(',').map((part) => part.trim());
-  if (parts.some((part) => !/^\d+$/.test(part))) throw new InvalidArgumentError('expected whole numbers separated by commas, like 1,2,3.');
+  if (parts.some((part) => !/^\d+$/.test(part)))
+    throw new InvalidArgumentError('expected whole numbers separated by commas, like 1,2,3.');
   const seeds = parts.map(Number);
   const bad = seeds.find((seed) => !(seed <= 2 ** 32 - 1));
-  if (bad !== undefined) throw new InvalidArgumentError(`a seed is a whole number from 0 to 4294967295, not ${parts[seeds.indexOf(bad)]}.`);
-  if (seeds.length > MAX_SEEDS) throw new InvalidArgumentError(`at most ${MAX_SEEDS} seeds (each trains a model), not ${seeds.length}.`);
+  if (bad !== undefined)
+    throw new InvalidArgumentError(`a seed is a whole number from 0 to 4294967295, not ${parts[seeds.indexOf(bad)]}.`);
+  if (seeds.length > MAX_SEEDS)
+    throw new InvalidArgumentError(`at most ${MAX_SEEDS} seeds (each trains a model), not ${seeds.length}.`);
   const repeated = seeds.find((seed, n) => seeds.indexOf(seed) !== n);
   if (repeated !== undefined) throw new InvalidArgumentError(`seed ${repeated} is given twice.`);
   return seeds;

@@ -8,7 +8,12 @@ export interface Progress {
 
 const NO_PROGRESS: Progress = { update() {}, stop() {} };
 
-export function startProgress(enabled: boolean, format: string, total: number, payload: Record<string, unknown> = {}): Progress {
+export function startProgress(
+  enabled: boolean,
+  format: string,
+  total: number,
+  payload: Record<string, unknown> = {},
+): Progress {
   if (!enabled) return NO_PROGRESS;
   const bar = new cliProgress.SingleBar(
     { format, stream: process.stderr, hideCursor: true, clearOnComplete: true, etaBuffer: 50, fps: 10 },

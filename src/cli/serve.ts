@@ -38,10 +38,15 @@ function threads(value: string): number {
 }
 
 function origins(value: string): string[] {
-  const list = value.split(',').map((o) => o.trim()).filter((o) => o !== '');
-  if (list.length === 0) throw new InvalidArgumentError('expected origins separated by commas, such as https://example.com, or *.');
+  const list = value
+    .split(',')
+    .map((o) => o.trim())
+    .filter((o) => o !== '');
+  if (list.length === 0)
+    throw new InvalidArgumentError('expected origins separated by commas, such as https://example.com, or *.');
   for (const origin of list) {
-    if (origin !== '*' && !/^https?:\/\/[^/\s]+$/.test(origin)) throw new InvalidArgumentError(`"${origin}" is not an origin (scheme://host[:port], no path) or *.`);
+    if (origin !== '*' && !/^https?:\/\/[^/\s]+$/.test(origin))
+      throw new InvalidArgumentError(`"${origin}" is not an origin (scheme://host[:port], no path) or *.`);
   }
   return list;
 }
@@ -61,10 +66,22 @@ export function registerServe(program: Command): void {
     )
     .option('--host <address>', 'address to listen on; 0.0.0.0 (or ::) opens the server to the network', DEFAULT_HOST)
     .option('--port <n>', 'port to listen on (0: any free port)', port, DEFAULT_PORT)
-    .option('--api-key-file <file>', `require the key in FILE (its first line) on the API and /metrics (not on /health/*, the page or /openapi.json), as "Authorization: Bearer KEY" or "x-api-key: KEY"; without it, the key in $${API_KEY_VARIABLE} if set, else no key`)
-    .option('--cors <origins>', 'let web pages from these origins call the API (comma-separated, such as https://example.com, or *); default: off', origins)
+    .option(
+      '--api-key-file <file>',
+      `require the key in FILE (its first line) on the API and /metrics (not on /health/*, the page or /openapi.json), as "Authorization: Bearer KEY" or "x-api-key: KEY"; without it, the key in $${API_KEY_VARIABLE} if set, else no key`,
+    )
+    .option(
+      '--cors <origins>',
+      'let web pages from these origins call the API (comma-separated, such as https://example.com, or *); default: off',
+      origins,
+    )
     .option('--threads <n>', 'threads for scoring (default: every CPU)', threads)
-    .option('--poll-ms <n>', `milliseconds between looks at the model directory for a new version, besides file-system events (0: events only)`, wholeNumber, DEFAULT_POLL_MS)
+    .option(
+      '--poll-ms <n>',
+      `milliseconds between looks at the model directory for a new version, besides file-system events (0: events only)`,
+      wholeNumber,
+      DEFAULT_POLL_MS,
+    )
     .addHelpText(
       'after',
       `
@@ -91,13 +108,18 @@ Examples:
 export function readApiKey(file: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (file === undefined) {
     const key = env[API_KEY_VARIABLE]?.trim();
-    if (env[API_KEY_VARIABLE] !== undefined && key === '') throw new AlsError('usage', `${API_KEY_VARIABLE} is set but empty; unset it for no key`);
+    if (env[API_KEY_VARIABLE] !== undefined && key === '')
+      throw new AlsError('usage', `${API_KEY_VARIABLE} is set but empty; unset it for no key`);
     return key;
   }
   let text: string;
   try {
     const data = readFileSync(file);
-    if (data.length > MAX_KEY_FILE_BYTES) throw new AlsError('usage', `--api-key-file ${shown(file)} has ${data.length} bytes; an API key file holds one line`);
+    if (data.length > MAX_KEY_FILE_BYTES)
+      throw new AlsError(
+        'usage',
+        `--api-key-file ${shown(file)} has ${data.length} bytes; an API key file holds one line`,
+      );
     text = data.toString('utf8');
   } catch (error) {
     if (error instanceof AlsError) throw error;
@@ -117,10 +139,21 @@ function hostPort(host: string, port: number): string {
 function listenError(error: unknown, host: string, port: number): AlsError | unknown {
   const code = (error as NodeJS.ErrnoException).code;
   const where = hostPort(host, port);
-  if (code === 'EADDRINUSE') return new AlsError('usage', `cannot listen on ${where}: the port is in use (another server?); choose another with --port`);
-  if (code === 'EACCES') return new AlsError('usage', `cannot listen on ${where}: not allowed (ports below 1024 need privileges); choose another with --port`);
+  if (code === 'EADDRINUSE')
+    return new AlsError(
+      'usage',
+      `cannot listen on ${where}: the port is in use (another server?); choose another with --port`,
+    );
+  if (code === 'EACCES')
+    return new AlsError(
+      'usage',
+      `cannot listen on ${where}: not allowed (ports below 1024 need privileges); choose another with --port`,
+    );
   if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
-    return new AlsError('usage', `cannot listen on ${where}: ${shown(host)} is not an address of this machine (see --host)`);
+    return new AlsError(
+      'usage',
+      `cannot listen on ${where}: ${shown(host)} is not an address of this machine (see --host)`,
+    );
   }
   return error;
 }
@@ -128,13 +161,24 @@ function listenError(error: unknown, host: string, port: number): AlsError | unk
 async function runServe(cli: ServeCliOptions): Promise<void> {
   const apiKey = readApiKey(cli.apiKeyFile);
   // the server's modules (fastify, pino, prom-client: ~100 ms) load only for this command, not for every als start
-  const [{ pino }, { ModelHolder }, { buildApp }] = await Promise.all([import('pino'), import('../serve/modelHolder.js'), import('../serve/server.js')]);
+  const [{ pino }, { ModelHolder }, { buildApp }] = await Promise.all([
+    import('pino'),
+    import('../serve/modelHolder.js'),
+    import('../serve/server.js'),
+  ]);
   const holder = await ModelHolder.fromDirectory(cli.model, { threads: cli.threads, pollMs: cli.pollMs });
   // pino writes from its own buffer, off the request's path; flushed before exit
   const destination = pino.destination({ dest: 1, sync: false });
   let app: FastifyInstance;
   try {
-    app = await buildApp({ holder, apiKey, cors: cli.cors, threads: cli.threads, logRequests: !cli.quiet, logger: { level: 'info', stream: destination } });
+    app = await buildApp({
+      holder,
+      apiKey,
+      cors: cli.cors,
+      threads: cli.threads,
+      logRequests: !cli.quiet,
+      logger: { level: 'info', stream: destination },
+    });
   } catch (error) {
     holder.close();
     throw error;
@@ -155,9 +199,21 @@ async function runServe(cli: ServeCliOptions): Promise<void> {
   const address = app.server.address() as AddressInfo;
   const url = `http://${hostPort(address.address, address.port)}`;
   const served = holder.current;
-  app.log.info({ event: 'listening', url, version: served?.version, users: served?.model.users, items: served?.model.items, auth: apiKey !== undefined }, 'listening');
+  app.log.info(
+    {
+      event: 'listening',
+      url,
+      version: served?.version,
+      users: served?.model.users,
+      items: served?.model.items,
+      auth: apiKey !== undefined,
+    },
+    'listening',
+  );
   if (!cli.quiet && served !== null) {
-    process.stderr.write(`als serve: ${url} — model ${served.version} (${served.model.users} users, ${served.model.items} items)\n`);
+    process.stderr.write(
+      `als serve: ${url} — model ${served.version} (${served.model.users} users, ${served.model.items} items)\n`,
+    );
   }
   await untilStopped(app, holder, state);
   await flush(destination);
@@ -190,18 +246,15 @@ function untilStopped(app: FastifyInstance, holder: ModelHolder, state: { stoppi
       app.log.info({ event: 'signal', signal }, `${signal}: finishing the requests in flight, then exiting`);
       const sweep = setInterval(() => app.server.closeIdleConnections(), IDLE_SWEEP_MS);
       const grace = setTimeout(() => cut(`still running after ${SHUTDOWN_GRACE_MS / 1000} s`), SHUTDOWN_GRACE_MS);
-      app.close().then(
-        () => {
-          clearInterval(sweep);
-          clearTimeout(grace);
-          process.off('SIGHUP', hangUp);
-          process.off('SIGTERM', stop);
-          process.off('SIGINT', stop);
-          app.log.info({ event: 'stopped' }, 'stopped');
-          resolve();
-        },
-        reject,
-      );
+      app.close().then(() => {
+        clearInterval(sweep);
+        clearTimeout(grace);
+        process.off('SIGHUP', hangUp);
+        process.off('SIGTERM', stop);
+        process.off('SIGINT', stop);
+        app.log.info({ event: 'stopped' }, 'stopped');
+        resolve();
+      }, reject);
     };
     process.on('SIGHUP', hangUp);
     process.on('SIGTERM', stop);

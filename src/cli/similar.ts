@@ -31,11 +31,22 @@ export function registerSimilar(program: Command): void {
     )
     .argument('[artist]', 'artist (item) name')
     .option('--all', 'list the neighbours of every artist (needs --output)')
-    .option('-o, --output <file>', 'with --all: write "artist <tab> similar artist <tab> score" lines here (- for standard output)')
+    .option(
+      '-o, --output <file>',
+      'with --all: write "artist <tab> similar artist <tab> score" lines here (- for standard output)',
+    )
     .option('-n, --count <n>', 'how many to list (per artist with --all)', wholeNumber, 10)
-    .option('--min-listeners <n>', 'leave out artists played by fewer users (1 keeps all)', wholeNumber, DEFAULT_MIN_LISTENERS)
+    .option(
+      '--min-listeners <n>',
+      'leave out artists played by fewer users (1 keeps all)',
+      wholeNumber,
+      DEFAULT_MIN_LISTENERS,
+    )
     .option('--json', 'print {"item", "minListeners", "leftOut", "similar": [{"item", "score"}]} as JSON')
-    .addHelpText('after', '\nExamples:\n  als similar radiohead\n  als similar "jay-z" --min-listeners 1 --json\n  als similar --all --output similar.tsv -n 20');
+    .addHelpText(
+      'after',
+      '\nExamples:\n  als similar radiohead\n  als similar "jay-z" --min-listeners 1 --json\n  als similar --all --output similar.tsv -n 20',
+    );
   addCommonOptions(command).action(runSimilar);
 }
 
@@ -44,21 +55,29 @@ async function runSimilar(name: string | undefined, cli: SimilarCliOptions): Pro
   checkCount(cli.count);
   checkMinListeners(cli.minListeners, '--min-listeners', 'artist');
   if (cli.all && name !== undefined) throw new AlsError('usage', 'give either an artist or --all, not both');
-  if (!cli.all && name === undefined) throw new AlsError('usage', 'which artist? give its name (or --all --output FILE)');
+  if (!cli.all && name === undefined)
+    throw new AlsError('usage', 'which artist? give its name (or --all --output FILE)');
   if (cli.all && !cli.output) throw new AlsError('usage', '--all writes a file: give --output FILE');
   if (!cli.all && cli.output) throw new AlsError('usage', '--output goes with --all');
-  return withModel(cli.model, async (model) => {
-    if (cli.all) return similarAll(out, model, cli);
+  return withModel(
+    cli.model,
+    async (model) => {
+      if (cli.all) return similarAll(out, model, cli);
 
-    const { item, similar, minListeners, leftOut } = similarItems(model, name as string, { count: cli.count, minListeners: cli.minListeners });
-    if (cli.json) {
-      printJson({ item, minListeners, leftOut, similar: similar.map((s) => ({ item: s.name, score: s.score })) });
-      return;
-    }
-    out.line(`${out.color.bold('Similar to')} ${out.color.cyan(shown(item))}`);
-    printScored(out, similar);
-    if (leftOut > 0 && !out.quiet) out.line(out.color.dim(`     (${leftOutNote(leftOut, minListeners)})`));
-  }, cli.all ? {} : oneQuery());
+      const { item, similar, minListeners, leftOut } = similarItems(model, name as string, {
+        count: cli.count,
+        minListeners: cli.minListeners,
+      });
+      if (cli.json) {
+        printJson({ item, minListeners, leftOut, similar: similar.map((s) => ({ item: s.name, score: s.score })) });
+        return;
+      }
+      out.line(`${out.color.bold('Similar to')} ${out.color.cyan(shown(item))}`);
+      printScored(out, similar);
+      if (leftOut > 0 && !out.quiet) out.line(out.color.dim(`     (${leftOutNote(leftOut, minListeners)})`));
+    },
+    cli.all ? {} : oneQuery(),
+  );
 }
 
 function leftOutNote(leftOut: number, minListeners: number): string {
@@ -71,7 +90,11 @@ async function similarAll(out: Output, model: AlsModel, cli: SimilarCliOptions):
   // `--output -`: the lines are the output, with no bar or summary among them; no bar among
   // lines to stderr or a terminal either
   const toStdout = isStandardOutput(cli.output as string);
-  const bar = startProgress(out.interactive && !outputSharesTerminal(cli.output as string), 'Similar |{bar}| {percentage}% | {value}/{total} artists | ETA {eta_formatted}', model.items);
+  const bar = startProgress(
+    out.interactive && !outputSharesTerminal(cli.output as string),
+    'Similar |{bar}| {percentage}% | {value}/{total} artists | ETA {eta_formatted}',
+    model.items,
+  );
   const summary = await writeAllSimilar(model, target, { count: cli.count, minListeners: cli.minListeners }, (items) =>
     bar.update(items),
   ).finally(() => bar.stop());
@@ -79,7 +102,9 @@ async function similarAll(out: Output, model: AlsModel, cli: SimilarCliOptions):
   const seconds = (performance.now() - started) / 1000;
   if (cli.json) printJson({ output: cli.output, ...summary, seconds });
   else if (!out.quiet) {
-    out.line(`Wrote ${formatCount(summary.lines)} neighbours of ${formatCount(summary.items)} artists to ${shown(cli.output as string)} ${out.color.dim(`(${formatSeconds(seconds)})`)}`);
+    out.line(
+      `Wrote ${formatCount(summary.lines)} neighbours of ${formatCount(summary.items)} artists to ${shown(cli.output as string)} ${out.color.dim(`(${formatSeconds(seconds)})`)}`,
+    );
     if (summary.leftOut > 0) out.line(out.color.dim(`(${leftOutNote(summary.leftOut, summary.minListeners)})`));
   }
 }

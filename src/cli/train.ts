@@ -7,8 +7,23 @@ import { describeHolder, type LockHolder } from '../model/lock.js';
 import { saveModel } from '../model/save.js';
 import { inspectTarget } from '../model/store.js';
 import { addCommonOptions, type CommonOptions } from './parse.js';
-import { addTrainOptions, describeLambda, trainOptionsForData, trainOptionsFrom, type TrainCliOptions } from './trainOptions.js';
-import { formatBytes, formatCount, formatSeconds, makeOutput, plural, printJson, shown, type Output } from './output.js';
+import {
+  addTrainOptions,
+  describeLambda,
+  trainOptionsForData,
+  trainOptionsFrom,
+  type TrainCliOptions,
+} from './trainOptions.js';
+import {
+  formatBytes,
+  formatCount,
+  formatSeconds,
+  makeOutput,
+  plural,
+  printJson,
+  shown,
+  type Output,
+} from './output.js';
 import { startProgress, type Progress } from './progress.js';
 import { addEngineOptions, sparkOptionsFrom, withSparkHint, type EngineCliOptions } from './engineOptions.js';
 import { trainWithSpark, type SparkOptions } from '../engines/spark/sparkEngine.js';
@@ -29,13 +44,19 @@ export function registerTrain(program: Command): void {
         'write the model directory that `als similar` and `als recommend` read.',
     )
     .argument('<file>', 'interactions file (.gz is read transparently)')
-    .addHelpText('after', '\nExamples:\n  als train data/lastfm-2k.tsv\n  als train data/lastfm-2k.tsv --solver naive --loss --model naive-model');
+    .addHelpText(
+      'after',
+      '\nExamples:\n  als train data/lastfm-2k.tsv\n  als train data/lastfm-2k.tsv --solver naive --loss --model naive-model',
+    );
   addTrainOptions(command)
     .option('--loss', 'compute and show the loss after every iteration')
     .option('--json', 'print the summary as JSON');
   addEngineOptions(command);
   addCommonOptions(command)
-    .addHelpText('after', '\nExamples:\n  als train data/lastfm-2k.tsv\n  als train data/lastfm-2k.tsv --engine spark --master local[2]\n  als train hdfs:///data/plays.tsv.gz --engine spark --master spark://head:7077 --spark-conf spark.executor.memory=8g')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  als train data/lastfm-2k.tsv\n  als train data/lastfm-2k.tsv --engine spark --master local[2]\n  als train hdfs:///data/plays.tsv.gz --engine spark --master spark://head:7077 --spark-conf spark.executor.memory=8g',
+    )
     .action(runTrain);
 }
 
@@ -53,14 +74,23 @@ async function runTrain(file: string, cli: TrainCommandOptions): Promise<void> {
   const chosen = trainOptionsForData(cli, data, { computeLoss: Boolean(cli.loss) });
   options = chosen.options;
   // the library refuses it too, in its own words; here it names the flags
-  const singular = singularSystems(data.userItems.rows, data.userItems.cols, options, { factors: '--factors', lambda: '--lambda', solver: '--solver' });
+  const singular = singularSystems(data.userItems.rows, data.userItems.cols, options, {
+    factors: '--factors',
+    lambda: '--lambda',
+    solver: '--solver',
+  });
   if (singular !== null) throw new AlsError('usage', singular);
 
-  const trainBar = startProgress(out.interactive, 'Training |{bar}| iteration {iteration}/{iterations} | ETA {eta_formatted}{loss}', 1, {
-    iteration: 0,
-    iterations: options.iterations,
-    loss: '',
-  });
+  const trainBar = startProgress(
+    out.interactive,
+    'Training |{bar}| iteration {iteration}/{iterations} | ETA {eta_formatted}{loss}',
+    1,
+    {
+      iteration: 0,
+      iterations: options.iterations,
+      loss: '',
+    },
+  );
   let lastLoss = '';
   const model = await train(data, options, {
     onProgress: (done, total, iteration) => trainBar.update(done / total, { iteration, loss: lastLoss }),
@@ -73,7 +103,12 @@ async function runTrain(file: string, cli: TrainCommandOptions): Promise<void> {
 
   const saveStarted = performance.now();
   // what timings.json records; the save itself is timed for the summary only
-  const saved = await saveModel(model, cli.model, { read: data.stats.seconds, train: model.seconds }, { onLockWait: lockWaitNotice(out, cli.model) });
+  const saved = await saveModel(
+    model,
+    cli.model,
+    { read: data.stats.seconds, train: model.seconds },
+    { onLockWait: lockWaitNotice(out, cli.model) },
+  );
   const timings = { read: data.stats.seconds, train: model.seconds, save: (performance.now() - saveStarted) / 1000 };
   printSummary(out, cli, data, model, timings, saved.bytes, chosen.said);
 }
@@ -88,11 +123,23 @@ const SPARK_STAGES: Record<string, string> = {
 };
 
 /** `als train --engine spark`: the job reads and trains on Spark; the model is saved here. */
-async function runSparkTrain(out: Output, file: string, cli: TrainCommandOptions, options: TrainOptions, sparkOptions: SparkOptions): Promise<void> {
-  const bar = startProgress(out.interactive, 'Spark    | {stage} | {seconds} s', 1, { stage: SPARK_STAGES.start, seconds: '0' });
+async function runSparkTrain(
+  out: Output,
+  file: string,
+  cli: TrainCommandOptions,
+  options: TrainOptions,
+  sparkOptions: SparkOptions,
+): Promise<void> {
+  const bar = startProgress(out.interactive, 'Spark    | {stage} | {seconds} s', 1, {
+    stage: SPARK_STAGES.start,
+    seconds: '0',
+  });
   const started = performance.now();
   let stage = SPARK_STAGES.start;
-  const ticker = setInterval(() => bar.update(0, { stage, seconds: ((performance.now() - started) / 1000).toFixed(0) }), 1000);
+  const ticker = setInterval(
+    () => bar.update(0, { stage, seconds: ((performance.now() - started) / 1000).toFixed(0) }),
+    1000,
+  );
   let result: EngineResult;
   try {
     result = await trainWithSpark({ file, format: cli.format, strict: cli.strict }, options, sparkOptions, {
@@ -110,10 +157,17 @@ async function runSparkTrain(out: Output, file: string, cli: TrainCommandOptions
   const { model, stats } = result;
   if (stats.skipped > 0) {
     const examples = stats.skippedExamples.map((s) => `line ${s.line}: ${s.reason}`).join('; ');
-    out.warn(`${stats.file}: skipped ${plural(stats.skipped, 'malformed row')} (${examples}${stats.skipped > stats.skippedExamples.length ? '; …' : ''}); --strict makes them an error`);
+    out.warn(
+      `${stats.file}: skipped ${plural(stats.skipped, 'malformed row')} (${examples}${stats.skipped > stats.skippedExamples.length ? '; …' : ''}); --strict makes them an error`,
+    );
   }
   const saveStarted = performance.now();
-  const saved = await saveModel(model, cli.model, { read: result.seconds.read, train: result.seconds.train }, { onLockWait: lockWaitNotice(out, cli.model) });
+  const saved = await saveModel(
+    model,
+    cli.model,
+    { read: result.seconds.read, train: result.seconds.train },
+    { onLockWait: lockWaitNotice(out, cli.model) },
+  );
   const save = (performance.now() - saveStarted) / 1000;
   const interactions = model.userItems.indptr[model.users];
   const by = model.trainedBy as unknown as { master: string; sparkVersion: string; settings: { regParam: number } };
@@ -139,7 +193,9 @@ async function runSparkTrain(out: Output, file: string, cli: TrainCommandOptions
     `${label('Read')}${stats.file}: ${plural(stats.rows, 'row')}${stats.header ? ' (line 1 taken as a header)' : ''}, ${formatCount(stats.skipped)} skipped, ` +
       `${formatCount(stats.zeroCounts)} with count 0, ${plural(stats.duplicates, 'duplicate')} summed ${c.dim('(by Spark)')}`,
   );
-  out.line(`${label('Matrix')}${plural(model.users, 'user')} × ${plural(model.items, 'item')}, ${plural(interactions, 'interaction')}`);
+  out.line(
+    `${label('Matrix')}${plural(model.users, 'user')} × ${plural(model.items, 'item')}, ${plural(interactions, 'interaction')}`,
+  );
   out.line(
     `${label('Trained')}Spark ${by.sparkVersion} on ${by.master}, ${plural(o.factors, 'factor')}, ${plural(o.iterations, 'iteration')}, ${o.weighting} α=${o.alpha} ` +
       `λ=${o.regularization} (Spark regParam ${Number(by.settings.regParam.toPrecision(4))}) ${c.dim(`(${formatSeconds(result.seconds.total)} with Spark's start-up)`)}`,
@@ -148,19 +204,28 @@ async function runSparkTrain(out: Output, file: string, cli: TrainCommandOptions
 }
 
 /** Reads the interactions file with a progress bar and warns about skipped rows. */
-export async function readInput(out: Output, file: string, cli: Pick<TrainCliOptions, 'format' | 'strict'>): Promise<Interactions> {
+export async function readInput(
+  out: Output,
+  file: string,
+  cli: Pick<TrainCliOptions, 'format' | 'strict'>,
+): Promise<Interactions> {
   let readBar: Progress | null = null;
   const readStarted = performance.now();
   const data = await readInteractions(file, {
     format: cli.format,
     strict: cli.strict,
     onProgress: ({ bytesRead, totalBytes, rows }) => {
-      readBar ??= startProgress(out.interactive, 'Reading  |{bar}| {percentage}% | {mb} / {totalMb} MB | {rows} rows | {speed} MB/s', totalBytes, {
-        totalMb: (totalBytes / 1e6).toFixed(1),
-        mb: '0.0',
-        rows: '0',
-        speed: '-',
-      });
+      readBar ??= startProgress(
+        out.interactive,
+        'Reading  |{bar}| {percentage}% | {mb} / {totalMb} MB | {rows} rows | {speed} MB/s',
+        totalBytes,
+        {
+          totalMb: (totalBytes / 1e6).toFixed(1),
+          mb: '0.0',
+          rows: '0',
+          speed: '-',
+        },
+      );
       const seconds = (performance.now() - readStarted) / 1000;
       readBar.update(bytesRead, {
         mb: (bytesRead / 1e6).toFixed(1),
@@ -177,7 +242,9 @@ function reportSkipped(out: Output, data: Interactions): void {
   const { skipped, skippedExamples, file } = data.stats;
   if (skipped === 0) return;
   const examples = skippedExamples.map((s) => `line ${s.line}: ${s.reason}`).join('; ');
-  out.warn(`${file}: skipped ${plural(skipped, 'malformed row')} (${examples}${skipped > skippedExamples.length ? '; …' : ''}); --strict makes them an error`);
+  out.warn(
+    `${file}: skipped ${plural(skipped, 'malformed row')} (${examples}${skipped > skippedExamples.length ? '; …' : ''}); --strict makes them an error`,
+  );
 }
 
 /** The one line printed when another als process is writing the model and this one waits for it. */
@@ -232,7 +299,10 @@ function printSummary(
   if (model.losses) {
     // five iterations a line, so that long runs stay readable
     const cells = model.losses.map((l, i) => `${String(i + 1).padStart(3)}: ${l.toPrecision(6)}`);
-    for (let k = 0; k < cells.length; k += 5) out.line(`${label(k === 0 ? 'Loss' : '')}${cells.slice(k, k + 5).join('  ')}`);
+    for (let k = 0; k < cells.length; k += 5)
+      out.line(`${label(k === 0 ? 'Loss' : '')}${cells.slice(k, k + 5).join('  ')}`);
   }
-  out.line(`${label('Saved')}${shown(cli.model)} ${c.dim(`(${formatBytes(savedBytes)}, ${formatSeconds(timings.save)})`)}`);
+  out.line(
+    `${label('Saved')}${shown(cli.model)} ${c.dim(`(${formatBytes(savedBytes)}, ${formatSeconds(timings.save)})`)}`,
+  );
 }

@@ -1,5 +1,16 @@
 import { Option, type Command } from 'commander';
-import { DEFAULT_ALPHA, MAX_LAMBDA_ALPHA0, MAX_LAMBDA_EXPONENT, SOLVERS, WEIGHTINGS, defaultTrainOptions, resolveTrainOptions, type Solver, type TrainOptions, type Weighting } from '../als/options.js';
+import {
+  DEFAULT_ALPHA,
+  MAX_LAMBDA_ALPHA0,
+  MAX_LAMBDA_EXPONENT,
+  SOLVERS,
+  WEIGHTINGS,
+  defaultTrainOptions,
+  resolveTrainOptions,
+  type Solver,
+  type TrainOptions,
+  type Weighting,
+} from '../als/options.js';
 import { parseTrainConfig } from '../als/config.js';
 import { defaultsFor, profileData, ruleOptions } from '../als/dataDefaults.js';
 import type { AppliedDefaults } from '../model/model.js';
@@ -37,20 +48,31 @@ export interface TrainCliOptions {
 export function addTrainOptions(command: Command, seedHelp?: string, withConfig = true): Command {
   const defaults = defaultTrainOptions();
   // what the defaults rule sets, in the help of those options (commands without the rule: the plain defaults)
-  const ruled = (plain: string, rule: string) => (withConfig ? `default by the data's rule, docs/choosing-settings.md: ${rule}` : `default: ${plain}`);
+  const ruled = (plain: string, rule: string) =>
+    withConfig ? `default by the data's rule, docs/choosing-settings.md: ${rule}` : `default: ${plain}`;
   if (withConfig) {
-    command.option('--config <file>', 'read settings from a JSON file, as written by `als tune --write-config`; options given here win');
+    command.option(
+      '--config <file>',
+      'read settings from a JSON file, as written by `als tune --write-config`; options given here win',
+    );
   }
   return command
     .addOption(
-      new Option('-f, --format <format>', 'lastfm: user, mbid, artist name, plays (tab-separated); triples: user, item, count (tab-separated); csv: comma-separated, quoted fields, optional header')
+      new Option(
+        '-f, --format <format>',
+        'lastfm: user, mbid, artist name, plays (tab-separated); triples: user, item, count (tab-separated); csv: comma-separated, quoted fields, optional header',
+      )
         .choices(INPUT_FORMATS)
         .default('lastfm'),
     )
     .option('--strict', 'stop at the first malformed row instead of skipping it')
     .option('--factors <n>', `latent factors per user and item (default: ${defaults.factors})`, wholeNumber)
     .option('--iterations <n>', `ALS iterations (default: ${defaults.iterations})`, wholeNumber)
-    .option('--lambda <x>', `regularization λ, alias --regularization (${ruled(String(defaults.regularization), `0.3 with --lambda-exponent 1; 10·0.03^ν when only --lambda-exponent ν is given; ${defaults.regularization} when only --lambda-alpha0 is given`)})`, decimal)
+    .option(
+      '--lambda <x>',
+      `regularization λ, alias --regularization (${ruled(String(defaults.regularization), `0.3 with --lambda-exponent 1; 10·0.03^ν when only --lambda-exponent ν is given; ${defaults.regularization} when only --lambda-alpha0 is given`)})`,
+      decimal,
+    )
     .addOption(new Option('--regularization <x>').argParser(decimal).hideHelp())
     .option(
       '--lambda-exponent <ν>',
@@ -58,17 +80,37 @@ export function addTrainOptions(command: Command, seedHelp?: string, withConfig 
         `0 = the same λ for every row, 1 with --lambda-alpha0 0 = Spark's λ·n; 0 to ${MAX_LAMBDA_EXPONENT} (${ruled(String(defaults.regularizationExponent), `1; ${defaults.regularizationExponent} when only --lambda or --lambda-alpha0 is given`)})`,
       decimal,
     )
-    .option('--lambda-alpha0 <α₀>', `α₀ of --lambda-exponent, 0 to ${MAX_LAMBDA_ALPHA0} (default: ${defaults.regularizationAlpha0})`, decimal)
+    .option(
+      '--lambda-alpha0 <α₀>',
+      `α₀ of --lambda-exponent, 0 to ${MAX_LAMBDA_ALPHA0} (default: ${defaults.regularizationAlpha0})`,
+      decimal,
+    )
     .option(
       '--alpha <x>',
-      `confidence scale α in c = 1 + α·w(plays) (${withConfig ? 'without --weighting: 2 for counts, 5 for 0/1 data, by the data\'s rule; with it: ' : 'default: '}${Object.entries(DEFAULT_ALPHA).map(([w, a]) => `${a} for ${w}`).join(', ')})`,
+      `confidence scale α in c = 1 + α·w(plays) (${withConfig ? "without --weighting: 2 for counts, 5 for 0/1 data, by the data's rule; with it: " : 'default: '}${Object.entries(
+        DEFAULT_ALPHA,
+      )
+        .map(([w, a]) => `${a} for ${w}`)
+        .join(', ')})`,
       decimal,
     )
     .addOption(
-      new Option('--weighting <w>', `w(plays): linear = plays (the paper's), log = ln(1 + plays), bm25 = BM25-scaled plays (default: ${defaults.weighting})`).choices(WEIGHTINGS),
+      new Option(
+        '--weighting <w>',
+        `w(plays): linear = plays (the paper's), log = ln(1 + plays), bm25 = BM25-scaled plays (default: ${defaults.weighting})`,
+      ).choices(WEIGHTINGS),
     )
-    .addOption(new Option('--solver <s>', `cg = conjugate gradient (fast), naive = exact solve per row (default: ${defaults.solver})`).choices(SOLVERS))
-    .option('--cg-steps <n>', `conjugate-gradient steps per row and half-step (default: ${defaults.cgSteps})`, wholeNumber)
+    .addOption(
+      new Option(
+        '--solver <s>',
+        `cg = conjugate gradient (fast), naive = exact solve per row (default: ${defaults.solver})`,
+      ).choices(SOLVERS),
+    )
+    .option(
+      '--cg-steps <n>',
+      `conjugate-gradient steps per row and half-step (default: ${defaults.cgSteps})`,
+      wholeNumber,
+    )
     .option('--seed <n>', seedHelp ?? `seed of the random initial factors (default: ${defaults.seed})`, wholeNumber)
     .option('--threads <n>', `worker threads (default: the number of CPUs, ${defaults.threads})`, wholeNumber);
 }
@@ -101,13 +143,17 @@ export function trainOptionsForData(
 /** The training options given on the command line, undefined where not given. */
 export function givenTrainOptions(cli: TrainCliOptions): Partial<TrainOptions> {
   if (cli.lambda !== undefined && cli.regularization !== undefined) {
-    throw new AlsError('usage', `--lambda ${cli.lambda} and --regularization ${cli.regularization} name one setting: give one of them`);
+    throw new AlsError(
+      'usage',
+      `--lambda ${cli.lambda} and --regularization ${cli.regularization} name one setting: give one of them`,
+    );
   }
   for (const [flag, value, max] of [
     ['--lambda-exponent', cli.lambdaExponent, MAX_LAMBDA_EXPONENT],
     ['--lambda-alpha0', cli.lambdaAlpha0, MAX_LAMBDA_ALPHA0],
   ] as const) {
-    if (value !== undefined && !(value >= 0 && value <= max)) throw new AlsError('usage', `${flag} must be a number from 0 to ${max}, not ${value}`);
+    if (value !== undefined && !(value >= 0 && value <= max))
+      throw new AlsError('usage', `${flag} must be a number from 0 to ${max}, not ${value}`);
   }
   const given: Partial<TrainOptions> = {
     factors: cli.factors,
@@ -134,15 +180,20 @@ function readConfig(file: string): Partial<TrainOptions> {
     // a regular file of bounded size: a FIFO cannot hang the command, /dev/zero cannot fill memory
     text = readSmallFile(file, MAX_CONFIG_BYTES, { followLink: true }).toString('utf8');
   } catch (error) {
-    if (error instanceof NotRegularFile) throw new AlsError('input', `${file}: ${error.message}; a settings file is a small JSON file`);
+    if (error instanceof NotRegularFile)
+      throw new AlsError('input', `${file}: ${error.message}; a settings file is a small JSON file`);
     const words = { ENOENT: 'no such file' };
-    throw new AlsError('input', `${file}: cannot read the settings file (${describeErrno(error, words)})`, { cause: error });
+    throw new AlsError('input', `${file}: cannot read the settings file (${describeErrno(error, words)})`, {
+      cause: error,
+    });
   }
   return parseTrainConfig(text, file);
 }
 
 /** "λ=10", or with frequency-scaled λ "λ=10·(n + 0.1·others)^1" (n: the row's observed entries) */
-export function describeLambda(o: Pick<TrainOptions, 'regularization' | 'regularizationExponent' | 'regularizationAlpha0'>): string {
+export function describeLambda(
+  o: Pick<TrainOptions, 'regularization' | 'regularizationExponent' | 'regularizationAlpha0'>,
+): string {
   if (o.regularizationExponent === 0) return `λ=${o.regularization}`;
   const base = o.regularizationAlpha0 === 0 ? 'n' : `(n + ${o.regularizationAlpha0}·others)`;
   return `λ=${o.regularization}·${base}${o.regularizationExponent === 1 ? '' : `^${o.regularizationExponent}`}`;

@@ -35,14 +35,20 @@ interface TuneCliOptions extends TrainCliOptions {
   debug?: boolean;
 }
 
-const METRIC_LABELS: Record<TuneMetric, string> = { precision: 'precision', recall: 'recall', map: 'MAP', ndcg: 'NDCG', auc: 'AUC' };
+const METRIC_LABELS: Record<TuneMetric, string> = {
+  precision: 'precision',
+  recall: 'recall',
+  map: 'MAP',
+  ndcg: 'NDCG',
+  auc: 'AUC',
+};
 
 export function registerTune(program: Command): void {
   const command = program
     .command('tune')
     .summary('search the training settings that recommend best')
     .description(
-      'Split every user\'s items into train and test (as `als evaluate` does), split train again into fit and ' +
+      "Split every user's items into train and test (as `als evaluate` does), split train again into fit and " +
         'validation, and try settings of weighting, α, λ, factors and iterations: each trial trains on fit and is ' +
         'scored on validation. The first trial is the defaults; half the rest are drawn at random, the others near ' +
         'the best so far. At the end the best settings and the defaults are trained on all of train and scored on ' +
@@ -51,15 +57,30 @@ export function registerTune(program: Command): void {
     .argument('<file>', 'interactions file (.gz is read transparently)')
     .option('--trials <n>', 'settings to try at most, the defaults first', wholeNumber, DEFAULT_TRIALS)
     .addOption(
-      new Option('--time-budget <time>', 'start no trial expected to end after this much searching: 90s, 10m, 1h or seconds')
+      new Option(
+        '--time-budget <time>',
+        'start no trial expected to end after this much searching: 90s, 10m, 1h or seconds',
+      )
         .argParser(duration)
         .default(DEFAULT_TIME_BUDGET_SECONDS, formatBudget(DEFAULT_TIME_BUDGET_SECONDS).replace(' min', 'm')),
     )
     .addOption(new Option('--metric <m>', 'what to maximise, at k').choices(TUNE_METRICS).default(DEFAULT_TUNE_METRIC))
     .option('-k, --k <n>', 'length of each recommendation list scored', wholeNumber, DEFAULT_EVAL_K)
-    .option('--test-fraction <x>', 'share of each user\'s items held out for test, and again for validation, 0 < x < 1', decimal, DEFAULT_TEST_FRACTION)
-    .option('--write-config <file>', 'write the best settings as JSON, for `als train --config <file>` (- for standard output)');
-  addTrainOptions(command, `seed of the splits, the search and the initial factors (default: ${DEFAULT_SPLIT_SEED})`, false)
+    .option(
+      '--test-fraction <x>',
+      "share of each user's items held out for test, and again for validation, 0 < x < 1",
+      decimal,
+      DEFAULT_TEST_FRACTION,
+    )
+    .option(
+      '--write-config <file>',
+      'write the best settings as JSON, for `als train --config <file>` (- for standard output)',
+    );
+  addTrainOptions(
+    command,
+    `seed of the splits, the search and the initial factors (default: ${DEFAULT_SPLIT_SEED})`,
+    false,
+  )
     .option('--json', 'print the trials and the result as JSON')
     .option('-q, --quiet', 'no progress bars, no colour, no table of trials')
     .addOption(new Option('--debug', 'show the stack trace of an error'))
@@ -74,14 +95,17 @@ export function registerTune(program: Command): void {
 /** "90s", "10m", "1.5h", "600" (seconds) → seconds. */
 export function duration(text: string): number {
   const match = /^\s*(\d+(?:\.\d+)?)\s*(s|m|h)?\s*$/i.exec(text);
-  const seconds = match ? Number(match[1]) * { s: 1, m: 60, h: 3600 }[(match[2] ?? 's').toLowerCase() as 's' | 'm' | 'h'] : NaN;
+  const seconds = match
+    ? Number(match[1]) * { s: 1, m: 60, h: 3600 }[(match[2] ?? 's').toLowerCase() as 's' | 'm' | 'h']
+    : NaN;
   if (!(seconds > 0)) throw new AlsError('usage', `--time-budget: expected a time like 90s, 10m or 1h, not "${text}"`);
   return seconds;
 }
 
 async function runTune(file: string, cli: TuneCliOptions): Promise<void> {
   const out = makeOutput(cli);
-  if (!(cli.testFraction > 0 && cli.testFraction < 1)) throw new AlsError('usage', `--test-fraction must be between 0 and 1 (exclusive), not ${cli.testFraction}`);
+  if (!(cli.testFraction > 0 && cli.testFraction < 1))
+    throw new AlsError('usage', `--test-fraction must be between 0 and 1 (exclusive), not ${cli.testFraction}`);
   if (!(cli.trials >= 1)) throw new AlsError('usage', `--trials must be at least 1, not ${cli.trials}`);
   if (!(cli.k >= 1)) throw new AlsError('usage', `-k must be at least 1, not ${cli.k}`);
   const seed = cli.seed ?? DEFAULT_SPLIT_SEED;
@@ -111,11 +135,23 @@ async function runTune(file: string, cli: TuneCliOptions): Promise<void> {
   };
   const result = await tune(
     data.userItems,
-    { trials: cli.trials, timeBudgetSeconds: cli.timeBudget, k: cli.k, metric: cli.metric, testFraction: cli.testFraction, seed, fixed },
+    {
+      trials: cli.trials,
+      timeBudgetSeconds: cli.timeBudget,
+      k: cli.k,
+      metric: cli.metric,
+      testFraction: cli.testFraction,
+      seed,
+      fixed,
+    },
     {
       onTrialStart: (number) => {
         if (table && number === 1) printHeader();
-        bar = startProgress(out.interactive && !cli.json, `Trial ${number}/${cli.trials} |{bar}| {percentage}% | ETA {eta_formatted}`, 1);
+        bar = startProgress(
+          out.interactive && !cli.json,
+          `Trial ${number}/${cli.trials} |{bar}| {percentage}% | ETA {eta_formatted}`,
+          1,
+        );
       },
       onProgress: (done, total) => bar?.update(done / total),
       onTrial: (trial, best) => {
@@ -123,7 +159,11 @@ async function runTune(file: string, cli: TuneCliOptions): Promise<void> {
         if (table) out.line(columns.row(out, trial, trial === best));
       },
       onCheck: () => {
-        bar = startProgress(out.interactive && !cli.json, 'Checking the best on test |{bar}| {percentage}% | ETA {eta_formatted}', 1);
+        bar = startProgress(
+          out.interactive && !cli.json,
+          'Checking the best on test |{bar}| {percentage}% | ETA {eta_formatted}',
+          1,
+        );
       },
     },
   ).finally(stopBar);
@@ -140,7 +180,12 @@ async function runTune(file: string, cli: TuneCliOptions): Promise<void> {
       stoppedBy: result.stoppedBy,
       searchSeconds: result.searchSeconds,
       sizes: result.sizes,
-      trials: result.trials.map((t) => ({ number: t.number, options: searched(t.options), metrics: t.metrics, seconds: t.seconds })),
+      trials: result.trials.map((t) => ({
+        number: t.number,
+        options: searched(t.options),
+        metrics: t.metrics,
+        seconds: t.seconds,
+      })),
       failed: result.failed.map((f) => ({ number: f.number, options: searched(f.options), reason: f.reason })),
       best: { number: result.best.number, options: result.best.options, validation: result.best.metrics },
       popularity: { validation: result.popularity, test: result.test.popularity },
@@ -170,9 +215,19 @@ function searched(options: TrainOptions): Pick<TrainOptions, (typeof TUNED_OPTIO
 function trialColumns(k: number, metric: TuneMetric) {
   const metricNames = [metric, ...(['precision', 'ndcg'] as const).filter((m) => m !== metric)];
   const widths = [5, 9, 7, 7, 7, 10, ...metricNames.map((m) => Math.max(6, `${METRIC_LABELS[m]}@${k}`.length)), 7];
-  const cells = (values: string[]) => values.map((v, i) => (i === 1 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join('  ');
+  const cells = (values: string[]) =>
+    values.map((v, i) => (i === 1 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join('  ');
   return {
-    header: cells(['trial', 'weighting', 'α', 'λ', 'factors', 'iterations', ...metricNames.map((m) => `${METRIC_LABELS[m]}@${k}`), 'seconds']),
+    header: cells([
+      'trial',
+      'weighting',
+      'α',
+      'λ',
+      'factors',
+      'iterations',
+      ...metricNames.map((m) => `${METRIC_LABELS[m]}@${k}`),
+      'seconds',
+    ]),
     row: (out: Output, trial: Trial, best: boolean) => {
       const o = trial.options;
       const text = cells([
@@ -196,13 +251,22 @@ function printResult(out: Output, cli: TuneCliOptions, file: string, result: Tun
   const m = result.metric;
   const { best, trials } = result;
   if (!out.quiet) {
-    const why = result.stoppedBy === 'time' ? `the time budget ran out after ${plural(trials.length, 'trial')}` : `${plural(trials.length, 'trial')}`;
-    out.line(c.dim(`Searched in ${formatSeconds(result.searchSeconds)} (${why}); validation: ${formatCount(result.sizes.validation)} held-out plays of ${formatCount(result.sizes.validationUsers)} users.`));
+    const why =
+      result.stoppedBy === 'time'
+        ? `the time budget ran out after ${plural(trials.length, 'trial')}`
+        : `${plural(trials.length, 'trial')}`;
+    out.line(
+      c.dim(
+        `Searched in ${formatSeconds(result.searchSeconds)} (${why}); validation: ${formatCount(result.sizes.validation)} held-out plays of ${formatCount(result.sizes.validationUsers)} users.`,
+      ),
+    );
     out.line();
   }
   if (result.failed.length > 0) {
     const first = result.failed[0];
-    out.warn(`${plural(result.failed.length, 'trial')} could not train on these data and ${result.failed.length === 1 ? 'was' : 'were'} left out (trial ${first.number}: ${first.reason})`);
+    out.warn(
+      `${plural(result.failed.length, 'trial')} could not train on these data and ${result.failed.length === 1 ? 'was' : 'were'} left out (trial ${first.number}: ${first.reason})`,
+    );
   }
   const defaults = trials[0];
   out.line(
@@ -214,25 +278,42 @@ function printResult(out: Output, cli: TuneCliOptions, file: string, result: Tun
       c.dim(`(defaults ${fixed(result.test.defaults[m])}, popularity ${fixed(result.test.popularity[m])})`),
   );
   if (best.number !== 1 && !(result.test.best[m] > result.test.defaults[m])) {
-    out.warn('the best settings do not beat the defaults on test: the difference on validation may be noise; consider keeping the defaults');
+    out.warn(
+      'the best settings do not beat the defaults on test: the difference on validation may be noise; consider keeping the defaults',
+    );
   }
   out.line(`${c.bold('Train with')}`);
   out.line(`  ${shown(command)}`);
   if (cli.writeConfig) {
     // settings written to a descriptor (standard output, a pipe) cannot be read back by that name
-    const hint = outputDescriptor(cli.writeConfig) === null ? `  ${c.dim(`(als train ${shown(shellQuote(file))} --config ${shown(shellQuote(cli.writeConfig))})`)}` : '';
-    out.line(`${c.bold('Wrote')} ${cli.writeConfig === '-' ? 'the settings to standard output' : shown(cli.writeConfig)}${hint}`);
+    const hint =
+      outputDescriptor(cli.writeConfig) === null
+        ? `  ${c.dim(`(als train ${shown(shellQuote(file))} --config ${shown(shellQuote(cli.writeConfig))})`)}`
+        : '';
+    out.line(
+      `${c.bold('Wrote')} ${cli.writeConfig === '-' ? 'the settings to standard output' : shown(cli.writeConfig)}${hint}`,
+    );
   }
 }
 
 /** The `als train …` line of the best settings, with the options that were held fixed. */
-function trainCommand(file: string, cli: TuneCliOptions, best: TrainOptions, fixedOptions: Partial<TrainOptions>): string {
+function trainCommand(
+  file: string,
+  cli: TuneCliOptions,
+  best: TrainOptions,
+  fixedOptions: Partial<TrainOptions>,
+): string {
   const parts = ['als', 'train', shellQuote(file)];
   if (cli.format !== 'lastfm') parts.push('--format', cli.format);
   parts.push('--weighting', best.weighting, '--alpha', String(best.alpha), '--lambda', String(best.regularization));
   parts.push('--factors', String(best.factors), '--iterations', String(best.iterations));
   if (best.regularizationExponent !== 0) {
-    parts.push('--lambda-exponent', String(best.regularizationExponent), '--lambda-alpha0', String(best.regularizationAlpha0));
+    parts.push(
+      '--lambda-exponent',
+      String(best.regularizationExponent),
+      '--lambda-alpha0',
+      String(best.regularizationAlpha0),
+    );
   }
   if (fixedOptions.solver !== undefined) parts.push('--solver', best.solver);
   if (fixedOptions.cgSteps !== undefined) parts.push('--cg-steps', String(best.cgSteps));
@@ -243,7 +324,12 @@ function shellQuote(text: string): string {
   return /^[\w./@%+=:,-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
-async function writeConfig(path: string, result: TuneResult, file: string, fixedOptions: Partial<TrainOptions>): Promise<void> {
+async function writeConfig(
+  path: string,
+  result: TuneResult,
+  file: string,
+  fixedOptions: Partial<TrainOptions>,
+): Promise<void> {
   const best = result.best;
   const about =
     `als tune ${file}: trial ${best.number} of ${result.trials.length}, ${METRIC_LABELS[result.metric]}@${result.k} ` +

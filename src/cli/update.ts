@@ -24,10 +24,17 @@ export function registerUpdate(program: Command): void {
         'them takes a full `als train`. The model is replaced atomically, or left as it was.',
     )
     .argument('<file>', 'interactions file (.gz is read transparently)')
-    .addOption(new Option('-f, --format <format>', 'input format (default: the one the model was trained on)').choices(INPUT_FORMATS))
+    .addOption(
+      new Option('-f, --format <format>', 'input format (default: the one the model was trained on)').choices(
+        INPUT_FORMATS,
+      ),
+    )
     .option('--strict', 'stop at the first malformed row instead of skipping it')
     .option('--json', 'print the summary as JSON')
-    .addHelpText('after', '\nExamples:\n  als update new-plays.tsv\n  als update march.csv --format csv --model ./als-model');
+    .addHelpText(
+      'after',
+      '\nExamples:\n  als update new-plays.tsv\n  als update march.csv --format csv --model ./als-model',
+    );
   addCommonOptions(command).action(runUpdate);
 }
 
@@ -45,7 +52,11 @@ async function runUpdate(file: string, cli: UpdateCliOptions): Promise<void> {
       return readInput(out, file, { format, strict: cli.strict }).catch((error) => {
         // a file of another format has no usable row: say which format was assumed
         if (error instanceof AlsError && cli.format === undefined && /no usable row/.test(error.message)) {
-          throw new AlsError('input', `${error.message}; read as ${assumed}, the model's format (--format reads another)`, { cause: error });
+          throw new AlsError(
+            'input',
+            `${error.message}; read as ${assumed}, the model's format (--format reads another)`,
+            { cause: error },
+          );
         }
         throw error;
       });
@@ -91,11 +102,16 @@ async function runUpdate(file: string, cli: UpdateCliOptions): Promise<void> {
     out.line(`Nothing to update: no row is for an artist in the model, so ${shown(cli.model)} was left as it was`);
     return;
   }
-  const added = result.addedUsers.length > 0 ? ` (${result.addedUsers.slice(0, 3).map(shown).join(', ')}${result.addedUsers.length > 3 ? ', …' : ''})` : '';
+  const added =
+    result.addedUsers.length > 0
+      ? ` (${result.addedUsers.slice(0, 3).map(shown).join(', ')}${result.addedUsers.length > 3 ? ', …' : ''})`
+      : '';
   out.line(
     `${label('Updated')}${plural(summary.usersUpdated, 'user')} re-solved, ${plural(summary.usersAdded, 'new user')} added${added} ` +
       c.dim(`(${formatSeconds(solveSeconds)})`),
   );
   const m = result.model;
-  out.line(`${label('Saved')}${shown(cli.model)}: ${plural(m.users, 'user')} × ${plural(m.items, 'item')}, ${plural(m.userItems.indptr[m.users], 'interaction')}`);
+  out.line(
+    `${label('Saved')}${shown(cli.model)}: ${plural(m.users, 'user')} × ${plural(m.items, 'item')}, ${plural(m.userItems.indptr[m.users], 'interaction')}`,
+  );
 }

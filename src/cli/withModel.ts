@@ -6,7 +6,11 @@ import { defaultQueryKernels } from '../kernels/index.js';
  * Runs `use` on the model in `dir` and closes it after: a loaded model keeps the files of parts
  * it has not read open, and main() may run many commands in one process (tests, embedding).
  */
-export async function withModel<T>(dir: string, use: (model: AlsModel) => T | Promise<T>, options: LoadOptions = {}): Promise<T> {
+export async function withModel<T>(
+  dir: string,
+  use: (model: AlsModel) => T | Promise<T>,
+  options: LoadOptions = {},
+): Promise<T> {
   const model = loadModel(dir, options);
   try {
     return await use(model);

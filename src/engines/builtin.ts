@@ -9,6 +9,10 @@ export const builtinEngine: TrainingEngine = {
     const data = await readInteractions(input.file, { format: input.format, strict: input.strict });
     const model = await train(data, options, callbacks);
     const { seconds, ...rest } = model;
-    return { model: rest, stats: data.stats, seconds: { read: data.stats.seconds, train: seconds, total: data.stats.seconds + seconds } };
+    return {
+      model: rest,
+      stats: data.stats,
+      seconds: { read: data.stats.seconds, train: seconds, total: data.stats.seconds + seconds },
+    };
   },
 };

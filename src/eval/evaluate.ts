@@ -1,6 +1,14 @@
 import { resolveTrainOptions, type TrainOptions } from '../als/options.js';
 import { trainFactors, type Factors, type TrainCallbacks } from '../als/train.js';
-import { checkArray, checkCallbacks, checkInteractions, checkKernels, checkOptions, checkWhole, valueForMessage } from '../validate.js';
+import {
+  checkArray,
+  checkCallbacks,
+  checkInteractions,
+  checkKernels,
+  checkOptions,
+  checkWhole,
+  valueForMessage,
+} from '../validate.js';
 import type { Interactions } from '../data/read.js';
 import { AlsError } from '../errors.js';
 import { defaultQueryKernels, type Kernels } from '../kernels/index.js';
@@ -48,7 +56,11 @@ export const DEFAULT_EVAL_K = 10;
  * items each test user did not play in train, and scores the lists against the held-out items;
  * the same for the popularity baseline.
  */
-export async function evaluate(data: Interactions, options: EvaluateOptions = {}, callbacks: EvaluateCallbacks = {}): Promise<Evaluation> {
+export async function evaluate(
+  data: Interactions,
+  options: EvaluateOptions = {},
+  callbacks: EvaluateCallbacks = {},
+): Promise<Evaluation> {
   checkInteractions('data', data);
   options = checkOptions('options', options);
   callbacks = checkCallbacks(callbacks);
@@ -61,10 +73,16 @@ export async function evaluate(data: Interactions, options: EvaluateOptions = {}
     seed: options.seed ?? DEFAULT_SPLIT_SEED,
   });
   const { train, test, testUsers } = split;
-  if (testUsers.length === 0) throw new AlsError('input', 'no user has enough interactions (at least 5) to hold some out');
+  if (testUsers.length === 0)
+    throw new AlsError('input', 'no user has enough interactions (at least 5) to hold some out');
 
   const factors = await trainFactors(train, trainOptions, callbacks);
-  const scored = scoreSplit(split, factors, { k, factors: trainOptions.factors, kernels: options.kernels, onUsers: callbacks.onUsers });
+  const scored = scoreSplit(split, factors, {
+    k,
+    factors: trainOptions.factors,
+    kernels: options.kernels,
+    onUsers: callbacks.onUsers,
+  });
 
   return {
     ...scored,
@@ -140,16 +158,25 @@ export function scoreSplit(
 
 /** A split as splitByUser returns it: train and test of one shape, test users rows of it. */
 function checkSplit(split: Split): void {
-  if (typeof split !== 'object' || split === null) throw new AlsError('usage', `split must be a Split ({ train, test, testUsers }), not ${valueForMessage(split)}`);
+  if (typeof split !== 'object' || split === null)
+    throw new AlsError('usage', `split must be a Split ({ train, test, testUsers }), not ${valueForMessage(split)}`);
   const { train, test } = split;
-  for (const [name, m] of [['split.train', train], ['split.test', test]] as const) {
+  for (const [name, m] of [
+    ['split.train', train],
+    ['split.test', test],
+  ] as const) {
     if (typeof m !== 'object' || m === null || !(m.indptr instanceof Int32Array) || m.indptr.length !== m.rows + 1) {
       throw new AlsError('usage', `${name} must be a CsrMatrix, not ${valueForMessage(m)}`);
     }
   }
   if (train.rows !== test.rows || train.cols !== test.cols) {
-    throw new AlsError('usage', `split.train (${train.rows} × ${train.cols}) and split.test (${test.rows} × ${test.cols}) must have one shape`);
+    throw new AlsError(
+      'usage',
+      `split.train (${train.rows} × ${train.cols}) and split.test (${test.rows} × ${test.cols}) must have one shape`,
+    );
   }
   checkArray('split.testUsers', split.testUsers, Int32Array);
-  for (const u of split.testUsers) if (!(u >= 0 && u < train.rows)) throw new AlsError('usage', `split.testUsers holds ${u}, not a row of 0..${train.rows - 1}`);
+  for (const u of split.testUsers)
+    if (!(u >= 0 && u < train.rows))
+      throw new AlsError('usage', `split.testUsers holds ${u}, not a row of 0..${train.rows - 1}`);
 }

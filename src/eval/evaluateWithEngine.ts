@@ -28,14 +28,22 @@ export async function evaluateWithEngine(
   options = checkOptions('options', options);
   const k = checkWhole('k', options.k ?? DEFAULT_EVAL_K, 1);
   const trainOptions = resolveTrainOptions(checkOptions('trainOptions', options.trainOptions));
-  const splitOptions = { testFraction: options.testFraction ?? DEFAULT_TEST_FRACTION, seed: options.seed ?? DEFAULT_SPLIT_SEED };
+  const splitOptions = {
+    testFraction: options.testFraction ?? DEFAULT_TEST_FRACTION,
+    seed: options.seed ?? DEFAULT_SPLIT_SEED,
+  };
   const split = splitByUser(data.userItems, splitOptions);
-  if (split.testUsers.length === 0) throw new AlsError('input', 'no user has enough interactions (at least 5) to hold some out');
+  if (split.testUsers.length === 0)
+    throw new AlsError('input', 'no user has enough interactions (at least 5) to hold some out');
   const dir = await fs.mkdtemp(join(tmpdir(), 'als-split-'));
   try {
     await writeSplit(data, dir, splitOptions);
     const started = performance.now();
-    const { model } = await engine.train({ file: join(dir, SPLIT_FILES.train), format: 'triples' }, trainOptions, callbacks);
+    const { model } = await engine.train(
+      { file: join(dir, SPLIT_FILES.train), format: 'triples' },
+      trainOptions,
+      callbacks,
+    );
     const trainSeconds = (performance.now() - started) / 1000;
     const f = trainOptions.factors;
     const place = (names: string[], from: string[], factors: Float32Array, rows: number) => {

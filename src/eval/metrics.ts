@@ -24,7 +24,8 @@ export function rankingMetrics(recommended: ArrayLike<number>, test: ReadonlySet
   if (typeof recommended !== 'object' || recommended === null || typeof recommended.length !== 'number') {
     throw new AlsError('usage', `recommended must be an array of item rows, not ${valueForMessage(recommended)}`);
   }
-  if (!(test instanceof Set)) throw new AlsError('usage', `test must be a Set of item rows, not ${valueForMessage(test)}`);
+  if (!(test instanceof Set))
+    throw new AlsError('usage', `test must be a Set of item rows, not ${valueForMessage(test)}`);
   const relevant = Math.min(k, test.size);
   if (relevant === 0) return { hits: 0, precision: NaN, recall: NaN, averagePrecision: NaN, ndcg: NaN };
   let hits = 0;
@@ -39,7 +40,13 @@ export function rankingMetrics(recommended: ArrayLike<number>, test: ReadonlySet
   }
   let idcg = 0;
   for (let i = 0; i < relevant; i++) idcg += 1 / Math.log2(i + 2);
-  return { hits, precision: hits / k, recall: hits / relevant, averagePrecision: precisionSum / relevant, ndcg: dcg / idcg };
+  return {
+    hits,
+    precision: hits / k,
+    recall: hits / relevant,
+    averagePrecision: precisionSum / relevant,
+    ndcg: dcg / idcg,
+  };
 }
 
 /**
@@ -161,9 +168,11 @@ export const SUMMARIZED_METRICS = ['precision', 'recall', 'map', 'ndcg', 'auc', 
  * @throws {AlsError} 'usage' for an empty list or runs of different k
  */
 export function summarizeMetrics(runs: Metrics[]): { mean: Metrics; std: Metrics; min: Metrics; max: Metrics } {
-  if (!Array.isArray(runs) || runs.length === 0) throw new AlsError('usage', 'runs must be a non-empty array of Metrics');
+  if (!Array.isArray(runs) || runs.length === 0)
+    throw new AlsError('usage', 'runs must be a non-empty array of Metrics');
   const k = runs[0].k;
-  if (runs.some((run) => run.k !== k)) throw new AlsError('usage', `runs must all have the same k, not ${runs.map((run) => run.k).join(', ')}`);
+  if (runs.some((run) => run.k !== k))
+    throw new AlsError('usage', `runs must all have the same k, not ${runs.map((run) => run.k).join(', ')}`);
   const n = runs.length;
   const users = runs.reduce((sum, run) => sum + run.users, 0) / n;
   const mean: Metrics = { k, users, precision: 0, recall: 0, map: 0, ndcg: 0, auc: 0, coverage: 0 };
@@ -174,7 +183,12 @@ export function summarizeMetrics(runs: Metrics[]): { mean: Metrics; std: Metrics
     const values = runs.map((run) => run[field]);
     const average = values.reduce((a, b) => a + b, 0) / n;
     mean[field] = average;
-    std[field] = n === 1 ? (Number.isNaN(average) ? NaN : 0) : Math.sqrt(values.reduce((a, v) => a + (v - average) ** 2, 0) / (n - 1));
+    std[field] =
+      n === 1
+        ? Number.isNaN(average)
+          ? NaN
+          : 0
+        : Math.sqrt(values.reduce((a, v) => a + (v - average) ** 2, 0) / (n - 1));
     min[field] = values.some(Number.isNaN) ? NaN : Math.min(...values);
     max[field] = values.some(Number.isNaN) ? NaN : Math.max(...values);
   }

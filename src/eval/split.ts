@@ -27,7 +27,10 @@ export const MIN_TEST_INTERACTIONS = 5;
 
 export function checkTestFraction(testFraction: number): void {
   if (!(typeof testFraction === 'number' && Number.isFinite(testFraction) && testFraction > 0 && testFraction < 1)) {
-    throw new AlsError('usage', `test fraction must be between 0 and 1 (exclusive), not ${valueForMessage(testFraction)}`);
+    throw new AlsError(
+      'usage',
+      `test fraction must be between 0 and 1 (exclusive), not ${valueForMessage(testFraction)}`,
+    );
   }
 }
 

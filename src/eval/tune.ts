@@ -30,7 +30,11 @@ export const DEFAULT_TUNE_METRIC: TuneMetric = 'ndcg';
  * to hundreds of thousands on Last.fm), so its useful α is far smaller than the paper's 40;
  * log and bm25 compress the counts first.
  */
-export const ALPHA_RANGE: Record<Weighting, [number, number]> = { linear: [0.001, 100], log: [0.1, 100], bm25: [0.01, 100] };
+export const ALPHA_RANGE: Record<Weighting, [number, number]> = {
+  linear: [0.001, 100],
+  log: [0.1, 100],
+  bm25: [0.01, 100],
+};
 export const LAMBDA_RANGE: [number, number] = [0.01, 100];
 export const FACTOR_CHOICES = [16, 32, 64, 128] as const;
 export const ITERATION_CHOICES = [5, 10, 15, 20] as const;
@@ -108,7 +112,11 @@ export interface TuneCallbacks {
  * space, the second half perturb the best so far. Finally the best and the defaults are trained
  * on the whole train part and scored on test.
  */
-export async function tune(plays: CsrMatrix, options: TuneOptions = {}, callbacks: TuneCallbacks = {}): Promise<TuneResult> {
+export async function tune(
+  plays: CsrMatrix,
+  options: TuneOptions = {},
+  callbacks: TuneCallbacks = {},
+): Promise<TuneResult> {
   checkCsr('plays', plays);
   options = checkOptions('options', options);
   callbacks = checkCallbacks(callbacks);
@@ -121,24 +129,40 @@ export async function tune(plays: CsrMatrix, options: TuneOptions = {}, callback
   const testFraction = options.testFraction ?? DEFAULT_TEST_FRACTION;
   // trials are "at most": the time budget ends a search; far more than a budget allows is a typo
   checkWhole('trials', trials, 1, MAX_TRIALS);
-  if (typeof budget !== 'number' || !(budget > 0)) throw new AlsError('usage', `the time budget must be more than 0 seconds, not ${valueForMessage(budget)}`);
+  if (typeof budget !== 'number' || !(budget > 0))
+    throw new AlsError('usage', `the time budget must be more than 0 seconds, not ${valueForMessage(budget)}`);
   checkWhole('k', k, 1);
   checkWhole('seed', seed, 0, 2 ** 32 - 2);
-  if (!TUNE_METRICS.includes(metric)) throw new AlsError('usage', `unknown metric ${valueForMessage(metric)} (expected one of: ${TUNE_METRICS.join(', ')})`);
+  if (!TUNE_METRICS.includes(metric))
+    throw new AlsError(
+      'usage',
+      `unknown metric ${valueForMessage(metric)} (expected one of: ${TUNE_METRICS.join(', ')})`,
+    );
   const fixed = checkOptions('fixed', options.fixed);
   // a fixed ν without a fixed λ: the defaults trial takes the λ of that scale, not 10·n (issue 12)
-  const scaled = fixed.regularizationExponent !== undefined && fixed.regularization === undefined && typeof fixed.regularizationExponent === 'number';
-  const defaults = resolveTrainOptions(scaled ? { ...fixed, regularization: lambdaForExponent(fixed.regularizationExponent as number) } : fixed);
+  const scaled =
+    fixed.regularizationExponent !== undefined &&
+    fixed.regularization === undefined &&
+    typeof fixed.regularizationExponent === 'number';
+  const defaults = resolveTrainOptions(
+    scaled ? { ...fixed, regularization: lambdaForExponent(fixed.regularizationExponent as number) } : fixed,
+  );
 
   const outer = splitByUser(plays, { testFraction, seed });
   // a different seed, so that validation is not the same users' "first" items again
   const inner = splitByUser(outer.train, { testFraction, seed: seed + 1 });
-  if (inner.testUsers.length === 0) throw new AlsError('input', 'no user has enough interactions (at least 5) to hold some out');
+  if (inner.testUsers.length === 0)
+    throw new AlsError('input', 'no user has enough interactions (at least 5) to hold some out');
 
   const score = async (split: Split, trainOptions: TrainOptions, popularity: boolean) => {
     const started = performance.now();
     const factors = await trainFactors(split.train, trainOptions, { onProgress: callbacks.onProgress });
-    const scored = scoreSplit(split, factors, { k, factors: trainOptions.factors, kernels: options.kernels, popularity });
+    const scored = scoreSplit(split, factors, {
+      k,
+      factors: trainOptions.factors,
+      kernels: options.kernels,
+      popularity,
+    });
     return { ...scored, trainSeconds: factors.seconds, seconds: (performance.now() - started) / 1000 };
   };
 
@@ -152,7 +176,9 @@ export async function tune(plays: CsrMatrix, options: TuneOptions = {}, callback
   const searchStarted = performance.now();
   for (let number = 1; number <= trials; number++) {
     const trialOptions =
-      number === 1 ? defaults : sampler.next(number <= 1 + Math.ceil((trials - 1) / 2) ? null : (best as Trial).options);
+      number === 1
+        ? defaults
+        : sampler.next(number <= 1 + Math.ceil((trials - 1) / 2) ? null : (best as Trial).options);
     const elapsed = (performance.now() - searchStarted) / 1000;
     // the defaults always run; later trials only if they are expected to end within the budget
     if (number > 1 && elapsed + secondsPerUnit * workUnits(trialOptions) > budget) {
@@ -170,10 +196,17 @@ export async function tune(plays: CsrMatrix, options: TuneOptions = {}, callback
       continue;
     }
     if (number === 1) popularity = result.popularity;
-    const trial: Trial = { number, options: trialOptions, metrics: result.model, trainSeconds: result.trainSeconds, seconds: result.seconds };
+    const trial: Trial = {
+      number,
+      options: trialOptions,
+      metrics: result.model,
+      trainSeconds: result.trainSeconds,
+      seconds: result.seconds,
+    };
     done.push(trial);
     if (best === null || trial.metrics[metric] > best.metrics[metric]) best = trial;
-    secondsPerUnit = done.reduce((sum, t) => sum + t.seconds, 0) / done.reduce((sum, t) => sum + workUnits(t.options), 0);
+    secondsPerUnit =
+      done.reduce((sum, t) => sum + t.seconds, 0) / done.reduce((sum, t) => sum + workUnits(t.options), 0);
     callbacks.onTrial?.(trial, best);
   }
   const searchSeconds = (performance.now() - searchStarted) / 1000;
@@ -261,7 +294,9 @@ class SettingsSampler {
     return {
       weighting: near.weighting,
       alpha: round2(clamp(near.alpha * Math.exp(0.7 * this.normal()), alphaLow, alphaHigh)),
-      regularization: round2(clamp(near.regularization * Math.exp(0.7 * this.normal()), LAMBDA_RANGE[0], LAMBDA_RANGE[1])),
+      regularization: round2(
+        clamp(near.regularization * Math.exp(0.7 * this.normal()), LAMBDA_RANGE[0], LAMBDA_RANGE[1]),
+      ),
       factors: this.step(FACTOR_CHOICES, near.factors),
       iterations: this.step(ITERATION_CHOICES, near.iterations),
     };

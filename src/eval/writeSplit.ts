@@ -46,7 +46,9 @@ export function formatPlays(value: number): string {
  * back: names as checkTsvNames says, and a count that is not a positive finite number. Returns
  * how many names hold a carriage return.
  */
-export function checkWritableAsTriples(data: Pick<Interactions, 'userItems' | 'userIds' | 'itemNames'>): { carriageReturns: number } {
+export function checkWritableAsTriples(data: Pick<Interactions, 'userItems' | 'userIds' | 'itemNames'>): {
+  carriageReturns: number;
+} {
   checkTriples('data', data);
   const { carriageReturns } = checkTsvNames(data.userIds, data.itemNames, 'the split');
   const refuse = (what: string) => new AlsError('output', `cannot write the split as tab-separated lines: ${what}`);
@@ -54,7 +56,9 @@ export function checkWritableAsTriples(data: Pick<Interactions, 'userItems' | 'u
   for (let u = 0; u < rows; u++) {
     for (let n = indptr[u]; n < indptr[u + 1]; n++) {
       if (!(plays[n] > 0 && Number.isFinite(plays[n]))) {
-        throw refuse(`user ${JSON.stringify(data.userIds[u])}, item ${JSON.stringify(data.itemNames[indices[n]])} has count ${plays[n]}`);
+        throw refuse(
+          `user ${JSON.stringify(data.userIds[u])}, item ${JSON.stringify(data.itemNames[indices[n]])} has count ${plays[n]}`,
+        );
       }
     }
   }
@@ -62,7 +66,12 @@ export function checkWritableAsTriples(data: Pick<Interactions, 'userItems' | 'u
 }
 
 /** Writes the rows of `matrix` as `user \t item \t count` lines, row by row, to an open output. */
-async function writeLines(output: OpenOutput, matrix: CsrMatrix, userIds: string[], itemNames: string[]): Promise<void> {
+async function writeLines(
+  output: OpenOutput,
+  matrix: CsrMatrix,
+  userIds: string[],
+  itemNames: string[],
+): Promise<void> {
   const { rows, indptr, indices, data } = matrix;
   let text = '';
   for (let u = 0; u < rows; u++) {

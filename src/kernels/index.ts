@@ -6,7 +6,14 @@ import { createWasmKernels, createWasmKernelsSync } from './wasm.js';
 
 export type { BlockSelection, HalfStep, Kernels } from './types.js';
 export { jsKernels, choleskySolve } from './js.js';
-export { createWasmKernels, createWasmKernelsSync, kernelBuild, kernelBuildAvailable, type KernelBuild, type WasmKernelOptions } from './wasm.js';
+export {
+  createWasmKernels,
+  createWasmKernelsSync,
+  kernelBuild,
+  kernelBuildAvailable,
+  type KernelBuild,
+  type WasmKernelOptions,
+} from './wasm.js';
 
 export const KERNEL_ENGINES = ['wasm', 'js'] as const;
 /** wasm: WebAssembly SIMD on worker threads (the default); js: the plain TypeScript reference */
@@ -22,7 +29,8 @@ export async function createKernels(engine: KernelEngine = 'wasm', threads = 1):
  */
 export function kernelCopy<T extends Int32Array | Float32Array>(kernels: Kernels, array: T): T {
   checkKernels(kernels, true);
-  if (!(array instanceof Int32Array || array instanceof Float32Array)) throw new AlsError('usage', `array must be an Int32Array or a Float32Array, not ${valueForMessage(array)}`);
+  if (!(array instanceof Int32Array || array instanceof Float32Array))
+    throw new AlsError('usage', `array must be an Int32Array or a Float32Array, not ${valueForMessage(array)}`);
   const copy = (array instanceof Int32Array ? kernels.int32(array.length) : kernels.float32(array.length)) as T;
   copy.set(array);
   return copy;

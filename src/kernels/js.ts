@@ -239,7 +239,15 @@ function scores(Y: Float32Array, rows: number, f: number, x: Float32Array, xOffs
   }
 }
 
-function scoresBlock(Y: Float32Array, rows: number, f: number, Q: Float32Array, qFirst: number, queries: number, out: Float32Array): void {
+function scoresBlock(
+  Y: Float32Array,
+  rows: number,
+  f: number,
+  Q: Float32Array,
+  qFirst: number,
+  queries: number,
+  out: Float32Array,
+): void {
   for (let q = 0; q < queries; q++) scores(Y, rows, f, Q, (qFirst + q) * f, out.subarray(q * rows, (q + 1) * rows));
 }
 
@@ -254,7 +262,8 @@ function selectBlock(selection: BlockSelection): void {
         row[j] = denominator > 0 ? row[j] / denominator : 0;
       }
     }
-    for (let e = excludeStart[q]; e < excludeStart[q + 1]; e++) if (exclude[e] >= 0 && exclude[e] < rows) skip[exclude[e]] = 1;
+    for (let e = excludeStart[q]; e < excludeStart[q + 1]; e++)
+      if (exclude[e] >= 0 && exclude[e] < rows) skip[exclude[e]] = 1;
     let min = Infinity;
     let max = -Infinity;
     for (let j = 0; j < rows; j++) {

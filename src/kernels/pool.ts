@@ -68,19 +68,72 @@ export const ARG = {
 export interface KernelExports {
   gramianBlock(Y: number, f: number, start: number, end: number, out: number, scratch: number): void;
   cgRows(
-    X: number, Y: number, f: number, indptr: number, indices: number, confidence: number, YtY: number, steps: number,
-    start: number, end: number, scratch: number, gatherFrom: number, gatherUpTo: number, rowLambda: number,
+    X: number,
+    Y: number,
+    f: number,
+    indptr: number,
+    indices: number,
+    confidence: number,
+    YtY: number,
+    steps: number,
+    start: number,
+    end: number,
+    scratch: number,
+    gatherFrom: number,
+    gatherUpTo: number,
+    rowLambda: number,
   ): void;
   exactRows(
-    X: number, Y: number, f: number, indptr: number, indices: number, confidence: number, YtY: number, start: number, end: number, scratch: number, rowLambda: number,
+    X: number,
+    Y: number,
+    f: number,
+    indptr: number,
+    indices: number,
+    confidence: number,
+    YtY: number,
+    start: number,
+    end: number,
+    scratch: number,
+    rowLambda: number,
   ): void;
-  dataLoss(X: number, Y: number, f: number, indptr: number, indices: number, confidence: number, YtY: number, start: number, end: number, scratch: number): number;
+  dataLoss(
+    X: number,
+    Y: number,
+    f: number,
+    indptr: number,
+    indices: number,
+    confidence: number,
+    YtY: number,
+    start: number,
+    end: number,
+    scratch: number,
+  ): number;
   scores(Y: number, f: number, x: number, out: number, start: number, end: number): void;
   rowNorms(Y: number, f: number, out: number, start: number, end: number): void;
-  scoresBlock(Y: number, f: number, Q: number, nq: number, out: number, outStride: number, start: number, end: number): void;
+  scoresBlock(
+    Y: number,
+    f: number,
+    Q: number,
+    nq: number,
+    out: number,
+    outStride: number,
+    start: number,
+    end: number,
+  ): void;
   selectRows(
-    scores: number, n: number, k: number, excludeStart: number, exclude: number, norms: number, queryNorms: number,
-    best: number, found: number, range: number, start: number, end: number, skip: number,
+    scores: number,
+    n: number,
+    k: number,
+    excludeStart: number,
+    exclude: number,
+    norms: number,
+    queryNorms: number,
+    best: number,
+    found: number,
+    range: number,
+    start: number,
+    end: number,
+    skip: number,
   ): void;
   topK(scores: number, n: number, k: number, skip: number, out: number): number;
 }
@@ -104,13 +157,51 @@ function runChunk(e: KernelExports, kind: number, a: Float64Array, chunk: number
       e.gramianBlock(a[ARG.Y], f, start, end, a[ARG.out] + chunk * f * f * 8, scratch);
       break;
     case TASK.cg:
-      e.cgRows(a[ARG.X], a[ARG.Y], f, a[ARG.indptr], a[ARG.indices], a[ARG.confidence], a[ARG.YtY], a[ARG.steps], start, end, scratch, a[ARG.gatherFrom], a[ARG.gatherUpTo], a[ARG.rowLambda]);
+      e.cgRows(
+        a[ARG.X],
+        a[ARG.Y],
+        f,
+        a[ARG.indptr],
+        a[ARG.indices],
+        a[ARG.confidence],
+        a[ARG.YtY],
+        a[ARG.steps],
+        start,
+        end,
+        scratch,
+        a[ARG.gatherFrom],
+        a[ARG.gatherUpTo],
+        a[ARG.rowLambda],
+      );
       break;
     case TASK.exact:
-      e.exactRows(a[ARG.X], a[ARG.Y], f, a[ARG.indptr], a[ARG.indices], a[ARG.confidence], a[ARG.YtY], start, end, scratch, a[ARG.rowLambda]);
+      e.exactRows(
+        a[ARG.X],
+        a[ARG.Y],
+        f,
+        a[ARG.indptr],
+        a[ARG.indices],
+        a[ARG.confidence],
+        a[ARG.YtY],
+        start,
+        end,
+        scratch,
+        a[ARG.rowLambda],
+      );
       break;
     case TASK.loss: {
-      const value = e.dataLoss(a[ARG.X], a[ARG.Y], f, a[ARG.indptr], a[ARG.indices], a[ARG.confidence], a[ARG.YtY], start, end, scratch);
+      const value = e.dataLoss(
+        a[ARG.X],
+        a[ARG.Y],
+        f,
+        a[ARG.indptr],
+        a[ARG.indices],
+        a[ARG.confidence],
+        a[ARG.YtY],
+        start,
+        end,
+        scratch,
+      );
       new Float64Array(memoryOf(e), a[ARG.out] + chunk * 8, 1)[0] = value;
       break;
     }
@@ -119,8 +210,19 @@ function runChunk(e: KernelExports, kind: number, a: Float64Array, chunk: number
       break;
     case TASK.select:
       e.selectRows(
-        a[ARG.out], a[ARG.outStride], a[ARG.k], a[ARG.excludeStart], a[ARG.exclude], a[ARG.norms], a[ARG.queryNorms],
-        a[ARG.best], a[ARG.found], a[ARG.range], start, end, scratch,
+        a[ARG.out],
+        a[ARG.outStride],
+        a[ARG.k],
+        a[ARG.excludeStart],
+        a[ARG.exclude],
+        a[ARG.norms],
+        a[ARG.queryNorms],
+        a[ARG.best],
+        a[ARG.found],
+        a[ARG.range],
+        start,
+        end,
+        scratch,
       );
       break;
   }

@@ -105,7 +105,15 @@ export interface Kernels {
    * queries, each row of Y read from memory once for all of them. Every number is the one
    * `scores` gives for that query alone, whatever the thread count.
    */
-  scoresBlock(Y: Float32Array, rows: number, factors: number, Q: Float32Array, qFirst: number, queries: number, out: Float32Array): void;
+  scoresBlock(
+    Y: Float32Array,
+    rows: number,
+    factors: number,
+    Q: Float32Array,
+    qFirst: number,
+    queries: number,
+    out: Float32Array,
+  ): void;
 
   /** topK and the score range of every row of a block of scores (rows split over the threads) */
   selectBlock(selection: BlockSelection): void;

@@ -90,7 +90,11 @@ export function kernelBuildAvailable(build: KernelBuild): boolean {
 
 /** The compiled kernels of `build`. */
 function kernelModule(build: KernelBuild): WebAssembly.Module {
-  if (build === 'fma' && !compileFma()) throw new AlsError('usage', 'the fma build of the kernels needs WebAssembly relaxed SIMD, which this engine does not compile');
+  if (build === 'fma' && !compileFma())
+    throw new AlsError(
+      'usage',
+      'the fma build of the kernels needs WebAssembly relaxed SIMD, which this engine does not compile',
+    );
   let module = compiled.get(build);
   if (module === undefined) {
     module = new WebAssembly.Module(buildBytes(build));
@@ -170,9 +174,13 @@ class WasmKernels implements Kernels {
   private readonly staging = new Scratch((n) => this.arena.float32(n));
   private readonly vector = new Scratch((n) => this.arena.float32(n));
 
-  constructor(readonly threads: number, private readonly options: WasmKernelOptions = {}) {
+  constructor(
+    readonly threads: number,
+    private readonly options: WasmKernelOptions = {},
+  ) {
     this.build = options.build ?? kernelBuild();
-    this.exports = new WebAssembly.Instance(kernelModule(this.build), { env: { memory: this.arena.memory } }).exports as unknown as KernelExports;
+    this.exports = new WebAssembly.Instance(kernelModule(this.build), { env: { memory: this.arena.memory } })
+      .exports as unknown as KernelExports;
     const shared = new SharedArrayBuffer(CONTROL_BYTES);
     this.control = new Int32Array(shared, 0, CONTROL_INTS);
     this.args = new Float64Array(shared, CONTROL_INTS * 4, ARGUMENTS);
@@ -183,7 +191,12 @@ class WasmKernels implements Kernels {
     const ready: Promise<unknown>[] = [];
     for (let thread = 1; thread < this.threads; thread++) {
       const worker = new Worker(new URL('./worker.js', import.meta.url), {
-        workerData: { module: kernelModule(this.build), memory: this.arena.memory, control: this.control.buffer, thread },
+        workerData: {
+          module: kernelModule(this.build),
+          memory: this.arena.memory,
+          control: this.control.buffer,
+          thread,
+        },
       });
       worker.unref();
       ready.push(
@@ -212,12 +225,21 @@ class WasmKernels implements Kernels {
 
   /** The address of `array` in kernel memory; arrays from elsewhere are refused. */
   private address(array: Float32Array | Int32Array | Float64Array): number {
-    if (!this.arena.owns(array)) throw new Error('wasm kernels: array not allocated by these kernels (use kernels.float32/int32)');
+    if (!this.arena.owns(array))
+      throw new Error('wasm kernels: array not allocated by these kernels (use kernels.float32/int32)');
     return array.byteOffset;
   }
 
   /** Runs `kind` over rows [first, first + rows) in chunks on every thread; returns the chunk count. */
-  private run(kind: number, first: number, rows: number, chunkRows: number, scratchBytesPerThread: number, bounds?: Int32Array, boundsCount = 0): number {
+  private run(
+    kind: number,
+    first: number,
+    rows: number,
+    chunkRows: number,
+    scratchBytesPerThread: number,
+    bounds?: Int32Array,
+    boundsCount = 0,
+  ): number {
     const chunks = bounds ? boundsCount : Math.ceil(rows / chunkRows);
     if (chunks === 0) return 0;
     const stride = (scratchBytesPerThread + 15) & ~15;
@@ -252,7 +274,11 @@ class WasmKernels implements Kernels {
    * entries plus a fixed part for the f × f work), so that a few very popular items do not
    * leave the other threads waiting.
    */
-  private balancedChunks(step: HalfStep, start: number, end: number): { bounds: Int32Array; count: number; longest: number } {
+  private balancedChunks(
+    step: HalfStep,
+    start: number,
+    end: number,
+  ): { bounds: Int32Array; count: number; longest: number } {
     const { indptr, factors: f } = step;
     const rowCost = f / 4;
     const total = indptr[end] - indptr[start] + rowCost * (end - start);
@@ -381,7 +407,15 @@ class WasmKernels implements Kernels {
   private readonly queryBlock = new Scratch((n) => this.arena.float32(n));
   private readonly blockOut = new Scratch((n) => this.arena.float32(n));
 
-  scoresBlock(Y: Float32Array, rows: number, f: number, Q: Float32Array, qFirst: number, queries: number, out: Float32Array): void {
+  scoresBlock(
+    Y: Float32Array,
+    rows: number,
+    f: number,
+    Q: Float32Array,
+    qFirst: number,
+    queries: number,
+    out: Float32Array,
+  ): void {
     if (rows === 0 || queries === 0) return;
     const y = this.resident(Y, rows * f);
     const q = this.queryBlock.get(queries * f);
@@ -403,7 +437,12 @@ class WasmKernels implements Kernels {
   private readonly selectFloats = [0, 1].map(() => new Scratch((n) => this.arena.float32(n)));
 
   /** `array` itself when in kernel memory, else a copy in scratch (`copy`: with its contents) */
-  private inKernel<T extends Float32Array | Int32Array>(array: T, scratch: Scratch<T>, length: number, copy: boolean): T {
+  private inKernel<T extends Float32Array | Int32Array>(
+    array: T,
+    scratch: Scratch<T>,
+    length: number,
+    copy: boolean,
+  ): T {
     if (this.arena.owns(array)) return array;
     const inside = scratch.get(length);
     if (copy) inside.set(array.subarray(0, length));

@@ -2,7 +2,12 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { ARGUMENTS, CONTROL_INTS, SLOT, work, type KernelExports } from './pool.js';
 
-const { module, memory, control: shared, thread } = workerData as {
+const {
+  module,
+  memory,
+  control: shared,
+  thread,
+} = workerData as {
   module: WebAssembly.Module;
   memory: WebAssembly.Memory;
   control: SharedArrayBuffer;

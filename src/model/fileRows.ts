@@ -19,12 +19,19 @@ const closeFd = promisify(close);
 const CHECK_CHUNK = 4 << 20;
 
 function checkRow(r: number, rows: number): void {
-  if (!Number.isInteger(r) || r < 0 || r >= rows) throw new AlsError('usage', `row must be a whole number from 0 to ${rows - 1}, not ${valueForMessage(r)}`);
+  if (!Number.isInteger(r) || r < 0 || r >= rows)
+    throw new AlsError('usage', `row must be a whole number from 0 to ${rows - 1}, not ${valueForMessage(r)}`);
 }
 
 /** Reads `length` bytes at `position` into the start of `into`; a file that ends first throws short(). */
-async function readFully(fd: number, into: Uint8Array, length: number, position: number, short: () => Error): Promise<void> {
-  for (let got = 0; got < length; ) {
+async function readFully(
+  fd: number,
+  into: Uint8Array,
+  length: number,
+  position: number,
+  short: () => Error,
+): Promise<void> {
+  for (let got = 0; got < length;) {
     const { bytesRead } = await readAt(fd, into, got, length - got, position + got);
     if (bytesRead === 0) throw short();
     got += bytesRead;
@@ -82,7 +89,7 @@ export async function userFactorRows(model: AlsModel): Promise<FactorRows> {
     if (bytes !== users * f * 4) throw corrupt(`has ${bytes} bytes, expected ${users * f * 4}`);
     const hash = createHash('sha256');
     const chunk = Buffer.allocUnsafeSlow(Math.min(CHECK_CHUNK, bytes));
-    for (let at = 0; at < bytes; ) {
+    for (let at = 0; at < bytes;) {
       const length = Math.min(chunk.length, bytes - at);
       await readFully(fd, chunk, length, at, () => corrupt(`ends before its ${bytes} bytes`));
       hash.update(chunk.subarray(0, length));

@@ -29,7 +29,8 @@ export interface ModelDirectory {
  */
 export function describeModelDirectory(model: AlsModel): ModelDirectory {
   const version = loadedVersion(model);
-  if (version === null) throw new AlsError('usage', 'describeModelDirectory takes a model loaded by loadModel (this one has no directory)');
+  if (version === null)
+    throw new AlsError('usage', 'describeModelDirectory takes a model loaded by loadModel (this one has no directory)');
   const files: ModelFile[] = [MANIFEST, ...Object.values(FILES)].map((name) => ({ name, bytes: version.sizes[name] }));
   if (version.timingsBytes !== null) files.push({ name: TIMINGS, bytes: version.timingsBytes });
   return {

@@ -8,7 +8,16 @@ import { INPUT_FORMATS } from '../data/read.js';
 import { nameListProblem, nameListProblemWords } from '../data/nameList.js';
 import type { CsrMatrix } from '../data/sparse.js';
 import { AlsError } from '../errors.js';
-import { FILES, FORMAT_NAME, FORMAT_VERSION, MANIFEST, TIMINGS, type FileEntry, type FileKey, type Manifest } from './format.js';
+import {
+  FILES,
+  FORMAT_NAME,
+  FORMAT_VERSION,
+  MANIFEST,
+  TIMINGS,
+  type FileEntry,
+  type FileKey,
+  type Manifest,
+} from './format.js';
 import type { AlsModel, AppliedDefaults, ImportSummary, InputSummary, TrainedBy, UpdateSummary } from './model.js';
 import { NotRegularFile, openRegular, readExactly, readInto } from '../data/regularFile.js';
 import type { Kernels } from '../kernels/types.js';
@@ -92,15 +101,24 @@ function checkManifest(dir: string, manifest: unknown): Manifest {
     throw new AlsError('model', `${dir}: ${MANIFEST} does not describe an als model`);
   }
   if (manifest.version !== FORMAT_VERSION) {
-    const version = typeof manifest.version === 'number' ? manifest.version : JSON.stringify(manifest.version)?.slice(0, 20);
-    throw new AlsError('model', `${dir}: model format version ${version}, but this als reads version ${FORMAT_VERSION}; train the model again`);
+    const version =
+      typeof manifest.version === 'number' ? manifest.version : JSON.stringify(manifest.version)?.slice(0, 20);
+    throw new AlsError(
+      'model',
+      `${dir}: model format version ${version}, but this als reads version ${FORMAT_VERSION}; train the model again`,
+    );
   }
-  if (manifest.byteOrder !== 'little-endian') throw corruptModel(dir, `unknown byte order ${JSON.stringify(manifest.byteOrder)?.slice(0, 40)}`);
+  if (manifest.byteOrder !== 'little-endian')
+    throw corruptModel(dir, `unknown byte order ${JSON.stringify(manifest.byteOrder)?.slice(0, 40)}`);
   const { users, items, factors, interactions } = manifest;
   if (!isCount(users, MAX_INT32 - 1) || !isCount(items, MAX_INT32) || !isCount(interactions, MAX_INT32)) {
     throw corruptModel(dir, `${MANIFEST} has bad shapes`);
   }
-  if (!isCount(factors, MAX_FACTORS) || factors === 0) throw corruptModel(dir, `${MANIFEST} gives ${String(factors).slice(0, 20)} factors (1 to ${MAX_FACTORS} are possible)`);
+  if (!isCount(factors, MAX_FACTORS) || factors === 0)
+    throw corruptModel(
+      dir,
+      `${MANIFEST} gives ${String(factors).slice(0, 20)} factors (1 to ${MAX_FACTORS} are possible)`,
+    );
   const expectedShapes: Record<FileKey, number[]> = {
     userFactors: [users, factors],
     itemFactors: [items, factors],
@@ -133,13 +151,26 @@ function checkManifest(dir: string, manifest: unknown): Manifest {
   if (!isObject(manifest.options)) throw corruptModel(dir, `${MANIFEST} holds no training options`);
   checkInput(dir, manifest.input);
   const training = manifest.training;
-  if (training !== undefined && !isObject(training)) throw corruptModel(dir, `${MANIFEST} describes the training wrongly`);
+  if (training !== undefined && !isObject(training))
+    throw corruptModel(dir, `${MANIFEST} describes the training wrongly`);
   const losses = training?.losses;
-  if (losses !== undefined && losses !== null && !(Array.isArray(losses) && losses.every((l) => typeof l === 'number' && Number.isFinite(l)))) {
+  if (
+    losses !== undefined &&
+    losses !== null &&
+    !(Array.isArray(losses) && losses.every((l) => typeof l === 'number' && Number.isFinite(l)))
+  ) {
     throw corruptModel(dir, `${MANIFEST} holds losses that are not a list of finite numbers`);
   }
   const defaults = training?.defaults;
-  if (defaults !== undefined && !(isObject(defaults) && typeof defaults.rule === 'string' && typeof defaults.description === 'string' && isObject(defaults.options))) {
+  if (
+    defaults !== undefined &&
+    !(
+      isObject(defaults) &&
+      typeof defaults.rule === 'string' &&
+      typeof defaults.description === 'string' &&
+      isObject(defaults.options)
+    )
+  ) {
     throw corruptModel(dir, `${MANIFEST} holds a defaults rule that is not { rule, description, options }`);
   }
   const engine = training?.engine;
@@ -150,11 +181,15 @@ function checkManifest(dir: string, manifest: unknown): Manifest {
   if (updates !== undefined && !(Array.isArray(updates) && updates.every(isObject))) {
     throw corruptModel(dir, `${MANIFEST} holds updates that are not a list of objects`);
   }
-  if (manifest.imported !== undefined && !isObject(manifest.imported)) throw corruptModel(dir, `${MANIFEST} describes where the model was imported from wrongly`);
+  if (manifest.imported !== undefined && !isObject(manifest.imported))
+    throw corruptModel(dir, `${MANIFEST} describes where the model was imported from wrongly`);
   return manifest as unknown as Manifest;
 }
 
-function typed<T extends Float32Array | Int32Array>(data: Uint8Array, Type: { new (buffer: ArrayBuffer, offset: number, length: number): T }): T {
+function typed<T extends Float32Array | Int32Array>(
+  data: Uint8Array,
+  Type: { new (buffer: ArrayBuffer, offset: number, length: number): T },
+): T {
   // typed arrays need 4-byte alignment; readExactly's buffers have it, a pooled slice may not
   const aligned = data.byteOffset % 4 === 0 ? data : Buffer.from(data);
   return new Type(aligned.buffer as ArrayBuffer, aligned.byteOffset, aligned.byteLength / 4);
@@ -172,7 +207,8 @@ export function checkFactors(dir: string, name: string, values: Float32Array, fi
 
 function checkMatrix(dir: string, m: CsrMatrix): CsrMatrix {
   const nnz = m.indices.length;
-  if (m.indptr[0] !== 0 || m.indptr[m.rows] !== nnz) throw corruptModel(dir, `${FILES.indptr} does not span the matrix`);
+  if (m.indptr[0] !== 0 || m.indptr[m.rows] !== nnz)
+    throw corruptModel(dir, `${FILES.indptr} does not span the matrix`);
   for (let r = 0; r < m.rows; r++) {
     const start = m.indptr[r];
     const end = m.indptr[r + 1];
@@ -186,7 +222,8 @@ function checkMatrix(dir: string, m: CsrMatrix): CsrMatrix {
     }
   }
   for (let n = 0; n < nnz; n++) {
-    if (!(m.data[n] > 0 && m.data[n] < Infinity)) throw corruptModel(dir, `${FILES.plays} holds a play count of ${m.data[n]} (counts are finite and > 0)`);
+    if (!(m.data[n] > 0 && m.data[n] < Infinity))
+      throw corruptModel(dir, `${FILES.plays} holds a play count of ${m.data[n]} (counts are finite and > 0)`);
   }
   return m;
 }
@@ -196,7 +233,14 @@ function checkMatrix(dir: string, m: CsrMatrix): CsrMatrix {
  * (nameList.ts). `escaped`: whether the JSON text may hold one (mayHoldBreakers); without, the
  * names need no character test.
  */
-function checkNames(dir: string, name: string, value: unknown, length: number, noun: string, escaped: boolean): string[] {
+function checkNames(
+  dir: string,
+  name: string,
+  value: unknown,
+  length: number,
+  noun: string,
+  escaped: boolean,
+): string[] {
   if (!Array.isArray(value) || value.length !== length || !value.every((v) => typeof v === 'string')) {
     throw corruptModel(dir, `${name} is not a list of ${length} names`);
   }
@@ -267,7 +311,11 @@ const unread = new FinalizationRegistry<Map<string, number>>((fds) => {
 });
 
 /** Opens model.json and every data file of one version: the manifest and the open descriptors. */
-function openVersion(location: ModelLocation): { manifest: Manifest; fds: Map<string, number>; version: LoadedVersion } {
+function openVersion(location: ModelLocation): {
+  manifest: Manifest;
+  fds: Map<string, number>;
+  version: LoadedVersion;
+} {
   const { dir, root } = location;
   let text: string;
   let manifestBytes: number;
@@ -275,7 +323,8 @@ function openVersion(location: ModelLocation): { manifest: Manifest; fds: Map<st
   try {
     const { fd, size } = openRegular(join(root, MANIFEST));
     try {
-      if (size > MAX_MANIFEST_BYTES) throw corruptModel(dir, `${MANIFEST} has ${size} bytes, more than a model's ${MAX_MANIFEST_BYTES}`);
+      if (size > MAX_MANIFEST_BYTES)
+        throw corruptModel(dir, `${MANIFEST} has ${size} bytes, more than a model's ${MAX_MANIFEST_BYTES}`);
       text = readExactly(fd, size).toString('utf8');
       manifestBytes = size;
       modified = fstatSync(fd).mtime;
@@ -284,7 +333,11 @@ function openVersion(location: ModelLocation): { manifest: Manifest; fds: Map<st
     }
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (location.version === null && (code === 'ENOENT' || code === 'ENOTDIR' || isDanglingTopLevelLink(root, MANIFEST))) throw noModel(dir);
+    if (
+      location.version === null &&
+      (code === 'ENOENT' || code === 'ENOTDIR' || isDanglingTopLevelLink(root, MANIFEST))
+    )
+      throw noModel(dir);
     throw fileError(dir, MANIFEST, error);
   }
   let parsed: unknown;
@@ -314,7 +367,11 @@ function openVersion(location: ModelLocation): { manifest: Manifest; fds: Map<st
     throw error;
   }
   const timings = readTimingsFile(root);
-  return { manifest, fds, version: { ...location, sizes, modified, timings: timings.timings, timingsBytes: timings.bytes } };
+  return {
+    manifest,
+    fds,
+    version: { ...location, sizes, modified, timings: timings.timings, timingsBytes: timings.bytes },
+  };
 }
 
 /** M/model.json as the link als makes to .als/current, whose version is gone or not made yet. */
@@ -345,7 +402,10 @@ export function loadModel(dir: string, options: LoadOptions = {}): AlsModel {
   const given = checkModelPath(dir);
   const { factorMemory } = checkOptions('options', options);
   if (factorMemory !== undefined && typeof (factorMemory as Partial<Kernels> | null)?.float32 !== 'function') {
-    throw new AlsError('usage', `options.factorMemory must be kernels (an object with float32(length)), not ${valueForMessage(factorMemory)}`);
+    throw new AlsError(
+      'usage',
+      `options.factorMemory must be kernels (an object with float32(length)), not ${valueForMessage(factorMemory)}`,
+    );
   }
   if (endianness() !== 'LE') throw new AlsError('model', 'this als reads models on little-endian machines only');
   for (let attempt = 1; ; attempt++) {
@@ -378,13 +438,18 @@ export interface LoadOptions {
   factorMemory?: Pick<Kernels, 'float32'>;
 }
 
-function openModel(location: ModelLocation, { manifest, fds, version }: ReturnType<typeof openVersion>, factorMemory?: LoadOptions['factorMemory']): AlsModel {
+function openModel(
+  location: ModelLocation,
+  { manifest, fds, version }: ReturnType<typeof openVersion>,
+  factorMemory?: LoadOptions['factorMemory'],
+): AlsModel {
   const dir = location.dir;
   const files = manifest.files;
   const read = (key: FileKey, into?: Uint8Array): Uint8Array => {
     const name = FILES[key];
     const fd = fds.get(name);
-    if (fd === undefined) throw new AlsError('model', `${dir}: ${name} was not read before the model was closed (closeModel)`);
+    if (fd === undefined)
+      throw new AlsError('model', `${dir}: ${name} was not read before the model was closed (closeModel)`);
     let data: Uint8Array;
     try {
       data = into === undefined ? readExactly(fd, files[name].bytes) : into.subarray(0, readInto(fd, into));
@@ -394,8 +459,10 @@ function openModel(location: ModelLocation, { manifest, fds, version }: ReturnTy
       fds.delete(name);
       closeSync(fd);
     }
-    if (data.length !== files[name].bytes) throw corruptModel(dir, `${name} has ${data.length} bytes, expected ${files[name].bytes}`);
-    if (createHash('sha256').update(data).digest('hex') !== files[name].sha256) throw corruptModel(dir, `${name} fails its checksum`);
+    if (data.length !== files[name].bytes)
+      throw corruptModel(dir, `${name} has ${data.length} bytes, expected ${files[name].bytes}`);
+    if (createHash('sha256').update(data).digest('hex') !== files[name].sha256)
+      throw corruptModel(dir, `${name} fails its checksum`);
     return data;
   };
   const factorFile = (key: 'userFactors' | 'itemFactors'): Float32Array => {
@@ -423,7 +490,10 @@ function openModel(location: ModelLocation, { manifest, fds, version }: ReturnTy
   }
   if (options.factors !== manifest.factors) {
     for (const fd of fds.values()) closeSync(fd);
-    throw corruptModel(dir, `${MANIFEST} gives ${manifest.factors} factors, but its training options ${options.factors}`);
+    throw corruptModel(
+      dir,
+      `${MANIFEST} gives ${manifest.factors} factors, but its training options ${options.factors}`,
+    );
   }
 
   // a part that failed stays failed: the same error again, never a half-read part
@@ -468,7 +538,8 @@ function openModel(location: ModelLocation, { manifest, fds, version }: ReturnTy
       return lazy('itemListeners', () => {
         const counts = typed(read('itemListeners'), Int32Array);
         for (let i = 0; i < counts.length; i++) {
-          if (counts[i] < 0 || counts[i] > manifest.users) throw corruptModel(dir, `${FILES.itemListeners} holds a count out of range`);
+          if (counts[i] < 0 || counts[i] > manifest.users)
+            throw corruptModel(dir, `${FILES.itemListeners} holds a count out of range`);
         }
         return counts;
       });
@@ -498,7 +569,10 @@ function openModel(location: ModelLocation, { manifest, fds, version }: ReturnTy
  * itself can no longer read it. Null for a model not from loadModel or a part already read
  * (or closed). Used by readRowsOnDemand (src/model/fileRows.ts).
  */
-export function detachFile(model: AlsModel, key: FileKey): { fd: number; dir: string; name: string; bytes: number; sha256: string } | null {
+export function detachFile(
+  model: AlsModel,
+  key: FileKey,
+): { fd: number; dir: string; name: string; bytes: number; sha256: string } | null {
   const fds = openFiles.get(model);
   const where = loaded.get(model);
   const name = FILES[key];

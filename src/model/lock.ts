@@ -1,12 +1,31 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fstatSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fstatSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, join } from 'node:path';
 import { AlsError } from '../errors.js';
 import { killPoint } from './killPoint.js';
 import { openRegular, readExactly } from '../data/regularFile.js';
 import { followsLinkOf, otherUsersDirectory } from '../data/trustedLinks.js';
-import { checkModelPath, describeFsError, inspectTarget, LOCK_BREAK, LOCK_FILE, LOCK_TEMP, STORE_DIR } from './store.js';
+import {
+  checkModelPath,
+  describeFsError,
+  inspectTarget,
+  LOCK_BREAK,
+  LOCK_FILE,
+  LOCK_TEMP,
+  STORE_DIR,
+} from './store.js';
 
 /** Who holds a model's lock: what M/.als/lock records. */
 export interface LockHolder {
@@ -99,7 +118,14 @@ export function describeHolder(holder: LockHolder | null): string {
 function parseHolder(text: string): LockHolder | null {
   try {
     const v = JSON.parse(text);
-    if (v === null || typeof v !== 'object' || !Number.isSafeInteger(v.pid) || v.pid <= 0 || typeof v.hostname !== 'string') return null;
+    if (
+      v === null ||
+      typeof v !== 'object' ||
+      !Number.isSafeInteger(v.pid) ||
+      v.pid <= 0 ||
+      typeof v.hostname !== 'string'
+    )
+      return null;
     return {
       pid: v.pid,
       hostname: v.hostname,
@@ -152,7 +178,13 @@ function holderIsDead(holder: LockHolder | null): boolean {
 }
 
 function myHolder(): LockHolder {
-  return { pid: process.pid, hostname: hostname(), startTime: processStartTime(process.pid), command: commandLine(), since: new Date().toISOString() };
+  return {
+    pid: process.pid,
+    hostname: hostname(),
+    startTime: processStartTime(process.pid),
+    command: commandLine(),
+    since: new Date().toISOString(),
+  };
 }
 
 /**
@@ -235,7 +267,11 @@ function breakStale(file: string, ino: number): void {
   if (breakIno === null) {
     // another breaker is at work, or one crashed while breaking (it holds lock.break for microseconds)
     const other = readLock(breakFile);
-    if (other && (holderIsDead(other.holder) || Date.now() - other.mtimeMs > BREAK_STALE_MS) && sameInode(breakFile, other.ino)) {
+    if (
+      other &&
+      (holderIsDead(other.holder) || Date.now() - other.mtimeMs > BREAK_STALE_MS) &&
+      sameInode(breakFile, other.ino)
+    ) {
       unlinkQuietly(breakFile);
     }
     return;
@@ -268,7 +304,11 @@ function removeDeadTemporaries(store: string): void {
   }
   for (const name of names) {
     const match = LOCK_TEMP.exec(name);
-    if (match && Number(match[1]) !== process.pid && holderIsDead({ pid: Number(match[1]), hostname: hostname(), startTime: null, command: '', since: '' })) {
+    if (
+      match &&
+      Number(match[1]) !== process.pid &&
+      holderIsDead({ pid: Number(match[1]), hostname: hostname(), startTime: null, command: '', since: '' })
+    ) {
       unlinkQuietly(join(store, name));
     }
   }
@@ -300,14 +340,20 @@ export async function lockModel(dir: string, options: LockOptions & { create?: b
   }
   let target = inspectTarget(dir);
   if (target.kind === 'missing' || target.kind === 'empty') {
-    if (!options.create) throw new AlsError('model', `no model in ${target.given} (train one with: als train FILE --model ${target.given})`);
+    if (!options.create)
+      throw new AlsError(
+        'model',
+        `no model in ${target.given} (train one with: als train FILE --model ${target.given})`,
+      );
   }
   if (target.kind === 'missing') {
     try {
       mkdirSync(target.real);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new AlsError('model', `cannot create the model directory ${target.given}: ${describeFsError(error)}`, { cause: error });
+        throw new AlsError('model', `cannot create the model directory ${target.given}: ${describeFsError(error)}`, {
+          cause: error,
+        });
       }
     }
     // whatever is there now (another process may have made it) is judged again
@@ -321,17 +367,23 @@ export async function lockModel(dir: string, options: LockOptions & { create?: b
     mkdirSync(store);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
-      throw new AlsError('model', `cannot write the model to ${target.given}: ${describeFsError(error)}`, { cause: error });
+      throw new AlsError('model', `cannot write the model to ${target.given}: ${describeFsError(error)}`, {
+        cause: error,
+      });
     }
   }
   // a symlink planted in place of .als (a directory others can write to) must not lead the
   // lock and the versions elsewhere
   const storeStats = lstatSync(store);
   if (!storeStats.isDirectory()) {
-    throw new AlsError('model', `${target.given}: ${STORE_DIR} is not a directory als made; refusing to write a model there`);
+    throw new AlsError(
+      'model',
+      `${target.given}: ${STORE_DIR} is not a directory als made; refusing to write a model there`,
+    );
   }
   // another user's .als (made in a folder they may write to) would let them swap its versions
-  if (!followsLinkOf(storeStats.uid)) throw new AlsError('model', `${target.given}: ${otherUsersDirectory(store, storeStats.uid)}`);
+  if (!followsLinkOf(storeStats.uid))
+    throw new AlsError('model', `${target.given}: ${otherUsersDirectory(store, storeStats.uid)}`);
   const file = join(store, LOCK_FILE);
   const deadline = Date.now() + timeout;
   let delay = 20;
@@ -342,7 +394,11 @@ export async function lockModel(dir: string, options: LockOptions & { create?: b
     try {
       ino = createExclusive(file, JSON.stringify(myHolder()) + '\n');
     } catch (error) {
-      throw new AlsError('model', `cannot write the model to ${target.given}: cannot create ${file}: ${describeFsError(error)}`, { cause: error });
+      throw new AlsError(
+        'model',
+        `cannot write the model to ${target.given}: cannot create ${file}: ${describeFsError(error)}`,
+        { cause: error },
+      );
     }
     if (ino !== null) {
       const entry: Held = { file, ino };

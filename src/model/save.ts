@@ -4,7 +4,16 @@ import { join } from 'node:path';
 import { badFactorWords, checkModel, checkNames, checkUniqueNames, firstBadFactor } from '../validate.js';
 import { syncDirectory } from '../data/writeFile.js';
 import { AlsError } from '../errors.js';
-import { FILES, FORMAT_NAME, FORMAT_VERSION, MANIFEST, TIMINGS, type FileEntry, type FileKey, type Manifest } from './format.js';
+import {
+  FILES,
+  FORMAT_NAME,
+  FORMAT_VERSION,
+  MANIFEST,
+  TIMINGS,
+  type FileEntry,
+  type FileKey,
+  type Manifest,
+} from './format.js';
 import { killPoint } from './killPoint.js';
 import { lockModel, type LockOptions, type ModelLock } from './lock.js';
 import type { AlsModel } from './model.js';
@@ -70,7 +79,8 @@ function checkNumbers(model: AlsModel): void {
   finite(model.itemFactors, 'item factors');
   const plays = model.userItems.data;
   for (let n = 0; n < plays.length; n++) {
-    if (!(plays[n] > 0 && plays[n] < Infinity)) throw new AlsError('model', `refusing to save a model with a play count of ${plays[n]}`);
+    if (!(plays[n] > 0 && plays[n] < Infinity))
+      throw new AlsError('model', `refusing to save a model with a play count of ${plays[n]}`);
   }
 }
 
@@ -169,7 +179,12 @@ async function linkTopLevel(dir: string, store: string, name: string): Promise<v
  *   per row, given once and free of tab, line break and NUL; 'model' when the directory cannot hold a model,
  *   cannot be written, another writer holds it too long, or the factors or play counts are not finite
  */
-export async function saveModel(model: AlsModel, dir: string, timings: Record<string, number> = {}, options: SaveModelOptions = {}): Promise<SavedModel> {
+export async function saveModel(
+  model: AlsModel,
+  dir: string,
+  timings: Record<string, number> = {},
+  options: SaveModelOptions = {},
+): Promise<SavedModel> {
   checkModel('model', model);
   checkModelPath(dir);
   checkNumbers(model);
@@ -246,7 +261,9 @@ export async function saveModel(model: AlsModel, dir: string, timings: Record<st
 async function writeVersion(dir: string, given: string, contents: [string, Buffer][]): Promise<void> {
   const store = join(dir, STORE_DIR);
   const fail = (error: unknown) =>
-    error instanceof AlsError ? error : new AlsError('model', `cannot write the model to ${given}: ${describeFsError(error)}`, { cause: error });
+    error instanceof AlsError
+      ? error
+      : new AlsError('model', `cannot write the model to ${given}: ${describeFsError(error)}`, { cause: error });
 
   let before: StoreState;
   let version: string;
@@ -255,7 +272,11 @@ async function writeVersion(dir: string, given: string, contents: [string, Buffe
     // what crashed writers left, and versions before the previous one, go before the new one
     // takes room; the live version and the one before it stay (without a live version: the
     // newest complete one), so the only intact copy is never removed
-    await removeOthers(store, before, new Set([before.current, previousOf(before, before.current)].filter((n): n is string => n !== null)));
+    await removeOthers(
+      store,
+      before,
+      new Set([before.current, previousOf(before, before.current)].filter((n): n is string => n !== null)),
+    );
     const generation = Math.max(0, ...before.versions.map((v) => v.generation)) + 1;
     // mkdir, not mkdtemp: exclusive and unpredictable alike, but with the umask's permissions
     // (mkdtemp's 0700 would hide a model trained by one user from the server run by another)
@@ -301,9 +322,13 @@ async function writeVersion(dir: string, given: string, contents: [string, Buffe
     }
     await syncDirectory(dir);
   } catch (error) {
-    throw new AlsError('model', `saved the model in ${given}/${STORE_DIR}, but cannot link its files at the top level: ${describeFsError(error)}`, {
-      cause: error,
-    });
+    throw new AlsError(
+      'model',
+      `saved the model in ${given}/${STORE_DIR}, but cannot link its files at the top level: ${describeFsError(error)}`,
+      {
+        cause: error,
+      },
+    );
   }
   killPoint('linked');
   const after = readStore(store);

@@ -45,7 +45,14 @@ export function versionGeneration(name: string): number | null {
 
 /** Whether `name` in M/.als is something als writes there. */
 export function isStoreEntry(name: string): boolean {
-  return name === LOCK_FILE || name === LOCK_BREAK || name === CURRENT || VERSION_NAME.test(name) || TEMP_LINK.test(name) || LOCK_TEMP.test(name);
+  return (
+    name === LOCK_FILE ||
+    name === LOCK_BREAK ||
+    name === CURRENT ||
+    VERSION_NAME.test(name) ||
+    TEMP_LINK.test(name) ||
+    LOCK_TEMP.test(name)
+  );
 }
 
 /** The contents of a top-level link to a file of the live version. */
@@ -106,11 +113,18 @@ function resolveCurrent(dir: string): ModelLocation {
   try {
     // one resolution by the kernel, so that a switch under us gives the old or the new version;
     // the link als wrote names a version folder beside it, anything else was not written by als
-    if (!lstatSync(current).isSymbolicLink()) throw new AlsError('model', `${dir}: ${STORE_DIR}/${CURRENT} is not a link (a copy that followed the links, such as cp -rL, makes it a folder: copy a model with cp -a or rsync -a); train the model again`);
+    if (!lstatSync(current).isSymbolicLink())
+      throw new AlsError(
+        'model',
+        `${dir}: ${STORE_DIR}/${CURRENT} is not a link (a copy that followed the links, such as cp -rL, makes it a folder: copy a model with cp -a or rsync -a); train the model again`,
+      );
     const root = realpathSync(current);
     const version = basename(root);
     if (!VERSION_NAME.test(version) || dirname(root) !== realpathSync(join(dir, STORE_DIR))) {
-      throw new AlsError('model', `${dir}: ${STORE_DIR}/${CURRENT} points outside the model's versions (${quoteForMessage(root)}); train the model again`);
+      throw new AlsError(
+        'model',
+        `${dir}: ${STORE_DIR}/${CURRENT} points outside the model's versions (${quoteForMessage(root)}); train the model again`,
+      );
     }
     return { dir, root, version };
   } catch (error) {
@@ -118,11 +132,16 @@ function resolveCurrent(dir: string): ModelLocation {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') {
       if (isLink(current)) {
-        throw new AlsError('model', `${dir}: ${STORE_DIR}/${CURRENT} names a version that does not exist (the model is corrupt or incomplete; train it again)`);
+        throw new AlsError(
+          'model',
+          `${dir}: ${STORE_DIR}/${CURRENT} names a version that does not exist (the model is corrupt or incomplete; train it again)`,
+        );
       }
       return { dir, root: dir, version: null };
     }
-    throw new AlsError('model', `${dir}: cannot read ${STORE_DIR}/${CURRENT}: ${describeFsError(error)}`, { cause: error });
+    throw new AlsError('model', `${dir}: cannot read ${STORE_DIR}/${CURRENT}: ${describeFsError(error)}`, {
+      cause: error,
+    });
   }
 }
 
@@ -200,7 +219,8 @@ export function inspectTarget(dir: string): WriteTarget {
   }
   // a version folder of another model (M/.als/current, M/.als/v3-…) is that model's: writing a
   // model into it would break the other one for every reader
-  if (insideStore(given)) throw refuse(`is inside the ${STORE_DIR} folder of another model; give the model directory itself`);
+  if (insideStore(given))
+    throw refuse(`is inside the ${STORE_DIR} folder of another model; give the model directory itself`);
   let stat;
   try {
     stat = lstatSync(given);
@@ -222,7 +242,9 @@ export function inspectTarget(dir: string): WriteTarget {
     try {
       real = realpathSync(given);
     } catch (error) {
-      throw refuse(`is a symbolic link to ${JSON.stringify(safeReadlink(given))}, which cannot be used (${describeFsError(error)})`);
+      throw refuse(
+        `is a symbolic link to ${JSON.stringify(safeReadlink(given))}, which cannot be used (${describeFsError(error)})`,
+      );
     }
     stat = lstatSync(real);
   }
@@ -230,7 +252,9 @@ export function inspectTarget(dir: string): WriteTarget {
   // in a shared sticky directory (/tmp), a directory another user made at the path is theirs to
   // swap under us (planting links where als writes): refused, as the safe writer refuses links there
   if (stat.uid !== runningUid() && isSharedStickyDirectory(dirname(real))) {
-    throw refuse('belongs to another user in a shared directory (sticky and writable by all); refusing to write a model there');
+    throw refuse(
+      'belongs to another user in a shared directory (sticky and writable by all); refusing to write a model there',
+    );
   }
   let entries: string[];
   try {
@@ -238,14 +262,16 @@ export function inspectTarget(dir: string): WriteTarget {
   } catch (error) {
     throw refuse(`cannot read the directory: ${describeFsError(error)}`);
   }
-  if (entries.includes(STORE_DIR) && isAlsManifest(join(real, STORE_DIR, CURRENT, MANIFEST))) return { given, real, kind: 'versioned' };
+  if (entries.includes(STORE_DIR) && isAlsManifest(join(real, STORE_DIR, CURRENT, MANIFEST)))
+    return { given, real, kind: 'versioned' };
   if (entries.includes(MANIFEST) && isAlsManifest(join(real, MANIFEST))) return { given, real, kind: 'flat' };
   const own = entries.every((name) => {
     if (name === STORE_DIR) return storeHoldsOnlyOwnEntries(join(real, STORE_DIR));
     // a top-level link als made whose version is gone
     return TOP_LEVEL_NAMES.includes(name) && safeReadlink(join(real, name)) === topLevelLink(name);
   });
-  if (!own) throw refuse('not empty and not an als model; refusing to write a model there (choose a new or empty directory)');
+  if (!own)
+    throw refuse('not empty and not an als model; refusing to write a model there (choose a new or empty directory)');
   return { given, real, kind: 'empty' };
 }
 

@@ -33,7 +33,8 @@ export async function updateModelDirectory(
   read: (model: AlsModel) => Interactions | Promise<Interactions>,
   options: LockOptions = {},
 ): Promise<DirectoryUpdate> {
-  if (typeof read !== 'function') throw new AlsError('usage', 'read must be a function that returns the new interactions');
+  if (typeof read !== 'function')
+    throw new AlsError('usage', 'read must be a function that returns the new interactions');
   const lock = await lockModel(dir, options);
   try {
     const model = loadModel(dir);
@@ -42,7 +43,9 @@ export async function updateModelDirectory(
     const started = performance.now();
     const result = updateModel(model, data);
     const solveSeconds = (performance.now() - started) / 1000;
-    const saved = result.unchanged ? null : await saveModel(result.model, dir, { ...readTimings(model), update: solveSeconds }, { lock });
+    const saved = result.unchanged
+      ? null
+      : await saveModel(result.model, dir, { ...readTimings(model), update: solveSeconds }, { lock });
     return { ...result, data, solveSeconds, saved };
   } finally {
     lock.release();

@@ -1,5 +1,14 @@
 import { candidateFactors, candidateRows, type CandidateRows } from './candidates.js';
-import { checkArray, checkCount, checkFinite, checkKernels, checkModel, checkRow, checkWhole, valueForMessage } from '../validate.js';
+import {
+  checkArray,
+  checkCount,
+  checkFinite,
+  checkKernels,
+  checkModel,
+  checkRow,
+  checkWhole,
+  valueForMessage,
+} from '../validate.js';
 import { AlsError } from '../errors.js';
 import type { Kernels } from '../kernels/index.js';
 import type { AlsModel } from '../model/model.js';
@@ -193,7 +202,8 @@ export class BlockQueries {
 
   /** The answers of similar queries, in order: what rankSimilar gives each with its exclusions. */
   similar(queries: readonly SimilarBlockQuery[]): { similar: ScoredItem[]; leftOut: number }[] {
-    if (!Array.isArray(queries)) throw new AlsError('usage', `queries must be an array, not ${valueForMessage(queries)}`);
+    if (!Array.isArray(queries))
+      throw new AlsError('usage', `queries must be an array, not ${valueForMessage(queries)}`);
     for (const query of queries) this.checkSimilar(query);
     const answers = new Array<{ similar: ScoredItem[]; leftOut: number }>(queries.length);
     // each query goes to the smallest candidate set that holds all its candidates
@@ -207,7 +217,12 @@ export class BlockQueries {
     return answers;
   }
 
-  private similarBlock(base: CandidateBase, members: number[], queries: readonly SimilarBlockQuery[], answers: { similar: ScoredItem[]; leftOut: number }[]): void {
+  private similarBlock(
+    base: CandidateBase,
+    members: number[],
+    queries: readonly SimilarBlockQuery[],
+    answers: { similar: ScoredItem[]; leftOut: number }[],
+  ): void {
     const { itemFactors: Y, factors: f, itemNames, itemListeners } = this.model;
     const { count, rows, slot } = base;
     const n = members.length;
@@ -249,8 +264,17 @@ export class BlockQueries {
     const best = this.best.get(n * k);
     this.kernels.scoresBlock(base.factors, count, f, this.queryRows, 0, n, this.scores);
     this.kernels.selectBlock({
-      scores: this.scores, rows: count, queries: n, k, excludeStart: this.excludeStart, exclude,
-      norms: base.norms, queryNorms: this.queryNorms, best, found: this.found, range: this.range,
+      scores: this.scores,
+      rows: count,
+      queries: n,
+      k,
+      excludeStart: this.excludeStart,
+      exclude,
+      norms: base.norms,
+      queryNorms: this.queryNorms,
+      best,
+      found: this.found,
+      range: this.range,
     });
     for (let q = 0; q < n; q++) {
       const query = queries[members[q]];
@@ -271,7 +295,8 @@ export class BlockQueries {
 
   /** The answers of vector queries, in order: what recommendForVector gives each with `exclude` as played. */
   recommend(queries: readonly VectorBlockQuery[]): ScoredItem[][] {
-    if (!Array.isArray(queries)) throw new AlsError('usage', `queries must be an array, not ${valueForMessage(queries)}`);
+    if (!Array.isArray(queries))
+      throw new AlsError('usage', `queries must be an array, not ${valueForMessage(queries)}`);
     for (const query of queries) this.checkVector(query);
     const answers = new Array<ScoredItem[]>(queries.length);
     for (let first = 0; first < queries.length; first += this.block) {
@@ -280,7 +305,12 @@ export class BlockQueries {
     return answers;
   }
 
-  private recommendBlock(queries: readonly VectorBlockQuery[], first: number, n: number, answers: ScoredItem[][]): void {
+  private recommendBlock(
+    queries: readonly VectorBlockQuery[],
+    first: number,
+    n: number,
+    answers: ScoredItem[][],
+  ): void {
     const { itemFactors: Y, items, factors: f, itemNames } = this.model;
     let k = 1;
     let excluded = 0;
@@ -309,7 +339,15 @@ export class BlockQueries {
     const best = this.best.get(n * k);
     this.kernels.scoresBlock(Y, items, f, this.queryRows, 0, n, this.scores);
     this.kernels.selectBlock({
-      scores: this.scores, rows: items, queries: n, k, excludeStart: this.excludeStart, exclude, best, found: this.found, range: this.range,
+      scores: this.scores,
+      rows: items,
+      queries: n,
+      k,
+      excludeStart: this.excludeStart,
+      exclude,
+      best,
+      found: this.found,
+      range: this.range,
     });
     for (let q = 0; q < n; q++) {
       const query = queries[first + q];
@@ -327,7 +365,8 @@ export class BlockQueries {
 }
 
 function checkQuery(name: string, value: unknown): void {
-  if (typeof value !== 'object' || value === null) throw new AlsError('usage', `${name} must be an object, not ${valueForMessage(value)}`);
+  if (typeof value !== 'object' || value === null)
+    throw new AlsError('usage', `${name} must be an object, not ${valueForMessage(value)}`);
 }
 
 /** Item rows to leave out: whole numbers within the model's items. */

@@ -40,7 +40,8 @@ export function candidateFactors(
 ): { factors: Float32Array; norms: Float32Array } {
   const f = factors;
   if (count === norms.length) return { factors: Y, norms };
-  if (count > 0 && rows[count - 1] === count - 1) return { factors: Y.subarray(0, count * f), norms: norms.subarray(0, count) };
+  if (count > 0 && rows[count - 1] === count - 1)
+    return { factors: Y.subarray(0, count * f), norms: norms.subarray(0, count) };
   const compact = kernels.float32(Math.max(1, count * f));
   const compactNorms = kernels.float32(Math.max(1, count));
   for (let c = 0; c < count; c++) {

@@ -50,7 +50,10 @@ export class Explainer {
     checkModel('model', model, ['itemFactors', 'factors', 'itemNames']);
     checkFolded(user, model.factors);
     if (user.cholesky === null) {
-      throw new AlsError('usage', "cannot explain: the user's system is singular (λ = 0 and too few plays); train with --lambda above 0");
+      throw new AlsError(
+        'usage',
+        "cannot explain: the user's system is singular (λ = 0 and too few plays); train with --lambda above 0",
+      );
     }
     const f = model.factors;
     this.z = new Float64Array(f);
@@ -102,7 +105,11 @@ export class Explainer {
     });
     let rest = 0;
     for (const k of order.slice(top)) rest += terms[k];
-    return { score, contributions, others: { items: Math.max(0, order.length - top), value: rest, share: rest / score } };
+    return {
+      score,
+      contributions,
+      others: { items: Math.max(0, order.length - top), value: rest, share: rest / score },
+    };
   }
 }
 
@@ -148,7 +155,12 @@ export function explainUserRow(
 ): { user: string; userIndex: number; recommendations: (ExplainedItem & { stored: number })[] } {
   checkModel('model', model);
   checkRow('user', u, model.users);
-  const recommendations = withStoredScores(explainedRecommendations(model, foldInUser(model, u), options), model, model.userFactors, u * model.factors);
+  const recommendations = withStoredScores(
+    explainedRecommendations(model, foldInUser(model, u), options),
+    model,
+    model.userFactors,
+    u * model.factors,
+  );
   return { user: model.userIds[u], userIndex: u, recommendations };
 }
 
@@ -173,7 +185,8 @@ export function withStoredScores<T extends { index: number }>(
 
 /** A FoldedUser as foldIn returns it: x of `f` numbers, items with their confidences, L or null. */
 function checkFolded(user: FoldedUser, f: number): void {
-  if (typeof user !== 'object' || user === null) throw new AlsError('usage', `user must be a FoldedUser (from foldIn), not ${valueForMessage(user)}`);
+  if (typeof user !== 'object' || user === null)
+    throw new AlsError('usage', `user must be a FoldedUser (from foldIn), not ${valueForMessage(user)}`);
   checkArray('user.x', user.x, Float64Array, f);
   checkArray('user.items', user.items, Int32Array);
   checkArray('user.confidence', user.confidence, Float32Array, user.items.length);

@@ -39,10 +39,14 @@ export function parseItemList(text: string): ListedItem[] {
     const name = entry.slice(0, at).trim();
     const value = entry.slice(at + 1).trim();
     const plays = parseCount(value);
-    if (name.length === 0) throw new AlsError('usage', `item list entry ${quoteForMessage(entry)} has plays but no name`);
+    if (name.length === 0)
+      throw new AlsError('usage', `item list entry ${quoteForMessage(entry)} has plays but no name`);
     // above 0 as stored (float32): 1e-300 would be a count of 0
     if (!isStoredCount(plays)) {
-      throw new AlsError('usage', `item list entry ${quoteForMessage(entry)}: plays must be a decimal number above 0 and at most ${num(MAX_COUNT)}, not ${quoteForMessage(value)}`);
+      throw new AlsError(
+        'usage',
+        `item list entry ${quoteForMessage(entry)}: plays must be a decimal number above 0 and at most ${num(MAX_COUNT)}, not ${quoteForMessage(value)}`,
+      );
     }
     entries.push({ name, plays });
   }
@@ -131,13 +135,20 @@ export function resolveItemList(model: AlsModel, list: ListedItem[], defaultPlay
     }
     const total = (byItem.get(index) ?? 0) + (entry.plays ?? (defaultPlays ??= medianPlays(model)));
     if (total > MAX_COUNT) {
-      throw new AlsError('usage', `the plays listed for ${JSON.stringify(model.itemNames[index])} add up to ${numAbove(total, MAX_COUNT)}, above ${num(MAX_COUNT)}, the largest count als takes`);
+      throw new AlsError(
+        'usage',
+        `the plays listed for ${JSON.stringify(model.itemNames[index])} add up to ${numAbove(total, MAX_COUNT)}, above ${num(MAX_COUNT)}, the largest count als takes`,
+      );
     }
     byItem.set(index, total);
   }
   const items = Int32Array.from([...byItem.keys()].sort((a, b) => a - b));
   const plays = Float32Array.from(items, (i) => byItem.get(i) as number);
-  const found = Array.from(byItem, ([index, total]) => ({ index, name: model.itemNames[index], plays: Math.fround(total) }));
+  const found = Array.from(byItem, ([index, total]) => ({
+    index,
+    name: model.itemNames[index],
+    plays: Math.fround(total),
+  }));
   return { plays: { items, plays }, found, unknown };
 }
 
@@ -152,15 +163,23 @@ export interface ListRecommendation extends ResolvedList {
  * AlsError('not-found') with every lookup's message. Unknown names among known ones are
  * returned in `unknown`, for the caller to warn about.
  */
-export function recommendForList(model: AlsModel, list: ListedItem[], options: RecommendOptions = {}): ListRecommendation {
+export function recommendForList(
+  model: AlsModel,
+  list: ListedItem[],
+  options: RecommendOptions = {},
+): ListRecommendation {
   checkList(list);
   options = checkOptions('options', options);
-  if (list.length === 0) throw new AlsError('usage', 'the item list is empty; give item names, e.g. "radiohead,muse=120"');
+  if (list.length === 0)
+    throw new AlsError('usage', 'the item list is empty; give item names, e.g. "radiohead,muse=120"');
   const resolved = resolveItemList(model, list);
   if (resolved.found.length === 0) {
     const messages = resolved.unknown.slice(0, SUGGESTED_UNKNOWNS).map((u) => u.message.replace(/ in the model/, ''));
     const more = resolved.unknown.length - messages.length;
-    throw new AlsError('not-found', `none of the listed items is in the model (${messages.join('; ')}${more > 0 ? `; and ${more} more` : ''})`);
+    throw new AlsError(
+      'not-found',
+      `none of the listed items is in the model (${messages.join('; ')}${more > 0 ? `; and ${more} more` : ''})`,
+    );
   }
   const folded = foldIn(model, resolved.plays);
   const recommendations = recommendForVector(model, Float32Array.from(folded.x), 0, resolved.plays.items, options);
@@ -169,9 +188,11 @@ export function recommendForList(model: AlsModel, list: ListedItem[], options: R
 
 /** A list of { name, plays? } entries: names strings, plays counts when given. */
 function checkList(list: ListedItem[]): void {
-  if (!Array.isArray(list)) throw new AlsError('usage', `list must be an array of { name, plays? } entries, not ${valueForMessage(list)}`);
+  if (!Array.isArray(list))
+    throw new AlsError('usage', `list must be an array of { name, plays? } entries, not ${valueForMessage(list)}`);
   list.forEach((entry, n) => {
-    if (typeof entry !== 'object' || entry === null) throw new AlsError('usage', `list[${n}] must be a { name, plays? } entry, not ${valueForMessage(entry)}`);
+    if (typeof entry !== 'object' || entry === null)
+      throw new AlsError('usage', `list[${n}] must be a { name, plays? } entry, not ${valueForMessage(entry)}`);
     checkString(`list[${n}].name`, entry.name);
     if (entry.plays !== undefined) checkPlay(`list[${n}].plays`, entry.plays);
   });

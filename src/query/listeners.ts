@@ -65,7 +65,10 @@ export function listenerFilter(model: Pick<AlsModel, 'itemListeners'>, minListen
  */
 export function checkMinListeners(value: unknown, name = 'minListeners', noun = 'item'): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > Number.MAX_SAFE_INTEGER) {
-    throw new AlsError('usage', `${name} must be a whole number ≥ 1 (1 keeps every ${noun}), not ${valueForMessage(value)}`);
+    throw new AlsError(
+      'usage',
+      `${name} must be a whole number ≥ 1 (1 keeps every ${noun}), not ${valueForMessage(value)}`,
+    );
   }
   return value;
 }

@@ -30,7 +30,8 @@ export function lowerCaseNames(names: readonly string[]): string[] {
   if (lower === undefined) {
     // once per list, so that a list holding a non-string is refused rather than a TypeError
     const bad = names.findIndex((name) => typeof name !== 'string');
-    if (bad !== -1) throw new AlsError('usage', `names must be strings, not ${valueForMessage(names[bad])} at entry ${bad}`);
+    if (bad !== -1)
+      throw new AlsError('usage', `names must be strings, not ${valueForMessage(names[bad])} at entry ${bad}`);
     lower = names.map((name) => name.toLowerCase());
     // a list already in lower case (sha1 user ids) is its own: no second array (2.8 MB at 360K ids)
     if (lower.every((name, k) => name === names[k])) lower = names as string[];
@@ -49,7 +50,9 @@ const sortedOrders = new WeakMap<readonly string[], Int32Array | null>();
 function sortedOrder(names: readonly string[]): Int32Array | null {
   let order = sortedOrders.get(names);
   if (order === undefined) {
-    order = names.every((name) => typeof name === 'string') ? Int32Array.from(names.keys()).sort((a, b) => (names[a] < names[b] ? -1 : names[a] > names[b] ? 1 : a - b)) : null;
+    order = names.every((name) => typeof name === 'string')
+      ? Int32Array.from(names.keys()).sort((a, b) => (names[a] < names[b] ? -1 : names[a] > names[b] ? 1 : a - b))
+      : null;
     sortedOrders.set(names, order);
   }
   return order;
@@ -131,7 +134,6 @@ function didYouMean(suggestions: string[]): string {
   return suggestions.length > 0 ? `; did you mean ${suggestions.map(quoteForMessage).join(', ')}?` : '';
 }
 
-
 export interface LookupOptions {
   /**
    * Look for close names when there is no match, for the message.
@@ -144,7 +146,11 @@ export interface LookupOptions {
  * The checked arguments of a lookup, the query as the readers store names (NFC, no spaces at the
  * ends), so that what looks alike matches; an empty query is AlsError('usage').
  */
-function checkLookup(list: [string, readonly string[]], query: [string, string], options: LookupOptions): { query: string; options: LookupOptions } {
+function checkLookup(
+  list: [string, readonly string[]],
+  query: [string, string],
+  options: LookupOptions,
+): { query: string; options: LookupOptions } {
   checkNameList(list[0], list[1]);
   const checked = checkOptions('options', options);
   checkString(query[0], query[1]);
@@ -162,7 +168,10 @@ export function findItem(itemNames: readonly string[], name: string, options: Lo
   const folded = firstIndexOf(lowerCaseNames(itemNames), lower);
   if (folded !== -1) return folded;
   const suggestions = options.suggest === false ? [] : closestNames(itemNames, name);
-  throw new AlsError('not-found', `no artist or item named ${quoteForMessage(name)} in the model${didYouMean(suggestions)}`);
+  throw new AlsError(
+    'not-found',
+    `no artist or item named ${quoteForMessage(name)} in the model${didYouMean(suggestions)}`,
+  );
 }
 
 /**
@@ -180,9 +189,13 @@ export function findUser(userIds: readonly string[], id: string, options: Lookup
 
 /** The id of the user in 0-based row `row`; AlsError('not-found') when there is no such row. */
 export function userIdOfRow(userIds: readonly string[], row: number): string {
-  if (!Number.isInteger(row) || row < 0) throw new AlsError('usage', `user row must be a whole number ≥ 0, not ${valueForMessage(row)}`);
+  if (!Number.isInteger(row) || row < 0)
+    throw new AlsError('usage', `user row must be a whole number ≥ 0, not ${valueForMessage(row)}`);
   if (row >= userIds.length) {
-    throw new AlsError('not-found', `no user row ${row}: the model has ${userIds.length} users (rows 0 to ${userIds.length - 1})`);
+    throw new AlsError(
+      'not-found',
+      `no user row ${row}: the model has ${userIds.length} users (rows 0 to ${userIds.length - 1})`,
+    );
   }
   return userIds[row];
 }

@@ -1,4 +1,16 @@
-import { checkArray, checkBoolean, checkCount, checkFinite, checkKernels, checkModel, checkOptions, checkRow, checkString, checkWhole, valueForMessage } from '../validate.js';
+import {
+  checkArray,
+  checkBoolean,
+  checkCount,
+  checkFinite,
+  checkKernels,
+  checkModel,
+  checkOptions,
+  checkRow,
+  checkString,
+  checkWhole,
+  valueForMessage,
+} from '../validate.js';
 import { AlsError } from '../errors.js';
 import { defaultQueryKernels, type Kernels } from '../kernels/index.js';
 import type { AlsModel } from '../model/model.js';
@@ -18,7 +30,10 @@ export interface RecommendOptions {
 /** Scratch arrays for recommending to many users in a row without allocating per user. */
 export type RecommendScratch = QueryScratch;
 
-export function recommendScratch(model: Pick<AlsModel, 'items'>, kernels: Kernels = defaultQueryKernels()): RecommendScratch {
+export function recommendScratch(
+  model: Pick<AlsModel, 'items'>,
+  kernels: Kernels = defaultQueryKernels(),
+): RecommendScratch {
   return queryScratch(kernels, model.items);
 }
 
@@ -35,7 +50,14 @@ export function recommendFor(
   checkModel('model', model);
   checkRow('user', user, model.users);
   const { indptr, indices } = model.userItems;
-  return recommendForVector(model, model.userFactors, user * model.factors, indices.subarray(indptr[user], indptr[user + 1]), options, scratch);
+  return recommendForVector(
+    model,
+    model.userFactors,
+    user * model.factors,
+    indices.subarray(indptr[user], indptr[user + 1]),
+    options,
+    scratch,
+  );
 }
 
 /**
@@ -67,11 +89,20 @@ export function recommendForVector(
   const range = scoreRange(scores, skip);
   const best = kernels.topK(scores, count, skip);
   if (!options.includePlayed) for (let n = 0; n < played.length; n++) skip[played[n]] = 0;
-  return Array.from(best, (i) => ({ index: i, name: itemNames[i], score: minMaxScale(scores[i], range), raw: scores[i] }));
+  return Array.from(best, (i) => ({
+    index: i,
+    name: itemNames[i],
+    score: minMaxScale(scores[i], range),
+    raw: scores[i],
+  }));
 }
 
 /** recommendFor by user id (or row number, see findUser). */
-export function recommendItems(model: AlsModel, userId: string, options: RecommendOptions = {}): { user: string; userIndex: number; recommendations: ScoredItem[] } {
+export function recommendItems(
+  model: AlsModel,
+  userId: string,
+  options: RecommendOptions = {},
+): { user: string; userIndex: number; recommendations: ScoredItem[] } {
   checkModel('model', model);
   checkString('userId', userId);
   const user = findUser(model.userIds, userId);

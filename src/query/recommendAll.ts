@@ -50,12 +50,13 @@ export function blockScratch(kernels: Kernels, items: number, k: number): BlockS
  * `kernels` when given, else WebAssembly kernels on every CPU for this one run (the caller
  * disposes of them through `owned`).
  */
-export async function allQueryKernels(kernels: Kernels | undefined): Promise<{ kernels: Kernels; owned: Kernels | null }> {
+export async function allQueryKernels(
+  kernels: Kernels | undefined,
+): Promise<{ kernels: Kernels; owned: Kernels | null }> {
   if (kernels !== undefined) return { kernels, owned: null };
   const owned = await createWasmKernels(availableParallelism());
   return { kernels: owned, owned };
 }
-
 
 /**
  * Writes `user \t item \t score` lines for every user, best first within a user (the lines of
@@ -93,7 +94,8 @@ export async function writeAllRecommendations(
         const queries = Math.min(QUERY_BLOCK, users - first);
         kernels.scoresBlock(Y, items, f, X, first, queries, scores);
         // each user's played items left out: their slice of the plays CSR, offsets from the block's start
-        for (let q = 0; q <= queries; q++) excludeStart[q] = options.includePlayed ? 0 : indptr[first + q] - indptr[first];
+        for (let q = 0; q <= queries; q++)
+          excludeStart[q] = options.includePlayed ? 0 : indptr[first + q] - indptr[first];
         const exclude = options.includePlayed ? none : indices.subarray(indptr[first], indptr[first + queries]);
         kernels.selectBlock({ scores, rows: items, queries, k, excludeStart, exclude, best, found, range });
         let text = '';

@@ -17,7 +17,10 @@ export interface ScoredItem {
 }
 
 /** Euclidean norm of every row of the item factors (computed once per model). */
-export function itemNorms(model: Pick<AlsModel, 'itemFactors' | 'items' | 'factors'>, kernels: Kernels = defaultQueryKernels()): Float32Array {
+export function itemNorms(
+  model: Pick<AlsModel, 'itemFactors' | 'items' | 'factors'>,
+  kernels: Kernels = defaultQueryKernels(),
+): Float32Array {
   checkModel('model', model, ['itemFactors', 'items', 'factors']);
   checkKernels(kernels, true);
   return cachedRowNorms(kernels, model.itemFactors, model.items, model.factors);

@@ -32,7 +32,11 @@ function candidates(model: AlsModel, minListeners: number, kernels: Kernels): Ca
   if (cached !== undefined && cached.minListeners === minListeners) return cached;
 
   const candidates = candidateRows(model.itemListeners, minListeners);
-  const result = { minListeners, ...candidates, ...candidateFactors(kernels, Y, f, itemNorms(model, kernels), candidates) };
+  const result = {
+    minListeners,
+    ...candidates,
+    ...candidateFactors(kernels, Y, f, itemNorms(model, kernels), candidates),
+  };
   perModel.set(Y, result);
   return result;
 }
@@ -96,8 +100,17 @@ export async function writeAllSimilar(
         // cosineScores, scoreRange and topK in one pass per item: the same float32 numbers as
         // similarTo's, so the lines agree with it
         kernels.selectBlock({
-          scores, rows: count, queries, k, excludeStart, exclude, norms,
-          queryNorms: queryNorms.subarray(first, first + queries), best, found, range,
+          scores,
+          rows: count,
+          queries,
+          k,
+          excludeStart,
+          exclude,
+          norms,
+          queryNorms: queryNorms.subarray(first, first + queries),
+          best,
+          found,
+          range,
         });
         let text = '';
         for (let q = 0; q < queries; q++) {

@@ -11,7 +11,8 @@ export function topK(scores: Float32Array, k: number, skip?: Uint8Array): Int32A
   checkWhole('k', k, 0);
   if (skip !== undefined) {
     checkArray('skip', skip, Uint8Array);
-    if (skip.length < scores.length) throw new AlsError('usage', `skip has ${skip.length} entries, fewer than the ${scores.length} scores`);
+    if (skip.length < scores.length)
+      throw new AlsError('usage', `skip has ${skip.length} entries, fewer than the ${scores.length} scores`);
   }
   // k is clamped to the candidates: a k of 1e9 allocates nothing
   return jsKernels.topK(scores, Math.min(k, scores.length), skip);

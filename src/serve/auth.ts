@@ -10,7 +10,13 @@ import { HttpError } from './errors.js';
  */
 export function isOpenRoute(route: string | undefined): boolean {
   if (route === undefined) return false;
-  return route.startsWith('/health/') || route === '/' || route === '/page' || route.startsWith('/page/') || route === '/openapi.json';
+  return (
+    route.startsWith('/health/') ||
+    route === '/' ||
+    route === '/page' ||
+    route.startsWith('/page/') ||
+    route === '/openapi.json'
+  );
 }
 
 function digest(text: string): Buffer {
@@ -38,7 +44,12 @@ export function addApiKeyCheck(app: FastifyInstance, apiKey: string): void {
   app.addHook('onRequest', async (request: FastifyRequest) => {
     if (request.is404 !== true && isOpenRoute(request.routeOptions.url)) return;
     const key = presentedKey(request);
-    if (key === null) throw new HttpError(401, 'unauthorized', 'this server needs an API key: send the header "Authorization: Bearer KEY" or "x-api-key: KEY"');
+    if (key === null)
+      throw new HttpError(
+        401,
+        'unauthorized',
+        'this server needs an API key: send the header "Authorization: Bearer KEY" or "x-api-key: KEY"',
+      );
     if (!timingSafeEqual(digest(key), expected)) throw new HttpError(401, 'unauthorized', 'the API key is not valid');
   });
 }

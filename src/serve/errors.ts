@@ -66,12 +66,19 @@ const FRAMEWORK_MESSAGES: Record<string, string> = {
 export function setErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | AlsError | Error, request, reply) => {
     if (error instanceof QueueFullError) {
-      return reply.status(error.statusCode).header('retry-after', '1').send(errorBody(error.statusCode, 'queue-full', error.message));
+      return reply
+        .status(error.statusCode)
+        .header('retry-after', '1')
+        .send(errorBody(error.statusCode, 'queue-full', error.message));
     }
     if (error instanceof AlsError) {
       const status = HTTP_STATUS[error.code];
       if (status >= 500) request.log.error({ err: error }, 'model error');
-      return reply.status(status).send(errorBody(status, error.code, error.message, error instanceof NotFoundError ? error.suggestions : undefined));
+      return reply
+        .status(status)
+        .send(
+          errorBody(status, error.code, error.message, error instanceof NotFoundError ? error.suggestions : undefined),
+        );
     }
     const status = (error as FastifyError).statusCode;
     if (status !== undefined && status >= 400 && status < 500) {
@@ -84,7 +91,9 @@ export function setErrorHandler(app: FastifyInstance): void {
   });
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0];
-    return reply.status(404).send(errorBody(404, 'route-not-found', `no route ${request.method} ${quoteForMessage(path)}`));
+    return reply
+      .status(404)
+      .send(errorBody(404, 'route-not-found', `no route ${request.method} ${quoteForMessage(path)}`));
   });
 }
 
@@ -97,7 +106,9 @@ export function formatSchemaError(errors: FastifySchemaValidationError[], dataVa
   const path = (first?.instancePath ?? '')
     .split('/')
     .slice(1)
-    .map((part, k) => (/^\d+$/.test(part) ? `[${part}]` : `${k === 0 ? '/' : '.'}${part.replace(/~1/g, '/').replace(/~0/g, '~')}`))
+    .map((part, k) =>
+      /^\d+$/.test(part) ? `[${part}]` : `${k === 0 ? '/' : '.'}${part.replace(/~1/g, '/').replace(/~0/g, '~')}`,
+    )
     .join('');
   return new Error(`${dataVar}${path} ${first?.message ?? 'is not valid'}`);
 }

@@ -26,7 +26,11 @@ const schema = {
         version: { type: 'string' },
         items: {
           type: 'array',
-          items: { type: 'object', properties: { name: { type: 'string' }, users: { type: 'integer' } }, required: ['name', 'users'] },
+          items: {
+            type: 'object',
+            properties: { name: { type: 'string' }, users: { type: 'integer' } },
+            required: ['name', 'users'],
+          },
         },
       },
       required: ['version', 'items'],
@@ -73,7 +77,10 @@ export async function itemRoutes(app: FastifyInstance, { source }: { source: Mod
   app.get<{ Querystring: { prefix: string; n: number } }>('/api/items', { schema }, (request) =>
     withLease(source, ({ model, version }) => ({
       version,
-      items: searchItems(model, request.query.prefix, request.query.n).map((row) => ({ name: model.itemNames[row], users: model.itemListeners[row] })),
+      items: searchItems(model, request.query.prefix, request.query.n).map((row) => ({
+        name: model.itemNames[row],
+        users: model.itemListeners[row],
+      })),
     })),
   );
 }

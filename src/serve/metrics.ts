@@ -108,7 +108,11 @@ async function metrics(app: FastifyInstance, options: { holder: ModelHolder }): 
 
   app.get(
     '/metrics',
-    { schema: { response: { 200: { content: { [registry.contentType.split(';')[0]]: { schema: { type: 'string' } } } } } } },
+    {
+      schema: {
+        response: { 200: { content: { [registry.contentType.split(';')[0]]: { schema: { type: 'string' } } } } },
+      },
+    },
     async (_request, reply) => {
       reply.type(registry.contentType);
       return registry.metrics();

@@ -184,13 +184,17 @@ export class ModelHolder extends EventEmitter<ModelHolderEvents> implements Mode
   private async loadAndSwitch(force: boolean, reason: LoadReason): Promise<ReloadOutcome> {
     if (this.closed) return { status: 'closed' };
     if (this.dir === null) {
-      const error = new AlsError('usage', 'this model was handed over in memory: there is no directory to reload it from');
+      const error = new AlsError(
+        'usage',
+        'this model was handed over in memory: there is no directory to reload it from',
+      );
       return this.failed(error, reason, 0);
     }
     const started = performance.now();
     // the version asked for, read before loading: a failure marks this one, not one written meanwhile
     const target = currentVersion(this.dir);
-    if (!force && this.live !== null && target === this.live.served.version) return { status: 'unchanged', version: target };
+    if (!force && this.live !== null && target === this.live.served.version)
+      return { status: 'unchanged', version: target };
     let slot: Slot;
     let model: AlsModel | null = null;
     let userRows: FactorRows | null = null;
@@ -296,11 +300,23 @@ async function touchEveryPart(model: AlsModel): Promise<void> {
   }
 }
 
-async function serve(model: AlsModel, dir: string | null, options: ServingOptions, userRows?: FactorRows): Promise<ServedModel> {
+async function serve(
+  model: AlsModel,
+  dir: string | null,
+  options: ServingOptions,
+  userRows?: FactorRows,
+): Promise<ServedModel> {
   const where = loadedVersion(model);
   const directory = where === null ? null : describeModelDirectory(model);
   const { threads, block, maxWaiting, cacheItems, compact } = options;
   const prepared = await prepareServing(model, { threads, block, maxWaiting, cacheItems, compact }, userRows);
   const version = where === null ? 'memory' : (where.version ?? flatVersion(where.root) ?? 'flat');
-  return { model: prepared.model, version, dir: where?.dir ?? dir, loadedAt: new Date(), directory, queries: prepared.queries };
+  return {
+    model: prepared.model,
+    version,
+    dir: where?.dir ?? dir,
+    loadedAt: new Date(),
+    directory,
+    queries: prepared.queries,
+  };
 }

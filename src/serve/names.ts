@@ -106,5 +106,9 @@ function apiExplanation(e: Explanation) {
 /** A scored item as the API sends it: no row number, the item's distinct users added. */
 export function scoredItem<T extends ScoredItem & { explanation?: Explanation }>(model: AlsModel, item: T) {
   const { index, explanation, ...rest } = item;
-  return { ...rest, users: model.itemListeners[index], ...(explanation === undefined ? {} : { explanation: apiExplanation(explanation) }) };
+  return {
+    ...rest,
+    users: model.itemListeners[index],
+    ...(explanation === undefined ? {} : { explanation: apiExplanation(explanation) }),
+  };
 }

@@ -30,7 +30,12 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
       components: {
         securitySchemes: {
           bearer: { type: 'http', scheme: 'bearer', description: 'the API key, when the server has one' },
-          apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key', description: 'the API key, when the server has one' },
+          apiKey: {
+            type: 'apiKey',
+            in: 'header',
+            name: 'x-api-key',
+            description: 'the API key, when the server has one',
+          },
         },
       },
       tags: [

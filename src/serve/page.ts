@@ -49,7 +49,11 @@ interface Asset {
 export async function pageRoutes(app: FastifyInstance, options: { dir?: string } = {}): Promise<void> {
   const dir = options.dir ?? pageDirectory();
   const assets = new Map<PageFile, Asset>();
-  const asset = (body: Buffer, type: string): Asset => ({ body, type, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"` });
+  const asset = (body: Buffer, type: string): Asset => ({
+    body,
+    type,
+    etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`,
+  });
   for (const name of ['app.js', 'style.css'] as const) {
     assets.set(name, asset(await readFile(`${dir}${name}`), PAGE_FILES[name]));
   }
@@ -74,18 +78,31 @@ export async function pageRoutes(app: FastifyInstance, options: { dir?: string }
   };
 
   // the page is not part of the API: left out of the OpenAPI document
-  app.get('/', { schema: { hide: true } }, (request, reply) => send(request, reply, assets.get('index.html') as Asset, false));
+  app.get('/', { schema: { hide: true } }, (request, reply) =>
+    send(request, reply, assets.get('index.html') as Asset, false),
+  );
   app.get<{ Params: { file: string }; Querystring: { v?: string } }>(
     '/page/:file',
-    { schema: { hide: true, params: { type: 'object', properties: { file: { type: 'string', maxLength: 100 } }, required: ['file'] }, querystring: { type: 'object', properties: { v: { type: 'string', maxLength: 100 } } } } },
+    {
+      schema: {
+        hide: true,
+        params: { type: 'object', properties: { file: { type: 'string', maxLength: 100 } }, required: ['file'] },
+        querystring: { type: 'object', properties: { v: { type: 'string', maxLength: 100 } } },
+      },
+    },
     (request, reply) => {
-      const file = Object.hasOwn(PAGE_FILES, request.params.file) ? assets.get(request.params.file as PageFile) : undefined;
-      if (file === undefined) throw new AlsError('not-found', `the page has no file ${JSON.stringify(request.params.file.slice(0, 100))}`);
+      const file = Object.hasOwn(PAGE_FILES, request.params.file)
+        ? assets.get(request.params.file as PageFile)
+        : undefined;
+      if (file === undefined)
+        throw new AlsError('not-found', `the page has no file ${JSON.stringify(request.params.file.slice(0, 100))}`);
       return send(request, reply, file, request.query.v === versionOf(file));
     },
   );
   // browsers ask for it on their own; an empty answer keeps the log and the console free of 404s
-  app.get('/favicon.ico', { schema: { hide: true } }, (_request, reply) => reply.code(204).header('cache-control', 'public, max-age=86400').send());
+  app.get('/favicon.ico', { schema: { hide: true } }, (_request, reply) =>
+    reply.code(204).header('cache-control', 'public, max-age=86400').send(),
+  );
 }
 
 /** The ?v= of a file's URL: its ETag without quotes. */

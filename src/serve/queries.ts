@@ -25,7 +25,10 @@ export interface TopKRequest {
  */
 export interface ModelQueries {
   /** items most similar to item row `item` (cosine), neighbours with fewer than minItemUsers users left out */
-  similarToRow(item: number, request: TopKRequest & { minItemUsers: number }): Promise<{ similar: ScoredItem[]; leftOut: number }>;
+  similarToRow(
+    item: number,
+    request: TopKRequest & { minItemUsers: number },
+  ): Promise<{ similar: ScoredItem[]; leftOut: number }>;
   /** best items for the vector x[0 .. factors) (a user's factors or a folded-in one) */
   recommendForVector(x: Float32Array, request: TopKRequest): Promise<ScoredItem[]>;
   /**
@@ -107,7 +110,11 @@ export class QueueFullError extends AlsError {
  * a row at a time from the file of a model it loaded itself, see userFactorRows); the queries own
  * them from then on (dispose() closes them, and so does a failure here). Default: the model's array.
  */
-export async function prepareServing(model: AlsModel, options: ServingOptions = {}, userRows?: FactorRows): Promise<{ model: AlsModel; queries: ModelQueries }> {
+export async function prepareServing(
+  model: AlsModel,
+  options: ServingOptions = {},
+  userRows?: FactorRows,
+): Promise<{ model: AlsModel; queries: ModelQueries }> {
   try {
     return await prepare(model, options, userRows);
   } catch (error) {
@@ -116,7 +123,11 @@ export async function prepareServing(model: AlsModel, options: ServingOptions = 
   }
 }
 
-async function prepare(model: AlsModel, options: ServingOptions, userRows: FactorRows | undefined): Promise<{ model: AlsModel; queries: ModelQueries }> {
+async function prepare(
+  model: AlsModel,
+  options: ServingOptions,
+  userRows: FactorRows | undefined,
+): Promise<{ model: AlsModel; queries: ModelQueries }> {
   checkModel('model', model);
   options = checkOptions('options', options);
   const threads = checkWhole('options.threads', options.threads ?? availableParallelism(), 1, 1024);
@@ -134,7 +145,10 @@ async function prepare(model: AlsModel, options: ServingOptions, userRows: Facto
   await nextTurn();
   const kernels = await createWasmKernels(threads);
   try {
-    const items = options.compact === false ? { itemNames, itemListeners, userItems, itemFactors: inKernel(kernels, itemFactors) } : candidatesFirst(kernels, model.factors, { itemNames, itemListeners, userItems, itemFactors });
+    const items =
+      options.compact === false
+        ? { itemNames, itemListeners, userItems, itemFactors: inKernel(kernels, itemFactors) }
+        : candidatesFirst(kernels, model.factors, { itemNames, itemListeners, userItems, itemFactors });
     await nextTurn();
     // name lookups answer in microseconds from the first request on (two sorts of 0.2–0.3 s each)
     indexNames(items.itemNames);
@@ -143,7 +157,10 @@ async function prepare(model: AlsModel, options: ServingOptions, userRows: Facto
     await nextTurn();
     const served = servedModel(model, { userIds, ...items }, userRows);
     const blocks = new BlockQueries(served, kernels, { block, compact: options.compact });
-    return { model: served, queries: new BatchedQueries(blocks, kernels, userRows, maxWaiting, new AnswerCache(cacheItems)) };
+    return {
+      model: served,
+      queries: new BatchedQueries(blocks, kernels, userRows, maxWaiting, new AnswerCache(cacheItems)),
+    };
   } catch (error) {
     kernels.dispose();
     throw error;
@@ -156,7 +173,11 @@ async function prepare(model: AlsModel, options: ServingOptions, userRows: Facto
  * memory; when they are in the model's file, reading it throws (a request reads its row with
  * ModelQueries.userVector).
  */
-function servedModel(model: AlsModel, parts: Omit<AlsModel, 'users' | 'items' | 'factors' | 'options' | 'input' | 'losses' | 'updates' | 'userFactors'>, userRows: FactorRows): AlsModel {
+function servedModel(
+  model: AlsModel,
+  parts: Omit<AlsModel, 'users' | 'items' | 'factors' | 'options' | 'input' | 'losses' | 'updates' | 'userFactors'>,
+  userRows: FactorRows,
+): AlsModel {
   const { users, items, factors, options, input, losses, updates } = model;
   const inMemory = userRows.inMemory;
   return {
@@ -331,7 +352,12 @@ class BatchedQueries implements ModelQueries {
     let key: string | null;
     try {
       checkRequest(request);
-      const query = { item, count: queryCount(request.count, Number.MAX_SAFE_INTEGER), exclude: request.exclude, minListeners: this.blocks.effectiveMinimum(request.minItemUsers) };
+      const query = {
+        item,
+        count: queryCount(request.count, Number.MAX_SAFE_INTEGER),
+        exclude: request.exclude,
+        minListeners: this.blocks.effectiveMinimum(request.minItemUsers),
+      };
       this.blocks.checkSimilar(query);
       key = similarKey(query);
     } catch (error) {
@@ -351,23 +377,39 @@ class BatchedQueries implements ModelQueries {
   }
 
   private scoreSimilar(item: number, request: TopKRequest & { minItemUsers: number }): Promise<SimilarAnswer> {
-    return this.enqueue<SimilarBlockQuery, SimilarAnswer>((query) => this.similarWaiting[this.blocks.similarGroup(query.minListeners)], () => {
-      checkRequest(request);
-      const query: SimilarBlockQuery = { item, count: queryCount(request.count, Number.MAX_SAFE_INTEGER), exclude: request.exclude, minListeners: this.blocks.effectiveMinimum(request.minItemUsers) };
-      this.blocks.checkSimilar(query);
-      // the list is copied: the caller may change its array once this returns
-      return { ...query, exclude: Int32Array.from(request.exclude) };
-    });
+    return this.enqueue<SimilarBlockQuery, SimilarAnswer>(
+      (query) => this.similarWaiting[this.blocks.similarGroup(query.minListeners)],
+      () => {
+        checkRequest(request);
+        const query: SimilarBlockQuery = {
+          item,
+          count: queryCount(request.count, Number.MAX_SAFE_INTEGER),
+          exclude: request.exclude,
+          minListeners: this.blocks.effectiveMinimum(request.minItemUsers),
+        };
+        this.blocks.checkSimilar(query);
+        // the list is copied: the caller may change its array once this returns
+        return { ...query, exclude: Int32Array.from(request.exclude) };
+      },
+    );
   }
 
   recommendForVector(x: Float32Array, request: TopKRequest): Promise<ScoredItem[]> {
-    return this.enqueue<VectorBlockQuery, ScoredItem[]>(() => this.vectorWaiting, () => {
-      checkRequest(request);
-      const query: VectorBlockQuery = { x, xOffset: 0, count: queryCount(request.count, Number.MAX_SAFE_INTEGER), exclude: request.exclude };
-      this.blocks.checkVector(query);
-      // the vector and list are copied: the caller may change its arrays once this returns
-      return { ...query, x: x.slice(0, this.blocks.factors), exclude: Int32Array.from(request.exclude) };
-    });
+    return this.enqueue<VectorBlockQuery, ScoredItem[]>(
+      () => this.vectorWaiting,
+      () => {
+        checkRequest(request);
+        const query: VectorBlockQuery = {
+          x,
+          xOffset: 0,
+          count: queryCount(request.count, Number.MAX_SAFE_INTEGER),
+          exclude: request.exclude,
+        };
+        this.blocks.checkVector(query);
+        // the vector and list are copied: the caller may change its arrays once this returns
+        return { ...query, x: x.slice(0, this.blocks.factors), exclude: Int32Array.from(request.exclude) };
+      },
+    );
   }
 
   private enqueue<Q, A>(queue: (query: Q) => Waiting<Q, A>[], make: () => Q): Promise<A> {
@@ -395,7 +437,8 @@ class BatchedQueries implements ModelQueries {
   private flush(): void {
     this.scheduled = false;
     if (this.disposed) return;
-    for (const group of this.similarWaiting) run(group.splice(0, this.blocks.block), (queries) => this.blocks.similar(queries));
+    for (const group of this.similarWaiting)
+      run(group.splice(0, this.blocks.block), (queries) => this.blocks.similar(queries));
     run(this.vectorWaiting.splice(0, this.blocks.block), (queries) => this.blocks.recommend(queries));
     if (this.waiting() > 0) this.schedule();
   }
@@ -430,7 +473,8 @@ function run<Q, A>(batch: Waiting<Q, A>[], score: (queries: Q[]) => A[]): void {
 }
 
 function checkRequest(request: unknown): void {
-  if (typeof request !== 'object' || request === null) throw new AlsError('usage', `request must be an object, not ${valueForMessage(request)}`);
+  if (typeof request !== 'object' || request === null)
+    throw new AlsError('usage', `request must be an object, not ${valueForMessage(request)}`);
 }
 
 function unloaded(): AlsError {

@@ -33,7 +33,7 @@ const userSchema = {
   summary: 'Recommendations for a user of the model',
   description:
     'The best items for a known user by the dot product of user and item factors, as `als recommend`: played items are left out ' +
-    'unless includePlayed. With explain, the ranking is the exactly re-solved vector\'s, each item is explained and `stored` gives its score under the stored vector.',
+    "unless includePlayed. With explain, the ranking is the exactly re-solved vector's, each item is explained and `stored` gives its score under the stored vector.",
   tags: ['queries'],
   params: { type: 'object', properties: { user: { ...NAME, description: 'user id (exact)' } }, required: ['user'] },
   querystring: {
@@ -47,7 +47,7 @@ const userSchema = {
 const anonymousSchema = {
   summary: 'Recommendations for a listener not in the model',
   description:
-    'Folds a list of items (with plays, or the model\'s median plays) into one user vector, exactly as training solves a user, and recommends for it; ' +
+    "Folds a list of items (with plays, or the model's median plays) into one user vector, exactly as training solves a user, and recommends for it; " +
     'the listed items are left out. Names not in the model are returned in `unknown` with suggestions; when none is known the answer is 404.',
   tags: ['queries'],
   body: {
@@ -59,7 +59,10 @@ const anonymousSchema = {
         maxItems: LIMITS.list,
         items: {
           type: 'object',
-          properties: { name: NAME, plays: { ...PLAYS, description: "plays of the item (default: the model's median plays)" } },
+          properties: {
+            name: NAME,
+            plays: { ...PLAYS, description: "plays of the item (default: the model's median plays)" },
+          },
           required: ['name'],
           additionalProperties: false,
         },
@@ -78,8 +81,13 @@ const anonymousSchema = {
         version: { type: 'string' },
         found: {
           type: 'array',
-          description: 'the listed items found, by their names in the model, with their plays (an item listed twice: summed)',
-          items: { type: 'object', properties: { name: { type: 'string' }, plays: { type: 'number' } }, required: ['name', 'plays'] },
+          description:
+            'the listed items found, by their names in the model, with their plays (an item listed twice: summed)',
+          items: {
+            type: 'object',
+            properties: { name: { type: 'string' }, plays: { type: 'number' } },
+            required: ['name', 'plays'],
+          },
         },
         unknown: {
           type: 'array',
@@ -100,7 +108,10 @@ const anonymousSchema = {
 
 const batchSchema = {
   summary: 'Recommendations for many users of the model',
-  description: 'GET /api/recommend/{user} for each user of the list; an unknown user gets an error entry and does not fail the batch. users × n may be at most ' + LIMITS.batchItems + ' (400 above).',
+  description:
+    'GET /api/recommend/{user} for each user of the list; an unknown user gets an error entry and does not fail the batch. users × n may be at most ' +
+    LIMITS.batchItems +
+    ' (400 above).',
   tags: ['queries'],
   body: {
     type: 'object',
@@ -154,7 +165,10 @@ const SUGGESTED_UNKNOWNS = 5;
 /** Refuses an explain whose n × played items exceed LIMITS.explainedTerms (computed on the event loop). */
 function checkExplained(n: number, played: number, what: string): void {
   if (n * played > LIMITS.explainedTerms) {
-    throw new AlsError('usage', `n × ${what} must be at most ${LIMITS.explainedTerms} with explain (here ${n} × ${played}): ask for a smaller n`);
+    throw new AlsError(
+      'usage',
+      `n × ${what} must be at most ${LIMITS.explainedTerms} with explain (here ${n} × ${played}): ask for a smaller n`,
+    );
   }
 }
 
@@ -177,7 +191,12 @@ function playedBy(model: AlsModel, user: number): Int32Array {
  */
 async function explainRow({ model, queries }: ServedModel, user: number, count: number, leftOut: number[]) {
   const x = await queries.userVector(user);
-  const explained = explainedRecommendations(model, foldInUser(model, user), { count, top: EXPLAINED_CONTRIBUTIONS, kernels: queries.kernels }, leftOut);
+  const explained = explainedRecommendations(
+    model,
+    foldInUser(model, user),
+    { count, top: EXPLAINED_CONTRIBUTIONS, kernels: queries.kernels },
+    leftOut,
+  );
   return withStoredScores(explained, model, x).map((r) => ({ ...scoredItem(model, r), stored: r.stored }));
 }
 
@@ -190,7 +209,9 @@ export async function recommendRoutes(app: FastifyInstance, { source }: { source
       const user = userRow(model, request.params.user);
       if (explain) checkExplained(n, playedBy(model, user).length, "the user's played items");
       const leftOut = leaveOut(includePlayed ? [] : playedBy(model, user), excludeRows(model, exclude));
-      const recommendations = explain ? await explainRow(served, user, n, leftOut) : await recommendRow(served, user, n, leftOut);
+      const recommendations = explain
+        ? await explainRow(served, user, n, leftOut)
+        : await recommendRow(served, user, n, leftOut);
       return { version, user: model.userIds[user], recommendations };
     }),
   );
@@ -201,20 +222,37 @@ export async function recommendRoutes(app: FastifyInstance, { source }: { source
       items.forEach((item, k) => {
         // above 0 as stored (float32): the schema lets 1e-300 through, which would be a count of 0
         if (item.plays !== undefined && !isStoredCount(item.plays)) {
-          throw new AlsError('usage', `body/items[${k}].plays must be at least 1.4e-45 (a count above 0 as stored in float32)`);
+          throw new AlsError(
+            'usage',
+            `body/items[${k}].plays must be at least 1.4e-45 (a count above 0 as stored in float32)`,
+          );
         }
       });
       const resolved = resolveItemList(model, items);
-      const unknown = resolved.unknown.map(({ name }, k) => ({ name, suggestions: k < SUGGESTED_UNKNOWNS ? suggestionBudget.spend(() => closestNames(model.itemNames, name, SUGGESTIONS), []) : [] }));
+      const unknown = resolved.unknown.map(({ name }, k) => ({
+        name,
+        suggestions:
+          k < SUGGESTED_UNKNOWNS
+            ? suggestionBudget.spend(() => closestNames(model.itemNames, name, SUGGESTIONS), [])
+            : [],
+      }));
       if (resolved.found.length === 0) {
         const suggestions = [...new Set(unknown.flatMap((u) => u.suggestions))].slice(0, SUGGESTIONS);
-        throw new NotFoundError(`none of the ${items.length === 1 ? 'item' : `${items.length} items`} listed in items is in the model`, suggestions);
+        throw new NotFoundError(
+          `none of the ${items.length === 1 ? 'item' : `${items.length} items`} listed in items is in the model`,
+          suggestions,
+        );
       }
       if (explain) checkExplained(n, resolved.found.length, 'the items found');
       const folded = foldIn(model, resolved.plays);
       const leftOut = leaveOut(resolved.plays.items, excludeRows(model, exclude));
       const recommendations = explain
-        ? explainedRecommendations(model, folded, { count: n, top: EXPLAINED_CONTRIBUTIONS, kernels: queries.kernels }, leftOut)
+        ? explainedRecommendations(
+            model,
+            folded,
+            { count: n, top: EXPLAINED_CONTRIBUTIONS, kernels: queries.kernels },
+            leftOut,
+          )
         : await queries.recommendForVector(Float32Array.from(folded.x), { count: n, exclude: leftOut });
       return {
         version,
@@ -230,7 +268,10 @@ export async function recommendRoutes(app: FastifyInstance, { source }: { source
       const { model, version } = served;
       const { users, n, exclude } = request.body;
       if (users.length * n > LIMITS.batchItems) {
-        throw new AlsError('usage', `body: users × n must be at most ${LIMITS.batchItems} (here ${users.length} × ${n}): ask for fewer users or a smaller n`);
+        throw new AlsError(
+          'usage',
+          `body: users × n must be at most ${LIMITS.batchItems} (here ${users.length} × ${n}): ask for fewer users or a smaller n`,
+        );
       }
       const excluded = excludeRows(model, exclude);
       let unknownUsers = 0;
@@ -248,7 +289,10 @@ export async function recommendRoutes(app: FastifyInstance, { source }: { source
           const suggestions = error instanceof NotFoundError ? error.suggestions : undefined;
           return { user: id, error: errorBody(HTTP_STATUS[error.code], error.code, error.message, suggestions) };
         }
-        return { user: model.userIds[user], recommendations: await recommendRow(served, user, n, leaveOut(playedBy(model, user), excluded)) };
+        return {
+          user: model.userIds[user],
+          recommendations: await recommendRow(served, user, n, leaveOut(playedBy(model, user), excluded)),
+        };
       };
       const results = [];
       for (let start = 0; start < users.length; start += BATCH_CHUNK) {

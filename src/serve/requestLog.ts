@@ -14,19 +14,35 @@ async function requestLog(app: FastifyInstance, options: { holder: ModelHolder; 
   if (options.requests) {
     app.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
       request.log.info(
-        { route: routeOf(request), method: request.method, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100, version: holder.version },
+        {
+          route: routeOf(request),
+          method: request.method,
+          status: reply.statusCode,
+          ms: Math.round(reply.elapsedTime * 100) / 100,
+          version: holder.version,
+        },
         'request',
       );
     });
   }
   const loaded = (event: ModelHolderEvents['loaded'][0]) =>
-    app.log.info({ event: 'model-loaded', ...event, ms: Math.round(event.ms) }, event.previous === null ? 'model loaded' : 'model reloaded');
+    app.log.info(
+      { event: 'model-loaded', ...event, ms: Math.round(event.ms) },
+      event.previous === null ? 'model loaded' : 'model reloaded',
+    );
   const failed = (event: ModelHolderEvents['loadFailed'][0]) =>
     app.log.error(
-      { event: 'model-load-failed', reason: event.reason, ms: Math.round(event.ms), serving: event.serving, error: event.error.message },
+      {
+        event: 'model-load-failed',
+        reason: event.reason,
+        ms: Math.round(event.ms),
+        serving: event.serving,
+        error: event.error.message,
+      },
       event.serving === null ? 'model load failed' : 'model reload failed; the old model keeps serving',
     );
-  const disposed = (event: ModelHolderEvents['disposed'][0]) => app.log.info({ event: 'model-disposed', ...event }, 'replaced model freed');
+  const disposed = (event: ModelHolderEvents['disposed'][0]) =>
+    app.log.info({ event: 'model-disposed', ...event }, 'replaced model freed');
   holder.on('loaded', loaded);
   holder.on('loadFailed', failed);
   holder.on('disposed', disposed);

@@ -36,24 +36,36 @@ export const SHARED_SCHEMAS = [
     description: 'The body of every error response.',
     properties: {
       statusCode: { type: 'integer' },
-      code: { type: 'string', description: "AlsError code (usage, input, model, output, not-found), or fastify's (FST_ERR_VALIDATION, …)" },
+      code: {
+        type: 'string',
+        description: "AlsError code (usage, input, model, output, not-found), or fastify's (FST_ERR_VALIDATION, …)",
+      },
       error: { type: 'string', description: 'the HTTP status text' },
       message: { type: 'string' },
-      suggestions: { type: 'array', items: { type: 'string' }, description: 'close names, for a user or item that is not in the model' },
+      suggestions: {
+        type: 'array',
+        items: { type: 'string' },
+        description: 'close names, for a user or item that is not in the model',
+      },
     },
     required: ['statusCode', 'code', 'error', 'message'],
   },
   {
     $id: 'explanation',
     type: 'object',
-    description: "Why an item is recommended: its score under the exactly re-solved user vector, split into one term per played item (Hu, Koren & Volinsky 2008, section 5).",
+    description:
+      'Why an item is recommended: its score under the exactly re-solved user vector, split into one term per played item (Hu, Koren & Volinsky 2008, section 5).',
     properties: {
       score: { type: 'number' },
       contributions: {
         type: 'array',
         items: {
           type: 'object',
-          properties: { name: { type: 'string' }, value: { type: 'number' }, share: { type: ['number', 'null'], description: 'value / score (null when the score is 0)' } },
+          properties: {
+            name: { type: 'string' },
+            value: { type: 'number' },
+            share: { type: ['number', 'null'], description: 'value / score (null when the score is 0)' },
+          },
           required: ['name', 'value', 'share'],
         },
       },
@@ -72,10 +84,17 @@ export const SHARED_SCHEMAS = [
     properties: {
       name: { type: 'string' },
       score: { type: 'number', description: 'min-max scaled to 0..1 over the candidates' },
-      raw: { type: 'number', description: 'the unscaled score (cosine similarity, or the dot product of user and item factors)' },
+      raw: {
+        type: 'number',
+        description: 'the unscaled score (cosine similarity, or the dot product of user and item factors)',
+      },
       users: { type: 'integer', description: "the item's distinct users in the model" },
       explanation: { $ref: 'explanation#' },
-      stored: { type: 'number', description: "with explain, a known user's score under the stored vector (the ranking is the re-solved vector's)" },
+      stored: {
+        type: 'number',
+        description:
+          "with explain, a known user's score under the stored vector (the ranking is the re-solved vector's)",
+      },
     },
     required: ['name', 'score', 'raw', 'users'],
   },
@@ -104,7 +123,9 @@ const ERROR_TEXT: Record<number, string> = {
  */
 export function errorResponses(...more: number[]): Record<number, { description: string; $ref: 'error#' }> {
   const statuses = [...new Set([400, 401, 429, 500, 503, ...more])].sort((a, b) => a - b);
-  return Object.fromEntries(statuses.map((status) => [status, { description: ERROR_TEXT[status], $ref: 'error#' as const }]));
+  return Object.fromEntries(
+    statuses.map((status) => [status, { description: ERROR_TEXT[status], $ref: 'error#' as const }]),
+  );
 }
 
 /**

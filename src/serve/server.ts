@@ -69,15 +69,19 @@ const MAX_PARAM_LENGTH = LIMITS.name * 12;
  * @throws {AlsError} 'usage' when neither `model` nor `holder` is given, or an option is out of range
  */
 export async function buildApp(options: ServeOptions): Promise<FastifyInstance> {
-  if (typeof options !== 'object' || options === null) throw new AlsError('usage', 'buildApp takes an options object ({ model } or { holder })');
+  if (typeof options !== 'object' || options === null)
+    throw new AlsError('usage', 'buildApp takes an options object ({ model } or { holder })');
   const { apiKey, cors, bodyLimit = DEFAULT_BODY_LIMIT } = options;
-  if (options.holder !== undefined && !(options.holder instanceof ModelHolder)) throw new AlsError('usage', 'holder must be a ModelHolder');
+  if (options.holder !== undefined && !(options.holder instanceof ModelHolder))
+    throw new AlsError('usage', 'holder must be a ModelHolder');
   if (options.holder === undefined) checkModel('model', options.model);
-  if (apiKey !== undefined && (typeof apiKey !== 'string' || apiKey.length === 0)) throw new AlsError('usage', 'apiKey must be a non-empty string');
+  if (apiKey !== undefined && (typeof apiKey !== 'string' || apiKey.length === 0))
+    throw new AlsError('usage', 'apiKey must be a non-empty string');
   if (cors !== undefined && !(Array.isArray(cors) && cors.every((origin) => typeof origin === 'string'))) {
     throw new AlsError('usage', 'cors must be an array of origins (strings)');
   }
-  if (!Number.isSafeInteger(bodyLimit) || bodyLimit < 1) throw new AlsError('usage', 'bodyLimit must be a whole number of bytes ≥ 1');
+  if (!Number.isSafeInteger(bodyLimit) || bodyLimit < 1)
+    throw new AlsError('usage', 'bodyLimit must be a whole number of bytes ≥ 1');
   const app = Fastify({
     logger: options.logger ?? false,
     // fastify's two lines per request are replaced by requestLog's one
@@ -98,7 +102,8 @@ export async function buildApp(options: ServeOptions): Promise<FastifyInstance> 
   });
   // the API takes JSON only: any other body type is 415, not a string that fails validation
   app.removeContentTypeParser('text/plain');
-  const holder = options.holder ?? (await ModelHolder.fromModel(options.model as AlsModel, { threads: options.threads }));
+  const holder =
+    options.holder ?? (await ModelHolder.fromModel(options.model as AlsModel, { threads: options.threads }));
   app.addHook('onClose', async () => holder.close());
   setErrorHandler(app);
   addSharedSchemas(app);

@@ -13,15 +13,26 @@ interface SimilarRequest {
 const schema = {
   summary: 'Items most similar to an item',
   description:
-    'The items whose factors are closest to the item\'s by cosine similarity, as `als similar`: the item is looked up case-insensitively, ' +
+    "The items whose factors are closest to the item's by cosine similarity, as `als similar`: the item is looked up case-insensitively, " +
     'neighbours with fewer than minItemUsers distinct users are left out, scores are min-max scaled over the remaining candidates.',
   tags: ['queries'],
-  params: { type: 'object', properties: { item: { ...NAME, description: 'item name (case-insensitive)' } }, required: ['item'] },
+  params: {
+    type: 'object',
+    properties: { item: { ...NAME, description: 'item name (case-insensitive)' } },
+    required: ['item'],
+  },
   querystring: {
     type: 'object',
     properties: {
       n: COUNT,
-      minItemUsers: { type: 'integer', minimum: 1, maximum: 2 ** 31 - 1, [FINITE]: true, default: DEFAULT_MIN_LISTENERS, description: 'leave out neighbours with fewer distinct users' },
+      minItemUsers: {
+        type: 'integer',
+        minimum: 1,
+        maximum: 2 ** 31 - 1,
+        [FINITE]: true,
+        default: DEFAULT_MIN_LISTENERS,
+        description: 'leave out neighbours with fewer distinct users',
+      },
       exclude: EXCLUDE,
     },
     additionalProperties: false,
@@ -48,8 +59,18 @@ export async function similarRoutes(app: FastifyInstance, { source }: { source: 
     withLease(source, async ({ model, version, queries }) => {
       const { n, minItemUsers, exclude } = request.query;
       const row = itemRow(model, request.params.item);
-      const { similar, leftOut } = await queries.similarToRow(row, { count: n, exclude: excludeRows(model, exclude), minItemUsers });
-      return { version, item: model.itemNames[row], minItemUsers, leftOut, similar: similar.map((s) => scoredItem(model, s)) };
+      const { similar, leftOut } = await queries.similarToRow(row, {
+        count: n,
+        exclude: excludeRows(model, exclude),
+        minItemUsers,
+      });
+      return {
+        version,
+        item: model.itemNames[row],
+        minItemUsers,
+        leftOut,
+        similar: similar.map((s) => scoredItem(model, s)),
+      };
     }),
   );
 }

@@ -13,7 +13,13 @@ import { finiteKeyword } from './schemas.js';
  */
 export function requestValidators(sharedSchemas: readonly AnySchema[]): FastifySchemaCompiler<AnySchema> {
   const make = (coerceTypes: 'array' | false) => {
-    const ajv = new Ajv({ coerceTypes, useDefaults: true, removeAdditional: true, addUsedSchema: false, allErrors: false });
+    const ajv = new Ajv({
+      coerceTypes,
+      useDefaults: true,
+      removeAdditional: true,
+      addUsedSchema: false,
+      allErrors: false,
+    });
     finiteKeyword(ajv);
     for (const schema of sharedSchemas) ajv.addSchema(schema);
     return ajv;

@@ -47,7 +47,10 @@ export function flatVersion(root: string): string | null {
  * or for a directory replaced as a whole. Versions that cannot be read (none yet, a switch
  * half seen) are not reported.
  */
-export function watchModelDirectory(dir: string, options: { pollMs: number; onChange: (version: string) => void }): DirectoryWatch {
+export function watchModelDirectory(
+  dir: string,
+  options: { pollMs: number; onChange: (version: string) => void },
+): DirectoryWatch {
   let last = currentVersion(dir);
   let watcher: FSWatcher | null = null;
   let watched: string | null = null;

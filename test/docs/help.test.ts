@@ -23,14 +23,20 @@ function helpFlags(command: Command): string[] {
 
 /** The options in the reference tables of a section: first cells such as `` `-f, --format <format>` ``. */
 export function documentedFlags(lines: string[]): string[] {
-  return lines.map((line) => /^\|\s*`(-[^`]*)`\s*\|/.exec(line)?.[1]).filter((flags): flags is string => flags !== undefined);
+  return lines
+    .map((line) => /^\|\s*`(-[^`]*)`\s*\|/.exec(line)?.[1])
+    .filter((flags): flags is string => flags !== undefined);
 }
 
 /** What differs between the options of --help and those of the docs' table, one line each. */
 export function optionDrift(command: string, page: string, help: string[], documented: string[]): string[] {
   return [
-    ...help.filter((flags) => !documented.includes(flags)).map((flags) => `als ${command}: \`${flags}\` is in --help but not in the table of ${page}`),
-    ...documented.filter((flags) => !help.includes(flags)).map((flags) => `als ${command}: \`${flags}\` is in the table of ${page} but not in --help`),
+    ...help
+      .filter((flags) => !documented.includes(flags))
+      .map((flags) => `als ${command}: \`${flags}\` is in --help but not in the table of ${page}`),
+    ...documented
+      .filter((flags) => !help.includes(flags))
+      .map((flags) => `als ${command}: \`${flags}\` is in the table of ${page} but not in --help`),
   ];
 }
 
@@ -39,11 +45,29 @@ describe('the help and the documentation', () => {
   const commands = program.commands;
 
   it('knows every command', () => {
-    assert.deepEqual(commands.map((c) => c.name()).sort(), ['evaluate', 'export', 'import', 'info', 'recommend', 'serve', 'similar', 'train', 'tune', 'update']);
+    assert.deepEqual(commands.map((c) => c.name()).sort(), [
+      'evaluate',
+      'export',
+      'import',
+      'info',
+      'recommend',
+      'serve',
+      'similar',
+      'train',
+      'tune',
+      'update',
+    ]);
   });
 
   it('reads an options table and names a drift both ways', () => {
-    const table = ['## als x', '| Option | Default | Meaning |', '|---|---|---|', '| `FILE` | (required) | a file |', '| `-n, --count <n>` | `10` | how many |', '| `--old` | off | gone |'];
+    const table = [
+      '## als x',
+      '| Option | Default | Meaning |',
+      '|---|---|---|',
+      '| `FILE` | (required) | a file |',
+      '| `-n, --count <n>` | `10` | how many |',
+      '| `--old` | off | gone |',
+    ];
     assert.deepEqual(documentedFlags(table), ['-n, --count <n>', '--old']);
     assert.deepEqual(optionDrift('x', 'docs/x.md#als-x', ['-n, --count <n>', '--new <v>'], documentedFlags(table)), [
       'als x: `--new <v>` is in --help but not in the table of docs/x.md#als-x',
@@ -61,8 +85,14 @@ describe('the help and the documentation', () => {
       const examples = lines.lastIndexOf('Examples:');
       assert.ok(examples !== -1, `als ${name} --help has no "Examples:"`);
       const exampleLines = lines.slice(examples + 1, -1).filter((line) => line.trim() !== '');
-      assert.ok(exampleLines.length >= 1 && exampleLines.every((line) => /^ {2}\S/.test(line)), exampleLines.join('\n'));
-      assert.ok(exampleLines.some((line) => line.includes(`als ${name}`)), `no example of als ${name}`);
+      assert.ok(
+        exampleLines.length >= 1 && exampleLines.every((line) => /^ {2}\S/.test(line)),
+        exampleLines.join('\n'),
+      );
+      assert.ok(
+        exampleLines.some((line) => line.includes(`als ${name}`)),
+        `no example of als ${name}`,
+      );
       assert.equal(brokenLink('README.md', page), null);
     });
 

@@ -8,7 +8,8 @@ function relativeLinks(text: string): { target: string; line: number }[] {
   for (const { line, number } of proseLines(text)) {
     // inline code is not a link
     const prose = line.replace(/`[^`]*`/g, '``');
-    for (const match of prose.matchAll(/\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g)) out.push({ target: match[1], line: number });
+    for (const match of prose.matchAll(/\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g))
+      out.push({ target: match[1], line: number });
     const reference = /^\s*\[[^\]]+\]:\s*(\S+)/.exec(prose);
     if (reference !== null) out.push({ target: reference[1], line: number });
   }
@@ -29,7 +30,10 @@ describe('the documentation links', () => {
 
   it('finds a broken file, a broken anchor and a link out of the repository', () => {
     assert.equal(brokenLink('README.md', 'docs/no-such-page.md'), 'docs/no-such-page.md does not exist');
-    assert.match(brokenLink('README.md', '#no-such-heading') ?? '', /README\.md has no heading with the anchor #no-such-heading/);
+    assert.match(
+      brokenLink('README.md', '#no-such-heading') ?? '',
+      /README\.md has no heading with the anchor #no-such-heading/,
+    );
     assert.match(brokenLink('README.md', '../../etc/passwd') ?? '', /leaves the repository/);
     assert.equal(brokenLink('README.md', 'data/README.md'), null);
   });

@@ -55,7 +55,12 @@ export function headings(text: string): Heading[] {
     const base = slug(match[2]);
     const count = seen.get(base) ?? 0;
     seen.set(base, count + 1);
-    out.push({ level: match[1].length, text: match[2], anchor: count === 0 ? base : `${base}-${count}`, index: number - 1 });
+    out.push({
+      level: match[1].length,
+      text: match[2],
+      anchor: count === 0 ? base : `${base}-${count}`,
+      index: number - 1,
+    });
   }
   return out;
 }
@@ -81,7 +86,8 @@ export function brokenLink(from: string, target: string): string | null {
   if (relative(ROOT, join(ROOT, file)).startsWith('..')) return `${target} leaves the repository`;
   if (!existsSync(join(ROOT, file))) return `${file} does not exist`;
   if (anchor === undefined || anchor === '') return null;
-  if (!file.endsWith('.md') || statSync(join(ROOT, file)).isDirectory()) return `#${anchor}: ${file} is not a Markdown file`;
+  if (!file.endsWith('.md') || statSync(join(ROOT, file)).isDirectory())
+    return `#${anchor}: ${file} is not a Markdown file`;
   const anchors = headings(readDoc(file)).map((h) => h.anchor);
   return anchors.includes(anchor) ? null : `${file} has no heading with the anchor #${anchor}`;
 }

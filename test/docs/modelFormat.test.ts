@@ -26,9 +26,12 @@ describe('the numpy/pandas snippet of docs/model-format.md', () => {
   it('prints what the page shows, and what als itself computes, on a model of the sample', async (t) => {
     const missing = pythonMissing();
     // CI installs them (.ci/run): there the snippet must run
-    if (missing !== null && process.env.CI === 'true') throw new Error(`CI=true and the snippet of docs/model-format.md cannot run: ${missing}`);
+    if (missing !== null && process.env.CI === 'true')
+      throw new Error(`CI=true and the snippet of docs/model-format.md cannot run: ${missing}`);
     if (missing !== null) {
-      t.skip(`${missing}: the snippet of docs/model-format.md is not run (apt-get install python3-numpy python3-pandas)`);
+      t.skip(
+        `${missing}: the snippet of docs/model-format.md is not run (apt-get install python3-numpy python3-pandas)`,
+      );
       return;
     }
     const { code, shown } = snippet();
@@ -52,6 +55,11 @@ describe('the numpy/pandas snippet of docs/model-format.md', () => {
       top.map((line) => line.split('\t')[0]),
       recommendations.map((r) => r.name),
     );
-    top.forEach((line, n) => assert.ok(Math.abs(Number(line.split('\t')[1]) - recommendations[n].raw) < 5e-5, `${line} against raw ${recommendations[n].raw}`));
+    top.forEach((line, n) =>
+      assert.ok(
+        Math.abs(Number(line.split('\t')[1]) - recommendations[n].raw) < 5e-5,
+        `${line} against raw ${recommendations[n].raw}`,
+      ),
+    );
   });
 });

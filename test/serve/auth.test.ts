@@ -40,20 +40,37 @@ describe('the API key', () => {
 
   it('is refused when wrong, whatever its length', async () => {
     for (const wrong of ['', 'x', KEY.slice(0, -1), `${KEY}x`, KEY.toUpperCase(), 'é'.repeat(5000)]) {
-      const reply = await app.inject({ method: 'GET', url: '/api/model', headers: { authorization: `Bearer ${wrong}` } });
+      const reply = await app.inject({
+        method: 'GET',
+        url: '/api/model',
+        headers: { authorization: `Bearer ${wrong}` },
+      });
       assert.equal(reply.statusCode, 401, wrong.slice(0, 20));
       const header = await app.inject({ method: 'GET', url: '/api/model', headers: { 'x-api-key': wrong } });
       assert.equal(header.statusCode, 401);
     }
-    const wrongScheme = await app.inject({ method: 'GET', url: '/api/model', headers: { authorization: `Basic ${KEY}` } });
+    const wrongScheme = await app.inject({
+      method: 'GET',
+      url: '/api/model',
+      headers: { authorization: `Basic ${KEY}` },
+    });
     assert.equal(wrongScheme.statusCode, 401);
   });
 
   it('is taken as "Authorization: Bearer KEY" or "x-api-key: KEY"', async () => {
-    const bearer = await app.inject({ method: 'GET', url: '/api/similar/radiohead?n=2', headers: { authorization: `Bearer ${KEY}` } });
+    const bearer = await app.inject({
+      method: 'GET',
+      url: '/api/similar/radiohead?n=2',
+      headers: { authorization: `Bearer ${KEY}` },
+    });
     assert.equal(bearer.statusCode, 200);
     assert.equal(bearer.json().similar.length, 2);
-    const header = await app.inject({ method: 'POST', url: '/api/recommend/batch', payload: { users: ['user2'] }, headers: { 'x-api-key': KEY } });
+    const header = await app.inject({
+      method: 'POST',
+      url: '/api/recommend/batch',
+      payload: { users: ['user2'] },
+      headers: { 'x-api-key': KEY },
+    });
     assert.equal(header.statusCode, 200);
   });
 
@@ -64,12 +81,30 @@ describe('the API key', () => {
       assert.notEqual(reply.statusCode, 401, url);
     }
     assert.equal((await app.inject({ method: 'GET', url: '/openapi.json' })).statusCode, 200);
-    for (const route of ['/health/live', '/health/ready', '/', '/page/*', '/page/app.js', '/openapi.json']) assert.ok(isOpenRoute(route), route);
-    for (const route of ['/api/model', '/api/similar/:item', '/metrics', '/healthz', '/pages', '/openapi.json.bak', undefined]) assert.ok(!isOpenRoute(route), route);
+    for (const route of ['/health/live', '/health/ready', '/', '/page/*', '/page/app.js', '/openapi.json'])
+      assert.ok(isOpenRoute(route), route);
+    for (const route of [
+      '/api/model',
+      '/api/similar/:item',
+      '/metrics',
+      '/healthz',
+      '/pages',
+      '/openapi.json.bak',
+      undefined,
+    ])
+      assert.ok(!isOpenRoute(route), route);
   });
 
   it('goes by the route matched, not the URL as sent: encoded, doubled or unknown paths need it too', async () => {
-    for (const url of ['/%61pi/model', '/%61pi/similar/radiohead', '/api//model', '/API/model', '/%6detrics', '/nothing', '/api/model/']) {
+    for (const url of [
+      '/%61pi/model',
+      '/%61pi/similar/radiohead',
+      '/api//model',
+      '/API/model',
+      '/%6detrics',
+      '/nothing',
+      '/api/model/',
+    ]) {
       const reply = await app.inject({ method: 'GET', url });
       assert.equal(reply.statusCode, 401, url);
     }
@@ -84,38 +119,65 @@ describe('the API key', () => {
   });
 
   it('must be a non-empty string', async () => {
-    await assert.rejects(buildApp({ model, apiKey: '' }), { code: 'usage', message: 'apiKey must be a non-empty string' });
+    await assert.rejects(buildApp({ model, apiKey: '' }), {
+      code: 'usage',
+      message: 'apiKey must be a non-empty string',
+    });
   });
 });
 
 describe('CORS', () => {
   it('sends no CORS header unless origins are given', async () => {
-    const reply = await app.inject({ method: 'GET', url: '/openapi.json', headers: { origin: 'https://shop.example' } });
+    const reply = await app.inject({
+      method: 'GET',
+      url: '/openapi.json',
+      headers: { origin: 'https://shop.example' },
+    });
     assert.equal(reply.headers['access-control-allow-origin'], undefined);
-    const preflight = await app.inject({ method: 'OPTIONS', url: '/api/model', headers: { origin: 'https://shop.example', 'access-control-request-method': 'GET' } });
+    const preflight = await app.inject({
+      method: 'OPTIONS',
+      url: '/api/model',
+      headers: { origin: 'https://shop.example', 'access-control-request-method': 'GET' },
+    });
     assert.notEqual(preflight.statusCode, 204);
     assert.equal(preflight.headers['access-control-allow-origin'], undefined);
   });
 
   it('allows the listed origins only, and answers their preflight before the key check', async () => {
     const cors = await buildApp({ model, apiKey: KEY, cors: ['https://shop.example'] });
-    const allowed = await cors.inject({ method: 'GET', url: '/api/model', headers: { origin: 'https://shop.example', 'x-api-key': KEY } });
+    const allowed = await cors.inject({
+      method: 'GET',
+      url: '/api/model',
+      headers: { origin: 'https://shop.example', 'x-api-key': KEY },
+    });
     assert.equal(allowed.statusCode, 200);
     assert.equal(allowed.headers['access-control-allow-origin'], 'https://shop.example');
     assert.equal(allowed.headers.vary, 'Origin');
-    const other = await cors.inject({ method: 'GET', url: '/api/model', headers: { origin: 'https://evil.example', 'x-api-key': KEY } });
+    const other = await cors.inject({
+      method: 'GET',
+      url: '/api/model',
+      headers: { origin: 'https://evil.example', 'x-api-key': KEY },
+    });
     assert.equal(other.headers['access-control-allow-origin'], undefined);
     const preflight = await cors.inject({
       method: 'OPTIONS',
       url: '/api/recommend',
-      headers: { origin: 'https://shop.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type, authorization' },
+      headers: {
+        origin: 'https://shop.example',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type, authorization',
+      },
     });
     assert.equal(preflight.statusCode, 204);
     assert.equal(preflight.headers['access-control-allow-origin'], 'https://shop.example');
     assert.equal(preflight.headers['access-control-allow-methods'], 'GET, POST, OPTIONS');
     assert.equal(preflight.headers['access-control-allow-headers'], 'Authorization, Content-Type, X-API-Key');
     assert.equal(preflight.headers['access-control-max-age'], '600');
-    const refusedPreflight = await cors.inject({ method: 'OPTIONS', url: '/api/recommend', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } });
+    const refusedPreflight = await cors.inject({
+      method: 'OPTIONS',
+      url: '/api/recommend',
+      headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' },
+    });
     assert.equal(refusedPreflight.headers['access-control-allow-origin'], undefined);
     assert.notEqual(refusedPreflight.statusCode, 204);
     await cors.close();
@@ -131,7 +193,8 @@ describe('CORS', () => {
 
 describe('the HTTP server', () => {
   it('has request, connection and keep-alive timeouts and a 1 MiB body limit', async () => {
-    const { requestTimeout, connectionTimeout, keepAliveTimeout, bodyLimit } = app.initialConfig as typeof app.initialConfig & { requestTimeout: number };
+    const { requestTimeout, connectionTimeout, keepAliveTimeout, bodyLimit } =
+      app.initialConfig as typeof app.initialConfig & { requestTimeout: number };
     assert.deepEqual(
       { requestTimeout, connectionTimeout, keepAliveTimeout, bodyLimit },
       { requestTimeout: 30_000, connectionTimeout: 60_000, keepAliveTimeout: 5_000, bodyLimit: 1_048_576 },
@@ -147,7 +210,10 @@ describe('the HTTP server', () => {
       new Promise<{ status: number; body: string }>((resolve, reject) => {
         const req = request({ host: '127.0.0.1', port, path: '/api/similar/radiohead?n=1', headers }, (res) => {
           let body = '';
-          res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk)).on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+          res
+            .setEncoding('utf8')
+            .on('data', (chunk: string) => (body += chunk))
+            .on('end', () => resolve({ status: res.statusCode ?? 0, body }));
         });
         req.on('error', reject).end();
       });

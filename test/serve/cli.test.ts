@@ -11,7 +11,11 @@ import { ALS_BIN, tempDir } from '../helpers.js';
 import { freshModelDir, parseMetrics, startServe, until, writeNewVersion } from './reloadHelpers.js';
 
 function als(args: string[], env: NodeJS.ProcessEnv = {}) {
-  return spawnSync(process.execPath, [ALS_BIN, ...args], { encoding: 'utf8', env: { ...process.env, ALS_API_KEY: undefined, ...env }, timeout: 20000 });
+  return spawnSync(process.execPath, [ALS_BIN, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, ALS_API_KEY: undefined, ...env },
+    timeout: 20000,
+  });
 }
 
 /** Whether a new TCP connection to `url` is accepted. */
@@ -44,7 +48,10 @@ describe('als serve', () => {
     try {
       const result = als(['serve', '--model', model, '--port', String(port)]);
       assert.equal(result.status, 2);
-      assert.equal(result.stderr, `als: cannot listen on 127.0.0.1:${port}: the port is in use (another server?); choose another with --port\n`);
+      assert.equal(
+        result.stderr,
+        `als: cannot listen on 127.0.0.1:${port}: the port is in use (another server?); choose another with --port\n`,
+      );
     } finally {
       taken.close();
     }
@@ -73,13 +80,31 @@ describe('als serve', () => {
     assert.equal(readApiKey(file, { ALS_API_KEY: 'from-env' }), 's3cret-key');
     assert.equal(readApiKey(undefined, { ALS_API_KEY: ' from-env \n' }), 'from-env');
     assert.equal(readApiKey(undefined, {}), undefined);
-    assert.throws(() => readApiKey(undefined, { ALS_API_KEY: '' }), (e: unknown) => e instanceof AlsError && e.code === 'usage' && e.message === 'ALS_API_KEY is set but empty; unset it for no key');
+    assert.throws(
+      () => readApiKey(undefined, { ALS_API_KEY: '' }),
+      (e: unknown) =>
+        e instanceof AlsError &&
+        e.code === 'usage' &&
+        e.message === 'ALS_API_KEY is set but empty; unset it for no key',
+    );
   });
 
   it('--help explains every option and ends with examples and its page of docs/', () => {
     const result = als(['serve', '--help']);
     assert.equal(result.status, 0);
-    for (const option of ['--model', '--host', '--port', '--api-key-file', '--cors', '--threads', '--poll-ms', '--quiet', 'ALS_API_KEY', 'SIGHUP', 'SIGTERM']) {
+    for (const option of [
+      '--model',
+      '--host',
+      '--port',
+      '--api-key-file',
+      '--cors',
+      '--threads',
+      '--poll-ms',
+      '--quiet',
+      'ALS_API_KEY',
+      'SIGHUP',
+      'SIGTERM',
+    ]) {
       assert.ok(result.stdout.includes(option), `--help mentions ${option}`);
     }
     assert.match(result.stdout, /Examples:\n(  .*\n)+\nDocumentation: docs\/serving\.md#options-of-als-serve\n$/);
@@ -108,10 +133,18 @@ describe('als serve', () => {
 
       // the directory rewritten: the server notices
       const second = await writeNewVersion(model);
-      await until(async () => ((await (await fetch(`${url}/health/ready`)).json()) as { version: string }).version === second, 5000, 'the new version');
+      await until(
+        async () => ((await (await fetch(`${url}/health/ready`)).json()) as { version: string }).version === second,
+        5000,
+        'the new version',
+      );
       // SIGHUP loads it again
       server.child.kill('SIGHUP');
-      await until(() => server.lines.some((l) => l.event === 'model-loaded' && l.reason === 'SIGHUP'), 5000, 'the SIGHUP reload');
+      await until(
+        () => server.lines.some((l) => l.event === 'model-loaded' && l.reason === 'SIGHUP'),
+        5000,
+        'the SIGHUP reload',
+      );
       const metrics = parseMetrics(await (await fetch(`${url}/metrics`)).text());
       assert.equal(metrics.get('als_model_reloads_total'), 2);
       assert.equal(metrics.get('als_model_reload_failures_total'), 0);
@@ -162,10 +195,17 @@ http.ServerResponse.prototype.end = function (...args) {
 };
 `,
     );
-    const server = startServe(['--model', model, '--port', '0', '--quiet'], { nodeOptions: ['--import', pathToFileURL(preload).href] });
+    const server = startServe(['--model', model, '--port', '0', '--quiet'], {
+      nodeOptions: ['--import', pathToFileURL(preload).href],
+    });
     try {
       const url = await server.url;
-      const inFlight = Array.from({ length: 8 }, () => fetch(`${url}/api/similar/radiohead?n=3`).then(async (r) => [r.status, ((await r.json()) as { version: string }).version]));
+      const inFlight = Array.from({ length: 8 }, () =>
+        fetch(`${url}/api/similar/radiohead?n=3`).then(async (r) => [
+          r.status,
+          ((await r.json()) as { version: string }).version,
+        ]),
+      );
       await until(() => server.stderr().split('held').length - 1 === 8, 5000, 'eight requests held');
       const signalled = Date.now();
       server.child.kill('SIGTERM');
@@ -173,7 +213,10 @@ http.ServerResponse.prototype.end = function (...args) {
       await until(async () => !(await accepts(url)), 2000, 'new connections refused');
       const answers = await Promise.all(inFlight);
       const version = (server.lines.find((l) => l.event === 'listening') as { version: string }).version;
-      assert.deepEqual(answers, Array.from({ length: 8 }, () => [200, version]));
+      assert.deepEqual(
+        answers,
+        Array.from({ length: 8 }, () => [200, version]),
+      );
       assert.deepEqual(await server.exited, { code: 0, signal: null });
       // the keep-alive connections of the finished requests are closed, not waited for (72 s before the fix)
       assert.ok(Date.now() - signalled < 5000, `exit took ${Date.now() - signalled} ms`);

@@ -43,7 +43,8 @@ function isErrorBody(body: Record<string, unknown>, status: number): void {
   assert.equal(typeof body.code, 'string');
   assert.equal(typeof body.error, 'string');
   assert.equal(typeof body.message, 'string');
-  for (const key of Object.keys(body)) assert.ok(['statusCode', 'code', 'error', 'message', 'suggestions'].includes(key), key);
+  for (const key of Object.keys(body))
+    assert.ok(['statusCode', 'code', 'error', 'message', 'suggestions'].includes(key), key);
 }
 
 describe('the error table', () => {
@@ -69,7 +70,12 @@ describe('the error table', () => {
 describe('error responses', () => {
   it('answers an unknown route with 404 in the one shape', async () => {
     const reply = await app.inject({ method: 'GET', url: '/api/nothing?x=1' });
-    assert.deepEqual(reply.json(), { statusCode: 404, code: 'route-not-found', error: 'Not Found', message: 'no route GET "/api/nothing"' });
+    assert.deepEqual(reply.json(), {
+      statusCode: 404,
+      code: 'route-not-found',
+      error: 'Not Found',
+      message: 'no route GET "/api/nothing"',
+    });
     const wrongMethod = await app.inject({ method: 'DELETE', url: '/api/model' });
     assert.equal(wrongMethod.statusCode, 404);
     assert.equal(wrongMethod.json().code, 'route-not-found');
@@ -79,25 +85,49 @@ describe('error responses', () => {
     const items = Array.from({ length: 1100 }, (_, k) => ({ name: `${k}${'n'.repeat(1000)}`.slice(0, 1000) }));
     const reply = await app.inject({ method: 'POST', url: '/api/recommend', payload: { items } });
     assert.equal(reply.statusCode, 413);
-    assert.deepEqual(reply.json(), { statusCode: 413, code: 'FST_ERR_CTP_BODY_TOO_LARGE', error: 'Payload Too Large', message: 'the body is larger than this server takes' });
+    assert.deepEqual(reply.json(), {
+      statusCode: 413,
+      code: 'FST_ERR_CTP_BODY_TOO_LARGE',
+      error: 'Payload Too Large',
+      message: 'the body is larger than this server takes',
+    });
     const small = await buildApp({ model, bodyLimit: 100 });
-    const refused = await small.inject({ method: 'POST', url: '/api/recommend/batch', payload: { users: Array(20).fill('user2') } });
+    const refused = await small.inject({
+      method: 'POST',
+      url: '/api/recommend/batch',
+      payload: { users: Array(20).fill('user2') },
+    });
     assert.equal(refused.statusCode, 413);
     await small.close();
   });
 
   it('answers a body that is not JSON with 415, and malformed JSON with 400', async () => {
-    const text = await app.inject({ method: 'POST', url: '/api/recommend', payload: 'radiohead', headers: { 'content-type': 'text/plain' } });
+    const text = await app.inject({
+      method: 'POST',
+      url: '/api/recommend',
+      payload: 'radiohead',
+      headers: { 'content-type': 'text/plain' },
+    });
     assert.deepEqual(text.json(), {
       statusCode: 415,
       code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE',
       error: 'Unsupported Media Type',
       message: 'the body must be JSON (content-type: application/json)',
     });
-    const form = await app.inject({ method: 'POST', url: '/api/recommend', payload: 'items=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const form = await app.inject({
+      method: 'POST',
+      url: '/api/recommend',
+      payload: 'items=x',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     assert.equal(form.statusCode, 415);
     for (const payload of ['{"items": [', 'null', '', '[1,2]', '"x"']) {
-      const reply = await app.inject({ method: 'POST', url: '/api/recommend', payload, headers: { 'content-type': 'application/json' } });
+      const reply = await app.inject({
+        method: 'POST',
+        url: '/api/recommend',
+        payload,
+        headers: { 'content-type': 'application/json' },
+      });
       assert.equal(reply.statusCode, 400, payload);
       isErrorBody(reply.json(), 400);
     }
@@ -110,18 +140,31 @@ describe('error responses', () => {
       '{"items":[{"name":"muse"}],"constructor":{"prototype":{"polluted":1}}}',
     ];
     for (const payload of payloads) {
-      const reply = await app.inject({ method: 'POST', url: '/api/recommend', payload, headers: { 'content-type': 'application/json' } });
+      const reply = await app.inject({
+        method: 'POST',
+        url: '/api/recommend',
+        payload,
+        headers: { 'content-type': 'application/json' },
+      });
       assert.equal(reply.statusCode, 400, payload);
       isErrorBody(reply.json(), 400);
     }
-    const query = await app.inject({ method: 'GET', url: '/api/similar/radiohead?__proto__[polluted]=1&constructor[prototype][polluted]=1&n=2' });
+    const query = await app.inject({
+      method: 'GET',
+      url: '/api/similar/radiohead?__proto__[polluted]=1&constructor[prototype][polluted]=1&n=2',
+    });
     assert.equal(query.statusCode, 200);
     assert.equal(({} as Record<string, unknown>).polluted, undefined);
   });
 
   it('answers a malformed URL with 400 without echoing it', async () => {
     const reply = await app.inject({ method: 'GET', url: `/api/similar/%ZZ${'a'.repeat(5000)}` });
-    assert.deepEqual(reply.json(), { statusCode: 400, code: 'FST_ERR_BAD_URL', error: 'Bad Request', message: 'the URL holds a malformed percent-encoding' });
+    assert.deepEqual(reply.json(), {
+      statusCode: 400,
+      code: 'FST_ERR_BAD_URL',
+      error: 'Bad Request',
+      message: 'the URL holds a malformed percent-encoding',
+    });
   });
 
   it('survives hostile requests: each is a 4xx in the one shape and the server answers afterwards', async () => {
@@ -136,22 +179,41 @@ describe('error responses', () => {
       { method: 'GET', url: `/api/items?prefix=${long}` },
       { method: 'GET', url: '/api/similar/%00%ED%A0%80' },
       { method: 'GET', url: `/api/similar/${encodeURIComponent('   ')}` },
-      { method: 'POST', url: '/api/recommend', payload: { items: Array.from({ length: 2000 }, () => ({ name: 'muse' })) } },
+      {
+        method: 'POST',
+        url: '/api/recommend',
+        payload: { items: Array.from({ length: 2000 }, () => ({ name: 'muse' })) },
+      },
       { method: 'POST', url: '/api/recommend', payload: { items: [{ name: long }] } },
       { method: 'POST', url: '/api/recommend', payload: { items: [{ name: 'muse', plays: 1e308 }] } },
-      { method: 'POST', url: '/api/recommend', payload: { items: [{ name: 'muse' }], exclude: Array.from({ length: 2000 }, (_, k) => `e${k}`) } },
+      {
+        method: 'POST',
+        url: '/api/recommend',
+        payload: { items: [{ name: 'muse' }], exclude: Array.from({ length: 2000 }, (_, k) => `e${k}`) },
+      },
       { method: 'POST', url: '/api/recommend', payload: { items: [{ name: 'muse' }], n: 1e9 } },
-      { method: 'POST', url: '/api/recommend/batch', payload: { users: Array.from({ length: 2000 }, (_, k) => `u${k}`) } },
+      {
+        method: 'POST',
+        url: '/api/recommend/batch',
+        payload: { users: Array.from({ length: 2000 }, (_, k) => `u${k}`) },
+      },
       { method: 'POST', url: '/api/recommend/batch', payload: { users: [long] } },
       { method: 'POST', url: '/api/recommend/batch', payload: { users: 'user2', n: 'ten' } },
     ] as const;
     for (const request of hostile) {
       const reply = await app.inject(request as InjectOptions);
-      assert.ok(reply.statusCode >= 400 && reply.statusCode < 500, `${request.method} ${request.url.slice(0, 60)}: ${reply.statusCode} ${reply.body.slice(0, 200)}`);
+      assert.ok(
+        reply.statusCode >= 400 && reply.statusCode < 500,
+        `${request.method} ${request.url.slice(0, 60)}: ${reply.statusCode} ${reply.body.slice(0, 200)}`,
+      );
       isErrorBody(reply.json(), reply.statusCode);
       assert.ok(reply.body.length < 1000, 'the message does not echo the request');
     }
-    const blank = await app.inject({ method: 'POST', url: '/api/recommend/batch', payload: { users: ['   ', 'user2'] } });
+    const blank = await app.inject({
+      method: 'POST',
+      url: '/api/recommend/batch',
+      payload: { users: ['   ', 'user2'] },
+    });
     assert.equal(blank.statusCode, 200);
     assert.equal(blank.json().results[0].error.statusCode, 400);
     assert.ok(Array.isArray(blank.json().results[1].recommendations));
@@ -162,7 +224,11 @@ describe('error responses', () => {
     const empty = await buildApp({ holder: new ModelHolder(null) });
     for (const route of ROUTES) {
       const reply = await empty.inject(route);
-      assert.deepEqual(reply.json(), { statusCode: 503, code: 'model', error: 'Service Unavailable', message: 'no model is loaded yet' }, route.url);
+      assert.deepEqual(
+        reply.json(),
+        { statusCode: 503, code: 'model', error: 'Service Unavailable', message: 'no model is loaded yet' },
+        route.url,
+      );
     }
     await empty.close();
   });
@@ -177,11 +243,21 @@ describe('error responses', () => {
     holder.acquire = () => ({ served: { ...lease.served, queries }, release() {} });
     const failing = await buildApp({ holder });
     const full = await failing.inject({ method: 'GET', url: '/api/similar/radiohead' });
-    assert.deepEqual(full.json(), { statusCode: 429, code: 'queue-full', error: 'Too Many Requests', message: 'too many queries are waiting (1024); try again shortly' });
+    assert.deepEqual(full.json(), {
+      statusCode: 429,
+      code: 'queue-full',
+      error: 'Too Many Requests',
+      message: 'too many queries are waiting (1024); try again shortly',
+    });
     assert.equal(full.headers['retry-after'], '1');
     failure = new TypeError('secret internals');
     const bug = await failing.inject({ method: 'GET', url: '/api/similar/radiohead' });
-    assert.deepEqual(bug.json(), { statusCode: 500, code: 'internal', error: 'Internal Server Error', message: 'internal error (a bug; see the server log)' });
+    assert.deepEqual(bug.json(), {
+      statusCode: 500,
+      code: 'internal',
+      error: 'Internal Server Error',
+      message: 'internal error (a bug; see the server log)',
+    });
     await failing.close();
   });
 

@@ -41,17 +41,27 @@ describe('ModelHolder', () => {
     const { cpSync } = await import('node:fs');
     cpSync(join(dir, '.als', readlinkSync(join(dir, '.als', 'current'))), flat, { recursive: true });
     const holder = await ModelHolder.fromDirectory(flat, { watch: false });
-    const digest = createHash('sha256').update(readFileSync(join(flat, 'model.json'))).digest('hex').slice(0, 12);
+    const digest = createHash('sha256')
+      .update(readFileSync(join(flat, 'model.json')))
+      .digest('hex')
+      .slice(0, 12);
     assert.equal(holder.version, `flat-${digest}`);
     assert.equal(currentVersion(flat), holder.version);
     holder.close();
   });
 
   it('refuses a missing model with AlsError model, and a corrupt part at load, not at a request', async () => {
-    await assert.rejects(ModelHolder.fromDirectory(join(tempDir(), 'none'), { watch: false }), (e: unknown) => e instanceof AlsError && e.code === 'model' && /no model in/.test(e.message));
+    await assert.rejects(
+      ModelHolder.fromDirectory(join(tempDir(), 'none'), { watch: false }),
+      (e: unknown) => e instanceof AlsError && e.code === 'model' && /no model in/.test(e.message),
+    );
     const dir = await freshModelDir();
     writeCorruptVersion(dir);
-    await assert.rejects(ModelHolder.fromDirectory(dir, { watch: false }), (e: unknown) => e instanceof AlsError && e.code === 'model' && /item_factors\.f32 fails its checksum/.test(e.message));
+    await assert.rejects(
+      ModelHolder.fromDirectory(dir, { watch: false }),
+      (e: unknown) =>
+        e instanceof AlsError && e.code === 'model' && /item_factors\.f32 fails its checksum/.test(e.message),
+    );
   });
 
   it('counts leases; a reload switches at once and frees the old model after its last lease', async () => {
@@ -105,8 +115,12 @@ describe('ModelHolder', () => {
     const holder = await ModelHolder.fromDirectory(dir, { watch: false });
     let loading = 0;
     let overlapped = false;
-    const original = (holder as unknown as { loadAndSwitch: (...a: unknown[]) => Promise<unknown> }).loadAndSwitch.bind(holder);
-    (holder as unknown as { loadAndSwitch: (...a: unknown[]) => Promise<unknown> }).loadAndSwitch = async (...args: unknown[]) => {
+    const original = (holder as unknown as { loadAndSwitch: (...a: unknown[]) => Promise<unknown> }).loadAndSwitch.bind(
+      holder,
+    );
+    (holder as unknown as { loadAndSwitch: (...a: unknown[]) => Promise<unknown> }).loadAndSwitch = async (
+      ...args: unknown[]
+    ) => {
       if (++loading > 1) overlapped = true;
       try {
         return await original(...args);
@@ -156,7 +170,10 @@ describe('ModelHolder', () => {
     const third = await writeNewVersion(dir);
     await until(() => holder.version === third, 5000, 'the third version');
     assert.equal(holder.stats().reloads, 2);
-    assert.deepEqual(events.filter((e) => !e.startsWith('disposed')), [`loaded ${second}`, `failed ${second}`, `loaded ${third}`]);
+    assert.deepEqual(
+      events.filter((e) => !e.startsWith('disposed')),
+      [`loaded ${second}`, `failed ${second}`, `loaded ${third}`],
+    );
     holder.close();
   });
 
@@ -213,7 +230,11 @@ describe('als/serve, the library entry', () => {
   it('buildApp refuses what is not a model or a holder with AlsError usage', async () => {
     const { buildApp } = await import('../../src/serve/index.js');
     for (const options of [null, {}, { model: {} }, { holder: {} }]) {
-      await assert.rejects(buildApp(options as never), (e: unknown) => e instanceof AlsError && e.code === 'usage', JSON.stringify(options));
+      await assert.rejects(
+        buildApp(options as never),
+        (e: unknown) => e instanceof AlsError && e.code === 'usage',
+        JSON.stringify(options),
+      );
     }
   });
 });

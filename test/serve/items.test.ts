@@ -17,9 +17,13 @@ after(() => app.close());
 /** The search by its definition, over every item: starts-with by users, then contains by users. */
 function expected(prefix: string, n: number): { name: string; users: number }[] {
   const q = prefix.toLowerCase();
-  const rows = Array.from(model.itemNames.keys()).sort((a, b) => model.itemListeners[b] - model.itemListeners[a] || a - b);
+  const rows = Array.from(model.itemNames.keys()).sort(
+    (a, b) => model.itemListeners[b] - model.itemListeners[a] || a - b,
+  );
   const starts = rows.filter((r) => model.itemNames[r].toLowerCase().startsWith(q));
-  const contains = rows.filter((r) => !model.itemNames[r].toLowerCase().startsWith(q) && model.itemNames[r].toLowerCase().includes(q));
+  const contains = rows.filter(
+    (r) => !model.itemNames[r].toLowerCase().startsWith(q) && model.itemNames[r].toLowerCase().includes(q),
+  );
   return [...starts, ...contains].slice(0, n).map((r) => ({ name: model.itemNames[r], users: model.itemListeners[r] }));
 }
 
@@ -42,7 +46,10 @@ describe('GET /api/items', () => {
     const { body } = await search('prefix=head&n=40');
     const want = expected('head', 40);
     assert.deepEqual(body.items, want);
-    assert.ok(want.some((item) => !item.name.toLowerCase().startsWith('head')), 'the sample has names containing "head" elsewhere');
+    assert.ok(
+      want.some((item) => !item.name.toLowerCase().startsWith('head')),
+      'the sample has names containing "head" elsewhere',
+    );
   });
 
   it('gives the most used items for an empty or absent prefix, 10 by default', async () => {
@@ -56,6 +63,9 @@ describe('GET /api/items', () => {
 
   it('refuses n above 100 and a prefix over 1000 characters with 400 naming the field', async () => {
     assert.equal((await search('n=101')).body.message, 'querystring/n must be <= 100');
-    assert.equal((await search(`prefix=${'q'.repeat(1001)}`)).body.message, 'querystring/prefix must NOT have more than 1000 characters');
+    assert.equal(
+      (await search(`prefix=${'q'.repeat(1001)}`)).body.message,
+      'querystring/prefix must NOT have more than 1000 characters',
+    );
   });
 });

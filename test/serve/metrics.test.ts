@@ -2,12 +2,25 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ModelHolder } from '../../src/serve/modelHolder.js';
 import { buildApp } from '../../src/serve/server.js';
-import { freshModelDir, parseMetrics, sharedSampleModel, writeCorruptVersion, writeNewVersion } from './reloadHelpers.js';
+import {
+  freshModelDir,
+  parseMetrics,
+  sharedSampleModel,
+  writeCorruptVersion,
+  writeNewVersion,
+} from './reloadHelpers.js';
 
 describe('GET /metrics', () => {
   it('counts the requests just made by route pattern and status, with their latency', async () => {
     const app = await buildApp({ model: await sharedSampleModel() });
-    for (const url of ['/api/similar/radiohead', '/api/similar/muse?n=3', '/api/similar/no-such-artist-at-all', '/health/live', '/nope/1', '/nope/2']) {
+    for (const url of [
+      '/api/similar/radiohead',
+      '/api/similar/muse?n=3',
+      '/api/similar/no-such-artist-at-all',
+      '/health/live',
+      '/nope/1',
+      '/nope/2',
+    ]) {
       await app.inject(url);
     }
     const reply = await app.inject('/metrics');
@@ -65,7 +78,10 @@ describe('GET /metrics', () => {
     assert.deepEqual(
       [...metrics.entries()].filter(([k]) => k.startsWith('als_model_')),
       [
-        [`als_model_loaded_timestamp_seconds{version="${second}"}`, (holder.current as { loadedAt: Date }).loadedAt.getTime() / 1000],
+        [
+          `als_model_loaded_timestamp_seconds{version="${second}"}`,
+          (holder.current as { loadedAt: Date }).loadedAt.getTime() / 1000,
+        ],
         ['als_model_reloads_total', 1],
         ['als_model_reload_failures_total', 2],
         ['als_model_leases', 0],

@@ -18,8 +18,16 @@ interface Document {
 const ROUTES: [HTTPMethods, string, { required: boolean; statuses?: string[] }][] = [
   ['GET', '/api/similar/:item', { required: true, statuses: ['200', '400', '401', '404', '429', '500', '503'] }],
   ['GET', '/api/recommend/:user', { required: true, statuses: ['200', '400', '401', '404', '429', '500', '503'] }],
-  ['POST', '/api/recommend', { required: true, statuses: ['200', '400', '401', '404', '413', '415', '429', '500', '503'] }],
-  ['POST', '/api/recommend/batch', { required: true, statuses: ['200', '400', '401', '413', '415', '429', '500', '503'] }],
+  [
+    'POST',
+    '/api/recommend',
+    { required: true, statuses: ['200', '400', '401', '404', '413', '415', '429', '500', '503'] },
+  ],
+  [
+    'POST',
+    '/api/recommend/batch',
+    { required: true, statuses: ['200', '400', '401', '413', '415', '429', '500', '503'] },
+  ],
   ['GET', '/api/items', { required: true }],
   ['GET', '/api/model', { required: true }],
   ['GET', '/health/live', { required: false }],
@@ -59,13 +67,19 @@ describe('the OpenAPI document', () => {
       if (!registered) continue;
       const operation = doc.paths[openApiPath(url)]?.[method.toLowerCase()];
       assert.ok(operation, `${method} ${url} is in the document`);
-      if (statuses !== undefined) assert.deepEqual(Object.keys(operation.responses).sort(), statuses, `${method} ${url}`);
+      if (statuses !== undefined)
+        assert.deepEqual(Object.keys(operation.responses).sort(), statuses, `${method} ${url}`);
       if (url.startsWith('/api/')) assert.deepEqual(operation.security, [{ bearer: [] }, { apiKey: [] }]);
     }
-    const documented = Object.entries(doc.paths).flatMap(([path, operations]) => Object.keys(operations).map((m) => `${m.toUpperCase()} ${path}`));
+    const documented = Object.entries(doc.paths).flatMap(([path, operations]) =>
+      Object.keys(operations).map((m) => `${m.toUpperCase()} ${path}`),
+    );
     for (const route of documented) {
       const [method, path] = route.split(' ');
-      assert.ok(app.hasRoute({ method: method as HTTPMethods, url: path.replace(/\{(\w+)\}/g, ':$1') }), `${route} is a route`);
+      assert.ok(
+        app.hasRoute({ method: method as HTTPMethods, url: path.replace(/\{(\w+)\}/g, ':$1') }),
+        `${route} is a route`,
+      );
     }
     await app.close();
   });

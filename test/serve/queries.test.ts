@@ -25,7 +25,10 @@ async function storedUserFactors(): Promise<Float32Array> {
 
 /** `model` with other training options, its parts not read (a spread would call every getter). */
 function withOptions(model: AlsModel, options: AlsModel['options']): AlsModel {
-  return Object.defineProperties({}, { ...Object.getOwnPropertyDescriptors(model), options: { value: options, enumerable: true } }) as AlsModel;
+  return Object.defineProperties(
+    {},
+    { ...Object.getOwnPropertyDescriptors(model), options: { value: options, enumerable: true } },
+  ) as AlsModel;
 }
 
 /** rankSimilar with `exclude` left out afterwards: equal to the batched answer when no excluded row would be listed or bound the range. */
@@ -51,11 +54,17 @@ describe('prepareServing', () => {
     // the user factors read a row at a time from their file, as ModelHolder serves a directory
     const { model, queries } = await prepareServing(loaded, { threads: 2 }, await userFactorRows(loaded));
     try {
-      assert.ok(model.itemFactors.buffer instanceof SharedArrayBuffer, 'the item factors live in the kernels’ shared memory');
+      assert.ok(
+        model.itemFactors.buffer instanceof SharedArrayBuffer,
+        'the item factors live in the kernels’ shared memory',
+      );
       const original = originalRows(model, loaded);
       const f = model.factors;
       // a permutation: every loaded row once
-      assert.deepEqual(Array.from(original).sort((a, b) => a - b), Array.from({ length: loaded.items }, (_, i) => i));
+      assert.deepEqual(
+        Array.from(original).sort((a, b) => a - b),
+        Array.from({ length: loaded.items }, (_, i) => i),
+      );
       const candidates = Array.from(loaded.itemListeners).filter((l) => l >= DEFAULT_MIN_LISTENERS).length;
       assert.ok(candidates > 0 && candidates < model.items, 'the sample has items below the minimum');
       for (let r = 0; r < model.items; r++) {
@@ -64,7 +73,10 @@ describe('prepareServing', () => {
         if (r > 0 && r !== candidates) assert.ok(original[r - 1] < original[r]);
         assert.equal(model.itemNames[r], loaded.itemNames[original[r]]);
         assert.equal(model.itemListeners[r], loaded.itemListeners[original[r]]);
-        assert.deepEqual(model.itemFactors.subarray(r * f, r * f + f), loaded.itemFactors.subarray(original[r] * f, original[r] * f + f));
+        assert.deepEqual(
+          model.itemFactors.subarray(r * f, r * f + f),
+          loaded.itemFactors.subarray(original[r] * f, original[r] * f + f),
+        );
       }
       // the same (user, name, plays) triples, indices ascending within each row
       const a = model.userItems;
@@ -73,14 +85,18 @@ describe('prepareServing', () => {
       assert.equal(a.cols, b.cols);
       for (let u = 0; u < a.rows; u++) {
         const triples = (m: typeof a, names: string[]) =>
-          Array.from({ length: m.indptr[u + 1] - m.indptr[u] }, (_, k) => `${names[m.indices[m.indptr[u] + k]]}=${m.data[m.indptr[u] + k]}`).sort();
+          Array.from(
+            { length: m.indptr[u + 1] - m.indptr[u] },
+            (_, k) => `${names[m.indices[m.indptr[u] + k]]}=${m.data[m.indptr[u] + k]}`,
+          ).sort();
         for (let n = a.indptr[u] + 1; n < a.indptr[u + 1]; n++) assert.ok(a.indices[n - 1] < a.indices[n]);
         assert.deepEqual(triples(a, model.itemNames), triples(b, loaded.itemNames));
       }
       // the user factors stay in their file: a row per request, as stored
       assert.throws(() => model.userFactors, { code: 'model' });
       const stored = await storedUserFactors();
-      for (const u of [0, 1, 17, model.users - 1]) assert.deepEqual(await queries.userVector(u), stored.subarray(u * f, u * f + f));
+      for (const u of [0, 1, 17, model.users - 1])
+        assert.deepEqual(await queries.userVector(u), stored.subarray(u * f, u * f + f));
       await assert.rejects(queries.userVector(model.users), { code: 'usage' });
       await assert.rejects(queries.userVector(-1), { code: 'usage' });
       // the rest as read
@@ -102,7 +118,8 @@ describe('prepareServing', () => {
       const served = foldIn(model, resolveItemList(model, list).plays);
       const core = foldIn(loaded, resolveItemList(loaded, list).plays);
       assert.deepEqual(served.x, core.x);
-      for (const user of [0, 1, 17, model.users - 1]) assert.deepEqual(foldInUser(model, user).x, foldInUser(loaded, user).x);
+      for (const user of [0, 1, 17, model.users - 1])
+        assert.deepEqual(foldInUser(model, user).x, foldInUser(loaded, user).x);
       // bm25: per-item totals and their average
       const bm25 = withOptions(loaded, { ...loaded.options, weighting: 'bm25' as const });
       const bm25Served = withOptions(model, bm25.options);
@@ -121,7 +138,10 @@ describe('prepareServing', () => {
       assert.deepEqual(Object.getOwnPropertyDescriptor(model, 'itemFactors')?.get, undefined);
       assert.deepEqual(model.itemFactors, loaded.itemFactors);
       assert.notEqual(model.itemFactors, loaded.itemFactors);
-      assert.ok(model.itemFactors.buffer instanceof SharedArrayBuffer, 'the item factors live in the kernels’ shared memory');
+      assert.ok(
+        model.itemFactors.buffer instanceof SharedArrayBuffer,
+        'the item factors live in the kernels’ shared memory',
+      );
       // the user factors as read: a query copies one row
       assert.equal(model.userFactors, stored);
       assert.deepEqual(await queries.userVector(3), stored.subarray(3 * model.factors, 4 * model.factors));
@@ -147,8 +167,15 @@ describe('prepareServing', () => {
     raw[5] ^= 0x40;
     writeFileSync(path, raw);
     const loaded = loadModel(target);
-    await assert.rejects(prepareServing(loaded, { threads: 1 }), (error: Error & { code?: string }) => error.code === 'model' && /user_items\.plays\.f32 fails its checksum/.test(error.message));
-    await assert.rejects(prepareServing(await sampleModel(), { threads: 0 }), { code: 'usage', message: 'options.threads must be a whole number from 1 to 1024, not 0' });
+    await assert.rejects(
+      prepareServing(loaded, { threads: 1 }),
+      (error: Error & { code?: string }) =>
+        error.code === 'model' && /user_items\.plays\.f32 fails its checksum/.test(error.message),
+    );
+    await assert.rejects(prepareServing(await sampleModel(), { threads: 0 }), {
+      code: 'usage',
+      message: 'options.threads must be a whole number from 1 to 1024, not 0',
+    });
   });
 });
 
@@ -169,19 +196,32 @@ describe('ModelQueries', () => {
       const { indptr, indices } = model.userItems;
       const similarItems = Array.from({ length: 20 }, (_, n) => (n * 211) % model.items);
       const users = Array.from({ length: 20 }, (_, n) => (n * 97) % model.users);
-      const similar = similarItems.map((item, n) => queries.similarToRow(item, { count: 1 + (n % 12), exclude: [], minItemUsers: 1 + (n % 4) }));
+      const similar = similarItems.map((item, n) =>
+        queries.similarToRow(item, { count: 1 + (n % 12), exclude: [], minItemUsers: 1 + (n % 4) }),
+      );
       const played = (u: number) => indices.subarray(indptr[u], indptr[u + 1]);
       const vectors = await Promise.all(users.map((u) => queries.userVector(u)));
-      const recommended = users.map((u, n) => queries.recommendForVector(vectors[n], { count: 1 + (n % 7), exclude: played(u) }));
+      const recommended = users.map((u, n) =>
+        queries.recommendForVector(vectors[n], { count: 1 + (n % 7), exclude: played(u) }),
+      );
       const [similarAnswers, recommendAnswers] = await Promise.all([Promise.all(similar), Promise.all(recommended)]);
       const original = originalRows(model, loaded);
       const stored = await storedUserFactors();
       similarItems.forEach((item, n) => {
         const { similar, leftOut } = similarAnswers[n];
-        assert.deepEqual({ similar: inLoadedRows(similar, original), leftOut }, similarAlone(loaded, original[item], 1 + (n % 12), 1 + (n % 4)));
+        assert.deepEqual(
+          { similar: inLoadedRows(similar, original), leftOut },
+          similarAlone(loaded, original[item], 1 + (n % 12), 1 + (n % 4)),
+        );
       });
       users.forEach((u, n) => {
-        const expected = recommendForVector(loaded, stored, u * f, Array.from(played(u), (r) => original[r]), { count: 1 + (n % 7), kernels: single });
+        const expected = recommendForVector(
+          loaded,
+          stored,
+          u * f,
+          Array.from(played(u), (r) => original[r]),
+          { count: 1 + (n % 7), kernels: single },
+        );
         assert.deepEqual(inLoadedRows(recommendAnswers[n], original), expected);
       });
       // 20 similar queries, 10 on each candidate set (minimum 1–2: every item; 3–4: compacted): one
@@ -201,15 +241,27 @@ describe('ModelQueries', () => {
       const gone = [whole.similar[0].index, whole.similar[2].index];
       const less = await queries.similarToRow(item, { count: 3, exclude: gone, minItemUsers: 1 });
       // the best left out: the second becomes the top, scored 1 (the range's maximum)
-      assert.deepEqual(less.similar.map((s) => s.index), [whole.similar[1].index, whole.similar[3].index, whole.similar[4].index]);
+      assert.deepEqual(
+        less.similar.map((s) => s.index),
+        [whole.similar[1].index, whole.similar[3].index, whole.similar[4].index],
+      );
       assert.equal(less.similar[0].score, 1);
       assert.equal(less.similar[0].raw, whole.similar[1].raw);
       const x = await queries.userVector(0);
       const top = await queries.recommendForVector(x, { count: 4, exclude: [] });
       const rest = await queries.recommendForVector(x, { count: 3, exclude: [top[0].index] });
       const original = originalRows(model, loaded);
-      assert.deepEqual(inLoadedRows(rest, original), recommendForVector(loaded, await storedUserFactors(), 0, [original[top[0].index]], { count: 3, kernels: single }));
-      assert.deepEqual(rest.map((r) => r.index), top.slice(1).map((r) => r.index));
+      assert.deepEqual(
+        inLoadedRows(rest, original),
+        recommendForVector(loaded, await storedUserFactors(), 0, [original[top[0].index]], {
+          count: 3,
+          kernels: single,
+        }),
+      );
+      assert.deepEqual(
+        rest.map((r) => r.index),
+        top.slice(1).map((r) => r.index),
+      );
     } finally {
       queries.dispose();
     }
@@ -219,9 +271,14 @@ describe('ModelQueries', () => {
     const loaded = await sampleModel();
     const { queries } = await prepareServing(loaded, { threads: 1, maxWaiting: 3 });
     try {
-      const asked = [0, 1, 2, 3, 4].map((item) => queries.similarToRow(item, { count: 2, exclude: [], minItemUsers: 3 }));
+      const asked = [0, 1, 2, 3, 4].map((item) =>
+        queries.similarToRow(item, { count: 2, exclude: [], minItemUsers: 3 }),
+      );
       const settled = await Promise.allSettled(asked);
-      assert.deepEqual(settled.map((s) => s.status), ['fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'rejected']);
+      assert.deepEqual(
+        settled.map((s) => s.status),
+        ['fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'rejected'],
+      );
       const error = (settled[3] as PromiseRejectedResult).reason;
       assert.ok(error instanceof QueueFullError);
       assert.equal(error.statusCode, 429);
@@ -239,10 +296,22 @@ describe('ModelQueries', () => {
     const { model, queries } = await prepareServing(loaded, { threads: 1 });
     try {
       const good = queries.similarToRow(1, { count: 2, exclude: [], minItemUsers: 3 });
-      await assert.rejects(queries.similarToRow(model.items, { count: 2, exclude: [], minItemUsers: 3 }), { code: 'usage', message: `item must be a row from 0 to ${model.items - 1}, not ${model.items}` });
-      await assert.rejects(queries.similarToRow(1, { count: 2, exclude: [-1], minItemUsers: 3 }), { code: 'usage', message: `exclude[0] must be a row from 0 to ${model.items - 1}, not -1` });
-      await assert.rejects(queries.recommendForVector(new Float32Array(2), { count: 2, exclude: [] }), (error: Error & { code?: string }) => error.code === 'usage' && /xOffset/.test(error.message));
-      await assert.rejects(queries.recommendForVector(new Float32Array(model.factors), null as never), { code: 'usage', message: 'request must be an object, not null' });
+      await assert.rejects(queries.similarToRow(model.items, { count: 2, exclude: [], minItemUsers: 3 }), {
+        code: 'usage',
+        message: `item must be a row from 0 to ${model.items - 1}, not ${model.items}`,
+      });
+      await assert.rejects(queries.similarToRow(1, { count: 2, exclude: [-1], minItemUsers: 3 }), {
+        code: 'usage',
+        message: `exclude[0] must be a row from 0 to ${model.items - 1}, not -1`,
+      });
+      await assert.rejects(
+        queries.recommendForVector(new Float32Array(2), { count: 2, exclude: [] }),
+        (error: Error & { code?: string }) => error.code === 'usage' && /xOffset/.test(error.message),
+      );
+      await assert.rejects(queries.recommendForVector(new Float32Array(model.factors), null as never), {
+        code: 'usage',
+        message: 'request must be an object, not null',
+      });
       assert.equal((await good).similar.length, 2);
     } finally {
       queries.dispose();
@@ -264,7 +333,10 @@ describe('ModelQueries', () => {
       const [a, b, c] = await Promise.all([ask([]), ask([]), ask([9])]);
       assert.equal(scored, 2);
       const original = originalRows(model, loaded);
-      assert.deepEqual({ similar: inLoadedRows(a.similar, original), leftOut: a.leftOut }, similarAlone(loaded, original[7], 4, 3));
+      assert.deepEqual(
+        { similar: inLoadedRows(a.similar, original), leftOut: a.leftOut },
+        similarAlone(loaded, original[7], 4, 3),
+      );
       assert.deepEqual(b, a);
       assert.notEqual(b.similar, a.similar);
       a.similar[0].score = -1; // a route may change what it was given

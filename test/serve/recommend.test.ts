@@ -30,9 +30,20 @@ function api(item: ScoredItem): { name: string; score: number; raw: number; user
 }
 
 /** An explained item as the API sends it (contributions without their rows). */
-function explained(item: Parameters<typeof api>[0] & { explanation: { score: number; contributions: { name: string; value: number; share: number }[]; others: object } }) {
+function explained(
+  item: Parameters<typeof api>[0] & {
+    explanation: { score: number; contributions: { name: string; value: number; share: number }[]; others: object };
+  },
+) {
   const { score, contributions, others } = item.explanation;
-  return { ...api(item), explanation: { score, contributions: contributions.map(({ name, value, share }) => ({ name, value, share })), others } };
+  return {
+    ...api(item),
+    explanation: {
+      score,
+      contributions: contributions.map(({ name, value, share }) => ({ name, value, share })),
+      others,
+    },
+  };
 }
 
 async function get(url: string) {
@@ -56,7 +67,10 @@ describe('GET /api/recommend/:user', () => {
   it('takes n and includePlayed as recommendItems takes count and includePlayed', async () => {
     const user = model.userIds[1];
     const reply = await get(`/api/recommend/${user}?n=40&includePlayed=true`);
-    assert.deepEqual(reply.json().recommendations, recommendItems(model, user, { count: 40, includePlayed: true }).recommendations.map(api));
+    assert.deepEqual(
+      reply.json().recommendations,
+      recommendItems(model, user, { count: 40, includePlayed: true }).recommendations.map(api),
+    );
   });
 
   it('with explain=true answers what explainUser answers: the re-solved ranking, explanations and stored scores', async () => {
@@ -64,7 +78,11 @@ describe('GET /api/recommend/:user', () => {
     const reply = await get(`/api/recommend/${user}?n=5&explain=true`);
     assert.equal(reply.statusCode, 200, reply.body);
     const core = explainUser(model, user, { count: 5 });
-    assert.deepEqual(reply.json(), { version, user, recommendations: core.recommendations.map((r) => ({ ...explained(r), stored: r.stored })) });
+    assert.deepEqual(reply.json(), {
+      version,
+      user,
+      recommendations: core.recommendations.map((r) => ({ ...explained(r), stored: r.stored })),
+    });
     assert.equal(reply.json().recommendations[0].explanation.contributions.length, 3);
   });
 
@@ -79,7 +97,9 @@ describe('GET /api/recommend/:user', () => {
     );
     const topExplained = explainUser(model, user, { count: 8 }).recommendations;
     const excluded = [topExplained[1].name, topExplained[3].name];
-    const withExplain = await get(`/api/recommend/${user}?n=6&explain=true&${excluded.map((e) => `exclude=${encodeURIComponent(e)}`).join('&')}`);
+    const withExplain = await get(
+      `/api/recommend/${user}?n=6&explain=true&${excluded.map((e) => `exclude=${encodeURIComponent(e)}`).join('&')}`,
+    );
     assert.deepEqual(
       withExplain.json().recommendations.map((r: { name: string }) => r.name),
       topExplained.filter((_, k) => k !== 1 && k !== 3).map((r) => r.name),
@@ -99,13 +119,21 @@ describe('GET /api/recommend/:user', () => {
   });
 
   it('sends the share of a score of 0 as null (NaN would fail the serialiser)', () => {
-    const explanation = { score: 0, contributions: [{ index: 1, name: 'b', value: 0, share: NaN }], others: { items: 2, value: 0, share: NaN } };
+    const explanation = {
+      score: 0,
+      contributions: [{ index: 1, name: 'b', value: 0, share: NaN }],
+      others: { items: 2, value: 0, share: NaN },
+    };
     assert.deepEqual(scoredItem(model, { index: 0, name: 'a', score: 0, raw: 0, explanation }), {
       name: 'a',
       score: 0,
       raw: 0,
       users: model.itemListeners[0],
-      explanation: { score: 0, contributions: [{ name: 'b', value: 0, share: null }], others: { items: 2, value: 0, share: null } },
+      explanation: {
+        score: 0,
+        contributions: [{ name: 'b', value: 0, share: null }],
+        others: { items: 2, value: 0, share: null },
+      },
     });
   });
 
@@ -117,7 +145,12 @@ describe('GET /api/recommend/:user', () => {
 });
 
 describe('POST /api/recommend (a listener not in the model)', () => {
-  const list: ListedItem[] = [{ name: 'radiohead' }, { name: 'Muse', plays: 120 }, { name: 'portishead', plays: 40 }, { name: 'radiohed zz' }];
+  const list: ListedItem[] = [
+    { name: 'radiohead' },
+    { name: 'Muse', plays: 120 },
+    { name: 'portishead', plays: 40 },
+    { name: 'radiohed zz' },
+  ];
 
   it('answers what recommendForList answers: found with plays (median for none given), unknown with suggestions, listed items left out', async () => {
     const reply = await post('/api/recommend', { items: list, n: 7 });
@@ -143,16 +176,25 @@ describe('POST /api/recommend (a listener not in the model)', () => {
   });
 
   it('sums the plays of an item listed twice, as resolveItemList does', async () => {
-    const twice = [{ name: 'muse', plays: 10 }, { name: 'MUSE', plays: 5 }];
+    const twice = [
+      { name: 'muse', plays: 10 },
+      { name: 'MUSE', plays: 5 },
+    ];
     const reply = await post('/api/recommend', { items: twice, n: 3 });
     assert.deepEqual(reply.json().found, [{ name: 'Muse', plays: 15 }]);
-    assert.deepEqual(reply.json().recommendations, recommendForList(model, twice, { count: 3 }).recommendations.map(api));
+    assert.deepEqual(
+      reply.json().recommendations,
+      recommendForList(model, twice, { count: 3 }).recommendations.map(api),
+    );
   });
 
   it('leaves out excluded items too', async () => {
     const top = recommendForList(model, list, { count: 5 }).recommendations;
     const reply = await post('/api/recommend', { items: list, n: 4, exclude: [top[0].name, 'unknown band'] });
-    assert.deepEqual(reply.json().recommendations.map((r: { name: string }) => r.name), top.slice(1).map((r) => r.name));
+    assert.deepEqual(
+      reply.json().recommendations.map((r: { name: string }) => r.name),
+      top.slice(1).map((r) => r.name),
+    );
   });
 
   it('answers 404 when no listed name is in the model, with suggestions', async () => {
@@ -178,7 +220,10 @@ describe('POST /api/recommend (a listener not in the model)', () => {
       [{ items: [{ name: 'muse', plays: 'twelve' }] }, 'body/items[0].plays must be number'],
       [{ items: [{ name: '' }] }, 'body/items[0].name must NOT have fewer than 1 characters'],
       [{ items: [{ name: 'muse' }], n: 0 }, 'body/n must be >= 1'],
-      [{ items: Array.from({ length: 1001 }, () => ({ name: 'muse' })) }, 'body/items must NOT have more than 1000 items'],
+      [
+        { items: Array.from({ length: 1001 }, () => ({ name: 'muse' })) },
+        'body/items must NOT have more than 1000 items',
+      ],
       // a JSON body has types: a number or boolean sent as another type is not converted
       [{ items: [{ name: 'muse', plays: '12' }] }, 'body/items[0].plays must be number'],
       [{ items: [{ name: 'muse', plays: true }] }, 'body/items[0].plays must be number'],
@@ -222,7 +267,7 @@ describe('POST /api/recommend with explain, at the limits', () => {
 });
 
 describe('POST /api/recommend/batch', () => {
-  it("answers each user as GET /api/recommend/:user does, an unknown user as an error entry", async () => {
+  it('answers each user as GET /api/recommend/:user does, an unknown user as an error entry', async () => {
     const users = [model.userIds[0], 'nobody-here', model.userIds[5], model.userIds[0]];
     const reply = await post('/api/recommend/batch', { users, n: 4 });
     assert.equal(reply.statusCode, 200, reply.body);
@@ -231,18 +276,23 @@ describe('POST /api/recommend/batch', () => {
     assert.equal(body.results.length, 4);
     for (const [k, id] of users.entries()) {
       const single = await get(`/api/recommend/${encodeURIComponent(id)}?n=4`);
-      if (single.statusCode === 200) assert.deepEqual(body.results[k], { user: id, recommendations: single.json().recommendations });
+      if (single.statusCode === 200)
+        assert.deepEqual(body.results[k], { user: id, recommendations: single.json().recommendations });
       else assert.deepEqual(body.results[k], { user: id, error: single.json() });
     }
     assert.equal(body.results[1].error.statusCode, 404);
-    assert.deepEqual(body.results[0].recommendations, recommendItems(model, users[0], { count: 4 }).recommendations.map(api));
+    assert.deepEqual(
+      body.results[0].recommendations,
+      recommendItems(model, users[0], { count: 4 }).recommendations.map(api),
+    );
   });
 
   it('leaves out excluded items for every user', async () => {
     const users = [model.userIds[10], model.userIds[11]];
     const excluded = recommendItems(model, users[0], { count: 1 }).recommendations[0].name;
     const reply = await post('/api/recommend/batch', { users, exclude: [excluded] });
-    for (const result of reply.json().results) assert.ok(result.recommendations.every((r: { name: string }) => r.name !== excluded));
+    for (const result of reply.json().results)
+      assert.ok(result.recommendations.every((r: { name: string }) => r.name !== excluded));
   });
 
   it('refuses an empty, too long or malformed list with 400 naming the field', async () => {
@@ -270,7 +320,11 @@ describe('POST /api/recommend/batch', () => {
       post('/api/recommend/batch', { users, n: 1 }),
       get(`/api/recommend/${encodeURIComponent(model.userIds[3])}?n=1`),
     ]);
-    assert.deepEqual(replies.map((r) => r.statusCode), [200, 200, 200], replies.map((r) => r.body.slice(0, 120)).join('\n'));
+    assert.deepEqual(
+      replies.map((r) => r.statusCode),
+      [200, 200, 200],
+      replies.map((r) => r.body.slice(0, 120)).join('\n'),
+    );
     assert.equal(replies[0].json().results.length, 1000);
     assert.deepEqual(replies[0].json(), replies[1].json());
   });

@@ -8,7 +8,14 @@ import { updateModelDirectory } from '../../src/model/updateDirectory.js';
 import { ModelHolder } from '../../src/serve/modelHolder.js';
 import { buildApp } from '../../src/serve/server.js';
 import { tempDir } from '../helpers.js';
-import { freshModelDir, parseMetrics, requestStream, until, writeCorruptVersion, writeNewVersion } from './reloadHelpers.js';
+import {
+  freshModelDir,
+  parseMetrics,
+  requestStream,
+  until,
+  writeCorruptVersion,
+  writeNewVersion,
+} from './reloadHelpers.js';
 
 const SIMILAR = '/api/similar/radiohead?n=5';
 
@@ -33,7 +40,10 @@ describe('reload under a stream of requests', () => {
     const stream = requestStream(base, SIMILAR, 4);
     const written: string[] = [first];
     const plays = join(tempDir('als-plays-'), 'new.tsv');
-    writeFileSync(plays, 'user2\t\tRadiohead\t500\nuser2\t\tMuse\t300\nnewcomer\t\tRadiohead\t40\nnewcomer\t\tPortishead\t20\n');
+    writeFileSync(
+      plays,
+      'user2\t\tRadiohead\t500\nuser2\t\tMuse\t300\nnewcomer\t\tRadiohead\t40\nnewcomer\t\tPortishead\t20\n',
+    );
     for (let i = 0; i < 5; i++) {
       // requests keep running on the old model meanwhile
       await new Promise((resolve) => setTimeout(resolve, 60));
@@ -54,7 +64,10 @@ describe('reload under a stream of requests', () => {
     // every answer came from a version written, in the order written, ending with the last
     assert.equal(result.versions[0], first);
     assert.equal(result.versions[result.versions.length - 1], written[5]);
-    assert.deepEqual(result.versions, written.filter((v) => result.versions.includes(v)));
+    assert.deepEqual(
+      result.versions,
+      written.filter((v) => result.versions.includes(v)),
+    );
     // each version loaded once, each replaced one freed once, nothing held at the end
     assert.deepEqual(loaded, written.slice(1));
     assert.deepEqual(disposed, written.slice(0, 5));

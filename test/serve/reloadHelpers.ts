@@ -113,7 +113,10 @@ export interface ServeProcess {
 }
 
 /** Starts `als serve ARGS` (node options first, such as --import) and parses its stdout lines. */
-export function startServe(args: string[], options: { nodeOptions?: string[]; env?: NodeJS.ProcessEnv } = {}): ServeProcess {
+export function startServe(
+  args: string[],
+  options: { nodeOptions?: string[]; env?: NodeJS.ProcessEnv } = {},
+): ServeProcess {
   const child = spawn(process.execPath, [...(options.nodeOptions ?? []), ALS_BIN, 'serve', ...args], {
     env: { ...process.env, ALS_API_KEY: undefined, ...options.env },
     stdio: ['pipe', 'pipe', 'pipe'],
@@ -128,7 +131,9 @@ export function startServe(args: string[], options: { nodeOptions?: string[]; en
     lines.push(entry);
     if (entry.event === 'listening') listening(entry.url as string);
   });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
   return { child, lines, stderr: () => stderr, url, exited };
 }
 

@@ -25,7 +25,12 @@ function expected(name: string, options: { count?: number; minListeners?: number
     item: result.item,
     minItemUsers: result.minListeners,
     leftOut: result.leftOut,
-    similar: result.similar.map((s) => ({ name: s.name, score: s.score, raw: s.raw, users: model.itemListeners[s.index] })),
+    similar: result.similar.map((s) => ({
+      name: s.name,
+      score: s.score,
+      raw: s.raw,
+      users: model.itemListeners[s.index],
+    })),
   };
 }
 
@@ -62,14 +67,26 @@ describe('GET /api/similar/:item', () => {
     assert.equal(reply.statusCode, 200, reply.body);
     const names = reply.json().similar.map((s: { name: string }) => s.name);
     const wanted = top.filter((_, k) => k !== 0 && k !== 4).slice(0, 10);
-    assert.deepEqual(names, wanted.map((s) => s.name));
-    assert.deepEqual(reply.json().similar.map((s: { raw: number }) => s.raw), wanted.map((s) => s.raw));
+    assert.deepEqual(
+      names,
+      wanted.map((s) => s.name),
+    );
+    assert.deepEqual(
+      reply.json().similar.map((s: { raw: number }) => s.raw),
+      wanted.map((s) => s.raw),
+    );
   });
 
   it('takes one exclude name as a list of one', async () => {
     const top = expected('radiohead', { count: 2 }).similar;
-    const reply = await app.inject({ method: 'GET', url: `/api/similar/radiohead?n=1&exclude=${encodeURIComponent(top[0].name)}` });
-    assert.deepEqual(reply.json().similar.map((s: { name: string }) => s.name), [top[1].name]);
+    const reply = await app.inject({
+      method: 'GET',
+      url: `/api/similar/radiohead?n=1&exclude=${encodeURIComponent(top[0].name)}`,
+    });
+    assert.deepEqual(
+      reply.json().similar.map((s: { name: string }) => s.name),
+      [top[1].name],
+    );
   });
 
   it('answers an unknown item with 404 and the close names', async () => {
@@ -99,12 +116,19 @@ describe('GET /api/similar/:item', () => {
       ['minItemUsers=0', 'querystring/minItemUsers must be >= 1'],
       ['minItemUsers=99999999999', 'querystring/minItemUsers must be <= 2147483647'],
       [`exclude=${'x'.repeat(1001)}`, 'querystring/exclude[0] must NOT have more than 1000 characters'],
-      [Array.from({ length: 1001 }, (_, k) => `exclude=a${k}`).join('&'), 'querystring/exclude must NOT have more than 1000 items'],
+      [
+        Array.from({ length: 1001 }, (_, k) => `exclude=a${k}`).join('&'),
+        'querystring/exclude must NOT have more than 1000 items',
+      ],
     ];
     for (const [query, message] of cases) {
       const reply = await app.inject({ method: 'GET', url: `/api/similar/radiohead?${query}` });
       assert.equal(reply.statusCode, 400, query);
-      assert.deepEqual(reply.json(), { statusCode: 400, code: 'FST_ERR_VALIDATION', error: 'Bad Request', message }, query);
+      assert.deepEqual(
+        reply.json(),
+        { statusCode: 400, code: 'FST_ERR_VALIDATION', error: 'Bad Request', message },
+        query,
+      );
     }
   });
 

@@ -38,7 +38,8 @@ export class SparkNotFound extends AlsError {
  */
 export function findSparkSubmit(given: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
   if (given !== undefined) {
-    if (typeof given !== 'string' || given.length === 0) throw new AlsError('usage', 'sparkSubmit must be the path of spark-submit');
+    if (typeof given !== 'string' || given.length === 0)
+      throw new AlsError('usage', 'sparkSubmit must be the path of spark-submit');
     const found = executable(given);
     if (!found) throw new SparkNotFound(`${given}: no such executable file (spark-submit)`);
     return found;
@@ -46,10 +47,13 @@ export function findSparkSubmit(given: string | undefined, env: NodeJS.ProcessEn
   if (env.SPARK_HOME) {
     const found = executable(join(env.SPARK_HOME, 'bin', 'spark-submit'));
     if (found) return found;
-    throw new SparkNotFound(`SPARK_HOME is ${env.SPARK_HOME}, but ${join(env.SPARK_HOME, 'bin', 'spark-submit')} is not an executable file`);
+    throw new SparkNotFound(
+      `SPARK_HOME is ${env.SPARK_HOME}, but ${join(env.SPARK_HOME, 'bin', 'spark-submit')} is not an executable file`,
+    );
   }
   const found = onPath('spark-submit', env);
-  if (!found) throw new SparkNotFound('spark-submit was not found: SPARK_HOME is not set and no spark-submit is on PATH');
+  if (!found)
+    throw new SparkNotFound('spark-submit was not found: SPARK_HOME is not set and no spark-submit is on PATH');
   return found;
 }
 
@@ -65,9 +69,16 @@ export function findJava(env: NodeJS.ProcessEnv = process.env): string {
     const java = join(env.JAVA_HOME, 'bin', 'java');
     const found = executable(java);
     if (found) return found;
-    throw new AlsError('usage', `Spark needs Java (17 or later): JAVA_HOME is ${env.JAVA_HOME}, but ${java} is not an executable file`);
+    throw new AlsError(
+      'usage',
+      `Spark needs Java (17 or later): JAVA_HOME is ${env.JAVA_HOME}, but ${java} is not an executable file`,
+    );
   }
   const found = onPath('java', env);
-  if (!found) throw new AlsError('usage', 'Spark needs Java (17 or later), and none was found: JAVA_HOME is not set and no java is on PATH');
+  if (!found)
+    throw new AlsError(
+      'usage',
+      'Spark needs Java (17 or later), and none was found: JAVA_HOME is not set and no java is on PATH',
+    );
   return found;
 }

@@ -23,7 +23,8 @@ export type SparkRegularization =
  *   anything else   refused (AlsError('usage')): Spark has no λ·(n_u + α₀·|I|)^ν.
  */
 export function sparkRegularization(
-  options: Pick<TrainOptions, 'regularization'> & Partial<Pick<TrainOptions, 'regularizationExponent' | 'regularizationAlpha0'>>,
+  options: Pick<TrainOptions, 'regularization'> &
+    Partial<Pick<TrainOptions, 'regularizationExponent' | 'regularizationAlpha0'>>,
 ): { mode: SparkRegularization; lambda: number } {
   // the built-in engine's frequency-scaled λ (issue 12): λ_u = λ·(|I_u| + α₀·|I|)^ν, ν = 0 the constant λ
   const exponent = options.regularizationExponent ?? 0;
