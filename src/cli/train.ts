@@ -189,13 +189,8 @@ async function runSparkTrain(
   const c = out.color;
   const o = model.options;
   const label = (text: string) => c.bold(text.padEnd(9));
-  out.line(
-    `${label('Read')}${stats.file}: ${plural(stats.rows, 'row')}${stats.header ? ' (line 1 taken as a header)' : ''}, ${formatCount(stats.skipped)} skipped, ` +
-      `${formatCount(stats.zeroCounts)} with count 0, ${plural(stats.duplicates, 'duplicate')} summed ${c.dim('(by Spark)')}`,
-  );
-  out.line(
-    `${label('Matrix')}${plural(model.users, 'user')} × ${plural(model.items, 'item')}, ${plural(interactions, 'interaction')}`,
-  );
+  out.line(readLine(label, stats, c.dim('(by Spark)')));
+  out.line(matrixLine(label, model, interactions, c));
   out.line(
     `${label('Trained')}Spark ${by.sparkVersion} on ${by.master}, ${plural(o.factors, 'factor')}, ${plural(o.iterations, 'iteration')}, ${o.weighting} α=${o.alpha} ` +
       `λ=${o.regularization} (Spark regParam ${Number(by.settings.regParam.toPrecision(4))}) ${c.dim(`(${formatSeconds(result.seconds.total)} with Spark's start-up)`)}`,
@@ -282,14 +277,8 @@ function printSummary(
   const c = out.color;
   const o = model.options;
   const label = (text: string) => c.bold(text.padEnd(9));
-  out.line(
-    `${label('Read')}${stats.file}: ${plural(stats.rows, 'row')}${stats.header ? ' (line 1 taken as a header)' : ''}, ${formatCount(stats.skipped)} skipped, ` +
-      `${formatCount(stats.zeroCounts)} with count 0, ${plural(stats.duplicates, 'duplicate')} summed ${c.dim(`(${formatSeconds(stats.seconds)})`)}`,
-  );
-  out.line(
-    `${label('Matrix')}${plural(model.users, 'user')} × ${plural(model.items, 'item')}, ${plural(interactions, 'interaction')} ` +
-      c.dim(`(${((100 * interactions) / (model.users * model.items)).toFixed(3)}% filled)`),
-  );
+  out.line(readLine(label, stats, c.dim(`(${formatSeconds(stats.seconds)})`)));
+  out.line(matrixLine(label, model, interactions, c));
   const solver = o.solver === 'cg' ? `cg (${o.cgSteps} steps)` : 'naive (exact)';
   out.line(`${label('Rule')}${rule}`);
   out.line(
@@ -305,4 +294,27 @@ function printSummary(
   out.line(
     `${label('Saved')}${shown(cli.model)} ${c.dim(`(${formatBytes(savedBytes)}, ${formatSeconds(timings.save)})`)}`,
   );
+}
+
+/** The summary's Read line: what the reader (als's or the Spark job's) made of the file; `note` ends it. */
+function readLine(
+  label: (text: string) => string,
+  stats: Pick<Interactions['stats'], 'file' | 'rows' | 'header' | 'skipped' | 'zeroCounts' | 'duplicates'>,
+  note: string,
+): string {
+  return (
+    `${label('Read')}${stats.file}: ${plural(stats.rows, 'row')}${stats.header ? ' (line 1 taken as a header)' : ''}, ` +
+    `${formatCount(stats.skipped)} skipped, ${formatCount(stats.zeroCounts)} with count 0, ${plural(stats.duplicates, 'duplicate')} summed ${note}`
+  );
+}
+
+/** The summary's Matrix line: the shape and how full it is. */
+function matrixLine(
+  label: (text: string) => string,
+  model: { users: number; items: number },
+  interactions: number,
+  c: Output['color'],
+): string {
+  const filled = ((100 * interactions) / (model.users * model.items)).toFixed(3);
+  return `${label('Matrix')}${plural(model.users, 'user')} × ${plural(model.items, 'item')}, ${plural(interactions, 'interaction')} ${c.dim(`(${filled}% filled)`)}`;
 }
