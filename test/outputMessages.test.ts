@@ -4,6 +4,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { ALS_BIN, SAMPLE, tempDir } from './helpers.js';
+import { formatCount } from '../src/cli/output.js';
 
 /**
  * Regression tests of the attacker trial's V3: success messages printed user-typed output paths
@@ -90,5 +91,37 @@ describe('success messages show typed output paths escaped (attacker trial V3)',
       new RegExp(`\\nWrote t\\\\x1b\\[31m\\.json {2}\\(als train \\S+ --config 't\\\\x1b\\[31m\\.json'\\)\\n$`),
     );
     assert.ok(existsSync(join(work, `t${RED}.json`)));
+  });
+});
+
+describe('formatCount', () => {
+  it("groups digits as toLocaleString('en-US') does, for every kind of number", () => {
+    const values = [
+      0,
+      -0,
+      1,
+      12,
+      123,
+      1234,
+      12345,
+      123456,
+      1234567,
+      -1,
+      -999,
+      -1000,
+      -1234567,
+      1e15,
+      2 ** 53 - 1,
+      -(2 ** 53 - 1),
+      2 ** 53,
+      1.5,
+      12345.678,
+      1e21,
+      NaN,
+      Infinity,
+      -Infinity,
+    ];
+    for (let n = 1; n < 1e16; n *= 7) values.push(n, n + 1, -n);
+    for (const n of values) assert.equal(formatCount(n), n.toLocaleString('en-US'), String(n));
   });
 });

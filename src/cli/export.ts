@@ -1,5 +1,4 @@
 import { Option, type Command } from 'commander';
-import { exportSparkModel } from '../model/sparkFormat.js';
 import { withModel } from './withModel.js';
 import { addCommonOptions, type CommonOptions } from './parse.js';
 import { formatBytes, formatSeconds, makeOutput, plural, printJson, shown } from './output.js';
@@ -36,6 +35,8 @@ export function registerExport(program: Command): void {
 async function runExport(dir: string, cli: ExportCliOptions): Promise<void> {
   const out = makeOutput(cli);
   const started = performance.now();
+  // loaded here, not with the CLI: the Parquet library costs every other command ~90 ms of start-up
+  const { exportSparkModel } = await import('../model/sparkFormat.js');
   const written = await withModel(cli.model, (model) => exportSparkModel(model, dir, { source: cli.model }));
   const seconds = (performance.now() - started) / 1000;
   if (cli.json) {

@@ -1,7 +1,6 @@
 import { Option, type Command } from 'commander';
 import { INPUT_FORMATS, type InputFormat } from '../data/read.js';
 import { saveModel } from '../model/save.js';
-import { importSparkModel } from '../model/sparkFormat.js';
 import { inspectTarget } from '../model/store.js';
 import { addCommonOptions, type CommonOptions } from './parse.js';
 import { formatBytes, formatSeconds, makeOutput, plural, printJson, shown } from './output.js';
@@ -59,6 +58,8 @@ async function runImport(dir: string, cli: ImportCliOptions): Promise<void> {
     cli.plays === undefined
       ? undefined
       : await readInput(out, cli.plays, { format: cli.playsFormat ?? 'lastfm', strict: cli.strict });
+  // loaded here, not with the CLI (as in export)
+  const { importSparkModel } = await import('../model/sparkFormat.js');
   const { model, summary } = await importSparkModel(dir, { ids: cli.ids, interactions: plays });
   const saved = await saveModel(model, cli.model, {}, { onLockWait: lockWaitNotice(out, cli.model) });
   const seconds = (performance.now() - started) / 1000;
