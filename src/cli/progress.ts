@@ -1,4 +1,9 @@
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
+
+// cli-progress is loaded by the first bar (17 ms of start-up that a command without a terminal,
+// or a one-shot query, does not need); it is a CommonJS package, so require loads it at once
+const require = createRequire(import.meta.url);
+let cliProgress: typeof import('cli-progress') | null = null;
 
 /** A progress bar, or nothing at all when the output is not interactive. */
 export interface Progress {
@@ -15,6 +20,7 @@ export function startProgress(
   payload: Record<string, unknown> = {},
 ): Progress {
   if (!enabled) return NO_PROGRESS;
+  cliProgress ??= require('cli-progress') as typeof import('cli-progress');
   const bar = new cliProgress.SingleBar(
     { format, stream: process.stderr, hideCursor: true, clearOnComplete: true, etaBuffer: 50, fps: 10 },
     cliProgress.Presets.shades_classic,
