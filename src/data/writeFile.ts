@@ -434,6 +434,20 @@ export async function openOutput(target: OutputTarget, name?: string): Promise<O
 
 /** Makes a rename in `dir` durable; best effort (some file systems refuse fsync on a directory). */
 /**
+ * Creates `path` (never an existing file or a planted symlink: O_EXCL), writes and fsyncs it: a
+ * file of a new model version or export, in a directory that the writer has just made.
+ */
+export async function writeNew(path: string, data: Buffer): Promise<void> {
+  const handle = await fs.open(path, 'wx');
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
  * Makes the entries of `dir` (a rename, a new file) durable across a power cut. Best effort: some
  * file systems cannot sync a directory, and the rename is atomic all the same.
  */

@@ -3,7 +3,7 @@ import { lstatSync, promises as fs, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { isSharedSticky, otherUsersDirectory, runningUid, untrustedOnPath } from '../data/trustedLinks.js';
 import { readSmallFile } from '../data/regularFile.js';
-import { syncDirectory } from '../data/writeFile.js';
+import { syncDirectory, writeNew } from '../data/writeFile.js';
 import { AlsError } from '../errors.js';
 import { checkModelPath, describeFsError } from './store.js';
 
@@ -38,17 +38,6 @@ export interface DirectoryKind {
 }
 
 const hex = () => randomBytes(6).toString('hex');
-
-/** Creates `path` (never an existing file or a planted link: O_EXCL), writes and fsyncs it. */
-async function writeNew(path: string, data: Buffer): Promise<void> {
-  const handle = await fs.open(path, 'wx');
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
 
 /** Whether `dir` was written by an export of `kind`: its marker names the format, and it holds nothing else. */
 function isEarlierExport(dir: string, kind: DirectoryKind, entries: string[]): boolean {

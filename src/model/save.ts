@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { lstatSync, promises as fs, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { badFactorWords, checkModel, checkNames, checkUniqueNames, firstBadFactor } from '../validate.js';
-import { syncDirectory } from '../data/writeFile.js';
+import { syncDirectory, writeNew } from '../data/writeFile.js';
 import { AlsError } from '../errors.js';
 import {
   FILES,
@@ -48,17 +48,6 @@ export interface SavedModel {
 
 function bytesOf(array: Float32Array | Int32Array): Buffer {
   return Buffer.from(array.buffer, array.byteOffset, array.byteLength);
-}
-
-/** Creates `path` (never an existing file or a planted symlink: O_EXCL), writes and fsyncs it. */
-async function writeNew(path: string, data: Buffer): Promise<void> {
-  const handle = await fs.open(path, 'wx');
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 /** A random name part: versions and temporary links are not predictable. */
