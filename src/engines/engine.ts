@@ -1,6 +1,6 @@
 import type { TrainCallbacks } from '../als/train.js';
 import type { TrainOptions } from '../als/options.js';
-import type { InputFormat, SkippedRow } from '../data/read.js';
+import type { InputFormat, ReadStats } from '../data/read.js';
 import type { AlsModel } from '../model/model.js';
 
 /** The training engines: the built-in one (WebAssembly/JS kernels in this process) and Spark MLlib's ALS. */
@@ -17,17 +17,10 @@ export interface EngineInput {
 }
 
 /** What an engine read, by the input rules of src/data/read.ts (the same numbers from every engine). */
-export interface EngineReadStats {
-  file: string;
-  format: InputFormat;
-  header: boolean;
-  rows: number;
-  used: number;
-  skipped: number;
-  skippedExamples: SkippedRow[];
-  zeroCounts: number;
-  duplicates: number;
-}
+export type EngineReadStats = Pick<
+  ReadStats,
+  'file' | 'format' | 'header' | 'rows' | 'used' | 'skipped' | 'skippedExamples' | 'zeroCounts' | 'duplicates'
+>;
 
 export interface EngineCallbacks extends TrainCallbacks {
   /** a stage of an engine that reports no per-row progress (Spark: read, train, collect, done) */
