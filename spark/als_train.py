@@ -397,12 +397,13 @@ def read_input(spark, args, path, fmt):
         .withColumn("r", F.col("r").cast("float").cast("double"))
     )
     pairs.cache()
-    n_users = users.count()
-    n_items = items.count()
-    nnz = pairs.count()
-    too_big = pairs.filter(F.col("r") > MAX_COUNT).limit(1).collect()
-    if too_big:
-        raise JobError("input", f"{name}: the counts of one user and item add up to {too_big[0]['r']:.3g}, above the largest count als takes (1e15)")
+    # one Spark job for the four numbers (every user and item has at least one pair)
+    sizes = pairs.agg(
+        F.countDistinct("u").alias("users"), F.countDistinct("i").alias("items"), F.count(F.lit(1)).alias("nnz"), F.max("r").alias("largest")
+    ).collect()[0]
+    n_users, n_items, nnz = sizes["users"], sizes["items"], sizes["nnz"]
+    if sizes["largest"] > MAX_COUNT:
+        raise JobError("input", f"{name}: the counts of one user and item add up to {sizes['largest']:.3g}, above the largest count als takes (1e15)")
     stats = {
         "rows": used + skipped + zero,
         "used": used,
@@ -468,17 +469,37 @@ def write_lines(path, values):
             f.write("\n")
 
 
+def local_rows(df, count, row_bytes):
+    """The rows of df on the driver, in no particular order, about 64 MB of them at a time.
+
+    toLocalIterator runs one Spark job per partition: the shuffle's partitions for a small model
+    were a dozen jobs per table (most of a small job's time), while one partition of all the rows
+    would hold a large model's table in the driver at once."""
+    parts = max(1, math.ceil(count * row_bytes / (64 << 20)))
+    return df.coalesce(parts).toLocalIterator()
+
+
 def collect_factors(df, count, rank, path):
     import numpy as np
 
     out = np.zeros((count, rank), dtype="<f4")
-    seen = 0
-    for row in df.toLocalIterator():
+    seen = np.zeros(count, dtype=bool)
+    for row in local_rows(df, count, 4 * rank + 16):
         out[row["id"]] = row["features"]
-        seen += 1
-    if seen != count:
-        raise RuntimeError(f"Spark returned factors for {seen} of {count} rows")
+        seen[row["id"]] = True
+    if not seen.all():
+        raise RuntimeError(f"Spark returned factors for {int(seen.sum())} of {count} rows")
     out.tofile(path)
+
+
+def collect_names(df, column, index, count, path):
+    """Writes df's `column` one per line in the order of its `index` column (0 … count - 1)."""
+    names = [None] * count
+    for row in local_rows(df.select(column, index), count, 64):
+        names[row[index]] = row[column]
+    if any(name is None for name in names):
+        raise RuntimeError(f"Spark returned {count - names.count(None)} of {count} names for {os.path.basename(path)}")
+    write_lines(path, names)
 
 
 def describe(spark, args):
@@ -537,24 +558,28 @@ def train(spark, args):
         ratingCol="w",
     )
     model = als.fit(weighted.select("u", "i", "w"))
-    user_factors = model.userFactors.orderBy("id")
-    item_factors = model.itemFactors.orderBy("id")
     # fit is lazy about the factors' last step: collecting them finishes the training
     progress("collect")
-    collect_factors(user_factors, stats["users"], args.factors, os.path.join(args.out, "user_factors.f32"))
-    collect_factors(item_factors, stats["items"], args.factors, os.path.join(args.out, "item_factors.f32"))
+    collect_factors(model.userFactors, stats["users"], args.factors, os.path.join(args.out, "user_factors.f32"))
+    collect_factors(model.itemFactors, stats["items"], args.factors, os.path.join(args.out, "item_factors.f32"))
     train_seconds = time.time() - trained
-    write_lines(os.path.join(args.out, "user_ids.txt"), (r["user"] for r in users.orderBy("u").toLocalIterator()))
-    write_lines(os.path.join(args.out, "item_names.txt"), (r["name"] for r in items.orderBy("i").toLocalIterator()))
-    pairs = np.zeros((stats["interactions"], 2), dtype="<i4")
-    counts = np.zeros(stats["interactions"], dtype="<f4")
+    collect_names(users, "user", "u", stats["users"], os.path.join(args.out, "user_ids.txt"))
+    collect_names(items, "name", "i", stats["items"], os.path.join(args.out, "item_names.txt"))
+    nnz = stats["interactions"]
+    us = np.zeros(nnz, dtype="<i4")
+    its = np.zeros(nnz, dtype="<i4")
+    counts = np.zeros(nnz, dtype="<f4")
     n = 0
-    for r in weighted.orderBy("u", "i").select("u", "i", "r").toLocalIterator():
-        pairs[n] = (r["u"], r["i"])
-        counts[n] = r["r"]
+    for r in local_rows(weighted.select("u", "i", "r"), nnz, 24):
+        if n < nnz:
+            us[n], its[n], counts[n] = r["u"], r["i"], r["r"]
         n += 1
-    pairs.tofile(os.path.join(args.out, "pairs.i32"))
-    counts.tofile(os.path.join(args.out, "counts.f32"))
+    if n != nnz:
+        raise RuntimeError(f"Spark returned {n} pairs, not {nnz}")
+    # sorted by user, then item, here rather than by a Spark sort (its sampling job and shuffle)
+    order = np.lexsort((its, us))
+    np.stack((us[order], its[order]), axis=1).tofile(os.path.join(args.out, "pairs.i32"))
+    counts[order].tofile(os.path.join(args.out, "counts.f32"))
     result = {
         "stats": stats,
         "sparkVersion": spark.version,

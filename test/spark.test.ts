@@ -471,12 +471,18 @@ describe('als train --engine spark (real Spark)', { skip, timeout: 15 * 60_000 }
     });
 
     it('a job that fails half-way (its driver killed after the read)', async () => {
-      const run = await train([], { ...process.env, ALS_TEST_KILL_AT: 'spark-after-read' });
+      // a few hundred rows: the read is as many Spark jobs as the sample's, each one shorter
+      const small = join(work, 'half-way.tsv');
+      writeFileSync(small, readFileSync(SAMPLE, 'utf8').split('\n').slice(0, 500).join('\n') + '\n');
+      const run = await als(
+        ['train', small, '--engine', 'spark', '--master', 'local[2]', '-m', model, ...QUIET_SPARK],
+        { ...process.env, ALS_TEST_KILL_AT: 'spark-after-read' },
+      );
       assert.equal(run.status, 3);
       const line = oneLine(run);
       assert.match(
         line,
-        /the Spark job for .*lastfm-2k\.tsv failed with exit code \d+.*; the Spark log is \/.*spark\.log/,
+        /the Spark job for .*half-way\.tsv failed with exit code \d+.*; the Spark log is \/.*spark\.log/,
       );
       const log = /the Spark log is (\S+spark\.log)/.exec(line)![1];
       assert.deepEqual(readdirSync(join(log, '..')), ['spark.log'], 'only the log is kept');
@@ -624,17 +630,20 @@ describe('a real standalone cluster: a master and two workers on 127.0.0.1', { s
       await new Promise((r) => setTimeout(r, 500));
     }
     const clusterModel = join(work, 'cluster-model');
+    // the first 3,000 rows: the job's many small Spark jobs still spread over both workers
+    const input = join(dir, 'plays.tsv');
+    writeFileSync(input, readFileSync(SAMPLE, 'utf8').split('\n').slice(0, 3000).join('\n') + '\n');
     const run = await als([
       'train',
-      SAMPLE,
+      input,
       '--engine',
       'spark',
       '--master',
       `spark://127.0.0.1:${port}`,
       '--factors',
-      '16',
+      '8',
       '--iterations',
-      '3',
+      '2',
       '-m',
       clusterModel,
       '--spark-timeout',
