@@ -28,7 +28,7 @@ export const TUNED_OPTIONS = [
 ] as const;
 export type TunedOption = (typeof TUNED_OPTIONS)[number];
 
-/** Settings drawn (the defaults and 7 brackets of 9): about 25 full trainings' work with halving. */
+/** Settings drawn (the defaults and 7 brackets of 9): the work of about 22 full trainings with halving. */
 export const DEFAULT_TRIALS = 64;
 export const DEFAULT_TIME_BUDGET_SECONDS = 600;
 export const DEFAULT_TUNE_METRIC: TuneMetric = 'ndcg';
