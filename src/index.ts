@@ -146,6 +146,7 @@ export {
   type TuneCallbacks,
   type TuneResult,
   type Trial,
+  type BestSoFar,
 } from './eval/tune.js';
 export { parseTrainConfig, formatTrainConfig, type TrainConfig } from './als/config.js';
 

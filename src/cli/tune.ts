@@ -10,10 +10,11 @@ import {
   DEFAULT_TRIALS,
   DEFAULT_TUNE_METRIC,
   TUNE_METRICS,
-  TUNED_OPTIONS,
+  searchedOptions,
   tune,
   type Trial,
   type TuneMetric,
+  type TunedOption,
   type TuneResult,
 } from '../eval/tune.js';
 import { decimal, wholeNumber } from './parse.js';
@@ -49,20 +50,27 @@ export function registerTune(program: Command): void {
     .summary('search the training settings that recommend best')
     .description(
       "Split every user's items into train and test (as `als evaluate` does), split train again into fit and " +
-        'validation, and try settings of weighting, α, λ, factors and iterations: each trial trains on fit and is ' +
-        'scored on validation. The first trial is the defaults; half the rest are drawn at random, the others near ' +
-        'the best so far. At the end the best settings and the defaults are trained on all of train and scored on ' +
-        'test, which the search never saw. Training options given here are held fixed.',
+        'validation, and try settings of weighting, α, λ, ν, factors and iterations: each trial trains on fit and is ' +
+        'scored on validation. The first trial is the defaults. The rest come in brackets of successive halving: ' +
+        'nine settings trained with a ninth of their iterations, the best three with a third, the best one in full ' +
+        '(the first bracket drawn at random, later ones half near the best so far). At the end the best settings ' +
+        'and the defaults are trained on all of train and scored on test, which the search never saw. Training ' +
+        'options given here are held fixed.',
     )
     .argument('<file>', 'interactions file (.gz is read transparently)')
-    .option('--trials <n>', 'settings to try at most, the defaults first', wholeNumber, DEFAULT_TRIALS)
+    .option(
+      '--trials <n>',
+      'settings to try at most, the defaults first (most train with few iterations only)',
+      wholeNumber,
+      DEFAULT_TRIALS,
+    )
     .addOption(
       new Option(
         '--time-budget <time>',
         'start no trial expected to end after this much searching: 90s, 10m, 1h or seconds',
       )
         .argParser(duration)
-        .default(DEFAULT_TIME_BUDGET_SECONDS, formatBudget(DEFAULT_TIME_BUDGET_SECONDS).replace(' min', 'm')),
+        .default(DEFAULT_TIME_BUDGET_SECONDS, budgetArgument(DEFAULT_TIME_BUDGET_SECONDS)),
     )
     .addOption(new Option('--metric <m>', 'what to maximise, at k').choices(TUNE_METRICS).default(DEFAULT_TUNE_METRIC))
     .option('-k, --k <n>', 'length of each recommendation list scored', wholeNumber, DEFAULT_EVAL_K)
@@ -121,7 +129,7 @@ async function runTune(file: string, cli: TuneCliOptions): Promise<void> {
   const columns = trialColumns(cli.k, cli.metric);
   // printed when the first trial starts, so that a data set too small to split prints only the error
   const printHeader = () => {
-    const searched = TUNED_OPTIONS.filter((name) => fixed[name] === undefined).map(optionLabel);
+    const searched = searchedOptions(fixed).map(optionLabel);
     out.line(
       `Searching ${searched.length > 0 ? searched.join(', ') : 'nothing (all held fixed)'} for the best ${METRIC_LABELS[cli.metric]}@${cli.k} ` +
         out.color.dim(`(${plural(cli.trials, 'trial')} at most, ${formatBudget(cli.timeBudget)} budget, seed ${seed})`),
@@ -145,18 +153,19 @@ async function runTune(file: string, cli: TuneCliOptions): Promise<void> {
       fixed,
     },
     {
-      onTrialStart: (number) => {
+      onTrialStart: (number, options, iterations) => {
         if (table && number === 1) printHeader();
+        const rung = iterations < options.iterations ? ` (${iterations} of ${options.iterations} iterations)` : '';
         bar = startProgress(
           out.interactive && !cli.json,
-          `Trial ${number}/${cli.trials} |{bar}| {percentage}% | ETA {eta_formatted}`,
+          `Trial ${number}/${cli.trials}${rung} |{bar}| {percentage}% | ETA {eta_formatted}`,
           1,
         );
       },
       onProgress: (done, total) => bar?.update(done / total),
       onTrial: (trial, best) => {
         stopBar();
-        if (table) out.line(columns.row(out, trial, trial === best));
+        if (table) out.line(columns.row(out, trial, best));
       },
       onCheck: () => {
         bar = startProgress(
@@ -184,8 +193,12 @@ async function runTune(file: string, cli: TuneCliOptions): Promise<void> {
         number: t.number,
         options: searched(t.options),
         metrics: t.metrics,
+        trainedIterations: t.trainedIterations,
+        rungs: t.rungs,
         seconds: t.seconds,
       })),
+      bestSoFar: result.bestSoFar,
+      moreTrialsLikelyHelp: result.moreTrialsLikelyHelp,
       failed: result.failed.map((f) => ({ number: f.number, options: searched(f.options), reason: f.reason })),
       best: { number: result.best.number, options: result.best.options, validation: result.best.metrics },
       popularity: { validation: result.popularity, test: result.test.popularity },
@@ -198,23 +211,44 @@ async function runTune(file: string, cli: TuneCliOptions): Promise<void> {
   printResult(out, cli, file, result, command);
 }
 
-function optionLabel(name: (typeof TUNED_OPTIONS)[number]): string {
-  return name === 'alpha' ? 'α' : name === 'regularization' ? 'λ' : name;
+function optionLabel(name: TunedOption): string {
+  return name === 'alpha' ? 'α' : name === 'regularization' ? 'λ' : name === 'regularizationExponent' ? 'ν' : name;
 }
 
 function formatBudget(seconds: number): string {
   return seconds % 3600 === 0 ? `${seconds / 3600} h` : seconds % 60 === 0 ? `${seconds / 60} min` : `${seconds} s`;
 }
 
-function searched(options: TrainOptions): Pick<TrainOptions, (typeof TUNED_OPTIONS)[number]> {
-  const { weighting, alpha, regularization, factors, iterations } = options;
-  return { weighting, alpha, regularization, factors, iterations };
+/** The budget as --time-budget reads it: 1h, 10m, 90s. */
+function budgetArgument(seconds: number): string {
+  return seconds % 3600 === 0 ? `${seconds / 3600}h` : seconds % 60 === 0 ? `${seconds / 60}m` : `${seconds}s`;
 }
 
-/** The live table: one row per trial as it ends, the best so far marked. */
+function searched(options: TrainOptions): Pick<TrainOptions, TunedOption> {
+  const { weighting, alpha, regularization, regularizationExponent, factors, iterations } = options;
+  return { weighting, alpha, regularization, regularizationExponent, factors, iterations };
+}
+
+/**
+ * The live table: one row per training as it ends. A setting trained with fewer iterations than
+ * its own (a lower rung of the halving) shows "2/15" and is dim; "best so far" is the best metric
+ * of a setting trained in full, and the row that set it is marked.
+ */
 function trialColumns(k: number, metric: TuneMetric) {
   const metricNames = [metric, ...(['precision', 'ndcg'] as const).filter((m) => m !== metric)];
-  const widths = [5, 9, 7, 7, 7, 10, ...metricNames.map((m) => Math.max(6, `${METRIC_LABELS[m]}@${k}`.length)), 7];
+  const bestLabel = 'best so far';
+  const widths = [
+    5,
+    9,
+    7,
+    7,
+    3,
+    7,
+    10,
+    ...metricNames.map((m) => Math.max(6, `${METRIC_LABELS[m]}@${k}`.length)),
+    bestLabel.length,
+    7,
+  ];
   const cells = (values: string[]) =>
     values.map((v, i) => (i === 1 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join('  ');
   return {
@@ -223,24 +257,32 @@ function trialColumns(k: number, metric: TuneMetric) {
       'weighting',
       'α',
       'λ',
+      'ν',
       'factors',
       'iterations',
       ...metricNames.map((m) => `${METRIC_LABELS[m]}@${k}`),
+      bestLabel,
       'seconds',
     ]),
-    row: (out: Output, trial: Trial, best: boolean) => {
+    row: (out: Output, trial: Trial, best: Trial) => {
       const o = trial.options;
+      const full = trial.trainedIterations === o.iterations;
+      const last = trial.rungs[trial.rungs.length - 1];
       const text = cells([
         String(trial.number),
         o.weighting,
         String(o.alpha),
         String(o.regularization),
+        String(o.regularizationExponent),
         String(o.factors),
-        String(o.iterations),
+        full ? String(o.iterations) : `${trial.trainedIterations}/${o.iterations}`,
         ...metricNames.map((m) => fixed(trial.metrics[m])),
-        trial.seconds.toFixed(2),
+        fixed(best.metrics[metric]),
+        last.seconds.toFixed(2),
       ]);
-      return best ? `${out.color.green(text)}  ${out.color.green('best')}` : text;
+      if (trial === best && best.rungs.length > 0 && full)
+        return `${out.color.green(text)}  ${out.color.green('best')}`;
+      return full ? text : out.color.dim(text);
     },
   };
 }
@@ -255,9 +297,11 @@ function printResult(out: Output, cli: TuneCliOptions, file: string, result: Tun
       result.stoppedBy === 'time'
         ? `the time budget ran out after ${plural(trials.length, 'trial')}`
         : `${plural(trials.length, 'trial')}`;
+    const full = trials.filter((t) => t.trainedIterations === t.options.iterations).length;
+    const trainings = trials.reduce((sum, t) => sum + t.rungs.length, 0);
     out.line(
       c.dim(
-        `Searched in ${formatSeconds(result.searchSeconds)} (${why}); validation: ${formatCount(result.sizes.validation)} held-out plays of ${formatCount(result.sizes.validationUsers)} users.`,
+        `Searched in ${formatSeconds(result.searchSeconds)} (${why}, ${formatCount(trainings)} trainings, ${formatCount(full)} in full); validation: ${formatCount(result.sizes.validation)} held-out plays of ${formatCount(result.sizes.validationUsers)} users.`,
       ),
     );
     out.line();
@@ -277,6 +321,19 @@ function printResult(out: Output, cli: TuneCliOptions, file: string, result: Tun
     `${c.bold('On test')} (${formatCount(result.sizes.test)} plays the search never saw): ${name} ${fixed(result.test.best[m])} ` +
       c.dim(`(defaults ${fixed(result.test.defaults[m])}, popularity ${fixed(result.test.popularity[m])})`),
   );
+  if (result.moreTrialsLikelyHelp) {
+    const more =
+      result.stoppedBy === 'time'
+        ? `--time-budget ${budgetArgument(cli.timeBudget * 2)}`
+        : `--trials ${trials.length * 2}`;
+    out.line(
+      c.yellow(
+        result.stoppedBy === 'time'
+          ? `More trials would likely help: the time budget ended the search (try ${more}).`
+          : `More trials would likely help: the best came late, setting ${best.number} of ${trials.length} (try ${more}).`,
+      ),
+    );
+  }
   if (best.number !== 1 && !(result.test.best[m] > result.test.defaults[m])) {
     out.warn(
       'the best settings do not beat the defaults on test: the difference on validation may be noise; consider keeping the defaults',
@@ -338,7 +395,7 @@ async function writeConfig(
   const { solver, cgSteps, regularizationExponent, regularizationAlpha0 } = best.options;
   const settings = {
     ...searched(best.options),
-    // frequency-scaled λ is not searched: it was given, and the λ found goes with it
+    // frequency-scaled λ: the ν searched or given, with the α₀ given; the λ found goes with them
     ...(regularizationExponent !== 0 ? { regularizationExponent, regularizationAlpha0 } : {}),
     ...(fixedOptions.solver !== undefined ? { solver } : {}),
     ...(fixedOptions.cgSteps !== undefined ? { cgSteps } : {}),

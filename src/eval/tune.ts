@@ -17,30 +17,43 @@ import { DEFAULT_SPLIT_SEED, DEFAULT_TEST_FRACTION, splitByUser, type Split } fr
 export const TUNE_METRICS = ['precision', 'recall', 'map', 'ndcg', 'auc'] as const;
 export type TuneMetric = (typeof TUNE_METRICS)[number];
 
-/** The options the search varies; any of them given in `fixed` is held instead. */
-export const TUNED_OPTIONS = ['weighting', 'alpha', 'regularization', 'factors', 'iterations'] as const;
+/** The options the search varies; any of them given in `fixed` is held instead (ν also when λ is given). */
+export const TUNED_OPTIONS = [
+  'weighting',
+  'alpha',
+  'regularization',
+  'regularizationExponent',
+  'factors',
+  'iterations',
+] as const;
 export type TunedOption = (typeof TUNED_OPTIONS)[number];
 
-export const DEFAULT_TRIALS = 30;
+/** Settings drawn (the defaults and 7 brackets of 9): the work of about 22 full trainings with halving. */
+export const DEFAULT_TRIALS = 64;
 export const DEFAULT_TIME_BUDGET_SECONDS = 600;
 export const DEFAULT_TUNE_METRIC: TuneMetric = 'ndcg';
 
 /**
- * Where α is drawn from, log-uniformly, per weighting: linear multiplies raw play counts (up
- * to hundreds of thousands on Last.fm), so its useful α is far smaller than the paper's 40;
- * log and bm25 compress the counts first.
+ * Where α is drawn from, log-uniformly, per weighting. log and bm25 compress the counts first.
+ * linear multiplies the raw counts, so its range is divided by the median count of the data: on
+ * 0/1 data it reaches α = 300 (linear wants a larger α than log for the same confidence: log
+ * gives a count of 1 the weight ln 2), on Last.fm play counts (median 260) α ≈ 0.0004 to 1.2.
  */
 export const ALPHA_RANGE: Record<Weighting, [number, number]> = {
-  linear: [0.001, 100],
+  linear: [0.1, 300],
   log: [0.1, 100],
   bm25: [0.01, 100],
 };
+/** λ for ν = 0; for ν = 1 (λ·n) both ends are multiplied by 0.03, as lambdaForExponent rescales. */
 export const LAMBDA_RANGE: [number, number] = [0.01, 100];
-export const FACTOR_CHOICES = [16, 32, 64, 128] as const;
+/** ν drawn when neither λ nor ν is given: the constant λ, or λ·n (Rendle et al. 2022's best). */
+export const EXPONENT_CHOICES = [0, 1] as const;
+/** About log-uniform from 32 to 256 (Rendle et al. 2022 double the dimension until it plateaus). */
+export const FACTOR_CHOICES = [32, 48, 64, 96, 128, 192, 256] as const;
 export const ITERATION_CHOICES = [5, 10, 15, 20] as const;
 
 export interface TuneOptions {
-  /** how many settings to try at most (default 30; the first is the defaults) */
+  /** how many settings to try at most (default 64; the first is the defaults); most train with few iterations only */
   trials?: number;
   /** no trial starts that would end after this many seconds of searching (default 600) */
   timeBudgetSeconds?: number;
@@ -58,23 +71,50 @@ export interface TuneOptions {
 }
 
 export interface Trial {
-  /** 1-based */
+  /** 1-based: the order in which the settings were drawn (1 is the defaults) */
   number: number;
+  /** the setting; `options.iterations` is its full count, which the last rung trains */
   options: TrainOptions;
-  /** on the validation split */
+  /** on the validation split, after `trainedIterations` iterations (its highest rung so far) */
   metrics: Metrics;
-  /** training alone */
+  /** the iterations of the last training: fewer than `options.iterations` if it was not promoted to the top */
+  trainedIterations: number;
+  /** every rung trained, lowest first */
+  rungs: { iterations: number; metrics: Metrics; seconds: number }[];
+  /** training alone, summed over the rungs */
   trainSeconds: number;
-  /** training and scoring */
+  /** training and scoring, summed over the rungs */
   seconds: number;
+}
+
+/** The best metric at full iterations after each training of the search (the curve of `als tune`). */
+export interface BestSoFar {
+  /** settings drawn so far */
+  settings: number;
+  /** trainings so far, rungs included */
+  trainings: number;
+  /** seconds of searching so far */
+  seconds: number;
+  /** the best metric of a setting trained to its full iterations so far */
+  best: number;
+  /** the number of that setting */
+  bestNumber: number;
 }
 
 export interface TuneResult {
   metric: TuneMetric;
   k: number;
+  /** one per setting tried, in the order drawn; see Trial.trainedIterations for how far each went */
   trials: Trial[];
-  /** the trial with the highest metric (the earliest of equals) */
+  /** the setting with the highest metric among those trained to their full iterations (the earliest of equals) */
   best: Trial;
+  /** after every training of the search */
+  bestSoFar: BestSoFar[];
+  /**
+   * The best was drawn in the last quarter of the settings tried, or the time budget ended the
+   * search: more trials would likely find better settings.
+   */
+  moreTrialsLikelyHelp: boolean;
   /** the popularity baseline on the validation split */
   popularity: Metrics;
   /**
@@ -95,22 +135,61 @@ export interface TuneResult {
 }
 
 export interface TuneCallbacks {
-  /** before a trial trains; `number` is 1-based */
-  onTrialStart?(number: number, options: TrainOptions): void;
+  /** before a training; `number` is the setting's (1-based), `iterations` those of this rung */
+  onTrialStart?(number: number, options: TrainOptions, iterations: number): void;
   /** training progress of the current trial or check */
   onProgress?(done: number, total: number): void;
+  /** after every training, rungs included; `best` is the best at full iterations so far */
   onTrial?(trial: Trial, best: Trial): void;
   /** before the final check on the test split */
   onCheck?(): void;
 }
 
 /**
+ * Successive halving (Jamieson & Talwalkar, AISTATS 2016; one bracket of Hyperband, Li et al.,
+ * JMLR 2018): the settings after the defaults come in brackets of up to HALVING_RATE² = 9. A
+ * bracket trains all of them with a ninth of their iterations, the best third again with a third,
+ * and the best of those with all: 9 + 3 + 1 trainings that cost about 3 full ones. A bracket of
+ * n < 9 settings has fewer rungs. Returns how many settings each rung trains, lowest rung first.
+ */
+export function halvingSchedule(settings: number): number[] {
+  checkWhole('settings', settings, 1);
+  let rungs = 0;
+  while (rungs < HALVING_RUNGS && HALVING_RATE ** (rungs + 1) <= settings) rungs++;
+  const counts = [settings];
+  for (let r = 0; r < rungs; r++) counts.push(Math.max(1, Math.floor(counts[r] / HALVING_RATE)));
+  return counts;
+}
+
+/** Each rung keeps the best 1/HALVING_RATE of the settings below it. */
+export const HALVING_RATE = 3;
+/** Rungs below the full iterations: a bracket trains with 1/9, 1/3, then all the iterations. */
+export const HALVING_RUNGS = 2;
+
+/** The iterations of rung `rung` (0-based) of `rungs` for a setting of `iterations` in full. */
+function rungIterations(iterations: number, rung: number, rungs: number): number {
+  return Math.max(1, Math.ceil(iterations / HALVING_RATE ** (rungs - rung)));
+}
+
+/** The options the search varies, given what is held fixed: ν only when neither λ nor ν is given. */
+export function searchedOptions(fixed: Partial<TrainOptions>): TunedOption[] {
+  return TUNED_OPTIONS.filter((name) =>
+    name === 'regularizationExponent'
+      ? fixed.regularizationExponent === undefined && fixed.regularization === undefined
+      : fixed[name] === undefined,
+  );
+}
+
+/**
  * Searches training settings for the best `metric` on a validation split: the data are split per
  * user into train and test (as `evaluate` does); the train part is split again into fit and
- * validation. Each trial trains on fit and is scored on validation. The first trial is the
- * defaults (with `fixed` applied), the first half of the rest are drawn at random from the search
- * space, the second half perturb the best so far. Finally the best and the defaults are trained
- * on the whole train part and scored on test.
+ * validation. Each training fits on fit and is scored on validation. The first trial is the
+ * defaults (with `fixed` applied), trained in full. The rest come in brackets of successive
+ * halving (halvingSchedule): many settings trained with few iterations, the best third promoted
+ * to more, the best of those to their full iterations. The first bracket draws at random from the
+ * search space; later ones draw half at random and half near the best settings so far. Only
+ * settings trained in full compete for the best. Finally the best and the defaults are trained on
+ * the whole train part and scored on test. The same seed gives the same trials.
  */
 export async function tune(
   plays: CsrMatrix,
@@ -169,48 +248,93 @@ export async function tune(
   const sampler = new SettingsSampler(seededRandom(seed), fixed, alphaRanges(plays));
   const done: Trial[] = [];
   const failed: TuneResult['failed'] = [];
+  const bestSoFar: BestSoFar[] = [];
   let best: Trial | null = null;
   let popularity: Metrics | null = null;
-  let stoppedBy: TuneResult['stoppedBy'] = 'trials';
-  let secondsPerUnit = 0;
+  let stoppedBy = 'trials' as TuneResult['stoppedBy'];
+  let trainings = 0;
+  let spentSeconds = 0;
+  let spentUnits = 0;
   const searchStarted = performance.now();
-  for (let number = 1; number <= trials; number++) {
-    const trialOptions =
-      number === 1
-        ? defaults
-        : sampler.next(number <= 1 + Math.ceil((trials - 1) / 2) ? null : (best as Trial).options);
+
+  /** Trains `trial` with `iterations`; false if it failed (left out) or the budget ran out (stoppedBy). */
+  const run = async (trial: Trial, iterations: number): Promise<boolean> => {
+    const trainOptions = { ...trial.options, iterations };
     const elapsed = (performance.now() - searchStarted) / 1000;
-    // the defaults always run; later trials only if they are expected to end within the budget
-    if (number > 1 && elapsed + secondsPerUnit * workUnits(trialOptions) > budget) {
+    // the defaults always run; later trainings only if they are expected to end within the budget
+    const secondsPerUnit = spentUnits > 0 ? spentSeconds / spentUnits : 0;
+    if (trial.number > 1 && elapsed + secondsPerUnit * workUnits(trainOptions) > budget) {
       stoppedBy = 'time';
-      break;
+      return false;
     }
-    callbacks.onTrialStart?.(number, trialOptions);
+    callbacks.onTrialStart?.(trial.number, trial.options, iterations);
     let result: Awaited<ReturnType<typeof score>>;
     try {
-      result = await score(inner, trialOptions, number === 1);
+      result = await score(inner, trainOptions, trial.number === 1);
     } catch (error) {
       // the defaults are the caller's settings: their failure is the caller's to see
-      if (number === 1 || !(error instanceof AlsError) || error.code !== 'input') throw error;
-      failed.push({ number, options: trialOptions, reason: error.message });
-      continue;
+      if (trial.number === 1 || !(error instanceof AlsError) || error.code !== 'input') throw error;
+      failed.push({ number: trial.number, options: trial.options, reason: error.message });
+      return false;
     }
-    if (number === 1) popularity = result.popularity;
-    const trial: Trial = {
-      number,
-      options: trialOptions,
-      metrics: result.model,
-      trainSeconds: result.trainSeconds,
-      seconds: result.seconds,
-    };
-    done.push(trial);
-    if (best === null || trial.metrics[metric] > best.metrics[metric]) best = trial;
-    secondsPerUnit =
-      done.reduce((sum, t) => sum + t.seconds, 0) / done.reduce((sum, t) => sum + workUnits(t.options), 0);
-    callbacks.onTrial?.(trial, best);
+    if (trial.number === 1) popularity = result.popularity;
+    trainings++;
+    spentSeconds += result.seconds;
+    spentUnits += workUnits(trainOptions);
+    trial.metrics = result.model;
+    trial.trainedIterations = iterations;
+    trial.rungs.push({ iterations, metrics: result.model, seconds: result.seconds });
+    trial.trainSeconds += result.trainSeconds;
+    trial.seconds += result.seconds;
+    if (!done.includes(trial)) done.push(trial);
+    if (iterations === trial.options.iterations && (best === null || trial.metrics[metric] > best.metrics[metric]))
+      best = trial;
+    const winner = best as Trial;
+    bestSoFar.push({
+      settings: done.length,
+      trainings,
+      seconds: (performance.now() - searchStarted) / 1000,
+      best: winner.metrics[metric],
+      bestNumber: winner.number,
+    });
+    callbacks.onTrial?.(trial, winner);
+    return true;
+  };
+  const newTrial = (number: number, trialOptions: TrainOptions): Trial => ({
+    number,
+    options: trialOptions,
+    metrics: {} as Metrics,
+    trainedIterations: 0,
+    rungs: [],
+    trainSeconds: 0,
+    seconds: 0,
+  });
+
+  await run(newTrial(1, defaults), defaults.iterations);
+  let drawn = 1;
+  search: while (drawn < trials) {
+    const size = Math.min(HALVING_RATE ** HALVING_RUNGS, trials - drawn);
+    const schedule = halvingSchedule(size);
+    // the first bracket explores; later ones draw half near the best settings trained in full so far
+    const near = drawn === 1 ? [] : topFull(done, metric, HALVING_RATE);
+    let rung: Trial[] = [];
+    for (let n = 0; n < size; n++) rung.push(newTrial(drawn + n + 1, sampler.next(near)));
+    drawn += size;
+    for (let r = 0; r < schedule.length; r++) {
+      if (r > 0) rung = ranked(rung, metric).slice(0, schedule[r]);
+      const trained: Trial[] = [];
+      for (const trial of rung) {
+        const iterations = rungIterations(trial.options.iterations, r, schedule.length - 1);
+        // a rung with the iterations of the one below (few iterations in full) needs no new training
+        if (trial.trainedIterations === iterations || (await run(trial, iterations))) trained.push(trial);
+        else if (stoppedBy === 'time') break search;
+      }
+      rung = trained;
+      if (rung.length === 0) break;
+    }
   }
   const searchSeconds = (performance.now() - searchStarted) / 1000;
-  const winner = best as Trial;
+  const winner = best as unknown as Trial;
 
   callbacks.onCheck?.();
   const bestOnTest = await score(outer, winner.options, true);
@@ -218,9 +342,11 @@ export async function tune(
   return {
     metric,
     k,
-    trials: done,
+    trials: done.sort((a, b) => a.number - b.number),
     best: winner,
-    popularity: popularity as Metrics,
+    bestSoFar,
+    moreTrialsLikelyHelp: stoppedBy === 'time' || (drawn >= 8 && winner.number > 0.75 * drawn),
+    popularity: popularity as unknown as Metrics,
     test: { best: bestOnTest.model, defaults: defaultsOnTest.model, popularity: bestOnTest.popularity },
     stoppedBy,
     failed,
@@ -235,16 +361,45 @@ export async function tune(
   };
 }
 
+/** Best first by `metric` at the rung each was last trained at; the earlier setting of equals first. */
+function ranked(trials: Trial[], metric: TuneMetric): Trial[] {
+  return [...trials].sort((a, b) => b.metrics[metric] - a.metrics[metric] || a.number - b.number);
+}
+
+/** The best `count` settings trained to their full iterations. */
+function topFull(trials: Trial[], metric: TuneMetric, count: number): TrainOptions[] {
+  return ranked(
+    trials.filter((t) => t.trainedIterations === t.options.iterations),
+    metric,
+  )
+    .slice(0, count)
+    .map((t) => t.options);
+}
+
 /**
- * ALPHA_RANGE, with linear's top lowered so that the largest count's confidence stays within
- * MAX_CONFIDENCE (counts of 1e8 with α = 100 would make every such trial fail).
+ * ALPHA_RANGE, with linear's divided by the median count, and its top lowered so that the largest
+ * count's confidence stays within MAX_CONFIDENCE (counts of 1e8 with α = 100 would make every such
+ * trial fail).
  */
 function alphaRanges(plays: CsrMatrix): Record<Weighting, [number, number]> {
   let largest = 0;
   for (let n = 0; n < plays.data.length; n++) if (plays.data[n] > largest) largest = plays.data[n];
-  const [low, high] = ALPHA_RANGE.linear;
+  const median = Math.max(1, medianOf(plays.data));
+  const [low, high] = ALPHA_RANGE.linear.map((a) => a / median);
   const top = Math.max(low, Math.min(high, (MAX_CONFIDENCE - 1) / largest / 2));
   return { ...ALPHA_RANGE, linear: [low, top] };
+}
+
+function medianOf(values: Float32Array): number {
+  if (values.length === 0) return 1;
+  const sorted = Float32Array.from(values).sort();
+  return sorted[sorted.length >> 1];
+}
+
+/** LAMBDA_RANGE rescaled for ν as lambdaForExponent is: 10·0.03^ν in the middle (geometrically). */
+function lambdaRange(nu: number): [number, number] {
+  const scale = 0.03 ** nu;
+  return [LAMBDA_RANGE[0] * scale, LAMBDA_RANGE[1] * scale];
 }
 
 function nnz(matrix: CsrMatrix): number {
@@ -269,19 +424,27 @@ class SettingsSampler {
     private readonly alphaRange: Record<Weighting, [number, number]> = ALPHA_RANGE,
   ) {}
 
-  /** Random settings when `near` is null, otherwise a perturbation of `near`. */
-  next(near: TrainOptions | null): TrainOptions {
-    const drawn = near === null ? this.uniform() : this.perturb(near);
+  /** Random settings, or (half the time, when `near` has any) a perturbation of one of `near`. */
+  next(near: readonly TrainOptions[]): TrainOptions {
+    const drawn = near.length === 0 || this.random() < 0.5 ? this.uniform() : this.perturb(this.pick(near));
     // held options win; alpha follows a held weighting only through the draw above
     return resolveTrainOptions({ ...drawn, ...definedOnly(this.fixed) });
   }
 
+  /** ν as held, as drawn (when neither ν nor λ is held), or 0 (a held λ is a constant λ). */
+  private exponent(): number {
+    if (this.fixed.regularizationExponent !== undefined) return this.fixed.regularizationExponent;
+    return this.fixed.regularization === undefined ? this.pick(EXPONENT_CHOICES) : 0;
+  }
+
   private uniform(): Partial<TrainOptions> {
     const weighting = this.fixed.weighting ?? this.pick(WEIGHTINGS);
+    const nu = this.exponent();
     return {
       weighting,
       alpha: this.logUniform(this.alphaRange[weighting]),
-      regularization: this.logUniform(LAMBDA_RANGE),
+      regularization: this.logUniform(lambdaRange(nu)),
+      regularizationExponent: nu,
       factors: this.pick(FACTOR_CHOICES),
       iterations: this.pick(ITERATION_CHOICES),
     };
@@ -291,12 +454,12 @@ class SettingsSampler {
     // now and then another weighting, so that one lucky early draw does not decide it
     if (this.fixed.weighting === undefined && this.random() < 0.15) return this.uniform();
     const [alphaLow, alphaHigh] = this.alphaRange[near.weighting];
+    const [lambdaLow, lambdaHigh] = lambdaRange(near.regularizationExponent);
     return {
       weighting: near.weighting,
       alpha: round2(clamp(near.alpha * Math.exp(0.7 * this.normal()), alphaLow, alphaHigh)),
-      regularization: round2(
-        clamp(near.regularization * Math.exp(0.7 * this.normal()), LAMBDA_RANGE[0], LAMBDA_RANGE[1]),
-      ),
+      regularization: round2(clamp(near.regularization * Math.exp(0.7 * this.normal()), lambdaLow, lambdaHigh)),
+      regularizationExponent: near.regularizationExponent,
       factors: this.step(FACTOR_CHOICES, near.factors),
       iterations: this.step(ITERATION_CHOICES, near.iterations),
     };

@@ -1,0 +1,282 @@
+#!/usr/bin/env node
+// Does `als tune` reach its best with fewer trials than before (issue 12)? Runs the search as it
+// was before successive halving (half uniform random, half near the best, every trial trained in
+// full; commit 6edf2a6) and the search of this build on the Last.fm sample and panel data sets of
+// scripts/freqgrid.js, with the same seed (hence the same fit/validation split), maximising
+// precision@10, and writes the best-so-far curves (by settings tried and by seconds) to JSON and
+// Markdown tables (docs/choosing-settings.md).
+//
+//   node scripts/tunecurve.js [--old DIR] [--out FILE] [--only NAME,…] [--old-trials N] [--new-trials N]
+//   node scripts/tunecurve.js --from bench/tunecurve.json      (the tables again, from saved numbers)
+//
+// Needs `npm run build`, and the old search built in DIR (default /tmp/als-old):
+//   mkdir /tmp/als-old && git archive 6edf2a6 src test tsconfig.json package.json | tar -x -C /tmp/als-old
+//   ln -s "$PWD/node_modules" /tmp/als-old/ && (cd /tmp/als-old && npx tsc -p tsconfig.json)
+//   mkdir -p /tmp/als-old/dist/src/kernels && cp dist/src/kernels/*.wasm /tmp/als-old/dist/src/kernels/
+// The synthetic sets are made by scripts/synth.js into the system's temporary directory.
+//
+// With --shares, it also measures, per data set and split seed, the defaults rule of `als train`
+// against the best settings the new search finds (--new-trials settings, not a wall-clock budget):
+// both are trained on the seed's train split and scored on its test split (as `als evaluate`).
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { cooToCsr, defaultsFor, evaluate, profileData, readInteractions, tune } from '../dist/src/index.js';
+import { seededRandom } from '../dist/src/als/random.js';
+import { generate } from './synth.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const { values: args } = parseArgs({
+  options: {
+    out: { type: 'string', default: join(root, 'bench', 'tunecurve.json') },
+    from: { type: 'string' },
+    old: { type: 'string', default: '/tmp/als-old' },
+    only: { type: 'string', default: 'lastfm,clicks-01,few-items' },
+    'old-trials': { type: 'string', default: '30' },
+    'new-trials': { type: 'string', default: '64' },
+    seed: { type: 'string', default: '1' },
+    threads: { type: 'string', default: '2' },
+    shares: { type: 'boolean', default: false },
+    seeds: { type: 'string', default: '1,2,3' },
+  },
+});
+const K = 10;
+const METRIC = 'precision';
+const OLD_TRIALS = Number(args['old-trials']);
+const NEW_TRIALS = Number(args['new-trials']);
+const SEED = Number(args.seed);
+const THREADS = Number(args.threads);
+const BUDGET = 24 * 3600;
+
+/** Every entry of `m` through `keep(user, item, count)` → a count (0: dropped). */
+function mapEntries(m, keep) {
+  const rows = [];
+  const cols = [];
+  const values = [];
+  for (let u = 0; u < m.rows; u++) {
+    for (let n = m.indptr[u]; n < m.indptr[u + 1]; n++) {
+      const value = keep(u, m.indices[n], m.data[n]);
+      if (value > 0) {
+        rows.push(u);
+        cols.push(m.indices[n]);
+        values.push(value);
+      }
+    }
+  }
+  return cooToCsr(
+    m.rows,
+    m.cols,
+    Int32Array.from(rows),
+    Int32Array.from(cols),
+    Float32Array.from(values),
+    values.length,
+  ).matrix;
+}
+const withMatrix = (data, userItems) => ({ ...data, userItems });
+const binary = (data) =>
+  withMatrix(
+    data,
+    mapEntries(data.userItems, () => 1),
+  );
+
+async function synthetic(users, items, rows, seed) {
+  const dir = join(tmpdir(), 'als-synth');
+  mkdirSync(dir, { recursive: true });
+  const out = join(dir, `synth-${users}x${items}x${rows}-s${seed}.tsv`);
+  if (!existsSync(out)) await generate({ users, items, rows, seed, out });
+  return readInteractions(out);
+}
+const sample = () => readInteractions(join(root, 'data', 'lastfm-2k.tsv'));
+
+/** The panel of scripts/freqgrid.js (same names, same making). */
+const PANEL = {
+  lastfm: sample,
+  'lastfm-01': async () => binary(await sample()),
+  'lastfm-sparse': async () => {
+    const data = await sample();
+    const random = seededRandom(11);
+    return withMatrix(
+      data,
+      mapEntries(data.userItems, (_u, _i, count) => (random() < 0.3 ? count : 0)),
+    );
+  },
+  'clicks-01': async () => binary(await synthetic(4000, 3000, 60000, 1)),
+  purchases: async () => {
+    const data = await synthetic(4000, 3000, 60000, 2);
+    return withMatrix(
+      data,
+      mapEntries(data.userItems, (_u, _i, count) => Math.max(1, Math.round(Math.cbrt(count)) - 3)),
+    );
+  },
+  'long-catalogue': () => synthetic(2000, 20000, 40000, 3),
+  'few-items': () => synthetic(15000, 200, 120000, 4),
+  short: () => synthetic(8000, 4000, 48000, 5),
+};
+
+const describe = (o) =>
+  `${o.weighting} α=${o.alpha} λ=${o.regularization}${o.regularizationExponent ? ` ν=${o.regularizationExponent}` : ''} f=${o.factors} it=${o.iterations}`;
+
+/** The old search, every trial in full: best so far after each trial. */
+async function runOld(oldTune, plays) {
+  const started = performance.now();
+  const curve = [];
+  const result = await oldTune(
+    plays,
+    { trials: OLD_TRIALS, k: K, metric: METRIC, seed: SEED, timeBudgetSeconds: BUDGET, fixed: { threads: THREADS } },
+    {
+      onTrial: (trial, best) =>
+        curve.push({
+          settings: trial.number,
+          trainings: trial.number,
+          seconds: (performance.now() - started) / 1000,
+          best: best.metrics[METRIC],
+          bestNumber: best.number,
+        }),
+    },
+  );
+  return { curve, best: describe(result.best.options), test: result.test.best[METRIC], seconds: result.searchSeconds };
+}
+
+async function runNew(plays, trials = NEW_TRIALS, seed = SEED) {
+  const result = await tune(plays, {
+    trials,
+    k: K,
+    metric: METRIC,
+    seed,
+    timeBudgetSeconds: BUDGET,
+    fixed: { threads: THREADS },
+  });
+  return {
+    curve: result.bestSoFar,
+    best: describe(result.best.options),
+    bestOptions: result.best.options,
+    test: result.test.best[METRIC],
+    seconds: result.searchSeconds,
+  };
+}
+
+/** The first point of `curve` at or above `value` (the curve's own best when `value` is its last). */
+const reaches = (curve, value) => curve.find((p) => p.best >= value - 1e-12);
+
+let saved;
+if (args.from) saved = JSON.parse(readFileSync(args.from, 'utf8'));
+else {
+  saved = existsSync(args.out)
+    ? JSON.parse(readFileSync(args.out, 'utf8'))
+    : { k: K, metric: METRIC, seed: SEED, curves: [], shares: [] };
+  saved.oldTrials = OLD_TRIALS;
+  saved.newTrials = NEW_TRIALS;
+  const names = args.only.split(',');
+  if (!args.shares) {
+    const { tune: oldTune } = await import(pathToFileURL(join(resolve(args.old), 'dist', 'src', 'eval', 'tune.js')));
+    for (const name of names) {
+      const data = await PANEL[name]();
+      process.stderr.write(`${name}: old search (${OLD_TRIALS} trials)…\n`);
+      const old = await runOld(oldTune, data.userItems);
+      process.stderr.write(`${name}: new search (${NEW_TRIALS} settings)…\n`);
+      const fresh = await runNew(data.userItems);
+      delete fresh.bestOptions;
+      saved.curves = saved.curves.filter((c) => c.dataset !== name);
+      saved.curves.push({ dataset: name, old, new: fresh });
+      writeFileSync(args.out, `${JSON.stringify(saved, null, 1)}\n`);
+    }
+  } else {
+    const seeds = args.seeds.split(',').map(Number);
+    for (const name of names) {
+      const data = await PANEL[name]();
+      const rule = defaultsFor(profileData(data.userItems));
+      for (const seed of seeds) {
+        process.stderr.write(`${name} seed ${seed}: tune (${NEW_TRIALS} settings)…\n`);
+        const tuned = await runNew(data.userItems, NEW_TRIALS, seed);
+        const score = async (options) =>
+          (await evaluate(data, { k: K, seed, trainOptions: { ...options, threads: THREADS, seed } })).model;
+        const ruleMetrics = await score(rule.options);
+        const tunedMetrics = await score(tuned.bestOptions);
+        saved.shares = saved.shares.filter((s) => !(s.dataset === name && s.seed === seed));
+        saved.shares.push({
+          dataset: name,
+          seed,
+          trials: NEW_TRIALS,
+          rule: rule.rule,
+          tuned: tuned.best,
+          tuneSeconds: tuned.seconds,
+          precision: { rule: ruleMetrics.precision, tuned: tunedMetrics.precision },
+          ndcg: { rule: ruleMetrics.ndcg, tuned: tunedMetrics.ndcg },
+        });
+        writeFileSync(args.out, `${JSON.stringify(saved, null, 1)}\n`);
+      }
+    }
+  }
+}
+
+// ---- tables ----
+const f4 = (x) => (x === undefined ? '' : x.toFixed(4));
+const at = (curve, settings) => {
+  let value;
+  for (const p of curve) if (p.settings <= settings) value = p.best;
+  return value;
+};
+const atSeconds = (curve, seconds) => {
+  let value;
+  for (const p of curve) if (p.seconds <= seconds) value = p.best;
+  return value;
+};
+if (saved.curves.length > 0) {
+  console.log(
+    `**Best validation precision@${saved.k} so far, by settings tried** (old: ${saved.oldTrials} trials, each trained in full; new: ${saved.newTrials} settings with successive halving; seed ${saved.seed})\n`,
+  );
+  const marks = [1, 2, 5, 10, 15, 20, 25, 30, 40, 50, 64].filter(
+    (n) => n <= Math.max(saved.oldTrials, saved.newTrials),
+  );
+  console.log(`| data set | search | ${marks.join(' | ')} | reaches its best at | search seconds |`);
+  console.log(`|---|---|${marks.map(() => '---').join('|')}|---|---|`);
+  for (const c of saved.curves) {
+    for (const [label, run] of [
+      ['old', c.old],
+      ['new', c.new],
+    ]) {
+      const final = run.curve[run.curve.length - 1].best;
+      const reached = reaches(run.curve, final);
+      console.log(
+        `| ${c.dataset} | ${label} | ${marks.map((n) => f4(at(run.curve, n))).join(' | ')} | setting ${reached.settings} (${reached.seconds.toFixed(0)} s) | ${run.seconds.toFixed(0)} |`,
+      );
+    }
+  }
+  console.log(`\n**Best validation precision@${saved.k} so far, by seconds of searching**\n`);
+  const secs = [10, 20, 30, 60, 90, 120, 180, 240, 300, 420, 600];
+  console.log(`| data set | search | ${secs.map((s) => `${s} s`).join(' | ')} |`);
+  console.log(`|---|---|${secs.map(() => '---').join('|')}|`);
+  for (const c of saved.curves) {
+    for (const [label, run] of [
+      ['old', c.old],
+      ['new', c.new],
+    ])
+      console.log(`| ${c.dataset} | ${label} | ${secs.map((s) => f4(atSeconds(run.curve, s))).join(' | ')} |`);
+  }
+  console.log(`\n**Where each search ends, and when the new one passes the old one's best**\n`);
+  console.log(
+    '| data set | old best (validation) | its setting | new best | its setting | new reaches the old best at | precision@10 on test: old best, new best |',
+  );
+  console.log('|---|---|---|---|---|---|---|');
+  for (const c of saved.curves) {
+    const oldBest = c.old.curve[c.old.curve.length - 1].best;
+    const newBest = c.new.curve[c.new.curve.length - 1].best;
+    const passes = reaches(c.new.curve, oldBest);
+    console.log(
+      `| ${c.dataset} | ${f4(oldBest)} | ${c.old.best} | ${f4(newBest)} | ${c.new.best} | ${passes ? `setting ${passes.settings}, ${passes.seconds.toFixed(0)} s` : 'not reached'} | ${f4(c.old.test)}, ${f4(c.new.test)} |`,
+    );
+  }
+}
+if (saved.shares && saved.shares.length > 0) {
+  console.log(
+    `\n**The defaults rule as a share of the best settings the search finds** (precision@${saved.k} on each seed's test split)\n`,
+  );
+  console.log('| data set | seed | rule | tuned best | precision@10 rule / tuned | share | NDCG@10 share |');
+  console.log('|---|---|---|---|---|---|---|');
+  for (const s of saved.shares)
+    console.log(
+      `| ${s.dataset} | ${s.seed} | ${s.rule} | ${s.tuned} | ${f4(s.precision.rule)} / ${f4(s.precision.tuned)} | ${(s.precision.rule / s.precision.tuned).toFixed(3)} | ${(s.ndcg.rule / s.ndcg.tuned).toFixed(3)} |`,
+    );
+}
