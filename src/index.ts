@@ -51,10 +51,10 @@ export {
 } from './als/dataDefaults.js';
 export {
   foldIn,
-  foldInUser,
+  foldInUserRow,
   foldInConfidences,
   itemGramian,
-  playsOf,
+  playsOfRow,
   type FoldedUser,
   type UserPlays,
 } from './als/foldIn.js';
@@ -79,8 +79,8 @@ export {
 
 export {
   similarItems,
-  similarTo,
-  rankSimilar,
+  similarToRow,
+  rankSimilarToRow,
   itemNorms,
   type ScoredItem,
   type SimilarOptions,
@@ -90,7 +90,7 @@ export { writeAllSimilar, type SimilarAllOptions, type SimilarAllSummary } from 
 export { DEFAULT_MIN_LISTENERS } from './query/listeners.js';
 export {
   recommendItems,
-  recommendFor,
+  recommendForRow,
   recommendForVector,
   mostPlayed,
   type RecommendOptions,

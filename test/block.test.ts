@@ -13,10 +13,10 @@ import {
   type Kernels,
 } from '../src/kernels/index.js';
 import type { AlsModel } from '../src/model/model.js';
-import { recommendFor } from '../src/query/recommend.js';
+import { recommendForRow } from '../src/query/recommend.js';
 import { QUERY_BLOCK, writeAllRecommendations } from '../src/query/recommendAll.js';
 import { scoreRange } from '../src/query/scale.js';
-import { similarTo } from '../src/query/similar.js';
+import { similarToRow } from '../src/query/similar.js';
 import { writeAllSimilar } from '../src/query/similarAll.js';
 import { randomMatrix, relativeError, SAMPLE, tempDir } from './helpers.js';
 
@@ -174,10 +174,10 @@ describe('--all against single queries (sample)', () => {
   });
   const read = (path: string) => readFileSync(path, 'utf8').trimEnd().split('\n');
 
-  it("writeAllRecommendations: recommendFor's lines, played items included or not, on 1 and 2 threads", async () => {
+  it("writeAllRecommendations: recommendForRow's lines, played items included or not, on 1 and 2 threads", async () => {
     for (const includePlayed of [false, true]) {
       const expected = Array.from({ length: model.users }, (_, user) =>
-        recommendFor(model, user, { includePlayed, count: 4 }).map(
+        recommendForRow(model, user, { includePlayed, count: 4 }).map(
           (r) => `${model.userIds[user]}\t${r.name}\t${r.score.toFixed(6)}`,
         ),
       ).flat();
@@ -189,10 +189,10 @@ describe('--all against single queries (sample)', () => {
     }
   });
 
-  it("writeAllSimilar: similarTo's lines, with and without the listener filter, on 1 and 2 threads", async () => {
+  it("writeAllSimilar: similarToRow's lines, with and without the listener filter, on 1 and 2 threads", async () => {
     for (const minListeners of [1, 3]) {
       const expected = model.itemNames.flatMap((name, item) =>
-        similarTo(model, item, { minListeners, count: 5 }).map((s) => `${name}\t${s.name}\t${s.score.toFixed(6)}`),
+        similarToRow(model, item, { minListeners, count: 5 }).map((s) => `${name}\t${s.name}\t${s.score.toFixed(6)}`),
       );
       for (const kernels of [wasm1, wasm2, undefined]) {
         const path = join(work, `similar-${minListeners}-${kernels?.threads}.tsv`);

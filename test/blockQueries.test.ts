@@ -8,7 +8,7 @@ import type { AlsModel } from '../src/model/model.js';
 import { BlockQueries, type SimilarBlockQuery, type VectorBlockQuery } from '../src/query/blockQueries.js';
 import { recommendForVector } from '../src/query/recommend.js';
 import { minMaxScale, scoreRange } from '../src/query/scale.js';
-import { itemNorms, rankSimilar, type ScoredItem } from '../src/query/similar.js';
+import { itemNorms, rankSimilarToRow, type ScoredItem } from '../src/query/similar.js';
 import { sampleModel } from './serve/fixtures.js';
 import { candidatesFirst } from '../src/serve/queries.js';
 import { DEFAULT_MIN_LISTENERS } from '../src/query/listeners.js';
@@ -19,7 +19,7 @@ const two = await createWasmKernels(2);
 after(() => two.dispose());
 
 /**
- * The reference for a similar query with exclusions: rankSimilar's steps, the excluded rows left
+ * The reference for a similar query with exclusions: rankSimilarToRow's steps, the excluded rows left
  * out of the candidates like the query item (never listed, not in the min-max range).
  */
 function similarReference(
@@ -185,7 +185,7 @@ async function checkBatches(
 }
 
 describe('BlockQueries', () => {
-  it('gives each similar query what rankSimilar gives (no exclusions), number for number', async () => {
+  it('gives each similar query what rankSimilarToRow gives (no exclusions), number for number', async () => {
     const model = await sampleModel();
     const blocks = new BlockQueries(model, two);
     const queries: SimilarBlockQuery[] = [];
@@ -193,7 +193,7 @@ describe('BlockQueries', () => {
       queries.push({ item: item * 37, count: 1 + (item % 15), exclude: [], minListeners: 1 + (item % 5) });
     const answers = blocks.similar(queries);
     queries.forEach((q, n) => {
-      const { similar, leftOut } = rankSimilar(model, q.item, {
+      const { similar, leftOut } = rankSimilarToRow(model, q.item, {
         count: q.count,
         minListeners: q.minListeners,
         kernels: single,

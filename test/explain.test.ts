@@ -5,7 +5,7 @@ import { before, describe, it } from 'node:test';
 import { inverse, Matrix } from 'ml-matrix';
 import { defaultsFor, profileData } from '../src/als/dataDefaults.js';
 import { columnCounts } from '../src/data/sparse.js';
-import { foldInConfidences, foldInUser, playsOf } from '../src/als/foldIn.js';
+import { foldInConfidences, foldInUserRow, playsOfRow } from '../src/als/foldIn.js';
 import { resolveTrainOptions } from '../src/als/options.js';
 import { train, trainFactors } from '../src/als/train.js';
 import { readInteractions } from '../src/data/read.js';
@@ -43,9 +43,9 @@ describe('explanations (Hu et al. 2008, section 5)', () => {
   it('terms are sᵘᵢⱼcᵤⱼ with Wᵘ = (YᵀCᵤY + λI)⁻¹ from ml-matrix, and sum to yᵢᵀx', () => {
     const f = 6;
     for (const u of [0, 5, 39]) {
-      const folded = foldInUser(model, u);
-      const { items } = playsOf(model, u);
-      const c = foldInConfidences(model, playsOf(model, u));
+      const folded = foldInUserRow(model, u);
+      const { items } = playsOfRow(model, u);
+      const c = foldInConfidences(model, playsOfRow(model, u));
       const Y = new Matrix(30, f);
       for (let i = 0; i < 30; i++) for (let a = 0; a < f; a++) Y.set(i, a, model.itemFactors[i * f + a]);
       const A = Y.transpose().mmul(Y).add(Matrix.eye(f, f).mul(model.options.regularization));

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { Matrix, solve } from 'ml-matrix';
-import { foldIn, foldInUser, itemGramian } from '../src/als/foldIn.js';
+import { foldIn, foldInUserRow, itemGramian } from '../src/als/foldIn.js';
 import { resolveTrainOptions, type TrainOptions } from '../src/als/options.js';
 import { train, trainFactors } from '../src/als/train.js';
 import { confidences } from '../src/als/weighting.js';
@@ -68,7 +68,7 @@ describe('fold-in', () => {
       const users = Array.from({ length: 60 }, (_, u) => u);
       const expected = referenceSolve(model, users);
       for (const u of users) {
-        const { x } = foldInUser(model, u);
+        const { x } = foldInUserRow(model, u);
         assert.ok(relativeError(x, expected[u]) < 1e-4, `user ${u}: relative error ${relativeError(x, expected[u])}`);
       }
     });
@@ -93,7 +93,7 @@ describe('fold-in', () => {
     );
     let storedDiff = 0;
     for (let u = 0; u < 50; u++) {
-      const { x } = foldInUser(model, u);
+      const { x } = foldInUserRow(model, u);
       const row = X.subarray(u * 5, u * 5 + 5);
       assert.ok(relativeError(x, row) < 1e-5, `user ${u}: ${relativeError(x, row)}`);
       storedDiff = Math.max(storedDiff, relativeError(x, stored.subarray(u * 5, u * 5 + 5)));
@@ -115,7 +115,7 @@ describe('fold-in', () => {
       items: indices.slice(indptr[u], indptr[u + 1]),
       plays: data.slice(indptr[u], indptr[u + 1]),
     });
-    assert.deepEqual(copy.x, foldInUser(model, u).x);
+    assert.deepEqual(copy.x, foldInUserRow(model, u).x);
   });
 
   it('caches YᵀY per item-factor array', async () => {
@@ -135,13 +135,13 @@ describe('fold-in', () => {
       const users = [0, 1, 17, 500, 1891];
       const expected = referenceSolve(model, users);
       users.forEach((u, k) => {
-        const { x } = foldInUser(model, u);
+        const { x } = foldInUserRow(model, u);
         assert.ok(relativeError(x, expected[k]) < 1e-4, `user ${u}: relative error ${relativeError(x, expected[k])}`);
       });
       const bm25 = await train(await readInteractions(SAMPLE), { threads: 1, weighting: 'bm25', iterations: 3 });
       const expectedBm25 = referenceSolve(bm25, users);
       users.forEach((u, k) => {
-        const { x } = foldInUser(bm25, u);
+        const { x } = foldInUserRow(bm25, u);
         assert.ok(
           relativeError(x, expectedBm25[k]) < 1e-4,
           `bm25 user ${u}: relative error ${relativeError(x, expectedBm25[k])}`,

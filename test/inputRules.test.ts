@@ -43,13 +43,13 @@ function seen(data: Interactions): Seen {
 /** Reads `content` with both readers (csv: the one reader) in two chunk sizes; they must agree. */
 async function read(content: string | Buffer, options: ReadOptions = {}, chunkSizes = [3, 1 << 16]): Promise<Seen> {
   const path = file(content, options.format === 'csv' ? 'csv' : 'tsv');
-  const engines = options.format === 'csv' ? (['simple'] as const) : (['fast', 'simple'] as const);
+  const parsers = options.format === 'csv' ? (['simple'] as const) : (['fast', 'simple'] as const);
   let first: Seen | undefined;
-  for (const engine of engines) {
+  for (const parser of parsers) {
     for (const chunkBytes of chunkSizes) {
-      const result = seen(await readInteractions(path, { ...options, engine, chunkBytes }));
+      const result = seen(await readInteractions(path, { ...options, parser, chunkBytes }));
       if (first === undefined) first = result;
-      else assert.deepEqual(result, first, `${engine}, chunks of ${chunkBytes}`);
+      else assert.deepEqual(result, first, `${parser}, chunks of ${chunkBytes}`);
     }
   }
   return first as Seen;
@@ -65,8 +65,8 @@ async function refused(
   const path = file(content, options.format === 'csv' ? 'csv' : 'tsv');
   const errors: string[] = [];
   let last: AlsError | undefined;
-  for (const engine of ['fast', 'simple'] as const) {
-    await assert.rejects(readInteractions(path, { ...options, engine, chunkBytes }), (error: unknown) => {
+  for (const parser of ['fast', 'simple'] as const) {
+    await assert.rejects(readInteractions(path, { ...options, parser, chunkBytes }), (error: unknown) => {
       assert.ok(error instanceof AlsError, String(error));
       assert.equal(error.code, 'input');
       assert.match(error.message, pattern);
@@ -346,10 +346,10 @@ describe('pipes and streams (issue 9, class 7)', () => {
   it('a FIFO is streamed, plain or gzip, with progress but no size, and reads like the file', async () => {
     const expected = await read(rows);
     for (const content of [Buffer.from(rows), gzipSync(rows)]) {
-      for (const engine of ['fast', 'simple'] as const) {
+      for (const parser of ['fast', 'simple'] as const) {
         const progress: boolean[] = [];
         const data = await throughFifo(content, {
-          engine,
+          parser,
           chunkBytes: 100,
           onProgress: (p) => progress.push(p.sizeKnown),
         });

@@ -8,14 +8,14 @@ import {
   Explainer,
   foldIn,
   foldInConfidences,
-  foldInUser,
+  foldInUserRow,
   mostPlayed,
   parseItemList,
   readInteractions,
-  playsOf,
+  playsOfRow,
   rankingMetrics,
-  rankSimilar,
-  recommendFor,
+  rankSimilarToRow,
+  recommendForRow,
   recommendForList,
   recommendForVector,
   recommendItems,
@@ -23,7 +23,7 @@ import {
   resolveTrainOptions,
   scoreSplit,
   similarItems,
-  similarTo,
+  similarToRow,
   splitByUser,
   topK,
   train,
@@ -168,7 +168,7 @@ describe('issue 9 class 11: every exported function checks its arguments', () =>
     model = await train(data, { factors: 4, iterations: 3, threads: 1 });
   });
 
-  it('similarItems, similarTo and rankSimilar refuse bad counts, rows and names (issue 9 class 11)', async () => {
+  it('similarItems, similarToRow and rankSimilarToRow refuse bad counts, rows and names (issue 9 class 11)', async () => {
     const name = () => model.itemNames[0];
     const calls: Call[] = [
       // before: −1 and NaN gave a silent [], Infinity a RangeError, 2.5 a list of 3
@@ -209,18 +209,18 @@ describe('issue 9 class 11: every exported function checks its arguments', () =>
         /^minListeners must be .*, not 9\.007199e15$/,
       ],
       [
-        'similarTo minListeners 10n',
-        () => similarTo(model, 0, { minListeners: 10n as never }),
+        'similarToRow minListeners 10n',
+        () => similarToRow(model, 0, { minListeners: 10n as never }),
         /^minListeners must be .*, not 10n$/,
       ],
-      ['similarTo row 40', () => similarTo(model, 40), /^item must be a row from 0 to 39, not 40$/],
-      ['similarTo row −1', () => similarTo(model, -1), /^item must be a row from 0 to 39, not -1$/],
-      ['rankSimilar row 1.5', () => rankSimilar(model, 1.5), /not 1\.5$/],
+      ['similarToRow row 40', () => similarToRow(model, 40), /^itemRow must be a row from 0 to 39, not 40$/],
+      ['similarToRow row −1', () => similarToRow(model, -1), /^itemRow must be a row from 0 to 39, not -1$/],
+      ['rankSimilarToRow row 1.5', () => rankSimilarToRow(model, 1.5), /not 1\.5$/],
     ];
     for (const [label, call, pattern] of calls) await expectUsage(call, pattern, label);
   });
 
-  it('recommendItems, recommendFor, recommendForVector, recommendForList and mostPlayed refuse bad arguments (issue 9 class 11)', async () => {
+  it('recommendItems, recommendForRow, recommendForVector, recommendForList and mostPlayed refuse bad arguments (issue 9 class 11)', async () => {
     const calls: Call[] = [
       [
         'recommendItems count 0',
@@ -229,11 +229,11 @@ describe('issue 9 class 11: every exported function checks its arguments', () =>
       ],
       ['recommendItems user id 1', () => recommendItems(model, 1 as never), /^userId must be a string, not 1$/],
       // before: row 24 of a 24-user model read past the matrix and answered
-      ['recommendFor row 24', () => recommendFor(model, 24), /^user must be a row from 0 to 23, not 24$/],
-      ['recommendFor row NaN', () => recommendFor(model, Number.NaN), /not NaN$/],
+      ['recommendForRow row 24', () => recommendForRow(model, 24), /^userRow must be a row from 0 to 23, not 24$/],
+      ['recommendForRow row NaN', () => recommendForRow(model, Number.NaN), /not NaN$/],
       [
-        'recommendFor includePlayed "yes"',
-        () => recommendFor(model, 0, { includePlayed: 'yes' as never }),
+        'recommendForRow includePlayed "yes"',
+        () => recommendForRow(model, 0, { includePlayed: 'yes' as never }),
         /^includePlayed must be true or false, not "yes"$/,
       ],
       [
@@ -411,7 +411,7 @@ describe('issue 9 class 11: every exported function checks its arguments', () =>
       [
         'trainFactors engine',
         () => trainFactors(m, options, {}, 'gpu' as never),
-        /^engine must be one of wasm, js, not "gpu"$/,
+        /^backend must be one of wasm, js, not "gpu"$/,
       ],
       [
         'trainFactors empty',
@@ -498,22 +498,22 @@ describe('issue 9 class 11: every exported function checks its arguments', () =>
         () => foldInConfidences(model, { items: Int32Array.of(1), plays: Float32Array.of(0) }),
         /^user\.plays\[0\] must be a count/,
       ],
-      ['foldInUser row 24', () => foldInUser(model, 24), /^user must be a row from 0 to 23, not 24$/],
-      ['playsOf row −1', () => playsOf(model, -1), /^user must be a row from 0 to 23, not -1$/],
+      ['foldInUserRow row 24', () => foldInUserRow(model, 24), /^userRow must be a row from 0 to 23, not 24$/],
+      ['playsOfRow row −1', () => playsOfRow(model, -1), /^userRow must be a row from 0 to 23, not -1$/],
       ['explainUser id 3', () => explainUser(model, 3 as never), /^userId must be a string, not 3$/],
       [
         'Explainer.explain item 40',
-        () => new Explainer(model, foldInUser(model, 0)).explain(40),
-        /^item must be a row from 0 to 39, not 40$/,
+        () => new Explainer(model, foldInUserRow(model, 0)).explain(40),
+        /^itemRow must be a row from 0 to 39, not 40$/,
       ],
       [
         'Explainer.explain top −1',
-        () => new Explainer(model, foldInUser(model, 0)).explain(1, -1),
+        () => new Explainer(model, foldInUserRow(model, 0)).explain(1, -1),
         /^top must be a whole number ≥ 0, not -1$/,
       ],
       [
         'explainedRecommendations count 0',
-        () => explainedRecommendations(model, foldInUser(model, 0), { count: 0 }),
+        () => explainedRecommendations(model, foldInUserRow(model, 0), { count: 0 }),
         /^count must be/,
       ],
       [
@@ -680,7 +680,7 @@ describe('issue 9 class 11: every exported function checks its arguments', () =>
       ['Explainer user null', () => new Explainer(model, null as never), /^user must be a FoldedUser/],
       [
         'Explainer user x short',
-        () => new Explainer(model, { ...foldInUser(model, 0), x: new Float64Array(2) }),
+        () => new Explainer(model, { ...foldInUserRow(model, 0), x: new Float64Array(2) }),
         /^user\.x must have 4 entries, not 2$/,
       ],
       [

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { foldInUser } from '../src/als/foldIn.js';
+import { foldInUserRow } from '../src/als/foldIn.js';
 import { train } from '../src/als/train.js';
 import { readInteractions } from '../src/data/read.js';
 import { AlsError } from '../src/errors.js';
@@ -53,7 +53,7 @@ describe('recommending for a list of artists (sample)', () => {
     for (let n = indptr[u]; n < indptr[u + 1]; n++)
       list.push({ name: model.itemNames[indices[n]].toUpperCase(), plays: data[n] });
     const result = recommendForList(model, list, { count: 10 });
-    const own = foldInUser(model, u);
+    const own = foldInUserRow(model, u);
     assert.deepEqual(result.folded.x, own.x);
     const expected = recommendForVector(
       model,

@@ -7,7 +7,7 @@ import { before, describe, it } from 'node:test';
 import {
   evaluate,
   loadModel,
-  recommendFor,
+  recommendForRow,
   saveModel,
   train,
   updateModel,
@@ -171,7 +171,7 @@ describe('V2: ids and names are each given once and hold no tab, line break or N
     }
   });
 
-  it('recommend --row N answers for row N itself: its plays and its recommendations, as recommendFor(model, N)', async () => {
+  it('recommend --row N answers for row N itself: its plays and its recommendations, as recommendForRow(model, N)', async () => {
     const model = loadModel(saved);
     for (const row of [0, 1]) {
       const json = als(['recommend', '--row', String(row), '--include-played', '--json', '--model', saved]);
@@ -180,7 +180,7 @@ describe('V2: ids and names are each given once and hold no tab, line break or N
       assert.equal(parsed.user, model.userIds[row]);
       assert.deepEqual(
         parsed.recommendations.map((r: { item: string }) => r.item),
-        recommendFor(model, row, { includePlayed: true }).map((r) => r.name),
+        recommendForRow(model, row, { includePlayed: true }).map((r) => r.name),
       );
       const human = als(['recommend', '--row', String(row), '--include-played', '--explain', '--model', saved]);
       assert.equal(human.status, 0, human.stderr);

@@ -5,9 +5,9 @@ import { columnCounts, cooToCsr } from '../src/data/sparse.js';
 import { AlsError } from '../src/errors.js';
 import type { AlsModel } from '../src/model/model.js';
 import { closestNames, editDistance, findItem, findUser } from '../src/query/lookup.js';
-import { mostPlayed, recommendFor } from '../src/query/recommend.js';
+import { mostPlayed, recommendForRow } from '../src/query/recommend.js';
 import { minMaxScale, scoreRange } from '../src/query/scale.js';
-import { similarTo } from '../src/query/similar.js';
+import { similarToRow } from '../src/query/similar.js';
 import { topK } from '../src/query/topk.js';
 import { randomMatrix } from './helpers.js';
 
@@ -99,7 +99,7 @@ function tinyModel(): AlsModel {
 
 describe('similar and recommend', () => {
   it('ranks by cosine, leaves the item out, scales 0..1', () => {
-    const similar = similarTo(tinyModel(), 0, { count: 10, minListeners: 1 });
+    const similar = similarToRow(tinyModel(), 0, { count: 10, minListeners: 1 });
     assert.deepEqual(
       similar.map((s) => s.name),
       ['b', 'c', 'd'],
@@ -112,10 +112,10 @@ describe('similar and recommend', () => {
   it('recommends by xᵀy, leaving out what was played unless asked', () => {
     const model = tinyModel();
     assert.deepEqual(
-      recommendFor(model, 0).map((r) => r.name),
+      recommendForRow(model, 0).map((r) => r.name),
       ['a', 'c', 'd'],
     );
-    const all = recommendFor(model, 0, { includePlayed: true, count: 2 });
+    const all = recommendForRow(model, 0, { includePlayed: true, count: 2 });
     assert.deepEqual(
       all.map((r) => [r.name, r.score]),
       [

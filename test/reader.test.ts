@@ -11,7 +11,7 @@ import { AlsError } from '../src/errors.js';
 import { tempDir } from './helpers.js';
 
 /*
- * The byte reader of the TSV formats (the default) against the string reader (engine 'simple'),
+ * The byte reader of the TSV formats (the default) against the string reader (parser 'simple'),
  * the reference: the same bytes, read in chunks of many sizes, must give the same ids, the same
  * matrix, the same stats and the same errors.
  */
@@ -66,8 +66,8 @@ async function sameBothWays(
   const path = file(content);
   let reference: Outcome | undefined;
   for (const chunkBytes of chunkSizes) {
-    const simple = await outcome(path, { ...options, chunkBytes, engine: 'simple' });
-    const fast = await outcome(path, { ...options, chunkBytes, engine: 'fast' });
+    const simple = await outcome(path, { ...options, chunkBytes, parser: 'simple' });
+    const fast = await outcome(path, { ...options, chunkBytes, parser: 'fast' });
     assert.deepEqual(fast, simple, `chunks of ${chunkBytes} bytes`);
     // the results do not depend on the chunks, except for how often progress is reported
     const { progress, ...rest } = simple as { progress?: number[] };
@@ -77,7 +77,7 @@ async function sameBothWays(
   }
   assert.deepEqual(
     await outcome(path, options),
-    await outcome(path, { ...options, engine: 'fast' }),
+    await outcome(path, { ...options, parser: 'fast' }),
     'fast by default',
   );
   return reference as Outcome;
@@ -393,7 +393,7 @@ describe('the byte table', () => {
 describe('the byte reader', () => {
   it('reads formats other than the TSV ones as strings', async () => {
     const path = file('u1,x,1\nu2,"y, z",2\n');
-    const fast = await readInteractions(path, { format: 'csv' as InputFormat, engine: 'fast' });
+    const fast = await readInteractions(path, { format: 'csv' as InputFormat, parser: 'fast' });
     assert.deepEqual(fast.itemNames, ['x', 'y, z']);
   });
 });

@@ -11,7 +11,7 @@ import { tempDir } from './helpers.js';
 
 /*
  * Property-based test of the readers (issue 9, acceptance): random bytes and structured random
- * rows, in every format, plain and gzip (truncated too), both engines, small chunks. Every read
+ * rows, in every format, plain and gzip (truncated too), both parsers, small chunks. Every read
  * gives well-formed interactions or an AlsError, never another exception; the byte reader and
  * the string reader agree on the TSV formats.
  */
@@ -81,7 +81,7 @@ async function outcome(format: InputFormat, options: ReadOptions): Promise<Outco
   }
 }
 
-/** Reads the bytes as `format`, plain or gzip (cut short when `cut`), with every engine; they must agree. */
+/** Reads the bytes as `format`, plain or gzip (cut short when `cut`), with every parser; they must agree. */
 async function readAllWays(
   bytes: Uint8Array,
   format: InputFormat,
@@ -95,9 +95,9 @@ async function readAllWays(
     if (cut > 0) content = content.subarray(0, Math.max(0, content.length - cut));
   }
   writeFileSync(path, content);
-  const simple = await outcome(format, { engine: 'simple', chunkBytes });
+  const simple = await outcome(format, { parser: 'simple', chunkBytes });
   if (format !== 'csv') {
-    const fast = await outcome(format, { engine: 'fast', chunkBytes });
+    const fast = await outcome(format, { parser: 'fast', chunkBytes });
     assert.deepEqual(fast, simple, 'the byte reader agrees with the string reader');
   }
 }
@@ -217,7 +217,7 @@ const how = fc.record({
 });
 
 describe('the readers under random input (issue 9, acceptance)', () => {
-  it('structured random rows: well-formed interactions or an AlsError, and both engines agree', async () => {
+  it('structured random rows: well-formed interactions or an AlsError, and both parsers agree', async () => {
     successes = 0;
     await fc.assert(
       fc.asyncProperty(structured, how, async ({ format, bom, lines, unterminated }, { zip, cut, chunkBytes }) => {
@@ -230,7 +230,7 @@ describe('the readers under random input (issue 9, acceptance)', () => {
     assert.ok(successes >= 50, `${successes} reads gave interactions`);
   });
 
-  it('random bytes: well-formed interactions or an AlsError, and both engines agree', async () => {
+  it('random bytes: well-formed interactions or an AlsError, and both parsers agree', async () => {
     const bytes = fc.oneof(
       fc.uint8Array({ maxLength: 300 }),
       // bytes drawn mostly from separators, digits and quotes, so that some rows form

@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Matrix, solve } from 'ml-matrix';
-import { foldIn, playsOf } from '../src/als/foldIn.js';
+import { foldIn, playsOfRow } from '../src/als/foldIn.js';
 import { alsLoss } from '../src/als/loss.js';
 import { resolveTrainOptions, type TrainOptions } from '../src/als/options.js';
 import { rowRegularization, rowRegularizations } from '../src/als/regularization.js';
@@ -392,13 +392,13 @@ describe('training with frequency-scaled λ', () => {
     jsKernels.gramian(model.itemFactors, model.items, f, 0, step.YtY);
     jsKernels.exactUpdate(step, 0, model.users);
     for (const u of [0, 17, 59]) {
-      const folded = foldIn(model, playsOf(model, u)).x;
+      const folded = foldIn(model, playsOfRow(model, u)).x;
       assert.ok(relativeError(folded, step.X.subarray(u * f, (u + 1) * f)) < 1e-6, `user ${u}`);
     }
     // a constant λ would give another vector
     const constant = foldIn(
       { ...model, options: { ...model.options, regularizationExponent: 0 } },
-      playsOf(model, 17),
+      playsOfRow(model, 17),
     ).x;
     assert.ok(relativeError(constant, step.X.subarray(17 * f, 18 * f)) > 1e-3);
     // no plays: the zero vector, as training gives such a row

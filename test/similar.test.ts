@@ -11,7 +11,7 @@ import { AlsError } from '../src/errors.js';
 import type { AlsModel } from '../src/model/model.js';
 import { saveModel } from '../src/model/save.js';
 import { DEFAULT_MIN_LISTENERS } from '../src/query/listeners.js';
-import { rankSimilar, similarItems, similarTo } from '../src/query/similar.js';
+import { rankSimilarToRow, similarItems, similarToRow } from '../src/query/similar.js';
 import { writeAllSimilar } from '../src/query/similarAll.js';
 import { ALS_BIN, SAMPLE, tempDir } from './helpers.js';
 
@@ -88,7 +88,7 @@ describe('similar with --min-listeners', () => {
   const cosine = (x: number, y: number) => x / Math.hypot(x, y);
 
   it('1 keeps every item: the one-listener items lead and close the list', () => {
-    const { similar, leftOut } = rankSimilar(handModel(), 0, { minListeners: 1 });
+    const { similar, leftOut } = rankSimilarToRow(handModel(), 0, { minListeners: 1 });
     assert.deepEqual(
       similar.map((s) => s.name),
       ['near', 'a', 'c', 'b', 'opposite'],
@@ -100,7 +100,7 @@ describe('similar with --min-listeners', () => {
 
   it('leaves out candidates below the threshold, scaling over the candidates that pass', () => {
     const model = handModel();
-    const { similar, leftOut, minListeners } = rankSimilar(model, 0, { minListeners: 2 });
+    const { similar, leftOut, minListeners } = rankSimilarToRow(model, 0, { minListeners: 2 });
     assert.equal(minListeners, 2);
     assert.deepEqual(
       similar.map((s) => s.name),
@@ -114,13 +114,13 @@ describe('similar with --min-listeners', () => {
     assert.ok(Math.abs(similar[1].score - cosine(1, 1) / cosine(1, 0.1)) < 1e-6);
     // the query item may have a single listener; other items' thresholds are theirs
     assert.deepEqual(
-      similarTo(model, 0, { minListeners: 3 }).map((s) => s.name),
+      similarToRow(model, 0, { minListeners: 3 }).map((s) => s.name),
       ['a', 'b'],
     );
-    assert.equal(rankSimilar(model, 0, { minListeners: 3 }).leftOut, 3);
-    assert.deepEqual(rankSimilar(model, 0, { minListeners: 6 }), { similar: [], minListeners: 6, leftOut: 5 });
+    assert.equal(rankSimilarToRow(model, 0, { minListeners: 3 }).leftOut, 3);
+    assert.deepEqual(rankSimilarToRow(model, 0, { minListeners: 6 }), { similar: [], minListeners: 6, leftOut: 5 });
     // a query item that passes is not counted as left out either
-    assert.equal(rankSimilar(model, 1, { minListeners: 2 }).leftOut, 3);
+    assert.equal(rankSimilarToRow(model, 1, { minListeners: 2 }).leftOut, 3);
   });
 
   it('never returns a candidate below the threshold, for every query and threshold', () => {
@@ -128,7 +128,7 @@ describe('similar with --min-listeners', () => {
     const listeners = model.itemListeners;
     for (let item = 0; item < model.items; item++) {
       for (let n = 1; n <= 6; n++) {
-        const similar = similarTo(model, item, { minListeners: n, count: 10 });
+        const similar = similarToRow(model, item, { minListeners: n, count: 10 });
         assert.ok(similar.every((s) => listeners[s.index] >= n && s.index !== item));
         const passing = Array.from(listeners.keys()).filter((j) => j !== item && listeners[j] >= n);
         assert.equal(similar.length, passing.length);
@@ -138,9 +138,9 @@ describe('similar with --min-listeners', () => {
 
   it('the scratch mask is clean after a filtered query', () => {
     const model = handModel();
-    similarTo(model, 0, { minListeners: 4 });
+    similarToRow(model, 0, { minListeners: 4 });
     assert.deepEqual(
-      similarTo(model, 0, { minListeners: 1 }).map((s) => s.name),
+      similarToRow(model, 0, { minListeners: 1 }).map((s) => s.name),
       ['near', 'a', 'c', 'b', 'opposite'],
     );
   });
@@ -148,7 +148,7 @@ describe('similar with --min-listeners', () => {
   it('refuses 0, negative, fractional and non-numbers', () => {
     for (const bad of [0, -1, 1.5, Number.NaN]) {
       assert.throws(
-        () => similarTo(handModel(), 0, { minListeners: bad }),
+        () => similarToRow(handModel(), 0, { minListeners: bad }),
         (e: unknown) =>
           e instanceof AlsError &&
           e.code === 'usage' &&
@@ -157,14 +157,14 @@ describe('similar with --min-listeners', () => {
     }
   });
 
-  it('writeAllSimilar: every item, its passing neighbours, the same lines as similarTo', async () => {
+  it('writeAllSimilar: every item, its passing neighbours, the same lines as similarToRow', async () => {
     const model = handModel();
     const path = join(work, 'hand.tsv');
     const summary = await writeAllSimilar(model, path, { minListeners: 2 });
     assert.deepEqual(summary, { items: 6, lines: 15, minListeners: 2, leftOut: 3 });
     const lines = readFileSync(path, 'utf8').trimEnd().split('\n');
     const expected = model.itemNames.flatMap((name, item) =>
-      similarTo(model, item, { minListeners: 2 }).map((s) => `${name}\t${s.name}\t${s.score.toFixed(6)}`),
+      similarToRow(model, item, { minListeners: 2 }).map((s) => `${name}\t${s.name}\t${s.score.toFixed(6)}`),
     );
     assert.deepEqual(lines, expected);
     assert.equal((await writeAllSimilar(model, path, { minListeners: 1, count: 2 })).lines, 12);
@@ -282,7 +282,7 @@ describe('similar on the sample (default training)', () => {
     assert.ok(count >= 6, `${count} alternative/indie rock neighbours: ${names.join(', ')}`);
   });
 
-  it('writeAllSimilar: items × n lines, neighbours all pass the filter, lines agree with similarTo', async () => {
+  it('writeAllSimilar: items × n lines, neighbours all pass the filter, lines agree with similarToRow', async () => {
     const path = join(work, 'similar.tsv');
     const count = 5;
     const summary = await writeAllSimilar(model, path, { count });
@@ -305,7 +305,7 @@ describe('similar on the sample (default training)', () => {
       model.items - 1,
     ];
     for (const item of single) {
-      const expected = similarTo(model, item, { count }).map(
+      const expected = similarToRow(model, item, { count }).map(
         (s) => `${model.itemNames[item]}\t${s.name}\t${s.score.toFixed(6)}`,
       );
       assert.deepEqual(lines.slice(item * count, item * count + count), expected, model.itemNames[item]);
@@ -315,7 +315,7 @@ describe('similar on the sample (default training)', () => {
     const firstLines = readFileSync(path, 'utf8').split('\n').slice(0, 2);
     assert.deepEqual(
       firstLines,
-      similarTo(model, 0, { count: 2, minListeners: 1 }).map(
+      similarToRow(model, 0, { count: 2, minListeners: 1 }).map(
         (s) => `${model.itemNames[0]}\t${s.name}\t${s.score.toFixed(6)}`,
       ),
     );

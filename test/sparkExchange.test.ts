@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { loadModel } from '../src/model/load.js';
 import { exportSparkModel } from '../src/model/sparkFormat.js';
-import { recommendFor } from '../src/query/recommend.js';
+import { recommendForRow } from '../src/query/recommend.js';
 import { similarItems } from '../src/query/similar.js';
 import { ALS_BIN, ROOT, SAMPLE, tempDir } from './helpers.js';
 
@@ -122,7 +122,7 @@ describe(
       let compared = 0;
       let worst = 0;
       for (let u = 0; u < m.users; u++) {
-        const ours = recommendFor(m, u, { count: 10, includePlayed: true });
+        const ours = recommendForRow(m, u, { count: 10, includePlayed: true });
         const theirs = spark.recommend[m.userIds[u]];
         assert.equal(theirs.length, 10, m.userIds[u]);
         for (let k = 0; k < 10; k++) {

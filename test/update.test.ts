@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { cpSync, lstatSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { foldIn, foldInUser, playsOf } from '../src/als/foldIn.js';
+import { foldIn, foldInUserRow, playsOfRow } from '../src/als/foldIn.js';
 import { train } from '../src/als/train.js';
 import { updateModel } from '../src/als/update.js';
 import { readInteractions } from '../src/data/read.js';
@@ -29,7 +29,7 @@ function hashDirectory(dir: string, hash = createHash('sha256')): string {
 }
 
 function rowOf(model: AlsModel, u: number): Map<string, number> {
-  const { items, plays } = playsOf(model, u);
+  const { items, plays } = playsOfRow(model, u);
   return new Map(Array.from(items, (i, k) => [model.itemNames[i], plays[k]]));
 }
 
@@ -84,7 +84,7 @@ describe('updateModel', () => {
 
     // the re-solved users hold their fold-in, the new one the fold-in of its plays
     const stored = (u: number) => updated.userFactors.subarray(u * f, (u + 1) * f);
-    assert.deepEqual(stored(u2), Float32Array.from(foldInUser(updated, u2).x));
+    assert.deepEqual(stored(u2), Float32Array.from(foldInUserRow(updated, u2).x));
     const radiohead = model.itemNames.indexOf('Radiohead');
     const muse = model.itemNames.indexOf('Muse');
     const order = radiohead < muse ? [radiohead, muse] : [muse, radiohead];
@@ -165,7 +165,7 @@ describe('als update', () => {
     assert.equal(newbie, 1892);
     assert.deepEqual(
       loaded.userFactors.subarray(newbie * f, (newbie + 1) * f),
-      Float32Array.from(foldInUser(loaded, newbie).x),
+      Float32Array.from(foldInUserRow(loaded, newbie).x),
     );
     const recs = als('recommend', '--user', 'newbie', '--model', copy, '--json');
     assert.equal(recs.status, 0, recs.stderr);

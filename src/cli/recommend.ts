@@ -4,7 +4,7 @@ import { oneQuery, withModel } from './withModel.js';
 import { Explainer, explainUserRow, type Explanation } from '../query/explain.js';
 import { parseItemList, recommendForList, type ListedItem } from '../query/listened.js';
 import { findUser, userIdOfRow } from '../query/lookup.js';
-import { mostPlayed, recommendFor } from '../query/recommend.js';
+import { mostPlayed, recommendForRow } from '../query/recommend.js';
 import { writeAllRecommendations } from '../query/recommendAll.js';
 import { addCommonOptions, wholeNumber, type CommonOptions } from './parse.js';
 import { checkCount, printScored } from './print.js';
@@ -135,7 +135,7 @@ async function runRecommend(cli: RecommendCliOptions): Promise<void> {
       if (cli.explain) return explainForUser(out, model, userIndex, cli);
 
       const user = model.userIds[userIndex];
-      const recommendations = recommendFor(model, userIndex, { count: cli.count, includePlayed: cli.includePlayed });
+      const recommendations = recommendForRow(model, userIndex, { count: cli.count, includePlayed: cli.includePlayed });
       if (cli.json) {
         printJson({ user, recommendations: recommendations.map((r) => ({ item: r.name, score: r.score })) });
         return;

@@ -22,10 +22,10 @@ import { lowerBound } from './sortedSearch.js';
  * Many unrelated queries on one model scored QUERY_BLOCK at a time (a server's concurrent
  * requests): one scoresBlock pass over the item factors per block, then selectBlock with each
  * query's own exclusions, as the --all writers do. Every answer is the single query's, number
- * for number (rankSimilar, recommendForVector with the query's exclusions left out).
+ * for number (rankSimilarToRow, recommendForVector with the query's exclusions left out).
  */
 
-/** Items most similar to one item; see rankSimilar. */
+/** Items most similar to one item; see rankSimilarToRow. */
 export interface SimilarBlockQuery {
   /** item row of the query */
   item: number;
@@ -200,7 +200,7 @@ export class BlockQueries {
     return b;
   }
 
-  /** The answers of similar queries, in order: what rankSimilar gives each with its exclusions. */
+  /** The answers of similar queries, in order: what rankSimilarToRow gives each with its exclusions. */
   similar(queries: readonly SimilarBlockQuery[]): { similar: ScoredItem[]; leftOut: number }[] {
     if (!Array.isArray(queries))
       throw new AlsError('usage', `queries must be an array, not ${valueForMessage(queries)}`);
@@ -286,7 +286,7 @@ export class BlockQueries {
         const raw = this.scores[q * count + c];
         similar.push({ index: rows[c], name: itemNames[rows[c]], score: minMaxScale(raw, scale), raw });
       }
-      // as rankSimilar counts it: every item below the minimum but the query item itself
+      // as rankSimilarToRow counts it: every item below the minimum but the query item itself
       const t = query.minListeners;
       const leftOut = t > 1 ? lowerBound(this.allListeners, t) - (itemListeners[query.item] < t ? 1 : 0) : 0;
       answers[members[q]] = { similar, leftOut };

@@ -1,4 +1,4 @@
-import { foldInUser, type FoldedUser } from '../als/foldIn.js';
+import { foldInUserRow, type FoldedUser } from '../als/foldIn.js';
 import { checkArray, checkModel, checkRow, checkString, checkWhole, valueForMessage } from '../validate.js';
 import { AlsError } from '../errors.js';
 import type { AlsModel } from '../model/model.js';
@@ -74,8 +74,8 @@ export class Explainer {
   }
 
   /** Every played item's term sᵘᵢⱼ cᵤⱼ of item i's score, in the order of user.items. */
-  terms(item: number): Float64Array {
-    checkRow('item', item, this.model.itemFactors.length / this.model.factors);
+  terms(itemRow: number): Float64Array {
+    const item = checkRow('itemRow', itemRow, this.model.itemFactors.length / this.model.factors);
     const f = this.model.factors;
     const { items, confidence } = this.user;
     this.forward(item, this.z);
@@ -89,8 +89,8 @@ export class Explainer {
   }
 
   /** Item i's score and its `top` largest contributions, the rest summed. */
-  explain(item: number, top = 3): Explanation {
-    checkRow('item', item, this.model.itemFactors.length / this.model.factors);
+  explain(itemRow: number, top = 3): Explanation {
+    const item = checkRow('itemRow', itemRow, this.model.itemFactors.length / this.model.factors);
     checkWhole('top', top, 0);
     const f = this.model.factors;
     const Y = this.model.itemFactors;
@@ -147,16 +147,16 @@ export function explainUser(
   return explainUserRow(model, findUser(model.userIds, userId), options);
 }
 
-/** explainUser for the user in model row `u` (no lookup by id: a row answers for itself). */
+/** explainUser for the user in model row `userRow` (no lookup by id: a row answers for itself). */
 export function explainUserRow(
   model: AlsModel,
-  u: number,
+  userRow: number,
   options: RecommendOptions & { top?: number } = {},
 ): { user: string; userIndex: number; recommendations: (ExplainedItem & { stored: number })[] } {
   checkModel('model', model);
-  checkRow('user', u, model.users);
+  const u = checkRow('userRow', userRow, model.users);
   const recommendations = withStoredScores(
-    explainedRecommendations(model, foldInUser(model, u), options),
+    explainedRecommendations(model, foldInUserRow(model, u), options),
     model,
     model.userFactors,
     u * model.factors,

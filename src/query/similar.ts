@@ -49,12 +49,16 @@ export interface SimilarResult {
   leftOut: number;
 }
 
-/** The query with how many candidates the listener filter left out; see similarTo. */
-export function rankSimilar(model: AlsModel, item: number, options: SimilarOptions = {}): Omit<SimilarResult, 'item'> {
+/** The query with how many candidates the listener filter left out; see similarToRow. */
+export function rankSimilarToRow(
+  model: AlsModel,
+  itemRow: number,
+  options: SimilarOptions = {},
+): Omit<SimilarResult, 'item'> {
   checkModel('model', model);
   options = checkOptions('options', options);
   const { itemFactors: Y, items, factors: f, itemNames } = model;
-  checkRow('item', item, items);
+  const item = checkRow('itemRow', itemRow, items);
   checkKernels(options.kernels);
   // never a list longer than the items there are (a count of 1e9 allocates nothing)
   const count = checkCount('count', options.count, 10, items);
@@ -90,18 +94,18 @@ export function rankSimilar(model: AlsModel, item: number, options: SimilarOptio
 }
 
 /**
- * The items most similar to item row `item` by cosine similarity of their factors, the item
+ * The items most similar to item row `itemRow` by cosine similarity of their factors, the item
  * itself and items with fewer than `minListeners` listeners left out, best first; scores
  * min-max scaled over the candidates that remain.
  */
-export function similarTo(model: AlsModel, item: number, options: SimilarOptions = {}): ScoredItem[] {
-  return rankSimilar(model, item, options).similar;
+export function similarToRow(model: AlsModel, itemRow: number, options: SimilarOptions = {}): ScoredItem[] {
+  return rankSimilarToRow(model, itemRow, options).similar;
 }
 
-/** similarTo by name, looked up case-insensitively (AlsError('not-found') with suggestions). */
+/** similarToRow by name, looked up case-insensitively (AlsError('not-found') with suggestions). */
 export function similarItems(model: AlsModel, name: string, options: SimilarOptions = {}): SimilarResult {
   checkModel('model', model);
   checkString('name', name);
   const item = findItem(model.itemNames, name);
-  return { item: model.itemNames[item], ...rankSimilar(model, item, options) };
+  return { item: model.itemNames[item], ...rankSimilarToRow(model, item, options) };
 }

@@ -52,7 +52,7 @@ export interface SimilarAllSummary {
 
 /**
  * Writes `item \t similar item \t score` lines for every item of the model, best first within an
- * item, scores min-max scaled over the item's candidates as in similarTo (the same numbers),
+ * item, scores min-max scaled over the item's candidates as in similarToRow (the same numbers),
  * to `output` through the safe writer (writeOutput: a file is replaced whole at the end, a FIFO,
  * device or stream written as the lines come). Neighbours need `minListeners` listeners;
  * query items may have any number. Items go QUERY_BLOCK at a time through scoresBlock and
@@ -98,7 +98,7 @@ export async function writeAllSimilar(
         }
         excludeStart[queries] = excluded;
         // cosineScores, scoreRange and topK in one pass per item: the same float32 numbers as
-        // similarTo's, so the lines agree with it
+        // similarToRow's, so the lines agree with it
         kernels.selectBlock({
           scores,
           rows: count,
