@@ -1,33 +1,14 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import {
-  confidences,
   evaluate,
-  explainedRecommendations,
   explainUser,
-  Explainer,
-  foldIn,
-  foldInConfidences,
-  foldInUserRow,
-  mostPlayed,
   parseItemList,
   readInteractions,
-  playsOfRow,
-  rankingMetrics,
-  rankSimilarToRow,
-  recommendForRow,
   recommendForList,
-  recommendForVector,
   recommendItems,
-  resolveItemList,
-  resolveTrainOptions,
-  scoreSplit,
   similarItems,
-  similarToRow,
-  splitByUser,
-  topK,
   train,
-  trainFactors,
   tune,
   updateModel,
   writeAllRecommendations,
@@ -36,6 +17,27 @@ import {
   type CsrMatrix,
   type Interactions,
 } from 'als';
+import {
+  confidences,
+  explainedRecommendations,
+  Explainer,
+  foldIn,
+  foldInConfidences,
+  foldInUserRow,
+  playsOfRow,
+  rankingMetrics,
+  rankSimilarToRow,
+  recommendForRow,
+  recommendForVector,
+  resolveItemList,
+  resolveTrainOptions,
+  scoreSplit,
+  similarToRow,
+  splitByUser,
+  topK,
+  trainFactors,
+} from 'als/advanced';
+import { mostPlayed } from '../src/query/recommend.js';
 import { AlsError } from '../src/errors.js';
 import { valueForMessage } from '../src/validate.js';
 import { plantedGroups } from './helpers.js';

@@ -4,18 +4,8 @@ import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import {
-  evaluate,
-  recommendItems,
-  resolveTrainOptions,
-  similarItems,
-  topK,
-  train,
-  trainFactors,
-  writeAllSimilar,
-  type AlsModel,
-  type Interactions,
-} from 'als';
+import { evaluate, recommendItems, similarItems, train, writeAllSimilar, type AlsModel, type Interactions } from 'als';
+import { resolveTrainOptions, topK, trainFactors } from 'als/advanced';
 import { estimateTrainingMemory, trainingThreads, WASM_MEMORY_BYTES } from '../src/als/resources.js';
 import type { CsrMatrix } from '../src/data/sparse.js';
 import { ALS_BIN, plantedGroups, tempDir, isUsage } from './helpers.js';

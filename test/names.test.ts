@@ -4,16 +4,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import {
-  evaluate,
-  loadModel,
-  recommendForRow,
-  saveModel,
-  train,
-  updateModel,
-  type AlsModel,
-  type Interactions,
-} from 'als';
+import { evaluate, loadModel, saveModel, train, updateModel, type AlsModel, type Interactions } from 'als';
+import { recommendForRow } from 'als/advanced';
 import { nameListProblem } from '../src/data/nameList.js';
 import { cooToCsr } from '../src/data/sparse.js';
 import { AlsError } from '../src/errors.js';

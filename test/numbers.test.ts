@@ -1,16 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import {
-  recommendForList,
-  resolveTrainOptions,
-  train,
-  trainFactors,
-  tune,
-  updateModel,
-  type AlsModel,
-  type Interactions,
-  type TrainOptions,
-} from 'als';
+import { recommendForList, train, tune, updateModel, type AlsModel, type Interactions, type TrainOptions } from 'als';
+import { resolveTrainOptions, trainFactors } from 'als/advanced';
 import { parseItemList } from '../src/query/listened.js';
 import { MAX_CONFIDENCE } from '../src/als/weighting.js';
 import { cooToCsr } from '../src/data/sparse.js';
