@@ -129,7 +129,7 @@ describe('the model on disk', () => {
   });
 
   it('rejects a missing model', () => {
-    modelError(() => loadModel(join(dir, 'nothing-here')), /no model in .*nothing-here \(train one with/);
+    modelError(() => loadModel(join(dir, 'nothing-here')), /no model in .*nothing-here \(saveModel writes one\)$/);
   });
 
   it('rejects a file that fails its checksum, when it is read', async () => {

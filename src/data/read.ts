@@ -248,7 +248,10 @@ export async function readInteractions(path: string, options: ReadOptions = {}):
   let skipped = 0;
 
   const skip: Skip = (line, reason, rows = 1) => {
-    if (options.strict) throw new AlsError('input', `${name}, line ${line}: ${reason} (--strict stops at the first bad row)`);
+    if (options.strict)
+      throw new AlsError('input', `${name}, line ${line}: ${reason} (strict: true stops at the first bad row)`, {
+        field: 'strict',
+      });
     skipped += rows;
     if (skippedExamples.length < SKIPPED_EXAMPLES) skippedExamples.push({ line, reason });
   };

@@ -52,7 +52,8 @@ export class Explainer {
     if (user.cholesky === null) {
       throw new AlsError(
         'usage',
-        "cannot explain: the user's system is singular (λ = 0 and too few plays); train with --lambda above 0",
+        "cannot explain: the user's system is singular (λ = 0 and too few plays); train with regularization above 0",
+        { field: 'regularization' },
       );
     }
     const f = model.factors;
