@@ -109,6 +109,14 @@ describe('error messages: the core names API fields, the CLI its flags (issue 15
     assert.match(cliMessage(error), /; train with --lambda above 0$/);
   });
 
+  it('an argument out of range names its field in the message and in AlsError.field', async () => {
+    const model = await train(plantedGroups(24, 3), { factors: 4, iterations: 2, threads: 1 });
+    const error = await thrown(() => foldInUserRow(model, 24));
+    assert.equal(error.code, 'usage');
+    assert.equal(error.field, 'userRow');
+    assert.equal(error.message, 'userRow must be a row from 0 to 23, not 24');
+  });
+
   it("the CLI's table rewrites only the messages it knows, and leaves an error without a field as it is", () => {
     for (const field of Object.keys(CLI_WORDING)) {
       const other = new AlsError('usage', `${field} must be a thing, not 3`, { field });
