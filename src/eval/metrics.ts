@@ -61,7 +61,13 @@ export function userAuc(scores: ArrayLike<number>, test: ReadonlySet<number>, sk
   const items = scores.length;
   const positives = new Float64Array(test.size);
   let p = 0;
-  for (const i of test) if (i >= 0 && i < items && !(skip !== undefined && skip[i] === 1)) positives[p++] = scores[i];
+  for (const i of test) {
+    if (!(Number.isInteger(i) && i >= 0 && i < items))
+      throw new AlsError('usage', `test must hold item rows from 0 to ${items - 1}, not ${valueForMessage(i)}`, {
+        field: 'test',
+      });
+    if (!(skip !== undefined && skip[i] === 1)) positives[p++] = scores[i];
+  }
   const sorted = positives.subarray(0, p).sort();
   // one pass over every candidate c (test items included): Σ over positives above c, ties ½
   let correct = 0;

@@ -48,7 +48,7 @@ export class Explainer {
     private readonly user: FoldedUser,
   ) {
     checkModel('model', model, ['itemFactors', 'factors', 'itemNames']);
-    checkFolded(user, model.factors);
+    checkFolded(user, model.factors, model.itemFactors.length / model.factors);
     if (user.cholesky === null) {
       throw new AlsError(
         'usage',
@@ -185,11 +185,12 @@ export function withStoredScores<T extends { index: number }>(
 }
 
 /** A FoldedUser as foldIn returns it: x of `f` numbers, items with their confidences, L or null. */
-function checkFolded(user: FoldedUser, f: number): void {
+function checkFolded(user: FoldedUser, f: number, items: number): void {
   if (typeof user !== 'object' || user === null)
     throw new AlsError('usage', `user must be a FoldedUser (from foldIn), not ${valueForMessage(user)}`);
   checkArray('user.x', user.x, Float64Array, f);
   checkArray('user.items', user.items, Int32Array);
+  for (let k = 0; k < user.items.length; k++) checkRow(`user.items[${k}]`, user.items[k], items);
   checkArray('user.confidence', user.confidence, Float32Array, user.items.length);
   if (user.cholesky !== null) checkArray('user.cholesky', user.cholesky, Float64Array, f * f);
 }
