@@ -54,7 +54,7 @@ export { lockModel, DEFAULT_LOCK_TIMEOUT_MS, type ModelLock } from './model/lock
 export { FORMAT_NAME, FORMAT_VERSION } from './model/format.js';
 
 export { similarToRow, rankSimilarToRow, itemNorms } from './query/similar.js';
-export { DEFAULT_MIN_LISTENERS } from './query/listeners.js';
+export { DEFAULT_MIN_ITEM_USERS } from './query/listeners.js';
 export { recommendForRow, recommendForVector } from './query/recommend.js';
 export { Explainer, explainedRecommendations, explainUserRow } from './query/explain.js';
 export { resolveItemList, medianPlays } from './query/listened.js';

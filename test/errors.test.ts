@@ -11,6 +11,8 @@ import { AlsError } from '../src/errors.js';
 import { loadModel } from '../src/model/load.js';
 import { lockModel } from '../src/model/lock.js';
 import { Explainer } from '../src/query/explain.js';
+import { recommendForList } from '../src/query/listened.js';
+import { findItem } from '../src/query/lookup.js';
 import { plantedGroups, ROOT, tempDir } from './helpers.js';
 
 /**
@@ -107,6 +109,19 @@ describe('error messages: the core names API fields, the CLI its flags (issue 15
     assert.equal(error.field, 'regularization');
     assert.match(error.message, /; train with regularization above 0$/);
     assert.match(cliMessage(error), /; train with --lambda above 0$/);
+  });
+
+  it('an unknown item: the core says item, the CLI "artist or item" (Last.fm words in CLI text only)', async () => {
+    const error = await thrown(() => findItem(['Radiohead', 'Muse'], 'radiohed'));
+    assert.equal(error.code, 'not-found');
+    assert.equal(error.field, 'name');
+    assert.equal(error.message, 'no item named "radiohed" in the model; did you mean "Radiohead"?');
+    assert.equal(cliMessage(error), 'no artist or item named "radiohed" in the model; did you mean "Radiohead"?');
+    const model = await train(plantedGroups(24, 3), { factors: 4, iterations: 2, threads: 1 });
+    const none = await thrown(() => recommendForList(model, [{ name: 'x' }, { name: 'y' }]));
+    assert.equal(none.field, 'list');
+    assert.doesNotMatch(none.message, /artist/);
+    assert.match(cliMessage(none), /^none of the listed items is in the model \(no artist or item named "x"/);
   });
 
   it('an argument out of range names its field in the message and in AlsError.field', async () => {

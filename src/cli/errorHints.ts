@@ -8,6 +8,9 @@ import type { AlsError } from '../errors.js';
  * parameters; the core's messages are tested to hold no flag (test/errors/messages.test.ts).
  */
 export const CLI_WORDING: Readonly<Record<string, (message: string) => string>> = {
+  // an unknown item, alone or among those of a list: the sample's items are artists
+  name: (message) => artistWords(message),
+  list: (message) => artistWords(message),
   strict: (message) =>
     message.replace(/\(strict: true stops at the first bad row\)$/, '(--strict stops at the first bad row)'),
   regularization: (message) => message.replace(/; train with regularization above 0$/, '; train with --lambda above 0'),
@@ -17,6 +20,11 @@ export const CLI_WORDING: Readonly<Record<string, (message: string) => string>> 
       (_, dir: string) => `no model in ${dir} (train one with: als train FILE --model ${dir})`,
     ),
 };
+
+/** "no item named" as the CLI says it, where the items are artists: "no artist or item named". */
+export function artistWords(message: string): string {
+  return message.replace(/\bno item named\b/g, 'no artist or item named');
+}
 
 /** The message of `error` as the CLI prints it: with the flag in place of the API field. */
 export function cliMessage(error: AlsError): string {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { AlsError } from '../errors.js';
 import { oneQuery, withModel } from './withModel.js';
+import { artistWords } from './errorHints.js';
 import { Explainer, explainUserRow, type Explanation } from '../query/explain.js';
 import { parseItemList, recommendForList, type ListedItem } from '../query/listened.js';
 import { findUser, userIdOfRow } from '../query/lookup.js';
@@ -162,7 +163,7 @@ async function recommendForListener(
   cli: RecommendCliOptions,
 ): Promise<void> {
   const result = recommendForList(model, list, { count: cli.count, includePlayed: cli.includePlayed });
-  for (const u of result.unknown.slice(0, WARNED_UNKNOWNS)) out.warn(`${u.message} (left out)`);
+  for (const u of result.unknown.slice(0, WARNED_UNKNOWNS)) out.warn(`${artistWords(u.message)} (left out)`);
   const unwarned = result.unknown.length - WARNED_UNKNOWNS;
   if (unwarned > 0) out.warn(`and ${plural(unwarned, 'other unknown name')} (left out)`);
   const explainer = cli.explain ? new Explainer(model, result.folded) : null;

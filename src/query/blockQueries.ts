@@ -12,7 +12,7 @@ import {
 import { AlsError } from '../errors.js';
 import type { Kernels } from '../kernels/index.js';
 import type { AlsModel } from '../model/model.js';
-import { checkMinListeners, DEFAULT_MIN_LISTENERS, listenerCountsKnown } from './listeners.js';
+import { checkMinListeners, DEFAULT_MIN_ITEM_USERS, listenerCountsKnown } from './listeners.js';
 import { QUERY_BLOCK } from './recommendAll.js';
 import { minMaxScale } from './scale.js';
 import type { ScoredItem } from './similar.js';
@@ -85,7 +85,7 @@ function leftOutBelow(base: CandidateBase, minListeners: number): number {
 /**
  * Block scoring for one model on kernels of its own (arrays are allocated in kernel memory once
  * and reused; a model's factors are best handed over already in that memory). Candidates of a
- * similar query are compacted once for DEFAULT_MIN_LISTENERS (the common filter; unless
+ * similar query are compacted once for DEFAULT_MIN_ITEM_USERS (the common filter; unless
  * `compact` is false: at 292K items × 64 factors the copy takes 45 MB and saves 40% of a
  * similar query's scoring). When those candidates are the model's first rows (prepareServing
  * renumbers the items so) nothing is copied: they are scored in place, a prefix of the item
@@ -140,7 +140,7 @@ export class BlockQueries {
     this.bases.push(this.base(1));
     // compact: false trades similar's speed for memory (the copy of the candidates' factors)
     if (options.compact !== false) {
-      const common = this.base(DEFAULT_MIN_LISTENERS);
+      const common = this.base(DEFAULT_MIN_ITEM_USERS);
       // no compacted copy when the filter leaves every item in
       if (common.count < items) this.bases.push(common);
     }

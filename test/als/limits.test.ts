@@ -95,7 +95,7 @@ describe('issue 9 class 6: query lengths are clamped to the items', () => {
 
   it('similarItems and recommendItems with a count of 1e9 list every candidate, no more (issue 9 class 6)', () => {
     // before: "internal error" (a 4 GB top-k buffer)
-    const similar = similarItems(model, model.itemNames[0], { count: 1e9, minListeners: 1 });
+    const similar = similarItems(model, model.itemNames[0], { count: 1e9, minItemUsers: 1 });
     assert.equal(similar.similar.length, model.items - 1);
     const { recommendations } = recommendItems(model, model.userIds[0], { count: 1e9 });
     const played = model.userItems.indptr[1] - model.userItems.indptr[0];
@@ -105,7 +105,7 @@ describe('issue 9 class 6: query lengths are clamped to the items', () => {
 
   it('writeAllSimilar with a count of 1e9 writes every candidate of every item (issue 9 class 6)', async () => {
     const path = join(tempDir('als-limits-'), 'similar.tsv');
-    const summary = await writeAllSimilar(model, path, { count: 1e9, minListeners: 1 });
+    const summary = await writeAllSimilar(model, path, { count: 1e9, minItemUsers: 1 });
     assert.equal(summary.lines, model.items * (model.items - 1));
   });
 

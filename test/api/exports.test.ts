@@ -104,7 +104,7 @@ const ENTRY_POINTS: Record<string, { module: string; declarations: string; value
       'DEFAULT_ALPHA',
       'DEFAULT_EVAL_K',
       'DEFAULT_LOCK_TIMEOUT_MS',
-      'DEFAULT_MIN_LISTENERS',
+      'DEFAULT_MIN_ITEM_USERS',
       'DEFAULT_SPLIT_SEED',
       'DEFAULT_TEST_FRACTION',
       'Explainer',

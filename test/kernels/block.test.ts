@@ -190,13 +190,13 @@ describe('--all against single queries (sample)', () => {
   });
 
   it("writeAllSimilar: similarToRow's lines, with and without the listener filter, on 1 and 2 threads", async () => {
-    for (const minListeners of [1, 3]) {
+    for (const minItemUsers of [1, 3]) {
       const expected = model.itemNames.flatMap((name, item) =>
-        similarToRow(model, item, { minListeners, count: 5 }).map((s) => `${name}\t${s.name}\t${s.score.toFixed(6)}`),
+        similarToRow(model, item, { minItemUsers, count: 5 }).map((s) => `${name}\t${s.name}\t${s.score.toFixed(6)}`),
       );
       for (const kernels of [wasm1, wasm2, undefined]) {
-        const path = join(work, `similar-${minListeners}-${kernels?.threads}.tsv`);
-        assert.equal((await writeAllSimilar(model, path, { minListeners, count: 5, kernels })).lines, expected.length);
+        const path = join(work, `similar-${minItemUsers}-${kernels?.threads}.tsv`);
+        assert.equal((await writeAllSimilar(model, path, { minItemUsers, count: 5, kernels })).lines, expected.length);
         assert.deepEqual(read(path), expected);
       }
     }

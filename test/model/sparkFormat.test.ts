@@ -140,7 +140,7 @@ describe('als export/import --format spark (no Spark needed)', () => {
     assert.equal(similar.leftOut, 0);
     assert.deepEqual(
       similar.similar.map((s) => s.name),
-      similarItems(original, 'i0', { count: 5, minListeners: 1 }).similar.map((s) => s.name),
+      similarItems(original, 'i0', { count: 5, minItemUsers: 1 }).similar.map((s) => s.name),
     );
   });
 

@@ -11,7 +11,7 @@ import { minMaxScale, scoreRange } from '../../src/query/scale.js';
 import { itemNorms, rankSimilarToRow, type ScoredItem } from '../../src/query/similar.js';
 import { sampleModel } from '../serve/fixtures.js';
 import { candidatesFirst } from '../../src/serve/queries.js';
-import { DEFAULT_MIN_LISTENERS } from '../../src/query/listeners.js';
+import { DEFAULT_MIN_ITEM_USERS } from '../../src/query/listeners.js';
 
 /** The single-query kernels the references run on (as the CLI's queries). */
 const single: Kernels = createWasmKernelsSync();
@@ -195,7 +195,7 @@ describe('BlockQueries', () => {
     queries.forEach((q, n) => {
       const { similar, leftOut } = rankSimilarToRow(model, q.item, {
         count: q.count,
-        minListeners: q.minListeners,
+        minItemUsers: q.minListeners,
         kernels: single,
       });
       assert.deepEqual(answers[n], { similar, leftOut });
@@ -261,7 +261,7 @@ describe('BlockQueries on a model renumbered candidates first (prepareServing)',
   it('scores the candidates in place, a prefix of the item factors: nothing copied', async () => {
     const model = await sampleModel();
     const served = permuted(model, two);
-    const count = Array.from(model.itemListeners).filter((l) => l >= DEFAULT_MIN_LISTENERS).length;
+    const count = Array.from(model.itemListeners).filter((l) => l >= DEFAULT_MIN_ITEM_USERS).length;
     const allocated = (m: AlsModel) => {
       let floats = 0;
       const counting = Object.create(two) as Kernels;

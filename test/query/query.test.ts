@@ -99,7 +99,7 @@ function tinyModel(): AlsModel {
 
 describe('similar and recommend', () => {
   it('ranks by cosine, leaves the item out, scales 0..1', () => {
-    const similar = similarToRow(tinyModel(), 0, { count: 10, minListeners: 1 });
+    const similar = similarToRow(tinyModel(), 0, { count: 10, minItemUsers: 1 });
     assert.deepEqual(
       similar.map((s) => s.name),
       ['b', 'c', 'd'],

@@ -10,7 +10,7 @@ import { columnCounts, cooToCsr, type CsrMatrix } from '../../src/data/sparse.js
 import { AlsError } from '../../src/errors.js';
 import type { AlsModel } from '../../src/model/model.js';
 import { saveModel } from '../../src/model/save.js';
-import { DEFAULT_MIN_LISTENERS } from '../../src/query/listeners.js';
+import { DEFAULT_MIN_ITEM_USERS } from '../../src/query/listeners.js';
 import { rankSimilarToRow, similarItems, similarToRow } from '../../src/query/similar.js';
 import { writeAllSimilar } from '../../src/query/similarAll.js';
 import { ALS_BIN, SAMPLE, tempDir } from '../helpers.js';
@@ -88,7 +88,7 @@ describe('similar with --min-listeners', () => {
   const cosine = (x: number, y: number) => x / Math.hypot(x, y);
 
   it('1 keeps every item: the one-listener items lead and close the list', () => {
-    const { similar, leftOut } = rankSimilarToRow(handModel(), 0, { minListeners: 1 });
+    const { similar, leftOut } = rankSimilarToRow(handModel(), 0, { minItemUsers: 1 });
     assert.deepEqual(
       similar.map((s) => s.name),
       ['near', 'a', 'c', 'b', 'opposite'],
@@ -100,8 +100,8 @@ describe('similar with --min-listeners', () => {
 
   it('leaves out candidates below the threshold, scaling over the candidates that pass', () => {
     const model = handModel();
-    const { similar, leftOut, minListeners } = rankSimilarToRow(model, 0, { minListeners: 2 });
-    assert.equal(minListeners, 2);
+    const { similar, leftOut, minItemUsers } = rankSimilarToRow(model, 0, { minItemUsers: 2 });
+    assert.equal(minItemUsers, 2);
     assert.deepEqual(
       similar.map((s) => s.name),
       ['a', 'c', 'b'],
@@ -114,13 +114,13 @@ describe('similar with --min-listeners', () => {
     assert.ok(Math.abs(similar[1].score - cosine(1, 1) / cosine(1, 0.1)) < 1e-6);
     // the query item may have a single listener; other items' thresholds are theirs
     assert.deepEqual(
-      similarToRow(model, 0, { minListeners: 3 }).map((s) => s.name),
+      similarToRow(model, 0, { minItemUsers: 3 }).map((s) => s.name),
       ['a', 'b'],
     );
-    assert.equal(rankSimilarToRow(model, 0, { minListeners: 3 }).leftOut, 3);
-    assert.deepEqual(rankSimilarToRow(model, 0, { minListeners: 6 }), { similar: [], minListeners: 6, leftOut: 5 });
+    assert.equal(rankSimilarToRow(model, 0, { minItemUsers: 3 }).leftOut, 3);
+    assert.deepEqual(rankSimilarToRow(model, 0, { minItemUsers: 6 }), { similar: [], minItemUsers: 6, leftOut: 5 });
     // a query item that passes is not counted as left out either
-    assert.equal(rankSimilarToRow(model, 1, { minListeners: 2 }).leftOut, 3);
+    assert.equal(rankSimilarToRow(model, 1, { minItemUsers: 2 }).leftOut, 3);
   });
 
   it('never returns a candidate below the threshold, for every query and threshold', () => {
@@ -128,7 +128,7 @@ describe('similar with --min-listeners', () => {
     const listeners = model.itemListeners;
     for (let item = 0; item < model.items; item++) {
       for (let n = 1; n <= 6; n++) {
-        const similar = similarToRow(model, item, { minListeners: n, count: 10 });
+        const similar = similarToRow(model, item, { minItemUsers: n, count: 10 });
         assert.ok(similar.every((s) => listeners[s.index] >= n && s.index !== item));
         const passing = Array.from(listeners.keys()).filter((j) => j !== item && listeners[j] >= n);
         assert.equal(similar.length, passing.length);
@@ -138,9 +138,9 @@ describe('similar with --min-listeners', () => {
 
   it('the scratch mask is clean after a filtered query', () => {
     const model = handModel();
-    similarToRow(model, 0, { minListeners: 4 });
+    similarToRow(model, 0, { minItemUsers: 4 });
     assert.deepEqual(
-      similarToRow(model, 0, { minListeners: 1 }).map((s) => s.name),
+      similarToRow(model, 0, { minItemUsers: 1 }).map((s) => s.name),
       ['near', 'a', 'c', 'b', 'opposite'],
     );
   });
@@ -148,11 +148,11 @@ describe('similar with --min-listeners', () => {
   it('refuses 0, negative, fractional and non-numbers', () => {
     for (const bad of [0, -1, 1.5, Number.NaN]) {
       assert.throws(
-        () => similarToRow(handModel(), 0, { minListeners: bad }),
+        () => similarToRow(handModel(), 0, { minItemUsers: bad }),
         (e: unknown) =>
           e instanceof AlsError &&
           e.code === 'usage' &&
-          /^minListeners must be a whole number ≥ 1 \(1 keeps every item\), not /.test(e.message),
+          /^minItemUsers must be a whole number ≥ 1 \(1 keeps every item\), not /.test(e.message),
       );
     }
   });
@@ -160,14 +160,14 @@ describe('similar with --min-listeners', () => {
   it('writeAllSimilar: every item, its passing neighbours, the same lines as similarToRow', async () => {
     const model = handModel();
     const path = join(work, 'hand.tsv');
-    const summary = await writeAllSimilar(model, path, { minListeners: 2 });
-    assert.deepEqual(summary, { items: 6, lines: 15, minListeners: 2, leftOut: 3 });
+    const summary = await writeAllSimilar(model, path, { minItemUsers: 2 });
+    assert.deepEqual(summary, { items: 6, lines: 15, minItemUsers: 2, leftOut: 3 });
     const lines = readFileSync(path, 'utf8').trimEnd().split('\n');
     const expected = model.itemNames.flatMap((name, item) =>
-      similarToRow(model, item, { minListeners: 2 }).map((s) => `${name}\t${s.name}\t${s.score.toFixed(6)}`),
+      similarToRow(model, item, { minItemUsers: 2 }).map((s) => `${name}\t${s.name}\t${s.score.toFixed(6)}`),
     );
     assert.deepEqual(lines, expected);
-    assert.equal((await writeAllSimilar(model, path, { minListeners: 1, count: 2 })).lines, 12);
+    assert.equal((await writeAllSimilar(model, path, { minItemUsers: 1, count: 2 })).lines, 12);
   });
 });
 
@@ -187,10 +187,10 @@ describe('similar on the sample (default training)', () => {
     return { status: result.status, stdout: result.stdout, stderr: result.stderr };
   }
 
-  it(`the default minimum is ${DEFAULT_MIN_LISTENERS} listeners`, () => {
-    assert.equal(DEFAULT_MIN_LISTENERS, 3);
-    const { leftOut, minListeners } = similarItems(model, 'radiohead');
-    assert.equal(minListeners, 3);
+  it(`the default minimum is ${DEFAULT_MIN_ITEM_USERS} listeners`, () => {
+    assert.equal(DEFAULT_MIN_ITEM_USERS, 3);
+    const { leftOut, minItemUsers } = similarItems(model, 'radiohead');
+    assert.equal(minItemUsers, 3);
     assert.equal(leftOut, 13_005, 'the sample has 10,662 + 2,343 artists with one or two listeners');
   });
 
@@ -287,7 +287,7 @@ describe('similar on the sample (default training)', () => {
     const count = 5;
     const summary = await writeAllSimilar(model, path, { count });
     const listeners = model.itemListeners;
-    const candidates = listeners.filter((l) => l >= DEFAULT_MIN_LISTENERS).length;
+    const candidates = listeners.filter((l) => l >= DEFAULT_MIN_ITEM_USERS).length;
     assert.equal(summary.leftOut, model.items - candidates);
     // every artist has at least `count` candidates besides itself here
     assert.equal(summary.lines, model.items * count);
@@ -295,7 +295,7 @@ describe('similar on the sample (default training)', () => {
     const lines = text.trimEnd().split('\n');
     assert.equal(lines.length, model.items * count);
     const row = new Map(model.itemNames.map((name, i) => [name, i]));
-    assert.ok(lines.every((line) => listeners[row.get(line.split('\t')[1]) as number] >= DEFAULT_MIN_LISTENERS));
+    assert.ok(lines.every((line) => listeners[row.get(line.split('\t')[1]) as number] >= DEFAULT_MIN_ITEM_USERS));
     const single = [
       0,
       1,
@@ -310,12 +310,12 @@ describe('similar on the sample (default training)', () => {
       );
       assert.deepEqual(lines.slice(item * count, item * count + count), expected, model.itemNames[item]);
     }
-    const unfiltered = await writeAllSimilar(model, path, { count: 2, minListeners: 1 });
-    assert.deepEqual(unfiltered, { items: model.items, lines: model.items * 2, minListeners: 1, leftOut: 0 });
+    const unfiltered = await writeAllSimilar(model, path, { count: 2, minItemUsers: 1 });
+    assert.deepEqual(unfiltered, { items: model.items, lines: model.items * 2, minItemUsers: 1, leftOut: 0 });
     const firstLines = readFileSync(path, 'utf8').split('\n').slice(0, 2);
     assert.deepEqual(
       firstLines,
-      similarToRow(model, 0, { count: 2, minListeners: 1 }).map(
+      similarToRow(model, 0, { count: 2, minItemUsers: 1 }).map(
         (s) => `${model.itemNames[0]}\t${s.name}\t${s.score.toFixed(6)}`,
       ),
     );

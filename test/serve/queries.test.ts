@@ -13,7 +13,7 @@ import { userFactorRows } from '../../src/model/fileRows.js';
 import { sampleModel } from './fixtures.js';
 import { foldIn, foldInUserRow } from '../../src/als/foldIn.js';
 import type { AlsModel } from '../../src/model/model.js';
-import { DEFAULT_MIN_LISTENERS } from '../../src/query/listeners.js';
+import { DEFAULT_MIN_ITEM_USERS } from '../../src/query/listeners.js';
 import { medianPlays, resolveItemList } from '../../src/query/listened.js';
 
 const single = createWasmKernelsSync();
@@ -38,7 +38,7 @@ function similarAlone(
   count: number,
   minListeners: number,
 ) {
-  const { similar, leftOut } = rankSimilarToRow(model, item, { count, minListeners, kernels: single });
+  const { similar, leftOut } = rankSimilarToRow(model, item, { count, minItemUsers: minListeners, kernels: single });
   return { similar, leftOut };
 }
 
@@ -70,10 +70,10 @@ describe('prepareServing', () => {
         Array.from(original).sort((a, b) => a - b),
         Array.from({ length: loaded.items }, (_, i) => i),
       );
-      const candidates = Array.from(loaded.itemListeners).filter((l) => l >= DEFAULT_MIN_LISTENERS).length;
+      const candidates = Array.from(loaded.itemListeners).filter((l) => l >= DEFAULT_MIN_ITEM_USERS).length;
       assert.ok(candidates > 0 && candidates < model.items, 'the sample has items below the minimum');
       for (let r = 0; r < model.items; r++) {
-        assert.equal(model.itemListeners[r] >= DEFAULT_MIN_LISTENERS, r < candidates);
+        assert.equal(model.itemListeners[r] >= DEFAULT_MIN_ITEM_USERS, r < candidates);
         // each group in its loaded order
         if (r > 0 && r !== candidates) assert.ok(original[r - 1] < original[r]);
         assert.equal(model.itemNames[r], loaded.itemNames[original[r]]);
