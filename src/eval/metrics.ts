@@ -1,4 +1,4 @@
-import { checkList, checkSet, checkWhole, valueForMessage } from '../validate.js';
+import { checkList, checkRow, checkSet, checkWhole, valueForMessage } from '../validate.js';
 import { AlsError } from '../errors.js';
 import { lowerBound, upperBound } from '../query/sortedSearch.js';
 
@@ -125,8 +125,12 @@ export class MetricsAccumulator {
     this.recommended = new Uint8Array(items);
   }
 
+  /** Adds one user's metrics; the first k of `recommended` (item rows) count towards the coverage. */
   add(user: UserMetrics, recommended: ArrayLike<number>, auc = NaN): void {
-    for (let i = 0; i < Math.min(this.k, recommended.length); i++) this.recommended[recommended[i]] = 1;
+    checkList('recommended', recommended, 'item rows');
+    const listed = Math.min(this.k, recommended.length);
+    for (let i = 0; i < listed; i++) checkRow(`recommended[${i}]`, recommended[i], this.items);
+    for (let i = 0; i < listed; i++) this.recommended[recommended[i]] = 1;
     if (Number.isNaN(user.precision)) return;
     this.users++;
     this.precision += user.precision;

@@ -9,6 +9,7 @@ import {
   foldIn,
   foldInConfidences,
   foldInUserRow,
+  MetricsAccumulator,
   playsOfRow,
   rankSimilarToRow,
   recommendForRow,
@@ -90,6 +91,15 @@ describe('exported functions range-check their row and index arguments (issue 15
     refuses('userAuc test {5}', () => userAuc(new Float32Array(5), new Set([5])), /test/);
     refuses('userAuc test {-1}', () => userAuc(new Float32Array(5), new Set([-1])), /test/);
     assert.equal(userAuc(Float32Array.of(0, 1, 2), new Set([2])), 1);
+    const metrics = new MetricsAccumulator(2, 5);
+    const user = { hits: 0, precision: 0, recall: 0, averagePrecision: 0, ndcg: 0 };
+    refuses(
+      'MetricsAccumulator.add [0, 5]',
+      () => metrics.add(user, [0, 5]),
+      /recommended\[1\] must be a row from 0 to 4, not 5/,
+    );
+    metrics.add(user, [0, 4, 99]);
+    assert.equal(metrics.result().coverage, 2 / 5);
   });
 
   it('cooToCsr refuses triples outside the matrix', () => {
