@@ -41,6 +41,13 @@ if (skip) console.log(`# skipping the Spark tests: ${skip}`);
 
 const work = tempDir('als-spark-test-');
 const model = join(work, 'model');
+/**
+ * The temporary folder of the CLI runs here: a Spark job that fails keeps its folder with the log
+ * the message names (src/engines/spark/sparkEngine.ts), which would outlive the test in the OS's
+ * temporary folder; inside `work`, it goes with it.
+ */
+const jobTmp = join(work, 'tmp');
+mkdirSync(jobTmp);
 /** Spark settings of every job here: no web UI (no port to find, less start-up) */
 const QUIET_SPARK = ['--spark-conf', 'spark.ui.enabled=false'];
 
@@ -53,7 +60,10 @@ interface Run {
 /** Runs the CLI without blocking the event loop (the cluster's processes are watched meanwhile). */
 function als(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Run> {
   return new Promise((done) => {
-    const child = spawn(process.execPath, [ALS_BIN, ...args], { cwd: work, env: { ...env, FORCE_COLOR: undefined } });
+    const child = spawn(process.execPath, [ALS_BIN, ...args], {
+      cwd: work,
+      env: { ...env, TMPDIR: jobTmp, FORCE_COLOR: undefined },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
