@@ -100,7 +100,7 @@ async function rate(ask, inFlight, seconds, cpu) {
 async function inProcess(dir, { seconds, threads, block, compact, log }) {
   const { loadModel } = await import(dist('model/load.js'));
   const { prepareServing } = await import(dist('serve/queries.js'));
-  const { DEFAULT_MIN_LISTENERS } = await import(dist('query/listeners.js'));
+  const { DEFAULT_MIN_ITEM_USERS } = await import(dist('query/listeners.js'));
   // no cache: every query scored
   const { model, queries } = await prepareServing(loadModel(dir), { threads, block, compact, cacheItems: 0 });
   const pick = seededRandom(7);
@@ -110,7 +110,7 @@ async function inProcess(dir, { seconds, threads, block, compact, log }) {
     queries.similarToRow(Math.floor(pick() * model.items), {
       count: 10,
       exclude: [],
-      minItemUsers: DEFAULT_MIN_LISTENERS,
+      minItemUsers: DEFAULT_MIN_ITEM_USERS,
     });
   const recommend = () => {
     const u = Math.floor(pick() * model.users);

@@ -14,7 +14,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { defaultTrainOptions, evaluate, readInteractions } from '../dist/src/index.js';
+import { evaluate, readInteractions } from '../dist/src/index.js';
+import { defaultTrainOptions } from '../dist/src/advanced.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: args } = parseArgs({

@@ -57,12 +57,21 @@ export function describeErrno(error: unknown, words: Record<string, string> = {}
   return known ?? String((error as Error)?.message ?? error).split('\n')[0];
 }
 
+/**
+ * The error of anything a caller can cause. `message` is written for the library's caller: it
+ * names the API field (an option, argument or property, e.g. `strict`) and the bad value, and no
+ * command line. `field`, when set, is that API field, so that each front end can add its own hint
+ * in its own words: the CLI names the flag (src/cli/errorHints.ts), the server the query parameter.
+ */
 export class AlsError extends Error {
   readonly code: AlsErrorCode;
+  /** the API field the error is about, for a front end to name in its own words */
+  readonly field?: string;
 
-  constructor(code: AlsErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(code: AlsErrorCode, message: string, options?: { cause?: unknown; field?: string }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'AlsError';
     this.code = code;
+    if (options?.field !== undefined) this.field = options.field;
   }
 }

@@ -81,8 +81,9 @@ function describeValue(value: unknown): string {
   return 'an object';
 }
 
-function usage(message: string): never {
-  throw new AlsError('usage', message);
+/** AlsError('usage') about `field`, the API field the message names. */
+function usage(message: string, field?: string): never {
+  throw new AlsError('usage', message, field === undefined ? undefined : { field });
 }
 
 /** A whole number from `min` to `max`. */
@@ -90,6 +91,7 @@ export function checkWhole(name: string, value: unknown, min: number, max = Numb
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     usage(
       `${name} must be a whole number ${max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `from ${min} to ${max}`}, not ${valueForMessage(value)}`,
+      name,
     );
   }
   return value;
@@ -107,7 +109,7 @@ export function checkCount(name: string, value: unknown, fallback: number, avail
 /** A row of a matrix of `rows` rows (0-based), as ml-matrix's checkRowIndex. */
 export function checkRow(name: string, value: unknown, rows: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value >= rows) {
-    usage(`${name} must be a row from 0 to ${rows - 1}, not ${valueForMessage(value)}`);
+    usage(`${name} must be a row from 0 to ${rows - 1}, not ${valueForMessage(value)}`, name);
   }
   return value;
 }
@@ -116,11 +118,11 @@ export function checkRow(name: string, value: unknown, rows: number): number {
 export function checkOutput(name: string, value: unknown): void {
   const writable = typeof (value as NodeJS.WritableStream | null)?.write === 'function';
   if (typeof value !== 'string' && !writable)
-    usage(`${name} must be a file path or a writable stream, not ${valueForMessage(value)}`);
+    usage(`${name} must be a file path or a writable stream, not ${valueForMessage(value)}`, name);
 }
 
 export function checkString(name: string, value: unknown): string {
-  if (typeof value !== 'string') usage(`${name} must be a string, not ${valueForMessage(value)}`);
+  if (typeof value !== 'string') usage(`${name} must be a string, not ${valueForMessage(value)}`, name);
   return value;
 }
 
@@ -128,7 +130,7 @@ export function checkString(name: string, value: unknown): string {
 export function checkOptions<T extends object>(name: string, value: T | undefined): T {
   if (value === undefined) return {} as T;
   if (typeof value !== 'object' || value === null || Array.isArray(value))
-    usage(`${name} must be an object, not ${valueForMessage(value)}`);
+    usage(`${name} must be an object, not ${valueForMessage(value)}`, name);
   return value;
 }
 
@@ -174,12 +176,12 @@ export function checkCallbacks<T extends object>(value: T | undefined): T {
 
 export function checkBoolean(name: string, value: unknown): void {
   if (value !== undefined && typeof value !== 'boolean')
-    usage(`${name} must be true or false, not ${valueForMessage(value)}`);
+    usage(`${name} must be true or false, not ${valueForMessage(value)}`, name);
 }
 
 /** A number (NaN and ±∞ included: what the caller allows of them is its own rule). */
 export function checkNumber(name: string, value: unknown): number {
-  if (typeof value !== 'number') usage(`${name} must be a number, not ${valueForMessage(value)}`);
+  if (typeof value !== 'number') usage(`${name} must be a number, not ${valueForMessage(value)}`, name);
   return value;
 }
 
@@ -190,13 +192,13 @@ export function checkNumber(name: string, value: unknown): number {
 export function checkList(name: string, value: unknown, what: string, optional = false): void {
   if (value === undefined && optional) return;
   if (typeof value !== 'object' || value === null || typeof (value as { length?: unknown }).length !== 'number') {
-    usage(`${name} must be an array of ${what}, not ${valueForMessage(value)}`);
+    usage(`${name} must be an array of ${what}, not ${valueForMessage(value)}`, name);
   }
 }
 
 /** A Set (of item rows). */
 export function checkSet(name: string, value: unknown): void {
-  if (!(value instanceof Set)) usage(`${name} must be a Set of item rows, not ${valueForMessage(value)}`);
+  if (!(value instanceof Set)) usage(`${name} must be a Set of item rows, not ${valueForMessage(value)}`, name);
 }
 
 /**
@@ -204,7 +206,7 @@ export function checkSet(name: string, value: unknown): void {
  * per lookup would double its cost); models and Interactions hold strings.
  */
 export function checkNameList(name: string, value: unknown): void {
-  if (!Array.isArray(value)) usage(`${name} must be an array of strings, not ${valueForMessage(value)}`);
+  if (!Array.isArray(value)) usage(`${name} must be an array of strings, not ${valueForMessage(value)}`, name);
 }
 
 /** The fields of an AlsModel that every model has (input, losses and updates may be null or absent). */
@@ -236,7 +238,8 @@ const MODEL_NUMBERS: Partial<Record<keyof AlsModel, [number, number]>> = {
  * and a check must not read a model. Functions typed `Pick<AlsModel, …>` pass just those keys.
  */
 export function checkModel(name: string, value: unknown, keys: readonly (keyof AlsModel)[] = MODEL_KEYS): void {
-  const refuse = (what: string): never => usage(`${name} must be an als model (from train or loadModel), not ${what}`);
+  const refuse = (what: string): never =>
+    usage(`${name} must be an als model (from train or loadModel), not ${what}`, name);
   if (typeof value !== 'object' || value === null || Array.isArray(value)) refuse(valueForMessage(value));
   const model = value as Record<string, unknown>;
   for (const key of keys) {
@@ -259,7 +262,7 @@ export function checkHalfStep(name: string, value: HalfStep): void {
   checkArray(`${name}.X`, value.X, Float32Array);
   checkArray(`${name}.Y`, value.Y, Float32Array);
   const indptr = checkArray(`${name}.indptr`, value.indptr, Int32Array);
-  if (indptr.length === 0) usage(`${name}.indptr must have at least one entry (rows + 1), not 0`);
+  if (indptr.length === 0) usage(`${name}.indptr must have at least one entry (rows + 1), not 0`, name);
   checkArray(`${name}.indices`, value.indices, Int32Array);
   checkArray(`${name}.confidence`, value.confidence, Float32Array, value.indices.length);
   if (value.rowRegularization !== undefined)
@@ -269,7 +272,7 @@ export function checkHalfStep(name: string, value: HalfStep): void {
 /** A play count: finite, > 0 and ≤ MAX_COUNT (the rule of the readers). */
 export function checkPlay(name: string, value: number): void {
   if (!isStoredCount(value))
-    usage(`${name} must be a count above 0 and at most ${num(MAX_COUNT)}, not ${valueForMessage(value)}`);
+    usage(`${name} must be a count above 0 and at most ${num(MAX_COUNT)}, not ${valueForMessage(value)}`, name);
 }
 
 /** A typed array of the given class and, when given, length. */
@@ -279,9 +282,9 @@ export function checkArray<T extends ArrayBufferView>(
   Type: abstract new (...args: never[]) => T,
   length?: number,
 ): T {
-  if (!(value instanceof Type)) usage(`${name} must be a ${Type.name}, not ${valueForMessage(value)}`);
+  if (!(value instanceof Type)) usage(`${name} must be a ${Type.name}, not ${valueForMessage(value)}`, name);
   const actual = (value as unknown as { length: number }).length;
-  if (length !== undefined && actual !== length) usage(`${name} must have ${length} entries, not ${actual}`);
+  if (length !== undefined && actual !== length) usage(`${name} must have ${length} entries, not ${actual}`, name);
   return value;
 }
 
@@ -352,14 +355,14 @@ export function checkFinite(name: string, values: Float32Array | Float64Array, s
  */
 export function checkCsrShape(name: string, m: CsrMatrix): CsrMatrix {
   if (typeof m !== 'object' || m === null)
-    usage(`${name} must be a CsrMatrix ({ rows, cols, indptr, indices, data }), not ${valueForMessage(m)}`);
+    usage(`${name} must be a CsrMatrix ({ rows, cols, indptr, indices, data }), not ${valueForMessage(m)}`, name);
   const rows = checkWhole(`${name}.rows`, m.rows, 0, 2 ** 31 - 2);
   checkWhole(`${name}.cols`, m.cols, 0, 2 ** 31 - 1);
   const indptr = checkArray(`${name}.indptr`, m.indptr, Int32Array, rows + 1);
   const indices = checkArray(`${name}.indices`, m.indices, Int32Array);
   const data = checkArray(`${name}.data`, m.data, Float32Array);
   const nnz = indptr[rows];
-  if (indptr[0] !== 0) usage(`${name}.indptr must start at 0, not ${indptr[0]}`);
+  if (indptr[0] !== 0) usage(`${name}.indptr must start at 0, not ${indptr[0]}`, name);
   if (nnz !== indices.length || nnz !== data.length) {
     usage(
       `${name}.indptr ends at ${nnz}, but indices has ${indices.length} entries and data ${data.length}; all three must agree`,
@@ -379,14 +382,14 @@ export function checkCsr(name: string, m: CsrMatrix): CsrMatrix {
   for (let r = 0; r < rows; r++) {
     const start = indptr[r];
     const end = indptr[r + 1];
-    if (!(end >= start)) usage(`${name}.indptr must be ascending: row ${r} runs from ${start} to ${end}`);
+    if (!(end >= start)) usage(`${name}.indptr must be ascending: row ${r} runs from ${start} to ${end}`, name);
     let previous = -1;
     for (let n = start; n < end; n++) {
       const column = indices[n];
       if (!(column >= 0 && column < cols))
-        usage(`${name}.indices[${n}] is ${column}, outside the ${cols} columns (0..${cols - 1})`);
+        usage(`${name}.indices[${n}] is ${column}, outside the ${cols} columns (0..${cols - 1})`, name);
       if (column <= previous)
-        usage(`${name}.indices must be strictly ascending within a row: row ${r} has ${previous} then ${column}`);
+        usage(`${name}.indices must be strictly ascending within a row: row ${r} has ${previous} then ${column}`, name);
       previous = column;
       const count = data[n];
       if (!isStoredCount(count)) {
@@ -408,7 +411,7 @@ export function checkInteractions(name: string, data: Interactions): Interaction
   checkUniqueNames(`${name}.userIds`, data.userIds, 'user id');
   checkUniqueNames(`${name}.itemNames`, data.itemNames, 'item name');
   if (typeof data.stats !== 'object' || data.stats === null)
-    usage(`${name}.stats must be an object (ReadStats), not ${valueForMessage(data.stats)}`);
+    usage(`${name}.stats must be an object (ReadStats), not ${valueForMessage(data.stats)}`, name);
   return data;
 }
 
@@ -418,7 +421,7 @@ export function checkTriples<T extends Pick<Interactions, 'userItems' | 'userIds
   data: T,
   what = '{ userItems, userIds, itemNames }',
 ): T {
-  if (typeof data !== 'object' || data === null) usage(`${name} must be ${what}, not ${valueForMessage(data)}`);
+  if (typeof data !== 'object' || data === null) usage(`${name} must be ${what}, not ${valueForMessage(data)}`, name);
   const m = checkCsr(`${name}.userItems`, data.userItems);
   checkNames(`${name}.userIds`, data.userIds, m.rows);
   checkNames(`${name}.itemNames`, data.itemNames, m.cols);
@@ -435,13 +438,14 @@ export function checkTriples<T extends Pick<Interactions, 'userItems' | 'userIds
  */
 export function checkUniqueNames(name: string, names: readonly string[], noun: string): void {
   const problem = nameListProblem(names);
-  if (problem !== null) usage(`${name} has ${nameListProblemWords(problem, noun)}`);
+  if (problem !== null) usage(`${name} has ${nameListProblemWords(problem, noun)}`, name);
 }
 
 /** An array of `length` strings (the ids or names of a matrix's rows or columns). */
 export function checkNames(name: string, names: unknown, length: number): void {
-  if (!Array.isArray(names)) usage(`${name} must be an array of ${length} strings, not ${valueForMessage(names)}`);
-  if (names.length !== length) usage(`${name} has ${names.length} entries, but the matrix has ${length}`);
+  if (!Array.isArray(names))
+    usage(`${name} must be an array of ${length} strings, not ${valueForMessage(names)}`, name);
+  if (names.length !== length) usage(`${name} has ${names.length} entries, but the matrix has ${length}`, name);
   for (let n = 0; n < names.length; n++)
-    if (typeof names[n] !== 'string') usage(`${name}[${n}] must be a string, not ${valueForMessage(names[n])}`);
+    if (typeof names[n] !== 'string') usage(`${name}[${n}] must be a string, not ${valueForMessage(names[n])}`, name);
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,8 +14,35 @@ export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const SAMPLE = join(ROOT, 'data', 'lastfm-2k.tsv');
 export const ALS_BIN = join(ROOT, 'bin', 'als.js');
 
+/** Every folder tempDir made in this process, removed when it ends. */
+const tempDirs: string[] = [];
+
+/**
+ * A new empty folder in the OS's temporary folder, removed with everything in it when the test
+ * file's process ends (node --test runs each file in a process of its own), whether its tests
+ * passed or not: a run leaves no `als-*` folder behind (issue 15).
+ */
 export function tempDir(prefix = 'als-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  if (tempDirs.length === 0) process.on('exit', removeTempDirs);
+  tempDirs.push(dir);
+  return dir;
+}
+
+function removeTempDirs(): void {
+  for (const dir of tempDirs.splice(0)) {
+    try {
+      rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // a test took away the owner's permissions (a folder of mode 0): give them back, then remove
+      spawnSync('chmod', ['-R', 'u+rwx', dir]);
+      try {
+        rmSync(dir, { recursive: true, force: true });
+      } catch (error) {
+        process.stderr.write(`tempDir: cannot remove ${dir}: ${(error as Error).message}\n`);
+      }
+    }
+  }
 }
 
 /** A random sparse users × items matrix of play counts with about `density` of entries filled. */
@@ -107,7 +134,7 @@ export function nobodyCommand(): { argv: string[] } | { skip: string } {
   const prefix = ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', process.execPath];
   const runs = (bin: string) => spawnSync(prefix[0], [...prefix.slice(1), bin, '--version'], { cwd: '/' }).status === 0;
   if (runs(ALS_BIN)) return (nobodyCache = { argv: [...prefix, ALS_BIN] });
-  const copy = mkdtempSync(join(tmpdir(), 'als-nobody-'));
+  const copy = tempDir('als-nobody-');
   chmodSync(copy, 0o755);
   for (const part of ['bin', 'package.json', join('dist', 'src')])
     cpSync(join(ROOT, part), join(copy, part), { recursive: true });

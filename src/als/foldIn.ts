@@ -191,10 +191,10 @@ function itemStatistics(m: CsrMatrix): { totals: Float64Array; average: number; 
   return stats;
 }
 
-/** The plays of model row `user` (a view on the model's matrix). */
-export function playsOf(model: Pick<AlsModel, 'userItems'>, user: number): UserPlays {
+/** The plays of model row `userRow` (a view on the model's matrix). */
+export function playsOfRow(model: Pick<AlsModel, 'userItems'>, userRow: number): UserPlays {
   checkModel('model', model, ['userItems']);
-  checkRow('user', user, model.userItems.rows);
+  const user = checkRow('userRow', userRow, model.userItems.rows);
   const { indptr, indices, data } = model.userItems;
   return {
     items: indices.subarray(indptr[user], indptr[user + 1]),
@@ -258,9 +258,9 @@ function finite(user: FoldedUser): FoldedUser {
   return user;
 }
 
-/** Folds in model row `user` from its own plays: what an exact final user half-step would give. */
-export function foldInUser(model: AlsModel, user: number): FoldedUser {
+/** Folds in model row `userRow` from its own plays: what an exact final user half-step would give. */
+export function foldInUserRow(model: AlsModel, userRow: number): FoldedUser {
   checkModel('model', model);
-  checkRow('user', user, model.users);
-  return foldIn(model, playsOf(model, user));
+  checkRow('userRow', userRow, model.users);
+  return foldIn(model, playsOfRow(model, userRow));
 }

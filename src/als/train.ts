@@ -4,9 +4,9 @@ import { AlsError } from '../errors.js';
 import {
   createKernels,
   kernelCopy,
-  KERNEL_ENGINES,
+  KERNEL_BACKENDS,
   type HalfStep,
-  type KernelEngine,
+  type KernelBackend,
   type Kernels,
 } from '../kernels/index.js';
 import { alsLoss } from './loss.js';
@@ -72,27 +72,30 @@ export interface Factors {
  * loss that stop being finite numbers, or factors beyond ±MAX_FACTOR, in any iteration
  * (AlsError('input')) end training instead of returning a model that would be saved.
  *
- * `engine` is 'wasm' (the default) or 'js', or the caller's own kernels (left for the caller to dispose of).
+ * `backend` is 'wasm' (the default) or 'js', or the caller's own kernels (left for the caller to dispose of).
  */
 export async function trainFactors(
   plays: CsrMatrix,
   options: TrainOptions,
   callbacks: TrainCallbacks = {},
-  engine: KernelEngine | Kernels = 'wasm',
+  backend: KernelBackend | Kernels = 'wasm',
 ): Promise<Factors> {
   checkCsr('plays', plays);
   if (plays.indptr[plays.rows] === 0)
     throw new AlsError('usage', `plays has no entries (${plays.rows} × ${plays.cols}): there is nothing to train on`);
   const resolved = resolveTrainOptions(checkOptions('options', options));
   callbacks = checkCallbacks(callbacks);
-  const own = typeof engine === 'string';
-  if (own && !KERNEL_ENGINES.includes(engine))
-    throw new AlsError('usage', `engine must be one of ${KERNEL_ENGINES.join(', ')}, not ${valueForMessage(engine)}`);
+  const own = typeof backend === 'string';
+  if (own && !KERNEL_BACKENDS.includes(backend))
+    throw new AlsError(
+      'usage',
+      `backend must be one of ${KERNEL_BACKENDS.join(', ')}, not ${valueForMessage(backend)}`,
+    );
   const singular = singularSystems(plays.rows, plays.cols, resolved);
   if (singular !== null) throw new AlsError('usage', singular);
   const threads = trainingThreads(resolved.threads, plays);
-  checkTrainingMemory(plays, resolved, own && engine === 'wasm' ? threads : 1);
-  const kernels = own ? await createKernels(engine, threads) : engine;
+  checkTrainingMemory(plays, resolved, own && backend === 'wasm' ? threads : 1);
+  const kernels = own ? await createKernels(backend, threads) : backend;
   try {
     return await alternate(plays, resolved, callbacks, kernels);
   } finally {

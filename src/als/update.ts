@@ -3,7 +3,7 @@ import { MAX_COUNT } from '../data/rows.js';
 import { columnCounts, type CsrMatrix } from '../data/sparse.js';
 import { AlsError, quoteForMessage } from '../errors.js';
 import type { AlsModel, UpdateSummary } from '../model/model.js';
-import { foldIn, playsOf } from './foldIn.js';
+import { foldIn, playsOfRow } from './foldIn.js';
 import { checkInteractions, num, valueForMessage } from '../validate.js';
 
 /**
@@ -154,7 +154,7 @@ export function updateModel(model: AlsModel, data: Interactions): UpdateResult {
   for (const u of [...added.keys()].sort((a, b) => a - b)) {
     let x: Float64Array;
     try {
-      x = foldIn(updated, playsOf(updated, u)).x;
+      x = foldIn(updated, playsOfRow(updated, u)).x;
     } catch (error) {
       // a count the fold-in refuses came from the update's input, not from an argument of a call;
       // a model error (non-finite item factors) stays one

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { describeWriteErrno } from '../data/writeFile.js';
 import { AlsError } from '../errors.js';
+import { cliMessage } from './errorHints.js';
 import { EXIT, exitCodeFor } from './exitCodes.js';
 import { shown } from './output.js';
 import { registerEvaluate } from './evaluate.js';
@@ -171,7 +172,7 @@ async function run(argv: string[], onCommand: (name: string) => void): Promise<n
     }
     if (readerWentAway(error)) return EXIT.ok;
     if (error instanceof AlsError) {
-      process.stderr.write(`als: ${shown(error.message)}\n`);
+      process.stderr.write(`als: ${shown(cliMessage(error))}\n`);
       if (debug && error.stack) process.stderr.write(`${error.stack}\n`);
       return exitCodeFor(error.code);
     }

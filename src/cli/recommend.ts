@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
 import { AlsError } from '../errors.js';
 import { oneQuery, withModel } from './withModel.js';
+import { artistWords } from './errorHints.js';
 import { Explainer, explainUserRow, type Explanation } from '../query/explain.js';
 import { parseItemList, recommendForList, type ListedItem } from '../query/listened.js';
 import { findUser, userIdOfRow } from '../query/lookup.js';
-import { mostPlayed, recommendFor } from '../query/recommend.js';
+import { mostPlayed, recommendForRow } from '../query/recommend.js';
 import { writeAllRecommendations } from '../query/recommendAll.js';
 import { addCommonOptions, wholeNumber, type CommonOptions } from './parse.js';
 import { checkCount, printScored } from './print.js';
@@ -135,7 +136,7 @@ async function runRecommend(cli: RecommendCliOptions): Promise<void> {
       if (cli.explain) return explainForUser(out, model, userIndex, cli);
 
       const user = model.userIds[userIndex];
-      const recommendations = recommendFor(model, userIndex, { count: cli.count, includePlayed: cli.includePlayed });
+      const recommendations = recommendForRow(model, userIndex, { count: cli.count, includePlayed: cli.includePlayed });
       if (cli.json) {
         printJson({ user, recommendations: recommendations.map((r) => ({ item: r.name, score: r.score })) });
         return;
@@ -162,7 +163,7 @@ async function recommendForListener(
   cli: RecommendCliOptions,
 ): Promise<void> {
   const result = recommendForList(model, list, { count: cli.count, includePlayed: cli.includePlayed });
-  for (const u of result.unknown.slice(0, WARNED_UNKNOWNS)) out.warn(`${u.message} (left out)`);
+  for (const u of result.unknown.slice(0, WARNED_UNKNOWNS)) out.warn(`${artistWords(u.message)} (left out)`);
   const unwarned = result.unknown.length - WARNED_UNKNOWNS;
   if (unwarned > 0) out.warn(`and ${plural(unwarned, 'other unknown name')} (left out)`);
   const explainer = cli.explain ? new Explainer(model, result.folded) : null;

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { AlsError } from '../errors.js';
 import { oneQuery, withModel } from './withModel.js';
 import type { AlsModel } from '../model/model.js';
-import { checkMinListeners, DEFAULT_MIN_LISTENERS } from '../query/listeners.js';
+import { checkMinListeners, DEFAULT_MIN_ITEM_USERS } from '../query/listeners.js';
 import { similarItems } from '../query/similar.js';
 import { writeAllSimilar } from '../query/similarAll.js';
 import { addCommonOptions, wholeNumber, type CommonOptions } from './parse.js';
@@ -40,7 +40,7 @@ export function registerSimilar(program: Command): void {
       '--min-listeners <n>',
       'leave out artists played by fewer users (1 keeps all)',
       wholeNumber,
-      DEFAULT_MIN_LISTENERS,
+      DEFAULT_MIN_ITEM_USERS,
     )
     .option('--json', 'print {"item", "minListeners", "leftOut", "similar": [{"item", "score"}]} as JSON')
     .addHelpText(
@@ -64,9 +64,14 @@ async function runSimilar(name: string | undefined, cli: SimilarCliOptions): Pro
     async (model) => {
       if (cli.all) return similarAll(out, model, cli);
 
-      const { item, similar, minListeners, leftOut } = similarItems(model, name as string, {
+      const {
+        item,
+        similar,
+        minItemUsers: minListeners,
+        leftOut,
+      } = similarItems(model, name as string, {
         count: cli.count,
-        minListeners: cli.minListeners,
+        minItemUsers: cli.minListeners,
       });
       if (cli.json) {
         printJson({ item, minListeners, leftOut, similar: similar.map((s) => ({ item: s.name, score: s.score })) });
@@ -95,16 +100,18 @@ async function similarAll(out: Output, model: AlsModel, cli: SimilarCliOptions):
     'Similar |{bar}| {percentage}% | {value}/{total} artists | ETA {eta_formatted}',
     model.items,
   );
-  const summary = await writeAllSimilar(model, target, { count: cli.count, minListeners: cli.minListeners }, (items) =>
+  const summary = await writeAllSimilar(model, target, { count: cli.count, minItemUsers: cli.minListeners }, (items) =>
     bar.update(items),
   ).finally(() => bar.stop());
   if (toStdout) return;
   const seconds = (performance.now() - started) / 1000;
-  if (cli.json) printJson({ output: cli.output, ...summary, seconds });
-  else if (!out.quiet) {
+  if (cli.json) {
+    const { items, lines, minItemUsers, leftOut } = summary;
+    printJson({ output: cli.output, items, lines, minListeners: minItemUsers, leftOut, seconds });
+  } else if (!out.quiet) {
     out.line(
       `Wrote ${formatCount(summary.lines)} neighbours of ${formatCount(summary.items)} artists to ${shown(cli.output as string)} ${out.color.dim(`(${formatSeconds(seconds)})`)}`,
     );
-    if (summary.leftOut > 0) out.line(out.color.dim(`(${leftOutNote(summary.leftOut, summary.minListeners)})`));
+    if (summary.leftOut > 0) out.line(out.color.dim(`(${leftOutNote(summary.leftOut, summary.minItemUsers)})`));
   }
 }

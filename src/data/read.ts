@@ -54,7 +54,7 @@ export interface ReadOptions {
    * Internal, for tests and measurements: how the TSV formats are read, 'fast' (from the bytes,
    * the default) or 'simple' (line by line as strings, the reference). csv is always read as strings.
    */
-  engine?: 'simple' | 'fast';
+  parser?: 'simple' | 'fast';
   /** Internal, for tests: the size of the chunks read from the file. */
   chunkBytes?: number;
 }
@@ -248,12 +248,15 @@ export async function readInteractions(path: string, options: ReadOptions = {}):
   let skipped = 0;
 
   const skip: Skip = (line, reason, rows = 1) => {
-    if (options.strict) throw new AlsError('input', `${name}, line ${line}: ${reason} (--strict stops at the first bad row)`);
+    if (options.strict)
+      throw new AlsError('input', `${name}, line ${line}: ${reason} (strict: true stops at the first bad row)`, {
+        field: 'strict',
+      });
     skipped += rows;
     if (skippedExamples.length < SKIPPED_EXAMPLES) skippedExamples.push({ line, reason });
   };
   const reader: RowReader =
-    format !== 'csv' && options.engine !== 'simple' ? new FastTsvReader(format, skip) : new StringReader(format, skip);
+    format !== 'csv' && options.parser !== 'simple' ? new FastTsvReader(format, skip) : new StringReader(format, skip);
   const bytes = () => source.totalBytes ?? source.bytesRead();
   const progress = () =>
     options.onProgress?.({

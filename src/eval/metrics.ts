@@ -1,4 +1,4 @@
-import { checkList, checkSet, checkWhole, valueForMessage } from '../validate.js';
+import { checkList, checkRow, checkSet, checkWhole, valueForMessage } from '../validate.js';
 import { AlsError } from '../errors.js';
 import { lowerBound, upperBound } from '../query/sortedSearch.js';
 
@@ -61,7 +61,13 @@ export function userAuc(scores: ArrayLike<number>, test: ReadonlySet<number>, sk
   const items = scores.length;
   const positives = new Float64Array(test.size);
   let p = 0;
-  for (const i of test) if (i >= 0 && i < items && !(skip !== undefined && skip[i] === 1)) positives[p++] = scores[i];
+  for (const i of test) {
+    if (!(Number.isInteger(i) && i >= 0 && i < items))
+      throw new AlsError('usage', `test must hold item rows from 0 to ${items - 1}, not ${valueForMessage(i)}`, {
+        field: 'test',
+      });
+    if (!(skip !== undefined && skip[i] === 1)) positives[p++] = scores[i];
+  }
   const sorted = positives.subarray(0, p).sort();
   // one pass over every candidate c (test items included): Σ over positives above c, ties ½
   let correct = 0;
@@ -119,8 +125,12 @@ export class MetricsAccumulator {
     this.recommended = new Uint8Array(items);
   }
 
+  /** Adds one user's metrics; the first k of `recommended` (item rows) count towards the coverage. */
   add(user: UserMetrics, recommended: ArrayLike<number>, auc = NaN): void {
-    for (let i = 0; i < Math.min(this.k, recommended.length); i++) this.recommended[recommended[i]] = 1;
+    checkList('recommended', recommended, 'item rows');
+    const listed = Math.min(this.k, recommended.length);
+    for (let i = 0; i < listed; i++) checkRow(`recommended[${i}]`, recommended[i], this.items);
+    for (let i = 0; i < listed; i++) this.recommended[recommended[i]] = 1;
     if (Number.isNaN(user.precision)) return;
     this.users++;
     this.precision += user.precision;

@@ -15,12 +15,12 @@ export {
   type WasmKernelOptions,
 } from './wasm.js';
 
-export const KERNEL_ENGINES = ['wasm', 'js'] as const;
+export const KERNEL_BACKENDS = ['wasm', 'js'] as const;
 /** wasm: WebAssembly SIMD on worker threads (the default); js: the plain TypeScript reference */
-export type KernelEngine = (typeof KERNEL_ENGINES)[number];
+export type KernelBackend = (typeof KERNEL_BACKENDS)[number];
 
-export async function createKernels(engine: KernelEngine = 'wasm', threads = 1): Promise<Kernels> {
-  return engine === 'js' ? jsKernels : createWasmKernels(threads);
+export async function createKernels(backend: KernelBackend = 'wasm', threads = 1): Promise<Kernels> {
+  return backend === 'js' ? jsKernels : createWasmKernels(threads);
 }
 
 /**

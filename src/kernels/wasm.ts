@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { AlsError } from '../errors.js';
+import { checkOptions } from '../validate.js';
 import { Worker } from 'node:worker_threads';
 import { jsKernels } from './js.js';
 import { ARG, ARGUMENTS, CONTROL_BYTES, CONTROL_INTS, SLOT, TASK, work, type KernelExports } from './pool.js';
@@ -524,10 +525,10 @@ class WasmKernels implements Kernels {
 
 /** Single-threaded WebAssembly kernels, ready at once (for queries). */
 export function createWasmKernelsSync(options?: WasmKernelOptions): Kernels {
-  return new WasmKernels(1, options);
+  return new WasmKernels(1, checkOptions('options', options));
 }
 
 /** WebAssembly SIMD kernels on `threads` threads (the caller's included). */
 export async function createWasmKernels(threads = 1, options?: WasmKernelOptions): Promise<Kernels> {
-  return new WasmKernels(Math.max(1, threads), options).start();
+  return new WasmKernels(Math.max(1, threads), checkOptions('options', options)).start();
 }

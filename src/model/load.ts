@@ -73,7 +73,7 @@ export function corruptModel(dir: string, what: string): AlsError {
 }
 
 function noModel(dir: string): AlsError {
-  return new AlsError('model', `no model in ${dir} (train one with: als train FILE --model ${dir})`);
+  return new AlsError('model', `no model in ${dir} (saveModel writes one)`, { field: 'dir' });
 }
 
 /** An error opening or reading `name` of the model in `dir`, as AlsError('model'). */

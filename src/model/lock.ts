@@ -341,10 +341,9 @@ export async function lockModel(dir: string, options: LockOptions & { create?: b
   let target = inspectTarget(dir);
   if (target.kind === 'missing' || target.kind === 'empty') {
     if (!options.create)
-      throw new AlsError(
-        'model',
-        `no model in ${target.given} (train one with: als train FILE --model ${target.given})`,
-      );
+      throw new AlsError('model', `no model in ${target.given} (saveModel writes one)`, {
+        field: 'dir',
+      });
   }
   if (target.kind === 'missing') {
     try {

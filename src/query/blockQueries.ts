@@ -12,7 +12,7 @@ import {
 import { AlsError } from '../errors.js';
 import type { Kernels } from '../kernels/index.js';
 import type { AlsModel } from '../model/model.js';
-import { checkMinListeners, DEFAULT_MIN_LISTENERS, listenerCountsKnown } from './listeners.js';
+import { checkMinListeners, DEFAULT_MIN_ITEM_USERS, listenerCountsKnown } from './listeners.js';
 import { QUERY_BLOCK } from './recommendAll.js';
 import { minMaxScale } from './scale.js';
 import type { ScoredItem } from './similar.js';
@@ -22,10 +22,10 @@ import { lowerBound } from './sortedSearch.js';
  * Many unrelated queries on one model scored QUERY_BLOCK at a time (a server's concurrent
  * requests): one scoresBlock pass over the item factors per block, then selectBlock with each
  * query's own exclusions, as the --all writers do. Every answer is the single query's, number
- * for number (rankSimilar, recommendForVector with the query's exclusions left out).
+ * for number (rankSimilarToRow, recommendForVector with the query's exclusions left out).
  */
 
-/** Items most similar to one item; see rankSimilar. */
+/** Items most similar to one item; see rankSimilarToRow. */
 export interface SimilarBlockQuery {
   /** item row of the query */
   item: number;
@@ -85,7 +85,7 @@ function leftOutBelow(base: CandidateBase, minListeners: number): number {
 /**
  * Block scoring for one model on kernels of its own (arrays are allocated in kernel memory once
  * and reused; a model's factors are best handed over already in that memory). Candidates of a
- * similar query are compacted once for DEFAULT_MIN_LISTENERS (the common filter; unless
+ * similar query are compacted once for DEFAULT_MIN_ITEM_USERS (the common filter; unless
  * `compact` is false: at 292K items × 64 factors the copy takes 45 MB and saves 40% of a
  * similar query's scoring). When those candidates are the model's first rows (prepareServing
  * renumbers the items so) nothing is copied: they are scored in place, a prefix of the item
@@ -140,7 +140,7 @@ export class BlockQueries {
     this.bases.push(this.base(1));
     // compact: false trades similar's speed for memory (the copy of the candidates' factors)
     if (options.compact !== false) {
-      const common = this.base(DEFAULT_MIN_LISTENERS);
+      const common = this.base(DEFAULT_MIN_ITEM_USERS);
       // no compacted copy when the filter leaves every item in
       if (common.count < items) this.bases.push(common);
     }
@@ -200,7 +200,7 @@ export class BlockQueries {
     return b;
   }
 
-  /** The answers of similar queries, in order: what rankSimilar gives each with its exclusions. */
+  /** The answers of similar queries, in order: what rankSimilarToRow gives each with its exclusions. */
   similar(queries: readonly SimilarBlockQuery[]): { similar: ScoredItem[]; leftOut: number }[] {
     if (!Array.isArray(queries))
       throw new AlsError('usage', `queries must be an array, not ${valueForMessage(queries)}`);
@@ -286,7 +286,7 @@ export class BlockQueries {
         const raw = this.scores[q * count + c];
         similar.push({ index: rows[c], name: itemNames[rows[c]], score: minMaxScale(raw, scale), raw });
       }
-      // as rankSimilar counts it: every item below the minimum but the query item itself
+      // as rankSimilarToRow counts it: every item below the minimum but the query item itself
       const t = query.minListeners;
       const leftOut = t > 1 ? lowerBound(this.allListeners, t) - (itemListeners[query.item] < t ? 1 : 0) : 0;
       answers[members[q]] = { similar, leftOut };

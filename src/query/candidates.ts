@@ -12,7 +12,7 @@ export interface CandidateRows {
 
 /**
  * The items with at least `minListeners` listeners, in row order. A minimum of 1 filters
- * nothing, not even an item without listeners (as rankSimilar), and neither does any minimum on
+ * nothing, not even an item without listeners (as rankSimilarToRow), and neither does any minimum on
  * a model whose listener counts are unknown (listenerCountsKnown).
  */
 export function candidateRows(itemListeners: Int32Array, minListeners: number): CandidateRows {

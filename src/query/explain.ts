@@ -1,4 +1,4 @@
-import { foldInUser, type FoldedUser } from '../als/foldIn.js';
+import { foldInUserRow, type FoldedUser } from '../als/foldIn.js';
 import { checkArray, checkModel, checkRow, checkString, checkWhole, valueForMessage } from '../validate.js';
 import { AlsError } from '../errors.js';
 import type { AlsModel } from '../model/model.js';
@@ -48,11 +48,12 @@ export class Explainer {
     private readonly user: FoldedUser,
   ) {
     checkModel('model', model, ['itemFactors', 'factors', 'itemNames']);
-    checkFolded(user, model.factors);
+    checkFolded(user, model.factors, model.itemFactors.length / model.factors);
     if (user.cholesky === null) {
       throw new AlsError(
         'usage',
-        "cannot explain: the user's system is singular (λ = 0 and too few plays); train with --lambda above 0",
+        "cannot explain: the user's system is singular (λ = 0 and too few plays); train with regularization above 0",
+        { field: 'regularization' },
       );
     }
     const f = model.factors;
@@ -74,8 +75,8 @@ export class Explainer {
   }
 
   /** Every played item's term sᵘᵢⱼ cᵤⱼ of item i's score, in the order of user.items. */
-  terms(item: number): Float64Array {
-    checkRow('item', item, this.model.itemFactors.length / this.model.factors);
+  terms(itemRow: number): Float64Array {
+    const item = checkRow('itemRow', itemRow, this.model.itemFactors.length / this.model.factors);
     const f = this.model.factors;
     const { items, confidence } = this.user;
     this.forward(item, this.z);
@@ -89,8 +90,8 @@ export class Explainer {
   }
 
   /** Item i's score and its `top` largest contributions, the rest summed. */
-  explain(item: number, top = 3): Explanation {
-    checkRow('item', item, this.model.itemFactors.length / this.model.factors);
+  explain(itemRow: number, top = 3): Explanation {
+    const item = checkRow('itemRow', itemRow, this.model.itemFactors.length / this.model.factors);
     checkWhole('top', top, 0);
     const f = this.model.factors;
     const Y = this.model.itemFactors;
@@ -147,16 +148,16 @@ export function explainUser(
   return explainUserRow(model, findUser(model.userIds, userId), options);
 }
 
-/** explainUser for the user in model row `u` (no lookup by id: a row answers for itself). */
+/** explainUser for the user in model row `userRow` (no lookup by id: a row answers for itself). */
 export function explainUserRow(
   model: AlsModel,
-  u: number,
+  userRow: number,
   options: RecommendOptions & { top?: number } = {},
 ): { user: string; userIndex: number; recommendations: (ExplainedItem & { stored: number })[] } {
   checkModel('model', model);
-  checkRow('user', u, model.users);
+  const u = checkRow('userRow', userRow, model.users);
   const recommendations = withStoredScores(
-    explainedRecommendations(model, foldInUser(model, u), options),
+    explainedRecommendations(model, foldInUserRow(model, u), options),
     model,
     model.userFactors,
     u * model.factors,
@@ -184,11 +185,12 @@ export function withStoredScores<T extends { index: number }>(
 }
 
 /** A FoldedUser as foldIn returns it: x of `f` numbers, items with their confidences, L or null. */
-function checkFolded(user: FoldedUser, f: number): void {
+function checkFolded(user: FoldedUser, f: number, items: number): void {
   if (typeof user !== 'object' || user === null)
     throw new AlsError('usage', `user must be a FoldedUser (from foldIn), not ${valueForMessage(user)}`);
   checkArray('user.x', user.x, Float64Array, f);
   checkArray('user.items', user.items, Int32Array);
+  for (let k = 0; k < user.items.length; k++) checkRow(`user.items[${k}]`, user.items[k], items);
   checkArray('user.confidence', user.confidence, Float32Array, user.items.length);
   if (user.cholesky !== null) checkArray('user.cholesky', user.cholesky, Float64Array, f * f);
 }

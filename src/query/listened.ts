@@ -179,6 +179,7 @@ export function recommendForList(
     throw new AlsError(
       'not-found',
       `none of the listed items is in the model (${messages.join('; ')}${more > 0 ? `; and ${more} more` : ''})`,
+      { field: 'list' },
     );
   }
   const folded = foldIn(model, resolved.plays);

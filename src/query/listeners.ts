@@ -7,7 +7,7 @@ import type { AlsModel } from '../model/model.js';
  * docs/choosing-settings.md, "Why at least 3 listeners": items with fewer have factors fitted to
  * one or two users' tastes and crowd "similar" lists).
  */
-export const DEFAULT_MIN_LISTENERS = 3;
+export const DEFAULT_MIN_ITEM_USERS = 3;
 
 /** Items below a listener threshold, as a 0/1 mask to copy into a query's skip mask. */
 export interface ListenerFilter {
@@ -63,7 +63,7 @@ export function listenerFilter(model: Pick<AlsModel, 'itemListeners'>, minListen
  * @param noun what is kept, for the message
  * @throws {AlsError} 'usage' naming `name` and the value
  */
-export function checkMinListeners(value: unknown, name = 'minListeners', noun = 'item'): number {
+export function checkMinListeners(value: unknown, name = 'minItemUsers', noun = 'item'): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > Number.MAX_SAFE_INTEGER) {
     throw new AlsError(
       'usage',

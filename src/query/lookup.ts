@@ -168,10 +168,9 @@ export function findItem(itemNames: readonly string[], name: string, options: Lo
   const folded = firstIndexOf(lowerCaseNames(itemNames), lower);
   if (folded !== -1) return folded;
   const suggestions = options.suggest === false ? [] : closestNames(itemNames, name);
-  throw new AlsError(
-    'not-found',
-    `no artist or item named ${quoteForMessage(name)} in the model${didYouMean(suggestions)}`,
-  );
+  throw new AlsError('not-found', `no item named ${quoteForMessage(name)} in the model${didYouMean(suggestions)}`, {
+    field: 'name',
+  });
 }
 
 /**

@@ -38,17 +38,17 @@ export function recommendScratch(
 }
 
 /**
- * The best items for user row `user` by xᵤᵀyᵢ, best first, leaving out what the user played
+ * The best items for user row `userRow` by xᵤᵀyᵢ, best first, leaving out what the user played
  * unless `includePlayed`; scores min-max scaled over the candidates.
  */
-export function recommendFor(
+export function recommendForRow(
   model: AlsModel,
-  user: number,
+  userRow: number,
   options: RecommendOptions = {},
   scratch?: RecommendScratch,
 ): ScoredItem[] {
   checkModel('model', model);
-  checkRow('user', user, model.users);
+  const user = checkRow('userRow', userRow, model.users);
   const { indptr, indices } = model.userItems;
   return recommendForVector(
     model,
@@ -61,7 +61,7 @@ export function recommendFor(
 }
 
 /**
- * recommendFor for any user vector x[xOffset .. xOffset + factors) (e.g. one folded in),
+ * recommendForRow for any user vector x[xOffset .. xOffset + factors) (e.g. one folded in),
  * leaving out the item rows in `played` unless `includePlayed`.
  */
 export function recommendForVector(
@@ -97,7 +97,7 @@ export function recommendForVector(
   }));
 }
 
-/** recommendFor by user id (or row number, see findUser). */
+/** recommendForRow by user id (or row number, see findUser). */
 export function recommendItems(
   model: AlsModel,
   userId: string,
@@ -106,7 +106,7 @@ export function recommendItems(
   checkModel('model', model);
   checkString('userId', userId);
   const user = findUser(model.userIds, userId);
-  return { user: model.userIds[user], userIndex: user, recommendations: recommendFor(model, user, options) };
+  return { user: model.userIds[user], userIndex: user, recommendations: recommendForRow(model, user, options) };
 }
 
 /** The user's most played items, most first (ties: lower item row first). */

@@ -60,7 +60,7 @@ export async function allQueryKernels(
 
 /**
  * Writes `user \t item \t score` lines for every user, best first within a user (the lines of
- * recommendFor, number for number), to `output` through the safe writer (writeOutput: a file is
+ * recommendForRow, number for number), to `output` through the safe writer (writeOutput: a file is
  * replaced whole at the end, a FIFO, device or stream written as the lines come).
  * Users go QUERY_BLOCK at a time through scoresBlock and selectBlock, on every CPU unless
  * `options.kernels` says otherwise. Returns the number of lines.

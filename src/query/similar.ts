@@ -1,7 +1,7 @@
 import { checkCount, checkKernels, checkModel, checkOptions, checkRow, checkString } from '../validate.js';
 import { defaultQueryKernels, type Kernels } from '../kernels/index.js';
 import type { AlsModel } from '../model/model.js';
-import { checkMinListeners, DEFAULT_MIN_LISTENERS, listenerFilter } from './listeners.js';
+import { checkMinListeners, DEFAULT_MIN_ITEM_USERS, listenerFilter } from './listeners.js';
 import { findItem } from './lookup.js';
 import { minMaxScale, scoreRange } from './scale.js';
 import { cachedRowNorms, queryScratch } from './scratch.js';
@@ -31,9 +31,9 @@ export interface SimilarOptions {
   count?: number;
   /**
    * leave out neighbours played by fewer distinct users than this (default
-   * DEFAULT_MIN_LISTENERS; 1 keeps every item); the query item itself may have any number
+   * DEFAULT_MIN_ITEM_USERS; 1 keeps every item); the query item itself may have any number
    */
-  minListeners?: number;
+  minItemUsers?: number;
   /** precomputed itemNorms(model), when many queries share a model */
   norms?: Float32Array;
   kernels?: Kernels;
@@ -43,22 +43,26 @@ export interface SimilarResult {
   /** the query item's name as in the model */
   item: string;
   similar: ScoredItem[];
-  /** the minimum listener count used */
-  minListeners: number;
-  /** candidates (the query item not counted) left out for having fewer listeners */
+  /** the least number of distinct users a neighbour had to have */
+  minItemUsers: number;
+  /** candidates (the query item not counted) left out for having fewer users */
   leftOut: number;
 }
 
-/** The query with how many candidates the listener filter left out; see similarTo. */
-export function rankSimilar(model: AlsModel, item: number, options: SimilarOptions = {}): Omit<SimilarResult, 'item'> {
+/** The query with how many candidates the listener filter left out; see similarToRow. */
+export function rankSimilarToRow(
+  model: AlsModel,
+  itemRow: number,
+  options: SimilarOptions = {},
+): Omit<SimilarResult, 'item'> {
   checkModel('model', model);
   options = checkOptions('options', options);
   const { itemFactors: Y, items, factors: f, itemNames } = model;
-  checkRow('item', item, items);
+  const item = checkRow('itemRow', itemRow, items);
   checkKernels(options.kernels);
   // never a list longer than the items there are (a count of 1e9 allocates nothing)
   const count = checkCount('count', options.count, 10, items);
-  const minListeners = checkMinListeners(options.minListeners ?? DEFAULT_MIN_LISTENERS);
+  const minItemUsers = checkMinListeners(options.minItemUsers ?? DEFAULT_MIN_ITEM_USERS);
   const kernels = options.kernels ?? defaultQueryKernels();
   const norms = options.norms ?? itemNorms(model, kernels);
   const { scores, skip } = queryScratch(kernels, items);
@@ -70,15 +74,15 @@ export function rankSimilar(model: AlsModel, item: number, options: SimilarOptio
   }
   let leftOut = 0;
   // the scratch mask is all zeros between queries; it is cleared again below
-  if (minListeners > 1) {
-    const filter = listenerFilter(model, minListeners);
+  if (minItemUsers > 1) {
+    const filter = listenerFilter(model, minItemUsers);
     skip.set(filter.below);
     leftOut = filter.count - filter.below[item];
   }
   skip[item] = 1;
   const range = scoreRange(scores, skip);
   const best = kernels.topK(scores, count, skip);
-  if (minListeners > 1) skip.fill(0);
+  if (minItemUsers > 1) skip.fill(0);
   else skip[item] = 0;
   const similar = Array.from(best, (j) => ({
     index: j,
@@ -86,22 +90,22 @@ export function rankSimilar(model: AlsModel, item: number, options: SimilarOptio
     score: minMaxScale(scores[j], range),
     raw: scores[j],
   }));
-  return { similar, minListeners, leftOut };
+  return { similar, minItemUsers, leftOut };
 }
 
 /**
- * The items most similar to item row `item` by cosine similarity of their factors, the item
- * itself and items with fewer than `minListeners` listeners left out, best first; scores
+ * The items most similar to item row `itemRow` by cosine similarity of their factors, the item
+ * itself and items with fewer than `minItemUsers` users left out, best first; scores
  * min-max scaled over the candidates that remain.
  */
-export function similarTo(model: AlsModel, item: number, options: SimilarOptions = {}): ScoredItem[] {
-  return rankSimilar(model, item, options).similar;
+export function similarToRow(model: AlsModel, itemRow: number, options: SimilarOptions = {}): ScoredItem[] {
+  return rankSimilarToRow(model, itemRow, options).similar;
 }
 
-/** similarTo by name, looked up case-insensitively (AlsError('not-found') with suggestions). */
+/** similarToRow by name, looked up case-insensitively (AlsError('not-found') with suggestions). */
 export function similarItems(model: AlsModel, name: string, options: SimilarOptions = {}): SimilarResult {
   checkModel('model', model);
   checkString('name', name);
   const item = findItem(model.itemNames, name);
-  return { item: model.itemNames[item], ...rankSimilar(model, item, options) };
+  return { item: model.itemNames[item], ...rankSimilarToRow(model, item, options) };
 }

@@ -2,21 +2,21 @@ import { checkCount, checkKernels, checkModel, checkOptions, checkOutput } from 
 import { writeOutput, type OutputTarget } from '../data/writeFile.js';
 import type { Kernels } from '../kernels/index.js';
 import type { AlsModel } from '../model/model.js';
-import { checkMinListeners, DEFAULT_MIN_LISTENERS } from './listeners.js';
+import { checkMinListeners, DEFAULT_MIN_ITEM_USERS } from './listeners.js';
 import { checkTsvNames } from '../data/tsvNames.js';
 import { allQueryKernels, blockScratch, QUERY_BLOCK } from './recommendAll.js';
 import { minMaxScale } from './scale.js';
 import { itemNorms, type SimilarOptions } from './similar.js';
 import { candidateFactors, candidateRows, type CandidateRows } from './candidates.js';
 
-export type SimilarAllOptions = Pick<SimilarOptions, 'count' | 'minListeners' | 'kernels'>;
+export type SimilarAllOptions = Pick<SimilarOptions, 'count' | 'minItemUsers' | 'kernels'>;
 
 /**
  * The items that may be listed as neighbours under one minimum, their factors contiguous (candidates.ts):
  * on Last.fm data most items have one or two listeners, so the filter also makes --all cheaper.
  */
 interface Candidates extends CandidateRows {
-  minListeners: number;
+  minItemUsers: number;
   factors: Float32Array;
   norms: Float32Array;
 }
@@ -24,16 +24,16 @@ interface Candidates extends CandidateRows {
 // kernel memory is never freed: the compacted rows are kept for the next run on the same model
 const cache = new WeakMap<Kernels, WeakMap<Float32Array, Candidates>>();
 
-function candidates(model: AlsModel, minListeners: number, kernels: Kernels): Candidates {
+function candidates(model: AlsModel, minItemUsers: number, kernels: Kernels): Candidates {
   const { itemFactors: Y, factors: f } = model;
   let perModel = cache.get(kernels);
   if (perModel === undefined) cache.set(kernels, (perModel = new WeakMap()));
   const cached = perModel.get(Y);
-  if (cached !== undefined && cached.minListeners === minListeners) return cached;
+  if (cached !== undefined && cached.minItemUsers === minItemUsers) return cached;
 
-  const candidates = candidateRows(model.itemListeners, minListeners);
+  const candidates = candidateRows(model.itemListeners, minItemUsers);
   const result = {
-    minListeners,
+    minItemUsers,
     ...candidates,
     ...candidateFactors(kernels, Y, f, itemNorms(model, kernels), candidates),
   };
@@ -45,16 +45,16 @@ export interface SimilarAllSummary {
   /** query items (every item of the model) */
   items: number;
   lines: number;
-  minListeners: number;
-  /** items never listed as a neighbour for having fewer listeners */
+  minItemUsers: number;
+  /** items never listed as a neighbour for having fewer users than minItemUsers */
   leftOut: number;
 }
 
 /**
  * Writes `item \t similar item \t score` lines for every item of the model, best first within an
- * item, scores min-max scaled over the item's candidates as in similarTo (the same numbers),
+ * item, scores min-max scaled over the item's candidates as in similarToRow (the same numbers),
  * to `output` through the safe writer (writeOutput: a file is replaced whole at the end, a FIFO,
- * device or stream written as the lines come). Neighbours need `minListeners` listeners;
+ * device or stream written as the lines come). Neighbours need `minItemUsers` users;
  * query items may have any number. Items go QUERY_BLOCK at a time through scoresBlock and
  * selectBlock, on every CPU unless `options.kernels` says otherwise.
  */
@@ -68,7 +68,7 @@ export async function writeAllSimilar(
   options = checkOptions('options', options);
   checkOutput('output', output);
   checkKernels(options.kernels);
-  const minListeners = checkMinListeners(options.minListeners ?? DEFAULT_MIN_LISTENERS);
+  const minItemUsers = checkMinListeners(options.minItemUsers ?? DEFAULT_MIN_ITEM_USERS);
   // never lists longer than the items there are (a count of 1e9 allocates nothing)
   const k = checkCount('count', options.count, 10, model.items);
   const { itemFactors: Y, items, factors: f } = model;
@@ -80,7 +80,7 @@ export async function writeAllSimilar(
   let count = 0;
   try {
     // model errors (a corrupt file read on first use) come before the output file is opened
-    const candidateSet = candidates(model, minListeners, kernels);
+    const candidateSet = candidates(model, minItemUsers, kernels);
     const { rows, slot, factors, norms } = candidateSet;
     count = candidateSet.count;
     const queryNorms = itemNorms(model, kernels);
@@ -98,7 +98,7 @@ export async function writeAllSimilar(
         }
         excludeStart[queries] = excluded;
         // cosineScores, scoreRange and topK in one pass per item: the same float32 numbers as
-        // similarTo's, so the lines agree with it
+        // similarToRow's, so the lines agree with it
         kernels.selectBlock({
           scores,
           rows: count,
@@ -130,5 +130,5 @@ export async function writeAllSimilar(
     owned?.dispose();
   }
   onProgress?.(items, items);
-  return { items, lines, minListeners, leftOut: items - count };
+  return { items, lines, minItemUsers, leftOut: items - count };
 }

@@ -9,7 +9,7 @@ import type { AlsModel } from '../model/model.js';
 import { indexNames } from '../query/lookup.js';
 import { BlockQueries, queryCount, type SimilarBlockQuery, type VectorBlockQuery } from '../query/blockQueries.js';
 import type { ScoredItem } from '../query/similar.js';
-import { DEFAULT_MIN_LISTENERS } from '../query/listeners.js';
+import { DEFAULT_MIN_ITEM_USERS } from '../query/listeners.js';
 import { checkBoolean, checkModel, checkOptions, checkWhole, valueForMessage } from '../validate.js';
 
 /** One top-k query: rows to leave out besides the query's own, and how many to return. */
@@ -60,7 +60,7 @@ export interface ServingOptions {
    */
   cacheItems?: number;
   /**
-   * put the items with DEFAULT_MIN_LISTENERS users first (renumbering the served model's items,
+   * put the items with DEFAULT_MIN_ITEM_USERS users first (renumbering the served model's items,
    * see candidatesFirst), so that similar queries score only them, in place (default true; false:
    * the items keep their rows and every similar query scores every item; see BlockQueries)
    */
@@ -206,7 +206,7 @@ type ItemParts = Pick<AlsModel, 'itemNames' | 'itemListeners' | 'userItems' | 'i
 
 /**
  * The item parts renumbered so that the items a similar query lists by default (at least
- * DEFAULT_MIN_LISTENERS users) are rows [0, candidates), in their order, and the others follow
+ * DEFAULT_MIN_ITEM_USERS users) are rows [0, candidates), in their order, and the others follow
  * in theirs: BlockQueries then scores those candidates in place, a prefix of the item factors,
  * instead of a copy of their factors. Names, listener counts and factor rows move together (the
  * factors written straight into kernel memory); each user's row of userItems keeps its plays,
@@ -217,7 +217,7 @@ type ItemParts = Pick<AlsModel, 'itemNames' | 'itemListeners' | 'userItems' | 'i
 export function candidatesFirst(kernels: Kernels, f: number, parts: ItemParts): ItemParts {
   const { itemNames, itemListeners, userItems, itemFactors } = parts;
   const items = itemListeners.length;
-  const isCandidate = (i: number) => itemListeners[i] >= DEFAULT_MIN_LISTENERS;
+  const isCandidate = (i: number) => itemListeners[i] >= DEFAULT_MIN_ITEM_USERS;
   // old row of each new row, and new row of each old row
   const order = new Int32Array(items);
   let next = 0;

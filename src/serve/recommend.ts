@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { foldIn, foldInUser } from '../als/foldIn.js';
+import { foldIn, foldInUserRow } from '../als/foldIn.js';
 import { isStoredCount } from '../data/rows.js';
 import { AlsError } from '../errors.js';
 import type { AlsModel } from '../model/model.js';
@@ -193,7 +193,7 @@ async function explainRow({ model, queries }: ServedModel, user: number, count: 
   const x = await queries.userVector(user);
   const explained = explainedRecommendations(
     model,
-    foldInUser(model, user),
+    foldInUserRow(model, user),
     { count, top: EXPLAINED_CONTRIBUTIONS, kernels: queries.kernels },
     leftOut,
   );

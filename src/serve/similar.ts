@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { DEFAULT_MIN_LISTENERS } from '../query/listeners.js';
+import { DEFAULT_MIN_ITEM_USERS } from '../query/listeners.js';
 import { withLease } from './lease.js';
 import { excludeRows, itemRow, scoredItem } from './names.js';
 import { COUNT, errorResponses, EXCLUDE, FINITE, NAME, SCORED_ITEMS } from './schemas.js';
@@ -30,7 +30,7 @@ const schema = {
         minimum: 1,
         maximum: 2 ** 31 - 1,
         [FINITE]: true,
-        default: DEFAULT_MIN_LISTENERS,
+        default: DEFAULT_MIN_ITEM_USERS,
         description: 'leave out neighbours with fewer distinct users',
       },
       exclude: EXCLUDE,

@@ -7,13 +7,13 @@ import { loadedVersion, loadModel } from '../../src/model/load.js';
 import { saveModel } from '../../src/model/save.js';
 import { tempDir } from '../helpers.js';
 import { recommendForVector } from '../../src/query/recommend.js';
-import { rankSimilar } from '../../src/query/similar.js';
+import { rankSimilarToRow } from '../../src/query/similar.js';
 import { prepareServing, QueueFullError } from '../../src/serve/queries.js';
 import { userFactorRows } from '../../src/model/fileRows.js';
 import { sampleModel } from './fixtures.js';
-import { foldIn, foldInUser } from '../../src/als/foldIn.js';
+import { foldIn, foldInUserRow } from '../../src/als/foldIn.js';
 import type { AlsModel } from '../../src/model/model.js';
-import { DEFAULT_MIN_LISTENERS } from '../../src/query/listeners.js';
+import { DEFAULT_MIN_ITEM_USERS } from '../../src/query/listeners.js';
 import { medianPlays, resolveItemList } from '../../src/query/listened.js';
 
 const single = createWasmKernelsSync();
@@ -31,9 +31,14 @@ function withOptions(model: AlsModel, options: AlsModel['options']): AlsModel {
   ) as AlsModel;
 }
 
-/** rankSimilar with `exclude` left out afterwards: equal to the batched answer when no excluded row would be listed or bound the range. */
-function similarAlone(model: Parameters<typeof rankSimilar>[0], item: number, count: number, minListeners: number) {
-  const { similar, leftOut } = rankSimilar(model, item, { count, minListeners, kernels: single });
+/** rankSimilarToRow with `exclude` left out afterwards: equal to the batched answer when no excluded row would be listed or bound the range. */
+function similarAlone(
+  model: Parameters<typeof rankSimilarToRow>[0],
+  item: number,
+  count: number,
+  minListeners: number,
+) {
+  const { similar, leftOut } = rankSimilarToRow(model, item, { count, minItemUsers: minListeners, kernels: single });
   return { similar, leftOut };
 }
 
@@ -65,10 +70,10 @@ describe('prepareServing', () => {
         Array.from(original).sort((a, b) => a - b),
         Array.from({ length: loaded.items }, (_, i) => i),
       );
-      const candidates = Array.from(loaded.itemListeners).filter((l) => l >= DEFAULT_MIN_LISTENERS).length;
+      const candidates = Array.from(loaded.itemListeners).filter((l) => l >= DEFAULT_MIN_ITEM_USERS).length;
       assert.ok(candidates > 0 && candidates < model.items, 'the sample has items below the minimum');
       for (let r = 0; r < model.items; r++) {
-        assert.equal(model.itemListeners[r] >= DEFAULT_MIN_LISTENERS, r < candidates);
+        assert.equal(model.itemListeners[r] >= DEFAULT_MIN_ITEM_USERS, r < candidates);
         // each group in its loaded order
         if (r > 0 && r !== candidates) assert.ok(original[r - 1] < original[r]);
         assert.equal(model.itemNames[r], loaded.itemNames[original[r]]);
@@ -119,11 +124,11 @@ describe('prepareServing', () => {
       const core = foldIn(loaded, resolveItemList(loaded, list).plays);
       assert.deepEqual(served.x, core.x);
       for (const user of [0, 1, 17, model.users - 1])
-        assert.deepEqual(foldInUser(model, user).x, foldInUser(loaded, user).x);
+        assert.deepEqual(foldInUserRow(model, user).x, foldInUserRow(loaded, user).x);
       // bm25: per-item totals and their average
       const bm25 = withOptions(loaded, { ...loaded.options, weighting: 'bm25' as const });
       const bm25Served = withOptions(model, bm25.options);
-      assert.deepEqual(foldInUser(bm25Served, 3).x, foldInUser(bm25, 3).x);
+      assert.deepEqual(foldInUserRow(bm25Served, 3).x, foldInUserRow(bm25, 3).x);
     } finally {
       queries.dispose();
     }

@@ -18,12 +18,12 @@ before(async () => {
 after(() => app.close());
 
 /** The core's answer as the API sends it. */
-function expected(name: string, options: { count?: number; minListeners?: number } = {}) {
+function expected(name: string, options: { count?: number; minItemUsers?: number } = {}) {
   const result = similarItems(model, name, options);
   return {
     version: loadedVersion(model)?.version,
     item: result.item,
-    minItemUsers: result.minListeners,
+    minItemUsers: result.minItemUsers,
     leftOut: result.leftOut,
     similar: result.similar.map((s) => ({
       name: s.name,
@@ -46,10 +46,10 @@ describe('GET /api/similar/:item', () => {
     assert.equal(body.similar[0].score, 1);
   });
 
-  it('takes n and minItemUsers as similarItems takes count and minListeners', async () => {
+  it('takes n and minItemUsers as similarItems takes count and minItemUsers', async () => {
     const reply = await app.inject({ method: 'GET', url: '/api/similar/radiohead?n=25&minItemUsers=1' });
     assert.equal(reply.statusCode, 200, reply.body);
-    assert.deepEqual(reply.json(), expected('radiohead', { count: 25, minListeners: 1 }));
+    assert.deepEqual(reply.json(), expected('radiohead', { count: 25, minItemUsers: 1 }));
     assert.equal(reply.json().leftOut, 0);
   });
 
@@ -96,7 +96,7 @@ describe('GET /api/similar/:item', () => {
       statusCode: 404,
       code: 'not-found',
       error: 'Not Found',
-      message: 'no artist or item named "radiohed" in the model',
+      message: 'no item named "radiohed" in the model',
       suggestions: closestNames(model.itemNames, 'radiohed'),
     });
     assert.deepEqual(reply.json().suggestions, ['Radiohead']);
