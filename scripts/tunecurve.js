@@ -23,7 +23,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { cooToCsr, defaultsFor, evaluate, profileData, readInteractions, tune } from '../dist/src/index.js';
+import { evaluate, readInteractions, tune } from '../dist/src/index.js';
+import { cooToCsr, defaultsFor, profileData } from '../dist/src/advanced.js';
 import { seededRandom } from '../dist/src/als/random.js';
 import { generate } from './synth.js';
 
