@@ -144,6 +144,7 @@ const KERNEL_METHODS = [
   'scores',
   'scoresBlock',
   'selectBlock',
+  'cosineBlock',
   'rowNorms',
   'topK',
   'dispose',

@@ -4,7 +4,7 @@
  * the same way whichever thread takes it, so results do not depend on threads or scheduling.
  */
 export const CONTROL_INTS = 16;
-export const ARGUMENTS = 32;
+export const ARGUMENTS = 40;
 export const CONTROL_BYTES = CONTROL_INTS * 4 + ARGUMENTS * 8;
 
 /** Int32 slots */
@@ -23,7 +23,7 @@ export const SLOT = {
   quit: 6,
 } as const;
 
-export const TASK = { gramian: 1, cg: 2, exact: 3, loss: 4, scores: 5, select: 6 } as const;
+export const TASK = { gramian: 1, cg: 2, exact: 3, loss: 4, scores: 5, select: 6, approx: 7, refine: 8 } as const;
 
 /** Float64 argument slots */
 export const ARG = {
@@ -63,6 +63,15 @@ export const ARG = {
   gatherUpTo: 27,
   /** cgRows, exactRows: the float32 λ of each row (HalfStep.rowRegularization), or 0 for none */
   rowLambda: 28,
+  /** cosineBlock: the quantized rows (QuantizedRows) and queries, each query's bound, candidates at most */
+  codes: 29,
+  sums: 30,
+  scales: 31,
+  codeStride: 32,
+  queryCodes: 33,
+  queryScales: 34,
+  queryBounds: 35,
+  cap: 36,
 } as const;
 
 export interface KernelExports {
@@ -136,6 +145,39 @@ export interface KernelExports {
     skip: number,
   ): void;
   topK(scores: number, n: number, k: number, skip: number, out: number): number;
+  approxScores(
+    C: number,
+    stride: number,
+    QC: number,
+    qScales: number,
+    nq: number,
+    sums: number,
+    scales: number,
+    out: number,
+    outStride: number,
+    start: number,
+    end: number,
+  ): void;
+  refineRows(
+    scores: number,
+    n: number,
+    k: number,
+    excludeStart: number,
+    exclude: number,
+    Y: number,
+    f: number,
+    Q: number,
+    norms: number,
+    queryNorms: number,
+    bounds: number,
+    best: number,
+    found: number,
+    range: number,
+    start: number,
+    end: number,
+    skip: number,
+    cap: number,
+  ): void;
 }
 
 /** Runs one chunk of the current task. */
@@ -223,6 +265,43 @@ function runChunk(e: KernelExports, kind: number, a: Float64Array, chunk: number
         start,
         end,
         scratch,
+      );
+      break;
+    case TASK.approx:
+      e.approxScores(
+        a[ARG.codes],
+        a[ARG.codeStride],
+        a[ARG.queryCodes],
+        a[ARG.queryScales],
+        a[ARG.queries],
+        a[ARG.sums],
+        a[ARG.scales],
+        a[ARG.out],
+        a[ARG.outStride],
+        start,
+        end,
+      );
+      break;
+    case TASK.refine:
+      e.refineRows(
+        a[ARG.out],
+        a[ARG.outStride],
+        a[ARG.k],
+        a[ARG.excludeStart],
+        a[ARG.exclude],
+        a[ARG.Y],
+        f,
+        a[ARG.queryRows],
+        a[ARG.norms],
+        a[ARG.queryNorms],
+        a[ARG.queryBounds],
+        a[ARG.best],
+        a[ARG.found],
+        a[ARG.range],
+        start,
+        end,
+        scratch,
+        a[ARG.cap],
       );
       break;
   }
