@@ -64,7 +64,6 @@ export function quantizeRows(
   const signed = new Int8Array(codes.buffer, codes.byteOffset, codes.length);
   const sums = kernels.int32(Math.max(1, rows));
   const scales = kernels.float32(Math.max(1, rows));
-  const unit = new Float64Array(f);
   let error = 0;
   for (let j = 0; j < rows; j++) {
     if (norms[j] === 0) continue; // codes 0, scale 0
@@ -72,48 +71,48 @@ export function quantizeRows(
       scales[j] = NaN;
       continue;
     }
-    const e = quantizeUnit(Y, j * f, f, unit, signed, j * stride, 127);
-    scales[j] = e.scale;
-    sums[j] = e.sum;
-    if (e.error > error) error = e.error;
+    scales[j] = quantizeUnit(Y, j * f, f, signed, j * stride, 127);
+    sums[j] = last.sum;
+    if (last.error > error) error = last.error;
   }
   return { rows, factors: f, stride, codes, sums, scales, error };
 }
 
 /**
  * Writes the codes of x[offset .. offset + f)/‖x‖ at out[at ..] (|code| ≤ limit) and returns
- * their float32 scale, the sum of the codes and ‖x/‖x‖ − scale·codes‖ (in float64). `unit` is
- * scratch of f numbers. x must be nonzero and finite.
+ * their float32 scale; `last` gets the sum of the codes and ‖x/‖x‖ − scale·codes‖ (in float64:
+ * the unit vector's own rounding, ~10⁻¹⁶, is far inside cosineBound's margin). x must be
+ * nonzero and finite.
  */
-function quantizeUnit(
-  x: Float32Array,
-  offset: number,
-  f: number,
-  unit: Float64Array,
-  out: Int8Array,
-  at: number,
-  limit: number,
-): { scale: number; sum: number; error: number } {
+function quantizeUnit(x: Float32Array, offset: number, f: number, out: Int8Array, at: number, limit: number): number {
   let squares = 0;
-  for (let a = 0; a < f; a++) squares += x[offset + a] * x[offset + a];
-  const norm = Math.sqrt(squares);
   let largest = 0;
-  for (let a = 0; a < f; a++) {
-    unit[a] = x[offset + a] / norm;
-    largest = Math.max(largest, Math.abs(unit[a]));
+  for (let a = offset; a < offset + f; a++) {
+    const v = x[a];
+    squares += v * v;
+    const size = v < 0 ? -v : v;
+    if (size > largest) largest = size;
   }
-  const scale = Math.fround(largest / limit);
+  const inverse = 1 / Math.sqrt(squares);
+  const scale = Math.fround((largest * inverse) / limit);
+  const perCode = inverse / scale;
   let sum = 0;
   let error = 0;
   for (let a = 0; a < f; a++) {
-    const code = scale > 0 ? Math.max(-limit, Math.min(limit, Math.round(unit[a] / scale))) : 0;
+    const unit = x[offset + a] * inverse;
+    const code = Math.max(-limit, Math.min(limit, Math.round(x[offset + a] * perCode)));
     out[at + a] = code;
     sum += code;
-    const difference = unit[a] - scale * code;
+    const difference = unit - scale * code;
     error += difference * difference;
   }
-  return { scale, sum, error: Math.sqrt(error) };
+  last.sum = sum;
+  last.error = Math.sqrt(error);
+  return scale;
 }
+
+/** quantizeUnit's other results (one object, not one per row) */
+const last = { sum: 0, error: 0 };
 
 /**
  * Codes (32 + d, 1..63) and scales of `queries` query rows of Q from row qFirst on into
@@ -133,15 +132,13 @@ export function quantizeQueries(
 ): void {
   const { factors: f, stride } = rows;
   const signed = new Int8Array(codes.buffer, codes.byteOffset, queries * stride);
-  const unit = new Float64Array(f);
   for (let q = 0; q < queries; q++) {
     signed.fill(0, q * stride, (q + 1) * stride);
     scales[q] = 0;
     bounds[q] = Infinity;
     if (safeNorm(queryNorms[q])) {
-      const e = quantizeUnit(Q, (qFirst + q) * f, f, unit, signed, q * stride, QUERY_LIMIT);
-      scales[q] = e.scale;
-      bounds[q] = cosineBound(rows.error, e.error, f);
+      scales[q] = quantizeUnit(Q, (qFirst + q) * f, f, signed, q * stride, QUERY_LIMIT);
+      bounds[q] = cosineBound(rows.error, last.error, f);
     }
     for (let a = q * stride; a < (q + 1) * stride; a++) signed[a] += QUERY_LIMIT + 1;
   }

@@ -122,7 +122,7 @@ export class BlockQueries {
   constructor(
     private readonly model: AlsModel,
     private readonly kernels: Kernels,
-    options: { block?: number; compact?: boolean } = {},
+    options: { block?: number; compact?: boolean; quantize?: boolean } = {},
   ) {
     checkModel('model', model);
     checkKernels(kernels, true);
@@ -151,10 +151,20 @@ export class BlockQueries {
       if (common.count < items) this.bases.push(common);
     }
     this.similarGroups = this.bases.length;
-    // the set default queries score (the last) scores an int8 copy first (cosineBlock): f rounded up to
-    // 16 bytes and 8 more a candidate (19 MB at 292K × 64), where similar queries spend their time
+    if (options.quantize !== false) this.quantize();
+  }
+
+  /**
+   * Similar queries of the candidate set that default queries score (the last) go through
+   * cosineBlock from now on: an int8 copy of their factors, f rounded up to 16 bytes and 8 more a
+   * candidate (12.5 MB for the 174K candidates of the 360K-shape model, 64 factors), scored first. Done by the constructor unless options.quantize
+   * is false (a server does it in a turn of its own: ~0.2 s at that shape). Only with WebAssembly
+   * kernels; once.
+   */
+  quantize(): void {
     const last = this.bases[this.bases.length - 1];
-    if (kernels.name === 'wasm') last.quantized = quantizeRows(kernels, last.factors, last.count, f, last.norms);
+    if (this.kernels.name !== 'wasm' || last.quantized !== null) return;
+    last.quantized = quantizeRows(this.kernels, last.factors, last.count, this.factors, last.norms);
   }
 
   private base(minListeners: number): CandidateBase {

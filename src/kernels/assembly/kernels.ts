@@ -977,29 +977,36 @@ function listCandidates(row: usize, n: i32, k: i32, skip: usize, bound: f32, hea
   const vectorEnd = n & ~3;
   let i = 0;
   for (; i < n; i += 4) {
-    let skipped: v128;
-    let v: v128;
-    if (i < vectorEnd) {
-      v = v128.load(row + (<usize>i << 2));
-      skipped = i32x4.ne(i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(v128.load32_zero(skip + <usize>i))), i32x4.splat(0));
+    if (i < vectorEnd && load<u32>(skip + <usize>i) == 0) {
+      // the common case: four rows, none skipped
+      const v = v128.load(row + (<usize>i << 2));
+      lows = f32x4.pmin(lows, v);
+      // neither near the top nor near the bottom (false for NaN)
+      if (i32x4.all_true(v128.and(f32x4.lt(v, top), f32x4.gt(v, f32x4.add(lows, margin))))) continue;
     } else {
-      // the last n % 4 rows: lanes past the end count as skipped
-      v = f32x4.splat(0);
-      skipped = i32x4.splat(-1);
-      for (let j = i; j < n; j++) {
-        const lane = j - i;
-        const value = load<f32>(row + (<usize>j << 2));
-        const out = load<u8>(skip + <usize>j) != 0 ? -1 : 0;
-        if (lane == 0) { v = f32x4.replace_lane(v, 0, value); skipped = i32x4.replace_lane(skipped, 0, out); }
-        if (lane == 1) { v = f32x4.replace_lane(v, 1, value); skipped = i32x4.replace_lane(skipped, 1, out); }
-        if (lane == 2) { v = f32x4.replace_lane(v, 2, value); skipped = i32x4.replace_lane(skipped, 2, out); }
+      let skipped: v128;
+      let v: v128;
+      if (i < vectorEnd) {
+        v = v128.load(row + (<usize>i << 2));
+        skipped = i32x4.ne(i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(v128.load32_zero(skip + <usize>i))), i32x4.splat(0));
+      } else {
+        // the last n % 4 rows: lanes past the end count as skipped
+        v = f32x4.splat(0);
+        skipped = i32x4.splat(-1);
+        for (let j = i; j < n; j++) {
+          const lane = j - i;
+          const value = load<f32>(row + (<usize>j << 2));
+          const out = load<u8>(skip + <usize>j) != 0 ? -1 : 0;
+          if (lane == 0) { v = f32x4.replace_lane(v, 0, value); skipped = i32x4.replace_lane(skipped, 0, out); }
+          if (lane == 1) { v = f32x4.replace_lane(v, 1, value); skipped = i32x4.replace_lane(skipped, 1, out); }
+          if (lane == 2) { v = f32x4.replace_lane(v, 2, value); skipped = i32x4.replace_lane(skipped, 2, out); }
+        }
       }
+      // skipped lanes as +∞ for the smallest (pmin passes over NaN)
+      lows = f32x4.pmin(lows, v128.bitselect(none, v, skipped));
+      const quiet = v128.and(f32x4.lt(v, top), f32x4.gt(v, f32x4.add(lows, margin)));
+      if (!v128.any_true(v128.andnot(v128.not(quiet), skipped))) continue;
     }
-    // skipped lanes as +∞ for the smallest (pmin passes over NaN)
-    lows = f32x4.pmin(lows, v128.bitselect(none, v, skipped));
-    // lanes neither near the top nor near the bottom (false for NaN)
-    const quiet = v128.and(f32x4.lt(v, top), f32x4.gt(v, f32x4.add(lows, margin)));
-    if (!v128.any_true(v128.andnot(v128.not(quiet), skipped))) continue;
     const end = i + 4 < n ? i + 4 : n;
     for (let j = i; j < end; j++) {
       if (load<u8>(skip + <usize>j) != 0) continue;
