@@ -4,7 +4,8 @@ import { jsKernels } from './js.js';
 import type { Kernels } from './types.js';
 import { createWasmKernels, createWasmKernelsSync } from './wasm.js';
 
-export type { BlockSelection, HalfStep, Kernels } from './types.js';
+export type { BlockSelection, CosineSelection, HalfStep, Kernels } from './types.js';
+export { quantizeRows, type QuantizedRows } from './quantize.js';
 export { jsKernels, choleskySolve } from './js.js';
 export {
   createWasmKernels,
