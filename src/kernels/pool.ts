@@ -16,8 +16,13 @@ export const SLOT = {
   next: 2,
   /** chunks in this task */
   total: 3,
-  /** workers that finished this task */
-  exited: 4,
+  /**
+   * The workers taking part in the open task (joinTask), or CLOSED: the caller closes a task once
+   * its chunks are all handed out and no worker is in it, so it waits only for workers that are
+   * running, never for one that has not woken yet (which on a busy machine can take a scheduler's
+   * time slice); a worker that wakes late joins the next task, or none
+   */
+  state: 4,
   /** workers that are instantiated and waiting */
   ready: 5,
   quit: 6,
@@ -310,6 +315,28 @@ function runChunk(e: KernelExports, kind: number, a: Float64Array, chunk: number
 /** The memory the kernels run on (exported as `memory` by the module, the same as imported). */
 function memoryOf(e: KernelExports): ArrayBufferLike {
   return (e as unknown as { memory: WebAssembly.Memory }).memory.buffer;
+}
+
+/** SLOT.state of a task that no worker may join (between tasks, and before the first). */
+export const CLOSED = 1 << 30;
+
+/**
+ * Takes part in the open task, if any: joins it (unless it is closed), takes chunks until none is
+ * left, and leaves. Reads the task only once joined, so a worker that woke for an earlier task
+ * works on the one that is open, whole.
+ */
+export function joinTask(e: KernelExports, control: Int32Array, args: Float64Array, thread: number): void {
+  let state = Atomics.load(control, SLOT.state);
+  while ((state & CLOSED) === 0) {
+    const was = Atomics.compareExchange(control, SLOT.state, state, state + 1);
+    if (was === state) {
+      work(e, control, args, thread);
+      Atomics.sub(control, SLOT.state, 1);
+      Atomics.notify(control, SLOT.state);
+      return;
+    }
+    state = was;
+  }
 }
 
 /** Takes chunks of the current task until none is left. */

@@ -3,7 +3,7 @@ import { setFlagsFromString } from 'node:v8';
 import { AlsError } from '../errors.js';
 import { Worker } from 'node:worker_threads';
 import { jsKernels } from './js.js';
-import { ARG, ARGUMENTS, CONTROL_BYTES, CONTROL_INTS, SLOT, TASK, work, type KernelExports } from './pool.js';
+import { ARG, ARGUMENTS, CLOSED, CONTROL_BYTES, CONTROL_INTS, SLOT, TASK, work, type KernelExports } from './pool.js';
 import { codeStride, quantizeQueries } from './quantize.js';
 import type { BlockSelection, CosineSelection, HalfStep, Kernels } from './types.js';
 
@@ -185,6 +185,7 @@ class WasmKernels implements Kernels {
     const shared = new SharedArrayBuffer(CONTROL_BYTES);
     this.control = new Int32Array(shared, 0, CONTROL_INTS);
     this.args = new Float64Array(shared, CONTROL_INTS * 4, ARGUMENTS);
+    Atomics.store(this.control, SLOT.state, CLOSED);
   }
 
   /** Starts threads − 1 workers (the calling thread is the last one) and waits until they listen. */
@@ -256,14 +257,17 @@ class WasmKernels implements Kernels {
     Atomics.store(c, SLOT.kind, kind);
     Atomics.store(c, SLOT.total, chunks);
     Atomics.store(c, SLOT.next, 0);
-    Atomics.store(c, SLOT.exited, 0);
+    // open (no worker in it yet), then wake the workers
+    Atomics.store(c, SLOT.state, 0);
     Atomics.add(c, SLOT.generation, 1);
     Atomics.notify(c, SLOT.generation);
     work(this.exports, c, a, 0);
+    // every chunk is handed out: wait for the workers in the task to finish theirs, and close it
+    // (a worker still asleep is not waited for: the chunks are done without it)
     for (;;) {
-      const exited = Atomics.load(c, SLOT.exited);
-      if (exited >= this.workers.length) break;
-      Atomics.wait(c, SLOT.exited, exited);
+      const state = Atomics.load(c, SLOT.state);
+      if (state === 0 && Atomics.compareExchange(c, SLOT.state, 0, CLOSED) === 0) break;
+      if (state !== 0) Atomics.wait(c, SLOT.state, state);
     }
     return chunks;
   }
