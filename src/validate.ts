@@ -146,6 +146,7 @@ const KERNEL_METHODS = [
   'scores',
   'scoresBlock',
   'selectBlock',
+  'cosineBlock',
   'rowNorms',
   'topK',
   'dispose',

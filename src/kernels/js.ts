@@ -1,5 +1,5 @@
 import { Matrix, solve as solveDense } from 'ml-matrix';
-import type { BlockSelection, HalfStep, Kernels } from './types.js';
+import type { BlockSelection, CosineSelection, HalfStep, Kernels } from './types.js';
 
 /**
  * The plain TypeScript kernels: the reference that faster implementations are tested against.
@@ -280,6 +280,12 @@ function selectBlock(selection: BlockSelection): void {
   }
 }
 
+function cosineBlock(selection: CosineSelection): void {
+  const { Y, rows, factors, queryRows, queries, scores } = selection;
+  scoresBlock(Y, rows, factors, queryRows, 0, queries, scores);
+  selectBlock(selection);
+}
+
 function rowNorms(Y: Float32Array, rows: number, f: number, out: Float32Array): void {
   for (let j = 0; j < rows; j++) {
     let sum = 0;
@@ -341,6 +347,7 @@ export const jsKernels: Kernels = {
   scores,
   scoresBlock,
   selectBlock,
+  cosineBlock,
   rowNorms,
   topK,
   dispose() {},

@@ -4,7 +4,7 @@
  * the same way whichever thread takes it, so results do not depend on threads or scheduling.
  */
 export const CONTROL_INTS = 16;
-export const ARGUMENTS = 32;
+export const ARGUMENTS = 40;
 export const CONTROL_BYTES = CONTROL_INTS * 4 + ARGUMENTS * 8;
 
 /** Int32 slots */
@@ -16,14 +16,19 @@ export const SLOT = {
   next: 2,
   /** chunks in this task */
   total: 3,
-  /** workers that finished this task */
-  exited: 4,
+  /**
+   * The workers taking part in the open task (joinTask), or CLOSED: the caller closes a task once
+   * its chunks are all handed out and no worker is in it, so it waits only for workers that are
+   * running, never for one that has not woken yet (which on a busy machine can take a scheduler's
+   * time slice); a worker that wakes late joins the next task, or none
+   */
+  state: 4,
   /** workers that are instantiated and waiting */
   ready: 5,
   quit: 6,
 } as const;
 
-export const TASK = { gramian: 1, cg: 2, exact: 3, loss: 4, scores: 5, select: 6 } as const;
+export const TASK = { gramian: 1, cg: 2, exact: 3, loss: 4, scores: 5, select: 6, approx: 7, refine: 8 } as const;
 
 /** Float64 argument slots */
 export const ARG = {
@@ -63,6 +68,15 @@ export const ARG = {
   gatherUpTo: 27,
   /** cgRows, exactRows: the float32 λ of each row (HalfStep.rowRegularization), or 0 for none */
   rowLambda: 28,
+  /** cosineBlock: the quantized rows (QuantizedRows) and queries, each query's bound, candidates at most */
+  codes: 29,
+  sums: 30,
+  scales: 31,
+  codeStride: 32,
+  queryCodes: 33,
+  queryScales: 34,
+  queryBounds: 35,
+  cap: 36,
 } as const;
 
 export interface KernelExports {
@@ -136,6 +150,39 @@ export interface KernelExports {
     skip: number,
   ): void;
   topK(scores: number, n: number, k: number, skip: number, out: number): number;
+  approxScores(
+    C: number,
+    stride: number,
+    QC: number,
+    qScales: number,
+    nq: number,
+    sums: number,
+    scales: number,
+    out: number,
+    outStride: number,
+    start: number,
+    end: number,
+  ): void;
+  refineRows(
+    scores: number,
+    n: number,
+    k: number,
+    excludeStart: number,
+    exclude: number,
+    Y: number,
+    f: number,
+    Q: number,
+    norms: number,
+    queryNorms: number,
+    bounds: number,
+    best: number,
+    found: number,
+    range: number,
+    start: number,
+    end: number,
+    skip: number,
+    cap: number,
+  ): void;
 }
 
 /** Runs one chunk of the current task. */
@@ -225,12 +272,71 @@ function runChunk(e: KernelExports, kind: number, a: Float64Array, chunk: number
         scratch,
       );
       break;
+    case TASK.approx:
+      e.approxScores(
+        a[ARG.codes],
+        a[ARG.codeStride],
+        a[ARG.queryCodes],
+        a[ARG.queryScales],
+        a[ARG.queries],
+        a[ARG.sums],
+        a[ARG.scales],
+        a[ARG.out],
+        a[ARG.outStride],
+        start,
+        end,
+      );
+      break;
+    case TASK.refine:
+      e.refineRows(
+        a[ARG.out],
+        a[ARG.outStride],
+        a[ARG.k],
+        a[ARG.excludeStart],
+        a[ARG.exclude],
+        a[ARG.Y],
+        f,
+        a[ARG.queryRows],
+        a[ARG.norms],
+        a[ARG.queryNorms],
+        a[ARG.queryBounds],
+        a[ARG.best],
+        a[ARG.found],
+        a[ARG.range],
+        start,
+        end,
+        scratch,
+        a[ARG.cap],
+      );
+      break;
   }
 }
 
 /** The memory the kernels run on (exported as `memory` by the module, the same as imported). */
 function memoryOf(e: KernelExports): ArrayBufferLike {
   return (e as unknown as { memory: WebAssembly.Memory }).memory.buffer;
+}
+
+/** SLOT.state of a task that no worker may join (between tasks, and before the first). */
+export const CLOSED = 1 << 30;
+
+/**
+ * Takes part in the open task, if any: joins it (unless it is closed), takes chunks until none is
+ * left, and leaves. Reads the task only once joined, so a worker that woke for an earlier task
+ * works on the one that is open, whole.
+ */
+export function joinTask(e: KernelExports, control: Int32Array, args: Float64Array, thread: number): void {
+  let state = Atomics.load(control, SLOT.state);
+  while ((state & CLOSED) === 0) {
+    const was = Atomics.compareExchange(control, SLOT.state, state, state + 1);
+    if (was === state) {
+      work(e, control, args, thread);
+      Atomics.sub(control, SLOT.state, 1);
+      Atomics.notify(control, SLOT.state);
+      return;
+    }
+    state = was;
+  }
 }
 
 /** Takes chunks of the current task until none is left. */

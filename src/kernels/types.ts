@@ -1,3 +1,5 @@
+import type { QuantizedRows } from './quantize.js';
+
 /**
  * The hot numeric loops of training and querying, over plain typed arrays so that another
  * implementation (WebAssembly SIMD, worker threads) can stand in without touching callers.
@@ -60,6 +62,24 @@ export interface BlockSelection {
   range: Float32Array;
 }
 
+/**
+ * The cosine top-k of a block of queries against rows of Y (see cosineBlock): what scoresBlock
+ * then selectBlock with `norms` and `queryNorms` give, through a quantized copy of the rows.
+ */
+export interface CosineSelection
+  extends
+    Omit<BlockSelection, 'norms' | 'queryNorms' | 'rows'>,
+    Required<Pick<BlockSelection, 'norms' | 'queryNorms'>> {
+  /** the float rows, `factors` a row; their norms in `norms` */
+  Y: Float32Array;
+  rows: number;
+  factors: number;
+  /** quantizeRows of the same rows (at least `rows` of them) */
+  quantized: QuantizedRows;
+  /** the queries' float factors, row q at q · factors */
+  queryRows: Float32Array;
+}
+
 export interface Kernels {
   readonly name: 'js' | 'wasm';
   /** threads the row-range functions use */
@@ -117,6 +137,14 @@ export interface Kernels {
 
   /** topK and the score range of every row of a block of scores (rows split over the threads) */
   selectBlock(selection: BlockSelection): void;
+
+  /**
+   * scoresBlock then selectBlock with the cosine step, in one: the same best, found and range,
+   * and the same number at scores[q · rows + j] for every j listed in best (other entries of
+   * scores are left undefined). The WebAssembly kernels score the quantized rows first and the
+   * float rows only where the quantization error leaves the order open (src/kernels/quantize.ts).
+   */
+  cosineBlock(selection: CosineSelection): void;
 
   /** out[j] = ‖Y[j]‖ for the first `rows` rows of Y */
   rowNorms(Y: Float32Array, rows: number, factors: number, out: Float32Array): void;

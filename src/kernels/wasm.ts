@@ -4,8 +4,9 @@ import { AlsError } from '../errors.js';
 import { checkOptions } from '../validate.js';
 import { Worker } from 'node:worker_threads';
 import { jsKernels } from './js.js';
-import { ARG, ARGUMENTS, CONTROL_BYTES, CONTROL_INTS, SLOT, TASK, work, type KernelExports } from './pool.js';
-import type { BlockSelection, HalfStep, Kernels } from './types.js';
+import { ARG, ARGUMENTS, CLOSED, CONTROL_BYTES, CONTROL_INTS, SLOT, TASK, work, type KernelExports } from './pool.js';
+import { codeStride, quantizeQueries } from './quantize.js';
+import type { BlockSelection, CosineSelection, HalfStep, Kernels } from './types.js';
 
 const PAGE = 65536;
 /** rows per Gramian chunk handed to a thread (its rows all cost the same) */
@@ -185,6 +186,7 @@ class WasmKernels implements Kernels {
     const shared = new SharedArrayBuffer(CONTROL_BYTES);
     this.control = new Int32Array(shared, 0, CONTROL_INTS);
     this.args = new Float64Array(shared, CONTROL_INTS * 4, ARGUMENTS);
+    Atomics.store(this.control, SLOT.state, CLOSED);
   }
 
   /** Starts threads − 1 workers (the calling thread is the last one) and waits until they listen. */
@@ -225,7 +227,7 @@ class WasmKernels implements Kernels {
   }
 
   /** The address of `array` in kernel memory; arrays from elsewhere are refused. */
-  private address(array: Float32Array | Int32Array | Float64Array): number {
+  private address(array: ArrayBufferView): number {
     if (!this.arena.owns(array))
       throw new Error('wasm kernels: array not allocated by these kernels (use kernels.float32/int32)');
     return array.byteOffset;
@@ -256,14 +258,17 @@ class WasmKernels implements Kernels {
     Atomics.store(c, SLOT.kind, kind);
     Atomics.store(c, SLOT.total, chunks);
     Atomics.store(c, SLOT.next, 0);
-    Atomics.store(c, SLOT.exited, 0);
+    // open (no worker in it yet), then wake the workers
+    Atomics.store(c, SLOT.state, 0);
     Atomics.add(c, SLOT.generation, 1);
     Atomics.notify(c, SLOT.generation);
     work(this.exports, c, a, 0);
+    // every chunk is handed out: wait for the workers in the task to finish theirs, and close it
+    // (a worker still asleep is not waited for: the chunks are done without it)
     for (;;) {
-      const exited = Atomics.load(c, SLOT.exited);
-      if (exited >= this.workers.length) break;
-      Atomics.wait(c, SLOT.exited, exited);
+      const state = Atomics.load(c, SLOT.state);
+      if (state === 0 && Atomics.compareExchange(c, SLOT.state, 0, CLOSED) === 0) break;
+      if (state !== 0) Atomics.wait(c, SLOT.state, state);
     }
     return chunks;
   }
@@ -476,6 +481,73 @@ class WasmKernels implements Kernels {
     // one query row per chunk: each row is selected whole by one thread; scratch is its skip mask
     this.run(TASK.select, 0, queries, 1, rows);
     if (scores !== selection.scores && cosine) selection.scores.set(scores.subarray(0, queries * rows));
+    if (bestOut !== selection.best) selection.best.set(bestOut.subarray(0, queries * k));
+    if (foundOut !== selection.found) selection.found.set(foundOut.subarray(0, queries));
+    if (rangeOut !== selection.range) selection.range.set(rangeOut.subarray(0, 2 * queries));
+  }
+
+  private readonly queryCodes = new Scratch((n) => this.arena.int32(n));
+  private readonly queryFloats = [0, 1, 2].map(() => new Scratch((n) => this.arena.float32(n)));
+
+  cosineBlock(selection: CosineSelection): void {
+    const { Y, rows, factors: f, quantized, queries, k, norms } = selection;
+    if (queries === 0) return;
+    if (rows === 0) {
+      selection.found.fill(0, 0, queries);
+      for (let q = 0; q < queries; q++) selection.range.set([Infinity, -Infinity], 2 * q);
+      return;
+    }
+    const stride = codeStride(f);
+    const [queryScales, bounds, queryCopy] = this.queryFloats as Scratch<Float32Array>[];
+    const queryRows = this.inKernel(selection.queryRows, queryCopy, queries * f, true);
+    const words = this.queryCodes.get((queries * stride) / 4);
+    const codes = new Uint8Array(words.buffer, words.byteOffset, queries * stride);
+    const scales = queryScales.get(queries);
+    const bound = bounds.get(queries);
+    quantizeQueries(quantized, queryRows, 0, queries, selection.queryNorms, codes, scales, bound);
+    const [starts, excluded, best, found] = this.selectInts as Scratch<Int32Array>[];
+    const [range, queryNormCopy] = this.selectFloats as Scratch<Float32Array>[];
+    const scores = this.inKernel(selection.scores, this.blockOut, queries * rows, false);
+    const excludeStart = this.inKernel(selection.excludeStart, starts, queries + 1, true);
+    const exclude = this.inKernel(selection.exclude, excluded, Math.max(1, excludeStart[queries]), true);
+    const bestOut = this.inKernel(selection.best, best, Math.max(1, queries * k), false);
+    const foundOut = this.inKernel(selection.found, found, queries, false);
+    const rangeOut = this.inKernel(selection.range, range, 2 * queries, false);
+    const a = this.args;
+    a[ARG.codes] = this.address(quantized.codes);
+    a[ARG.codeStride] = stride;
+    a[ARG.queryCodes] = codes.byteOffset;
+    a[ARG.queryScales] = scales.byteOffset;
+    a[ARG.queries] = queries;
+    a[ARG.sums] = this.address(quantized.sums);
+    a[ARG.scales] = this.address(quantized.scales);
+    a[ARG.out] = scores.byteOffset;
+    a[ARG.outStride] = rows;
+    this.run(TASK.approx, 0, rows, SCORE_CHUNK_ROWS, 0);
+    // at most this many rows of a query scored exactly: beyond, the whole row is (as scoresBlock)
+    const cap = Math.min(rows, 2 * k + Math.ceil(rows / 8));
+    a[ARG.k] = k;
+    a[ARG.excludeStart] = excludeStart.byteOffset;
+    a[ARG.exclude] = exclude.byteOffset;
+    a[ARG.Y] = this.resident(Y, rows * f).byteOffset;
+    a[ARG.factors] = f;
+    a[ARG.queryRows] = queryRows.byteOffset;
+    a[ARG.norms] = this.resident(norms, rows).byteOffset;
+    a[ARG.queryNorms] = this.inKernel(selection.queryNorms, queryNormCopy, queries, true).byteOffset;
+    a[ARG.queryBounds] = bound.byteOffset;
+    a[ARG.best] = bestOut.byteOffset;
+    a[ARG.found] = foundOut.byteOffset;
+    a[ARG.range] = rangeOut.byteOffset;
+    a[ARG.cap] = cap;
+    // one query row per chunk; scratch is its skip mask, then its candidate list
+    this.run(TASK.refine, 0, queries, 1, ((rows + 15) & ~15) + 4 * (cap + 4));
+    if (scores !== selection.scores) {
+      for (let q = 0; q < queries; q++)
+        for (let r = 0; r < foundOut[q]; r++) {
+          const j = bestOut[q * k + r];
+          selection.scores[q * rows + j] = scores[q * rows + j];
+        }
+    }
     if (bestOut !== selection.best) selection.best.set(bestOut.subarray(0, queries * k));
     if (foundOut !== selection.found) selection.found.set(foundOut.subarray(0, queries));
     if (rangeOut !== selection.range) selection.range.set(rangeOut.subarray(0, 2 * queries));

@@ -1,6 +1,6 @@
 /** A worker thread of the WebAssembly kernels: waits for a task, takes chunks, repeats. */
 import { parentPort, workerData } from 'node:worker_threads';
-import { ARGUMENTS, CONTROL_INTS, SLOT, work, type KernelExports } from './pool.js';
+import { ARGUMENTS, CONTROL_INTS, joinTask, SLOT, type KernelExports } from './pool.js';
 
 const {
   module,
@@ -24,7 +24,5 @@ for (;;) {
   Atomics.wait(control, SLOT.generation, seen);
   seen = Atomics.load(control, SLOT.generation);
   if (Atomics.load(control, SLOT.quit) !== 0) break;
-  work(exports, control, args, thread);
-  Atomics.add(control, SLOT.exited, 1);
-  Atomics.notify(control, SLOT.exited);
+  joinTask(exports, control, args, thread);
 }

@@ -11,6 +11,7 @@ import {
 } from '../validate.js';
 import { AlsError } from '../errors.js';
 import type { Kernels } from '../kernels/index.js';
+import { quantizeRows, type QuantizedRows } from '../kernels/quantize.js';
 import type { AlsModel } from '../model/model.js';
 import { checkMinListeners, DEFAULT_MIN_ITEM_USERS, listenerCountsKnown } from './listeners.js';
 import { QUERY_BLOCK } from './recommendAll.js';
@@ -21,8 +22,11 @@ import { lowerBound } from './sortedSearch.js';
 /**
  * Many unrelated queries on one model scored QUERY_BLOCK at a time (a server's concurrent
  * requests): one scoresBlock pass over the item factors per block, then selectBlock with each
- * query's own exclusions, as the --all writers do. Every answer is the single query's, number
- * for number (rankSimilarToRow, recommendForVector with the query's exclusions left out).
+ * query's own exclusions, as the --all writers do; similar queries on the candidates that default
+ * queries list go through cosineBlock instead (an int8 copy of their factors scored first, the
+ * float factors only where that leaves the answer open: the same answers, in about two thirds
+ * of the time). Every answer is the single query's, number for number (rankSimilarToRow,
+ * recommendForVector with the query's exclusions left out).
  */
 
 /** Items most similar to one item; see rankSimilarToRow. */
@@ -58,6 +62,8 @@ interface CandidateBase extends CandidateRows {
   /** candidate slots by listener count, ascending; and those counts */
   byListeners: Int32Array;
   sortedListeners: Int32Array;
+  /** the candidates' factors quantized (cosineBlock), for the set that default queries score; else null */
+  quantized: QuantizedRows | null;
 }
 
 /** A kernel-memory array that doubles when a block needs more, up to `cap` (kernel memory is never freed). */
@@ -116,7 +122,7 @@ export class BlockQueries {
   constructor(
     private readonly model: AlsModel,
     private readonly kernels: Kernels,
-    options: { block?: number; compact?: boolean } = {},
+    options: { block?: number; compact?: boolean; quantize?: boolean } = {},
   ) {
     checkModel('model', model);
     checkKernels(kernels, true);
@@ -145,6 +151,20 @@ export class BlockQueries {
       if (common.count < items) this.bases.push(common);
     }
     this.similarGroups = this.bases.length;
+    if (options.quantize !== false) this.quantize();
+  }
+
+  /**
+   * Similar queries of the candidate set that default queries score (the last) go through
+   * cosineBlock from now on: an int8 copy of their factors, f rounded up to 16 bytes and 8 more a
+   * candidate (12.5 MB for the 174K candidates of the 360K-shape model, 64 factors), scored first. Done by the constructor unless options.quantize
+   * is false (a server does it in a turn of its own: ~0.2 s at that shape). Only with WebAssembly
+   * kernels; once.
+   */
+  quantize(): void {
+    const last = this.bases[this.bases.length - 1];
+    if (this.kernels.name !== 'wasm' || last.quantized !== null) return;
+    last.quantized = quantizeRows(this.kernels, last.factors, last.count, this.factors, last.norms);
   }
 
   private base(minListeners: number): CandidateBase {
@@ -154,7 +174,7 @@ export class BlockQueries {
     const { factors, norms } = candidateFactors(this.kernels, Y, f, this.norms, candidates);
     const byListeners = Int32Array.from(rows.keys()).sort((a, b) => listeners[rows[a]] - listeners[rows[b]] || a - b);
     const sortedListeners = Int32Array.from(byListeners, (c) => listeners[rows[c]]);
-    return { minListeners, count, rows, slot, factors, norms, byListeners, sortedListeners };
+    return { minListeners, count, rows, slot, factors, norms, byListeners, sortedListeners, quantized: null };
   }
 
   /**
@@ -262,8 +282,7 @@ export class BlockQueries {
     }
     this.excludeStart[n] = excluded;
     const best = this.best.get(n * k);
-    this.kernels.scoresBlock(base.factors, count, f, this.queryRows, 0, n, this.scores);
-    this.kernels.selectBlock({
+    const selection = {
       scores: this.scores,
       rows: count,
       queries: n,
@@ -275,7 +294,14 @@ export class BlockQueries {
       best,
       found: this.found,
       range: this.range,
-    });
+    };
+    if (base.quantized !== null) {
+      const { factors: Y, quantized } = base;
+      this.kernels.cosineBlock({ ...selection, Y, factors: f, quantized, queryRows: this.queryRows });
+    } else {
+      this.kernels.scoresBlock(base.factors, count, f, this.queryRows, 0, n, this.scores);
+      this.kernels.selectBlock(selection);
+    }
     for (let q = 0; q < n; q++) {
       const query = queries[members[q]];
       const scale = { min: this.range[2 * q], max: this.range[2 * q + 1] };

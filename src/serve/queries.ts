@@ -156,7 +156,9 @@ async function prepare(
     indexNames(items.itemNames, true);
     await nextTurn();
     const served = servedModel(model, { userIds, ...items }, userRows);
-    const blocks = new BlockQueries(served, kernels, { block, compact: options.compact });
+    const blocks = new BlockQueries(served, kernels, { block, compact: options.compact, quantize: false });
+    await nextTurn();
+    blocks.quantize();
     return {
       model: served,
       queries: new BatchedQueries(blocks, kernels, userRows, maxWaiting, new AnswerCache(cacheItems)),

@@ -199,7 +199,15 @@ const ENTRY_POINTS: Record<string, { module: string; declarations: string; value
       'kernelBuildAvailable',
       'kernelCopy',
     ],
-    types: ['BlockSelection', 'HalfStep', 'KernelBackend', 'KernelBuild', 'Kernels', 'WasmKernelOptions'],
+    types: [
+      'BlockSelection',
+      'CosineSelection',
+      'HalfStep',
+      'KernelBackend',
+      'KernelBuild',
+      'Kernels',
+      'WasmKernelOptions',
+    ],
   },
   'als/serve': {
     module: 'als/serve',

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createWasmKernelsSync } from '../../src/kernels/index.js';
+import { createWasmKernelsSync, type Kernels } from '../../src/kernels/index.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadedVersion, loadModel } from '../../src/model/load.js';
@@ -184,6 +184,20 @@ describe('prepareServing', () => {
   });
 });
 
+/**
+ * Calls `count` with the queries of every block that `kernels` select: through selectBlock,
+ * cosineBlock (the quantized similar pass of the candidate set default queries use), or both.
+ */
+function onSelect(kernels: Kernels, which: 'cosineBlock' | 'both', count: (queries: number) => void): void {
+  for (const name of which === 'both' ? (['selectBlock', 'cosineBlock'] as const) : ([which] as const)) {
+    const original = kernels[name].bind(kernels) as (selection: { queries: number }) => void;
+    (kernels as unknown as Record<string, unknown>)[name] = (selection: { queries: number }) => {
+      count(selection.queries);
+      original(selection);
+    };
+  }
+}
+
 describe('ModelQueries', () => {
   it('scores queries asked in the same turn together, each answer equal to its single query', async () => {
     const loaded = await sampleModel();
@@ -197,6 +211,7 @@ describe('ModelQueries', () => {
         passes++;
         return scoresBlock(...args);
       };
+      onSelect(kernels, 'cosineBlock', () => passes++);
       const f = model.factors;
       const { indptr, indices } = model.userItems;
       const similarItems = Array.from({ length: 20 }, (_, n) => (n * 211) % model.items);
@@ -329,11 +344,7 @@ describe('ModelQueries', () => {
     try {
       const kernels = queries.kernels;
       let scored = 0;
-      const selectBlock = kernels.selectBlock.bind(kernels);
-      (kernels as { selectBlock: typeof selectBlock }).selectBlock = (selection) => {
-        scored += selection.queries;
-        return selectBlock(selection);
-      };
+      onSelect(kernels, 'both', (queries) => (scored += queries));
       const ask = (exclude: number[]) => queries.similarToRow(7, { count: 4, exclude, minItemUsers: 3 });
       const [a, b, c] = await Promise.all([ask([]), ask([]), ask([9])]);
       assert.equal(scored, 2);
@@ -365,13 +376,7 @@ describe('ModelQueries', () => {
     const { queries: uncached } = await prepareServing(loaded, { threads: 1, cacheItems: 0 });
     try {
       let scored = 0;
-      for (const q of [queries, uncached]) {
-        const selectBlock = q.kernels.selectBlock.bind(q.kernels);
-        (q.kernels as { selectBlock: typeof selectBlock }).selectBlock = (selection) => {
-          scored += selection.queries;
-          return selectBlock(selection);
-        };
-      }
+      for (const q of [queries, uncached]) onSelect(q.kernels, 'both', (queries) => (scored += queries));
       const ask = (item: number) => queries.similarToRow(item, { count: 5, exclude: [], minItemUsers: 1 });
       await ask(1);
       await ask(2);
@@ -398,11 +403,7 @@ describe('ModelQueries', () => {
     const { queries } = await prepareServing(loaded, { threads: 1, cacheItems: 2 });
     try {
       let scored = 0;
-      const selectBlock = queries.kernels.selectBlock.bind(queries.kernels);
-      (queries.kernels as { selectBlock: typeof selectBlock }).selectBlock = (selection) => {
-        scored += selection.queries;
-        return selectBlock(selection);
-      };
+      onSelect(queries.kernels, 'both', (queries) => (scored += queries));
       const ask = (minItemUsers: number) => queries.similarToRow(1, { count: 5, exclude: [], minItemUsers });
       const huge = 1_000_000_000;
       assert.deepEqual((await ask(huge)).similar, []);

@@ -726,3 +726,410 @@ export function selectRows(
     store<i32>(found + (<usize>q << 2), count);
   }
 }
+
+// --- cosine top-k through an int8 copy of the rows (src/kernels/quantize.ts) ------------------
+//
+// Each row j is kept as codes cⱼ (int8, |c| ≤ 127, `f` rounded up to 16 bytes, zero padded) with
+// scale sⱼ, so that sⱼcⱼ is within eⱼ of yⱼ/‖yⱼ‖; a query as codes 32 + dₖ (1..63, |d| ≤ 31) with
+// scale t. sⱼ t (cⱼ · d) is then within a bound b of the cosine the float kernels compute (see
+// quantize.ts), and only the rows whose approximate score lies within 2b of the k-th best or of
+// the smallest are scored exactly, by dotScore and the cosine step of selectRow: the same
+// numbers, so the same top k and range.
+
+/** acc + a · b in four lanes of sums of int8 products (a signed, b 0..127), through 16-bit lanes. */
+@inline function dot8(acc: v128, a: v128, b: v128): v128 {
+  const low = i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(a), i16x8.extend_low_i8x16_u(b));
+  const high = i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(a), i16x8.extend_high_i8x16_u(b));
+  return i32x4.add(acc, i32x4.add(low, high));
+}
+
+/**
+ * acc + a0 · b0 + a1 · b1 in four lanes (a signed, |a| ≤ 127; b 0..63). With relaxed SIMD, two
+ * 16-bit pair sums (pmaddubsw: exact while b's top bit is clear) added in 16 bits (each lane
+ * at most 4 · 127 · 63 = 32,004 in size: no overflow), then widened once; without, dot8 twice.
+ * Lanes differ between the two; their sum does not. (Not i32x4.relaxed_dot_i8x16_i7x16_add_s:
+ * Node 20's V8 11.3 gave wrong sums with it in approxScores' tile, in lanes 2 and 3 of each
+ * four queries, measured.)
+ */
+@inline function dot8x2(acc: v128, a0: v128, b0: v128, a1: v128, b1: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    const pairs = i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(a0, b0), i16x8.relaxed_dot_i8x16_i7x16_s(a1, b1));
+    return i32x4.add(acc, i32x4.extadd_pairwise_i16x8_s(pairs));
+  }
+  return dot8(dot8(acc, a0, b0), a1, b1);
+}
+
+/** acc + a · b as dot8x2 for one vector. */
+@inline function dot8x1(acc: v128, a: v128, b: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return i32x4.add(acc, i32x4.extadd_pairwise_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(a, b)));
+  return dot8(acc, a, b);
+}
+
+/** [Σa, Σb, Σc, Σd]: the lane sums of four vectors in one. */
+@inline function sums4(a: v128, b: v128, c: v128, d: v128): v128 {
+  const ab = i32x4.add(v128.shuffle<i32>(a, b, 0, 4, 1, 5), v128.shuffle<i32>(a, b, 2, 6, 3, 7));
+  const cd = i32x4.add(v128.shuffle<i32>(c, d, 0, 4, 1, 5), v128.shuffle<i32>(c, d, 2, 6, 3, 7));
+  return i32x4.add(v128.shuffle<i32>(ab, cd, 0, 1, 4, 5), v128.shuffle<i32>(ab, cd, 2, 3, 6, 7));
+}
+
+@inline function lanesI32(v: v128): i32 {
+  return i32x4.extract_lane(v, 0) + i32x4.extract_lane(v, 1) + i32x4.extract_lane(v, 2) + i32x4.extract_lane(v, 3);
+}
+
+/** cⱼ · x for one code row and one query code row (`s` bytes each). */
+@inline function codeDot(c: usize, x: usize, s: usize): i32 {
+  let acc = i32x4.splat(0);
+  let k: usize = 0;
+  for (; k + 32 <= s; k += 32) acc = dot8x2(acc, v128.load(c + k), v128.load(x + k), v128.load(c + k, 16), v128.load(x + k, 16));
+  if (k < s) acc = dot8x1(acc, v128.load(c + k), v128.load(x + k));
+  return lanesI32(acc);
+}
+
+/** sⱼ t (cⱼ · (q − 32)) as float32, from the integer cⱼ · q and cⱼ's code sum. */
+@inline function approxOf(dot: i32, sum: i32, scale: f32, queryScale: f32): f32 {
+  return <f32>(dot - (sum << 5)) * scale * queryScale;
+}
+
+/**
+ * out[q · outStride + j] = approximate cosine of code row j and query q, for rows [start, end)
+ * of C (codes, `stride` bytes a row, a multiple of 16) and the nq query code rows of QC (same
+ * stride), with sums[j] = Σ cⱼ, scales[j] = sⱼ (NaN: the row is always rescored) and qScales[q] = t.
+ * Two rows against four queries at a time, as scoresBlock.
+ */
+export function approxScores(
+  C: usize, stride: i32, QC: usize, qScales: usize, nq: i32, sums: usize, scales: usize,
+  out: usize, outStride: i32, start: i32, end: i32,
+): void {
+  const s = <usize>stride;
+  const pairEnd = s & ~31;
+  const outRow = <usize>outStride << 2;
+  let j = start;
+  for (; j + 1 < end; j += 2) {
+    const c0 = C + <usize>j * s;
+    const c1 = c0 + s;
+    const sum0 = i32x4.splat(load<i32>(sums + (<usize>j << 2)) << 5);
+    const sum1 = i32x4.splat(load<i32>(sums + (<usize>j << 2), 4) << 5);
+    const scale0 = f32x4.splat(load<f32>(scales + (<usize>j << 2)));
+    const scale1 = f32x4.splat(load<f32>(scales + (<usize>j << 2), 4));
+    let o = out + (<usize>j << 2);
+    let x = QC;
+    let q = 0;
+    for (; q + 3 < nq; q += 4) {
+      let a0 = i32x4.splat(0);
+      let a1 = i32x4.splat(0);
+      let a2 = i32x4.splat(0);
+      let a3 = i32x4.splat(0);
+      let a4 = i32x4.splat(0);
+      let a5 = i32x4.splat(0);
+      let a6 = i32x4.splat(0);
+      let a7 = i32x4.splat(0);
+      const x1 = x + s;
+      const x2 = x1 + s;
+      const x3 = x2 + s;
+      let k: usize = 0;
+      for (; k < pairEnd; k += 32) {
+        const v0 = v128.load(c0 + k);
+        const v1 = v128.load(c1 + k);
+        const u0 = v128.load(c0 + k, 16);
+        const u1 = v128.load(c1 + k, 16);
+        let w = v128.load(x + k);
+        let z = v128.load(x + k, 16);
+        a0 = dot8x2(a0, v0, w, u0, z);
+        a1 = dot8x2(a1, v1, w, u1, z);
+        w = v128.load(x1 + k);
+        z = v128.load(x1 + k, 16);
+        a2 = dot8x2(a2, v0, w, u0, z);
+        a3 = dot8x2(a3, v1, w, u1, z);
+        w = v128.load(x2 + k);
+        z = v128.load(x2 + k, 16);
+        a4 = dot8x2(a4, v0, w, u0, z);
+        a5 = dot8x2(a5, v1, w, u1, z);
+        w = v128.load(x3 + k);
+        z = v128.load(x3 + k, 16);
+        a6 = dot8x2(a6, v0, w, u0, z);
+        a7 = dot8x2(a7, v1, w, u1, z);
+      }
+      if (k < s) {
+        const v0 = v128.load(c0 + k);
+        const v1 = v128.load(c1 + k);
+        let w = v128.load(x + k);
+        a0 = dot8x1(a0, v0, w);
+        a1 = dot8x1(a1, v1, w);
+        w = v128.load(x1 + k);
+        a2 = dot8x1(a2, v0, w);
+        a3 = dot8x1(a3, v1, w);
+        w = v128.load(x2 + k);
+        a4 = dot8x1(a4, v0, w);
+        a5 = dot8x1(a5, v1, w);
+        w = v128.load(x3 + k);
+        a6 = dot8x1(a6, v0, w);
+        a7 = dot8x1(a7, v1, w);
+      }
+      const t = v128.load(qScales + (<usize>q << 2));
+      const r0 = f32x4.mul(f32x4.mul(f32x4.convert_i32x4_s(i32x4.sub(sums4(a0, a2, a4, a6), sum0)), scale0), t);
+      const r1 = f32x4.mul(f32x4.mul(f32x4.convert_i32x4_s(i32x4.sub(sums4(a1, a3, a5, a7), sum1)), scale1), t);
+      v128.store64_lane(o, v128.shuffle<i32>(r0, r1, 0, 4, 0, 4), 0);
+      v128.store64_lane(o + outRow, v128.shuffle<i32>(r0, r1, 1, 5, 1, 5), 0);
+      v128.store64_lane(o + 2 * outRow, v128.shuffle<i32>(r0, r1, 2, 6, 2, 6), 0);
+      v128.store64_lane(o + 3 * outRow, v128.shuffle<i32>(r0, r1, 3, 7, 3, 7), 0);
+      o += outRow << 2;
+      x += s << 2;
+    }
+    for (; q < nq; q++) {
+      const t = load<f32>(qScales + (<usize>q << 2));
+      store<f32>(o, approxOf(codeDot(c0, x, s), load<i32>(sums + (<usize>j << 2)), load<f32>(scales + (<usize>j << 2)), t));
+      store<f32>(o + 4, approxOf(codeDot(c1, x, s), load<i32>(sums + (<usize>j << 2), 4), load<f32>(scales + (<usize>j << 2), 4), t));
+      o += outRow;
+      x += s;
+    }
+  }
+  for (; j < end; j++) {
+    const c0 = C + <usize>j * s;
+    let o = out + (<usize>j << 2);
+    let x = QC;
+    for (let q = 0; q < nq; q++) {
+      const t = load<f32>(qScales + (<usize>q << 2));
+      store<f32>(o, approxOf(codeDot(c0, x, s), load<i32>(sums + (<usize>j << 2)), load<f32>(scales + (<usize>j << 2)), t));
+      o += outRow;
+      x += s;
+    }
+  }
+}
+
+/**
+ * Row j's cosine as selectRow computes it (dotScore, divided in float64 by the product of the
+ * norms, 0 where that is not > 0), stored at row[j] and returned.
+ */
+@inline function exactCosine(row: usize, j: i32, Y: usize, stride: usize, x: usize, f: i32, norms: usize, queryNorm: f32): f32 {
+  const denominator = <f64>queryNorm * <f64>load<f32>(norms + (<usize>j << 2));
+  const s = denominator > 0 ? <f32>(<f64>dotScore(Y + <usize>j * stride, x, f) / denominator) : <f32>0;
+  store<f32>(row + (<usize>j << 2), s);
+  return s;
+}
+
+/** "candidate a comes after b": a lower approximate score (NaN counts as +∞), or the same and a higher row */
+@inline function after(row: usize, a: i32, b: i32): bool {
+  let sa = load<f32>(row + (<usize>a << 2));
+  let sb = load<f32>(row + (<usize>b << 2));
+  if (sa != sa) sa = Infinity;
+  if (sb != sb) sb = Infinity;
+  return sa < sb || (sa == sb && a > b);
+}
+
+function siftCandidates(list: usize, row: usize, at: i32, size: i32): void {
+  for (;;) {
+    const left = 2 * at + 1;
+    if (left >= size) return;
+    let child = left;
+    if (left + 1 < size && after(row, load<i32>(list + (<usize>(left + 1) << 2)), load<i32>(list + (<usize>left << 2)))) child = left + 1;
+    const c = load<i32>(list + (<usize>child << 2));
+    const here = load<i32>(list + (<usize>at << 2));
+    // a heap with the row that comes last on top
+    if (!after(row, c, here)) return;
+    store<i32>(list + (<usize>at << 2), c);
+    store<i32>(list + (<usize>child << 2), here);
+    at = child;
+  }
+}
+
+/** Sorts the n row indices at list by approximate score, best first (heapsort: no scratch). */
+function sortCandidates(list: usize, n: i32, row: usize): void {
+  for (let at = (n >> 1) - 1; at >= 0; at--) siftCandidates(list, row, at, n);
+  for (let end = n - 1; end > 0; end--) {
+    const last = load<i32>(list);
+    store<i32>(list, load<i32>(list + (<usize>end << 2)));
+    store<i32>(list + (<usize>end << 2), last);
+    siftCandidates(list, row, 0, end);
+  }
+}
+
+/** The smallest lane of v (NaN lanes passed over, +∞ when all are). */
+@inline function smallest(v: v128): f32 {
+  let low = <f32>Infinity;
+  const l0 = f32x4.extract_lane(v, 0);
+  const l1 = f32x4.extract_lane(v, 1);
+  const l2 = f32x4.extract_lane(v, 2);
+  const l3 = f32x4.extract_lane(v, 3);
+  if (l0 < low) low = l0;
+  if (l1 < low) low = l1;
+  if (l2 < low) low = l2;
+  if (l3 < low) low = l3;
+  return low;
+}
+
+/**
+ * refineRow's candidates in one pass over a row of approximate scores: the rows not skipped
+ * whose score is neither below A − 2b nor above m + 2b, A the k-th largest score and m the
+ * smallest (NaN passed over in both), listed at `candidates` in row order. While passing, A and
+ * m are those of the rows seen so far: A only grows and m only shrinks, so every row that passes
+ * at the end passed when seen, and the list is filtered once more at the end. `heap`: k int32s of
+ * scratch. Returns how many, or cap + 1 when more than cap rows would be listed.
+ */
+function listCandidates(row: usize, n: i32, k: i32, skip: usize, bound: f32, heap: usize, candidates: usize, cap: i32): i32 {
+  const twice: f32 = bound + bound;
+  let size = 0;
+  let kth = <f32>-Infinity;
+  let lows = f32x4.splat(Infinity);
+  let top = f32x4.splat(-Infinity);
+  const margin = f32x4.splat(twice);
+  const none = f32x4.splat(Infinity);
+  let listed = 0;
+  const vectorEnd = n & ~3;
+  let i = 0;
+  for (; i < n; i += 4) {
+    if (i < vectorEnd && load<u32>(skip + <usize>i) == 0) {
+      // the common case: four rows, none skipped
+      const v = v128.load(row + (<usize>i << 2));
+      lows = f32x4.pmin(lows, v);
+      // neither near the top nor near the bottom (false for NaN)
+      if (i32x4.all_true(v128.and(f32x4.lt(v, top), f32x4.gt(v, f32x4.add(lows, margin))))) continue;
+    } else {
+      let skipped: v128;
+      let v: v128;
+      if (i < vectorEnd) {
+        v = v128.load(row + (<usize>i << 2));
+        skipped = i32x4.ne(i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(v128.load32_zero(skip + <usize>i))), i32x4.splat(0));
+      } else {
+        // the last n % 4 rows: lanes past the end count as skipped
+        v = f32x4.splat(0);
+        skipped = i32x4.splat(-1);
+        for (let j = i; j < n; j++) {
+          const lane = j - i;
+          const value = load<f32>(row + (<usize>j << 2));
+          const out = load<u8>(skip + <usize>j) != 0 ? -1 : 0;
+          if (lane == 0) { v = f32x4.replace_lane(v, 0, value); skipped = i32x4.replace_lane(skipped, 0, out); }
+          if (lane == 1) { v = f32x4.replace_lane(v, 1, value); skipped = i32x4.replace_lane(skipped, 1, out); }
+          if (lane == 2) { v = f32x4.replace_lane(v, 2, value); skipped = i32x4.replace_lane(skipped, 2, out); }
+        }
+      }
+      // skipped lanes as +∞ for the smallest (pmin passes over NaN)
+      lows = f32x4.pmin(lows, v128.bitselect(none, v, skipped));
+      const quiet = v128.and(f32x4.lt(v, top), f32x4.gt(v, f32x4.add(lows, margin)));
+      if (!v128.any_true(v128.andnot(v128.not(quiet), skipped))) continue;
+    }
+    const end = i + 4 < n ? i + 4 : n;
+    for (let j = i; j < end; j++) {
+      if (load<u8>(skip + <usize>j) != 0) continue;
+      const value = load<f32>(row + (<usize>j << 2));
+      if (value == value) {
+        if (size < k) {
+          size = heapPush(heap, row, size, j);
+          if (size == k) kth = load<f32>(row + (<usize>load<i32>(heap) << 2));
+        } else if (value > kth) kth = heapReplace(heap, row, size, j);
+      }
+      if (!(value < kth - twice && value > smallest(lows) + twice)) {
+        if (listed == cap) {
+          listed = keepCandidates(row, candidates, listed, kth - twice, smallest(lows) + twice);
+          if (listed > cap >> 1) return cap + 1;
+        }
+        store<i32>(candidates + (<usize>listed << 2), j);
+        listed++;
+      }
+    }
+    top = f32x4.splat(kth - twice);
+  }
+  return keepCandidates(row, candidates, listed, kth - twice, smallest(lows) + twice);
+}
+
+/** Keeps the listed rows whose score is not below `top` nor above `bottom` (NaN kept), in order; returns how many. */
+function keepCandidates(row: usize, candidates: usize, listed: i32, top: f32, bottom: f32): i32 {
+  let kept = 0;
+  for (let c = 0; c < listed; c++) {
+    const j = load<i32>(candidates + (<usize>c << 2));
+    const value = load<f32>(row + (<usize>j << 2));
+    if (!(value < top && value > bottom)) {
+      store<i32>(candidates + (<usize>kept << 2), j);
+      kept++;
+    }
+  }
+  return kept;
+}
+
+/**
+ * selectRow's answer (with the cosine step) for one query whose row holds approximate cosines,
+ * each within `bound` (b) of the exact one (NaN: unknown). listCandidates lists the rows that
+ * can matter: with A the k-th largest approximate score and m the smallest, at least k rows have
+ * an exact score ≥ A − b, so a row below A − 2b cannot be among the k best (ties included), and
+ * the smallest exact score is ≤ m + b. Those rows are then scored exactly in place, in order of
+ * approximate score: from the top until a row's upper bound is below the k-th best exact score
+ * so far, and from the bottom until a row's lower bound is above the smallest so far. The k best
+ * and the range are then selectRow's. More than `cap` candidates (or a bound that is not
+ * finite): the whole row is scored exactly and selectRow runs on it, as without the codes.
+ */
+function refineRow(
+  row: usize, n: i32, k: i32, skip: usize, bound: f32, Y: usize, f: i32, x: usize, norms: usize, queryNorm: f32,
+  out: usize, range: usize, candidates: usize, cap: i32,
+): i32 {
+  const stride = <usize>f << 2;
+  const listed = bound < Infinity ? listCandidates(row, n, k, skip, bound, out, candidates, cap) : cap + 1;
+  if (!(bound < Infinity) || listed > cap) {
+    scores(Y, f, x, row, 0, n);
+    return selectRow(row, n, k, skip, norms, queryNorm, out, range);
+  }
+  // best approximate score first (NaN, unknown, before all): each pass below stops as soon as
+  // the rest cannot matter
+  sortCandidates(candidates, listed, row);
+  let low = <f32>Infinity;
+  let size = 0;
+  // the k best: exact scores from the top down, until a row's upper bound (approximate + b) is
+  // below the k-th best exact score so far (it ranks below it, ties included, and so do the rest)
+  let scored = 0;
+  for (; scored < listed; scored++) {
+    const j = load<i32>(candidates + (<usize>scored << 2));
+    const a = load<f32>(row + (<usize>j << 2));
+    if (size == k && a + bound < load<f32>(row + (<usize>load<i32>(out) << 2))) break;
+    const s = exactCosine(row, j, Y, stride, x, f, norms, queryNorm);
+    if (s < low) low = s;
+    if (s != s) continue;
+    if (size < k) size = heapPush(out, row, size, j);
+    else if (below(row, load<i32>(out), j)) heapReplace(out, row, size, j);
+  }
+  // the smallest: from the bottom up, until a row's lower bound is above the smallest so far
+  for (let c = listed - 1; c >= scored; c--) {
+    const j = load<i32>(candidates + (<usize>c << 2));
+    if (load<f32>(row + (<usize>j << 2)) - bound > low) break;
+    const s = exactCosine(row, j, Y, stride, x, f, norms, queryNorm);
+    if (s < low) low = s;
+  }
+  for (let end = size - 1; end > 0; end--) {
+    const worst = load<i32>(out);
+    store<i32>(out, load<i32>(out + (<usize>end << 2)));
+    store<i32>(out + (<usize>end << 2), worst);
+    siftDown(out, row, 0, end);
+  }
+  // the largest is the best
+  const high = size > 0 ? load<f32>(row + (<usize>load<i32>(out) << 2)) : <f32>-Infinity;
+  store<f32>(range, low);
+  store<f32>(range, high, 4);
+  return size;
+}
+
+/**
+ * selectRows with the cosine step for query rows [start, end) of a block of approximate scores
+ * (approxScores): refineRow per row, with bounds[q], the query's float factors at Q + q·f and
+ * the float rows Y. scratch: n bytes of skip mask, then (16-byte aligned) room for cap + 4 int32
+ * candidates.
+ */
+export function refineRows(
+  scores: usize, n: i32, k: i32, excludeStart: usize, exclude: usize, Y: usize, f: i32, Q: usize,
+  norms: usize, queryNorms: usize, bounds: usize, best: usize, found: usize, range: usize,
+  start: i32, end: i32, skip: usize, cap: i32,
+): void {
+  const candidates = skip + ((<usize>n + 15) & ~15);
+  for (let q = start; q < end; q++) {
+    memory.fill(skip, 0, <usize>n);
+    const from = load<i32>(excludeStart + (<usize>q << 2));
+    const to = load<i32>(excludeStart + (<usize>(q + 1) << 2));
+    for (let e = from; e < to; e++) {
+      const i = load<i32>(exclude + (<usize>e << 2));
+      if (<u32>i < <u32>n) store<u8>(skip + <usize>i, 1);
+    }
+    const row = scores + ((<usize>q * <usize>n) << 2);
+    const count = refineRow(
+      row, n, k, skip, load<f32>(bounds + (<usize>q << 2)), Y, f, Q + ((<usize>q * <usize>f) << 2), norms,
+      load<f32>(queryNorms + (<usize>q << 2)), best + ((<usize>q * <usize>k) << 2), range + (<usize>q << 3),
+      candidates, cap,
+    );
+    store<i32>(found + (<usize>q << 2), count);
+  }
+}

@@ -1,0 +1,250 @@
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { seededRandom } from '../../src/als/random.js';
+import { createWasmKernels, jsKernels, kernelBuildAvailable, type Kernels } from '../../src/kernels/index.js';
+import { cosineBound, quantizeRows } from '../../src/kernels/quantize.js';
+import { randomMatrix } from '../helpers.js';
+
+// cosineBlock scores an int8 copy of the rows first and the float rows only where the
+// quantization error leaves the answer open: its answers must be, number for number, those of
+// scoresBlock then selectBlock (the cosine step) of the same build.
+
+const builds = (['fma', 'simd128'] as const).filter((build) => kernelBuildAvailable(build));
+const kernels = new Map<string, Kernels>();
+for (const build of builds) {
+  kernels.set(`${build}/1`, await createWasmKernels(1, { build }));
+  kernels.set(`${build}/2`, await createWasmKernels(2, { build }));
+}
+after(() => {
+  for (const k of kernels.values()) k.dispose();
+});
+
+interface Case {
+  Y: Float32Array;
+  rows: number;
+  f: number;
+  Q: Float32Array;
+  queries: number;
+  k: number;
+  lists: number[][];
+}
+
+interface Answer {
+  best: number[][];
+  raw: number[][];
+  range: number[][];
+}
+
+function norms(kernels: Kernels, Y: Float32Array, rows: number, f: number): Float32Array {
+  const out = kernels.float32(Math.max(1, rows));
+  kernels.rowNorms(Y, rows, f, out);
+  return out;
+}
+
+function selection(kernels: Kernels, c: Case) {
+  const { rows, queries, k, lists } = c;
+  const excludeStart = new Int32Array(queries + 1);
+  for (let q = 0; q < queries; q++) excludeStart[q + 1] = excludeStart[q] + lists[q].length;
+  return {
+    scores: kernels.float32(Math.max(1, queries * rows)),
+    rows,
+    queries,
+    k,
+    excludeStart,
+    exclude: Int32Array.from(lists.flat()),
+    norms: norms(kernels, c.Y, rows, c.f),
+    queryNorms: norms(kernels, c.Q, queries, c.f),
+    best: new Int32Array(Math.max(1, queries * k)),
+    found: new Int32Array(queries),
+    range: new Float32Array(2 * queries),
+  };
+}
+
+function answer(s: ReturnType<typeof selection>): Answer {
+  const out: Answer = { best: [], raw: [], range: [] };
+  for (let q = 0; q < s.queries; q++) {
+    const best = Array.from(s.best.subarray(q * s.k, q * s.k + s.found[q]));
+    out.best.push(best);
+    out.raw.push(best.map((j) => s.scores[q * s.rows + j]));
+    out.range.push([s.range[2 * q], s.range[2 * q + 1]]);
+  }
+  return out;
+}
+
+/** scoresBlock then selectBlock with the cosine step: the answer cosineBlock must give */
+function exact(kernels: Kernels, c: Case): Answer {
+  const s = selection(kernels, c);
+  kernels.scoresBlock(c.Y, c.rows, c.f, c.Q, 0, c.queries, s.scores);
+  kernels.selectBlock(s);
+  return answer(s);
+}
+
+function quantized(kernels: Kernels, c: Case): Answer {
+  const s = selection(kernels, c);
+  const Y = kernels.float32(Math.max(1, c.rows * c.f));
+  Y.set(c.Y);
+  const rows = quantizeRows(kernels, Y, c.rows, c.f, s.norms);
+  kernels.cosineBlock({ ...s, Y, factors: c.f, quantized: rows, queryRows: c.Q });
+  return answer(s);
+}
+
+function check(name: string, c: Case): void {
+  for (const build of builds) {
+    const want = exact(kernels.get(`${build}/1`)!, c);
+    for (const threads of [1, 2]) {
+      const got = quantized(kernels.get(`${build}/${threads}`)!, c);
+      assert.deepEqual(got, want, `${name}: ${build}, ${threads} thread${threads > 1 ? 's' : ''}`);
+    }
+  }
+}
+
+/** queries rows of Y (from `from` on, every `step`-th), each leaving out itself */
+function selfQueries(Y: Float32Array, rows: number, f: number, queries: number, from = 0, step = 7) {
+  const Q = new Float32Array(queries * f);
+  const lists: number[][] = [];
+  for (let q = 0; q < queries; q++) {
+    const row = (from + q * step) % rows;
+    Q.set(Y.subarray(row * f, row * f + f), q * f);
+    lists.push([row]);
+  }
+  return { Q, lists };
+}
+
+const ROWS = 5003;
+
+describe('cosineBlock: the answers of scoresBlock and selectBlock (cosine), number for number', () => {
+  for (const f of [1, 3, 16, 40, 64, 70]) {
+    it(`random factors, f = ${f}, blocks of 1, 6 and 16 queries, k of 1, 10 and 40`, () => {
+      const Y = randomMatrix(ROWS, f, 100 + f);
+      for (const queries of [1, 6, 16]) {
+        for (const k of [1, 10, 40]) {
+          const { Q, lists } = selfQueries(Y, ROWS, f, queries, f);
+          check(`f ${f}, ${queries} queries, k ${k}`, { Y, rows: ROWS, f, Q, queries, k, lists });
+        }
+      }
+    });
+  }
+
+  it('clustered factors (many close scores), as a trained model has them', () => {
+    const f = 64;
+    const random = seededRandom(5);
+    const centres = randomMatrix(20, f, 6);
+    const Y = new Float32Array(ROWS * f);
+    for (let j = 0; j < ROWS; j++) {
+      const centre = j % 20;
+      const scale = 0.05 + 3 * random();
+      for (let a = 0; a < f; a++) Y[j * f + a] = scale * (centres[centre * f + a] + 0.05 * (random() - 0.5));
+    }
+    const { Q, lists } = selfQueries(Y, ROWS, f, 16, 3, 311);
+    check('clustered', { Y, rows: ROWS, f, Q, queries: 16, k: 10, lists });
+  });
+
+  it('ties: equal rows, rows equal up to scale, coarse values', () => {
+    const f = 32;
+    const Y = Float32Array.from(randomMatrix(ROWS, f, 7), (v) => Math.round(v * 4) / 4);
+    // rows 100..199 copies of row 0 and rows 200..299 of row 1 at other scales
+    for (let j = 100; j < 200; j++) Y.copyWithin(j * f, 0, f);
+    for (let j = 200; j < 300; j++) for (let a = 0; a < f; a++) Y[j * f + a] = Y[f + a] * (j - 199);
+    const { Q, lists } = selfQueries(Y, ROWS, f, 16, 0, 1);
+    for (const k of [1, 10, 150])
+      check(`ties, k ${k}`, { Y, rows: ROWS, f, Q, queries: 16, k, lists: lists.map((l, q) => (q % 2 ? [] : l)) });
+  });
+
+  it('every row equal: every candidate is open, and the whole row is scored exactly', () => {
+    const f = 16;
+    const Y = new Float32Array(ROWS * f);
+    for (let j = 0; j < ROWS; j++) Y.set(randomMatrix(1, f, 3), j * f);
+    const { Q, lists } = selfQueries(Y, ROWS, f, 5);
+    check('equal rows', { Y, rows: ROWS, f, Q, queries: 5, k: 10, lists });
+  });
+
+  it('zero rows and a zero query score 0', () => {
+    const f = 24;
+    const Y = randomMatrix(ROWS, f, 8);
+    for (let j = 0; j < ROWS; j += 3) Y.fill(0, j * f, j * f + f);
+    const { Q, lists } = selfQueries(Y, ROWS, f, 6, 1);
+    Q.fill(0, 2 * f, 3 * f);
+    check('zero rows', { Y, rows: ROWS, f, Q, queries: 6, k: 10, lists });
+  });
+
+  it('huge and tiny norms (some beyond float32: NaN and 0 scores) are scored exactly', () => {
+    const f = 20;
+    const Y = randomMatrix(ROWS, f, 9);
+    const scales = [1e-20, 1e-35, 1e-42, 1e15, 1e18, 1e30, 3e38];
+    for (let j = 0; j < ROWS; j++) {
+      if (j % 5 !== 0) continue;
+      const scale = scales[(j / 5) % scales.length];
+      for (let a = 0; a < f; a++) Y[j * f + a] *= scale;
+    }
+    for (const from of [0, 5, 10, 15, 20, 25, 30]) {
+      const { Q, lists } = selfQueries(Y, ROWS, f, 8, from, 5);
+      check(`norms from row ${from}`, { Y, rows: ROWS, f, Q, queries: 8, k: 10, lists });
+    }
+  });
+
+  it('exclusions: none, the best, all but one, all, and rows out of range', () => {
+    const f = 64;
+    const Y = randomMatrix(ROWS, f, 10);
+    const { Q } = selfQueries(Y, ROWS, f, 5);
+    const everything = Array.from({ length: ROWS }, (_, j) => j);
+    const lists = [[], [0, 7, 14, 21], everything.slice(1), everything, [ROWS + 3, -1, 2]];
+    // every third row left out: many skipped rows in every four
+    lists[0] = everything.filter((j) => j % 3 === 0);
+    for (const k of [1, 10, ROWS + 5]) check(`exclusions, k ${k}`, { Y, rows: ROWS, f, Q, queries: 5, k, lists });
+  });
+
+  it('few rows (fewer than k, fewer than four)', () => {
+    for (const rows of [1, 2, 3, 5, 9]) {
+      const f = 8;
+      const Y = randomMatrix(rows, f, rows);
+      const { Q, lists } = selfQueries(Y, rows, f, 4, 0, 1);
+      check(`${rows} rows`, { Y, rows, f, Q, queries: 4, k: 10, lists });
+    }
+  });
+
+  it('the reference kernels answer as their scoresBlock and selectBlock', () => {
+    const f = 12;
+    const Y = randomMatrix(300, f, 11);
+    const { Q, lists } = selfQueries(Y, 300, f, 4);
+    const c = { Y, rows: 300, f, Q, queries: 4, k: 5, lists };
+    assert.deepEqual(quantized(jsKernels, c), exact(jsKernels, c));
+  });
+});
+
+describe('the quantization bound', () => {
+  it('holds for every row and query: |exact cosine − approximate| ≤ cosineBound', () => {
+    const wasm = kernels.get(`${builds[0]}/1`)!;
+    const f = 64;
+    const rows = 2000;
+    const Y = randomMatrix(rows, f, 12);
+    const n = norms(wasm, Y, rows, f);
+    const quantizedRows = quantizeRows(wasm, Y, rows, f, n);
+    const codes = new Int8Array(
+      quantizedRows.codes.buffer,
+      quantizedRows.codes.byteOffset,
+      rows * quantizedRows.stride,
+    );
+    const random = seededRandom(13);
+    for (let t = 0; t < 20; t++) {
+      const q = Math.floor(random() * rows);
+      // the query as the kernel codes it: 31 levels each side
+      const unit = Array.from(Y.subarray(q * f, q * f + f), (v) => v / n[q]);
+      const largest = Math.max(...unit.map(Math.abs));
+      const scale = Math.fround(largest / 31);
+      const d = unit.map((v) => Math.round(v / scale));
+      const queryError = Math.hypot(...unit.map((v, a) => v - scale * d[a]));
+      const bound = cosineBound(quantizedRows.error, queryError, f);
+      for (let j = 0; j < rows; j++) {
+        let dot = 0;
+        let codeDot = 0;
+        for (let a = 0; a < f; a++) {
+          dot += Y[j * f + a] * Y[q * f + a];
+          codeDot += codes[j * quantizedRows.stride + a] * d[a];
+        }
+        const cosine = dot / (n[j] * n[q]);
+        const approximate = quantizedRows.scales[j] * scale * codeDot;
+        assert.ok(Math.abs(cosine - approximate) <= bound, `row ${j}, query ${q}`);
+      }
+    }
+  });
+});
