@@ -315,7 +315,7 @@ for (const solver of ['cg', 'naive']) {
   // the most listened artist, as a user would ask for it
   const loaded = loadModel(model);
   let best = 0;
-  const listeners = loaded.itemListeners;
+  const listeners = loaded.itemUserCounts;
   for (let i = 1; i < loaded.items; i++) if (listeners[i] > listeners[best]) best = i;
   const artist = loaded.itemNames[best].toLowerCase();
   similarItems(loaded, artist); // loads, stages and caches the factors and norms

@@ -329,7 +329,7 @@ export async function benchServe({
     // as traffic comes: an item asked for in proportion to its users (the answer cache helps)
     const cumulative = new Float64Array(items);
     let sum = 0;
-    for (let i = 0; i < items; i++) cumulative[i] = sum += names.itemListeners[i];
+    for (let i = 0; i < items; i++) cumulative[i] = sum += names.itemUserCounts[i];
     const popular = () => {
       const at = pick() * sum;
       let low = 0;

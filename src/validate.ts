@@ -220,7 +220,7 @@ const MODEL_KEYS = [
   'userIds',
   'itemNames',
   'userItems',
-  'itemListeners',
+  'itemUserCounts',
   'options',
 ] as const;
 

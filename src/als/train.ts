@@ -286,7 +286,7 @@ export async function train(
     userIds: data.userIds,
     itemNames: data.itemNames,
     userItems: data.userItems,
-    itemListeners: columnCounts(data.userItems),
+    itemUserCounts: columnCounts(data.userItems),
     options: resolved,
     input: { file, format, rows, used, skipped, zeroCounts, duplicates, header },
     losses: factors.losses,

@@ -139,7 +139,7 @@ export function updateModel(model: AlsModel, data: Interactions): UpdateResult {
     userIds,
     itemNames: model.itemNames,
     userItems,
-    itemListeners: columnCounts(userItems),
+    itemUserCounts: columnCounts(userItems),
     options: model.options,
     input: model.input,
     losses: model.losses,

@@ -42,7 +42,7 @@ function checkAll(model: AlsModel): number {
   void model.itemFactors;
   void model.userIds;
   void model.itemNames;
-  void model.itemListeners;
+  void model.itemUserCounts;
   return model.userItems.indptr[model.users];
 }
 

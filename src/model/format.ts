@@ -25,7 +25,7 @@ export const FILES = {
   plays: 'user_items.plays.f32',
   userIds: 'user_ids.json',
   itemNames: 'item_names.json',
-  itemListeners: 'item_listeners.i32',
+  itemUserCounts: 'item_listeners.i32',
 } as const;
 
 export type FileKey = keyof typeof FILES;

@@ -56,7 +56,7 @@ const DTYPES: Record<FileKey, FileEntry['dtype']> = {
   plays: 'float32',
   userIds: 'json',
   itemNames: 'json',
-  itemListeners: 'int32',
+  itemUserCounts: 'int32',
 };
 
 function isCount(value: unknown, max = Number.MAX_SAFE_INTEGER): value is number {
@@ -127,7 +127,7 @@ function checkManifest(dir: string, manifest: unknown): Manifest {
     plays: [interactions],
     userIds: [users],
     itemNames: [items],
-    itemListeners: [items],
+    itemUserCounts: [items],
   };
   if (!isObject(manifest.files)) throw corruptModel(dir, `${MANIFEST} lists no files`);
   for (const [key, shape] of Object.entries(expectedShapes)) {
@@ -534,12 +534,12 @@ function openModel(
     get itemNames() {
       return lazy('itemNames', () => json('itemNames', manifest.items, 'item name'));
     },
-    get itemListeners() {
-      return lazy('itemListeners', () => {
-        const counts = typed(read('itemListeners'), Int32Array);
+    get itemUserCounts() {
+      return lazy('itemUserCounts', () => {
+        const counts = typed(read('itemUserCounts'), Int32Array);
         for (let i = 0; i < counts.length; i++) {
           if (counts[i] < 0 || counts[i] > manifest.users)
-            throw corruptModel(dir, `${FILES.itemListeners} holds a count out of range`);
+            throw corruptModel(dir, `${FILES.itemUserCounts} holds a count out of range`);
         }
         return counts;
       });

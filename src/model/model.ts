@@ -79,7 +79,7 @@ export interface AlsModel {
    * distinct users of each item (columnCounts(userItems)); stored in the model, so that the
    * listener filter of `similar` need not read every play count
    */
-  readonly itemListeners: Int32Array;
+  readonly itemUserCounts: Int32Array;
   readonly options: TrainOptions;
   readonly input: InputSummary | null;
   /** loss after each iteration, when training computed it */

@@ -192,7 +192,7 @@ export async function saveModel(
     plays: { data: bytesOf(model.userItems.data), shape: [nnz], dtype: 'float32' },
     userIds: { data: Buffer.from(JSON.stringify(model.userIds)), shape: [users], dtype: 'json' },
     itemNames: { data: Buffer.from(JSON.stringify(model.itemNames)), shape: [items], dtype: 'json' },
-    itemListeners: { data: bytesOf(model.itemListeners), shape: [items], dtype: 'int32' },
+    itemUserCounts: { data: bytesOf(model.itemUserCounts), shape: [items], dtype: 'int32' },
   };
 
   const files: Record<string, FileEntry> = {};

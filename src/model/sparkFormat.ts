@@ -450,7 +450,7 @@ export async function importSparkModel(dir: string, options: SparkImportOptions 
     userIds,
     itemNames,
     userItems,
-    itemListeners: columnCounts(userItems),
+    itemUserCounts: columnCounts(userItems),
     options: resolveTrainOptions({ factors: rank }),
     input: stats
       ? {

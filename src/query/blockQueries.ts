@@ -140,7 +140,7 @@ export class BlockQueries {
     this.exclude = new Growing((n) => kernels.int32(n), block * Math.max(1, items));
     this.best = new Growing((n) => kernels.int32(n), block * Math.max(1, items));
     this.marks = new Uint8Array(items);
-    this.allListeners = Int32Array.from(model.itemListeners).sort();
+    this.allListeners = Int32Array.from(model.itemUserCounts).sort();
     this.norms = kernels.float32(Math.max(1, items));
     kernels.rowNorms(model.itemFactors, items, f, this.norms);
     this.bases.push(this.base(1));
@@ -168,7 +168,7 @@ export class BlockQueries {
   }
 
   private base(minListeners: number): CandidateBase {
-    const { itemFactors: Y, factors: f, itemListeners: listeners } = this.model;
+    const { itemFactors: Y, factors: f, itemUserCounts: listeners } = this.model;
     const candidates = candidateRows(listeners, minListeners);
     const { count, rows, slot } = candidates;
     const { factors, norms } = candidateFactors(this.kernels, Y, f, this.norms, candidates);
@@ -184,7 +184,7 @@ export class BlockQueries {
    * item out. A value that is no minimum is returned as it is, for checkSimilar to refuse.
    */
   effectiveMinimum(minListeners: number): number {
-    this.countsKnown ??= listenerCountsKnown(this.model.itemListeners);
+    this.countsKnown ??= listenerCountsKnown(this.model.itemUserCounts);
     return this.countsKnown || !(Number.isInteger(minListeners) && minListeners >= 1) ? minListeners : 1;
   }
 
@@ -243,7 +243,7 @@ export class BlockQueries {
     queries: readonly SimilarBlockQuery[],
     answers: { similar: ScoredItem[]; leftOut: number }[],
   ): void {
-    const { itemFactors: Y, factors: f, itemNames, itemListeners } = this.model;
+    const { itemFactors: Y, factors: f, itemNames, itemUserCounts } = this.model;
     const { count, rows, slot } = base;
     const n = members.length;
     const allNorms = this.norms;
@@ -271,7 +271,7 @@ export class BlockQueries {
       const marks = this.marks;
       const add = (row: number) => {
         const c = slot[row];
-        if (c >= 0 && marks[row] === 0 && (query.minListeners <= 1 || itemListeners[row] >= query.minListeners)) {
+        if (c >= 0 && marks[row] === 0 && (query.minListeners <= 1 || itemUserCounts[row] >= query.minListeners)) {
           marks[row] = 1;
           exclude[excluded++] = c;
         }
@@ -314,7 +314,7 @@ export class BlockQueries {
       }
       // as rankSimilarToRow counts it: every item below the minimum but the query item itself
       const t = query.minListeners;
-      const leftOut = t > 1 ? lowerBound(this.allListeners, t) - (itemListeners[query.item] < t ? 1 : 0) : 0;
+      const leftOut = t > 1 ? lowerBound(this.allListeners, t) - (itemUserCounts[query.item] < t ? 1 : 0) : 0;
       answers[members[q]] = { similar, leftOut };
     }
   }

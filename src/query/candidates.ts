@@ -15,12 +15,12 @@ export interface CandidateRows {
  * nothing, not even an item without listeners (as rankSimilarToRow), and neither does any minimum on
  * a model whose listener counts are unknown (listenerCountsKnown).
  */
-export function candidateRows(itemListeners: Int32Array, minListeners: number): CandidateRows {
-  const items = itemListeners.length;
+export function candidateRows(itemUserCounts: Int32Array, minListeners: number): CandidateRows {
+  const items = itemUserCounts.length;
   const slot = new Int32Array(items);
   let count = 0;
-  const all = minListeners <= 1 || !listenerCountsKnown(itemListeners);
-  for (let i = 0; i < items; i++) slot[i] = all || itemListeners[i] >= minListeners ? count++ : -1;
+  const all = minListeners <= 1 || !listenerCountsKnown(itemUserCounts);
+  for (let i = 0; i < items; i++) slot[i] = all || itemUserCounts[i] >= minListeners ? count++ : -1;
   const rows = new Int32Array(count);
   for (let i = 0; i < items; i++) if (slot[i] >= 0) rows[slot[i]] = i;
   return { count, rows, slot };

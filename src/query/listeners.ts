@@ -26,9 +26,9 @@ const filters = new WeakMap<Int32Array, ListenerFilter>();
  * item of a trained model has a listener). The listener filter keeps every item of such a model,
  * rather than leaving every item out.
  */
-export function listenerCountsKnown(itemListeners: Int32Array): boolean {
-  for (let i = 0; i < itemListeners.length; i++) if (itemListeners[i] !== 0) return true;
-  return itemListeners.length === 0;
+export function listenerCountsKnown(itemUserCounts: Int32Array): boolean {
+  for (let i = 0; i < itemUserCounts.length; i++) if (itemUserCounts[i] !== 0) return true;
+  return itemUserCounts.length === 0;
 }
 
 /**
@@ -36,8 +36,8 @@ export function listenerCountsKnown(itemListeners: Int32Array): boolean {
  * play count is read), kept for the model's last threshold; no item is masked when the counts
  * are unknown (listenerCountsKnown).
  */
-export function listenerFilter(model: Pick<AlsModel, 'itemListeners'>, minListeners: number): ListenerFilter {
-  const listeners = model.itemListeners;
+export function listenerFilter(model: Pick<AlsModel, 'itemUserCounts'>, minListeners: number): ListenerFilter {
+  const listeners = model.itemUserCounts;
   let filter = filters.get(listeners);
   if (filter === undefined || filter.minListeners !== minListeners) {
     const below = new Uint8Array(listeners.length);

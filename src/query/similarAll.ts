@@ -31,7 +31,7 @@ function candidates(model: AlsModel, minItemUsers: number, kernels: Kernels): Ca
   const cached = perModel.get(Y);
   if (cached !== undefined && cached.minItemUsers === minItemUsers) return cached;
 
-  const candidates = candidateRows(model.itemListeners, minItemUsers);
+  const candidates = candidateRows(model.itemUserCounts, minItemUsers);
   const result = {
     minItemUsers,
     ...candidates,

@@ -43,11 +43,11 @@ const byUsers = new WeakMap<Int32Array, Int32Array>();
 
 /** Item rows by distinct users, most first (ties: lower row first), computed once per model. */
 function rowsByUsers(model: AlsModel): Int32Array {
-  let rows = byUsers.get(model.itemListeners);
+  let rows = byUsers.get(model.itemUserCounts);
   if (rows === undefined) {
-    const users = model.itemListeners;
+    const users = model.itemUserCounts;
     rows = Int32Array.from(users.keys()).sort((a, b) => users[b] - users[a] || a - b);
-    byUsers.set(model.itemListeners, rows);
+    byUsers.set(model.itemUserCounts, rows);
   }
   return rows;
 }
@@ -79,7 +79,7 @@ export async function itemRoutes(app: FastifyInstance, { source }: { source: Mod
       version,
       items: searchItems(model, request.query.prefix, request.query.n).map((row) => ({
         name: model.itemNames[row],
-        users: model.itemListeners[row],
+        users: model.itemUserCounts[row],
       })),
     })),
   );

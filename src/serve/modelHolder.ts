@@ -290,7 +290,7 @@ async function touchEveryPart(model: AlsModel): Promise<void> {
   const parts = [
     () => model.userIds,
     () => model.itemNames,
-    () => model.itemListeners,
+    () => model.itemUserCounts,
     () => model.itemFactors,
     () => model.userItems,
   ];

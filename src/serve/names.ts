@@ -108,7 +108,7 @@ export function scoredItem<T extends ScoredItem & { explanation?: Explanation }>
   const { index, explanation, ...rest } = item;
   return {
     ...rest,
-    users: model.itemListeners[index],
+    users: model.itemUserCounts[index],
     ...(explanation === undefined ? {} : { explanation: apiExplanation(explanation) }),
   };
 }

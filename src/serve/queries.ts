@@ -137,7 +137,7 @@ async function prepare(
   checkBoolean('options.compact', options.compact);
   userRows ??= rowsInMemory(model.userFactors, model.factors);
   // every part read (and checked by the loader) before anything else
-  const { itemFactors, userIds, itemNames, userItems, itemListeners } = model;
+  const { itemFactors, userIds, itemNames, userItems, itemUserCounts } = model;
   closeModel(model);
   // a server answers requests while it prepares a new model: each step below takes 0.1–0.5 s at
   // the 360K shape, so the event loop gets a turn between them
@@ -147,8 +147,8 @@ async function prepare(
   try {
     const items =
       options.compact === false
-        ? { itemNames, itemListeners, userItems, itemFactors: inKernel(kernels, itemFactors) }
-        : candidatesFirst(kernels, model.factors, { itemNames, itemListeners, userItems, itemFactors });
+        ? { itemNames, itemUserCounts, userItems, itemFactors: inKernel(kernels, itemFactors) }
+        : candidatesFirst(kernels, model.factors, { itemNames, itemUserCounts, userItems, itemFactors });
     await nextTurn();
     // name lookups answer in microseconds from the first request on (two sorts of 0.2–0.3 s each)
     indexNames(items.itemNames);
@@ -204,7 +204,7 @@ function inKernel(kernels: Kernels, array: Float32Array): Float32Array {
   return copy;
 }
 
-type ItemParts = Pick<AlsModel, 'itemNames' | 'itemListeners' | 'userItems' | 'itemFactors'>;
+type ItemParts = Pick<AlsModel, 'itemNames' | 'itemUserCounts' | 'userItems' | 'itemFactors'>;
 
 /**
  * The item parts renumbered so that the items a similar query lists by default (at least
@@ -217,9 +217,9 @@ type ItemParts = Pick<AlsModel, 'itemNames' | 'itemListeners' | 'userItems' | 'i
  * Nothing else is per item row, and names are the identity of an item in every answer.
  */
 export function candidatesFirst(kernels: Kernels, f: number, parts: ItemParts): ItemParts {
-  const { itemNames, itemListeners, userItems, itemFactors } = parts;
-  const items = itemListeners.length;
-  const isCandidate = (i: number) => itemListeners[i] >= DEFAULT_MIN_ITEM_USERS;
+  const { itemNames, itemUserCounts, userItems, itemFactors } = parts;
+  const items = itemUserCounts.length;
+  const isCandidate = (i: number) => itemUserCounts[i] >= DEFAULT_MIN_ITEM_USERS;
   // old row of each new row, and new row of each old row
   const order = new Int32Array(items);
   let next = 0;
@@ -229,7 +229,7 @@ export function candidatesFirst(kernels: Kernels, f: number, parts: ItemParts): 
   const factors = kernels.float32(items * f);
   for (let n = 0; n < items; n++) factors.set(itemFactors.subarray(order[n] * f, order[n] * f + f), n * f);
   // every item a candidate, or none: the order is unchanged
-  if (candidates === items || candidates === 0) return { itemNames, itemListeners, userItems, itemFactors: factors };
+  if (candidates === items || candidates === 0) return { itemNames, itemUserCounts, userItems, itemFactors: factors };
   const row = new Int32Array(items);
   for (let n = 0; n < items; n++) row[order[n]] = n;
   const { indptr, indices, data } = userItems;
@@ -251,7 +251,7 @@ export function candidatesFirst(kernels: Kernels, f: number, parts: ItemParts): 
   }
   const permuted = {
     itemNames: Array.from(order, (i) => itemNames[i]),
-    itemListeners: Int32Array.from(order, (i) => itemListeners[i]),
+    itemUserCounts: Int32Array.from(order, (i) => itemUserCounts[i]),
     userItems: { rows: userItems.rows, cols: userItems.cols, indptr, indices: newIndices, data: newData },
     itemFactors: factors,
   };

@@ -25,7 +25,7 @@ function modelOf(
     userIds: Array.from({ length: plays.rows }, (_, u) => `u${u}`),
     itemNames: Array.from({ length: plays.cols }, (_, i) => `i${i}`),
     userItems: plays,
-    itemListeners: columnCounts(plays),
+    itemUserCounts: columnCounts(plays),
     options,
     input: null,
     losses: null,

@@ -99,9 +99,9 @@ describe('updateModel', () => {
     assert.equal(updated.updates?.length, 1);
     assert.deepEqual(updated.input, model.input);
     // the stored listener counts follow: newbie is a new listener of Radiohead and Muse, user2 of Radiohead
-    assert.equal(updated.itemListeners[radiohead], model.itemListeners[radiohead] + 2);
-    assert.equal(updated.itemListeners[muse], model.itemListeners[muse] + 1);
-    assert.deepEqual(updated.itemListeners, columnCounts(updated.userItems));
+    assert.equal(updated.itemUserCounts[radiohead], model.itemUserCounts[radiohead] + 2);
+    assert.equal(updated.itemUserCounts[muse], model.itemUserCounts[muse] + 1);
+    assert.deepEqual(updated.itemUserCounts, columnCounts(updated.userItems));
   });
 
   it('changes nothing when every row is for an artist the model does not know', async () => {

@@ -105,7 +105,7 @@ const manifestAt = (dir: string) => readFileSync(join(dir, '.als', 'current', 'm
 /** Checks the model at `dir` as `als info` does: every file opened, read and checksummed. */
 function checkWhole(dir: string): string {
   const model = loadModel(dir);
-  void [model.userFactors, model.itemFactors, model.userIds, model.itemNames, model.itemListeners, model.userItems];
+  void [model.userFactors, model.itemFactors, model.userIds, model.itemNames, model.itemUserCounts, model.userItems];
   assert.equal(describeModelDirectory(model).files.length, 10);
   return existsSync(join(dir, '.als', 'current')) ? manifestAt(dir) : readFileSync(join(dir, 'model.json'), 'utf8');
 }

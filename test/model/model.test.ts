@@ -47,7 +47,7 @@ describe('the model on disk', () => {
     assert.deepEqual(bytes(loaded.userItems.data), bytes(model.userItems.data));
     assert.deepEqual(loaded.userIds, ['a', 'b', 'c']);
     assert.deepEqual(loaded.itemNames, ['X', 'Y', 'Z', '"Q"']);
-    assert.deepEqual(loaded.itemListeners, columnCounts(model.userItems));
+    assert.deepEqual(loaded.itemUserCounts, columnCounts(model.userItems));
     // every option but the thread count, which is the loading machine's (see the next test)
     assert.deepEqual({ ...loaded.options, threads: 1 }, model.options);
     assert.deepEqual(loaded.losses, model.losses);

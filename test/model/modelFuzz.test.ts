@@ -160,7 +160,7 @@ function loadAll(dir: string): void {
   );
   assert.equal(model.userIds.length, model.users);
   assert.equal(model.itemNames.length, model.items);
-  assert.ok(model.itemListeners.every((n) => n >= 0 && n <= model.users));
+  assert.ok(model.itemUserCounts.every((n) => n >= 0 && n <= model.users));
   assert.ok(model.losses === null || model.losses.every(Number.isFinite));
 }
 

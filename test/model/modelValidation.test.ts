@@ -81,7 +81,7 @@ function rewrite(dir: string, name: string, change: (data: Buffer) => void): str
 /** Loads and reads every part, as `als info` does. */
 function readAll(dir: string): AlsModel {
   const model = loadModel(dir);
-  void [model.userFactors, model.itemFactors, model.userIds, model.itemNames, model.itemListeners, model.userItems];
+  void [model.userFactors, model.itemFactors, model.userIds, model.itemNames, model.itemUserCounts, model.userItems];
   return model;
 }
 

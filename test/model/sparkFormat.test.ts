@@ -237,7 +237,7 @@ describe('als export/import --format spark (no Spark needed)', () => {
     });
     assert.deepEqual(attached.sort(), triples(data).sort());
     assert.equal(
-      back.itemListeners.reduce((a, b) => a + b, 0),
+      back.itemUserCounts.reduce((a, b) => a + b, 0),
       m.indptr[m.rows],
     );
     const manifest = JSON.parse(readFileSync(join(target, 'model.json'), 'utf8'));

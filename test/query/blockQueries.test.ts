@@ -26,7 +26,7 @@ function similarReference(
   model: AlsModel,
   { item, count, exclude, minListeners }: SimilarBlockQuery,
 ): { similar: ScoredItem[]; leftOut: number } {
-  const { itemFactors: Y, items, factors: f, itemListeners } = model;
+  const { itemFactors: Y, items, factors: f, itemUserCounts } = model;
   const norms = itemNorms(model, single);
   const scores = new Float32Array(items);
   single.scores(Y, items, f, Y, item * f, scores);
@@ -38,7 +38,7 @@ function similarReference(
   let below = 0;
   for (let j = 0; j < items; j++) {
     // a minimum of 1 filters nothing, not even an item without listeners
-    if (minListeners > 1 && itemListeners[j] < minListeners) {
+    if (minListeners > 1 && itemUserCounts[j] < minListeners) {
       skip[j] = 1;
       if (j !== item) below++;
     }
@@ -89,8 +89,8 @@ function tieModel(): AlsModel {
     new Float32Array(rows.length).fill(2),
     rows.length,
   );
-  const itemListeners = new Int32Array(items);
-  for (const c of cols) itemListeners[c]++;
+  const itemUserCounts = new Int32Array(items);
+  for (const c of cols) itemUserCounts[c]++;
   return {
     users,
     items,
@@ -100,7 +100,7 @@ function tieModel(): AlsModel {
     userIds: Array.from({ length: users }, (_, u) => `u${u}`),
     itemNames: Array.from({ length: items }, (_, i) => `item ${i}`),
     userItems: matrix,
-    itemListeners,
+    itemUserCounts,
     options: resolveTrainOptions({ factors: f }),
     input: null,
     losses: null,
@@ -261,7 +261,7 @@ describe('BlockQueries on a model renumbered candidates first (prepareServing)',
   it('scores the candidates in place, a prefix of the item factors: nothing copied', async () => {
     const model = await sampleModel();
     const served = permuted(model, two);
-    const count = Array.from(model.itemListeners).filter((l) => l >= DEFAULT_MIN_ITEM_USERS).length;
+    const count = Array.from(model.itemUserCounts).filter((l) => l >= DEFAULT_MIN_ITEM_USERS).length;
     const allocated = (m: AlsModel) => {
       let floats = 0;
       const counting = Object.create(two) as Kernels;

@@ -33,7 +33,7 @@ describe('explanations (Hu et al. 2008, section 5)', () => {
       userIds: Array.from({ length: 40 }, (_, u) => `u${u}`),
       itemNames: Array.from({ length: 30 }, (_, i) => `i${i}`),
       userItems: plays,
-      itemListeners: columnCounts(plays),
+      itemUserCounts: columnCounts(plays),
       options,
       input: null,
       losses: null,

@@ -90,7 +90,7 @@ function tinyModel(): AlsModel {
     userIds: ['u'],
     itemNames: ['a', 'b', 'c', 'd'],
     userItems,
-    itemListeners: columnCounts(userItems),
+    itemUserCounts: columnCounts(userItems),
     options: resolveTrainOptions({ factors: 2 }),
     input: null,
     losses: null,

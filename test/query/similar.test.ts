@@ -59,7 +59,7 @@ function handModel(): AlsModel {
     userIds: ['u0', 'u1', 'u2', 'u3', 'u4'],
     itemNames: ['q', 'a', 'near', 'b', 'opposite', 'c'],
     userItems,
-    itemListeners: columnCounts(userItems),
+    itemUserCounts: columnCounts(userItems),
     options: resolveTrainOptions({ factors: 2 }),
     input: null,
     losses: null,
@@ -80,7 +80,7 @@ describe('listener counts', () => {
   });
 
   it("are the model's stored counts", () => {
-    assert.deepEqual(Array.from(handModel().itemListeners), [1, 5, 1, 3, 1, 2]);
+    assert.deepEqual(Array.from(handModel().itemUserCounts), [1, 5, 1, 3, 1, 2]);
   });
 });
 
@@ -125,7 +125,7 @@ describe('similar with --min-listeners', () => {
 
   it('never returns a candidate below the threshold, for every query and threshold', () => {
     const model = handModel();
-    const listeners = model.itemListeners;
+    const listeners = model.itemUserCounts;
     for (let item = 0; item < model.items; item++) {
       for (let n = 1; n <= 6; n++) {
         const similar = similarToRow(model, item, { minItemUsers: n, count: 10 });
@@ -286,7 +286,7 @@ describe('similar on the sample (default training)', () => {
     const path = join(work, 'similar.tsv');
     const count = 5;
     const summary = await writeAllSimilar(model, path, { count });
-    const listeners = model.itemListeners;
+    const listeners = model.itemUserCounts;
     const candidates = listeners.filter((l) => l >= DEFAULT_MIN_ITEM_USERS).length;
     assert.equal(summary.leftOut, model.items - candidates);
     // every artist has at least `count` candidates besides itself here

@@ -18,13 +18,15 @@ after(() => app.close());
 function expected(prefix: string, n: number): { name: string; users: number }[] {
   const q = prefix.toLowerCase();
   const rows = Array.from(model.itemNames.keys()).sort(
-    (a, b) => model.itemListeners[b] - model.itemListeners[a] || a - b,
+    (a, b) => model.itemUserCounts[b] - model.itemUserCounts[a] || a - b,
   );
   const starts = rows.filter((r) => model.itemNames[r].toLowerCase().startsWith(q));
   const contains = rows.filter(
     (r) => !model.itemNames[r].toLowerCase().startsWith(q) && model.itemNames[r].toLowerCase().includes(q),
   );
-  return [...starts, ...contains].slice(0, n).map((r) => ({ name: model.itemNames[r], users: model.itemListeners[r] }));
+  return [...starts, ...contains]
+    .slice(0, n)
+    .map((r) => ({ name: model.itemNames[r], users: model.itemUserCounts[r] }));
 }
 
 async function search(query: string) {
@@ -38,7 +40,7 @@ describe('GET /api/items', () => {
     assert.equal(status, 200);
     assert.deepEqual(body.items, expected('rad', 5));
     assert.equal(body.items[0].name, 'Radiohead');
-    assert.equal(body.items[0].users, model.itemListeners[model.itemNames.indexOf('Radiohead')]);
+    assert.equal(body.items[0].users, model.itemUserCounts[model.itemNames.indexOf('Radiohead')]);
     assert.equal(typeof body.version, 'string');
   });
 

@@ -70,14 +70,14 @@ describe('prepareServing', () => {
         Array.from(original).sort((a, b) => a - b),
         Array.from({ length: loaded.items }, (_, i) => i),
       );
-      const candidates = Array.from(loaded.itemListeners).filter((l) => l >= DEFAULT_MIN_ITEM_USERS).length;
+      const candidates = Array.from(loaded.itemUserCounts).filter((l) => l >= DEFAULT_MIN_ITEM_USERS).length;
       assert.ok(candidates > 0 && candidates < model.items, 'the sample has items below the minimum');
       for (let r = 0; r < model.items; r++) {
-        assert.equal(model.itemListeners[r] >= DEFAULT_MIN_ITEM_USERS, r < candidates);
+        assert.equal(model.itemUserCounts[r] >= DEFAULT_MIN_ITEM_USERS, r < candidates);
         // each group in its loaded order
         if (r > 0 && r !== candidates) assert.ok(original[r - 1] < original[r]);
         assert.equal(model.itemNames[r], loaded.itemNames[original[r]]);
-        assert.equal(model.itemListeners[r], loaded.itemListeners[original[r]]);
+        assert.equal(model.itemUserCounts[r], loaded.itemUserCounts[original[r]]);
         assert.deepEqual(
           model.itemFactors.subarray(r * f, r * f + f),
           loaded.itemFactors.subarray(original[r] * f, original[r] * f + f),
@@ -118,7 +118,7 @@ describe('prepareServing', () => {
     const { model, queries } = await prepareServing(loaded, { threads: 1 });
     try {
       assert.equal(medianPlays(model), medianPlays(loaded));
-      const names = loaded.itemNames.filter((_, i) => i % 97 === 5 || loaded.itemListeners[i] < 2).slice(0, 40);
+      const names = loaded.itemNames.filter((_, i) => i % 97 === 5 || loaded.itemUserCounts[i] < 2).slice(0, 40);
       const list = names.map((name, k) => ({ name, plays: k % 3 === 0 ? undefined : 1 + k * 7 }));
       const served = foldIn(model, resolveItemList(model, list).plays);
       const core = foldIn(loaded, resolveItemList(loaded, list).plays);
@@ -152,7 +152,7 @@ describe('prepareServing', () => {
       assert.deepEqual(await queries.userVector(3), stored.subarray(3 * model.factors, 4 * model.factors));
       assert.deepEqual(model.itemNames, loaded.itemNames);
       assert.deepEqual(model.userItems, loaded.userItems);
-      assert.deepEqual(model.itemListeners, loaded.itemListeners);
+      assert.deepEqual(model.itemUserCounts, loaded.itemUserCounts);
       assert.equal(model.factors, 32);
       assert.deepEqual(model.options, loaded.options);
       // the holder takes the version from the model it loaded

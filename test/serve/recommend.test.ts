@@ -26,7 +26,7 @@ after(() => app.close());
 
 /** A scored item as the API sends it. */
 function api(item: ScoredItem): { name: string; score: number; raw: number; users: number } {
-  return { name: item.name, score: item.score, raw: item.raw, users: model.itemListeners[item.index] };
+  return { name: item.name, score: item.score, raw: item.raw, users: model.itemUserCounts[item.index] };
 }
 
 /** An explained item as the API sends it (contributions without their rows). */
@@ -128,7 +128,7 @@ describe('GET /api/recommend/:user', () => {
       name: 'a',
       score: 0,
       raw: 0,
-      users: model.itemListeners[0],
+      users: model.itemUserCounts[0],
       explanation: {
         score: 0,
         contributions: [{ name: 'b', value: 0, share: null }],

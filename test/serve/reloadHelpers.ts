@@ -15,7 +15,7 @@ let model: Promise<AlsModel> | null = null;
 export function sharedSampleModel(): Promise<AlsModel> {
   model ??= sampleModel().then((m) => {
     // read every part now: a save reads them all, and the fixture's directory may go away
-    void [m.userFactors, m.itemFactors, m.userIds, m.itemNames, m.itemListeners, m.userItems];
+    void [m.userFactors, m.itemFactors, m.userIds, m.itemNames, m.itemUserCounts, m.userItems];
     return m;
   });
   return model;

@@ -29,7 +29,7 @@ function expected(name: string, options: { count?: number; minItemUsers?: number
       name: s.name,
       score: s.score,
       raw: s.raw,
-      users: model.itemListeners[s.index],
+      users: model.itemUserCounts[s.index],
     })),
   };
 }

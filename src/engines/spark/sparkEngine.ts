@@ -540,7 +540,7 @@ export async function trainWithSpark(
       userIds,
       itemNames,
       userItems,
-      itemListeners: columnCounts(userItems),
+      itemUserCounts: columnCounts(userItems),
       options: trainOptions,
       input: {
         file: input.file,
