@@ -161,6 +161,13 @@ class Scratch<T extends Float32Array | Float64Array | Int32Array> {
   }
 }
 
+/** A selection's outputs in kernel memory (stageSelection). */
+interface StagedSelection {
+  best: Int32Array;
+  found: Int32Array;
+  range: Float32Array;
+}
+
 class WasmKernels implements Kernels {
   readonly name = 'wasm';
   readonly build: KernelBuild;
@@ -456,34 +463,53 @@ class WasmKernels implements Kernels {
   }
 
   selectBlock(selection: BlockSelection): void {
-    const { rows, queries, k, norms, queryNorms } = selection;
+    const { rows, queries, norms, queryNorms } = selection;
     if (queries === 0) return;
     const cosine = norms !== undefined && queryNorms !== undefined;
-    const [starts, excluded, best, found] = this.selectInts as Scratch<Int32Array>[];
-    const [range, queryNormCopy] = this.selectFloats as Scratch<Float32Array>[];
+    const queryNormCopy = this.selectFloats[1] as Scratch<Float32Array>;
     const scores = this.inKernel(selection.scores, this.blockOut, queries * rows, true);
-    const excludeStart = this.inKernel(selection.excludeStart, starts, queries + 1, true);
-    const exclude = this.inKernel(selection.exclude, excluded, Math.max(1, excludeStart[queries]), true);
-    const bestOut = this.inKernel(selection.best, best, Math.max(1, queries * k), false);
-    const foundOut = this.inKernel(selection.found, found, queries, false);
-    const rangeOut = this.inKernel(selection.range, range, 2 * queries, false);
+    const staged = this.stageSelection(selection);
     const a = this.args;
     a[ARG.out] = scores.byteOffset;
     a[ARG.outStride] = rows;
-    a[ARG.k] = k;
-    a[ARG.excludeStart] = excludeStart.byteOffset;
-    a[ARG.exclude] = exclude.byteOffset;
     a[ARG.norms] = cosine ? this.resident(norms, rows).byteOffset : 0;
     a[ARG.queryNorms] = cosine ? this.inKernel(queryNorms, queryNormCopy, queries, true).byteOffset : 0;
-    a[ARG.best] = bestOut.byteOffset;
-    a[ARG.found] = foundOut.byteOffset;
-    a[ARG.range] = rangeOut.byteOffset;
     // one query row per chunk: each row is selected whole by one thread; scratch is its skip mask
     this.run(TASK.select, 0, queries, 1, rows);
     if (scores !== selection.scores && cosine) selection.scores.set(scores.subarray(0, queries * rows));
-    if (bestOut !== selection.best) selection.best.set(bestOut.subarray(0, queries * k));
-    if (foundOut !== selection.found) selection.found.set(foundOut.subarray(0, queries));
-    if (rangeOut !== selection.range) selection.range.set(rangeOut.subarray(0, 2 * queries));
+    this.unstageSelection(selection, staged);
+  }
+
+  /**
+   * A selection's exclusions and outputs in kernel memory (copied in when the caller's arrays
+   * are not there), their addresses and k in the arguments; unstageSelection copies the outputs back.
+   */
+  private stageSelection(selection: BlockSelection | CosineSelection): StagedSelection {
+    const { queries, k } = selection;
+    const [starts, excluded, best, found] = this.selectInts as Scratch<Int32Array>[];
+    const range = this.selectFloats[0] as Scratch<Float32Array>;
+    const excludeStart = this.inKernel(selection.excludeStart, starts, queries + 1, true);
+    const exclude = this.inKernel(selection.exclude, excluded, Math.max(1, excludeStart[queries]), true);
+    const staged = {
+      best: this.inKernel(selection.best, best, Math.max(1, queries * k), false),
+      found: this.inKernel(selection.found, found, queries, false),
+      range: this.inKernel(selection.range, range, 2 * queries, false),
+    };
+    const a = this.args;
+    a[ARG.k] = k;
+    a[ARG.excludeStart] = excludeStart.byteOffset;
+    a[ARG.exclude] = exclude.byteOffset;
+    a[ARG.best] = staged.best.byteOffset;
+    a[ARG.found] = staged.found.byteOffset;
+    a[ARG.range] = staged.range.byteOffset;
+    return staged;
+  }
+
+  private unstageSelection(selection: BlockSelection | CosineSelection, staged: StagedSelection): void {
+    const { queries, k } = selection;
+    if (staged.best !== selection.best) selection.best.set(staged.best.subarray(0, queries * k));
+    if (staged.found !== selection.found) selection.found.set(staged.found.subarray(0, queries));
+    if (staged.range !== selection.range) selection.range.set(staged.range.subarray(0, 2 * queries));
   }
 
   private readonly queryCodes = new Scratch((n) => this.arena.int32(n));
@@ -505,14 +531,9 @@ class WasmKernels implements Kernels {
     const scales = queryScales.get(queries);
     const bound = bounds.get(queries);
     quantizeQueries(quantized, queryRows, 0, queries, selection.queryNorms, codes, scales, bound);
-    const [starts, excluded, best, found] = this.selectInts as Scratch<Int32Array>[];
-    const [range, queryNormCopy] = this.selectFloats as Scratch<Float32Array>[];
+    const queryNormCopy = this.selectFloats[1] as Scratch<Float32Array>;
     const scores = this.inKernel(selection.scores, this.blockOut, queries * rows, false);
-    const excludeStart = this.inKernel(selection.excludeStart, starts, queries + 1, true);
-    const exclude = this.inKernel(selection.exclude, excluded, Math.max(1, excludeStart[queries]), true);
-    const bestOut = this.inKernel(selection.best, best, Math.max(1, queries * k), false);
-    const foundOut = this.inKernel(selection.found, found, queries, false);
-    const rangeOut = this.inKernel(selection.range, range, 2 * queries, false);
+    const staged = this.stageSelection(selection);
     const a = this.args;
     a[ARG.codes] = this.address(quantized.codes);
     a[ARG.codeStride] = stride;
@@ -526,31 +547,23 @@ class WasmKernels implements Kernels {
     this.run(TASK.approx, 0, rows, SCORE_CHUNK_ROWS, 0);
     // at most this many rows of a query scored exactly: beyond, the whole row is (as scoresBlock)
     const cap = Math.min(rows, 2 * k + Math.ceil(rows / 8));
-    a[ARG.k] = k;
-    a[ARG.excludeStart] = excludeStart.byteOffset;
-    a[ARG.exclude] = exclude.byteOffset;
     a[ARG.Y] = this.resident(Y, rows * f).byteOffset;
     a[ARG.factors] = f;
     a[ARG.queryRows] = queryRows.byteOffset;
     a[ARG.norms] = this.resident(norms, rows).byteOffset;
     a[ARG.queryNorms] = this.inKernel(selection.queryNorms, queryNormCopy, queries, true).byteOffset;
     a[ARG.queryBounds] = bound.byteOffset;
-    a[ARG.best] = bestOut.byteOffset;
-    a[ARG.found] = foundOut.byteOffset;
-    a[ARG.range] = rangeOut.byteOffset;
     a[ARG.cap] = cap;
     // one query row per chunk; scratch is its skip mask, then its candidate list
     this.run(TASK.refine, 0, queries, 1, ((rows + 15) & ~15) + 4 * (cap + 4));
     if (scores !== selection.scores) {
       for (let q = 0; q < queries; q++)
-        for (let r = 0; r < foundOut[q]; r++) {
-          const j = bestOut[q * k + r];
+        for (let r = 0; r < staged.found[q]; r++) {
+          const j = staged.best[q * k + r];
           selection.scores[q * rows + j] = scores[q * rows + j];
         }
     }
-    if (bestOut !== selection.best) selection.best.set(bestOut.subarray(0, queries * k));
-    if (foundOut !== selection.found) selection.found.set(foundOut.subarray(0, queries));
-    if (rangeOut !== selection.range) selection.range.set(rangeOut.subarray(0, 2 * queries));
+    this.unstageSelection(selection, staged);
   }
 
   rowNorms(Y: Float32Array, rows: number, f: number, out: Float32Array): void {
