@@ -138,7 +138,10 @@ async function runRecommend(cli: RecommendCliOptions): Promise<void> {
       const user = model.userIds[userIndex];
       const recommendations = recommendForRow(model, userIndex, { count: cli.count, includePlayed: cli.includePlayed });
       if (cli.json) {
-        printJson({ user, recommendations: recommendations.map((r) => ({ item: r.name, score: r.score })) });
+        printJson({
+          user,
+          recommendations: recommendations.map((r) => ({ item: r.name, score: r.score, raw: r.raw })),
+        });
         return;
       }
       const c = out.color;
@@ -175,6 +178,7 @@ async function recommendForListener(
       recommendations: result.recommendations.map((r, k) => ({
         item: r.name,
         score: r.score,
+        raw: r.raw,
         ...explanationJson(explanations[k]),
       })),
     });
@@ -214,6 +218,7 @@ function explainForUser(out: Output, model: AlsModel, row: number, cli: Recommen
       recommendations: recommendations.map((r) => ({
         item: r.name,
         score: r.score,
+        raw: r.raw,
         ...explanationJson(r.explanation),
         stored: r.stored,
       })),

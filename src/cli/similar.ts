@@ -74,7 +74,12 @@ async function runSimilar(name: string | undefined, cli: SimilarCliOptions): Pro
         minItemUsers: cli.minListeners,
       });
       if (cli.json) {
-        printJson({ item, minListeners, leftOut, similar: similar.map((s) => ({ item: s.name, score: s.score })) });
+        printJson({
+          item,
+          minListeners,
+          leftOut,
+          similar: similar.map((s) => ({ item: s.name, score: s.score, raw: s.raw })),
+        });
         return;
       }
       out.line(`${out.color.bold('Similar to')} ${out.color.cyan(shown(item))}`);

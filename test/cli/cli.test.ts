@@ -124,6 +124,40 @@ describe('als end to end on the sample', () => {
     }
   });
 
+  it('--json gives raw, the unscaled score: the cosine for similar, xᵤᵀyᵢ for recommend (from the factor files)', () => {
+    const manifest = JSON.parse(readFileSync(join(model, 'model.json'), 'utf8'));
+    const f: number = manifest.factors;
+    const floats = (name: string) => {
+      const bytes = readFileSync(join(model, name));
+      return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
+    };
+    const [X, Y] = [floats('user_factors.f32'), floats('item_factors.f32')];
+    const names: string[] = JSON.parse(readFileSync(join(model, 'item_names.json'), 'utf8'));
+    const users: string[] = JSON.parse(readFileSync(join(model, 'user_ids.json'), 'utf8'));
+    const dot = (a: Float32Array, i: number, b: Float32Array, j: number) => {
+      let sum = 0;
+      for (let d = 0; d < f; d++) sum += a[i * f + d] * b[j * f + d];
+      return sum;
+    };
+    const similar = JSON.parse(als('similar', 'jay-z', '--json', '-n', '5', '--model', model).stdout);
+    const jayZ = names.indexOf('Jay-Z');
+    for (const s of similar.similar) {
+      const i = names.indexOf(s.item);
+      const cosine = dot(Y, jayZ, Y, i) / Math.sqrt(dot(Y, jayZ, Y, jayZ) * dot(Y, i, Y, i));
+      assert.ok(Math.abs(s.raw - cosine) < 1e-5, `${s.item}: raw ${s.raw}, cosine ${cosine}`);
+    }
+    const recommend = JSON.parse(als('recommend', '--user', 'user2', '--json', '-n', '5', '--model', model).stdout);
+    const u = users.indexOf('user2');
+    for (const r of recommend.recommendations) {
+      const score = dot(X, u, Y, names.indexOf(r.item));
+      assert.ok(
+        Math.abs(r.raw - score) < 1e-4 * Math.max(1, Math.abs(score)),
+        `${r.item}: raw ${r.raw}, xᵤᵀyᵢ ${score}`,
+      );
+    }
+    assert.ok(recommend.recommendations[0].raw > recommend.recommendations[4].raw);
+  });
+
   it('recommend shows the most played artists above the list; --include-played can list them', () => {
     const text = als('recommend', '--user', 'user2', '--model', model);
     assert.equal(text.status, 0, text.stderr);
