@@ -95,7 +95,7 @@ function kernelModule(build: KernelBuild): WebAssembly.Module {
   if (build === 'fma' && !compileFma())
     throw new AlsError(
       'usage',
-      'the fma build of the kernels needs WebAssembly relaxed SIMD, which this engine does not compile',
+      'the fma build of the kernels needs WebAssembly relaxed SIMD, which this version of Node.js does not compile',
     );
   let module = compiled.get(build);
   if (module === undefined) {

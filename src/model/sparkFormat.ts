@@ -410,7 +410,7 @@ export async function importSparkModel(dir: string, options: SparkImportOptions 
   if (options.ids !== undefined && !userTableFound && !itemTableFound) {
     throw new AlsError(
       'model',
-      `${idsDir}: holds neither ${SPARK_TABLES.userIds}/ nor ${SPARK_TABLES.itemIds}/ (the id tables als export writes)`,
+      `${idsDir}: holds neither ${SPARK_TABLES.userIds}/ nor ${SPARK_TABLES.itemIds}/ (the id tables als writes beside a Spark export)`,
     );
   }
   const userIds = await namesOf(userTableFound ? userIdTable : null, users.ids, userTable, 'user id');

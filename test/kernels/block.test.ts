@@ -221,7 +221,7 @@ describe('the two kernel builds (fma: relaxed SIMD, simd128: plain)', () => {
 
   for (const f of [13, 64]) {
     it(`score the same within float rounding (f=${f}); each build's scoresBlock is its scores bit for bit, on 1 and 2 threads`, async (t) => {
-      if (!kernelBuildAvailable('fma')) return t.skip('this engine does not compile relaxed SIMD');
+      if (!kernelBuildAvailable('fma')) return t.skip('this version of Node.js does not compile relaxed SIMD');
       const Y = randomMatrix(ROWS, f, 3);
       const Q = randomMatrix(8, f, 4);
       const blocks: Record<string, Float32Array> = {};
