@@ -9,19 +9,17 @@
 //   node scripts/freqgrid.js [--out FILE] [--only NAME,…] [--factors N] [--iterations N]
 //   node scripts/freqgrid.js --from bench/freqgrid.json      (the tables again, from saved numbers)
 //
-// Needs `npm run build`. The synthetic sets are made by scripts/synth.js into bench/data/ (a few
-// seconds each) and then post-processed as each entry of PANEL says. Small on purpose (32 factors,
-// 10 iterations, ≤ 100,000 pairs per set) so that it runs on a shared 2-core machine; the defaults
-// (64 factors, 15 iterations) are then checked on the Last.fm sample by `als evaluate`.
+// Needs `npm run build`. The panel is scripts/panel.js (its synthetic sets made by scripts/synth.js
+// into bench/data/, a few seconds each). Small on purpose (32 factors, 10 iterations, ≤ 100,000
+// pairs per set) so that it runs on a shared 2-core machine; the defaults (64 factors, 15
+// iterations) are then checked on the Last.fm sample by `als evaluate`.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { evaluate, readInteractions } from '../dist/src/index.js';
-import { cooToCsr } from '../dist/src/advanced.js';
+import { evaluate } from '../dist/src/index.js';
 import { BINARY_SHARE } from '../dist/src/als/dataDefaults.js';
-import { seededRandom } from '../dist/src/als/random.js';
-import { generate } from './synth.js';
+import { PANEL } from './panel.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: args } = parseArgs({
@@ -65,103 +63,6 @@ const SETTINGS = [
 ];
 const settingName = (s) =>
   `${s.weighting} α=${s.alpha} λ=${s.lambda}${s.nu === 0 ? '' : ` ν=${s.nu}${s.alpha0 === 0 ? '' : ` α₀=${s.alpha0}`}`}`;
-
-/** Every entry of `m` through `keep(user, item, count)` → a count (0: dropped). */
-function mapEntries(m, keep) {
-  const rows = [];
-  const cols = [];
-  const values = [];
-  for (let u = 0; u < m.rows; u++) {
-    for (let n = m.indptr[u]; n < m.indptr[u + 1]; n++) {
-      const value = keep(u, m.indices[n], m.data[n]);
-      if (value > 0) {
-        rows.push(u);
-        cols.push(m.indices[n]);
-        values.push(value);
-      }
-    }
-  }
-  return cooToCsr(
-    m.rows,
-    m.cols,
-    Int32Array.from(rows),
-    Int32Array.from(cols),
-    Float32Array.from(values),
-    values.length,
-  ).matrix;
-}
-
-const withMatrix = (data, userItems) => ({ ...data, userItems });
-const binary = (data) =>
-  withMatrix(
-    data,
-    mapEntries(data.userItems, () => 1),
-  );
-
-/** A synthetic file of scripts/synth.js (made once into bench/data/). */
-async function synthetic(users, items, rows, seed) {
-  const out = join(root, 'bench', 'data', `synth-${users}x${items}x${rows}-s${seed}.tsv`);
-  if (!existsSync(out)) await generate({ users, items, rows, seed, out });
-  return readInteractions(out);
-}
-
-/** The panel: name, what it is (for the docs), and how to make it. */
-const PANEL = [
-  {
-    name: 'lastfm',
-    shape: 'the Last.fm sample (data/): play counts',
-    make: () => readInteractions(join(root, 'data', 'lastfm-2k.tsv')),
-  },
-  {
-    name: 'lastfm-01',
-    shape: 'the sample with every count set to 1',
-    make: async () => binary(await readInteractions(join(root, 'data', 'lastfm-2k.tsv'))),
-  },
-  {
-    name: 'lastfm-sparse',
-    shape: 'the sample with each pair kept with probability 0.3 (sparser users: about 15 artists each)',
-    make: async () => {
-      const data = await readInteractions(join(root, 'data', 'lastfm-2k.tsv'));
-      const random = seededRandom(11);
-      return withMatrix(
-        data,
-        mapEntries(data.userItems, (_u, _i, count) => (random() < 0.3 ? count : 0)),
-      );
-    },
-  },
-  {
-    name: 'clicks-01',
-    shape: 'synth.js 4,000 users × 3,000 items × 60,000 rows, every count set to 1 (clicks)',
-    make: async () => binary(await synthetic(4000, 3000, 60000, 1)),
-  },
-  {
-    name: 'purchases',
-    shape:
-      'synth.js 4,000 × 3,000 × 60,000 (seed 2), counts made purchase-like: max(1, round(plays^⅓) − 3), mostly 1–3',
-    make: async () => {
-      const data = await synthetic(4000, 3000, 60000, 2);
-      return withMatrix(
-        data,
-        mapEntries(data.userItems, (_u, _i, count) => Math.max(1, Math.round(Math.cbrt(count)) - 3)),
-      );
-    },
-  },
-  {
-    name: 'long-catalogue',
-    shape: 'synth.js 2,000 users × 20,000 items × 40,000 rows (a long flat catalogue, 20 per user)',
-    make: () => synthetic(2000, 20000, 40000, 3),
-  },
-  {
-    name: 'few-items',
-    shape: 'synth.js 15,000 users × 200 items × 120,000 rows (few items, many users)',
-    make: () => synthetic(15000, 200, 120000, 4),
-  },
-  {
-    name: 'short',
-    shape: 'synth.js 8,000 users × 4,000 items × 48,000 rows (short histories: 6 per user)',
-    make: () => synthetic(8000, 4000, 48000, 5),
-  },
-];
 
 let saved;
 if (args.from) saved = JSON.parse(readFileSync(args.from, 'utf8'));

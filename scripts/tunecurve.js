@@ -13,20 +13,18 @@
 //   mkdir /tmp/als-old && git archive 6edf2a6 src test tsconfig.json package.json | tar -x -C /tmp/als-old
 //   ln -s "$PWD/node_modules" /tmp/als-old/ && (cd /tmp/als-old && npx tsc -p tsconfig.json)
 //   mkdir -p /tmp/als-old/dist/src/kernels && cp dist/src/kernels/*.wasm /tmp/als-old/dist/src/kernels/
-// The synthetic sets are made by scripts/synth.js into the system's temporary directory.
+// The panel sets are those of scripts/panel.js (its synthetic sets made once into bench/data/).
 //
 // With --shares, it also measures, per data set and split seed, the defaults rule of `als train`
 // against the best settings the new search finds (--new-trials settings, not a wall-clock budget):
 // both are trained on the seed's train split and scored on its test split (as `als evaluate`).
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { evaluate, readInteractions, tune } from '../dist/src/index.js';
-import { cooToCsr, defaultsFor, profileData } from '../dist/src/advanced.js';
-import { seededRandom } from '../dist/src/als/random.js';
-import { generate } from './synth.js';
+import { evaluate, tune } from '../dist/src/index.js';
+import { defaultsFor, profileData } from '../dist/src/advanced.js';
+import { panelSet } from './panel.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: args } = parseArgs({
@@ -50,71 +48,6 @@ const NEW_TRIALS = Number(args['new-trials']);
 const SEED = Number(args.seed);
 const THREADS = Number(args.threads);
 const BUDGET = 24 * 3600;
-
-/** Every entry of `m` through `keep(user, item, count)` → a count (0: dropped). */
-function mapEntries(m, keep) {
-  const rows = [];
-  const cols = [];
-  const values = [];
-  for (let u = 0; u < m.rows; u++) {
-    for (let n = m.indptr[u]; n < m.indptr[u + 1]; n++) {
-      const value = keep(u, m.indices[n], m.data[n]);
-      if (value > 0) {
-        rows.push(u);
-        cols.push(m.indices[n]);
-        values.push(value);
-      }
-    }
-  }
-  return cooToCsr(
-    m.rows,
-    m.cols,
-    Int32Array.from(rows),
-    Int32Array.from(cols),
-    Float32Array.from(values),
-    values.length,
-  ).matrix;
-}
-const withMatrix = (data, userItems) => ({ ...data, userItems });
-const binary = (data) =>
-  withMatrix(
-    data,
-    mapEntries(data.userItems, () => 1),
-  );
-
-async function synthetic(users, items, rows, seed) {
-  const dir = join(tmpdir(), 'als-synth');
-  mkdirSync(dir, { recursive: true });
-  const out = join(dir, `synth-${users}x${items}x${rows}-s${seed}.tsv`);
-  if (!existsSync(out)) await generate({ users, items, rows, seed, out });
-  return readInteractions(out);
-}
-const sample = () => readInteractions(join(root, 'data', 'lastfm-2k.tsv'));
-
-/** The panel of scripts/freqgrid.js (same names, same making). */
-const PANEL = {
-  lastfm: sample,
-  'lastfm-01': async () => binary(await sample()),
-  'lastfm-sparse': async () => {
-    const data = await sample();
-    const random = seededRandom(11);
-    return withMatrix(
-      data,
-      mapEntries(data.userItems, (_u, _i, count) => (random() < 0.3 ? count : 0)),
-    );
-  },
-  'clicks-01': async () => binary(await synthetic(4000, 3000, 60000, 1)),
-  purchases: async () => {
-    const data = await synthetic(4000, 3000, 60000, 2);
-    return withMatrix(
-      data,
-      mapEntries(data.userItems, (_u, _i, count) => Math.max(1, Math.round(Math.cbrt(count)) - 3)),
-    );
-  },
-  'long-catalogue': () => synthetic(2000, 20000, 40000, 3),
-  'few-items': () => synthetic(15000, 200, 120000, 4),
-  short: () => synthetic(8000, 4000, 48000, 5),
-};
 
 const describe = (o) =>
   `${o.weighting} α=${o.alpha} λ=${o.regularization}${o.regularizationExponent ? ` ν=${o.regularizationExponent}` : ''} f=${o.factors} it=${o.iterations}`;
@@ -173,7 +106,7 @@ else {
   if (!args.shares) {
     const { tune: oldTune } = await import(pathToFileURL(join(resolve(args.old), 'dist', 'src', 'eval', 'tune.js')));
     for (const name of names) {
-      const data = await PANEL[name]();
+      const data = await panelSet(name);
       process.stderr.write(`${name}: old search (${OLD_TRIALS} trials)…\n`);
       const old = await runOld(oldTune, data.userItems);
       process.stderr.write(`${name}: new search (${NEW_TRIALS} settings)…\n`);
@@ -186,7 +119,7 @@ else {
   } else {
     const seeds = args.seeds.split(',').map(Number);
     for (const name of names) {
-      const data = await PANEL[name]();
+      const data = await panelSet(name);
       const rule = defaultsFor(profileData(data.userItems));
       for (const seed of seeds) {
         process.stderr.write(`${name} seed ${seed}: tune (${NEW_TRIALS} settings)…\n`);
