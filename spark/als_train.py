@@ -502,6 +502,26 @@ def collect_names(df, column, index, count, path):
     write_lines(path, names)
 
 
+def collect_pairs(df, nnz, out):
+    """Writes pairs.i32 (user and item rows) and counts.f32 of df's (u, i, r), sorted by user, then item."""
+    import numpy as np
+
+    us = np.zeros(nnz, dtype="<i4")
+    its = np.zeros(nnz, dtype="<i4")
+    counts = np.zeros(nnz, dtype="<f4")
+    n = 0
+    for r in local_rows(df, nnz, 24):
+        if n < nnz:
+            us[n], its[n], counts[n] = r["u"], r["i"], r["r"]
+        n += 1
+    if n != nnz:
+        raise RuntimeError(f"Spark returned {n} pairs, not {nnz}")
+    # sorted here rather than by a Spark sort (its sampling job and shuffle)
+    order = np.lexsort((its, us))
+    np.stack((us[order], its[order]), axis=1).tofile(os.path.join(out, "pairs.i32"))
+    counts[order].tofile(os.path.join(out, "counts.f32"))
+
+
 def describe(spark, args):
     """--describe: reads each input by the rules and reports the statistics (and weights), no training."""
     import numpy as np
@@ -516,11 +536,10 @@ def describe(spark, args):
         if args.write_weights:
             out = os.path.join(args.out, str(n))
             os.mkdir(out, 0o700)
-            write_lines(os.path.join(out, "user_ids.txt"), (r["user"] for r in users.orderBy("u").collect()))
-            write_lines(os.path.join(out, "item_names.txt"), (r["name"] for r in items.orderBy("i").collect()))
-            rows = pairs.orderBy("u", "i").collect()
-            np.array([(r["u"], r["i"]) for r in rows], dtype="<i4").tofile(os.path.join(out, "pairs.i32"))
-            np.array([r["r"] for r in rows], dtype="<f4").tofile(os.path.join(out, "counts.f32"))
+            # as train brings them back, so that the test of the input rules checks that too
+            collect_names(users, "user", "u", stats["users"], os.path.join(out, "user_ids.txt"))
+            collect_names(items, "name", "i", stats["items"], os.path.join(out, "item_names.txt"))
+            collect_pairs(pairs.select("u", "i", "r"), stats["interactions"], out)
             for weighting in ("linear", "log", "bm25"):
                 w = weigh(pairs, args, weighting, stats["items"]).orderBy("u", "i").collect()
                 np.array([r["w"] for r in w], dtype="<f4").tofile(os.path.join(out, f"weights.{weighting}.f32"))
@@ -530,7 +549,6 @@ def describe(spark, args):
 
 
 def train(spark, args):
-    import numpy as np
     from pyspark.ml.recommendation import ALS
 
     started = time.time()
@@ -565,21 +583,7 @@ def train(spark, args):
     train_seconds = time.time() - trained
     collect_names(users, "user", "u", stats["users"], os.path.join(args.out, "user_ids.txt"))
     collect_names(items, "name", "i", stats["items"], os.path.join(args.out, "item_names.txt"))
-    nnz = stats["interactions"]
-    us = np.zeros(nnz, dtype="<i4")
-    its = np.zeros(nnz, dtype="<i4")
-    counts = np.zeros(nnz, dtype="<f4")
-    n = 0
-    for r in local_rows(weighted.select("u", "i", "r"), nnz, 24):
-        if n < nnz:
-            us[n], its[n], counts[n] = r["u"], r["i"], r["r"]
-        n += 1
-    if n != nnz:
-        raise RuntimeError(f"Spark returned {n} pairs, not {nnz}")
-    # sorted by user, then item, here rather than by a Spark sort (its sampling job and shuffle)
-    order = np.lexsort((its, us))
-    np.stack((us[order], its[order]), axis=1).tofile(os.path.join(args.out, "pairs.i32"))
-    counts[order].tofile(os.path.join(args.out, "counts.f32"))
+    collect_pairs(weighted.select("u", "i", "r"), stats["interactions"], args.out)
     result = {
         "stats": stats,
         "sparkVersion": spark.version,
