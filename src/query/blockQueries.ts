@@ -157,9 +157,9 @@ export class BlockQueries {
   /**
    * Similar queries of the candidate set that default queries score (the last) go through
    * cosineBlock from now on: an int8 copy of their factors, f rounded up to 16 bytes and 8 more a
-   * candidate (12.5 MB for the 174K candidates of the 360K-shape model, 64 factors), scored first. Done by the constructor unless options.quantize
-   * is false (a server does it in a turn of its own: ~0.2 s at that shape). Only with WebAssembly
-   * kernels; once.
+   * candidate (12.5 MB for the 174K candidates of the 360K-shape model, 64 factors), scored first.
+   * Done by the constructor unless options.quantize is false (a server does it in a turn of its
+   * own: ~0.2 s at that shape). Only with WebAssembly kernels; once.
    */
   quantize(): void {
     const last = this.bases[this.bases.length - 1];
