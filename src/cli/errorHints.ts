@@ -4,8 +4,8 @@ import type { AlsError } from '../errors.js';
  * The CLI's words for what the core says in the library's: the core names the API field
  * (AlsError.field) and no command line, the CLI names its flag and the command to run. One entry
  * per field whose messages the CLI words differently; each rewrites only the message it knows and
- * leaves any other message of that field as it is. The server has its own table for its query
- * parameters; the core's messages are tested to hold no flag (test/errors.test.ts).
+ * leaves any other message of that field as it is. The core's messages are tested to hold no
+ * flag (test/errors.test.ts). (The server does not map fields yet: it checks its parameters itself.)
  */
 export const CLI_WORDING: Readonly<Record<string, (message: string) => string>> = {
   // an unknown item, alone or among those of a list: the sample's items are artists
