@@ -348,6 +348,10 @@ export const jsKernels: Kernels = {
   scoresBlock,
   selectBlock,
   cosineBlock,
+  // on the calling thread, at once: a settled promise
+  scoresBlockAsync: async (...args) => scoresBlock(...args),
+  selectBlockAsync: async (selection) => selectBlock(selection),
+  cosineBlockAsync: async (selection) => cosineBlock(selection),
   rowNorms,
   topK,
   dispose() {},

@@ -26,6 +26,16 @@ export const SLOT = {
   /** workers that are instantiated and waiting */
   ready: 5,
   quit: 6,
+  /** chunks of the open task that are done (a caller that takes none waits on it: WasmKernels' *Async methods) */
+  done: 7,
+  /**
+   * A task may have a second part (kind thenKind, over ARG.thenRows in chunks of ARG.thenChunkRows)
+   * that needs the whole first part done: its chunks come after the first part's `split` chunks,
+   * and a thread that takes one first waits until those are done (they are all handed out by
+   * then, so it waits only for the threads finishing theirs). No second part: split = total.
+   */
+  split: 8,
+  thenKind: 9,
 } as const;
 
 export const TASK = { gramian: 1, cg: 2, exact: 3, loss: 4, scores: 5, select: 6, approx: 7, refine: 8 } as const;
@@ -77,6 +87,9 @@ export const ARG = {
   queryScales: 34,
   queryBounds: 35,
   cap: 36,
+  /** the second part of a task (SLOT.split): its rows, from 0, and rows per chunk */
+  thenRows: 37,
+  thenChunkRows: 38,
 } as const;
 
 export interface KernelExports {
@@ -185,9 +198,8 @@ export interface KernelExports {
   ): void;
 }
 
-/** Runs one chunk of the current task. */
+/** Runs chunk `chunk` of the current task's first part. */
 function runChunk(e: KernelExports, kind: number, a: Float64Array, chunk: number, thread: number): void {
-  const f = a[ARG.factors];
   let start: number;
   let end: number;
   if (a[ARG.bounds] !== 0) {
@@ -198,6 +210,26 @@ function runChunk(e: KernelExports, kind: number, a: Float64Array, chunk: number
     start = a[ARG.first] + chunk * a[ARG.chunkRows];
     end = Math.min(a[ARG.first] + a[ARG.rows], start + a[ARG.chunkRows]);
   }
+  runRows(e, kind, a, chunk, start, end, thread);
+}
+
+/** Runs chunk `chunk` of the current task's second part (SLOT.split). */
+function runThenChunk(e: KernelExports, kind: number, a: Float64Array, chunk: number, thread: number): void {
+  const start = chunk * a[ARG.thenChunkRows];
+  runRows(e, kind, a, chunk, start, Math.min(a[ARG.thenRows], start + a[ARG.thenChunkRows]), thread);
+}
+
+/** Runs `kind` on rows [start, end), chunk `chunk` of its part. */
+function runRows(
+  e: KernelExports,
+  kind: number,
+  a: Float64Array,
+  chunk: number,
+  start: number,
+  end: number,
+  thread: number,
+): void {
+  const f = a[ARG.factors];
   const scratch = a[ARG.scratch] + thread * a[ARG.scratchStride];
   switch (kind) {
     case TASK.gramian:
@@ -343,9 +375,19 @@ export function joinTask(e: KernelExports, control: Int32Array, args: Float64Arr
 export function work(e: KernelExports, control: Int32Array, args: Float64Array, thread: number): void {
   const kind = Atomics.load(control, SLOT.kind);
   const total = Atomics.load(control, SLOT.total);
+  const split = Atomics.load(control, SLOT.split);
+  const thenKind = Atomics.load(control, SLOT.thenKind);
   for (;;) {
     const chunk = Atomics.add(control, SLOT.next, 1);
     if (chunk >= total) return;
-    runChunk(e, kind, args, chunk, thread);
+    if (chunk < split) runChunk(e, kind, args, chunk, thread);
+    else {
+      for (let done = Atomics.load(control, SLOT.done); done < split; done = Atomics.load(control, SLOT.done))
+        Atomics.wait(control, SLOT.done, done);
+      runThenChunk(e, thenKind, args, chunk - split, thread);
+    }
+    const done = Atomics.add(control, SLOT.done, 1) + 1;
+    // whoever waits: a thread for the first part, a caller for the whole task
+    if (done === split || done === total) Atomics.notify(control, SLOT.done);
   }
 }

@@ -146,6 +146,24 @@ export interface Kernels {
    */
   cosineBlock(selection: CosineSelection): void;
 
+  /**
+   * scoresBlock, selectBlock and cosineBlock, off the calling thread where the kernels can (the
+   * WebAssembly kernels made with offThread: their workers score while the caller's event loop
+   * turns, and any other call of the same kernels throws until the promise settles); else at
+   * once on the calling thread. The same numbers as the synchronous calls.
+   */
+  scoresBlockAsync(
+    Y: Float32Array,
+    rows: number,
+    factors: number,
+    Q: Float32Array,
+    qFirst: number,
+    queries: number,
+    out: Float32Array,
+  ): Promise<void>;
+  selectBlockAsync(selection: BlockSelection): Promise<void>;
+  cosineBlockAsync(selection: CosineSelection): Promise<void>;
+
   /** out[j] = ‖Y[j]‖ for the first `rows` rows of Y */
   rowNorms(Y: Float32Array, rows: number, factors: number, out: Float32Array): void;
 

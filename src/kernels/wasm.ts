@@ -39,6 +39,12 @@ export interface WasmKernelOptions {
   gatherUpTo?: number;
   /** the build to run (default: kernelBuild(), the best this engine compiles) */
   build?: KernelBuild;
+  /**
+   * Every one of `threads` threads a worker (default false: the calling thread is one of them), so
+   * that the *Async methods score while the calling thread's event loop turns (a server reads
+   * and answers requests meanwhile). Synchronous calls still take chunks on the calling thread too.
+   */
+  offThread?: boolean;
 }
 
 /**
@@ -168,6 +174,37 @@ interface StagedSelection {
   range: Float32Array;
 }
 
+/**
+ * One task of a kernel call: `kind` over rows [first, first + rows) in chunks (see
+ * WasmKernels.run), and optionally a second part that needs the whole first one done
+ * (SLOT.split), handed to the threads with it so that they go on without the caller.
+ */
+interface Task {
+  kind: number;
+  first: number;
+  rows: number;
+  chunkRows: number;
+  scratchBytesPerThread: number;
+  then?: { kind: number; rows: number; chunkRows: number; scratchBytesPerThread: number };
+}
+
+function task(kind: number, rows: number, chunkRows: number, scratchBytesPerThread: number): Task {
+  return { kind, first: 0, rows, chunkRows, scratchBytesPerThread };
+}
+
+/**
+ * Resolves with control[slot] once `reached` holds for it, the thread free meanwhile
+ * (Atomics.waitAsync: woken by the Atomics.notify of whoever changes the slot).
+ */
+async function valueReached(control: Int32Array, slot: number, reached: (value: number) => boolean): Promise<number> {
+  for (;;) {
+    const value = Atomics.load(control, slot);
+    if (reached(value)) return value;
+    const waiting = Atomics.waitAsync(control, slot, value);
+    if (waiting.async) await waiting.value;
+  }
+}
+
 class WasmKernels implements Kernels {
   readonly name = 'wasm';
   readonly build: KernelBuild;
@@ -183,10 +220,21 @@ class WasmKernels implements Kernels {
   private readonly staging = new Scratch((n) => this.arena.float32(n));
   private readonly vector = new Scratch((n) => this.arena.float32(n));
 
+  /** threads started as workers */
+  private readonly workerCount: number;
+  /** threads that may take chunks of one task (workers and the calling thread): their scratch slots */
+  private readonly slots: number;
+  /** an *Async call is running: every other call is refused until it is done */
+  private busy = false;
+
   constructor(
     readonly threads: number,
     private readonly options: WasmKernelOptions = {},
   ) {
+    const offThread = options.offThread ?? false;
+    if (typeof offThread !== 'boolean') throw new AlsError('usage', 'options.offThread must be true or false');
+    this.workerCount = offThread ? threads : threads - 1;
+    this.slots = this.workerCount + 1;
     this.build = options.build ?? kernelBuild();
     this.exports = new WebAssembly.Instance(kernelModule(this.build), { env: { memory: this.arena.memory } })
       .exports as unknown as KernelExports;
@@ -196,10 +244,13 @@ class WasmKernels implements Kernels {
     Atomics.store(this.control, SLOT.state, CLOSED);
   }
 
-  /** Starts threads − 1 workers (the calling thread is the last one) and waits until they listen. */
+  /**
+   * Starts threads − 1 workers (the calling thread is the last one), or threads with offThread,
+   * and waits until they listen.
+   */
   async start(): Promise<this> {
     const ready: Promise<unknown>[] = [];
-    for (let thread = 1; thread < this.threads; thread++) {
+    for (let thread = 1; thread <= this.workerCount; thread++) {
       const worker = new Worker(new URL('./worker.js', import.meta.url), {
         workerData: {
           module: kernelModule(this.build),
@@ -240,6 +291,11 @@ class WasmKernels implements Kernels {
     return array.byteOffset;
   }
 
+  /** Refuses a call while an *Async call runs: they share the arguments and scratch arrays. */
+  private idle(): void {
+    if (this.busy) throw new Error('wasm kernels: called while an off-thread call runs (await it first)');
+  }
+
   /** Runs `kind` over rows [first, first + rows) in chunks on every thread; returns the chunk count. */
   private run(
     kind: number,
@@ -251,9 +307,50 @@ class WasmKernels implements Kernels {
     boundsCount = 0,
   ): number {
     const chunks = bounds ? boundsCount : Math.ceil(rows / chunkRows);
+    this.runTask({ kind, first, rows, chunkRows, scratchBytesPerThread }, bounds, chunks);
+    return chunks;
+  }
+
+  /** Runs `task` on every thread, this one included. */
+  private runTask(task: Task, bounds?: Int32Array, boundsCount = 0): void {
+    this.idle();
+    const chunks = this.open(task, bounds, boundsCount);
+    if (chunks === 0) return;
+    work(this.exports, this.control, this.args, 0);
+    // every chunk is handed out: wait for the workers in the task to finish theirs, and close it
+    // (a worker still asleep is not waited for: the chunks are done without it)
+    const c = this.control;
+    for (;;) {
+      const state = Atomics.load(c, SLOT.state);
+      if (state === 0 && Atomics.compareExchange(c, SLOT.state, 0, CLOSED) === 0) break;
+      if (state !== 0) Atomics.wait(c, SLOT.state, state);
+    }
+  }
+
+  /**
+   * run() done by the workers alone, the calling thread free meanwhile: resolves once every
+   * chunk is done and no worker is left in the task, which is then closed.
+   */
+  private async runOffThread(task: Task): Promise<void> {
+    const chunks = this.open(task);
+    if (chunks === 0) return;
+    const c = this.control;
+    await valueReached(c, SLOT.done, (done) => done >= chunks);
+    for (;;) {
+      await valueReached(c, SLOT.state, (state) => state === 0);
+      if (Atomics.compareExchange(c, SLOT.state, 0, CLOSED) === 0) return;
+    }
+  }
+
+  /** Opens `task` and wakes the workers; returns its chunk count (both parts). */
+  private open(task: Task, bounds?: Int32Array, boundsCount = 0): number {
+    const { kind, first, rows, chunkRows, then } = task;
+    const split = bounds ? boundsCount : Math.ceil(rows / chunkRows);
+    const chunks = split + (then === undefined ? 0 : Math.ceil(then.rows / then.chunkRows));
     if (chunks === 0) return 0;
-    const stride = (scratchBytesPerThread + 15) & ~15;
-    const scratch = this.threadScratch.get(Math.ceil((stride * this.threads) / 8));
+    const scratchBytes = Math.max(task.scratchBytesPerThread, then?.scratchBytesPerThread ?? 0);
+    const stride = (scratchBytes + 15) & ~15;
+    const scratch = this.threadScratch.get(Math.ceil((stride * this.slots) / 8));
     const a = this.args;
     a[ARG.first] = first;
     a[ARG.rows] = rows;
@@ -261,23 +358,45 @@ class WasmKernels implements Kernels {
     a[ARG.scratch] = scratch.byteOffset;
     a[ARG.scratchStride] = stride;
     a[ARG.bounds] = bounds ? bounds.byteOffset : 0;
+    a[ARG.thenRows] = then?.rows ?? 0;
+    a[ARG.thenChunkRows] = then?.chunkRows ?? 0;
     const c = this.control;
     Atomics.store(c, SLOT.kind, kind);
+    Atomics.store(c, SLOT.thenKind, then?.kind ?? 0);
+    Atomics.store(c, SLOT.split, split);
     Atomics.store(c, SLOT.total, chunks);
     Atomics.store(c, SLOT.next, 0);
+    Atomics.store(c, SLOT.done, 0);
     // open (no worker in it yet), then wake the workers
     Atomics.store(c, SLOT.state, 0);
     Atomics.add(c, SLOT.generation, 1);
     Atomics.notify(c, SLOT.generation);
-    work(this.exports, c, a, 0);
-    // every chunk is handed out: wait for the workers in the task to finish theirs, and close it
-    // (a worker still asleep is not waited for: the chunks are done without it)
-    for (;;) {
-      const state = Atomics.load(c, SLOT.state);
-      if (state === 0 && Atomics.compareExchange(c, SLOT.state, 0, CLOSED) === 0) break;
-      if (state !== 0) Atomics.wait(c, SLOT.state, state);
-    }
     return chunks;
+  }
+
+  /** Runs the tasks that `steps` yields one after the other, on the calling thread and the workers. */
+  private drive(steps: Generator<Task, void, void>): void {
+    this.idle();
+    for (const next of steps) this.runTask(next);
+  }
+
+  /**
+   * drive() on the workers alone, with offThread: the calling thread's event loop turns until
+   * the promise settles, and every other call is refused meanwhile. Without, drive() at once.
+   */
+  private async driveOffThread(steps: Generator<Task, void, void>): Promise<void> {
+    if (this.workerCount < this.threads) return this.drive(steps);
+    this.idle();
+    this.busy = true;
+    // a pending Atomics.waitAsync does not keep the process alive; a worker does, while referenced
+    this.workers[0].ref();
+    try {
+      // the generator resumes only once its task is done: it may then set the next one's arguments
+      for (const next of steps) await this.runOffThread(next);
+    } finally {
+      this.busy = false;
+      this.workers[0]?.unref();
+    }
   }
 
   private readonly boundsScratch = new Scratch((n) => this.arena.float32(n));
@@ -335,6 +454,7 @@ class WasmKernels implements Kernels {
   }
 
   gramian(Y: Float32Array, rows: number, f: number, regularization: number, out: Float64Array): void {
+    this.idle();
     const chunks = Math.ceil(rows / GRAMIAN_CHUNK_ROWS);
     const partials = this.partials.get(Math.max(1, chunks) * f * f);
     this.args[ARG.Y] = this.address(Y);
@@ -351,6 +471,7 @@ class WasmKernels implements Kernels {
   }
 
   cgUpdate(step: HalfStep, steps: number, start: number, end: number): void {
+    this.idle();
     this.setStep(step, this.YtY32(step.YtY));
     this.args[ARG.steps] = steps;
     const { bounds, count, longest } = this.balancedChunks(step, start, end);
@@ -365,6 +486,7 @@ class WasmKernels implements Kernels {
   }
 
   exactUpdate(step: HalfStep, start: number, end: number): void {
+    this.idle();
     const f = step.factors;
     const YtY = this.matrix64.get(f * f);
     YtY.set(step.YtY);
@@ -380,6 +502,7 @@ class WasmKernels implements Kernels {
   }
 
   dataLoss(step: HalfStep, start: number, end: number): number {
+    this.idle();
     const { bounds, count: chunks } = this.balancedChunks(step, start, end);
     const sums = this.partials.get(Math.max(1, chunks));
     this.setStep(step, this.YtY32(step.YtY));
@@ -409,6 +532,7 @@ class WasmKernels implements Kernels {
   }
 
   scores(Y: Float32Array, rows: number, f: number, x: Float32Array, xOffset: number, out: Float32Array): void {
+    this.idle();
     const y = this.resident(Y, rows * f);
     const vector = this.vector.get(f);
     vector.set(x.subarray(xOffset, xOffset + f));
@@ -429,6 +553,30 @@ class WasmKernels implements Kernels {
     queries: number,
     out: Float32Array,
   ): void {
+    this.drive(this.scoresBlockSteps(Y, rows, f, Q, qFirst, queries, out));
+  }
+
+  scoresBlockAsync(
+    Y: Float32Array,
+    rows: number,
+    f: number,
+    Q: Float32Array,
+    qFirst: number,
+    queries: number,
+    out: Float32Array,
+  ): Promise<void> {
+    return this.driveOffThread(this.scoresBlockSteps(Y, rows, f, Q, qFirst, queries, out));
+  }
+
+  private *scoresBlockSteps(
+    Y: Float32Array,
+    rows: number,
+    f: number,
+    Q: Float32Array,
+    qFirst: number,
+    queries: number,
+    out: Float32Array,
+  ): Generator<Task, void, void> {
     if (rows === 0 || queries === 0) return;
     const y = this.resident(Y, rows * f);
     const q = this.queryBlock.get(queries * f);
@@ -442,7 +590,7 @@ class WasmKernels implements Kernels {
     a[ARG.out] = result.byteOffset;
     a[ARG.outStride] = rows;
     // items split over the threads; each number is one thread's dot, so the split changes nothing
-    this.run(TASK.scores, 0, rows, SCORE_CHUNK_ROWS, 0);
+    yield task(TASK.scores, rows, SCORE_CHUNK_ROWS, 0);
     if (result !== out) out.set(result.subarray(0, queries * rows));
   }
 
@@ -463,6 +611,14 @@ class WasmKernels implements Kernels {
   }
 
   selectBlock(selection: BlockSelection): void {
+    this.drive(this.selectBlockSteps(selection));
+  }
+
+  selectBlockAsync(selection: BlockSelection): Promise<void> {
+    return this.driveOffThread(this.selectBlockSteps(selection));
+  }
+
+  private *selectBlockSteps(selection: BlockSelection): Generator<Task, void, void> {
     const { rows, queries, norms, queryNorms } = selection;
     if (queries === 0) return;
     const cosine = norms !== undefined && queryNorms !== undefined;
@@ -475,7 +631,7 @@ class WasmKernels implements Kernels {
     a[ARG.norms] = cosine ? this.resident(norms, rows).byteOffset : 0;
     a[ARG.queryNorms] = cosine ? this.inKernel(queryNorms, queryNormCopy, queries, true).byteOffset : 0;
     // one query row per chunk: each row is selected whole by one thread; scratch is its skip mask
-    this.run(TASK.select, 0, queries, 1, rows);
+    yield task(TASK.select, queries, 1, rows);
     if (scores !== selection.scores && cosine) selection.scores.set(scores.subarray(0, queries * rows));
     this.unstageSelection(selection, staged);
   }
@@ -516,6 +672,14 @@ class WasmKernels implements Kernels {
   private readonly queryFloats = [0, 1, 2].map(() => new Scratch((n) => this.arena.float32(n)));
 
   cosineBlock(selection: CosineSelection): void {
+    this.drive(this.cosineBlockSteps(selection));
+  }
+
+  cosineBlockAsync(selection: CosineSelection): Promise<void> {
+    return this.driveOffThread(this.cosineBlockSteps(selection));
+  }
+
+  private *cosineBlockSteps(selection: CosineSelection): Generator<Task, void, void> {
     const { Y, rows, factors: f, quantized, queries, k, norms } = selection;
     if (queries === 0) return;
     if (rows === 0) {
@@ -544,7 +708,6 @@ class WasmKernels implements Kernels {
     a[ARG.scales] = this.address(quantized.scales);
     a[ARG.out] = scores.byteOffset;
     a[ARG.outStride] = rows;
-    this.run(TASK.approx, 0, rows, SCORE_CHUNK_ROWS, 0);
     // at most this many rows of a query scored exactly: beyond, the whole row is (as scoresBlock)
     const cap = Math.min(rows, 2 * k + Math.ceil(rows / 8));
     a[ARG.Y] = this.resident(Y, rows * f).byteOffset;
@@ -554,8 +717,17 @@ class WasmKernels implements Kernels {
     a[ARG.queryNorms] = this.inKernel(selection.queryNorms, queryNormCopy, queries, true).byteOffset;
     a[ARG.queryBounds] = bound.byteOffset;
     a[ARG.cap] = cap;
-    // one query row per chunk; scratch is its skip mask, then its candidate list
-    this.run(TASK.refine, 0, queries, 1, ((rows + 15) & ~15) + 4 * (cap + 4));
+    // the approximate scores, then one query row per chunk (scratch: its skip mask, then its
+    // candidate list), in one task: the threads go on to the rows without this thread
+    yield {
+      ...task(TASK.approx, rows, SCORE_CHUNK_ROWS, 0),
+      then: {
+        kind: TASK.refine,
+        rows: queries,
+        chunkRows: 1,
+        scratchBytesPerThread: ((rows + 15) & ~15) + 4 * (cap + 4),
+      },
+    };
     if (scores !== selection.scores) {
       for (let q = 0; q < queries; q++)
         for (let r = 0; r < staged.found[q]; r++) {
@@ -567,6 +739,7 @@ class WasmKernels implements Kernels {
   }
 
   rowNorms(Y: Float32Array, rows: number, f: number, out: Float32Array): void {
+    this.idle();
     const y = this.resident(Y, rows * f);
     const result = this.arena.owns(out) ? out : this.staging.get(rows);
     this.exports.rowNorms(y.byteOffset, f, result.byteOffset, 0, rows);
@@ -577,6 +750,7 @@ class WasmKernels implements Kernels {
   private readonly maskCopy = new Scratch((n) => this.arena.float32(n));
 
   topK(scores: Float32Array, k: number, skip?: Uint8Array): Int32Array {
+    this.idle();
     const n = scores.length;
     let values = scores;
     if (!this.arena.owns(scores)) {

@@ -222,6 +222,21 @@ export class BlockQueries {
 
   /** The answers of similar queries, in order: what rankSimilarToRow gives each with its exclusions. */
   similar(queries: readonly SimilarBlockQuery[]): { similar: ScoredItem[]; leftOut: number }[] {
+    return callNow(this.similarSteps(queries));
+  }
+
+  /**
+   * similar(), the kernels' work off this thread where they can (kernels made with offThread):
+   * the event loop turns meanwhile. One call at a time: the kernels and this object's arrays
+   * are in use until the promise settles.
+   */
+  similarAsync(queries: readonly SimilarBlockQuery[]): Promise<{ similar: ScoredItem[]; leftOut: number }[]> {
+    return callOffThread(this.similarSteps(queries));
+  }
+
+  private *similarSteps(
+    queries: readonly SimilarBlockQuery[],
+  ): Generator<KernelCall, { similar: ScoredItem[]; leftOut: number }[], void> {
     if (!Array.isArray(queries))
       throw new AlsError('usage', `queries must be an array, not ${valueForMessage(queries)}`);
     for (const query of queries) this.checkSimilar(query);
@@ -229,20 +244,21 @@ export class BlockQueries {
     // each query goes to the smallest candidate set that holds all its candidates
     const byBase = this.bases.map(() => [] as number[]);
     queries.forEach((query, n) => byBase[this.similarGroup(query.minListeners)].push(n));
-    byBase.forEach((members, b) => {
+    for (let b = 0; b < byBase.length; b++) {
+      const members = byBase[b];
       for (let first = 0; first < members.length; first += this.block) {
-        this.similarBlock(this.bases[b], members.slice(first, first + this.block), queries, answers);
+        yield* this.similarBlock(this.bases[b], members.slice(first, first + this.block), queries, answers);
       }
-    });
+    }
     return answers;
   }
 
-  private similarBlock(
+  private *similarBlock(
     base: CandidateBase,
     members: number[],
     queries: readonly SimilarBlockQuery[],
     answers: { similar: ScoredItem[]; leftOut: number }[],
-  ): void {
+  ): Generator<KernelCall, void, void> {
     const { itemFactors: Y, factors: f, itemNames, itemUserCounts } = this.model;
     const { count, rows, slot } = base;
     const n = members.length;
@@ -295,12 +311,20 @@ export class BlockQueries {
       found: this.found,
       range: this.range,
     };
+    const kernels = this.kernels;
     if (base.quantized !== null) {
-      const { factors: Y, quantized } = base;
-      this.kernels.cosineBlock({ ...selection, Y, factors: f, quantized, queryRows: this.queryRows });
+      const cosine = {
+        ...selection,
+        Y: base.factors,
+        factors: f,
+        quantized: base.quantized,
+        queryRows: this.queryRows,
+      };
+      yield { now: () => kernels.cosineBlock(cosine), offThread: () => kernels.cosineBlockAsync(cosine) };
     } else {
-      this.kernels.scoresBlock(base.factors, count, f, this.queryRows, 0, n, this.scores);
-      this.kernels.selectBlock(selection);
+      const scores = [base.factors, count, f, this.queryRows, 0, n, this.scores] as const;
+      yield { now: () => kernels.scoresBlock(...scores), offThread: () => kernels.scoresBlockAsync(...scores) };
+      yield { now: () => kernels.selectBlock(selection), offThread: () => kernels.selectBlockAsync(selection) };
     }
     for (let q = 0; q < n; q++) {
       const query = queries[members[q]];
@@ -321,22 +345,31 @@ export class BlockQueries {
 
   /** The answers of vector queries, in order: what recommendForVector gives each with `exclude` as played. */
   recommend(queries: readonly VectorBlockQuery[]): ScoredItem[][] {
+    return callNow(this.recommendSteps(queries));
+  }
+
+  /** recommend(), off this thread where the kernels can; see similarAsync. */
+  recommendAsync(queries: readonly VectorBlockQuery[]): Promise<ScoredItem[][]> {
+    return callOffThread(this.recommendSteps(queries));
+  }
+
+  private *recommendSteps(queries: readonly VectorBlockQuery[]): Generator<KernelCall, ScoredItem[][], void> {
     if (!Array.isArray(queries))
       throw new AlsError('usage', `queries must be an array, not ${valueForMessage(queries)}`);
     for (const query of queries) this.checkVector(query);
     const answers = new Array<ScoredItem[]>(queries.length);
     for (let first = 0; first < queries.length; first += this.block) {
-      this.recommendBlock(queries, first, Math.min(this.block, queries.length - first), answers);
+      yield* this.recommendBlock(queries, first, Math.min(this.block, queries.length - first), answers);
     }
     return answers;
   }
 
-  private recommendBlock(
+  private *recommendBlock(
     queries: readonly VectorBlockQuery[],
     first: number,
     n: number,
     answers: ScoredItem[][],
-  ): void {
+  ): Generator<KernelCall, void, void> {
     const { itemFactors: Y, items, factors: f, itemNames } = this.model;
     let k = 1;
     let excluded = 0;
@@ -363,8 +396,10 @@ export class BlockQueries {
     }
     this.excludeStart[n] = excluded;
     const best = this.best.get(n * k);
-    this.kernels.scoresBlock(Y, items, f, this.queryRows, 0, n, this.scores);
-    this.kernels.selectBlock({
+    const kernels = this.kernels;
+    const scores = [Y, items, f, this.queryRows, 0, n, this.scores] as const;
+    yield { now: () => kernels.scoresBlock(...scores), offThread: () => kernels.scoresBlockAsync(...scores) };
+    const selection = {
       scores: this.scores,
       rows: items,
       queries: n,
@@ -374,7 +409,8 @@ export class BlockQueries {
       best,
       found: this.found,
       range: this.range,
-    });
+    };
+    yield { now: () => kernels.selectBlock(selection), offThread: () => kernels.selectBlockAsync(selection) };
     for (let q = 0; q < n; q++) {
       const query = queries[first + q];
       const scale = { min: this.range[2 * q], max: this.range[2 * q + 1] };
@@ -388,6 +424,32 @@ export class BlockQueries {
       answers[first + q] = recommendations;
     }
   }
+}
+
+/** One kernel call of a block, made at once (similar, recommend) or off the thread (their Async forms). */
+interface KernelCall {
+  now(): void;
+  offThread(): Promise<void>;
+}
+
+/** Runs the steps of a block query, each kernel call at once; returns their answers. */
+function callNow<T>(steps: Generator<KernelCall, T, void>): T {
+  let step = steps.next();
+  while (step.done !== true) {
+    step.value.now();
+    step = steps.next();
+  }
+  return step.value;
+}
+
+/** callNow with each kernel call off the thread: the steps resume once it is done. */
+async function callOffThread<T>(steps: Generator<KernelCall, T, void>): Promise<T> {
+  let step = steps.next();
+  while (step.done !== true) {
+    await step.value.offThread();
+    step = steps.next();
+  }
+  return step.value;
 }
 
 function checkQuery(name: string, value: unknown): void {

@@ -32,11 +32,17 @@ export interface ModelQueries {
   /** best items for the vector x[0 .. factors) (a user's factors or a folded-in one) */
   recommendForVector(x: Float32Array, request: TopKRequest): Promise<ScoredItem[]>;
   /**
-   * The kernels the model's factors live in: pass them (options.kernels) to a core query run
-   * on this model alone (explainedRecommendations, recommendForVector), which otherwise copies
-   * the factors into the process-wide default kernels, a copy never freed.
+   * The kernels the model's factors live in, for looking at (their memory). They score blocks
+   * off the event loop's thread, and refuse other calls meanwhile: use them through withKernels.
    */
   readonly kernels: Kernels;
+  /**
+   * Runs `use` with the kernels between two blocks, and resolves with what it returns: pass them
+   * (options.kernels) to a core query run on this model alone (explainedRecommendations,
+   * recommendForVector), which otherwise copies the factors into the process-wide default
+   * kernels, a copy never freed.
+   */
+  withKernels<T>(use: (kernels: Kernels) => T): Promise<T>;
   /**
    * the factors of user row `user` (a new array): read from the model's file when the model came
    * from a directory (see userFactorRows), so the served model's userFactors is not there to read
@@ -143,7 +149,8 @@ async function prepare(
   // the 360K shape, so the event loop gets a turn between them
   indexNames(userIds);
   await nextTurn();
-  const kernels = await createWasmKernels(threads);
+  // every scoring thread a worker: the event loop reads and answers requests while a block is scored
+  const kernels = await createWasmKernels(threads, { offThread: true });
   try {
     const items =
       options.compact === false
@@ -321,14 +328,22 @@ function copyAnswer(answer: SimilarAnswer): SimilarAnswer {
 
 /**
  * Queries gathered while the event loop turns: everything asked before the next check phase
- * (setImmediate) is scored together, one block of each kind per turn, so that answers of a block
- * are written before the next block starts and requests read meanwhile join the queue.
+ * (setImmediate) is scored together, a block of each group in turn, one block at a time. The
+ * kernels score a block on their workers while the event loop reads requests (they join the
+ * queue for the next block) and writes the last block's answers (the next block starts first:
+ * an answer's promise settles in a microtask, after the next block's work is handed out).
  */
 class BatchedQueries implements ModelQueries {
   /** similar queries by candidate group (BlockQueries.similarGroup), so that a block shares one pass */
   private similarWaiting: Waiting<SimilarBlockQuery, SimilarAnswer>[][];
   private vectorWaiting: Waiting<VectorBlockQuery, ScoredItem[]>[] = [];
+  /** withKernels calls: run between two blocks */
+  private kernelUses: Waiting<(kernels: Kernels) => unknown, unknown>[] = [];
   private scheduled = false;
+  /** a flush is scoring its blocks (it takes what waits until nothing does) */
+  private flushing = false;
+  /** the group whose block is scored next, if it has queries (similar groups, then vector queries) */
+  private turn = 0;
   private disposed = false;
   /** similar queries being scored, by key: a repeat waits for the same answer */
   private readonly pending = new Map<string, Promise<SimilarAnswer>>();
@@ -344,7 +359,7 @@ class BatchedQueries implements ModelQueries {
   }
 
   private waiting(): number {
-    let waiting = this.vectorWaiting.length;
+    let waiting = this.vectorWaiting.length + this.kernelUses.length;
     for (const group of this.similarWaiting) waiting += group.length;
     return waiting;
   }
@@ -429,30 +444,79 @@ class BatchedQueries implements ModelQueries {
     return answer;
   }
 
-  private schedule(): void {
-    if (this.scheduled) return;
-    this.scheduled = true;
-    setImmediate(() => this.flush());
+  withKernels<T>(use: (kernels: Kernels) => T): Promise<T> {
+    if (this.disposed) return Promise.reject(unloaded());
+    if (typeof use !== 'function')
+      return Promise.reject(new AlsError('usage', `use must be a function, not ${valueForMessage(use)}`));
+    const answer = new Promise<T>((resolve, reject) =>
+      this.kernelUses.push({ query: use, resolve: resolve as (value: unknown) => void, reject }),
+    );
+    this.schedule();
+    return answer;
   }
 
-  /** One block of each group; again on the next turn while queries wait. */
-  private flush(): void {
+  private schedule(): void {
+    if (this.scheduled || this.flushing) return;
+    this.scheduled = true;
+    setImmediate(() => void this.flush());
+  }
+
+  /**
+   * A block of each group in turn, and the withKernels calls between, until nothing waits. A
+   * block's answers are handed over once the next block is being scored, so that the workers
+   * score while the event loop writes them.
+   */
+  private async flush(): Promise<void> {
     this.scheduled = false;
-    if (this.disposed) return;
-    for (const group of this.similarWaiting)
-      run(group.splice(0, this.blocks.block), (queries) => this.blocks.similar(queries));
-    run(this.vectorWaiting.splice(0, this.blocks.block), (queries) => this.blocks.recommend(queries));
-    if (this.waiting() > 0) this.schedule();
+    this.flushing = true;
+    let deliver = () => {};
+    try {
+      while (!this.disposed && this.waiting() > 0) {
+        // the kernels are idle between two blocks
+        for (const use of this.kernelUses.splice(0)) settle(use, () => use.query(this.kernels));
+        const scoring = this.scoreNext();
+        deliver();
+        deliver = () => {};
+        if (scoring !== null) deliver = await scoring;
+      }
+    } finally {
+      deliver();
+      this.flushing = false;
+      // dispose() came while a block was scored: the kernels are free now
+      if (this.disposed) this.kernels.dispose();
+    }
+  }
+
+  /** Starts scoring the next waiting block (the groups in turn); resolves with how to settle its queries. */
+  private scoreNext(): Promise<() => void> | null {
+    const groups = this.similarWaiting.length + 1;
+    for (let n = 0; n < groups; n++) {
+      const group = (this.turn + n) % groups;
+      if (group < this.similarWaiting.length) {
+        const batch = this.similarWaiting[group].splice(0, this.blocks.block);
+        if (batch.length === 0) continue;
+        this.turn = group + 1;
+        return outcome(batch, this.blocks.similarAsync(batch.map((w) => w.query)));
+      }
+      const batch = this.vectorWaiting.splice(0, this.blocks.block);
+      if (batch.length === 0) continue;
+      this.turn = group + 1;
+      return outcome(batch, this.blocks.recommendAsync(batch.map((w) => w.query)));
+    }
+    return null;
   }
 
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
     const error = unloaded();
-    for (const waiting of [...this.similarWaiting.flat(), ...this.vectorWaiting]) waiting.reject(error);
+    for (const waiting of [...this.similarWaiting.flat(), ...this.vectorWaiting, ...this.kernelUses])
+      waiting.reject(error);
     this.similarWaiting = this.similarWaiting.map(() => []);
     this.vectorWaiting = [];
-    this.kernels.dispose();
+    this.kernelUses = [];
+    // a block being scored ends first (its queries are answered): flush() frees the kernels then
+    if (!this.flushing) this.kernels.dispose();
     void this.userRows.close();
   }
 
@@ -462,16 +526,23 @@ class BatchedQueries implements ModelQueries {
   }
 }
 
-function run<Q, A>(batch: Waiting<Q, A>[], score: (queries: Q[]) => A[]): void {
-  if (batch.length === 0) return;
-  let answers: A[];
+/** Once `scoring` settles: how to settle each query of its batch with its answer, or all with the error. */
+async function outcome<Q, A>(batch: Waiting<Q, A>[], scoring: Promise<A[]>): Promise<() => void> {
   try {
-    answers = score(batch.map((w) => w.query));
+    const answers = await scoring;
+    return () => batch.forEach((waiting, n) => waiting.resolve(answers[n]));
   } catch (error) {
-    for (const waiting of batch) waiting.reject(error);
-    return;
+    return () => batch.forEach((waiting) => waiting.reject(error));
   }
-  batch.forEach((waiting, n) => waiting.resolve(answers[n]));
+}
+
+/** Settles `waiting` with what `compute` returns or throws. */
+function settle<Q, A>(waiting: Waiting<Q, A>, compute: () => A): void {
+  try {
+    waiting.resolve(compute());
+  } catch (error) {
+    waiting.reject(error);
+  }
 }
 
 function checkRequest(request: unknown): void {

@@ -191,11 +191,13 @@ function playedBy(model: AlsModel, user: number): Int32Array {
  */
 async function explainRow({ model, queries }: ServedModel, user: number, count: number, leftOut: number[]) {
   const x = await queries.userVector(user);
-  const explained = explainedRecommendations(
-    model,
-    foldInUserRow(model, user),
-    { count, top: EXPLAINED_CONTRIBUTIONS, kernels: queries.kernels },
-    leftOut,
+  const explained = await queries.withKernels((kernels) =>
+    explainedRecommendations(
+      model,
+      foldInUserRow(model, user),
+      { count, top: EXPLAINED_CONTRIBUTIONS, kernels },
+      leftOut,
+    ),
   );
   return withStoredScores(explained, model, x).map((r) => ({ ...scoredItem(model, r), stored: r.stored }));
 }
@@ -247,11 +249,8 @@ export async function recommendRoutes(app: FastifyInstance, { source }: { source
       const folded = foldIn(model, resolved.plays);
       const leftOut = leaveOut(resolved.plays.items, excludeRows(model, exclude));
       const recommendations = explain
-        ? explainedRecommendations(
-            model,
-            folded,
-            { count: n, top: EXPLAINED_CONTRIBUTIONS, kernels: queries.kernels },
-            leftOut,
+        ? await queries.withKernels((kernels) =>
+            explainedRecommendations(model, folded, { count: n, top: EXPLAINED_CONTRIBUTIONS, kernels }, leftOut),
           )
         : await queries.recommendForVector(Float32Array.from(folded.x), { count: n, exclude: leftOut });
       return {

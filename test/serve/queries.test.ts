@@ -186,14 +186,17 @@ describe('prepareServing', () => {
 
 /**
  * Calls `count` with the queries of every block that `kernels` select: through selectBlock,
- * cosineBlock (the quantized similar pass of the candidate set default queries use), or both.
+ * cosineBlock (the quantized similar pass of the candidate set default queries use), or both
+ * (their Async forms, off the event loop's thread, which the served queries call).
  */
 function onSelect(kernels: Kernels, which: 'cosineBlock' | 'both', count: (queries: number) => void): void {
-  for (const name of which === 'both' ? (['selectBlock', 'cosineBlock'] as const) : ([which] as const)) {
-    const original = kernels[name].bind(kernels) as (selection: { queries: number }) => void;
+  for (const name of which === 'both'
+    ? (['selectBlockAsync', 'cosineBlockAsync'] as const)
+    : ([`${which}Async`] as const)) {
+    const original = kernels[name].bind(kernels) as (selection: { queries: number }) => Promise<void>;
     (kernels as unknown as Record<string, unknown>)[name] = (selection: { queries: number }) => {
       count(selection.queries);
-      original(selection);
+      return original(selection);
     };
   }
 }
@@ -203,11 +206,11 @@ describe('ModelQueries', () => {
     const loaded = await sampleModel();
     const { model, queries } = await prepareServing(loaded, { threads: 2, block: 16 });
     try {
-      // count the passes over the item factors
+      // count the passes over the item factors (off the event loop's thread: the Async forms)
       const kernels = queries.kernels;
       let passes = 0;
-      const scoresBlock = kernels.scoresBlock.bind(kernels);
-      (kernels as { scoresBlock: typeof scoresBlock }).scoresBlock = (...args) => {
+      const scoresBlock = kernels.scoresBlockAsync.bind(kernels);
+      (kernels as { scoresBlockAsync: typeof scoresBlock }).scoresBlockAsync = (...args) => {
         passes++;
         return scoresBlock(...args);
       };
