@@ -90,6 +90,8 @@ export const ARG = {
   /** the second part of a task (SLOT.split): its rows, from 0, and rows per chunk */
   thenRows: 37,
   thenChunkRows: 38,
+  /** cosineBlock: each query's largest and smallest approximate score of every 64 rows (approxScores) */
+  extremes: 39,
 } as const;
 
 export interface KernelExports {
@@ -175,6 +177,7 @@ export interface KernelExports {
     outStride: number,
     start: number,
     end: number,
+    extremes: number,
   ): void;
   refineRows(
     scores: number,
@@ -195,6 +198,7 @@ export interface KernelExports {
     end: number,
     skip: number,
     cap: number,
+    extremes: number,
   ): void;
 }
 
@@ -317,6 +321,7 @@ function runRows(
         a[ARG.outStride],
         start,
         end,
+        a[ARG.extremes],
       );
       break;
     case TASK.refine:
@@ -339,6 +344,7 @@ function runRows(
         end,
         scratch,
         a[ARG.cap],
+        a[ARG.extremes],
       );
       break;
   }

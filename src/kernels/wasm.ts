@@ -19,6 +19,8 @@ const GRAMIAN_CHUNK_ROWS = 2048;
 const CHUNKS_PER_CALL = 256;
 /** item rows per chunk of a block of query scores: 4096 × 16 queries is about 0.3 ms of work */
 const SCORE_CHUNK_ROWS = 4096;
+/** rows of a block whose extremes cosineBlock's int8 pass notes (EXTREME_ROWS of the kernels; a divisor of SCORE_CHUNK_ROWS) */
+const EXTREME_ROWS = 64;
 /**
  * CG copies the Y rows of a row into per-thread scratch before its steps (see cgRows) when they
  * take at least GATHER_FROM_BYTES: shorter sets stay in the core's own cache between passes
@@ -669,6 +671,7 @@ class WasmKernels implements Kernels {
   }
 
   private readonly queryCodes = new Scratch((n) => this.arena.int32(n));
+  private readonly extremes = new Scratch((n) => this.arena.float32(n));
   private readonly queryFloats = [0, 1, 2].map(() => new Scratch((n) => this.arena.float32(n)));
 
   cosineBlock(selection: CosineSelection): void {
@@ -708,6 +711,8 @@ class WasmKernels implements Kernels {
     a[ARG.scales] = this.address(quantized.scales);
     a[ARG.out] = scores.byteOffset;
     a[ARG.outStride] = rows;
+    // a largest and smallest score per 64 rows and query: the rows pass over blocks by them
+    a[ARG.extremes] = this.extremes.get(queries * Math.ceil(rows / EXTREME_ROWS) * 2).byteOffset;
     // at most this many rows of a query scored exactly: beyond, the whole row is (as scoresBlock)
     const cap = Math.min(rows, 2 * k + Math.ceil(rows / 8));
     a[ARG.Y] = this.resident(Y, rows * f).byteOffset;

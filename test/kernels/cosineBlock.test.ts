@@ -193,6 +193,43 @@ describe('cosineBlock: the answers of scoresBlock and selectBlock (cosine), numb
     for (const k of [1, 10, ROWS + 5]) check(`exclusions, k ${k}`, { Y, rows: ROWS, f, Q, queries: 5, k, lists });
   });
 
+  it('blocks passed over by their extremes: the best rows left out (each the largest of its block), the worst too', () => {
+    // the int8 pass notes the largest and smallest score of every 64 rows; the rows a query
+    // leaves out may be those extremes, so the thresholds count them in (see listCandidates)
+    const f = 64;
+    const rows = 64 * 150 + 17;
+    const Y = randomMatrix(rows, f, 12);
+    const { Q } = selfQueries(Y, rows, f, 6, 5, 101);
+    const ranked = (q: number) => {
+      const x = Q.subarray(q * f, q * f + f);
+      const cos = (j: number) => {
+        let dot = 0;
+        let yy = 0;
+        let xx = 0;
+        for (let d = 0; d < f; d++) {
+          dot += Y[j * f + d] * x[d];
+          yy += Y[j * f + d] ** 2;
+          xx += x[d] ** 2;
+        }
+        return dot / Math.sqrt(yy * xx);
+      };
+      return Array.from({ length: rows }, (_, j) => j).sort((a, b) => cos(b) - cos(a));
+    };
+    const lists = Array.from({ length: 6 }, (_, q) => {
+      const order = ranked(q);
+      // 0: none; 1: the 30 best; 2: the 30 worst; 3: both; 4: the 250 best (within the limit); 5: 300 (beyond)
+      return [
+        [],
+        order.slice(0, 30),
+        order.slice(-30),
+        [...order.slice(0, 30), ...order.slice(-30)],
+        order.slice(0, 250),
+        order.slice(0, 300),
+      ][q];
+    });
+    for (const k of [1, 10, 64]) check(`extremes left out, k ${k}`, { Y, rows, f, Q, queries: 6, k, lists });
+  });
+
   it('few rows (fewer than k, fewer than four)', () => {
     for (const rows of [1, 2, 3, 5, 9]) {
       const f = 8;

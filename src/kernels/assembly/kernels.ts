@@ -790,109 +790,170 @@ export function selectRows(
   return <f32>(dot - (sum << 5)) * scale * queryScale;
 }
 
+/** Rows of a block of approximate scores whose extremes approxScores notes (see listCandidates). */
+const EXTREME_ROWS = 64;
+
 /**
  * out[q · outStride + j] = approximate cosine of code row j and query q, for rows [start, end)
  * of C (codes, `stride` bytes a row, a multiple of 16) and the nq query code rows of QC (same
  * stride), with sums[j] = Σ cⱼ, scales[j] = sⱼ (NaN: the row is always rescored) and qScales[q] = t.
- * Two rows against four queries at a time, as scoresBlock.
+ * Two rows against four queries at a time, as scoresBlock. With them, the largest and smallest
+ * score of each EXTREME_ROWS rows of each query (NaN if any is), as a pair at extremes + 8 · (q ·
+ * ⌈outStride / EXTREME_ROWS⌉ + block), for listCandidates: start is a multiple of EXTREME_ROWS,
+ * and end too unless it is outStride.
  */
 export function approxScores(
   C: usize, stride: i32, QC: usize, qScales: usize, nq: i32, sums: usize, scales: usize,
-  out: usize, outStride: i32, start: i32, end: i32,
+  out: usize, outStride: i32, start: i32, end: i32, extremes: usize,
+): void {
+  const blocks = (outStride + EXTREME_ROWS - 1) / EXTREME_ROWS;
+  for (let from = start; from < end; from += EXTREME_ROWS) {
+    const to = from + EXTREME_ROWS < end ? from + EXTREME_ROWS : end;
+    const noted = extremes + (<usize>(from / EXTREME_ROWS) << 3);
+    approxBlock(C, stride, QC, qScales, nq, sums, scales, out, outStride, from, to, noted, <usize>blocks << 3);
+  }
+}
+
+/**
+ * approxScores for rows [from, to) (at most EXTREME_ROWS, their codes then stay in the core's
+ * cache for every four queries), and their extremes: query q's pair at noted + q · notedStride.
+ * The extremes of four queries are taken in the same registers as their scores: pmax and pmin
+ * (one instruction each; f32x4.max's NaN rule costs several), NaN noted apart.
+ */
+function approxBlock(
+  C: usize, stride: i32, QC: usize, qScales: usize, nq: i32, sums: usize, scales: usize,
+  out: usize, outStride: i32, from: i32, to: i32, noted: usize, notedStride: usize,
 ): void {
   const s = <usize>stride;
   const pairEnd = s & ~31;
   const outRow = <usize>outStride << 2;
-  let j = start;
-  for (; j + 1 < end; j += 2) {
-    const c0 = C + <usize>j * s;
-    const c1 = c0 + s;
-    const sum0 = i32x4.splat(load<i32>(sums + (<usize>j << 2)) << 5);
-    const sum1 = i32x4.splat(load<i32>(sums + (<usize>j << 2), 4) << 5);
-    const scale0 = f32x4.splat(load<f32>(scales + (<usize>j << 2)));
-    const scale1 = f32x4.splat(load<f32>(scales + (<usize>j << 2), 4));
-    let o = out + (<usize>j << 2);
-    let x = QC;
-    let q = 0;
-    for (; q + 3 < nq; q += 4) {
-      let a0 = i32x4.splat(0);
-      let a1 = i32x4.splat(0);
-      let a2 = i32x4.splat(0);
-      let a3 = i32x4.splat(0);
-      let a4 = i32x4.splat(0);
-      let a5 = i32x4.splat(0);
-      let a6 = i32x4.splat(0);
-      let a7 = i32x4.splat(0);
-      const x1 = x + s;
-      const x2 = x1 + s;
-      const x3 = x2 + s;
-      let k: usize = 0;
-      for (; k < pairEnd; k += 32) {
-        const v0 = v128.load(c0 + k);
-        const v1 = v128.load(c1 + k);
-        const u0 = v128.load(c0 + k, 16);
-        const u1 = v128.load(c1 + k, 16);
-        let w = v128.load(x + k);
-        let z = v128.load(x + k, 16);
-        a0 = dot8x2(a0, v0, w, u0, z);
-        a1 = dot8x2(a1, v1, w, u1, z);
-        w = v128.load(x1 + k);
-        z = v128.load(x1 + k, 16);
-        a2 = dot8x2(a2, v0, w, u0, z);
-        a3 = dot8x2(a3, v1, w, u1, z);
-        w = v128.load(x2 + k);
-        z = v128.load(x2 + k, 16);
-        a4 = dot8x2(a4, v0, w, u0, z);
-        a5 = dot8x2(a5, v1, w, u1, z);
-        w = v128.load(x3 + k);
-        z = v128.load(x3 + k, 16);
-        a6 = dot8x2(a6, v0, w, u0, z);
-        a7 = dot8x2(a7, v1, w, u1, z);
-      }
-      if (k < s) {
-        const v0 = v128.load(c0 + k);
-        const v1 = v128.load(c1 + k);
-        let w = v128.load(x + k);
-        a0 = dot8x1(a0, v0, w);
-        a1 = dot8x1(a1, v1, w);
-        w = v128.load(x1 + k);
-        a2 = dot8x1(a2, v0, w);
-        a3 = dot8x1(a3, v1, w);
-        w = v128.load(x2 + k);
-        a4 = dot8x1(a4, v0, w);
-        a5 = dot8x1(a5, v1, w);
-        w = v128.load(x3 + k);
-        a6 = dot8x1(a6, v0, w);
-        a7 = dot8x1(a7, v1, w);
-      }
-      const t = v128.load(qScales + (<usize>q << 2));
+  let x = QC;
+  let q = 0;
+  for (; q + 3 < nq; q += 4) {
+    const x1 = x + s;
+    const x2 = x1 + s;
+    const x3 = x2 + s;
+    const t = v128.load(qScales + (<usize>q << 2));
+    let high = f32x4.splat(-Infinity);
+    let low = f32x4.splat(Infinity);
+    let nan = i32x4.splat(0);
+    let o = out + <usize>q * outRow + (<usize>from << 2);
+    let j = from;
+    for (; j + 1 < to; j += 2) {
+      const c0 = C + <usize>j * s;
+      const c1 = c0 + s;
+      const sum0 = i32x4.splat(load<i32>(sums + (<usize>j << 2)) << 5);
+      const sum1 = i32x4.splat(load<i32>(sums + (<usize>j << 2), 4) << 5);
+      const scale0 = f32x4.splat(load<f32>(scales + (<usize>j << 2)));
+      const scale1 = f32x4.splat(load<f32>(scales + (<usize>j << 2), 4));
+        let a0 = i32x4.splat(0);
+        let a1 = i32x4.splat(0);
+        let a2 = i32x4.splat(0);
+        let a3 = i32x4.splat(0);
+        let a4 = i32x4.splat(0);
+        let a5 = i32x4.splat(0);
+        let a6 = i32x4.splat(0);
+        let a7 = i32x4.splat(0);
+        let k: usize = 0;
+        for (; k < pairEnd; k += 32) {
+          const v0 = v128.load(c0 + k);
+          const v1 = v128.load(c1 + k);
+          const u0 = v128.load(c0 + k, 16);
+          const u1 = v128.load(c1 + k, 16);
+          let w = v128.load(x + k);
+          let z = v128.load(x + k, 16);
+          a0 = dot8x2(a0, v0, w, u0, z);
+          a1 = dot8x2(a1, v1, w, u1, z);
+          w = v128.load(x1 + k);
+          z = v128.load(x1 + k, 16);
+          a2 = dot8x2(a2, v0, w, u0, z);
+          a3 = dot8x2(a3, v1, w, u1, z);
+          w = v128.load(x2 + k);
+          z = v128.load(x2 + k, 16);
+          a4 = dot8x2(a4, v0, w, u0, z);
+          a5 = dot8x2(a5, v1, w, u1, z);
+          w = v128.load(x3 + k);
+          z = v128.load(x3 + k, 16);
+          a6 = dot8x2(a6, v0, w, u0, z);
+          a7 = dot8x2(a7, v1, w, u1, z);
+        }
+        if (k < s) {
+          const v0 = v128.load(c0 + k);
+          const v1 = v128.load(c1 + k);
+          let w = v128.load(x + k);
+          a0 = dot8x1(a0, v0, w);
+          a1 = dot8x1(a1, v1, w);
+          w = v128.load(x1 + k);
+          a2 = dot8x1(a2, v0, w);
+          a3 = dot8x1(a3, v1, w);
+          w = v128.load(x2 + k);
+          a4 = dot8x1(a4, v0, w);
+          a5 = dot8x1(a5, v1, w);
+          w = v128.load(x3 + k);
+          a6 = dot8x1(a6, v0, w);
+          a7 = dot8x1(a7, v1, w);
+        }
       const r0 = f32x4.mul(f32x4.mul(f32x4.convert_i32x4_s(i32x4.sub(sums4(a0, a2, a4, a6), sum0)), scale0), t);
       const r1 = f32x4.mul(f32x4.mul(f32x4.convert_i32x4_s(i32x4.sub(sums4(a1, a3, a5, a7), sum1)), scale1), t);
       v128.store64_lane(o, v128.shuffle<i32>(r0, r1, 0, 4, 0, 4), 0);
       v128.store64_lane(o + outRow, v128.shuffle<i32>(r0, r1, 1, 5, 1, 5), 0);
       v128.store64_lane(o + 2 * outRow, v128.shuffle<i32>(r0, r1, 2, 6, 2, 6), 0);
       v128.store64_lane(o + 3 * outRow, v128.shuffle<i32>(r0, r1, 3, 7, 3, 7), 0);
-      o += outRow << 2;
-      x += s << 2;
+      high = f32x4.pmax(high, f32x4.pmax(r0, r1));
+      low = f32x4.pmin(low, f32x4.pmin(r0, r1));
+      nan = v128.or(nan, v128.or(f32x4.ne(r0, r0), f32x4.ne(r1, r1)));
+      o += 8;
     }
-    for (; q < nq; q++) {
-      const t = load<f32>(qScales + (<usize>q << 2));
-      store<f32>(o, approxOf(codeDot(c0, x, s), load<i32>(sums + (<usize>j << 2)), load<f32>(scales + (<usize>j << 2)), t));
-      store<f32>(o + 4, approxOf(codeDot(c1, x, s), load<i32>(sums + (<usize>j << 2), 4), load<f32>(scales + (<usize>j << 2), 4), t));
-      o += outRow;
-      x += s;
+    if (j < to) {
+      // the range's last row, alone: its four scores one at a time
+      const c0 = C + <usize>j * s;
+      const sum = load<i32>(sums + (<usize>j << 2));
+      const scale = load<f32>(scales + (<usize>j << 2));
+      let r = f32x4.splat(approxOf(codeDot(c0, x, s), sum, scale, load<f32>(qScales + (<usize>q << 2))));
+      r = f32x4.replace_lane(r, 1, approxOf(codeDot(c0, x1, s), sum, scale, load<f32>(qScales + (<usize>q << 2), 4)));
+      r = f32x4.replace_lane(r, 2, approxOf(codeDot(c0, x2, s), sum, scale, load<f32>(qScales + (<usize>q << 2), 8)));
+      r = f32x4.replace_lane(r, 3, approxOf(codeDot(c0, x3, s), sum, scale, load<f32>(qScales + (<usize>q << 2), 12)));
+      v128.store32_lane(o, r, 0);
+      v128.store32_lane(o + outRow, r, 1);
+      v128.store32_lane(o + 2 * outRow, r, 2);
+      v128.store32_lane(o + 3 * outRow, r, 3);
+      high = f32x4.pmax(high, r);
+      low = f32x4.pmin(low, r);
+      nan = v128.or(nan, f32x4.ne(r, r));
     }
+    // a NaN score makes both extremes NaN
+    const unknown = f32x4.splat(NaN);
+    high = v128.bitselect(unknown, high, nan);
+    low = v128.bitselect(unknown, low, nan);
+    const at = noted + <usize>q * notedStride;
+    v128.store32_lane(at, high, 0);
+    v128.store32_lane(at, low, 0, 4);
+    v128.store32_lane(at + notedStride, high, 1);
+    v128.store32_lane(at + notedStride, low, 1, 4);
+    v128.store32_lane(at + 2 * notedStride, high, 2);
+    v128.store32_lane(at + 2 * notedStride, low, 2, 4);
+    v128.store32_lane(at + 3 * notedStride, high, 3);
+    v128.store32_lane(at + 3 * notedStride, low, 3, 4);
+    x += s << 2;
   }
-  for (; j < end; j++) {
-    const c0 = C + <usize>j * s;
-    let o = out + (<usize>j << 2);
-    let x = QC;
-    for (let q = 0; q < nq; q++) {
-      const t = load<f32>(qScales + (<usize>q << 2));
-      store<f32>(o, approxOf(codeDot(c0, x, s), load<i32>(sums + (<usize>j << 2)), load<f32>(scales + (<usize>j << 2)), t));
-      o += outRow;
-      x += s;
+  for (; q < nq; q++) {
+    const t = load<f32>(qScales + (<usize>q << 2));
+    let h = <f32>-Infinity;
+    let l = <f32>Infinity;
+    let unknown = false;
+    let o = out + <usize>q * outRow + (<usize>from << 2);
+    for (let j = from; j < to; j++) {
+      const value = approxOf(codeDot(C + <usize>j * s, x, s), load<i32>(sums + (<usize>j << 2)), load<f32>(scales + (<usize>j << 2)), t);
+      store<f32>(o, value);
+      o += 4;
+      if (value > h) h = value;
+      if (value < l) l = value;
+      if (value != value) unknown = true;
     }
+    const at = noted + <usize>q * notedStride;
+    store<f32>(at, unknown ? <f32>NaN : h);
+    store<f32>(at, unknown ? <f32>NaN : l, 4);
+    x += s;
   }
 }
 
@@ -958,15 +1019,78 @@ function sortCandidates(list: usize, n: i32, row: usize): void {
 }
 
 /**
+ * The r-th largest of `count` numbers sign · value, value at values + 8i + offset (NaN passed
+ * over), or NaN when fewer than r are numbers. heap: r float32s of scratch (a min-heap).
+ */
+function rthLargest(values: usize, offset: usize, count: i32, r: i32, sign: f32, heap: usize): f32 {
+  let size = 0;
+  for (let i = 0; i < count; i++) {
+    const v = sign * load<f32>(values + (<usize>i << 3) + offset);
+    if (v != v) continue;
+    let at = 0;
+    if (size < r) {
+      at = size++;
+      while (at > 0) {
+        const parent = (at - 1) >> 1;
+        const p = load<f32>(heap + (<usize>parent << 2));
+        if (p <= v) break;
+        store<f32>(heap + (<usize>at << 2), p);
+        at = parent;
+      }
+    } else {
+      if (!(v > load<f32>(heap))) continue;
+      for (;;) {
+        const left = 2 * at + 1;
+        if (left >= r) break;
+        let child = left;
+        if (left + 1 < r && load<f32>(heap + (<usize>(left + 1) << 2)) < load<f32>(heap + (<usize>left << 2))) child = left + 1;
+        const c = load<f32>(heap + (<usize>child << 2));
+        if (c >= v) break;
+        store<f32>(heap + (<usize>at << 2), c);
+        at = child;
+      }
+    }
+    store<f32>(heap + (<usize>at << 2), v);
+  }
+  return size < r ? <f32>NaN : load<f32>(heap);
+}
+
+/** Most rows a query leaves out for which the block extremes are still used to pass over blocks. */
+const EXTREMES_UP_TO = 256;
+
+/**
  * refineRow's candidates in one pass over a row of approximate scores: the rows not skipped
  * whose score is neither below A − 2b nor above m + 2b, A the k-th largest score and m the
  * smallest (NaN passed over in both), listed at `candidates` in row order. While passing, A and
  * m are those of the rows seen so far: A only grows and m only shrinks, so every row that passes
  * at the end passed when seen, and the list is filtered once more at the end. `heap`: k int32s of
  * scratch. Returns how many, or cap + 1 when more than cap rows would be listed.
+ *
+ * Blocks of EXTREME_ROWS rows are passed over by their extremes (approxScores; 0: none), the
+ * `excluded` skipped rows counted in: of the k + excluded blocks with the largest maxima, at
+ * least k have their largest score on a row that is not skipped, so A ≥ A' = the (k +
+ * excluded)-th largest maximum; likewise m ≤ m' = the (excluded + 1)-th smallest minimum. A
+ * block whose largest score is below A' − 2b and whose smallest is above m' + 2b holds no row
+ * that can be listed (nor the k best, nor the smallest), and none that is NaN.
  */
-function listCandidates(row: usize, n: i32, k: i32, skip: usize, bound: f32, heap: usize, candidates: usize, cap: i32): i32 {
+function listCandidates(
+  row: usize, n: i32, k: i32, skip: usize, bound: f32, heap: usize, candidates: usize, cap: i32,
+  extremes: usize, excluded: i32,
+): i32 {
   const twice: f32 = bound + bound;
+  const blocks = (n + EXTREME_ROWS - 1) / EXTREME_ROWS;
+  // no block is passed over unless both thresholds are numbers
+  let highCut = <f32>-Infinity;
+  let lowCut = <f32>Infinity;
+  if (extremes != 0 && k > 0 && excluded <= EXTREMES_UP_TO && k + excluded <= cap) {
+    // the candidate list is empty until the pass: its room holds the heap meanwhile
+    const highest = rthLargest(extremes, 0, blocks, k + excluded, 1, candidates);
+    const lowest = -rthLargest(extremes, 4, blocks, excluded + 1, -1, candidates);
+    if (highest == highest && lowest == lowest) {
+      highCut = highest - twice;
+      lowCut = lowest + twice;
+    }
+  }
   let size = 0;
   let kth = <f32>-Infinity;
   let lows = f32x4.splat(Infinity);
@@ -975,58 +1099,65 @@ function listCandidates(row: usize, n: i32, k: i32, skip: usize, bound: f32, hea
   const none = f32x4.splat(Infinity);
   let listed = 0;
   const vectorEnd = n & ~3;
-  let i = 0;
-  for (; i < n; i += 4) {
-    if (i < vectorEnd && load<u32>(skip + <usize>i) == 0) {
-      // the common case: four rows, none skipped
-      const v = v128.load(row + (<usize>i << 2));
-      lows = f32x4.pmin(lows, v);
-      // neither near the top nor near the bottom (false for NaN)
-      if (i32x4.all_true(v128.and(f32x4.lt(v, top), f32x4.gt(v, f32x4.add(lows, margin))))) continue;
-    } else {
-      let skipped: v128;
-      let v: v128;
-      if (i < vectorEnd) {
-        v = v128.load(row + (<usize>i << 2));
-        skipped = i32x4.ne(i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(v128.load32_zero(skip + <usize>i))), i32x4.splat(0));
+  for (let block = 0; block < blocks; block++) {
+    const from = block * EXTREME_ROWS;
+    if (extremes != 0) {
+      const at = extremes + (<usize>block << 3);
+      if (load<f32>(at) < highCut && load<f32>(at, 4) > lowCut) continue;
+    }
+    const to = from + EXTREME_ROWS < n ? from + EXTREME_ROWS : n;
+    for (let i = from; i < to; i += 4) {
+      if (i < vectorEnd && load<u32>(skip + <usize>i) == 0) {
+        // the common case: four rows, none skipped
+        const v = v128.load(row + (<usize>i << 2));
+        lows = f32x4.pmin(lows, v);
+        // neither near the top nor near the bottom (false for NaN)
+        if (i32x4.all_true(v128.and(f32x4.lt(v, top), f32x4.gt(v, f32x4.add(lows, margin))))) continue;
       } else {
-        // the last n % 4 rows: lanes past the end count as skipped
-        v = f32x4.splat(0);
-        skipped = i32x4.splat(-1);
-        for (let j = i; j < n; j++) {
-          const lane = j - i;
-          const value = load<f32>(row + (<usize>j << 2));
-          const out = load<u8>(skip + <usize>j) != 0 ? -1 : 0;
-          if (lane == 0) { v = f32x4.replace_lane(v, 0, value); skipped = i32x4.replace_lane(skipped, 0, out); }
-          if (lane == 1) { v = f32x4.replace_lane(v, 1, value); skipped = i32x4.replace_lane(skipped, 1, out); }
-          if (lane == 2) { v = f32x4.replace_lane(v, 2, value); skipped = i32x4.replace_lane(skipped, 2, out); }
+        let skipped: v128;
+        let v: v128;
+        if (i < vectorEnd) {
+          v = v128.load(row + (<usize>i << 2));
+          skipped = i32x4.ne(i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(v128.load32_zero(skip + <usize>i))), i32x4.splat(0));
+        } else {
+          // the last n % 4 rows: lanes past the end count as skipped
+          v = f32x4.splat(0);
+          skipped = i32x4.splat(-1);
+          for (let j = i; j < n; j++) {
+            const lane = j - i;
+            const value = load<f32>(row + (<usize>j << 2));
+            const out = load<u8>(skip + <usize>j) != 0 ? -1 : 0;
+            if (lane == 0) { v = f32x4.replace_lane(v, 0, value); skipped = i32x4.replace_lane(skipped, 0, out); }
+            if (lane == 1) { v = f32x4.replace_lane(v, 1, value); skipped = i32x4.replace_lane(skipped, 1, out); }
+            if (lane == 2) { v = f32x4.replace_lane(v, 2, value); skipped = i32x4.replace_lane(skipped, 2, out); }
+          }
+        }
+        // skipped lanes as +∞ for the smallest (pmin passes over NaN)
+        lows = f32x4.pmin(lows, v128.bitselect(none, v, skipped));
+        const quiet = v128.and(f32x4.lt(v, top), f32x4.gt(v, f32x4.add(lows, margin)));
+        if (!v128.any_true(v128.andnot(v128.not(quiet), skipped))) continue;
+      }
+      const end = i + 4 < n ? i + 4 : n;
+      for (let j = i; j < end; j++) {
+        if (load<u8>(skip + <usize>j) != 0) continue;
+        const value = load<f32>(row + (<usize>j << 2));
+        if (value == value) {
+          if (size < k) {
+            size = heapPush(heap, row, size, j);
+            if (size == k) kth = load<f32>(row + (<usize>load<i32>(heap) << 2));
+          } else if (value > kth) kth = heapReplace(heap, row, size, j);
+        }
+        if (!(value < kth - twice && value > smallest(lows) + twice)) {
+          if (listed == cap) {
+            listed = keepCandidates(row, candidates, listed, kth - twice, smallest(lows) + twice);
+            if (listed > cap >> 1) return cap + 1;
+          }
+          store<i32>(candidates + (<usize>listed << 2), j);
+          listed++;
         }
       }
-      // skipped lanes as +∞ for the smallest (pmin passes over NaN)
-      lows = f32x4.pmin(lows, v128.bitselect(none, v, skipped));
-      const quiet = v128.and(f32x4.lt(v, top), f32x4.gt(v, f32x4.add(lows, margin)));
-      if (!v128.any_true(v128.andnot(v128.not(quiet), skipped))) continue;
+      top = f32x4.splat(kth - twice);
     }
-    const end = i + 4 < n ? i + 4 : n;
-    for (let j = i; j < end; j++) {
-      if (load<u8>(skip + <usize>j) != 0) continue;
-      const value = load<f32>(row + (<usize>j << 2));
-      if (value == value) {
-        if (size < k) {
-          size = heapPush(heap, row, size, j);
-          if (size == k) kth = load<f32>(row + (<usize>load<i32>(heap) << 2));
-        } else if (value > kth) kth = heapReplace(heap, row, size, j);
-      }
-      if (!(value < kth - twice && value > smallest(lows) + twice)) {
-        if (listed == cap) {
-          listed = keepCandidates(row, candidates, listed, kth - twice, smallest(lows) + twice);
-          if (listed > cap >> 1) return cap + 1;
-        }
-        store<i32>(candidates + (<usize>listed << 2), j);
-        listed++;
-      }
-    }
-    top = f32x4.splat(kth - twice);
   }
   return keepCandidates(row, candidates, listed, kth - twice, smallest(lows) + twice);
 }
@@ -1058,10 +1189,10 @@ function keepCandidates(row: usize, candidates: usize, listed: i32, top: f32, bo
  */
 function refineRow(
   row: usize, n: i32, k: i32, skip: usize, bound: f32, Y: usize, f: i32, x: usize, norms: usize, queryNorm: f32,
-  out: usize, range: usize, candidates: usize, cap: i32,
+  out: usize, range: usize, candidates: usize, cap: i32, extremes: usize, excluded: i32,
 ): i32 {
   const stride = <usize>f << 2;
-  const listed = bound < Infinity ? listCandidates(row, n, k, skip, bound, out, candidates, cap) : cap + 1;
+  const listed = bound < Infinity ? listCandidates(row, n, k, skip, bound, out, candidates, cap, extremes, excluded) : cap + 1;
   if (!(bound < Infinity) || listed > cap) {
     scores(Y, f, x, row, 0, n);
     return selectRow(row, n, k, skip, norms, queryNorm, out, range);
@@ -1106,15 +1237,16 @@ function refineRow(
 
 /**
  * selectRows with the cosine step for query rows [start, end) of a block of approximate scores
- * (approxScores): refineRow per row, with bounds[q], the query's float factors at Q + q·f and
- * the float rows Y. scratch: n bytes of skip mask, then (16-byte aligned) room for cap + 4 int32
- * candidates.
+ * (approxScores, with its extremes; 0: none): refineRow per row, with bounds[q], the query's
+ * float factors at Q + q·f and the float rows Y. scratch: n bytes of skip mask, then (16-byte
+ * aligned) room for cap + 4 int32 candidates.
  */
 export function refineRows(
   scores: usize, n: i32, k: i32, excludeStart: usize, exclude: usize, Y: usize, f: i32, Q: usize,
   norms: usize, queryNorms: usize, bounds: usize, best: usize, found: usize, range: usize,
-  start: i32, end: i32, skip: usize, cap: i32,
+  start: i32, end: i32, skip: usize, cap: i32, extremes: usize,
 ): void {
+  const blocks = (n + EXTREME_ROWS - 1) / EXTREME_ROWS;
   const candidates = skip + ((<usize>n + 15) & ~15);
   for (let q = start; q < end; q++) {
     memory.fill(skip, 0, <usize>n);
@@ -1128,7 +1260,7 @@ export function refineRows(
     const count = refineRow(
       row, n, k, skip, load<f32>(bounds + (<usize>q << 2)), Y, f, Q + ((<usize>q * <usize>f) << 2), norms,
       load<f32>(queryNorms + (<usize>q << 2)), best + ((<usize>q * <usize>k) << 2), range + (<usize>q << 3),
-      candidates, cap,
+      candidates, cap, extremes != 0 ? extremes + ((<usize>q * <usize>blocks) << 3) : 0, to - from,
     );
     store<i32>(found + (<usize>q << 2), count);
   }
