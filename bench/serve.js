@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // The serving section of npm run bench: the query rate in process (no HTTP), single queries
-// against batched ones, then the HTTP server in its own process under load from autocannon in
-// this one (both share the machine's cores, so the in-process rate is reported beside it), and
-// the server's memory against the model's size on disk.
+// against batched ones, then the HTTP server in its own process under load from autocannon in a
+// third (bench/loadClient.js; all share the machine's cores, so the in-process rate is reported
+// beside it), and the server's memory against the model's size on disk.
 //
 // usage: node bench/serve.js --model DIR [--seconds S] [--threads N] [--block N] [--no-compact]
 //        [--connections 1,8,64] [--skip-local]
@@ -174,10 +174,28 @@ function startServer(dir, threads, block, compact) {
   return { server, ready: next(), ask: (what) => (server.send(what), next()) };
 }
 
-async function load(autocannon, options) {
-  return new Promise((resolve, reject) => {
-    autocannon(options, (error, result) => (error ? reject(error) : resolve(result)));
-  });
+/**
+ * The load generator in its own process (bench/loadClient.js): `run(options)` resolves with
+ * autocannon's summary and the generator's CPU time, `close()` ends it.
+ */
+async function startLoadClient() {
+  const client = fork(join(root, 'bench', 'loadClient.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const next = () =>
+    new Promise((resolve, reject) => {
+      const exited = (code) => reject(new Error(`the load generator exited (${code})`));
+      client.once('exit', exited);
+      client.once('message', (message) => (client.off('exit', exited), resolve(message)));
+    });
+  await next();
+  return {
+    run: async (options) => {
+      client.send({ run: options });
+      const answer = await next();
+      if (answer.error !== undefined) throw new Error(`autocannon: ${answer.error}`);
+      return answer;
+    },
+    close: () => client.send('close'),
+  };
 }
 
 /** Whether the server has the route: fastify answers 404 "Route GET:/… not found" for one it lacks. */
@@ -205,7 +223,6 @@ export async function benchServe({
   compact = true,
   block = undefined,
 }) {
-  const { default: autocannon } = await import('autocannon');
   const { loadModel, loadedVersion } = await import(dist('model/load.js'));
   const names = loadModel(modelDir);
   const diskBytes = Object.values(loadedVersion(names).sizes).reduce((a, b) => a + b, 0);
@@ -236,6 +253,7 @@ export async function benchServe({
   }
 
   const { server, ready, ask } = startServer(modelDir, threads, block, compact);
+  const client = await startLoadClient();
   try {
     const started = await ready;
     const base = `http://127.0.0.1:${started.port}`;
@@ -245,14 +263,24 @@ export async function benchServe({
     const pick = seededRandom(11);
     const name = (list) => encodeURIComponent(list[Math.floor(pick() * list.length)]);
     const duration = quick ? 1 : seconds;
+    // the requests of a run made here, in order, and asked by the load generator (cycling): more
+    // than any run asks at the rates seen (under 4,000 a second), and the last WARM_UP for the
+    // second before it (other requests: answers cached then would flatter the run)
+    const WARM_UP = 8000;
+    const sequence = (make) => Array.from({ length: Math.ceil(duration * 8000) + WARM_UP }, make);
     const run = async (title, connections, request, target) => {
       const route = title.split(',')[0].split(' ').slice(0, 2);
+      // a second of the same load first, not counted: new connections, a new block size and the
+      // collections due from the last run settle (the first second after a change of load is
+      // not the server's steady latency; the reload run below measures a change on purpose)
+      if (!quick) {
+        const offset = (request.paths.length > 1 ? request.paths : request.bodies).length - WARM_UP;
+        await client.run({ url: base, connections, duration: 1, ...request, offset });
+      }
       const histogramBefore = await serverLatencies(base, route[0], route[1].split('?')[0]);
       const before = (await ask('cpu')).cpu;
-      const ownBefore = process.cpuUsage();
-      const result = await load(autocannon, { url: base, connections, duration, requests: [request] });
+      const { result, cpu: own } = await client.run({ url: base, connections, duration, ...request });
       const after = (await ask('cpu')).cpu;
-      const own = process.cpuUsage(ownBefore);
       const failed = result.non2xx + result.errors + result.timeouts;
       const cpu = (usage) => (usage.user + usage.system) / 1000;
       // CPU per request does not depend on what else runs on the machine, unlike requests/s
@@ -309,10 +337,7 @@ export async function benchServe({
       return result.requests.average;
     };
 
-    const similar = {
-      method: 'GET',
-      setupRequest: (request) => ({ ...request, path: `/api/similar/${name(itemNames)}?n=10` }),
-    };
+    const similar = { method: 'GET', paths: sequence(() => `/api/similar/${name(itemNames)}?n=10`) };
     let similar64 = 0;
     for (const count of connections) {
       const target = count === 64 ? { rate: atLeast(1500), p99: atMost(50) } : undefined;
@@ -341,17 +366,11 @@ export async function benchServe({
       }
       return encodeURIComponent(itemNames[low]);
     };
-    const byPopularity = {
-      method: 'GET',
-      setupRequest: (request) => ({ ...request, path: `/api/similar/${popular()}?n=10` }),
-    };
+    const byPopularity = { method: 'GET', paths: sequence(() => `/api/similar/${popular()}?n=10`) };
     await run('GET /api/similar/:item, items by popularity', 64, byPopularity);
 
     if (await hasRoute(`${base}/api/recommend/${name(userIds)}`)) {
-      const recommend = {
-        method: 'GET',
-        setupRequest: (request) => ({ ...request, path: `/api/recommend/${name(userIds)}?n=10` }),
-      };
+      const recommend = { method: 'GET', paths: sequence(() => `/api/recommend/${name(userIds)}?n=10`) };
       const rate = await run('GET /api/recommend/:user', 64, recommend, { rate: atLeast(1000) });
       if (local)
         record(
@@ -374,12 +393,7 @@ export async function benchServe({
     };
     const json = { 'content-type': 'application/json' };
     if (await hasRoute(`${base}/api/recommend`, { method: 'POST', headers: json, body: anonymousBody() })) {
-      const anonymous = {
-        method: 'POST',
-        path: '/api/recommend',
-        headers: json,
-        setupRequest: (request) => ({ ...request, body: anonymousBody() }),
-      };
+      const anonymous = { method: 'POST', paths: ['/api/recommend'], headers: json, bodies: sequence(anonymousBody) };
       await run('POST /api/recommend (3–5 items)', 64, anonymous, { rate: atLeast(300) });
     } else {
       log('POST /api/recommend: the route is not there yet, skipped');
@@ -395,15 +409,10 @@ export async function benchServe({
 
     // a reload under load: the model loaded again beside the live one while 64 connections ask
     {
-      const running = load(autocannon, {
-        url: base,
-        connections: 64,
-        duration: Math.max(duration, 4),
-        requests: [similar],
-      });
+      const running = client.run({ url: base, connections: 64, duration: Math.max(duration, 4), ...similar });
       await new Promise((resolve) => setTimeout(resolve, 500));
       const { reload } = await ask('reload');
-      const result = await running;
+      const { result } = await running;
       record(
         'serve',
         `reload under load (64 connections of GET /api/similar/:item): ${reload.status}${reload.error ? ` (${reload.error})` : ''}, took`,
@@ -446,6 +455,7 @@ export async function benchServe({
     );
     server.send('close');
   } finally {
+    client.close();
     setTimeout(() => server.kill(), 5000).unref();
   }
 }
