@@ -8,6 +8,7 @@ import { allQueryKernels, blockScratch, QUERY_BLOCK } from './recommendAll.js';
 import { minMaxScale } from './scale.js';
 import { itemNorms, type SimilarOptions } from './similar.js';
 import { candidateFactors, candidateRows, type CandidateRows } from './candidates.js';
+import { quantizeRows, type QuantizedRows } from '../kernels/quantize.js';
 
 export type SimilarAllOptions = Pick<SimilarOptions, 'count' | 'minItemUsers' | 'kernels'>;
 
@@ -19,6 +20,8 @@ interface Candidates extends CandidateRows {
   minItemUsers: number;
   factors: Float32Array;
   norms: Float32Array;
+  /** an int8 copy of the factors for cosineBlock (WebAssembly kernels), else null */
+  quantized: QuantizedRows | null;
 }
 
 // kernel memory is never freed: the compacted rows are kept for the next run on the same model
@@ -32,11 +35,10 @@ function candidates(model: AlsModel, minItemUsers: number, kernels: Kernels): Ca
   if (cached !== undefined && cached.minItemUsers === minItemUsers) return cached;
 
   const candidates = candidateRows(model.itemUserCounts, minItemUsers);
-  const result = {
-    minItemUsers,
-    ...candidates,
-    ...candidateFactors(kernels, Y, f, itemNorms(model, kernels), candidates),
-  };
+  const { factors, norms } = candidateFactors(kernels, Y, f, itemNorms(model, kernels), candidates);
+  // the reference kernels' cosineBlock scores the float rows anyway: no copy for them
+  const quantized = kernels.name === 'wasm' ? quantizeRows(kernels, factors, candidates.count, f, norms) : null;
+  const result = { minItemUsers, ...candidates, factors, norms, quantized };
   perModel.set(Y, result);
   return result;
 }
@@ -55,8 +57,10 @@ export interface SimilarAllSummary {
  * item, scores min-max scaled over the item's candidates as in similarToRow (the same numbers),
  * to `output` through the safe writer (writeOutput: a file is replaced whole at the end, a FIFO,
  * device or stream written as the lines come). Neighbours need `minItemUsers` users;
- * query items may have any number. Items go QUERY_BLOCK at a time through scoresBlock and
- * selectBlock, on every CPU unless `options.kernels` says otherwise.
+ * query items may have any number. Items go QUERY_BLOCK at a time through cosineBlock (an int8
+ * copy of the candidates scored first, the float rows only where that leaves the answer open:
+ * the same numbers as scoresBlock then selectBlock), on every CPU unless `options.kernels` says
+ * otherwise.
  */
 export async function writeAllSimilar(
   model: AlsModel,
@@ -81,7 +85,7 @@ export async function writeAllSimilar(
   try {
     // model errors (a corrupt file read on first use) come before the output file is opened
     const candidateSet = candidates(model, minItemUsers, kernels);
-    const { rows, slot, factors, norms } = candidateSet;
+    const { rows, slot, factors, norms, quantized } = candidateSet;
     count = candidateSet.count;
     const queryNorms = itemNorms(model, kernels);
     await writeOutput(output, async (emit) => {
@@ -89,7 +93,6 @@ export async function writeAllSimilar(
       const exclude = new Int32Array(QUERY_BLOCK);
       for (let first = 0; first < items; first += QUERY_BLOCK) {
         const queries = Math.min(QUERY_BLOCK, items - first);
-        kernels.scoresBlock(factors, count, f, Y, first, queries, scores);
         // the item itself is no neighbour (nor counted in its range) when it is a candidate
         let excluded = 0;
         for (let q = 0; q < queries; q++) {
@@ -99,7 +102,7 @@ export async function writeAllSimilar(
         excludeStart[queries] = excluded;
         // cosineScores, scoreRange and topK in one pass per item: the same float32 numbers as
         // similarToRow's, so the lines agree with it
-        kernels.selectBlock({
+        const selection = {
           scores,
           rows: count,
           queries,
@@ -111,7 +114,14 @@ export async function writeAllSimilar(
           best,
           found,
           range,
-        });
+        };
+        if (quantized !== null) {
+          const queryRows = Y.subarray(first * f, (first + queries) * f);
+          kernels.cosineBlock({ ...selection, Y: factors, factors: f, quantized, queryRows });
+        } else {
+          kernels.scoresBlock(factors, count, f, Y, first, queries, scores);
+          kernels.selectBlock(selection);
+        }
         let text = '';
         for (let q = 0; q < queries; q++) {
           const name = names[first + q];
