@@ -152,15 +152,7 @@ export interface Kernels {
    * turns, and any other call of the same kernels throws until the promise settles); else at
    * once on the calling thread. The same numbers as the synchronous calls.
    */
-  scoresBlockAsync(
-    Y: Float32Array,
-    rows: number,
-    factors: number,
-    Q: Float32Array,
-    qFirst: number,
-    queries: number,
-    out: Float32Array,
-  ): Promise<void>;
+  scoresBlockAsync(...args: Parameters<Kernels['scoresBlock']>): Promise<void>;
   selectBlockAsync(selection: BlockSelection): Promise<void>;
   cosineBlockAsync(selection: CosineSelection): Promise<void>;
 

@@ -546,28 +546,12 @@ class WasmKernels implements Kernels {
   private readonly queryBlock = new Scratch((n) => this.arena.float32(n));
   private readonly blockOut = new Scratch((n) => this.arena.float32(n));
 
-  scoresBlock(
-    Y: Float32Array,
-    rows: number,
-    f: number,
-    Q: Float32Array,
-    qFirst: number,
-    queries: number,
-    out: Float32Array,
-  ): void {
-    this.drive(this.scoresBlockSteps(Y, rows, f, Q, qFirst, queries, out));
+  scoresBlock(...args: Parameters<Kernels['scoresBlock']>): void {
+    this.drive(this.scoresBlockSteps(...args));
   }
 
-  scoresBlockAsync(
-    Y: Float32Array,
-    rows: number,
-    f: number,
-    Q: Float32Array,
-    qFirst: number,
-    queries: number,
-    out: Float32Array,
-  ): Promise<void> {
-    return this.driveOffThread(this.scoresBlockSteps(Y, rows, f, Q, qFirst, queries, out));
+  scoresBlockAsync(...args: Parameters<Kernels['scoresBlock']>): Promise<void> {
+    return this.driveOffThread(this.scoresBlockSteps(...args));
   }
 
   private *scoresBlockSteps(
