@@ -23,6 +23,7 @@ import { outputDescriptor, outputTarget } from './outputTarget.js';
 import { startProgress, type Progress } from './progress.js';
 import { readInput } from './train.js';
 import { addTrainOptions, givenTrainOptions, type TrainCliOptions } from './trainOptions.js';
+import { defaultsFor, profileData, ruleOptions } from '../als/dataDefaults.js';
 
 interface TuneCliOptions extends TrainCliOptions {
   trials: number;
@@ -51,7 +52,8 @@ export function registerTune(program: Command): void {
     .description(
       "Split every user's items into train and test (as `als evaluate` does), split train again into fit and " +
         'validation, and try settings of weighting, α, λ, ν, factors and iterations: each trial trains on fit and is ' +
-        'scored on validation. The first trial is the defaults. The rest come in brackets of successive halving: ' +
+        'scored on validation. The first trial is the defaults, as `als train` would choose them for these data (its ' +
+        'rule for counts or 0/1 data). The rest come in brackets of successive halving: ' +
         'nine settings trained with a ninth of their iterations, the best three with a third, the best one in full ' +
         '(the first bracket drawn at random, later ones half near the best so far). At the end the best settings ' +
         'and the defaults are trained on all of train and scored on test, which the search never saw. Training ' +
@@ -124,6 +126,9 @@ async function runTune(file: string, cli: TuneCliOptions): Promise<void> {
     await checkOutputPath(outputTarget(cli.writeConfig));
   }
   const data = await readInput(out, file, cli);
+  // trial 1 is what als train would choose for these data with the same options (its data rule)
+  const rule = defaultsFor(profileData(data.userItems));
+  const defaults = ruleOptions(rule, fixed);
 
   const table = !cli.json && !out.quiet;
   const columns = trialColumns(cli.k, cli.metric);
@@ -134,6 +139,7 @@ async function runTune(file: string, cli: TuneCliOptions): Promise<void> {
       `Searching ${searched.length > 0 ? searched.join(', ') : 'nothing (all held fixed)'} for the best ${METRIC_LABELS[cli.metric]}@${cli.k} ` +
         out.color.dim(`(${plural(cli.trials, 'trial')} at most, ${formatBudget(cli.timeBudget)} budget, seed ${seed})`),
     );
+    out.line(out.color.dim(`Trial 1: the defaults als train chooses for these data: ${rule.description}`));
     out.line(out.color.bold(columns.header));
   };
   let bar: Progress | null = null;
@@ -151,6 +157,7 @@ async function runTune(file: string, cli: TuneCliOptions): Promise<void> {
       testFraction: cli.testFraction,
       seed,
       fixed,
+      defaults,
     },
     {
       onTrialStart: (number, options, iterations) => {

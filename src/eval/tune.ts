@@ -67,6 +67,11 @@ export interface TuneOptions {
   seed?: number;
   /** options held fixed; those among TUNED_OPTIONS are then not searched */
   fixed?: Partial<TrainOptions>;
+  /**
+   * the first trial's settings, beneath `fixed`: the defaults that the best is compared with
+   * (default: the library's; als tune passes its data rule's, as als train would choose them)
+   */
+  defaults?: Partial<TrainOptions>;
   kernels?: Kernels;
 }
 
@@ -223,9 +228,11 @@ export async function tune(
     fixed.regularizationExponent !== undefined &&
     fixed.regularization === undefined &&
     typeof fixed.regularizationExponent === 'number';
-  const defaults = resolveTrainOptions(
-    scaled ? { ...fixed, regularization: lambdaForExponent(fixed.regularizationExponent as number) } : fixed,
-  );
+  const first = checkOptions('defaults', options.defaults ?? {});
+  const defaults = resolveTrainOptions({
+    ...first,
+    ...(scaled ? { ...fixed, regularization: lambdaForExponent(fixed.regularizationExponent as number) } : fixed),
+  });
 
   const outer = splitByUser(plays, { testFraction, seed });
   // a different seed, so that validation is not the same users' "first" items again

@@ -245,6 +245,49 @@ describe('tune', () => {
     assert.ok(new Set(result.trials.map((t) => t.options.regularization)).size > 1);
   });
 
+  it('takes the first trial from `defaults` beneath `fixed` (als tune: the data rule of als train)', async () => {
+    const result = await tune(data.userItems, {
+      trials: 1,
+      k: 3,
+      fixed: { ...fast, factors: 8, iterations: 2, alpha: 3 },
+      defaults: { weighting: 'linear', alpha: 7, regularization: 0.5, regularizationExponent: 1 },
+    });
+    const first = result.trials[0].options;
+    assert.deepEqual(
+      [first.weighting, first.alpha, first.regularization, first.regularizationExponent, first.factors],
+      ['linear', 3, 0.5, 1, 8],
+    );
+    await assert.rejects(tune(data.userItems, { trials: 1, defaults: 'log' as never }), {
+      code: 'usage',
+      message: /defaults must be an object/,
+    });
+  });
+
+  it("als tune's first trial is what als train chooses for the data (its rule), under the options given", () => {
+    const work = tempDir('als-tune-rule-');
+    const run = (...extra: string[]) => {
+      const tuned = spawnSync(
+        process.execPath,
+        [ALS_BIN, 'tune', SAMPLE, '--trials', '1', '--iterations', '2', '--factors', '8', '--json', ...extra],
+        { cwd: work, encoding: 'utf8' },
+      );
+      assert.equal(tuned.status, 0, tuned.stderr);
+      return JSON.parse(tuned.stdout).trials[0].options;
+    };
+    const first = run();
+    // the Last.fm sample is counts: log α = 2, λ = 0.3·n (als train prints the same rule)
+    assert.deepEqual(
+      [first.weighting, first.alpha, first.regularization, first.regularizationExponent],
+      ['log', 2, 0.3, 1],
+    );
+    // a λ given holds the regularization group, the rule still sets the weighting
+    const given = run('--lambda', '5');
+    assert.deepEqual(
+      [given.weighting, given.alpha, given.regularization, given.regularizationExponent],
+      ['log', 2, 5, 0],
+    );
+  });
+
   it('stops at the time budget, but always runs the defaults', async () => {
     const result = await tune(data.userItems, { trials: 30, k: 3, timeBudgetSeconds: 1e-6, fixed: fast });
     assert.equal(result.trials.length, 1);
@@ -337,16 +380,21 @@ describe('als tune and train --config', () => {
     assert.equal(result.status, 0, result.stderr);
     const lines = result.stdout.split('\n');
     assert.match(lines[0], /^Searching weighting, α, λ, ν for the best NDCG@10/);
-    assert.match(
+    // the first trial is als train's choice for these data (its rule for counts: log α = 2, λ = 0.3·n)
+    assert.equal(
       lines[1],
+      'Trial 1: the defaults als train chooses for these data: counts (1% of them are 1): log α=2, λ=0.3·n',
+    );
+    assert.match(
+      lines[2],
       /^trial\s+weighting\s+α\s+λ\s+ν\s+factors\s+iterations\s+NDCG@10\s+precision@10\s+best so far\s+seconds$/,
     );
-    const first = /^\s+1\s+log\s+2\s+10\s+0\s+8\s+3\s+(0\.\d{4})\s+0\.\d{4}\s+(0\.\d{4})\s+\d+\.\d\d {2}best$/.exec(
-      lines[2],
+    const first = /^\s+1\s+log\s+2\s+0\.3\s+1\s+8\s+3\s+(0\.\d{4})\s+0\.\d{4}\s+(0\.\d{4})\s+\d+\.\d\d {2}best$/.exec(
+      lines[3],
     );
-    assert.ok(first, lines[2]);
+    assert.ok(first, lines[3]);
     assert.equal(first[1], first[2], 'the best so far is the defaults');
-    assert.match(lines[3], /^\s+2\s+/);
+    assert.match(lines[4], /^\s+2\s+/);
     assert.match(
       result.stdout,
       /\nTrain with\n {2}als train \S+ --weighting \w+ --alpha [\d.]+ --lambda [\d.]+ --factors 8 --iterations 3\n/,
