@@ -308,16 +308,14 @@ class WasmKernels implements Kernels {
     bounds?: Int32Array,
     boundsCount = 0,
   ): number {
-    const chunks = bounds ? boundsCount : Math.ceil(rows / chunkRows);
-    this.runTask({ kind, first, rows, chunkRows, scratchBytesPerThread }, bounds, chunks);
-    return chunks;
+    return this.runTask({ kind, first, rows, chunkRows, scratchBytesPerThread }, bounds, boundsCount);
   }
 
-  /** Runs `task` on every thread, this one included. */
-  private runTask(task: Task, bounds?: Int32Array, boundsCount = 0): void {
+  /** Runs `task` on every thread, this one included; returns its chunk count. */
+  private runTask(task: Task, bounds?: Int32Array, boundsCount = 0): number {
     this.idle();
     const chunks = this.open(task, bounds, boundsCount);
-    if (chunks === 0) return;
+    if (chunks === 0) return 0;
     work(this.exports, this.control, this.args, 0);
     // every chunk is handed out: wait for the workers in the task to finish theirs, and close it
     // (a worker still asleep is not waited for: the chunks are done without it)
@@ -327,6 +325,7 @@ class WasmKernels implements Kernels {
       if (state === 0 && Atomics.compareExchange(c, SLOT.state, 0, CLOSED) === 0) break;
       if (state !== 0) Atomics.wait(c, SLOT.state, state);
     }
+    return chunks;
   }
 
   /**

@@ -1,3 +1,4 @@
+import { callNow, callOffThread, cosineTopK, scoredAndSelected, type KernelCall } from './blockCalls.js';
 import { candidateFactors, candidateRows, type CandidateRows } from './candidates.js';
 import {
   checkArray,
@@ -311,21 +312,7 @@ export class BlockQueries {
       found: this.found,
       range: this.range,
     };
-    const kernels = this.kernels;
-    if (base.quantized !== null) {
-      const cosine = {
-        ...selection,
-        Y: base.factors,
-        factors: f,
-        quantized: base.quantized,
-        queryRows: this.queryRows,
-      };
-      yield { now: () => kernels.cosineBlock(cosine), offThread: () => kernels.cosineBlockAsync(cosine) };
-    } else {
-      const scores = [base.factors, count, f, this.queryRows, 0, n, this.scores] as const;
-      yield { now: () => kernels.scoresBlock(...scores), offThread: () => kernels.scoresBlockAsync(...scores) };
-      yield { now: () => kernels.selectBlock(selection), offThread: () => kernels.selectBlockAsync(selection) };
-    }
+    yield* cosineTopK(this.kernels, base.factors, f, base.quantized, this.queryRows, 0, selection);
     for (let q = 0; q < n; q++) {
       const query = queries[members[q]];
       const scale = { min: this.range[2 * q], max: this.range[2 * q + 1] };
@@ -396,9 +383,6 @@ export class BlockQueries {
     }
     this.excludeStart[n] = excluded;
     const best = this.best.get(n * k);
-    const kernels = this.kernels;
-    const scores = [Y, items, f, this.queryRows, 0, n, this.scores] as const;
-    yield { now: () => kernels.scoresBlock(...scores), offThread: () => kernels.scoresBlockAsync(...scores) };
     const selection = {
       scores: this.scores,
       rows: items,
@@ -410,7 +394,7 @@ export class BlockQueries {
       found: this.found,
       range: this.range,
     };
-    yield { now: () => kernels.selectBlock(selection), offThread: () => kernels.selectBlockAsync(selection) };
+    yield* scoredAndSelected(this.kernels, Y, f, this.queryRows, 0, selection);
     for (let q = 0; q < n; q++) {
       const query = queries[first + q];
       const scale = { min: this.range[2 * q], max: this.range[2 * q + 1] };
@@ -424,32 +408,6 @@ export class BlockQueries {
       answers[first + q] = recommendations;
     }
   }
-}
-
-/** One kernel call of a block, made at once (similar, recommend) or off the thread (their Async forms). */
-interface KernelCall {
-  now(): void;
-  offThread(): Promise<void>;
-}
-
-/** Runs the steps of a block query, each kernel call at once; returns their answers. */
-function callNow<T>(steps: Generator<KernelCall, T, void>): T {
-  let step = steps.next();
-  while (step.done !== true) {
-    step.value.now();
-    step = steps.next();
-  }
-  return step.value;
-}
-
-/** callNow with each kernel call off the thread: the steps resume once it is done. */
-async function callOffThread<T>(steps: Generator<KernelCall, T, void>): Promise<T> {
-  let step = steps.next();
-  while (step.done !== true) {
-    await step.value.offThread();
-    step = steps.next();
-  }
-  return step.value;
 }
 
 function checkQuery(name: string, value: unknown): void {

@@ -9,6 +9,7 @@ import { minMaxScale } from './scale.js';
 import { itemNorms, type SimilarOptions } from './similar.js';
 import { candidateFactors, candidateRows, type CandidateRows } from './candidates.js';
 import { quantizeRows, type QuantizedRows } from '../kernels/quantize.js';
+import { callNow, cosineTopK } from './blockCalls.js';
 
 export type SimilarAllOptions = Pick<SimilarOptions, 'count' | 'minItemUsers' | 'kernels'>;
 
@@ -115,13 +116,7 @@ export async function writeAllSimilar(
           found,
           range,
         };
-        if (quantized !== null) {
-          const queryRows = Y.subarray(first * f, (first + queries) * f);
-          kernels.cosineBlock({ ...selection, Y: factors, factors: f, quantized, queryRows });
-        } else {
-          kernels.scoresBlock(factors, count, f, Y, first, queries, scores);
-          kernels.selectBlock(selection);
-        }
+        callNow(cosineTopK(kernels, factors, f, quantized, Y, first, selection));
         let text = '';
         for (let q = 0; q < queries; q++) {
           const name = names[first + q];
