@@ -1,23 +1,26 @@
 #!/usr/bin/env node
 // Does `als tune` reach its best with fewer trials than before (issue 12)? Runs the search as it
 // was before successive halving (half uniform random, half near the best, every trial trained in
-// full; commit 6edf2a6) and the search of this build on the Last.fm sample and panel data sets of
+// full, the first trial the library's defaults; commit 6edf2a6) and the search of this build (its
+// first setting the data rule's choice, as in `als tune`) on the Last.fm sample and panel data sets of
 // scripts/freqgrid.js, with the same seed (hence the same fit/validation split), maximising
 // precision@10, and writes the best-so-far curves (by settings tried and by seconds) to JSON and
 // Markdown tables (docs/choosing-settings.md).
 //
 //   node scripts/tunecurve.js [--old DIR] [--out FILE] [--only NAME,…] [--old-trials N] [--new-trials N]
+//   node scripts/tunecurve.js --shares [--only NAME,…] [--new-trials 64] [--time-budget 600] [--seeds 1,2,3]
 //   node scripts/tunecurve.js --from bench/tunecurve.json      (the tables again, from saved numbers)
 //
 // Needs `npm run build`, and the old search built in DIR (default /tmp/als-old):
 //   mkdir /tmp/als-old && git archive 6edf2a6 src test tsconfig.json package.json | tar -x -C /tmp/als-old
 //   ln -s "$PWD/node_modules" /tmp/als-old/ && (cd /tmp/als-old && npx tsc -p tsconfig.json)
-//   mkdir -p /tmp/als-old/dist/src/kernels && cp dist/src/kernels/*.wasm /tmp/als-old/dist/src/kernels/
+//   (cd /tmp/als-old && npm run build:wasm)
 // The panel sets are those of scripts/panel.js (its synthetic sets made once into bench/data/).
 //
 // With --shares, it also measures, per data set and split seed, the defaults rule of `als train`
-// against the best settings the new search finds (--new-trials settings, not a wall-clock budget):
-// both are trained on the seed's train split and scored on its test split (as `als evaluate`).
+// against the best settings the new search finds (--new-trials settings, and --time-budget seconds
+// as `als tune --time-budget` has; its first trial is the rule's choice, as in `als tune`): both are
+// trained on the seed's train split and scored on its test split (as `als evaluate`).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -39,6 +42,7 @@ const { values: args } = parseArgs({
     threads: { type: 'string', default: '2' },
     shares: { type: 'boolean', default: false },
     seeds: { type: 'string', default: '1,2,3' },
+    'time-budget': { type: 'string' },
   },
 });
 const K = 10;
@@ -47,7 +51,8 @@ const OLD_TRIALS = Number(args['old-trials']);
 const NEW_TRIALS = Number(args['new-trials']);
 const SEED = Number(args.seed);
 const THREADS = Number(args.threads);
-const BUDGET = 24 * 3600;
+// the curves run every setting; --time-budget SECONDS stops a search as `als tune --time-budget` does
+const BUDGET = args['time-budget'] === undefined ? 24 * 3600 : Number(args['time-budget']);
 
 const describe = (o) =>
   `${o.weighting} α=${o.alpha} λ=${o.regularization}${o.regularizationExponent ? ` ν=${o.regularizationExponent}` : ''} f=${o.factors} it=${o.iterations}`;
@@ -73,7 +78,8 @@ async function runOld(oldTune, plays) {
   return { curve, best: describe(result.best.options), test: result.test.best[METRIC], seconds: result.searchSeconds };
 }
 
-async function runNew(plays, trials = NEW_TRIALS, seed = SEED) {
+/** `defaults`: the first trial's settings (als tune's: the data rule of als train; else the library's). */
+async function runNew(plays, trials = NEW_TRIALS, seed = SEED, defaults = undefined) {
   const result = await tune(plays, {
     trials,
     k: K,
@@ -81,11 +87,15 @@ async function runNew(plays, trials = NEW_TRIALS, seed = SEED) {
     seed,
     timeBudgetSeconds: BUDGET,
     fixed: { threads: THREADS },
+    ...(defaults ? { defaults } : {}),
   });
   return {
     curve: result.bestSoFar,
+    stoppedBy: result.stoppedBy,
+    settingsTried: result.trials.length,
     best: describe(result.best.options),
     bestOptions: result.best.options,
+    bestNumber: result.best.number,
     test: result.test.best[METRIC],
     seconds: result.searchSeconds,
   };
@@ -110,7 +120,8 @@ else {
       process.stderr.write(`${name}: old search (${OLD_TRIALS} trials)…\n`);
       const old = await runOld(oldTune, data.userItems);
       process.stderr.write(`${name}: new search (${NEW_TRIALS} settings)…\n`);
-      const fresh = await runNew(data.userItems);
+      // as als tune: the first setting is the data rule's choice, which the old search did not have
+      const fresh = await runNew(data.userItems, NEW_TRIALS, SEED, defaultsFor(profileData(data.userItems)).options);
       delete fresh.bestOptions;
       saved.curves = saved.curves.filter((c) => c.dataset !== name);
       saved.curves.push({ dataset: name, old, new: fresh });
@@ -123,7 +134,7 @@ else {
       const rule = defaultsFor(profileData(data.userItems));
       for (const seed of seeds) {
         process.stderr.write(`${name} seed ${seed}: tune (${NEW_TRIALS} settings)…\n`);
-        const tuned = await runNew(data.userItems, NEW_TRIALS, seed);
+        const tuned = await runNew(data.userItems, NEW_TRIALS, seed, rule.options);
         const score = async (options) =>
           (await evaluate(data, { k: K, seed, trainOptions: { ...options, threads: THREADS, seed } })).model;
         const ruleMetrics = await score(rule.options);
@@ -136,6 +147,9 @@ else {
           rule: rule.rule,
           tuned: tuned.best,
           tuneSeconds: tuned.seconds,
+          stoppedBy: tuned.stoppedBy,
+          settingsTried: tuned.settingsTried,
+          bestNumber: tuned.bestNumber,
           precision: { rule: ruleMetrics.precision, tuned: tunedMetrics.precision },
           ndcg: { rule: ruleMetrics.ndcg, tuned: tunedMetrics.ndcg },
         });

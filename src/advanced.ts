@@ -35,7 +35,10 @@ export {
   profileData,
   ruleOptions,
   BINARY_SHARE,
-  RULE_REGULARIZATION,
+  LAMBDA_PER_CONFIDENCE,
+  RULE_LAMBDA_RANGE,
+  FEW_PAIRS_PER_USER,
+  FEW_FACTORS,
   type DataProfile,
   type DefaultsRule,
 } from './als/dataDefaults.js';

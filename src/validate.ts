@@ -186,6 +186,13 @@ export function checkNumber(name: string, value: unknown): number {
   return value;
 }
 
+/** A finite number ≥ 0 (a measure such as a mean or a share). */
+export function checkNonNegative(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
+    usage(`${name} must be a finite number ≥ 0, not ${valueForMessage(value)}`, name);
+  return value;
+}
+
 /**
  * An array-like of `what` (an Array or a typed array; anything with a numeric length), or
  * undefined when `optional`. Its entries are not looked at: that would cost a pass per call.

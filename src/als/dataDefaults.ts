@@ -1,6 +1,6 @@
 import type { CsrMatrix } from '../data/sparse.js';
-import { checkCsr, checkOptions } from '../validate.js';
-import type { TrainOptions } from './options.js';
+import { checkCsr, checkNonNegative, checkOptions } from '../validate.js';
+import { defaultTrainOptions, type TrainOptions } from './options.js';
 
 /** What the defaults rule reads from the data. */
 export interface DataProfile {
@@ -14,6 +14,8 @@ export interface DataProfile {
   pairsPerItem: number;
   /** share of the stored counts that are exactly 1 */
   shareOfOnes: number;
+  /** mean of ln(1 + count) over the stored pairs: log weighting's confidence above 1 is α times it */
+  meanLogCount: number;
 }
 
 /** The profile of a users × items matrix of counts. */
@@ -22,7 +24,11 @@ export function profileData(plays: CsrMatrix): DataProfile {
   const { rows: users, cols: items } = plays;
   const pairs = plays.indptr[users];
   let ones = 0;
-  for (let n = 0; n < pairs; n++) if (plays.data[n] === 1) ones++;
+  let logs = 0;
+  for (let n = 0; n < pairs; n++) {
+    if (plays.data[n] === 1) ones++;
+    logs += Math.log1p(plays.data[n]);
+  }
   return {
     users,
     items,
@@ -31,6 +37,7 @@ export function profileData(plays: CsrMatrix): DataProfile {
     pairsPerUser: users === 0 ? 0 : pairs / users,
     pairsPerItem: items === 0 ? 0 : pairs / items,
     shareOfOnes: pairs === 0 ? 0 : ones / pairs,
+    meanLogCount: pairs === 0 ? 0 : logs / pairs,
   };
 }
 
@@ -50,37 +57,60 @@ export interface DefaultsRule {
 export const BINARY_SHARE = 0.9;
 
 /**
- * The frequency-scaled λ of the rule: λ·nᵤ per user and λ·nᵢ per item (ν = 1, α₀ = 0, Spark's
- * ALS-WR), λ = 0.3. Over the panel of scripts/freqgrid.js (8 data sets, 3 split seeds,
- * docs/choosing-settings.md) it kept precision@10 within 0.90 of each set's best setting on every
- * set and seed (mean share 0.968), where the constant λ = 10 of defaultTrainOptions fell to 0.70
- * (few items with many users) and averaged 0.903.
+ * The rule's λ for each observation, as a share of the mean confidence above 1 that its weighting
+ * gives a stored pair (log: α·mean ln(1 + count)). A row's system is Yᵀ(C − I)Y + YᵀY + λᵤI, and
+ * its data term grows with the confidences, so a λ in proportion to them regularizes 0/1 clicks
+ * (c − 1 = 3.5 at α = 5), purchases of 1–3 (2.2) and play counts (11) alike. Over the panel of
+ * scripts/freqgrid.js (docs/choosing-settings.md) a fixed λ·n was too weak on some sets and too
+ * strong on others (λ = 0.3·n: 0.71 of the best on sparse users; λ = 2·n: 0.66 on purchases);
+ * 0.15 of the mean confidence kept every set and seed within 0.95 of the best setting found.
  */
-export const RULE_REGULARIZATION: Readonly<Partial<TrainOptions>> = Object.freeze({
-  regularization: 0.3,
-  regularizationExponent: 1,
-  regularizationAlpha0: 0,
-});
+export const LAMBDA_PER_CONFIDENCE = 0.15;
+
+/** The rule's λ stays in this range whatever the counts (tiny counts would give λ → 0). */
+export const RULE_LAMBDA_RANGE: readonly [number, number] = Object.freeze([0.01, 100]) as readonly [number, number];
 
 /**
- * The settings for data of this profile, by the rule measured in scripts/freqgrid.js
- * (docs/choosing-settings.md): every data set gets λ·n (RULE_REGULARIZATION); data whose counts
- * are (nearly) all 1 also get log α = 5 (c = 1 + 5·ln 2 ≈ 4.5 for every pair), which held 0.99
- * of the best on both 0/1 sets of the panel where α = 2 gave 0.95 on one; counts keep log α = 2.
+ * Below this many stored pairs per user on average the rule takes 32 factors instead of 64: a user
+ * with a short history carries fewer dimensions. On the panel, sets of 6–15 pairs per user gained
+ * up to 0.09 of the best with 32 (sparse Last.fm users: 0.913 → 0.968) and sets of 20–49 lost
+ * 0.02–0.04 with it; any bound between 15 and 20 splits the panel the same way.
+ */
+export const FEW_PAIRS_PER_USER = 18;
+
+/** The factors the rule takes for users of short histories (fewer than FEW_PAIRS_PER_USER pairs). */
+export const FEW_FACTORS = 32;
+
+/**
+ * The settings for data of this profile, by the rule measured in scripts/freqgrid.js and
+ * scripts/tunecurve.js (docs/choosing-settings.md): log weighting, α = 5 for data whose counts are
+ * (nearly) all 1 (c = 1 + 5·ln 2 ≈ 4.5 for every pair) and α = 2 for counts; frequency-scaled λ·n
+ * (ν = 1, α₀ = 0, Spark's ALS-WR) with λ = LAMBDA_PER_CONFIDENCE × the mean confidence above 1;
+ * 32 factors when users have fewer than FEW_PAIRS_PER_USER pairs on average, else 64.
  */
 export function defaultsFor(profile: DataProfile): DefaultsRule {
   checkOptions('profile', profile);
-  if (profile.shareOfOnes >= BINARY_SHARE) {
-    return {
-      rule: 'binary',
-      description: `0/1 data (${percent(profile.shareOfOnes)} of the counts are 1): log α=5, λ=0.3·n`,
-      options: { weighting: 'log', alpha: 5, ...RULE_REGULARIZATION },
-    };
-  }
+  const binary = profile.shareOfOnes >= BINARY_SHARE;
+  const alpha = binary ? 5 : 2;
+  const [low, high] = RULE_LAMBDA_RANGE;
+  const meanLogCount = checkNonNegative('profile.meanLogCount', profile.meanLogCount);
+  const pairsPerUser = checkNonNegative('profile.pairsPerUser', profile.pairsPerUser);
+  const lambda = Math.min(high, Math.max(low, Number((LAMBDA_PER_CONFIDENCE * alpha * meanLogCount).toPrecision(2))));
+  const factors = pairsPerUser < FEW_PAIRS_PER_USER ? FEW_FACTORS : defaultTrainOptions().factors;
+  const settings = `log α=${alpha}, λ=${lambda}·n, ${factors} factors`;
   return {
-    rule: 'counts',
-    description: `counts (${percent(profile.shareOfOnes)} of them are 1): log α=2, λ=0.3·n`,
-    options: { weighting: 'log', alpha: 2, ...RULE_REGULARIZATION },
+    rule: binary ? 'binary' : 'counts',
+    description: binary
+      ? `0/1 data (${percent(profile.shareOfOnes)} of the counts are 1): ${settings}`
+      : `counts (${percent(profile.shareOfOnes)} of them are 1): ${settings}`,
+    options: {
+      weighting: 'log',
+      alpha,
+      regularization: lambda,
+      regularizationExponent: 1,
+      regularizationAlpha0: 0,
+      factors,
+    },
   };
 }
 
@@ -101,8 +131,8 @@ const GROUPS: (keyof TrainOptions)[][] = [
 
 /**
  * The λ that goes with exponent ν when λ is not given: 10·0.03^ν, from λ = 10 at ν = 0 (the
- * constant default) to λ = 0.3 at ν = 1 (the rule's), geometrically in between (ν = 0.5: 1.7,
- * between the panel's 1 and 3). λ·n with the constant default λ = 10 would regularize a row with
+ * constant default) to λ = 0.3 at ν = 1 (the lower end of the rule's choices on the panel, 0.33–1.6),
+ * geometrically in between (ν = 0.5: 1.7, between the panel's 1 and 3). λ·n with the constant default λ = 10 would regularize a row with
  * 50 observations by 500: on the Last.fm sample NDCG@10 fell to 0.0002.
  */
 export function lambdaForExponent(nu: number): number {

@@ -12,7 +12,14 @@ import {
   type Weighting,
 } from '../als/options.js';
 import { parseTrainConfig } from '../als/config.js';
-import { defaultsFor, profileData, ruleOptions } from '../als/dataDefaults.js';
+import {
+  defaultsFor,
+  FEW_FACTORS,
+  FEW_PAIRS_PER_USER,
+  LAMBDA_PER_CONFIDENCE,
+  profileData,
+  ruleOptions,
+} from '../als/dataDefaults.js';
 import type { AppliedDefaults } from '../model/model.js';
 import { INPUT_FORMATS, type InputFormat, type Interactions } from '../data/read.js';
 import { NotRegularFile, readSmallFile } from '../data/regularFile.js';
@@ -66,11 +73,15 @@ export function addTrainOptions(command: Command, seedHelp?: string, withConfig 
         .default('lastfm'),
     )
     .option('--strict', 'stop at the first malformed row instead of skipping it')
-    .option('--factors <n>', `latent factors per user and item (default: ${defaults.factors})`, wholeNumber)
+    .option(
+      '--factors <n>',
+      `latent factors per user and item (${ruled(String(defaults.factors), `${FEW_FACTORS} when users have fewer than ${FEW_PAIRS_PER_USER} items on average, else ${defaults.factors}`)})`,
+      wholeNumber,
+    )
     .option('--iterations <n>', `ALS iterations (default: ${defaults.iterations})`, wholeNumber)
     .option(
       '--lambda <x>',
-      `regularization λ, alias --regularization (${ruled(String(defaults.regularization), `0.3 with --lambda-exponent 1; 10·0.03^ν when only --lambda-exponent ν is given; ${defaults.regularization} when only --lambda-alpha0 is given`)})`,
+      `regularization λ, alias --regularization (${ruled(String(defaults.regularization), `${LAMBDA_PER_CONFIDENCE} × the mean confidence above 1 of a pair (α·mean ln(1 + count)) with --lambda-exponent 1; 10·0.03^ν when only --lambda-exponent ν is given; ${defaults.regularization} when only --lambda-alpha0 is given`)})`,
       decimal,
     )
     .addOption(new Option('--regularization <x>').argParser(decimal).hideHelp())

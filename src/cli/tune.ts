@@ -129,6 +129,7 @@ async function runTune(file: string, cli: TuneCliOptions): Promise<void> {
   // trial 1 is what als train would choose for these data with the same options (its data rule)
   const rule = defaultsFor(profileData(data.userItems));
   const defaults = ruleOptions(rule, fixed);
+  const overridden = Object.keys(rule.options).some((key) => !(key in defaults));
 
   const table = !cli.json && !out.quiet;
   const columns = trialColumns(cli.k, cli.metric);
@@ -139,7 +140,11 @@ async function runTune(file: string, cli: TuneCliOptions): Promise<void> {
       `Searching ${searched.length > 0 ? searched.join(', ') : 'nothing (all held fixed)'} for the best ${METRIC_LABELS[cli.metric]}@${cli.k} ` +
         out.color.dim(`(${plural(cli.trials, 'trial')} at most, ${formatBudget(cli.timeBudget)} budget, seed ${seed})`),
     );
-    out.line(out.color.dim(`Trial 1: the defaults als train chooses for these data: ${rule.description}`));
+    out.line(
+      out.color.dim(
+        `Trial 1: the defaults als train chooses for these data: ${rule.description}${overridden ? ' (settings given win over it)' : ''}`,
+      ),
+    );
     out.line(out.color.bold(columns.header));
   };
   let bar: Progress | null = null;

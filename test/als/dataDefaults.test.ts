@@ -3,7 +3,18 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { BINARY_SHARE, defaultsFor, lambdaForExponent, profileData, ruleOptions } from '../../src/als/dataDefaults.js';
+import {
+  BINARY_SHARE,
+  type DataProfile,
+  defaultsFor,
+  FEW_PAIRS_PER_USER,
+  LAMBDA_PER_CONFIDENCE,
+  lambdaForExponent,
+  profileData,
+  RULE_LAMBDA_RANGE,
+  ruleOptions,
+} from '../../src/als/dataDefaults.js';
+import { AlsError } from '../../src/errors.js';
 import { defaultTrainOptions } from '../../src/als/options.js';
 import { cooToCsr } from '../../src/data/sparse.js';
 import { ALS_BIN, plantedGroups, tempDir } from '../helpers.js';
@@ -28,33 +39,77 @@ describe('profileData', () => {
       pairsPerUser: 4 / 3,
       pairsPerItem: 1,
       shareOfOnes: 0.5,
+      meanLogCount: (Math.log(2) + Math.log(6) + Math.log(2) + Math.log(3)) / 4,
     });
   });
 });
 
 describe('defaultsFor', () => {
-  const profile = { users: 100, items: 50, pairs: 1000, density: 0.2, pairsPerUser: 10, pairsPerItem: 20 };
-  it('keeps the defaults for counts and takes the 0/1 rule when nearly every count is 1', () => {
+  const profile = {
+    users: 100,
+    items: 50,
+    pairs: 1000,
+    density: 0.2,
+    pairsPerUser: 10,
+    pairsPerItem: 20,
+    meanLogCount: 4,
+  };
+  it('takes log α = 2 for counts and log α = 5 when nearly every count is 1', () => {
     const counts = defaultsFor({ ...profile, shareOfOnes: 0.04 });
     assert.equal(counts.rule, 'counts');
+    // λ = 0.15 × α·mean ln(1 + count) = 0.15 × 2 × 4 per observation (ν = 1)
     assert.deepEqual(counts.options, {
       weighting: 'log',
       alpha: 2,
-      regularization: 0.3,
+      regularization: 1.2,
       regularizationExponent: 1,
       regularizationAlpha0: 0,
+      factors: 32,
     });
-    const binary = defaultsFor({ ...profile, shareOfOnes: 1 });
+    assert.equal(counts.description, 'counts (4% of them are 1): log α=2, λ=1.2·n, 32 factors');
+    const binary = defaultsFor({ ...profile, shareOfOnes: 1, meanLogCount: Math.log(2) });
     assert.equal(binary.rule, 'binary');
     assert.equal(defaultsFor({ ...profile, shareOfOnes: BINARY_SHARE }).rule, 'binary');
-    assert.match(binary.description, /^0\/1 data \(100% of the counts are 1\): /);
+    assert.equal(binary.description, '0/1 data (100% of the counts are 1): log α=5, λ=0.52·n, 32 factors');
+    // every pair's confidence is 1 + 5·ln 2: λ = 0.15 × 5·ln 2 = 0.52 (two digits)
     assert.deepEqual(binary.options, {
       weighting: 'log',
       alpha: 5,
-      regularization: 0.3,
+      regularization: 0.52,
       regularizationExponent: 1,
       regularizationAlpha0: 0,
+      factors: 32,
     });
+  });
+
+  it('scales λ with the confidences, within its range, and gives short histories 32 factors', () => {
+    const lambda = (meanLogCount: number) =>
+      defaultsFor({ ...profile, shareOfOnes: 0, meanLogCount }).options.regularization;
+    assert.deepEqual([0.1, 1, 5.5, 10].map(lambda), [0.03, 0.3, 1.6, 3]);
+    assert.equal(lambda(0), RULE_LAMBDA_RANGE[0]);
+    assert.equal(lambda(1e6), RULE_LAMBDA_RANGE[1]);
+    assert.equal(LAMBDA_PER_CONFIDENCE, 0.15);
+    const factors = (pairsPerUser: number) => defaultsFor({ ...profile, shareOfOnes: 0, pairsPerUser }).options.factors;
+    assert.deepEqual(
+      [1, 6, FEW_PAIRS_PER_USER - 0.01, FEW_PAIRS_PER_USER, 49, 1e6].map(factors),
+      [32, 32, 32, 64, 64, 64],
+    );
+  });
+
+  it('refuses a profile whose measures are not finite numbers ≥ 0, naming the field', () => {
+    for (const [field, value] of [
+      ['meanLogCount', Number.NaN],
+      ['meanLogCount', -1],
+      ['meanLogCount', undefined],
+      ['pairsPerUser', Number.POSITIVE_INFINITY],
+    ] as const) {
+      assert.throws(
+        () => defaultsFor({ ...profile, shareOfOnes: 0, [field]: value } as DataProfile),
+        (error: AlsError) =>
+          error.code === 'usage' && error.message.includes(`profile.${field} must be a finite number ≥ 0`),
+        `${field} ${value}`,
+      );
+    }
   });
 
   it('sets a group of options only when none of it was given', () => {
@@ -75,6 +130,7 @@ describe('defaultsFor', () => {
       weighting: 'log',
       alpha: 2,
       regularization: 1.7,
+      factors: 32,
     });
     assert.equal(
       ruleOptions(defaultsFor({ ...profile, shareOfOnes: 0 }), { regularizationExponent: 0.5, regularization: 4 })
@@ -104,15 +160,15 @@ describe('als train and evaluate apply the rule', () => {
       [ALS_BIN, ...args, '--format', 'triples', '--factors', '4', '--iterations', '2', '--threads', '1'],
       { encoding: 'utf8' },
     );
-  const binary = defaultsFor({
-    users: 1,
-    items: 1,
-    pairs: 1,
-    density: 1,
-    pairsPerUser: 1,
-    pairsPerItem: 1,
-    shareOfOnes: 1,
-  });
+  // what the rule sets for these files: all of it but the factors, which every call below gives
+  const ruleFor = (file: 'clicks' | 'counts') => {
+    const m = data.userItems;
+    const plays = file === 'clicks' ? { ...m, data: new Float32Array(m.data.length).fill(1) } : m;
+    const set = { ...defaultsFor(profileData(plays)).options };
+    delete set.factors;
+    return set;
+  };
+  const binary = { options: ruleFor('clicks') };
 
   it('trains 0/1 data with the 0/1 rule, says so, and records it in model.json and info', () => {
     const model = join(work, 'm-clicks');
@@ -133,14 +189,19 @@ describe('als train and evaluate apply the rule', () => {
     assert.equal(run.status, 0, run.stderr);
     const summary = JSON.parse(run.stdout);
     assert.equal(summary.defaults.rule, 'counts');
+    const rule = ruleFor('counts');
+    // log α = 2 and λ·n, λ = 0.15 × the mean of 2·ln(1 + count) over the file's pairs
+    assert.equal(rule.regularization, Number((0.3 * profileData(data.userItems).meanLogCount).toPrecision(2)));
+    assert.deepEqual(summary.defaults.options, rule);
     assert.deepEqual(
       [
         summary.options.weighting,
         summary.options.alpha,
         summary.options.regularization,
         summary.options.regularizationExponent,
+        summary.options.factors,
       ],
-      ['log', 2, 0.3, 1],
+      ['log', 2, rule.regularization, 1, 4],
     );
     assert.equal(summary.options.cgSteps, defaultTrainOptions().cgSteps);
   });

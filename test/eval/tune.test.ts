@@ -275,10 +275,11 @@ describe('tune', () => {
       return JSON.parse(tuned.stdout).trials[0].options;
     };
     const first = run();
-    // the Last.fm sample is counts: log α = 2, λ = 0.3·n (als train prints the same rule)
+    // the Last.fm sample is counts: log α = 2, λ = 1.6·n (0.15 × 2 × its mean ln(1 + plays), 5.5;
+    // als train prints the same rule); the factors given hold
     assert.deepEqual(
-      [first.weighting, first.alpha, first.regularization, first.regularizationExponent],
-      ['log', 2, 0.3, 1],
+      [first.weighting, first.alpha, first.regularization, first.regularizationExponent, first.factors],
+      ['log', 2, 1.6, 1, 8],
     );
     // a λ given holds the regularization group, the rule still sets the weighting
     const given = run('--lambda', '5');
@@ -380,16 +381,17 @@ describe('als tune and train --config', () => {
     assert.equal(result.status, 0, result.stderr);
     const lines = result.stdout.split('\n');
     assert.match(lines[0], /^Searching weighting, α, λ, ν for the best NDCG@10/);
-    // the first trial is als train's choice for these data (its rule for counts: log α = 2, λ = 0.3·n)
+    // the first trial is als train's choice for these data (its rule for counts: log α = 2, λ = 1.6·n),
+    // with the factors given
     assert.equal(
       lines[1],
-      'Trial 1: the defaults als train chooses for these data: counts (1% of them are 1): log α=2, λ=0.3·n',
+      'Trial 1: the defaults als train chooses for these data: counts (1% of them are 1): log α=2, λ=1.6·n, 64 factors (settings given win over it)',
     );
     assert.match(
       lines[2],
       /^trial\s+weighting\s+α\s+λ\s+ν\s+factors\s+iterations\s+NDCG@10\s+precision@10\s+best so far\s+seconds$/,
     );
-    const first = /^\s+1\s+log\s+2\s+0\.3\s+1\s+8\s+3\s+(0\.\d{4})\s+0\.\d{4}\s+(0\.\d{4})\s+\d+\.\d\d {2}best$/.exec(
+    const first = /^\s+1\s+log\s+2\s+1\.6\s+1\s+8\s+3\s+(0\.\d{4})\s+0\.\d{4}\s+(0\.\d{4})\s+\d+\.\d\d {2}best$/.exec(
       lines[3],
     );
     assert.ok(first, lines[3]);
