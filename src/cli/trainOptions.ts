@@ -13,6 +13,7 @@ import {
 } from '../als/options.js';
 import { parseTrainConfig } from '../als/config.js';
 import {
+  type DefaultsRule,
   defaultsFor,
   FEW_FACTORS,
   FEW_PAIRS_PER_USER,
@@ -143,12 +144,23 @@ export function trainOptionsForData(
   const given = { ...(cli.config ? readConfig(cli.config) : {}), ...givenTrainOptions(cli), ...extra };
   const rule = defaultsFor(profileData(data.userItems));
   const set = ruleOptions(rule, given);
-  const overridden = Object.keys(rule.options).some((key) => !(key in set));
+  const options = resolveTrainOptions({ ...set, ...given });
   return {
-    options: resolveTrainOptions({ ...set, ...given }),
+    options,
     defaults: { rule: rule.rule, description: rule.description, options: set },
-    said: `${rule.description}${overridden ? ' (settings given win over it)' : ''}`,
+    said: ruleSaid(rule, options),
   };
+}
+
+/**
+ * The rule's description, and whether settings given changed what it chose: only a value that
+ * differs counts (`--factors 64` where the rule takes 64 changes nothing).
+ */
+export function ruleSaid(rule: DefaultsRule, options: TrainOptions): string {
+  const changed = Object.entries(rule.options).some(
+    ([key, value]) => (options as unknown as Record<string, unknown>)[key] !== value,
+  );
+  return `${rule.description}${changed ? ' (settings given win over it)' : ''}`;
 }
 
 /** The training options given on the command line, undefined where not given. */

@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { formatTrainConfig } from '../als/config.js';
-import type { TrainOptions } from '../als/options.js';
+import { resolveTrainOptions, type TrainOptions } from '../als/options.js';
 import { checkOutputPath, writeOutput } from '../data/writeFile.js';
 import { AlsError } from '../errors.js';
 import { DEFAULT_SPLIT_SEED, DEFAULT_TEST_FRACTION } from '../eval/split.js';
@@ -22,7 +22,7 @@ import { formatCount, formatSeconds, makeOutput, plural, printJson, shown, type 
 import { outputDescriptor, outputTarget } from './outputTarget.js';
 import { startProgress, type Progress } from './progress.js';
 import { readInput } from './train.js';
-import { addTrainOptions, givenTrainOptions, type TrainCliOptions } from './trainOptions.js';
+import { addTrainOptions, givenTrainOptions, ruleSaid, type TrainCliOptions } from './trainOptions.js';
 import { defaultsFor, profileData, ruleOptions } from '../als/dataDefaults.js';
 
 interface TuneCliOptions extends TrainCliOptions {
@@ -129,7 +129,7 @@ async function runTune(file: string, cli: TuneCliOptions): Promise<void> {
   // trial 1 is what als train would choose for these data with the same options (its data rule)
   const rule = defaultsFor(profileData(data.userItems));
   const defaults = ruleOptions(rule, fixed);
-  const overridden = Object.keys(rule.options).some((key) => !(key in defaults));
+  const said = ruleSaid(rule, resolveTrainOptions({ ...defaults, ...fixed }));
 
   const table = !cli.json && !out.quiet;
   const columns = trialColumns(cli.k, cli.metric);
@@ -140,11 +140,7 @@ async function runTune(file: string, cli: TuneCliOptions): Promise<void> {
       `Searching ${searched.length > 0 ? searched.join(', ') : 'nothing (all held fixed)'} for the best ${METRIC_LABELS[cli.metric]}@${cli.k} ` +
         out.color.dim(`(${plural(cli.trials, 'trial')} at most, ${formatBudget(cli.timeBudget)} budget, seed ${seed})`),
     );
-    out.line(
-      out.color.dim(
-        `Trial 1: the defaults als train chooses for these data: ${rule.description}${overridden ? ' (settings given win over it)' : ''}`,
-      ),
-    );
+    out.line(out.color.dim(`Trial 1: the defaults als train chooses for these data: ${said}`));
     out.line(out.color.bold(columns.header));
   };
   let bar: Progress | null = null;

@@ -15,7 +15,8 @@ import {
   ruleOptions,
 } from '../../src/als/dataDefaults.js';
 import { AlsError } from '../../src/errors.js';
-import { defaultTrainOptions } from '../../src/als/options.js';
+import { ruleSaid } from '../../src/cli/trainOptions.js';
+import { defaultTrainOptions, resolveTrainOptions } from '../../src/als/options.js';
 import { cooToCsr } from '../../src/data/sparse.js';
 import { ALS_BIN, plantedGroups, tempDir } from '../helpers.js';
 
@@ -42,6 +43,17 @@ describe('profileData', () => {
       meanLogCount: (Math.log(2) + Math.log(6) + Math.log(2) + Math.log(3)) / 4,
     });
   });
+});
+
+/** a profile with `pairsPerUser` pairs per user and play-count-like counts */
+const profileOf = (pairsPerUser: number) => ({
+  users: 100,
+  items: 50,
+  pairs: 100 * pairsPerUser,
+  density: pairsPerUser / 50,
+  pairsPerUser,
+  pairsPerItem: 2 * pairsPerUser,
+  meanLogCount: 5,
 });
 
 describe('defaultsFor', () => {
@@ -137,6 +149,16 @@ describe('defaultsFor', () => {
         .regularization,
       undefined,
     );
+  });
+});
+
+describe("ruleSaid (the CLI says when given settings changed the rule's choice)", () => {
+  it('counts a value that differs, not an option merely given', () => {
+    const rule = defaultsFor({ ...profileOf(49), shareOfOnes: 0 });
+    const same = resolveTrainOptions({ ...rule.options });
+    assert.equal(ruleSaid(rule, same), rule.description);
+    assert.equal(ruleSaid(rule, { ...same, factors: 8 }), `${rule.description} (settings given win over it)`);
+    assert.equal(ruleSaid(rule, { ...same, regularization: 10 }), `${rule.description} (settings given win over it)`);
   });
 });
 
