@@ -9,6 +9,11 @@ import { codeStride, quantizeQueries } from './quantize.js';
 import type { BlockSelection, CosineSelection, HalfStep, Kernels } from './types.js';
 
 const PAGE = 65536;
+/**
+ * How many copies of arrays from outside kernel memory (resident) a Kernels instance keeps: a
+ * query uses up to two (a model's factors and norms), a server reloading holds two models' worth.
+ */
+const RESIDENT_COPIES = 8;
 /** rows per Gramian chunk handed to a thread (its rows all cost the same) */
 const GRAMIAN_CHUNK_ROWS = 2048;
 /**
@@ -119,32 +124,58 @@ interface TypedArrayType<T> {
 }
 
 /**
- * A bump allocator over one shared WebAssembly memory: the arrays the kernels work on live
- * here, so neither side copies. Nothing is freed; a Kernels instance lives as long as a job.
+ * An allocator over one shared WebAssembly memory: the arrays the kernels work on live here, so
+ * neither side copies. Arrays handed out are never freed (a Kernels instance lives as long as a
+ * job, and a caller may keep any view on them); only the kernels' own copies are given back
+ * (release), so that a long job that queries model after model (als tune, a library loop over
+ * evaluate) reuses their memory instead of growing to the 4 GiB limit.
  */
 class Arena {
   readonly memory = new WebAssembly.Memory({ initial: 2, maximum: 65536, shared: true });
   // page 0 stays unused so that a zero pointer is never valid data
   private top = PAGE;
+  /** the highest address ever used: memory above it is still as growing made it, zero */
+  private highWater = PAGE;
+  /** blocks given back, sorted by address, adjacent ones merged */
+  private readonly free: { at: number; bytes: number }[] = [];
+  /** size of every block that may be given back, by address */
+  private readonly releasable = new Map<number, number>();
   private readonly owned = new WeakSet<ArrayBufferView>();
   /** every buffer object the memory has had (growing replaces it; views on an older one stay valid) */
   private readonly buffers = new WeakSet<ArrayBufferLike>();
 
+  /** The address of a block of `bytes` (a multiple of 16), first fit among the blocks given back. */
   private alloc(bytes: number): number {
+    for (let n = 0; n < this.free.length; n++) {
+      const block = this.free[n];
+      if (block.bytes < bytes) continue;
+      const at = block.at;
+      if (block.bytes === bytes) this.free.splice(n, 1);
+      else {
+        block.at += bytes;
+        block.bytes -= bytes;
+      }
+      return at;
+    }
     const at = this.top;
-    this.top += (bytes + 15) & ~15;
+    this.top += bytes;
     const needed = Math.ceil(this.top / PAGE) - this.memory.buffer.byteLength / PAGE;
     if (needed > 0) this.memory.grow(needed);
     return at;
   }
 
-  /** A new zeroed array of `length` elements in kernel memory. */
-  private view<T extends ArrayBufferView>(Type: TypedArrayType<T>, length: number): T {
-    const at = this.alloc(length * Type.BYTES_PER_ELEMENT); // before reading .buffer, which growing replaces
+  /** A new zeroed array of `length` elements in kernel memory; `releasable`: one that release may give back. */
+  private view<T extends ArrayBufferView>(Type: TypedArrayType<T>, length: number, releasable = false): T {
+    const bytes = (length * Type.BYTES_PER_ELEMENT + 15) & ~15;
+    const at = this.alloc(bytes); // before reading .buffer, which growing replaces
     const buffer = this.memory.buffer;
     this.buffers.add(buffer);
     const array = new Type(buffer, at, length);
+    // a block given back holds old numbers; memory above the high-water mark is zero from growing
+    if (at < this.highWater) new Uint8Array(buffer, at, Math.min(bytes, this.highWater - at)).fill(0);
+    this.highWater = Math.max(this.highWater, at + bytes);
     this.owned.add(array);
+    if (releasable) this.releasable.set(at, bytes);
     return array;
   }
 
@@ -153,9 +184,40 @@ class Arena {
   uint8 = (length: number) => this.view(Uint8Array, length);
   float64 = (length: number) => this.view(Float64Array, length);
 
+  /** A float32 array that `release` may give back: for copies no caller ever sees. */
+  releasableFloat32 = (length: number) => this.view(Float32Array, length, true);
+
+  /**
+   * Gives back the block of an array made by releasableFloat32. Only when no kernel call is
+   * running (a worker may be reading it) and no view on it is kept.
+   */
+  release(array: Float32Array): void {
+    const bytes = this.releasable.get(array.byteOffset);
+    if (bytes === undefined || !this.owned.has(array)) throw new Error('release: not a releasable arena array');
+    this.releasable.delete(array.byteOffset);
+    let at = array.byteOffset;
+    let size = bytes;
+    // merge with the blocks on either side, and give the end of the arena back to the bump pointer
+    let n = 0;
+    while (n < this.free.length && this.free[n].at < at) n++;
+    if (n < this.free.length && this.free[n].at === at + size) size += this.free.splice(n, 1)[0].bytes;
+    if (n > 0 && this.free[n - 1].at + this.free[n - 1].bytes === at) {
+      n--;
+      at = this.free[n].at;
+      size += this.free.splice(n, 1)[0].bytes;
+    }
+    if (at + size === this.top) this.top = at;
+    else this.free.splice(n, 0, { at, bytes: size });
+  }
+
   /** Whether `array` lives in this memory: an array made here, or any view on its memory (a subarray of one) */
   owns(array: ArrayBufferView): boolean {
     return this.owned.has(array) || this.buffers.has(array.buffer);
+  }
+
+  /** Bytes below the bump pointer (in use or given back): what the memory holds at least. */
+  get extent(): number {
+    return this.top;
   }
 }
 
@@ -514,22 +576,42 @@ class WasmKernels implements Kernels {
     return loss;
   }
 
-  private readonly staged = new WeakMap<Float32Array, Float32Array>();
+  /** copies of arrays from outside kernel memory, least recently used first (resident) */
+  private readonly staged: { source: WeakRef<Float32Array>; copy: Float32Array }[] = [];
 
   /**
    * `array` itself when it lives in kernel memory, else a copy made on first use and kept for
    * the next calls: query arrays (a model's factors) are read-only, and copying 100 MB per
-   * query would cost more than the query.
+   * query would cost more than the query. At most RESIDENT_COPIES copies are kept: the least
+   * recently used, and those whose array is gone, give their memory back (called only between
+   * kernel calls, after idle(), so no worker reads them).
    */
   private resident(array: Float32Array, length: number): Float32Array {
     if (this.arena.owns(array)) return array;
-    let copy = this.staged.get(array);
-    if (copy === undefined || copy.length < length) {
-      copy = this.arena.float32(length);
-      copy.set(array.subarray(0, length));
-      this.staged.set(array, copy);
+    const index = this.staged.findIndex((entry) => entry.source.deref() === array);
+    let entry = index >= 0 ? this.staged.splice(index, 1)[0] : undefined;
+    if (entry !== undefined && entry.copy.length < length) {
+      this.arena.release(entry.copy);
+      entry = undefined;
     }
-    return copy;
+    if (entry === undefined) {
+      for (let n = this.staged.length - 1; n >= 0; n--) {
+        if (this.staged[n].source.deref() !== undefined) continue;
+        this.arena.release(this.staged[n].copy);
+        this.staged.splice(n, 1);
+      }
+      while (this.staged.length >= RESIDENT_COPIES) this.arena.release(this.staged.shift()!.copy);
+      const copy = this.arena.releasableFloat32(length);
+      copy.set(array.subarray(0, length));
+      entry = { source: new WeakRef(array), copy };
+    }
+    this.staged.push(entry);
+    return entry.copy;
+  }
+
+  /** Bytes of kernel memory in use or given back for reuse (tests: a long job stays bounded). */
+  get memoryExtent(): number {
+    return this.arena.extent;
   }
 
   scores(Y: Float32Array, rows: number, f: number, x: Float32Array, xOffset: number, out: Float32Array): void {
