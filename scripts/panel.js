@@ -110,6 +110,12 @@ export const PANEL = [
     shape: 'synth.js 8,000 users × 4,000 items × 48,000 rows (short histories: 6 per user)',
     make: () => synthetic(8000, 4000, 48000, 5),
   },
+  {
+    name: 'bookmarks-01',
+    shape:
+      "synth.js 5,500 users × 17,000 items × 205,000 rows, every count set to 1 (the shape of issue 12's bookmark data, which the project does not have)",
+    make: async () => binary(await synthetic(5500, 17000, 205000, 6)),
+  },
 ];
 
 /** The data set of the panel named `name` (an unknown name is an error naming the known ones). */

@@ -8,7 +8,10 @@
 // as a share of the best on each data set and seed: the best of the candidates and of the settings
 // `als tune` found on that seed's split (bench/tuneshares-first.json and bench/tuneshares.json).
 //
-//   node scripts/rulestudy.js [--out FILE] [--only NAME,…] [--tuned FILE,…]
+//   node scripts/rulestudy.js [--out FILE] [--only NAME,…] [--tuned FILE,…] [--again]
+//
+// Runs already in --out are kept (training is deterministic) unless --again; runs of candidates
+// no longer listed are dropped from it.
 //   node scripts/rulestudy.js --from bench/rulestudy.json      (the tables again, from saved numbers)
 //
 // Needs `npm run build`. About 10 minutes on a 2-core machine.
@@ -33,6 +36,7 @@ const { values: args } = parseArgs({
       default: [join(root, 'bench', 'tuneshares-first.json'), join(root, 'bench', 'tuneshares.json')].join(','),
     },
     threads: { type: 'string', default: '2' },
+    again: { type: 'boolean', default: false },
   },
 });
 const SEEDS = [1, 2, 3];
@@ -59,6 +63,8 @@ const CANDIDATES = [
   ['λ=1·n', nTimes(1)],
   ['λ=2·n', nTimes(2)],
   ['λ=4·n', nTimes(4)],
+  ['λ=0.05·c̄·n', confidenceTimes(0.05, 64)],
+  ['λ=0.075·c̄·n', confidenceTimes(0.075, 64)],
   ['λ=0.1·c̄·n', confidenceTimes(0.1, 64)],
   ['λ=0.15·c̄·n', confidenceTimes(0.15, 64)],
   ['λ=0.2·c̄·n', confidenceTimes(0.2, 64)],
@@ -67,13 +73,14 @@ const CANDIDATES = [
   ['λ=0.15·c̄·n f=32', confidenceTimes(0.15, 32)],
   ['λ=0.2·c̄·n f=32', confidenceTimes(0.2, 32)],
   ['λ=0.3·c̄·n f=32', confidenceTimes(0.3, 32)],
-  ['the rule (λ=0.15·c̄·n; f=32 below 18 pairs per user)', (p) => defaultsFor(p).options],
+  ['the rule (λ=0.15·c̄·n, on 0/1 data 0.075·c̄·n; f=32 below 18 pairs per user)', (p) => defaultsFor(p).options],
 ];
 
 let saved;
 if (args.from) saved = JSON.parse(readFileSync(args.from, 'utf8'));
 else {
   saved = existsSync(args.out) ? JSON.parse(readFileSync(args.out, 'utf8')) : { k: K, runs: [] };
+  saved.runs = saved.runs.filter((r) => CANDIDATES.some(([label]) => label === r.label));
   const names = args.only ? args.only.split(',') : PANEL.map((p) => p.name);
   for (const name of names) {
     const data = await panelSet(name);
@@ -82,6 +89,7 @@ else {
     for (const [label, choose] of CANDIDATES) {
       const options = { weighting: 'log', regularizationExponent: 1, regularizationAlpha0: 0, ...choose(profile) };
       for (const seed of SEEDS) {
+        if (!args.again && saved.runs.some((r) => r.dataset === name && r.label === label && r.seed === seed)) continue;
         const { model } = await evaluate(data, {
           k: K,
           seed,

@@ -59,13 +59,17 @@ export const BINARY_SHARE = 0.9;
 /**
  * The rule's λ for each observation, as a share of the mean confidence above 1 that its weighting
  * gives a stored pair (log: α·mean ln(1 + count)). A row's system is Yᵀ(C − I)Y + YᵀY + λᵤI, and
- * its data term grows with the confidences, so a λ in proportion to them regularizes 0/1 clicks
- * (c − 1 = 3.5 at α = 5), purchases of 1–3 (2.2) and play counts (11) alike. Over the panel of
- * scripts/freqgrid.js (docs/choosing-settings.md) a fixed λ·n was too weak on some sets and too
- * strong on others (λ = 0.3·n: 0.71 of the best on sparse users; λ = 2·n: 0.66 on purchases);
- * 0.15 of the mean confidence kept every set and seed within 0.95 of the best setting found.
+ * its data term grows with the confidences, so a λ in proportion to them regularizes purchases of
+ * 1–3 (c − 1 = 2.2 at α = 2) and play counts (11) alike, where a fixed λ·n was too weak on some
+ * sets and too strong on others (scripts/rulestudy.js, docs/choosing-settings.md: λ = 0.3·n gave
+ * 0.71 of the best on sparse users, λ = 2·n 0.64 on purchases). 0/1 data (c − 1 = 3.5 for every
+ * pair at α = 5) want half the share: on all three 0/1 sets of the panel 0.075 scored at least as
+ * well as 0.15 (the 0/1 Last.fm sample 0.2064 against 0.2012).
  */
-export const LAMBDA_PER_CONFIDENCE = 0.15;
+export const LAMBDA_PER_CONFIDENCE: Readonly<{ counts: number; binary: number }> = Object.freeze({
+  counts: 0.15,
+  binary: 0.075,
+});
 
 /** The rule's λ stays in this range whatever the counts (tiny counts would give λ → 0). */
 export const RULE_LAMBDA_RANGE: readonly [number, number] = Object.freeze([0.01, 100]) as readonly [number, number];
@@ -85,7 +89,8 @@ export const FEW_FACTORS = 32;
  * The settings for data of this profile, by the rule measured in scripts/freqgrid.js and
  * scripts/tunecurve.js (docs/choosing-settings.md): log weighting, α = 5 for data whose counts are
  * (nearly) all 1 (c = 1 + 5·ln 2 ≈ 4.5 for every pair) and α = 2 for counts; frequency-scaled λ·n
- * (ν = 1, α₀ = 0, Spark's ALS-WR) with λ = LAMBDA_PER_CONFIDENCE × the mean confidence above 1;
+ * (ν = 1, α₀ = 0, Spark's ALS-WR) with λ = LAMBDA_PER_CONFIDENCE (0.15 for counts, 0.075 for 0/1
+ * data) × the mean confidence above 1;
  * 32 factors when users have fewer than FEW_PAIRS_PER_USER pairs on average, else 64.
  */
 export function defaultsFor(profile: DataProfile): DefaultsRule {
@@ -95,7 +100,8 @@ export function defaultsFor(profile: DataProfile): DefaultsRule {
   const [low, high] = RULE_LAMBDA_RANGE;
   const meanLogCount = checkNonNegative('profile.meanLogCount', profile.meanLogCount);
   const pairsPerUser = checkNonNegative('profile.pairsPerUser', profile.pairsPerUser);
-  const lambda = Math.min(high, Math.max(low, Number((LAMBDA_PER_CONFIDENCE * alpha * meanLogCount).toPrecision(2))));
+  const share = binary ? LAMBDA_PER_CONFIDENCE.binary : LAMBDA_PER_CONFIDENCE.counts;
+  const lambda = Math.min(high, Math.max(low, Number((share * alpha * meanLogCount).toPrecision(2))));
   const factors = pairsPerUser < FEW_PAIRS_PER_USER ? FEW_FACTORS : defaultTrainOptions().factors;
   const settings = `log α=${alpha}, λ=${lambda}·n, ${factors} factors`;
   return {

@@ -82,7 +82,7 @@ export function addTrainOptions(command: Command, seedHelp?: string, withConfig 
     .option('--iterations <n>', `ALS iterations (default: ${defaults.iterations})`, wholeNumber)
     .option(
       '--lambda <x>',
-      `regularization λ, alias --regularization (${ruled(String(defaults.regularization), `${LAMBDA_PER_CONFIDENCE} × the mean confidence above 1 of a pair (α·mean ln(1 + count)) with --lambda-exponent 1; 10·0.03^ν when only --lambda-exponent ν is given; ${defaults.regularization} when only --lambda-alpha0 is given`)})`,
+      `regularization λ, alias --regularization (${ruled(String(defaults.regularization), `${LAMBDA_PER_CONFIDENCE.counts} (0/1 data: ${LAMBDA_PER_CONFIDENCE.binary}) × the mean confidence above 1 of a pair (α·mean ln(1 + count)) with --lambda-exponent 1; 10·0.03^ν when only --lambda-exponent ν is given; ${defaults.regularization} when only --lambda-alpha0 is given`)})`,
       decimal,
     )
     .addOption(new Option('--regularization <x>').argParser(decimal).hideHelp())

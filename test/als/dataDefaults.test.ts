@@ -82,12 +82,12 @@ describe('defaultsFor', () => {
     const binary = defaultsFor({ ...profile, shareOfOnes: 1, meanLogCount: Math.log(2) });
     assert.equal(binary.rule, 'binary');
     assert.equal(defaultsFor({ ...profile, shareOfOnes: BINARY_SHARE }).rule, 'binary');
-    assert.equal(binary.description, '0/1 data (100% of the counts are 1): log α=5, λ=0.52·n, 32 factors');
-    // every pair's confidence is 1 + 5·ln 2: λ = 0.15 × 5·ln 2 = 0.52 (two digits)
+    assert.equal(binary.description, '0/1 data (100% of the counts are 1): log α=5, λ=0.26·n, 32 factors');
+    // every pair's confidence is 1 + 5·ln 2: λ = 0.075 × 5·ln 2 = 0.26 (two digits)
     assert.deepEqual(binary.options, {
       weighting: 'log',
       alpha: 5,
-      regularization: 0.52,
+      regularization: 0.26,
       regularizationExponent: 1,
       regularizationAlpha0: 0,
       factors: 32,
@@ -100,7 +100,7 @@ describe('defaultsFor', () => {
     assert.deepEqual([0.1, 1, 5.5, 10].map(lambda), [0.03, 0.3, 1.6, 3]);
     assert.equal(lambda(0), RULE_LAMBDA_RANGE[0]);
     assert.equal(lambda(1e6), RULE_LAMBDA_RANGE[1]);
-    assert.equal(LAMBDA_PER_CONFIDENCE, 0.15);
+    assert.deepEqual(LAMBDA_PER_CONFIDENCE, { counts: 0.15, binary: 0.075 });
     const factors = (pairsPerUser: number) => defaultsFor({ ...profile, shareOfOnes: 0, pairsPerUser }).options.factors;
     assert.deepEqual(
       [1, 6, FEW_PAIRS_PER_USER - 0.01, FEW_PAIRS_PER_USER, 49, 1e6].map(factors),
