@@ -1,0 +1,731 @@
+import { seededRandom } from '../als/random.js';
+import { AlsError } from '../errors.js';
+import { checkArray, checkFinite, checkList, checkOptions, checkWhole, valueForMessage } from '../validate.js';
+
+/**
+ * An approximate nearest-neighbour index: a hierarchical navigable small world graph (HNSW;
+ * Malkov & Yashunin, "Efficient and robust approximate nearest neighbor search using
+ * Hierarchical Navigable Small World graphs", TPAMI 2018) over the rows of a row-major
+ * Float32Array, similarity = the inner product of the rows as given (unit rows for cosine;
+ * augmentForInnerProduct for the inner product itself).
+ *
+ * Everything lives in typed arrays. Row i reaches layers 0..levels[i]. Its layer-0 list is
+ * links0[i · 2m ..], counts0[i] entries of it used; its list at layer l ≥ 1 is upper list
+ * u = upperStart[i] + l − 1, at linksUpper[u · m ..], countsUpper[u] entries used. Unused slots
+ * hold −1. upperStart is the running sum of levels, so it is never stored.
+ */
+export interface HnswIndex {
+  readonly rows: number;
+  readonly dim: number;
+  /** links per row on layers ≥ 1 (2m on layer 0) */
+  readonly m: number;
+  /** the search depth the index was built with (kept for description; a search does not need it) */
+  readonly efConstruction: number;
+  readonly seed: number;
+  /** the top layer: levels[entryPoint] (0 when there are no rows) */
+  readonly maxLevel: number;
+  /** where every search starts; −1 when there are no rows */
+  readonly entryPoint: number;
+  /** the top layer of each row, rows entries */
+  readonly levels: Uint8Array;
+  /** rows × 2m neighbour rows, best-kept first as the heuristic chose them; −1 past counts0 */
+  readonly links0: Int32Array;
+  readonly counts0: Uint16Array;
+  /** rows + 1 entries: row i's first upper list; upperStart[rows] lists in all */
+  readonly upperStart: Int32Array;
+  /** upper lists × m neighbour rows; −1 past countsUpper */
+  readonly linksUpper: Int32Array;
+  readonly countsUpper: Uint16Array;
+}
+
+/** Links per row on the upper layers (2m on layer 0): the paper's M = 16 for data of moderate dimension (§4.2, fig. 10). */
+export const DEFAULT_M = 16;
+/**
+ * The candidate list of an insertion: hnswlib's example setting (M 16, ef_construction 200), not
+ * tuned here. It sets the build's cost: 292,383 rows × 64 took 95 to 160 s on one core of a busy
+ * machine (scripts/annbench.js).
+ */
+export const DEFAULT_EF_CONSTRUCTION = 200;
+/**
+ * The candidate list of a search (at least k). On the 292,383 × 64 item factors of
+ * bench/data/model-full (unit rows, m 16, efConstruction 200; 2,000 seeded query items against
+ * their exact cosine top 10; scripts/annbench.js, bench/annbench.md) recall@10 was 0.9645 at
+ * ef 64, 0.9884 at 256, 0.9906 at 320, 0.9920 at 384 and 0.9975 at 1024: 320 was the smallest ef
+ * measured at 0.99; 384 keeps a margin for other query sets, at 44× the exact scan's rate
+ * (51× at 320).
+ */
+export const DEFAULT_EF = 384;
+/** m from 2 to MAX_M: 2m links on layer 0 must fit the Uint16 counts with room to spare */
+export const MAX_M = 256;
+/**
+ * The highest layer. A level is ⌊−ln U · 1/ln m⌋ with U ≥ 2⁻³² (seededRandom's step), at most 32
+ * for m = 2; the clamp makes it a rule rather than a consequence, and bounds what a file may hold.
+ */
+export const MAX_LEVEL = 32;
+/** dim from 1 to MAX_DIM (a model has at most 1024 factors; one more for augmentForInnerProduct) */
+export const MAX_DIM = 65536;
+/** rows of an index: ids are int32 */
+export const MAX_ROWS = 2 ** 31 - 1;
+
+export interface HnswBuildOptions {
+  /**
+   * Links per row on layers ≥ 1; layer 0 has 2m (§4, "Mmax0 = 2·M"). 2 to MAX_M.
+   * @default DEFAULT_M (16)
+   */
+  m?: number;
+  /**
+   * How many candidates an insertion keeps while it looks for its neighbours (≥ 1).
+   * @default DEFAULT_EF_CONSTRUCTION (200)
+   */
+  efConstruction?: number;
+  /**
+   * Seed of the layer draws (seededRandom), a whole number from 0 to 2³² − 1: the same vectors,
+   * options and seed give the same index, byte for byte.
+   * @default 1
+   */
+  seed?: number;
+  /** called with the rows inserted so far, every 4,096 rows and at the end */
+  onProgress?: (inserted: number, rows: number) => void;
+}
+
+export interface HnswSearchOptions {
+  /**
+   * Candidates kept during the search on layer 0; raised to k when smaller. Larger: better
+   * recall, slower.
+   * @default max(k, DEFAULT_EF)
+   */
+  ef?: number;
+  /**
+   * Rows never returned (the query item itself, a user's items). They are still walked
+   * through, and the search goes on until it holds ef rows that are not excluded, so that
+   * excluding many rows still gives k results.
+   */
+  exclude?: ArrayLike<number>;
+}
+
+export interface HnswResult {
+  /** rows, best first (ties: the lower row first) */
+  ids: Int32Array;
+  /** their inner product with the query, as float32 */
+  scores: Float32Array;
+}
+
+/** the exclusion mark of a search that excludes nothing: no Uint32 entry equals it */
+const NO_EXCLUSION = -1;
+
+/** the indexes buildHnsw and readHnsw made: a search trusts only those (their lists are checked) */
+const made = new WeakSet<HnswIndex>();
+
+/** Marks an index whose every list was checked (buildHnsw, readHnsw); for hnswFormat.ts only. */
+export function registerHnsw(index: HnswIndex): HnswIndex {
+  made.add(index);
+  return index;
+}
+
+function usage(message: string, field: string): never {
+  throw new AlsError('usage', message, { field });
+}
+
+function dot(a: Float32Array, ao: number, b: Float32Array, bo: number, dim: number): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let i = 0;
+  for (; i + 3 < dim; i += 4) {
+    s0 += a[ao + i] * b[bo + i];
+    s1 += a[ao + i + 1] * b[bo + i + 1];
+    s2 += a[ao + i + 2] * b[bo + i + 2];
+    s3 += a[ao + i + 3] * b[bo + i + 3];
+  }
+  for (; i < dim; i++) s0 += a[ao + i] * b[bo + i];
+  return s0 + s1 + (s2 + s3);
+}
+
+/**
+ * A binary min-heap of (key, id) in typed arrays; of equal keys the higher id is the smaller,
+ * so that a heap of similarities drops the higher row first and the order is the same on every
+ * run. Grows by doubling (rarely: it is kept between searches).
+ */
+class Heap {
+  keys: Float64Array;
+  ids: Int32Array;
+  size = 0;
+
+  constructor(capacity: number) {
+    this.keys = new Float64Array(Math.max(16, capacity));
+    this.ids = new Int32Array(Math.max(16, capacity));
+  }
+
+  private less(a: number, b: number): boolean {
+    const ka = this.keys[a];
+    const kb = this.keys[b];
+    return ka < kb || (ka === kb && this.ids[a] > this.ids[b]);
+  }
+
+  push(key: number, id: number): void {
+    if (this.size === this.keys.length) {
+      const keys = new Float64Array(this.size * 2);
+      const ids = new Int32Array(this.size * 2);
+      keys.set(this.keys);
+      ids.set(this.ids);
+      this.keys = keys;
+      this.ids = ids;
+    }
+    let n = this.size++;
+    this.keys[n] = key;
+    this.ids[n] = id;
+    while (n > 0) {
+      const parent = (n - 1) >> 1;
+      if (!this.less(n, parent)) break;
+      this.swap(n, parent);
+      n = parent;
+    }
+  }
+
+  /** removes the smallest entry (read it first with topKey/topId) */
+  pop(): void {
+    const last = --this.size;
+    if (last === 0) return;
+    this.keys[0] = this.keys[last];
+    this.ids[0] = this.ids[last];
+    let n = 0;
+    for (;;) {
+      const left = 2 * n + 1;
+      if (left >= last) break;
+      const right = left + 1;
+      const child = right < last && this.less(right, left) ? right : left;
+      if (!this.less(child, n)) break;
+      this.swap(n, child);
+      n = child;
+    }
+  }
+
+  private swap(a: number, b: number): void {
+    const k = this.keys[a];
+    this.keys[a] = this.keys[b];
+    this.keys[b] = k;
+    const i = this.ids[a];
+    this.ids[a] = this.ids[b];
+    this.ids[b] = i;
+  }
+
+  topKey(): number {
+    return this.keys[0];
+  }
+
+  topId(): number {
+    return this.ids[0];
+  }
+}
+
+/**
+ * What one graph needs to search it without allocating: visited marks by generation (a row is
+ * visited when visited[row] === generation, so a search clears nothing), the two heaps, and the
+ * sorted result of the last layer search.
+ */
+class Searcher {
+  readonly visited: Uint32Array;
+  generation = 0;
+  readonly excluded: Uint32Array;
+  excludeGeneration = 0;
+  /** candidates to expand: keys are −similarity, so the best comes first */
+  readonly candidates = new Heap(256);
+  /** the best ef found: keys are similarity, so the worst comes first */
+  readonly found = new Heap(256);
+  /** the last searchLayer's result, best first: `count` rows and similarities */
+  ids = new Int32Array(256);
+  sims = new Float64Array(256);
+  count = 0;
+
+  constructor(
+    readonly graph: Graph,
+    /** the rows searched: a search may give other ones of the same size (a copy) */
+    public vectors: Float32Array,
+  ) {
+    this.visited = new Uint32Array(graph.rows);
+    this.excluded = new Uint32Array(graph.rows);
+  }
+
+  nextGeneration(): number {
+    if (this.generation === 0xffffffff) {
+      this.visited.fill(0);
+      this.generation = 0;
+    }
+    return ++this.generation;
+  }
+
+  nextExcludeGeneration(): number {
+    if (this.excludeGeneration === 0xffffffff) {
+      this.excluded.fill(0);
+      this.excludeGeneration = 0;
+    }
+    return ++this.excludeGeneration;
+  }
+
+  /** The row reached by moving to a better neighbour on `layer` while there is one (ef = 1). */
+  greedy(q: Float32Array, qo: number, start: number, startSim: number, layer: number): number {
+    const { vectors: Y, graph } = this;
+    const { dim, m, upperStart, linksUpper, countsUpper } = graph;
+    let best = start;
+    let bestSim = startSim;
+    for (let moved = true; moved;) {
+      moved = false;
+      const list = upperStart[best] + layer - 1;
+      const base = list * m;
+      const end = base + countsUpper[list];
+      for (let n = base; n < end; n++) {
+        const row = linksUpper[n];
+        const s = dot(q, qo, Y, row * dim, dim);
+        if (s > bestSim || (s === bestSim && row < best)) {
+          bestSim = s;
+          best = row;
+          moved = true;
+        }
+      }
+    }
+    this.greedySim = bestSim;
+    return best;
+  }
+
+  /** the similarity of greedy's row to the query */
+  greedySim = 0;
+
+  /**
+   * Algorithm 2 of the paper: the best `ef` rows on `layer` reachable from `start`, into
+   * ids/sims (best first) and count. With `excludeMark`, rows whose excluded mark equals it are
+   * walked through but never kept, and the walk goes on until ef kept rows bound it.
+   */
+  searchLayer(
+    q: Float32Array,
+    qo: number,
+    start: number,
+    startSim: number,
+    ef: number,
+    layer: number,
+    excludeMark: number,
+  ): void {
+    const { vectors: Y, graph, visited, excluded, candidates, found } = this;
+    const { dim, m, upperStart } = graph;
+    const links = layer === 0 ? graph.links0 : graph.linksUpper;
+    const counts = layer === 0 ? graph.counts0 : graph.countsUpper;
+    const stride = layer === 0 ? 2 * m : m;
+    const generation = this.nextGeneration();
+    candidates.size = 0;
+    found.size = 0;
+    visited[start] = generation;
+    candidates.push(-startSim, start);
+    if (excluded[start] !== excludeMark) found.push(startSim, start);
+    let worst = found.size > 0 ? startSim : -Infinity;
+    while (candidates.size > 0) {
+      const sim = -candidates.topKey();
+      const row = candidates.topId();
+      if (sim < worst && found.size >= ef) break;
+      candidates.pop();
+      const list = layer === 0 ? row : upperStart[row] + layer - 1;
+      const base = list * stride;
+      const end = base + counts[list];
+      for (let n = base; n < end; n++) {
+        const next = links[n];
+        if (visited[next] === generation) continue;
+        visited[next] = generation;
+        const s = dot(q, qo, Y, next * dim, dim);
+        if (found.size < ef || s > worst) {
+          candidates.push(-s, next);
+          if (excluded[next] !== excludeMark) {
+            found.push(s, next);
+            if (found.size > ef) found.pop();
+            worst = found.topKey();
+          }
+        }
+      }
+    }
+    this.drain(found.size);
+  }
+
+  /** Moves the found heap into ids/sims, best first. */
+  drain(count: number): void {
+    const { found } = this;
+    while (found.size > count) found.pop();
+    if (this.ids.length < count) {
+      this.ids = new Int32Array(count * 2);
+      this.sims = new Float64Array(count * 2);
+    }
+    this.count = count;
+    for (let n = count - 1; n >= 0; n--) {
+      this.ids[n] = found.topId();
+      this.sims[n] = found.topKey();
+      found.pop();
+    }
+  }
+}
+
+/** The graph arrays of an HnswIndex, mutable while it is built. */
+type Graph = Omit<HnswIndex, 'maxLevel' | 'entryPoint'> & { maxLevel: number; entryPoint: number };
+
+/** a Searcher per index, made on its first search and kept with it */
+const searchers = new WeakMap<HnswIndex, Searcher>();
+
+/**
+ * The index of the `rows` rows of `vectors` (row-major, `dim` numbers a row), built by inserting
+ * the rows one at a time in a seeded random order (algorithm 1 of the paper; insertionOrder): each
+ * row draws its top layer ⌊−ln U / ln m⌋ (U uniform in (0, 1]; both from seededRandom(seed)),
+ * walks down greedily from the entry point to that
+ * layer, and on each layer below finds its efConstruction nearest rows (algorithm 2), keeps m of
+ * them by the neighbour heuristic (algorithm 4) and links both ways; a row whose list is then
+ * over its capacity (m, or 2m on layer 0) keeps the heuristic's choice of its old links and the
+ * new one. Similarity is the inner product; give unit rows for cosine.
+ *
+ * Deterministic: the same vectors, options and seed give the same index, byte for byte
+ * (writeHnsw). About rows × 2m × 4 bytes on layer 0, a fraction 1/(m − 1) of that above.
+ *
+ * @throws {AlsError} 'usage' naming the field: vectors not a Float32Array of rows × dim finite
+ * numbers, rows or dim out of range, a bad option
+ */
+export function buildHnsw(vectors: Float32Array, rows: number, dim: number, options: HnswBuildOptions = {}): HnswIndex {
+  checkWhole('rows', rows, 0, MAX_ROWS);
+  checkWhole('dim', dim, 1, MAX_DIM);
+  checkArray('vectors', vectors, Float32Array);
+  if (vectors.length !== rows * dim)
+    usage(`vectors must hold rows × dim = ${rows * dim} numbers, not ${vectors.length}`, 'vectors');
+  checkFinite('vectors', vectors);
+  const {
+    m = DEFAULT_M,
+    efConstruction = DEFAULT_EF_CONSTRUCTION,
+    seed = 1,
+    onProgress,
+  } = checkOptions('options', options);
+  checkWhole('m', m, 2, MAX_M);
+  checkWhole('efConstruction', efConstruction, 1);
+  checkWhole('seed', seed, 0, 0xffffffff);
+  if (onProgress !== undefined && typeof onProgress !== 'function')
+    usage(`onProgress must be a function, not ${valueForMessage(onProgress)}`, 'onProgress');
+
+  const random = seededRandom(seed);
+  const levels = new Uint8Array(rows);
+  const upperStart = new Int32Array(rows + 1);
+  const scale = 1 / Math.log(m);
+  for (let i = 0; i < rows; i++) {
+    levels[i] = Math.min(MAX_LEVEL, Math.floor(-Math.log(1 - random()) * scale));
+    upperStart[i + 1] = upperStart[i] + levels[i];
+  }
+  const lists = upperStart[rows];
+  const graph: Graph = {
+    rows,
+    dim,
+    m,
+    efConstruction,
+    seed,
+    maxLevel: 0,
+    entryPoint: -1,
+    levels,
+    links0: new Int32Array(rows * 2 * m).fill(-1),
+    counts0: new Uint16Array(rows),
+    upperStart,
+    linksUpper: new Int32Array(lists * m).fill(-1),
+    countsUpper: new Uint16Array(lists),
+  };
+  const builder = new Builder(graph, vectors);
+  const order = insertionOrder(rows, random);
+  for (let i = 0; i < rows; i++) {
+    builder.insert(order[i]);
+    if (onProgress !== undefined && ((i + 1) % 4096 === 0 || i + 1 === rows)) onProgress(i + 1, rows);
+  }
+  return registerHnsw(graph);
+}
+
+/**
+ * The rows in a seeded random order (Fisher–Yates), the order buildHnsw inserts them in. Rows of
+ * a model come in the order the input first named them, so neighbouring rows are often alike
+ * (the rare items of one user); inserted in that order, a clump of them is linked up before its
+ * surroundings exist, and the heuristic then keeps few links into it. On the 292,383 × 64 item
+ * factors of bench/data/model-full (m 16, efConstruction 200; scripts/annbench.js, 300 queries)
+ * recall@10 at ef 64 was 0.913 in row order and 0.966 in random order; 0.99 took an ef between
+ * 1,024 and 2,048 in row order, about 300 in random order (bench/annbench.md).
+ */
+function insertionOrder(rows: number, random: () => number): Int32Array {
+  const order = Int32Array.from({ length: rows }, (_, i) => i);
+  for (let i = rows - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    const t = order[i];
+    order[i] = order[j];
+    order[j] = t;
+  }
+  return order;
+}
+
+/** The insertion of rows, with its scratch. */
+class Builder {
+  readonly searcher: Searcher;
+  /** the heuristic's choice of a new row's links, and of a full list's */
+  readonly chosen: Int32Array;
+  readonly kept: Int32Array;
+  /** the links of a full list and the new one, best first */
+  readonly pool: Int32Array;
+  readonly poolSims: Float64Array;
+
+  constructor(
+    readonly graph: Graph,
+    readonly vectors: Float32Array,
+  ) {
+    this.searcher = new Searcher(graph, vectors);
+    this.chosen = new Int32Array(graph.m);
+    this.kept = new Int32Array(2 * graph.m);
+    this.pool = new Int32Array(2 * graph.m + 1);
+    this.poolSims = new Float64Array(2 * graph.m + 1);
+  }
+
+  insert(q: number): void {
+    const { graph, vectors: Y, searcher } = this;
+    const { dim, m, levels } = graph;
+    const level = levels[q];
+    const qo = q * dim;
+    if (graph.entryPoint === -1) {
+      graph.entryPoint = q;
+      graph.maxLevel = level;
+      return;
+    }
+    let ep = graph.entryPoint;
+    let epSim = dot(Y, qo, Y, ep * dim, dim);
+    for (let layer = graph.maxLevel; layer > level; layer--) {
+      ep = searcher.greedy(Y, qo, ep, epSim, layer);
+      epSim = searcher.greedySim;
+    }
+    for (let layer = Math.min(level, graph.maxLevel); layer >= 0; layer--) {
+      searcher.searchLayer(Y, qo, ep, epSim, graph.efConstruction, layer, NO_EXCLUSION);
+      ep = searcher.ids[0];
+      epSim = searcher.sims[0];
+      const chosen = this.heuristic(searcher.ids, searcher.sims, searcher.count, m, this.chosen);
+      // q's own list is empty: m ≤ its capacity on every layer
+      if (layer === 0) {
+        graph.links0.set(this.chosen.subarray(0, chosen), q * 2 * m);
+        graph.counts0[q] = chosen;
+      } else {
+        const list = graph.upperStart[q] + layer - 1;
+        graph.linksUpper.set(this.chosen.subarray(0, chosen), list * m);
+        graph.countsUpper[list] = chosen;
+      }
+      for (let n = 0; n < chosen; n++) this.link(this.chosen[n], q, layer);
+    }
+    if (level > graph.maxLevel) {
+      graph.maxLevel = level;
+      graph.entryPoint = q;
+    }
+  }
+
+  /** Adds the link from → to on `layer`; a full list keeps the heuristic's choice of its links and `to`. */
+  link(from: number, to: number, layer: number): void {
+    const { graph, vectors: Y, pool, poolSims } = this;
+    const { dim, m } = graph;
+    const links = layer === 0 ? graph.links0 : graph.linksUpper;
+    const counts = layer === 0 ? graph.counts0 : graph.countsUpper;
+    const cap = layer === 0 ? 2 * m : m;
+    const list = layer === 0 ? from : graph.upperStart[from] + layer - 1;
+    const base = list * cap;
+    const count = counts[list];
+    if (count < cap) {
+      links[base + count] = to;
+      counts[list] = count + 1;
+      return;
+    }
+    // the old links and the new one, best first by similarity to `from` (at most 2m + 1)
+    const fo = from * dim;
+    for (let n = 0; n <= count; n++) {
+      const row = n < count ? links[base + n] : to;
+      this.insertSorted(n, row, dot(Y, fo, Y, row * dim, dim));
+    }
+    const kept = this.heuristic(pool, poolSims, count + 1, cap, this.kept);
+    for (let n = 0; n < cap; n++) links[base + n] = n < kept ? this.kept[n] : -1;
+    counts[list] = kept;
+  }
+
+  /** Puts (row, s) into pool[0 .. size] sorted best first, ties to the lower row (insertion sort). */
+  insertSorted(size: number, row: number, s: number): void {
+    const { pool, poolSims } = this;
+    let n = size;
+    while (n > 0 && (poolSims[n - 1] < s || (poolSims[n - 1] === s && pool[n - 1] > row))) {
+      pool[n] = pool[n - 1];
+      poolSims[n] = poolSims[n - 1];
+      n--;
+    }
+    pool[n] = row;
+    poolSims[n] = s;
+  }
+
+  /**
+   * Algorithm 4 of the paper (without extending the candidates or keeping pruned links): of
+   * `count` candidates sorted best first by their similarity `sims` to the row being linked, keep
+   * one when it is more similar to that row than to every one kept before it, until `keep` are
+   * kept. This spreads links over directions instead of into one cluster. Into `chosen`; returns how many.
+   */
+  heuristic(ids: Int32Array, sims: Float64Array, count: number, keep: number, chosen: Int32Array): number {
+    const Y = this.vectors;
+    const dim = this.graph.dim;
+    let kept = 0;
+    for (let n = 0; n < count && kept < keep; n++) {
+      const row = ids[n];
+      const s = sims[n];
+      const ro = row * dim;
+      let good = true;
+      for (let j = 0; j < kept; j++) {
+        if (dot(Y, ro, Y, chosen[j] * dim, dim) > s) {
+          good = false;
+          break;
+        }
+      }
+      if (good) chosen[kept++] = row;
+    }
+    return kept;
+  }
+}
+
+/**
+ * The k rows of `vectors` with the largest inner product with `query` that the index finds,
+ * best first, leaving out `exclude`: the greedy walk down the upper layers, then a best-first
+ * search of layer 0 keeping ef candidates (algorithm 5 of the paper). k larger than the rows not
+ * excluded gives all of those. When the walk reaches fewer than that (a part of the graph cut off
+ * by exclusions), the rows are found by an exact scan instead, so a search never comes back short.
+ *
+ * `vectors` must be the ones the index was built on (only their size is checked); `query` has dim
+ * numbers. Allocates only the result (and, once per index, its marks and heaps: 8 bytes a row).
+ *
+ * @throws {AlsError} 'usage' naming the field: an index not from buildHnsw or readHnsw, vectors
+ * or a query of the wrong size, k or ef not whole numbers, an excluded row out of range
+ */
+export function searchHnsw(
+  index: HnswIndex,
+  vectors: Float32Array,
+  query: Float32Array,
+  k: number,
+  options: HnswSearchOptions = {},
+): HnswResult {
+  if (!made.has(index))
+    usage(`index must be an HnswIndex from buildHnsw or readHnsw, not ${valueForMessage(index)}`, 'index');
+  const { rows, dim } = index;
+  checkArray('vectors', vectors, Float32Array);
+  if (vectors.length !== rows * dim)
+    usage(`vectors must hold the index's rows × dim = ${rows * dim} numbers, not ${vectors.length}`, 'vectors');
+  checkArray('query', query, Float32Array, dim);
+  checkFinite('query', query);
+  checkWhole('k', k, 0);
+  const { ef: givenEf, exclude } = checkOptions('options', options);
+  if (givenEf !== undefined) checkWhole('ef', givenEf, 1);
+  checkList('exclude', exclude, 'rows', true);
+
+  let searcher = searchers.get(index);
+  if (searcher === undefined) {
+    searcher = new Searcher(index, vectors);
+    searchers.set(index, searcher);
+  }
+  searcher.vectors = vectors;
+  let mark = NO_EXCLUSION;
+  let excludedRows = 0;
+  if (exclude !== undefined && exclude.length > 0) {
+    mark = searcher.nextExcludeGeneration();
+    const excluded = searcher.excluded;
+    for (let n = 0; n < exclude.length; n++) {
+      const row = exclude[n];
+      if (typeof row !== 'number' || !Number.isInteger(row) || row < 0 || row >= rows) {
+        // leave no half-made marks for the next search
+        searcher.nextExcludeGeneration();
+        usage(`exclude[${n}] must be a row from 0 to ${rows - 1}, not ${valueForMessage(row)}`, 'exclude');
+      }
+      if (excluded[row] !== mark) {
+        excluded[row] = mark;
+        excludedRows++;
+      }
+    }
+  }
+  const wanted = Math.min(k, rows - excludedRows);
+  if (wanted === 0) return { ids: new Int32Array(0), scores: new Float32Array(0) };
+  const ef = Math.max(wanted, givenEf ?? DEFAULT_EF);
+
+  let ep = index.entryPoint;
+  let epSim = dot(query, 0, vectors, ep * dim, dim);
+  for (let layer = index.maxLevel; layer > 0; layer--) {
+    ep = searcher.greedy(query, 0, ep, epSim, layer);
+    epSim = searcher.greedySim;
+  }
+  searcher.searchLayer(query, 0, ep, epSim, ef, 0, mark);
+  if (searcher.count < wanted) exactScan(searcher, query, wanted, mark);
+  const ids = new Int32Array(wanted);
+  const scores = new Float32Array(wanted);
+  for (let n = 0; n < wanted; n++) {
+    ids[n] = searcher.ids[n];
+    scores[n] = searcher.sims[n];
+  }
+  return { ids, scores };
+}
+
+/** The exact best `wanted` rows not excluded, into the searcher's ids/sims (the fallback of searchHnsw). */
+function exactScan(searcher: Searcher, query: Float32Array, wanted: number, mark: number): void {
+  const { vectors: Y, excluded, found } = searcher;
+  const { rows, dim } = searcher.graph;
+  found.size = 0;
+  for (let row = 0; row < rows; row++) {
+    if (excluded[row] === mark) continue;
+    const s = dot(query, 0, Y, row * dim, dim);
+    if (found.size < wanted) found.push(s, row);
+    else if (s > found.topKey() || (s === found.topKey() && row < found.topId())) {
+      found.pop();
+      found.push(s, row);
+    }
+  }
+  searcher.drain(found.size);
+}
+
+/**
+ * Item vectors for the maximum inner product by cosine (Bachrach et al., "Speeding up the Xbox
+ * recommender system using a Euclidean transformation for inner-product spaces", RecSys 2014,
+ * §3): with M = maxᵢ ‖yᵢ‖, item i becomes
+ *
+ *   ỹᵢ = [yᵢ / M, √(1 − ‖yᵢ‖² / M²)]   (= [yᵢ, √(M² − ‖yᵢ‖²)] / M)
+ *
+ * a unit vector of dim + 1 numbers, and a query x becomes x̃ = [x, 0] (augmentQuery). Then
+ * x̃ · ỹᵢ = xᵀyᵢ / M: the order by the index's similarity is the order by the inner product, and
+ * because every ỹᵢ has norm 1 it is also the order by cosine (and by Euclidean distance), the
+ * space an HNSW graph navigates well. Scores come back divided by M.
+ *
+ * @returns rows × (dim + 1) numbers, row-major; and M (0 when every row is 0: rows are [0, 1])
+ * @throws {AlsError} 'usage' naming the field
+ */
+export function augmentForInnerProduct(
+  factors: Float32Array,
+  rows: number,
+  dim: number,
+): { vectors: Float32Array; maxNorm: number } {
+  checkWhole('rows', rows, 0, MAX_ROWS);
+  checkWhole('dim', dim, 1, MAX_DIM - 1);
+  checkArray('factors', factors, Float32Array);
+  if (factors.length !== rows * dim)
+    usage(`factors must hold rows × dim = ${rows * dim} numbers, not ${factors.length}`, 'factors');
+  checkFinite('factors', factors);
+  const squares = new Float64Array(rows);
+  let max = 0;
+  for (let i = 0; i < rows; i++) {
+    const s = dot(factors, i * dim, factors, i * dim, dim);
+    squares[i] = s;
+    if (s > max) max = s;
+  }
+  const maxNorm = Math.sqrt(max);
+  const out = new Float32Array(rows * (dim + 1));
+  for (let i = 0; i < rows; i++) {
+    const o = i * (dim + 1);
+    if (maxNorm === 0) {
+      out[o + dim] = 1;
+      continue;
+    }
+    for (let j = 0; j < dim; j++) out[o + j] = factors[i * dim + j] / maxNorm;
+    // rounding may take ‖y‖² a hair above M² for the longest rows
+    out[o + dim] = Math.sqrt(Math.max(0, 1 - squares[i] / max));
+  }
+  return { vectors: out, maxNorm };
+}
+
+/** The query of augmentForInnerProduct: x followed by 0 (dim + 1 numbers). */
+export function augmentQuery(query: Float32Array): Float32Array {
+  checkArray('query', query, Float32Array);
+  const out = new Float32Array(query.length + 1);
+  out.set(query);
+  return out;
+}
