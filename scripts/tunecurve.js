@@ -218,6 +218,10 @@ if (saved.curves.length > 0) {
   }
 }
 if (saved.shares && saved.shares.length > 0) {
+  const found = (s) =>
+    s.bestNumber === undefined
+      ? ''
+      : ` (setting ${s.bestNumber} of ${s.settingsTried}${s.stoppedBy === 'time' ? ', stopped by the time budget' : ''})`;
   console.log(
     `\n**The defaults rule as a share of the best settings the search finds** (precision@${saved.k} on each seed's test split)\n`,
   );
@@ -225,6 +229,20 @@ if (saved.shares && saved.shares.length > 0) {
   console.log('|---|---|---|---|---|---|---|');
   for (const s of saved.shares)
     console.log(
-      `| ${s.dataset} | ${s.seed} | ${s.rule} | ${s.tuned} | ${f4(s.precision.rule)} / ${f4(s.precision.tuned)} | ${(s.precision.rule / s.precision.tuned).toFixed(3)} | ${(s.ndcg.rule / s.ndcg.tuned).toFixed(3)} |`,
+      `| ${s.dataset} | ${s.seed} | ${s.rule} | ${s.tuned}${found(s)} | ${f4(s.precision.rule)} / ${f4(s.precision.tuned)} | ${(s.precision.rule / s.precision.tuned).toFixed(3)} | ${(s.ndcg.rule / s.ndcg.tuned).toFixed(3)} |`,
     );
+  console.log('\n**Per data set** (share of the tuned best on test: mean over the seeds / worst seed)\n');
+  console.log('| data set | precision@10 | NDCG@10 |');
+  console.log('|---|---|---|');
+  const all = { precision: [], ndcg: [] };
+  for (const dataset of [...new Set(saved.shares.map((s) => s.dataset))]) {
+    const cells = ['precision', 'ndcg'].map((metric) => {
+      const shares = saved.shares.filter((s) => s.dataset === dataset).map((s) => s[metric].rule / s[metric].tuned);
+      all[metric].push(...shares);
+      return `${(shares.reduce((a, b) => a + b, 0) / shares.length).toFixed(3)} / ${Math.min(...shares).toFixed(3)}`;
+    });
+    console.log(`| ${dataset} | ${cells.join(' | ')} |`);
+  }
+  const summary = (xs) => `${(xs.reduce((a, b) => a + b, 0) / xs.length).toFixed(3)} / ${Math.min(...xs).toFixed(3)}`;
+  console.log(`| **the panel** | **${summary(all.precision)}** | **${summary(all.ndcg)}** |`);
 }
