@@ -145,11 +145,9 @@ export function trainOptionsForData(
   const rule = defaultsFor(profileData(data.userItems));
   const set = ruleOptions(rule, given);
   const options = resolveTrainOptions({ ...set, ...given });
-  return {
-    options,
-    defaults: { rule: rule.rule, description: rule.description, options: set },
-    said: ruleSaid(rule, options),
-  };
+  const said = ruleSaid(rule, options);
+  // model.json keeps what was said, so that als info tells the same (a rule of 64 factors, 4 given)
+  return { options, defaults: { rule: rule.rule, description: said, options: set }, said };
 }
 
 /**

@@ -143,10 +143,13 @@ describe('als info', () => {
     assert.equal(lines[1], 'Matrix   1,892 users × 17,620 items, 92,830 interactions (0.278% filled)');
     assert.match(
       lines[2],
-      /^Trained  cg \(3 steps\), 4 factors, 3 iterations, log α=2 λ=0\.3·n, seed 7 \(\d+\.\d\d s\)$/,
+      /^Trained  cg \(3 steps\), 4 factors, 3 iterations, log α=2 λ=1\.6·n, seed 7 \(\d+\.\d\d s\)$/,
     );
     // issue 12: the defaults rule the training applied
-    assert.match(lines[3], /^Rule     counts \(\d+% of them are 1\): log α=2, λ=0\.3·n$/);
+    assert.match(
+      lines[3],
+      /^Rule     counts \(\d+% of them are 1\): log α=2, λ=1\.6·n, 64 factors \(settings given win over it\)$/,
+    );
     assert.match(
       lines[4],
       /^Input    .*lastfm-2k\.tsv \(lastfm\): 92,834 rows, 92,834 used, 0 skipped, 0 with count 0, 4 duplicates summed \(\d+\.\d\d s\)$/,
@@ -166,7 +169,7 @@ describe('als info', () => {
     assert.equal(other.status, 0, other.stderr);
     assert.match(
       other.stdout,
-      /^Trained  naive \(exact\), 8 factors, 2 iterations, bm25 α=1 λ=0\.3·n K1=100 B=0\.8, seed 1 \(/m,
+      /^Trained  naive \(exact\), 8 factors, 2 iterations, bm25 α=1 λ=1\.6·n K1=100 B=0\.8, seed 1 \(/m,
     );
     assert.match(other.stdout, /^Loss     not recorded \(train with --loss\)$/m);
   });
