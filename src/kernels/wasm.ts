@@ -104,7 +104,7 @@ export function kernelBuildAvailable(build: KernelBuild): boolean {
 }
 
 /** The compiled kernels of `build`. */
-function kernelModule(build: KernelBuild): WebAssembly.Module {
+export function kernelModule(build: KernelBuild): WebAssembly.Module {
   if (build === 'fma' && !compileFma())
     throw new AlsError(
       'usage',

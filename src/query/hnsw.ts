@@ -1,6 +1,18 @@
 import { seededRandom } from '../als/random.js';
 import { AlsError } from '../errors.js';
 import { checkArray, checkFinite, checkList, checkOptions, checkWhole, valueForMessage } from '../validate.js';
+import {
+  arrayMaker,
+  GraphMemory,
+  graphCodeStride,
+  graphDot,
+  graphSimilarity,
+  quantizeGraphRow,
+  searchGraphLayer,
+  type GraphCodes,
+  type GraphLayerSearch,
+} from '../kernels/graphSearch.js';
+import type { KernelBackend } from '../kernels/index.js';
 
 /**
  * An approximate nearest-neighbour index: a hierarchical navigable small world graph (HNSW;
@@ -86,6 +98,13 @@ export interface HnswBuildOptions {
   seed?: number;
   /** called with the rows inserted so far, every 4,096 rows and at the end */
   onProgress?: (inserted: number, rows: number) => void;
+  /**
+   * 'wasm': the searches and similarities of the insertions in WebAssembly, the graph built in
+   * the memory its searches then use; 'js': the TypeScript reference. Both build the same index,
+   * byte for byte.
+   * @default 'wasm'
+   */
+  backend?: KernelBackend;
 }
 
 export interface HnswSearchOptions {
@@ -101,6 +120,13 @@ export interface HnswSearchOptions {
    * excluding many rows still gives k results.
    */
   exclude?: ArrayLike<number>;
+  /**
+   * 'wasm': the layer search in WebAssembly, in a memory of the index's own (a copy of the
+   * vectors and lists there, made on its first search); 'js': the TypeScript reference. Both
+   * give the same answer, number for number.
+   * @default 'wasm'
+   */
+  backend?: KernelBackend;
 }
 
 export interface HnswResult {
@@ -126,26 +152,13 @@ function usage(message: string, field: string): never {
   throw new AlsError('usage', message, { field });
 }
 
-function dot(a: Float32Array, ao: number, b: Float32Array, bo: number, dim: number): number {
-  let s0 = 0;
-  let s1 = 0;
-  let s2 = 0;
-  let s3 = 0;
-  let i = 0;
-  for (; i + 3 < dim; i += 4) {
-    s0 += a[ao + i] * b[bo + i];
-    s1 += a[ao + i + 1] * b[bo + i + 1];
-    s2 += a[ao + i + 2] * b[bo + i + 2];
-    s3 += a[ao + i + 3] * b[bo + i + 3];
-  }
-  for (; i < dim; i++) s0 += a[ao + i] * b[bo + i];
-  return s0 + s1 + (s2 + s3);
-}
+/** the similarity of two rows: the kernels' float32 dot, the same number in TypeScript and WebAssembly */
+const dot = graphDot;
 
 /**
  * A binary min-heap of (key, id) in typed arrays; of equal keys the higher id is the smaller,
  * so that a heap of similarities drops the higher row first and the order is the same on every
- * run. Grows by doubling (rarely: it is kept between searches).
+ * run. Grows by doubling. (exactScan's; a layer search's heaps are searchGraphLayer's.)
  */
 class Heap {
   keys: Float64Array;
@@ -219,40 +232,106 @@ class Heap {
   }
 }
 
+/** capacity of a search's found heap and output before it grows (ef + 1 entries are needed) */
+const FIRST_EF_CAPACITY = 512;
+
 /**
- * What one graph needs to search it without allocating: visited marks by generation (a row is
- * visited when visited[row] === generation, so a search clears nothing), the two heaps, and the
- * sorted result of the last layer search.
+ * What one graph needs to search it without allocating: the layer search's arrays (visited marks
+ * by generation, so that a search clears nothing; the two heaps; the sorted result of the last
+ * layer search) and, with the WebAssembly backend, the memory they and the graph live in.
  */
 class Searcher {
-  readonly visited: Uint32Array;
-  generation = 0;
+  /** the graph's own memory (wasm backend), holding the graph's arrays, the vectors and the scratch */
+  readonly memory: GraphMemory | null;
+  /** the arrays of one layer search, its fields set per call */
+  readonly layer: GraphLayerSearch;
   readonly excluded: Uint32Array;
   excludeGeneration = 0;
-  /** candidates to expand: keys are −similarity, so the best comes first */
-  readonly candidates = new Heap(256);
-  /** the best ef found: keys are similarity, so the worst comes first */
-  readonly found = new Heap(256);
-  /** the last searchLayer's result, best first: `count` rows and similarities */
-  ids = new Int32Array(256);
-  sims = new Float64Array(256);
+  /** the vectors last copied into memory (wasm backend) */
+  private source: Float32Array | null = null;
+  /** the query's copy in memory (wasm backend) */
+  private readonly query: Float32Array;
   count = 0;
 
+  /**
+   * `memory`: given when the graph's arrays and `vectors` are already in it (the builder made
+   * them there); else the wasm backend copies them into a memory of its own, and js searches
+   * them where they are.
+   */
   constructor(
     readonly graph: Graph,
-    /** the rows searched: a search may give other ones of the same size (a copy) */
-    public vectors: Float32Array,
+    vectors: Float32Array,
+    backend: KernelBackend,
+    memory: GraphMemory | null = null,
   ) {
-    this.visited = new Uint32Array(graph.rows);
-    this.excluded = new Uint32Array(graph.rows);
+    const { rows, dim } = graph;
+    this.memory = backend === 'wasm' ? (memory ?? new GraphMemory(searchBytes(graph))) : null;
+    const make = arrayMaker(this.memory);
+    const placed = memory !== null;
+    const take = <T extends Int32Array | Uint16Array>(array: T): T =>
+      this.memory === null || placed ? array : this.memory.copy(array);
+    this.query = make(Float32Array, dim);
+    this.excluded = make(Uint32Array, rows);
+    this.layer = {
+      vectors: placed || this.memory === null ? vectors : make(Float32Array, rows * dim),
+      dim,
+      links: take(graph.links0),
+      counts: take(graph.counts0),
+      stride: 2 * graph.m,
+      upperStart: take(graph.upperStart),
+      layer: 0,
+      query: this.query,
+      queryOffset: 0,
+      start: 0,
+      startSim: 0,
+      ef: 1,
+      visited: make(Uint8Array, rows),
+      generation: 0,
+      excluded: null,
+      excludeMark: 0,
+      candidateKeys: make(Float64Array, rows + 1),
+      candidateIds: make(Int32Array, rows + 1),
+      foundKeys: make(Float64Array, FIRST_EF_CAPACITY + 1),
+      foundIds: make(Int32Array, FIRST_EF_CAPACITY + 1),
+      ids: make(Int32Array, FIRST_EF_CAPACITY + 1),
+      sims: make(Float64Array, FIRST_EF_CAPACITY + 1),
+      batchIds: make(Int32Array, 2 * graph.m),
+      batchSims: make(Float32Array, 2 * graph.m),
+      approx: null,
+    };
+    this.lower = { links: this.layer.links, counts: this.layer.counts };
+    this.upper = { links: take(graph.linksUpper), counts: take(graph.countsUpper) };
+    this.source = placed || this.memory === null ? vectors : null;
   }
 
-  nextGeneration(): number {
-    if (this.generation === 0xffffffff) {
-      this.visited.fill(0);
-      this.generation = 0;
-    }
-    return ++this.generation;
+  /** layer 0's lists and the upper layers', where the layer search reads them */
+  private readonly lower: { links: Int32Array; counts: Uint16Array };
+  private readonly upper: { links: Int32Array; counts: Uint16Array };
+
+  /** The vectors searched: a search may give other ones of the same size (copied in with the wasm backend). */
+  useVectors(vectors: Float32Array): void {
+    if (vectors === this.source) return;
+    if (this.memory === null) this.layer.vectors = vectors;
+    else this.layer.vectors.set(vectors);
+    this.source = vectors;
+    this.quantizeVectors();
+  }
+
+  /** Takes `vectors` as the ones already in memory (the builder copied them there): no copy on the next search. */
+  adopt(vectors: Float32Array): void {
+    this.source = vectors;
+  }
+
+  get vectors(): Float32Array {
+    return this.layer.vectors;
+  }
+
+  get ids(): Int32Array {
+    return this.layer.ids;
+  }
+
+  get sims(): Float64Array {
+    return this.layer.sims;
   }
 
   nextExcludeGeneration(): number {
@@ -263,10 +342,27 @@ class Searcher {
     return ++this.excludeGeneration;
   }
 
-  /** The row reached by moving to a better neighbour on `layer` while there is one (ef = 1). */
+  /**
+   * The row reached by moving to a better neighbour on `layer` while there is one (ef = 1), by
+   * the similarity of the walk (int8 codes while `walkCodes` is set).
+   */
   greedy(q: Float32Array, qo: number, start: number, startSim: number, layer: number): number {
-    const { vectors: Y, graph } = this;
-    const { dim, m, upperStart, linksUpper, countsUpper } = graph;
+    const s = this.layer;
+    s.query = q;
+    s.queryOffset = qo;
+    s.approx = this.walkCodes;
+    if (this.memory !== null) {
+      const { row, sim } = this.memory.greedy(
+        { ...s, links: this.upper.links, counts: this.upper.counts },
+        this.graph.m,
+        layer,
+        start,
+        startSim,
+      );
+      this.greedySim = sim;
+      return row;
+    }
+    const { m, upperStart, linksUpper, countsUpper } = this.graph;
     let best = start;
     let bestSim = startSim;
     for (let moved = true; moved;) {
@@ -276,9 +372,9 @@ class Searcher {
       const end = base + countsUpper[list];
       for (let n = base; n < end; n++) {
         const row = linksUpper[n];
-        const s = dot(q, qo, Y, row * dim, dim);
-        if (s > bestSim || (s === bestSim && row < best)) {
-          bestSim = s;
+        const sim = graphSimilarity(s, row);
+        if (sim > bestSim || (sim === bestSim && row < best)) {
+          bestSim = sim;
           best = row;
           moved = true;
         }
@@ -288,13 +384,23 @@ class Searcher {
     return best;
   }
 
+  /** The similarity of the walk between the query last given and `row`. */
+  walkSimilarity(q: Float32Array, qo: number, row: number): number {
+    const s = this.layer;
+    s.query = q;
+    s.queryOffset = qo;
+    s.approx = this.walkCodes;
+    return graphSimilarity(s, row);
+  }
+
   /** the similarity of greedy's row to the query */
   greedySim = 0;
 
   /**
-   * Algorithm 2 of the paper: the best `ef` rows on `layer` reachable from `start`, into
-   * ids/sims (best first) and count. With `excludeMark`, rows whose excluded mark equals it are
-   * walked through but never kept, and the walk goes on until ef kept rows bound it.
+   * The best `ef` rows on `layer` reachable from `start` (searchGraphLayer), into ids/sims (best
+   * first) and count. With `excludeMark`, rows whose excluded mark equals it are walked through
+   * but never kept, and the walk goes on until ef kept rows bound it. `q` is a query of this
+   * searcher's (setQuery) or the vectors searched.
    */
   searchLayer(
     q: Float32Array,
@@ -305,66 +411,127 @@ class Searcher {
     layer: number,
     excludeMark: number,
   ): void {
-    const { vectors: Y, graph, visited, excluded, candidates, found } = this;
-    const { dim, m, upperStart } = graph;
-    const links = layer === 0 ? graph.links0 : graph.linksUpper;
-    const counts = layer === 0 ? graph.counts0 : graph.countsUpper;
-    const stride = layer === 0 ? 2 * m : m;
-    const generation = this.nextGeneration();
-    candidates.size = 0;
-    found.size = 0;
-    visited[start] = generation;
-    candidates.push(-startSim, start);
-    if (excluded[start] !== excludeMark) found.push(startSim, start);
-    let worst = found.size > 0 ? startSim : -Infinity;
-    while (candidates.size > 0) {
-      const sim = -candidates.topKey();
-      const row = candidates.topId();
-      if (sim < worst && found.size >= ef) break;
-      candidates.pop();
-      const list = layer === 0 ? row : upperStart[row] + layer - 1;
-      const base = list * stride;
-      const end = base + counts[list];
-      for (let n = base; n < end; n++) {
-        const next = links[n];
-        if (visited[next] === generation) continue;
-        visited[next] = generation;
-        const s = dot(q, qo, Y, next * dim, dim);
-        if (found.size < ef || s > worst) {
-          candidates.push(-s, next);
-          if (excluded[next] !== excludeMark) {
-            found.push(s, next);
-            if (found.size > ef) found.pop();
-            worst = found.topKey();
-          }
-        }
-      }
+    const s = this.layer;
+    if (s.foundKeys.length < ef + 1) this.grow(ef + 1);
+    if (s.generation === 0xff) {
+      s.visited.fill(0);
+      s.generation = 0;
     }
-    this.drain(found.size);
+    s.generation++;
+    s.layer = layer;
+    const upper = layer > 0;
+    const links = upper ? this.upper.links : this.lower.links;
+    const counts = upper ? this.upper.counts : this.lower.counts;
+    s.links = links;
+    s.counts = counts;
+    s.stride = upper ? this.graph.m : 2 * this.graph.m;
+    s.query = q;
+    s.queryOffset = qo;
+    s.start = start;
+    s.startSim = startSim;
+    s.ef = ef;
+    s.excluded = excludeMark === NO_EXCLUSION ? null : this.excluded;
+    s.excludeMark = excludeMark;
+    s.approx = this.walkCodes;
+    this.count = this.memory === null ? searchGraphLayer(s) : this.memory.search(s);
   }
 
-  /** Moves the found heap into ids/sims, best first. */
-  drain(count: number): void {
-    const { found } = this;
-    while (found.size > count) found.pop();
-    if (this.ids.length < count) {
-      this.ids = new Int32Array(count * 2);
-      this.sims = new Float64Array(count * 2);
+  /** the int8 codes a query's walk uses (null: the floats; a build walks with the floats) */
+  walkCodes: GraphCodes | null = null;
+  /** the codes of the vectors searched, made on the first query */
+  private codes: GraphCodes | null = null;
+
+  /**
+   * Copies `query` (dim numbers) to where the layer search reads a query, with its codes, and
+   * sets the walk to the int8 codes (made from the vectors on the first query).
+   */
+  setQuery(query: Float32Array): Float32Array {
+    this.query.set(query);
+    if (this.codes === null) {
+      const { rows, dim } = this.graph;
+      const make = arrayMaker(this.memory);
+      const stride = graphCodeStride(dim);
+      this.codes = {
+        codes: make(Int8Array, rows * stride),
+        stride,
+        scales: make(Float32Array, rows),
+        queryCodes: make(Int8Array, stride),
+        queryScale: 0,
+      };
+      this.quantizeVectors();
+    }
+    this.codes.queryScale = quantizeGraphRow(query, 0, this.graph.dim, this.codes.queryCodes, 0);
+    this.walkCodes = this.codes;
+    return this.query;
+  }
+
+  private quantizeVectors(): void {
+    const codes = this.codes;
+    if (codes === null) return;
+    const { rows, dim } = this.graph;
+    const Y = this.layer.vectors;
+    for (let j = 0; j < rows; j++) codes.scales[j] = quantizeGraphRow(Y, j * dim, dim, codes.codes, j * codes.stride);
+  }
+
+  /**
+   * Scores the first `count` rows of the last layer search (ids, best first by the walk's
+   * similarity) with the float dot and leaves them in ids/sims best first by it (ties: the lower
+   * row), count of them.
+   */
+  rescore(q: Float32Array, count: number): void {
+    const s = this.layer;
+    const { dim } = this.graph;
+    const rows = s.foundIds;
+    const sims = s.foundKeys;
+    rows.set(s.ids.subarray(0, count));
+    if (this.memory !== null) this.memory.dots(s.vectors, dim, q, 0, rows, count, sims);
+    else for (let n = 0; n < count; n++) sims[n] = dot(q, 0, s.vectors, rows[n] * dim, dim);
+    const order = Array.from({ length: count }, (_, n) => n).sort((a, b) => sims[b] - sims[a] || rows[a] - rows[b]);
+    for (let n = 0; n < count; n++) {
+      s.ids[n] = rows[order[n]];
+      s.sims[n] = sims[order[n]];
     }
     this.count = count;
-    for (let n = count - 1; n >= 0; n--) {
-      this.ids[n] = found.topId();
-      this.sims[n] = found.topKey();
-      found.pop();
-    }
   }
+
+  private grow(capacity: number): void {
+    const s = this.layer;
+    const make = arrayMaker(this.memory);
+    const size = Math.max(capacity, 2 * s.foundKeys.length);
+    s.foundKeys = make(Float64Array, size);
+    s.foundIds = make(Int32Array, size);
+    s.ids = make(Int32Array, size);
+    s.sims = make(Float64Array, size);
+  }
+}
+
+/** bytes a searcher's memory holds: the vectors, the lists and a search's scratch */
+function searchBytes(graph: Graph): number {
+  const { rows, dim } = graph;
+  return (
+    rows * dim * 4 +
+    graph.links0.byteLength +
+    graph.counts0.byteLength +
+    graph.upperStart.byteLength +
+    graph.linksUpper.byteLength +
+    graph.countsUpper.byteLength +
+    rows * (1 + 4 + 12) +
+    FIRST_EF_CAPACITY * 24 +
+    16 * 1024
+  );
 }
 
 /** The graph arrays of an HnswIndex, mutable while it is built. */
 type Graph = Omit<HnswIndex, 'maxLevel' | 'entryPoint'> & { maxLevel: number; entryPoint: number };
 
 /** a Searcher per index, made on its first search and kept with it */
-const searchers = new WeakMap<HnswIndex, Searcher>();
+const searchers: Record<KernelBackend, WeakMap<HnswIndex, Searcher>> = { wasm: new WeakMap(), js: new WeakMap() };
+
+/** backend must be one of KERNEL_BACKENDS */
+function checkBackend(backend: unknown): asserts backend is KernelBackend {
+  if (backend !== 'wasm' && backend !== 'js')
+    usage(`backend must be 'wasm' or 'js', not ${valueForMessage(backend)}`, 'backend');
+}
 
 /**
  * The index of the `rows` rows of `vectors` (row-major, `dim` numbers a row), built by inserting
@@ -394,7 +561,9 @@ export function buildHnsw(vectors: Float32Array, rows: number, dim: number, opti
     efConstruction = DEFAULT_EF_CONSTRUCTION,
     seed = 1,
     onProgress,
+    backend = 'wasm',
   } = checkOptions('options', options);
+  checkBackend(backend);
   checkWhole('m', m, 2, MAX_M);
   checkWhole('efConstruction', efConstruction, 1);
   checkWhole('seed', seed, 0, 0xffffffff);
@@ -410,6 +579,10 @@ export function buildHnsw(vectors: Float32Array, rows: number, dim: number, opti
     upperStart[i + 1] = upperStart[i] + levels[i];
   }
   const lists = upperStart[rows];
+  // the wasm backend builds the graph in the memory its searches will use
+  const memory =
+    backend === 'wasm' ? new GraphMemory(rows * (dim * 4 + 2 * m * 4 + 26) + lists * (m * 4 + 2) + 1024 * 1024) : null;
+  const make = arrayMaker(memory);
   const graph: Graph = {
     rows,
     dim,
@@ -419,18 +592,21 @@ export function buildHnsw(vectors: Float32Array, rows: number, dim: number, opti
     maxLevel: 0,
     entryPoint: -1,
     levels,
-    links0: new Int32Array(rows * 2 * m).fill(-1),
-    counts0: new Uint16Array(rows),
-    upperStart,
-    linksUpper: new Int32Array(lists * m).fill(-1),
-    countsUpper: new Uint16Array(lists),
+    links0: make(Int32Array, rows * 2 * m).fill(-1),
+    counts0: make(Uint16Array, rows),
+    upperStart: memory === null ? upperStart : memory.copy(upperStart),
+    linksUpper: make(Int32Array, lists * m).fill(-1),
+    countsUpper: make(Uint16Array, lists),
   };
-  const builder = new Builder(graph, vectors);
+  const builder = new Builder(graph, memory === null ? vectors : memory.copy(vectors), backend, memory);
   const order = insertionOrder(rows, random);
   for (let i = 0; i < rows; i++) {
     builder.insert(order[i]);
     if (onProgress !== undefined && ((i + 1) % 4096 === 0 || i + 1 === rows)) onProgress(i + 1, rows);
   }
+  // its searches go on in the memory the graph was built in
+  builder.searcher.adopt(vectors);
+  searchers[backend].set(graph, builder.searcher);
   return registerHnsw(graph);
 }
 
@@ -463,16 +639,24 @@ class Builder {
   /** the links of a full list and the new one, best first */
   readonly pool: Int32Array;
   readonly poolSims: Float64Array;
+  /** rows whose similarities to one row the kernels compute at once, and those (wasm backend) */
+  readonly batch: Int32Array;
+  readonly batchSims: Float64Array;
 
   constructor(
     readonly graph: Graph,
     readonly vectors: Float32Array,
+    backend: KernelBackend,
+    readonly memory: GraphMemory | null,
   ) {
-    this.searcher = new Searcher(graph, vectors);
-    this.chosen = new Int32Array(graph.m);
-    this.kept = new Int32Array(2 * graph.m);
+    this.searcher = new Searcher(graph, vectors, backend, memory);
+    const make = arrayMaker(memory);
+    this.chosen = make(Int32Array, graph.m);
+    this.kept = make(Int32Array, 2 * graph.m);
     this.pool = new Int32Array(2 * graph.m + 1);
     this.poolSims = new Float64Array(2 * graph.m + 1);
+    this.batch = make(Int32Array, 2 * graph.m + 1);
+    this.batchSims = make(Float64Array, 2 * graph.m + 1);
   }
 
   insert(q: number): void {
@@ -529,10 +713,18 @@ class Builder {
       return;
     }
     // the old links and the new one, best first by similarity to `from` (at most 2m + 1)
-    const fo = from * dim;
-    for (let n = 0; n <= count; n++) {
-      const row = n < count ? links[base + n] : to;
-      this.insertSorted(n, row, dot(Y, fo, Y, row * dim, dim));
+    const { memory, batch, batchSims } = this;
+    if (memory !== null) {
+      batch.set(links.subarray(base, base + count));
+      batch[count] = to;
+      memory.dots(Y, dim, Y, from * dim, batch, count + 1, batchSims);
+      for (let n = 0; n <= count; n++) this.insertSorted(n, batch[n], batchSims[n]);
+    } else {
+      const fo = from * dim;
+      for (let n = 0; n <= count; n++) {
+        const row = n < count ? links[base + n] : to;
+        this.insertSorted(n, row, dot(Y, fo, Y, row * dim, dim));
+      }
     }
     const kept = this.heuristic(pool, poolSims, count + 1, cap, this.kept);
     for (let n = 0; n < cap; n++) links[base + n] = n < kept ? this.kept[n] : -1;
@@ -565,13 +757,14 @@ class Builder {
     for (let n = 0; n < count && kept < keep; n++) {
       const row = ids[n];
       const s = sims[n];
-      const ro = row * dim;
       let good = true;
-      for (let j = 0; j < kept; j++) {
-        if (dot(Y, ro, Y, chosen[j] * dim, dim) > s) {
-          good = false;
-          break;
-        }
+      if (this.memory !== null) {
+        // every kept row at once: more products than stopping at the first closer one, each far cheaper
+        this.memory.dots(Y, dim, Y, row * dim, chosen, kept, this.batchSims);
+        for (let j = 0; j < kept && good; j++) good = this.batchSims[j] <= s;
+      } else {
+        const ro = row * dim;
+        for (let j = 0; j < kept && good; j++) good = dot(Y, ro, Y, chosen[j] * dim, dim) <= s;
       }
       if (good) chosen[kept++] = row;
     }
@@ -587,7 +780,9 @@ class Builder {
  * by exclusions), the rows are found by an exact scan instead, so a search never comes back short.
  *
  * `vectors` must be the ones the index was built on (only their size is checked); `query` has dim
- * numbers. Allocates only the result (and, once per index, its marks and heaps: 8 bytes a row).
+ * numbers. Allocates only the result; once per index and backend, its marks and heaps (17 bytes
+ * a row) and, with the wasm backend, a copy of the vectors and lists in the index's own
+ * WebAssembly memory (none for an index buildHnsw made there).
  *
  * @throws {AlsError} 'usage' naming the field: an index not from buildHnsw or readHnsw, vectors
  * or a query of the wrong size, k or ef not whole numbers, an excluded row out of range
@@ -608,16 +803,17 @@ export function searchHnsw(
   checkArray('query', query, Float32Array, dim);
   checkFinite('query', query);
   checkWhole('k', k, 0);
-  const { ef: givenEf, exclude } = checkOptions('options', options);
+  const { ef: givenEf, exclude, backend = 'wasm' } = checkOptions('options', options);
   if (givenEf !== undefined) checkWhole('ef', givenEf, 1);
   checkList('exclude', exclude, 'rows', true);
+  checkBackend(backend);
 
-  let searcher = searchers.get(index);
+  let searcher = searchers[backend].get(index);
   if (searcher === undefined) {
-    searcher = new Searcher(index, vectors);
-    searchers.set(index, searcher);
+    searcher = new Searcher(index, vectors, backend);
+    searchers[backend].set(index, searcher);
   }
-  searcher.vectors = vectors;
+  searcher.useVectors(vectors);
   let mark = NO_EXCLUSION;
   let excludedRows = 0;
   if (exclude !== undefined && exclude.length > 0) {
@@ -640,14 +836,16 @@ export function searchHnsw(
   if (wanted === 0) return { ids: new Int32Array(0), scores: new Float32Array(0) };
   const ef = Math.max(wanted, givenEf ?? DEFAULT_EF);
 
+  const q = searcher.setQuery(query);
   let ep = index.entryPoint;
-  let epSim = dot(query, 0, vectors, ep * dim, dim);
+  let epSim = searcher.walkSimilarity(q, 0, ep);
   for (let layer = index.maxLevel; layer > 0; layer--) {
-    ep = searcher.greedy(query, 0, ep, epSim, layer);
+    ep = searcher.greedy(q, 0, ep, epSim, layer);
     epSim = searcher.greedySim;
   }
-  searcher.searchLayer(query, 0, ep, epSim, ef, 0, mark);
-  if (searcher.count < wanted) exactScan(searcher, query, wanted, mark);
+  searcher.searchLayer(q, 0, ep, epSim, ef, 0, mark);
+  if (searcher.count < wanted) exactScan(searcher, q, wanted, mark);
+  else searcher.rescore(q, Math.min(searcher.count, rescored(wanted)));
   const ids = new Int32Array(wanted);
   const scores = new Float32Array(wanted);
   for (let n = 0; n < wanted; n++) {
@@ -657,11 +855,22 @@ export function searchHnsw(
   return { ids, scores };
 }
 
+/**
+ * How many of the walk's best rows are scored again with the floats for a search of k: the int8
+ * similarity is within about 0.01 of the float one (unit rows of 64 numbers), so the float top k
+ * lies well inside the int8 top 4k. RESCORE_FLOOR rows at least.
+ */
+function rescored(k: number): number {
+  return Math.max(RESCORE_FLOOR, 4 * k);
+}
+
+export const RESCORE_FLOOR = 40;
+
 /** The exact best `wanted` rows not excluded, into the searcher's ids/sims (the fallback of searchHnsw). */
 function exactScan(searcher: Searcher, query: Float32Array, wanted: number, mark: number): void {
-  const { vectors: Y, excluded, found } = searcher;
+  const { vectors: Y, excluded } = searcher;
   const { rows, dim } = searcher.graph;
-  found.size = 0;
+  const found = new Heap(wanted + 1);
   for (let row = 0; row < rows; row++) {
     if (excluded[row] === mark) continue;
     const s = dot(query, 0, Y, row * dim, dim);
@@ -671,7 +880,12 @@ function exactScan(searcher: Searcher, query: Float32Array, wanted: number, mark
       found.push(s, row);
     }
   }
-  searcher.drain(found.size);
+  searcher.count = found.size;
+  for (let n = found.size - 1; n >= 0; n--) {
+    searcher.ids[n] = found.topId();
+    searcher.sims[n] = found.topKey();
+    found.pop();
+  }
 }
 
 /**
@@ -700,10 +914,12 @@ export function augmentForInnerProduct(
   if (factors.length !== rows * dim)
     usage(`factors must hold rows × dim = ${rows * dim} numbers, not ${factors.length}`, 'factors');
   checkFinite('factors', factors);
+  // in float64: M and the last coordinate want more than the search's float32 similarity
   const squares = new Float64Array(rows);
   let max = 0;
   for (let i = 0; i < rows; i++) {
-    const s = dot(factors, i * dim, factors, i * dim, dim);
+    let s = 0;
+    for (let j = i * dim; j < (i + 1) * dim; j++) s += factors[j] * factors[j];
     squares[i] = s;
     if (s > max) max = s;
   }

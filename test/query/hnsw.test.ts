@@ -17,6 +17,7 @@ import {
   readHnsw,
   writeHnsw,
 } from '../../src/query/hnswFormat.js';
+import { GraphMemory, graphDot, quantizeGraphRow } from '../../src/kernels/graphSearch.js';
 import { isAlsError } from '../helpers.js';
 
 /** a standard normal number (Box–Muller) */
@@ -268,6 +269,10 @@ describe('buildHnsw and searchHnsw', () => {
     assert.throws(() => buildHnsw(v, 4, 2, { efConstruction: 0 }), usage('efConstruction', /efConstruction/));
     assert.throws(() => buildHnsw(v, 4, 2, { seed: -1 }), usage('seed', /seed must be a whole number from 0/));
     assert.throws(() => buildHnsw(v, 4, 2, 'fast' as any), usage('options', /options must be an object/));
+    assert.throws(
+      () => buildHnsw(v, 4, 2, { backend: 'gpu' as any }),
+      usage('backend', /backend must be 'wasm' or 'js', not/),
+    );
 
     const index = buildHnsw(v, 4, 2);
     const query = new Float32Array(2);
@@ -278,6 +283,7 @@ describe('buildHnsw and searchHnsw', () => {
     assert.throws(() => searchHnsw(index, v, query, 1.5), usage('k', /not 1.5/));
     assert.throws(() => searchHnsw(index, v, query, 1, { ef: 0 }), usage('ef', /ef must be a whole number ≥ 1/));
     assert.throws(() => searchHnsw(index, v, query, 1, { exclude: 3 as any }), usage('exclude', /array of rows/));
+    assert.throws(() => searchHnsw(index, v, query, 1, { backend: 'c' as any }), usage('backend', /backend must be/));
     assert.throws(
       () => searchHnsw(index, v, query, 1, { exclude: [0, 4] }),
       usage('exclude', /exclude\[1\] must be a row from 0 to 3, not 4/),
@@ -293,6 +299,99 @@ describe('buildHnsw and searchHnsw', () => {
     const big = searchHnsw(index, vectors, query, 500);
     assert.equal(big.ids.length, 500);
     assert.ok(overlap(big.ids, exactOrder(vectors, DIM, query).slice(0, 500)) >= 0.95);
+  });
+});
+
+describe('the WebAssembly and TypeScript backends', () => {
+  // 23 numbers a row: a block of 16, a four and three single floats (every path of the dot)
+  const rows = 1500;
+  const dim = 23;
+  let vectors: Float32Array;
+  before(() => {
+    vectors = clustered(rows, dim, 40, 3);
+  });
+
+  it('compute the same similarity of two rows, bit for bit', () => {
+    const random = seededRandom(5);
+    const memory = new GraphMemory(1 << 20);
+    for (const width of [1, 3, 4, 15, 16, 17, 23, 32, 64, 65]) {
+      const Y = memory.copy(
+        Float32Array.from({ length: 40 * width }, () => gaussian(random) * 10 ** (random() * 6 - 3)),
+      );
+      const ids = memory.copy(Int32Array.from({ length: 40 }, (_, i) => i));
+      const out = memory.array(Float64Array, 40);
+      memory.dots(Y, width, Y, 7 * width, ids, 40, out);
+      for (let i = 0; i < 40; i++) {
+        const js = graphDot(Y, 7 * width, Y, i * width, width);
+        assert.equal(out[i], js, `dim ${width}, row ${i}`);
+        assert.equal(js, Math.fround(js), 'a float32');
+        // and close to the float64 dot it stands for
+        const exact = dot(Y, 7 * width, Y, i * width, width);
+        let scale = 0;
+        for (let j = 0; j < width; j++) scale += Math.abs(Y[7 * width + j] * Y[i * width + j]);
+        assert.ok(Math.abs(js - exact) <= 1e-6 * scale, `dim ${width}: ${js} against ${exact}`);
+      }
+    }
+  });
+
+  it('walk with int8 codes within half a step of every number, the largest at ±127', () => {
+    const random = seededRandom(6);
+    for (const width of [1, 5, 16, 23, 64]) {
+      const row = Float32Array.from({ length: width }, () => gaussian(random) * 10 ** (random() * 4 - 2));
+      const codes = new Int8Array(width + 3).fill(99);
+      const scale = quantizeGraphRow(row, 0, width, codes, 2);
+      assert.equal(scale, Math.fround(Math.max(...row.map(Math.abs)) / 127));
+      assert.equal(Math.max(...codes.subarray(2, 2 + width).map(Math.abs)), 127);
+      for (let k = 0; k < width; k++) assert.ok(Math.abs(row[k] - scale * codes[2 + k]) <= scale / 2 + 1e-12 * scale);
+      assert.deepEqual([codes[0], codes[1], codes[2 + width]], [99, 99, 99], 'nothing outside the row written');
+    }
+    const zeros = new Int8Array(4).fill(5);
+    assert.equal(quantizeGraphRow(new Float32Array(4), 0, 4, zeros, 0), 0);
+    assert.deepEqual([...zeros], [0, 0, 0, 0]);
+  });
+
+  it('build the same index, byte for byte, on one layer and on several (m 2, 3, 8)', () => {
+    for (const m of [2, 3, 8]) {
+      const options = { m, efConstruction: 40, seed: 9 };
+      const wasm = buildHnsw(vectors, rows, dim, { ...options, backend: 'wasm' });
+      const js = buildHnsw(vectors, rows, dim, { ...options, backend: 'js' });
+      assert.ok(wasm.maxLevel >= 2, `m ${m}: upper layers to walk (${wasm.maxLevel})`);
+      assert.deepEqual(writeHnsw(wasm), writeHnsw(js), `m ${m}`);
+    }
+  });
+
+  it('give the same answers, number for number, with and without exclusions, at any ef, on an index read back', () => {
+    const built = buildHnsw(vectors, rows, dim, { m: 6, efConstruction: 60 });
+    const index = readHnsw(writeHnsw(built));
+    const random = seededRandom(8);
+    for (let n = 0; n < 120; n++) {
+      const row = Math.floor(random() * rows);
+      const query = n % 3 === 0 ? clustered(1, dim, 1, 100 + n, 1) : rowOf(vectors, dim, row);
+      const exclude = n % 2 === 0 ? [row] : Array.from({ length: 200 }, () => Math.floor(random() * rows));
+      const ef = [1, 10, 40, 700][n % 4];
+      const k = [1, 10, 25][n % 3];
+      for (const graph of [built, index]) {
+        const wasm = searchHnsw(graph, vectors, query, k, { ef, exclude, backend: 'wasm' });
+        const js = searchHnsw(graph, vectors, query, k, { ef, exclude, backend: 'js' });
+        assert.deepEqual(wasm, js, `query ${n}`);
+        assert.equal(wasm.ids.length, k);
+      }
+    }
+  });
+
+  it('search other vectors of the same size when given them (copied in again)', () => {
+    const index = buildHnsw(vectors, rows, dim, { m: 6, efConstruction: 60 });
+    const query = rowOf(vectors, dim, 3);
+    const before = searchHnsw(index, vectors, query, 5);
+    const shifted = vectors.map((x) => 2 * x);
+    const after = searchHnsw(index, shifted, query, 5);
+    assert.deepEqual(after, searchHnsw(index, shifted, query, 5, { backend: 'js' }));
+    assert.deepEqual(after.ids, before.ids);
+    assert.ok(
+      after.scores.every((s, j) => s === 2 * before.scores[j]),
+      'the doubled rows, scored against the query',
+    );
+    assert.deepEqual(searchHnsw(index, vectors, query, 5), before);
   });
 });
 

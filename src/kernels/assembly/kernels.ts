@@ -1265,3 +1265,209 @@ export function refineRows(
     store<i32>(found + (<usize>q << 2), count);
   }
 }
+
+// ---- HNSW graph search (src/query/hnsw.ts; src/kernels/graphSearch.ts holds the reference) ----
+
+/**
+ * A binary min-heap of (key, id) entries packed in one u64 each: the float32 key's bits made to
+ * order as unsigned integers above, 0xffffffff − id below, so that one integer comparison orders
+ * by key and, of equal keys, puts the higher id first (as graphSearch.ts's heaps). Keys are
+ * finite, and −0 is made +0 first (packKey).
+ */
+@inline function packKey(key: f32, id: i32): u64 {
+  const bits = reinterpret<u32>(key + <f32>0);
+  const ordered = (bits & 0x80000000) != 0 ? ~bits : bits | 0x80000000;
+  return (<u64>ordered << 32) | <u64>(0xffffffff - <u32>id);
+}
+
+@inline function packedKey(entry: u64): f32 {
+  const ordered = <u32>(entry >> 32);
+  return reinterpret<f32>((ordered & 0x80000000) != 0 ? ordered & 0x7fffffff : ~ordered);
+}
+
+@inline function packedId(entry: u64): i32 {
+  return <i32>(0xffffffff - <u32>entry);
+}
+
+/** Adds an entry to a heap of `size` entries (the caller counts it). */
+@inline function heapAdd(heap: usize, size: i32, entry: u64): void {
+  let n = size;
+  while (n > 0) {
+    const parent = (n - 1) >> 1;
+    const above = load<u64>(heap + (<usize>parent << 3));
+    if (entry >= above) break;
+    store<u64>(heap + (<usize>n << 3), above);
+    n = parent;
+  }
+  store<u64>(heap + (<usize>n << 3), entry);
+}
+
+/** Removes the smallest entry of a heap of `size` entries (the caller counts it). */
+@inline function heapRemove(heap: usize, size: i32): void {
+  const last = size - 1;
+  if (last == 0) return;
+  const entry = load<u64>(heap + (<usize>last << 3));
+  let n = 0;
+  for (;;) {
+    let child = 2 * n + 1;
+    if (child >= last) break;
+    let smaller = load<u64>(heap + (<usize>child << 3));
+    if (child + 1 < last) {
+      const right = load<u64>(heap + (<usize>(child + 1) << 3));
+      if (right < smaller) {
+        smaller = right;
+        child++;
+      }
+    }
+    if (smaller >= entry) break;
+    store<u64>(heap + (<usize>n << 3), smaller);
+    n = child;
+  }
+  store<u64>(heap + (<usize>n << 3), entry);
+}
+
+/** Σ a[k]·b[k] over n int8 codes (n a multiple of 16), exact in int32. */
+@inline function dotCodes(a: usize, b: usize, n: i32): i32 {
+  let acc = i32x4.splat(0);
+  for (let k = 0; k < n; k += 16) {
+    const va = v128.load(a + <usize>k);
+    const vb = v128.load(b + <usize>k);
+    acc = i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(va), i16x8.extend_low_i8x16_s(vb)));
+    acc = i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(va), i16x8.extend_high_i8x16_s(vb)));
+  }
+  return i32x4.extract_lane(acc, 0) + i32x4.extract_lane(acc, 1) + i32x4.extract_lane(acc, 2) + i32x4.extract_lane(acc, 3);
+}
+
+/**
+ * The similarity of the query and row `row`: with approx = 0 the float dot of q and the row;
+ * else the int8 one, approx pointing at {codes i32, stride i32, scales i32, query codes i32,
+ * query scale f64}: (codes · query codes) · scale[row] · query scale, in float64 in that order.
+ */
+@inline function similarity(q: usize, Y: usize, dim: i32, row: i32, approx: usize): f64 {
+  if (approx == 0) return <f64>dot(q, Y + <usize>row * (<usize>dim << 2), dim);
+  const stride = load<i32>(approx, 4);
+  const codes = <usize>load<i32>(approx) + <usize>row * <usize>stride;
+  const scale = <f64>load<f32>(<usize>load<i32>(approx, 8) + (<usize>row << 2));
+  return <f64>dotCodes(<usize>load<i32>(approx, 12), codes, stride) * scale * load<f64>(approx, 16);
+}
+
+/**
+ * Algorithm 2 of Malkov & Yashunin: the best `ef` rows of one layer of an HNSW graph reachable
+ * from `start`, best first into outIds/outSims; returns how many. The same steps, ties and
+ * numbers as searchGraphLayer in src/kernels/graphSearch.ts (similarity = dot, never fused, so
+ * both builds agree). A row's list is links[list · stride ..], counts[list] (u16) entries, with
+ * list = row on layer 0 and upperStart[row] + layer − 1 above. visited: a byte per row, marked with
+ * `generation`; excluded (0: none): u32 per row, rows marked `excludeMark` walked but not kept.
+ * Similarities are rounded to float32 (keys of the packed heaps). Heaps (u64 entries, packKey):
+ * candidates (keys −similarity) hold up to the rows visited, found up to ef + 1; batchIds
+ * (i32) and batchSims (f32): room for one list (stride entries). approx ≠ 0: the int8
+ * similarity (similarity), whose rows are a quarter of the float ones' bytes.
+ */
+export function graphSearch(
+  Y: usize, dim: i32, links: usize, counts: usize, stride: i32, upperStart: usize, layer: i32,
+  q: usize, start: i32, startSim: f64, ef: i32, visited: usize, generation: u32, excluded: usize,
+  excludeMark: u32, candidates: usize, found: usize, outIds: usize, outSims: usize, batchIds: usize,
+  batchSims: usize, approx: usize,
+): i32 {
+  const startKey = <f32>startSim;
+  store<u8>(visited + <usize>start, <u8>generation);
+  heapAdd(candidates, 0, packKey(-startKey, start));
+  let waiting = 1;
+  let kept = 0;
+  let worst = <f32>-Infinity;
+  if (excluded == 0 || load<u32>(excluded + (<usize>start << 2)) != excludeMark) {
+    heapAdd(found, 0, packKey(startKey, start));
+    kept = 1;
+    worst = startKey;
+  }
+  while (waiting > 0) {
+    const best = load<u64>(candidates);
+    const sim = -packedKey(best);
+    const row = packedId(best);
+    if (sim < worst && kept >= ef) break;
+    heapRemove(candidates, waiting);
+    waiting--;
+    const list = layer == 0 ? row : load<i32>(upperStart + (<usize>row << 2)) + layer - 1;
+    const base = list * stride;
+    const end = base + <i32>load<u16>(counts + (<usize>list << 1));
+    // the rows not yet visited first, then all their similarities, then the heaps: the rows'
+    // loads (cache misses, mostly) do not wait on each other or on the heaps' branches
+    let fresh = 0;
+    for (let n = base; n < end; n++) {
+      const next = load<i32>(links + (<usize>n << 2));
+      const mark = visited + <usize>next;
+      if (<u32>load<u8>(mark) == generation) continue;
+      store<u8>(mark, <u8>generation);
+      store<i32>(batchIds + (<usize>fresh << 2), next);
+      fresh++;
+    }
+    for (let n = 0; n < fresh; n++) {
+      const next = load<i32>(batchIds + (<usize>n << 2));
+      store<f32>(batchSims + (<usize>n << 2), <f32>similarity(q, Y, dim, next, approx));
+    }
+    for (let n = 0; n < fresh; n++) {
+      const next = load<i32>(batchIds + (<usize>n << 2));
+      const s = load<f32>(batchSims + (<usize>n << 2));
+      if (kept < ef || s > worst) {
+        heapAdd(candidates, waiting, packKey(-s, next));
+        waiting++;
+        if (excluded == 0 || load<u32>(excluded + (<usize>next << 2)) != excludeMark) {
+          heapAdd(found, kept, packKey(s, next));
+          kept++;
+          if (kept > ef) {
+            heapRemove(found, kept);
+            kept--;
+          }
+          worst = packedKey(load<u64>(found));
+        }
+      }
+    }
+  }
+  for (let n = kept - 1; n >= 0; n--) {
+    const entry = load<u64>(found);
+    store<i32>(outIds + (<usize>n << 2), packedId(entry));
+    store<f64>(outSims + (<usize>n << 3), <f64>packedKey(entry));
+    heapRemove(found, n + 1);
+  }
+  return kept;
+}
+
+/**
+ * The row reached from `start` on upper layer `layer` by moving to a better neighbour while there
+ * is one (ties: the lower row), as hnsw.ts's greedy; its similarity is stored at bestSim (f64).
+ * approx: as graphSearch's.
+ */
+export function graphGreedy(
+  Y: usize, dim: i32, links: usize, counts: usize, m: i32, upperStart: usize, layer: i32, q: usize,
+  start: i32, startSim: f64, bestSim: usize, approx: usize,
+): i32 {
+  let best = start;
+  let bestS = startSim;
+  let moved = true;
+  while (moved) {
+    moved = false;
+    const list = load<i32>(upperStart + (<usize>best << 2)) + layer - 1;
+    const base = list * m;
+    const end = base + <i32>load<u16>(counts + (<usize>list << 1));
+    for (let n = base; n < end; n++) {
+      const row = load<i32>(links + (<usize>n << 2));
+      const s = similarity(q, Y, dim, row, approx);
+      if (s > bestS || (s == bestS && row < best)) {
+        bestS = s;
+        best = row;
+        moved = true;
+      }
+    }
+  }
+  store<f64>(bestSim, bestS);
+  return best;
+}
+
+/** The float dot products of the dim floats at `a` with rows ids[0 .. count) of Y into out (f64), as graphSearch computes them. */
+export function graphDots(Y: usize, dim: i32, a: usize, ids: usize, count: i32, out: usize): void {
+  const rowBytes = <usize>dim << 2;
+  for (let n = 0; n < count; n++) {
+    const row = load<i32>(ids + (<usize>n << 2));
+    store<f64>(out + (<usize>n << 3), <f64>dot(a, Y + <usize>row * rowBytes, dim));
+  }
+}
