@@ -3,9 +3,10 @@
 // side in one run, printed as one table with the targets, and written to bench/results.json.
 // Not part of npm test. Generated data and models are kept in bench/data/ and reused.
 //
-// usage: node bench/run.js [--quick] [--serve] [--spark] [--no-reference] [--no-spark] [--reference-full[-all]] [--baseline REV]
+// usage: node bench/run.js [--quick] [--serve] [--ann] [--spark] [--no-reference] [--no-spark] [--reference-full[-all]] [--baseline REV]
 //   --quick: small shapes, for checking the script itself; --serve: the serving section alone, on
-//   bench/data/model-full, trained once if missing; the reference section (bench/reference.js:
+//   bench/data/model-full, trained once if missing; --ann: the approximate similar section alone
+//   (bench/ann.js), on the same model; the reference section (bench/reference.js:
 //   implicit on the same files, alternating with als) runs on the 2.5M shape unless
 //   --no-reference, and also on the 360K shape with --reference-full (its --all too: -full-all);
 //   --baseline REV: one-shot `als similar` on the full model against the build of git revision
@@ -40,6 +41,7 @@ if (baselineAt !== -1 && (baseline === undefined || baseline.startsWith('--')))
   throw new Error('--baseline needs a git revision');
 const serveOnly = process.argv.includes('--serve');
 const sparkOnly = process.argv.includes('--spark');
+const annOnly = process.argv.includes('--ann');
 mkdirSync(dataDir, { recursive: true });
 const als = join(root, 'bin', 'als.js');
 
@@ -126,8 +128,8 @@ if (sparkOnly) {
   process.exit(0);
 }
 
-if (serveOnly) {
-  // the full-scale model of an earlier run, or trained now (once: it is kept in bench/data)
+/** The full-scale model of an earlier run, or trained now (once: it is kept in bench/data). */
+function fullModel() {
   const model = join(dataDir, quick ? 'model-full-quick' : 'model-full');
   if (!existsSync(join(model, 'model.json'))) {
     const trained = spawnSync(process.execPath, [als, 'train', synthFile(SHAPES.full), '--model', model, '--quiet'], {
@@ -136,8 +138,25 @@ if (serveOnly) {
     });
     if (trained.status !== 0) throw new Error(`als train failed: ${trained.stderr}`);
   }
-  await servingSection(model);
+  return model;
+}
+
+/** The approximate similar section (bench/ann.js) on a loaded full-scale model. */
+async function annSection(loaded, modelDir) {
+  const { benchAnn } = await import('./ann.js');
+  await benchAnn({ loaded, modelDir, dataDir, dist, record, atLeast, log, quick });
+}
+
+if (serveOnly) {
+  await servingSection(fullModel());
   finish(join(dataDir, quick ? 'results-serve-quick.json' : 'results-serve.json'));
+  process.exit(0);
+}
+
+if (annOnly) {
+  const model = fullModel();
+  await annSection(loadModel(model), model);
+  finish(join(dataDir, quick ? 'results-ann-quick.json' : 'results-ann.json'));
   process.exit(0);
 }
 
@@ -404,6 +423,7 @@ for (const solver of ['cg', 'naive']) {
   );
   record('query', `als recommend --all (${recommendAll.label}): users per second`, recommendAll.perSecond, '/s');
   record('query', `als recommend --all: all ${loaded.users} users (extrapolated)`, recommendAll.full, 's');
+  await annSection(loaded, model);
 }
 
 // --- serving: als serve under load -----------------------------------------------------------
