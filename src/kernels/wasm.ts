@@ -545,7 +545,8 @@ class WasmKernels implements Kernels {
     const room = longest >= from ? Math.min(longest, upTo) : 0;
     this.args[ARG.gatherFrom] = from;
     this.args[ARG.gatherUpTo] = upTo;
-    this.run(TASK.cg, start, end - start, 0, 3 * ((step.factors + 3) & ~3) * 4 + room * rowBytes, bounds, count);
+    // r, p, Ap, 16 bytes for a pair of dot products, then the gathered rows (cgRows)
+    this.run(TASK.cg, start, end - start, 0, 3 * ((step.factors + 3) & ~3) * 4 + 16 + room * rowBytes, bounds, count);
   }
 
   exactUpdate(step: HalfStep, start: number, end: number): void {

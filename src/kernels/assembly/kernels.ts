@@ -151,6 +151,114 @@ export function gramianBlock(Y: usize, f: i32, start: i32, end: i32, out: usize,
 }
 
 /**
+ * dot(a, p, f) and dot(b, p, f) at once: the same numbers (each the same sums in the same order),
+ * with the two chains of adds interleaved so that neither waits for the other.
+ */
+@inline function dotPairInto(a: usize, b: usize, p: usize, f: i32, out: usize): void {
+  let a0 = f32x4.splat(0);
+  let a1 = f32x4.splat(0);
+  let a2 = f32x4.splat(0);
+  let a3 = f32x4.splat(0);
+  let b0 = f32x4.splat(0);
+  let b1 = f32x4.splat(0);
+  let b2 = f32x4.splat(0);
+  let b3 = f32x4.splat(0);
+  const blockEnd = f & ~15;
+  let k = 0;
+  for (; k < blockEnd; k += 16) {
+    const o = <usize>k << 2;
+    const p0 = v128.load(p + o);
+    const p1 = v128.load(p + o, 16);
+    const p2 = v128.load(p + o, 32);
+    const p3 = v128.load(p + o, 48);
+    a0 = f32x4.add(a0, f32x4.mul(v128.load(a + o), p0));
+    b0 = f32x4.add(b0, f32x4.mul(v128.load(b + o), p0));
+    a1 = f32x4.add(a1, f32x4.mul(v128.load(a + o, 16), p1));
+    b1 = f32x4.add(b1, f32x4.mul(v128.load(b + o, 16), p1));
+    a2 = f32x4.add(a2, f32x4.mul(v128.load(a + o, 32), p2));
+    b2 = f32x4.add(b2, f32x4.mul(v128.load(b + o, 32), p2));
+    a3 = f32x4.add(a3, f32x4.mul(v128.load(a + o, 48), p3));
+    b3 = f32x4.add(b3, f32x4.mul(v128.load(b + o, 48), p3));
+  }
+  const vectorEnd = f & ~3;
+  for (; k < vectorEnd; k += 4) {
+    const o = <usize>k << 2;
+    const pk = v128.load(p + o);
+    a0 = f32x4.add(a0, f32x4.mul(v128.load(a + o), pk));
+    b0 = f32x4.add(b0, f32x4.mul(v128.load(b + o), pk));
+  }
+  let sa = lanes(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
+  let sb = lanes(f32x4.add(f32x4.add(b0, b1), f32x4.add(b2, b3)));
+  for (; k < f; k++) {
+    const pk = load<f32>(p + (<usize>k << 2));
+    sa += load<f32>(a + (<usize>k << 2)) * pk;
+    sb += load<f32>(b + (<usize>k << 2)) * pk;
+  }
+  store<f32>(out, sa);
+  store<f32>(out, sb, 4);
+}
+
+/**
+ * y += alpha·x, then y += beta·z, in one pass over y: every number is the one the two axpy
+ * calls give (the same products and sums in the same order), y read and written once.
+ */
+@inline function axpyPair(alpha: f32, x: usize, beta: f32, z: usize, y: usize, n: i32): void {
+  const a = f32x4.splat(alpha);
+  const b = f32x4.splat(beta);
+  const vectorEnd = n & ~3;
+  let k = 0;
+  for (; k < vectorEnd; k += 4) {
+    const o = <usize>k << 2;
+    const at = y + o;
+    v128.store(at, f32x4.add(f32x4.add(v128.load(at), f32x4.mul(a, v128.load(x + o))), f32x4.mul(b, v128.load(z + o))));
+  }
+  for (; k < n; k++) {
+    const o = <usize>k << 2;
+    const at = y + o;
+    store<f32>(at, load<f32>(at) + alpha * load<f32>(x + o) + beta * load<f32>(z + o));
+  }
+}
+
+/**
+ * Σ over pairs n in [from, to) of weight(c) · (yₙ · v) · yₙ added into out, two pairs at a time
+ * (dotPairInto, axpyPair): the same numbers as one pair at a time. Rows yₙ are gathered rows
+ * (gathered ≠ 0: consecutive from there) or rows of Y by indices. residual: weight is
+ * c − (c − 1)·d in place of (c − 1)·d (the residual's right-hand side).
+ */
+@inline function addObservedProducts(
+  Y: usize, stride: usize, f: i32, indices: usize, confidence: usize, from: i32, to: i32,
+  gathered: usize, v: usize, out: usize, residual: bool, pair: usize,
+): void {
+  let n = from;
+  let y = gathered;
+  for (; n + 1 < to; n += 2) {
+    const c1 = load<f32>(confidence + (<usize>n << 2));
+    const c2 = load<f32>(confidence + (<usize>(n + 1) << 2));
+    let y1: usize, y2: usize;
+    if (gathered != 0) {
+      y1 = y;
+      y2 = y + stride;
+      y += 2 * stride;
+    } else {
+      y1 = Y + <usize>load<i32>(indices + (<usize>n << 2)) * stride;
+      y2 = Y + <usize>load<i32>(indices + (<usize>(n + 1) << 2)) * stride;
+    }
+    dotPairInto(y1, y2, v, f, pair);
+    const d1 = load<f32>(pair);
+    const d2 = load<f32>(pair, 4);
+    const w1 = residual ? c1 - (c1 - 1) * d1 : (c1 - 1) * d1;
+    const w2 = residual ? c2 - (c2 - 1) * d2 : (c2 - 1) * d2;
+    axpyPair(w1, y1, w2, y2, out, f);
+  }
+  if (n < to) {
+    const c = load<f32>(confidence + (<usize>n << 2));
+    const y1 = gathered != 0 ? y : Y + <usize>load<i32>(indices + (<usize>n << 2)) * stride;
+    const d = dot(y1, v, f);
+    axpy(residual ? c - (c - 1) * d : (c - 1) * d, y1, out, f);
+  }
+}
+
+/**
  * Conjugate-gradient update of rows [start, end) of X (Takács, Pilászy & Tikk 2011), warm
  * started; YtY is YᵀY + λI in float32. scratch: 3 vectors of f floats, 16-byte aligned, then
  * room for the Y rows of the longest row gathered.
@@ -173,7 +281,9 @@ export function cgRows(
   const r = scratch;
   const p = scratch + vec;
   const Ap = scratch + 2 * vec;
-  const gathered = scratch + 3 * vec;
+  // two floats for dotPairInto; the gathered rows start 16 bytes on
+  const pair = scratch + 3 * vec;
+  const gathered = pair + 16;
   for (let u = start; u < end; u++) {
     const x = X + <usize>u * stride;
     const from = load<i32>(indptr + (<usize>u << 2));
@@ -192,18 +302,11 @@ export function cgRows(
     if (gather) {
       let y = gathered;
       for (let n = from; n < to; n++) {
-        const c = load<f32>(confidence + (<usize>n << 2));
         copy32(Y + <usize>load<i32>(indices + (<usize>n << 2)) * stride, y, f);
-        axpy(c - (c - 1) * dot(y, x, f), y, r, f);
         y += stride;
       }
-    } else {
-      for (let n = from; n < to; n++) {
-        const c = load<f32>(confidence + (<usize>n << 2));
-        const y = Y + <usize>load<i32>(indices + (<usize>n << 2)) * stride;
-        axpy(c - (c - 1) * dot(y, x, f), y, r, f);
-      }
     }
+    addObservedProducts(Y, stride, f, indices, confidence, from, to, gather ? gathered : 0, x, r, true, pair);
     memory.copy(p, r, stride);
     let rsOld = <f64>dot(r, r, f);
     if (rsOld < 1e-20) continue;
@@ -211,20 +314,7 @@ export function cgRows(
     for (let it = 0; it < steps; it++) {
       symmetricProduct(YtY, p, Ap, f);
       if (lambda != 0) axpy(lambda, p, Ap, f);
-      if (gather) {
-        let y = gathered;
-        for (let n = from; n < to; n++) {
-          const c = load<f32>(confidence + (<usize>n << 2));
-          axpy((c - 1) * dot(y, p, f), y, Ap, f);
-          y += stride;
-        }
-      } else {
-        for (let n = from; n < to; n++) {
-          const c = load<f32>(confidence + (<usize>n << 2));
-          const y = Y + <usize>load<i32>(indices + (<usize>n << 2)) * stride;
-          axpy((c - 1) * dot(y, p, f), y, Ap, f);
-        }
-      }
+      addObservedProducts(Y, stride, f, indices, confidence, from, to, gather ? gathered : 0, p, Ap, false, pair);
       const pAp = <f64>dot(p, Ap, f);
       if (!(pAp > 0)) break;
       const alpha = <f32>(rsOld / pAp);
