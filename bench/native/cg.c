@@ -29,6 +29,32 @@ static void axpy(float alpha, const float *x, float *y, int f) {
   for (int k = 0; k < f; k++) y[k] += alpha * x[k];
 }
 
+/* y += alpha x then y += beta z, in one pass (cgRows' axpyPair) */
+static void axpy_pair(float alpha, const float *x, float beta, const float *z, float *y, int f) {
+  for (int k = 0; k < f; k++) y[k] = y[k] + alpha * x[k] + beta * z[k];
+}
+
+/* the observed rows' products into out, two rows at a time as cgRows' addObservedProducts */
+static void observed(const float *Y, int f, const int *indices, const float *confidence, int from, int to,
+                     const float *v, float *out, int residual) {
+  int n = from;
+  for (; n + 1 < to; n += 2) {
+    float c1 = confidence[n], c2 = confidence[n + 1];
+    const float *y1 = Y + (size_t)indices[n] * f;
+    const float *y2 = Y + (size_t)indices[n + 1] * f;
+    float d1 = dot(y1, v, f), d2 = dot(y2, v, f);
+    float w1 = residual ? c1 - (c1 - 1) * d1 : (c1 - 1) * d1;
+    float w2 = residual ? c2 - (c2 - 1) * d2 : (c2 - 1) * d2;
+    axpy_pair(w1, y1, w2, y2, out, f);
+  }
+  if (n < to) {
+    float c = confidence[n];
+    const float *y = Y + (size_t)indices[n] * f;
+    float d = dot(y, v, f);
+    axpy(residual ? c - (c - 1) * d : (c - 1) * d, y, out, f);
+  }
+}
+
 static void symmetric_product(const float *M, const float *p, float *Ap, int f) {
   memset(Ap, 0, sizeof(float) * f);
   for (int k = 0; k < f; k++) axpy(p[k], M + (size_t)k * f, Ap, f);
@@ -40,21 +66,13 @@ static void cg_rows(float *X, const float *Y, int f, const int *indptr, const in
     float *x = X + (size_t)u * f;
     symmetric_product(YtY, x, r, f);
     for (int k = 0; k < f; k++) r[k] = -r[k];
-    for (int n = indptr[u]; n < indptr[u + 1]; n++) {
-      float c = confidence[n];
-      const float *y = Y + (size_t)indices[n] * f;
-      axpy(c - (c - 1) * dot(y, x, f), y, r, f);
-    }
+    observed(Y, f, indices, confidence, indptr[u], indptr[u + 1], x, r, 1);
     memcpy(p, r, sizeof(float) * f);
     double rs_old = dot(r, r, f);
     if (rs_old < 1e-20) continue;
     for (int it = 0; it < steps; it++) {
       symmetric_product(YtY, p, Ap, f);
-      for (int n = indptr[u]; n < indptr[u + 1]; n++) {
-        float c = confidence[n];
-        const float *y = Y + (size_t)indices[n] * f;
-        axpy((c - 1) * dot(y, p, f), y, Ap, f);
-      }
+      observed(Y, f, indices, confidence, indptr[u], indptr[u + 1], p, Ap, 0);
       double pAp = dot(p, Ap, f);
       if (!(pAp > 0)) break;
       float alpha = (float)(rs_old / pAp);
