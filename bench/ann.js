@@ -74,4 +74,24 @@ export async function benchAnn({ loaded, modelDir, dataDir, dist, record, atLeas
   record('ann', `HNSW similar at the default ef ${DEFAULT_EF}, 1 thread: queries per second`, annRate, '/s');
   record('ann', 'HNSW recall@10 against the exact top 10', recall, '', atLeast(0.99));
   record('ann', 'HNSW queries per second / exact (ratio)', annRate / exactRate, '×', atLeast(20));
+
+  // the server's exact similar (als serve): an int8 copy of the default candidates scored first,
+  // the floats only where that leaves the answer open; one scoring thread, one query at a time
+  const { loadModel } = await import(dist('model/load.js'));
+  const { prepareServing } = await import(dist('serve/queries.js'));
+  const { DEFAULT_MIN_ITEM_USERS } = await import(dist('query/listeners.js'));
+  const served = await prepareServing(loadModel(modelDir), { threads: 1, cacheItems: 0 });
+  const serverOptions = { count: K, exclude: [], minItemUsers: DEFAULT_MIN_ITEM_USERS };
+  for (const q of queries.slice(0, 50)) await served.queries.similarToRow(q, serverOptions);
+  started = performance.now();
+  for (const q of queries) await served.queries.similarToRow(q, serverOptions);
+  const serverRate = count / ((performance.now() - started) / 1000);
+  served.queries.dispose();
+  record(
+    'ann',
+    `the server's exact similar (int8 pre-scoring, items with ≥ ${DEFAULT_MIN_ITEM_USERS} users, 1 thread): queries per second`,
+    serverRate,
+    '/s',
+  );
+  record('ann', "HNSW queries per second / the server's exact (ratio)", annRate / serverRate, '×');
 }
