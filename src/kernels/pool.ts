@@ -125,6 +125,8 @@ export interface KernelExports {
     scratch: number,
     rowLambda: number,
   ): void;
+  /** the scratch bytes of one thread's exactRows for f factors */
+  exactScratchBytes(f: number): number;
   dataLoss(
     X: number,
     Y: number,

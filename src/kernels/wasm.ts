@@ -555,11 +555,8 @@ class WasmKernels implements Kernels {
     const YtY = this.matrix64.get(f * f);
     YtY.set(step.YtY);
     this.setStep(step, YtY.byteOffset);
-    const square32 = (f * f * 4 + 15) & ~15;
-    const square64 = (f * f * 8 + 15) & ~15;
-    const vector32 = (f * 4 + 15) & ~15;
     const { bounds, count } = this.balancedChunks(step, start, end);
-    this.run(TASK.exact, start, end - start, 0, square32 + square64 + vector32 + f * 8, bounds, count);
+    this.run(TASK.exact, start, end - start, 0, this.exports.exactScratchBytes(f), bounds, count);
     // a system that was not positive definite (λ = 0, few observations) comes back as NaN:
     // the reference kernel solves those rows by least squares
     for (let u = start; u < end; u++) if (Number.isNaN(step.X[u * f])) jsKernels.exactUpdate(step, u, u + 1);

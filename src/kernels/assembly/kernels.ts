@@ -373,10 +373,75 @@ function choleskySolve(A: usize, b: usize, f: i32): bool {
   return sum;
 }
 
+/** Observed pairs whose Y rows exactRows gathers at a time (two copies of 64 rows of 64 floats fit L1). */
+const EXACT_CHUNK = 64;
+
+/**
+ * A32 (stride fr) += Σ over the m gathered pairs of Z[p]ᵀ G[p], lower triangle by tiles of 4 rows
+ * × 8 columns (the diagonal tiles also compute a few upper entries, never read). The tile's 8
+ * sums stay in registers over all m pairs, where a row-by-row update loads and stores every
+ * entry per pair. G: the pairs' Y rows, Z: the same scaled by c − 1, both with stride fr (the
+ * pad zero). Each entry is still acc + (extra·y[a])·y[b], added pair after pair in order, so
+ * the sums are those of the row-by-row update, bit for bit.
+ */
+function rankUpdate(A32: usize, fr: i32, f: i32, G: usize, Z: usize, m: i32): void {
+  const rowBytes = <usize>fr << 2;
+  for (let a0 = 0; a0 < f; a0 += 4) {
+    const last = min(a0 + 3, f - 1);
+    for (let b0 = 0; b0 <= last; b0 += 8) {
+      const at = A32 + <usize>a0 * rowBytes + (<usize>b0 << 2);
+      let s00 = v128.load(at);
+      let s01 = v128.load(at, 16);
+      let s10 = v128.load(at + rowBytes);
+      let s11 = v128.load(at + rowBytes, 16);
+      let s20 = v128.load(at + 2 * rowBytes);
+      let s21 = v128.load(at + 2 * rowBytes, 16);
+      let s30 = v128.load(at + 3 * rowBytes);
+      let s31 = v128.load(at + 3 * rowBytes, 16);
+      let g = G + (<usize>b0 << 2);
+      let z = Z + (<usize>a0 << 2);
+      for (let p = 0; p < m; p++) {
+        const y0 = v128.load(g);
+        const y1 = v128.load(g, 16);
+        let w = v128.load32_splat(z);
+        s00 = f32x4.add(s00, f32x4.mul(w, y0));
+        s01 = f32x4.add(s01, f32x4.mul(w, y1));
+        w = v128.load32_splat(z, 4);
+        s10 = f32x4.add(s10, f32x4.mul(w, y0));
+        s11 = f32x4.add(s11, f32x4.mul(w, y1));
+        w = v128.load32_splat(z, 8);
+        s20 = f32x4.add(s20, f32x4.mul(w, y0));
+        s21 = f32x4.add(s21, f32x4.mul(w, y1));
+        w = v128.load32_splat(z, 12);
+        s30 = f32x4.add(s30, f32x4.mul(w, y0));
+        s31 = f32x4.add(s31, f32x4.mul(w, y1));
+        g += rowBytes;
+        z += rowBytes;
+      }
+      v128.store(at, s00);
+      v128.store(at, s01, 16);
+      v128.store(at + rowBytes, s10);
+      v128.store(at + rowBytes, s11, 16);
+      v128.store(at + 2 * rowBytes, s20);
+      v128.store(at + 2 * rowBytes, s21, 16);
+      v128.store(at + 3 * rowBytes, s30);
+      v128.store(at + 3 * rowBytes, s31, 16);
+    }
+  }
+}
+
+/** The scratch bytes exactRows needs for f factors (WasmKernels.exactUpdate allocates them). */
+export function exactScratchBytes(f: i32): usize {
+  const fr = <usize>((f + 7) & ~7);
+  return fr * fr * 4 + ((<usize>f * <usize>f * 8 + 15) & ~15) + ((<usize>f * 4 + 15) & ~15) + <usize>f * 8
+    + 2 * <usize>EXACT_CHUNK * fr * 4;
+}
+
 /**
  * Exact update of rows [start, end): x = (YᵀY + λI + Yᵀ(Cᵤ − I)Y)⁻¹ YᵀCᵤp(u). YtY is float64
  * (with λ). Rows whose system is not positive definite get NaN, for the caller to redo.
- * scratch: f×f float32 + f×f float64 + f float32 + f float64, 16-byte aligned pieces.
+ * scratch: exactScratchBytes(f), 16-byte aligned. Yᵀ(Cᵤ − I)Y is summed in float32 (rankUpdate)
+ * over the observed pairs, EXACT_CHUNK at a time, their Y rows gathered first.
  * rowLambda != 0: float32 λᵤ per row added to the diagonal in float64, and a row with no
  * observed columns set to 0 (HalfStep.rowRegularization).
  */
@@ -385,13 +450,20 @@ export function exactRows(
   YtY: usize, start: i32, end: i32, scratch: usize, rowLambda: usize,
 ): void {
   const stride = <usize>f << 2;
-  const square32 = (<usize>f * <usize>f * 4 + 15) & ~15;
+  // A32, G and Z have rows of fr floats: a tile's 8 columns never run past a row
+  const fr = (f + 7) & ~7;
+  const rowBytes = <usize>fr << 2;
+  const square32 = <usize>fr * rowBytes;
   const square64 = (<usize>f * <usize>f * 8 + 15) & ~15;
   const vec32 = (<usize>f * 4 + 15) & ~15;
   const A32 = scratch;
   const A = scratch + square32;
   const b32 = A + square64;
   const b = b32 + vec32;
+  const G = b + <usize>f * 8;
+  const Z = G + <usize>EXACT_CHUNK * rowBytes;
+  // the pads of G and Z stay zero: only their first f floats are ever written
+  memory.fill(G, 0, 2 * <usize>EXACT_CHUNK * rowBytes);
   for (let u = start; u < end; u++) {
     const from = load<i32>(indptr + (<usize>u << 2));
     const to = load<i32>(indptr + (<usize>(u + 1) << 2));
@@ -399,20 +471,33 @@ export function exactRows(
       zero32(X + <usize>u * stride, f);
       continue;
     }
-    zero32(A32, f * f);
+    zero32(A32, fr * fr);
     zero32(b32, f);
-    for (let n = from; n < to; n++) {
-      const c = load<f32>(confidence + (<usize>n << 2));
-      const y = Y + <usize>load<i32>(indices + (<usize>n << 2)) * stride;
-      axpy(c, y, b32, f);
-      const extra = c - 1;
-      // lower triangle only: row a gets columns 0..a
-      for (let a = 0; a < f; a++) axpy(extra * load<f32>(y + (<usize>a << 2)), y, A32 + <usize>a * stride, a + 1);
+    for (let first = from; first < to; first += EXACT_CHUNK) {
+      const m = min(EXACT_CHUNK, to - first);
+      for (let p = 0; p < m; p++) {
+        const n = first + p;
+        const c = load<f32>(confidence + (<usize>n << 2));
+        const y = Y + <usize>load<i32>(indices + (<usize>n << 2)) * stride;
+        axpy(c, y, b32, f);
+        const g = G + <usize>p * rowBytes;
+        const z = Z + <usize>p * rowBytes;
+        copy32(y, g, f);
+        // z = (c − 1)·y, each float rounded as the scalar product extra·y[a]
+        const extra = c - 1;
+        const e4 = f32x4.splat(extra);
+        const vectorEnd = f & ~3;
+        let k = 0;
+        for (; k < vectorEnd; k += 4) v128.store(z + (<usize>k << 2), f32x4.mul(e4, v128.load(y + (<usize>k << 2))));
+        for (; k < f; k++) store<f32>(z + (<usize>k << 2), extra * load<f32>(y + (<usize>k << 2)));
+      }
+      rankUpdate(A32, fr, f, G, Z, m);
     }
     for (let a = 0; a < f; a++) {
+      const row32 = A32 + <usize>a * rowBytes;
       for (let k = 0; k <= a; k++) {
         const n = <usize>(a * f + k);
-        store<f64>(A + (n << 3), load<f64>(YtY + (n << 3)) + <f64>load<f32>(A32 + (n << 2)));
+        store<f64>(A + (n << 3), load<f64>(YtY + (n << 3)) + <f64>load<f32>(row32 + (<usize>k << 2)));
       }
       store<f64>(b + (<usize>a << 3), <f64>load<f32>(b32 + (<usize>a << 2)));
     }
