@@ -333,20 +333,91 @@ export function cgRows(
   }
 }
 
-/** Cholesky solve of A x = b in float64, in place (A's lower triangle, b becomes x). */
+/**
+ * Cholesky solve of A x = b in float64, in place (A's lower triangle, b becomes x).
+ *
+ * L[i][j] = (A[i][j] − Σₖ₍ₖ₌₀..ⱼ₋₁₎ L[i][k] L[j][k]) / L[j][j], each sum as dot64 sums it (even
+ * and odd k in two lanes, then the odd one out), so the factor is the same to the bit as one dot
+ * at a time; but the columns go by pairs j, j + 1 (j even) and the rows below by fours, so that
+ * eight independent sums share the loads of rows j and j + 1 (one dot at a time waits on its
+ * previous add). Column j + 1's sum is column j's range plus the term k = j, added last.
+ */
 function choleskySolve(A: usize, b: usize, f: i32): bool {
   const stride = <usize>f << 3;
-  for (let j = 0; j < f; j++) {
+  let j = 0;
+  for (; j + 2 <= f; j += 2) {
     const rowJ = A + <usize>j * stride;
-    let diagonal = load<f64>(rowJ + (<usize>j << 3)) - dot64(rowJ, rowJ, j);
+    const rowK = rowJ + stride;
+    const column = <usize>j << 3;
+    const diagonal = load<f64>(rowJ + column) - dot64(rowJ, rowJ, j);
     if (!(diagonal > 0)) return false;
     const pivot = Math.sqrt(diagonal);
-    store<f64>(rowJ + (<usize>j << 3), pivot);
-    for (let i = j + 1; i < f; i++) {
-      const rowI = A + <usize>i * stride;
-      const at = rowI + (<usize>j << 3);
-      store<f64>(at, (load<f64>(at) - dot64(rowI, rowJ, j)) / pivot);
+    store<f64>(rowJ + column, pivot);
+    store<f64>(rowK + column, (load<f64>(rowK + column) - dot64(rowK, rowJ, j)) / pivot);
+    const next = load<f64>(rowK + column + 8) - dot64(rowK, rowK, j + 1);
+    if (!(next > 0)) return false;
+    const pivotK = Math.sqrt(next);
+    store<f64>(rowK + column + 8, pivotK);
+    const lKJ = load<f64>(rowK + column);
+    let i = j + 2;
+    for (; i + 4 <= f; i += 4) {
+      const row0 = A + <usize>i * stride;
+      const row1 = row0 + stride;
+      const row2 = row1 + stride;
+      const row3 = row2 + stride;
+      let j0 = f64x2.splat(0);
+      let j1 = f64x2.splat(0);
+      let j2 = f64x2.splat(0);
+      let j3 = f64x2.splat(0);
+      let k0 = f64x2.splat(0);
+      let k1 = f64x2.splat(0);
+      let k2 = f64x2.splat(0);
+      let k3 = f64x2.splat(0);
+      for (let o: usize = 0; o < column; o += 16) {
+        const lj = v128.load(rowJ + o);
+        const lk = v128.load(rowK + o);
+        const r0 = v128.load(row0 + o);
+        const r1 = v128.load(row1 + o);
+        const r2 = v128.load(row2 + o);
+        const r3 = v128.load(row3 + o);
+        j0 = f64x2.add(j0, f64x2.mul(r0, lj));
+        k0 = f64x2.add(k0, f64x2.mul(r0, lk));
+        j1 = f64x2.add(j1, f64x2.mul(r1, lj));
+        k1 = f64x2.add(k1, f64x2.mul(r1, lk));
+        j2 = f64x2.add(j2, f64x2.mul(r2, lj));
+        k2 = f64x2.add(k2, f64x2.mul(r2, lk));
+        j3 = f64x2.add(j3, f64x2.mul(r3, lj));
+        k3 = f64x2.add(k3, f64x2.mul(r3, lk));
+      }
+      const l0 = (load<f64>(row0 + column) - (f64x2.extract_lane(j0, 0) + f64x2.extract_lane(j0, 1))) / pivot;
+      const l1 = (load<f64>(row1 + column) - (f64x2.extract_lane(j1, 0) + f64x2.extract_lane(j1, 1))) / pivot;
+      const l2 = (load<f64>(row2 + column) - (f64x2.extract_lane(j2, 0) + f64x2.extract_lane(j2, 1))) / pivot;
+      const l3 = (load<f64>(row3 + column) - (f64x2.extract_lane(j3, 0) + f64x2.extract_lane(j3, 1))) / pivot;
+      store<f64>(row0 + column, l0);
+      store<f64>(row1 + column, l1);
+      store<f64>(row2 + column, l2);
+      store<f64>(row3 + column, l3);
+      const sum0 = f64x2.extract_lane(k0, 0) + f64x2.extract_lane(k0, 1) + l0 * lKJ;
+      const sum1 = f64x2.extract_lane(k1, 0) + f64x2.extract_lane(k1, 1) + l1 * lKJ;
+      const sum2 = f64x2.extract_lane(k2, 0) + f64x2.extract_lane(k2, 1) + l2 * lKJ;
+      const sum3 = f64x2.extract_lane(k3, 0) + f64x2.extract_lane(k3, 1) + l3 * lKJ;
+      store<f64>(row0 + column + 8, (load<f64>(row0 + column + 8) - sum0) / pivotK);
+      store<f64>(row1 + column + 8, (load<f64>(row1 + column + 8) - sum1) / pivotK);
+      store<f64>(row2 + column + 8, (load<f64>(row2 + column + 8) - sum2) / pivotK);
+      store<f64>(row3 + column + 8, (load<f64>(row3 + column + 8) - sum3) / pivotK);
     }
+    for (; i < f; i++) {
+      const rowI = A + <usize>i * stride;
+      store<f64>(rowI + column, (load<f64>(rowI + column) - dot64(rowI, rowJ, j)) / pivot);
+      store<f64>(rowI + column + 8, (load<f64>(rowI + column + 8) - dot64(rowI, rowK, j + 1)) / pivotK);
+    }
+  }
+  if (j < f) {
+    // f odd: the last column has only its diagonal
+    const rowJ = A + <usize>j * stride;
+    const diagonal = load<f64>(rowJ + (<usize>j << 3)) - dot64(rowJ, rowJ, j);
+    if (!(diagonal > 0)) return false;
+    store<f64>(rowJ + (<usize>j << 3), Math.sqrt(diagonal));
   }
   for (let i = 0; i < f; i++) {
     const rowI = A + <usize>i * stride;
@@ -390,6 +461,29 @@ function rankUpdate(A32: usize, fr: i32, f: i32, G: usize, Z: usize, m: i32): vo
     const last = min(a0 + 3, f - 1);
     for (let b0 = 0; b0 <= last; b0 += 8) {
       const at = A32 + <usize>a0 * rowBytes + (<usize>b0 << 2);
+      if (b0 + 4 > last) {
+        // a diagonal tile whose right half is all above the diagonal: 4 × 4
+        let s0 = v128.load(at);
+        let s1 = v128.load(at + rowBytes);
+        let s2 = v128.load(at + 2 * rowBytes);
+        let s3 = v128.load(at + 3 * rowBytes);
+        let g = G + (<usize>b0 << 2);
+        let z = Z + (<usize>a0 << 2);
+        for (let p = 0; p < m; p++) {
+          const y0 = v128.load(g);
+          s0 = f32x4.add(s0, f32x4.mul(v128.load32_splat(z), y0));
+          s1 = f32x4.add(s1, f32x4.mul(v128.load32_splat(z, 4), y0));
+          s2 = f32x4.add(s2, f32x4.mul(v128.load32_splat(z, 8), y0));
+          s3 = f32x4.add(s3, f32x4.mul(v128.load32_splat(z, 12), y0));
+          g += rowBytes;
+          z += rowBytes;
+        }
+        v128.store(at, s0);
+        v128.store(at + rowBytes, s1);
+        v128.store(at + 2 * rowBytes, s2);
+        v128.store(at + 3 * rowBytes, s3);
+        break;
+      }
       let s00 = v128.load(at);
       let s01 = v128.load(at, 16);
       let s10 = v128.load(at + rowBytes);
@@ -493,11 +587,20 @@ export function exactRows(
       }
       rankUpdate(A32, fr, f, G, Z, m);
     }
+    // A = YtY + A32 (lower triangle), two entries at a time
     for (let a = 0; a < f; a++) {
       const row32 = A32 + <usize>a * rowBytes;
-      for (let k = 0; k <= a; k++) {
-        const n = <usize>(a * f + k);
-        store<f64>(A + (n << 3), load<f64>(YtY + (n << 3)) + <f64>load<f32>(row32 + (<usize>k << 2)));
+      const row64 = <usize>(a * f) << 3;
+      const pairEnd = (a + 1) & ~1;
+      let k = 0;
+      for (; k < pairEnd; k += 2) {
+        const o = row64 + (<usize>k << 3);
+        const sum = f64x2.add(v128.load(YtY + o), f64x2.promote_low_f32x4(v128.load64_zero(row32 + (<usize>k << 2))));
+        v128.store(A + o, sum);
+      }
+      if (k <= a) {
+        const o = row64 + (<usize>k << 3);
+        store<f64>(A + o, load<f64>(YtY + o) + <f64>load<f32>(row32 + (<usize>k << 2)));
       }
       store<f64>(b + (<usize>a << 3), <f64>load<f32>(b32 + (<usize>a << 2)));
     }
