@@ -334,7 +334,10 @@ export function cgRows(
 }
 
 /**
- * Cholesky solve of A x = b in float64, in place (A's lower triangle, b becomes x).
+ * Cholesky factor L of the f × f float64 matrix in A's lower triangle, in place, with the
+ * forward substitution riding along: A has f + 1 rows, the last holding b, which becomes
+ * y = L⁻¹b (y[j] = (b[j] − Σₖ₍ₖ₌₀..ⱼ₋₁₎ y[k] L[j][k]) / L[j][j]: a column entry's sum, as the
+ * substitution on its own summed it). false when A is not positive definite.
  *
  * L[i][j] = (A[i][j] − Σₖ₍ₖ₌₀..ⱼ₋₁₎ L[i][k] L[j][k]) / L[j][j], each sum as dot64 sums it (even
  * and odd k in two lanes, then the odd one out), so the factor is the same to the bit as one dot
@@ -342,8 +345,9 @@ export function cgRows(
  * eight independent sums share the loads of rows j and j + 1 (one dot at a time waits on its
  * previous add). Column j + 1's sum is column j's range plus the term k = j, added last.
  */
-function choleskySolve(A: usize, b: usize, f: i32): bool {
+function choleskyFactor(A: usize, f: i32): bool {
   const stride = <usize>f << 3;
+  const rows = f + 1;
   let j = 0;
   for (; j + 2 <= f; j += 2) {
     const rowJ = A + <usize>j * stride;
@@ -360,7 +364,7 @@ function choleskySolve(A: usize, b: usize, f: i32): bool {
     store<f64>(rowK + column + 8, pivotK);
     const lKJ = load<f64>(rowK + column);
     let i = j + 2;
-    for (; i + 4 <= f; i += 4) {
+    for (; i + 4 <= rows; i += 4) {
       const row0 = A + <usize>i * stride;
       const row1 = row0 + stride;
       const row2 = row1 + stride;
@@ -406,30 +410,60 @@ function choleskySolve(A: usize, b: usize, f: i32): bool {
       store<f64>(row2 + column + 8, (load<f64>(row2 + column + 8) - sum2) / pivotK);
       store<f64>(row3 + column + 8, (load<f64>(row3 + column + 8) - sum3) / pivotK);
     }
-    for (; i < f; i++) {
+    for (; i < rows; i++) {
       const rowI = A + <usize>i * stride;
       store<f64>(rowI + column, (load<f64>(rowI + column) - dot64(rowI, rowJ, j)) / pivot);
       store<f64>(rowI + column + 8, (load<f64>(rowI + column + 8) - dot64(rowI, rowK, j + 1)) / pivotK);
     }
   }
   if (j < f) {
-    // f odd: the last column has only its diagonal
+    // f odd: the last column has its diagonal and y's last entry
     const rowJ = A + <usize>j * stride;
-    const diagonal = load<f64>(rowJ + (<usize>j << 3)) - dot64(rowJ, rowJ, j);
+    const column = <usize>j << 3;
+    const diagonal = load<f64>(rowJ + column) - dot64(rowJ, rowJ, j);
     if (!(diagonal > 0)) return false;
-    store<f64>(rowJ + (<usize>j << 3), Math.sqrt(diagonal));
-  }
-  for (let i = 0; i < f; i++) {
-    const rowI = A + <usize>i * stride;
-    const at = b + (<usize>i << 3);
-    store<f64>(at, (load<f64>(at) - dot64(rowI, b, i)) / load<f64>(rowI + (<usize>i << 3)));
-  }
-  for (let i = f - 1; i >= 0; i--) {
-    let sum = load<f64>(b + (<usize>i << 3));
-    for (let k = i + 1; k < f; k++) sum -= load<f64>(A + <usize>k * stride + (<usize>i << 3)) * load<f64>(b + (<usize>k << 3));
-    store<f64>(b + (<usize>i << 3), sum / load<f64>(A + <usize>i * stride + (<usize>i << 3)));
+    const pivot = Math.sqrt(diagonal);
+    store<f64>(rowJ + column, pivot);
+    const y = rowJ + stride;
+    store<f64>(y + column, (load<f64>(y + column) - dot64(y, rowJ, j)) / pivot);
   }
   return true;
+}
+
+/**
+ * x = L⁻ᵀy for the factor and y of choleskyFactor (y, in A's row f, becomes x): x[i] = (y[i] −
+ * Σₖ₍ₖ₌ᵢ₊₁..f₋₁₎ L[k][i] x[k]) / L[i][i], k in order. Each sum waits on the previous x and on
+ * its own previous term: one add at a time.
+ */
+function backSubstitute(A: usize, f: i32): void {
+  const stride = <usize>f << 3;
+  const x = A + <usize>f * stride;
+  for (let i = f - 1; i >= 0; i--) {
+    const column = A + (<usize>i << 3);
+    let sum = load<f64>(x + (<usize>i << 3));
+    for (let k = i + 1; k < f; k++) sum -= load<f64>(column + <usize>k * stride) * load<f64>(x + (<usize>k << 3));
+    store<f64>(x + (<usize>i << 3), sum / load<f64>(column + <usize>i * stride));
+  }
+}
+
+/** backSubstitute of two systems at once: two independent chains of adds, the same sums. */
+function backSubstitute2(A: usize, B: usize, f: i32): void {
+  const stride = <usize>f << 3;
+  const x = A + <usize>f * stride;
+  const z = B + <usize>f * stride;
+  for (let i = f - 1; i >= 0; i--) {
+    const at = <usize>i << 3;
+    let sumX = load<f64>(x + at);
+    let sumZ = load<f64>(z + at);
+    for (let k = i + 1; k < f; k++) {
+      const o = <usize>k * stride + at;
+      sumX -= load<f64>(A + o) * load<f64>(x + (<usize>k << 3));
+      sumZ -= load<f64>(B + o) * load<f64>(z + (<usize>k << 3));
+    }
+    const diagonal = <usize>i * stride + at;
+    store<f64>(x + at, sumX / load<f64>(A + diagonal));
+    store<f64>(z + at, sumZ / load<f64>(B + diagonal));
+  }
 }
 
 @inline function dot64(a: usize, b: usize, n: i32): f64 {
@@ -527,17 +561,24 @@ function rankUpdate(A32: usize, fr: i32, f: i32, G: usize, Z: usize, m: i32): vo
 /** The scratch bytes exactRows needs for f factors (WasmKernels.exactUpdate allocates them). */
 export function exactScratchBytes(f: i32): usize {
   const fr = <usize>((f + 7) & ~7);
-  return fr * fr * 4 + ((<usize>f * <usize>f * 8 + 15) & ~15) + ((<usize>f * 4 + 15) & ~15) + <usize>f * 8
-    + 2 * <usize>EXACT_CHUNK * fr * 4;
+  const system = (<usize>(f + 1) * <usize>f * 8 + 15) & ~15;
+  return fr * fr * 4 + 2 * system + ((<usize>f * 4 + 15) & ~15) + 2 * <usize>EXACT_CHUNK * fr * 4;
+}
+
+/** x = the float32 of the solution in A's row f */
+@inline function storeSolution(A: usize, f: i32, x: usize): void {
+  const solution = A + <usize>f * (<usize>f << 3);
+  for (let a = 0; a < f; a++) store<f32>(x + (<usize>a << 2), <f32>load<f64>(solution + (<usize>a << 3)));
 }
 
 /**
  * Exact update of rows [start, end): x = (YᵀY + λI + Yᵀ(Cᵤ − I)Y)⁻¹ YᵀCᵤp(u). YtY is float64
  * (with λ). Rows whose system is not positive definite get NaN, for the caller to redo.
  * scratch: exactScratchBytes(f), 16-byte aligned. Yᵀ(Cᵤ − I)Y is summed in float32 (rankUpdate)
- * over the observed pairs, EXACT_CHUNK at a time, their Y rows gathered first.
- * rowLambda != 0: float32 λᵤ per row added to the diagonal in float64, and a row with no
- * observed columns set to 0 (HalfStep.rowRegularization).
+ * over the observed pairs, EXACT_CHUNK at a time, their Y rows gathered first; the system is
+ * solved in float64 (choleskyFactor), the back substitutions of two rows at a time (one row's
+ * waits on every add in turn). rowLambda != 0: float32 λᵤ per row added to the diagonal in
+ * float64, and a row with no observed columns set to 0 (HalfStep.rowRegularization).
  */
 export function exactRows(
   X: usize, Y: usize, f: i32, indptr: usize, indices: usize, confidence: usize,
@@ -547,14 +588,14 @@ export function exactRows(
   // A32, G and Z have rows of fr floats: a tile's 8 columns never run past a row
   const fr = (f + 7) & ~7;
   const rowBytes = <usize>fr << 2;
-  const square32 = <usize>fr * rowBytes;
-  const square64 = (<usize>f * <usize>f * 8 + 15) & ~15;
-  const vec32 = (<usize>f * 4 + 15) & ~15;
+  const system = (<usize>(f + 1) * <usize>f * 8 + 15) & ~15;
   const A32 = scratch;
-  const A = scratch + square32;
-  const b32 = A + square64;
-  const b = b32 + vec32;
-  const G = b + <usize>f * 8;
+  // two systems of f + 1 rows (A, then b): one waiting for its back substitution, one being built
+  let A = A32 + <usize>fr * rowBytes;
+  let waiting = A + system;
+  let waitingRow = -1;
+  const b32 = waiting + system;
+  const G = b32 + ((<usize>f * 4 + 15) & ~15);
   const Z = G + <usize>EXACT_CHUNK * rowBytes;
   // the pads of G and Z stay zero: only their first f floats are ever written
   memory.fill(G, 0, 2 * <usize>EXACT_CHUNK * rowBytes);
@@ -587,7 +628,7 @@ export function exactRows(
       }
       rankUpdate(A32, fr, f, G, Z, m);
     }
-    // A = YtY + A32 (lower triangle), two entries at a time
+    // A = YtY + A32 (lower triangle), two entries at a time; b in row f
     for (let a = 0; a < f; a++) {
       const row32 = A32 + <usize>a * rowBytes;
       const row64 = <usize>(a * f) << 3;
@@ -602,8 +643,9 @@ export function exactRows(
         const o = row64 + (<usize>k << 3);
         store<f64>(A + o, load<f64>(YtY + o) + <f64>load<f32>(row32 + (<usize>k << 2)));
       }
-      store<f64>(b + (<usize>a << 3), <f64>load<f32>(b32 + (<usize>a << 2)));
     }
+    const b = A + <usize>f * (<usize>f << 3);
+    for (let a = 0; a < f; a++) store<f64>(b + (<usize>a << 3), <f64>load<f32>(b32 + (<usize>a << 2)));
     if (rowLambda != 0) {
       const lambda = <f64>load<f32>(rowLambda + (<usize>u << 2));
       for (let a = 0; a < f; a++) {
@@ -611,12 +653,24 @@ export function exactRows(
         store<f64>(at, load<f64>(at) + lambda);
       }
     }
-    const x = X + <usize>u * stride;
-    if (choleskySolve(A, b, f)) {
-      for (let a = 0; a < f; a++) store<f32>(x + (<usize>a << 2), <f32>load<f64>(b + (<usize>a << 3)));
-    } else {
+    if (!choleskyFactor(A, f)) {
+      const x = X + <usize>u * stride;
       for (let a = 0; a < f; a++) store<f32>(x + (<usize>a << 2), NaN);
+    } else if (waitingRow < 0) {
+      waitingRow = u;
+      const built = A;
+      A = waiting;
+      waiting = built;
+    } else {
+      backSubstitute2(waiting, A, f);
+      storeSolution(waiting, f, X + <usize>waitingRow * stride);
+      storeSolution(A, f, X + <usize>u * stride);
+      waitingRow = -1;
     }
+  }
+  if (waitingRow >= 0) {
+    backSubstitute(waiting, f);
+    storeSolution(waiting, f, X + <usize>waitingRow * stride);
   }
 }
 
