@@ -119,9 +119,18 @@ describe('als index and similar --all through it', () => {
     // 176,200 neighbours of the sample: all found at commit time (recall 1)
     assert.equal(total, 176200);
     assert.ok(recall >= 0.99, `recall@10 ${recall} (${hits} of ${total})`);
-    // scores: the same min-max scale, its bottom from a second search (similarAllIndexed.ts)
     const lines = readFileSync(approx, 'utf8').split('\n');
     for (const line of lines.slice(0, -1)) assert.match(line, /^[^\t]+\t[^\t]+\t[01]\.\d{6}$/);
+    // scores: the cosine scaled from −1 to the best found, (cos + 1) / (best + 1) (similarAllIndexed.ts)
+    const one = JSON.parse(ok('similar', 'Radiohead', '--json', '--model', indexed).stdout);
+    const raw = one.similar.map((s: { raw: number }) => s.raw);
+    const written = lines.filter((line) => line.startsWith('Radiohead\t')).map((line) => line.split('\t'));
+    assert.deepEqual(
+      written.map(([, other]) => other),
+      one.similar.map((s: { item: string }) => s.item),
+    );
+    // the one-shot cosines are float32 quotients, the index's float32 products of unit rows
+    written.forEach(([, , score], n) => assert.ok(Math.abs(Number(score) - (raw[n] + 1) / (raw[0] + 1)) < 2e-6, score));
   });
 
   it('--exact scores every artist: byte for byte the output of a model without an index', () => {

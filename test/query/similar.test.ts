@@ -355,7 +355,7 @@ describe('similar on the sample (default training)', () => {
     const summary = JSON.parse(result.stdout);
     assert.deepEqual(
       { ...summary, seconds: 0 },
-      { output: path, items: 17_620, lines: 52_860, minListeners: 3, leftOut: 13_005, seconds: 0 },
+      { output: path, items: 17_620, lines: 52_860, minListeners: 3, leftOut: 13_005, search: 'exact', seconds: 0 },
     );
     assert.equal(readFileSync(path, 'utf8').split('\n').length, 52_861);
     const text = als('similar', '--all', '-o', path, '--model', modelDir);
