@@ -117,7 +117,7 @@ export function hnswSource(bytes: Uint8Array): Uint8Array {
 export function hnswChecksum(bytes: Uint8Array): Uint8Array {
   return createHash('sha256')
     .update(bytes.subarray(0, HNSW_CHECKSUM_OFFSET))
-    .update(bytes.subarray(HNSW_HEADER_BYTES))
+    .update(bytes.subarray(HNSW_CHECKSUM_OFFSET + 32))
     .digest();
 }
 
