@@ -70,9 +70,10 @@ async function runIndex(cli: IndexCliOptions): Promise<void> {
     return;
   }
   if (out.quiet) return;
+  const label = (text: string) => out.color.bold(text.padEnd(9));
   out.line(
-    `Indexed ${formatCount(entry.rows)} of ${plural(items, 'artist')} (those with at least ${plural(entry.minItemUsers, 'listener')}) ` +
+    `${label('Indexed')}${formatCount(entry.rows)} of ${plural(items, 'artist')} (those with at least ${plural(entry.minItemUsers, 'listener')}) ` +
       out.color.dim(`(${formatSeconds(buildSeconds)})`),
   );
-  out.line(`Saved    ${shown(cli.model)} with ${ITEM_INDEX} ${out.color.dim(`(${formatBytes(bytes)})`)}`);
+  out.line(`${label('Saved')}${shown(cli.model)} with ${ITEM_INDEX} ${out.color.dim(`(${formatBytes(bytes)})`)}`);
 }

@@ -220,6 +220,7 @@ describe('als index and similar --all through it', () => {
       assert.match(result.stderr, pattern, what);
       assert.ok(!existsSync(out), `${what}: no output file`);
       assert.equal(als('info', '--model', dir).status, 4, `${what}: info checks it`);
+      if (n > 0) return;
       ok('similar', '--all', '--exact', '--output', out, '--model', dir, '--quiet');
       assert.equal(readFileSync(out, 'utf8'), exactLines, what);
     });
