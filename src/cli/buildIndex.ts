@@ -31,7 +31,7 @@ export function registerIndex(program: Command): void {
       wholeNumber,
       DEFAULT_MIN_ITEM_USERS,
     )
-    .option('--json', 'print {"model", "items", "rows", "minListeners", "bytes", "seconds"} as JSON')
+    .option('--json', 'print {"model", "file", "items", "rows", "minListeners", "bytes", "changed", "seconds"} as JSON')
     .addHelpText('after', '\nExamples:\n  als index\n  als index --model my-model --json');
   addCommonOptions(command).action(runIndex);
 }
@@ -54,7 +54,7 @@ async function runIndex(cli: IndexCliOptions): Promise<void> {
     },
   }).finally(() => (bar as Progress | null)?.stop());
   const seconds = (performance.now() - started) / 1000;
-  const { entry, bytes, buildSeconds, items } = result;
+  const { entry, bytes, buildSeconds, items, saved } = result;
   if (cli.json) {
     printJson({
       model: cli.model,
@@ -65,11 +65,18 @@ async function runIndex(cli: IndexCliOptions): Promise<void> {
       m: entry.m,
       efConstruction: entry.efConstruction,
       bytes,
+      changed: saved !== null,
       seconds: { build: buildSeconds, total: seconds },
     });
     return;
   }
   if (out.quiet) return;
+  if (saved === null) {
+    out.line(
+      `Nothing to do: ${shown(cli.model)} already has a fresh ${ITEM_INDEX} of ${formatCount(entry.rows)} artists (at least ${plural(entry.minItemUsers, 'listener')})`,
+    );
+    return;
+  }
   const label = (text: string) => out.color.bold(text.padEnd(9));
   out.line(
     `${label('Indexed')}${formatCount(entry.rows)} of ${plural(items, 'artist')} (those with at least ${plural(entry.minItemUsers, 'listener')}) ` +

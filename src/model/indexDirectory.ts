@@ -1,8 +1,11 @@
 import { AlsError } from '../errors.js';
-import { buildItemIndex, indexFits, type ItemIndexOptions } from '../query/itemIndex.js';
+import { DEFAULT_EF_CONSTRUCTION, DEFAULT_M } from '../query/hnsw.js';
+import { buildItemIndex, indexFits, openItemIndex, type ItemIndexOptions } from '../query/itemIndex.js';
+import { DEFAULT_MIN_ITEM_USERS } from '../query/listeners.js';
 import { readTimings } from './files.js';
 import type { ItemIndexEntry } from './format.js';
-import { closeModel, loadModel } from './load.js';
+import { closeModel, loadModel, readItemIndexFile } from './load.js';
+import type { AlsModel } from './model.js';
 import { lockModel, type LockOptions } from './lock.js';
 import { saveModel, type SavedModel } from './save.js';
 
@@ -13,9 +16,10 @@ export interface DirectoryIndex {
   items: number;
   /** bytes of item_index.hnsw */
   bytes: number;
-  /** seconds the build took */
+  /** seconds the build took (0 when nothing was built) */
   buildSeconds: number;
-  saved: SavedModel;
+  /** what was written; null when the model already had this index, fresh, and was left as it was */
+  saved: SavedModel | null;
 }
 
 /**
@@ -23,7 +27,8 @@ export interface DirectoryIndex {
  * new version (saveModel: atomic, under the model's lock; the version read is never changed).
  * The build, which takes minutes on a large model, runs without the lock, so that updates are not
  * held up; the lock is then taken, and the model is saved with the index only if its item
- * factors and indexed items are still those the index was built from.
+ * factors and indexed items are still those the index was built from. A model that already has
+ * a fresh index of the same options is left as it was (a damaged or stale one is replaced).
  *
  * @throws {AlsError} 'model' as loadModel and saveModel do, and when the model was replaced by
  *   one with other item factors or items during the build (the directory is left as it was);
@@ -35,6 +40,11 @@ export async function indexModelDirectory(
 ): Promise<DirectoryIndex> {
   const { lockTimeoutMs, onLockWait, ...build } = options;
   const model = loadModel(dir);
+  const kept = freshIndex(model, build);
+  if (kept !== null) {
+    closeModel(model);
+    return { entry: kept.entry, items: model.items, bytes: kept.bytes, buildSeconds: 0, saved: null };
+  }
   let built;
   const started = performance.now();
   try {
@@ -61,4 +71,26 @@ export async function indexModelDirectory(
   } finally {
     lock.release();
   }
+}
+
+/** The model's own index when it is fresh and was built with these options (a damaged one: null). */
+function freshIndex(model: AlsModel, options: ItemIndexOptions): { entry: ItemIndexEntry; bytes: number } | null {
+  let file;
+  try {
+    if (openItemIndex(model).kind !== 'fresh') return null;
+    file = readItemIndexFile(model);
+  } catch (error) {
+    if (error instanceof AlsError && error.code === 'model') return null;
+    throw error;
+  }
+  if (file === null) return null;
+  const { entry } = file;
+  const wanted = {
+    minItemUsers: options.minItemUsers ?? DEFAULT_MIN_ITEM_USERS,
+    m: options.m ?? DEFAULT_M,
+    efConstruction: options.efConstruction ?? DEFAULT_EF_CONSTRUCTION,
+    seed: options.seed ?? 1,
+  };
+  const same = (Object.keys(wanted) as (keyof typeof wanted)[]).every((key) => entry[key] === wanted[key]);
+  return same ? { entry, bytes: file.bytes.length } : null;
 }

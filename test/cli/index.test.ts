@@ -226,6 +226,19 @@ describe('als index and similar --all through it', () => {
     });
   });
 
+  it('als index again leaves a fresh index as it is, and replaces a damaged one', () => {
+    const dir = copyModel(indexed, 'again');
+    const version = live(dir);
+    const again = ok('index', '--model', dir);
+    assert.match(again.stdout, /^Nothing to do: .* already has a fresh item_index\.hnsw of [\d,]+ artists/);
+    assert.equal(live(dir), version);
+    flip(join(version, 'item_index.hnsw'), 5000);
+    const rebuilt = JSON.parse(ok('index', '--model', dir, '--json').stdout);
+    assert.equal(rebuilt.changed, true);
+    assert.notEqual(live(dir), version);
+    assert.equal(sha256(join(live(dir), 'item_index.hnsw')), sha256(join(live(indexed), 'item_index.hnsw')));
+  });
+
   it('update keeps the index while the indexed artists stay, and drops it, saying so, when they change', () => {
     const dir = copyModel(indexed, 'updated');
     // more plays of artists user2 has: the listener counts stay

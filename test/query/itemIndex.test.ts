@@ -46,7 +46,7 @@ describe('the item index of a model', () => {
     await saveModel(trained, dir);
     assert.equal(openItemIndex(loadModel(dir)).kind, 'none');
     const done = await indexModelDirectory(dir, { efConstruction: 40 });
-    assert.equal(done.saved.itemIndex, 'saved');
+    assert.equal(done.saved?.itemIndex, 'saved');
     const model = loadModel(dir);
     const state = openItemIndex(model);
     assert.equal(state.kind, 'fresh');
