@@ -4,7 +4,7 @@ import { saveModel } from '../model/save.js';
 import { inspectTarget } from '../model/store.js';
 import { addCommonOptions, type CommonOptions } from './parse.js';
 import { formatBytes, formatSeconds, makeOutput, plural, printJson, shown } from './output.js';
-import { lockWaitNotice, readInput } from './train.js';
+import { droppedIndexNotice, lockWaitNotice, readInput } from './train.js';
 
 /** The formats `als import` reads. */
 export const IMPORT_FORMATS = ['spark'] as const;
@@ -62,6 +62,7 @@ async function runImport(dir: string, cli: ImportCliOptions): Promise<void> {
   const { importSparkModel } = await import('../model/sparkFormat.js');
   const { model, summary } = await importSparkModel(dir, { ids: cli.ids, interactions: plays });
   const saved = await saveModel(model, cli.model, {}, { onLockWait: lockWaitNotice(out, cli.model) });
+  droppedIndexNotice(out, saved, cli.model);
   const seconds = (performance.now() - started) / 1000;
   const interactions = model.userItems.indptr[model.users];
   if (cli.json) {

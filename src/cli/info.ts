@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import type { TrainOptions } from '../als/options.js';
 import { describeLambda } from './trainOptions.js';
 import { describeModelDirectory, type ModelDirectory } from '../model/files.js';
-import { FILES, FORMAT_NAME, FORMAT_VERSION } from '../model/format.js';
+import { FILES, FORMAT_NAME, FORMAT_VERSION, ITEM_INDEX } from '../model/format.js';
+import { openItemIndex } from '../query/itemIndex.js';
 import { withModel } from './withModel.js';
 import type { AlsModel, InputSummary } from '../model/model.js';
 import { addCommonOptions, type CommonOptions } from './parse.js';
@@ -36,8 +37,9 @@ export function registerInfo(program: Command): void {
   addCommonOptions(command).action(runInfo);
 }
 
-/** Reads every part once, so that each file's checksum and structure are checked. */
+/** Reads every part once, so that each file's checksum and structure are checked (the item index's too). */
 function checkAll(model: AlsModel): number {
+  openItemIndex(model);
   void model.userFactors;
   void model.itemFactors;
   void model.userIds;
@@ -68,6 +70,8 @@ async function runInfo(cli: InfoCliOptions): Promise<void> {
         seconds: directory.timings,
         losses: model.losses,
         ...(model.trainedBy ? { trainedBy: model.trainedBy } : {}),
+        // only for a model with an item index (als index), so that other descriptions stay as they were
+        ...itemIndexJson(model),
         files: directory.files,
         totalBytes: directory.totalBytes,
         modified: directory.modified.toISOString(),
@@ -76,6 +80,14 @@ async function runInfo(cli: InfoCliOptions): Promise<void> {
     }
     printInfo(out, cli.model, model, interactions, directory);
   });
+}
+
+function itemIndexJson(model: AlsModel): { itemIndex?: Record<string, unknown> } {
+  const index = openItemIndex(model);
+  if (index.kind === 'none') return {};
+  if (index.kind === 'stale') return { itemIndex: { file: ITEM_INDEX, fresh: false, reason: index.reason } };
+  const { candidates, minItemUsers } = index.search;
+  return { itemIndex: { file: ITEM_INDEX, fresh: true, rows: candidates.count, minListeners: minItemUsers } };
 }
 
 /** The options, or for a model another engine trained, that engine and what it was given. */
@@ -116,9 +128,17 @@ function printInfo(out: Output, dir: string, model: AlsModel, interactions: numb
   const c = out.color;
   const label = (text: string) => c.bold(text.padEnd(9));
   const none = (text: string) => c.dim(text);
+  const dataFiles = Object.keys(FILES).length + (directory.files.some((f) => f.name === ITEM_INDEX) ? 1 : 0);
   out.line(
-    `${label('Model')}${shown(dir)} ${c.dim(`(${FORMAT_NAME} version ${FORMAT_VERSION}; all ${Object.keys(FILES).length} data files match their checksums)`)}`,
+    `${label('Model')}${shown(dir)} ${c.dim(`(${FORMAT_NAME} version ${FORMAT_VERSION}; all ${dataFiles} data files match their checksums)`)}`,
   );
+  const index = openItemIndex(model);
+  if (index.kind === 'fresh')
+    out.line(
+      `${label('Index')}${ITEM_INDEX}: ${plural(index.search.candidates.count, 'item')} with at least ${plural(index.search.minItemUsers, 'user')} ${c.dim('(similar --all searches it)')}`,
+    );
+  else if (index.kind === 'stale')
+    out.line(`${label('Index')}${ITEM_INDEX} is stale: ${index.reason} ${c.dim('(not used)')}`);
   const cells = model.users * model.items;
   out.line(
     `${label('Matrix')}${plural(model.users, 'user')} × ${plural(model.items, 'item')}, ${plural(interactions, 'interaction')}` +

@@ -8,6 +8,7 @@ import { shown } from './output.js';
 import { registerEvaluate } from './evaluate.js';
 import { registerExport } from './export.js';
 import { registerImport } from './import.js';
+import { registerIndex } from './buildIndex.js';
 import { registerInfo } from './info.js';
 import { registerRecommend } from './recommend.js';
 import { registerServe } from './serve.js';
@@ -56,6 +57,7 @@ export function buildProgram(): Command {
   registerEvaluate(program);
   registerTune(program);
   registerUpdate(program);
+  registerIndex(program);
   registerExport(program);
   registerImport(program);
   registerServe(program);
@@ -70,6 +72,7 @@ Examples:
   als tune data/lastfm-2k.tsv             search the settings that recommend best
   als recommend --items "radiohead,muse"  recommendations for someone not in the model
   als update new-plays.tsv                add new plays and users without training again
+  als index                               an approximate index for a faster similar --all
   als info                                what the model in ./als-model is
   als serve                               answer over HTTP on http://127.0.0.1:8080
   als export --format spark ./spark-model the model as a Spark ALSModel directory
@@ -90,6 +93,7 @@ Documentation: README.md and docs/ (docs/commands.md for every command)`,
 const DONE: Record<string, string> = {
   train: 'the model was saved',
   update: 'the model was updated',
+  index: 'the index was saved',
   export: 'the model was exported',
   import: 'the model was saved',
 };

@@ -5,6 +5,7 @@ import type { AlsModel } from '../model/model.js';
 import { checkMinListeners, DEFAULT_MIN_ITEM_USERS } from '../query/listeners.js';
 import { similarItems } from '../query/similar.js';
 import { writeAllSimilar } from '../query/similarAll.js';
+import { openItemIndex, type ItemIndexSearch } from '../query/itemIndex.js';
 import { addCommonOptions, wholeNumber, type CommonOptions } from './parse.js';
 import { checkCount, printScored } from './print.js';
 import { formatCount, formatSeconds, makeOutput, plural, printJson, shown, type Output } from './output.js';
@@ -16,6 +17,7 @@ interface SimilarCliOptions extends CommonOptions {
   output?: string;
   count: number;
   minListeners: number;
+  exact?: boolean;
   json?: boolean;
 }
 
@@ -42,6 +44,10 @@ export function registerSimilar(program: Command): void {
       wholeNumber,
       DEFAULT_MIN_ITEM_USERS,
     )
+    .option(
+      '--exact',
+      'with --all: score every artist even when the model has an index (als index), instead of searching it',
+    )
     .option('--json', 'print {"item", "minListeners", "leftOut", "similar": [{"item", "score"}]} as JSON')
     .addHelpText(
       'after',
@@ -59,6 +65,8 @@ async function runSimilar(name: string | undefined, cli: SimilarCliOptions): Pro
     throw new AlsError('usage', 'which artist? give its name (or --all --output FILE)');
   if (cli.all && !cli.output) throw new AlsError('usage', '--all writes a file: give --output FILE');
   if (!cli.all && cli.output) throw new AlsError('usage', '--output goes with --all');
+  if (!cli.all && cli.exact)
+    throw new AlsError('usage', '--exact goes with --all (one artist is always scored exactly)');
   return withModel(
     cli.model,
     async (model) => {
@@ -94,8 +102,27 @@ function leftOutNote(leftOut: number, minListeners: number): string {
   return `${plural(leftOut, 'artist')} with fewer than ${plural(minListeners, 'listener')} left out; --min-listeners 1 keeps them`;
 }
 
+/**
+ * The index `similar --all` searches: the model's own when it is fresh and covers this
+ * --min-listeners, else none (a stale one with a warning: it was built for another model).
+ */
+function indexFor(out: Output, model: AlsModel, cli: SimilarCliOptions): ItemIndexSearch | undefined {
+  if (cli.exact) return undefined;
+  // a corrupt index stops here, before the output file is opened
+  const state = openItemIndex(model);
+  if (state.kind === 'stale') {
+    out.warn(
+      `the item index of ${cli.model} is stale (${state.reason}): searching exactly; \`als index\` builds it again`,
+    );
+    return undefined;
+  }
+  if (state.kind === 'none' || state.search.minItemUsers !== cli.minListeners) return undefined;
+  return state.search;
+}
+
 async function similarAll(out: Output, model: AlsModel, cli: SimilarCliOptions): Promise<void> {
   const started = performance.now();
+  const itemIndex = indexFor(out, model, cli);
   const target = outputTarget(cli.output as string);
   // `--output -`: the lines are the output, with no bar or summary among them; no bar among
   // lines to stderr or a terminal either
@@ -105,17 +132,21 @@ async function similarAll(out: Output, model: AlsModel, cli: SimilarCliOptions):
     'Similar |{bar}| {percentage}% | {value}/{total} artists | ETA {eta_formatted}',
     model.items,
   );
-  const summary = await writeAllSimilar(model, target, { count: cli.count, minItemUsers: cli.minListeners }, (items) =>
-    bar.update(items),
+  const summary = await writeAllSimilar(
+    model,
+    target,
+    { count: cli.count, minItemUsers: cli.minListeners, ...(itemIndex ? { itemIndex } : {}) },
+    (items) => bar.update(items),
   ).finally(() => bar.stop());
   if (toStdout) return;
   const seconds = (performance.now() - started) / 1000;
   if (cli.json) {
-    const { items, lines, minItemUsers, leftOut } = summary;
-    printJson({ output: cli.output, items, lines, minListeners: minItemUsers, leftOut, seconds });
+    const { items, lines, minItemUsers, leftOut, search } = summary;
+    printJson({ output: cli.output, items, lines, minListeners: minItemUsers, leftOut, search, seconds });
   } else if (!out.quiet) {
+    const how = summary.search === 'approximate' ? 'approximate, from the item index; ' : '';
     out.line(
-      `Wrote ${formatCount(summary.lines)} neighbours of ${formatCount(summary.items)} artists to ${shown(cli.output as string)} ${out.color.dim(`(${formatSeconds(seconds)})`)}`,
+      `Wrote ${formatCount(summary.lines)} neighbours of ${formatCount(summary.items)} artists to ${shown(cli.output as string)} ${out.color.dim(`(${how}${formatSeconds(seconds)})`)}`,
     );
     if (summary.leftOut > 0) out.line(out.color.dim(`(${leftOutNote(summary.leftOut, summary.minItemUsers)})`));
   }

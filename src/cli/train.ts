@@ -4,7 +4,7 @@ import { train, type IterationReport } from '../als/train.js';
 import { AlsError } from '../errors.js';
 import { readInteractions, type Interactions } from '../data/read.js';
 import { describeHolder, type LockHolder } from '../model/lock.js';
-import { saveModel } from '../model/save.js';
+import { saveModel, type SavedModel } from '../model/save.js';
 import { inspectTarget } from '../model/store.js';
 import { addCommonOptions, type CommonOptions } from './parse.js';
 import {
@@ -109,6 +109,7 @@ async function runTrain(file: string, cli: TrainCommandOptions): Promise<void> {
     { read: data.stats.seconds, train: model.seconds },
     { onLockWait: lockWaitNotice(out, cli.model) },
   );
+  droppedIndexNotice(out, saved, cli.model);
   const timings = { read: data.stats.seconds, train: model.seconds, save: (performance.now() - saveStarted) / 1000 };
   printSummary(out, cli, data, model, timings, saved.bytes, chosen.said);
 }
@@ -168,6 +169,7 @@ async function runSparkTrain(
     { read: result.seconds.read, train: result.seconds.train },
     { onLockWait: lockWaitNotice(out, cli.model) },
   );
+  droppedIndexNotice(out, saved, cli.model);
   const save = (performance.now() - saveStarted) / 1000;
   const interactions = model.userItems.indptr[model.users];
   const by = model.trainedBy as unknown as { master: string; sparkVersion: string; settings: { regParam: number } };
@@ -239,6 +241,14 @@ function reportSkipped(out: Output, data: Interactions): void {
   const examples = skippedExamples.map((s) => `line ${s.line}: ${s.reason}`).join('; ');
   out.warn(
     `${file}: skipped ${plural(skipped, 'malformed row')} (${examples}${skipped > skippedExamples.length ? '; …' : ''}); --strict makes them an error`,
+  );
+}
+
+/** The warning of a save that dropped the model's item index (it no longer fits the model). */
+export function droppedIndexNotice(out: Output, saved: SavedModel | null, dir: string): void {
+  if (saved?.itemIndex !== 'dropped') return;
+  out.warn(
+    `the item index of ${dir} was dropped: it no longer fits the model saved (similar --all searches exactly until \`als index\` builds it again)`,
   );
 }
 

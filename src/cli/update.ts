@@ -3,7 +3,7 @@ import { AlsError } from '../errors.js';
 import { INPUT_FORMATS, type InputFormat } from '../data/read.js';
 import { updateModelDirectory } from '../model/updateDirectory.js';
 import { formatCount, formatSeconds, makeOutput, plural, printJson, shown } from './output.js';
-import { lockWaitNotice } from './train.js';
+import { droppedIndexNotice, lockWaitNotice } from './train.js';
 import { addCommonOptions, type CommonOptions } from './parse.js';
 import { readInput } from './train.js';
 
@@ -80,9 +80,11 @@ async function runUpdate(file: string, cli: UpdateCliOptions): Promise<void> {
       unknownExamples: result.unknownExamples,
       users: result.model.users,
       interactions: result.model.userItems.indptr[result.model.users],
+      itemIndex: result.saved?.itemIndex === 'saved' ? 'kept' : (result.saved?.itemIndex ?? null),
       seconds: { solve: solveSeconds, total: seconds },
     });
   }
+  droppedIndexNotice(out, result.saved, cli.model);
   if (summary.unknownItems > 0) {
     const examples = result.unknownExamples.map((n) => JSON.stringify(n)).join(', ');
     out.warn(
@@ -112,6 +114,7 @@ async function runUpdate(file: string, cli: UpdateCliOptions): Promise<void> {
   );
   const m = result.model;
   out.line(
-    `${label('Saved')}${shown(cli.model)}: ${plural(m.users, 'user')} × ${plural(m.items, 'item')}, ${plural(m.userItems.indptr[m.users], 'interaction')}`,
+    `${label('Saved')}${shown(cli.model)}: ${plural(m.users, 'user')} × ${plural(m.items, 'item')}, ${plural(m.userItems.indptr[m.users], 'interaction')}` +
+      (result.saved?.itemIndex === 'saved' ? c.dim(' (its item index kept: the indexed artists are the same)') : ''),
   );
 }

@@ -1,4 +1,4 @@
-import { FILES, MANIFEST, TIMINGS } from './format.js';
+import { FILES, ITEM_INDEX, MANIFEST, TIMINGS } from './format.js';
 import { AlsError } from '../errors.js';
 import { loadedVersion } from './load.js';
 import type { AlsModel } from './model.js';
@@ -9,7 +9,10 @@ export interface ModelFile {
 }
 
 export interface ModelDirectory {
-  /** model.json, the data files in format order, then timings.json if it was read (a regular file of at most 64 KiB) */
+  /**
+   * model.json, the data files in format order, item_index.hnsw when the version has one, then
+   * timings.json if it was read (a regular file of at most 64 KiB)
+   */
   files: ModelFile[];
   totalBytes: number;
   /** seconds per phase from timings.json ({read, train} from `als train`); null when absent or unreadable */
@@ -31,7 +34,8 @@ export function describeModelDirectory(model: AlsModel): ModelDirectory {
   const version = loadedVersion(model);
   if (version === null)
     throw new AlsError('usage', 'describeModelDirectory takes a model loaded by loadModel (this one has no directory)');
-  const files: ModelFile[] = [MANIFEST, ...Object.values(FILES)].map((name) => ({ name, bytes: version.sizes[name] }));
+  const names = [MANIFEST, ...Object.values(FILES), ...(version.sizes[ITEM_INDEX] !== undefined ? [ITEM_INDEX] : [])];
+  const files: ModelFile[] = names.map((name) => ({ name, bytes: version.sizes[name] }));
   if (version.timingsBytes !== null) files.push({ name: TIMINGS, bytes: version.timingsBytes });
   return {
     files,

@@ -10,6 +10,8 @@
  *   item_names.json         JSON array of item names, in row order
  *   item_listeners.i32      distinct users of each item, int32 little-endian (version 2)
  *   timings.json            seconds per phase (not checksummed; differs between runs)
+ *   item_index.hnsw         optional (`als index`): an HNSW index of the unit item rows, described
+ *                           by model.json's itemIndex (ItemIndexEntry)
  */
 export const FORMAT_NAME = 'als-model';
 export const FORMAT_VERSION = 2;
@@ -30,10 +32,35 @@ export const FILES = {
 
 export type FileKey = keyof typeof FILES;
 
+/** The optional approximate nearest-neighbour index of the item rows (src/query/itemIndex.ts). */
+export const ITEM_INDEX = 'item_index.hnsw';
+
+/**
+ * model.json's `itemIndex`: what item_index.hnsw covers and what it was built from. The index is
+ * fresh for a version when itemFactorsSha256 is that version's item_factors.f32 checksum (the
+ * file's own header holds it too) and the items with at least minItemUsers users are still the
+ * rows whose list hashes to rowsSha256; anything else makes it stale, and queries search exactly.
+ */
+export interface ItemIndexEntry {
+  /** the similarity searched: the inner product of unit item rows */
+  similarity: 'cosine';
+  /** the rows indexed are the items with at least this many users (candidateRows), in row order */
+  minItemUsers: number;
+  /** how many rows that is */
+  rows: number;
+  /** SHA-256 of those item rows as int32 little-endian */
+  rowsSha256: string;
+  /** SHA-256 of the item_factors.f32 the index was built from */
+  itemFactorsSha256: string;
+  m: number;
+  efConstruction: number;
+  seed: number;
+}
+
 export interface FileEntry {
   /** dimensions, outermost first (JSON files: the array length) */
   shape: number[];
-  dtype: 'float32' | 'int32' | 'json';
+  dtype: 'float32' | 'int32' | 'json' | 'hnsw';
   bytes: number;
   sha256: string;
 }
@@ -57,5 +84,7 @@ export interface Manifest {
   updates?: Record<string, unknown>[];
   /** where an imported model came from (present only for one: `als import`) */
   imported?: Record<string, unknown>;
+  /** the approximate index of the item rows (present only when `als index` built one for this version) */
+  itemIndex?: ItemIndexEntry;
   files: Record<string, FileEntry>;
 }

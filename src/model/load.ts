@@ -12,10 +12,11 @@ import {
   FILES,
   FORMAT_NAME,
   FORMAT_VERSION,
+  ITEM_INDEX,
   MANIFEST,
   TIMINGS,
-  type FileEntry,
   type FileKey,
+  type ItemIndexEntry,
   type Manifest,
 } from './format.js';
 import type { AlsModel, AppliedDefaults, ImportSummary, InputSummary, TrainedBy, UpdateSummary } from './model.js';
@@ -48,7 +49,7 @@ function mayHoldBreakers(json: Buffer): boolean {
 /** how often a read starts again when the model was replaced under it */
 const MAX_ATTEMPTS = 100;
 
-const DTYPES: Record<FileKey, FileEntry['dtype']> = {
+const DTYPES: Record<FileKey, 'float32' | 'int32' | 'json'> = {
   userFactors: 'float32',
   itemFactors: 'float32',
   indptr: 'int32',
@@ -183,7 +184,33 @@ function checkManifest(dir: string, manifest: unknown): Manifest {
   }
   if (manifest.imported !== undefined && !isObject(manifest.imported))
     throw corruptModel(dir, `${MANIFEST} describes where the model was imported from wrongly`);
+  if (manifest.itemIndex !== undefined) checkItemIndexEntry(dir, manifest.itemIndex, manifest.files, items);
   return manifest as unknown as Manifest;
+}
+
+const SHA256 = /^[0-9a-f]{64}$/;
+
+/** model.json's itemIndex and the files entry of its file, as saveModel writes them. */
+function checkItemIndexEntry(dir: string, entry: unknown, files: Record<string, unknown>, items: number): void {
+  const file = files[ITEM_INDEX];
+  const ok =
+    isObject(entry) &&
+    entry.similarity === 'cosine' &&
+    isCount(entry.minItemUsers) &&
+    (entry.minItemUsers as number) >= 1 &&
+    isCount(entry.rows, items) &&
+    typeof entry.rowsSha256 === 'string' &&
+    SHA256.test(entry.rowsSha256) &&
+    typeof entry.itemFactorsSha256 === 'string' &&
+    SHA256.test(entry.itemFactorsSha256) &&
+    ['m', 'efConstruction', 'seed'].every((k) => isCount(entry[k], 0xffffffff)) &&
+    isObject(file) &&
+    file.dtype === 'hnsw' &&
+    JSON.stringify(file.shape) === JSON.stringify([entry.rows]) &&
+    isCount(file.bytes) &&
+    typeof file.sha256 === 'string' &&
+    SHA256.test(file.sha256);
+  if (!ok) throw corruptModel(dir, `${MANIFEST} describes the item index ${ITEM_INDEX} wrongly`);
 }
 
 function typed<T extends Float32Array | Int32Array>(
@@ -314,6 +341,8 @@ const unread = new FinalizationRegistry<Map<string, number>>((fds) => {
 function openVersion(location: ModelLocation): {
   manifest: Manifest;
   fds: Map<string, number>;
+  /** why item_index.hnsw cannot be read (told by readItemIndexFile), or null */
+  indexProblem: AlsError | null;
   version: LoadedVersion;
 } {
   const { dir, root } = location;
@@ -366,10 +395,26 @@ function openVersion(location: ModelLocation): {
     for (const fd of fds.values()) closeSync(fd);
     throw error;
   }
+  // the index is opened with the version, so that it is the same version's; a fault in it is
+  // told when it is used, so that a query that does not search it still answers
+  let indexProblem: AlsError | null = null;
+  if (manifest.itemIndex !== undefined) {
+    try {
+      const opened = openRegular(join(root, ITEM_INDEX));
+      fds.set(ITEM_INDEX, opened.fd);
+      const expected = manifest.files[ITEM_INDEX].bytes;
+      if (opened.size !== expected)
+        indexProblem = corruptModel(dir, `${ITEM_INDEX} has ${opened.size} bytes, expected ${expected}`);
+      else sizes[ITEM_INDEX] = opened.size;
+    } catch (error) {
+      indexProblem = fileError(dir, ITEM_INDEX, error);
+    }
+  }
   const timings = readTimingsFile(root);
   return {
     manifest,
     fds,
+    indexProblem,
     version: { ...location, sizes, modified, timings: timings.timings, timingsBytes: timings.bytes },
   };
 }
@@ -440,7 +485,7 @@ export interface LoadOptions {
 
 function openModel(
   location: ModelLocation,
-  { manifest, fds, version }: ReturnType<typeof openVersion>,
+  { manifest, fds, indexProblem, version }: ReturnType<typeof openVersion>,
   factorMemory?: LoadOptions['factorMemory'],
 ): AlsModel {
   const dir = location.dir;
@@ -558,6 +603,30 @@ function openModel(
   };
   loaded.set(model, version);
   manifests.set(model, manifest);
+  if (manifest.itemIndex !== undefined) {
+    const entry = manifest.itemIndex;
+    const itemFactorsSha256 = files[FILES.itemFactors].sha256;
+    itemIndexFiles.set(model, () =>
+      lazy('itemIndex', () => {
+        if (indexProblem !== null) throw indexProblem;
+        const fd = fds.get(ITEM_INDEX);
+        if (fd === undefined)
+          throw new AlsError('model', `${dir}: ${ITEM_INDEX} was not read before the model was closed (closeModel)`);
+        let data: Uint8Array;
+        try {
+          data = readExactly(fd, files[ITEM_INDEX].bytes);
+        } catch (error) {
+          throw fileError(dir, ITEM_INDEX, error);
+        } finally {
+          fds.delete(ITEM_INDEX);
+          closeSync(fd);
+        }
+        if (createHash('sha256').update(data).digest('hex') !== files[ITEM_INDEX].sha256)
+          throw corruptModel(dir, `${ITEM_INDEX} fails its checksum`);
+        return { bytes: data, entry, itemFactorsSha256, dir };
+      }),
+    );
+  }
   unread.register(model, fds);
   openFiles.set(model, fds);
   return model;
@@ -581,6 +650,31 @@ export function detachFile(
   if (fds === undefined || fd === undefined || where === undefined || entry === undefined) return null;
   fds.delete(name);
   return { fd, dir: where.dir, name, bytes: entry.bytes, sha256: entry.sha256 };
+}
+
+/** What readItemIndexFile gives: the index file's bytes (checksum checked) and its description. */
+export interface ItemIndexFile {
+  bytes: Uint8Array;
+  entry: ItemIndexEntry;
+  /** the checksum of the item_factors.f32 of the version it was read from */
+  itemFactorsSha256: string;
+  /** the model directory, for messages */
+  dir: string;
+}
+
+const itemIndexFiles = new WeakMap<AlsModel, () => ItemIndexFile>();
+
+/**
+ * The item index of the version a model from loadModel was read from, read on first use and
+ * checked against its size and sha256 in model.json; null when that version has none (or the
+ * model was not loaded from a directory). Whether it still fits the model is the caller's check
+ * (src/query/itemIndex.ts).
+ *
+ * @throws {AlsError} 'model' naming item_index.hnsw: missing, not a regular file (a link, FIFO,
+ *   device), of another size, failing its checksum, or closed (closeModel) before it was read
+ */
+export function readItemIndexFile(model: AlsModel): ItemIndexFile | null {
+  return itemIndexFiles.get(model)?.() ?? null;
 }
 
 /** the manifest each loaded model was opened with (detachFile gives a part's size and checksum) */

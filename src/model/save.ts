@@ -3,15 +3,18 @@ import { lstatSync, promises as fs, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { badFactorWords, checkModel, checkNames, checkUniqueNames, firstBadFactor } from '../validate.js';
 import { syncDirectory, writeNew } from '../data/writeFile.js';
+import { readSmallFile } from '../data/regularFile.js';
 import { AlsError } from '../errors.js';
 import {
   FILES,
   FORMAT_NAME,
   FORMAT_VERSION,
+  ITEM_INDEX,
   MANIFEST,
   TIMINGS,
   type FileEntry,
   type FileKey,
+  type ItemIndexEntry,
   type Manifest,
 } from './format.js';
 import { killPoint } from './killPoint.js';
@@ -22,6 +25,7 @@ import {
   CURRENT,
   describeFsError,
   inspectTarget,
+  MAX_MANIFEST_BYTES,
   STORE_DIR,
   TEMP_LINK,
   TOP_LEVEL_NAMES,
@@ -36,6 +40,11 @@ export interface SaveModelOptions extends LockOptions {
    * it from loading to saving); saveModel then neither takes nor releases it.
    */
   lock?: ModelLock;
+  /**
+   * An item index to save with the model (src/query/itemIndex.ts): its file's bytes and its
+   * model.json entry, built from the very item factors saved (entry.itemFactorsSha256).
+   */
+  itemIndex?: { data: Uint8Array; entry: ItemIndexEntry };
 }
 
 /** What saveModel wrote. */
@@ -44,6 +53,11 @@ export interface SavedModel {
   dir: string;
   /** bytes of the version written, every file included */
   bytes: number;
+  /**
+   * the item index: 'saved' with this version, 'dropped' when the version replaced had one and
+   * this one has none (it was built for other item factors or items), else null
+   */
+  itemIndex: 'saved' | 'dropped' | null;
 }
 
 function bytesOf(array: Float32Array | Int32Array): Buffer {
@@ -226,8 +240,30 @@ export async function saveModel(
     ...(model.imported ? { imported: { ...model.imported } } : {}),
     files,
   };
+  const index = options.itemIndex;
+  if (index !== undefined) {
+    const data = Buffer.from(index.data.buffer, index.data.byteOffset, index.data.byteLength);
+    // an index of other factors would be found stale on every query: never written as this one's
+    if (index.entry?.itemFactorsSha256 !== files[FILES.itemFactors].sha256)
+      throw new AlsError('usage', 'options.itemIndex was built from other item factors than the model saved');
+    files[ITEM_INDEX] = {
+      shape: [index.entry.rows],
+      dtype: 'hnsw',
+      bytes: data.length,
+      sha256: createHash('sha256').update(data).digest('hex'),
+    };
+    manifest.itemIndex = { ...index.entry };
+  }
   const contents: [string, Buffer][] = [
     ...Object.entries(parts).map(([key, part]): [string, Buffer] => [FILES[key as FileKey], part.data]),
+    ...(index === undefined
+      ? []
+      : [
+          [ITEM_INDEX, Buffer.from(index.data.buffer, index.data.byteOffset, index.data.byteLength)] as [
+            string,
+            Buffer,
+          ],
+        ]),
     [TIMINGS, Buffer.from(JSON.stringify(timings, null, 2) + '\n')],
     // the manifest last: a version without it is never taken for a model
     [MANIFEST, Buffer.from(JSON.stringify(manifest, null, 2) + '\n')],
@@ -238,16 +274,35 @@ export async function saveModel(
     throw new AlsError('usage', `options.lock must be the held lock of ${dir}`);
   }
   const lock = given ?? (await lockModel(dir, { ...options, create: true }));
+  let hadIndex: boolean;
   try {
-    await writeVersion(lock.dir, checkModelPath(dir), contents);
+    hadIndex = await writeVersion(lock.dir, checkModelPath(dir), contents);
   } finally {
     if (given === undefined) lock.release();
   }
-  return { dir: lock.dir, bytes: contents.reduce((sum, [, data]) => sum + data.length, 0) };
+  return {
+    dir: lock.dir,
+    bytes: contents.reduce((sum, [, data]) => sum + data.length, 0),
+    itemIndex: index !== undefined ? 'saved' : hadIndex ? 'dropped' : null,
+  };
 }
 
-/** The save proper, with the lock held: new version, switch, top-level links, clean-up. */
-async function writeVersion(dir: string, given: string, contents: [string, Buffer][]): Promise<void> {
+/** Whether the version `current` names lists an item index in its model.json (false when unreadable). */
+function listsItemIndex(store: string, current: string | null): boolean {
+  if (current === null) return false;
+  try {
+    const manifest = JSON.parse(readSmallFile(join(store, current, MANIFEST), MAX_MANIFEST_BYTES).toString('utf8'));
+    return manifest !== null && typeof manifest === 'object' && manifest.itemIndex !== undefined;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The save proper, with the lock held: new version, switch, top-level links, clean-up. Returns
+ * whether the version replaced had an item index.
+ */
+async function writeVersion(dir: string, given: string, contents: [string, Buffer][]): Promise<boolean> {
   const store = join(dir, STORE_DIR);
   const fail = (error: unknown) =>
     error instanceof AlsError
@@ -256,8 +311,10 @@ async function writeVersion(dir: string, given: string, contents: [string, Buffe
 
   let before: StoreState;
   let version: string;
+  let hadIndex: boolean;
   try {
     before = readStore(store);
+    hadIndex = listsItemIndex(store, before.current);
     // what crashed writers left, and versions before the previous one, go before the new one
     // takes room; the live version and the one before it stay (without a live version: the
     // newest complete one), so the only intact copy is never removed
@@ -322,6 +379,7 @@ async function writeVersion(dir: string, given: string, contents: [string, Buffe
   killPoint('linked');
   const after = readStore(store);
   await removeOthers(store, after, new Set([version, ...(before.current ? [before.current] : [])]));
+  return hadIndex;
 }
 
 function withoutThreads(options: AlsModel['options']): Record<string, unknown> {

@@ -7,6 +7,7 @@ import { loadModel } from './load.js';
 import { lockModel, type LockOptions } from './lock.js';
 import type { AlsModel } from './model.js';
 import { saveModel, type SavedModel } from './save.js';
+import { carryItemIndex } from '../query/itemIndex.js';
 
 /** What updateModelDirectory did. */
 export interface DirectoryUpdate extends UpdateResult {
@@ -14,7 +15,10 @@ export interface DirectoryUpdate extends UpdateResult {
   data: Interactions;
   /** seconds the update's solve took */
   solveSeconds: number;
-  /** what was written; null when nothing changed and the directory was left as it was */
+  /**
+   * what was written; null when nothing changed and the directory was left as it was. Its
+   * itemIndex says whether the model's item index was kept ('saved') or 'dropped' (stale)
+   */
   saved: SavedModel | null;
 }
 
@@ -43,9 +47,17 @@ export async function updateModelDirectory(
     const started = performance.now();
     const result = updateModel(model, data);
     const solveSeconds = (performance.now() - started) / 1000;
+    // the index stays when the update left what it covers as it was (an update keeps the item
+    // factors, but new users can bring items over the index's minimum); else the save drops it
+    const itemIndex = result.unchanged ? null : carryItemIndex(model, result.model);
     const saved = result.unchanged
       ? null
-      : await saveModel(result.model, dir, { ...readTimings(model), update: solveSeconds }, { lock });
+      : await saveModel(
+          result.model,
+          dir,
+          { ...readTimings(model), update: solveSeconds },
+          { lock, ...(itemIndex ? { itemIndex } : {}) },
+        );
     return { ...result, data, solveSeconds, saved };
   } finally {
     lock.release();

@@ -10,7 +10,7 @@ import { MAX_DIM, MAX_LEVEL, MAX_M, MAX_ROWS, registerHnsw, type HnswIndex } fro
  *
  *   offset  bytes  field
  *        0      8  magic "alsHNSW\0"
- *        8      4  version (1)
+ *        8      4  version (2; version 1 had no source field)
  *       12      4  rows
  *       16      4  dim
  *       20      4  m
@@ -21,7 +21,10 @@ import { MAX_DIM, MAX_LEVEL, MAX_M, MAX_ROWS, registerHnsw, type HnswIndex } fro
  *       40      4  upper lists (Σ levels)
  *       44      4  0 (reserved)
  *       48     32  SHA-256 of bytes 0–47 and of every byte from 80 on
- *       80         levels       uint8  × rows, then zeros to a multiple of 4
+ *       80     32  source: what the index was built from, as its writer identifies it (als: the
+ *                  SHA-256 of the model's item_factors.f32), so that an index searched with other
+ *                  vectors is found out; zeros when the writer gave none
+ *      112         levels       uint8  × rows, then zeros to a multiple of 4
  *                  counts0      uint16 × rows, then zeros to a multiple of 4
  *                  links0       int32  × rows · 2m (−1 past each row's count)
  *                  countsUpper  uint16 × lists, then zeros to a multiple of 4
@@ -31,10 +34,13 @@ import { MAX_DIM, MAX_LEVEL, MAX_M, MAX_ROWS, registerHnsw, type HnswIndex } fro
  * from the header.
  */
 export const HNSW_MAGIC = 'alsHNSW\0';
-export const HNSW_FORMAT_VERSION = 1;
-export const HNSW_HEADER_BYTES = 80;
+export const HNSW_FORMAT_VERSION = 2;
+export const HNSW_HEADER_BYTES = 112;
 /** where the SHA-256 of the body sits in the header */
 export const HNSW_CHECKSUM_OFFSET = 48;
+/** where the 32 bytes of the source sit in the header (covered by the checksum) */
+export const HNSW_SOURCE_OFFSET = 80;
+export const HNSW_SOURCE_BYTES = 32;
 
 const pad4 = (bytes: number): number => (bytes + 3) & ~3;
 
@@ -59,10 +65,15 @@ function bytesOf(array: ArrayBufferView): Uint8Array {
 }
 
 /**
- * The index as one byte buffer (layout above), the same bytes for the same index: readHnsw
- * gives it back.
+ * The index as one byte buffer (layout above), the same bytes for the same index and source:
+ * readHnsw gives it back, hnswSource the source.
+ *
+ * @param source 32 bytes naming what the index was built from (a SHA-256 of the vectors' file)
+ * @default source 32 zeros
+ * @throws {AlsError} 'usage' when source is not a Uint8Array of 32 bytes
  */
-export function writeHnsw(index: HnswIndex): Uint8Array {
+export function writeHnsw(index: HnswIndex, source: Uint8Array = new Uint8Array(HNSW_SOURCE_BYTES)): Uint8Array {
+  checkArray('source', source, Uint8Array, HNSW_SOURCE_BYTES);
   checkLittleEndian();
   const { rows, m, levels, counts0, links0, countsUpper, linksUpper } = index;
   const lists = countsUpper.length;
@@ -79,6 +90,7 @@ export function writeHnsw(index: HnswIndex): Uint8Array {
   view.setUint32(32, index.maxLevel, true);
   view.setInt32(36, index.entryPoint, true);
   view.setUint32(40, lists, true);
+  out.set(source, HNSW_SOURCE_OFFSET);
   out.set(levels, at.levels);
   out.set(bytesOf(counts0), at.counts0);
   out.set(bytesOf(links0), at.links0);
@@ -88,11 +100,24 @@ export function writeHnsw(index: HnswIndex): Uint8Array {
   return out;
 }
 
+/**
+ * The source a buffer from writeHnsw was bound to (a copy of its 32 bytes). Read it from a buffer
+ * readHnsw accepted: only then is it covered by a checked checksum.
+ *
+ * @throws {AlsError} 'model' for a buffer shorter than the header; 'usage' when bytes is not a Uint8Array
+ */
+export function hnswSource(bytes: Uint8Array): Uint8Array {
+  checkArray('bytes', bytes, Uint8Array);
+  if (bytes.length < HNSW_HEADER_BYTES)
+    throw new AlsError('model', `HNSW index: ${bytes.length} bytes, fewer than the ${HNSW_HEADER_BYTES} of the header`);
+  return bytes.slice(HNSW_SOURCE_OFFSET, HNSW_SOURCE_OFFSET + HNSW_SOURCE_BYTES);
+}
+
 /** The SHA-256 a buffer in this format carries: of every byte but the 32 that hold it. */
 export function hnswChecksum(bytes: Uint8Array): Uint8Array {
   return createHash('sha256')
     .update(bytes.subarray(0, HNSW_CHECKSUM_OFFSET))
-    .update(bytes.subarray(HNSW_HEADER_BYTES))
+    .update(bytes.subarray(HNSW_CHECKSUM_OFFSET + 32))
     .digest();
 }
 

@@ -1,4 +1,5 @@
 import { checkCount, checkKernels, checkModel, checkOptions, checkOutput } from '../validate.js';
+import { AlsError } from '../errors.js';
 import { writeOutput, type OutputTarget } from '../data/writeFile.js';
 import type { Kernels } from '../kernels/index.js';
 import type { AlsModel } from '../model/model.js';
@@ -10,8 +11,17 @@ import { itemNorms, type SimilarOptions } from './similar.js';
 import { candidateFactors, candidateRows, type CandidateRows } from './candidates.js';
 import { quantizeRows, type QuantizedRows } from '../kernels/quantize.js';
 import { callNow, cosineTopK } from './blockCalls.js';
+import { checkItemIndexSearch, type ItemIndexSearch } from './itemIndex.js';
+import { writeAllSimilarIndexed } from './similarAllIndexed.js';
 
-export type SimilarAllOptions = Pick<SimilarOptions, 'count' | 'minItemUsers' | 'kernels'>;
+export interface SimilarAllOptions extends Pick<SimilarOptions, 'count' | 'minItemUsers' | 'kernels'> {
+  /**
+   * Search this item index (openItemIndex's 'fresh' search for the model) instead of scoring every
+   * candidate: approximate (similarAllIndexed.ts), for the index's minItemUsers only.
+   * @default exact search
+   */
+  itemIndex?: ItemIndexSearch;
+}
 
 /**
  * The items that may be listed as neighbours under one minimum, their factors contiguous (candidates.ts):
@@ -51,6 +61,8 @@ export interface SimilarAllSummary {
   minItemUsers: number;
   /** items never listed as a neighbour for having fewer users than minItemUsers */
   leftOut: number;
+  /** how the neighbours were found: every candidate scored, or an item index searched */
+  search: 'exact' | 'approximate';
 }
 
 /**
@@ -80,6 +92,16 @@ export async function writeAllSimilar(
   // names as they are (a carriage return included), or refused: the rule of the split files
   checkTsvNames([], model.itemNames, 'the neighbours');
   const names = model.itemNames;
+  if (options.itemIndex !== undefined) {
+    const search = checkItemIndexSearch(model, options.itemIndex);
+    if (search.minItemUsers !== minItemUsers)
+      throw new AlsError(
+        'usage',
+        `itemIndex covers the items with at least ${search.minItemUsers} users, not minItemUsers ${minItemUsers}`,
+      );
+    const lines = await writeAllSimilarIndexed(model, output, search, k, onProgress);
+    return { items, lines, minItemUsers, leftOut: items - search.candidates.count, search: 'approximate' };
+  }
   const { kernels, owned } = await allQueryKernels(options.kernels);
   let lines = 0;
   let count = 0;
@@ -135,5 +157,5 @@ export async function writeAllSimilar(
     owned?.dispose();
   }
   onProgress?.(items, items);
-  return { items, lines, minItemUsers, leftOut: items - count };
+  return { items, lines, minItemUsers, leftOut: items - count, search: 'exact' };
 }

@@ -65,8 +65,13 @@ const NASTY_VALUES = [
 ];
 
 let paths: string[] = [];
+let checkout = '';
 
 before(() => {
+  // a fuzzed string is a relative path too (`--model ']@CN'`, `export … 65536`): what a run
+  // writes there lands in the test's folder, never in the checkout the tests run from
+  checkout = process.cwd();
+  process.chdir(work);
   const lines: string[] = [];
   for (let u = 0; u < 12; u++)
     for (let i = 0; i < 10; i++) if ((u + i) % 3 !== 0) lines.push(`u${u}\t\tartist ${i}\t${1 + ((u * i) % 7)}`);
@@ -86,6 +91,7 @@ before(() => {
 after(() => {
   // quiet the captured streams for good even if a run threw
   restore?.();
+  process.chdir(checkout);
 });
 
 let restore: (() => void) | undefined;

@@ -49,6 +49,7 @@ describe('the help and the documentation', () => {
       'evaluate',
       'export',
       'import',
+      'index',
       'info',
       'recommend',
       'serve',

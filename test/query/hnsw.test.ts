@@ -13,7 +13,9 @@ import {
 import {
   HNSW_CHECKSUM_OFFSET,
   HNSW_HEADER_BYTES,
+  HNSW_SOURCE_OFFSET,
   hnswChecksum,
+  hnswSource,
   readHnsw,
   writeHnsw,
 } from '../../src/query/hnswFormat.js';
@@ -421,6 +423,19 @@ describe('writeHnsw and readHnsw', () => {
     assert.deepEqual(searchHnsw(again, vectors, query, 10), searchHnsw(index, vectors, query, 10));
   });
 
+  it('keeps the source it was written with, under its checksum', () => {
+    assert.deepEqual(hnswSource(bytes), new Uint8Array(32));
+    const source = Uint8Array.from({ length: 32 }, (_, n) => n + 1);
+    const bound = writeHnsw(index, source);
+    assert.deepEqual(hnswSource(bound), source);
+    assert.deepEqual(bound.subarray(HNSW_SOURCE_OFFSET + 32), bytes.subarray(HNSW_SOURCE_OFFSET + 32));
+    assert.equal(readHnsw(bound).rows, index.rows);
+    const other = bound.slice();
+    other[HNSW_SOURCE_OFFSET + 5] ^= 1;
+    assert.throws(() => readHnsw(other), isAlsError('model', /fails its checksum/));
+    assert.throws(() => writeHnsw(index, new Uint8Array(31)), isAlsError('usage', /source must have 32 entries/));
+  });
+
   it('refuses every truncation and a byte too many', () => {
     for (const length of [0, 7, 40, HNSW_HEADER_BYTES - 1, HNSW_HEADER_BYTES, linksAt, bytes.length - 1]) {
       assert.throws(
@@ -474,7 +489,12 @@ describe('writeHnsw and readHnsw', () => {
     const count0 = index.counts0[row];
     const cases: [string, (b: Uint8Array, v: DataView) => void, RegExp][] = [
       ['magic', (b) => (b[0] = 0x41), /not an als HNSW index/],
-      ['version', (_, v) => v.setUint32(8, 2, true), /format version 2, but this als reads version 1/],
+      ['version', (_, v) => v.setUint32(8, 3, true), /format version 3, but this als reads version 2/],
+      [
+        'version 1',
+        (_, v) => v.setUint32(8, 1, true),
+        /format version 1, but this als reads version 2; build it again/,
+      ],
       ['dim', (_, v) => v.setUint32(16, 0, true), /dim 0/],
       ['m', (_, v) => v.setUint32(20, 1, true), /m 1 \(2 to 256\)/],
       ['max level', (_, v) => v.setUint32(32, 33, true), /max level 33/],

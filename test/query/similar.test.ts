@@ -161,7 +161,7 @@ describe('similar with --min-listeners', () => {
     const model = handModel();
     const path = join(work, 'hand.tsv');
     const summary = await writeAllSimilar(model, path, { minItemUsers: 2 });
-    assert.deepEqual(summary, { items: 6, lines: 15, minItemUsers: 2, leftOut: 3 });
+    assert.deepEqual(summary, { items: 6, lines: 15, minItemUsers: 2, leftOut: 3, search: 'exact' });
     const lines = readFileSync(path, 'utf8').trimEnd().split('\n');
     const expected = model.itemNames.flatMap((name, item) =>
       similarToRow(model, item, { minItemUsers: 2 }).map((s) => `${name}\t${s.name}\t${s.score.toFixed(6)}`),
@@ -311,7 +311,7 @@ describe('similar on the sample (default training)', () => {
       assert.deepEqual(lines.slice(item * count, item * count + count), expected, model.itemNames[item]);
     }
     const unfiltered = await writeAllSimilar(model, path, { count: 2, minItemUsers: 1 });
-    assert.deepEqual(unfiltered, { items: model.items, lines: model.items * 2, minItemUsers: 1, leftOut: 0 });
+    assert.deepEqual(unfiltered, { items: model.items, lines: model.items * 2, minItemUsers: 1, leftOut: 0, search: 'exact' });
     const firstLines = readFileSync(path, 'utf8').split('\n').slice(0, 2);
     assert.deepEqual(
       firstLines,
@@ -355,7 +355,7 @@ describe('similar on the sample (default training)', () => {
     const summary = JSON.parse(result.stdout);
     assert.deepEqual(
       { ...summary, seconds: 0 },
-      { output: path, items: 17_620, lines: 52_860, minListeners: 3, leftOut: 13_005, seconds: 0 },
+      { output: path, items: 17_620, lines: 52_860, minListeners: 3, leftOut: 13_005, search: 'exact', seconds: 0 },
     );
     assert.equal(readFileSync(path, 'utf8').split('\n').length, 52_861);
     const text = als('similar', '--all', '-o', path, '--model', modelDir);
