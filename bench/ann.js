@@ -1,9 +1,11 @@
-// The approximate nearest-neighbour section of `npm run bench`: the HNSW index (src/query/hnsw.ts)
-// over the unit item rows of the full-scale model against the exact similar query of the same run.
-// Queries are seeded random items, each left out of its own answer; the exact answer is
-// similarToRow's (the WebAssembly kernels, one thread, every item a candidate), which also gives
-// the exact rate. The index is built once per model (its item factors' checksum names the file in
-// bench/data/) and read back after that; the build's seconds are recorded when it is built.
+// The approximate nearest-neighbour section of `npm run bench`: the item index of `als index`
+// (src/query/itemIndex.ts: HNSW over the unit rows of the items with at least 3 users) on the
+// full-scale model against the exact similar queries of the same run. Queries are seeded random
+// items (rare ones too, as similar --all asks them), each left out of its own answer; the exact
+// answer is similarToRow's over the same candidates (the WebAssembly kernels, one thread), which
+// also gives the exact rate. The index is built once per model and build setting (its item
+// factors' checksum and the setting name the file in bench/data/) and read back after that; the
+// build's seconds are recorded when it is built.
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -14,63 +16,84 @@ const K = 10;
  * the exact one (target ≥ 20 at recall ≥ 0.99, issue 13).
  */
 export async function benchAnn({ loaded, modelDir, dataDir, dist, record, atLeast, log, quick }) {
-  const { buildHnsw, searchHnsw, DEFAULT_EF } = await import(dist('query/hnsw.js'));
+  const { buildHnsw, searchHnsw, DEFAULT_EF, DEFAULT_EF_CONSTRUCTION, DEFAULT_M } = await import(dist('query/hnsw.js'));
   const { readHnsw, writeHnsw } = await import(dist('query/hnswFormat.js'));
   const { similarToRow, itemNorms } = await import(dist('query/similar.js'));
   const { seededRandom } = await import(dist('als/random.js'));
+  const { candidateRows } = await import(dist('query/candidates.js'));
+  const { unitRows } = await import(dist('query/itemIndex.js'));
+  const { DEFAULT_MIN_ITEM_USERS } = await import(dist('query/listeners.js'));
 
-  const { items: rows, factors: dim } = loaded;
-  const raw = loaded.itemFactors;
-  const vectors = new Float32Array(raw.length);
-  for (let i = 0; i < rows; i++) {
-    let s = 0;
-    for (let j = 0; j < dim; j++) s += raw[i * dim + j] * raw[i * dim + j];
-    const norm = Math.sqrt(s);
-    for (let j = 0; j < dim; j++) vectors[i * dim + j] = norm > 0 ? raw[i * dim + j] / norm : 0;
-  }
+  const { items, factors: dim } = loaded;
+  const candidates = candidateRows(loaded.itemUserCounts, DEFAULT_MIN_ITEM_USERS);
+  const { rows: candidateRow, slot, count: indexed } = candidates;
+  const vectors = unitRows(loaded.itemFactors, dim, candidates);
 
   const manifest = JSON.parse(readFileSync(join(modelDir, 'model.json'), 'utf8'));
   const checksum = manifest.files['item_factors.f32'].sha256.slice(0, 16);
-  const file = join(dataDir, `hnsw-${checksum}.bin`);
+  const file = join(
+    dataDir,
+    `hnsw-${checksum}-min${DEFAULT_MIN_ITEM_USERS}-m${DEFAULT_M}-efc${DEFAULT_EF_CONSTRUCTION}.bin`,
+  );
   let index;
   if (existsSync(file)) {
     index = readHnsw(readFileSync(file), file);
     log(`ann: read the index from ${file}`);
   } else {
-    log(`ann: building the index over ${rows} items (a minute or two)`);
+    log(`ann: building the index over ${indexed} items (a minute or two)`);
     const started = performance.now();
-    index = buildHnsw(vectors, rows, dim);
+    index = buildHnsw(vectors, indexed, dim);
     const seconds = (performance.now() - started) / 1000;
-    record('ann', `HNSW index of ${rows} items × ${dim}: build, 1 thread`, seconds, 's');
+    record(
+      'ann',
+      `HNSW index of ${indexed} items (≥ ${DEFAULT_MIN_ITEM_USERS} users) × ${dim}: build, 1 thread`,
+      seconds,
+      's',
+    );
     writeFileSync(`${file}.new`, writeHnsw(index));
     renameSync(`${file}.new`, file);
   }
 
   const random = seededRandom(1);
-  const count = Math.min(rows, quick ? 200 : 1000);
+  const count = Math.min(items, quick ? 200 : 1000);
   const chosen = new Set();
-  while (chosen.size < count) chosen.add(Math.floor(random() * rows));
+  while (chosen.size < count) chosen.add(Math.floor(random() * items));
   const queries = [...chosen];
 
   const norms = itemNorms(loaded);
-  const exactOptions = { count: K, minItemUsers: 1, norms };
+  const exactOptions = { count: K, minItemUsers: DEFAULT_MIN_ITEM_USERS, norms };
   similarToRow(loaded, queries[0], exactOptions); // stages the factors
   const truth = [];
   let started = performance.now();
   for (const q of queries) truth.push(new Set(similarToRow(loaded, q, exactOptions).map((item) => item.index)));
   const exactRate = count / ((performance.now() - started) / 1000);
 
-  const search = (q) => searchHnsw(index, vectors, vectors.subarray(q * dim, q * dim + dim), K, { exclude: [q] });
+  // the query: the item's unit row (similar --all's, src/query/similarAllIndexed.ts)
+  const Y = loaded.itemFactors;
+  const query = new Float32Array(dim);
+  const search = (q) => {
+    let squares = 0;
+    for (let j = 0; j < dim; j++) squares += Y[q * dim + j] * Y[q * dim + j];
+    const scale = squares > 0 ? 1 / Math.sqrt(squares) : 0;
+    for (let j = 0; j < dim; j++) query[j] = Y[q * dim + j] * scale;
+    const found = searchHnsw(index, vectors, query, K, slot[q] >= 0 ? { exclude: [slot[q]] } : {});
+    return found.ids.map((c) => candidateRow[c]);
+  };
   for (const q of queries.slice(0, 50)) search(q); // the index's memory and codes, made on its first search
   let hits = 0;
   const answers = [];
   started = performance.now();
-  for (const q of queries) answers.push(search(q).ids);
+  for (const q of queries) answers.push(search(q));
   const annRate = count / ((performance.now() - started) / 1000);
   answers.forEach((ids, n) => ids.forEach((id) => (hits += truth[n].has(id) ? 1 : 0)));
   const recall = hits / (count * K);
 
-  record('ann', `exact similar (similarToRow, 1 thread, ${count} items): queries per second`, exactRate, '/s');
+  record(
+    'ann',
+    `exact similar (similarToRow, 1 thread, ${count} items, candidates ≥ ${DEFAULT_MIN_ITEM_USERS} users): queries per second`,
+    exactRate,
+    '/s',
+  );
   record('ann', `HNSW similar at the default ef ${DEFAULT_EF}, 1 thread: queries per second`, annRate, '/s');
   record('ann', 'HNSW recall@10 against the exact top 10', recall, '', atLeast(0.99));
   record('ann', 'HNSW queries per second / exact (ratio)', annRate / exactRate, '×', atLeast(20));
@@ -79,7 +102,6 @@ export async function benchAnn({ loaded, modelDir, dataDir, dist, record, atLeas
   // the floats only where that leaves the answer open; one scoring thread, one query at a time
   const { loadModel } = await import(dist('model/load.js'));
   const { prepareServing } = await import(dist('serve/queries.js'));
-  const { DEFAULT_MIN_ITEM_USERS } = await import(dist('query/listeners.js'));
   const served = await prepareServing(loadModel(modelDir), { threads: 1, cacheItems: 0 });
   const serverOptions = { count: K, exclude: [], minItemUsers: DEFAULT_MIN_ITEM_USERS };
   for (const q of queries.slice(0, 50)) await served.queries.similarToRow(q, serverOptions);

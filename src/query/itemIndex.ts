@@ -27,7 +27,7 @@ export interface ItemIndexOptions {
   minItemUsers?: number;
   /** @default DEFAULT_M (16) */
   m?: number;
-  /** @default DEFAULT_EF_CONSTRUCTION (200) */
+  /** @default DEFAULT_EF_CONSTRUCTION (400) */
   efConstruction?: number;
   /** @default 1 */
   seed?: number;
@@ -81,7 +81,7 @@ export function unitRows(itemFactors: Float32Array, factors: number, { count, ro
  * The item index of `model` as the bytes of item_index.hnsw (its header bound to the SHA-256 of
  * the item factors) and its model.json entry: what saveModel's `itemIndex` option takes.
  * Deterministic: the same model and options give the same bytes. The build is the cost:
- * efConstruction 200 inserted 292,383 rows of 64 factors in about 130 s on one core.
+ * the 174,334 artists with at least 3 listeners of the 292K-artist model took 51 s on one core.
  *
  * @throws {AlsError} 'usage' naming a bad option
  */
