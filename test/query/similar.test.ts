@@ -311,7 +311,13 @@ describe('similar on the sample (default training)', () => {
       assert.deepEqual(lines.slice(item * count, item * count + count), expected, model.itemNames[item]);
     }
     const unfiltered = await writeAllSimilar(model, path, { count: 2, minItemUsers: 1 });
-    assert.deepEqual(unfiltered, { items: model.items, lines: model.items * 2, minItemUsers: 1, leftOut: 0, search: 'exact' });
+    assert.deepEqual(unfiltered, {
+      items: model.items,
+      lines: model.items * 2,
+      minItemUsers: 1,
+      leftOut: 0,
+      search: 'exact',
+    });
     const firstLines = readFileSync(path, 'utf8').split('\n').slice(0, 2);
     assert.deepEqual(
       firstLines,
