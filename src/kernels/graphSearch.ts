@@ -159,7 +159,8 @@ function swap(keys: Float64Array, ids: Int32Array, a: number, b: number): void {
   ids[b] = i;
 }
 
-function push(keys: Float64Array, ids: Int32Array, size: number, key: number, id: number): void {
+/** Adds (key, id) to a heap of `size` entries held in keys/ids (the caller counts it). */
+export function heapPush(keys: Float64Array, ids: Int32Array, size: number, key: number, id: number): void {
   let n = size;
   keys[n] = key;
   ids[n] = id;
@@ -171,7 +172,8 @@ function push(keys: Float64Array, ids: Int32Array, size: number, key: number, id
   }
 }
 
-function pop(keys: Float64Array, ids: Int32Array, size: number): void {
+/** Removes the smallest entry of a heap of `size` entries (the caller counts it; read it first at index 0). */
+export function heapPop(keys: Float64Array, ids: Int32Array, size: number): void {
   const last = size - 1;
   if (last === 0) return;
   keys[0] = keys[last];
@@ -199,12 +201,12 @@ export function searchGraphLayer(s: GraphLayerSearch): number {
   const { visited, generation, excluded, excludeMark, candidateKeys, candidateIds, foundKeys, foundIds } = s;
   const startSim = Math.fround(s.startSim);
   visited[s.start] = generation;
-  push(candidateKeys, candidateIds, 0, -startSim, s.start);
+  heapPush(candidateKeys, candidateIds, 0, -startSim, s.start);
   let candidates = 1;
   let found = 0;
   let worst = -Infinity;
   if (excluded === null || excluded[s.start] !== excludeMark) {
-    push(foundKeys, foundIds, 0, startSim, s.start);
+    heapPush(foundKeys, foundIds, 0, startSim, s.start);
     found = 1;
     worst = startSim;
   }
@@ -212,7 +214,7 @@ export function searchGraphLayer(s: GraphLayerSearch): number {
     const sim = -candidateKeys[0];
     const row = candidateIds[0];
     if (sim < worst && found >= ef) break;
-    pop(candidateKeys, candidateIds, candidates--);
+    heapPop(candidateKeys, candidateIds, candidates--);
     const list = layer === 0 ? row : upperStart[row] + layer - 1;
     const base = list * stride;
     const end = base + counts[list];
@@ -222,10 +224,10 @@ export function searchGraphLayer(s: GraphLayerSearch): number {
       visited[next] = generation;
       const sim = Math.fround(graphSimilarity(s, next));
       if (found < ef || sim > worst) {
-        push(candidateKeys, candidateIds, candidates++, -sim, next);
+        heapPush(candidateKeys, candidateIds, candidates++, -sim, next);
         if (excluded === null || excluded[next] !== excludeMark) {
-          push(foundKeys, foundIds, found++, sim, next);
-          if (found > ef) pop(foundKeys, foundIds, found--);
+          heapPush(foundKeys, foundIds, found++, sim, next);
+          if (found > ef) heapPop(foundKeys, foundIds, found--);
           worst = foundKeys[0];
         }
       }
@@ -234,7 +236,7 @@ export function searchGraphLayer(s: GraphLayerSearch): number {
   for (let n = found - 1; n >= 0; n--) {
     s.ids[n] = foundIds[0];
     s.sims[n] = foundKeys[0];
-    pop(foundKeys, foundIds, n + 1);
+    heapPop(foundKeys, foundIds, n + 1);
   }
   return found;
 }
@@ -346,39 +348,43 @@ export class GraphMemory {
     );
   }
 
-  /** where graphGreedy leaves the similarity of its row */
-  private greedySim: Float64Array | null = null;
+  /** where graphGreedy leaves the similarity of its row (greedySim) */
+  private greedyOut: Float64Array | null = null;
+
+  /** the similarity of the row the last greedy call reached */
+  get greedySim(): number {
+    return (this.greedyOut as Float64Array)[0];
+  }
 
   /**
-   * The row reached from `start` on upper layer `layer` by moving to a better neighbour while
-   * there is one, ties to the lower row (hnsw.ts's greedy), and its similarity; arrays in this memory.
+   * The row reached from `start` on upper layer `layer` (lists `links`/`counts`, m a row) by
+   * moving to a better neighbour while there is one, ties to the lower row (hnsw.ts's greedy);
+   * its similarity is greedySim. Arrays in this memory.
    */
   greedy(
-    s: Pick<
-      GraphLayerSearch,
-      'vectors' | 'dim' | 'links' | 'counts' | 'upperStart' | 'query' | 'queryOffset' | 'approx'
-    >,
+    s: GraphLayerSearch,
+    links: Int32Array,
+    counts: Uint16Array,
     m: number,
     layer: number,
     start: number,
     startSim: number,
-  ): { row: number; sim: number } {
-    this.greedySim ??= this.array(Float64Array, 1);
-    const row = this.exports.graphGreedy(
+  ): number {
+    this.greedyOut ??= this.array(Float64Array, 1);
+    return this.exports.graphGreedy(
       s.vectors.byteOffset,
       s.dim,
-      s.links.byteOffset,
-      s.counts.byteOffset,
+      links.byteOffset,
+      counts.byteOffset,
       m,
       s.upperStart.byteOffset,
       layer,
       s.query.byteOffset + s.queryOffset * 4,
       start,
       startSim,
-      this.greedySim.byteOffset,
+      this.greedyOut.byteOffset,
       this.approxAt(s.approx),
     );
-    return { row, sim: this.greedySim[0] };
   }
 
   /** out[n] = graphDot(query from queryOffset, row ids[n] of vectors) for n < count; arrays in this memory. */

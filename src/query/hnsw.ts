@@ -7,6 +7,8 @@ import {
   graphCodeStride,
   graphDot,
   graphSimilarity,
+  heapPop,
+  heapPush,
   quantizeGraphRow,
   searchGraphLayer,
   type GraphCodes,
@@ -154,83 +156,6 @@ function usage(message: string, field: string): never {
 /** the similarity of two rows: the kernels' float32 dot, the same number in TypeScript and WebAssembly */
 const dot = graphDot;
 
-/**
- * A binary min-heap of (key, id) in typed arrays; of equal keys the higher id is the smaller,
- * so that a heap of similarities drops the higher row first and the order is the same on every
- * run. Grows by doubling. (exactScan's; a layer search's heaps are searchGraphLayer's.)
- */
-class Heap {
-  keys: Float64Array;
-  ids: Int32Array;
-  size = 0;
-
-  constructor(capacity: number) {
-    this.keys = new Float64Array(Math.max(16, capacity));
-    this.ids = new Int32Array(Math.max(16, capacity));
-  }
-
-  private less(a: number, b: number): boolean {
-    const ka = this.keys[a];
-    const kb = this.keys[b];
-    return ka < kb || (ka === kb && this.ids[a] > this.ids[b]);
-  }
-
-  push(key: number, id: number): void {
-    if (this.size === this.keys.length) {
-      const keys = new Float64Array(this.size * 2);
-      const ids = new Int32Array(this.size * 2);
-      keys.set(this.keys);
-      ids.set(this.ids);
-      this.keys = keys;
-      this.ids = ids;
-    }
-    let n = this.size++;
-    this.keys[n] = key;
-    this.ids[n] = id;
-    while (n > 0) {
-      const parent = (n - 1) >> 1;
-      if (!this.less(n, parent)) break;
-      this.swap(n, parent);
-      n = parent;
-    }
-  }
-
-  /** removes the smallest entry (read it first with topKey/topId) */
-  pop(): void {
-    const last = --this.size;
-    if (last === 0) return;
-    this.keys[0] = this.keys[last];
-    this.ids[0] = this.ids[last];
-    let n = 0;
-    for (;;) {
-      const left = 2 * n + 1;
-      if (left >= last) break;
-      const right = left + 1;
-      const child = right < last && this.less(right, left) ? right : left;
-      if (!this.less(child, n)) break;
-      this.swap(n, child);
-      n = child;
-    }
-  }
-
-  private swap(a: number, b: number): void {
-    const k = this.keys[a];
-    this.keys[a] = this.keys[b];
-    this.keys[b] = k;
-    const i = this.ids[a];
-    this.ids[a] = this.ids[b];
-    this.ids[b] = i;
-  }
-
-  topKey(): number {
-    return this.keys[0];
-  }
-
-  topId(): number {
-    return this.ids[0];
-  }
-}
-
 /** capacity of a search's found heap and output before it grows (ef + 1 entries are needed) */
 const FIRST_EF_CAPACITY = 512;
 
@@ -343,22 +268,16 @@ class Searcher {
 
   /**
    * The row reached by moving to a better neighbour on `layer` while there is one (ef = 1), by
-   * the similarity of the walk (int8 codes while `walkCodes` is set).
+   * the similarity of the walk (int8 codes once a query made them: setQuery).
    */
   greedy(q: Float32Array, qo: number, start: number, startSim: number, layer: number): number {
     const s = this.layer;
     s.query = q;
     s.queryOffset = qo;
-    s.approx = this.walkCodes;
+    s.approx = this.codes;
     if (this.memory !== null) {
-      const { row, sim } = this.memory.greedy(
-        { ...s, links: this.upper.links, counts: this.upper.counts },
-        this.graph.m,
-        layer,
-        start,
-        startSim,
-      );
-      this.greedySim = sim;
+      const row = this.memory.greedy(s, this.upper.links, this.upper.counts, this.graph.m, layer, start, startSim);
+      this.greedySim = this.memory.greedySim;
       return row;
     }
     const { m, upperStart, linksUpper, countsUpper } = this.graph;
@@ -388,7 +307,7 @@ class Searcher {
     const s = this.layer;
     s.query = q;
     s.queryOffset = qo;
-    s.approx = this.walkCodes;
+    s.approx = this.codes;
     return graphSimilarity(s, row);
   }
 
@@ -431,18 +350,16 @@ class Searcher {
     s.ef = ef;
     s.excluded = excludeMark === NO_EXCLUSION ? null : this.excluded;
     s.excludeMark = excludeMark;
-    s.approx = this.walkCodes;
+    s.approx = this.codes;
     this.count = this.memory === null ? searchGraphLayer(s) : this.memory.search(s);
   }
 
-  /** the int8 codes a query's walk uses (null: the floats; a build walks with the floats) */
-  walkCodes: GraphCodes | null = null;
-  /** the codes of the vectors searched, made on the first query */
+  /** the int8 codes of the vectors that a query's walk uses, made on the first query (setQuery); a build walks with the floats */
   private codes: GraphCodes | null = null;
 
   /**
-   * Copies `query` (dim numbers) to where the layer search reads a query, with its codes, and
-   * sets the walk to the int8 codes (made from the vectors on the first query).
+   * Copies `query` (dim numbers) to where the layer search reads a query, with its codes; the
+   * first query makes the vectors' codes, and from then on the walk compares codes.
    */
   setQuery(query: Float32Array): Float32Array {
     this.query.set(query);
@@ -460,7 +377,6 @@ class Searcher {
       this.quantizeVectors();
     }
     this.codes.queryScale = quantizeGraphRow(query, 0, this.graph.dim, this.codes.queryCodes, 0);
-    this.walkCodes = this.codes;
     return this.query;
   }
 
@@ -854,6 +770,8 @@ export function searchHnsw(
   return { ids, scores };
 }
 
+const RESCORE_FLOOR = 40;
+
 /**
  * How many of the walk's best rows are scored again with the floats for a search of k: the int8
  * similarity is within about 0.01 of the float one (unit rows of 64 numbers), so the float top k
@@ -863,27 +781,28 @@ function rescored(k: number): number {
   return Math.max(RESCORE_FLOOR, 4 * k);
 }
 
-export const RESCORE_FLOOR = 40;
-
 /** The exact best `wanted` rows not excluded, into the searcher's ids/sims (the fallback of searchHnsw). */
 function exactScan(searcher: Searcher, query: Float32Array, wanted: number, mark: number): void {
   const { vectors: Y, excluded } = searcher;
   const { rows, dim } = searcher.graph;
-  const found = new Heap(wanted + 1);
+  // a heap of the best `wanted`, the worst on top (searchGraphLayer's)
+  const keys = new Float64Array(wanted + 1);
+  const ids = new Int32Array(wanted + 1);
+  let size = 0;
   for (let row = 0; row < rows; row++) {
     if (excluded[row] === mark) continue;
     const s = dot(query, 0, Y, row * dim, dim);
-    if (found.size < wanted) found.push(s, row);
-    else if (s > found.topKey() || (s === found.topKey() && row < found.topId())) {
-      found.pop();
-      found.push(s, row);
+    if (size < wanted) heapPush(keys, ids, size++, s, row);
+    else if (s > keys[0] || (s === keys[0] && row < ids[0])) {
+      heapPop(keys, ids, size--);
+      heapPush(keys, ids, size++, s, row);
     }
   }
-  searcher.count = found.size;
-  for (let n = found.size - 1; n >= 0; n--) {
-    searcher.ids[n] = found.topId();
-    searcher.sims[n] = found.topKey();
-    found.pop();
+  searcher.count = size;
+  for (let n = size - 1; n >= 0; n--) {
+    searcher.ids[n] = ids[0];
+    searcher.sims[n] = keys[0];
+    heapPop(keys, ids, n + 1);
   }
 }
 

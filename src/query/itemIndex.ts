@@ -66,15 +66,32 @@ const sha256 = (array: ArrayBufferView) =>
  */
 export function unitRows(itemFactors: Float32Array, factors: number, { count, rows }: CandidateRows): Float32Array {
   const out = new Float32Array(count * factors);
-  for (let c = 0; c < count; c++) {
-    const from = rows[c] * factors;
-    let squares = 0;
-    for (let j = 0; j < factors; j++) squares += itemFactors[from + j] * itemFactors[from + j];
-    if (squares === 0) continue;
-    const scale = 1 / Math.sqrt(squares);
-    for (let j = 0; j < factors; j++) out[c * factors + j] = itemFactors[from + j] * scale;
-  }
+  for (let c = 0; c < count; c++) unitRowInto(itemFactors, factors, rows[c], out, c * factors);
   return out;
+}
+
+/**
+ * Item row `row` of itemFactors divided by its norm (summed in float64) into out from `at`, as
+ * unitRows makes each row: a query of the index. A row of zeros stays zeros; returns whether the
+ * row was one.
+ */
+export function unitRowInto(
+  itemFactors: Float32Array,
+  factors: number,
+  row: number,
+  out: Float32Array,
+  at = 0,
+): boolean {
+  const from = row * factors;
+  let squares = 0;
+  for (let j = 0; j < factors; j++) squares += itemFactors[from + j] * itemFactors[from + j];
+  if (squares === 0) {
+    out.fill(0, at, at + factors);
+    return true;
+  }
+  const scale = 1 / Math.sqrt(squares);
+  for (let j = 0; j < factors; j++) out[at + j] = itemFactors[from + j] * scale;
+  return false;
 }
 
 /**
@@ -157,7 +174,7 @@ function judge(model: AlsModel): ItemIndexState {
       reason: `it was built from other item factors than this model's ${FILES.itemFactors}`,
     };
   const candidates = candidateRows(model.itemUserCounts, entry.minItemUsers);
-  if (candidates.count !== entry.rows || hex(sha256(candidates.rows)) !== entry.rowsSha256)
+  if (!covers(entry, candidates))
     return {
       kind: 'stale',
       reason: `the items with at least ${entry.minItemUsers} users are no longer the ${entry.rows} it covers`,
@@ -187,7 +204,11 @@ export function carryItemIndex(previous: AlsModel, next: AlsModel): { data: Uint
 /** Whether an index of this entry fits `model`: built from its item factors, over its items with at least entry.minItemUsers users. */
 export function indexFits(entry: ItemIndexEntry, model: AlsModel): boolean {
   if (hex(sha256(model.itemFactors)) !== entry.itemFactorsSha256) return false;
-  const candidates = candidateRows(model.itemUserCounts, entry.minItemUsers);
+  return covers(entry, candidateRows(model.itemUserCounts, entry.minItemUsers));
+}
+
+/** Whether `candidates` are the rows the index of this entry covers. */
+function covers(entry: ItemIndexEntry, candidates: CandidateRows): boolean {
   return candidates.count === entry.rows && hex(sha256(candidates.rows)) === entry.rowsSha256;
 }
 

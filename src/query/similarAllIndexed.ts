@@ -2,7 +2,7 @@ import type { OutputTarget } from '../data/writeFile.js';
 import { writeOutput } from '../data/writeFile.js';
 import type { AlsModel } from '../model/model.js';
 import { DEFAULT_EF, searchHnsw } from './hnsw.js';
-import type { ItemIndexSearch } from './itemIndex.js';
+import { unitRowInto, type ItemIndexSearch } from './itemIndex.js';
 import { minMaxScale } from './scale.js';
 
 /**
@@ -45,16 +45,13 @@ export async function writeAllSimilarIndexed(
   await writeOutput(output, async (emit) => {
     let text = '';
     for (let q = 0; q < items; q++) {
-      let squares = 0;
-      for (let j = 0; j < f; j++) squares += Y[q * f + j] * Y[q * f + j];
-      const scale = squares > 0 ? 1 / Math.sqrt(squares) : 0;
-      for (let j = 0; j < f; j++) query[j] = Y[q * f + j] * scale;
+      const zero = unitRowInto(Y, f, q, query);
       const own = slot[q] >= 0;
       exclude[0] = slot[q];
       const options = own ? { exclude, ef: DEFAULT_EF } : { ef: DEFAULT_EF };
       let ids: Int32Array;
       let scores: Float32Array;
-      if (squares === 0) {
+      if (zero) {
         // every cosine is 0 (rankSimilarToRow's rule): the first candidates, all scaled to 1
         const first = Array.from(rows.subarray(0, Math.min(count, k + 1)), (_, c) => c).filter((c) => c !== slot[q]);
         ids = Int32Array.from(first.slice(0, k));
