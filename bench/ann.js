@@ -21,7 +21,7 @@ export async function benchAnn({ loaded, modelDir, dataDir, dist, record, atLeas
   const { similarToRow, itemNorms } = await import(dist('query/similar.js'));
   const { seededRandom } = await import(dist('als/random.js'));
   const { candidateRows } = await import(dist('query/candidates.js'));
-  const { unitRows } = await import(dist('query/itemIndex.js'));
+  const { unitRows, unitRowInto } = await import(dist('query/itemIndex.js'));
   const { DEFAULT_MIN_ITEM_USERS } = await import(dist('query/listeners.js'));
 
   const { items, factors: dim } = loaded;
@@ -72,10 +72,7 @@ export async function benchAnn({ loaded, modelDir, dataDir, dist, record, atLeas
   const Y = loaded.itemFactors;
   const query = new Float32Array(dim);
   const search = (q) => {
-    let squares = 0;
-    for (let j = 0; j < dim; j++) squares += Y[q * dim + j] * Y[q * dim + j];
-    const scale = squares > 0 ? 1 / Math.sqrt(squares) : 0;
-    for (let j = 0; j < dim; j++) query[j] = Y[q * dim + j] * scale;
+    unitRowInto(Y, dim, q, query);
     const found = searchHnsw(index, vectors, query, K, slot[q] >= 0 ? { exclude: [slot[q]] } : {});
     return found.ids.map((c) => candidateRow[c]);
   };
