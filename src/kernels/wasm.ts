@@ -56,9 +56,9 @@ export interface WasmKernelOptions {
 
 /**
  * The two builds of src/kernels/assembly (`npm run build`): 'fma' has relaxed SIMD, so that
- * scoring fuses each multiply and add (f32x4.relaxed_madd: about a fifth faster where the CPU
- * has FMA, and a different last bit in some scores); 'simd128' is plain SIMD128. Training is the
- * same code in both: a model's bytes do not depend on the build.
+ * training and scoring fuse each multiply and add (f32x4.relaxed_madd: one rounding, faster
+ * where the CPU has FMA); 'simd128' is plain SIMD128, the same bytes on every CPU. The two
+ * differ in last bits; within a build, threads never change a result.
  */
 export type KernelBuild = 'fma' | 'simd128';
 

@@ -2,15 +2,26 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { confidences } from '../../src/als/weighting.js';
 import type { CsrMatrix } from '../../src/data/sparse.js';
-import { createWasmKernels, jsKernels, kernelCopy, type HalfStep, type Kernels } from '../../src/kernels/index.js';
+import {
+  createWasmKernels,
+  jsKernels,
+  kernelBuildAvailable,
+  kernelCopy,
+  type HalfStep,
+  type Kernels,
+} from '../../src/kernels/index.js';
 import { seededRandom } from '../../src/als/random.js';
 import { randomMatrix, relativeError } from '../helpers.js';
 
-const wasm1 = await createWasmKernels(1);
-const wasm2 = await createWasmKernels(2);
+// the plain build's sums are the emulation's to the bit; the fma build fuses each multiply and
+// add (one rounding, where the CPU has FMA), so it is checked within tolerance and 1 = 2 threads
+const wasm1 = await createWasmKernels(1, { build: 'simd128' });
+const wasm2 = await createWasmKernels(2, { build: 'simd128' });
+const fused = kernelBuildAvailable('fma')
+  ? [await createWasmKernels(1, { build: 'fma' }), await createWasmKernels(2, { build: 'fma' })]
+  : [];
 after(() => {
-  wasm1.dispose();
-  wasm2.dispose();
+  for (const kernels of [wasm1, wasm2, ...fused]) kernels.dispose();
 });
 
 /**
@@ -137,6 +148,20 @@ for (const f of [1, 3, 4, 8, 13, 64]) {
             assert.deepEqual(Buffer.from(actual.slice().buffer), Buffer.from(expected.buffer), `row ${u}`);
           }
         }
+      });
+
+      it(`fused (the fma build): within float rounding of the emulation, the same bytes on 1 and 2 threads (${label})`, (t) => {
+        if (fused.length === 0) return t.skip('this version of Node.js does not compile relaxed SIMD');
+        const answers = fused.map((kernels) => {
+          const step = stepFor(kernels, f, 0.3, perRow);
+          kernels.exactUpdate(step, 0, LENGTHS.length);
+          return step;
+        });
+        assert.deepEqual(Buffer.from(answers[1].X.slice().buffer), Buffer.from(answers[0].X.slice().buffer));
+        const expected = new Float32Array(LENGTHS.length * f);
+        for (let u = 0; u < LENGTHS.length; u++) expected.set(rowByRow(answers[0], u), u * f);
+        const error = relativeError(answers[0].X, expected);
+        assert.ok(error < 1e-4, String(error));
       });
 
       it(`agrees with the reference kernel (${label})`, () => {

@@ -13,24 +13,20 @@
 /**
  * acc + a·b, fused where the build has relaxed SIMD (kernels-fma.wasm: one rounding, and one
  * instruction on CPUs with FMA) and as a product then a sum in the SIMD128 build (kernels.wasm).
- * Only the scoring kernels use it (dotScore), so training gives the same bytes with either build.
+ * Training and scoring both use it, so a model's last bits depend on the build (and, in the fma
+ * build, on whether the CPU fuses); within a build they never depend on the thread count.
  */
 @inline function madd(acc: v128, a: v128, b: v128): v128 {
   if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, acc);
   return f32x4.add(acc, f32x4.mul(a, b));
 }
 
-/** acc + a·b: fused (madd) for scores, a product then a sum for training, whatever the build. */
-@inline function product(acc: v128, a: v128, b: v128, fused: bool): v128 {
-  return fused ? madd(acc, a, b) : f32x4.add(acc, f32x4.mul(a, b));
-}
-
 /**
  * a · b over f floats: four partial sums (one would make every add wait for the previous one),
  * of the floats 16i + 4s .. 16i + 4s + 3 for s = 0..3, added as (s0 + s1) + (s2 + s3), then the
- * lanes. `fused` is a constant at every call (dot, dotScore), so the choice costs nothing.
+ * lanes.
  */
-@inline function dotOf(a: usize, b: usize, f: i32, fused: bool): f32 {
+@inline function dot(a: usize, b: usize, f: i32): f32 {
   let acc0 = f32x4.splat(0);
   let acc1 = f32x4.splat(0);
   let acc2 = f32x4.splat(0);
@@ -39,28 +35,18 @@
   let k = 0;
   for (; k < blockEnd; k += 16) {
     const o = <usize>k << 2;
-    acc0 = product(acc0, v128.load(a + o), v128.load(b + o), fused);
-    acc1 = product(acc1, v128.load(a + o, 16), v128.load(b + o, 16), fused);
-    acc2 = product(acc2, v128.load(a + o, 32), v128.load(b + o, 32), fused);
-    acc3 = product(acc3, v128.load(a + o, 48), v128.load(b + o, 48), fused);
+    acc0 = madd(acc0, v128.load(a + o), v128.load(b + o));
+    acc1 = madd(acc1, v128.load(a + o, 16), v128.load(b + o, 16));
+    acc2 = madd(acc2, v128.load(a + o, 32), v128.load(b + o, 32));
+    acc3 = madd(acc3, v128.load(a + o, 48), v128.load(b + o, 48));
   }
   const vectorEnd = f & ~3;
   for (; k < vectorEnd; k += 4) {
-    acc0 = product(acc0, v128.load(a + (<usize>k << 2)), v128.load(b + (<usize>k << 2)), fused);
+    acc0 = madd(acc0, v128.load(a + (<usize>k << 2)), v128.load(b + (<usize>k << 2)));
   }
   let sum = lanes(f32x4.add(f32x4.add(acc0, acc1), f32x4.add(acc2, acc3)));
   for (; k < f; k++) sum += load<f32>(a + (<usize>k << 2)) * load<f32>(b + (<usize>k << 2));
   return sum;
-}
-
-/** a · b for training: never fused, so a model's bytes do not depend on the build. */
-@inline function dot(a: usize, b: usize, f: i32): f32 {
-  return dotOf(a, b, f, false);
-}
-
-/** a · b for scores: fused where the build can (scores and scoresBlock give the same numbers). */
-@inline function dotScore(a: usize, b: usize, f: i32): f32 {
-  return dotOf(a, b, f, true);
 }
 
 /** The sum of the four lanes of v, in order. */
@@ -75,7 +61,7 @@
   let k = 0;
   for (; k < vectorEnd; k += 4) {
     const at = y + (<usize>k << 2);
-    v128.store(at, f32x4.add(v128.load(at), f32x4.mul(a, v128.load(x + (<usize>k << 2)))));
+    v128.store(at, madd(v128.load(at), a, v128.load(x + (<usize>k << 2))));
   }
   for (; k < n; k++) {
     const at = y + (<usize>k << 2);
@@ -125,10 +111,10 @@ export function gramianBlock(Y: usize, f: i32, start: i32, end: i32, out: usize,
     let row = M + (<usize>j << 2);
     for (let k = 0; k < f; k++) {
       const pk = f32x4.splat(load<f32>(p + (<usize>k << 2)));
-      acc0 = f32x4.add(acc0, f32x4.mul(pk, v128.load(row)));
-      acc1 = f32x4.add(acc1, f32x4.mul(pk, v128.load(row, 16)));
-      acc2 = f32x4.add(acc2, f32x4.mul(pk, v128.load(row, 32)));
-      acc3 = f32x4.add(acc3, f32x4.mul(pk, v128.load(row, 48)));
+      acc0 = madd(acc0, pk, v128.load(row));
+      acc1 = madd(acc1, pk, v128.load(row, 16));
+      acc2 = madd(acc2, pk, v128.load(row, 32));
+      acc3 = madd(acc3, pk, v128.load(row, 48));
       row += stride;
     }
     const out = Ap + (<usize>j << 2);
@@ -142,7 +128,7 @@ export function gramianBlock(Y: usize, f: i32, start: i32, end: i32, out: usize,
     let acc = f32x4.splat(0);
     let row = M + (<usize>j << 2);
     for (let k = 0; k < f; k++) {
-      acc = f32x4.add(acc, f32x4.mul(f32x4.splat(load<f32>(p + (<usize>k << 2))), v128.load(row)));
+      acc = madd(acc, f32x4.splat(load<f32>(p + (<usize>k << 2))), v128.load(row));
       row += stride;
     }
     v128.store(Ap + (<usize>j << 2), acc);
@@ -171,21 +157,21 @@ export function gramianBlock(Y: usize, f: i32, start: i32, end: i32, out: usize,
     const p1 = v128.load(p + o, 16);
     const p2 = v128.load(p + o, 32);
     const p3 = v128.load(p + o, 48);
-    a0 = f32x4.add(a0, f32x4.mul(v128.load(a + o), p0));
-    b0 = f32x4.add(b0, f32x4.mul(v128.load(b + o), p0));
-    a1 = f32x4.add(a1, f32x4.mul(v128.load(a + o, 16), p1));
-    b1 = f32x4.add(b1, f32x4.mul(v128.load(b + o, 16), p1));
-    a2 = f32x4.add(a2, f32x4.mul(v128.load(a + o, 32), p2));
-    b2 = f32x4.add(b2, f32x4.mul(v128.load(b + o, 32), p2));
-    a3 = f32x4.add(a3, f32x4.mul(v128.load(a + o, 48), p3));
-    b3 = f32x4.add(b3, f32x4.mul(v128.load(b + o, 48), p3));
+    a0 = madd(a0, v128.load(a + o), p0);
+    b0 = madd(b0, v128.load(b + o), p0);
+    a1 = madd(a1, v128.load(a + o, 16), p1);
+    b1 = madd(b1, v128.load(b + o, 16), p1);
+    a2 = madd(a2, v128.load(a + o, 32), p2);
+    b2 = madd(b2, v128.load(b + o, 32), p2);
+    a3 = madd(a3, v128.load(a + o, 48), p3);
+    b3 = madd(b3, v128.load(b + o, 48), p3);
   }
   const vectorEnd = f & ~3;
   for (; k < vectorEnd; k += 4) {
     const o = <usize>k << 2;
     const pk = v128.load(p + o);
-    a0 = f32x4.add(a0, f32x4.mul(v128.load(a + o), pk));
-    b0 = f32x4.add(b0, f32x4.mul(v128.load(b + o), pk));
+    a0 = madd(a0, v128.load(a + o), pk);
+    b0 = madd(b0, v128.load(b + o), pk);
   }
   let sa = lanes(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
   let sb = lanes(f32x4.add(f32x4.add(b0, b1), f32x4.add(b2, b3)));
@@ -210,7 +196,7 @@ export function gramianBlock(Y: usize, f: i32, start: i32, end: i32, out: usize,
   for (; k < vectorEnd; k += 4) {
     const o = <usize>k << 2;
     const at = y + o;
-    v128.store(at, f32x4.add(f32x4.add(v128.load(at), f32x4.mul(a, v128.load(x + o))), f32x4.mul(b, v128.load(z + o))));
+    v128.store(at, madd(madd(v128.load(at), a, v128.load(x + o)), b, v128.load(z + o)));
   }
   for (; k < n; k++) {
     const o = <usize>k << 2;
@@ -505,10 +491,10 @@ function rankUpdate(A32: usize, fr: i32, f: i32, G: usize, Z: usize, m: i32): vo
         let z = Z + (<usize>a0 << 2);
         for (let p = 0; p < m; p++) {
           const y0 = v128.load(g);
-          s0 = f32x4.add(s0, f32x4.mul(v128.load32_splat(z), y0));
-          s1 = f32x4.add(s1, f32x4.mul(v128.load32_splat(z, 4), y0));
-          s2 = f32x4.add(s2, f32x4.mul(v128.load32_splat(z, 8), y0));
-          s3 = f32x4.add(s3, f32x4.mul(v128.load32_splat(z, 12), y0));
+          s0 = madd(s0, v128.load32_splat(z), y0);
+          s1 = madd(s1, v128.load32_splat(z, 4), y0);
+          s2 = madd(s2, v128.load32_splat(z, 8), y0);
+          s3 = madd(s3, v128.load32_splat(z, 12), y0);
           g += rowBytes;
           z += rowBytes;
         }
@@ -532,17 +518,17 @@ function rankUpdate(A32: usize, fr: i32, f: i32, G: usize, Z: usize, m: i32): vo
         const y0 = v128.load(g);
         const y1 = v128.load(g, 16);
         let w = v128.load32_splat(z);
-        s00 = f32x4.add(s00, f32x4.mul(w, y0));
-        s01 = f32x4.add(s01, f32x4.mul(w, y1));
+        s00 = madd(s00, w, y0);
+        s01 = madd(s01, w, y1);
         w = v128.load32_splat(z, 4);
-        s10 = f32x4.add(s10, f32x4.mul(w, y0));
-        s11 = f32x4.add(s11, f32x4.mul(w, y1));
+        s10 = madd(s10, w, y0);
+        s11 = madd(s11, w, y1);
         w = v128.load32_splat(z, 8);
-        s20 = f32x4.add(s20, f32x4.mul(w, y0));
-        s21 = f32x4.add(s21, f32x4.mul(w, y1));
+        s20 = madd(s20, w, y0);
+        s21 = madd(s21, w, y1);
         w = v128.load32_splat(z, 12);
-        s30 = f32x4.add(s30, f32x4.mul(w, y0));
-        s31 = f32x4.add(s31, f32x4.mul(w, y1));
+        s30 = madd(s30, w, y0);
+        s31 = madd(s31, w, y1);
         g += rowBytes;
         z += rowBytes;
       }
@@ -699,13 +685,13 @@ export function dataLoss(
 /** out[j] = Y[j] · x for rows [start, end) of Y. */
 export function scores(Y: usize, f: i32, x: usize, out: usize, start: i32, end: i32): void {
   const stride = <usize>f << 2;
-  for (let j = start; j < end; j++) store<f32>(out + (<usize>j << 2), dotScore(Y + <usize>j * stride, x, f));
+  for (let j = start; j < end; j++) store<f32>(out + (<usize>j << 2), dot(Y + <usize>j * stride, x, f));
 }
 
 /**
  * out[q · outStride + j] = Y[j] · Q[q] for rows [start, end) of Y and the nq rows of Q: each
  * Y row is read from memory once for all nq queries (they stay in cache), and every number is
- * dotScore's, bit for bit the one `scores` gives for that query alone. With f a multiple of 16,
+ * dot's, bit for bit the one `scores` gives for that query alone. With f a multiple of 16,
  * rows go two at a time against four queries at a time (scoreTile): 6 loads feed 8 products
  * where dot needs 16, and the pass was bound by loads.
  */
@@ -725,8 +711,8 @@ export function scoresBlock(Y: usize, f: i32, Q: usize, nq: i32, out: usize, out
         x += stride << 2;
       }
       for (; q < nq; q++) {
-        store<f32>(o, dotScore(y, x, f));
-        store<f32>(o + 4, dotScore(y + stride, x, f));
+        store<f32>(o, dot(y, x, f));
+        store<f32>(o + 4, dot(y + stride, x, f));
         o += outRow;
         x += stride;
       }
@@ -737,7 +723,7 @@ export function scoresBlock(Y: usize, f: i32, Q: usize, nq: i32, out: usize, out
     let o = out + (<usize>j << 2);
     let x = Q;
     for (let q = 0; q < nq; q++) {
-      store<f32>(o, dotScore(y, x, f));
+      store<f32>(o, dot(y, x, f));
       o += outRow;
       x += stride;
     }
@@ -765,9 +751,9 @@ let t23_7: v128 = f32x4.splat(0);
 
 /**
  * Two rows y0, y1 (y1 = y0 + stride) against four queries x .. x + 3·stride, f = stride / 4 a
- * multiple of 16. dotScore keeps four partial sums, of the floats 16i + 4s .. 16i + 4s + 3 for
+ * multiple of 16. dot keeps four partial sums, of the floats 16i + 4s .. 16i + 4s + 3 for
  * s = 0..3, and adds them as (s0 + s1) + (s2 + s3); each pass here computes one s for all 8
- * numbers, in dotScore's order, so every number is dotScore's bit for bit.
+ * numbers, in dot's order, so every number is dot's bit for bit.
  */
 @inline function scoreTile(y0: usize, y1: usize, x: usize, stride: usize, o: usize, outRow: usize): void {
   scorePass(y0, y1, x, stride, 0);
@@ -1065,7 +1051,7 @@ export function selectRows(
 // scale sⱼ, so that sⱼcⱼ is within eⱼ of yⱼ/‖yⱼ‖; a query as codes 32 + dₖ (1..63, |d| ≤ 31) with
 // scale t. sⱼ t (cⱼ · d) is then within a bound b of the cosine the float kernels compute (see
 // quantize.ts), and only the rows whose approximate score lies within 2b of the k-th best or of
-// the smallest are scored exactly, by dotScore and the cosine step of selectRow: the same
+// the smallest are scored exactly, by dot and the cosine step of selectRow: the same
 // numbers, so the same top k and range.
 
 /** acc + a · b in four lanes of sums of int8 products (a signed, b 0..127), through 16-bit lanes. */
@@ -1290,12 +1276,12 @@ function approxBlock(
 }
 
 /**
- * Row j's cosine as selectRow computes it (dotScore, divided in float64 by the product of the
+ * Row j's cosine as selectRow computes it (dot, divided in float64 by the product of the
  * norms, 0 where that is not > 0), stored at row[j] and returned.
  */
 @inline function exactCosine(row: usize, j: i32, Y: usize, stride: usize, x: usize, f: i32, norms: usize, queryNorm: f32): f32 {
   const denominator = <f64>queryNorm * <f64>load<f32>(norms + (<usize>j << 2));
-  const s = denominator > 0 ? <f32>(<f64>dotScore(Y + <usize>j * stride, x, f) / denominator) : <f32>0;
+  const s = denominator > 0 ? <f32>(<f64>dot(Y + <usize>j * stride, x, f) / denominator) : <f32>0;
   store<f32>(row + (<usize>j << 2), s);
   return s;
 }
