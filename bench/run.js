@@ -303,7 +303,7 @@ for (const solver of ['cg', 'naive']) {
     }
     record('kernel', `${label}, C gcc -O3 -march=native, 1 thread`, seconds, 's');
     record('kernel', 'C GFLOP/s, 1 thread', flops / seconds / 1e9, 'GFLOP/s');
-    record('kernel', 'WebAssembly time / C time, 1 thread', wasm.seconds / seconds, '×', atMost(2.5, '≤ 2.5'));
+    record('kernel', 'WebAssembly time / C time, 1 thread', wasm.seconds / seconds, '×', atMost(1.15));
     record('kernel', 'C and WebAssembly factors, max relative difference', diff / size, '');
     rmSync(input);
     rmSync(output);

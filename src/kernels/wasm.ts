@@ -545,8 +545,7 @@ class WasmKernels implements Kernels {
     const room = longest >= from ? Math.min(longest, upTo) : 0;
     this.args[ARG.gatherFrom] = from;
     this.args[ARG.gatherUpTo] = upTo;
-    // r, p, Ap, 16 bytes for a pair of dot products, then the gathered rows (cgRows)
-    this.run(TASK.cg, start, end - start, 0, 3 * ((step.factors + 3) & ~3) * 4 + 16 + room * rowBytes, bounds, count);
+    this.run(TASK.cg, start, end - start, 0, this.exports.cgScratchBytes(step.factors, room), bounds, count);
   }
 
   exactUpdate(step: HalfStep, start: number, end: number): void {

@@ -21,12 +21,17 @@
   return f32x4.add(acc, f32x4.mul(a, b));
 }
 
+/** acc + a·b: fused (madd) or a product then a sum whatever the build; `fused` a constant at every call. */
+@inline function product(acc: v128, a: v128, b: v128, fused: bool): v128 {
+  return fused ? madd(acc, a, b) : f32x4.add(acc, f32x4.mul(a, b));
+}
+
 /**
  * a · b over f floats: four partial sums (one would make every add wait for the previous one),
  * of the floats 16i + 4s .. 16i + 4s + 3 for s = 0..3, added as (s0 + s1) + (s2 + s3), then the
  * lanes.
  */
-@inline function dot(a: usize, b: usize, f: i32): f32 {
+@inline function dotOf(a: usize, b: usize, f: i32, fused: bool): f32 {
   let acc0 = f32x4.splat(0);
   let acc1 = f32x4.splat(0);
   let acc2 = f32x4.splat(0);
@@ -35,18 +40,31 @@
   let k = 0;
   for (; k < blockEnd; k += 16) {
     const o = <usize>k << 2;
-    acc0 = madd(acc0, v128.load(a + o), v128.load(b + o));
-    acc1 = madd(acc1, v128.load(a + o, 16), v128.load(b + o, 16));
-    acc2 = madd(acc2, v128.load(a + o, 32), v128.load(b + o, 32));
-    acc3 = madd(acc3, v128.load(a + o, 48), v128.load(b + o, 48));
+    acc0 = product(acc0, v128.load(a + o), v128.load(b + o), fused);
+    acc1 = product(acc1, v128.load(a + o, 16), v128.load(b + o, 16), fused);
+    acc2 = product(acc2, v128.load(a + o, 32), v128.load(b + o, 32), fused);
+    acc3 = product(acc3, v128.load(a + o, 48), v128.load(b + o, 48), fused);
   }
   const vectorEnd = f & ~3;
   for (; k < vectorEnd; k += 4) {
-    acc0 = madd(acc0, v128.load(a + (<usize>k << 2)), v128.load(b + (<usize>k << 2)));
+    acc0 = product(acc0, v128.load(a + (<usize>k << 2)), v128.load(b + (<usize>k << 2)), fused);
   }
   let sum = lanes(f32x4.add(f32x4.add(acc0, acc1), f32x4.add(acc2, acc3)));
   for (; k < f; k++) sum += load<f32>(a + (<usize>k << 2)) * load<f32>(b + (<usize>k << 2));
   return sum;
+}
+
+/** a · b, fused where the build can (training and scores). */
+@inline function dot(a: usize, b: usize, f: i32): f32 {
+  return dotOf(a, b, f, true);
+}
+
+/**
+ * a · b never fused: an item index's graph is built and searched with it, so that its bytes and
+ * answers are the same with either build on any CPU (graphDot in graphSearch.ts is its reference).
+ */
+@inline function dotUnfused(a: usize, b: usize, f: i32): f32 {
+  return dotOf(a, b, f, false);
 }
 
 /** The sum of the four lanes of v, in order. */
@@ -101,8 +119,8 @@ export function gramianBlock(Y: usize, f: i32, start: i32, end: i32, out: usize,
  */
 @inline function symmetricProduct(M: usize, p: usize, Ap: usize, f: i32): void {
   const stride = <usize>f << 2;
-  const blockEnd = f & ~15;
   let j = 0;
+  const blockEnd = f & ~15;
   for (; j < blockEnd; j += 16) {
     let acc0 = f32x4.splat(0);
     let acc1 = f32x4.splat(0);
@@ -110,7 +128,7 @@ export function gramianBlock(Y: usize, f: i32, start: i32, end: i32, out: usize,
     let acc3 = f32x4.splat(0);
     let row = M + (<usize>j << 2);
     for (let k = 0; k < f; k++) {
-      const pk = f32x4.splat(load<f32>(p + (<usize>k << 2)));
+      const pk = v128.load32_splat(p + (<usize>k << 2));
       acc0 = madd(acc0, pk, v128.load(row));
       acc1 = madd(acc1, pk, v128.load(row, 16));
       acc2 = madd(acc2, pk, v128.load(row, 32));
@@ -205,49 +223,118 @@ export function gramianBlock(Y: usize, f: i32, start: i32, end: i32, out: usize,
   }
 }
 
+/** Observed pairs whose weights addObservedProducts works out before adding their rows up. */
+const OBSERVED_CHUNK = 64;
+/** The bytes of addObservedProducts' notes: a chunk's weights, then its rows. */
+const OBSERVED_NOTES_BYTES = OBSERVED_CHUNK * 8;
+
 /**
- * Σ over pairs n in [from, to) of weight(c) · (yₙ · v) · yₙ added into out, two pairs at a time
- * (dotPairInto, axpyPair): the same numbers as one pair at a time. Rows yₙ are gathered rows
- * (gathered ≠ 0: consecutive from there) or rows of Y by indices. residual: weight is
+ * Σ over pairs n in [from, to) of weight(c) · (yₙ · v) · yₙ added into out. Rows yₙ are gathered
+ * rows (gathered ≠ 0: consecutive from there) or rows of Y by indices. residual: weight is
  * c − (c − 1)·d in place of (c − 1)·d (the residual's right-hand side).
+ *
+ * OBSERVED_CHUNK pairs at a time: first their weights, two dot products side by side
+ * (dotPairInto), noted with their rows in `notes`; then addWeightedRows adds the weighted rows
+ * into out with each stretch of out held in registers over the chunk, instead of out loaded and
+ * stored once per pair. Every sum is the one a pair at a time gives, in the same order.
  */
 @inline function addObservedProducts(
   Y: usize, stride: usize, f: i32, indices: usize, confidence: usize, from: i32, to: i32,
-  gathered: usize, v: usize, out: usize, residual: bool, pair: usize,
+  gathered: usize, v: usize, out: usize, residual: bool, notes: usize,
 ): void {
-  let n = from;
-  let y = gathered;
-  for (; n + 1 < to; n += 2) {
-    const c1 = load<f32>(confidence + (<usize>n << 2));
-    const c2 = load<f32>(confidence + (<usize>(n + 1) << 2));
-    let y1: usize, y2: usize;
-    if (gathered != 0) {
-      y1 = y;
-      y2 = y + stride;
-      y += 2 * stride;
-    } else {
-      y1 = Y + <usize>load<i32>(indices + (<usize>n << 2)) * stride;
-      y2 = Y + <usize>load<i32>(indices + (<usize>(n + 1) << 2)) * stride;
+  const weights = notes;
+  const rows = notes + (OBSERVED_CHUNK << 2);
+  for (let first = from; first < to; first += OBSERVED_CHUNK) {
+    const last = min(first + OBSERVED_CHUNK, to);
+    let n = first;
+    for (; n + 1 < last; n += 2) {
+      let y1: usize, y2: usize;
+      if (gathered != 0) {
+        y1 = gathered + <usize>(n - from) * stride;
+        y2 = y1 + stride;
+      } else {
+        y1 = Y + <usize>load<i32>(indices + (<usize>n << 2)) * stride;
+        y2 = Y + <usize>load<i32>(indices + (<usize>(n + 1) << 2)) * stride;
+      }
+      const at = <usize>(n - first) << 2;
+      // the two dot products land where their weights go
+      dotPairInto(y1, y2, v, f, weights + at);
+      const c1 = load<f32>(confidence + (<usize>n << 2));
+      const c2 = load<f32>(confidence + (<usize>(n + 1) << 2));
+      const d1 = load<f32>(weights + at);
+      const d2 = load<f32>(weights + at, 4);
+      store<f32>(weights + at, residual ? c1 - (c1 - 1) * d1 : (c1 - 1) * d1);
+      store<f32>(weights + at, residual ? c2 - (c2 - 1) * d2 : (c2 - 1) * d2, 4);
+      store<u32>(rows + at, <u32>y1);
+      store<u32>(rows + at, <u32>y2, 4);
     }
-    dotPairInto(y1, y2, v, f, pair);
-    const d1 = load<f32>(pair);
-    const d2 = load<f32>(pair, 4);
-    const w1 = residual ? c1 - (c1 - 1) * d1 : (c1 - 1) * d1;
-    const w2 = residual ? c2 - (c2 - 1) * d2 : (c2 - 1) * d2;
-    axpyPair(w1, y1, w2, y2, out, f);
-  }
-  if (n < to) {
-    const c = load<f32>(confidence + (<usize>n << 2));
-    const y1 = gathered != 0 ? y : Y + <usize>load<i32>(indices + (<usize>n << 2)) * stride;
-    const d = dot(y1, v, f);
-    axpy(residual ? c - (c - 1) * d : (c - 1) * d, y1, out, f);
+    if (n < last) {
+      const y1 = gathered != 0 ? gathered + <usize>(n - from) * stride : Y + <usize>load<i32>(indices + (<usize>n << 2)) * stride;
+      const c = load<f32>(confidence + (<usize>n << 2));
+      const d = dot(y1, v, f);
+      const at = <usize>(n - first) << 2;
+      store<f32>(weights + at, residual ? c - (c - 1) * d : (c - 1) * d);
+      store<u32>(rows + at, <u32>y1);
+    }
+    addWeightedRows(rows, weights, last - first, out, f);
   }
 }
 
 /**
+ * out += Σ over i < count of weights[i] · rows[i] (rows: addresses of f floats), each float of
+ * out summed in the order of i (as axpy after axpy would), 16 floats of out at a time in four
+ * registers (32 in eight was slower: V8 keeps only sixteen vectors in registers), then 4, then one.
+ */
+@inline function addWeightedRows(rows: usize, weights: usize, count: i32, out: usize, f: i32): void {
+  let j = 0;
+  const end16 = f & ~15;
+  for (; j < end16; j += 16) {
+    const o = out + (<usize>j << 2);
+    let a0 = v128.load(o);
+    let a1 = v128.load(o, 16);
+    let a2 = v128.load(o, 32);
+    let a3 = v128.load(o, 48);
+    for (let i = 0; i < count; i++) {
+      const y = <usize>load<u32>(rows + (<usize>i << 2)) + (<usize>j << 2);
+      const w = v128.load32_splat(weights + (<usize>i << 2));
+      a0 = madd(a0, w, v128.load(y));
+      a1 = madd(a1, w, v128.load(y, 16));
+      a2 = madd(a2, w, v128.load(y, 32));
+      a3 = madd(a3, w, v128.load(y, 48));
+    }
+    v128.store(o, a0);
+    v128.store(o, a1, 16);
+    v128.store(o, a2, 32);
+    v128.store(o, a3, 48);
+  }
+  const end4 = f & ~3;
+  for (; j < end4; j += 4) {
+    const o = out + (<usize>j << 2);
+    let a = v128.load(o);
+    for (let i = 0; i < count; i++) {
+      const y = <usize>load<u32>(rows + (<usize>i << 2)) + (<usize>j << 2);
+      a = madd(a, v128.load32_splat(weights + (<usize>i << 2)), v128.load(y));
+    }
+    v128.store(o, a);
+  }
+  for (; j < f; j++) {
+    const o = out + (<usize>j << 2);
+    let a = load<f32>(o);
+    for (let i = 0; i < count; i++) {
+      a += load<f32>(weights + (<usize>i << 2)) * load<f32>(<usize>load<u32>(rows + (<usize>i << 2)) + (<usize>j << 2));
+    }
+    store<f32>(o, a);
+  }
+}
+
+/** The scratch bytes cgRows needs per thread: r, p, Ap, addObservedProducts' notes, then room for `gathered` rows. */
+export function cgScratchBytes(f: i32, gathered: i32): usize {
+  return 3 * (<usize>((f + 3) & ~3) << 2) + OBSERVED_NOTES_BYTES + <usize>gathered * (<usize>f << 2);
+}
+
+/**
  * Conjugate-gradient update of rows [start, end) of X (Takács, Pilászy & Tikk 2011), warm
- * started; YtY is YᵀY + λI in float32. scratch: 3 vectors of f floats, 16-byte aligned, then
- * room for the Y rows of the longest row gathered.
+ * started; YtY is YᵀY + λI in float32. scratch: cgScratchBytes(f, the longest row gathered).
  *
  * A row with gatherFrom up to gatherUpTo observed columns first copies their Y rows into that
  * room, in order, while computing the residual, and its CG steps then read the copies one after
@@ -267,9 +354,9 @@ export function cgRows(
   const r = scratch;
   const p = scratch + vec;
   const Ap = scratch + 2 * vec;
-  // two floats for dotPairInto; the gathered rows start 16 bytes on
-  const pair = scratch + 3 * vec;
-  const gathered = pair + 16;
+  // addObservedProducts' notes, then the gathered rows
+  const notes = scratch + 3 * vec;
+  const gathered = notes + OBSERVED_NOTES_BYTES;
   for (let u = start; u < end; u++) {
     const x = X + <usize>u * stride;
     const from = load<i32>(indptr + (<usize>u << 2));
@@ -292,7 +379,7 @@ export function cgRows(
         y += stride;
       }
     }
-    addObservedProducts(Y, stride, f, indices, confidence, from, to, gather ? gathered : 0, x, r, true, pair);
+    addObservedProducts(Y, stride, f, indices, confidence, from, to, gather ? gathered : 0, x, r, true, notes);
     memory.copy(p, r, stride);
     let rsOld = <f64>dot(r, r, f);
     if (rsOld < 1e-20) continue;
@@ -300,7 +387,7 @@ export function cgRows(
     for (let it = 0; it < steps; it++) {
       symmetricProduct(YtY, p, Ap, f);
       if (lambda != 0) axpy(lambda, p, Ap, f);
-      addObservedProducts(Y, stride, f, indices, confidence, from, to, gather ? gathered : 0, p, Ap, false, pair);
+      addObservedProducts(Y, stride, f, indices, confidence, from, to, gather ? gathered : 0, p, Ap, false, notes);
       const pAp = <f64>dot(p, Ap, f);
       if (!(pAp > 0)) break;
       const alpha = <f32>(rsOld / pAp);
@@ -1662,7 +1749,7 @@ export function refineRows(
  * query scale f64}: (codes · query codes) · scale[row] · query scale, in float64 in that order.
  */
 @inline function similarity(q: usize, Y: usize, dim: i32, row: i32, approx: usize): f64 {
-  if (approx == 0) return <f64>dot(q, Y + <usize>row * (<usize>dim << 2), dim);
+  if (approx == 0) return <f64>dotUnfused(q, Y + <usize>row * (<usize>dim << 2), dim);
   const stride = load<i32>(approx, 4);
   const codes = <usize>load<i32>(approx) + <usize>row * <usize>stride;
   const scale = <f64>load<f32>(<usize>load<i32>(approx, 8) + (<usize>row << 2));
@@ -1786,6 +1873,6 @@ export function graphDots(Y: usize, dim: i32, a: usize, ids: usize, count: i32, 
   const rowBytes = <usize>dim << 2;
   for (let n = 0; n < count; n++) {
     const row = load<i32>(ids + (<usize>n << 2));
-    store<f64>(out + (<usize>n << 3), <f64>dot(a, Y + <usize>row * rowBytes, dim));
+    store<f64>(out + (<usize>n << 3), <f64>dotUnfused(a, Y + <usize>row * rowBytes, dim));
   }
 }
