@@ -99,18 +99,76 @@
   memory.fill(p, 0, <usize>n << 2);
 }
 
-/** out (f × f, f64) = Σ over rows [start, end) of yᵀy, accumulated in f32 over the block. */
+/**
+ * out (f × f, f64) = Σ over rows [start, end) of yᵀy, accumulated in f32 over the block: each
+ * entry the sum of y[a]·y[b] over the rows in order. The upper triangle is summed in tiles of
+ * 4 × 8 entries held in eight registers over the block's rows (gramianTile), the entries outside
+ * the tiles one at a time; the lower triangle is its mirror. scratch: f × f floats.
+ */
 export function gramianBlock(Y: usize, f: i32, start: i32, end: i32, out: usize, scratch: usize): void {
   const stride = <usize>f << 2;
-  zero32(scratch, f * f);
-  for (let r = start; r < end; r++) {
-    const y = Y + <usize>r * stride;
-    for (let a = 0; a < f; a++) {
-      const ya = load<f32>(y + (<usize>a << 2));
-      if (ya != 0) axpy(ya, y, scratch + <usize>a * stride, f);
+  const tileRows = f & ~3;
+  const tileColumns = f & ~7;
+  for (let a = 0; a < tileRows; a += 4) {
+    for (let b = a & ~7; b < tileColumns; b += 8) gramianTile(Y, stride, start, end, a, b, scratch);
+  }
+  for (let a = 0; a < f; a++) {
+    for (let b = a; b < f; b++) {
+      if (a < tileRows && b < tileColumns) continue;
+      let sum: f32 = 0;
+      for (let r = start; r < end; r++) {
+        const y = Y + <usize>r * stride;
+        sum += load<f32>(y + (<usize>a << 2)) * load<f32>(y + (<usize>b << 2));
+      }
+      store<f32>(scratch + <usize>a * stride + (<usize>b << 2), sum);
     }
   }
-  for (let n = 0; n < f * f; n++) store<f64>(out + (<usize>n << 3), <f64>load<f32>(scratch + (<usize>n << 2)));
+  for (let a = 0; a < f; a++) {
+    for (let b = 0; b < f; b++) {
+      const upper = a <= b ? <usize>a * stride + (<usize>b << 2) : <usize>b * stride + (<usize>a << 2);
+      store<f64>(out + ((<usize>a * <usize>f + <usize>b) << 3), <f64>load<f32>(scratch + upper));
+    }
+  }
+}
+
+/** Entries a..a+3 × b..b+7 of gramianBlock's sums, into scratch (f × f floats, row stride `stride`). */
+@inline function gramianTile(Y: usize, stride: usize, start: i32, end: i32, a: i32, b: i32, scratch: usize): void {
+  let s00 = f32x4.splat(0);
+  let s01 = f32x4.splat(0);
+  let s10 = f32x4.splat(0);
+  let s11 = f32x4.splat(0);
+  let s20 = f32x4.splat(0);
+  let s21 = f32x4.splat(0);
+  let s30 = f32x4.splat(0);
+  let s31 = f32x4.splat(0);
+  const ya = <usize>a << 2;
+  const yb = <usize>b << 2;
+  for (let r = start; r < end; r++) {
+    const y = Y + <usize>r * stride;
+    const b0 = v128.load(y + yb);
+    const b1 = v128.load(y + yb, 16);
+    let w = v128.load32_splat(y + ya);
+    s00 = madd(s00, w, b0);
+    s01 = madd(s01, w, b1);
+    w = v128.load32_splat(y + ya, 4);
+    s10 = madd(s10, w, b0);
+    s11 = madd(s11, w, b1);
+    w = v128.load32_splat(y + ya, 8);
+    s20 = madd(s20, w, b0);
+    s21 = madd(s21, w, b1);
+    w = v128.load32_splat(y + ya, 12);
+    s30 = madd(s30, w, b0);
+    s31 = madd(s31, w, b1);
+  }
+  const o = scratch + <usize>a * stride + yb;
+  v128.store(o, s00);
+  v128.store(o, s01, 16);
+  v128.store(o + stride, s10);
+  v128.store(o + stride, s11, 16);
+  v128.store(o + 2 * stride, s20);
+  v128.store(o + 2 * stride, s21, 16);
+  v128.store(o + 3 * stride, s30);
+  v128.store(o + 3 * stride, s31, 16);
 }
 
 /**
