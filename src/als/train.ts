@@ -22,7 +22,7 @@ import {
   checkCsr,
   checkInteractions,
   checkOptions,
-  MAX_FACTOR,
+  firstBadFactor,
   num,
   valueForMessage,
 } from '../validate.js';
@@ -104,17 +104,15 @@ export async function trainFactors(
 }
 
 /**
- * The first row with a factor that cannot be scored (not finite, or beyond ±MAX_FACTOR: the rule
- * of firstBadFactor) (-1: none), and whether any factor is not 0.
+ * The first row with a factor that cannot be scored (firstBadFactor: not finite, or beyond
+ * ±MAX_FACTOR) (-1: none), and whether any factor is not 0 (found at once, but for a side
+ * whose factors all underflowed).
  */
 function scan(factors: Float32Array, f: number): { badRow: number; bad: number; nonzero: boolean } {
   let nonzero = false;
-  for (let n = 0; n < factors.length; n++) {
-    const x = factors[n];
-    if (!(x >= -MAX_FACTOR && x <= MAX_FACTOR)) return { badRow: Math.floor(n / f), bad: x, nonzero };
-    if (x !== 0) nonzero = true;
-  }
-  return { badRow: -1, bad: 0, nonzero };
+  for (let n = 0; n < factors.length && !nonzero; n++) nonzero = factors[n] !== 0;
+  const n = firstBadFactor(factors);
+  return n === -1 ? { badRow: -1, bad: 0, nonzero } : { badRow: Math.floor(n / f), bad: factors[n], nonzero };
 }
 
 /**
