@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { collectGarbage } from './collectGarbage.js';
 import { singularSystems } from '../als/options.js';
 import { train, type IterationReport } from '../als/train.js';
 import { AlsError } from '../errors.js';
@@ -70,6 +71,8 @@ async function runTrain(file: string, cli: TrainCommandOptions): Promise<void> {
   if (sparkOptions) return runSparkTrain(out, file, cli, options, sparkOptions);
 
   const data = await readInput(out, file, cli);
+  // the reader's temporary arrays go before training allocates its memory (a lower peak)
+  collectGarbage();
   // the settings not given come from the data's defaults rule (checked above with the plain defaults)
   const chosen = trainOptionsForData(cli, data, { computeLoss: Boolean(cli.loss) });
   options = chosen.options;
@@ -100,6 +103,8 @@ async function runTrain(file: string, cli: TrainCommandOptions): Promise<void> {
   })
     .then((trained) => ({ ...trained, defaults: chosen.defaults }))
     .finally(() => trainBar.stop());
+  // training's kernel memory (garbage once it returned) goes before saving adds its own buffers
+  collectGarbage();
 
   const saveStarted = performance.now();
   // what timings.json records; the save itself is timed for the summary only
