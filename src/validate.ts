@@ -327,7 +327,7 @@ export function firstBadFactor(values: ArrayLike<number>, start = 0, end = value
  * NaN has larger bits once the sign is cleared, so firstBadFloat32 compares integers (a loaded
  * model's 19M item factors took 60 ms as numbers, about 15 ms as bits).
  */
-const MAX_FACTOR_BITS = (() => {
+export const MAX_FACTOR_BITS = (() => {
   const f = new Float32Array([MAX_FACTOR]);
   const bits = new Uint32Array(f.buffer)[0];
   return f[0] > MAX_FACTOR ? bits - 1 : bits;

@@ -22,7 +22,6 @@ import {
   checkCsr,
   checkInteractions,
   checkOptions,
-  firstBadFactor,
   num,
   valueForMessage,
 } from '../validate.js';
@@ -108,10 +107,10 @@ export async function trainFactors(
  * ±MAX_FACTOR) (-1: none), and whether any factor is not 0 (found at once, but for a side
  * whose factors all underflowed).
  */
-function scan(factors: Float32Array, f: number): { badRow: number; bad: number; nonzero: boolean } {
+function scan(factors: Float32Array, f: number, kernels: Kernels): { badRow: number; bad: number; nonzero: boolean } {
   let nonzero = false;
   for (let n = 0; n < factors.length && !nonzero; n++) nonzero = factors[n] !== 0;
-  const n = firstBadFactor(factors);
+  const n = kernels.firstBadFactor(factors);
   return n === -1 ? { badRow: -1, bad: 0, nonzero } : { badRow: Math.floor(n / f), bad: factors[n], nonzero };
 }
 
@@ -127,6 +126,7 @@ function checkIteration(
   rows: [number, number],
   iteration: number,
   options: TrainOptions,
+  kernels: Kernels,
   loss?: number,
 ): void {
   const sides: [string, Float32Array][] = [
@@ -136,7 +136,7 @@ function checkIteration(
   let what = '';
   let zero = '';
   for (const [side, X] of sides) {
-    const { badRow, bad, nonzero } = scan(X, options.factors);
+    const { badRow, bad, nonzero } = scan(X, options.factors, kernels);
     if (badRow !== -1) {
       what = `the ${side} factors of row ${badRow} hold ${num(bad)}, ${Number.isFinite(bad) ? badFactorWords(bad) : 'not a finite number'}`;
       break;
@@ -249,7 +249,7 @@ async function alternate(
       report.loss = alsLoss(userStep, items, regularization, kernels);
       losses.push(report.loss);
     }
-    checkIteration(userStep, itemStep, [users, items], iteration, options, report.loss);
+    checkIteration(userStep, itemStep, [users, items], iteration, options, kernels, report.loss);
     callbacks.onIteration?.(report);
   }
   // plain copies, so that the kernels' memory can go

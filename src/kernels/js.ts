@@ -1,4 +1,5 @@
 import { Matrix, solve as solveDense } from 'ml-matrix';
+import { firstBadFactor } from '../validate.js';
 import type { BlockSelection, CosineSelection, HalfStep, Kernels } from './types.js';
 
 /**
@@ -353,6 +354,7 @@ export const jsKernels: Kernels = {
   selectBlockAsync: async (selection) => selectBlock(selection),
   cosineBlockAsync: async (selection) => cosineBlock(selection),
   rowNorms,
+  firstBadFactor: (values: Float32Array) => firstBadFactor(values),
   topK,
   dispose() {},
 };

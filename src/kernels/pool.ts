@@ -127,6 +127,7 @@ export interface KernelExports {
   ): void;
   /** the scratch bytes of one thread's exactRows for f factors */
   exactScratchBytes(f: number): number;
+  firstBadFactor(values: number, n: number, limitBits: number): number;
   cgScratchBytes(f: number, gathered: number): number;
   dataLoss(
     X: number,

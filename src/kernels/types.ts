@@ -156,6 +156,12 @@ export interface Kernels {
   selectBlockAsync(selection: BlockSelection): Promise<void>;
   cosineBlockAsync(selection: CosineSelection): Promise<void>;
 
+  /**
+   * The index of the first value that cannot be scored (not finite, or beyond ±MAX_FACTOR: the
+   * rule of validate.ts's firstBadFactor), or -1. Training checks every iteration's factors so.
+   */
+  firstBadFactor(values: Float32Array): number;
+
   /** out[j] = ‖Y[j]‖ for the first `rows` rows of Y */
   rowNorms(Y: Float32Array, rows: number, factors: number, out: Float32Array): void;
 

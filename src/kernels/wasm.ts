@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { AlsError } from '../errors.js';
-import { checkOptions } from '../validate.js';
+import { checkOptions, firstBadFactor, MAX_FACTOR_BITS } from '../validate.js';
 import { Worker } from 'node:worker_threads';
 import { jsKernels } from './js.js';
 import { ARG, ARGUMENTS, CLOSED, CONTROL_BYTES, CONTROL_INTS, SLOT, TASK, work, type KernelExports } from './pool.js';
@@ -809,6 +809,13 @@ class WasmKernels implements Kernels {
         }
     }
     this.unstageSelection(selection, staged);
+  }
+
+  firstBadFactor(values: Float32Array): number {
+    this.idle();
+    // arrays outside kernel memory are scanned where they are, not copied in
+    if (!this.arena.owns(values)) return firstBadFactor(values);
+    return this.exports.firstBadFactor(values.byteOffset, values.length, MAX_FACTOR_BITS);
   }
 
   rowNorms(Y: Float32Array, rows: number, f: number, out: Float32Array): void {

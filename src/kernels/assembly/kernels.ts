@@ -1934,3 +1934,31 @@ export function graphDots(Y: usize, dim: i32, a: usize, ids: usize, count: i32, 
     store<f64>(out + (<usize>n << 3), <f64>dotUnfused(a, Y + <usize>row * rowBytes, dim));
   }
 }
+
+/**
+ * The index of the first of the n floats at `values` whose magnitude's bits are above
+ * `limitBits` (beyond ±MAX_FACTOR, ∞ or NaN: see validate.ts's firstBadFactor, its reference), or
+ * -1. Sixteen floats at a time: their sign bits cleared, compared as unsigned integers.
+ */
+export function firstBadFactor(values: usize, n: i32, limitBits: u32): i32 {
+  const magnitude = i32x4.splat(0x7fffffff);
+  const limit = i32x4.splat(limitBits);
+  const blockEnd = n & ~15;
+  let k = 0;
+  for (; k < blockEnd; k += 16) {
+    const at = values + (<usize>k << 2);
+    const over = v128.or(
+      v128.or(
+        i32x4.gt_u(v128.and(v128.load(at), magnitude), limit),
+        i32x4.gt_u(v128.and(v128.load(at, 16), magnitude), limit),
+      ),
+      v128.or(
+        i32x4.gt_u(v128.and(v128.load(at, 32), magnitude), limit),
+        i32x4.gt_u(v128.and(v128.load(at, 48), magnitude), limit),
+      ),
+    );
+    if (v128.any_true(over)) break;
+  }
+  for (; k < n; k++) if ((load<u32>(values + (<usize>k << 2)) & 0x7fffffff) > limitBits) return k;
+  return -1;
+}
