@@ -87,6 +87,29 @@
   }
 }
 
+/** v[0..n) = −v[0..n) */
+@inline function negate(v: usize, n: i32): void {
+  const vectorEnd = n & ~3;
+  let k = 0;
+  for (; k < vectorEnd; k += 4) v128.store(v + (<usize>k << 2), f32x4.neg(v128.load(v + (<usize>k << 2))));
+  for (; k < n; k++) store<f32>(v + (<usize>k << 2), -load<f32>(v + (<usize>k << 2)));
+}
+
+/** y[0..n) = x[0..n) + beta · y[0..n) (CG's new direction) */
+@inline function scaleAdd(beta: f32, y: usize, x: usize, n: i32): void {
+  const b = f32x4.splat(beta);
+  const vectorEnd = n & ~3;
+  let k = 0;
+  for (; k < vectorEnd; k += 4) {
+    const at = y + (<usize>k << 2);
+    v128.store(at, madd(v128.load(x + (<usize>k << 2)), b, v128.load(at)));
+  }
+  for (; k < n; k++) {
+    const at = y + (<usize>k << 2);
+    store<f32>(at, load<f32>(x + (<usize>k << 2)) + beta * load<f32>(at));
+  }
+}
+
 /** to[0..n) = from[0..n), inline: memory.copy is a call, costly for one short row */
 @inline function copy32(from: usize, to: usize, n: i32): void {
   const vectorEnd = n & ~3;
@@ -429,7 +452,7 @@ export function cgRows(
     // r = YᵀCᵤp(u) − (YᵀY + λI + Yᵀ(Cᵤ − I)Y) x
     symmetricProduct(YtY, x, r, f);
     if (lambda != 0) axpy(lambda, x, r, f);
-    for (let k = 0; k < f; k++) store<f32>(r + (<usize>k << 2), -load<f32>(r + (<usize>k << 2)));
+    negate(r, f);
     if (gather) {
       let y = gathered;
       for (let n = from; n < to; n++) {
@@ -455,10 +478,7 @@ export function cgRows(
       if (rsNew < 1e-20) break;
       const beta = <f32>(rsNew / rsOld);
       // p = r + β p
-      for (let k = 0; k < f; k++) {
-        const at = p + (<usize>k << 2);
-        store<f32>(at, load<f32>(r + (<usize>k << 2)) + beta * load<f32>(at));
-      }
+      scaleAdd(beta, p, r, f);
       rsOld = rsNew;
     }
   }
