@@ -226,8 +226,14 @@ function typed<T extends Float32Array | Int32Array>(
  * Factors that can be scored: finite and within ±MAX_FACTOR (validate.ts). `first`: the position
  * in the file of values[0], for a file checked in pieces.
  */
-export function checkFactors(dir: string, name: string, values: Float32Array, first = 0): Float32Array {
-  const n = firstBadFactor(values);
+export function checkFactors(
+  dir: string,
+  name: string,
+  values: Float32Array,
+  first = 0,
+  scan: (values: Float32Array) => number = firstBadFactor,
+): Float32Array {
+  const n = scan(values);
   if (n !== -1) throw corruptModel(dir, `${name} holds ${badFactorWords(values[n])} at position ${first + n}`);
   return values;
 }
@@ -480,7 +486,7 @@ export interface LoadOptions {
    * factors of a 292K-item model once, instead of reading them and copying them in.
    * @default ordinary memory
    */
-  factorMemory?: Pick<Kernels, 'float32'>;
+  factorMemory?: Pick<Kernels, 'float32'> & Partial<Pick<Kernels, 'firstBadFactor'>>;
 }
 
 function openModel(
@@ -510,6 +516,8 @@ function openModel(
       throw corruptModel(dir, `${name} fails its checksum`);
     return data;
   };
+  // factors in kernel memory are checked there (sixteen at a time), others by validate.ts
+  const scan = (values: Float32Array): number => factorMemory?.firstBadFactor?.(values) ?? firstBadFactor(values);
   const factorFile = (key: 'userFactors' | 'itemFactors'): Float32Array => {
     if (factorMemory === undefined) return typed(read(key), Float32Array);
     const values = factorMemory.float32(files[FILES[key]].bytes / 4);
@@ -568,10 +576,10 @@ function openModel(
     ...(isObject(manifest.imported) ? { imported: manifest.imported as unknown as ImportSummary } : {}),
     ...(manifest.training?.engine ? { trainedBy: manifest.training.engine as TrainedBy } : {}),
     get userFactors() {
-      return lazy('userFactors', () => checkFactors(dir, FILES.userFactors, factorFile('userFactors')));
+      return lazy('userFactors', () => checkFactors(dir, FILES.userFactors, factorFile('userFactors'), 0, scan));
     },
     get itemFactors() {
-      return lazy('itemFactors', () => checkFactors(dir, FILES.itemFactors, factorFile('itemFactors')));
+      return lazy('itemFactors', () => checkFactors(dir, FILES.itemFactors, factorFile('itemFactors'), 0, scan));
     },
     get userIds() {
       return lazy('userIds', () => json('userIds', manifest.users, 'user id'));

@@ -3,12 +3,13 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, cpSync, existsSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { train } from '../../src/als/train.js';
 import { readInteractions } from '../../src/data/read.js';
 import { AlsError } from '../../src/errors.js';
 import { describeModelDirectory } from '../../src/model/files.js';
-import { loadModel } from '../../src/model/load.js';
+import { loadModel, type LoadOptions } from '../../src/model/load.js';
+import { createWasmKernels } from '../../src/kernels/index.js';
 import type { AlsModel } from '../../src/model/model.js';
 import { saveModel } from '../../src/model/save.js';
 import { userFactorRows } from '../../src/model/fileRows.js';
@@ -17,6 +18,8 @@ import { ALS_BIN, nobodyCommand, tempDir } from '../helpers.js';
 /** Regression tests of issue 9, classes 4, 6 and 7: loading validates everything it reads. */
 
 const work = tempDir('als-validate-');
+const queryKernels = await createWasmKernels(1);
+after(() => queryKernels.dispose());
 chmodSync(work, 0o777);
 const input = join(work, 'plays.tsv');
 writeFileSync(
@@ -78,18 +81,22 @@ function rewrite(dir: string, name: string, change: (data: Buffer) => void): str
   return dir;
 }
 
-/** Loads and reads every part, as `als info` does. */
-function readAll(dir: string): AlsModel {
-  const model = loadModel(dir);
+/** Loads and reads every part, as `als info` does (the factors in kernel memory with `options`, as queries read them). */
+function readAll(dir: string, options: LoadOptions = {}): AlsModel {
+  const model = loadModel(dir, options);
   void [model.userFactors, model.itemFactors, model.userIds, model.itemNames, model.itemUserCounts, model.userItems];
   return model;
 }
 
 function rejects(dir: string, pattern: RegExp): void {
-  assert.throws(
-    () => readAll(dir),
-    (e: unknown) => e instanceof AlsError && e.code === 'model' && pattern.test(e.message) && !e.message.includes('\n'),
-  );
+  // factors read into ordinary memory are checked by validate.ts; in kernel memory, by the kernels
+  for (const options of [{}, { factorMemory: queryKernels }]) {
+    assert.throws(
+      () => readAll(dir, options),
+      (e: unknown) =>
+        e instanceof AlsError && e.code === 'model' && pattern.test(e.message) && !e.message.includes('\n'),
+    );
+  }
 }
 
 describe('issue 9, classes 4, 6, 7: loading a model validates every file', () => {
