@@ -14,7 +14,16 @@
 //   the Spark engine (bench/spark.js) against the built-in one on the 2.5M shape unless --no-spark,
 //   or alone with --spark
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -95,9 +104,11 @@ async function servingSection(model) {
 function modelForBaseline(model, bin, artist) {
   const probe = spawnSync(process.execPath, [bin, 'similar', artist, '--model', model, '--json'], { encoding: 'utf8' });
   if (probe.status === 0) return model;
+  // the live version's files as a plain directory (the versions' links point into `model`)
   const copy = join(dataDir, 'model-full-for-baseline');
   rmSync(copy, { recursive: true, force: true });
-  cpSync(model, copy, { recursive: true });
+  mkdirSync(copy);
+  for (const name of readdirSync(model)) if (name !== '.als') copyFileSync(join(model, name), join(copy, name));
   const manifest = JSON.parse(readFileSync(join(copy, 'model.json'), 'utf8'));
   delete manifest.options.regularizationExponent;
   delete manifest.options.regularizationAlpha0;
