@@ -1,5 +1,5 @@
 import { Matrix, solve as solveDense } from 'ml-matrix';
-import type { BlockSelection, CosineSelection, HalfStep, Kernels } from './types.js';
+import type { BlockSelection, CosineSelection, DotSelection, HalfStep, Kernels } from './types.js';
 
 /**
  * The plain TypeScript kernels: the reference that faster implementations are tested against.
@@ -286,6 +286,12 @@ function cosineBlock(selection: CosineSelection): void {
   selectBlock(selection);
 }
 
+function dotBlock(selection: DotSelection): void {
+  const { Y, rows, factors, queryRows, queries, scores } = selection;
+  scoresBlock(Y, rows, factors, queryRows, 0, queries, scores);
+  selectBlock(selection);
+}
+
 function rowNorms(Y: Float32Array, rows: number, f: number, out: Float32Array): void {
   for (let j = 0; j < rows; j++) {
     let sum = 0;
@@ -348,10 +354,12 @@ export const jsKernels: Kernels = {
   scoresBlock,
   selectBlock,
   cosineBlock,
+  dotBlock,
   // on the calling thread, at once: a settled promise
   scoresBlockAsync: async (...args) => scoresBlock(...args),
   selectBlockAsync: async (selection) => selectBlock(selection),
   cosineBlockAsync: async (selection) => cosineBlock(selection),
+  dotBlockAsync: async (selection) => dotBlock(selection),
   rowNorms,
   topK,
   dispose() {},

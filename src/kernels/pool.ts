@@ -4,7 +4,7 @@
  * the same way whichever thread takes it, so results do not depend on threads or scheduling.
  */
 export const CONTROL_INTS = 16;
-export const ARGUMENTS = 40;
+export const ARGUMENTS = 41;
 export const CONTROL_BYTES = CONTROL_INTS * 4 + ARGUMENTS * 8;
 
 /** Int32 slots */
@@ -38,7 +38,18 @@ export const SLOT = {
   thenKind: 9,
 } as const;
 
-export const TASK = { gramian: 1, cg: 2, exact: 3, loss: 4, scores: 5, select: 6, approx: 7, refine: 8 } as const;
+export const TASK = {
+  gramian: 1,
+  cg: 2,
+  exact: 3,
+  loss: 4,
+  scores: 5,
+  select: 6,
+  approx: 7,
+  refine: 8,
+  approxProducts: 9,
+  refineProducts: 10,
+} as const;
 
 /** Float64 argument slots */
 export const ARG = {
@@ -90,8 +101,10 @@ export const ARG = {
   /** the second part of a task (SLOT.split): its rows, from 0, and rows per chunk */
   thenRows: 37,
   thenChunkRows: 38,
-  /** cosineBlock: each query's largest and smallest approximate score of every 64 rows (approxScores) */
+  /** cosineBlock: each query's largest and smallest approximate score of every 64 rows (approxScores); dotBlock: the smallest (approxProducts) */
   extremes: 39,
+  /** dotBlock: the rows' weights (ProductRows); each query's bound in queryBounds */
+  weights: 40,
 } as const;
 
 export interface KernelExports {
@@ -180,6 +193,40 @@ export interface KernelExports {
     start: number,
     end: number,
     extremes: number,
+  ): void;
+  approxProducts(
+    G: number,
+    stride: number,
+    QC: number,
+    qScales: number,
+    nq: number,
+    sums: number,
+    scales: number,
+    out: number,
+    outStride: number,
+    start: number,
+    end: number,
+    lows: number,
+  ): void;
+  refineProducts(
+    scores: number,
+    n: number,
+    k: number,
+    excludeStart: number,
+    exclude: number,
+    Y: number,
+    f: number,
+    Q: number,
+    weights: number,
+    bounds: number,
+    best: number,
+    found: number,
+    range: number,
+    start: number,
+    end: number,
+    skip: number,
+    cap: number,
+    lows: number,
   ): void;
   refineRows(
     scores: number,
@@ -338,6 +385,44 @@ function runRows(
         a[ARG.queryRows],
         a[ARG.norms],
         a[ARG.queryNorms],
+        a[ARG.queryBounds],
+        a[ARG.best],
+        a[ARG.found],
+        a[ARG.range],
+        start,
+        end,
+        scratch,
+        a[ARG.cap],
+        a[ARG.extremes],
+      );
+      break;
+    case TASK.approxProducts:
+      e.approxProducts(
+        a[ARG.codes],
+        a[ARG.codeStride],
+        a[ARG.queryCodes],
+        a[ARG.queryScales],
+        a[ARG.queries],
+        a[ARG.sums],
+        a[ARG.scales],
+        a[ARG.out],
+        a[ARG.outStride],
+        start,
+        end,
+        a[ARG.extremes],
+      );
+      break;
+    case TASK.refineProducts:
+      e.refineProducts(
+        a[ARG.out],
+        a[ARG.outStride],
+        a[ARG.k],
+        a[ARG.excludeStart],
+        a[ARG.exclude],
+        a[ARG.Y],
+        f,
+        a[ARG.queryRows],
+        a[ARG.weights],
         a[ARG.queryBounds],
         a[ARG.best],
         a[ARG.found],

@@ -154,3 +154,159 @@ export function cosineBound(rowError: number, queryError: number, factors: numbe
   const bound = rowError + (1 + rowError) * queryError + factors * 2 ** -22 + 1e-4;
   return Math.fround(bound * (1 + 2 ** -20));
 }
+
+/**
+ * Int8 copies of factor rows for approximate inner products (Kernels.dotBlock): row j kept as
+ * codes cⱼ (|c| ≤ 127, the largest magnitude 127) with scale sⱼ, not made unit first, and a
+ * query x as codes 64 + d (|d| ≤ 63) with scale t. With gⱼ = ‖sⱼcⱼ‖, eⱼ = ‖yⱼ − sⱼcⱼ‖ ≤ ρ·gⱼ
+ * (ρ = relativeError) and e = ‖x − t·d‖,
+ *
+ *   |yⱼ·x − sⱼt (cⱼ·d)| ≤ eⱼ‖x‖ + gⱼ·e ≤ gⱼ (ρ‖x‖ + e),
+ *
+ * and the float32 dot the kernels compute is within γ_f·‖yⱼ‖‖x‖ ≤ γ_f(1 + ρ)·gⱼ‖x‖ of yⱼ·x
+ * (γ_f = f·2⁻²⁴/(1 − f·2⁻²⁴), any order of the sums, fused or not): the bound is gⱼ times a
+ * number of the query's (productBound), gⱼ rounded up in `weights`. A row of norm 0 has codes 0,
+ * scale 0 and weight 0 (both scores 0); rows whose norm is outside [2⁻³⁰, 2³⁰] get codes 0,
+ * scale 0 and the weight +∞ (always scored exactly). No approximate score is NaN.
+ *
+ * The codes are packed for approxProducts: each four rows interleaved, 4 bytes of each in turn
+ * (row j's bytes 4i .. 4i + 3 at (j >> 2) · 4 · stride + 16i + 4 · (j & 3)), so that the four
+ * lanes of a sum are four rows; rows are padded to a multiple of 8 with zero codes, sums and
+ * scales.
+ */
+export interface ProductRows {
+  rows: number;
+  factors: number;
+  /** bytes per row of codes: factors rounded up to 4, the rest zero */
+  stride: number;
+  /** the packed int8 codes (|c| ≤ 127) of the rows padded to a multiple of 8, in kernel memory */
+  codes: Uint8Array;
+  /** Σ cⱼ per row (padded) */
+  sums: Int32Array;
+  /** sⱼ per row (padded) */
+  scales: Float32Array;
+  /** gⱼ = ‖sⱼcⱼ‖ per row, rounded up (+∞: always scored exactly) */
+  weights: Float32Array;
+  /** ρ: the largest ‖yⱼ − sⱼcⱼ‖ / gⱼ over the rows */
+  relativeError: number;
+}
+
+/** A query's codes d lie in −63..63, stored as 64 + d (7 bits: see dot8x4 in the kernels). */
+const PRODUCT_QUERY_LIMIT = 63;
+
+/** The code stride of `factors` numbers for inner products: whole 4-byte groups. */
+export function productStride(factors: number): number {
+  return Math.max(4, (factors + 3) & ~3);
+}
+
+/** The first `rows` rows of Y (row-major, `factors` a row) quantized to int8 in `kernels`' memory for inner products. */
+export function quantizeProductRows(kernels: Kernels, Y: Float32Array, rows: number, factors: number): ProductRows {
+  const f = factors;
+  const stride = productStride(f);
+  const padded = Math.max(8, (rows + 7) & ~7);
+  const codes = kernels.uint8(padded * stride);
+  const packed = new Int8Array(codes.buffer, codes.byteOffset, codes.length);
+  const sums = kernels.int32(padded);
+  const scales = kernels.float32(padded);
+  const weights = kernels.float32(padded);
+  const row = new Int8Array(stride);
+  let relativeError = 0;
+  for (let j = 0; j < rows; j++) {
+    row.fill(0);
+    const scale = quantizeVector(Y, j * f, f, row, 0, 127);
+    scales[j] = scale;
+    sums[j] = lastVector.sum;
+    // unknown bound: approximate score 0, always open
+    if (Number.isNaN(scale)) {
+      scales[j] = 0;
+      weights[j] = Infinity;
+    } else if (scale > 0) {
+      weights[j] = Math.fround(lastVector.size * (1 + 2 ** -20));
+      relativeError = Math.max(relativeError, lastVector.error / lastVector.size);
+    }
+    const base = (j >> 2) * 4 * stride + 4 * (j & 3);
+    for (let a = 0; a < stride; a++) packed[base + 16 * (a >> 2) + (a & 3)] = row[a];
+  }
+  return { rows, factors: f, stride, codes, sums, scales, weights, relativeError };
+}
+
+/**
+ * Writes the codes of x[offset .. offset + f) at out[at ..] (|code| ≤ limit, the largest
+ * magnitude `limit`) and returns their float32 scale: 0 for a zero vector (codes 0), NaN for one
+ * whose norm is outside the safe range (codes 0). `lastVector` gets the sum of the codes, the
+ * norm of scale·codes and ‖x − scale·codes‖, in float64.
+ */
+function quantizeVector(x: Float32Array, offset: number, f: number, out: Int8Array, at: number, limit: number): number {
+  let squares = 0;
+  let largest = 0;
+  for (let a = offset; a < offset + f; a++) {
+    squares += x[a] * x[a];
+    largest = Math.max(largest, Math.abs(x[a]));
+  }
+  lastVector.sum = 0;
+  lastVector.size = 0;
+  lastVector.error = 0;
+  if (squares === 0) return 0;
+  if (!safeNorm(Math.sqrt(squares))) return NaN;
+  const scale = Math.fround(largest / limit);
+  let sum = 0;
+  let size = 0;
+  let error = 0;
+  for (let a = 0; a < f; a++) {
+    const code = Math.max(-limit, Math.min(limit, Math.round(x[offset + a] / scale)));
+    out[at + a] = code;
+    sum += code;
+    size += (scale * code) ** 2;
+    error += (x[offset + a] - scale * code) ** 2;
+  }
+  lastVector.sum = sum;
+  lastVector.size = Math.sqrt(size);
+  lastVector.error = Math.sqrt(error);
+  return scale;
+}
+
+/** quantizeVector's other results */
+const lastVector = { sum: 0, size: 0, error: 0 };
+
+/**
+ * Codes (64 + d, 1..127) and scales of `queries` query rows of Q from row qFirst on into codes
+ * (rows.stride bytes a row) and scales, and into bounds each query's productBound against `rows`
+ * (Infinity for a query whose norm is 0 or outside the safe range: its row is scored exactly).
+ */
+export function quantizeProductQueries(
+  rows: ProductRows,
+  Q: Float32Array,
+  qFirst: number,
+  queries: number,
+  codes: Uint8Array,
+  scales: Float32Array,
+  bounds: Float32Array,
+): void {
+  const { factors: f, stride } = rows;
+  const signed = new Int8Array(codes.buffer, codes.byteOffset, queries * stride);
+  for (let q = 0; q < queries; q++) {
+    signed.fill(0, q * stride, (q + 1) * stride);
+    const scale = quantizeVector(Q, (qFirst + q) * f, f, signed, q * stride, PRODUCT_QUERY_LIMIT);
+    const safe = scale > 0;
+    scales[q] = safe ? scale : 0;
+    let norm = 0;
+    for (let a = (qFirst + q) * f; a < (qFirst + q + 1) * f; a++) norm += Q[a] * Q[a];
+    bounds[q] = safe ? productBound(rows.relativeError, Math.sqrt(norm), lastVector.error, f) : Infinity;
+    for (let a = q * stride; a < (q + 1) * stride; a++) signed[a] += PRODUCT_QUERY_LIMIT + 1;
+  }
+}
+
+/**
+ * β, a float32 such that |computed xᵀyⱼ − approximate| ≤ β·weights[j] for every row of relative
+ * error ρ = `relativeError` (see ProductRows), a query of norm `norm` and quantization error
+ * `queryError`: γ_f(1 + ρ)‖x‖ + ρ‖x‖ + e, with 10⁻³ of it and 10⁻⁶(‖x‖ + e) more for the
+ * rounding of the approximate score (three roundings, each relative 2⁻²⁴ of at most
+ * gⱼ(‖x‖ + e)), of β·wⱼ and of the score ± that, rounded up.
+ */
+export function productBound(relativeError: number, norm: number, queryError: number, factors: number): number {
+  const unit = factors * 2 ** -24;
+  const gamma = unit / (1 - unit);
+  const bound =
+    (gamma * (1 + relativeError) * norm + relativeError * norm + queryError) * 1.001 + 1e-6 * (norm + queryError);
+  return Math.fround(bound * (1 + 2 ** -20));
+}

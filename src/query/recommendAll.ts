@@ -6,6 +6,7 @@ import { createWasmKernels, type Kernels } from '../kernels/index.js';
 import type { AlsModel } from '../model/model.js';
 import type { RecommendOptions } from './recommend.js';
 import { minMaxScale } from './scale.js';
+import { quantizeProductRows, type ProductRows } from '../kernels/quantize.js';
 
 /**
  * Queries scored together: each item row is read from memory once per block instead of once
@@ -46,6 +47,23 @@ export function blockScratch(kernels: Kernels, items: number, k: number): BlockS
   return scratch;
 }
 
+// kernel memory is never freed: the int8 copy of a model's item factors is kept for the next run
+const productRows = new WeakMap<Kernels, WeakMap<Float32Array, ProductRows>>();
+
+/** The int8 copy of the item factors that dotBlock scores first (WebAssembly kernels), else null. */
+function quantizedItems(model: AlsModel, kernels: Kernels): ProductRows | null {
+  // the reference kernels' dotBlock scores the float rows anyway: no copy for them
+  if (kernels.name !== 'wasm') return null;
+  let perModel = productRows.get(kernels);
+  if (perModel === undefined) productRows.set(kernels, (perModel = new WeakMap()));
+  let rows = perModel.get(model.itemFactors);
+  if (rows === undefined) {
+    rows = quantizeProductRows(kernels, model.itemFactors, model.items, model.factors);
+    perModel.set(model.itemFactors, rows);
+  }
+  return rows;
+}
+
 /**
  * `kernels` when given, else WebAssembly kernels on every CPU for this one run (the caller
  * disposes of them through `owned`).
@@ -62,8 +80,10 @@ export async function allQueryKernels(
  * Writes `user \t item \t score` lines for every user, best first within a user (the lines of
  * recommendForRow, number for number), to `output` through the safe writer (writeOutput: a file is
  * replaced whole at the end, a FIFO, device or stream written as the lines come).
- * Users go QUERY_BLOCK at a time through scoresBlock and selectBlock, on every CPU unless
- * `options.kernels` says otherwise. Returns the number of lines.
+ * Users go QUERY_BLOCK at a time through dotBlock (an int8 copy of the item factors scored first,
+ * the float rows only where that leaves the k best or the score range open: the same numbers as
+ * scoresBlock then selectBlock), on every CPU unless `options.kernels` says otherwise. Returns
+ * the number of lines.
  */
 export async function writeAllRecommendations(
   model: AlsModel,
@@ -87,17 +107,24 @@ export async function writeAllRecommendations(
   const { kernels, owned } = await allQueryKernels(options.kernels);
   let lines = 0;
   try {
+    const quantized = quantizedItems(model, kernels);
     await writeOutput(output, async (emit) => {
       const { scores, excludeStart, best, found, range } = blockScratch(kernels, items, k);
       const none = new Int32Array(0);
       for (let first = 0; first < users; first += QUERY_BLOCK) {
         const queries = Math.min(QUERY_BLOCK, users - first);
-        kernels.scoresBlock(Y, items, f, X, first, queries, scores);
         // each user's played items left out: their slice of the plays CSR, offsets from the block's start
         for (let q = 0; q <= queries; q++)
           excludeStart[q] = options.includePlayed ? 0 : indptr[first + q] - indptr[first];
         const exclude = options.includePlayed ? none : indices.subarray(indptr[first], indptr[first + queries]);
-        kernels.selectBlock({ scores, rows: items, queries, k, excludeStart, exclude, best, found, range });
+        const selection = { scores, rows: items, queries, k, excludeStart, exclude, best, found, range };
+        if (quantized === null) {
+          kernels.scoresBlock(Y, items, f, X, first, queries, scores);
+          kernels.selectBlock(selection);
+        } else {
+          const queryRows = X.subarray(first * f, (first + queries) * f);
+          kernels.dotBlock({ ...selection, Y, factors: f, quantized, queryRows });
+        }
         let text = '';
         for (let q = 0; q < queries; q++) {
           const id = model.userIds[first + q];

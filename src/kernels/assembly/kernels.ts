@@ -1789,3 +1789,493 @@ export function graphDots(Y: usize, dim: i32, a: usize, ids: usize, count: i32, 
     store<f64>(out + (<usize>n << 3), <f64>dot(a, Y + <usize>row * rowBytes, dim));
   }
 }
+
+// ---- inner-product top-k through an int8 copy of the rows (src/kernels/quantize.ts: quantizeProductRows) ----
+
+/** Adds v to the min-heap of `size` floats at heap (the caller counts it). */
+@inline function floatHeapAdd(heap: usize, size: i32, v: f32): void {
+  let at = size;
+  while (at > 0) {
+    const parent = (at - 1) >> 1;
+    const p = load<f32>(heap + (<usize>parent << 2));
+    if (p <= v) break;
+    store<f32>(heap + (<usize>at << 2), p);
+    at = parent;
+  }
+  store<f32>(heap + (<usize>at << 2), v);
+}
+
+/** Puts v in place of the smallest of the full min-heap of `size` floats at heap. */
+@inline function floatHeapReplace(heap: usize, size: i32, v: f32): void {
+  let at = 0;
+  for (;;) {
+    const left = 2 * at + 1;
+    if (left >= size) break;
+    let child = left;
+    if (left + 1 < size && load<f32>(heap + (<usize>(left + 1) << 2)) < load<f32>(heap + (<usize>left << 2))) child = left + 1;
+    const c = load<f32>(heap + (<usize>child << 2));
+    if (c >= v) break;
+    store<f32>(heap + (<usize>at << 2), c);
+    at = child;
+  }
+  store<f32>(heap + (<usize>at << 2), v);
+}
+
+/**
+ * Keeps the listed rows that are still open under `top` and `bottom` (see listProducts), in
+ * order; returns how many.
+ */
+function keepProducts(row: usize, weights: usize, bound: f32, candidates: usize, listed: i32, top: f32, bottom: f32): i32 {
+  let kept = 0;
+  for (let c = 0; c < listed; c++) {
+    const j = load<i32>(candidates + (<usize>c << 2));
+    const a = load<f32>(row + (<usize>j << 2));
+    const b = bound * load<f32>(weights + (<usize>j << 2));
+    const high = a + b;
+    const low = a - b;
+    if (high != high || high >= top || low <= bottom) {
+      store<i32>(candidates + (<usize>kept << 2), j);
+      kept++;
+    }
+  }
+  return kept;
+}
+
+/**
+ * The rows of one query's approximate inner products that can matter, listed at `candidates` in
+ * row order: row j (not skipped) has its exact score within [a − b·w, a + b·w] (a its approximate
+ * score, b = bound, w = weights[j]: +∞ for a row of unknown bound, always listed; no approximate
+ * score is NaN). With L the k-th largest lower end and M the smallest upper end over the rows not
+ * skipped, at least k rows score ≥ L exactly, so a row whose upper end is below L ranks below k
+ * others (ties included) and cannot be among the k best; and the smallest exact score is ≤ M, so
+ * a row whose lower end is above M cannot hold it. Both are taken over the rows seen so far while
+ * passing (L only grows, M only shrinks), from `top` (k rows not skipped score at least that
+ * exactly, or −∞) and `bottom` (the exact score of a row not skipped, or +∞) on: four rows at a
+ * time, none of them open, go by in one test. `heap`: k floats of scratch. Returns how many, or
+ * cap + 1 when more than cap rows would be listed.
+ */
+function listProducts(
+  row: usize, n: i32, k: i32, skip: usize, bound: f32, weights: usize, candidates: usize, cap: i32, heap: usize,
+  top: f32, bottom: f32,
+): i32 {
+  let size = 0;
+  let listed = 0;
+  const b4 = f32x4.splat(bound);
+  const vectorEnd = n & ~3;
+  for (let i = 0; i < n; i += 4) {
+    // the rows of these four that may be open (bit r: row i + r)
+    let lanes = 15;
+    if (i < vectorEnd) {
+      const v = v128.load(row + (<usize>i << 2));
+      const b = f32x4.mul(b4, v128.load(weights + (<usize>i << 2)));
+      const open = v128.or(f32x4.ge(f32x4.add(v, b), f32x4.splat(top)), f32x4.le(f32x4.sub(v, b), f32x4.splat(bottom)));
+      lanes = i32x4.bitmask(open);
+      if (lanes == 0) continue;
+    } else lanes = (1 << (n - i)) - 1;
+    while (lanes != 0) {
+      const j = i + ctz(lanes);
+      lanes &= lanes - 1;
+      if (load<u8>(skip + <usize>j) != 0) continue;
+      const a = load<f32>(row + (<usize>j << 2));
+      const b = bound * load<f32>(weights + (<usize>j << 2));
+      const high = a + b;
+      const low = a - b;
+      let open = low <= bottom;
+      if (high < bottom) bottom = high;
+      if (size < k) {
+        floatHeapAdd(heap, size, low);
+        size++;
+        if (size == k && load<f32>(heap) > top) top = load<f32>(heap);
+      } else if (low > load<f32>(heap)) {
+        floatHeapReplace(heap, size, low);
+        if (load<f32>(heap) > top) top = load<f32>(heap);
+      }
+      open = open || high >= top || high != high;
+      if (!open) continue;
+      if (listed == cap) {
+        listed = keepProducts(row, weights, bound, candidates, listed, top, bottom);
+        if (listed > cap >> 1) return cap + 1;
+      }
+      store<i32>(candidates + (<usize>listed << 2), j);
+      listed++;
+    }
+  }
+  return keepProducts(row, weights, bound, candidates, listed, top, bottom);
+}
+
+/**
+ * selectRow's answer (no cosine step) for one query whose row holds approximate inner products
+ * (see listProducts): the listed rows are scored exactly (dot, as scores gives them) in place,
+ * and the k best and the range taken over them alone, the same as over the whole row: the k best
+ * and the largest score are among them, and so is a row holding the smallest. More than `cap`
+ * candidates, k of 0 or a bound that is not finite: the whole row is scored exactly and
+ * selectRow runs on it.
+ *
+ * Both thresholds start at exact scores, of rows picked by approxProducts' block extremes
+ * (highestScores, lowestScore): most rows of a trained model score near 0, where the bounds of
+ * the rows of large norm that the smallest usually belongs to leave them all open; from an
+ * exact score near the smallest on, only rows that may score below it are. Likewise, without a
+ * start, every row that enters the running k best would be open.
+ */
+function refineProductRow(
+  row: usize, n: i32, k: i32, skip: usize, bound: f32, weights: usize, Y: usize, f: i32, x: usize,
+  out: usize, range: usize, candidates: usize, cap: i32, heap: usize, extremes: usize,
+): i32 {
+  const stride = <usize>f << 2;
+  let listed = cap + 1;
+  if (k > 0 && bound < Infinity) {
+    // the candidate list is empty until listProducts: its room holds highestScores' blocks meanwhile
+    const top = highestScores(row, n, k, skip, weights, Y, stride, x, f, extremes, candidates);
+    const bottom = lowestScore(row, n, skip, weights, Y, stride, x, f, extremes);
+    listed = listProducts(row, n, k, skip, bound, weights, candidates, cap, heap, top, bottom);
+  }
+  if (listed > cap) {
+    scores(Y, f, x, row, 0, n);
+    return selectRow(row, n, k, skip, 0, 0, out, range);
+  }
+  let low = <f32>Infinity;
+  let high = <f32>-Infinity;
+  let size = 0;
+  for (let c = 0; c < listed; c++) {
+    const j = load<i32>(candidates + (<usize>c << 2));
+    const s = dot(Y + <usize>j * stride, x, f);
+    store<f32>(row + (<usize>j << 2), s);
+    if (s < low) low = s;
+    if (s > high) high = s;
+    if (s != s) continue;
+    if (size < k) size = heapPush(out, row, size, j);
+    else if (below(row, load<i32>(out), j)) heapReplace(out, row, size, j);
+  }
+  for (let end = size - 1; end > 0; end--) {
+    const worst = load<i32>(out);
+    store<i32>(out, load<i32>(out + (<usize>end << 2)));
+    store<i32>(out + (<usize>end << 2), worst);
+    siftDown(out, row, 0, end);
+  }
+  store<f32>(range, low);
+  store<f32>(range, high, 4);
+  return size;
+}
+
+/** The row of the largest (sign 1) or smallest (sign −1) approximate score in block b, not skipped nor of unknown bound, or −1. */
+@inline function extremeRow(row: usize, n: i32, skip: usize, weights: usize, b: i32, sign: f32): i32 {
+  const from = b * EXTREME_ROWS;
+  const to = from + EXTREME_ROWS < n ? from + EXTREME_ROWS : n;
+  let found = -1;
+  let best = <f32>-Infinity;
+  for (let j = from; j < to; j++) {
+    const a = sign * load<f32>(row + (<usize>j << 2));
+    if (load<u8>(skip + <usize>j) == 0 && a > best && load<f32>(weights + (<usize>j << 2)) < Infinity) {
+      best = a;
+      found = j;
+    }
+  }
+  return found;
+}
+
+/**
+ * The exact score of the row, not skipped nor of unknown bound, with the smallest approximate
+ * score within the block of EXTREME_ROWS rows whose smallest is the smallest (approxProducts'
+ * extremes; +∞ when there is none): an upper bound on the smallest exact score.
+ */
+function lowestScore(row: usize, n: i32, skip: usize, weights: usize, Y: usize, stride: usize, x: usize, f: i32, extremes: usize): f32 {
+  const blocks = (n + EXTREME_ROWS - 1) / EXTREME_ROWS;
+  let block = -1;
+  let least = <f32>Infinity;
+  for (let b = 0; b < blocks; b++) {
+    const v = load<f32>(extremes + (<usize>b << 3), 4);
+    if (v < least) {
+      least = v;
+      block = b;
+    }
+  }
+  if (block < 0) return Infinity;
+  const lowest = extremeRow(row, n, skip, weights, block, -1);
+  if (lowest < 0) return Infinity;
+  const s = dot(Y + <usize>lowest * stride, x, f);
+  return s == s ? s : <f32>Infinity;
+}
+
+/** Most k for which highestScores looks for a start (it keeps k blocks sorted by insertion). */
+const SEEDED_UP_TO = 16;
+
+/**
+ * The smallest of k exact scores of rows not skipped nor of unknown bound, one from each of the k
+ * blocks of EXTREME_ROWS rows with the largest largest (approxProducts' extremes; ties: the
+ * first), the row of the largest approximate score in each: at least k rows score that much. −∞
+ * when k is above SEEDED_UP_TO, or when one of those blocks has no such row. `picked`: k int32s
+ * of scratch.
+ */
+function highestScores(
+  row: usize, n: i32, k: i32, skip: usize, weights: usize, Y: usize, stride: usize, x: usize, f: i32, extremes: usize,
+  picked: usize,
+): f32 {
+  if (k > SEEDED_UP_TO) return -Infinity;
+  const blocks = (n + EXTREME_ROWS - 1) / EXTREME_ROWS;
+  if (blocks < k) return -Infinity;
+  // the k best blocks, best first, by insertion (a block enters only past the k-th best)
+  let size = 0;
+  for (let b = 0; b < blocks; b++) {
+    const v = load<f32>(extremes + (<usize>b << 3));
+    if (size == k && !(v > load<f32>(extremes + (<usize>load<i32>(picked + (<usize>(k - 1) << 2)) << 3)))) continue;
+    let at = size < k ? size++ : k - 1;
+    while (at > 0) {
+      const above = load<i32>(picked + (<usize>(at - 1) << 2));
+      if (!(v > load<f32>(extremes + (<usize>above << 3)))) break;
+      store<i32>(picked + (<usize>at << 2), above);
+      at--;
+    }
+    store<i32>(picked + (<usize>at << 2), b);
+  }
+  let least = <f32>Infinity;
+  for (let r = 0; r < k; r++) {
+    const block = load<i32>(picked + (<usize>r << 2));
+    const from = block * EXTREME_ROWS;
+    const to = from + EXTREME_ROWS < n ? from + EXTREME_ROWS : n;
+    // the block's largest is noted: the first row that holds it, unless skipped or unknown
+    const value = load<f32>(extremes + (<usize>block << 3));
+    let best = -1;
+    for (let j = from; j < to; j++) {
+      if (load<f32>(row + (<usize>j << 2)) == value) {
+        best = j;
+        break;
+      }
+    }
+    if (best < 0 || load<u8>(skip + <usize>best) != 0 || !(load<f32>(weights + (<usize>best << 2)) < Infinity))
+      best = extremeRow(row, n, skip, weights, block, 1);
+    if (best < 0) return -Infinity;
+    const s = dot(Y + <usize>best * stride, x, f);
+    if (s != s) return -Infinity;
+    if (s < least) least = s;
+  }
+  return least;
+}
+
+/**
+ * selectRows (no cosine step) for query rows [start, end) of a block of approximate inner
+ * products (approxProducts): refineProductRow per row, with bounds[q], the rows' weights, the
+ * query's float factors at Q + q·f, the float rows Y and the query's block extremes (approxProducts).
+ * scratch: n bytes of skip mask, then (16-byte aligned) room for cap + 4 int32 candidates, then
+ * k floats.
+ */
+export function refineProducts(
+  scores: usize, n: i32, k: i32, excludeStart: usize, exclude: usize, Y: usize, f: i32, Q: usize,
+  weights: usize, bounds: usize, best: usize, found: usize, range: usize,
+  start: i32, end: i32, skip: usize, cap: i32, extremes: usize,
+): void {
+  const blocks = (n + EXTREME_ROWS - 1) / EXTREME_ROWS;
+  const candidates = skip + ((<usize>n + 15) & ~15);
+  const heap = candidates + ((<usize>cap + 4) << 2);
+  for (let q = start; q < end; q++) {
+    memory.fill(skip, 0, <usize>n);
+    const from = load<i32>(excludeStart + (<usize>q << 2));
+    const to = load<i32>(excludeStart + (<usize>(q + 1) << 2));
+    for (let e = from; e < to; e++) {
+      const i = load<i32>(exclude + (<usize>e << 2));
+      if (<u32>i < <u32>n) store<u8>(skip + <usize>i, 1);
+    }
+    const count = refineProductRow(
+      scores + ((<usize>q * <usize>n) << 2), n, k, skip, load<f32>(bounds + (<usize>q << 2)), weights, Y, f,
+      Q + ((<usize>q * <usize>f) << 2), best + ((<usize>q * <usize>k) << 2), range + (<usize>q << 3),
+      candidates, cap, heap, extremes + ((<usize>q * <usize>blocks) << 3),
+    );
+    store<i32>(found + (<usize>q << 2), count);
+  }
+}
+
+/** acc + a · b over the 4-byte groups of four lanes: signed codes a, query codes b in 0..127 (exact in int32). */
+@inline function dot8x4(acc: v128, a: v128, b: v128, ones: v128): v128 {
+  // two products of at most 127 · 127 per 16-bit lane: no overflow, so either lowering of the
+  // relaxed dot (with or without saturation) gives the same
+  if (ASC_FEATURE_RELAXED_SIMD) return i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(a, b), ones));
+  // pair sums of bytes 0..7 and 8..15, then the pairs of pairs
+  const low = i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(a), i16x8.extend_low_i8x16_u(b));
+  const high = i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(a), i16x8.extend_high_i8x16_u(b));
+  return i32x4.add(acc, i32x4.add(v128.shuffle<i32>(low, high, 0, 2, 4, 6), v128.shuffle<i32>(low, high, 1, 3, 5, 7)));
+}
+
+/**
+ * out[q · outStride + j] = approximate inner product of row j and query q, (cⱼ · (code − 64)) ·
+ * sⱼ · t_q as float32 (cⱼ·code exact in int32, then two roundings), for rows [start, end) of
+ * the packed codes G (quantizeProductRows: each four rows interleaved, 4 bytes of each row in
+ * turn, `stride` bytes a row, a multiple of 4, rows padded to a multiple of 8 with zero codes,
+ * sums and scales) and the nq query code rows of QC (64 + d, `stride` bytes a row; room for a
+ * multiple of four), with sums[j] = Σ cⱼ, scales[j] = sⱼ and qScales[q] = t. Each lane of an
+ * accumulator is one row's sum, so four scores come out of a vector with no horizontal adds;
+ * eight rows against four queries at a time. With them, the largest and smallest score of each
+ * EXTREME_ROWS rows of each query, as a pair at extremes + 8 · (q · ⌈outStride / EXTREME_ROWS⌉
+ * + block), for refineProductRow: start is a multiple of EXTREME_ROWS, and end too unless it is
+ * outStride.
+ */
+export function approxProducts(
+  G: usize, stride: i32, QC: usize, qScales: usize, nq: i32, sums: usize, scales: usize,
+  out: usize, outStride: i32, start: i32, end: i32, extremes: usize,
+): void {
+  const blocks = (outStride + EXTREME_ROWS - 1) / EXTREME_ROWS;
+  for (let from = start; from < end; from += EXTREME_ROWS) {
+    const to = from + EXTREME_ROWS < end ? from + EXTREME_ROWS : end;
+    const noted = extremes + (<usize>(from / EXTREME_ROWS) << 3);
+    approxProductBlock(G, stride, QC, qScales, nq, sums, scales, out, outStride, from, to, noted, <usize>blocks << 3);
+  }
+}
+
+/** Four scores of rows j .. j + 3 (offset 64 taken out, scaled) from an accumulator. */
+@inline function productScores(acc: v128, sums: v128, scales: v128, t: v128): v128 {
+  return f32x4.mul(f32x4.mul(f32x4.convert_i32x4_s(i32x4.sub(acc, i32x4.shl(sums, 6))), scales), t);
+}
+
+/** Stores the first `count` (1..4) lanes of v at o. */
+@inline function storeLanes(o: usize, v: v128, count: i32): void {
+  v128.store32_lane(o, v, 0);
+  if (count > 1) v128.store32_lane(o, v, 1, 4);
+  if (count > 2) v128.store32_lane(o, v, 2, 8);
+  if (count > 3) v128.store32_lane(o, v, 3, 12);
+}
+
+/**
+ * approxProducts for rows [from, to) (at most EXTREME_ROWS, from a multiple of 8: their codes
+ * stay in the core's cache for every four queries), and their smallest score per query at
+ * noted + q · notedStride.
+ */
+function approxProductBlock(
+  G: usize, stride: i32, QC: usize, qScales: usize, nq: i32, sums: usize, scales: usize,
+  out: usize, outStride: i32, from: i32, to: i32, noted: usize, notedStride: usize,
+): void {
+  const s = <usize>stride;
+  const groupBytes = s << 2;
+  const outRow = <usize>outStride << 2;
+  const ones = i16x8.splat(1);
+  let x = QC;
+  let q = 0;
+  for (; q < nq; q += 4) {
+    // the last queries of a block of fewer than a multiple of four: their codes are read past
+    // (QC has room for four), their scores not stored
+    const live = nq - q < 4 ? nq - q : 4;
+    const x1 = x + s;
+    const x2 = x1 + s;
+    const x3 = x2 + s;
+    const t0 = f32x4.splat(load<f32>(qScales + (<usize>q << 2)));
+    const t1 = f32x4.splat(live > 1 ? load<f32>(qScales + (<usize>q << 2), 4) : 0);
+    const t2 = f32x4.splat(live > 2 ? load<f32>(qScales + (<usize>q << 2), 8) : 0);
+    const t3 = f32x4.splat(live > 3 ? load<f32>(qScales + (<usize>q << 2), 12) : 0);
+    let low0 = f32x4.splat(Infinity);
+    let low1 = low0;
+    let low2 = low0;
+    let low3 = low0;
+    let high0 = f32x4.splat(-Infinity);
+    let high1 = high0;
+    let high2 = high0;
+    let high3 = high0;
+    let o = out + <usize>q * outRow + (<usize>from << 2);
+    for (let j = from; j < to; j += 8) {
+      const p0 = G + (<usize>(j >> 2)) * groupBytes;
+      const p1 = p0 + groupBytes;
+      let a0 = i32x4.splat(0);
+      let a1 = i32x4.splat(0);
+      let a2 = i32x4.splat(0);
+      let a3 = i32x4.splat(0);
+      let a4 = i32x4.splat(0);
+      let a5 = i32x4.splat(0);
+      let a6 = i32x4.splat(0);
+      let a7 = i32x4.splat(0);
+      for (let c: usize = 0; c < s; c += 4) {
+        const v0 = v128.load(p0 + (c << 2));
+        const v1 = v128.load(p1 + (c << 2));
+        let w = v128.load32_splat(x + c);
+        a0 = dot8x4(a0, v0, w, ones);
+        a1 = dot8x4(a1, v1, w, ones);
+        w = v128.load32_splat(x1 + c);
+        a2 = dot8x4(a2, v0, w, ones);
+        a3 = dot8x4(a3, v1, w, ones);
+        w = v128.load32_splat(x2 + c);
+        a4 = dot8x4(a4, v0, w, ones);
+        a5 = dot8x4(a5, v1, w, ones);
+        w = v128.load32_splat(x3 + c);
+        a6 = dot8x4(a6, v0, w, ones);
+        a7 = dot8x4(a7, v1, w, ones);
+      }
+      const sum0 = v128.load(sums + (<usize>j << 2));
+      const sum1 = v128.load(sums + (<usize>j << 2), 16);
+      const scale0 = v128.load(scales + (<usize>j << 2));
+      const scale1 = v128.load(scales + (<usize>j << 2), 16);
+      const r0 = productScores(a0, sum0, scale0, t0);
+      const r1 = productScores(a1, sum1, scale1, t0);
+      const r2 = productScores(a2, sum0, scale0, t1);
+      const r3 = productScores(a3, sum1, scale1, t1);
+      const r4 = productScores(a4, sum0, scale0, t2);
+      const r5 = productScores(a5, sum1, scale1, t2);
+      const r6 = productScores(a6, sum0, scale0, t3);
+      const r7 = productScores(a7, sum1, scale1, t3);
+      if (j + 8 <= to) {
+        v128.store(o, r0);
+        v128.store(o, r1, 16);
+        low0 = f32x4.pmin(low0, f32x4.pmin(r0, r1));
+        high0 = f32x4.pmax(high0, f32x4.pmax(r0, r1));
+        if (live > 1) {
+          v128.store(o + outRow, r2);
+          v128.store(o + outRow, r3, 16);
+          low1 = f32x4.pmin(low1, f32x4.pmin(r2, r3));
+          high1 = f32x4.pmax(high1, f32x4.pmax(r2, r3));
+        }
+        if (live > 2) {
+          v128.store(o + 2 * outRow, r4);
+          v128.store(o + 2 * outRow, r5, 16);
+          low2 = f32x4.pmin(low2, f32x4.pmin(r4, r5));
+          high2 = f32x4.pmax(high2, f32x4.pmax(r4, r5));
+        }
+        if (live > 3) {
+          v128.store(o + 3 * outRow, r6);
+          v128.store(o + 3 * outRow, r7, 16);
+          low3 = f32x4.pmin(low3, f32x4.pmin(r6, r7));
+          high3 = f32x4.pmax(high3, f32x4.pmax(r6, r7));
+        }
+      } else {
+        // the last rows: only those below `to` are stored and noted (lanes past it as ±∞)
+        const left = to - j;
+        const none = f32x4.splat(Infinity);
+        const lowest = f32x4.splat(-Infinity);
+        const keep0 = i32x4.lt_s(i32x4(0, 1, 2, 3), i32x4.splat(left));
+        const keep1 = i32x4.lt_s(i32x4(4, 5, 6, 7), i32x4.splat(left));
+        storeLanes(o, r0, left);
+        if (left > 4) storeLanes(o + 16, r1, left - 4);
+        low0 = f32x4.pmin(low0, f32x4.pmin(v128.bitselect(r0, none, keep0), v128.bitselect(r1, none, keep1)));
+        high0 = f32x4.pmax(high0, f32x4.pmax(v128.bitselect(r0, lowest, keep0), v128.bitselect(r1, lowest, keep1)));
+        if (live > 1) {
+          storeLanes(o + outRow, r2, left);
+          if (left > 4) storeLanes(o + outRow + 16, r3, left - 4);
+          low1 = f32x4.pmin(low1, f32x4.pmin(v128.bitselect(r2, none, keep0), v128.bitselect(r3, none, keep1)));
+        high1 = f32x4.pmax(high1, f32x4.pmax(v128.bitselect(r2, lowest, keep0), v128.bitselect(r3, lowest, keep1)));
+        }
+        if (live > 2) {
+          storeLanes(o + 2 * outRow, r4, left);
+          if (left > 4) storeLanes(o + 2 * outRow + 16, r5, left - 4);
+          low2 = f32x4.pmin(low2, f32x4.pmin(v128.bitselect(r4, none, keep0), v128.bitselect(r5, none, keep1)));
+        high2 = f32x4.pmax(high2, f32x4.pmax(v128.bitselect(r4, lowest, keep0), v128.bitselect(r5, lowest, keep1)));
+        }
+        if (live > 3) {
+          storeLanes(o + 3 * outRow, r6, left);
+          if (left > 4) storeLanes(o + 3 * outRow + 16, r7, left - 4);
+          low3 = f32x4.pmin(low3, f32x4.pmin(v128.bitselect(r6, none, keep0), v128.bitselect(r7, none, keep1)));
+        high3 = f32x4.pmax(high3, f32x4.pmax(v128.bitselect(r6, lowest, keep0), v128.bitselect(r7, lowest, keep1)));
+        }
+      }
+      o += 32;
+    }
+    const at = noted + <usize>q * notedStride;
+    store<f32>(at, -smallest(f32x4.neg(high0)));
+    store<f32>(at, smallest(low0), 4);
+    if (live > 1) {
+      store<f32>(at + notedStride, -smallest(f32x4.neg(high1)));
+      store<f32>(at + notedStride, smallest(low1), 4);
+    }
+    if (live > 2) {
+      store<f32>(at + 2 * notedStride, -smallest(f32x4.neg(high2)));
+      store<f32>(at + 2 * notedStride, smallest(low2), 4);
+    }
+    if (live > 3) {
+      store<f32>(at + 3 * notedStride, -smallest(f32x4.neg(high3)));
+      store<f32>(at + 3 * notedStride, smallest(low3), 4);
+    }
+    x += s << 2;
+  }
+}
