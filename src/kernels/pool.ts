@@ -4,7 +4,7 @@
  * the same way whichever thread takes it, so results do not depend on threads or scheduling.
  */
 export const CONTROL_INTS = 16;
-export const ARGUMENTS = 41;
+export const ARGUMENTS = 42;
 export const CONTROL_BYTES = CONTROL_INTS * 4 + ARGUMENTS * 8;
 
 /** Int32 slots */
@@ -105,6 +105,8 @@ export const ARG = {
   extremes: 39,
   /** dotBlock: the rows' weights (ProductRows); each query's bound in queryBounds */
   weights: 40,
+  /** dotBlock: the largest weight of each 64 rows (ProductRows) */
+  blockWeights: 41,
 } as const;
 
 export interface KernelExports {
@@ -226,7 +228,8 @@ export interface KernelExports {
     end: number,
     skip: number,
     cap: number,
-    lows: number,
+    extremes: number,
+    blockWeights: number,
   ): void;
   refineRows(
     scores: number,
@@ -432,6 +435,7 @@ function runRows(
         scratch,
         a[ARG.cap],
         a[ARG.extremes],
+        a[ARG.blockWeights],
       );
       break;
   }

@@ -189,7 +189,12 @@ export interface ProductRows {
   weights: Float32Array;
   /** ρ: the largest ‖yⱼ − sⱼcⱼ‖ / gⱼ over the rows */
   relativeError: number;
+  /** the largest weight of each 64 rows (EXTREME_ROWS of the kernels) */
+  blockWeights: Float32Array;
 }
+
+/** Rows per block of blockWeights: EXTREME_ROWS of the kernels. */
+const BLOCK_ROWS = 64;
 
 /** A query's codes d lie in −63..63, stored as 64 + d (7 bits: see dot8x4 in the kernels). */
 const PRODUCT_QUERY_LIMIT = 63;
@@ -227,7 +232,12 @@ export function quantizeProductRows(kernels: Kernels, Y: Float32Array, rows: num
     const base = (j >> 2) * 4 * stride + 4 * (j & 3);
     for (let a = 0; a < stride; a++) packed[base + 16 * (a >> 2) + (a & 3)] = row[a];
   }
-  return { rows, factors: f, stride, codes, sums, scales, weights, relativeError };
+  const blockWeights = kernels.float32(Math.max(1, Math.ceil(rows / BLOCK_ROWS)));
+  for (let j = 0; j < rows; j++) {
+    const block = Math.floor(j / BLOCK_ROWS);
+    blockWeights[block] = Math.max(blockWeights[block], weights[j]);
+  }
+  return { rows, factors: f, stride, codes, sums, scales, weights, relativeError, blockWeights };
 }
 
 /**

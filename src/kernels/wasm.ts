@@ -852,6 +852,7 @@ class WasmKernels implements Kernels {
     a[ARG.factors] = f;
     a[ARG.queryRows] = queryRows.byteOffset;
     a[ARG.weights] = this.address(quantized.weights);
+    a[ARG.blockWeights] = this.address(quantized.blockWeights);
     a[ARG.queryBounds] = bound.byteOffset;
     a[ARG.cap] = cap;
     // the approximate scores, then one query row per chunk (scratch: its skip mask, its candidate

@@ -1850,19 +1850,56 @@ function keepProducts(row: usize, weights: usize, bound: f32, candidates: usize,
  * others (ties included) and cannot be among the k best; and the smallest exact score is ≤ M, so
  * a row whose lower end is above M cannot hold it. Both are taken over the rows seen so far while
  * passing (L only grows, M only shrinks), from `top` (k rows not skipped score at least that
- * exactly, or −∞) and `bottom` (the exact score of a row not skipped, or +∞) on: four rows at a
- * time, none of them open, go by in one test. `heap`: k floats of scratch. Returns how many, or
- * cap + 1 when more than cap rows would be listed.
+ * exactly, or −∞) and `bottom` (the exact score of a row not skipped, or +∞) on: a block of
+ * EXTREME_ROWS rows whose extremes (approxProducts) are that far from them by the block's largest
+ * weight (blockWeights) goes by in one test, and four rows, none of them open, in another.
+ * `heap`: k floats of scratch. Returns how many, or cap + 1 when more than cap rows would be
+ * listed.
  */
 function listProducts(
   row: usize, n: i32, k: i32, skip: usize, bound: f32, weights: usize, candidates: usize, cap: i32, heap: usize,
-  top: f32, bottom: f32,
+  top: f32, bottom: f32, extremes: usize, blockWeights: usize,
 ): i32 {
-  let size = 0;
   let listed = 0;
+  const blocks = (n + EXTREME_ROWS - 1) / EXTREME_ROWS;
+  listTop = top;
+  listBottom = bottom;
+  listSize = 0;
+  for (let block = 0; block < blocks; block++) {
+    // a block whose largest score plus the largest bound is below top, and whose smallest minus
+    // it above bottom, holds no open row
+    const b = bound * load<f32>(blockWeights + (<usize>block << 2));
+    const at = extremes + (<usize>block << 3);
+    if (load<f32>(at) + b < top && load<f32>(at, 4) - b > bottom) continue;
+    const from = block * EXTREME_ROWS;
+    const to = from + EXTREME_ROWS < n ? from + EXTREME_ROWS : n;
+    listed = listProductRows(row, n, k, skip, bound, weights, candidates, cap, heap, from, to, listed);
+    if (listed > cap) return listed;
+    top = listTop;
+    bottom = listBottom;
+  }
+  return keepProducts(row, weights, bound, candidates, listed, top, bottom);
+}
+
+// listProductRows' running state (globals are per instance: one per thread)
+let listTop: f32 = 0;
+let listBottom: f32 = 0;
+let listSize: i32 = 0;
+
+/**
+ * listProducts over rows [from, to), with its state in listTop, listBottom and listSize on
+ * both sides; returns how many are listed, or cap + 1.
+ */
+@inline function listProductRows(
+  row: usize, n: i32, k: i32, skip: usize, bound: f32, weights: usize, candidates: usize, cap: i32, heap: usize,
+  from: i32, to: i32, listed: i32,
+): i32 {
+  let top = listTop;
+  let bottom = listBottom;
+  let size = listSize;
   const b4 = f32x4.splat(bound);
   const vectorEnd = n & ~3;
-  for (let i = 0; i < n; i += 4) {
+  for (let i = from; i < to; i += 4) {
     // the rows of these four that may be open (bit r: row i + r)
     let lanes = 15;
     if (i < vectorEnd) {
@@ -1871,7 +1908,7 @@ function listProducts(
       const open = v128.or(f32x4.ge(f32x4.add(v, b), f32x4.splat(top)), f32x4.le(f32x4.sub(v, b), f32x4.splat(bottom)));
       lanes = i32x4.bitmask(open);
       if (lanes == 0) continue;
-    } else lanes = (1 << (n - i)) - 1;
+    } else lanes = (1 << (to - i)) - 1;
     while (lanes != 0) {
       const j = i + ctz(lanes);
       lanes &= lanes - 1;
@@ -1900,7 +1937,10 @@ function listProducts(
       listed++;
     }
   }
-  return keepProducts(row, weights, bound, candidates, listed, top, bottom);
+  listTop = top;
+  listBottom = bottom;
+  listSize = size;
+  return listed;
 }
 
 /**
@@ -1919,7 +1959,7 @@ function listProducts(
  */
 function refineProductRow(
   row: usize, n: i32, k: i32, skip: usize, bound: f32, weights: usize, Y: usize, f: i32, x: usize,
-  out: usize, range: usize, candidates: usize, cap: i32, heap: usize, extremes: usize,
+  out: usize, range: usize, candidates: usize, cap: i32, heap: usize, extremes: usize, blockWeights: usize,
 ): i32 {
   const stride = <usize>f << 2;
   let listed = cap + 1;
@@ -1927,7 +1967,7 @@ function refineProductRow(
     // the candidate list is empty until listProducts: its room holds highestScores' blocks meanwhile
     const top = highestScores(row, n, k, skip, weights, Y, stride, x, f, extremes, candidates);
     const bottom = lowestScore(row, n, skip, weights, Y, stride, x, f, extremes);
-    listed = listProducts(row, n, k, skip, bound, weights, candidates, cap, heap, top, bottom);
+    listed = listProducts(row, n, k, skip, bound, weights, candidates, cap, heap, top, bottom, extremes, blockWeights);
   }
   if (listed > cap) {
     scores(Y, f, x, row, 0, n);
@@ -2061,7 +2101,7 @@ function highestScores(
 export function refineProducts(
   scores: usize, n: i32, k: i32, excludeStart: usize, exclude: usize, Y: usize, f: i32, Q: usize,
   weights: usize, bounds: usize, best: usize, found: usize, range: usize,
-  start: i32, end: i32, skip: usize, cap: i32, extremes: usize,
+  start: i32, end: i32, skip: usize, cap: i32, extremes: usize, blockWeights: usize,
 ): void {
   const blocks = (n + EXTREME_ROWS - 1) / EXTREME_ROWS;
   const candidates = skip + ((<usize>n + 15) & ~15);
@@ -2077,7 +2117,7 @@ export function refineProducts(
     const count = refineProductRow(
       scores + ((<usize>q * <usize>n) << 2), n, k, skip, load<f32>(bounds + (<usize>q << 2)), weights, Y, f,
       Q + ((<usize>q * <usize>f) << 2), best + ((<usize>q * <usize>k) << 2), range + (<usize>q << 3),
-      candidates, cap, heap, extremes + ((<usize>q * <usize>blocks) << 3),
+      candidates, cap, heap, extremes + ((<usize>q * <usize>blocks) << 3), blockWeights,
     );
     store<i32>(found + (<usize>q << 2), count);
   }
@@ -2112,10 +2152,14 @@ export function approxProducts(
   out: usize, outStride: i32, start: i32, end: i32, extremes: usize,
 ): void {
   const blocks = (outStride + EXTREME_ROWS - 1) / EXTREME_ROWS;
-  for (let from = start; from < end; from += EXTREME_ROWS) {
-    const to = from + EXTREME_ROWS < end ? from + EXTREME_ROWS : end;
-    const noted = extremes + (<usize>(from / EXTREME_ROWS) << 3);
-    approxProductBlock(G, stride, QC, qScales, nq, sums, scales, out, outStride, from, to, noted, <usize>blocks << 3);
+  approxProductBlock(G, stride, QC, qScales, nq, sums, scales, out, outStride, start, end, 0, 0);
+  const outRow = <usize>outStride << 2;
+  for (let q = 0; q < nq; q++) {
+    for (let from = start; from < end; from += EXTREME_ROWS) {
+      const to = from + EXTREME_ROWS < end ? from + EXTREME_ROWS : end;
+      const noted = extremes + (<usize>(q * blocks + from / EXTREME_ROWS) << 3);
+      noteExtremes(out + <usize>q * outRow + (<usize>from << 2), to - from, noted);
+    }
   }
 }
 
@@ -2134,38 +2178,37 @@ export function approxProducts(
 
 /**
  * approxProducts for rows [from, to) (at most EXTREME_ROWS, from a multiple of 8: their codes
- * stay in the core's cache for every four queries), and their smallest score per query at
- * noted + q · notedStride.
+ * stay in the core's cache for every four queries), and their largest and smallest score per
+ * query at noted + q · notedStride, taken from the stored scores afterwards (held in registers
+ * over the rows, with the queries' scales, they left too few for the tile's sums: 1.7× slower).
  */
 function approxProductBlock(
   G: usize, stride: i32, QC: usize, qScales: usize, nq: i32, sums: usize, scales: usize,
   out: usize, outStride: i32, from: i32, to: i32, noted: usize, notedStride: usize,
 ): void {
-  const s = <usize>stride;
+  // 64 factors (the default) with the stride a constant: the engine unrolls the sums' loop
+  if (stride == 64) approxProductRows(G, 64, QC, qScales, nq, sums, scales, out, outStride, from, to, noted, notedStride);
+  else approxProductRows(G, <usize>stride, QC, qScales, nq, sums, scales, out, outStride, from, to, noted, notedStride);
+}
+
+@inline function approxProductRows(
+  G: usize, s: usize, QC: usize, qScales: usize, nq: i32, sums: usize, scales: usize,
+  out: usize, outStride: i32, from: i32, to: i32, noted: usize, notedStride: usize,
+): void {
   const groupBytes = s << 2;
   const outRow = <usize>outStride << 2;
-  const ones = i16x8.splat(1);
+  // 1 in every lane, from a number the compiler cannot see (nq > 0): as a constant it was put
+  // back into every dot8x4, and the engine made it anew each time (about a fifth slower)
+  const ones = i16x8.splat(<i16>(1 - (nq >>> 31)));
   let x = QC;
-  let q = 0;
-  for (; q < nq; q += 4) {
+  for (let q = 0; q < nq; q += 4) {
     // the last queries of a block of fewer than a multiple of four: their codes are read past
     // (QC has room for four), their scores not stored
     const live = nq - q < 4 ? nq - q : 4;
     const x1 = x + s;
     const x2 = x1 + s;
     const x3 = x2 + s;
-    const t0 = f32x4.splat(load<f32>(qScales + (<usize>q << 2)));
-    const t1 = f32x4.splat(live > 1 ? load<f32>(qScales + (<usize>q << 2), 4) : 0);
-    const t2 = f32x4.splat(live > 2 ? load<f32>(qScales + (<usize>q << 2), 8) : 0);
-    const t3 = f32x4.splat(live > 3 ? load<f32>(qScales + (<usize>q << 2), 12) : 0);
-    let low0 = f32x4.splat(Infinity);
-    let low1 = low0;
-    let low2 = low0;
-    let low3 = low0;
-    let high0 = f32x4.splat(-Infinity);
-    let high1 = high0;
-    let high2 = high0;
-    let high3 = high0;
+    const scale = qScales + (<usize>q << 2);
     let o = out + <usize>q * outRow + (<usize>from << 2);
     for (let j = from; j < to; j += 8) {
       const p0 = G + (<usize>(j >> 2)) * groupBytes;
@@ -2198,84 +2241,80 @@ function approxProductBlock(
       const sum1 = v128.load(sums + (<usize>j << 2), 16);
       const scale0 = v128.load(scales + (<usize>j << 2));
       const scale1 = v128.load(scales + (<usize>j << 2), 16);
-      const r0 = productScores(a0, sum0, scale0, t0);
-      const r1 = productScores(a1, sum1, scale1, t0);
-      const r2 = productScores(a2, sum0, scale0, t1);
-      const r3 = productScores(a3, sum1, scale1, t1);
-      const r4 = productScores(a4, sum0, scale0, t2);
-      const r5 = productScores(a5, sum1, scale1, t2);
-      const r6 = productScores(a6, sum0, scale0, t3);
-      const r7 = productScores(a7, sum1, scale1, t3);
-      if (j + 8 <= to) {
-        v128.store(o, r0);
-        v128.store(o, r1, 16);
-        low0 = f32x4.pmin(low0, f32x4.pmin(r0, r1));
-        high0 = f32x4.pmax(high0, f32x4.pmax(r0, r1));
-        if (live > 1) {
-          v128.store(o + outRow, r2);
-          v128.store(o + outRow, r3, 16);
-          low1 = f32x4.pmin(low1, f32x4.pmin(r2, r3));
-          high1 = f32x4.pmax(high1, f32x4.pmax(r2, r3));
-        }
-        if (live > 2) {
-          v128.store(o + 2 * outRow, r4);
-          v128.store(o + 2 * outRow, r5, 16);
-          low2 = f32x4.pmin(low2, f32x4.pmin(r4, r5));
-          high2 = f32x4.pmax(high2, f32x4.pmax(r4, r5));
-        }
-        if (live > 3) {
-          v128.store(o + 3 * outRow, r6);
-          v128.store(o + 3 * outRow, r7, 16);
-          low3 = f32x4.pmin(low3, f32x4.pmin(r6, r7));
-          high3 = f32x4.pmax(high3, f32x4.pmax(r6, r7));
-        }
-      } else {
-        // the last rows: only those below `to` are stored and noted (lanes past it as ±∞)
-        const left = to - j;
-        const none = f32x4.splat(Infinity);
-        const lowest = f32x4.splat(-Infinity);
-        const keep0 = i32x4.lt_s(i32x4(0, 1, 2, 3), i32x4.splat(left));
-        const keep1 = i32x4.lt_s(i32x4(4, 5, 6, 7), i32x4.splat(left));
-        storeLanes(o, r0, left);
-        if (left > 4) storeLanes(o + 16, r1, left - 4);
-        low0 = f32x4.pmin(low0, f32x4.pmin(v128.bitselect(r0, none, keep0), v128.bitselect(r1, none, keep1)));
-        high0 = f32x4.pmax(high0, f32x4.pmax(v128.bitselect(r0, lowest, keep0), v128.bitselect(r1, lowest, keep1)));
-        if (live > 1) {
-          storeLanes(o + outRow, r2, left);
-          if (left > 4) storeLanes(o + outRow + 16, r3, left - 4);
-          low1 = f32x4.pmin(low1, f32x4.pmin(v128.bitselect(r2, none, keep0), v128.bitselect(r3, none, keep1)));
-        high1 = f32x4.pmax(high1, f32x4.pmax(v128.bitselect(r2, lowest, keep0), v128.bitselect(r3, lowest, keep1)));
-        }
-        if (live > 2) {
-          storeLanes(o + 2 * outRow, r4, left);
-          if (left > 4) storeLanes(o + 2 * outRow + 16, r5, left - 4);
-          low2 = f32x4.pmin(low2, f32x4.pmin(v128.bitselect(r4, none, keep0), v128.bitselect(r5, none, keep1)));
-        high2 = f32x4.pmax(high2, f32x4.pmax(v128.bitselect(r4, lowest, keep0), v128.bitselect(r5, lowest, keep1)));
-        }
-        if (live > 3) {
-          storeLanes(o + 3 * outRow, r6, left);
-          if (left > 4) storeLanes(o + 3 * outRow + 16, r7, left - 4);
-          low3 = f32x4.pmin(low3, f32x4.pmin(v128.bitselect(r6, none, keep0), v128.bitselect(r7, none, keep1)));
-        high3 = f32x4.pmax(high3, f32x4.pmax(v128.bitselect(r6, lowest, keep0), v128.bitselect(r7, lowest, keep1)));
-        }
+      const left = to - j;
+      storeScores(o, productScores(a0, sum0, scale0, v128.load32_splat(scale)), productScores(a1, sum1, scale1, v128.load32_splat(scale)), left);
+      if (live > 1) {
+        const t = v128.load32_splat(scale, 4);
+        storeScores(o + outRow, productScores(a2, sum0, scale0, t), productScores(a3, sum1, scale1, t), left);
+      }
+      if (live > 2) {
+        const t = v128.load32_splat(scale, 8);
+        storeScores(o + 2 * outRow, productScores(a4, sum0, scale0, t), productScores(a5, sum1, scale1, t), left);
+      }
+      if (live > 3) {
+        const t = v128.load32_splat(scale, 12);
+        storeScores(o + 3 * outRow, productScores(a6, sum0, scale0, t), productScores(a7, sum1, scale1, t), left);
       }
       o += 32;
     }
-    const at = noted + <usize>q * notedStride;
-    store<f32>(at, -smallest(f32x4.neg(high0)));
-    store<f32>(at, smallest(low0), 4);
-    if (live > 1) {
-      store<f32>(at + notedStride, -smallest(f32x4.neg(high1)));
-      store<f32>(at + notedStride, smallest(low1), 4);
-    }
-    if (live > 2) {
-      store<f32>(at + 2 * notedStride, -smallest(f32x4.neg(high2)));
-      store<f32>(at + 2 * notedStride, smallest(low2), 4);
-    }
-    if (live > 3) {
-      store<f32>(at + 3 * notedStride, -smallest(f32x4.neg(high3)));
-      store<f32>(at + 3 * notedStride, smallest(low3), 4);
-    }
     x += s << 2;
   }
+}
+
+/** Stores eight scores of rows j .. j + 7 at o, only the first `left` when fewer are left. */
+@inline function storeScores(o: usize, r0: v128, r1: v128, left: i32): void {
+  if (left >= 8) {
+    v128.store(o, r0);
+    v128.store(o, r1, 16);
+  } else {
+    storeLanes(o, r0, left);
+    if (left > 4) storeLanes(o + 16, r1, left - 4);
+  }
+}
+
+/** The largest and smallest of the `count` scores at o (no score is NaN), as a pair at at. */
+@inline function noteExtremes(o: usize, count: i32, at: usize): void {
+  let h = <f32>-Infinity;
+  let l = <f32>Infinity;
+  let r = 0;
+  // sixteen at a time in four independent pairs of sums (one pair waited on the previous
+  // maximum every four rows: a third of the int8 pass's time)
+  if (count >= 16) {
+    let h0 = v128.load(o);
+    let h1 = v128.load(o, 16);
+    let h2 = v128.load(o, 32);
+    let h3 = v128.load(o, 48);
+    let l0 = h0;
+    let l1 = h1;
+    let l2 = h2;
+    let l3 = h3;
+    for (r = 16; r + 16 <= count; r += 16) {
+      const p = o + (<usize>r << 2);
+      const v0 = v128.load(p);
+      const v1 = v128.load(p, 16);
+      const v2 = v128.load(p, 32);
+      const v3 = v128.load(p, 48);
+      h0 = f32x4.pmax(h0, v0);
+      h1 = f32x4.pmax(h1, v1);
+      h2 = f32x4.pmax(h2, v2);
+      h3 = f32x4.pmax(h3, v3);
+      l0 = f32x4.pmin(l0, v0);
+      l1 = f32x4.pmin(l1, v1);
+      l2 = f32x4.pmin(l2, v2);
+      l3 = f32x4.pmin(l3, v3);
+    }
+    const high = f32x4.pmax(f32x4.pmax(h0, h1), f32x4.pmax(h2, h3));
+    const low = f32x4.pmin(f32x4.pmin(l0, l1), f32x4.pmin(l2, l3));
+    const high2 = f32x4.pmax(high, v128.shuffle<f32>(high, high, 2, 3, 0, 1));
+    const low2 = f32x4.pmin(low, v128.shuffle<f32>(low, low, 2, 3, 0, 1));
+    h = f32x4.extract_lane(f32x4.pmax(high2, v128.shuffle<f32>(high2, high2, 1, 0, 3, 2)), 0);
+    l = f32x4.extract_lane(f32x4.pmin(low2, v128.shuffle<f32>(low2, low2, 1, 0, 3, 2)), 0);
+  }
+  for (; r < count; r++) {
+    const v = load<f32>(o + (<usize>r << 2));
+    if (v > h) h = v;
+    if (v < l) l = v;
+  }
+  store<f32>(at, h);
+  store<f32>(at, l, 4);
 }
