@@ -24,6 +24,11 @@ const GRAMIAN_CHUNK_ROWS = 2048;
 const CHUNKS_PER_CALL = 256;
 /** item rows per chunk of a block of query scores: 4096 × 16 queries is about 0.3 ms of work */
 const SCORE_CHUNK_ROWS = 4096;
+/**
+ * item rows per chunk of dotBlock's int8 pass: 1024 × 16 queries is about 25 µs of work; 4096
+ * left 20,000 rows in 5 chunks, 3 for one thread and 2 for the other
+ */
+const PRODUCT_CHUNK_ROWS = 1024;
 /** rows of a block whose extremes cosineBlock's int8 pass notes (EXTREME_ROWS of the kernels; a divisor of SCORE_CHUNK_ROWS) */
 const EXTREME_ROWS = 64;
 /**
@@ -858,7 +863,7 @@ class WasmKernels implements Kernels {
     // the approximate scores, then one query row per chunk (scratch: its skip mask, its candidate
     // list, k floats), in one task as cosineBlock's
     yield {
-      ...task(TASK.approxProducts, rows, SCORE_CHUNK_ROWS, 0),
+      ...task(TASK.approxProducts, rows, PRODUCT_CHUNK_ROWS, 0),
       then: {
         kind: TASK.refineProducts,
         rows: queries,
