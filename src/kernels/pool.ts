@@ -4,7 +4,7 @@
  * the same way whichever thread takes it, so results do not depend on threads or scheduling.
  */
 export const CONTROL_INTS = 16;
-export const ARGUMENTS = 42;
+export const ARGUMENTS = 44;
 export const CONTROL_BYTES = CONTROL_INTS * 4 + ARGUMENTS * 8;
 
 /** Int32 slots */
@@ -103,10 +103,13 @@ export const ARG = {
   thenChunkRows: 38,
   /** cosineBlock: each query's largest and smallest approximate score of every 64 rows (approxScores); dotBlock: the smallest (approxProducts) */
   extremes: 39,
-  /** dotBlock: the rows' weights (ProductRows); each query's bound in queryBounds */
+  /** dotBlock: the rows' weights (ProductRows); each query's α and β in queryBounds */
   weights: 40,
   /** dotBlock: the largest weight of each 64 rows (ProductRows) */
   blockWeights: 41,
+  /** dotBlock: the rows' errors and the largest of each 64 rows (ProductRows) */
+  errors: 42,
+  blockErrors: 43,
 } as const;
 
 export interface KernelExports {
@@ -219,6 +222,7 @@ export interface KernelExports {
     Y: number,
     f: number,
     Q: number,
+    errors: number,
     weights: number,
     bounds: number,
     best: number,
@@ -229,6 +233,7 @@ export interface KernelExports {
     skip: number,
     cap: number,
     extremes: number,
+    blockErrors: number,
     blockWeights: number,
   ): void;
   refineRows(
@@ -425,6 +430,7 @@ function runRows(
         a[ARG.Y],
         f,
         a[ARG.queryRows],
+        a[ARG.errors],
         a[ARG.weights],
         a[ARG.queryBounds],
         a[ARG.best],
@@ -435,6 +441,7 @@ function runRows(
         scratch,
         a[ARG.cap],
         a[ARG.extremes],
+        a[ARG.blockErrors],
         a[ARG.blockWeights],
       );
       break;

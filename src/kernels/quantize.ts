@@ -158,16 +158,17 @@ export function cosineBound(rowError: number, queryError: number, factors: numbe
 /**
  * Int8 copies of factor rows for approximate inner products (Kernels.dotBlock): row j kept as
  * codes cⱼ (|c| ≤ 127, the largest magnitude 127) with scale sⱼ, not made unit first, and a
- * query x as codes 64 + d (|d| ≤ 63) with scale t. With gⱼ = ‖sⱼcⱼ‖, eⱼ = ‖yⱼ − sⱼcⱼ‖ ≤ ρ·gⱼ
- * (ρ = relativeError) and e = ‖x − t·d‖,
+ * query x as codes 64 + d (|d| ≤ 63) with scale t. With gⱼ = ‖sⱼcⱼ‖, eⱼ = ‖yⱼ − sⱼcⱼ‖ and
+ * e = ‖x − t·d‖,
  *
- *   |yⱼ·x − sⱼt (cⱼ·d)| ≤ eⱼ‖x‖ + gⱼ·e ≤ gⱼ (ρ‖x‖ + e),
+ *   |yⱼ·x − sⱼt (cⱼ·d)| ≤ eⱼ‖x‖ + gⱼ·e,
  *
- * and the float32 dot the kernels compute is within γ_f·‖yⱼ‖‖x‖ ≤ γ_f(1 + ρ)·gⱼ‖x‖ of yⱼ·x
- * (γ_f = f·2⁻²⁴/(1 − f·2⁻²⁴), any order of the sums, fused or not): the bound is gⱼ times a
- * number of the query's (productBound), gⱼ rounded up in `weights`. A row of norm 0 has codes 0,
- * scale 0 and weight 0 (both scores 0); rows whose norm is outside [2⁻³⁰, 2³⁰] get codes 0,
- * scale 0 and the weight +∞ (always scored exactly). No approximate score is NaN.
+ * and the float32 dot the kernels compute is within γ_f·‖yⱼ‖‖x‖ ≤ γ_f(gⱼ + eⱼ)‖x‖ of yⱼ·x
+ * (γ_f = f·2⁻²⁴/(1 − f·2⁻²⁴), any order of the sums, fused or not): the bound is α·eⱼ + β·gⱼ
+ * with two numbers of the query's (productBounds), eⱼ and gⱼ rounded up in `errors` and
+ * `weights`. A row of norm 0 has codes 0, scale 0, error 0 and weight 0 (both scores 0); rows
+ * whose norm is outside [2⁻³⁰, 2³⁰] get codes 0, scale 0, error 0 and the weight +∞ (always
+ * scored exactly). No approximate score is NaN.
  *
  * The codes are packed for approxProducts: each four rows interleaved, 4 bytes of each in turn
  * (row j's bytes 4i .. 4i + 3 at (j >> 2) · 4 · stride + 16i + 4 · (j & 3)), so that the four
@@ -185,11 +186,13 @@ export interface ProductRows {
   sums: Int32Array;
   /** sⱼ per row (padded) */
   scales: Float32Array;
+  /** eⱼ = ‖yⱼ − sⱼcⱼ‖ per row, rounded up */
+  errors: Float32Array;
   /** gⱼ = ‖sⱼcⱼ‖ per row, rounded up (+∞: always scored exactly) */
   weights: Float32Array;
-  /** ρ: the largest ‖yⱼ − sⱼcⱼ‖ / gⱼ over the rows */
-  relativeError: number;
-  /** the largest weight of each 64 rows (EXTREME_ROWS of the kernels) */
+  /** the largest error of each 64 rows (EXTREME_ROWS of the kernels) */
+  blockErrors: Float32Array;
+  /** the largest weight of each 64 rows */
   blockWeights: Float32Array;
 }
 
@@ -213,9 +216,9 @@ export function quantizeProductRows(kernels: Kernels, Y: Float32Array, rows: num
   const packed = new Int8Array(codes.buffer, codes.byteOffset, codes.length);
   const sums = kernels.int32(padded);
   const scales = kernels.float32(padded);
+  const errors = kernels.float32(padded);
   const weights = kernels.float32(padded);
   const row = new Int8Array(stride);
-  let relativeError = 0;
   for (let j = 0; j < rows; j++) {
     row.fill(0);
     const scale = quantizeVector(Y, j * f, f, row, 0, 127);
@@ -226,18 +229,20 @@ export function quantizeProductRows(kernels: Kernels, Y: Float32Array, rows: num
       scales[j] = 0;
       weights[j] = Infinity;
     } else if (scale > 0) {
+      errors[j] = Math.fround(lastVector.error * (1 + 2 ** -20));
       weights[j] = Math.fround(lastVector.size * (1 + 2 ** -20));
-      relativeError = Math.max(relativeError, lastVector.error / lastVector.size);
     }
     const base = (j >> 2) * 4 * stride + 4 * (j & 3);
     for (let a = 0; a < stride; a++) packed[base + 16 * (a >> 2) + (a & 3)] = row[a];
   }
+  const blockErrors = kernels.float32(Math.max(1, Math.ceil(rows / BLOCK_ROWS)));
   const blockWeights = kernels.float32(Math.max(1, Math.ceil(rows / BLOCK_ROWS)));
   for (let j = 0; j < rows; j++) {
     const block = Math.floor(j / BLOCK_ROWS);
+    blockErrors[block] = Math.max(blockErrors[block], errors[j]);
     blockWeights[block] = Math.max(blockWeights[block], weights[j]);
   }
-  return { rows, factors: f, stride, codes, sums, scales, weights, relativeError, blockWeights };
+  return { rows, factors: f, stride, codes, sums, scales, errors, weights, blockErrors, blockWeights };
 }
 
 /**
@@ -280,8 +285,9 @@ const lastVector = { sum: 0, size: 0, error: 0 };
 
 /**
  * Codes (64 + d, 1..127) and scales of `queries` query rows of Q from row qFirst on into codes
- * (rows.stride bytes a row) and scales, and into bounds each query's productBound against `rows`
- * (Infinity for a query whose norm is 0 or outside the safe range: its row is scored exactly).
+ * (rows.stride bytes a row) and scales, and into bounds each query's α and β (productBounds) at
+ * 2q and 2q + 1 (Infinity for a query whose norm is 0 or outside the safe range: its row is
+ * scored exactly).
  */
 export function quantizeProductQueries(
   rows: ProductRows,
@@ -301,22 +307,23 @@ export function quantizeProductQueries(
     scales[q] = safe ? scale : 0;
     let norm = 0;
     for (let a = (qFirst + q) * f; a < (qFirst + q + 1) * f; a++) norm += Q[a] * Q[a];
-    bounds[q] = safe ? productBound(rows.relativeError, Math.sqrt(norm), lastVector.error, f) : Infinity;
+    const [alpha, beta] = safe ? productBounds(Math.sqrt(norm), lastVector.error, f) : [Infinity, Infinity];
+    bounds[2 * q] = alpha;
+    bounds[2 * q + 1] = beta;
     for (let a = q * stride; a < (q + 1) * stride; a++) signed[a] += PRODUCT_QUERY_LIMIT + 1;
   }
 }
 
 /**
- * β, a float32 such that |computed xᵀyⱼ − approximate| ≤ β·weights[j] for every row of relative
- * error ρ = `relativeError` (see ProductRows), a query of norm `norm` and quantization error
- * `queryError`: γ_f(1 + ρ)‖x‖ + ρ‖x‖ + e, with 10⁻³ of it and 10⁻⁶(‖x‖ + e) more for the
- * rounding of the approximate score (three roundings, each relative 2⁻²⁴ of at most
- * gⱼ(‖x‖ + e)), of β·wⱼ and of the score ± that, rounded up.
+ * α and β, float32s such that |computed xᵀyⱼ − approximate| ≤ α·errors[j] + β·weights[j] for
+ * every row (see ProductRows), for a query of norm `norm` and quantization error `queryError`:
+ * α = (1 + γ_f)‖x‖ and β = e + γ_f‖x‖, each with 10⁻³ of it more, and 10⁻⁶(‖x‖ + e) more in β
+ * for the rounding of the approximate score (three roundings, each relative 2⁻²⁴ of at most
+ * gⱼ(‖x‖ + e)), of the bound and of the score ± the bound, rounded up.
  */
-export function productBound(relativeError: number, norm: number, queryError: number, factors: number): number {
+export function productBounds(norm: number, queryError: number, factors: number): [number, number] {
   const unit = factors * 2 ** -24;
   const gamma = unit / (1 - unit);
-  const bound =
-    (gamma * (1 + relativeError) * norm + relativeError * norm + queryError) * 1.001 + 1e-6 * (norm + queryError);
-  return Math.fround(bound * (1 + 2 ** -20));
+  const up = (v: number) => Math.fround(v * (1 + 2 ** -20));
+  return [up((1 + gamma) * norm * 1.001), up((queryError + gamma * norm) * 1.001 + 1e-6 * (norm + queryError))];
 }

@@ -834,7 +834,7 @@ class WasmKernels implements Kernels {
     const words = this.queryCodes.get(Math.ceil(queries / 4) * stride);
     const codes = new Uint8Array(words.buffer, words.byteOffset, queries * stride);
     const scales = queryScales.get(queries);
-    const bound = bounds.get(queries);
+    const bound = bounds.get(2 * queries);
     quantizeProductQueries(quantized, queryRows, 0, queries, codes, scales, bound);
     const scores = this.inKernel(selection.scores, this.blockOut, queries * rows, false);
     const staged = this.stageSelection(selection);
@@ -858,6 +858,8 @@ class WasmKernels implements Kernels {
     a[ARG.queryRows] = queryRows.byteOffset;
     a[ARG.weights] = this.address(quantized.weights);
     a[ARG.blockWeights] = this.address(quantized.blockWeights);
+    a[ARG.errors] = this.address(quantized.errors);
+    a[ARG.blockErrors] = this.address(quantized.blockErrors);
     a[ARG.queryBounds] = bound.byteOffset;
     a[ARG.cap] = cap;
     // the approximate scores, then one query row per chunk (scratch: its skip mask, its candidate

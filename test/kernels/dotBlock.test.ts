@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { seededRandom } from '../../src/als/random.js';
 import { createWasmKernels, jsKernels, kernelBuildAvailable, type Kernels } from '../../src/kernels/index.js';
-import { productBound, quantizeProductRows } from '../../src/kernels/quantize.js';
+import { productBounds, quantizeProductRows } from '../../src/kernels/quantize.js';
 import { randomMatrix } from '../helpers.js';
 
 // dotBlock scores an int8 copy of the rows first and the float rows only where the quantization
@@ -243,7 +243,7 @@ describe('dotBlock: the answers of scoresBlock and selectBlock (inner products),
 });
 
 describe('the inner-product quantization bound', () => {
-  it('holds for every row and query: |computed xᵀy − approximate| ≤ productBound · weight', () => {
+  it('holds for every row and query: |computed xᵀy − approximate| ≤ α · error + β · weight', () => {
     const wasm = kernels.get(`${builds[0]}/1`)!;
     const f = 64;
     const rows = 2000;
@@ -259,7 +259,7 @@ describe('the inner-product quantization bound', () => {
       const scale = Math.fround(largest / 63);
       const d = Array.from(x, (v) => Math.max(-63, Math.min(63, Math.round(v / scale))));
       const queryError = Math.hypot(...Array.from(x, (v, a) => v - scale * d[a]));
-      const bound = productBound(product.relativeError, Math.hypot(...x), queryError, f);
+      const [alpha, beta] = productBounds(Math.hypot(...x), queryError, f);
       wasm.scores(Y, rows, f, x, 0, scores);
       for (let j = 0; j < rows; j++) {
         let codeDot = 0;
@@ -267,7 +267,8 @@ describe('the inner-product quantization bound', () => {
         const base = (j >> 2) * 4 * product.stride + 4 * (j & 3);
         for (let a = 0; a < f; a++) codeDot += codes[base + 16 * (a >> 2) + (a & 3)] * d[a];
         const approximate = product.scales[j] * scale * codeDot;
-        assert.ok(Math.abs(scores[j] - approximate) <= bound * product.weights[j], `row ${j}, query ${q}`);
+        const bound = alpha * product.errors[j] + beta * product.weights[j];
+        assert.ok(Math.abs(scores[j] - approximate) <= bound, `row ${j}, query ${q}`);
       }
     }
   });

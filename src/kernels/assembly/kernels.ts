@@ -1825,12 +1825,14 @@ export function graphDots(Y: usize, dim: i32, a: usize, ids: usize, count: i32, 
  * Keeps the listed rows that are still open under `top` and `bottom` (see listProducts), in
  * order; returns how many.
  */
-function keepProducts(row: usize, weights: usize, bound: f32, candidates: usize, listed: i32, top: f32, bottom: f32): i32 {
+function keepProducts(
+  row: usize, errors: usize, weights: usize, alpha: f32, beta: f32, candidates: usize, listed: i32, top: f32, bottom: f32,
+): i32 {
   let kept = 0;
   for (let c = 0; c < listed; c++) {
     const j = load<i32>(candidates + (<usize>c << 2));
     const a = load<f32>(row + (<usize>j << 2));
-    const b = bound * load<f32>(weights + (<usize>j << 2));
+    const b = alpha * load<f32>(errors + (<usize>j << 2)) + beta * load<f32>(weights + (<usize>j << 2));
     const high = a + b;
     const low = a - b;
     if (high != high || high >= top || low <= bottom) {
@@ -1843,22 +1845,22 @@ function keepProducts(row: usize, weights: usize, bound: f32, candidates: usize,
 
 /**
  * The rows of one query's approximate inner products that can matter, listed at `candidates` in
- * row order: row j (not skipped) has its exact score within [a − b·w, a + b·w] (a its approximate
- * score, b = bound, w = weights[j]: +∞ for a row of unknown bound, always listed; no approximate
- * score is NaN). With L the k-th largest lower end and M the smallest upper end over the rows not
+ * row order: row j (not skipped) has its exact score within [a − b, a + b], a its approximate
+ * score and b = α·errors[j] + β·weights[j] (weights[j] +∞ for a row of unknown bound, always
+ * listed; no approximate score is NaN). With L the k-th largest lower end and M the smallest upper end over the rows not
  * skipped, at least k rows score ≥ L exactly, so a row whose upper end is below L ranks below k
  * others (ties included) and cannot be among the k best; and the smallest exact score is ≤ M, so
  * a row whose lower end is above M cannot hold it. Both are taken over the rows seen so far while
  * passing (L only grows, M only shrinks), from `top` (k rows not skipped score at least that
  * exactly, or −∞) and `bottom` (the exact score of a row not skipped, or +∞) on: a block of
  * EXTREME_ROWS rows whose extremes (approxProducts) are that far from them by the block's largest
- * weight (blockWeights) goes by in one test, and four rows, none of them open, in another.
+ * bound (from blockErrors and blockWeights) goes by in one test, and four rows, none of them open, in another.
  * `heap`: k floats of scratch. Returns how many, or cap + 1 when more than cap rows would be
  * listed.
  */
 function listProducts(
-  row: usize, n: i32, k: i32, skip: usize, bound: f32, weights: usize, candidates: usize, cap: i32, heap: usize,
-  top: f32, bottom: f32, extremes: usize, blockWeights: usize,
+  row: usize, n: i32, k: i32, skip: usize, alpha: f32, beta: f32, errors: usize, weights: usize, candidates: usize,
+  cap: i32, heap: usize, top: f32, bottom: f32, extremes: usize, blockErrors: usize, blockWeights: usize,
 ): i32 {
   let listed = 0;
   const blocks = (n + EXTREME_ROWS - 1) / EXTREME_ROWS;
@@ -1868,17 +1870,17 @@ function listProducts(
   for (let block = 0; block < blocks; block++) {
     // a block whose largest score plus the largest bound is below top, and whose smallest minus
     // it above bottom, holds no open row
-    const b = bound * load<f32>(blockWeights + (<usize>block << 2));
+    const b = alpha * load<f32>(blockErrors + (<usize>block << 2)) + beta * load<f32>(blockWeights + (<usize>block << 2));
     const at = extremes + (<usize>block << 3);
     if (load<f32>(at) + b < top && load<f32>(at, 4) - b > bottom) continue;
     const from = block * EXTREME_ROWS;
     const to = from + EXTREME_ROWS < n ? from + EXTREME_ROWS : n;
-    listed = listProductRows(row, n, k, skip, bound, weights, candidates, cap, heap, from, to, listed);
+    listed = listProductRows(row, n, k, skip, alpha, beta, errors, weights, candidates, cap, heap, from, to, listed);
     if (listed > cap) return listed;
     top = listTop;
     bottom = listBottom;
   }
-  return keepProducts(row, weights, bound, candidates, listed, top, bottom);
+  return keepProducts(row, errors, weights, alpha, beta, candidates, listed, top, bottom);
 }
 
 // listProductRows' running state (globals are per instance: one per thread)
@@ -1891,20 +1893,21 @@ let listSize: i32 = 0;
  * both sides; returns how many are listed, or cap + 1.
  */
 @inline function listProductRows(
-  row: usize, n: i32, k: i32, skip: usize, bound: f32, weights: usize, candidates: usize, cap: i32, heap: usize,
-  from: i32, to: i32, listed: i32,
+  row: usize, n: i32, k: i32, skip: usize, alpha: f32, beta: f32, errors: usize, weights: usize, candidates: usize,
+  cap: i32, heap: usize, from: i32, to: i32, listed: i32,
 ): i32 {
   let top = listTop;
   let bottom = listBottom;
   let size = listSize;
-  const b4 = f32x4.splat(bound);
+  const alpha4 = f32x4.splat(alpha);
+  const beta4 = f32x4.splat(beta);
   const vectorEnd = n & ~3;
   for (let i = from; i < to; i += 4) {
     // the rows of these four that may be open (bit r: row i + r)
     let lanes = 15;
     if (i < vectorEnd) {
       const v = v128.load(row + (<usize>i << 2));
-      const b = f32x4.mul(b4, v128.load(weights + (<usize>i << 2)));
+      const b = f32x4.add(f32x4.mul(alpha4, v128.load(errors + (<usize>i << 2))), f32x4.mul(beta4, v128.load(weights + (<usize>i << 2))));
       const open = v128.or(f32x4.ge(f32x4.add(v, b), f32x4.splat(top)), f32x4.le(f32x4.sub(v, b), f32x4.splat(bottom)));
       lanes = i32x4.bitmask(open);
       if (lanes == 0) continue;
@@ -1914,7 +1917,7 @@ let listSize: i32 = 0;
       lanes &= lanes - 1;
       if (load<u8>(skip + <usize>j) != 0) continue;
       const a = load<f32>(row + (<usize>j << 2));
-      const b = bound * load<f32>(weights + (<usize>j << 2));
+      const b = alpha * load<f32>(errors + (<usize>j << 2)) + beta * load<f32>(weights + (<usize>j << 2));
       const high = a + b;
       const low = a - b;
       let open = low <= bottom;
@@ -1930,7 +1933,7 @@ let listSize: i32 = 0;
       open = open || high >= top || high != high;
       if (!open) continue;
       if (listed == cap) {
-        listed = keepProducts(row, weights, bound, candidates, listed, top, bottom);
+        listed = keepProducts(row, errors, weights, alpha, beta, candidates, listed, top, bottom);
         if (listed > cap >> 1) return cap + 1;
       }
       store<i32>(candidates + (<usize>listed << 2), j);
@@ -1948,7 +1951,7 @@ let listSize: i32 = 0;
  * (see listProducts): the listed rows are scored exactly (dot, as scores gives them) in place,
  * and the k best and the range taken over them alone, the same as over the whole row: the k best
  * and the largest score are among them, and so is a row holding the smallest. More than `cap`
- * candidates, k of 0 or a bound that is not finite: the whole row is scored exactly and
+ * candidates, k of 0 or a query whose α or β is not finite: the whole row is scored exactly and
  * selectRow runs on it.
  *
  * Both thresholds start at exact scores, of rows picked by approxProducts' block extremes
@@ -1958,16 +1961,19 @@ let listSize: i32 = 0;
  * start, every row that enters the running k best would be open.
  */
 function refineProductRow(
-  row: usize, n: i32, k: i32, skip: usize, bound: f32, weights: usize, Y: usize, f: i32, x: usize,
-  out: usize, range: usize, candidates: usize, cap: i32, heap: usize, extremes: usize, blockWeights: usize,
+  row: usize, n: i32, k: i32, skip: usize, alpha: f32, beta: f32, errors: usize, weights: usize, Y: usize, f: i32,
+  x: usize, out: usize, range: usize, candidates: usize, cap: i32, heap: usize, extremes: usize, blockErrors: usize,
+  blockWeights: usize,
 ): i32 {
   const stride = <usize>f << 2;
   let listed = cap + 1;
-  if (k > 0 && bound < Infinity) {
+  if (k > 0 && alpha < Infinity && beta < Infinity) {
     // the candidate list is empty until listProducts: its room holds highestScores' blocks meanwhile
     const top = highestScores(row, n, k, skip, weights, Y, stride, x, f, extremes, candidates);
     const bottom = lowestScore(row, n, skip, weights, Y, stride, x, f, extremes);
-    listed = listProducts(row, n, k, skip, bound, weights, candidates, cap, heap, top, bottom, extremes, blockWeights);
+    listed = listProducts(
+      row, n, k, skip, alpha, beta, errors, weights, candidates, cap, heap, top, bottom, extremes, blockErrors, blockWeights,
+    );
   }
   if (listed > cap) {
     scores(Y, f, x, row, 0, n);
@@ -2093,15 +2099,16 @@ function highestScores(
 
 /**
  * selectRows (no cosine step) for query rows [start, end) of a block of approximate inner
- * products (approxProducts): refineProductRow per row, with bounds[q], the rows' weights, the
- * query's float factors at Q + q·f, the float rows Y and the query's block extremes (approxProducts).
+ * products (approxProducts): refineProductRow per row, with the query's α and β at bounds[2q]
+ * and bounds[2q + 1], the rows' errors and weights (and their largest per block), the query's
+ * float factors at Q + q·f, the float rows Y and the query's block extremes (approxProducts).
  * scratch: n bytes of skip mask, then (16-byte aligned) room for cap + 4 int32 candidates, then
  * k floats.
  */
 export function refineProducts(
   scores: usize, n: i32, k: i32, excludeStart: usize, exclude: usize, Y: usize, f: i32, Q: usize,
-  weights: usize, bounds: usize, best: usize, found: usize, range: usize,
-  start: i32, end: i32, skip: usize, cap: i32, extremes: usize, blockWeights: usize,
+  errors: usize, weights: usize, bounds: usize, best: usize, found: usize, range: usize,
+  start: i32, end: i32, skip: usize, cap: i32, extremes: usize, blockErrors: usize, blockWeights: usize,
 ): void {
   const blocks = (n + EXTREME_ROWS - 1) / EXTREME_ROWS;
   const candidates = skip + ((<usize>n + 15) & ~15);
@@ -2115,9 +2122,10 @@ export function refineProducts(
       if (<u32>i < <u32>n) store<u8>(skip + <usize>i, 1);
     }
     const count = refineProductRow(
-      scores + ((<usize>q * <usize>n) << 2), n, k, skip, load<f32>(bounds + (<usize>q << 2)), weights, Y, f,
+      scores + ((<usize>q * <usize>n) << 2), n, k, skip, load<f32>(bounds + (<usize>q << 3)),
+      load<f32>(bounds + (<usize>q << 3), 4), errors, weights, Y, f,
       Q + ((<usize>q * <usize>f) << 2), best + ((<usize>q * <usize>k) << 2), range + (<usize>q << 3),
-      candidates, cap, heap, extremes + ((<usize>q * <usize>blocks) << 3), blockWeights,
+      candidates, cap, heap, extremes + ((<usize>q * <usize>blocks) << 3), blockErrors, blockWeights,
     );
     store<i32>(found + (<usize>q << 2), count);
   }
