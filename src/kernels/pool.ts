@@ -101,7 +101,7 @@ export const ARG = {
   /** the second part of a task (SLOT.split): its rows, from 0, and rows per chunk */
   thenRows: 37,
   thenChunkRows: 38,
-  /** cosineBlock: each query's largest and smallest approximate score of every 64 rows (approxScores); dotBlock: the smallest (approxProducts) */
+  /** cosineBlock, dotBlock: each query's largest and smallest approximate score of every 64 rows (approxProducts) */
   extremes: 39,
   /** dotBlock: the rows' weights (ProductRows); each query's α and β in queryBounds */
   weights: 40,
@@ -185,20 +185,6 @@ export interface KernelExports {
     skip: number,
   ): void;
   topK(scores: number, n: number, k: number, skip: number, out: number): number;
-  approxScores(
-    C: number,
-    stride: number,
-    QC: number,
-    qScales: number,
-    nq: number,
-    sums: number,
-    scales: number,
-    out: number,
-    outStride: number,
-    start: number,
-    end: number,
-    extremes: number,
-  ): void;
   approxProducts(
     G: number,
     stride: number,
@@ -363,22 +349,6 @@ function runRows(
         start,
         end,
         scratch,
-      );
-      break;
-    case TASK.approx:
-      e.approxScores(
-        a[ARG.codes],
-        a[ARG.codeStride],
-        a[ARG.queryCodes],
-        a[ARG.queryScales],
-        a[ARG.queries],
-        a[ARG.sums],
-        a[ARG.scales],
-        a[ARG.out],
-        a[ARG.outStride],
-        start,
-        end,
-        a[ARG.extremes],
       );
       break;
     case TASK.refine:

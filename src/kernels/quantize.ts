@@ -16,13 +16,13 @@ import type { Kernels } from './types.js';
 export interface QuantizedRows {
   rows: number;
   factors: number;
-  /** bytes per row of codes: factors rounded up to 16, the rest zero */
+  /** bytes per row of codes: factors rounded up to 4, the rest zero */
   stride: number;
-  /** rows × stride int8 codes (|c| ≤ 127), in kernel memory */
+  /** the int8 codes (|c| ≤ 127) packed as packRow writes them, rows padded to a multiple of 8, in kernel memory */
   codes: Uint8Array;
-  /** Σ cⱼ per row */
+  /** Σ cⱼ per row (padded) */
   sums: Int32Array;
-  /** sⱼ per row (NaN: always scored exactly) */
+  /** sⱼ per row (padded; NaN: always scored exactly) */
   scales: Float32Array;
   /** the largest ‖ŷⱼ − sⱼcⱼ‖ over the rows */
   error: number;
@@ -33,18 +33,34 @@ const SAFE_NORM_LOW = 2 ** -30;
 const SAFE_NORM_HIGH = 2 ** 30;
 
 /**
- * A query's codes d lie in −31..31, stored as 32 + d: the kernel adds four products of a row code
- * (≤ 127 in size) and a query code (≤ 63) in 16 bits, 4 · 127 · 63 = 32,004 < 2¹⁵.
+ * A query's codes d lie in −63..63, stored as 64 + d (7 bits): the kernels' 16-bit sums hold two
+ * products of a row code (≤ 127 in size) and a query code (≤ 127), 2 · 127 · 127 = 32,258 < 2¹⁵
+ * (approxProducts' dot8x4).
  */
-const QUERY_LIMIT = 31;
+const QUERY_LIMIT = 63;
 
 function safeNorm(norm: number): boolean {
   return norm >= SAFE_NORM_LOW && norm <= SAFE_NORM_HIGH;
 }
 
-/** The code stride of `factors` numbers: whole 16-byte vectors. */
+/** The code stride of `factors` numbers: whole 4-byte groups (see packRow). */
 export function codeStride(factors: number): number {
-  return Math.max(16, (factors + 15) & ~15);
+  return Math.max(4, (factors + 3) & ~3);
+}
+
+/** Rows of codes, sums and scales allocated for `rows` rows: a multiple of 8 (approxProducts takes eight at a time). */
+function paddedRows(rows: number): number {
+  return Math.max(8, (rows + 7) & ~7);
+}
+
+/**
+ * Writes row j's `stride` codes into the packed codes: each four rows interleaved, 4 bytes of
+ * each in turn (row j's bytes 4i .. 4i + 3 at (j >> 2) · 4 · stride + 16i + 4 · (j & 3)), so that
+ * the four lanes of approxProducts' sums are four rows.
+ */
+function packRow(packed: Int8Array, j: number, row: Int8Array, stride: number): void {
+  const base = (j >> 2) * 4 * stride + 4 * (j & 3);
+  for (let a = 0; a < stride; a++) packed[base + 16 * (a >> 2) + (a & 3)] = row[a];
 }
 
 /**
@@ -60,10 +76,12 @@ export function quantizeRows(
 ): QuantizedRows {
   const f = factors;
   const stride = codeStride(f);
-  const codes = kernels.uint8(Math.max(1, rows * stride));
-  const signed = new Int8Array(codes.buffer, codes.byteOffset, codes.length);
-  const sums = kernels.int32(Math.max(1, rows));
-  const scales = kernels.float32(Math.max(1, rows));
+  const padded = paddedRows(rows);
+  const codes = kernels.uint8(padded * stride);
+  const packed = new Int8Array(codes.buffer, codes.byteOffset, codes.length);
+  const signed = new Int8Array(stride);
+  const sums = kernels.int32(padded);
+  const scales = kernels.float32(padded);
   let error = 0;
   for (let j = 0; j < rows; j++) {
     if (norms[j] === 0) continue; // codes 0, scale 0
@@ -71,9 +89,11 @@ export function quantizeRows(
       scales[j] = NaN;
       continue;
     }
-    scales[j] = quantizeUnit(Y, j * f, f, signed, j * stride, 127);
+    signed.fill(0);
+    scales[j] = quantizeUnit(Y, j * f, f, signed, 0, 127);
     sums[j] = last.sum;
     if (last.error > error) error = last.error;
+    packRow(packed, j, signed, stride);
   }
   return { rows, factors: f, stride, codes, sums, scales, error };
 }
@@ -115,7 +135,7 @@ function quantizeUnit(x: Float32Array, offset: number, f: number, out: Int8Array
 const last = { sum: 0, error: 0 };
 
 /**
- * Codes (32 + d, 1..63) and scales of `queries` query rows of Q from row qFirst on into
+ * Codes (64 + d, 1..127) and scales of `queries` query rows of Q from row qFirst on into
  * codes (stride bytes a row) and scales, and into bounds each query's bound on |exact −
  * approximate| cosine against `rows` (Infinity for a query whose norm is outside the safe range
  * or 0: its row is scored exactly). `queryNorms` are the queries' float32 norms.
@@ -170,17 +190,15 @@ export function cosineBound(rowError: number, queryError: number, factors: numbe
  * whose norm is outside [2⁻³⁰, 2³⁰] get codes 0, scale 0, error 0 and the weight +∞ (always
  * scored exactly). No approximate score is NaN.
  *
- * The codes are packed for approxProducts: each four rows interleaved, 4 bytes of each in turn
- * (row j's bytes 4i .. 4i + 3 at (j >> 2) · 4 · stride + 16i + 4 · (j & 3)), so that the four
- * lanes of a sum are four rows; rows are padded to a multiple of 8 with zero codes, sums and
- * scales.
+ * The codes are packed as QuantizedRows' (packRow), rows padded to a multiple of 8 with zero
+ * codes, sums, scales, errors and weights.
  */
 export interface ProductRows {
   rows: number;
   factors: number;
   /** bytes per row of codes: factors rounded up to 4, the rest zero */
   stride: number;
-  /** the packed int8 codes (|c| ≤ 127) of the rows padded to a multiple of 8, in kernel memory */
+  /** the int8 codes (|c| ≤ 127) packed as packRow writes them, rows padded to a multiple of 8, in kernel memory */
   codes: Uint8Array;
   /** Σ cⱼ per row (padded) */
   sums: Int32Array;
@@ -199,19 +217,11 @@ export interface ProductRows {
 /** Rows per block of blockWeights: EXTREME_ROWS of the kernels. */
 const BLOCK_ROWS = 64;
 
-/** A query's codes d lie in −63..63, stored as 64 + d (7 bits: see dot8x4 in the kernels). */
-const PRODUCT_QUERY_LIMIT = 63;
-
-/** The code stride of `factors` numbers for inner products: whole 4-byte groups. */
-export function productStride(factors: number): number {
-  return Math.max(4, (factors + 3) & ~3);
-}
-
 /** The first `rows` rows of Y (row-major, `factors` a row) quantized to int8 in `kernels`' memory for inner products. */
 export function quantizeProductRows(kernels: Kernels, Y: Float32Array, rows: number, factors: number): ProductRows {
   const f = factors;
-  const stride = productStride(f);
-  const padded = Math.max(8, (rows + 7) & ~7);
+  const stride = codeStride(f);
+  const padded = paddedRows(rows);
   const codes = kernels.uint8(padded * stride);
   const packed = new Int8Array(codes.buffer, codes.byteOffset, codes.length);
   const sums = kernels.int32(padded);
@@ -232,8 +242,7 @@ export function quantizeProductRows(kernels: Kernels, Y: Float32Array, rows: num
       errors[j] = Math.fround(lastVector.error * (1 + 2 ** -20));
       weights[j] = Math.fround(lastVector.size * (1 + 2 ** -20));
     }
-    const base = (j >> 2) * 4 * stride + 4 * (j & 3);
-    for (let a = 0; a < stride; a++) packed[base + 16 * (a >> 2) + (a & 3)] = row[a];
+    packRow(packed, j, row, stride);
   }
   const blockErrors = kernels.float32(Math.max(1, Math.ceil(rows / BLOCK_ROWS)));
   const blockWeights = kernels.float32(Math.max(1, Math.ceil(rows / BLOCK_ROWS)));
@@ -302,7 +311,7 @@ export function quantizeProductQueries(
   const signed = new Int8Array(codes.buffer, codes.byteOffset, queries * stride);
   for (let q = 0; q < queries; q++) {
     signed.fill(0, q * stride, (q + 1) * stride);
-    const scale = quantizeVector(Q, (qFirst + q) * f, f, signed, q * stride, PRODUCT_QUERY_LIMIT);
+    const scale = quantizeVector(Q, (qFirst + q) * f, f, signed, q * stride, QUERY_LIMIT);
     const safe = scale > 0;
     scales[q] = safe ? scale : 0;
     let norm = 0;
@@ -310,7 +319,7 @@ export function quantizeProductQueries(
     const [alpha, beta] = safe ? productBounds(Math.sqrt(norm), lastVector.error, f) : [Infinity, Infinity];
     bounds[2 * q] = alpha;
     bounds[2 * q + 1] = beta;
-    for (let a = q * stride; a < (q + 1) * stride; a++) signed[a] += PRODUCT_QUERY_LIMIT + 1;
+    for (let a = q * stride; a < (q + 1) * stride; a++) signed[a] += QUERY_LIMIT + 1;
   }
 }
 

@@ -5,7 +5,7 @@ import { checkOptions } from '../validate.js';
 import { Worker } from 'node:worker_threads';
 import { jsKernels } from './js.js';
 import { ARG, ARGUMENTS, CLOSED, CONTROL_BYTES, CONTROL_INTS, SLOT, TASK, work, type KernelExports } from './pool.js';
-import { codeStride, productStride, quantizeProductQueries, quantizeQueries } from './quantize.js';
+import { codeStride, quantizeProductQueries, quantizeQueries } from './quantize.js';
 import type { BlockSelection, CosineSelection, DotSelection, HalfStep, Kernels } from './types.js';
 
 const PAGE = 65536;
@@ -25,8 +25,8 @@ const CHUNKS_PER_CALL = 256;
 /** item rows per chunk of a block of query scores: 4096 × 16 queries is about 0.3 ms of work */
 const SCORE_CHUNK_ROWS = 4096;
 /**
- * item rows per chunk of dotBlock's int8 pass: 1024 × 16 queries is about 25 µs of work; 4096
- * left 20,000 rows in 5 chunks, 3 for one thread and 2 for the other
+ * item rows per chunk of cosineBlock's and dotBlock's int8 pass: 1024 × 16 queries is about 25 µs
+ * of work; 4096 left 20,000 rows in 5 chunks, 3 for one thread and 2 for the other
  */
 const PRODUCT_CHUNK_ROWS = 1024;
 /** rows of a block whose extremes cosineBlock's int8 pass notes (EXTREME_ROWS of the kernels; a divisor of SCORE_CHUNK_ROWS) */
@@ -761,7 +761,8 @@ class WasmKernels implements Kernels {
     const stride = codeStride(f);
     const [queryScales, bounds, queryCopy] = this.queryFloats as Scratch<Float32Array>[];
     const queryRows = this.inKernel(selection.queryRows, queryCopy, queries * f, true);
-    const words = this.queryCodes.get((queries * stride) / 4);
+    // approxProducts reads the codes of four queries at a time
+    const words = this.queryCodes.get(Math.ceil(queries / 4) * stride);
     const codes = new Uint8Array(words.buffer, words.byteOffset, queries * stride);
     const scales = queryScales.get(queries);
     const bound = bounds.get(queries);
@@ -793,7 +794,7 @@ class WasmKernels implements Kernels {
     // the approximate scores, then one query row per chunk (scratch: its skip mask, then its
     // candidate list), in one task: the threads go on to the rows without this thread
     yield {
-      ...task(TASK.approx, rows, SCORE_CHUNK_ROWS, 0),
+      ...task(TASK.approxProducts, rows, PRODUCT_CHUNK_ROWS, 0),
       then: {
         kind: TASK.refine,
         rows: queries,
@@ -827,7 +828,7 @@ class WasmKernels implements Kernels {
       for (let q = 0; q < queries; q++) selection.range.set([Infinity, -Infinity], 2 * q);
       return;
     }
-    const stride = productStride(f);
+    const stride = codeStride(f);
     const [queryScales, bounds, queryCopy] = this.queryFloats as Scratch<Float32Array>[];
     const queryRows = this.inKernel(selection.queryRows, queryCopy, queries * f, true);
     // approxProducts reads the codes of four queries at a time

@@ -1047,233 +1047,15 @@ export function selectRows(
 
 // --- cosine top-k through an int8 copy of the rows (src/kernels/quantize.ts) ------------------
 //
-// Each row j is kept as codes cⱼ (int8, |c| ≤ 127, `f` rounded up to 16 bytes, zero padded) with
-// scale sⱼ, so that sⱼcⱼ is within eⱼ of yⱼ/‖yⱼ‖; a query as codes 32 + dₖ (1..63, |d| ≤ 31) with
-// scale t. sⱼ t (cⱼ · d) is then within a bound b of the cosine the float kernels compute (see
-// quantize.ts), and only the rows whose approximate score lies within 2b of the k-th best or of
-// the smallest are scored exactly, by dot and the cosine step of selectRow: the same
-// numbers, so the same top k and range.
+// Each row j is kept as codes cⱼ (int8, |c| ≤ 127, `f` rounded up to 4 bytes, zero padded, four
+// rows interleaved) with scale sⱼ, so that sⱼcⱼ is within eⱼ of yⱼ/‖yⱼ‖; a query as codes 64 + dₖ
+// (1..127, |d| ≤ 63) with scale t. sⱼ t (cⱼ · d) (approxProducts, below) is then within a bound b
+// of the cosine the float kernels compute (see quantize.ts), and only the rows whose approximate
+// score lies within 2b of the k-th best or of the smallest are scored exactly, by dot and the
+// cosine step of selectRow: the same numbers, so the same top k and range.
 
-/** acc + a · b in four lanes of sums of int8 products (a signed, b 0..127), through 16-bit lanes. */
-@inline function dot8(acc: v128, a: v128, b: v128): v128 {
-  const low = i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(a), i16x8.extend_low_i8x16_u(b));
-  const high = i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(a), i16x8.extend_high_i8x16_u(b));
-  return i32x4.add(acc, i32x4.add(low, high));
-}
-
-/**
- * acc + a0 · b0 + a1 · b1 in four lanes (a signed, |a| ≤ 127; b 0..63). With relaxed SIMD, two
- * 16-bit pair sums (pmaddubsw: exact while b's top bit is clear) added in 16 bits (each lane
- * at most 4 · 127 · 63 = 32,004 in size: no overflow), then widened once; without, dot8 twice.
- * Lanes differ between the two; their sum does not. (Not i32x4.relaxed_dot_i8x16_i7x16_add_s:
- * Node 20's V8 11.3 gave wrong sums with it in approxScores' tile, in lanes 2 and 3 of each
- * four queries, measured.)
- */
-@inline function dot8x2(acc: v128, a0: v128, b0: v128, a1: v128, b1: v128): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) {
-    const pairs = i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(a0, b0), i16x8.relaxed_dot_i8x16_i7x16_s(a1, b1));
-    return i32x4.add(acc, i32x4.extadd_pairwise_i16x8_s(pairs));
-  }
-  return dot8(dot8(acc, a0, b0), a1, b1);
-}
-
-/** acc + a · b as dot8x2 for one vector. */
-@inline function dot8x1(acc: v128, a: v128, b: v128): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) return i32x4.add(acc, i32x4.extadd_pairwise_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(a, b)));
-  return dot8(acc, a, b);
-}
-
-/** [Σa, Σb, Σc, Σd]: the lane sums of four vectors in one. */
-@inline function sums4(a: v128, b: v128, c: v128, d: v128): v128 {
-  const ab = i32x4.add(v128.shuffle<i32>(a, b, 0, 4, 1, 5), v128.shuffle<i32>(a, b, 2, 6, 3, 7));
-  const cd = i32x4.add(v128.shuffle<i32>(c, d, 0, 4, 1, 5), v128.shuffle<i32>(c, d, 2, 6, 3, 7));
-  return i32x4.add(v128.shuffle<i32>(ab, cd, 0, 1, 4, 5), v128.shuffle<i32>(ab, cd, 2, 3, 6, 7));
-}
-
-@inline function lanesI32(v: v128): i32 {
-  return i32x4.extract_lane(v, 0) + i32x4.extract_lane(v, 1) + i32x4.extract_lane(v, 2) + i32x4.extract_lane(v, 3);
-}
-
-/** cⱼ · x for one code row and one query code row (`s` bytes each). */
-@inline function codeDot(c: usize, x: usize, s: usize): i32 {
-  let acc = i32x4.splat(0);
-  let k: usize = 0;
-  for (; k + 32 <= s; k += 32) acc = dot8x2(acc, v128.load(c + k), v128.load(x + k), v128.load(c + k, 16), v128.load(x + k, 16));
-  if (k < s) acc = dot8x1(acc, v128.load(c + k), v128.load(x + k));
-  return lanesI32(acc);
-}
-
-/** sⱼ t (cⱼ · (q − 32)) as float32, from the integer cⱼ · q and cⱼ's code sum. */
-@inline function approxOf(dot: i32, sum: i32, scale: f32, queryScale: f32): f32 {
-  return <f32>(dot - (sum << 5)) * scale * queryScale;
-}
-
-/** Rows of a block of approximate scores whose extremes approxScores notes (see listCandidates). */
+/** Rows of a block of approximate scores whose extremes approxProducts notes (see listCandidates). */
 const EXTREME_ROWS = 64;
-
-/**
- * out[q · outStride + j] = approximate cosine of code row j and query q, for rows [start, end)
- * of C (codes, `stride` bytes a row, a multiple of 16) and the nq query code rows of QC (same
- * stride), with sums[j] = Σ cⱼ, scales[j] = sⱼ (NaN: the row is always rescored) and qScales[q] = t.
- * Two rows against four queries at a time, as scoresBlock. With them, the largest and smallest
- * score of each EXTREME_ROWS rows of each query (NaN if any is), as a pair at extremes + 8 · (q ·
- * ⌈outStride / EXTREME_ROWS⌉ + block), for listCandidates: start is a multiple of EXTREME_ROWS,
- * and end too unless it is outStride.
- */
-export function approxScores(
-  C: usize, stride: i32, QC: usize, qScales: usize, nq: i32, sums: usize, scales: usize,
-  out: usize, outStride: i32, start: i32, end: i32, extremes: usize,
-): void {
-  const blocks = (outStride + EXTREME_ROWS - 1) / EXTREME_ROWS;
-  for (let from = start; from < end; from += EXTREME_ROWS) {
-    const to = from + EXTREME_ROWS < end ? from + EXTREME_ROWS : end;
-    const noted = extremes + (<usize>(from / EXTREME_ROWS) << 3);
-    approxBlock(C, stride, QC, qScales, nq, sums, scales, out, outStride, from, to, noted, <usize>blocks << 3);
-  }
-}
-
-/**
- * approxScores for rows [from, to) (at most EXTREME_ROWS, their codes then stay in the core's
- * cache for every four queries), and their extremes: query q's pair at noted + q · notedStride.
- * The extremes of four queries are taken in the same registers as their scores: pmax and pmin
- * (one instruction each; f32x4.max's NaN rule costs several), NaN noted apart.
- */
-function approxBlock(
-  C: usize, stride: i32, QC: usize, qScales: usize, nq: i32, sums: usize, scales: usize,
-  out: usize, outStride: i32, from: i32, to: i32, noted: usize, notedStride: usize,
-): void {
-  const s = <usize>stride;
-  const pairEnd = s & ~31;
-  const outRow = <usize>outStride << 2;
-  let x = QC;
-  let q = 0;
-  for (; q + 3 < nq; q += 4) {
-    const x1 = x + s;
-    const x2 = x1 + s;
-    const x3 = x2 + s;
-    const t = v128.load(qScales + (<usize>q << 2));
-    let high = f32x4.splat(-Infinity);
-    let low = f32x4.splat(Infinity);
-    let nan = i32x4.splat(0);
-    let o = out + <usize>q * outRow + (<usize>from << 2);
-    let j = from;
-    for (; j + 1 < to; j += 2) {
-      const c0 = C + <usize>j * s;
-      const c1 = c0 + s;
-      const sum0 = i32x4.splat(load<i32>(sums + (<usize>j << 2)) << 5);
-      const sum1 = i32x4.splat(load<i32>(sums + (<usize>j << 2), 4) << 5);
-      const scale0 = f32x4.splat(load<f32>(scales + (<usize>j << 2)));
-      const scale1 = f32x4.splat(load<f32>(scales + (<usize>j << 2), 4));
-        let a0 = i32x4.splat(0);
-        let a1 = i32x4.splat(0);
-        let a2 = i32x4.splat(0);
-        let a3 = i32x4.splat(0);
-        let a4 = i32x4.splat(0);
-        let a5 = i32x4.splat(0);
-        let a6 = i32x4.splat(0);
-        let a7 = i32x4.splat(0);
-        let k: usize = 0;
-        for (; k < pairEnd; k += 32) {
-          const v0 = v128.load(c0 + k);
-          const v1 = v128.load(c1 + k);
-          const u0 = v128.load(c0 + k, 16);
-          const u1 = v128.load(c1 + k, 16);
-          let w = v128.load(x + k);
-          let z = v128.load(x + k, 16);
-          a0 = dot8x2(a0, v0, w, u0, z);
-          a1 = dot8x2(a1, v1, w, u1, z);
-          w = v128.load(x1 + k);
-          z = v128.load(x1 + k, 16);
-          a2 = dot8x2(a2, v0, w, u0, z);
-          a3 = dot8x2(a3, v1, w, u1, z);
-          w = v128.load(x2 + k);
-          z = v128.load(x2 + k, 16);
-          a4 = dot8x2(a4, v0, w, u0, z);
-          a5 = dot8x2(a5, v1, w, u1, z);
-          w = v128.load(x3 + k);
-          z = v128.load(x3 + k, 16);
-          a6 = dot8x2(a6, v0, w, u0, z);
-          a7 = dot8x2(a7, v1, w, u1, z);
-        }
-        if (k < s) {
-          const v0 = v128.load(c0 + k);
-          const v1 = v128.load(c1 + k);
-          let w = v128.load(x + k);
-          a0 = dot8x1(a0, v0, w);
-          a1 = dot8x1(a1, v1, w);
-          w = v128.load(x1 + k);
-          a2 = dot8x1(a2, v0, w);
-          a3 = dot8x1(a3, v1, w);
-          w = v128.load(x2 + k);
-          a4 = dot8x1(a4, v0, w);
-          a5 = dot8x1(a5, v1, w);
-          w = v128.load(x3 + k);
-          a6 = dot8x1(a6, v0, w);
-          a7 = dot8x1(a7, v1, w);
-        }
-      const r0 = f32x4.mul(f32x4.mul(f32x4.convert_i32x4_s(i32x4.sub(sums4(a0, a2, a4, a6), sum0)), scale0), t);
-      const r1 = f32x4.mul(f32x4.mul(f32x4.convert_i32x4_s(i32x4.sub(sums4(a1, a3, a5, a7), sum1)), scale1), t);
-      v128.store64_lane(o, v128.shuffle<i32>(r0, r1, 0, 4, 0, 4), 0);
-      v128.store64_lane(o + outRow, v128.shuffle<i32>(r0, r1, 1, 5, 1, 5), 0);
-      v128.store64_lane(o + 2 * outRow, v128.shuffle<i32>(r0, r1, 2, 6, 2, 6), 0);
-      v128.store64_lane(o + 3 * outRow, v128.shuffle<i32>(r0, r1, 3, 7, 3, 7), 0);
-      high = f32x4.pmax(high, f32x4.pmax(r0, r1));
-      low = f32x4.pmin(low, f32x4.pmin(r0, r1));
-      nan = v128.or(nan, v128.or(f32x4.ne(r0, r0), f32x4.ne(r1, r1)));
-      o += 8;
-    }
-    if (j < to) {
-      // the range's last row, alone: its four scores one at a time
-      const c0 = C + <usize>j * s;
-      const sum = load<i32>(sums + (<usize>j << 2));
-      const scale = load<f32>(scales + (<usize>j << 2));
-      let r = f32x4.splat(approxOf(codeDot(c0, x, s), sum, scale, load<f32>(qScales + (<usize>q << 2))));
-      r = f32x4.replace_lane(r, 1, approxOf(codeDot(c0, x1, s), sum, scale, load<f32>(qScales + (<usize>q << 2), 4)));
-      r = f32x4.replace_lane(r, 2, approxOf(codeDot(c0, x2, s), sum, scale, load<f32>(qScales + (<usize>q << 2), 8)));
-      r = f32x4.replace_lane(r, 3, approxOf(codeDot(c0, x3, s), sum, scale, load<f32>(qScales + (<usize>q << 2), 12)));
-      v128.store32_lane(o, r, 0);
-      v128.store32_lane(o + outRow, r, 1);
-      v128.store32_lane(o + 2 * outRow, r, 2);
-      v128.store32_lane(o + 3 * outRow, r, 3);
-      high = f32x4.pmax(high, r);
-      low = f32x4.pmin(low, r);
-      nan = v128.or(nan, f32x4.ne(r, r));
-    }
-    // a NaN score makes both extremes NaN
-    const unknown = f32x4.splat(NaN);
-    high = v128.bitselect(unknown, high, nan);
-    low = v128.bitselect(unknown, low, nan);
-    const at = noted + <usize>q * notedStride;
-    v128.store32_lane(at, high, 0);
-    v128.store32_lane(at, low, 0, 4);
-    v128.store32_lane(at + notedStride, high, 1);
-    v128.store32_lane(at + notedStride, low, 1, 4);
-    v128.store32_lane(at + 2 * notedStride, high, 2);
-    v128.store32_lane(at + 2 * notedStride, low, 2, 4);
-    v128.store32_lane(at + 3 * notedStride, high, 3);
-    v128.store32_lane(at + 3 * notedStride, low, 3, 4);
-    x += s << 2;
-  }
-  for (; q < nq; q++) {
-    const t = load<f32>(qScales + (<usize>q << 2));
-    let h = <f32>-Infinity;
-    let l = <f32>Infinity;
-    let unknown = false;
-    let o = out + <usize>q * outRow + (<usize>from << 2);
-    for (let j = from; j < to; j++) {
-      const value = approxOf(codeDot(C + <usize>j * s, x, s), load<i32>(sums + (<usize>j << 2)), load<f32>(scales + (<usize>j << 2)), t);
-      store<f32>(o, value);
-      o += 4;
-      if (value > h) h = value;
-      if (value < l) l = value;
-      if (value != value) unknown = true;
-    }
-    const at = noted + <usize>q * notedStride;
-    store<f32>(at, unknown ? <f32>NaN : h);
-    store<f32>(at, unknown ? <f32>NaN : l, 4);
-    x += s;
-  }
-}
 
 /**
  * Row j's cosine as selectRow computes it (dot, divided in float64 by the product of the
@@ -1384,7 +1166,7 @@ const EXTREMES_UP_TO = 256;
  * at the end passed when seen, and the list is filtered once more at the end. `heap`: k int32s of
  * scratch. Returns how many, or cap + 1 when more than cap rows would be listed.
  *
- * Blocks of EXTREME_ROWS rows are passed over by their extremes (approxScores; 0: none), the
+ * Blocks of EXTREME_ROWS rows are passed over by their extremes (approxProducts; 0: none), the
  * `excluded` skipped rows counted in: of the k + excluded blocks with the largest maxima, at
  * least k have their largest score on a row that is not skipped, so A ≥ A' = the (k +
  * excluded)-th largest maximum; likewise m ≤ m' = the (excluded + 1)-th smallest minimum. A
@@ -1555,7 +1337,7 @@ function refineRow(
 
 /**
  * selectRows with the cosine step for query rows [start, end) of a block of approximate scores
- * (approxScores, with its extremes; 0: none): refineRow per row, with bounds[q], the query's
+ * (approxProducts, with its extremes; 0: none): refineRow per row, with bounds[q], the query's
  * float factors at Q + q·f and the float rows Y. scratch: n bytes of skip mask, then (16-byte
  * aligned) room for cap + 4 int32 candidates.
  */
@@ -2148,10 +1930,12 @@ export function refineProducts(
  * the packed codes G (quantizeProductRows: each four rows interleaved, 4 bytes of each row in
  * turn, `stride` bytes a row, a multiple of 4, rows padded to a multiple of 8 with zero codes,
  * sums and scales) and the nq query code rows of QC (64 + d, `stride` bytes a row; room for a
- * multiple of four), with sums[j] = Σ cⱼ, scales[j] = sⱼ and qScales[q] = t. Each lane of an
- * accumulator is one row's sum, so four scores come out of a vector with no horizontal adds;
- * eight rows against four queries at a time. With them, the largest and smallest score of each
- * EXTREME_ROWS rows of each query, as a pair at extremes + 8 · (q · ⌈outStride / EXTREME_ROWS⌉
+ * multiple of four), with sums[j] = Σ cⱼ, scales[j] = sⱼ (NaN: unknown) and qScales[q] = t. The
+ * same rows and codes serve cosines (quantizeRows: unit rows) and inner products
+ * (quantizeProductRows). Each lane of an accumulator is one row's sum, so four scores come out
+ * of a vector with no horizontal adds; eight rows against four queries at a time. With them,
+ * the largest and smallest score of each EXTREME_ROWS rows of each query (NaN if any is, for
+ * listCandidates), as a pair at extremes + 8 · (q · ⌈outStride / EXTREME_ROWS⌉
  * + block), for refineProductRow: start is a multiple of EXTREME_ROWS, and end too unless it is
  * outStride.
  */
@@ -2280,10 +2064,11 @@ function approxProductBlock(
   }
 }
 
-/** The largest and smallest of the `count` scores at o (no score is NaN), as a pair at at. */
+/** The largest and smallest of the `count` scores at o as a pair at at (both NaN if any score is). */
 @inline function noteExtremes(o: usize, count: i32, at: usize): void {
   let h = <f32>-Infinity;
   let l = <f32>Infinity;
+  let unknown = false;
   let r = 0;
   // sixteen at a time in four independent pairs of sums (one pair waited on the previous
   // maximum every four rows: a third of the int8 pass's time)
@@ -2296,6 +2081,7 @@ function approxProductBlock(
     let l1 = h1;
     let l2 = h2;
     let l3 = h3;
+    let nan = v128.or(v128.or(f32x4.ne(h0, h0), f32x4.ne(h1, h1)), v128.or(f32x4.ne(h2, h2), f32x4.ne(h3, h3)));
     for (r = 16; r + 16 <= count; r += 16) {
       const p = o + (<usize>r << 2);
       const v0 = v128.load(p);
@@ -2310,6 +2096,7 @@ function approxProductBlock(
       l1 = f32x4.pmin(l1, v1);
       l2 = f32x4.pmin(l2, v2);
       l3 = f32x4.pmin(l3, v3);
+      nan = v128.or(nan, v128.or(v128.or(f32x4.ne(v0, v0), f32x4.ne(v1, v1)), v128.or(f32x4.ne(v2, v2), f32x4.ne(v3, v3))));
     }
     const high = f32x4.pmax(f32x4.pmax(h0, h1), f32x4.pmax(h2, h3));
     const low = f32x4.pmin(f32x4.pmin(l0, l1), f32x4.pmin(l2, l3));
@@ -2317,12 +2104,14 @@ function approxProductBlock(
     const low2 = f32x4.pmin(low, v128.shuffle<f32>(low, low, 2, 3, 0, 1));
     h = f32x4.extract_lane(f32x4.pmax(high2, v128.shuffle<f32>(high2, high2, 1, 0, 3, 2)), 0);
     l = f32x4.extract_lane(f32x4.pmin(low2, v128.shuffle<f32>(low2, low2, 1, 0, 3, 2)), 0);
+    unknown = v128.any_true(nan);
   }
   for (; r < count; r++) {
     const v = load<f32>(o + (<usize>r << 2));
     if (v > h) h = v;
     if (v < l) l = v;
+    if (v != v) unknown = true;
   }
-  store<f32>(at, h);
-  store<f32>(at, l, 4);
+  store<f32>(at, unknown ? <f32>NaN : h);
+  store<f32>(at, unknown ? <f32>NaN : l, 4);
 }
