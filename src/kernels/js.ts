@@ -1,6 +1,6 @@
 import { Matrix, solve as solveDense } from 'ml-matrix';
 import { firstBadFactor } from '../validate.js';
-import type { BlockSelection, CosineSelection, HalfStep, Kernels } from './types.js';
+import type { BlockSelection, CosineSelection, DotSelection, HalfStep, Kernels } from './types.js';
 
 /**
  * The plain TypeScript kernels: the reference that faster implementations are tested against.
@@ -287,6 +287,12 @@ function cosineBlock(selection: CosineSelection): void {
   selectBlock(selection);
 }
 
+function dotBlock(selection: DotSelection): void {
+  const { Y, rows, factors, queryRows, queries, scores } = selection;
+  scoresBlock(Y, rows, factors, queryRows, 0, queries, scores);
+  selectBlock(selection);
+}
+
 function rowNorms(Y: Float32Array, rows: number, f: number, out: Float32Array): void {
   for (let j = 0; j < rows; j++) {
     let sum = 0;
@@ -349,10 +355,12 @@ export const jsKernels: Kernels = {
   scoresBlock,
   selectBlock,
   cosineBlock,
+  dotBlock,
   // on the calling thread, at once: a settled promise
   scoresBlockAsync: async (...args) => scoresBlock(...args),
   selectBlockAsync: async (selection) => selectBlock(selection),
   cosineBlockAsync: async (selection) => cosineBlock(selection),
+  dotBlockAsync: async (selection) => dotBlock(selection),
   rowNorms,
   firstBadFactor: (values: Float32Array) => firstBadFactor(values),
   topK,

@@ -4,7 +4,7 @@
  * the same way whichever thread takes it, so results do not depend on threads or scheduling.
  */
 export const CONTROL_INTS = 16;
-export const ARGUMENTS = 40;
+export const ARGUMENTS = 44;
 export const CONTROL_BYTES = CONTROL_INTS * 4 + ARGUMENTS * 8;
 
 /** Int32 slots */
@@ -38,7 +38,18 @@ export const SLOT = {
   thenKind: 9,
 } as const;
 
-export const TASK = { gramian: 1, cg: 2, exact: 3, loss: 4, scores: 5, select: 6, approx: 7, refine: 8 } as const;
+export const TASK = {
+  gramian: 1,
+  cg: 2,
+  exact: 3,
+  loss: 4,
+  scores: 5,
+  select: 6,
+  approx: 7,
+  refine: 8,
+  approxProducts: 9,
+  refineProducts: 10,
+} as const;
 
 /** Float64 argument slots */
 export const ARG = {
@@ -90,8 +101,15 @@ export const ARG = {
   /** the second part of a task (SLOT.split): its rows, from 0, and rows per chunk */
   thenRows: 37,
   thenChunkRows: 38,
-  /** cosineBlock: each query's largest and smallest approximate score of every 64 rows (approxScores) */
+  /** cosineBlock, dotBlock: each query's largest and smallest approximate score of every 64 rows (approxProducts) */
   extremes: 39,
+  /** dotBlock: the rows' weights (ProductRows); each query's α and β in queryBounds */
+  weights: 40,
+  /** dotBlock: the largest weight of each 64 rows (ProductRows) */
+  blockWeights: 41,
+  /** dotBlock: the rows' errors and the largest of each 64 rows (ProductRows) */
+  errors: 42,
+  blockErrors: 43,
 } as const;
 
 export interface KernelExports {
@@ -169,8 +187,8 @@ export interface KernelExports {
     skip: number,
   ): void;
   topK(scores: number, n: number, k: number, skip: number, out: number): number;
-  approxScores(
-    C: number,
+  approxProducts(
+    G: number,
     stride: number,
     QC: number,
     qScales: number,
@@ -181,7 +199,30 @@ export interface KernelExports {
     outStride: number,
     start: number,
     end: number,
+    lows: number,
+  ): void;
+  refineProducts(
+    scores: number,
+    n: number,
+    k: number,
+    excludeStart: number,
+    exclude: number,
+    Y: number,
+    f: number,
+    Q: number,
+    errors: number,
+    weights: number,
+    bounds: number,
+    best: number,
+    found: number,
+    range: number,
+    start: number,
+    end: number,
+    skip: number,
+    cap: number,
     extremes: number,
+    blockErrors: number,
+    blockWeights: number,
   ): void;
   refineRows(
     scores: number,
@@ -312,22 +353,6 @@ function runRows(
         scratch,
       );
       break;
-    case TASK.approx:
-      e.approxScores(
-        a[ARG.codes],
-        a[ARG.codeStride],
-        a[ARG.queryCodes],
-        a[ARG.queryScales],
-        a[ARG.queries],
-        a[ARG.sums],
-        a[ARG.scales],
-        a[ARG.out],
-        a[ARG.outStride],
-        start,
-        end,
-        a[ARG.extremes],
-      );
-      break;
     case TASK.refine:
       e.refineRows(
         a[ARG.out],
@@ -349,6 +374,47 @@ function runRows(
         scratch,
         a[ARG.cap],
         a[ARG.extremes],
+      );
+      break;
+    case TASK.approxProducts:
+      e.approxProducts(
+        a[ARG.codes],
+        a[ARG.codeStride],
+        a[ARG.queryCodes],
+        a[ARG.queryScales],
+        a[ARG.queries],
+        a[ARG.sums],
+        a[ARG.scales],
+        a[ARG.out],
+        a[ARG.outStride],
+        start,
+        end,
+        a[ARG.extremes],
+      );
+      break;
+    case TASK.refineProducts:
+      e.refineProducts(
+        a[ARG.out],
+        a[ARG.outStride],
+        a[ARG.k],
+        a[ARG.excludeStart],
+        a[ARG.exclude],
+        a[ARG.Y],
+        f,
+        a[ARG.queryRows],
+        a[ARG.errors],
+        a[ARG.weights],
+        a[ARG.queryBounds],
+        a[ARG.best],
+        a[ARG.found],
+        a[ARG.range],
+        start,
+        end,
+        scratch,
+        a[ARG.cap],
+        a[ARG.extremes],
+        a[ARG.blockErrors],
+        a[ARG.blockWeights],
       );
       break;
   }

@@ -1,4 +1,4 @@
-import type { QuantizedRows } from './quantize.js';
+import type { ProductRows, QuantizedRows } from './quantize.js';
 
 /**
  * The hot numeric loops of training and querying, over plain typed arrays so that another
@@ -80,6 +80,21 @@ export interface CosineSelection
   queryRows: Float32Array;
 }
 
+/**
+ * The inner-product top-k of a block of queries against rows of Y (see dotBlock): what
+ * scoresBlock then selectBlock (no cosine step) give, through a quantized copy of the rows.
+ */
+export interface DotSelection extends Omit<BlockSelection, 'norms' | 'queryNorms' | 'rows'> {
+  /** the float rows, `factors` a row */
+  Y: Float32Array;
+  rows: number;
+  factors: number;
+  /** quantizeProductRows of the same rows (at least `rows` of them) */
+  quantized: ProductRows;
+  /** the queries' float factors, row q at q · factors */
+  queryRows: Float32Array;
+}
+
 export interface Kernels {
   readonly name: 'js' | 'wasm';
   /** threads the row-range functions use */
@@ -147,7 +162,16 @@ export interface Kernels {
   cosineBlock(selection: CosineSelection): void;
 
   /**
-   * scoresBlock, selectBlock and cosineBlock, off the calling thread where the kernels can (the
+   * scoresBlock then selectBlock without the cosine step, in one: the same best, found and
+   * range, and the same number at scores[q · rows + j] for every j listed in best (other entries
+   * of scores are left undefined). The WebAssembly kernels score the quantized rows first and the
+   * float rows only where the quantization error leaves the k best or the range open
+   * (quantizeProductRows in src/kernels/quantize.ts).
+   */
+  dotBlock(selection: DotSelection): void;
+
+  /**
+   * scoresBlock, selectBlock, cosineBlock and dotBlock, off the calling thread where the kernels can (the
    * WebAssembly kernels made with offThread: their workers score while the caller's event loop
    * turns, and any other call of the same kernels throws until the promise settles); else at
    * once on the calling thread. The same numbers as the synchronous calls.
@@ -155,6 +179,7 @@ export interface Kernels {
   scoresBlockAsync(...args: Parameters<Kernels['scoresBlock']>): Promise<void>;
   selectBlockAsync(selection: BlockSelection): Promise<void>;
   cosineBlockAsync(selection: CosineSelection): Promise<void>;
+  dotBlockAsync(selection: DotSelection): Promise<void>;
 
   /**
    * The index of the first value that cannot be scored (not finite, or beyond ±MAX_FACTOR: the

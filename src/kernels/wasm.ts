@@ -5,8 +5,8 @@ import { checkOptions, firstBadFactor, MAX_FACTOR_BITS } from '../validate.js';
 import { Worker } from 'node:worker_threads';
 import { jsKernels } from './js.js';
 import { ARG, ARGUMENTS, CLOSED, CONTROL_BYTES, CONTROL_INTS, SLOT, TASK, work, type KernelExports } from './pool.js';
-import { codeStride, quantizeQueries } from './quantize.js';
-import type { BlockSelection, CosineSelection, HalfStep, Kernels } from './types.js';
+import { codeStride, quantizeProductQueries, quantizeQueries } from './quantize.js';
+import type { BlockSelection, CosineSelection, DotSelection, HalfStep, Kernels } from './types.js';
 
 const PAGE = 65536;
 /**
@@ -24,6 +24,11 @@ const GRAMIAN_CHUNK_ROWS = 2048;
 const CHUNKS_PER_CALL = 256;
 /** item rows per chunk of a block of query scores: 4096 × 16 queries is about 0.3 ms of work */
 const SCORE_CHUNK_ROWS = 4096;
+/**
+ * item rows per chunk of cosineBlock's and dotBlock's int8 pass: 1024 × 16 queries is about 25 µs
+ * of work; 4096 left 20,000 rows in 5 chunks, 3 for one thread and 2 for the other
+ */
+const PRODUCT_CHUNK_ROWS = 1024;
 /** rows of a block whose extremes cosineBlock's int8 pass notes (EXTREME_ROWS of the kernels; a divisor of SCORE_CHUNK_ROWS) */
 const EXTREME_ROWS = 64;
 /**
@@ -710,7 +715,7 @@ class WasmKernels implements Kernels {
    * A selection's exclusions and outputs in kernel memory (copied in when the caller's arrays
    * are not there), their addresses and k in the arguments; unstageSelection copies the outputs back.
    */
-  private stageSelection(selection: BlockSelection | CosineSelection): StagedSelection {
+  private stageSelection(selection: BlockSelection | CosineSelection | DotSelection): StagedSelection {
     const { queries, k } = selection;
     const [starts, excluded, best, found] = this.selectInts as Scratch<Int32Array>[];
     const range = this.selectFloats[0] as Scratch<Float32Array>;
@@ -731,7 +736,7 @@ class WasmKernels implements Kernels {
     return staged;
   }
 
-  private unstageSelection(selection: BlockSelection | CosineSelection, staged: StagedSelection): void {
+  private unstageSelection(selection: BlockSelection | CosineSelection | DotSelection, staged: StagedSelection): void {
     const { queries, k } = selection;
     if (staged.best !== selection.best) selection.best.set(staged.best.subarray(0, queries * k));
     if (staged.found !== selection.found) selection.found.set(staged.found.subarray(0, queries));
@@ -761,7 +766,8 @@ class WasmKernels implements Kernels {
     const stride = codeStride(f);
     const [queryScales, bounds, queryCopy] = this.queryFloats as Scratch<Float32Array>[];
     const queryRows = this.inKernel(selection.queryRows, queryCopy, queries * f, true);
-    const words = this.queryCodes.get((queries * stride) / 4);
+    // approxProducts reads the codes of four queries at a time
+    const words = this.queryCodes.get(Math.ceil(queries / 4) * stride);
     const codes = new Uint8Array(words.buffer, words.byteOffset, queries * stride);
     const scales = queryScales.get(queries);
     const bound = bounds.get(queries);
@@ -793,7 +799,7 @@ class WasmKernels implements Kernels {
     // the approximate scores, then one query row per chunk (scratch: its skip mask, then its
     // candidate list), in one task: the threads go on to the rows without this thread
     yield {
-      ...task(TASK.approx, rows, SCORE_CHUNK_ROWS, 0),
+      ...task(TASK.approxProducts, rows, PRODUCT_CHUNK_ROWS, 0),
       then: {
         kind: TASK.refine,
         rows: queries,
@@ -816,6 +822,78 @@ class WasmKernels implements Kernels {
     // arrays outside kernel memory are scanned where they are, not copied in
     if (!this.arena.owns(values)) return firstBadFactor(values);
     return this.exports.firstBadFactor(values.byteOffset, values.length, MAX_FACTOR_BITS);
+  }
+
+  dotBlock(selection: DotSelection): void {
+    this.drive(this.dotBlockSteps(selection));
+  }
+
+  dotBlockAsync(selection: DotSelection): Promise<void> {
+    return this.driveOffThread(this.dotBlockSteps(selection));
+  }
+
+  private *dotBlockSteps(selection: DotSelection): Generator<Task, void, void> {
+    const { Y, rows, factors: f, quantized, queries, k } = selection;
+    if (queries === 0) return;
+    if (rows === 0) {
+      selection.found.fill(0, 0, queries);
+      for (let q = 0; q < queries; q++) selection.range.set([Infinity, -Infinity], 2 * q);
+      return;
+    }
+    const stride = codeStride(f);
+    const [queryScales, bounds, queryCopy] = this.queryFloats as Scratch<Float32Array>[];
+    const queryRows = this.inKernel(selection.queryRows, queryCopy, queries * f, true);
+    // approxProducts reads the codes of four queries at a time
+    const words = this.queryCodes.get(Math.ceil(queries / 4) * stride);
+    const codes = new Uint8Array(words.buffer, words.byteOffset, queries * stride);
+    const scales = queryScales.get(queries);
+    const bound = bounds.get(2 * queries);
+    quantizeProductQueries(quantized, queryRows, 0, queries, codes, scales, bound);
+    const scores = this.inKernel(selection.scores, this.blockOut, queries * rows, false);
+    const staged = this.stageSelection(selection);
+    const a = this.args;
+    a[ARG.codes] = this.address(quantized.codes);
+    a[ARG.codeStride] = stride;
+    a[ARG.queryCodes] = codes.byteOffset;
+    a[ARG.queryScales] = scales.byteOffset;
+    a[ARG.queries] = queries;
+    a[ARG.sums] = this.address(quantized.sums);
+    a[ARG.scales] = this.address(quantized.scales);
+    a[ARG.out] = scores.byteOffset;
+    a[ARG.outStride] = rows;
+    // the largest and smallest approximate score per 64 rows and query: where the refining pass
+    // takes its first exact scores (refineProductRow)
+    a[ARG.extremes] = this.extremes.get(queries * Math.ceil(rows / EXTREME_ROWS) * 2).byteOffset;
+    // at most this many rows of a query scored exactly: beyond, the whole row is (as scoresBlock)
+    const cap = Math.min(rows, 2 * k + Math.ceil(rows / 8));
+    a[ARG.Y] = this.resident(Y, rows * f).byteOffset;
+    a[ARG.factors] = f;
+    a[ARG.queryRows] = queryRows.byteOffset;
+    a[ARG.weights] = this.address(quantized.weights);
+    a[ARG.blockWeights] = this.address(quantized.blockWeights);
+    a[ARG.errors] = this.address(quantized.errors);
+    a[ARG.blockErrors] = this.address(quantized.blockErrors);
+    a[ARG.queryBounds] = bound.byteOffset;
+    a[ARG.cap] = cap;
+    // the approximate scores, then one query row per chunk (scratch: its skip mask, its candidate
+    // list, k floats), in one task as cosineBlock's
+    yield {
+      ...task(TASK.approxProducts, rows, PRODUCT_CHUNK_ROWS, 0),
+      then: {
+        kind: TASK.refineProducts,
+        rows: queries,
+        chunkRows: 1,
+        scratchBytesPerThread: ((rows + 15) & ~15) + 4 * (cap + 4) + 4 * k,
+      },
+    };
+    if (scores !== selection.scores) {
+      for (let q = 0; q < queries; q++)
+        for (let r = 0; r < staged.found[q]; r++) {
+          const j = staged.best[q * k + r];
+          selection.scores[q * rows + j] = scores[q * rows + j];
+        }
+    }
+    this.unstageSelection(selection, staged);
   }
 
   rowNorms(Y: Float32Array, rows: number, f: number, out: Float32Array): void {

@@ -205,6 +205,7 @@ const ENTRY_POINTS: Record<string, { module: string; declarations: string; value
     types: [
       'BlockSelection',
       'CosineSelection',
+      'DotSelection',
       'HalfStep',
       'KernelBackend',
       'KernelBuild',

@@ -256,18 +256,14 @@ describe('the quantization bound', () => {
     const Y = randomMatrix(rows, f, 12);
     const n = norms(wasm, Y, rows, f);
     const quantizedRows = quantizeRows(wasm, Y, rows, f, n);
-    const codes = new Int8Array(
-      quantizedRows.codes.buffer,
-      quantizedRows.codes.byteOffset,
-      rows * quantizedRows.stride,
-    );
+    const codes = new Int8Array(quantizedRows.codes.buffer, quantizedRows.codes.byteOffset, quantizedRows.codes.length);
     const random = seededRandom(13);
     for (let t = 0; t < 20; t++) {
       const q = Math.floor(random() * rows);
-      // the query as the kernel codes it: 31 levels each side
+      // the query as the kernel codes it: 63 levels each side
       const unit = Array.from(Y.subarray(q * f, q * f + f), (v) => v / n[q]);
       const largest = Math.max(...unit.map(Math.abs));
-      const scale = Math.fround(largest / 31);
+      const scale = Math.fround(largest / 63);
       const d = unit.map((v) => Math.round(v / scale));
       const queryError = Math.hypot(...unit.map((v, a) => v - scale * d[a]));
       const bound = cosineBound(quantizedRows.error, queryError, f);
@@ -276,7 +272,8 @@ describe('the quantization bound', () => {
         let codeDot = 0;
         for (let a = 0; a < f; a++) {
           dot += Y[j * f + a] * Y[q * f + a];
-          codeDot += codes[j * quantizedRows.stride + a] * d[a];
+          // four rows interleaved, 4 bytes of each in turn
+          codeDot += codes[(j >> 2) * 4 * quantizedRows.stride + 4 * (j & 3) + 16 * (a >> 2) + (a & 3)] * d[a];
         }
         const cosine = dot / (n[j] * n[q]);
         const approximate = quantizedRows.scales[j] * scale * codeDot;

@@ -1212,233 +1212,15 @@ export function selectRows(
 
 // --- cosine top-k through an int8 copy of the rows (src/kernels/quantize.ts) ------------------
 //
-// Each row j is kept as codes cⱼ (int8, |c| ≤ 127, `f` rounded up to 16 bytes, zero padded) with
-// scale sⱼ, so that sⱼcⱼ is within eⱼ of yⱼ/‖yⱼ‖; a query as codes 32 + dₖ (1..63, |d| ≤ 31) with
-// scale t. sⱼ t (cⱼ · d) is then within a bound b of the cosine the float kernels compute (see
-// quantize.ts), and only the rows whose approximate score lies within 2b of the k-th best or of
-// the smallest are scored exactly, by dot and the cosine step of selectRow: the same
-// numbers, so the same top k and range.
+// Each row j is kept as codes cⱼ (int8, |c| ≤ 127, `f` rounded up to 4 bytes, zero padded, four
+// rows interleaved) with scale sⱼ, so that sⱼcⱼ is within eⱼ of yⱼ/‖yⱼ‖; a query as codes 64 + dₖ
+// (1..127, |d| ≤ 63) with scale t. sⱼ t (cⱼ · d) (approxProducts, below) is then within a bound b
+// of the cosine the float kernels compute (see quantize.ts), and only the rows whose approximate
+// score lies within 2b of the k-th best or of the smallest are scored exactly, by dot and the
+// cosine step of selectRow: the same numbers, so the same top k and range.
 
-/** acc + a · b in four lanes of sums of int8 products (a signed, b 0..127), through 16-bit lanes. */
-@inline function dot8(acc: v128, a: v128, b: v128): v128 {
-  const low = i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(a), i16x8.extend_low_i8x16_u(b));
-  const high = i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(a), i16x8.extend_high_i8x16_u(b));
-  return i32x4.add(acc, i32x4.add(low, high));
-}
-
-/**
- * acc + a0 · b0 + a1 · b1 in four lanes (a signed, |a| ≤ 127; b 0..63). With relaxed SIMD, two
- * 16-bit pair sums (pmaddubsw: exact while b's top bit is clear) added in 16 bits (each lane
- * at most 4 · 127 · 63 = 32,004 in size: no overflow), then widened once; without, dot8 twice.
- * Lanes differ between the two; their sum does not. (Not i32x4.relaxed_dot_i8x16_i7x16_add_s:
- * Node 20's V8 11.3 gave wrong sums with it in approxScores' tile, in lanes 2 and 3 of each
- * four queries, measured.)
- */
-@inline function dot8x2(acc: v128, a0: v128, b0: v128, a1: v128, b1: v128): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) {
-    const pairs = i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(a0, b0), i16x8.relaxed_dot_i8x16_i7x16_s(a1, b1));
-    return i32x4.add(acc, i32x4.extadd_pairwise_i16x8_s(pairs));
-  }
-  return dot8(dot8(acc, a0, b0), a1, b1);
-}
-
-/** acc + a · b as dot8x2 for one vector. */
-@inline function dot8x1(acc: v128, a: v128, b: v128): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) return i32x4.add(acc, i32x4.extadd_pairwise_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(a, b)));
-  return dot8(acc, a, b);
-}
-
-/** [Σa, Σb, Σc, Σd]: the lane sums of four vectors in one. */
-@inline function sums4(a: v128, b: v128, c: v128, d: v128): v128 {
-  const ab = i32x4.add(v128.shuffle<i32>(a, b, 0, 4, 1, 5), v128.shuffle<i32>(a, b, 2, 6, 3, 7));
-  const cd = i32x4.add(v128.shuffle<i32>(c, d, 0, 4, 1, 5), v128.shuffle<i32>(c, d, 2, 6, 3, 7));
-  return i32x4.add(v128.shuffle<i32>(ab, cd, 0, 1, 4, 5), v128.shuffle<i32>(ab, cd, 2, 3, 6, 7));
-}
-
-@inline function lanesI32(v: v128): i32 {
-  return i32x4.extract_lane(v, 0) + i32x4.extract_lane(v, 1) + i32x4.extract_lane(v, 2) + i32x4.extract_lane(v, 3);
-}
-
-/** cⱼ · x for one code row and one query code row (`s` bytes each). */
-@inline function codeDot(c: usize, x: usize, s: usize): i32 {
-  let acc = i32x4.splat(0);
-  let k: usize = 0;
-  for (; k + 32 <= s; k += 32) acc = dot8x2(acc, v128.load(c + k), v128.load(x + k), v128.load(c + k, 16), v128.load(x + k, 16));
-  if (k < s) acc = dot8x1(acc, v128.load(c + k), v128.load(x + k));
-  return lanesI32(acc);
-}
-
-/** sⱼ t (cⱼ · (q − 32)) as float32, from the integer cⱼ · q and cⱼ's code sum. */
-@inline function approxOf(dot: i32, sum: i32, scale: f32, queryScale: f32): f32 {
-  return <f32>(dot - (sum << 5)) * scale * queryScale;
-}
-
-/** Rows of a block of approximate scores whose extremes approxScores notes (see listCandidates). */
+/** Rows of a block of approximate scores whose extremes approxProducts notes (see listCandidates). */
 const EXTREME_ROWS = 64;
-
-/**
- * out[q · outStride + j] = approximate cosine of code row j and query q, for rows [start, end)
- * of C (codes, `stride` bytes a row, a multiple of 16) and the nq query code rows of QC (same
- * stride), with sums[j] = Σ cⱼ, scales[j] = sⱼ (NaN: the row is always rescored) and qScales[q] = t.
- * Two rows against four queries at a time, as scoresBlock. With them, the largest and smallest
- * score of each EXTREME_ROWS rows of each query (NaN if any is), as a pair at extremes + 8 · (q ·
- * ⌈outStride / EXTREME_ROWS⌉ + block), for listCandidates: start is a multiple of EXTREME_ROWS,
- * and end too unless it is outStride.
- */
-export function approxScores(
-  C: usize, stride: i32, QC: usize, qScales: usize, nq: i32, sums: usize, scales: usize,
-  out: usize, outStride: i32, start: i32, end: i32, extremes: usize,
-): void {
-  const blocks = (outStride + EXTREME_ROWS - 1) / EXTREME_ROWS;
-  for (let from = start; from < end; from += EXTREME_ROWS) {
-    const to = from + EXTREME_ROWS < end ? from + EXTREME_ROWS : end;
-    const noted = extremes + (<usize>(from / EXTREME_ROWS) << 3);
-    approxBlock(C, stride, QC, qScales, nq, sums, scales, out, outStride, from, to, noted, <usize>blocks << 3);
-  }
-}
-
-/**
- * approxScores for rows [from, to) (at most EXTREME_ROWS, their codes then stay in the core's
- * cache for every four queries), and their extremes: query q's pair at noted + q · notedStride.
- * The extremes of four queries are taken in the same registers as their scores: pmax and pmin
- * (one instruction each; f32x4.max's NaN rule costs several), NaN noted apart.
- */
-function approxBlock(
-  C: usize, stride: i32, QC: usize, qScales: usize, nq: i32, sums: usize, scales: usize,
-  out: usize, outStride: i32, from: i32, to: i32, noted: usize, notedStride: usize,
-): void {
-  const s = <usize>stride;
-  const pairEnd = s & ~31;
-  const outRow = <usize>outStride << 2;
-  let x = QC;
-  let q = 0;
-  for (; q + 3 < nq; q += 4) {
-    const x1 = x + s;
-    const x2 = x1 + s;
-    const x3 = x2 + s;
-    const t = v128.load(qScales + (<usize>q << 2));
-    let high = f32x4.splat(-Infinity);
-    let low = f32x4.splat(Infinity);
-    let nan = i32x4.splat(0);
-    let o = out + <usize>q * outRow + (<usize>from << 2);
-    let j = from;
-    for (; j + 1 < to; j += 2) {
-      const c0 = C + <usize>j * s;
-      const c1 = c0 + s;
-      const sum0 = i32x4.splat(load<i32>(sums + (<usize>j << 2)) << 5);
-      const sum1 = i32x4.splat(load<i32>(sums + (<usize>j << 2), 4) << 5);
-      const scale0 = f32x4.splat(load<f32>(scales + (<usize>j << 2)));
-      const scale1 = f32x4.splat(load<f32>(scales + (<usize>j << 2), 4));
-        let a0 = i32x4.splat(0);
-        let a1 = i32x4.splat(0);
-        let a2 = i32x4.splat(0);
-        let a3 = i32x4.splat(0);
-        let a4 = i32x4.splat(0);
-        let a5 = i32x4.splat(0);
-        let a6 = i32x4.splat(0);
-        let a7 = i32x4.splat(0);
-        let k: usize = 0;
-        for (; k < pairEnd; k += 32) {
-          const v0 = v128.load(c0 + k);
-          const v1 = v128.load(c1 + k);
-          const u0 = v128.load(c0 + k, 16);
-          const u1 = v128.load(c1 + k, 16);
-          let w = v128.load(x + k);
-          let z = v128.load(x + k, 16);
-          a0 = dot8x2(a0, v0, w, u0, z);
-          a1 = dot8x2(a1, v1, w, u1, z);
-          w = v128.load(x1 + k);
-          z = v128.load(x1 + k, 16);
-          a2 = dot8x2(a2, v0, w, u0, z);
-          a3 = dot8x2(a3, v1, w, u1, z);
-          w = v128.load(x2 + k);
-          z = v128.load(x2 + k, 16);
-          a4 = dot8x2(a4, v0, w, u0, z);
-          a5 = dot8x2(a5, v1, w, u1, z);
-          w = v128.load(x3 + k);
-          z = v128.load(x3 + k, 16);
-          a6 = dot8x2(a6, v0, w, u0, z);
-          a7 = dot8x2(a7, v1, w, u1, z);
-        }
-        if (k < s) {
-          const v0 = v128.load(c0 + k);
-          const v1 = v128.load(c1 + k);
-          let w = v128.load(x + k);
-          a0 = dot8x1(a0, v0, w);
-          a1 = dot8x1(a1, v1, w);
-          w = v128.load(x1 + k);
-          a2 = dot8x1(a2, v0, w);
-          a3 = dot8x1(a3, v1, w);
-          w = v128.load(x2 + k);
-          a4 = dot8x1(a4, v0, w);
-          a5 = dot8x1(a5, v1, w);
-          w = v128.load(x3 + k);
-          a6 = dot8x1(a6, v0, w);
-          a7 = dot8x1(a7, v1, w);
-        }
-      const r0 = f32x4.mul(f32x4.mul(f32x4.convert_i32x4_s(i32x4.sub(sums4(a0, a2, a4, a6), sum0)), scale0), t);
-      const r1 = f32x4.mul(f32x4.mul(f32x4.convert_i32x4_s(i32x4.sub(sums4(a1, a3, a5, a7), sum1)), scale1), t);
-      v128.store64_lane(o, v128.shuffle<i32>(r0, r1, 0, 4, 0, 4), 0);
-      v128.store64_lane(o + outRow, v128.shuffle<i32>(r0, r1, 1, 5, 1, 5), 0);
-      v128.store64_lane(o + 2 * outRow, v128.shuffle<i32>(r0, r1, 2, 6, 2, 6), 0);
-      v128.store64_lane(o + 3 * outRow, v128.shuffle<i32>(r0, r1, 3, 7, 3, 7), 0);
-      high = f32x4.pmax(high, f32x4.pmax(r0, r1));
-      low = f32x4.pmin(low, f32x4.pmin(r0, r1));
-      nan = v128.or(nan, v128.or(f32x4.ne(r0, r0), f32x4.ne(r1, r1)));
-      o += 8;
-    }
-    if (j < to) {
-      // the range's last row, alone: its four scores one at a time
-      const c0 = C + <usize>j * s;
-      const sum = load<i32>(sums + (<usize>j << 2));
-      const scale = load<f32>(scales + (<usize>j << 2));
-      let r = f32x4.splat(approxOf(codeDot(c0, x, s), sum, scale, load<f32>(qScales + (<usize>q << 2))));
-      r = f32x4.replace_lane(r, 1, approxOf(codeDot(c0, x1, s), sum, scale, load<f32>(qScales + (<usize>q << 2), 4)));
-      r = f32x4.replace_lane(r, 2, approxOf(codeDot(c0, x2, s), sum, scale, load<f32>(qScales + (<usize>q << 2), 8)));
-      r = f32x4.replace_lane(r, 3, approxOf(codeDot(c0, x3, s), sum, scale, load<f32>(qScales + (<usize>q << 2), 12)));
-      v128.store32_lane(o, r, 0);
-      v128.store32_lane(o + outRow, r, 1);
-      v128.store32_lane(o + 2 * outRow, r, 2);
-      v128.store32_lane(o + 3 * outRow, r, 3);
-      high = f32x4.pmax(high, r);
-      low = f32x4.pmin(low, r);
-      nan = v128.or(nan, f32x4.ne(r, r));
-    }
-    // a NaN score makes both extremes NaN
-    const unknown = f32x4.splat(NaN);
-    high = v128.bitselect(unknown, high, nan);
-    low = v128.bitselect(unknown, low, nan);
-    const at = noted + <usize>q * notedStride;
-    v128.store32_lane(at, high, 0);
-    v128.store32_lane(at, low, 0, 4);
-    v128.store32_lane(at + notedStride, high, 1);
-    v128.store32_lane(at + notedStride, low, 1, 4);
-    v128.store32_lane(at + 2 * notedStride, high, 2);
-    v128.store32_lane(at + 2 * notedStride, low, 2, 4);
-    v128.store32_lane(at + 3 * notedStride, high, 3);
-    v128.store32_lane(at + 3 * notedStride, low, 3, 4);
-    x += s << 2;
-  }
-  for (; q < nq; q++) {
-    const t = load<f32>(qScales + (<usize>q << 2));
-    let h = <f32>-Infinity;
-    let l = <f32>Infinity;
-    let unknown = false;
-    let o = out + <usize>q * outRow + (<usize>from << 2);
-    for (let j = from; j < to; j++) {
-      const value = approxOf(codeDot(C + <usize>j * s, x, s), load<i32>(sums + (<usize>j << 2)), load<f32>(scales + (<usize>j << 2)), t);
-      store<f32>(o, value);
-      o += 4;
-      if (value > h) h = value;
-      if (value < l) l = value;
-      if (value != value) unknown = true;
-    }
-    const at = noted + <usize>q * notedStride;
-    store<f32>(at, unknown ? <f32>NaN : h);
-    store<f32>(at, unknown ? <f32>NaN : l, 4);
-    x += s;
-  }
-}
 
 /**
  * Row j's cosine as selectRow computes it (dot, divided in float64 by the product of the
@@ -1549,7 +1331,7 @@ const EXTREMES_UP_TO = 256;
  * at the end passed when seen, and the list is filtered once more at the end. `heap`: k int32s of
  * scratch. Returns how many, or cap + 1 when more than cap rows would be listed.
  *
- * Blocks of EXTREME_ROWS rows are passed over by their extremes (approxScores; 0: none), the
+ * Blocks of EXTREME_ROWS rows are passed over by their extremes (approxProducts; 0: none), the
  * `excluded` skipped rows counted in: of the k + excluded blocks with the largest maxima, at
  * least k have their largest score on a row that is not skipped, so A ≥ A' = the (k +
  * excluded)-th largest maximum; likewise m ≤ m' = the (excluded + 1)-th smallest minimum. A
@@ -1720,7 +1502,7 @@ function refineRow(
 
 /**
  * selectRows with the cosine step for query rows [start, end) of a block of approximate scores
- * (approxScores, with its extremes; 0: none): refineRow per row, with bounds[q], the query's
+ * (approxProducts, with its extremes; 0: none): refineRow per row, with bounds[q], the query's
  * float factors at Q + q·f and the float rows Y. scratch: n bytes of skip mask, then (16-byte
  * aligned) room for cap + 4 int32 candidates.
  */
@@ -1981,4 +1763,548 @@ export function firstBadFactor(values: usize, n: i32, limitBits: u32): i32 {
   }
   for (; k < n; k++) if ((load<u32>(values + (<usize>k << 2)) & 0x7fffffff) > limitBits) return k;
   return -1;
+}
+
+// ---- inner-product top-k through an int8 copy of the rows (src/kernels/quantize.ts: quantizeProductRows) ----
+
+/** Adds v to the min-heap of `size` floats at heap (the caller counts it). */
+@inline function floatHeapAdd(heap: usize, size: i32, v: f32): void {
+  let at = size;
+  while (at > 0) {
+    const parent = (at - 1) >> 1;
+    const p = load<f32>(heap + (<usize>parent << 2));
+    if (p <= v) break;
+    store<f32>(heap + (<usize>at << 2), p);
+    at = parent;
+  }
+  store<f32>(heap + (<usize>at << 2), v);
+}
+
+/** Puts v in place of the smallest of the full min-heap of `size` floats at heap. */
+@inline function floatHeapReplace(heap: usize, size: i32, v: f32): void {
+  let at = 0;
+  for (;;) {
+    const left = 2 * at + 1;
+    if (left >= size) break;
+    let child = left;
+    if (left + 1 < size && load<f32>(heap + (<usize>(left + 1) << 2)) < load<f32>(heap + (<usize>left << 2))) child = left + 1;
+    const c = load<f32>(heap + (<usize>child << 2));
+    if (c >= v) break;
+    store<f32>(heap + (<usize>at << 2), c);
+    at = child;
+  }
+  store<f32>(heap + (<usize>at << 2), v);
+}
+
+/**
+ * Keeps the listed rows that are still open under `top` and `bottom` (see listProducts), in
+ * order; returns how many.
+ */
+function keepProducts(
+  row: usize, errors: usize, weights: usize, alpha: f32, beta: f32, candidates: usize, listed: i32, top: f32, bottom: f32,
+): i32 {
+  let kept = 0;
+  for (let c = 0; c < listed; c++) {
+    const j = load<i32>(candidates + (<usize>c << 2));
+    const a = load<f32>(row + (<usize>j << 2));
+    const b = alpha * load<f32>(errors + (<usize>j << 2)) + beta * load<f32>(weights + (<usize>j << 2));
+    const high = a + b;
+    const low = a - b;
+    if (high != high || high >= top || low <= bottom) {
+      store<i32>(candidates + (<usize>kept << 2), j);
+      kept++;
+    }
+  }
+  return kept;
+}
+
+/**
+ * The rows of one query's approximate inner products that can matter, listed at `candidates` in
+ * row order: row j (not skipped) has its exact score within [a − b, a + b], a its approximate
+ * score and b = α·errors[j] + β·weights[j] (weights[j] +∞ for a row of unknown bound, always
+ * listed; no approximate score is NaN). With L the k-th largest lower end and M the smallest upper end over the rows not
+ * skipped, at least k rows score ≥ L exactly, so a row whose upper end is below L ranks below k
+ * others (ties included) and cannot be among the k best; and the smallest exact score is ≤ M, so
+ * a row whose lower end is above M cannot hold it. Both are taken over the rows seen so far while
+ * passing (L only grows, M only shrinks), from `top` (k rows not skipped score at least that
+ * exactly, or −∞) and `bottom` (the exact score of a row not skipped, or +∞) on: a block of
+ * EXTREME_ROWS rows whose extremes (approxProducts) are that far from them by the block's largest
+ * bound (from blockErrors and blockWeights) goes by in one test, and four rows, none of them open, in another.
+ * `heap`: k floats of scratch. Returns how many, or cap + 1 when more than cap rows would be
+ * listed.
+ */
+function listProducts(
+  row: usize, n: i32, k: i32, skip: usize, alpha: f32, beta: f32, errors: usize, weights: usize, candidates: usize,
+  cap: i32, heap: usize, top: f32, bottom: f32, extremes: usize, blockErrors: usize, blockWeights: usize,
+): i32 {
+  let listed = 0;
+  const blocks = (n + EXTREME_ROWS - 1) / EXTREME_ROWS;
+  listTop = top;
+  listBottom = bottom;
+  listSize = 0;
+  for (let block = 0; block < blocks; block++) {
+    // a block whose largest score plus the largest bound is below top, and whose smallest minus
+    // it above bottom, holds no open row
+    const b = alpha * load<f32>(blockErrors + (<usize>block << 2)) + beta * load<f32>(blockWeights + (<usize>block << 2));
+    const at = extremes + (<usize>block << 3);
+    if (load<f32>(at) + b < top && load<f32>(at, 4) - b > bottom) continue;
+    const from = block * EXTREME_ROWS;
+    const to = from + EXTREME_ROWS < n ? from + EXTREME_ROWS : n;
+    listed = listProductRows(row, n, k, skip, alpha, beta, errors, weights, candidates, cap, heap, from, to, listed);
+    if (listed > cap) return listed;
+    top = listTop;
+    bottom = listBottom;
+  }
+  return keepProducts(row, errors, weights, alpha, beta, candidates, listed, top, bottom);
+}
+
+// listProductRows' running state (globals are per instance: one per thread)
+let listTop: f32 = 0;
+let listBottom: f32 = 0;
+let listSize: i32 = 0;
+
+/**
+ * listProducts over rows [from, to), with its state in listTop, listBottom and listSize on
+ * both sides; returns how many are listed, or cap + 1.
+ */
+@inline function listProductRows(
+  row: usize, n: i32, k: i32, skip: usize, alpha: f32, beta: f32, errors: usize, weights: usize, candidates: usize,
+  cap: i32, heap: usize, from: i32, to: i32, listed: i32,
+): i32 {
+  let top = listTop;
+  let bottom = listBottom;
+  let size = listSize;
+  const alpha4 = f32x4.splat(alpha);
+  const beta4 = f32x4.splat(beta);
+  const vectorEnd = n & ~3;
+  for (let i = from; i < to; i += 4) {
+    // the rows of these four that may be open (bit r: row i + r)
+    let lanes = 15;
+    if (i < vectorEnd) {
+      const v = v128.load(row + (<usize>i << 2));
+      const b = f32x4.add(f32x4.mul(alpha4, v128.load(errors + (<usize>i << 2))), f32x4.mul(beta4, v128.load(weights + (<usize>i << 2))));
+      const open = v128.or(f32x4.ge(f32x4.add(v, b), f32x4.splat(top)), f32x4.le(f32x4.sub(v, b), f32x4.splat(bottom)));
+      lanes = i32x4.bitmask(open);
+      if (lanes == 0) continue;
+    } else lanes = (1 << (to - i)) - 1;
+    while (lanes != 0) {
+      const j = i + ctz(lanes);
+      lanes &= lanes - 1;
+      if (load<u8>(skip + <usize>j) != 0) continue;
+      const a = load<f32>(row + (<usize>j << 2));
+      const b = alpha * load<f32>(errors + (<usize>j << 2)) + beta * load<f32>(weights + (<usize>j << 2));
+      const high = a + b;
+      const low = a - b;
+      let open = low <= bottom;
+      if (high < bottom) bottom = high;
+      if (size < k) {
+        floatHeapAdd(heap, size, low);
+        size++;
+        if (size == k && load<f32>(heap) > top) top = load<f32>(heap);
+      } else if (low > load<f32>(heap)) {
+        floatHeapReplace(heap, size, low);
+        if (load<f32>(heap) > top) top = load<f32>(heap);
+      }
+      open = open || high >= top || high != high;
+      if (!open) continue;
+      if (listed == cap) {
+        listed = keepProducts(row, errors, weights, alpha, beta, candidates, listed, top, bottom);
+        if (listed > cap >> 1) return cap + 1;
+      }
+      store<i32>(candidates + (<usize>listed << 2), j);
+      listed++;
+    }
+  }
+  listTop = top;
+  listBottom = bottom;
+  listSize = size;
+  return listed;
+}
+
+/**
+ * selectRow's answer (no cosine step) for one query whose row holds approximate inner products
+ * (see listProducts): the listed rows are scored exactly (dot, as scores gives them) in place,
+ * and the k best and the range taken over them alone, the same as over the whole row: the k best
+ * and the largest score are among them, and so is a row holding the smallest. More than `cap`
+ * candidates, k of 0 or a query whose α or β is not finite: the whole row is scored exactly and
+ * selectRow runs on it.
+ *
+ * Both thresholds start at exact scores, of rows picked by approxProducts' block extremes
+ * (highestScores, lowestScore): most rows of a trained model score near 0, where the bounds of
+ * the rows of large norm that the smallest usually belongs to leave them all open; from an
+ * exact score near the smallest on, only rows that may score below it are. Likewise, without a
+ * start, every row that enters the running k best would be open.
+ */
+function refineProductRow(
+  row: usize, n: i32, k: i32, skip: usize, alpha: f32, beta: f32, errors: usize, weights: usize, Y: usize, f: i32,
+  x: usize, out: usize, range: usize, candidates: usize, cap: i32, heap: usize, extremes: usize, blockErrors: usize,
+  blockWeights: usize,
+): i32 {
+  const stride = <usize>f << 2;
+  let listed = cap + 1;
+  if (k > 0 && alpha < Infinity && beta < Infinity) {
+    // the candidate list is empty until listProducts: its room holds highestScores' blocks meanwhile
+    const top = highestScores(row, n, k, skip, weights, Y, stride, x, f, extremes, candidates);
+    const bottom = lowestScore(row, n, skip, weights, Y, stride, x, f, extremes);
+    listed = listProducts(
+      row, n, k, skip, alpha, beta, errors, weights, candidates, cap, heap, top, bottom, extremes, blockErrors, blockWeights,
+    );
+  }
+  if (listed > cap) {
+    scores(Y, f, x, row, 0, n);
+    return selectRow(row, n, k, skip, 0, 0, out, range);
+  }
+  let low = <f32>Infinity;
+  let high = <f32>-Infinity;
+  let size = 0;
+  for (let c = 0; c < listed; c++) {
+    const j = load<i32>(candidates + (<usize>c << 2));
+    const s = dot(Y + <usize>j * stride, x, f);
+    store<f32>(row + (<usize>j << 2), s);
+    if (s < low) low = s;
+    if (s > high) high = s;
+    if (s != s) continue;
+    if (size < k) size = heapPush(out, row, size, j);
+    else if (below(row, load<i32>(out), j)) heapReplace(out, row, size, j);
+  }
+  for (let end = size - 1; end > 0; end--) {
+    const worst = load<i32>(out);
+    store<i32>(out, load<i32>(out + (<usize>end << 2)));
+    store<i32>(out + (<usize>end << 2), worst);
+    siftDown(out, row, 0, end);
+  }
+  store<f32>(range, low);
+  store<f32>(range, high, 4);
+  return size;
+}
+
+/** The row of the largest (sign 1) or smallest (sign −1) approximate score in block b, not skipped nor of unknown bound, or −1. */
+@inline function extremeRow(row: usize, n: i32, skip: usize, weights: usize, b: i32, sign: f32): i32 {
+  const from = b * EXTREME_ROWS;
+  const to = from + EXTREME_ROWS < n ? from + EXTREME_ROWS : n;
+  let found = -1;
+  let best = <f32>-Infinity;
+  for (let j = from; j < to; j++) {
+    const a = sign * load<f32>(row + (<usize>j << 2));
+    if (load<u8>(skip + <usize>j) == 0 && a > best && load<f32>(weights + (<usize>j << 2)) < Infinity) {
+      best = a;
+      found = j;
+    }
+  }
+  return found;
+}
+
+/**
+ * The exact score of the row, not skipped nor of unknown bound, with the smallest approximate
+ * score within the block of EXTREME_ROWS rows whose smallest is the smallest (approxProducts'
+ * extremes; +∞ when there is none): an upper bound on the smallest exact score.
+ */
+function lowestScore(row: usize, n: i32, skip: usize, weights: usize, Y: usize, stride: usize, x: usize, f: i32, extremes: usize): f32 {
+  const blocks = (n + EXTREME_ROWS - 1) / EXTREME_ROWS;
+  let block = -1;
+  let least = <f32>Infinity;
+  for (let b = 0; b < blocks; b++) {
+    const v = load<f32>(extremes + (<usize>b << 3), 4);
+    if (v < least) {
+      least = v;
+      block = b;
+    }
+  }
+  if (block < 0) return Infinity;
+  const lowest = extremeRow(row, n, skip, weights, block, -1);
+  if (lowest < 0) return Infinity;
+  const s = dot(Y + <usize>lowest * stride, x, f);
+  return s == s ? s : <f32>Infinity;
+}
+
+/** Most k for which highestScores looks for a start (it keeps k blocks sorted by insertion). */
+const SEEDED_UP_TO = 16;
+
+/**
+ * The smallest of k exact scores of rows not skipped nor of unknown bound, one from each of the k
+ * blocks of EXTREME_ROWS rows with the largest largest (approxProducts' extremes; ties: the
+ * first), the row of the largest approximate score in each: at least k rows score that much. −∞
+ * when k is above SEEDED_UP_TO, or when one of those blocks has no such row. `picked`: k int32s
+ * of scratch.
+ */
+function highestScores(
+  row: usize, n: i32, k: i32, skip: usize, weights: usize, Y: usize, stride: usize, x: usize, f: i32, extremes: usize,
+  picked: usize,
+): f32 {
+  if (k > SEEDED_UP_TO) return -Infinity;
+  const blocks = (n + EXTREME_ROWS - 1) / EXTREME_ROWS;
+  if (blocks < k) return -Infinity;
+  // the k best blocks, best first, by insertion (a block enters only past the k-th best)
+  let size = 0;
+  for (let b = 0; b < blocks; b++) {
+    const v = load<f32>(extremes + (<usize>b << 3));
+    if (size == k && !(v > load<f32>(extremes + (<usize>load<i32>(picked + (<usize>(k - 1) << 2)) << 3)))) continue;
+    let at = size < k ? size++ : k - 1;
+    while (at > 0) {
+      const above = load<i32>(picked + (<usize>(at - 1) << 2));
+      if (!(v > load<f32>(extremes + (<usize>above << 3)))) break;
+      store<i32>(picked + (<usize>at << 2), above);
+      at--;
+    }
+    store<i32>(picked + (<usize>at << 2), b);
+  }
+  let least = <f32>Infinity;
+  for (let r = 0; r < k; r++) {
+    const block = load<i32>(picked + (<usize>r << 2));
+    const from = block * EXTREME_ROWS;
+    const to = from + EXTREME_ROWS < n ? from + EXTREME_ROWS : n;
+    // the block's largest is noted: the first row that holds it, unless skipped or unknown
+    const value = load<f32>(extremes + (<usize>block << 3));
+    let best = -1;
+    for (let j = from; j < to; j++) {
+      if (load<f32>(row + (<usize>j << 2)) == value) {
+        best = j;
+        break;
+      }
+    }
+    if (best < 0 || load<u8>(skip + <usize>best) != 0 || !(load<f32>(weights + (<usize>best << 2)) < Infinity))
+      best = extremeRow(row, n, skip, weights, block, 1);
+    if (best < 0) return -Infinity;
+    const s = dot(Y + <usize>best * stride, x, f);
+    if (s != s) return -Infinity;
+    if (s < least) least = s;
+  }
+  return least;
+}
+
+/**
+ * selectRows (no cosine step) for query rows [start, end) of a block of approximate inner
+ * products (approxProducts): refineProductRow per row, with the query's α and β at bounds[2q]
+ * and bounds[2q + 1], the rows' errors and weights (and their largest per block), the query's
+ * float factors at Q + q·f, the float rows Y and the query's block extremes (approxProducts).
+ * scratch: n bytes of skip mask, then (16-byte aligned) room for cap + 4 int32 candidates, then
+ * k floats.
+ */
+export function refineProducts(
+  scores: usize, n: i32, k: i32, excludeStart: usize, exclude: usize, Y: usize, f: i32, Q: usize,
+  errors: usize, weights: usize, bounds: usize, best: usize, found: usize, range: usize,
+  start: i32, end: i32, skip: usize, cap: i32, extremes: usize, blockErrors: usize, blockWeights: usize,
+): void {
+  const blocks = (n + EXTREME_ROWS - 1) / EXTREME_ROWS;
+  const candidates = skip + ((<usize>n + 15) & ~15);
+  const heap = candidates + ((<usize>cap + 4) << 2);
+  for (let q = start; q < end; q++) {
+    memory.fill(skip, 0, <usize>n);
+    const from = load<i32>(excludeStart + (<usize>q << 2));
+    const to = load<i32>(excludeStart + (<usize>(q + 1) << 2));
+    for (let e = from; e < to; e++) {
+      const i = load<i32>(exclude + (<usize>e << 2));
+      if (<u32>i < <u32>n) store<u8>(skip + <usize>i, 1);
+    }
+    const count = refineProductRow(
+      scores + ((<usize>q * <usize>n) << 2), n, k, skip, load<f32>(bounds + (<usize>q << 3)),
+      load<f32>(bounds + (<usize>q << 3), 4), errors, weights, Y, f,
+      Q + ((<usize>q * <usize>f) << 2), best + ((<usize>q * <usize>k) << 2), range + (<usize>q << 3),
+      candidates, cap, heap, extremes + ((<usize>q * <usize>blocks) << 3), blockErrors, blockWeights,
+    );
+    store<i32>(found + (<usize>q << 2), count);
+  }
+}
+
+/** acc + a · b over the 4-byte groups of four lanes: signed codes a, query codes b in 0..127 (exact in int32). */
+@inline function dot8x4(acc: v128, a: v128, b: v128, ones: v128): v128 {
+  // two products of at most 127 · 127 per 16-bit lane: no overflow, so either lowering of the
+  // relaxed dot (with or without saturation) gives the same
+  if (ASC_FEATURE_RELAXED_SIMD) return i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(a, b), ones));
+  // pair sums of bytes 0..7 and 8..15, then the pairs of pairs
+  const low = i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(a), i16x8.extend_low_i8x16_u(b));
+  const high = i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(a), i16x8.extend_high_i8x16_u(b));
+  return i32x4.add(acc, i32x4.add(v128.shuffle<i32>(low, high, 0, 2, 4, 6), v128.shuffle<i32>(low, high, 1, 3, 5, 7)));
+}
+
+/**
+ * out[q · outStride + j] = approximate inner product of row j and query q, (cⱼ · (code − 64)) ·
+ * sⱼ · t_q as float32 (cⱼ·code exact in int32, then two roundings), for rows [start, end) of
+ * the packed codes G (quantizeProductRows: each four rows interleaved, 4 bytes of each row in
+ * turn, `stride` bytes a row, a multiple of 4, rows padded to a multiple of 8 with zero codes,
+ * sums and scales) and the nq query code rows of QC (64 + d, `stride` bytes a row; room for a
+ * multiple of four), with sums[j] = Σ cⱼ, scales[j] = sⱼ (NaN: unknown) and qScales[q] = t. The
+ * same rows and codes serve cosines (quantizeRows: unit rows) and inner products
+ * (quantizeProductRows). Each lane of an accumulator is one row's sum, so four scores come out
+ * of a vector with no horizontal adds; eight rows against four queries at a time. With them,
+ * the largest and smallest score of each EXTREME_ROWS rows of each query (NaN if any is, for
+ * listCandidates), as a pair at extremes + 8 · (q · ⌈outStride / EXTREME_ROWS⌉
+ * + block), for refineProductRow: start is a multiple of EXTREME_ROWS, and end too unless it is
+ * outStride.
+ */
+export function approxProducts(
+  G: usize, stride: i32, QC: usize, qScales: usize, nq: i32, sums: usize, scales: usize,
+  out: usize, outStride: i32, start: i32, end: i32, extremes: usize,
+): void {
+  const blocks = (outStride + EXTREME_ROWS - 1) / EXTREME_ROWS;
+  approxProductBlock(G, stride, QC, qScales, nq, sums, scales, out, outStride, start, end, 0, 0);
+  const outRow = <usize>outStride << 2;
+  for (let q = 0; q < nq; q++) {
+    for (let from = start; from < end; from += EXTREME_ROWS) {
+      const to = from + EXTREME_ROWS < end ? from + EXTREME_ROWS : end;
+      const noted = extremes + (<usize>(q * blocks + from / EXTREME_ROWS) << 3);
+      noteExtremes(out + <usize>q * outRow + (<usize>from << 2), to - from, noted);
+    }
+  }
+}
+
+/** Four scores of rows j .. j + 3 (offset 64 taken out, scaled) from an accumulator. */
+@inline function productScores(acc: v128, sums: v128, scales: v128, t: v128): v128 {
+  return f32x4.mul(f32x4.mul(f32x4.convert_i32x4_s(i32x4.sub(acc, i32x4.shl(sums, 6))), scales), t);
+}
+
+/** Stores the first `count` (1..4) lanes of v at o. */
+@inline function storeLanes(o: usize, v: v128, count: i32): void {
+  v128.store32_lane(o, v, 0);
+  if (count > 1) v128.store32_lane(o, v, 1, 4);
+  if (count > 2) v128.store32_lane(o, v, 2, 8);
+  if (count > 3) v128.store32_lane(o, v, 3, 12);
+}
+
+/**
+ * approxProducts for rows [from, to) (at most EXTREME_ROWS, from a multiple of 8: their codes
+ * stay in the core's cache for every four queries), and their largest and smallest score per
+ * query at noted + q · notedStride, taken from the stored scores afterwards (held in registers
+ * over the rows, with the queries' scales, they left too few for the tile's sums: 1.7× slower).
+ */
+function approxProductBlock(
+  G: usize, stride: i32, QC: usize, qScales: usize, nq: i32, sums: usize, scales: usize,
+  out: usize, outStride: i32, from: i32, to: i32, noted: usize, notedStride: usize,
+): void {
+  // 64 factors (the default) with the stride a constant: the engine unrolls the sums' loop
+  if (stride == 64) approxProductRows(G, 64, QC, qScales, nq, sums, scales, out, outStride, from, to, noted, notedStride);
+  else approxProductRows(G, <usize>stride, QC, qScales, nq, sums, scales, out, outStride, from, to, noted, notedStride);
+}
+
+@inline function approxProductRows(
+  G: usize, s: usize, QC: usize, qScales: usize, nq: i32, sums: usize, scales: usize,
+  out: usize, outStride: i32, from: i32, to: i32, noted: usize, notedStride: usize,
+): void {
+  const groupBytes = s << 2;
+  const outRow = <usize>outStride << 2;
+  // 1 in every lane, from a number the compiler cannot see (nq > 0): as a constant it was put
+  // back into every dot8x4, and the engine made it anew each time (about a fifth slower)
+  const ones = i16x8.splat(<i16>(1 - (nq >>> 31)));
+  let x = QC;
+  for (let q = 0; q < nq; q += 4) {
+    // the last queries of a block of fewer than a multiple of four: their codes are read past
+    // (QC has room for four), their scores not stored
+    const live = nq - q < 4 ? nq - q : 4;
+    const x1 = x + s;
+    const x2 = x1 + s;
+    const x3 = x2 + s;
+    const scale = qScales + (<usize>q << 2);
+    let o = out + <usize>q * outRow + (<usize>from << 2);
+    for (let j = from; j < to; j += 8) {
+      const p0 = G + (<usize>(j >> 2)) * groupBytes;
+      const p1 = p0 + groupBytes;
+      let a0 = i32x4.splat(0);
+      let a1 = i32x4.splat(0);
+      let a2 = i32x4.splat(0);
+      let a3 = i32x4.splat(0);
+      let a4 = i32x4.splat(0);
+      let a5 = i32x4.splat(0);
+      let a6 = i32x4.splat(0);
+      let a7 = i32x4.splat(0);
+      for (let c: usize = 0; c < s; c += 4) {
+        const v0 = v128.load(p0 + (c << 2));
+        const v1 = v128.load(p1 + (c << 2));
+        let w = v128.load32_splat(x + c);
+        a0 = dot8x4(a0, v0, w, ones);
+        a1 = dot8x4(a1, v1, w, ones);
+        w = v128.load32_splat(x1 + c);
+        a2 = dot8x4(a2, v0, w, ones);
+        a3 = dot8x4(a3, v1, w, ones);
+        w = v128.load32_splat(x2 + c);
+        a4 = dot8x4(a4, v0, w, ones);
+        a5 = dot8x4(a5, v1, w, ones);
+        w = v128.load32_splat(x3 + c);
+        a6 = dot8x4(a6, v0, w, ones);
+        a7 = dot8x4(a7, v1, w, ones);
+      }
+      const sum0 = v128.load(sums + (<usize>j << 2));
+      const sum1 = v128.load(sums + (<usize>j << 2), 16);
+      const scale0 = v128.load(scales + (<usize>j << 2));
+      const scale1 = v128.load(scales + (<usize>j << 2), 16);
+      const left = to - j;
+      storeScores(o, productScores(a0, sum0, scale0, v128.load32_splat(scale)), productScores(a1, sum1, scale1, v128.load32_splat(scale)), left);
+      if (live > 1) {
+        const t = v128.load32_splat(scale, 4);
+        storeScores(o + outRow, productScores(a2, sum0, scale0, t), productScores(a3, sum1, scale1, t), left);
+      }
+      if (live > 2) {
+        const t = v128.load32_splat(scale, 8);
+        storeScores(o + 2 * outRow, productScores(a4, sum0, scale0, t), productScores(a5, sum1, scale1, t), left);
+      }
+      if (live > 3) {
+        const t = v128.load32_splat(scale, 12);
+        storeScores(o + 3 * outRow, productScores(a6, sum0, scale0, t), productScores(a7, sum1, scale1, t), left);
+      }
+      o += 32;
+    }
+    x += s << 2;
+  }
+}
+
+/** Stores eight scores of rows j .. j + 7 at o, only the first `left` when fewer are left. */
+@inline function storeScores(o: usize, r0: v128, r1: v128, left: i32): void {
+  if (left >= 8) {
+    v128.store(o, r0);
+    v128.store(o, r1, 16);
+  } else {
+    storeLanes(o, r0, left);
+    if (left > 4) storeLanes(o + 16, r1, left - 4);
+  }
+}
+
+/** The largest and smallest of the `count` scores at o as a pair at at (both NaN if any score is). */
+@inline function noteExtremes(o: usize, count: i32, at: usize): void {
+  let h = <f32>-Infinity;
+  let l = <f32>Infinity;
+  let unknown = false;
+  let r = 0;
+  // sixteen at a time in four independent pairs of sums (one pair waited on the previous
+  // maximum every four rows: a third of the int8 pass's time)
+  if (count >= 16) {
+    let h0 = v128.load(o);
+    let h1 = v128.load(o, 16);
+    let h2 = v128.load(o, 32);
+    let h3 = v128.load(o, 48);
+    let l0 = h0;
+    let l1 = h1;
+    let l2 = h2;
+    let l3 = h3;
+    let nan = v128.or(v128.or(f32x4.ne(h0, h0), f32x4.ne(h1, h1)), v128.or(f32x4.ne(h2, h2), f32x4.ne(h3, h3)));
+    for (r = 16; r + 16 <= count; r += 16) {
+      const p = o + (<usize>r << 2);
+      const v0 = v128.load(p);
+      const v1 = v128.load(p, 16);
+      const v2 = v128.load(p, 32);
+      const v3 = v128.load(p, 48);
+      h0 = f32x4.pmax(h0, v0);
+      h1 = f32x4.pmax(h1, v1);
+      h2 = f32x4.pmax(h2, v2);
+      h3 = f32x4.pmax(h3, v3);
+      l0 = f32x4.pmin(l0, v0);
+      l1 = f32x4.pmin(l1, v1);
+      l2 = f32x4.pmin(l2, v2);
+      l3 = f32x4.pmin(l3, v3);
+      nan = v128.or(nan, v128.or(v128.or(f32x4.ne(v0, v0), f32x4.ne(v1, v1)), v128.or(f32x4.ne(v2, v2), f32x4.ne(v3, v3))));
+    }
+    const high = f32x4.pmax(f32x4.pmax(h0, h1), f32x4.pmax(h2, h3));
+    const low = f32x4.pmin(f32x4.pmin(l0, l1), f32x4.pmin(l2, l3));
+    const high2 = f32x4.pmax(high, v128.shuffle<f32>(high, high, 2, 3, 0, 1));
+    const low2 = f32x4.pmin(low, v128.shuffle<f32>(low, low, 2, 3, 0, 1));
+    h = f32x4.extract_lane(f32x4.pmax(high2, v128.shuffle<f32>(high2, high2, 1, 0, 3, 2)), 0);
+    l = f32x4.extract_lane(f32x4.pmin(low2, v128.shuffle<f32>(low2, low2, 1, 0, 3, 2)), 0);
+    unknown = v128.any_true(nan);
+  }
+  for (; r < count; r++) {
+    const v = load<f32>(o + (<usize>r << 2));
+    if (v > h) h = v;
+    if (v < l) l = v;
+    if (v != v) unknown = true;
+  }
+  store<f32>(at, unknown ? <f32>NaN : h);
+  store<f32>(at, unknown ? <f32>NaN : l, 4);
 }
