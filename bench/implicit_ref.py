@@ -89,10 +89,24 @@ if args.all:
     seconds["similarAll"] = time.perf_counter() - t
 
 seconds["process"] = time.perf_counter() - STARTED
+
+
+def peak_rss_bytes():
+    """VmHWM of this process (Linux): ru_maxrss starts from the spawning process's size."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 print(json.dumps({
     "users": plays.shape[0],
     "items": plays.shape[1],
     "interactions": int(plays.nnz),
     "seconds": seconds,
-    "peakRssBytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    "peakRssBytes": peak_rss_bytes(),
 }))

@@ -1,4 +1,4 @@
-import { Matrix, solve as solveDense } from 'ml-matrix';
+import { leastSquares } from '../kernels/leastSquares.js';
 import type { CsrMatrix } from '../data/sparse.js';
 import { AlsError } from '../errors.js';
 import { addObserved, choleskySolve, jsKernels } from '../kernels/js.js';
@@ -234,10 +234,7 @@ export function foldIn(
   // λ = 0 with too few plays: the minimum-norm least-squares solution; no explanation then
   build();
   for (let a = 0; a < f; a++) for (let e = 0; e < a; e++) A[e * f + a] = A[a * f + e];
-  const rows: number[][] = [];
-  for (let a = 0; a < f; a++) rows.push(Array.from(A.subarray(a * f, a * f + f)));
-  const x = solveDense(new Matrix(rows), Matrix.columnVector(Array.from(b)), true);
-  return finite({ x: Float64Array.from(x.getColumn(0)), items: user.items, confidence, cholesky: null });
+  return finite({ x: leastSquares(A, b, f), items: user.items, confidence, cholesky: null });
 }
 
 /**

@@ -96,7 +96,11 @@ export async function trainFactors(
   checkTrainingMemory(plays, resolved, own && backend === 'wasm' ? threads : 1);
   const kernels = own ? await createKernels(backend, threads) : backend;
   try {
-    return await alternate(plays, resolved, callbacks, kernels);
+    const trained = await alternate(plays, resolved, callbacks, kernels);
+    // the worker threads end before the factors are copied out of the kernels' memory (their
+    // heaps gone first: a lower peak at full scale); the copies let that memory go
+    if (own) kernels.dispose();
+    return { ...trained, userFactors: trained.userFactors.slice(), itemFactors: trained.itemFactors.slice() };
   } finally {
     if (own) kernels.dispose();
   }
@@ -252,10 +256,10 @@ async function alternate(
     checkIteration(userStep, itemStep, [users, items], iteration, options, kernels, report.loss);
     callbacks.onIteration?.(report);
   }
-  // plain copies, so that the kernels' memory can go
+  // still in the kernels' memory: trainFactors copies them out
   return {
-    userFactors: userFactors.slice(),
-    itemFactors: itemFactors.slice(),
+    userFactors,
+    itemFactors,
     losses,
     seconds: (performance.now() - started) / 1000,
   };

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { collectGarbage } from './collectGarbage.js';
+import { peakRssBytes } from './peakMemory.js';
 import { singularSystems } from '../als/options.js';
 import { train, type IterationReport } from '../als/train.js';
 import { AlsError } from '../errors.js';
@@ -284,7 +285,7 @@ function printSummary(
       defaults: model.defaults,
       losses: model.losses,
       seconds: timings,
-      peakRssBytes: process.resourceUsage().maxRSS * 1024,
+      peakRssBytes: peakRssBytes(),
     });
     return;
   }

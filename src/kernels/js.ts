@@ -1,5 +1,5 @@
-import { Matrix, solve as solveDense } from 'ml-matrix';
 import { firstBadFactor } from '../validate.js';
+import { leastSquares } from './leastSquares.js';
 import type { BlockSelection, CosineSelection, DotSelection, HalfStep, Kernels } from './types.js';
 
 /**
@@ -59,12 +59,9 @@ export function choleskySolve(A: Float64Array, b: Float64Array, f: number): bool
   return true;
 }
 
-/** The least-squares (minimum-norm) solution through ml-matrix's SVD, for singular systems. */
+/** The least-squares (minimum-norm) solution, for singular systems. */
 function singularSolve(A: Float64Array, b: Float64Array, f: number): Float64Array {
-  const rows: number[][] = [];
-  for (let i = 0; i < f; i++) rows.push(Array.from(A.subarray(i * f, i * f + f)));
-  const x = solveDense(new Matrix(rows), Matrix.columnVector(Array.from(b)), true);
-  return Float64Array.from(x.getColumn(0));
+  return leastSquares(A, b, f);
 }
 
 /** A = YᵀY + λI + Yᵀ(Cᵤ − I)Y (lower triangle) and b = YᵀCᵤp(u) for row u (λ: YtY's, plus row u's when given). */
