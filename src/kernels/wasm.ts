@@ -756,7 +756,38 @@ class WasmKernels implements Kernels {
   }
 
   private *cosineBlockSteps(selection: CosineSelection): Generator<Task, void, void> {
-    const { Y, rows, factors: f, quantized, queries, k, norms } = selection;
+    const { quantized, queries, rows, norms } = selection;
+    const queryNormCopy = this.selectFloats[1] as Scratch<Float32Array>;
+    yield* this.int8TopKSteps(
+      selection,
+      1,
+      (queryRows, codes, scales, bound) =>
+        quantizeQueries(quantized, queryRows, 0, queries, selection.queryNorms, codes, scales, bound),
+      () => {
+        this.args[ARG.norms] = this.resident(norms, rows).byteOffset;
+        this.args[ARG.queryNorms] = this.inKernel(selection.queryNorms, queryNormCopy, queries, true).byteOffset;
+      },
+      // the refining pass's scratch: a query's skip mask, then its candidate list
+      { kind: TASK.refine, extraScratch: 0 },
+    );
+  }
+
+  /**
+   * The steps cosineBlock and dotBlock share: the queries' int8 codes (`quantize`, with
+   * `boundsPerQuery` bound floats a query), the arguments of both (then the kind's own, set by
+   * `setArguments`), the approximate scores of every row (approxProducts), then one query row per
+   * chunk refined by `refine.kind` (scratch: its skip mask, its candidate list, then
+   * refine.extraScratch bytes), in one task: the threads go on to the rows without this thread.
+   * Scores scored exactly are copied back where the caller's array lives outside kernel memory.
+   */
+  private *int8TopKSteps(
+    selection: CosineSelection | DotSelection,
+    boundsPerQuery: number,
+    quantize: (queryRows: Float32Array, codes: Uint8Array, scales: Float32Array, bound: Float32Array) => void,
+    setArguments: () => void,
+    refine: { kind: number; extraScratch: number },
+  ): Generator<Task, void, void> {
+    const { Y, rows, factors: f, quantized, queries, k } = selection;
     if (queries === 0) return;
     if (rows === 0) {
       selection.found.fill(0, 0, queries);
@@ -770,9 +801,8 @@ class WasmKernels implements Kernels {
     const words = this.queryCodes.get(Math.ceil(queries / 4) * stride);
     const codes = new Uint8Array(words.buffer, words.byteOffset, queries * stride);
     const scales = queryScales.get(queries);
-    const bound = bounds.get(queries);
-    quantizeQueries(quantized, queryRows, 0, queries, selection.queryNorms, codes, scales, bound);
-    const queryNormCopy = this.selectFloats[1] as Scratch<Float32Array>;
+    const bound = bounds.get(boundsPerQuery * queries);
+    quantize(queryRows, codes, scales, bound);
     const scores = this.inKernel(selection.scores, this.blockOut, queries * rows, false);
     const staged = this.stageSelection(selection);
     const a = this.args;
@@ -785,26 +815,24 @@ class WasmKernels implements Kernels {
     a[ARG.scales] = this.address(quantized.scales);
     a[ARG.out] = scores.byteOffset;
     a[ARG.outStride] = rows;
-    // a largest and smallest score per 64 rows and query: the rows pass over blocks by them
+    // a largest and smallest approximate score per 64 rows and query: the refining pass takes its
+    // first exact scores by them and passes over whole blocks
     a[ARG.extremes] = this.extremes.get(queries * Math.ceil(rows / EXTREME_ROWS) * 2).byteOffset;
     // at most this many rows of a query scored exactly: beyond, the whole row is (as scoresBlock)
     const cap = Math.min(rows, 2 * k + Math.ceil(rows / 8));
     a[ARG.Y] = this.resident(Y, rows * f).byteOffset;
     a[ARG.factors] = f;
     a[ARG.queryRows] = queryRows.byteOffset;
-    a[ARG.norms] = this.resident(norms, rows).byteOffset;
-    a[ARG.queryNorms] = this.inKernel(selection.queryNorms, queryNormCopy, queries, true).byteOffset;
+    setArguments();
     a[ARG.queryBounds] = bound.byteOffset;
     a[ARG.cap] = cap;
-    // the approximate scores, then one query row per chunk (scratch: its skip mask, then its
-    // candidate list), in one task: the threads go on to the rows without this thread
     yield {
       ...task(TASK.approxProducts, rows, PRODUCT_CHUNK_ROWS, 0),
       then: {
-        kind: TASK.refine,
+        kind: refine.kind,
         rows: queries,
         chunkRows: 1,
-        scratchBytesPerThread: ((rows + 15) & ~15) + 4 * (cap + 4),
+        scratchBytesPerThread: ((rows + 15) & ~15) + 4 * (cap + 4) + refine.extraScratch,
       },
     };
     if (scores !== selection.scores) {
@@ -833,67 +861,22 @@ class WasmKernels implements Kernels {
   }
 
   private *dotBlockSteps(selection: DotSelection): Generator<Task, void, void> {
-    const { Y, rows, factors: f, quantized, queries, k } = selection;
-    if (queries === 0) return;
-    if (rows === 0) {
-      selection.found.fill(0, 0, queries);
-      for (let q = 0; q < queries; q++) selection.range.set([Infinity, -Infinity], 2 * q);
-      return;
-    }
-    const stride = codeStride(f);
-    const [queryScales, bounds, queryCopy] = this.queryFloats as Scratch<Float32Array>[];
-    const queryRows = this.inKernel(selection.queryRows, queryCopy, queries * f, true);
-    // approxProducts reads the codes of four queries at a time
-    const words = this.queryCodes.get(Math.ceil(queries / 4) * stride);
-    const codes = new Uint8Array(words.buffer, words.byteOffset, queries * stride);
-    const scales = queryScales.get(queries);
-    const bound = bounds.get(2 * queries);
-    quantizeProductQueries(quantized, queryRows, 0, queries, codes, scales, bound);
-    const scores = this.inKernel(selection.scores, this.blockOut, queries * rows, false);
-    const staged = this.stageSelection(selection);
-    const a = this.args;
-    a[ARG.codes] = this.address(quantized.codes);
-    a[ARG.codeStride] = stride;
-    a[ARG.queryCodes] = codes.byteOffset;
-    a[ARG.queryScales] = scales.byteOffset;
-    a[ARG.queries] = queries;
-    a[ARG.sums] = this.address(quantized.sums);
-    a[ARG.scales] = this.address(quantized.scales);
-    a[ARG.out] = scores.byteOffset;
-    a[ARG.outStride] = rows;
-    // the largest and smallest approximate score per 64 rows and query: where the refining pass
-    // takes its first exact scores (refineProductRow)
-    a[ARG.extremes] = this.extremes.get(queries * Math.ceil(rows / EXTREME_ROWS) * 2).byteOffset;
-    // at most this many rows of a query scored exactly: beyond, the whole row is (as scoresBlock)
-    const cap = Math.min(rows, 2 * k + Math.ceil(rows / 8));
-    a[ARG.Y] = this.resident(Y, rows * f).byteOffset;
-    a[ARG.factors] = f;
-    a[ARG.queryRows] = queryRows.byteOffset;
-    a[ARG.weights] = this.address(quantized.weights);
-    a[ARG.blockWeights] = this.address(quantized.blockWeights);
-    a[ARG.errors] = this.address(quantized.errors);
-    a[ARG.blockErrors] = this.address(quantized.blockErrors);
-    a[ARG.queryBounds] = bound.byteOffset;
-    a[ARG.cap] = cap;
-    // the approximate scores, then one query row per chunk (scratch: its skip mask, its candidate
-    // list, k floats), in one task as cosineBlock's
-    yield {
-      ...task(TASK.approxProducts, rows, PRODUCT_CHUNK_ROWS, 0),
-      then: {
-        kind: TASK.refineProducts,
-        rows: queries,
-        chunkRows: 1,
-        scratchBytesPerThread: ((rows + 15) & ~15) + 4 * (cap + 4) + 4 * k,
+    const { quantized, queries, k } = selection;
+    yield* this.int8TopKSteps(
+      selection,
+      2,
+      (queryRows, codes, scales, bound) =>
+        quantizeProductQueries(quantized, queryRows, 0, queries, codes, scales, bound),
+      () => {
+        const a = this.args;
+        a[ARG.weights] = this.address(quantized.weights);
+        a[ARG.blockWeights] = this.address(quantized.blockWeights);
+        a[ARG.errors] = this.address(quantized.errors);
+        a[ARG.blockErrors] = this.address(quantized.blockErrors);
       },
-    };
-    if (scores !== selection.scores) {
-      for (let q = 0; q < queries; q++)
-        for (let r = 0; r < staged.found[q]; r++) {
-          const j = staged.best[q * k + r];
-          selection.scores[q * rows + j] = scores[q * rows + j];
-        }
-    }
-    this.unstageSelection(selection, staged);
+      // beyond cosineBlock's scratch: k floats
+      { kind: TASK.refineProducts, extraScratch: 4 * k },
+    );
   }
 
   rowNorms(Y: Float32Array, rows: number, f: number, out: Float32Array): void {
