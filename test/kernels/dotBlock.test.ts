@@ -1,39 +1,14 @@
 import assert from 'node:assert/strict';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { seededRandom } from '../../src/als/random.js';
-import { createWasmKernels, jsKernels, kernelBuildAvailable, type Kernels } from '../../src/kernels/index.js';
+import { jsKernels, type Kernels } from '../../src/kernels/index.js';
 import { productBounds, quantizeProductRows } from '../../src/kernels/quantize.js';
 import { randomMatrix } from '../helpers.js';
+import { answer, blockKernels, builds, checkBlock, type Answer, type Case } from './blockCases.js';
 
 // dotBlock scores an int8 copy of the rows first and the float rows only where the quantization
 // error leaves the k best or the score range open: its answers must be, number for number, those
 // of scoresBlock then selectBlock (no cosine step) of the same build, as recommend --all needs.
-
-const builds = (['fma', 'simd128'] as const).filter((build) => kernelBuildAvailable(build));
-const kernels = new Map<string, Kernels>();
-for (const build of builds) {
-  kernels.set(`${build}/1`, await createWasmKernels(1, { build }));
-  kernels.set(`${build}/2`, await createWasmKernels(2, { build }));
-}
-after(() => {
-  for (const k of kernels.values()) k.dispose();
-});
-
-interface Case {
-  Y: Float32Array;
-  rows: number;
-  f: number;
-  Q: Float32Array;
-  queries: number;
-  k: number;
-  lists: number[][];
-}
-
-interface Answer {
-  best: number[][];
-  raw: number[][];
-  range: number[][];
-}
 
 function selection(kernels: Kernels, c: Case) {
   const { rows, queries, k, lists } = c;
@@ -50,17 +25,6 @@ function selection(kernels: Kernels, c: Case) {
     found: new Int32Array(queries),
     range: new Float32Array(2 * queries),
   };
-}
-
-function answer(s: ReturnType<typeof selection>): Answer {
-  const out: Answer = { best: [], raw: [], range: [] };
-  for (let q = 0; q < s.queries; q++) {
-    const best = Array.from(s.best.subarray(q * s.k, q * s.k + s.found[q]));
-    out.best.push(best);
-    out.raw.push(best.map((j) => s.scores[q * s.rows + j]));
-    out.range.push([s.range[2 * q], s.range[2 * q + 1]]);
-  }
-  return out;
 }
 
 /** scoresBlock then selectBlock: the answer dotBlock must give */
@@ -81,13 +45,7 @@ function quantized(kernels: Kernels, c: Case): Answer {
 }
 
 function check(name: string, c: Case): void {
-  for (const build of builds) {
-    const want = exact(kernels.get(`${build}/1`)!, c);
-    for (const threads of [1, 2]) {
-      const got = quantized(kernels.get(`${build}/${threads}`)!, c);
-      assert.deepEqual(got, want, `${name}: ${build}, ${threads} thread${threads > 1 ? 's' : ''}`);
-    }
-  }
+  checkBlock(name, c, exact, quantized);
 }
 
 /** `queries` random user-like queries, each leaving out `played` random rows */
@@ -244,7 +202,7 @@ describe('dotBlock: the answers of scoresBlock and selectBlock (inner products),
 
 describe('the inner-product quantization bound', () => {
   it('holds for every row and query: |computed xᵀy − approximate| ≤ α · error + β · weight', () => {
-    const wasm = kernels.get(`${builds[0]}/1`)!;
+    const wasm = blockKernels.get(`${builds[0]}/1`)!;
     const f = 64;
     const rows = 2000;
     const Y = clustered(rows, f, 12);
