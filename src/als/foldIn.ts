@@ -1,7 +1,7 @@
 import { leastSquares } from '../kernels/leastSquares.js';
 import type { CsrMatrix } from '../data/sparse.js';
 import { AlsError } from '../errors.js';
-import { addObserved, choleskySolve, jsKernels } from '../kernels/js.js';
+import { addObserved, choleskySolve, jsKernels, mirrorLower } from '../kernels/js.js';
 import type { AlsModel } from '../model/model.js';
 import {
   checkArray,
@@ -233,8 +233,7 @@ export function foldIn(
   if (choleskySolve(A, b, f)) return finite({ x: b, items: user.items, confidence, cholesky: A });
   // λ = 0 with too few plays: the minimum-norm least-squares solution; no explanation then
   build();
-  for (let a = 0; a < f; a++) for (let e = 0; e < a; e++) A[e * f + a] = A[a * f + e];
-  return finite({ x: leastSquares(A, b, f), items: user.items, confidence, cholesky: null });
+  return finite({ x: leastSquares(mirrorLower(A, f), b, f), items: user.items, confidence, cholesky: null });
 }
 
 /**

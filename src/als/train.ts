@@ -95,15 +95,15 @@ export async function trainFactors(
   const threads = trainingThreads(resolved.threads, plays);
   checkTrainingMemory(plays, resolved, own && backend === 'wasm' ? threads : 1);
   const kernels = own ? await createKernels(backend, threads) : backend;
+  let trained: Factors;
   try {
-    const trained = await alternate(plays, resolved, callbacks, kernels);
-    // the worker threads end before the factors are copied out of the kernels' memory (their
-    // heaps gone first: a lower peak at full scale); the copies let that memory go
-    if (own) kernels.dispose();
-    return { ...trained, userFactors: trained.userFactors.slice(), itemFactors: trained.itemFactors.slice() };
+    trained = await alternate(plays, resolved, callbacks, kernels);
   } finally {
     if (own) kernels.dispose();
   }
+  // copied out of the kernels' memory after their worker threads ended (their heaps gone first:
+  // a lower peak at full scale), so that the memory can go
+  return { ...trained, userFactors: trained.userFactors.slice(), itemFactors: trained.itemFactors.slice() };
 }
 
 /**

@@ -59,11 +59,6 @@ export function choleskySolve(A: Float64Array, b: Float64Array, f: number): bool
   return true;
 }
 
-/** The least-squares (minimum-norm) solution, for singular systems. */
-function singularSolve(A: Float64Array, b: Float64Array, f: number): Float64Array {
-  return leastSquares(A, b, f);
-}
-
 /** A = YᵀY + λI + Yᵀ(Cᵤ − I)Y (lower triangle) and b = YᵀCᵤp(u) for row u (λ: YtY's, plus row u's when given). */
 function accumulate(step: HalfStep, u: number, A: Float64Array, b: Float64Array): void {
   A.set(step.YtY);
@@ -120,13 +115,14 @@ function exactUpdate(step: HalfStep, start: number, end: number): void {
     if (!choleskySolve(A, b, f)) {
       // rare (λ = 0 with too few observations): rebuild the system, solve it the slow way
       accumulate(step, u, A, b);
-      x = singularSolve(mirrorLower(A, f), b, f);
+      x = leastSquares(mirrorLower(A, f), b, f);
     }
     for (let a = 0; a < f; a++) X[out + a] = x[a];
   }
 }
 
-function mirrorLower(A: Float64Array, f: number): Float64Array {
+/** A with its upper triangle made the mirror of its lower one (f × f, in place). */
+export function mirrorLower(A: Float64Array, f: number): Float64Array {
   for (let a = 0; a < f; a++) for (let k = 0; k < a; k++) A[k * f + a] = A[a * f + k];
   return A;
 }

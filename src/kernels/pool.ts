@@ -45,7 +45,7 @@ export const TASK = {
   loss: 4,
   scores: 5,
   select: 6,
-  approx: 7,
+  // 7 was cosineBlock's int8 pass before approxProducts took it over
   refine: 8,
   approxProducts: 9,
   refineProducts: 10,
