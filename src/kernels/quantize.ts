@@ -13,7 +13,8 @@ import type { Kernels } from './types.js';
  * of the approximate score itself. Rows outside that range get the scale NaN (always scored
  * exactly); a row of norm 0 has codes 0 and scale 0, its approximate and exact cosine both 0.
  */
-export interface QuantizedRows {
+/** What the int8 pass reads of a quantized copy of rows (QuantizedRows, ProductRows). */
+export interface Int8Rows {
   rows: number;
   factors: number;
   /** bytes per row of codes: factors rounded up to 4, the rest zero */
@@ -22,6 +23,11 @@ export interface QuantizedRows {
   codes: Uint8Array;
   /** Σ cⱼ per row (padded) */
   sums: Int32Array;
+  /** sⱼ per row (padded) */
+  scales: Float32Array;
+}
+
+export interface QuantizedRows extends Int8Rows {
   /** sⱼ per row (padded; NaN: always scored exactly) */
   scales: Float32Array;
   /** the largest ‖ŷⱼ − sⱼcⱼ‖ over the rows */
@@ -193,17 +199,7 @@ export function cosineBound(rowError: number, queryError: number, factors: numbe
  * The codes are packed as QuantizedRows' (packRow), rows padded to a multiple of 8 with zero
  * codes, sums, scales, errors and weights.
  */
-export interface ProductRows {
-  rows: number;
-  factors: number;
-  /** bytes per row of codes: factors rounded up to 4, the rest zero */
-  stride: number;
-  /** the int8 codes (|c| ≤ 127) packed as packRow writes them, rows padded to a multiple of 8, in kernel memory */
-  codes: Uint8Array;
-  /** Σ cⱼ per row (padded) */
-  sums: Int32Array;
-  /** sⱼ per row (padded) */
-  scales: Float32Array;
+export interface ProductRows extends Int8Rows {
   /** eⱼ = ‖yⱼ − sⱼcⱼ‖ per row, rounded up */
   errors: Float32Array;
   /** gⱼ = ‖sⱼcⱼ‖ per row, rounded up (+∞: always scored exactly) */
