@@ -49,7 +49,23 @@ export const TASK = {
   refine: 8,
   approxProducts: 9,
   refineProducts: 10,
+  /**
+   * approxProducts then refine (or refineProducts) for a group of queries against every row: the
+   * int8 pass and the refining pass of the same queries on one thread, with no wait between them
+   * (for blocks of many queries; few queries take approxProducts split by rows instead)
+   */
+  approxRefine: 11,
+  approxRefineProducts: 12,
 } as const;
+
+/**
+ * Rows per call of approxProducts in an approxRefine chunk: their codes (64 KB at 64 factors)
+ * stay in the core's cache while each four of the chunk's queries pass over them. A multiple
+ * of the kernels' EXTREME_ROWS (64).
+ */
+export const APPROX_TILE_ROWS = 1024;
+/** Bytes of one query's block extremes (approxProducts): a largest and a smallest float per 64 rows. */
+const extremesBytes = (rows: number): number => Math.ceil(rows / 64) * 8;
 
 /** Float64 argument slots */
 export const ARG = {
@@ -354,27 +370,7 @@ function runRows(
       );
       break;
     case TASK.refine:
-      e.refineRows(
-        a[ARG.out],
-        a[ARG.outStride],
-        a[ARG.k],
-        a[ARG.excludeStart],
-        a[ARG.exclude],
-        a[ARG.Y],
-        f,
-        a[ARG.queryRows],
-        a[ARG.norms],
-        a[ARG.queryNorms],
-        a[ARG.queryBounds],
-        a[ARG.best],
-        a[ARG.found],
-        a[ARG.range],
-        start,
-        end,
-        scratch,
-        a[ARG.cap],
-        a[ARG.extremes],
-      );
+      refineRows(e, a, start, end, scratch);
       break;
     case TASK.approxProducts:
       e.approxProducts(
@@ -393,31 +389,90 @@ function runRows(
       );
       break;
     case TASK.refineProducts:
-      e.refineProducts(
-        a[ARG.out],
-        a[ARG.outStride],
-        a[ARG.k],
-        a[ARG.excludeStart],
-        a[ARG.exclude],
-        a[ARG.Y],
-        f,
-        a[ARG.queryRows],
-        a[ARG.errors],
-        a[ARG.weights],
-        a[ARG.queryBounds],
-        a[ARG.best],
-        a[ARG.found],
-        a[ARG.range],
-        start,
-        end,
-        scratch,
-        a[ARG.cap],
-        a[ARG.extremes],
-        a[ARG.blockErrors],
-        a[ARG.blockWeights],
-      );
+      refineProducts(e, a, start, end, scratch);
+      break;
+    case TASK.approxRefine:
+      approxQueries(e, a, start, end);
+      refineRows(e, a, start, end, scratch);
+      break;
+    case TASK.approxRefineProducts:
+      approxQueries(e, a, start, end);
+      refineProducts(e, a, start, end, scratch);
       break;
   }
+}
+
+/** approxProducts of queries [start, end) (start a multiple of 4) against every row, APPROX_TILE_ROWS rows a call. */
+function approxQueries(e: KernelExports, a: Float64Array, start: number, end: number): void {
+  const rows = a[ARG.outStride];
+  const stride = a[ARG.codeStride];
+  for (let from = 0; from < rows; from += APPROX_TILE_ROWS)
+    e.approxProducts(
+      a[ARG.codes],
+      stride,
+      a[ARG.queryCodes] + start * stride,
+      a[ARG.queryScales] + start * 4,
+      end - start,
+      a[ARG.sums],
+      a[ARG.scales],
+      a[ARG.out] + start * rows * 4,
+      rows,
+      from,
+      Math.min(rows, from + APPROX_TILE_ROWS),
+      a[ARG.extremes] + start * extremesBytes(rows),
+    );
+}
+
+/** refineRows (cosineBlock's refining pass) of queries [start, end). */
+function refineRows(e: KernelExports, a: Float64Array, start: number, end: number, scratch: number): void {
+  e.refineRows(
+    a[ARG.out],
+    a[ARG.outStride],
+    a[ARG.k],
+    a[ARG.excludeStart],
+    a[ARG.exclude],
+    a[ARG.Y],
+    a[ARG.factors],
+    a[ARG.queryRows],
+    a[ARG.norms],
+    a[ARG.queryNorms],
+    a[ARG.queryBounds],
+    a[ARG.best],
+    a[ARG.found],
+    a[ARG.range],
+    start,
+    end,
+    scratch,
+    a[ARG.cap],
+    a[ARG.extremes],
+  );
+}
+
+/** refineProducts (dotBlock's refining pass) of queries [start, end). */
+function refineProducts(e: KernelExports, a: Float64Array, start: number, end: number, scratch: number): void {
+  e.refineProducts(
+    a[ARG.out],
+    a[ARG.outStride],
+    a[ARG.k],
+    a[ARG.excludeStart],
+    a[ARG.exclude],
+    a[ARG.Y],
+    a[ARG.factors],
+    a[ARG.queryRows],
+    a[ARG.errors],
+    a[ARG.weights],
+    a[ARG.queryBounds],
+    a[ARG.best],
+    a[ARG.found],
+    a[ARG.range],
+    start,
+    end,
+    scratch,
+    a[ARG.cap],
+    a[ARG.extremes],
+    a[ARG.blockErrors],
+    a[ARG.blockWeights],
+  );
 }
 
 /** The memory the kernels run on (exported as `memory` by the module, the same as imported). */

@@ -29,6 +29,11 @@ const SCORE_CHUNK_ROWS = 4096;
  * of work; 4096 left 20,000 rows in 5 chunks, 3 for one thread and 2 for the other
  */
 const PRODUCT_CHUNK_ROWS = 1024;
+/**
+ * Queries per chunk of a block scored in query groups (approxRefine): a multiple of 4 (the int8
+ * pass takes four queries at a time); blocks of fewer than this many per thread are split by rows.
+ */
+const QUERY_GROUP = 8;
 /** rows of a block whose extremes cosineBlock's int8 pass notes (EXTREME_ROWS of the kernels; a divisor of SCORE_CHUNK_ROWS) */
 const EXTREME_ROWS = 64;
 /**
@@ -826,15 +831,17 @@ class WasmKernels implements Kernels {
     setArguments();
     a[ARG.queryBounds] = bound.byteOffset;
     a[ARG.cap] = cap;
-    yield {
-      ...task(TASK.approxProducts, rows, PRODUCT_CHUNK_ROWS, 0),
-      then: {
-        kind: refine.kind,
-        rows: queries,
-        chunkRows: 1,
-        scratchBytesPerThread: ((rows + 15) & ~15) + 4 * (cap + 4) + refine.extraScratch,
-      },
-    };
+    const refineScratch = ((rows + 15) & ~15) + 4 * (cap + 4) + refine.extraScratch;
+    if (queries >= QUERY_GROUP * this.threads) {
+      // enough queries for every thread: each chunk a group of queries, both passes, no wait
+      const kind = refine.kind === TASK.refine ? TASK.approxRefine : TASK.approxRefineProducts;
+      yield task(kind, queries, QUERY_GROUP, refineScratch);
+    } else {
+      yield {
+        ...task(TASK.approxProducts, rows, PRODUCT_CHUNK_ROWS, 0),
+        then: { kind: refine.kind, rows: queries, chunkRows: 1, scratchBytesPerThread: refineScratch },
+      };
+    }
     if (scores !== selection.scores) {
       for (let q = 0; q < queries; q++)
         for (let r = 0; r < staged.found[q]; r++) {
@@ -926,6 +933,22 @@ class WasmKernels implements Kernels {
 /** Single-threaded WebAssembly kernels, ready at once (for queries). */
 export function createWasmKernelsSync(options?: WasmKernelOptions): Kernels {
   return new WasmKernels(1, checkOptions('options', options));
+}
+
+/**
+ * createWasmKernels without waiting for the workers: `kernels` may allocate and make calls on the
+ * calling thread at once (a thread pool's calls on it alone) while the workers start (tens of
+ * milliseconds), but no *Async call before `ready` resolves. `ready` never rejects unhandled:
+ * a worker that fails to start rejects it for whoever awaits it.
+ */
+export function startWasmKernels(
+  threads = 1,
+  options?: WasmKernelOptions,
+): { kernels: Kernels; ready: Promise<Kernels> } {
+  const kernels = new WasmKernels(Math.max(1, threads), checkOptions('options', options));
+  const ready = kernels.start();
+  ready.catch(() => undefined);
+  return { kernels, ready };
 }
 
 /** WebAssembly SIMD kernels on `threads` threads (the caller's included). */

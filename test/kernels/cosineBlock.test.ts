@@ -83,6 +83,18 @@ describe('cosineBlock: the answers of scoresBlock and selectBlock (cosine), numb
     });
   }
 
+  it('blocks of 37 and 64 queries: split into groups of queries (the last group short), f = 64 and 70', () => {
+    // a block of at least 8 queries a thread goes in groups of queries, both passes in one
+    // chunk; fewer go split by rows (the tests above): the same answer either way
+    for (const f of [64, 70]) {
+      const Y = randomMatrix(ROWS, f, 300 + f);
+      for (const queries of [37, 64]) {
+        const { Q, lists } = selfQueries(Y, ROWS, f, queries, 11, 13);
+        check(`f ${f}, ${queries} queries`, { Y, rows: ROWS, f, Q, queries, k: 10, lists });
+      }
+    }
+  });
+
   it('clustered factors (many close scores), as a trained model has them', () => {
     const f = 64;
     const random = seededRandom(5);

@@ -86,6 +86,18 @@ describe('dotBlock: the answers of scoresBlock and selectBlock (inner products),
     });
   }
 
+  it('blocks of 37 and 64 queries: split into groups of queries (the last group short), f = 64 and 70', () => {
+    // a block of at least 8 queries a thread goes in groups of queries, both passes in one
+    // chunk; fewer go split by rows (the tests above): the same answer either way
+    for (const f of [64, 70]) {
+      const Y = clustered(ROWS, f, 300 + f);
+      for (const queries of [37, 64]) {
+        const { Q, lists } = userQueries(ROWS, f, queries, f + queries, 8);
+        check(`f ${f}, ${queries} queries`, { Y, rows: ROWS, f, Q, queries, k: 10, lists });
+      }
+    }
+  });
+
   it('clustered factors, queries among the rows and queries of other sizes', () => {
     const f = 64;
     const Y = clustered(ROWS, f, 5);

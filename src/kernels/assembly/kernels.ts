@@ -1347,19 +1347,25 @@ function listCandidates(
   // no block is passed over unless both thresholds are numbers
   let highCut = <f32>-Infinity;
   let lowCut = <f32>Infinity;
+  // the smallest score, as known before the pass: m' (below) or +∞
+  let lowest = <f32>Infinity;
   if (extremes != 0 && k > 0 && excluded <= EXTREMES_UP_TO && k + excluded <= cap) {
     // the candidate list is empty until the pass: its room holds the heap meanwhile
     const highest = rthLargest(extremes, 0, blocks, k + excluded, 1, candidates);
-    const lowest = -rthLargest(extremes, 4, blocks, excluded + 1, -1, candidates);
-    if (highest == highest && lowest == lowest) {
+    const low = -rthLargest(extremes, 4, blocks, excluded + 1, -1, candidates);
+    if (highest == highest && low == low) {
       highCut = highest - twice;
-      lowCut = lowest + twice;
+      lowCut = low + twice;
+      lowest = low;
     }
   }
   let size = 0;
   let kth = <f32>-Infinity;
-  let lows = f32x4.splat(Infinity);
-  let top = f32x4.splat(-Infinity);
+  // A' − 2b ≤ A − 2b and m' + 2b ≥ m + 2b from the start, not only as blocks are passed over:
+  // inside the blocks left, rows between them go by in vectors without touching the heap (else
+  // every row did until k rows were seen and the smallest settled: most of this pass's time)
+  let lows = f32x4.splat(lowest);
+  let top = f32x4.splat(highCut);
   const margin = f32x4.splat(twice);
   const none = f32x4.splat(Infinity);
   let listed = 0;
@@ -1412,7 +1418,8 @@ function listCandidates(
             if (size == k) kth = load<f32>(row + (<usize>load<i32>(heap) << 2));
           } else if (value > kth) kth = heapReplace(heap, row, size, j);
         }
-        if (!(value < kth - twice && value > smallest(lows) + twice)) {
+        const topCut = kth - twice > highCut ? kth - twice : highCut;
+        if (!(value < topCut && value > smallest(lows) + twice)) {
           if (listed == cap) {
             listed = keepCandidates(row, candidates, listed, kth - twice, smallest(lows) + twice);
             if (listed > cap >> 1) return cap + 1;
@@ -1421,7 +1428,7 @@ function listCandidates(
           listed++;
         }
       }
-      top = f32x4.splat(kth - twice);
+      top = f32x4.splat(kth - twice > highCut ? kth - twice : highCut);
     }
   }
   return keepCandidates(row, candidates, listed, kth - twice, smallest(lows) + twice);
@@ -1442,6 +1449,97 @@ function keepCandidates(row: usize, candidates: usize, listed: i32, top: f32, bo
 }
 
 /**
+ * refineRow's candidates from the block extremes alone (approxProducts; `excluded` rows
+ * skipped): with A' the (k + excluded)-th largest block maximum and m' the (excluded + 1)-th
+ * smallest block minimum (see listCandidates: A ≥ A' and m ≤ m'), every row not skipped whose
+ * approximate score is not below A' − 2b nor above m' + 2b, NaN included, listed at
+ * `candidates` in row order: a superset of listCandidates' list, found with two comparisons per
+ * four rows and no heap (its running thresholds cost most of the refining pass before). Returns
+ * how many, cap + 1 when more than cap, or −1 when the extremes give no numbers (NaN).
+ */
+function listOpenRows(
+  row: usize, n: i32, k: i32, skip: usize, bound: f32, candidates: usize, cap: i32, extremes: usize, excluded: i32,
+): i32 {
+  const twice: f32 = bound + bound;
+  const blocks = (n + EXTREME_ROWS - 1) / EXTREME_ROWS;
+  // the candidate list is empty until the pass: its room holds rthLargest's heap meanwhile
+  const highest = rthLargest(extremes, 0, blocks, k + excluded, 1, candidates);
+  const lowest = -rthLargest(extremes, 4, blocks, excluded + 1, -1, candidates);
+  if (highest != highest || lowest != lowest) return -1;
+  const highCut = highest - twice;
+  const lowCut = lowest + twice;
+  const high = f32x4.splat(highCut);
+  const low = f32x4.splat(lowCut);
+  let listed = 0;
+  for (let block = 0; block < blocks; block++) {
+    const at = extremes + (<usize>block << 3);
+    // a block with a NaN score has NaN extremes: never passed over
+    if (load<f32>(at) < highCut && load<f32>(at, 4) > lowCut) continue;
+    const from = block * EXTREME_ROWS;
+    const to = from + EXTREME_ROWS < n ? from + EXTREME_ROWS : n;
+    let i = from;
+    for (; i + 4 <= to; i += 4) {
+      const v = v128.load(row + (<usize>i << 2));
+      // between the cuts (false for NaN): not listed
+      if (i32x4.all_true(v128.and(f32x4.lt(v, high), f32x4.gt(v, low)))) continue;
+      for (let j = i; j < i + 4; j++) {
+        const value = load<f32>(row + (<usize>j << 2));
+        if (load<u8>(skip + <usize>j) != 0 || (value < highCut && value > lowCut)) continue;
+        if (listed == cap) return cap + 1;
+        store<i32>(candidates + (<usize>listed << 2), j);
+        listed++;
+      }
+    }
+    for (; i < to; i++) {
+      const value = load<f32>(row + (<usize>i << 2));
+      if (load<u8>(skip + <usize>i) != 0 || (value < highCut && value > lowCut)) continue;
+      if (listed == cap) return cap + 1;
+      store<i32>(candidates + (<usize>listed << 2), i);
+      listed++;
+    }
+  }
+  return listed;
+}
+
+/**
+ * refineRow's answer from listOpenRows' list: every listed row scored exactly in place, the k
+ * best by exact score (ties to the lower row, as selectRow) into out, best first, and the
+ * smallest and largest exact score into range. The list holds every row that can be among the
+ * k best or the smallest (see listCandidates), so this is selectRow's answer over the whole row.
+ */
+function scoreOpenRows(
+  row: usize, k: i32, Y: usize, stride: usize, x: usize, f: i32, norms: usize, queryNorm: f32, out: usize,
+  range: usize, candidates: usize, listed: i32,
+): i32 {
+  let low = <f32>Infinity;
+  let size = 0;
+  for (let c = 0; c < listed; c++) {
+    const j = load<i32>(candidates + (<usize>c << 2));
+    const s = exactCosine(row, j, Y, stride, x, f, norms, queryNorm);
+    if (s < low) low = s;
+    if (s != s) continue;
+    if (size < k) size = heapPush(out, row, size, j);
+    else if (below(row, load<i32>(out), j)) heapReplace(out, row, size, j);
+  }
+  return finishSelection(row, out, size, low, range);
+}
+
+/** The heap of `size` best at out sorted best first; range gets `low` and the best score (−∞ when none). Returns size. */
+function finishSelection(row: usize, out: usize, size: i32, low: f32, range: usize): i32 {
+  for (let end = size - 1; end > 0; end--) {
+    const worst = load<i32>(out);
+    store<i32>(out, load<i32>(out + (<usize>end << 2)));
+    store<i32>(out + (<usize>end << 2), worst);
+    siftDown(out, row, 0, end);
+  }
+  // the largest is the best
+  const high = size > 0 ? load<f32>(row + (<usize>load<i32>(out) << 2)) : <f32>-Infinity;
+  store<f32>(range, low);
+  store<f32>(range, high, 4);
+  return size;
+}
+
+/**
  * selectRow's answer (with the cosine step) for one query whose row holds approximate cosines,
  * each within `bound` (b) of the exact one (NaN: unknown). listCandidates lists the rows that
  * can matter: with A the k-th largest approximate score and m the smallest, at least k rows have
@@ -1457,6 +1555,10 @@ function refineRow(
   out: usize, range: usize, candidates: usize, cap: i32, extremes: usize, excluded: i32,
 ): i32 {
   const stride = <usize>f << 2;
+  if (bound < Infinity && extremes != 0 && k > 0 && excluded <= EXTREMES_UP_TO && k + excluded <= cap) {
+    const open = listOpenRows(row, n, k, skip, bound, candidates, cap, extremes, excluded);
+    if (open >= 0 && open <= cap) return scoreOpenRows(row, k, Y, stride, x, f, norms, queryNorm, out, range, candidates, open);
+  }
   const listed = bound < Infinity ? listCandidates(row, n, k, skip, bound, out, candidates, cap, extremes, excluded) : cap + 1;
   if (!(bound < Infinity) || listed > cap) {
     scores(Y, f, x, row, 0, n);
@@ -1487,17 +1589,7 @@ function refineRow(
     const s = exactCosine(row, j, Y, stride, x, f, norms, queryNorm);
     if (s < low) low = s;
   }
-  for (let end = size - 1; end > 0; end--) {
-    const worst = load<i32>(out);
-    store<i32>(out, load<i32>(out + (<usize>end << 2)));
-    store<i32>(out + (<usize>end << 2), worst);
-    siftDown(out, row, 0, end);
-  }
-  // the largest is the best
-  const high = size > 0 ? load<f32>(row + (<usize>load<i32>(out) << 2)) : <f32>-Infinity;
-  store<f32>(range, low);
-  store<f32>(range, high, 4);
-  return size;
+  return finishSelection(row, out, size, low, range);
 }
 
 /**
