@@ -15,7 +15,7 @@ import type { Kernels } from '../kernels/index.js';
 import { quantizeRows, type QuantizedRows } from '../kernels/quantize.js';
 import type { AlsModel } from '../model/model.js';
 import { checkMinListeners, DEFAULT_MIN_ITEM_USERS, listenerCountsKnown } from './listeners.js';
-import { QUERY_BLOCK } from './recommendAll.js';
+import { QUERY_BLOCK } from './allBlocks.js';
 import { minMaxScale } from './scale.js';
 import type { ScoredItem } from './similar.js';
 import { lowerBound } from './sortedSearch.js';

@@ -5,12 +5,12 @@ import type { Kernels } from '../kernels/index.js';
 import type { AlsModel } from '../model/model.js';
 import { checkMinListeners, DEFAULT_MIN_ITEM_USERS } from './listeners.js';
 import { checkTsvNames } from '../data/tsvNames.js';
-import { allQueryKernels, blockScratch, QUERY_BLOCK } from './recommendAll.js';
+import { allQueryKernels, blockScratch, emitBlocks, allBlockQueries } from './allBlocks.js';
 import { minMaxScale } from './scale.js';
 import { itemNorms, type SimilarOptions } from './similar.js';
 import { candidateFactors, candidateRows, type CandidateRows } from './candidates.js';
 import { quantizeRows, type QuantizedRows } from '../kernels/quantize.js';
-import { callNow, cosineTopK } from './blockCalls.js';
+import { callOffThread, cosineTopK } from './blockCalls.js';
 import { checkItemIndexSearch, type ItemIndexSearch } from './itemIndex.js';
 import { writeAllSimilarIndexed } from './similarAllIndexed.js';
 
@@ -69,11 +69,12 @@ export interface SimilarAllSummary {
  * Writes `item \t similar item \t score` lines for every item of the model, best first within an
  * item, scores min-max scaled over the item's candidates as in similarToRow (the same numbers),
  * to `output` through the safe writer (writeOutput: a file is replaced whole at the end, a FIFO,
- * device or stream written as the lines come). Neighbours need `minItemUsers` users;
- * query items may have any number. Items go QUERY_BLOCK at a time through cosineBlock (an int8
- * copy of the candidates scored first, the float rows only where that leaves the answer open:
- * the same numbers as scoresBlock then selectBlock), on every CPU unless `options.kernels` says
- * otherwise.
+ * device or stream written as the lines come). Neighbours need `minItemUsers` users; query
+ * items may have any number. Items go a block at a time (allBlockQueries) through cosineBlock
+ * (an int8 copy of the candidates scored first, the float rows only where that leaves the
+ * answer open: the same numbers as scoresBlock then selectBlock), on every CPU unless
+ * `options.kernels` says otherwise, each block's lines made and written while the next block is
+ * scored (with kernels of one's own, or given ones made with offThread).
  */
 export async function writeAllSimilar(
   model: AlsModel,
@@ -102,57 +103,69 @@ export async function writeAllSimilar(
     const lines = await writeAllSimilarIndexed(model, output, search, k, onProgress);
     return { items, lines, minItemUsers, leftOut: items - search.candidates.count, search: 'approximate' };
   }
-  const { kernels, owned } = await allQueryKernels(options.kernels);
+  const { kernels, owned, ready } = allQueryKernels(options.kernels);
   let lines = 0;
   let count = 0;
   try {
-    // model errors (a corrupt file read on first use) come before the output file is opened
+    // model errors (a corrupt file read on first use) come before the output file is opened;
+    // the candidates are made while the kernels' workers start
     const candidateSet = candidates(model, minItemUsers, kernels);
-    const { rows, slot, factors, norms, quantized } = candidateSet;
+    const { rows, slot: slotOf, factors, norms, quantized } = candidateSet;
     count = candidateSet.count;
     const queryNorms = itemNorms(model, kernels);
-    await writeOutput(output, async (emit) => {
-      const { scores, excludeStart, best, found, range } = blockScratch(kernels, count, k);
-      const exclude = new Int32Array(QUERY_BLOCK);
-      for (let first = 0; first < items; first += QUERY_BLOCK) {
-        const queries = Math.min(QUERY_BLOCK, items - first);
-        // the item itself is no neighbour (nor counted in its range) when it is a candidate
-        let excluded = 0;
-        for (let q = 0; q < queries; q++) {
-          excludeStart[q] = excluded;
-          if (slot[first + q] >= 0) exclude[excluded++] = slot[first + q];
-        }
-        excludeStart[queries] = excluded;
-        // cosineScores, scoreRange and topK in one pass per item: the same float32 numbers as
-        // similarToRow's, so the lines agree with it
-        const selection = {
-          scores,
-          rows: count,
-          queries,
-          k,
-          excludeStart,
-          exclude,
-          norms,
-          queryNorms: queryNorms.subarray(first, first + queries),
-          best,
-          found,
-          range,
-        };
-        callNow(cosineTopK(kernels, factors, f, quantized, Y, first, selection));
-        let text = '';
-        for (let q = 0; q < queries; q++) {
-          const name = names[first + q];
-          const scale = { min: range[2 * q], max: range[2 * q + 1] };
-          for (let n = 0; n < found[q]; n++) {
-            const c = best[q * k + n];
-            text += `${name}\t${names[rows[c]]}\t${minMaxScale(scores[q * count + c], scale).toFixed(6)}\n`;
-          }
-          lines += found[q];
-          if (((first + q) & 63) === 0) onProgress?.(first + q, items);
-        }
-        await emit(text);
+    const block = allBlockQueries(count);
+    const excludes = [new Int32Array(block), new Int32Array(block)];
+    /** Scores the block of items from `first` on into `slot`'s arrays (off the thread where the kernels can). */
+    const score = async (first: number, slot: 0 | 1): Promise<void> => {
+      const { scores, excludeStart, best, found, range } = blockScratch(kernels, block, count, k, slot);
+      const exclude = excludes[slot];
+      const queries = Math.min(block, items - first);
+      // the item itself is no neighbour (nor counted in its range) when it is a candidate
+      let excluded = 0;
+      for (let q = 0; q < queries; q++) {
+        excludeStart[q] = excluded;
+        if (slotOf[first + q] >= 0) exclude[excluded++] = slotOf[first + q];
       }
-    });
+      excludeStart[queries] = excluded;
+      // cosineScores, scoreRange and topK in one pass per item: the same float32 numbers as
+      // similarToRow's, so the lines agree with it
+      const selection = {
+        scores,
+        rows: count,
+        queries,
+        k,
+        excludeStart,
+        exclude,
+        norms,
+        queryNorms: queryNorms.subarray(first, first + queries),
+        best,
+        found,
+        range,
+      };
+      await callOffThread(cosineTopK(kernels, factors, f, quantized, Y, first, selection));
+    };
+    /** The lines of the block of items from `first` on, scored into `slot`'s arrays. */
+    const text = (first: number, slot: 0 | 1): string => {
+      const { scores, best, found, range } = blockScratch(kernels, block, count, k, slot);
+      const queries = Math.min(block, items - first);
+      let out = '';
+      for (let q = 0; q < queries; q++) {
+        const name = names[first + q];
+        const scale = { min: range[2 * q], max: range[2 * q + 1] };
+        for (let n = 0; n < found[q]; n++) {
+          const c = best[q * k + n];
+          out += `${name}\t${names[rows[c]]}\t${minMaxScale(scores[q * count + c], scale).toFixed(6)}\n`;
+        }
+        lines += found[q];
+        if (((first + q) & 63) === 0) onProgress?.(first + q, items);
+      }
+      return out;
+    };
+    // both sets of arrays made before the first call (none may be made while one runs)
+    blockScratch(kernels, block, count, k, 0);
+    blockScratch(kernels, block, count, k, 1);
+    await ready;
+    await writeOutput(output, (emit) => emitBlocks(items, block, score, text, emit));
   } finally {
     owned?.dispose();
   }

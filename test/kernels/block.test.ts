@@ -14,7 +14,8 @@ import {
 } from '../../src/kernels/index.js';
 import type { AlsModel } from '../../src/model/model.js';
 import { recommendForRow } from '../../src/query/recommend.js';
-import { QUERY_BLOCK, writeAllRecommendations } from '../../src/query/recommendAll.js';
+import { writeAllRecommendations } from '../../src/query/recommendAll.js';
+import { QUERY_BLOCK } from '../../src/query/allBlocks.js';
 import { scoreRange } from '../../src/query/scale.js';
 import { similarToRow } from '../../src/query/similar.js';
 import { writeAllSimilar } from '../../src/query/similarAll.js';
