@@ -1,6 +1,7 @@
 import type { CsrMatrix } from '../data/sparse.js';
 import { checkCsr, checkNonNegative, checkOptions } from '../validate.js';
 import { defaultTrainOptions, type TrainOptions } from './options.js';
+import { logOnePlus } from './weighting.js';
 
 /** What the defaults rule reads from the data. */
 export interface DataProfile {
@@ -27,7 +28,7 @@ export function profileData(plays: CsrMatrix): DataProfile {
   let logs = 0;
   for (let n = 0; n < pairs; n++) {
     if (plays.data[n] === 1) ones++;
-    logs += Math.log1p(plays.data[n]);
+    logs += logOnePlus(plays.data[n]);
   }
   return {
     users,

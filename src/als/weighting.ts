@@ -31,6 +31,26 @@ export function confidences(plays: CsrMatrix, options: WeightingOptions, out?: F
   return out;
 }
 
+/** Whole counts below this take ln(1 + r) from a table (logOnePlus). */
+const LOG_TABLE_SIZE = 1 << 16;
+let logTable: Float64Array | null = null;
+
+/**
+ * ln(1 + r), the very number Math.log1p gives: most play counts are small whole numbers, whose
+ * values come from a table made once with Math.log1p itself (17.5M counts of the Last.fm 360K
+ * shape: 0.29 s of calls, against tens of milliseconds of lookups).
+ */
+export function logOnePlus(r: number): number {
+  if (r > 0 && r < LOG_TABLE_SIZE && (r | 0) === r) {
+    if (logTable === null) {
+      logTable = new Float64Array(LOG_TABLE_SIZE);
+      for (let c = 0; c < LOG_TABLE_SIZE; c++) logTable[c] = Math.log1p(c);
+    }
+    return logTable[r];
+  }
+  return Math.log1p(r);
+}
+
 /** confidences without the checks of the public edge (for callers that checked already). */
 export function weigh(
   plays: CsrMatrix,
@@ -41,7 +61,7 @@ export function weigh(
   if (options.weighting === 'linear') {
     for (let n = 0; n < out.length; n++) out[n] = 1 + alpha * plays.data[n];
   } else if (options.weighting === 'log') {
-    for (let n = 0; n < out.length; n++) out[n] = 1 + alpha * Math.log1p(plays.data[n]);
+    for (let n = 0; n < out.length; n++) out[n] = 1 + alpha * logOnePlus(plays.data[n]);
   } else {
     const w = bm25(plays, options.bm25K1, options.bm25B);
     for (let n = 0; n < out.length; n++) out[n] = 1 + alpha * w[n];

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { resolveTrainOptions } from '../../src/als/options.js';
-import { confidences } from '../../src/als/weighting.js';
+import { confidences, logOnePlus } from '../../src/als/weighting.js';
 import { cooToCsr } from '../../src/data/sparse.js';
 import { AlsError } from '../../src/errors.js';
 
@@ -57,6 +57,14 @@ describe('confidence weighting', () => {
       1 + 3 * w(9, 10),
       1 + 3 * w(2, 2),
     ]);
+  });
+});
+
+describe('logOnePlus (log weighting and the defaults rule)', () => {
+  it('gives the very number Math.log1p gives: whole counts from its table, and every other value', () => {
+    const values = [-0, 0, -1, 1e-40, 0.5, 1, 2, 3, 413, 65535, 65535.5, 65536, 65537, 2 ** 31, 1e30, Infinity, NaN];
+    for (let c = 0; c < 70000; c += 7) values.push(c, c + 0.25, Math.fround(c * 1.0000001));
+    for (const v of values) assert.ok(Object.is(logOnePlus(v), Math.log1p(v)), `logOnePlus(${v})`);
   });
 });
 
