@@ -1,3 +1,5 @@
+import { MULBERRY_STEP } from '../kernels/uniform.js';
+
 /**
  * mulberry32: a small, fast, seedable generator, so that a seed gives the same factors on
  * every platform and Node version (Math.random cannot be seeded).
@@ -5,7 +7,7 @@
 export function seededRandom(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
+    state = (state + MULBERRY_STEP) >>> 0;
     let t = state;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);

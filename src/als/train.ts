@@ -13,7 +13,6 @@ import { alsLoss } from './loss.js';
 import type { Interactions } from '../data/read.js';
 import type { AlsModel } from '../model/model.js';
 import { resolveTrainOptions, singularSystems, type TrainOptions } from './options.js';
-import { randomFactors, seededRandom } from './random.js';
 import { rowRegularizations, scalesRegularization } from './regularization.js';
 import { checkTrainingMemory, trainingThreads } from './resources.js';
 import {
@@ -189,9 +188,11 @@ async function alternate(
 
   const userConfidence = weigh(plays, options, kernels.float32(plays.data.length));
   checkConfidences(userConfidence, plays.data, options, 'input');
-  const random = seededRandom(options.seed);
-  const userFactors = randomFactors(users, f, random, 0.01, kernels.float32(users * f));
-  const itemFactors = randomFactors(items, f, random, 0.01, kernels.float32(items * f));
+  // randomFactors(·, seededRandom(seed)) for the users, then on with the same draws for the items
+  const userFactors = kernels.float32(users * f);
+  kernels.uniformFill(userFactors, options.seed, 0, 0.01);
+  const itemFactors = kernels.float32(items * f);
+  kernels.uniformFill(itemFactors, options.seed, users * f, 0.01);
   const itemUsers = transpose(plays, userConfidence, kernels);
   // frequency-scaled λ: one per row, added by the solvers; otherwise λ goes into YᵀY once, as always
   const perRow = scalesRegularization(options);

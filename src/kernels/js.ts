@@ -1,5 +1,6 @@
 import { firstBadFactor } from '../validate.js';
 import { leastSquares } from './leastSquares.js';
+import { uniformFill } from './uniform.js';
 import type { BlockSelection, CosineSelection, DotSelection, HalfStep, Kernels } from './types.js';
 
 /**
@@ -356,6 +357,7 @@ export const jsKernels: Kernels = {
   dotBlockAsync: async (selection) => dotBlock(selection),
   rowNorms,
   firstBadFactor: (values: Float32Array) => firstBadFactor(values),
+  uniformFill,
   topK,
   dispose() {},
 };

@@ -4,7 +4,7 @@
  * the same way whichever thread takes it, so results do not depend on threads or scheduling.
  */
 export const CONTROL_INTS = 16;
-export const ARGUMENTS = 44;
+export const ARGUMENTS = 47;
 export const CONTROL_BYTES = CONTROL_INTS * 4 + ARGUMENTS * 8;
 
 /** Int32 slots */
@@ -56,6 +56,7 @@ export const TASK = {
    */
   approxRefine: 11,
   approxRefineProducts: 12,
+  uniform: 13,
 } as const;
 
 /**
@@ -126,6 +127,10 @@ export const ARG = {
   /** dotBlock: the rows' errors and the largest of each 64 rows (ProductRows) */
   errors: 42,
   blockErrors: 43,
+  /** uniformFill: the generator's seed, the draws before the first, and the scale (the array in `out`) */
+  seed: 44,
+  skip: 45,
+  scale: 46,
 } as const;
 
 export interface KernelExports {
@@ -162,6 +167,7 @@ export interface KernelExports {
   /** the scratch bytes of one thread's exactRows for f factors */
   exactScratchBytes(f: number): number;
   firstBadFactor(values: number, n: number, limitBits: number): number;
+  uniformFill(out: number, start: number, end: number, seed: number, skip: number, scale: number): void;
   cgScratchBytes(f: number, gathered: number): number;
   dataLoss(
     X: number,
@@ -390,6 +396,9 @@ function runRows(
       break;
     case TASK.refineProducts:
       refineProducts(e, a, start, end, scratch);
+      break;
+    case TASK.uniform:
+      e.uniformFill(a[ARG.out], start, end, a[ARG.seed], a[ARG.skip], a[ARG.scale]);
       break;
     case TASK.approxRefine:
       approxQueries(e, a, start, end);

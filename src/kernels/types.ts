@@ -187,6 +187,12 @@ export interface Kernels {
    */
   firstBadFactor(values: Float32Array): number;
 
+  /**
+   * out[n] = (draw skip + n of seededRandom(seed)) · scale in float32, as uniformFill in
+   * src/als/random.ts gives them (training's first factors): seed and skip whole numbers below 2³².
+   */
+  uniformFill(out: Float32Array, seed: number, skip: number, scale: number): void;
+
   /** out[j] = ‖Y[j]‖ for the first `rows` rows of Y */
   rowNorms(Y: Float32Array, rows: number, factors: number, out: Float32Array): void;
 

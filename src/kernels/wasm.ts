@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { AlsError } from '../errors.js';
 import { checkOptions, firstBadFactor, MAX_FACTOR_BITS } from '../validate.js';
+import { uniformFill } from './uniform.js';
 import { Worker } from 'node:worker_threads';
 import { jsKernels } from './js.js';
 import { ARG, ARGUMENTS, CLOSED, CONTROL_BYTES, CONTROL_INTS, SLOT, TASK, work, type KernelExports } from './pool.js';
@@ -16,6 +17,8 @@ const PAGE = 65536;
 const RESIDENT_COPIES = 8;
 /** rows per Gramian chunk handed to a thread (its rows all cost the same) */
 const GRAMIAN_CHUNK_ROWS = 2048;
+/** numbers per chunk of uniformFill: 1 MB */
+const UNIFORM_CHUNK = 256 * 1024;
 /**
  * Chunks per call of a row update: enough to even out rows of very different cost over the
  * threads. Fixed, not per thread, so that per-chunk sums (the loss) add up in the same order
@@ -850,6 +853,19 @@ class WasmKernels implements Kernels {
         }
     }
     this.unstageSelection(selection, staged);
+  }
+
+  uniformFill(out: Float32Array, seed: number, skip: number, scale: number): void {
+    this.idle();
+    // arrays outside kernel memory are filled where they are, by the reference
+    if (!this.arena.owns(out)) return uniformFill(out, seed, skip, scale);
+    const a = this.args;
+    a[ARG.out] = out.byteOffset;
+    a[ARG.seed] = seed;
+    a[ARG.skip] = skip;
+    a[ARG.scale] = scale;
+    // every thread touches its own chunks' pages first (fresh kernel memory costs most here)
+    this.run(TASK.uniform, 0, out.length, UNIFORM_CHUNK, 0);
   }
 
   firstBadFactor(values: Float32Array): number {

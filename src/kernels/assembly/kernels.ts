@@ -1857,6 +1857,51 @@ export function firstBadFactor(values: usize, n: i32, limitBits: u32): i32 {
   return -1;
 }
 
+// ---- training's first factors (src/kernels/uniform.ts holds the reference) ----
+
+/** mulberry32's step (MULBERRY_STEP of uniform.ts) */
+const MULBERRY_STEP: u32 = 0x6d2b79f5;
+
+/** mulberry32's output for a state: the integer ops of seededRandom, four lanes at a time. */
+@inline function mulberry(state: v128): v128 {
+  let t = i32x4.mul(v128.xor(state, i32x4.shr_u(state, 15)), v128.or(state, i32x4.splat(1)));
+  t = v128.xor(t, i32x4.add(t, i32x4.mul(v128.xor(t, i32x4.shr_u(t, 7)), v128.or(t, i32x4.splat(61)))));
+  return v128.xor(t, i32x4.shr_u(t, 14));
+}
+
+/**
+ * out[n] = (draw skip + n of seededRandom(seed)) · scale for n in [start, end), as uniformFill
+ * of uniform.ts: each lane the same integer ops, then u/2³² (exact), · scale in float64 and one
+ * rounding to float32, so the numbers are the same; each draw's state is found from n, so any
+ * thread may take any chunk.
+ */
+export function uniformFill(out: usize, start: i32, end: i32, seed: u32, skip: u32, scale: f64): void {
+  // the state before draw skip + n is seed + (skip + n)·step
+  let first: u32 = seed + (skip + <u32>start) * MULBERRY_STEP;
+  let n = start;
+  const inverse = f64x2.splat(1.0 / 4294967296.0);
+  const scales = f64x2.splat(scale);
+  let states = i32x4.add(
+    i32x4.splat(first),
+    i32x4.mul(i32x4(1, 2, 3, 4), i32x4.splat(MULBERRY_STEP)),
+  );
+  const step4 = i32x4.splat(MULBERRY_STEP * 4);
+  for (; n + 4 <= end; n += 4) {
+    const u = mulberry(states);
+    const low = f64x2.mul(f64x2.mul(f64x2.convert_low_i32x4_u(u), inverse), scales);
+    const high = f64x2.mul(f64x2.mul(f64x2.convert_low_i32x4_u(v128.shuffle<i32>(u, u, 2, 3, 0, 1)), inverse), scales);
+    const pair = v128.shuffle<i32>(f32x4.demote_f64x2_zero(low), f32x4.demote_f64x2_zero(high), 0, 1, 4, 5);
+    v128.store(out + (<usize>n << 2), pair);
+    states = i32x4.add(states, step4);
+  }
+  first = i32x4.extract_lane(states, 0) - MULBERRY_STEP;
+  for (; n < end; n++) {
+    first += MULBERRY_STEP;
+    const u = i32x4.extract_lane(mulberry(i32x4.splat(first)), 0);
+    store<f32>(out + (<usize>n << 2), <f32>((<f64>(<u32>u) / 4294967296.0) * scale));
+  }
+}
+
 // ---- inner-product top-k through an int8 copy of the rows (src/kernels/quantize.ts: quantizeProductRows) ----
 
 /** Adds v to the min-heap of `size` floats at heap (the caller counts it). */
