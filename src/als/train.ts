@@ -1,5 +1,5 @@
 import { setImmediate as nextTick } from 'node:timers/promises';
-import { columnCounts, transpose, type CsrMatrix } from '../data/sparse.js';
+import { columnCounts, type CsrMatrix } from '../data/sparse.js';
 import { AlsError } from '../errors.js';
 import {
   createKernels,
@@ -79,6 +79,16 @@ export async function trainFactors(
   backend: KernelBackend | Kernels = 'wasm',
 ): Promise<Factors> {
   checkCsr('plays', plays);
+  return fitFactors(plays, options, callbacks, backend);
+}
+
+/** trainFactors of a matrix that is checked already (train's, by checkInteractions: one pass less over it). */
+async function fitFactors(
+  plays: CsrMatrix,
+  options: TrainOptions,
+  callbacks: TrainCallbacks,
+  backend: KernelBackend | Kernels,
+): Promise<Factors> {
   if (plays.indptr[plays.rows] === 0)
     throw new AlsError('usage', `plays has no entries (${plays.rows} × ${plays.cols}): there is nothing to train on`);
   const resolved = resolveTrainOptions(checkOptions('options', options));
@@ -193,15 +203,18 @@ async function alternate(
   kernels.uniformFill(userFactors, options.seed, 0, 0.01);
   const itemFactors = kernels.float32(items * f);
   kernels.uniformFill(itemFactors, options.seed, users * f, 0.01);
-  const itemUsers = transpose(plays, userConfidence, kernels);
+  // the plays' structure in kernel memory first: the transpose reads it there, on every thread
+  const userIndptr = kernelCopy(kernels, plays.indptr);
+  const userIndices = kernelCopy(kernels, plays.indices);
+  const itemUsers = kernels.transpose(users, items, userIndptr, userIndices, userConfidence);
   // frequency-scaled λ: one per row, added by the solvers; otherwise λ goes into YᵀY once, as always
   const perRow = scalesRegularization(options);
   const userStep: HalfStep = {
     X: userFactors,
     Y: itemFactors,
     factors: f,
-    indptr: kernelCopy(kernels, plays.indptr),
-    indices: kernelCopy(kernels, plays.indices),
+    indptr: userIndptr,
+    indices: userIndices,
     confidence: userConfidence,
     YtY: new Float64Array(f * f),
   };
@@ -278,7 +291,7 @@ export async function train(
   checkInteractions('data', data);
   const resolved = resolveTrainOptions(checkOptions('options', options));
   callbacks = checkCallbacks(callbacks);
-  const factors = await trainFactors(data.userItems, resolved, callbacks);
+  const factors = await fitFactors(data.userItems, resolved, callbacks, 'wasm');
   const { file, format, rows, used, skipped, zeroCounts, duplicates, header } = data.stats;
   return {
     users: data.userItems.rows,

@@ -1,3 +1,4 @@
+import { countingTranspose, ORDINARY_MEMORY, type ArrayMemory } from '../kernels/transpose.js';
 import { checkArray, checkCsrShape, checkWhole } from '../validate.js';
 import { AlsError } from '../errors.js';
 
@@ -237,14 +238,6 @@ function insertionSort(indices: Int32Array, data: Float32Array, start: number, e
   }
 }
 
-/** Where an array is made: ordinary memory, or kernels' own (kernels.int32/float32). */
-export interface ArrayMemory {
-  int32(length: number): Int32Array;
-  float32(length: number): Float32Array;
-}
-
-const ORDINARY_MEMORY: ArrayMemory = { int32: (n) => new Int32Array(n), float32: (n) => new Float32Array(n) };
-
 /**
  * The transpose, by one counting sort; column indices come out ascending. `memory`: where its
  * arrays are made (training puts them in the kernels' memory, rather than making them here and
@@ -253,22 +246,8 @@ const ORDINARY_MEMORY: ArrayMemory = { int32: (n) => new Int32Array(n), float32:
 export function transpose(m: CsrMatrix, data?: Float32Array, memory: ArrayMemory = ORDINARY_MEMORY): CsrMatrix {
   checkCsrShape('matrix', m);
   data = data === undefined ? m.data : checkArray('data', data, Float32Array, m.data.length);
-  const nnz = m.indptr[m.rows];
-  const indptr = memory.int32(m.cols + 1);
-  indptr.fill(0);
-  for (let n = 0; n < nnz; n++) indptr[m.indices[n] + 1]++;
-  for (let c = 0; c < m.cols; c++) indptr[c + 1] += indptr[c];
-  const next = indptr.slice(0, m.cols);
-  const indices = memory.int32(nnz);
-  const values = memory.float32(nnz);
-  for (let row = 0; row < m.rows; row++) {
-    for (let n = m.indptr[row]; n < m.indptr[row + 1]; n++) {
-      const at = next[m.indices[n]]++;
-      indices[at] = row;
-      values[at] = data[n];
-    }
-  }
-  return { rows: m.cols, cols: m.rows, indptr, indices, data: values };
+  const t = countingTranspose(m.rows, m.cols, m.indptr, m.indices, data, memory);
+  return { rows: m.cols, cols: m.rows, indptr: t.indptr, indices: t.indices, data: t.data };
 }
 
 /** The same sparsity pattern with other values (e.g. confidences in place of play counts). */

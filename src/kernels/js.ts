@@ -1,6 +1,7 @@
 import { firstBadFactor } from '../validate.js';
 import { leastSquares } from './leastSquares.js';
 import { uniformFill } from './uniform.js';
+import { countingTranspose } from './transpose.js';
 import type { BlockSelection, CosineSelection, DotSelection, HalfStep, Kernels } from './types.js';
 
 /**
@@ -358,6 +359,7 @@ export const jsKernels: Kernels = {
   rowNorms,
   firstBadFactor: (values: Float32Array) => firstBadFactor(values),
   uniformFill,
+  transpose: (rows, cols, indptr, indices, data) => countingTranspose(rows, cols, indptr, indices, data),
   topK,
   dispose() {},
 };

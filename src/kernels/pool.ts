@@ -57,6 +57,10 @@ export const TASK = {
   approxRefine: 11,
   approxRefineProducts: 12,
   uniform: 13,
+  badFactor: 14,
+  /** the transpose's two passes over parts of the rows (WasmKernels.transpose) */
+  columnCounts: 15,
+  scatterRows: 16,
 } as const;
 
 /**
@@ -127,7 +131,7 @@ export const ARG = {
   /** dotBlock: the rows' errors and the largest of each 64 rows (ProductRows) */
   errors: 42,
   blockErrors: 43,
-  /** uniformFill: the generator's seed, the draws before the first, and the scale (the array in `out`) */
+  /** uniformFill: the generator's seed, the draws before the first, and the scale (the array in `out`); firstBadFactor: its bound (the array in `X`, each chunk's answer in `out`) */
   seed: 44,
   skip: 45,
   scale: 46,
@@ -168,6 +172,18 @@ export interface KernelExports {
   exactScratchBytes(f: number): number;
   firstBadFactor(values: number, n: number, limitBits: number): number;
   uniformFill(out: number, start: number, end: number, seed: number, skip: number, scale: number): void;
+  columnCountsOf(indptr: number, indices: number, start: number, end: number, counts: number, cols: number): void;
+  columnStarts(counts: number, parts: number, cols: number, indptr: number): void;
+  scatterRows(
+    indptr: number,
+    indices: number,
+    data: number,
+    start: number,
+    end: number,
+    next: number,
+    outIndices: number,
+    outData: number,
+  ): void;
   cgScratchBytes(f: number, gathered: number): number;
   dataLoss(
     X: number,
@@ -397,6 +413,33 @@ function runRows(
     case TASK.refineProducts:
       refineProducts(e, a, start, end, scratch);
       break;
+    case TASK.columnCounts:
+      e.columnCountsOf(
+        a[ARG.indptr],
+        a[ARG.indices],
+        start,
+        end,
+        a[ARG.out] + chunk * a[ARG.outStride] * 4,
+        a[ARG.outStride],
+      );
+      break;
+    case TASK.scatterRows:
+      e.scatterRows(
+        a[ARG.indptr],
+        a[ARG.indices],
+        a[ARG.confidence],
+        start,
+        end,
+        a[ARG.out] + chunk * a[ARG.outStride] * 4,
+        a[ARG.X],
+        a[ARG.Y],
+      );
+      break;
+    case TASK.badFactor: {
+      const bad = e.firstBadFactor(a[ARG.X] + start * 4, end - start, a[ARG.scale]);
+      new Float64Array(memoryOf(e), a[ARG.out] + chunk * 8, 1)[0] = bad < 0 ? -1 : start + bad;
+      break;
+    }
     case TASK.uniform:
       e.uniformFill(a[ARG.out], start, end, a[ARG.seed], a[ARG.skip], a[ARG.scale]);
       break;

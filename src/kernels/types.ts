@@ -1,3 +1,4 @@
+import type { CsrArrays } from './transpose.js';
 import type { ProductRows, QuantizedRows } from './quantize.js';
 
 /**
@@ -192,6 +193,13 @@ export interface Kernels {
    * src/als/random.ts gives them (training's first factors): seed and skip whole numbers below 2³².
    */
   uniformFill(out: Float32Array, seed: number, skip: number, scale: number): void;
+
+  /**
+   * The cols × rows transpose of the rows × cols CSR matrix (indptr, indices) with the values
+   * `data`, its arrays from these kernels' memory: countingTranspose's arrays (transpose.ts),
+   * rows ascending within each of its rows.
+   */
+  transpose(rows: number, cols: number, indptr: Int32Array, indices: Int32Array, data: Float32Array): CsrArrays;
 
   /** out[j] = ‖Y[j]‖ for the first `rows` rows of Y */
   rowNorms(Y: Float32Array, rows: number, factors: number, out: Float32Array): void;

@@ -3,6 +3,7 @@ import { setFlagsFromString } from 'node:v8';
 import { AlsError } from '../errors.js';
 import { checkOptions, firstBadFactor, MAX_FACTOR_BITS } from '../validate.js';
 import { uniformFill } from './uniform.js';
+import { countingTranspose, type CsrArrays } from './transpose.js';
 import { Worker } from 'node:worker_threads';
 import { jsKernels } from './js.js';
 import { ARG, ARGUMENTS, CLOSED, CONTROL_BYTES, CONTROL_INTS, SLOT, TASK, work, type KernelExports } from './pool.js';
@@ -17,6 +18,10 @@ const PAGE = 65536;
 const RESIDENT_COPIES = 8;
 /** rows per Gramian chunk handed to a thread (its rows all cost the same) */
 const GRAMIAN_CHUNK_ROWS = 2048;
+/** entries from which transpose splits its rows over the threads */
+const TRANSPOSE_PARALLEL_FROM = 1 << 16;
+/** numbers per chunk of firstBadFactor's scan: 4 MB, about 0.6 ms */
+const BAD_FACTOR_CHUNK = 1024 * 1024;
 /** numbers per chunk of uniformFill: 1 MB */
 const UNIFORM_CHUNK = 256 * 1024;
 /**
@@ -855,6 +860,41 @@ class WasmKernels implements Kernels {
     this.unstageSelection(selection, staged);
   }
 
+  private readonly transposeCounts = new Scratch((n) => this.arena.int32(n));
+
+  transpose(rows: number, cols: number, indptr: Int32Array, indices: Int32Array, data: Float32Array): CsrArrays {
+    this.idle();
+    const nnz = indptr[rows];
+    const parts = 2 * this.slots;
+    const a = this.arena;
+    // small matrices, and arrays outside kernel memory, by the reference, into kernel memory
+    if (nnz < TRANSPOSE_PARALLEL_FROM || !a.owns(indptr) || !a.owns(indices) || !a.owns(data))
+      return countingTranspose(rows, cols, indptr, indices, data, a);
+    const out = { indptr: a.int32(cols + 1), indices: a.int32(nnz), data: a.float32(nnz) };
+    // parts of about equal entries, each counted, then scattered, on its own: the counts of the
+    // parts before it say where its rows go in each column, so rows stay in order
+    const scratch = this.boundsScratch.get(parts + 1);
+    const bounds = new Int32Array(scratch.buffer, scratch.byteOffset, parts + 1);
+    for (let p = 0, row = 0; p <= parts; p++) {
+      const target = Math.floor((nnz * p) / parts);
+      while (row < rows && indptr[row] < target) row++;
+      bounds[p] = p === parts ? rows : row;
+    }
+    const counts = this.transposeCounts.get(parts * cols);
+    const args = this.args;
+    args[ARG.indptr] = indptr.byteOffset;
+    args[ARG.indices] = indices.byteOffset;
+    args[ARG.confidence] = data.byteOffset;
+    args[ARG.out] = counts.byteOffset;
+    args[ARG.outStride] = cols;
+    args[ARG.X] = out.indices.byteOffset;
+    args[ARG.Y] = out.data.byteOffset;
+    this.run(TASK.columnCounts, 0, rows, 0, 0, bounds, parts);
+    this.exports.columnStarts(counts.byteOffset, parts, cols, out.indptr.byteOffset);
+    this.run(TASK.scatterRows, 0, rows, 0, 0, bounds, parts);
+    return out;
+  }
+
   uniformFill(out: Float32Array, seed: number, skip: number, scale: number): void {
     this.idle();
     // arrays outside kernel memory are filled where they are, by the reference
@@ -872,7 +912,17 @@ class WasmKernels implements Kernels {
     this.idle();
     // arrays outside kernel memory are scanned where they are, not copied in
     if (!this.arena.owns(values)) return firstBadFactor(values);
-    return this.exports.firstBadFactor(values.byteOffset, values.length, MAX_FACTOR_BITS);
+    // on every thread, a chunk each: the first chunk that holds one answers
+    const chunks = Math.ceil(values.length / BAD_FACTOR_CHUNK);
+    if (chunks <= 1) return this.exports.firstBadFactor(values.byteOffset, values.length, MAX_FACTOR_BITS);
+    const found = this.partials.get(chunks);
+    const a = this.args;
+    a[ARG.X] = values.byteOffset;
+    a[ARG.scale] = MAX_FACTOR_BITS;
+    a[ARG.out] = found.byteOffset;
+    this.run(TASK.badFactor, 0, values.length, BAD_FACTOR_CHUNK, 0);
+    for (let chunk = 0; chunk < chunks; chunk++) if (found[chunk] >= 0) return found[chunk];
+    return -1;
   }
 
   dotBlock(selection: DotSelection): void {

@@ -6,7 +6,8 @@ import { seededRandom } from '../../src/als/random.js';
 
 const builds = kernelBuildAvailable('fma') ? (['fma', 'simd128'] as const) : (['simd128'] as const);
 const kernels = await Promise.all(builds.map((build) => createWasmKernels(1, { build })));
-after(() => kernels.forEach((k) => k.dispose()));
+const threaded = await Promise.all(builds.map((build) => createWasmKernels(2, { build })));
+after(() => [...kernels, ...threaded].forEach((k) => k.dispose()));
 
 /** float32 values on either side of the rule: the last good one and the first bad of each kind */
 const EDGES = {
@@ -61,6 +62,20 @@ describe('kernels.firstBadFactor: the first factor that cannot be scored', () =>
       assert.equal(k.firstBadFactor(inside), limit > MAX_FACTOR ? 0 : -1);
       inside[32] = -above[0];
       assert.equal(k.firstBadFactor(inside), limit > MAX_FACTOR ? 0 : 32);
+    }
+  });
+
+  it('scans arrays of several chunks on every thread and names the first bad factor of all', () => {
+    // 2^20 floats a chunk: bad values near chunk edges, in one chunk or in several
+    const length = 3 * 2 ** 20 + 5;
+    const places = [[], [0], [2 ** 20 - 1], [2 ** 20], [2 ** 20 + 7, 2 * 2 ** 20 + 1], [length - 1], [5, length - 1]];
+    for (const k of [...kernels, ...threaded]) {
+      const inside = k.float32(length);
+      for (const at of places) {
+        inside.fill(0.5);
+        for (const n of at) inside[n] = Number.NaN;
+        assert.equal(k.firstBadFactor(inside), at.length > 0 ? at[0] : -1, `bad at ${at.join(', ')}`);
+      }
     }
   });
 });

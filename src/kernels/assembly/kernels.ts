@@ -1857,6 +1857,54 @@ export function firstBadFactor(values: usize, n: i32, limitBits: u32): i32 {
   return -1;
 }
 
+// ---- the transpose of a CSR matrix, in parts of rows (WasmKernels.transpose) ----
+
+/** counts[c] = entries of column c in rows [start, end) of the CSR matrix (indptr, indices); counts zeroed first. */
+export function columnCountsOf(indptr: usize, indices: usize, start: i32, end: i32, counts: usize, cols: i32): void {
+  memory.fill(counts, 0, <usize>cols << 2);
+  const from = load<i32>(indptr + (<usize>start << 2));
+  const to = load<i32>(indptr + (<usize>end << 2));
+  for (let n = from; n < to; n++) {
+    const at = counts + (<usize>load<i32>(indices + (<usize>n << 2)) << 2);
+    store<i32>(at, load<i32>(at) + 1);
+  }
+}
+
+/**
+ * From each part's column counts (parts arrays of cols int32s, part after part), the transpose's
+ * indptr (cols + 1) and, in place of the counts, where each part's entries of each column start:
+ * the parts in order, so rows stay ascending within a column.
+ */
+export function columnStarts(counts: usize, parts: i32, cols: i32, indptr: usize): void {
+  let total = 0;
+  store<i32>(indptr, 0);
+  for (let c = 0; c < cols; c++) {
+    for (let p = 0; p < parts; p++) {
+      const at = counts + ((<usize>p * <usize>cols + <usize>c) << 2);
+      const count = load<i32>(at);
+      store<i32>(at, total);
+      total += count;
+    }
+    store<i32>(indptr + (<usize>(c + 1) << 2), total);
+  }
+}
+
+/** Rows [start, end) of the CSR matrix scattered into the transpose: entry n of row r to next[its column]++. */
+export function scatterRows(
+  indptr: usize, indices: usize, data: usize, start: i32, end: i32, next: usize, outIndices: usize, outData: usize,
+): void {
+  for (let row = start; row < end; row++) {
+    const to = load<i32>(indptr + (<usize>(row + 1) << 2));
+    for (let n = load<i32>(indptr + (<usize>row << 2)); n < to; n++) {
+      const slot = next + (<usize>load<i32>(indices + (<usize>n << 2)) << 2);
+      const at = load<i32>(slot);
+      store<i32>(slot, at + 1);
+      store<i32>(outIndices + (<usize>at << 2), row);
+      store<f32>(outData + (<usize>at << 2), load<f32>(data + (<usize>n << 2)));
+    }
+  }
+}
+
 // ---- training's first factors (src/kernels/uniform.ts holds the reference) ----
 
 /** mulberry32's step (MULBERRY_STEP of uniform.ts) */
