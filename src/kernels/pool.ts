@@ -475,9 +475,9 @@ function approxQueries(e: KernelExports, a: Float64Array, start: number, end: nu
     );
 }
 
-/** refineRows (cosineBlock's refining pass) of queries [start, end). */
-function refineRows(e: KernelExports, a: Float64Array, start: number, end: number, scratch: number): void {
-  e.refineRows(
+/** The arguments both refining passes take first: the scores and their row length, k, the exclusions, Y, f, the query rows. */
+function refineHead(a: Float64Array): [number, number, number, number, number, number, number, number] {
+  return [
     a[ARG.out],
     a[ARG.outStride],
     a[ARG.k],
@@ -486,8 +486,17 @@ function refineRows(e: KernelExports, a: Float64Array, start: number, end: numbe
     a[ARG.Y],
     a[ARG.factors],
     a[ARG.queryRows],
-    a[ARG.norms],
-    a[ARG.queryNorms],
+  ];
+}
+
+/** ...and after their own two: the bounds, the outputs, the queries [start, end), the scratch, cap and the extremes. */
+function refineTail(
+  a: Float64Array,
+  start: number,
+  end: number,
+  scratch: number,
+): [number, number, number, number, number, number, number, number, number] {
+  return [
     a[ARG.queryBounds],
     a[ARG.best],
     a[ARG.found],
@@ -497,31 +506,21 @@ function refineRows(e: KernelExports, a: Float64Array, start: number, end: numbe
     scratch,
     a[ARG.cap],
     a[ARG.extremes],
-  );
+  ];
+}
+
+/** refineRows (cosineBlock's refining pass) of queries [start, end). */
+function refineRows(e: KernelExports, a: Float64Array, start: number, end: number, scratch: number): void {
+  e.refineRows(...refineHead(a), a[ARG.norms], a[ARG.queryNorms], ...refineTail(a, start, end, scratch));
 }
 
 /** refineProducts (dotBlock's refining pass) of queries [start, end). */
 function refineProducts(e: KernelExports, a: Float64Array, start: number, end: number, scratch: number): void {
   e.refineProducts(
-    a[ARG.out],
-    a[ARG.outStride],
-    a[ARG.k],
-    a[ARG.excludeStart],
-    a[ARG.exclude],
-    a[ARG.Y],
-    a[ARG.factors],
-    a[ARG.queryRows],
+    ...refineHead(a),
     a[ARG.errors],
     a[ARG.weights],
-    a[ARG.queryBounds],
-    a[ARG.best],
-    a[ARG.found],
-    a[ARG.range],
-    start,
-    end,
-    scratch,
-    a[ARG.cap],
-    a[ARG.extremes],
+    ...refineTail(a, start, end, scratch),
     a[ARG.blockErrors],
     a[ARG.blockWeights],
   );
