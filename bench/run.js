@@ -286,7 +286,6 @@ for (const solver of ['cg', 'naive']) {
   const ts = await timeKernel(jsKernels, 1);
   const wasm1 = await createWasmKernels(1);
   const wasm = await timeKernel(wasm1, 5);
-  wasm1.dispose();
   const wasm2k = await createWasmKernels(2);
   const wasm2 = await timeKernel(wasm2k, 5);
   wasm2k.dispose();
@@ -316,7 +315,18 @@ for (const solver of ['cg', 'naive']) {
     ];
     writeFileSync(input, Buffer.concat(parts.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength))));
     const output = join(dataDir, 'cg-output.bin');
-    const seconds = Number(execFileSync(binary, [input, output, '5'], { encoding: 'utf8' }).trim());
+    const native = (repeats) =>
+      Number(execFileSync(binary, [input, output, String(repeats)], { encoding: 'utf8' }).trim());
+    // WebAssembly and C alternate, best of 3 each a round: a slow moment of the shared machine
+    // then weighs on one round's ratio, not on one side of the only one
+    const ratios = [];
+    let seconds = Infinity;
+    for (let round = 0; round < 3; round++) {
+      const ours = (await timeKernel(wasm1, 3)).seconds;
+      const theirs = native(3);
+      ratios.push(ours / theirs);
+      seconds = Math.min(seconds, theirs);
+    }
     const nativeX = new Float32Array(readFileSync(output).buffer.slice(0));
     let diff = 0;
     let size = 0;
@@ -326,13 +336,16 @@ for (const solver of ['cg', 'naive']) {
     }
     record('kernel', `${label}, C gcc -O3 -march=native, 1 thread`, seconds, 's');
     record('kernel', 'C GFLOP/s, 1 thread', flops / seconds / 1e9, 'GFLOP/s');
-    record('kernel', 'WebAssembly time / C time, 1 thread', wasm.seconds / seconds, '×', atMost(1.15));
+    const ratio = [...ratios].sort((a, b) => a - b)[1];
+    record('kernel', 'WebAssembly time / C time, 1 thread, median of 3 alternating rounds', ratio, '×', atMost(1.15));
+    record('kernel', '  the rounds (WebAssembly / C)', ratios.map((r) => r.toFixed(3)).join(', '), '');
     record('kernel', 'C and WebAssembly factors, max relative difference', diff / size, '');
     rmSync(input);
     rmSync(output);
   } else {
     log('gcc not found: no native comparison');
   }
+  wasm1.dispose();
 }
 
 // --- full scale: als train, peak memory, similar ------------------------------------------
