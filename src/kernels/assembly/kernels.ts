@@ -1292,30 +1292,8 @@ function rthLargest(values: usize, offset: usize, count: i32, r: i32, sign: f32,
   for (let i = 0; i < count; i++) {
     const v = sign * load<f32>(values + (<usize>i << 3) + offset);
     if (v != v) continue;
-    let at = 0;
-    if (size < r) {
-      at = size++;
-      while (at > 0) {
-        const parent = (at - 1) >> 1;
-        const p = load<f32>(heap + (<usize>parent << 2));
-        if (p <= v) break;
-        store<f32>(heap + (<usize>at << 2), p);
-        at = parent;
-      }
-    } else {
-      if (!(v > load<f32>(heap))) continue;
-      for (;;) {
-        const left = 2 * at + 1;
-        if (left >= r) break;
-        let child = left;
-        if (left + 1 < r && load<f32>(heap + (<usize>(left + 1) << 2)) < load<f32>(heap + (<usize>left << 2))) child = left + 1;
-        const c = load<f32>(heap + (<usize>child << 2));
-        if (c >= v) break;
-        store<f32>(heap + (<usize>at << 2), c);
-        at = child;
-      }
-    }
-    store<f32>(heap + (<usize>at << 2), v);
+    if (size < r) floatHeapAdd(heap, size++, v);
+    else if (v > load<f32>(heap)) floatHeapReplace(heap, r, v);
   }
   return size < r ? <f32>NaN : load<f32>(heap);
 }
