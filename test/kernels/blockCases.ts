@@ -69,3 +69,35 @@ export function checkBlock(
     }
   }
 }
+
+/** The arrays of a case's selection: room for its scores, its exclusions, and the outputs. */
+export function blockSelection(kernels: Kernels, c: Case) {
+  const { rows, queries, k, lists } = c;
+  const excludeStart = new Int32Array(queries + 1);
+  for (let q = 0; q < queries; q++) excludeStart[q + 1] = excludeStart[q] + lists[q].length;
+  return {
+    scores: kernels.float32(Math.max(1, queries * rows)),
+    rows,
+    queries,
+    k,
+    excludeStart,
+    exclude: Int32Array.from(lists.flat()),
+    best: new Int32Array(Math.max(1, queries * k)),
+    found: new Int32Array(queries),
+    range: new Float32Array(2 * queries),
+  };
+}
+
+/** scoresBlock then selectBlock of the case into `s` (a blockSelection, with norms for the cosine step): the answer to match. */
+export function scoredAnswer(kernels: Kernels, c: Case, s: ReturnType<typeof blockSelection>): Answer {
+  kernels.scoresBlock(c.Y, c.rows, c.f, c.Q, 0, c.queries, s.scores);
+  kernels.selectBlock(s);
+  return answer(s);
+}
+
+/** The case's rows copied into the kernels' memory, as the quantized kernels take them. */
+export function residentRows(kernels: Kernels, c: Case): Float32Array {
+  const Y = kernels.float32(Math.max(1, c.rows * c.f));
+  Y.set(c.Y);
+  return Y;
+}

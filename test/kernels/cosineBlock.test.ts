@@ -4,7 +4,17 @@ import { seededRandom } from '../../src/als/random.js';
 import { jsKernels, type Kernels } from '../../src/kernels/index.js';
 import { cosineBound, quantizeRows } from '../../src/kernels/quantize.js';
 import { randomMatrix } from '../helpers.js';
-import { answer, blockKernels, builds, checkBlock, type Answer, type Case } from './blockCases.js';
+import {
+  answer,
+  blockKernels,
+  blockSelection,
+  builds,
+  checkBlock,
+  residentRows,
+  scoredAnswer,
+  type Answer,
+  type Case,
+} from './blockCases.js';
 
 // cosineBlock scores an int8 copy of the rows first and the float rows only where the
 // quantization error leaves the answer open: its answers must be, number for number, those of
@@ -16,37 +26,23 @@ function norms(kernels: Kernels, Y: Float32Array, rows: number, f: number): Floa
   return out;
 }
 
+/** a case's selection with the cosine step: its rows' and queries' norms */
 function selection(kernels: Kernels, c: Case) {
-  const { rows, queries, k, lists } = c;
-  const excludeStart = new Int32Array(queries + 1);
-  for (let q = 0; q < queries; q++) excludeStart[q + 1] = excludeStart[q] + lists[q].length;
   return {
-    scores: kernels.float32(Math.max(1, queries * rows)),
-    rows,
-    queries,
-    k,
-    excludeStart,
-    exclude: Int32Array.from(lists.flat()),
-    norms: norms(kernels, c.Y, rows, c.f),
-    queryNorms: norms(kernels, c.Q, queries, c.f),
-    best: new Int32Array(Math.max(1, queries * k)),
-    found: new Int32Array(queries),
-    range: new Float32Array(2 * queries),
+    ...blockSelection(kernels, c),
+    norms: norms(kernels, c.Y, c.rows, c.f),
+    queryNorms: norms(kernels, c.Q, c.queries, c.f),
   };
 }
 
 /** scoresBlock then selectBlock with the cosine step: the answer cosineBlock must give */
 function exact(kernels: Kernels, c: Case): Answer {
-  const s = selection(kernels, c);
-  kernels.scoresBlock(c.Y, c.rows, c.f, c.Q, 0, c.queries, s.scores);
-  kernels.selectBlock(s);
-  return answer(s);
+  return scoredAnswer(kernels, c, selection(kernels, c));
 }
 
 function quantized(kernels: Kernels, c: Case): Answer {
   const s = selection(kernels, c);
-  const Y = kernels.float32(Math.max(1, c.rows * c.f));
-  Y.set(c.Y);
+  const Y = residentRows(kernels, c);
   const rows = quantizeRows(kernels, Y, c.rows, c.f, s.norms);
   kernels.cosineBlock({ ...s, Y, factors: c.f, quantized: rows, queryRows: c.Q });
   return answer(s);

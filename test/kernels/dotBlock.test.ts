@@ -4,41 +4,30 @@ import { seededRandom } from '../../src/als/random.js';
 import { jsKernels, type Kernels } from '../../src/kernels/index.js';
 import { productBounds, quantizeProductRows } from '../../src/kernels/quantize.js';
 import { randomMatrix } from '../helpers.js';
-import { answer, blockKernels, builds, checkBlock, type Answer, type Case } from './blockCases.js';
+import {
+  answer,
+  blockKernels,
+  blockSelection,
+  builds,
+  checkBlock,
+  residentRows,
+  scoredAnswer,
+  type Answer,
+  type Case,
+} from './blockCases.js';
 
 // dotBlock scores an int8 copy of the rows first and the float rows only where the quantization
 // error leaves the k best or the score range open: its answers must be, number for number, those
 // of scoresBlock then selectBlock (no cosine step) of the same build, as recommend --all needs.
 
-function selection(kernels: Kernels, c: Case) {
-  const { rows, queries, k, lists } = c;
-  const excludeStart = new Int32Array(queries + 1);
-  for (let q = 0; q < queries; q++) excludeStart[q + 1] = excludeStart[q] + lists[q].length;
-  return {
-    scores: kernels.float32(Math.max(1, queries * rows)),
-    rows,
-    queries,
-    k,
-    excludeStart,
-    exclude: Int32Array.from(lists.flat()),
-    best: new Int32Array(Math.max(1, queries * k)),
-    found: new Int32Array(queries),
-    range: new Float32Array(2 * queries),
-  };
-}
-
 /** scoresBlock then selectBlock: the answer dotBlock must give */
 function exact(kernels: Kernels, c: Case): Answer {
-  const s = selection(kernels, c);
-  kernels.scoresBlock(c.Y, c.rows, c.f, c.Q, 0, c.queries, s.scores);
-  kernels.selectBlock(s);
-  return answer(s);
+  return scoredAnswer(kernels, c, blockSelection(kernels, c));
 }
 
 function quantized(kernels: Kernels, c: Case): Answer {
-  const s = selection(kernels, c);
-  const Y = kernels.float32(Math.max(1, c.rows * c.f));
-  Y.set(c.Y);
+  const s = blockSelection(kernels, c);
+  const Y = residentRows(kernels, c);
   const rows = quantizeProductRows(kernels, Y, c.rows, c.f);
   kernels.dotBlock({ ...s, Y, factors: c.f, quantized: rows, queryRows: c.Q });
   return answer(s);
