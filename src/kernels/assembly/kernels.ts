@@ -1309,34 +1309,26 @@ const EXTREMES_UP_TO = 256;
  * at the end passed when seen, and the list is filtered once more at the end. `heap`: k int32s of
  * scratch. Returns how many, or cap + 1 when more than cap rows would be listed.
  *
- * Blocks of EXTREME_ROWS rows are passed over by their extremes (approxProducts; 0: none), the
- * `excluded` skipped rows counted in: of the k + excluded blocks with the largest maxima, at
- * least k have their largest score on a row that is not skipped, so A ≥ A' = the (k +
- * excluded)-th largest maximum; likewise m ≤ m' = the (excluded + 1)-th smallest minimum. A
- * block whose largest score is below A' − 2b and whose smallest is above m' + 2b holds no row
- * that can be listed (nor the k best, nor the smallest), and none that is NaN.
+ * Blocks of EXTREME_ROWS rows are passed over by their extremes (approxProducts; 0: none) and
+ * `highest` = A', `least` = m' (refineRow finds them; NaN: none passed over). Of the k + excluded
+ * blocks with the largest maxima, `excluded` skipped rows counted in, at least k have their
+ * largest score on a row that is not skipped, so A ≥ A' = the (k + excluded)-th largest maximum;
+ * likewise m ≤ m' = the (excluded + 1)-th smallest minimum. A block whose largest score is below
+ * A' − 2b and whose smallest is above m' + 2b holds no row that can be listed (nor the k best,
+ * nor the smallest), and none that is NaN.
  */
 function listCandidates(
   row: usize, n: i32, k: i32, skip: usize, bound: f32, heap: usize, candidates: usize, cap: i32,
-  extremes: usize, excluded: i32,
+  extremes: usize, highest: f32, least: f32,
 ): i32 {
   const twice: f32 = bound + bound;
   const blocks = (n + EXTREME_ROWS - 1) / EXTREME_ROWS;
   // no block is passed over unless both thresholds are numbers
-  let highCut = <f32>-Infinity;
-  let lowCut = <f32>Infinity;
-  // the smallest score, as known before the pass: m' (below) or +∞
-  let lowest = <f32>Infinity;
-  if (extremes != 0 && k > 0 && excluded <= EXTREMES_UP_TO && k + excluded <= cap) {
-    // the candidate list is empty until the pass: its room holds the heap meanwhile
-    const highest = rthLargest(extremes, 0, blocks, k + excluded, 1, candidates);
-    const low = -rthLargest(extremes, 4, blocks, excluded + 1, -1, candidates);
-    if (highest == highest && low == low) {
-      highCut = highest - twice;
-      lowCut = low + twice;
-      lowest = low;
-    }
-  }
+  const known = highest == highest && least == least;
+  const highCut = known ? highest - twice : <f32>-Infinity;
+  const lowCut = known ? least + twice : <f32>Infinity;
+  // the smallest score, as known before the pass: m' or +∞
+  const lowest = known ? least : <f32>Infinity;
   let size = 0;
   let kth = <f32>-Infinity;
   // A' − 2b ≤ A − 2b and m' + 2b ≥ m + 2b from the start, not only as blocks are passed over:
@@ -1427,23 +1419,18 @@ function keepCandidates(row: usize, candidates: usize, listed: i32, top: f32, bo
 }
 
 /**
- * refineRow's candidates from the block extremes alone (approxProducts; `excluded` rows
- * skipped): with A' the (k + excluded)-th largest block maximum and m' the (excluded + 1)-th
- * smallest block minimum (see listCandidates: A ≥ A' and m ≤ m'), every row not skipped whose
- * approximate score is not below A' − 2b nor above m' + 2b, NaN included, listed at
- * `candidates` in row order: a superset of listCandidates' list, found with two comparisons per
- * four rows and no heap (its running thresholds cost most of the refining pass before). Returns
- * how many, cap + 1 when more than cap, or −1 when the extremes give no numbers (NaN).
+ * refineRow's candidates from the block extremes alone (approxProducts): with `highest` = A'
+ * and `lowest` = m', numbers (refineRow finds them; see listCandidates: A ≥ A' and m ≤ m'), every row
+ * not skipped whose approximate score is not below A' − 2b nor above m' + 2b, NaN included,
+ * listed at `candidates` in row order: a superset of listCandidates' list, found with two
+ * comparisons per four rows and no heap (its running thresholds cost most of the refining pass
+ * before). Returns how many, or cap + 1 when more than cap.
  */
 function listOpenRows(
-  row: usize, n: i32, k: i32, skip: usize, bound: f32, candidates: usize, cap: i32, extremes: usize, excluded: i32,
+  row: usize, n: i32, skip: usize, bound: f32, candidates: usize, cap: i32, extremes: usize, highest: f32, lowest: f32,
 ): i32 {
   const twice: f32 = bound + bound;
   const blocks = (n + EXTREME_ROWS - 1) / EXTREME_ROWS;
-  // the candidate list is empty until the pass: its room holds rthLargest's heap meanwhile
-  const highest = rthLargest(extremes, 0, blocks, k + excluded, 1, candidates);
-  const lowest = -rthLargest(extremes, 4, blocks, excluded + 1, -1, candidates);
-  if (highest != highest || lowest != lowest) return -1;
   const highCut = highest - twice;
   const lowCut = lowest + twice;
   const high = f32x4.splat(highCut);
@@ -1533,11 +1520,20 @@ function refineRow(
   out: usize, range: usize, candidates: usize, cap: i32, extremes: usize, excluded: i32,
 ): i32 {
   const stride = <usize>f << 2;
+  // A' and m' (NaN when unknown), once for both listings; the candidate list is empty until
+  // then: its room holds rthLargest's heap meanwhile
+  let highest = <f32>NaN;
+  let lowest = <f32>NaN;
   if (bound < Infinity && extremes != 0 && k > 0 && excluded <= EXTREMES_UP_TO && k + excluded <= cap) {
-    const open = listOpenRows(row, n, k, skip, bound, candidates, cap, extremes, excluded);
-    if (open >= 0 && open <= cap) return scoreOpenRows(row, k, Y, stride, x, f, norms, queryNorm, out, range, candidates, open);
+    const blocks = (n + EXTREME_ROWS - 1) / EXTREME_ROWS;
+    highest = rthLargest(extremes, 0, blocks, k + excluded, 1, candidates);
+    lowest = -rthLargest(extremes, 4, blocks, excluded + 1, -1, candidates);
   }
-  const listed = bound < Infinity ? listCandidates(row, n, k, skip, bound, out, candidates, cap, extremes, excluded) : cap + 1;
+  if (highest == highest && lowest == lowest) {
+    const open = listOpenRows(row, n, skip, bound, candidates, cap, extremes, highest, lowest);
+    if (open <= cap) return scoreOpenRows(row, k, Y, stride, x, f, norms, queryNorm, out, range, candidates, open);
+  }
+  const listed = bound < Infinity ? listCandidates(row, n, k, skip, bound, out, candidates, cap, extremes, highest, lowest) : cap + 1;
   if (!(bound < Infinity) || listed > cap) {
     scores(Y, f, x, row, 0, n);
     return selectRow(row, n, k, skip, norms, queryNorm, out, range);
