@@ -64,7 +64,7 @@ export {
 } from './query/listened.js';
 export { explainUser, type Contribution, type Explanation, type ExplainedItem } from './query/explain.js';
 export { writeAllSimilar, type SimilarAllOptions, type SimilarAllSummary } from './query/similarAll.js';
-export { writeAllRecommendations } from './query/recommendAll.js';
+export { writeAllRecommendations, type RecommendAllOptions } from './query/recommendAll.js';
 
 export { evaluate, type EvaluateOptions, type EvaluateCallbacks, type Evaluation } from './eval/evaluate.js';
 export type { Metrics } from './eval/metrics.js';

@@ -7,6 +7,19 @@ import type { AlsModel } from '../model/model.js';
 import type { RecommendOptions } from './recommend.js';
 import { minMaxScale } from './scale.js';
 import { quantizeProductRows, type ProductRows } from '../kernels/quantize.js';
+import { defaultQueryKernels } from '../kernels/index.js';
+import { writeAllRecommendationsPruned } from './recommendAllPruned.js';
+
+export interface RecommendAllOptions extends RecommendOptions {
+  /**
+   * Find each user's items by pruning (normOrder.ts): the same items, in the same order, as
+   * the exact path, much faster where the item norms are skewed (popularity makes them so), but
+   * scores scaled from the lowest score possible, −‖x‖·max‖y‖, not the lowest candidate's
+   * (recommendAllPruned.ts). One thread.
+   * @default false
+   */
+  pruned?: boolean;
+}
 
 // kernel memory is never freed: the int8 copy of a model's item factors is kept for the next run
 const productRows = new WeakMap<Kernels, WeakMap<Float32Array, ProductRows>>();
@@ -33,12 +46,13 @@ function quantizedItems(model: AlsModel, kernels: Kernels): ProductRows | null {
  * factors scored first, the float rows only where that leaves the k best or the score range
  * open: the same numbers as scoresBlock then selectBlock), on every CPU unless `options.kernels`
  * says otherwise, each block's lines made and written while the next block is scored (with
- * kernels of one's own, or given ones made with offThread). Returns the number of lines.
+ * kernels of one's own, or given ones made with offThread). `options.pruned` finds the same items
+ * by pruning instead, scaled differently. Returns the number of lines.
  */
 export async function writeAllRecommendations(
   model: AlsModel,
   output: OutputTarget,
-  options: RecommendOptions = {},
+  options: RecommendAllOptions = {},
   onProgress?: (users: number, total: number) => void,
 ): Promise<number> {
   checkModel('model', model);
@@ -54,6 +68,11 @@ export async function writeAllRecommendations(
   // names as they are (a carriage return included), or refused: the rule of the split files
   checkTsvNames(model.userIds, model.itemNames, 'the recommendations');
   const names = model.itemNames;
+  checkBoolean('pruned', options.pruned);
+  if (options.pruned) {
+    const kernels = options.kernels ?? defaultQueryKernels();
+    return writeAllRecommendationsPruned(model, output, kernels, k, options.includePlayed ?? false, onProgress);
+  }
   const { kernels, owned, ready } = allQueryKernels(options.kernels);
   let lines = 0;
   try {

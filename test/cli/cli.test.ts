@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { ALS_BIN, SAMPLE, tempDir } from '../helpers.js';
@@ -189,6 +189,32 @@ describe('als end to end on the sample', () => {
     }
     const played = playedBy('user2');
     assert.ok(perUser.get('user2')!.every((r) => !played.has(r.item.toLowerCase())));
+  });
+
+  it('recommend --all --pruned lists the same artists in the same order, scores on the bound scale', () => {
+    const exact = join(work, 'recs.tsv');
+    if (!existsSync(exact)) assert.equal(als('recommend', '--all', '--output', exact, '--model', model).status, 0);
+    const output = join(work, 'recs-pruned.tsv');
+    const result = als('recommend', '--all', '--pruned', '--output', output, '--model', model, '--json');
+    assert.equal(result.status, 0, result.stderr);
+    const summary = JSON.parse(result.stdout);
+    assert.equal(summary.search, 'pruned');
+    assert.equal(summary.lines, 18920);
+    const pairs = (path: string) =>
+      readFileSync(path, 'utf8')
+        .split('\n')
+        .map((line) => line.split('\t').slice(0, 2).join('\t'));
+    assert.deepEqual(pairs(output), pairs(exact));
+    for (const line of readFileSync(output, 'utf8').trimEnd().split('\n'))
+      assert.match(line, /^[^\t]+\t[^\t]+\t[01]\.\d{6}$/);
+    assert.equal(
+      JSON.parse(als('recommend', '--all', '--output', join(work, 'e.tsv'), '--model', model, '--json').stdout).search,
+      'exact',
+    );
+    const alone = als('recommend', '--user', 'user2', '--pruned', '--model', model);
+    assert.equal(alone.status, 2);
+    assert.match(alone.stderr, /--pruned goes with --all/);
+    assert.match(als('recommend', '--help').stdout, /--pruned/);
   });
 
   it('stops quietly when the reader of its output goes away (| head -1)', () => {
