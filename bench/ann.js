@@ -5,7 +5,10 @@
 // answer is similarToRow's over the same candidates (the WebAssembly kernels, one thread), which
 // also gives the exact rate. The index is built once per model and build setting (its item
 // factors' checksum and the setting name the file in bench/data/) and read back after that; the
-// build's seconds are recorded when it is built.
+// build's seconds are recorded when it is built. Recommend has no graph index (an inner-product
+// HNSW found too few of the exact items, see docs/speed.md): its fast path, pruning in descending
+// item norm (src/query/normOrder.ts), is measured here the same way against recommendForRow, for
+// seeded users with their played items left out.
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -113,4 +116,67 @@ export async function benchAnn({ loaded, modelDir, dataDir, dist, record, atLeas
     '/s',
   );
   record('ann', "HNSW queries per second / the server's exact (ratio)", annRate / serverRate, '×');
+
+  await benchPruned({ loaded, dist, record, atLeast, quick });
+}
+
+/**
+ * recommend by pruning (recommend --all --pruned): recall@10 against recommendForRow (1 by
+ * construction) and queries per second against it, one thread (target ≥ 20 at recall ≥ 0.99, issue 13).
+ */
+async function benchPruned({ loaded, dist, record, atLeast, quick }) {
+  const { recommendForRow } = await import(dist('query/recommend.js'));
+  const { normOrder, prunedTopK, PRUNE_CHUNK } = await import(dist('query/normOrder.js'));
+  const { defaultQueryKernels } = await import(dist('kernels/index.js'));
+  const { seededRandom } = await import(dist('als/random.js'));
+  const { items, users, factors: f, itemFactors: Y, userFactors: X } = loaded;
+  const { indptr, indices } = loaded.userItems;
+  const kernels = defaultQueryKernels();
+
+  const random = seededRandom(2);
+  const count = Math.min(users, quick ? 200 : 1000);
+  const chosen = new Set();
+  while (chosen.size < count) chosen.add(Math.floor(random() * users));
+  const queries = [...chosen];
+  recommendForRow(loaded, queries[0]); // stages the factors
+  let started = performance.now();
+  const truth = queries.map((u) => recommendForRow(loaded, u).map((item) => item.index));
+  const exactRate = count / ((performance.now() - started) / 1000);
+
+  started = performance.now();
+  const ordered = normOrder(kernels, Y, items, f);
+  const prepare = (performance.now() - started) / 1000;
+  const chunk = kernels.float32(PRUNE_CHUNK);
+  const skip = new Uint8Array(items);
+  const rows = new Int32Array(K);
+  const scores = new Float32Array(K);
+  const search = (u) => {
+    const played = indices.subarray(indptr[u], indptr[u + 1]);
+    for (const i of played) skip[i] = 1;
+    const found = prunedTopK(kernels, ordered, f, X, u * f, K, skip, chunk, rows, scores);
+    for (const i of played) skip[i] = 0;
+    return Array.from(rows.subarray(0, found));
+  };
+  for (const u of queries.slice(0, 50)) search(u);
+  started = performance.now();
+  const answers = queries.map(search);
+  const rate = count / ((performance.now() - started) / 1000);
+  let hits = 0;
+  let same = 0;
+  answers.forEach((ids, n) => {
+    const want = new Set(truth[n]);
+    hits += ids.filter((id) => want.has(id)).length;
+    same += ids.join() === truth[n].join() ? 1 : 0;
+  });
+  record(
+    'ann',
+    `exact recommend (recommendForRow, 1 thread, ${count} users, every item): queries per second`,
+    exactRate,
+    '/s',
+  );
+  record('ann', `recommend by pruning in descending norm, 1 thread: the item order (once per model)`, prepare, 's');
+  record('ann', 'recommend by pruning, 1 thread: queries per second', rate, '/s');
+  record('ann', 'recommend by pruning: recall@10 against the exact top 10', hits / (count * K), '', atLeast(0.99));
+  record('ann', 'recommend by pruning: lists identical to the exact ones, in order', same / count, '');
+  record('ann', 'recommend by pruning: queries per second / exact (ratio)', rate / exactRate, '×', atLeast(20));
 }

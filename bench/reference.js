@@ -102,13 +102,14 @@ async function alsTrain(file, model, solver, iterations) {
 }
 
 /** `als recommend --all` / `similar --all` into a file: the seconds its summary line gives (scoring and writing, not loading). */
-async function alsAll(command, model, output) {
+async function alsAll(command, model, output, extra = []) {
   const { stdout, stderr } = await timed(
     process.execPath,
-    [als, command, '--all', '--model', model, '--output', output],
+    [als, command, '--all', ...extra, '--model', model, '--output', output],
     { ...process.env, NO_COLOR: '1' },
   );
-  const seconds = /\((\d+(?:\.\d+)?) s\)\s*$/m.exec(stdout + stderr);
+  // "(1.58 s)", or "(pruned; 1.58 s)"
+  const seconds = /[(;] ?(\d+(?:\.\d+)?) s\)\s*$/m.exec(stdout + stderr);
   if (!seconds) throw new Error(`no time in the output of als ${command} --all: ${stdout}${stderr}`);
   return Number(seconds[1]);
 }
@@ -180,9 +181,11 @@ export async function compareOn({ label, file, rounds, all, exact, reference, re
     if (all) {
       // the CG model of the last round answers; implicit fits its own and times its batched calls
       const recommend = await alsAll('recommend', model, join(work, 'recs.tsv'));
+      const pruned = await alsAll('recommend', model, join(work, 'recs-pruned.tsv'), ['--pruned']);
       const similar = await alsAll('similar', model, join(work, 'similar.tsv'));
       const ib = await implicitRun(reference, file, 'cg', ITERATIONS, true);
       pair('recommend for every user (top 10)', recommend, ib.recommendAll, targets.all);
+      pair('recommend --pruned for every user (the same items; one thread)', pruned, ib.recommendAll);
       pair('similar items for every item (top 10)', similar, ib.similarAll, targets.all);
     }
   } finally {
