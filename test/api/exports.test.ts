@@ -68,6 +68,7 @@ const ENTRY_POINTS: Record<string, { module: string; declarations: string; value
       'ReadOptions',
       'ReadProgress',
       'ReadStats',
+      'RecommendAllOptions',
       'RecommendOptions',
       'ResolvedList',
       'SaveModelOptions',
