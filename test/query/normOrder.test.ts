@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { createWasmKernelsSync, jsKernels, type Kernels } from '../../src/kernels/index.js';
+import { createWasmKernels, createWasmKernelsSync, jsKernels, type Kernels } from '../../src/kernels/index.js';
 import { normOrder, prunedTopK, PRUNE_CHUNK } from '../../src/query/normOrder.js';
 import { recommendForRow } from '../../src/query/recommend.js';
 import { writeAllRecommendations } from '../../src/query/recommendAll.js';
@@ -17,16 +17,18 @@ const backends: [string, Kernels][] = [
   ['js', jsKernels],
 ];
 
+/** one search: the rows, the query and the items left out */
+interface Search {
+  Y: Float32Array;
+  rows: number;
+  f: number;
+  x: Float32Array;
+  k: number;
+  skip: Uint8Array;
+}
+
 /** scoring every row, then the best k not skipped, ties to the lower row: the exact path */
-function bruteForce(
-  kernels: Kernels,
-  Y: Float32Array,
-  rows: number,
-  f: number,
-  x: Float32Array,
-  k: number,
-  skip: Uint8Array,
-) {
+function bruteForce(kernels: Kernels, { Y, rows, f, x, k, skip }: Search) {
   const scores = new Float32Array(rows);
   kernels.scores(Y, rows, f, x, 0, scores);
   const order = Array.from({ length: rows }, (_, i) => i)
@@ -36,15 +38,7 @@ function bruteForce(
   return { rows: order, scores: order.map((i) => scores[i]) };
 }
 
-function pruned(
-  kernels: Kernels,
-  Y: Float32Array,
-  rows: number,
-  f: number,
-  x: Float32Array,
-  k: number,
-  skip: Uint8Array,
-) {
+function pruned(kernels: Kernels, { Y, rows, f, x, k, skip }: Search) {
   const ordered = normOrder(kernels, Y, rows, f);
   const outRows = new Int32Array(k);
   const outScores = new Float32Array(k);
@@ -75,9 +69,8 @@ describe('recommending by pruning in descending norm', () => {
             }
             const x = Float32Array.from({ length: f }, () => random() * 2 - 1);
             const skip = Uint8Array.from({ length: rows }, () => (random() < 0.1 ? 1 : 0));
-            const got = pruned(kernels, Y, rows, f, x, k, skip);
-            const want = bruteForce(kernels, Y, rows, f, x, k, skip);
-            assert.deepEqual(got, want);
+            const search = { Y, rows, f, x, k, skip };
+            assert.deepEqual(pruned(kernels, search), bruteForce(kernels, search));
           },
         ),
         { numRuns: 60 },
@@ -96,24 +89,33 @@ describe('recommending by pruning in descending norm', () => {
     const counting: Kernels = Object.create(kernels, {
       scores: { value: (...args: Parameters<Kernels['scores']>) => (calls.push(args[1]), kernels.scores(...args)) },
     });
-    const got = pruned(counting, Y, rows, f, x, 10, new Uint8Array(rows));
-    assert.deepEqual(got, bruteForce(kernels, Y, rows, f, x, 10, new Uint8Array(rows)));
+    const search = { Y, rows, f, x, k: 10, skip: new Uint8Array(rows) };
+    assert.deepEqual(pruned(counting, search), bruteForce(kernels, search));
     assert.equal(calls.length, 1, `one chunk of ${PRUNE_CHUNK} rows proves the top 10, not ${calls.length}`);
-    const zero = pruned(kernels, Y, rows, f, new Float32Array(f), 3, new Uint8Array(rows));
+    const zero = pruned(kernels, { Y, rows, f, x: new Float32Array(f), k: 3, skip: new Uint8Array(rows) });
     assert.deepEqual(zero.rows, [0, 1, 2]);
   });
 
   it("writeAllRecommendations pruned: the exact lines' users and items in order, scores scaled from −‖x‖·max‖y‖", async () => {
     const model = await sampleModel();
     const work = tempDir('als-pruned-');
-    const lines = async (pruned: boolean, includePlayed: boolean) => {
-      const path = join(work, `${pruned}-${includePlayed}.tsv`);
-      await writeAllRecommendations(model, path, { count: 7, pruned, includePlayed });
+    const lines = async (pruned: boolean, includePlayed: boolean, kernels?: Kernels) => {
+      const path = join(work, `${pruned}-${includePlayed}-${kernels?.threads ?? 0}.tsv`);
+      await writeAllRecommendations(model, path, { count: 7, pruned, includePlayed, ...(kernels ? { kernels } : {}) });
       return readFileSync(path, 'utf8')
         .split('\n')
         .slice(0, -1)
         .map((line) => line.split('\t'));
     };
+    // the same lines with kernels of two threads, the calling thread's or off it
+    for (const offThread of [false, true]) {
+      const two = await createWasmKernels(2, { offThread });
+      try {
+        assert.deepEqual(await lines(true, false, two), await lines(true, false));
+      } finally {
+        two.dispose();
+      }
+    }
     for (const includePlayed of [false, true]) {
       const exact = await lines(false, includePlayed);
       const fast = await lines(true, includePlayed);
