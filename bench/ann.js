@@ -126,7 +126,7 @@ export async function benchAnn({ loaded, modelDir, dataDir, dist, record, atLeas
  */
 async function benchPruned({ loaded, dist, record, atLeast, quick }) {
   const { recommendForRow } = await import(dist('query/recommend.js'));
-  const { normOrder, prunedTopK, PRUNE_CHUNK } = await import(dist('query/normOrder.js'));
+  const { normOrder, prunedTopK, PRUNE_CHUNK, rowLength } = await import(dist('query/normOrder.js'));
   const { defaultQueryKernels } = await import(dist('kernels/index.js'));
   const { seededRandom } = await import(dist('als/random.js'));
   const { items, users, factors: f, itemFactors: Y, userFactors: X } = loaded;
@@ -153,7 +153,7 @@ async function benchPruned({ loaded, dist, record, atLeast, quick }) {
   const search = (u) => {
     const played = indices.subarray(indptr[u], indptr[u + 1]);
     for (const i of played) skip[i] = 1;
-    const found = prunedTopK(kernels, ordered, f, X, u * f, K, skip, chunk, rows, scores);
+    const found = prunedTopK(kernels, ordered, f, X, u * f, rowLength(X, u * f, f), K, skip, chunk, rows, scores);
     for (const i of played) skip[i] = 0;
     return Array.from(rows.subarray(0, found));
   };

@@ -30,6 +30,13 @@ const BOUND_MARGIN = 1e-4;
 
 const cache = new WeakMap<Kernels, WeakMap<Float32Array, NormOrder>>();
 
+/** ‖v[from .. from + f)‖, summed in float64: an item's length, or a user's for the bound and the scale. */
+export function rowLength(v: Float32Array, from: number, f: number): number {
+  let squares = 0;
+  for (let j = from; j < from + f; j++) squares += v[j] * v[j];
+  return Math.sqrt(squares);
+}
+
 /** The NormOrder of `Y` (rows × factors), made once per kernels and factor array. */
 export function normOrder(kernels: Kernels, Y: Float32Array, rows: number, f: number): NormOrder {
   let perKernels = cache.get(kernels);
@@ -37,11 +44,7 @@ export function normOrder(kernels: Kernels, Y: Float32Array, rows: number, f: nu
   let made = perKernels.get(Y);
   if (made === undefined) {
     const norms = new Float64Array(rows);
-    for (let i = 0; i < rows; i++) {
-      let s = 0;
-      for (let j = i * f; j < (i + 1) * f; j++) s += Y[j] * Y[j];
-      norms[i] = Math.sqrt(s);
-    }
+    for (let i = 0; i < rows; i++) norms[i] = rowLength(Y, i * f, f);
     const order = Int32Array.from({ length: rows }, (_, i) => i).sort((a, b) => norms[b] - norms[a] || a - b);
     const factors = kernels.float32(Math.max(1, rows * f));
     for (let p = 0; p < rows; p++) factors.set(Y.subarray(order[p] * f, order[p] * f + f), p * f);
@@ -57,7 +60,7 @@ export function normOrder(kernels: Kernels, Y: Float32Array, rows: number, f: nu
 }
 
 /**
- * The k items of largest xᵀy (x = X[xOffset .. xOffset + f)) whose `skip` entry is not 1, best
+ * The k items of largest xᵀy (x = X[xOffset .. xOffset + f), of length `length`: rowLength) whose `skip` entry is not 1, best
  * first, ties to the lower row: the very items and float32 scores of scoring every item with
  * kernels.scores then topK, found by scoring items in descending norm until the bound proves the
  * rest cannot enter. `chunk`: PRUNE_CHUNK floats of kernel memory. Writes rows and scores into
@@ -69,6 +72,7 @@ export function prunedTopK(
   f: number,
   X: Float32Array,
   xOffset: number,
+  length: number,
   k: number,
   skip: Uint8Array,
   chunk: Float32Array,
@@ -78,9 +82,6 @@ export function prunedTopK(
   const { order, norms, factors } = ordered;
   const items = order.length;
   if (k === 0) return 0;
-  let squares = 0;
-  for (let j = xOffset; j < xOffset + f; j++) squares += X[j] * X[j];
-  const length = Math.sqrt(squares);
   let found = 0;
   for (let start = 0; start < items; start += PRUNE_CHUNK) {
     const n = Math.min(PRUNE_CHUNK, items - start);

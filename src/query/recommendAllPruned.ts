@@ -2,7 +2,7 @@ import type { OutputTarget } from '../data/writeFile.js';
 import { writeOutput } from '../data/writeFile.js';
 import type { Kernels } from '../kernels/index.js';
 import type { AlsModel } from '../model/model.js';
-import { normOrder, prunedTopK, PRUNE_CHUNK } from './normOrder.js';
+import { normOrder, prunedTopK, PRUNE_CHUNK, rowLength } from './normOrder.js';
 import { minMaxScale } from './scale.js';
 
 /** Users between two writes (and progress calls). */
@@ -38,11 +38,10 @@ export async function writeAllRecommendationsPruned(
     for (let u = 0; u < users; u++) {
       const played = includePlayed ? indices.subarray(0, 0) : indices.subarray(indptr[u], indptr[u + 1]);
       for (let n = 0; n < played.length; n++) skip[played[n]] = 1;
-      const found = prunedTopK(kernels, ordered, f, X, u * f, k, skip, chunk, rows, scores);
+      const length = rowLength(X, u * f, f);
+      const found = prunedTopK(kernels, ordered, f, X, u * f, length, k, skip, chunk, rows, scores);
       for (let n = 0; n < played.length; n++) skip[played[n]] = 0;
-      let squares = 0;
-      for (let j = u * f; j < (u + 1) * f; j++) squares += X[j] * X[j];
-      const range = { min: -Math.sqrt(squares) * ordered.longest, max: scores[0] };
+      const range = { min: -length * ordered.longest, max: scores[0] };
       const id = userIds[u];
       for (let n = 0; n < found; n++) text += `${id}\t${names[rows[n]]}\t${minMaxScale(scores[n], range).toFixed(6)}\n`;
       lines += found;

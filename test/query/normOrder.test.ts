@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { createWasmKernels, createWasmKernelsSync, jsKernels, type Kernels } from '../../src/kernels/index.js';
-import { normOrder, prunedTopK, PRUNE_CHUNK } from '../../src/query/normOrder.js';
+import { normOrder, prunedTopK, PRUNE_CHUNK, rowLength } from '../../src/query/normOrder.js';
 import { recommendForRow } from '../../src/query/recommend.js';
 import { writeAllRecommendations } from '../../src/query/recommendAll.js';
 import { minMaxScale } from '../../src/query/scale.js';
@@ -42,7 +42,19 @@ function pruned(kernels: Kernels, { Y, rows, f, x, k, skip }: Search) {
   const ordered = normOrder(kernels, Y, rows, f);
   const outRows = new Int32Array(k);
   const outScores = new Float32Array(k);
-  const found = prunedTopK(kernels, ordered, f, x, 0, k, skip, kernels.float32(PRUNE_CHUNK), outRows, outScores);
+  const found = prunedTopK(
+    kernels,
+    ordered,
+    f,
+    x,
+    0,
+    rowLength(x, 0, f),
+    k,
+    skip,
+    kernels.float32(PRUNE_CHUNK),
+    outRows,
+    outScores,
+  );
   return { rows: Array.from(outRows.subarray(0, found)), scores: Array.from(outScores.subarray(0, found)) };
 }
 
