@@ -4,7 +4,7 @@
  * the same way whichever thread takes it, so results do not depend on threads or scheduling.
  */
 export const CONTROL_INTS = 16;
-export const ARGUMENTS = 47;
+export const ARGUMENTS = 49;
 export const CONTROL_BYTES = CONTROL_INTS * 4 + ARGUMENTS * 8;
 
 /** Int32 slots */
@@ -135,9 +135,33 @@ export const ARG = {
   seed: 44,
   skip: 45,
   scale: 46,
+  /**
+   * approxRefine, approxRefineProducts: where in a thread's scratch its group's approximate
+   * scores go (the refining pass reads them there while they are in the core's cache; only the
+   * exact scores of the k best go to the block's scores)
+   */
+  groupScores: 47,
+  /**
+   * cosineBlock's group chunks: the rows' quantization error (QuantizedRows.error) when each
+   * chunk codes its own queries (quantizeQueryRows) into queryCodes, queryScales and queryBounds;
+   * −1 when the calling thread did (quantizeQueries)
+   */
+  rowError: 48,
 } as const;
 
 export interface KernelExports {
+  quantizeQueryRows(
+    Q: number,
+    f: number,
+    queryNorms: number,
+    start: number,
+    end: number,
+    codes: number,
+    stride: number,
+    scales: number,
+    bounds: number,
+    rowError: number,
+  ): void;
   gramianBlock(Y: number, f: number, start: number, end: number, out: number, scratch: number): void;
   cgRows(
     X: number,
@@ -444,18 +468,64 @@ function runRows(
       e.uniformFill(a[ARG.out], start, end, a[ARG.seed], a[ARG.skip], a[ARG.scale]);
       break;
     case TASK.approxRefine:
-      approxQueries(e, a, start, end);
-      refineRows(e, a, start, end, scratch);
-      break;
     case TASK.approxRefineProducts:
-      approxQueries(e, a, start, end);
-      refineProducts(e, a, start, end, scratch);
+      refineGroup(e, kind, a, start, end, scratch);
       break;
   }
 }
 
-/** approxProducts of queries [start, end) (start a multiple of 4) against every row, APPROX_TILE_ROWS rows a call. */
-function approxQueries(e: KernelExports, a: Float64Array, start: number, end: number): void {
+/**
+ * approxRefine(Products) for queries [start, end): the group's queries coded here when
+ * ARG.rowError says so (off the calling thread, which the workers waited on), the int8 pass
+ * into the thread's scratch at ARG.groupScores, the refining pass there while the scores are in
+ * the core's cache, then the exact scores of the k best copied to the block's scores (a block
+ * of 128 queries takes 32 MB; its scores written straight there made similar --all on the
+ * 2.5M-row model about 4% slower on two threads).
+ */
+function refineGroup(
+  e: KernelExports,
+  kind: number,
+  a: Float64Array,
+  start: number,
+  end: number,
+  scratch: number,
+): void {
+  const rows = a[ARG.outStride];
+  const local = scratch + a[ARG.groupScores];
+  if (a[ARG.rowError] >= 0)
+    e.quantizeQueryRows(
+      a[ARG.queryRows],
+      a[ARG.factors],
+      a[ARG.queryNorms],
+      start,
+      end,
+      a[ARG.queryCodes],
+      a[ARG.codeStride],
+      a[ARG.queryScales],
+      a[ARG.queryBounds],
+      a[ARG.rowError],
+    );
+  approxQueries(e, a, start, end, local);
+  // the refining pass finds query q's row at scores + q · rows: here, from `local` on (the
+  // address wraps below 0 when start is large, and back up in the kernel's 32-bit sums)
+  const scores = local - start * rows * 4;
+  if (kind === TASK.approxRefine) refineRows(e, a, start, end, scratch, scores);
+  else refineProducts(e, a, start, end, scratch, scores);
+  const memory = memoryOf(e);
+  const k = a[ARG.k];
+  const found = new Int32Array(memory, a[ARG.found] + start * 4, end - start);
+  const best = new Int32Array(memory, a[ARG.best] + start * k * 4, (end - start) * k);
+  const from = new Float32Array(memory, local, (end - start) * rows);
+  const to = new Float32Array(memory, a[ARG.out] + start * rows * 4, (end - start) * rows);
+  for (let q = 0; q < end - start; q++)
+    for (let r = 0; r < found[q]; r++) {
+      const at = q * rows + best[q * k + r];
+      to[at] = from[at];
+    }
+}
+
+/** approxProducts of queries [start, end) (start a multiple of 4) against every row into `out` (a row of rows a query), APPROX_TILE_ROWS rows a call. */
+function approxQueries(e: KernelExports, a: Float64Array, start: number, end: number, out: number): void {
   const rows = a[ARG.outStride];
   const stride = a[ARG.codeStride];
   for (let from = 0; from < rows; from += APPROX_TILE_ROWS)
@@ -467,7 +537,7 @@ function approxQueries(e: KernelExports, a: Float64Array, start: number, end: nu
       end - start,
       a[ARG.sums],
       a[ARG.scales],
-      a[ARG.out] + start * rows * 4,
+      out,
       rows,
       from,
       Math.min(rows, from + APPROX_TILE_ROWS),
@@ -476,9 +546,12 @@ function approxQueries(e: KernelExports, a: Float64Array, start: number, end: nu
 }
 
 /** The arguments both refining passes take first: the scores and their row length, k, the exclusions, Y, f, the query rows. */
-function refineHead(a: Float64Array): [number, number, number, number, number, number, number, number] {
+function refineHead(
+  a: Float64Array,
+  scores = a[ARG.out],
+): [number, number, number, number, number, number, number, number] {
   return [
-    a[ARG.out],
+    scores,
     a[ARG.outStride],
     a[ARG.k],
     a[ARG.excludeStart],
@@ -510,14 +583,28 @@ function refineTail(
 }
 
 /** refineRows (cosineBlock's refining pass) of queries [start, end). */
-function refineRows(e: KernelExports, a: Float64Array, start: number, end: number, scratch: number): void {
-  e.refineRows(...refineHead(a), a[ARG.norms], a[ARG.queryNorms], ...refineTail(a, start, end, scratch));
+function refineRows(
+  e: KernelExports,
+  a: Float64Array,
+  start: number,
+  end: number,
+  scratch: number,
+  scores?: number,
+): void {
+  e.refineRows(...refineHead(a, scores), a[ARG.norms], a[ARG.queryNorms], ...refineTail(a, start, end, scratch));
 }
 
 /** refineProducts (dotBlock's refining pass) of queries [start, end). */
-function refineProducts(e: KernelExports, a: Float64Array, start: number, end: number, scratch: number): void {
+function refineProducts(
+  e: KernelExports,
+  a: Float64Array,
+  start: number,
+  end: number,
+  scratch: number,
+  scores?: number,
+): void {
   e.refineProducts(
-    ...refineHead(a),
+    ...refineHead(a, scores),
     a[ARG.errors],
     a[ARG.weights],
     ...refineTail(a, start, end, scratch),

@@ -781,7 +781,7 @@ class WasmKernels implements Kernels {
         this.args[ARG.queryNorms] = this.inKernel(selection.queryNorms, queryNormCopy, queries, true).byteOffset;
       },
       // the refining pass's scratch: a query's skip mask, then its candidate list
-      { kind: TASK.refine, extraScratch: 0 },
+      { kind: TASK.refine, extraScratch: 0, rowError: quantized.error },
     );
   }
 
@@ -798,7 +798,7 @@ class WasmKernels implements Kernels {
     boundsPerQuery: number,
     quantize: (queryRows: Float32Array, codes: Uint8Array, scales: Float32Array, bound: Float32Array) => void,
     setArguments: () => void,
-    refine: { kind: number; extraScratch: number },
+    refine: { kind: number; extraScratch: number; rowError?: number },
   ): Generator<Task, void, void> {
     const { Y, rows, factors: f, quantized, queries, k } = selection;
     if (queries === 0) return;
@@ -815,7 +815,10 @@ class WasmKernels implements Kernels {
     const codes = new Uint8Array(words.buffer, words.byteOffset, queries * stride);
     const scales = queryScales.get(queries);
     const bound = bounds.get(boundsPerQuery * queries);
-    quantize(queryRows, codes, scales, bound);
+    // groups of queries code their own queries on their threads (cosine: quantizeQueryRows)
+    const grouped = queries >= QUERY_GROUP * this.threads;
+    const inTask = grouped && refine.rowError !== undefined;
+    if (!inTask) quantize(queryRows, codes, scales, bound);
     const scores = this.inKernel(selection.scores, this.blockOut, queries * rows, false);
     const staged = this.stageSelection(selection);
     const a = this.args;
@@ -838,12 +841,16 @@ class WasmKernels implements Kernels {
     a[ARG.queryRows] = queryRows.byteOffset;
     setArguments();
     a[ARG.queryBounds] = bound.byteOffset;
+    a[ARG.rowError] = inTask ? (refine.rowError as number) : -1;
     a[ARG.cap] = cap;
     const refineScratch = ((rows + 15) & ~15) + 4 * (cap + 4) + refine.extraScratch;
-    if (queries >= QUERY_GROUP * this.threads) {
-      // enough queries for every thread: each chunk a group of queries, both passes, no wait
+    if (grouped) {
+      // enough queries for every thread: each chunk a group of queries, both passes, no wait,
+      // the group's approximate scores in the thread's scratch after the refining pass's own
       const kind = refine.kind === TASK.refine ? TASK.approxRefine : TASK.approxRefineProducts;
-      yield task(kind, queries, QUERY_GROUP, refineScratch);
+      const groupScores = (refineScratch + 15) & ~15;
+      a[ARG.groupScores] = groupScores;
+      yield task(kind, queries, QUERY_GROUP, groupScores + QUERY_GROUP * rows * 4);
     } else {
       yield {
         ...task(TASK.approxProducts, rows, PRODUCT_CHUNK_ROWS, 0),

@@ -196,6 +196,53 @@ describe('cosineBlock: the answers of scoresBlock and selectBlock (cosine), numb
     for (const k of [1, 10, 64]) check(`extremes left out, k ${k}`, { Y, rows, f, Q, queries: 6, k, lists });
   });
 
+  it('groups of queries: the best and worst rows of blocks left out (the exact seeds), 16 and 24 queries', () => {
+    // a block of at least 8 queries a thread goes in groups, whose refining pass takes its two
+    // cuts from exact scores of the rows holding the block extremes: rows left out among them
+    // must be passed over, and more than 15 left out (or k above 15) take the extremes alone
+    const f = 64;
+    const rows = 64 * 150 + 17;
+    const Y = randomMatrix(rows, f, 14);
+    for (const queries of [16, 24]) {
+      const { Q } = selfQueries(Y, rows, f, queries, 9, 97);
+      const order = (q: number) => {
+        const x = Q.subarray(q * f, q * f + f);
+        const cos = (j: number) => {
+          let dot = 0;
+          let yy = 0;
+          let xx = 0;
+          for (let d = 0; d < f; d++) {
+            dot += Y[j * f + d] * x[d];
+            yy += Y[j * f + d] ** 2;
+            xx += x[d] ** 2;
+          }
+          return dot / Math.sqrt(yy * xx);
+        };
+        return Array.from({ length: rows }, (_, j) => j).sort((a, b) => cos(b) - cos(a));
+      };
+      const lists = Array.from({ length: queries }, (_, q) => {
+        const ranked = order(q);
+        return [
+          [],
+          ranked.slice(0, 3),
+          ranked.slice(-1),
+          [ranked[0], ranked[rows - 1]],
+          ranked.slice(0, 14),
+          ranked.slice(0, 40),
+        ][q % 6];
+      });
+      for (const k of [1, 10, 16]) check(`groups, ${queries} queries, k ${k}`, { Y, rows, f, Q, queries, k, lists });
+    }
+  });
+
+  it('groups of queries with huge and tiny norms (NaN extremes: the extremes alone, or every row exactly)', () => {
+    const f = 20;
+    const Y = randomMatrix(ROWS, f, 15);
+    for (let j = 0; j < ROWS; j += 50) for (let a = 0; a < f; a++) Y[j * f + a] *= j % 100 === 0 ? 1e30 : 1e-35;
+    const { Q, lists } = selfQueries(Y, ROWS, f, 16, 0, 25);
+    check('norms, 16 queries', { Y, rows: ROWS, f, Q, queries: 16, k: 10, lists });
+  });
+
   it('few rows (fewer than k, fewer than four)', () => {
     for (const rows of [1, 2, 3, 5, 9]) {
       const f = 8;

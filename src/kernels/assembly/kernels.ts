@@ -1419,20 +1419,18 @@ function keepCandidates(row: usize, candidates: usize, listed: i32, top: f32, bo
 }
 
 /**
- * refineRow's candidates from the block extremes alone (approxProducts): with `highest` = A'
- * and `lowest` = m', numbers (refineRow finds them; see listCandidates: A ≥ A' and m ≤ m'), every row
- * not skipped whose approximate score is not below A' − 2b nor above m' + 2b, NaN included,
+ * refineRow's candidates from the block extremes alone (approxProducts): with cuts that no row
+ * among the k best lies below and no row holding the smallest lies above (refineRow's: A' − 2b
+ * and m' + 2b, see listCandidates: A ≥ A' and m ≤ m', or tighter ones from exact scores), every row
+ * not skipped whose approximate score is not below `highCut` nor above `lowCut`, NaN included,
  * listed at `candidates` in row order: a superset of listCandidates' list, found with two
  * comparisons per four rows and no heap (its running thresholds cost most of the refining pass
  * before). Returns how many, or cap + 1 when more than cap.
  */
 function listOpenRows(
-  row: usize, n: i32, skip: usize, bound: f32, candidates: usize, cap: i32, extremes: usize, highest: f32, lowest: f32,
+  row: usize, n: i32, skip: usize, candidates: usize, cap: i32, extremes: usize, highCut: f32, lowCut: f32,
 ): i32 {
-  const twice: f32 = bound + bound;
   const blocks = (n + EXTREME_ROWS - 1) / EXTREME_ROWS;
-  const highCut = highest - twice;
-  const lowCut = lowest + twice;
   const high = f32x4.splat(highCut);
   const low = f32x4.splat(lowCut);
   let listed = 0;
@@ -1504,6 +1502,139 @@ function finishSelection(row: usize, out: usize, size: i32, low: f32, range: usi
   return size;
 }
 
+/** Row j's cosine as exactCosine computes it, not stored. */
+@inline function cosineOf(j: i32, Y: usize, stride: usize, x: usize, f: i32, norms: usize, queryNorm: f32): f32 {
+  const denominator = <f64>queryNorm * <f64>load<f32>(norms + (<usize>j << 2));
+  return denominator > 0 ? <f32>(<f64>dot(Y + <usize>j * stride, x, f) / denominator) : <f32>0;
+}
+
+/**
+ * The row not skipped of the largest (sign 1) or smallest (sign −1) approximate score in block
+ * b of the row (the first such), or −1 when every row of the block is skipped.
+ */
+function blockExtremeRow(row: usize, n: i32, skip: usize, b: i32, sign: f32): i32 {
+  const from = b * EXTREME_ROWS;
+  const to = from + EXTREME_ROWS < n ? from + EXTREME_ROWS : n;
+  let found = -1;
+  let best = <f32>-Infinity;
+  for (let j = from; j < to; j++) {
+    const a = sign * load<f32>(row + (<usize>j << 2));
+    if (load<u8>(skip + <usize>j) == 0 && (found < 0 || a > best)) {
+      best = a;
+      found = j;
+    }
+  }
+  return found;
+}
+
+/**
+ * The first row of block b holding the approximate score `value` (the block's extreme), or
+ * the block's extreme row by blockExtremeRow (sign) when that row is skipped or none is found.
+ */
+function rowHolding(row: usize, n: i32, skip: usize, b: i32, value: f32, sign: f32): i32 {
+  const from = b * EXTREME_ROWS;
+  const to = from + EXTREME_ROWS < n ? from + EXTREME_ROWS : n;
+  const target = f32x4.splat(value);
+  let i = from;
+  let j = -1;
+  for (; i + 4 <= to; i += 4) {
+    const lanes = i32x4.bitmask(f32x4.eq(v128.load(row + (<usize>i << 2)), target));
+    if (lanes == 0) continue;
+    j = i + ctz(lanes);
+    break;
+  }
+  for (; j < 0 && i < to; i++) if (load<f32>(row + (<usize>i << 2)) == value) j = i;
+  return j >= 0 && load<u8>(skip + <usize>j) == 0 ? j : blockExtremeRow(row, n, skip, b, sign);
+}
+
+// seedCuts' answers (one instance a thread)
+let seedHigh: f32 = 0;
+let seedLow: f32 = 0;
+
+/** Most k + excluded for which seedCuts keeps the blocks with the largest maxima (in order, by insertion). */
+const SEEDED_BLOCKS_UP_TO = 16;
+
+/**
+ * refineRow's two cuts (seedHigh, seedLow), from the block extremes in one pass: A' − 2b and
+ * m' + 2b as listCandidates takes them (A' the (k + excluded)-th largest block maximum, m' the
+ * (excluded + 1)-th smallest minimum), or tighter ones from exact scores: K − b, with K the
+ * k-th largest exact score of the best rows not skipped of the k + excluded blocks of the
+ * largest maxima (at least k rows not skipped score K or more: a row below K − b scores below
+ * them), and m + b, m the exact score of the lowest row not skipped of the block of the smallest
+ * minimum (the smallest is at most m). False when an extreme is NaN or k + excluded is above
+ * SEEDED_BLOCKS_UP_TO. `scratch`: 4 · SEEDED_BLOCKS_UP_TO int32s.
+ */
+function seedCuts(
+  row: usize, n: i32, k: i32, excluded: i32, skip: usize, bound: f32, Y: usize, stride: usize, x: usize, f: i32,
+  norms: usize, queryNorm: f32, extremes: usize, scratch: usize,
+): bool {
+  const want = k + excluded;
+  const lows = excluded + 1;
+  const blocks = (n + EXTREME_ROWS - 1) / EXTREME_ROWS;
+  if (want > SEEDED_BLOCKS_UP_TO || blocks < want) return false;
+  const topBlocks = scratch;
+  const topValues = scratch + (SEEDED_BLOCKS_UP_TO << 2);
+  const lowBlocks = topValues + (SEEDED_BLOCKS_UP_TO << 2);
+  const lowValues = lowBlocks + (SEEDED_BLOCKS_UP_TO << 2);
+  let tops = 0;
+  let bottoms = 0;
+  let floor = <f32>-Infinity;
+  let ceiling = <f32>Infinity;
+  for (let b = 0; b < blocks; b++) {
+    const high = load<f32>(extremes + (<usize>b << 3));
+    const low = load<f32>(extremes + (<usize>b << 3), 4);
+    if (high != high || low != low) return false;
+    if (tops < want || high > floor) {
+      let at = tops < want ? tops++ : want - 1;
+      while (at > 0 && high > load<f32>(topValues + (<usize>(at - 1) << 2))) {
+        store<f32>(topValues + (<usize>at << 2), load<f32>(topValues + (<usize>(at - 1) << 2)));
+        store<i32>(topBlocks + (<usize>at << 2), load<i32>(topBlocks + (<usize>(at - 1) << 2)));
+        at--;
+      }
+      store<f32>(topValues + (<usize>at << 2), high);
+      store<i32>(topBlocks + (<usize>at << 2), b);
+      if (tops == want) floor = load<f32>(topValues + (<usize>(want - 1) << 2));
+    }
+    if (bottoms < lows || low < ceiling) {
+      let at = bottoms < lows ? bottoms++ : lows - 1;
+      while (at > 0 && low < load<f32>(lowValues + (<usize>(at - 1) << 2))) {
+        store<f32>(lowValues + (<usize>at << 2), load<f32>(lowValues + (<usize>(at - 1) << 2)));
+        store<i32>(lowBlocks + (<usize>at << 2), load<i32>(lowBlocks + (<usize>(at - 1) << 2)));
+        at--;
+      }
+      store<f32>(lowValues + (<usize>at << 2), low);
+      store<i32>(lowBlocks + (<usize>at << 2), b);
+      if (bottoms == lows) ceiling = load<f32>(lowValues + (<usize>(lows - 1) << 2));
+    }
+  }
+  if (bottoms < lows) return false;
+  const twice: f32 = bound + bound;
+  let highCut = floor - twice;
+  let lowCut = ceiling + twice;
+  // the exact scores of the top blocks' best rows, the k largest in a min-heap over topValues
+  let scored = 0;
+  for (let r = 0; r < want; r++) {
+    const j = rowHolding(row, n, skip, load<i32>(topBlocks + (<usize>r << 2)), load<f32>(topValues + (<usize>r << 2)), 1);
+    if (j < 0) continue;
+    const s = cosineOf(j, Y, stride, x, f, norms, queryNorm);
+    if (s != s) {
+      scored = -1;
+      break;
+    }
+    if (scored < k) floatHeapAdd(topValues, scored++, s);
+    else if (s > load<f32>(topValues)) floatHeapReplace(topValues, k, s);
+  }
+  if (scored == k && load<f32>(topValues) - bound > highCut) highCut = load<f32>(topValues) - bound;
+  const lowest = rowHolding(row, n, skip, load<i32>(lowBlocks), load<f32>(lowValues), -1);
+  if (lowest >= 0) {
+    const s = cosineOf(lowest, Y, stride, x, f, norms, queryNorm);
+    if (s + bound < lowCut) lowCut = s + bound;
+  }
+  seedHigh = highCut;
+  seedLow = lowCut;
+  return true;
+}
+
 /**
  * selectRow's answer (with the cosine step) for one query whose row holds approximate cosines,
  * each within `bound` (b) of the exact one (NaN: unknown). listCandidates lists the rows that
@@ -1525,12 +1656,19 @@ function refineRow(
   let highest = <f32>NaN;
   let lowest = <f32>NaN;
   if (bound < Infinity && extremes != 0 && k > 0 && excluded <= EXTREMES_UP_TO && k + excluded <= cap) {
+    // the common case (few rows left out, small k): both cuts in one pass, tightened by exact
+    // scores (the candidate list is empty until listOpenRows: its room is seedCuts' scratch)
+    if (cap >= 4 * SEEDED_BLOCKS_UP_TO && seedCuts(row, n, k, excluded, skip, bound, Y, stride, x, f, norms, queryNorm, extremes, candidates)) {
+      const open = listOpenRows(row, n, skip, candidates, cap, extremes, seedHigh, seedLow);
+      if (open <= cap) return scoreOpenRows(row, k, Y, stride, x, f, norms, queryNorm, out, range, candidates, open);
+    }
     const blocks = (n + EXTREME_ROWS - 1) / EXTREME_ROWS;
     highest = rthLargest(extremes, 0, blocks, k + excluded, 1, candidates);
     lowest = -rthLargest(extremes, 4, blocks, excluded + 1, -1, candidates);
   }
   if (highest == highest && lowest == lowest) {
-    const open = listOpenRows(row, n, skip, bound, candidates, cap, extremes, highest, lowest);
+    const twice: f32 = bound + bound;
+    const open = listOpenRows(row, n, skip, candidates, cap, extremes, highest - twice, lowest + twice);
     if (open <= cap) return scoreOpenRows(row, k, Y, stride, x, f, norms, queryNorm, out, range, candidates, open);
   }
   const listed = bound < Infinity ? listCandidates(row, n, k, skip, bound, out, candidates, cap, extremes, highest, lowest) : cap + 1;
@@ -2466,4 +2604,58 @@ function approxProductBlock(
   }
   store<f32>(at, unknown ? <f32>NaN : h);
   store<f32>(at, unknown ? <f32>NaN : l, 4);
+}
+
+// ---- int8 codes of cosine queries (src/kernels/quantize.ts: quantizeQueries, the reference) ----
+
+/** A query's codes d lie in −63..63, stored as 64 + d (see quantize.ts: QUERY_LIMIT). */
+const QUERY_LIMIT: f64 = 63;
+/** Norms in this range keep every float32 product of the cosine clear of under- and overflow (quantize.ts). */
+const SAFE_NORM_LOW: f32 = 9.313225746154785e-10; // 2⁻³⁰
+const SAFE_NORM_HIGH: f32 = 1073741824; // 2³⁰
+
+/**
+ * quantizeQueries for query rows [start, end) of Q (f floats a row; their float32 norms in
+ * queryNorms): each row's codes 64 + d at codes + q · stride (stride bytes, the rest 64), its
+ * scale t and its bound against rows of quantization error rowError (cosineBound), sums and
+ * errors in float64 as there, codes rounded half up (floor(x + 0.5)). A query whose
+ * norm is 0 or outside [2⁻³⁰, 2³⁰] gets codes 64, scale 0 and the bound +∞ (scored exactly).
+ */
+export function quantizeQueryRows(
+  Q: usize, f: i32, queryNorms: usize, start: i32, end: i32, codes: usize, stride: i32, scales: usize, bounds: usize,
+  rowError: f64,
+): void {
+  for (let q = start; q < end; q++) {
+    const row = Q + ((<usize>q * <usize>f) << 2);
+    const out = codes + <usize>q * <usize>stride;
+    memory.fill(out, 64, <usize>stride);
+    store<f32>(scales + (<usize>q << 2), 0);
+    store<f32>(bounds + (<usize>q << 2), Infinity);
+    const norm = load<f32>(queryNorms + (<usize>q << 2));
+    if (!(norm >= SAFE_NORM_LOW && norm <= SAFE_NORM_HIGH)) continue;
+    let squares: f64 = 0;
+    let largest: f64 = 0;
+    for (let a = 0; a < f; a++) {
+      const v = <f64>load<f32>(row + (<usize>a << 2));
+      squares += v * v;
+      const size = v < 0 ? -v : v;
+      if (size > largest) largest = size;
+    }
+    const inverse = 1 / Math.sqrt(squares);
+    const scale = <f64>(<f32>((largest * inverse) / QUERY_LIMIT));
+    const perCode = inverse / scale;
+    let error: f64 = 0;
+    for (let a = 0; a < f; a++) {
+      const v = <f64>load<f32>(row + (<usize>a << 2));
+      let code = Math.floor(v * perCode + 0.5);
+      if (code > QUERY_LIMIT) code = QUERY_LIMIT;
+      if (code < -QUERY_LIMIT) code = -QUERY_LIMIT;
+      store<u8>(out + <usize>a, <u8>(<i32>code + 64));
+      const difference = v * inverse - scale * code;
+      error += difference * difference;
+    }
+    store<f32>(scales + (<usize>q << 2), <f32>scale);
+    const bound = rowError + (1 + rowError) * Math.sqrt(error) + <f64>f * 2.384185791015625e-7 + 1e-4;
+    store<f32>(bounds + (<usize>q << 2), <f32>(bound * (1 + 9.5367431640625e-7)));
+  }
 }
