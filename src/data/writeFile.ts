@@ -254,8 +254,8 @@ export async function checkOutputPath(path: OutputTarget): Promise<void> {
 export interface OpenOutput {
   /** the name the user gave ("standard output" for a stream) */
   readonly name: string;
-  /** Writes `text` (the whole of it) or throws AlsError('output'). */
-  write(text: string): Promise<void>;
+  /** Writes `text` (the whole of it; bytes as they are, a string as UTF-8) or throws AlsError('output'). */
+  write(text: string | Uint8Array): Promise<void>;
   /** Finishes: fsync and rename for a file, close for a FIFO or device; throws AlsError('output'). */
   commit(): Promise<void>;
   /** Closes and removes the temporary; never throws. */
@@ -286,8 +286,8 @@ function temporaryName(path: string): string {
   return `${dirname(path)}/.${base}.${randomBytes(9).toString('hex')}.tmp`;
 }
 
-async function writeAll(handle: fs.FileHandle, text: string): Promise<void> {
-  const bytes = Buffer.from(text);
+async function writeAll(handle: fs.FileHandle, text: string | Uint8Array): Promise<void> {
+  const bytes = typeof text === 'string' ? Buffer.from(text) : text;
   let offset = 0;
   while (offset < bytes.length) {
     const { bytesWritten } = await handle.write(bytes, offset, bytes.length - offset, null);
@@ -304,8 +304,8 @@ function streamName(stream: NodeJS.WritableStream): string {
 const AGAIN_MS = 5;
 
 /** Writes all of `text` at the descriptor's own offset (position null: as `write(2)`, append mode kept). */
-async function writeAllToDescriptor(fd: number, text: string): Promise<void> {
-  const bytes = Buffer.from(text);
+async function writeAllToDescriptor(fd: number, text: string | Uint8Array): Promise<void> {
+  const bytes = typeof text === 'string' ? Buffer.from(text) : text;
   let offset = 0;
   while (offset < bytes.length) {
     try {
@@ -325,7 +325,7 @@ function streamOutput(stream: NodeJS.WritableStream, name: string): OpenOutput {
     const cause = (stream as { errored?: unknown }).errored ?? error;
     return new AlsError('output', describeWriteError(name, cause), { cause });
   };
-  const write = (text: string) =>
+  const write = (text: string | Uint8Array) =>
     new Promise<void>((resolve, reject) => {
       try {
         stream.write(text, (error?: Error | null) => (error ? reject(fail(error)) : resolve()));
@@ -355,7 +355,7 @@ export async function openOutput(target: OutputTarget, name?: string): Promise<O
   if (resolved.kind === 'descriptor') {
     const { fd } = resolved;
     if (fd === 1 || fd === 2) return streamOutput(fd === 1 ? process.stdout : process.stderr, userPath);
-    const write = (text: string) => writeAllToDescriptor(fd, text).catch((error) => Promise.reject(fail(error)));
+    const write = (text: string | Uint8Array) => writeAllToDescriptor(fd, text).catch((error) => Promise.reject(fail(error)));
     // the descriptor is the caller's: left open, at the offset the text brought it to
     return { name: userPath, write, commit: async () => {}, abort: async () => {} };
   }
@@ -460,11 +460,12 @@ export async function syncDirectory(dir: string): Promise<void> {
   }
 }
 
-/** Text is handed to the file in pieces of about this many characters: fewer, larger writes. */
+/** Text is handed to the file in pieces of about this many characters or bytes: fewer, larger writes. */
 const WRITE_CHUNK = 1 << 16;
 
 /**
- * Writes the text `produce` hands to `emit` (in pieces of any size; awaiting each lets a slow
+ * Writes the text `produce` hands to `emit` (in pieces of any size, strings or UTF-8 bytes that
+ * the call may keep until written; awaiting each lets a slow
  * disk or reader hold the producer back) to `target` as openOutput does: a file is replaced
  * whole when complete, a FIFO, device, descriptor or stream is written as the text comes. On
  * any failure the temporary file is removed and the target left as it was; AlsErrors from
@@ -476,21 +477,27 @@ const WRITE_CHUNK = 1 << 16;
  */
 export async function writeOutput(
   target: OutputTarget,
-  produce: (emit: (text: string) => Promise<void>) => Promise<void>,
+  produce: (emit: (text: string | Uint8Array) => Promise<void>) => Promise<void>,
   name?: string,
 ): Promise<void> {
   const output = await openOutput(target, name);
-  let pending = '';
-  const emit = async (text: string) => {
-    pending += text;
-    if (pending.length < WRITE_CHUNK) return;
-    const chunk = pending;
-    pending = '';
-    await output.write(chunk);
+  // strings joined as strings, bytes as bytes (encoded once, by their producer), in order
+  let pending: (string | Uint8Array)[] = [];
+  let size = 0;
+  const flush = async () => {
+    const pieces = pending;
+    pending = [];
+    size = 0;
+    await output.write(pieces.every((piece) => typeof piece === 'string') ? pieces.join('') : Buffer.concat(pieces.map((piece) => (typeof piece === 'string' ? Buffer.from(piece) : piece))));
+  };
+  const emit = async (text: string | Uint8Array) => {
+    pending.push(text);
+    size += text.length;
+    if (size >= WRITE_CHUNK) await flush();
   };
   try {
     await produce(emit);
-    if (pending.length > 0) await output.write(pending);
+    if (size > 0) await flush();
     await output.commit();
   } catch (error) {
     await output.abort();

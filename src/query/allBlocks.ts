@@ -92,8 +92,8 @@ export async function emitBlocks(
   total: number,
   block: number,
   score: (first: number, slot: 0 | 1) => Promise<void>,
-  text: (first: number, slot: 0 | 1) => string,
-  emit: (text: string) => Promise<void>,
+  text: (first: number, slot: 0 | 1) => string | Uint8Array,
+  emit: (text: string | Uint8Array) => Promise<void>,
 ): Promise<void> {
   let running = total > 0 ? score(0, 0) : null;
   for (let first = 0, slot: 0 | 1 = 0; running !== null; first += block, slot = slot === 0 ? 1 : 0) {

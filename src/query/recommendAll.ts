@@ -6,6 +6,7 @@ import { allQueryKernels, blockScratch, emitBlocks, allBlockQueries } from './al
 import type { AlsModel } from '../model/model.js';
 import type { RecommendOptions } from './recommend.js';
 import { minMaxScale } from './scale.js';
+import { encodedNames, ScoredLines } from './scoredLines.js';
 import { quantizeProductRows, type ProductRows } from '../kernels/quantize.js';
 import { defaultQueryKernels } from '../kernels/index.js';
 import { writeAllRecommendationsPruned } from './recommendAllPruned.js';
@@ -96,22 +97,21 @@ export async function writeAllRecommendations(
         await kernels.dotBlockAsync({ ...selection, Y, factors: f, quantized, queryRows });
       }
     };
+    const made = new ScoredLines(encodedNames(model.userIds), encodedNames(names));
     /** The lines of the block of users from `first` on, scored into `slot`'s arrays. */
-    const text = (first: number, slot: 0 | 1): string => {
+    const text = (first: number, slot: 0 | 1): Buffer => {
       const { scores, best, found, range } = blockScratch(kernels, block, items, k, slot);
       const queries = Math.min(block, users - first);
-      let out = '';
       for (let q = 0; q < queries; q++) {
-        const id = model.userIds[first + q];
         const scale = { min: range[2 * q], max: range[2 * q + 1] };
         for (let n = 0; n < found[q]; n++) {
           const item = best[q * k + n];
-          out += `${id}\t${names[item]}\t${minMaxScale(scores[q * items + item], scale).toFixed(6)}\n`;
+          made.add(first + q, item, minMaxScale(scores[q * items + item], scale));
         }
         lines += found[q];
         if (((first + q) & 1023) === 0) onProgress?.(first + q, users);
       }
-      return out;
+      return made.take();
     };
     // both sets of arrays made before the first call (none may be made while one runs)
     blockScratch(kernels, block, items, k, 1);

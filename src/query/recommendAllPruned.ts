@@ -4,6 +4,7 @@ import type { Kernels } from '../kernels/index.js';
 import type { AlsModel } from '../model/model.js';
 import { normOrder, prunedTopK, PRUNE_CHUNK, rowLength } from './normOrder.js';
 import { minMaxScale } from './scale.js';
+import { encodedNames, ScoredLines } from './scoredLines.js';
 
 /** Users between two writes (and progress calls). */
 const BATCH = 1024;
@@ -33,8 +34,8 @@ export async function writeAllRecommendationsPruned(
   const rows = new Int32Array(k);
   const scores = new Float32Array(k);
   let lines = 0;
+  const made = new ScoredLines(encodedNames(userIds), encodedNames(names));
   await writeOutput(output, async (emit) => {
-    let text = '';
     for (let u = 0; u < users; u++) {
       const played = includePlayed ? indices.subarray(0, 0) : indices.subarray(indptr[u], indptr[u + 1]);
       for (let n = 0; n < played.length; n++) skip[played[n]] = 1;
@@ -42,12 +43,10 @@ export async function writeAllRecommendationsPruned(
       const found = prunedTopK(kernels, ordered, f, X, u * f, length, k, skip, chunk, rows, scores);
       for (let n = 0; n < played.length; n++) skip[played[n]] = 0;
       const range = { min: -length * ordered.longest, max: scores[0] };
-      const id = userIds[u];
-      for (let n = 0; n < found; n++) text += `${id}\t${names[rows[n]]}\t${minMaxScale(scores[n], range).toFixed(6)}\n`;
+      for (let n = 0; n < found; n++) made.add(u, rows[n], minMaxScale(scores[n], range));
       lines += found;
       if ((u + 1) % BATCH === 0 || u + 1 === users) {
-        await emit(text);
-        text = '';
+        await emit(made.take());
         onProgress?.(u + 1, users);
       }
     }

@@ -7,6 +7,7 @@ import { checkMinListeners, DEFAULT_MIN_ITEM_USERS } from './listeners.js';
 import { checkTsvNames } from '../data/tsvNames.js';
 import { allQueryKernels, blockScratch, emitBlocks, allBlockQueries } from './allBlocks.js';
 import { minMaxScale } from './scale.js';
+import { encodedNames, ScoredLines } from './scoredLines.js';
 import { itemNorms, type SimilarOptions } from './similar.js';
 import { candidateFactors, candidateRows, type CandidateRows } from './candidates.js';
 import { quantizeRows, type QuantizedRows } from '../kernels/quantize.js';
@@ -144,22 +145,22 @@ export async function writeAllSimilar(
       };
       await callOffThread(cosineTopK(kernels, factors, f, quantized, Y, first, selection));
     };
+    const named = encodedNames(names);
+    const made = new ScoredLines(named, named);
     /** The lines of the block of items from `first` on, scored into `slot`'s arrays. */
-    const text = (first: number, slot: 0 | 1): string => {
+    const text = (first: number, slot: 0 | 1): Buffer => {
       const { scores, best, found, range } = blockScratch(kernels, block, count, k, slot);
       const queries = Math.min(block, items - first);
-      let out = '';
       for (let q = 0; q < queries; q++) {
-        const name = names[first + q];
         const scale = { min: range[2 * q], max: range[2 * q + 1] };
         for (let n = 0; n < found[q]; n++) {
           const c = best[q * k + n];
-          out += `${name}\t${names[rows[c]]}\t${minMaxScale(scores[q * count + c], scale).toFixed(6)}\n`;
+          made.add(first + q, rows[c], minMaxScale(scores[q * count + c], scale));
         }
         lines += found[q];
         if (((first + q) & 63) === 0) onProgress?.(first + q, items);
       }
-      return out;
+      return made.take();
     };
     // both sets of arrays made before the first call (none may be made while one runs)
     blockScratch(kernels, block, count, k, 0);

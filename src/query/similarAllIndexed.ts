@@ -4,6 +4,7 @@ import type { AlsModel } from '../model/model.js';
 import { DEFAULT_EF, searchHnsw } from './hnsw.js';
 import { unitRowInto, type ItemIndexSearch } from './itemIndex.js';
 import { minMaxScale } from './scale.js';
+import { encodedNames, ScoredLines } from './scoredLines.js';
 
 /**
  * The bottom of the approximate path's scale: the lowest a cosine can be. The exact path scales
@@ -42,8 +43,9 @@ export async function writeAllSimilarIndexed(
   const query = new Float32Array(f);
   const exclude = [0];
   let lines = 0;
+  const named = encodedNames(names);
+  const made = new ScoredLines(named, named);
   await writeOutput(output, async (emit) => {
-    let text = '';
     for (let q = 0; q < items; q++) {
       const zero = unitRowInto(Y, f, q, query);
       const own = slot[q] >= 0;
@@ -61,14 +63,11 @@ export async function writeAllSimilarIndexed(
       }
       if (ids.length > 0) {
         const range = { min: LOWEST_COSINE, max: scores[0] };
-        const name = names[q];
-        for (let n = 0; n < ids.length; n++)
-          text += `${name}\t${names[rows[ids[n]]]}\t${minMaxScale(scores[n], range).toFixed(6)}\n`;
+        for (let n = 0; n < ids.length; n++) made.add(q, rows[ids[n]], minMaxScale(scores[n], range));
         lines += ids.length;
       }
       if ((q + 1) % BATCH === 0 || q + 1 === items) {
-        await emit(text);
-        text = '';
+        await emit(made.take());
         onProgress?.(q + 1, items);
       }
     }
