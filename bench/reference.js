@@ -137,7 +137,18 @@ async function implicitRun(reference, file, solver, iterations, all) {
  * Alternating rounds on `file` (label e.g. "2.5M"): train with CG (whole process, read, s/iteration),
  * the exact solvers, and the --all queries; records absolute seconds and als ÷ implicit.
  */
-export async function compareOn({ label, file, rounds, all, exact, reference, record, log, targets = {} }) {
+export async function compareOn({
+  label,
+  file,
+  rounds,
+  all,
+  allRounds = 1,
+  exact,
+  reference,
+  record,
+  log,
+  targets = {},
+}) {
   const work = mkdtempSync(join(root, 'bench', 'data', 'ref-'));
   try {
     const model = join(work, 'model');
@@ -179,14 +190,22 @@ export async function compareOn({ label, file, rounds, all, exact, reference, re
       );
     }
     if (all) {
-      // the CG model of the last round answers; implicit fits its own and times its batched calls
-      const recommend = await alsAll('recommend', model, join(work, 'recs.tsv'));
-      const pruned = await alsAll('recommend', model, join(work, 'recs-pruned.tsv'), ['--pruned']);
-      const similar = await alsAll('similar', model, join(work, 'similar.tsv'));
-      const ib = await implicitRun(reference, file, 'cg', ITERATIONS, true);
-      pair('recommend for every user (top 10)', recommend, ib.recommendAll, targets.all);
-      pair('recommend --pruned for every user (the same items; one thread)', pruned, ib.recommendAll);
-      pair('similar items for every item (top 10)', similar, ib.similarAll, targets.all);
+      // the CG model of the last round answers; implicit fits its own and times its batched
+      // calls; `allRounds` alternating rounds (each of implicit's fits a model anew), medians
+      const runs = [];
+      for (let round = 0; round < allRounds; round++) {
+        if (allRounds > 1) log(`reference ${label}: --all queries, round ${round + 1} of ${allRounds}`);
+        runs.push({
+          recommend: await alsAll('recommend', model, join(work, 'recs.tsv')),
+          pruned: await alsAll('recommend', model, join(work, 'recs-pruned.tsv'), ['--pruned']),
+          similar: await alsAll('similar', model, join(work, 'similar.tsv')),
+          implicit: await implicitRun(reference, file, 'cg', ITERATIONS, true),
+        });
+      }
+      const of = (key) => median(runs.map((r) => (key in r ? r[key] : r.implicit[key])));
+      pair('recommend for every user (top 10)', of('recommend'), of('recommendAll'), targets.all);
+      pair('recommend --pruned for every user (the same items; one thread)', of('pruned'), of('recommendAll'));
+      pair('similar items for every item (top 10)', of('similar'), of('similarAll'), targets.all);
     }
   } finally {
     rmSync(work, { recursive: true, force: true });
@@ -223,6 +242,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     file: synthFile(medium, log),
     rounds,
     all: true,
+    allRounds: rounds,
     exact: true,
     reference,
     record,

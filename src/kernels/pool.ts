@@ -150,6 +150,17 @@ export const ARG = {
 } as const;
 
 export interface KernelExports {
+  quantizeUnitRows(
+    Y: number,
+    f: number,
+    norms: number,
+    start: number,
+    end: number,
+    codes: number,
+    stride: number,
+    sums: number,
+    scales: number,
+  ): number;
   quantizeQueryRows(
     Q: number,
     f: number,

@@ -71,7 +71,9 @@ function packRow(packed: Int8Array, j: number, row: Int8Array, stride: number): 
 
 /**
  * The first `rows` rows of Y (row-major, `factors` a row) quantized to int8 in `kernels`'
- * memory; `norms` are their float32 norms as the cosine divides by them (rowNorms).
+ * memory; `norms` are their float32 norms as the cosine divides by them (rowNorms). Coded by
+ * the kernels' quantizeUnitRows where they have it (WebAssembly: the same numbers, each half
+ * rounded up as Math.round does), else here.
  */
 export function quantizeRows(
   kernels: Kernels,
@@ -88,6 +90,10 @@ export function quantizeRows(
   const signed = new Int8Array(stride);
   const sums = kernels.int32(padded);
   const scales = kernels.float32(padded);
+  if (kernels.quantizeUnitRows !== undefined) {
+    const error = kernels.quantizeUnitRows(Y, rows, f, norms, codes, sums, scales);
+    return { rows, factors: f, stride, codes, sums, scales, error };
+  }
   let error = 0;
   for (let j = 0; j < rows; j++) {
     if (norms[j] === 0) continue; // codes 0, scale 0

@@ -959,6 +959,35 @@ class WasmKernels implements Kernels {
     );
   }
 
+  quantizeUnitRows(
+    Y: Float32Array,
+    rows: number,
+    f: number,
+    norms: Float32Array,
+    codes: Uint8Array,
+    sums: Int32Array,
+    scales: Float32Array,
+  ): number {
+    this.idle();
+    const y = this.resident(Y, rows * f);
+    const rowNorms = this.inKernel(norms, this.staging, rows, true);
+    const address = (array: Uint8Array | Int32Array | Float32Array) => {
+      if (!this.arena.owns(array)) throw new Error('quantizeUnitRows: codes, sums and scales must be in kernel memory');
+      return array.byteOffset;
+    };
+    return this.exports.quantizeUnitRows(
+      y.byteOffset,
+      f,
+      rowNorms.byteOffset,
+      0,
+      rows,
+      address(codes),
+      codeStride(f),
+      address(sums),
+      address(scales),
+    );
+  }
+
   rowNorms(Y: Float32Array, rows: number, f: number, out: Float32Array): void {
     this.idle();
     const y = this.resident(Y, rows * f);

@@ -2659,3 +2659,61 @@ export function quantizeQueryRows(
     store<f32>(bounds + (<usize>q << 2), <f32>(bound * (1 + 9.5367431640625e-7)));
   }
 }
+
+/** A row's codes c lie in −127..127 (quantize.ts: quantizeRows). */
+const ROW_LIMIT: f64 = 127;
+
+/**
+ * quantizeRows' codes of rows [start, end) of Y (f floats a row, their float32 norms in
+ * `norms`), each row's unit vector as codes cⱼ, packed as quantize.ts's packRow packs them
+ * (four rows interleaved, 4 bytes of each in turn, `stride` bytes a row, the bytes past f zero),
+ * with sums[j] = Σ cⱼ and scales[j] = sⱼ, in float64 as quantizeUnit, codes rounded half up
+ * (floor(x + 0.5)). A row of norm 0 is left as it is (codes, sum and scale 0 in fresh memory);
+ * one whose norm is outside [2⁻³⁰, 2³⁰] gets the scale NaN. Returns the largest ‖ŷⱼ − sⱼcⱼ‖.
+ */
+export function quantizeUnitRows(
+  Y: usize, f: i32, norms: usize, start: i32, end: i32, codes: usize, stride: i32, sums: usize, scales: usize,
+): f64 {
+  let largestError: f64 = 0;
+  for (let j = start; j < end; j++) {
+    const norm = load<f32>(norms + (<usize>j << 2));
+    if (norm == 0) continue;
+    if (!(norm >= SAFE_NORM_LOW && norm <= SAFE_NORM_HIGH)) {
+      store<f32>(scales + (<usize>j << 2), NaN);
+      continue;
+    }
+    const row = Y + ((<usize>j * <usize>f) << 2);
+    let squares: f64 = 0;
+    let largest: f64 = 0;
+    for (let a = 0; a < f; a++) {
+      const v = <f64>load<f32>(row + (<usize>a << 2));
+      squares += v * v;
+      const size = v < 0 ? -v : v;
+      if (size > largest) largest = size;
+    }
+    const inverse = 1 / Math.sqrt(squares);
+    const scale = <f64>(<f32>((largest * inverse) / ROW_LIMIT));
+    const perCode = inverse / scale;
+    const base = codes + (<usize>(j >> 2)) * (<usize>stride << 2) + (<usize>(j & 3) << 2);
+    let sum = 0;
+    let error: f64 = 0;
+    for (let a = 0; a < stride; a++) {
+      let code: f64 = 0;
+      if (a < f) {
+        const v = <f64>load<f32>(row + (<usize>a << 2));
+        code = Math.floor(v * perCode + 0.5);
+        if (code > ROW_LIMIT) code = ROW_LIMIT;
+        if (code < -ROW_LIMIT) code = -ROW_LIMIT;
+        const difference = v * inverse - scale * code;
+        error += difference * difference;
+      }
+      store<i8>(base + (<usize>(a >> 2) << 4) + <usize>(a & 3), <i8>(<i32>code));
+      sum += <i32>code;
+    }
+    store<i32>(sums + (<usize>j << 2), sum);
+    store<f32>(scales + (<usize>j << 2), <f32>scale);
+    const rowError = Math.sqrt(error);
+    if (rowError > largestError) largestError = rowError;
+  }
+  return largestError;
+}

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { kernelBuildAvailable, kernelModule } from '../../src/kernels/wasm.js';
 import type { KernelExports } from '../../src/kernels/pool.js';
-import { codeStride, quantizeQueries, type QuantizedRows } from '../../src/kernels/quantize.js';
+import { codeStride, quantizeQueries, quantizeRows, type QuantizedRows } from '../../src/kernels/quantize.js';
+import { createWasmKernels } from '../../src/kernels/index.js';
 import { randomMatrix } from '../helpers.js';
 
 // The groups of cosineBlock code their own queries on the workers (quantizeQueryRows): the
@@ -57,6 +58,39 @@ describe('quantizeQueryRows: quantizeQueries in WebAssembly', () => {
         assert.equal(bounds[1], Infinity);
         assert.equal(bounds[2], Infinity);
         assert.ok(bounds[4] < 1, 'a small norm inside the range is coded');
+      });
+    }
+  }
+});
+
+describe('quantizeUnitRows: quantizeRows in WebAssembly', () => {
+  for (const build of (['fma', 'simd128'] as const).filter((b) => kernelBuildAvailable(b))) {
+    for (const f of [1, 5, 16, 64, 70]) {
+      it(`${build}, f = ${f}: the same packed codes, sums, scales and largest error as the TypeScript coder`, async () => {
+        const kernels = await createWasmKernels(1, { build });
+        try {
+          const rows = 203;
+          const Y = randomMatrix(rows, f, 40 + f);
+          // zero rows, tiny and huge ones (scale NaN), coarse values (halves)
+          Y.fill(0, 3 * f, 4 * f);
+          for (let a = 0; a < f; a++) {
+            Y[5 * f + a] *= 1e-12;
+            Y[6 * f + a] *= 1e12;
+            Y[7 * f + a] = Math.round(Y[7 * f + a] * 2) / 2;
+          }
+          const norms = kernels.float32(rows);
+          kernels.rowNorms(Y, rows, f, norms);
+          const inTypeScript = Object.create(kernels, { quantizeUnitRows: { value: undefined } }) as typeof kernels;
+          const want = quantizeRows(inTypeScript, Y, rows, f, norms);
+          const got = quantizeRows(kernels, Y, rows, f, norms);
+          assert.deepEqual(got.codes, want.codes);
+          assert.deepEqual(got.sums, want.sums);
+          assert.deepEqual(got.scales, want.scales);
+          assert.equal(got.error, want.error);
+          assert.ok(Number.isNaN(got.scales[5]) && Number.isNaN(got.scales[6]) && got.scales[3] === 0);
+        } finally {
+          kernels.dispose();
+        }
       });
     }
   }
