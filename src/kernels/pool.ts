@@ -138,7 +138,7 @@ export const ARG = {
   /**
    * approxRefine, approxRefineProducts: where in a thread's scratch its group's approximate
    * scores go (the refining pass reads them there while they are in the core's cache; only the
-   * exact scores of the k best go to the block's scores)
+   * exact scores of the k best go to the block's scores), or −1: straight into the block's scores
    */
   groupScores: 47,
   /**
@@ -502,7 +502,6 @@ function refineGroup(
   scratch: number,
 ): void {
   const rows = a[ARG.outStride];
-  const local = scratch + a[ARG.groupScores];
   if (a[ARG.rowError] >= 0)
     e.quantizeQueryRows(
       a[ARG.queryRows],
@@ -516,6 +515,13 @@ function refineGroup(
       a[ARG.queryBounds],
       a[ARG.rowError],
     );
+  if (a[ARG.groupScores] < 0) {
+    approxQueries(e, a, start, end, a[ARG.out] + start * rows * 4);
+    if (kind === TASK.approxRefine) refineRows(e, a, start, end, scratch);
+    else refineProducts(e, a, start, end, scratch);
+    return;
+  }
+  const local = scratch + a[ARG.groupScores];
   approxQueries(e, a, start, end, local);
   // the refining pass finds query q's row at scores + q · rows: here, from `local` on (the
   // address wraps below 0 when start is large, and back up in the kernel's 32-bit sums)

@@ -42,6 +42,13 @@ const PRODUCT_CHUNK_ROWS = 1024;
  * pass takes four queries at a time); blocks of fewer than this many per thread are split by rows.
  */
 const QUERY_GROUP = 8;
+/**
+ * Blocks of at least this many queries keep each group's approximate scores in the thread's
+ * scratch (QUERY_GROUP rows of scores a thread) rather than in the block's scores: about 4%
+ * off similar --all on the 2.5M-row model (blocks of 128), but memory a server's blocks of 16
+ * would keep for good (15 MB more at the 360K shape: its RSS is bounded against the model's size).
+ */
+const GROUP_SCORES_FROM = 64;
 /** rows of a block whose extremes cosineBlock's int8 pass notes (EXTREME_ROWS of the kernels; a divisor of SCORE_CHUNK_ROWS) */
 const EXTREME_ROWS = 64;
 /**
@@ -848,9 +855,12 @@ class WasmKernels implements Kernels {
       // enough queries for every thread: each chunk a group of queries, both passes, no wait,
       // the group's approximate scores in the thread's scratch after the refining pass's own
       const kind = refine.kind === TASK.refine ? TASK.approxRefine : TASK.approxRefineProducts;
+      // (for large blocks only: the --all writers' blocks of small catalogues, where it is a
+      // small part of the block's own scores; a server's blocks of 16 keep no more memory)
+      const inScratch = queries >= GROUP_SCORES_FROM;
       const groupScores = (refineScratch + 15) & ~15;
-      a[ARG.groupScores] = groupScores;
-      yield task(kind, queries, QUERY_GROUP, groupScores + QUERY_GROUP * rows * 4);
+      a[ARG.groupScores] = inScratch ? groupScores : -1;
+      yield task(kind, queries, QUERY_GROUP, inScratch ? groupScores + QUERY_GROUP * rows * 4 : refineScratch);
     } else {
       yield {
         ...task(TASK.approxProducts, rows, PRODUCT_CHUNK_ROWS, 0),
