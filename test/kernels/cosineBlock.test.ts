@@ -66,6 +66,23 @@ function selfQueries(Y: Float32Array, rows: number, f: number, queries: number, 
 
 const ROWS = 5003;
 
+/** The rows of Y, best cosine with x first (float64: the test's own order, ties aside). */
+function byCosine(Y: Float32Array, rows: number, f: number, x: Float32Array): number[] {
+  const cosines = new Float64Array(rows);
+  let xx = 0;
+  for (let d = 0; d < f; d++) xx += x[d] ** 2;
+  for (let j = 0; j < rows; j++) {
+    let dot = 0;
+    let yy = 0;
+    for (let d = 0; d < f; d++) {
+      dot += Y[j * f + d] * x[d];
+      yy += Y[j * f + d] ** 2;
+    }
+    cosines[j] = dot / Math.sqrt(yy * xx);
+  }
+  return Array.from({ length: rows }, (_, j) => j).sort((a, b) => cosines[b] - cosines[a]);
+}
+
 describe('cosineBlock: the answers of scoresBlock and selectBlock (cosine), number for number', () => {
   for (const f of [1, 3, 16, 40, 64, 70]) {
     it(`random factors, f = ${f}, blocks of 1, 6 and 16 queries, k of 1, 10 and 40`, () => {
@@ -166,23 +183,8 @@ describe('cosineBlock: the answers of scoresBlock and selectBlock (cosine), numb
     const rows = 64 * 150 + 17;
     const Y = randomMatrix(rows, f, 12);
     const { Q } = selfQueries(Y, rows, f, 6, 5, 101);
-    const ranked = (q: number) => {
-      const x = Q.subarray(q * f, q * f + f);
-      const cos = (j: number) => {
-        let dot = 0;
-        let yy = 0;
-        let xx = 0;
-        for (let d = 0; d < f; d++) {
-          dot += Y[j * f + d] * x[d];
-          yy += Y[j * f + d] ** 2;
-          xx += x[d] ** 2;
-        }
-        return dot / Math.sqrt(yy * xx);
-      };
-      return Array.from({ length: rows }, (_, j) => j).sort((a, b) => cos(b) - cos(a));
-    };
     const lists = Array.from({ length: 6 }, (_, q) => {
-      const order = ranked(q);
+      const order = byCosine(Y, rows, f, Q.subarray(q * f, q * f + f));
       // 0: none; 1: the 30 best; 2: the 30 worst; 3: both; 4: the 250 best (within the limit); 5: 300 (beyond)
       return [
         [],
@@ -205,23 +207,8 @@ describe('cosineBlock: the answers of scoresBlock and selectBlock (cosine), numb
     const Y = randomMatrix(rows, f, 14);
     for (const queries of [16, 24]) {
       const { Q } = selfQueries(Y, rows, f, queries, 9, 97);
-      const order = (q: number) => {
-        const x = Q.subarray(q * f, q * f + f);
-        const cos = (j: number) => {
-          let dot = 0;
-          let yy = 0;
-          let xx = 0;
-          for (let d = 0; d < f; d++) {
-            dot += Y[j * f + d] * x[d];
-            yy += Y[j * f + d] ** 2;
-            xx += x[d] ** 2;
-          }
-          return dot / Math.sqrt(yy * xx);
-        };
-        return Array.from({ length: rows }, (_, j) => j).sort((a, b) => cos(b) - cos(a));
-      };
       const lists = Array.from({ length: queries }, (_, q) => {
-        const ranked = order(q);
+        const ranked = byCosine(Y, rows, f, Q.subarray(q * f, q * f + f));
         return [
           [],
           ranked.slice(0, 3),

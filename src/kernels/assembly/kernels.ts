@@ -1509,27 +1509,8 @@ function finishSelection(row: usize, out: usize, size: i32, low: f32, range: usi
 }
 
 /**
- * The row not skipped of the largest (sign 1) or smallest (sign −1) approximate score in block
- * b of the row (the first such), or −1 when every row of the block is skipped.
- */
-function blockExtremeRow(row: usize, n: i32, skip: usize, b: i32, sign: f32): i32 {
-  const from = b * EXTREME_ROWS;
-  const to = from + EXTREME_ROWS < n ? from + EXTREME_ROWS : n;
-  let found = -1;
-  let best = <f32>-Infinity;
-  for (let j = from; j < to; j++) {
-    const a = sign * load<f32>(row + (<usize>j << 2));
-    if (load<u8>(skip + <usize>j) == 0 && (found < 0 || a > best)) {
-      best = a;
-      found = j;
-    }
-  }
-  return found;
-}
-
-/**
  * The first row of block b holding the approximate score `value` (the block's extreme), or
- * the block's extreme row by blockExtremeRow (sign) when that row is skipped or none is found.
+ * the block's extreme row by extremeRow (sign) when that row is skipped or none is found.
  */
 function rowHolding(row: usize, n: i32, skip: usize, b: i32, value: f32, sign: f32): i32 {
   const from = b * EXTREME_ROWS;
@@ -1544,7 +1525,25 @@ function rowHolding(row: usize, n: i32, skip: usize, b: i32, value: f32, sign: f
     break;
   }
   for (; j < 0 && i < to; i++) if (load<f32>(row + (<usize>i << 2)) == value) j = i;
-  return j >= 0 && load<u8>(skip + <usize>j) == 0 ? j : blockExtremeRow(row, n, skip, b, sign);
+  return j >= 0 && load<u8>(skip + <usize>j) == 0 ? j : extremeRow(row, n, skip, 0, b, sign);
+}
+
+/**
+ * Puts block b of value v into the list of the `want` largest values so far (descending, each
+ * block beside its value) if it belongs there (ties: the block met first stays ahead); returns
+ * the list's new length.
+ */
+@inline function keepLargest(values: usize, blocks: usize, size: i32, want: i32, v: f32, b: i32): i32 {
+  if (size == want && !(v > load<f32>(values + (<usize>(want - 1) << 2)))) return size;
+  let at = size < want ? size++ : want - 1;
+  while (at > 0 && v > load<f32>(values + (<usize>(at - 1) << 2))) {
+    store<f32>(values + (<usize>at << 2), load<f32>(values + (<usize>(at - 1) << 2)));
+    store<i32>(blocks + (<usize>at << 2), load<i32>(blocks + (<usize>(at - 1) << 2)));
+    at--;
+  }
+  store<f32>(values + (<usize>at << 2), v);
+  store<i32>(blocks + (<usize>at << 2), b);
+  return size;
 }
 
 // seedCuts' answers (one instance a thread)
@@ -1576,41 +1575,20 @@ function seedCuts(
   const topValues = scratch + (SEEDED_BLOCKS_UP_TO << 2);
   const lowBlocks = topValues + (SEEDED_BLOCKS_UP_TO << 2);
   const lowValues = lowBlocks + (SEEDED_BLOCKS_UP_TO << 2);
+  // the largest maxima, and the smallest minima as the largest negated minima
   let tops = 0;
   let bottoms = 0;
-  let floor = <f32>-Infinity;
-  let ceiling = <f32>Infinity;
   for (let b = 0; b < blocks; b++) {
     const high = load<f32>(extremes + (<usize>b << 3));
     const low = load<f32>(extremes + (<usize>b << 3), 4);
     if (high != high || low != low) return false;
-    if (tops < want || high > floor) {
-      let at = tops < want ? tops++ : want - 1;
-      while (at > 0 && high > load<f32>(topValues + (<usize>(at - 1) << 2))) {
-        store<f32>(topValues + (<usize>at << 2), load<f32>(topValues + (<usize>(at - 1) << 2)));
-        store<i32>(topBlocks + (<usize>at << 2), load<i32>(topBlocks + (<usize>(at - 1) << 2)));
-        at--;
-      }
-      store<f32>(topValues + (<usize>at << 2), high);
-      store<i32>(topBlocks + (<usize>at << 2), b);
-      if (tops == want) floor = load<f32>(topValues + (<usize>(want - 1) << 2));
-    }
-    if (bottoms < lows || low < ceiling) {
-      let at = bottoms < lows ? bottoms++ : lows - 1;
-      while (at > 0 && low < load<f32>(lowValues + (<usize>(at - 1) << 2))) {
-        store<f32>(lowValues + (<usize>at << 2), load<f32>(lowValues + (<usize>(at - 1) << 2)));
-        store<i32>(lowBlocks + (<usize>at << 2), load<i32>(lowBlocks + (<usize>(at - 1) << 2)));
-        at--;
-      }
-      store<f32>(lowValues + (<usize>at << 2), low);
-      store<i32>(lowBlocks + (<usize>at << 2), b);
-      if (bottoms == lows) ceiling = load<f32>(lowValues + (<usize>(lows - 1) << 2));
-    }
+    tops = keepLargest(topValues, topBlocks, tops, want, high, b);
+    bottoms = keepLargest(lowValues, lowBlocks, bottoms, lows, -low, b);
   }
-  if (bottoms < lows) return false;
+  if (tops < want || bottoms < lows) return false;
   const twice: f32 = bound + bound;
-  let highCut = floor - twice;
-  let lowCut = ceiling + twice;
+  let highCut = load<f32>(topValues + (<usize>(want - 1) << 2)) - twice;
+  let lowCut = -load<f32>(lowValues + (<usize>(lows - 1) << 2)) + twice;
   // the exact scores of the top blocks' best rows, the k largest in a min-heap over topValues
   let scored = 0;
   for (let r = 0; r < want; r++) {
@@ -1625,7 +1603,7 @@ function seedCuts(
     else if (s > load<f32>(topValues)) floatHeapReplace(topValues, k, s);
   }
   if (scored == k && load<f32>(topValues) - bound > highCut) highCut = load<f32>(topValues) - bound;
-  const lowest = rowHolding(row, n, skip, load<i32>(lowBlocks), load<f32>(lowValues), -1);
+  const lowest = rowHolding(row, n, skip, load<i32>(lowBlocks), -load<f32>(lowValues), -1);
   if (lowest >= 0) {
     const s = cosineOf(lowest, Y, stride, x, f, norms, queryNorm);
     if (s + bound < lowCut) lowCut = s + bound;
@@ -2275,7 +2253,10 @@ function refineProductRow(
   return size;
 }
 
-/** The row of the largest (sign 1) or smallest (sign −1) approximate score in block b, not skipped nor of unknown bound, or −1. */
+/**
+ * The row of the largest (sign 1) or smallest (sign −1) approximate score in block b, not
+ * skipped nor of unknown bound (weights +∞; weights 0: none is), or −1.
+ */
 @inline function extremeRow(row: usize, n: i32, skip: usize, weights: usize, b: i32, sign: f32): i32 {
   const from = b * EXTREME_ROWS;
   const to = from + EXTREME_ROWS < n ? from + EXTREME_ROWS : n;
@@ -2283,7 +2264,7 @@ function refineProductRow(
   let best = <f32>-Infinity;
   for (let j = from; j < to; j++) {
     const a = sign * load<f32>(row + (<usize>j << 2));
-    if (load<u8>(skip + <usize>j) == 0 && a > best && load<f32>(weights + (<usize>j << 2)) < Infinity) {
+    if (load<u8>(skip + <usize>j) == 0 && a > best && (weights == 0 || load<f32>(weights + (<usize>j << 2)) < Infinity)) {
       best = a;
       found = j;
     }
@@ -2614,6 +2595,27 @@ const QUERY_LIMIT: f64 = 63;
 const SAFE_NORM_LOW: f32 = 9.313225746154785e-10; // 2⁻³⁰
 const SAFE_NORM_HIGH: f32 = 1073741824; // 2³⁰
 
+// unitScale's 1/‖x‖ (one instance a thread)
+let unitInverse: f64 = 0;
+
+/**
+ * The float32 scale of x's unit vector coded to ±limit (its largest magnitude over limit), as
+ * quantize.ts's quantizeUnit takes it, in float64 sums; 1/‖x‖ in unitInverse. x (f floats at
+ * row) is nonzero and finite.
+ */
+@inline function unitScale(row: usize, f: i32, limit: f64): f64 {
+  let squares: f64 = 0;
+  let largest: f64 = 0;
+  for (let a = 0; a < f; a++) {
+    const v = <f64>load<f32>(row + (<usize>a << 2));
+    squares += v * v;
+    const size = v < 0 ? -v : v;
+    if (size > largest) largest = size;
+  }
+  unitInverse = 1 / Math.sqrt(squares);
+  return <f64>(<f32>((largest * unitInverse) / limit));
+}
+
 /**
  * quantizeQueries for query rows [start, end) of Q (f floats a row; their float32 norms in
  * queryNorms): each row's codes 64 + d at codes + q · stride (stride bytes, the rest 64), its
@@ -2633,16 +2635,8 @@ export function quantizeQueryRows(
     store<f32>(bounds + (<usize>q << 2), Infinity);
     const norm = load<f32>(queryNorms + (<usize>q << 2));
     if (!(norm >= SAFE_NORM_LOW && norm <= SAFE_NORM_HIGH)) continue;
-    let squares: f64 = 0;
-    let largest: f64 = 0;
-    for (let a = 0; a < f; a++) {
-      const v = <f64>load<f32>(row + (<usize>a << 2));
-      squares += v * v;
-      const size = v < 0 ? -v : v;
-      if (size > largest) largest = size;
-    }
-    const inverse = 1 / Math.sqrt(squares);
-    const scale = <f64>(<f32>((largest * inverse) / QUERY_LIMIT));
+    const scale = unitScale(row, f, QUERY_LIMIT);
+    const inverse = unitInverse;
     const perCode = inverse / scale;
     let error: f64 = 0;
     for (let a = 0; a < f; a++) {
@@ -2683,16 +2677,8 @@ export function quantizeUnitRows(
       continue;
     }
     const row = Y + ((<usize>j * <usize>f) << 2);
-    let squares: f64 = 0;
-    let largest: f64 = 0;
-    for (let a = 0; a < f; a++) {
-      const v = <f64>load<f32>(row + (<usize>a << 2));
-      squares += v * v;
-      const size = v < 0 ? -v : v;
-      if (size > largest) largest = size;
-    }
-    const inverse = 1 / Math.sqrt(squares);
-    const scale = <f64>(<f32>((largest * inverse) / ROW_LIMIT));
+    const scale = unitScale(row, f, ROW_LIMIT);
+    const inverse = unitInverse;
     const perCode = inverse / scale;
     const base = codes + (<usize>(j >> 2)) * (<usize>stride << 2) + (<usize>(j & 3) << 2);
     let sum = 0;
