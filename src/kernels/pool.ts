@@ -487,11 +487,12 @@ function runRows(
 
 /**
  * approxRefine(Products) for queries [start, end): the group's queries coded here when
- * ARG.rowError says so (off the calling thread, which the workers waited on), the int8 pass
- * into the thread's scratch at ARG.groupScores, the refining pass there while the scores are in
- * the core's cache, then the exact scores of the k best copied to the block's scores (a block
- * of 128 queries takes 32 MB; its scores written straight there made similar --all on the
- * 2.5M-row model about 4% slower on two threads).
+ * ARG.rowError says so (off the calling thread, which the workers waited on), the int8 pass,
+ * then the refining pass. The approximate scores go into the block's scores, or, when
+ * ARG.groupScores is a place in the thread's scratch, there: read back while in the core's cache,
+ * only the exact scores of the k best then copied to the block's scores (written straight into
+ * a block of 128 queries, 32 MB, they made similar --all on the 2.5M-row model about 4% slower
+ * on two threads).
  */
 function refineGroup(
   e: KernelExports,
@@ -515,19 +516,14 @@ function refineGroup(
       a[ARG.queryBounds],
       a[ARG.rowError],
     );
-  if (a[ARG.groupScores] < 0) {
-    approxQueries(e, a, start, end, a[ARG.out] + start * rows * 4);
-    if (kind === TASK.approxRefine) refineRows(e, a, start, end, scratch);
-    else refineProducts(e, a, start, end, scratch);
-    return;
-  }
-  const local = scratch + a[ARG.groupScores];
-  approxQueries(e, a, start, end, local);
-  // the refining pass finds query q's row at scores + q · rows: here, from `local` on (the
-  // address wraps below 0 when start is large, and back up in the kernel's 32-bit sums)
-  const scores = local - start * rows * 4;
+  const local = a[ARG.groupScores] >= 0 ? scratch + a[ARG.groupScores] : -1;
+  approxQueries(e, a, start, end, local >= 0 ? local : a[ARG.out] + start * rows * 4);
+  // the refining pass finds query q's row at scores + q · rows: from `local` on, q − start rows
+  // in (the address wraps below 0 when start is large, and back up in the kernel's 32-bit sums)
+  const scores = local >= 0 ? local - start * rows * 4 : a[ARG.out];
   if (kind === TASK.approxRefine) refineRows(e, a, start, end, scratch, scores);
   else refineProducts(e, a, start, end, scratch, scores);
+  if (local < 0) return;
   const memory = memoryOf(e);
   const k = a[ARG.k];
   const found = new Int32Array(memory, a[ARG.found] + start * 4, end - start);

@@ -86,14 +86,14 @@ export function quantizeRows(
   const stride = codeStride(f);
   const padded = paddedRows(rows);
   const codes = kernels.uint8(padded * stride);
-  const packed = new Int8Array(codes.buffer, codes.byteOffset, codes.length);
-  const signed = new Int8Array(stride);
   const sums = kernels.int32(padded);
   const scales = kernels.float32(padded);
   if (kernels.quantizeUnitRows !== undefined) {
     const error = kernels.quantizeUnitRows(Y, rows, f, norms, codes, sums, scales);
     return { rows, factors: f, stride, codes, sums, scales, error };
   }
+  const packed = new Int8Array(codes.buffer, codes.byteOffset, codes.length);
+  const signed = new Int8Array(stride);
   let error = 0;
   for (let j = 0; j < rows; j++) {
     if (norms[j] === 0) continue; // codes 0, scale 0

@@ -852,11 +852,10 @@ class WasmKernels implements Kernels {
     a[ARG.cap] = cap;
     const refineScratch = ((rows + 15) & ~15) + 4 * (cap + 4) + refine.extraScratch;
     if (grouped) {
-      // enough queries for every thread: each chunk a group of queries, both passes, no wait,
-      // the group's approximate scores in the thread's scratch after the refining pass's own
+      // enough queries for every thread: each chunk a group of queries, both passes, no wait;
+      // in large blocks (GROUP_SCORES_FROM) the group's approximate scores in the thread's
+      // scratch, after the refining pass's own
       const kind = refine.kind === TASK.refine ? TASK.approxRefine : TASK.approxRefineProducts;
-      // (for large blocks only: the --all writers' blocks of small catalogues, where it is a
-      // small part of the block's own scores; a server's blocks of 16 keep no more memory)
       const inScratch = queries >= GROUP_SCORES_FROM;
       const groupScores = (refineScratch + 15) & ~15;
       a[ARG.groupScores] = inScratch ? groupScores : -1;
@@ -981,20 +980,16 @@ class WasmKernels implements Kernels {
     this.idle();
     const y = this.resident(Y, rows * f);
     const rowNorms = this.inKernel(norms, this.staging, rows, true);
-    const address = (array: Uint8Array | Int32Array | Float32Array) => {
-      if (!this.arena.owns(array)) throw new Error('quantizeUnitRows: codes, sums and scales must be in kernel memory');
-      return array.byteOffset;
-    };
     return this.exports.quantizeUnitRows(
       y.byteOffset,
       f,
       rowNorms.byteOffset,
       0,
       rows,
-      address(codes),
+      this.address(codes),
       codeStride(f),
-      address(sums),
-      address(scales),
+      this.address(sums),
+      this.address(scales),
     );
   }
 

@@ -23,21 +23,16 @@ const encoded = new WeakMap<readonly string[], EncodedNames>();
 export function encodedNames(names: readonly string[]): EncodedNames {
   let found = encoded.get(names);
   if (found === undefined) {
-    // one encoding of all the names, joined by newlines that mark where each ends (the --all
-    // writers refuse names with one, checkTsvNames; any other caller gets each name measured)
+    // one encoding of all the names, joined by newlines that mark where each ends, unless a name
+    // holds one itself (the --all writers refuse those, checkTsvNames): then each is measured
     const bytes = Buffer.from(names.join('\n'));
     const starts = new Int32Array(names.length + 1);
-    let at = 0;
-    for (let i = 0; i < names.length && at >= 0; i++) {
+    const separated = !names.some((name) => name.includes('\n'));
+    for (let i = 0, at = 0; i < names.length; i++) {
       starts[i] = at;
-      const end = i + 1 < names.length ? bytes.indexOf(NEWLINE, at) : bytes.length;
-      at = end < 0 ? -1 : end + 1;
+      if (!separated) at += Buffer.byteLength(names[i]) + 1;
+      else at = i + 1 < names.length ? bytes.indexOf(NEWLINE, at) + 1 : bytes.length + 1;
     }
-    if (at !== bytes.length + 1 || bytes.indexOf(NEWLINE, starts[Math.max(0, names.length - 1)]) >= 0)
-      for (let i = 0, start = 0; i < names.length; i++) {
-        starts[i] = start;
-        start += Buffer.byteLength(names[i]) + 1;
-      }
     starts[names.length] = bytes.length + 1;
     found = { bytes, starts };
     encoded.set(names, found);

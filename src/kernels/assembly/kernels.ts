@@ -1585,7 +1585,7 @@ function seedCuts(
     tops = keepLargest(topValues, topBlocks, tops, want, high, b);
     bottoms = keepLargest(lowValues, lowBlocks, bottoms, lows, -low, b);
   }
-  if (tops < want || bottoms < lows) return false;
+  // both lists are full: blocks ≥ want ≥ lows
   const twice: f32 = bound + bound;
   let highCut = load<f32>(topValues + (<usize>(want - 1) << 2)) - twice;
   let lowCut = -load<f32>(lowValues + (<usize>(lows - 1) << 2)) + twice;
