@@ -210,13 +210,14 @@ async function runSparkTrain(
 export async function readInput(
   out: Output,
   file: string,
-  cli: Pick<TrainCliOptions, 'format' | 'strict'>,
+  cli: Pick<TrainCliOptions, 'format' | 'strict'> & { threads?: number },
 ): Promise<Interactions> {
   let readBar: Progress | null = null;
   const readStarted = performance.now();
   const data = await readInteractions(file, {
     format: cli.format,
     strict: cli.strict,
+    threads: cli.threads,
     onProgress: ({ bytesRead, totalBytes, rows }) => {
       readBar ??= startProgress(
         out.interactive,

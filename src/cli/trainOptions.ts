@@ -124,7 +124,11 @@ export function addTrainOptions(command: Command, seedHelp?: string, withConfig 
       wholeNumber,
     )
     .option('--seed <n>', seedHelp ?? `seed of the random initial factors (default: ${defaults.seed})`, wholeNumber)
-    .option('--threads <n>', `worker threads (default: the number of CPUs, ${defaults.threads})`, wholeNumber);
+    .option(
+      '--threads <n>',
+      `threads that read the file and train (default: the number of CPUs, ${defaults.threads})`,
+      wholeNumber,
+    );
 }
 
 /** The checked, completed TrainOptions of the command line (throws AlsError('usage')). */

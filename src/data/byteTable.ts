@@ -110,6 +110,17 @@ export class ByteTable {
     if (this.slots[at] !== 0x7fffffff) this.slots[at]++;
   }
 
+  /** Adds `times` to the counter of the entry in `slot`, stopping at 2^31 − 1 as tally does. */
+  addToCount(slot: number, times: number): void {
+    const at = this.stride * slot + COUNT;
+    this.slots[at] = Math.min(this.slots[at] + times, 0x7fffffff);
+  }
+
+  /** The bytes of every entry, one after the other, and where each starts (size + 1 offsets). */
+  entryBytes(): { bytes: Uint8Array; starts: Int32Array } {
+    return { bytes: this.arena.slice(0, this.arenaUsed), starts: this.starts.slice(0, this.size + 1) };
+  }
+
   /** The value of every entry, in entry order. */
   values(): Int32Array {
     return this.byEntry(VALUE);

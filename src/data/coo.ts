@@ -1,14 +1,20 @@
 import { cooChunksToCsr, RowMerger, type CsrMatrix } from './sparse.js';
 
 const FIRST_CHUNK = 1 << 14;
-const MAX_CHUNK = 1 << 20;
+/**
+ * Entries of every chunk after the first: 32 MiB arrays, which glibc's malloc always maps on
+ * their own (its threshold for that stops at 32 MiB) and so gives back to the system when they
+ * are freed. Smaller ones came from its heap and stayed there: about 150 MB of a full-scale
+ * train's resident memory, through training, held by nothing. Only the pages used are touched.
+ */
+const MAX_CHUNK = 1 << 23;
 const EMPTY_INT32 = new Int32Array(0);
 const EMPTY_FLOAT32 = new Float32Array(0);
 
 /**
  * Coordinate triples (row, col, value) appended one at a time into a list of typed-array
- * chunks: a full chunk is never copied, the next one is added (sizes double up to MAX_CHUNK
- * entries, then stay).
+ * chunks: a full chunk is never copied, the next one is added (FIRST_CHUNK entries, then
+ * MAX_CHUNK).
  *
  * While the rows come in order (each row's triples together, rows ascending, as in a file
  * grouped by user), no row index is stored: only how many triples each row has, and a row is
@@ -107,7 +113,7 @@ export class CooList {
 
   private addChunk(): void {
     const carried = this.inOrder ? this.at - this.rowStart : 0; // the start of the current row
-    let size = Math.min(MAX_CHUNK, Math.max(FIRST_CHUNK, this.col.length * 2));
+    let size = this.col.length === 0 ? FIRST_CHUNK : MAX_CHUNK;
     while (size < 2 * carried) size *= 2;
     const col = new Int32Array(size);
     const value = new Float32Array(size);
@@ -258,4 +264,101 @@ export class CompactingCooList {
     const built = this.list.toCsr(rows, cols);
     return { matrix: built.matrix, duplicates: built.duplicates + this.duplicatesBefore };
   }
+}
+
+/** A TripleLog that is full: the part it was logging is read by the first part's reader instead. */
+export class TripleLogFull extends Error {}
+
+/**
+ * Triples as they were read, in order, by the reader of a later part of a file (readPart.ts), for
+ * the first part's reader to push into its list in the same order: so that duplicates are summed
+ * as one reader summing the whole file sums them. Runs of one row are kept once (files are
+ * grouped by user); columns and values go into fixed chunks, never copied. Holds at most `limit`
+ * triples: the next push throws TripleLogFull.
+ */
+export class TripleLog {
+  readonly cols: Int32Array[] = [];
+  readonly values: Float32Array[] = [];
+  /** the row of each run, and the triples up to its end */
+  runRows: Int32Array<ArrayBuffer> = new Int32Array(1 << 10);
+  runEnds: Int32Array<ArrayBuffer> = new Int32Array(1 << 10);
+  runs = 0;
+  length = 0;
+
+  constructor(private readonly limit: number) {}
+
+  /** entries free in the last chunk */
+  private room = 0;
+
+  push(row: number, col: number, value: number): void {
+    if (this.room === 0) {
+      if (this.length >= this.limit) throw new TripleLogFull(`more than ${this.limit} triples`);
+      const size = this.cols.length === 0 ? FIRST_CHUNK : MAX_CHUNK;
+      this.cols.push(new Int32Array(size));
+      this.values.push(new Float32Array(size));
+      this.room = size;
+    }
+    const chunk = this.cols.length - 1;
+    const at = this.cols[chunk].length - this.room--;
+    this.cols[chunk][at] = col;
+    this.values[chunk][at] = value;
+    this.length++;
+    if (this.runs > 0 && this.runRows[this.runs - 1] === row) {
+      this.runEnds[this.runs - 1] = this.length;
+      return;
+    }
+    if (this.runs === this.runRows.length) {
+      this.runRows = grown(this.runRows);
+      this.runEnds = grown(this.runEnds);
+    }
+    this.runRows[this.runs] = row;
+    this.runEnds[this.runs++] = this.length;
+  }
+
+  /** What was logged, as plain data (posted between threads, then replayed by replayTriples). */
+  logged(): LoggedTriples {
+    const { cols, values, runs, length } = this;
+    return { cols, values, runRows: this.runRows.subarray(0, runs), runEnds: this.runEnds.subarray(0, runs), length };
+  }
+}
+
+/** The triples of a TripleLog, as plain data. */
+export interface LoggedTriples {
+  cols: Int32Array[];
+  values: Float32Array[];
+  runRows: Int32Array;
+  runEnds: Int32Array;
+  length: number;
+}
+
+/** Calls `push` with every logged triple, in the order they were logged, rows and columns mapped. */
+export function replayTriples(
+  log: LoggedTriples,
+  rowOf: Int32Array,
+  colOf: Int32Array,
+  push: (row: number, col: number, value: number) => void,
+): void {
+  if (log.length === 0) return;
+  let run = 0;
+  let runEnd = log.runEnds[0];
+  let row = rowOf[log.runRows[0]];
+  let n = 0;
+  for (let chunk = 0; chunk < log.cols.length; chunk++) {
+    const cols = log.cols[chunk];
+    const values = log.values[chunk];
+    const count = Math.min(cols.length, log.length - n);
+    for (let at = 0; at < count; at++, n++) {
+      while (n >= runEnd) {
+        runEnd = log.runEnds[++run];
+        row = rowOf[log.runRows[run]];
+      }
+      push(row, colOf[cols[at]], values[at]);
+    }
+  }
+}
+
+function grown(array: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
+  const larger = new Int32Array(array.length * 2);
+  larger.set(array);
+  return larger;
 }

@@ -1,6 +1,6 @@
 import type { BuiltInteractions } from './builder.js';
 import { ByteTable, hashBytes, viewOf } from './byteTable.js';
-import { CompactingCooList } from './coo.js';
+import { CompactingCooList, replayTriples, type LoggedTriples, type TripleLog } from './coo.js';
 import { IdMap } from './idMap.js';
 import { MAX_LINE_BYTES } from './lines.js';
 import type { InputSource } from './source.js';
@@ -63,7 +63,10 @@ export class FastTsvReader {
   /** the text of each item-table entry (whose counter is how many rows spelled the item so) */
   private spellings: string[] = [];
 
-  private readonly triples = new CompactingCooList();
+  /** the matrix's triples; a later part's reader (readPart.ts) logs them for the first part's */
+  private readonly triples: CompactingCooList | TripleLog;
+  /** whether line 1 is the file's first line (so that it may be a header) */
+  private readonly startsFile: boolean;
 
   /** the last tab found in the bytes being read (-1 when they change) */
   private tab = -1;
@@ -81,7 +84,11 @@ export class FastTsvReader {
     format: 'lastfm' | 'triples',
     /** called for each malformed row; may throw to stop the read */
     private readonly skip: (line: number, reason: string) => void,
+    /** a part of the file after its start, whose triples go to `log` (readPart.ts) */
+    laterPart?: { log: TripleLog },
   ) {
+    this.triples = laterPart?.log ?? new CompactingCooList();
+    this.startsFile = laterPart === undefined;
     this.layout = format === 'lastfm' ? LASTFM_LAYOUT : TRIPLES_LAYOUT;
     this.fieldCount = this.layout.count + 1;
     this.hasMbid = format === 'lastfm';
@@ -218,7 +225,7 @@ export class FastTsvReader {
       if (fields !== this.fieldCount) return this.wrongFieldCount(line, fields);
       count = parseCount(bytes.toString('utf8', countStart, end));
     }
-    if (line === 1) {
+    if (line === 1 && this.startsFile) {
       // a header only when its count field holds no digit (so "12abc" on line 1 is a bad row)
       let digit = countStart;
       while (digit < end && (bytes[digit] < ZERO || bytes[digit] > ZERO + 9)) digit++;
@@ -338,10 +345,75 @@ export class FastTsvReader {
   }
 
   private newSpelling(bytes: Buffer, view: DataView, start: number, end: number, hash: number): number {
-    const text = canonicalName(bytes.toString('utf8', start, end));
+    return this.addSpelling(canonicalName(bytes.toString('utf8', start, end)), view, start, end, hash);
+  }
+
+  /** Adds the raw bytes [start, end) of `view`, which spell the item `text` (canonical); returns the slot. */
+  private addSpelling(text: string, view: DataView, start: number, end: number, hash: number): number {
     const item = this.items.intern(this.layout.foldCase ? text.toLowerCase() : text);
     this.spellings.push(text);
     return this.itemTable.add(view, start, end, hash, item);
+  }
+
+  /**
+   * What this reader of a later part found, as plain data for the first part's reader (merge).
+   * Skipped rows are the caller's: the skip callback saw them.
+   */
+  part(): PartRead {
+    const { bytes, starts } = this.itemTable.entryBytes();
+    return {
+      lines: this.lines,
+      rows: this.rows,
+      zeroCounts: this.zeroCounts,
+      userIds: this.userIds,
+      spellings: { bytes, starts, texts: this.spellings, items: this.itemTable.values(), counts: this.itemTable.counts() },
+      triples: (this.triples as TripleLog).logged(),
+    };
+  }
+
+  /**
+   * Takes in the next part of the file, read by another reader (part()), as if this reader had
+   * read its lines next: its new users and spellings join in the order they first appeared, its
+   * spellings' rows are counted with this reader's, and its triples are pushed in their order (so
+   * that duplicates are summed as in one pass). Its skipped rows are the caller's to report.
+   */
+  merge(part: PartRead): void {
+    const users = this.userTable;
+    const userOf = new Int32Array(part.userIds.length);
+    for (let user = 0; user < part.userIds.length; user++) {
+      const id = part.userIds[user];
+      // every user's canonical bytes are an entry of the user table (newUser adds them)
+      const own = Buffer.from(id);
+      const ownView = viewOf(own);
+      const hash = hashBytes(ownView, 0, own.length);
+      const slot = users.find(ownView, 0, own.length, hash);
+      if (slot >= 0) {
+        userOf[user] = users.valueAt(slot);
+      } else {
+        this.userIds.push(id);
+        userOf[user] = this.userIds.length - 1;
+        users.add(ownView, 0, own.length, hash, userOf[user]);
+      }
+    }
+    const { bytes, starts, texts, items, counts } = part.spellings;
+    const view = viewOf(bytes);
+    // the part's items are numbered from 0 in the order of their first entries: fewer than the entries
+    const itemOf = new Int32Array(texts.length);
+    for (let entry = 0; entry < texts.length; entry++) {
+      const start = starts[entry];
+      const end = starts[entry + 1];
+      const hash = hashBytes(view, start, end);
+      let slot = this.itemTable.find(view, start, end, hash);
+      if (slot < 0) slot = this.addSpelling(texts[entry], view, start, end, hash);
+      this.itemTable.addToCount(slot, counts[entry]);
+      itemOf[items[entry]] = this.itemTable.valueAt(slot);
+    }
+    const triples = this.triples;
+    replayTriples(part.triples, userOf, itemOf, (user, item, count) => triples.push(user, item, count));
+    this.lines += part.lines;
+    this.rows += part.rows;
+    this.zeroCounts += part.zeroCounts;
+    this.lastUser = -1;
   }
 
   /**
@@ -381,6 +453,8 @@ export class FastTsvReader {
 
   /** The users × items matrix (duplicates summed), the ids in index order. Call once, at the end. */
   build(): BuiltInteractions {
+    const triples = this.triples;
+    if (!(triples instanceof CompactingCooList)) throw new Error("a later part's reader has no matrix to build");
     const itemNames = this.itemNames();
     const users = this.userIds.length;
     // the tables can go before the matrix is built
@@ -388,7 +462,19 @@ export class FastTsvReader {
     this.itemTable = new ByteTable();
     this.items = new IdMap();
     this.spellings = [];
-    const { matrix, duplicates } = this.triples.toCsr(users, itemNames.length);
+    const { matrix, duplicates } = triples.toCsr(users, itemNames.length);
     return { userItems: matrix, userIds: this.userIds, itemNames, duplicates };
   }
+}
+
+/** What the reader of a later part of a file found (FastTsvReader.part), as plain data. */
+export interface PartRead {
+  lines: number;
+  rows: number;
+  zeroCounts: number;
+  /** users in the order they first appeared in the part */
+  userIds: string[];
+  /** the item table's entries in order: raw bytes, canonical text, item (of the part), rows */
+  spellings: { bytes: Uint8Array; starts: Int32Array; texts: string[]; items: Int32Array; counts: Int32Array };
+  triples: LoggedTriples;
 }

@@ -1,8 +1,10 @@
+import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
 import { AlsError, quoteForMessage } from '../errors.js';
 import { InteractionsBuilder, type BuiltInteractions } from './builder.js';
 import { forEachCsvRecord } from './csv.js';
 import { FastTsvReader } from './fastTsv.js';
+import { DEFAULT_PART_BYTES, LaterParts, partStarts } from './parts.js';
 import { forEachLine } from './lines.js';
 import {
   canonicalName,
@@ -55,8 +57,16 @@ export interface ReadOptions {
    * the default) or 'simple' (line by line as strings, the reference). csv is always read as strings.
    */
   parser?: 'simple' | 'fast';
+  /**
+   * Threads that read a large regular uncompressed file, each a part of it (parts.ts); the
+   * result is the same, bit for bit, with any number.
+   * @default the machine's cores (os.availableParallelism())
+   */
+  threads?: number;
   /** Internal, for tests: the size of the chunks read from the file. */
   chunkBytes?: number;
+  /** Internal, for tests: the least bytes a part read by a thread of its own is given (DEFAULT_PART_BYTES). */
+  partBytes?: number;
 }
 
 export interface SkippedRow {
@@ -241,6 +251,11 @@ export async function readInteractions(path: string, options: ReadOptions = {}):
   if (chunkBytes !== undefined && !(Number.isInteger(chunkBytes) && chunkBytes >= 1 && chunkBytes <= 1 << 30)) {
     throw new AlsError('usage', `chunkBytes must be a whole number from 1 to 2^30, not ${String(chunkBytes)}`);
   }
+  const { threads = availableParallelism(), partBytes = DEFAULT_PART_BYTES } = options;
+  if (!(Number.isInteger(threads) && threads >= 1 && threads <= 1024)) {
+    throw new AlsError('usage', `threads must be a whole number from 1 to 1024, not ${String(threads)}`, { field: 'threads' });
+  }
+  if (!(Number.isInteger(partBytes) && partBytes >= 1)) throw new AlsError('usage', `partBytes must be a whole number ≥ 1, not ${String(partBytes)}`);
   const started = performance.now();
   const name = path === STDIN_PATH ? 'standard input' : basename(path);
   const source = await openInput(path, options.chunkBytes, name);
@@ -258,17 +273,27 @@ export async function readInteractions(path: string, options: ReadOptions = {}):
   const reader: RowReader =
     format !== 'csv' && options.parser !== 'simple' ? new FastTsvReader(format, skip) : new StringReader(format, skip);
   const bytes = () => source.totalBytes ?? source.bytesRead();
+  let parts: LaterParts | null = null;
   const progress = () =>
     options.onProgress?.({
-      bytesRead: source.bytesRead(),
+      bytesRead: source.bytesRead() + (parts?.bytesRead() ?? 0),
       totalBytes: bytes(),
       sizeKnown: source.totalBytes !== null,
-      rows: reader.rows,
+      rows: reader.rows + (parts?.rows() ?? 0),
     });
 
   let lines: number;
   try {
-    lines = await reader.read(source, progress);
+    const file = source.parts;
+    const starts = reader instanceof FastTsvReader && file ? await partStarts(file, Math.min(threads, Math.floor(file.size / partBytes))) : [0];
+    if (starts.length > 1 && file && reader instanceof FastTsvReader) {
+      const settings = { format: format as 'lastfm' | 'triples', strict: options.strict === true, chunkBytes: chunkBytes ?? 1 << 20, examples: SKIPPED_EXAMPLES };
+      parts = new LaterParts(file, starts, settings);
+      lines = await parts.readWith(reader, skip, progress);
+      source.close();
+    } else {
+      lines = await reader.read(source, progress);
+    }
   } catch (error) {
     source.close();
     if (error instanceof AlsError) throw error;

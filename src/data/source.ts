@@ -16,8 +16,14 @@ export interface InputSource {
    * next. Call once.
    */
   chunks(): AsyncIterable<Buffer>;
-  /** Lets go of the file (after an error). */
+  /** Lets go of the file (after an error, or after reading it by `parts`). */
   close(): void;
+  /**
+   * A regular uncompressed file, not read yet, can also be read in parts (parts.ts): its
+   * descriptor, for readers on other threads, and its bytes [start, end) read here (the start of
+   * the file checked as chunks() checks it). The file stays open until close().
+   */
+  parts?: { descriptor: number; size: number; range(start: number, end: number): AsyncIterable<Buffer> };
 }
 
 /** The path that means standard input. */
@@ -182,6 +188,7 @@ async function startStream(name: string, stream: Readable, chunkBytes: number): 
 class FileInput implements InputSource {
   private position = 0;
   private opened: Readable | null = null;
+  readonly parts?: InputSource['parts'];
 
   constructor(
     private readonly path: string,
@@ -190,14 +197,25 @@ class FileInput implements InputSource {
     readonly totalBytes: number,
     readonly compressed: boolean,
     private readonly chunkBytes: number,
-  ) {}
+  ) {
+    if (!compressed && handle !== null) {
+      this.parts = {
+        descriptor: handle.fd,
+        size: totalBytes,
+        range: (start, end) => {
+          const chunks = this.readChunks(handle, start, end, false);
+          return start === 0 ? checkStart(this.name, chunks) : chunks;
+        },
+      };
+    }
+  }
 
   bytesRead(): number {
     return this.opened === null ? this.position : (this.opened as unknown as { bytesRead: number }).bytesRead;
   }
 
   chunks(): AsyncIterable<Buffer> {
-    if (!this.compressed) return checkStart(this.name, this.readChunks());
+    if (!this.compressed) return checkStart(this.name, this.readChunks(this.takeHandle(), 0, Infinity, true));
     this.takeHandle().close().catch(() => {});
     const file = createReadStream(this.path, { highWaterMark: this.chunkBytes });
     this.opened = file;
@@ -209,27 +227,32 @@ class FileInput implements InputSource {
     return checkStart(this.name, stream);
   }
 
-  /** Reads the file into two buffers in turn: the next chunk is read while the last is used. */
-  private async *readChunks(): AsyncGenerator<Buffer> {
-    const handle = this.takeHandle();
+  /**
+   * Reads the bytes [start, end) of the file (to its end when end is Infinity) into two buffers
+   * in turn: the next chunk is read while the last is used.
+   */
+  private async *readChunks(handle: fs.FileHandle, start: number, end: number, closeAtEnd: boolean): AsyncGenerator<Buffer> {
     const size = this.chunkBytes;
     const buffers = [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)];
+    const read = (buffer: Buffer, at: number) => (at < end ? handle.read(buffer, 0, Math.min(size, end - at), at) : null);
     let next = 0;
-    let reading: Promise<{ bytesRead: number }> | null = handle.read(buffers[0], 0, size, 0);
+    let position = start;
+    let reading: Promise<{ bytesRead: number }> | null = read(buffers[0], position);
     try {
-      for (;;) {
+      while (reading !== null) {
         const { bytesRead } = await reading;
         reading = null;
         if (bytesRead === 0) return;
         const chunk = buffers[next].subarray(0, bytesRead);
+        position += bytesRead;
         this.position += bytesRead;
         next ^= 1;
-        reading = handle.read(buffers[next], 0, size, this.position);
+        reading = read(buffers[next], position);
         yield chunk;
       }
     } finally {
       await reading?.catch(() => {});
-      await handle.close();
+      if (closeAtEnd) await handle.close();
     }
   }
 

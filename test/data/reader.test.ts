@@ -80,6 +80,12 @@ async function sameBothWays(
     await outcome(path, { ...options, parser: 'fast' }),
     'fast by default',
   );
+  // in parts, each on a thread of its own: the same as one reader (progress apart)
+  const { progress, ...parted } = (await outcome(path, { ...options, chunkBytes: chunkSizes[0], threads: 3, partBytes: 1 })) as {
+    progress?: number[];
+  };
+  assert.deepEqual(parted, reference, 'read in three parts');
+  if (progress) assert.equal(progress.at(-1), (reference as { stats: { rows: number } }).stats.rows);
   return reference as Outcome;
 }
 

@@ -99,8 +99,15 @@ async function readAllWays(
   if (format !== 'csv') {
     const fast = await outcome(format, { parser: 'fast', chunkBytes });
     assert.deepEqual(fast, simple, 'the byte reader agrees with the string reader');
+    // one read in four also in parts, on threads of their own (a worker's start costs some 50 ms)
+    if (reads++ % 4 === 0) {
+      const parted = await outcome(format, { parser: 'fast', chunkBytes, threads: 3, partBytes: 1 });
+      assert.deepEqual(parted, simple, 'read in three parts, as in one');
+    }
   }
 }
+
+let reads = 0;
 
 const pieces = [
   'u1',
