@@ -572,8 +572,9 @@ class WasmKernels implements Kernels {
     const rowBytes = step.factors * 4;
     const from = this.options.gatherFrom ?? Math.ceil(GATHER_FROM_BYTES / rowBytes);
     const upTo = this.options.gatherUpTo ?? Math.floor(GATHER_BYTES / rowBytes);
-    // room for the longest row that is gathered
-    const room = longest >= from ? Math.min(longest, upTo) : 0;
+    // room for the two longest rows that are gathered (cgRows takes rows two at a time when
+    // theirs fit together, up to upTo)
+    const room = longest >= from ? Math.min(2 * longest, upTo) : 0;
     this.args[ARG.gatherFrom] = from;
     this.args[ARG.gatherUpTo] = upTo;
     this.run(TASK.cg, start, end - start, 0, this.exports.cgScratchBytes(step.factors, room), bounds, count);

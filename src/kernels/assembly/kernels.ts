@@ -222,6 +222,12 @@ export function gramianBlock(Y: usize, f: i32, start: i32, end: i32, out: usize,
     v128.store(out, acc2, 32);
     v128.store(out, acc3, 48);
   }
+  symmetricProductFrom(M, p, Ap, f, j);
+}
+
+/** Outputs j.. of symmetricProduct (j a multiple of 16): 4 at a time, then one. */
+@inline function symmetricProductFrom(M: usize, p: usize, Ap: usize, f: i32, j: i32): void {
+  const stride = <usize>f << 2;
   const vectorEnd = f & ~3;
   for (; j < vectorEnd; j += 4) {
     let acc = f32x4.splat(0);
@@ -233,6 +239,61 @@ export function gramianBlock(Y: usize, f: i32, start: i32, end: i32, out: usize,
     v128.store(Ap + (<usize>j << 2), acc);
   }
   for (; j < f; j++) store<f32>(Ap + (<usize>j << 2), dot(M + <usize>j * stride, p, f));
+}
+
+/**
+ * symmetricProduct(M, p, Ap, f) and symmetricProduct(M, q, Aq, f) at once, for two rows' CG
+ * steps side by side: each load of M serves both (the single product waits on its loads, five
+ * for four multiply-adds). Every output is the same sum in the same order as the single one's.
+ */
+@inline function symmetricProductPair(M: usize, p: usize, q: usize, Ap: usize, Aq: usize, f: i32): void {
+  const stride = <usize>f << 2;
+  let j = 0;
+  const blockEnd = f & ~15;
+  for (; j < blockEnd; j += 16) {
+    let a0 = f32x4.splat(0);
+    let a1 = f32x4.splat(0);
+    let a2 = f32x4.splat(0);
+    let a3 = f32x4.splat(0);
+    let b0 = f32x4.splat(0);
+    let b1 = f32x4.splat(0);
+    let b2 = f32x4.splat(0);
+    let b3 = f32x4.splat(0);
+    let row = M + (<usize>j << 2);
+    for (let k = 0; k < f; k++) {
+      const o = <usize>k << 2;
+      const pk = v128.load32_splat(p + o);
+      const qk = v128.load32_splat(q + o);
+      const m0 = v128.load(row);
+      const m1 = v128.load(row, 16);
+      const m2 = v128.load(row, 32);
+      const m3 = v128.load(row, 48);
+      a0 = madd(a0, pk, m0);
+      b0 = madd(b0, qk, m0);
+      a1 = madd(a1, pk, m1);
+      b1 = madd(b1, qk, m1);
+      a2 = madd(a2, pk, m2);
+      b2 = madd(b2, qk, m2);
+      a3 = madd(a3, pk, m3);
+      b3 = madd(b3, qk, m3);
+      row += stride;
+    }
+    const outA = Ap + (<usize>j << 2);
+    v128.store(outA, a0);
+    v128.store(outA, a1, 16);
+    v128.store(outA, a2, 32);
+    v128.store(outA, a3, 48);
+    const outB = Aq + (<usize>j << 2);
+    v128.store(outB, b0);
+    v128.store(outB, b1, 16);
+    v128.store(outB, b2, 32);
+    v128.store(outB, b3, 48);
+  }
+  if (j < f) {
+    // the last f % 16 outputs, one row after the other, as symmetricProduct computes them
+    symmetricProductFrom(M, p, Ap, f, j);
+    symmetricProductFrom(M, q, Aq, f, j);
+  }
 }
 
 /**
@@ -408,9 +469,9 @@ const OBSERVED_NOTES_BYTES = OBSERVED_CHUNK * 8;
   }
 }
 
-/** The scratch bytes cgRows needs per thread: r, p, Ap, addObservedProducts' notes, then room for `gathered` rows. */
+/** The scratch bytes cgRows needs per thread: r, p, Ap for two rows, addObservedProducts' notes, then room for `gathered` rows. */
 export function cgScratchBytes(f: i32, gathered: i32): usize {
-  return 3 * (<usize>((f + 3) & ~3) << 2) + OBSERVED_NOTES_BYTES + <usize>gathered * (<usize>f << 2);
+  return 6 * (<usize>((f + 3) & ~3) << 2) + OBSERVED_NOTES_BYTES + <usize>gathered * (<usize>f << 2);
 }
 
 /**
@@ -423,6 +484,10 @@ export function cgScratchBytes(f: i32, gathered: i32): usize {
  * is the whole user matrix, far larger than any cache). Other rows (all, with gatherUpTo = 0)
  * read Y in place. The numbers read are the same either way, and so is every result, bit for bit.
  *
+ * Two neighbouring rows take their steps side by side (when neither is zeroed, and the rows they
+ * gather fit in the room together), their products with YtY in one pass over it
+ * (symmetricProductPair); each row's numbers are the ones it has alone.
+ *
  * rowLambda != 0: float32 λᵤ per row, added to YtY's diagonal for row u (as λᵤx and λᵤp after
  * each product with YtY), and a row with no observed columns is set to 0 (HalfStep.rowRegularization).
  */
@@ -432,56 +497,141 @@ export function cgRows(
 ): void {
   const stride = <usize>f << 2;
   const vec = <usize>((f + 3) & ~3) << 2;
-  const r = scratch;
-  const p = scratch + vec;
-  const Ap = scratch + 2 * vec;
+  // r, p, Ap of the first row of a pair (or of a row alone), then of the second
+  const first = scratch;
+  const second = scratch + 3 * vec;
   // addObservedProducts' notes, then the gathered rows
-  const notes = scratch + 3 * vec;
-  const gathered = notes + OBSERVED_NOTES_BYTES;
-  for (let u = start; u < end; u++) {
-    const x = X + <usize>u * stride;
-    const from = load<i32>(indptr + (<usize>u << 2));
-    const to = load<i32>(indptr + (<usize>(u + 1) << 2));
-    const gather = to - from >= gatherFrom && to - from <= gatherUpTo;
-    const lambda = rowLambda != 0 ? load<f32>(rowLambda + (<usize>u << 2)) : <f32>0;
-    if (rowLambda != 0 && from == to) {
-      zero32(x, f);
+  const notes = scratch + 6 * vec;
+  const room = notes + OBSERVED_NOTES_BYTES;
+  let u = start;
+  while (u < end) {
+    const countU = load<i32>(indptr + (<usize>(u + 1) << 2)) - load<i32>(indptr + (<usize>u << 2));
+    if (rowLambda != 0 && countU == 0) {
+      zero32(X + <usize>u * stride, f);
+      u++;
       continue;
     }
-
-    // r = YᵀCᵤp(u) − (YᵀY + λI + Yᵀ(Cᵤ − I)Y) x
-    symmetricProduct(YtY, x, r, f);
-    if (lambda != 0) axpy(lambda, x, r, f);
-    negate(r, f);
-    if (gather) {
-      let y = gathered;
-      for (let n = from; n < to; n++) {
-        copy32(Y + <usize>load<i32>(indices + (<usize>n << 2)) * stride, y, f);
-        y += stride;
+    const gatheredU = countU >= gatherFrom && countU <= gatherUpTo ? countU : 0;
+    const v = u + 1;
+    if (v < end) {
+      const countV = load<i32>(indptr + (<usize>(v + 1) << 2)) - load<i32>(indptr + (<usize>v << 2));
+      const gatheredV = countV >= gatherFrom && countV <= gatherUpTo ? countV : 0;
+      if ((rowLambda == 0 || countV > 0) && gatheredU + gatheredV <= gatherUpTo) {
+        const roomV = room + <usize>gatheredU * stride;
+        cgPair(X, Y, f, indptr, indices, confidence, YtY, steps, u, first, second, notes,
+          gatheredU > 0 ? room : 0, gatheredV > 0 ? roomV : 0, rowLambda, stride, vec);
+        u += 2;
+        continue;
       }
     }
-    addObservedProducts(Y, stride, f, indices, confidence, from, to, gather ? gathered : 0, x, r, true, notes);
-    memory.copy(p, r, stride);
-    let rsOld = <f64>dot(r, r, f);
-    if (rsOld < 1e-20) continue;
-
-    for (let it = 0; it < steps; it++) {
-      symmetricProduct(YtY, p, Ap, f);
-      if (lambda != 0) axpy(lambda, p, Ap, f);
-      addObservedProducts(Y, stride, f, indices, confidence, from, to, gather ? gathered : 0, p, Ap, false, notes);
-      const pAp = <f64>dot(p, Ap, f);
-      if (!(pAp > 0)) break;
-      const alpha = <f32>(rsOld / pAp);
-      axpy(alpha, p, x, f);
-      axpy(-alpha, Ap, r, f);
-      const rsNew = <f64>dot(r, r, f);
-      if (rsNew < 1e-20) break;
-      const beta = <f32>(rsNew / rsOld);
-      // p = r + β p
-      scaleAdd(beta, p, r, f);
-      rsOld = rsNew;
-    }
+    cgOne(X, Y, f, indptr, indices, confidence, YtY, steps, u, first, notes, gatheredU > 0 ? room : 0, rowLambda, stride, vec);
+    u++;
   }
+}
+
+/** The Y rows of row u's observed columns [from, to), copied one after another to `rows`. */
+@inline function gatherRows(Y: usize, stride: usize, f: i32, indices: usize, from: i32, to: i32, rows: usize): void {
+  let y = rows;
+  for (let n = from; n < to; n++) {
+    copy32(Y + <usize>load<i32>(indices + (<usize>n << 2)) * stride, y, f);
+    y += stride;
+  }
+}
+
+/** cgRows' steps for row u alone; `state` holds its r, p, Ap; `rows`: where it gathers its Y rows (0: it reads Y in place). */
+function cgOne(
+  X: usize, Y: usize, f: i32, indptr: usize, indices: usize, confidence: usize, YtY: usize, steps: i32,
+  u: i32, state: usize, notes: usize, rows: usize, rowLambda: usize, stride: usize, vec: usize,
+): void {
+  const x = X + <usize>u * stride;
+  const from = load<i32>(indptr + (<usize>u << 2));
+  const to = load<i32>(indptr + (<usize>(u + 1) << 2));
+  const lambda = rowLambda != 0 ? load<f32>(rowLambda + (<usize>u << 2)) : <f32>0;
+  const r = state;
+  const p = state + vec;
+  const Ap = state + 2 * vec;
+  // r = YᵀCᵤp(u) − (YᵀY + λI + Yᵀ(Cᵤ − I)Y) x
+  symmetricProduct(YtY, x, r, f);
+  if (rows != 0) gatherRows(Y, stride, f, indices, from, to, rows);
+  let rs = cgResidual(Y, stride, f, indices, confidence, from, to, rows, x, r, p, lambda, notes);
+  for (let it = 0; it < steps && rs >= 1e-20; it++) {
+    symmetricProduct(YtY, p, Ap, f);
+    rs = cgStep(Y, stride, f, indices, confidence, from, to, rows, x, r, p, Ap, rs, lambda, notes);
+  }
+}
+
+/** cgRows' steps for rows u and u + 1 side by side; `first` and `second` hold each one's r, p, Ap; rowsU, rowsV as cgOne's `rows`. */
+function cgPair(
+  X: usize, Y: usize, f: i32, indptr: usize, indices: usize, confidence: usize, YtY: usize, steps: i32,
+  u: i32, first: usize, second: usize, notes: usize, rowsU: usize, rowsV: usize, rowLambda: usize, stride: usize, vec: usize,
+): void {
+  const v = u + 1;
+  const xu = X + <usize>u * stride;
+  const xv = X + <usize>v * stride;
+  const fromU = load<i32>(indptr + (<usize>u << 2));
+  const fromV = load<i32>(indptr + (<usize>v << 2));
+  const toV = load<i32>(indptr + (<usize>(v + 1) << 2));
+  const lambdaU = rowLambda != 0 ? load<f32>(rowLambda + (<usize>u << 2)) : <f32>0;
+  const lambdaV = rowLambda != 0 ? load<f32>(rowLambda + (<usize>v << 2)) : <f32>0;
+  const ru = first;
+  const pu = first + vec;
+  const Apu = first + 2 * vec;
+  const rv = second;
+  const pv = second + vec;
+  const Apv = second + 2 * vec;
+  symmetricProductPair(YtY, xu, xv, ru, rv, f);
+  if (rowsU != 0) gatherRows(Y, stride, f, indices, fromU, fromV, rowsU);
+  if (rowsV != 0) gatherRows(Y, stride, f, indices, fromV, toV, rowsV);
+  let rsU = cgResidual(Y, stride, f, indices, confidence, fromU, fromV, rowsU, xu, ru, pu, lambdaU, notes);
+  let rsV = cgResidual(Y, stride, f, indices, confidence, fromV, toV, rowsV, xv, rv, pv, lambdaV, notes);
+  for (let it = 0; it < steps; it++) {
+    const liveU = rsU >= 1e-20;
+    const liveV = rsV >= 1e-20;
+    if (liveU && liveV) symmetricProductPair(YtY, pu, pv, Apu, Apv, f);
+    else if (liveU) symmetricProduct(YtY, pu, Apu, f);
+    else if (liveV) symmetricProduct(YtY, pv, Apv, f);
+    else break;
+    if (liveU) rsU = cgStep(Y, stride, f, indices, confidence, fromU, fromV, rowsU, xu, ru, pu, Apu, rsU, lambdaU, notes);
+    if (liveV) rsV = cgStep(Y, stride, f, indices, confidence, fromV, toV, rowsV, xv, rv, pv, Apv, rsV, lambdaV, notes);
+  }
+}
+
+/**
+ * A row's residual, given r = YtY x: r = −(r + λx) + Σ (cᵢ − (cᵢ − 1) yᵢ·x) yᵢ, copied into p;
+ * returns r·r, or 0 when that is below 1e-20 (the row is done: no step is taken).
+ */
+@inline function cgResidual(
+  Y: usize, stride: usize, f: i32, indices: usize, confidence: usize, from: i32, to: i32, gathered: usize,
+  x: usize, r: usize, p: usize, lambda: f32, notes: usize,
+): f64 {
+  if (lambda != 0) axpy(lambda, x, r, f);
+  negate(r, f);
+  addObservedProducts(Y, stride, f, indices, confidence, from, to, gathered, x, r, true, notes);
+  memory.copy(p, r, stride);
+  const rs = <f64>dot(r, r, f);
+  return rs < 1e-20 ? 0 : rs;
+}
+
+/**
+ * One CG step of a row, given Ap = YtY p: Ap += λp + Yᵀ(Cᵤ − I)Y p, then x, r and p move on.
+ * Returns the new r·r, or 0 when the row is done (pAp not positive, or r·r below 1e-20).
+ */
+@inline function cgStep(
+  Y: usize, stride: usize, f: i32, indices: usize, confidence: usize, from: i32, to: i32, gathered: usize,
+  x: usize, r: usize, p: usize, Ap: usize, rsOld: f64, lambda: f32, notes: usize,
+): f64 {
+  if (lambda != 0) axpy(lambda, p, Ap, f);
+  addObservedProducts(Y, stride, f, indices, confidence, from, to, gathered, p, Ap, false, notes);
+  const pAp = <f64>dot(p, Ap, f);
+  if (!(pAp > 0)) return 0;
+  const alpha = <f32>(rsOld / pAp);
+  axpy(alpha, p, x, f);
+  axpy(-alpha, Ap, r, f);
+  const rsNew = <f64>dot(r, r, f);
+  if (rsNew < 1e-20) return 0;
+  // p = r + β p
+  scaleAdd(<f32>(rsNew / rsOld), p, r, f);
+  return rsNew;
 }
 
 /**
