@@ -95,29 +95,72 @@ static void symmetric_product(const float *M, const float *p, float *Ap, int f) 
   for (int k = 0; k < f; k++) axpy(p[k], M + (size_t)k * f, Ap, f);
 }
 
+/* both products with one pass over M (cgRows' symmetricProductPair): each Ap[j], Aq[j] summed as
+   symmetric_product sums it */
+static void symmetric_product_pair(const float *M, const float *p, const float *q, float *Ap, float *Aq, int f) {
+  memset(Ap, 0, sizeof(float) * f);
+  memset(Aq, 0, sizeof(float) * f);
+  for (int k = 0; k < f; k++) {
+    const float *row = M + (size_t)k * f;
+    const float pk = p[k], qk = q[k];
+    for (int j = 0; j < f; j++) {
+      Ap[j] += pk * row[j];
+      Aq[j] += qk * row[j];
+    }
+  }
+}
+
+/* a row's residual into r (holding YtY x) and p; r.r, or 0 when the row is done */
+static double residual(const float *Y, int f, const int *indices, const float *confidence, int from, int to,
+                       const float *x, float *r, float *p) {
+  for (int k = 0; k < f; k++) r[k] = -r[k];
+  observed(Y, f, indices, confidence, from, to, x, r, 1);
+  memcpy(p, r, sizeof(float) * f);
+  double rs = dot(r, r, f);
+  return rs < 1e-20 ? 0 : rs;
+}
+
+/* one CG step given Ap = YtY p; the new r.r, or 0 when the row is done */
+static double step(const float *Y, int f, const int *indices, const float *confidence, int from, int to, float *x,
+                   float *r, float *p, float *Ap, double rs_old) {
+  observed(Y, f, indices, confidence, from, to, p, Ap, 0);
+  double pAp = dot(p, Ap, f);
+  if (!(pAp > 0)) return 0;
+  float alpha = (float)(rs_old / pAp);
+  axpy(alpha, p, x, f);
+  axpy(-alpha, Ap, r, f);
+  double rs_new = dot(r, r, f);
+  if (rs_new < 1e-20) return 0;
+  float beta = (float)(rs_new / rs_old);
+  for (int k = 0; k < f; k++) p[k] = r[k] + beta * p[k];
+  return rs_new;
+}
+
+/* rows two at a time, side by side (cgRows' cgPair), the last one alone; s: r, p, Ap of each */
 static void cg_rows(float *X, const float *Y, int f, const int *indptr, const int *indices, const float *confidence,
-                    const float *YtY, int steps, int start, int end, float *r, float *p, float *Ap) {
-  for (int u = start; u < end; u++) {
-    float *x = X + (size_t)u * f;
-    symmetric_product(YtY, x, r, f);
-    for (int k = 0; k < f; k++) r[k] = -r[k];
-    observed(Y, f, indices, confidence, indptr[u], indptr[u + 1], x, r, 1);
-    memcpy(p, r, sizeof(float) * f);
-    double rs_old = dot(r, r, f);
-    if (rs_old < 1e-20) continue;
+                    const float *YtY, int steps, int start, int end, float *s) {
+  float *r[2] = {s, s + 3 * f}, *p[2] = {s + f, s + 4 * f}, *Ap[2] = {s + 2 * f, s + 5 * f};
+  for (int u = start; u < end; u += 2) {
+    int pair = u + 1 < end;
+    float *x[2] = {X + (size_t)u * f, X + (size_t)(u + pair) * f};
+    double rs[2] = {0, 0};
+    if (pair)
+      symmetric_product_pair(YtY, x[0], x[1], r[0], r[1], f);
+    else
+      symmetric_product(YtY, x[0], r[0], f);
+    for (int i = 0; i <= pair; i++)
+      rs[i] = residual(Y, f, indices, confidence, indptr[u + i], indptr[u + i + 1], x[i], r[i], p[i]);
     for (int it = 0; it < steps; it++) {
-      symmetric_product(YtY, p, Ap, f);
-      observed(Y, f, indices, confidence, indptr[u], indptr[u + 1], p, Ap, 0);
-      double pAp = dot(p, Ap, f);
-      if (!(pAp > 0)) break;
-      float alpha = (float)(rs_old / pAp);
-      axpy(alpha, p, x, f);
-      axpy(-alpha, Ap, r, f);
-      double rs_new = dot(r, r, f);
-      if (rs_new < 1e-20) break;
-      float beta = (float)(rs_new / rs_old);
-      for (int k = 0; k < f; k++) p[k] = r[k] + beta * p[k];
-      rs_old = rs_new;
+      int live0 = rs[0] >= 1e-20, live1 = rs[1] >= 1e-20;
+      if (live0 && live1)
+        symmetric_product_pair(YtY, p[0], p[1], Ap[0], Ap[1], f);
+      else if (live0 || live1)
+        symmetric_product(YtY, p[live1], Ap[live1], f);
+      else
+        break;
+      for (int i = 0; i <= pair; i++)
+        if (rs[i] >= 1e-20)
+          rs[i] = step(Y, f, indices, confidence, indptr[u + i], indptr[u + i + 1], x[i], r[i], p[i], Ap[i], rs[i]);
     }
   }
 }
@@ -152,13 +195,13 @@ int main(int argc, char **argv) {
   float *YtY = read_exactly(in, sizeof(float) * (size_t)f * f);
   fclose(in);
   float *X = malloc(sizeof(float) * (size_t)rows * f);
-  float *scratch = malloc(sizeof(float) * 3 * (size_t)f);
+  float *scratch = malloc(sizeof(float) * 6 * (size_t)f);
   double best = 1e30;
   for (int rep = 0; rep < atoi(argv[3]); rep++) {
     memcpy(X, X0, sizeof(float) * (size_t)rows * f);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    cg_rows(X, Y, f, indptr, indices, confidence, YtY, steps, 0, rows, scratch, scratch + f, scratch + 2 * f);
+    cg_rows(X, Y, f, indptr, indices, confidence, YtY, steps, 0, rows, scratch);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double seconds = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9;
     if (seconds < best) best = seconds;
