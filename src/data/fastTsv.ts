@@ -52,6 +52,8 @@ export class FastTsvReader {
   /** raw user bytes → user index */
   private userTable = new ByteTable();
   private readonly userIds: string[] = [];
+  /** the user-table entry holding each user's own (canonical) bytes */
+  private userEntries: number[] = [];
   /** the user-table entry and user index of the last row used (files are grouped by user) */
   private lastUser = -1;
   private lastUserIndex = -1;
@@ -323,12 +325,14 @@ export class FastTsvReader {
     const id = canonicalName(text);
     if (id === text && !text.includes(REPLACEMENT_CHARACTER)) {
       this.userIds.push(id);
+      this.userEntries.push(users.size);
       return users.add(view, start, end, hash, this.userIds.length - 1);
     }
     const own = Buffer.from(id);
     const ownView = viewOf(own);
     if (own.equals(bytes.subarray(start, end))) {
       this.userIds.push(id);
+      this.userEntries.push(users.size);
       return users.add(view, start, end, hash, this.userIds.length - 1);
     }
     const ownHash = hashBytes(ownView, 0, own.length);
@@ -338,6 +342,7 @@ export class FastTsvReader {
       user = users.valueAt(ownSlot);
     } else {
       this.userIds.push(id);
+      this.userEntries.push(users.size);
       user = this.userIds.length - 1;
       users.add(ownView, 0, own.length, ownHash, user);
     }
@@ -361,11 +366,13 @@ export class FastTsvReader {
    */
   part(): PartRead {
     const { bytes, starts } = this.itemTable.entryBytes();
+    const users = this.userTable.entryBytes();
     return {
       lines: this.lines,
       rows: this.rows,
       zeroCounts: this.zeroCounts,
       userIds: this.userIds,
+      userBytes: { bytes: users.bytes, starts: users.starts, entries: Int32Array.from(this.userEntries) },
       spellings: { bytes, starts, texts: this.spellings, items: this.itemTable.values(), counts: this.itemTable.counts() },
       triples: (this.triples as TripleLog).logged(),
     };
@@ -380,19 +387,21 @@ export class FastTsvReader {
   merge(part: PartRead): void {
     const users = this.userTable;
     const userOf = new Int32Array(part.userIds.length);
+    const own = part.userBytes;
+    const ownView = viewOf(own.bytes);
     for (let user = 0; user < part.userIds.length; user++) {
-      const id = part.userIds[user];
-      // every user's canonical bytes are an entry of the user table (newUser adds them)
-      const own = Buffer.from(id);
-      const ownView = viewOf(own);
-      const hash = hashBytes(ownView, 0, own.length);
-      const slot = users.find(ownView, 0, own.length, hash);
+      // every user's own bytes are an entry of the user table (newUser adds them)
+      const start = own.starts[own.entries[user]];
+      const end = own.starts[own.entries[user] + 1];
+      const hash = hashBytes(ownView, start, end);
+      const slot = users.find(ownView, start, end, hash);
       if (slot >= 0) {
         userOf[user] = users.valueAt(slot);
       } else {
-        this.userIds.push(id);
+        this.userIds.push(part.userIds[user]);
         userOf[user] = this.userIds.length - 1;
-        users.add(ownView, 0, own.length, hash, userOf[user]);
+        this.userEntries.push(users.size);
+        users.add(ownView, start, end, hash, userOf[user]);
       }
     }
     const { bytes, starts, texts, items, counts } = part.spellings;
@@ -459,6 +468,7 @@ export class FastTsvReader {
     const users = this.userIds.length;
     // the tables can go before the matrix is built
     this.userTable = new ByteTable();
+    this.userEntries = [];
     this.itemTable = new ByteTable();
     this.items = new IdMap();
     this.spellings = [];
@@ -474,6 +484,8 @@ export interface PartRead {
   zeroCounts: number;
   /** users in the order they first appeared in the part */
   userIds: string[];
+  /** the part's user table: its entries' bytes, where each starts, and the entry of each user's own bytes */
+  userBytes: { bytes: Uint8Array; starts: Int32Array; entries: Int32Array };
   /** the item table's entries in order: raw bytes, canonical text, item (of the part), rows */
   spellings: { bytes: Uint8Array; starts: Int32Array; texts: string[]; items: Int32Array; counts: Int32Array };
   triples: LoggedTriples;

@@ -50,8 +50,11 @@ function readPart({ descriptor, start, end, format, strict, chunkBytes, counters
     return { message: { kind: 'unread', why: error instanceof TripleLogFull ? error.message : String(error) }, transfer: [] };
   }
   const part = reader.part();
-  const { spellings, triples } = part;
+  const { userBytes, spellings, triples } = part;
   const transfer = [
+    userBytes.bytes.buffer,
+    userBytes.starts.buffer,
+    userBytes.entries.buffer,
     spellings.bytes.buffer,
     spellings.starts.buffer,
     spellings.items.buffer,

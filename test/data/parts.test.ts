@@ -56,8 +56,9 @@ describe('reading a file in parts', () => {
     const source = await openInput(path);
     const parts = source.parts;
     assert.ok(parts !== undefined);
-    // 17 bytes: shares at 5.67 and 11.33 → just after the newlines at 4 and 14; the share at 8.5 just after 7
-    assert.deepEqual(await partStarts(parts, 3), [0, 5, 15]);
+    // 17 bytes; the first part's share is 1.1 against 1: shares end at 6.03 and 11.5 → just after
+    // the newlines at 7 and 14; with 2 parts, at 8.9 → just after 7
+    assert.deepEqual(await partStarts(parts, 3), [0, 8, 15]);
     assert.deepEqual(await partStarts(parts, 2), [0, 8]);
     // a part whose share holds no newline after it goes to the part before
     assert.deepEqual(await partStarts(parts, 17), [0, 5, 8, 15]);
