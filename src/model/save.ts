@@ -209,65 +209,69 @@ export async function saveModel(
     itemUserCounts: { data: bytesOf(model.itemUserCounts), shape: [items], dtype: 'int32' },
   };
 
-  const files: Record<string, FileEntry> = {};
-  for (const [key, part] of Object.entries(parts)) {
-    files[FILES[key as FileKey]] = {
-      shape: part.shape,
-      dtype: part.dtype,
-      bytes: part.data.length,
-      sha256: createHash('sha256').update(part.data).digest('hex'),
-    };
-  }
-  const manifest: Manifest = {
-    format: FORMAT_NAME,
-    version: FORMAT_VERSION,
-    byteOrder: 'little-endian',
-    users,
-    items,
-    factors,
-    interactions: nnz,
-    // threads are how this machine trained, not what the model is (any count gives the same
-    // bytes); leaving them out keeps model.json the same on every machine
-    options: withoutThreads(model.options),
-    input: model.input ? { ...model.input } : null,
-    training: {
-      losses: model.losses,
-      ...(model.defaults ? { defaults: { ...model.defaults, options: { ...model.defaults.options } } } : {}),
-      ...(model.trainedBy ? { engine: { ...model.trainedBy } } : {}),
-    },
-    // only when there are any, so that a freshly trained model's manifest stays as it was
-    ...(model.updates && model.updates.length > 0 ? { updates: model.updates.map((u) => ({ ...u })) } : {}),
-    ...(model.imported ? { imported: { ...model.imported } } : {}),
-    files,
-  };
+  const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+  const entryOf = (part: (typeof parts)[FileKey], hash: string): FileEntry => ({
+    shape: part.shape,
+    dtype: part.dtype,
+    bytes: part.data.length,
+    sha256: hash,
+  });
   const index = options.itemIndex;
-  if (index !== undefined) {
-    const data = Buffer.from(index.data.buffer, index.data.byteOffset, index.data.byteLength);
-    // an index of other factors would be found stale on every query: never written as this one's
-    if (index.entry?.itemFactorsSha256 !== files[FILES.itemFactors].sha256)
-      throw new AlsError('usage', 'options.itemIndex was built from other item factors than the model saved');
-    files[ITEM_INDEX] = {
-      shape: [index.entry.rows],
-      dtype: 'hnsw',
-      bytes: data.length,
-      sha256: createHash('sha256').update(data).digest('hex'),
-    };
-    manifest.itemIndex = { ...index.entry };
-  }
+  const indexData =
+    index === undefined ? undefined : Buffer.from(index.data.buffer, index.data.byteOffset, index.data.byteLength);
+  // the item factors' checksum first: an index of other factors would be found stale on every
+  // query, so it is refused before anything is written
+  const itemFactorsSha256 = sha256(parts.itemFactors.data);
+  if (index !== undefined && index.entry?.itemFactorsSha256 !== itemFactorsSha256)
+    throw new AlsError('usage', 'options.itemIndex was built from other item factors than the model saved');
   const contents: [string, Buffer][] = [
     ...Object.entries(parts).map(([key, part]): [string, Buffer] => [FILES[key as FileKey], part.data]),
-    ...(index === undefined
-      ? []
-      : [
-          [ITEM_INDEX, Buffer.from(index.data.buffer, index.data.byteOffset, index.data.byteLength)] as [
-            string,
-            Buffer,
-          ],
-        ]),
-    [TIMINGS, Buffer.from(JSON.stringify(timings, null, 2) + '\n')],
-    // the manifest last: a version without it is never taken for a model
-    [MANIFEST, Buffer.from(JSON.stringify(manifest, null, 2) + '\n')],
+    ...(indexData === undefined ? [] : [[ITEM_INDEX, indexData] as [string, Buffer]]),
   ];
+
+  /** The other checksums (taken while the files above are written) and the files written after them. */
+  const last = (): [string, Buffer][] => {
+    const files: Record<string, FileEntry> = {};
+    for (const [key, part] of Object.entries(parts)) {
+      files[FILES[key as FileKey]] = entryOf(part, key === 'itemFactors' ? itemFactorsSha256 : sha256(part.data));
+    }
+    const manifest: Manifest = {
+      format: FORMAT_NAME,
+      version: FORMAT_VERSION,
+      byteOrder: 'little-endian',
+      users,
+      items,
+      factors,
+      interactions: nnz,
+      // threads are how this machine trained, not what the model is (any count gives the same
+      // bytes); leaving them out keeps model.json the same on every machine
+      options: withoutThreads(model.options),
+      input: model.input ? { ...model.input } : null,
+      training: {
+        losses: model.losses,
+        ...(model.defaults ? { defaults: { ...model.defaults, options: { ...model.defaults.options } } } : {}),
+        ...(model.trainedBy ? { engine: { ...model.trainedBy } } : {}),
+      },
+      // only when there are any, so that a freshly trained model's manifest stays as it was
+      ...(model.updates && model.updates.length > 0 ? { updates: model.updates.map((u) => ({ ...u })) } : {}),
+      ...(model.imported ? { imported: { ...model.imported } } : {}),
+      files,
+    };
+    if (index !== undefined && indexData !== undefined) {
+      files[ITEM_INDEX] = {
+        shape: [index.entry.rows],
+        dtype: 'hnsw',
+        bytes: indexData.length,
+        sha256: sha256(indexData),
+      };
+      manifest.itemIndex = { ...index.entry };
+    }
+    return [
+      [TIMINGS, Buffer.from(JSON.stringify(timings, null, 2) + '\n')],
+      // the manifest last: a version without it is never taken for a model
+      [MANIFEST, Buffer.from(JSON.stringify(manifest, null, 2) + '\n')],
+    ];
+  };
 
   const given = options.lock;
   if (given !== undefined && (typeof given !== 'object' || given === null || given.dir !== inspectTarget(dir).real)) {
@@ -275,14 +279,17 @@ export async function saveModel(
   }
   const lock = given ?? (await lockModel(dir, { ...options, create: true }));
   let hadIndex: boolean;
+  let bytes: number;
   try {
-    hadIndex = await writeVersion(lock.dir, checkModelPath(dir), contents);
+    const written = await writeVersion(lock.dir, checkModelPath(dir), contents, last);
+    hadIndex = written.hadIndex;
+    bytes = written.bytes;
   } finally {
     if (given === undefined) lock.release();
   }
   return {
     dir: lock.dir,
-    bytes: contents.reduce((sum, [, data]) => sum + data.length, 0),
+    bytes,
     itemIndex: index !== undefined ? 'saved' : hadIndex ? 'dropped' : null,
   };
 }
@@ -302,7 +309,12 @@ function listsItemIndex(store: string, current: string | null): boolean {
  * The save proper, with the lock held: new version, switch, top-level links, clean-up. Returns
  * whether the version replaced had an item index.
  */
-async function writeVersion(dir: string, given: string, contents: [string, Buffer][]): Promise<boolean> {
+async function writeVersion(
+  dir: string,
+  given: string,
+  contents: [string, Buffer][],
+  last: () => [string, Buffer][],
+): Promise<{ hadIndex: boolean; bytes: number }> {
   const store = join(dir, STORE_DIR);
   const fail = (error: unknown) =>
     error instanceof AlsError
@@ -341,11 +353,28 @@ async function writeVersion(dir: string, given: string, contents: [string, Buffe
   killPoint('staging');
 
   const versionDir = join(store, version);
+  let bytes = 0;
   try {
-    for (const [name, data] of contents) {
+    // the files at once (their writes and syncs overlap), while `last` takes the checksums here
+    const writes = contents.map(([name, data]) =>
+      writeNew(join(versionDir, name), data).then(() => killPoint(`wrote-${name}`)),
+    );
+    let after: [string, Buffer][] | null = null;
+    let failure: unknown = null;
+    try {
+      after = last();
+    } catch (error) {
+      failure = error;
+    }
+    // every write has ended before anything else happens to the folder
+    const failed = (await Promise.allSettled(writes)).find((w) => w.status === 'rejected');
+    if (failure !== null || after === null) throw failure;
+    if (failed !== undefined) throw failed.reason;
+    for (const [name, data] of after) {
       await writeNew(join(versionDir, name), data);
       killPoint(`wrote-${name}`);
     }
+    for (const [, data] of [...contents, ...after]) bytes += data.length;
     await syncDirectory(versionDir);
     killPoint('synced');
     const temp = join(store, `.current-${hex()}`);
@@ -379,7 +408,7 @@ async function writeVersion(dir: string, given: string, contents: [string, Buffe
   killPoint('linked');
   const after = readStore(store);
   await removeOthers(store, after, new Set([version, ...(before.current ? [before.current] : [])]));
-  return hadIndex;
+  return { hadIndex, bytes };
 }
 
 function withoutThreads(options: AlsModel['options']): Record<string, unknown> {
