@@ -21,7 +21,11 @@ export interface DataProfile {
 
 /** The profile of a users × items matrix of counts. */
 export function profileData(plays: CsrMatrix): DataProfile {
-  checkCsr('plays', plays);
+  return profileOf(checkCsr('plays', plays));
+}
+
+/** profileData of a matrix checked already, or just read by readInteractions (no pass to check it again). */
+export function profileOf(plays: CsrMatrix): DataProfile {
   const { rows: users, cols: items } = plays;
   const pairs = plays.indptr[users];
   let ones = 0;

@@ -1,8 +1,9 @@
+import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { collectGarbage } from './collectGarbage.js';
 import { peakRssBytes } from './peakMemory.js';
 import { singularSystems } from '../als/options.js';
-import { train, type IterationReport } from '../als/train.js';
+import { trainOnRead, type IterationReport } from '../als/train.js';
 import { AlsError } from '../errors.js';
 import { readInteractions, type Interactions } from '../data/read.js';
 import { describeHolder, type LockHolder } from '../model/lock.js';
@@ -96,7 +97,7 @@ async function runTrain(file: string, cli: TrainCommandOptions): Promise<void> {
     },
   );
   let lastLoss = '';
-  const model = await train(data, options, {
+  const model = await trainOnRead(data, options, {
     onProgress: (done, total, iteration) => trainBar.update(done / total, { iteration, loss: lastLoss }),
     onIteration: (report: IterationReport) => {
       if (report.loss !== undefined) lastLoss = ` | loss ${report.loss.toPrecision(6)}`;
@@ -217,7 +218,8 @@ export async function readInput(
   const data = await readInteractions(file, {
     format: cli.format,
     strict: cli.strict,
-    threads: cli.threads,
+    // like training's, capped at the CPU count
+    threads: cli.threads === undefined ? undefined : Math.min(cli.threads, availableParallelism()),
     onProgress: ({ bytesRead, totalBytes, rows }) => {
       readBar ??= startProgress(
         out.interactive,
@@ -268,7 +270,7 @@ function printSummary(
   out: Output,
   cli: TrainCommandOptions,
   data: Interactions,
-  model: Awaited<ReturnType<typeof train>>,
+  model: Awaited<ReturnType<typeof trainOnRead>>,
   timings: { read: number; train: number; save: number },
   savedBytes: number,
   rule: string,

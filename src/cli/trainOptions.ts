@@ -18,7 +18,7 @@ import {
   FEW_FACTORS,
   FEW_PAIRS_PER_USER,
   LAMBDA_PER_CONFIDENCE,
-  profileData,
+  profileOf,
   ruleOptions,
 } from '../als/dataDefaults.js';
 import type { AppliedDefaults } from '../model/model.js';
@@ -146,7 +146,8 @@ export function trainOptionsForData(
   extra: Partial<TrainOptions> = {},
 ): { options: TrainOptions; defaults: AppliedDefaults; said: string } {
   const given = { ...(cli.config ? readConfig(cli.config) : {}), ...givenTrainOptions(cli), ...extra };
-  const rule = defaultsFor(profileData(data.userItems));
+  // the matrix is the reader's, checked as it was read
+  const rule = defaultsFor(profileOf(data.userItems));
   const set = ruleOptions(rule, given);
   const options = resolveTrainOptions({ ...set, ...given });
   const said = ruleSaid(rule, options);

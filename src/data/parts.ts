@@ -196,10 +196,14 @@ export class LaterParts {
   /** Part k's message, with progress told every so often while it is awaited. */
   private async waitFor(k: number, onChunk: () => void): Promise<PartMessage | null> {
     const ticks = setInterval(onChunk, 100);
+    // a worker awaited keeps the process alive (they are unreferenced otherwise)
+    const worker = this.workers[k - 1];
+    worker.ref();
     try {
       await this.told[k - 1];
       return this.messages[k - 1];
     } finally {
+      worker.unref();
       clearInterval(ticks);
       this.messages[k - 1] = null;
     }
