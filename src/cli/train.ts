@@ -97,15 +97,21 @@ async function runTrain(file: string, cli: TrainCommandOptions): Promise<void> {
     },
   );
   let lastLoss = '';
-  const model = await trainOnRead(data, options, {
-    onProgress: (done, total, iteration) => trainBar.update(done / total, { iteration, loss: lastLoss }),
-    onIteration: (report: IterationReport) => {
-      if (report.loss !== undefined) lastLoss = ` | loss ${report.loss.toPrecision(6)}`;
+  // the factors are saved from the kernels' memory, not copied out of it first (a lower peak)
+  const model = await trainOnRead(
+    data,
+    options,
+    {
+      onProgress: (done, total, iteration) => trainBar.update(done / total, { iteration, loss: lastLoss }),
+      onIteration: (report: IterationReport) => {
+        if (report.loss !== undefined) lastLoss = ` | loss ${report.loss.toPrecision(6)}`;
+      },
     },
-  })
+    { factorsInPlace: true },
+  )
     .then((trained) => ({ ...trained, defaults: chosen.defaults }))
     .finally(() => trainBar.stop());
-  // training's kernel memory (garbage once it returned) goes before saving adds its own buffers
+  // training's garbage goes before saving adds its own buffers
   collectGarbage();
 
   const saveStarted = performance.now();
