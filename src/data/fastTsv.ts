@@ -323,30 +323,21 @@ export class FastTsvReader {
     const users = this.userTable;
     const text = bytes.toString('utf8', start, end);
     const id = canonicalName(text);
-    if (id === text && !text.includes(REPLACEMENT_CHARACTER)) {
-      this.userIds.push(id);
-      this.userEntries.push(users.size);
-      return users.add(view, start, end, hash, this.userIds.length - 1);
-    }
+    if (id === text && !text.includes(REPLACEMENT_CHARACTER)) return this.addUser(id, view, start, end, hash);
     const own = Buffer.from(id);
     const ownView = viewOf(own);
-    if (own.equals(bytes.subarray(start, end))) {
-      this.userIds.push(id);
-      this.userEntries.push(users.size);
-      return users.add(view, start, end, hash, this.userIds.length - 1);
-    }
+    if (own.equals(bytes.subarray(start, end))) return this.addUser(id, view, start, end, hash);
     const ownHash = hashBytes(ownView, 0, own.length);
-    const ownSlot = users.find(ownView, 0, own.length, ownHash);
-    let user: number;
-    if (ownSlot >= 0) {
-      user = users.valueAt(ownSlot);
-    } else {
-      this.userIds.push(id);
-      this.userEntries.push(users.size);
-      user = this.userIds.length - 1;
-      users.add(ownView, 0, own.length, ownHash, user);
-    }
-    return users.add(view, start, end, hash, user);
+    let ownSlot = users.find(ownView, 0, own.length, ownHash);
+    if (ownSlot < 0) ownSlot = this.addUser(id, ownView, 0, own.length, ownHash);
+    return users.add(view, start, end, hash, users.valueAt(ownSlot));
+  }
+
+  /** A new user `id`, whose own bytes are [start, end) of `view` (not in the user table); returns their slot. */
+  private addUser(id: string, view: DataView, start: number, end: number, hash: number): number {
+    this.userIds.push(id);
+    this.userEntries.push(this.userTable.size);
+    return this.userTable.add(view, start, end, hash, this.userIds.length - 1);
   }
 
   private newSpelling(bytes: Buffer, view: DataView, start: number, end: number, hash: number): number {
@@ -394,15 +385,9 @@ export class FastTsvReader {
       const start = own.starts[own.entries[user]];
       const end = own.starts[own.entries[user] + 1];
       const hash = hashBytes(ownView, start, end);
-      const slot = users.find(ownView, start, end, hash);
-      if (slot >= 0) {
-        userOf[user] = users.valueAt(slot);
-      } else {
-        this.userIds.push(part.userIds[user]);
-        userOf[user] = this.userIds.length - 1;
-        this.userEntries.push(users.size);
-        users.add(ownView, start, end, hash, userOf[user]);
-      }
+      let slot = users.find(ownView, start, end, hash);
+      if (slot < 0) slot = this.addUser(part.userIds[user], ownView, start, end, hash);
+      userOf[user] = users.valueAt(slot);
     }
     const { bytes, starts, texts, items, counts } = part.spellings;
     const view = viewOf(bytes);

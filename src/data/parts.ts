@@ -45,11 +45,14 @@ export interface PartJob {
   examples: number;
 }
 
-/** A worker's one message: its part read, or stopped at its first bad row (strict), or left unread. */
+/**
+ * A worker's one message: its part read, or stopped at its first bad row (strict), or left unread
+ * (its log full, or a read error, which the calling thread meets and reports when it reads the part).
+ */
 export type PartMessage =
   | { kind: 'read'; part: PartRead; skipped: number; skippedExamples: SkippedRow[] }
   | { kind: 'stopped'; skipped: number; skippedExamples: SkippedRow[] }
-  | { kind: 'unread'; why: string };
+  | { kind: 'unread' };
 
 type File = NonNullable<InputSource['parts']>;
 

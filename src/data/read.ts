@@ -284,9 +284,10 @@ export async function readInteractions(path: string, options: ReadOptions = {}):
 
   let lines: number;
   try {
-    const file = source.parts;
-    const starts = reader instanceof FastTsvReader && file ? await partStarts(file, Math.min(threads, Math.floor(file.size / partBytes))) : [0];
-    if (starts.length > 1 && file && reader instanceof FastTsvReader) {
+    // the byte reader reads a regular uncompressed file in parts, when it is large enough for two
+    const file = reader instanceof FastTsvReader ? source.parts : undefined;
+    const starts = file ? await partStarts(file, Math.min(threads, Math.floor(file.size / partBytes))) : [0];
+    if (file && starts.length > 1 && reader instanceof FastTsvReader) {
       const settings = { format: format as 'lastfm' | 'triples', strict: options.strict === true, chunkBytes: chunkBytes ?? 1 << 20, examples: SKIPPED_EXAMPLES };
       parts = new LaterParts(file, starts, settings);
       lines = await parts.readWith(reader, skip, progress);

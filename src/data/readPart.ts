@@ -3,7 +3,7 @@
 // first part's reader to take in (FastTsvReader.merge). It posts one message and ends.
 import { readSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { TripleLog, TripleLogFull } from './coo.js';
+import { TripleLog } from './coo.js';
 import { FastTsvReader } from './fastTsv.js';
 import type { PartJob, PartMessage } from './parts.js';
 import type { SkippedRow } from './read.js';
@@ -16,7 +16,7 @@ const { message, transfer } = readPart(job);
 parentPort?.postMessage(message, transfer);
 
 /** The part's message, and the buffers it hands over rather than copies. */
-function readPart({ descriptor, start, end, format, strict, chunkBytes, counters, slot, maxTriples }: PartJob): {
+function readPart({ descriptor, start, end, format, strict, chunkBytes, counters, slot, maxTriples, examples }: PartJob): {
   message: PartMessage;
   transfer: ArrayBuffer[];
 } {
@@ -28,7 +28,7 @@ function readPart({ descriptor, start, end, format, strict, chunkBytes, counters
     format,
     (line, reason) => {
       skipped++;
-      if (skippedExamples.length < job.examples) skippedExamples.push({ line, reason });
+      if (skippedExamples.length < examples) skippedExamples.push({ line, reason });
       if (strict) throw STOP;
     },
     { log },
@@ -46,8 +46,8 @@ function readPart({ descriptor, start, end, format, strict, chunkBytes, counters
     reader.end();
   } catch (error) {
     if (error === STOP) return { message: { kind: 'stopped', skipped, skippedExamples }, transfer: [] };
-    // the main thread reads the part itself: a full log, or a read error it will meet and report
-    return { message: { kind: 'unread', why: error instanceof TripleLogFull ? error.message : String(error) }, transfer: [] };
+    // the main thread reads the part itself: a full log (TripleLogFull), or a read error it will meet and report
+    return { message: { kind: 'unread' }, transfer: [] };
   }
   const part = reader.part();
   const { userBytes, spellings, triples } = part;

@@ -210,12 +210,6 @@ export async function saveModel(
   };
 
   const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
-  const entryOf = (part: (typeof parts)[FileKey], hash: string): FileEntry => ({
-    shape: part.shape,
-    dtype: part.dtype,
-    bytes: part.data.length,
-    sha256: hash,
-  });
   const index = options.itemIndex;
   const indexData =
     index === undefined ? undefined : Buffer.from(index.data.buffer, index.data.byteOffset, index.data.byteLength);
@@ -233,7 +227,12 @@ export async function saveModel(
   const last = (): [string, Buffer][] => {
     const files: Record<string, FileEntry> = {};
     for (const [key, part] of Object.entries(parts)) {
-      files[FILES[key as FileKey]] = entryOf(part, key === 'itemFactors' ? itemFactorsSha256 : sha256(part.data));
+      files[FILES[key as FileKey]] = {
+        shape: part.shape,
+        dtype: part.dtype,
+        bytes: part.data.length,
+        sha256: key === 'itemFactors' ? itemFactorsSha256 : sha256(part.data),
+      };
     }
     const manifest: Manifest = {
       format: FORMAT_NAME,
