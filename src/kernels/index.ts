@@ -4,7 +4,15 @@ import { jsKernels } from './js.js';
 import type { Kernels } from './types.js';
 import { createWasmKernels, createWasmKernelsSync } from './wasm.js';
 
-export type { BlockSelection, CosineSelection, DotSelection, HalfStep, Kernels } from './types.js';
+export type {
+  BlockSelection,
+  CosinePairs,
+  CosineSelection,
+  DotSelection,
+  HalfStep,
+  Kernels,
+  PairedCosineSelection,
+} from './types.js';
 export { jsKernels, choleskySolve } from './js.js';
 export {
   createWasmKernels,

@@ -4,7 +4,7 @@
  * the same way whichever thread takes it, so results do not depend on threads or scheduling.
  */
 export const CONTROL_INTS = 16;
-export const ARGUMENTS = 49;
+export const ARGUMENTS = 52;
 export const CONTROL_BYTES = CONTROL_INTS * 4 + ARGUMENTS * 8;
 
 /** Int32 slots */
@@ -61,6 +61,11 @@ export const TASK = {
   /** the transpose's two passes over parts of the rows (WasmKernels.transpose) */
   columnCounts: 15,
   scatterRows: 16,
+  /** pairedCosineBlock's two parts: tiles of the set against itself (pairTiles), then each query refined (pairedRefineRows) */
+  pairTiles: 17,
+  pairedRefine: 18,
+  /** rows coded as cosine queries (quantizeQueryRows), and both codes' errors (pairErrors): cosinePairs */
+  codeQueries: 19,
 } as const;
 
 /**
@@ -147,6 +152,15 @@ export const ARG = {
    * −1 when the calling thread did (quantizeQueries)
    */
   rowError: 48,
+  /**
+   * pairedCosineBlock: each query's row of the set (−1: a query from outside it); the rows' code
+   * errors as rows and as queries (pairErrors), and the largest of each per 64 rows. The rows
+   * coded as queries are in queryCodes, queryScales and queryBounds, the extremes matrix in
+   * extremes.
+   */
+  querySlots: 49,
+  pairErrors: 50,
+  pairBlockErrors: 51,
 } as const;
 
 export interface KernelExports {
@@ -174,6 +188,65 @@ export interface KernelExports {
     rowError: number,
   ): void;
   gramianBlock(Y: number, f: number, start: number, end: number, out: number, scratch: number): void;
+  pairTiles(
+    G: number,
+    stride: number,
+    QC: number,
+    qScales: number,
+    sums: number,
+    scales: number,
+    n: number,
+    extremes: number,
+    start: number,
+    end: number,
+    tile: number,
+  ): void;
+  pairTileBytes(): number;
+  pairedScratchBytes(n: number, cap: number, stride: number): number;
+  pairedRefineRows(
+    scores: number,
+    n: number,
+    k: number,
+    excludeStart: number,
+    exclude: number,
+    Y: number,
+    f: number,
+    Q: number,
+    norms: number,
+    queryNorms: number,
+    best: number,
+    found: number,
+    range: number,
+    start: number,
+    end: number,
+    scratch: number,
+    cap: number,
+    extremes: number,
+    querySlots: number,
+    G: number,
+    stride: number,
+    QC: number,
+    qScales: number,
+    qBounds: number,
+    sums: number,
+    scales: number,
+    errors: number,
+    blockErrors: number,
+    rowError: number,
+  ): void;
+  pairErrors(
+    Y: number,
+    f: number,
+    norms: number,
+    start: number,
+    end: number,
+    G: number,
+    stride: number,
+    scales: number,
+    QC: number,
+    qScales: number,
+    errors: number,
+  ): void;
   cgRows(
     X: number,
     Y: number,
@@ -481,6 +554,74 @@ function runRows(
     case TASK.approxRefine:
     case TASK.approxRefineProducts:
       refineGroup(e, kind, a, start, end, scratch);
+      break;
+    case TASK.codeQueries:
+      e.quantizeQueryRows(
+        a[ARG.queryRows],
+        f,
+        a[ARG.queryNorms],
+        start,
+        end,
+        a[ARG.queryCodes],
+        a[ARG.codeStride],
+        a[ARG.queryScales],
+        a[ARG.queryBounds],
+        a[ARG.rowError],
+      );
+      e.pairErrors(
+        a[ARG.queryRows],
+        f,
+        a[ARG.queryNorms],
+        start,
+        end,
+        a[ARG.codes],
+        a[ARG.codeStride],
+        a[ARG.scales],
+        a[ARG.queryCodes],
+        a[ARG.queryScales],
+        a[ARG.pairErrors],
+      );
+      break;
+    case TASK.pairTiles:
+      e.pairTiles(
+        a[ARG.codes],
+        a[ARG.codeStride],
+        a[ARG.queryCodes],
+        a[ARG.queryScales],
+        a[ARG.sums],
+        a[ARG.scales],
+        a[ARG.outStride],
+        a[ARG.extremes],
+        start,
+        end,
+        scratch,
+      );
+      break;
+    case TASK.pairedRefine:
+      e.pairedRefineRows(
+        ...refineHead(a),
+        a[ARG.norms],
+        a[ARG.queryNorms],
+        a[ARG.best],
+        a[ARG.found],
+        a[ARG.range],
+        start,
+        end,
+        scratch,
+        a[ARG.cap],
+        a[ARG.extremes],
+        a[ARG.querySlots],
+        a[ARG.codes],
+        a[ARG.codeStride],
+        a[ARG.queryCodes],
+        a[ARG.queryScales],
+        a[ARG.queryBounds],
+        a[ARG.sums],
+        a[ARG.scales],
+        a[ARG.pairErrors],
+        a[ARG.pairBlockErrors],
+        a[ARG.rowError],
+      );
       break;
   }
 }

@@ -96,6 +96,28 @@ export interface DotSelection extends Omit<BlockSelection, 'norms' | 'queryNorms
   queryRows: Float32Array;
 }
 
+/**
+ * A set of rows prepared for cosine queries that are its own rows, each pair's int8 score taken
+ * once (Kernels.pairedCosineBlock): every row coded as a query too, and an extremes matrix (a
+ * largest and smallest int8 score of every row against every 64 rows) that the blocks fill in
+ * as they go. Made by Kernels.cosinePairs; the memory is the kernels' and never given back.
+ */
+export interface CosinePairs {
+  readonly rows: number;
+  readonly factors: number;
+  /** the rows' int8 copy it was made for */
+  readonly quantized: QuantizedRows;
+  /** tile rows (64 queries each) whose pairs are scored: each block scores those its queries need first */
+  tileRowsDone: number;
+}
+
+/** cosineBlock of queries that are rows of the pairs' set (or from outside it), through the pairs. */
+export interface PairedCosineSelection extends CosineSelection {
+  pairs: CosinePairs;
+  /** each query's row in the set, its float factors equal to that row's; −1: a query from outside the set */
+  querySlots: Int32Array;
+}
+
 export interface Kernels {
   readonly name: 'js' | 'wasm';
   /** threads the row-range functions use */
@@ -220,6 +242,31 @@ export interface Kernels {
     sums: Int32Array,
     scales: Float32Array,
   ): number;
+
+  /**
+   * The set of `rows` rows of Y (quantized, their norms in `norms`) prepared for paired cosine
+   * queries with lists of k, or null where that cannot help: a k above what the refining pass
+   * seeds from the extremes matrix, a row whose norm is outside the quantization's safe range
+   * (its bound is not finite), or a matrix beyond its memory bound (PAIRS_MOST_BYTES: about
+   * 22,000 rows). WebAssembly kernels only.
+   */
+  cosinePairs?(
+    quantized: QuantizedRows,
+    Y: Float32Array,
+    rows: number,
+    factors: number,
+    norms: Float32Array,
+    k: number,
+  ): CosinePairs | null;
+
+  /**
+   * cosineBlock for queries that are rows of the pairs' set: the same best, found, range and
+   * exact scores, with each pair's int8 score taken once for both of its rows (the tile rows
+   * the block's queries need are scored first). WebAssembly kernels only; the Async form as
+   * the others'.
+   */
+  pairedCosineBlock?(selection: PairedCosineSelection): void;
+  pairedCosineBlockAsync?(selection: PairedCosineSelection): Promise<void>;
 
   /**
    * The indices of the k largest scores, best first, passing over NaN and indices where

@@ -8,7 +8,16 @@ import { Worker } from 'node:worker_threads';
 import { jsKernels } from './js.js';
 import { ARG, ARGUMENTS, CLOSED, CONTROL_BYTES, CONTROL_INTS, SLOT, TASK, work, type KernelExports } from './pool.js';
 import { codeStride, quantizeProductQueries, quantizeQueries } from './quantize.js';
-import type { BlockSelection, CosineSelection, DotSelection, HalfStep, Kernels } from './types.js';
+import type {
+  BlockSelection,
+  CosinePairs,
+  CosineSelection,
+  DotSelection,
+  HalfStep,
+  Kernels,
+  PairedCosineSelection,
+} from './types.js';
+import type { QuantizedRows } from './quantize.js';
 
 const PAGE = 65536;
 /**
@@ -51,6 +60,20 @@ const QUERY_GROUP = 8;
 const GROUP_SCORES_FROM = 64;
 /** rows of a block whose extremes cosineBlock's int8 pass notes (EXTREME_ROWS of the kernels; a divisor of SCORE_CHUNK_ROWS) */
 const EXTREME_ROWS = 64;
+/**
+ * Most bytes of a CosinePairs' extremes matrix (rows × ⌈rows / 64⌉ pairs of floats): the
+ * 18,978 candidates of the 2.5M-row model take 45 MB; beyond about 22,000 rows each query scores
+ * every row instead (cosineBlock).
+ */
+const PAIRS_MOST_BYTES = 64 * 1024 * 1024;
+/** tiles of 64 × 64 rows per chunk of pairTiles (about 20 µs each at 64 factors) */
+const PAIR_CHUNK_TILES = 8;
+/** queries per chunk of pairedRefineRows */
+const PAIRED_CHUNK_QUERIES = 4;
+/** the most blocks pairedRefineRows seeds its cuts from (SEEDED_BLOCKS_UP_TO of the kernels): k plus the query row itself */
+const PAIRED_SEEDS_MOST = 16;
+/** rows coded as queries per chunk of cosinePairs */
+const CODE_CHUNK_ROWS = 2048;
 /**
  * CG copies the Y rows of a row into per-thread scratch before its steps (see cgRows) when they
  * take at least GATHER_FROM_BYTES: shorter sets stay in the core's own cache between passes
@@ -281,6 +304,9 @@ interface Task {
   chunkRows: number;
   scratchBytesPerThread: number;
   then?: { kind: number; rows: number; chunkRows: number; scratchBytesPerThread: number };
+  /** chunk boundaries in kernel memory (see ARG.bounds), boundsCount chunks; else chunks of chunkRows */
+  bounds?: Int32Array;
+  boundsCount?: number;
 }
 
 function task(kind: number, rows: number, chunkRows: number, scratchBytesPerThread: number): Task {
@@ -426,7 +452,7 @@ class WasmKernels implements Kernels {
    * chunk is done and no worker is left in the task, which is then closed.
    */
   private async runOffThread(task: Task): Promise<void> {
-    const chunks = this.open(task);
+    const chunks = this.open(task, task.bounds, task.boundsCount);
     if (chunks === 0) return;
     const c = this.control;
     await valueReached(c, SLOT.done, (done) => done >= chunks);
@@ -471,7 +497,7 @@ class WasmKernels implements Kernels {
   /** Runs the tasks that `steps` yields one after the other, on the calling thread and the workers. */
   private drive(steps: Generator<Task, void, void>): void {
     this.idle();
-    for (const next of steps) this.runTask(next);
+    for (const next of steps) this.runTask(next, next.bounds, next.boundsCount);
   }
 
   /**
@@ -791,6 +817,159 @@ class WasmKernels implements Kernels {
       // the refining pass's scratch: a query's skip mask, then its candidate list
       { kind: TASK.refine, extraScratch: 0, rowError: quantized.error },
     );
+  }
+
+  /** the arrays of the pairs these kernels made (cosinePairs) */
+  private readonly pairsMade = new WeakMap<
+    CosinePairs,
+    {
+      codes: Uint8Array;
+      scales: Float32Array;
+      bounds: Float32Array;
+      errors: Float32Array;
+      blockErrors: Float32Array;
+      extremes: Float32Array;
+    }
+  >();
+  private readonly slotCopy = new Scratch((n) => this.arena.int32(n));
+
+  cosinePairs(
+    quantized: QuantizedRows,
+    Y: Float32Array,
+    rows: number,
+    factors: number,
+    norms: Float32Array,
+    k: number,
+  ): CosinePairs | null {
+    this.idle();
+    const f = factors;
+    const blocks = Math.ceil(rows / EXTREME_ROWS);
+    if (!(k >= 1 && k + 1 <= PAIRED_SEEDS_MOST) || rows === 0 || rows * blocks * 8 > PAIRS_MOST_BYTES) return null;
+    const stride = codeStride(f);
+    // pairTiles reads the codes of four queries at a time
+    const padded = Math.ceil(rows / 4) * 4;
+    const words = this.arena.int32((padded * stride) / 4);
+    const codes = new Uint8Array(words.buffer, words.byteOffset, padded * stride);
+    const scales = this.arena.float32(padded);
+    const bounds = this.arena.float32(padded);
+    const errors = this.arena.float32(2 * rows);
+    const rowNorms = this.resident(norms, rows);
+    const a = this.args;
+    a[ARG.queryRows] = this.resident(Y, rows * f).byteOffset;
+    a[ARG.factors] = f;
+    a[ARG.queryNorms] = rowNorms.byteOffset;
+    a[ARG.queryCodes] = codes.byteOffset;
+    a[ARG.codeStride] = stride;
+    a[ARG.queryScales] = scales.byteOffset;
+    a[ARG.queryBounds] = bounds.byteOffset;
+    a[ARG.rowError] = quantized.error;
+    a[ARG.codes] = this.address(quantized.codes);
+    a[ARG.scales] = this.address(quantized.scales);
+    a[ARG.pairErrors] = errors.byteOffset;
+    this.run(TASK.codeQueries, 0, rows, CODE_CHUNK_ROWS, 0);
+    // a row of norm 0 scores 0 exactly both ways (codes and scale 0); any other must have a
+    // finite bound (a norm in the safe range), so that every tile score is a number
+    const blockErrors = this.arena.float32(2 * blocks);
+    for (let r = 0; r < rows; r++) {
+      if (rowNorms[r] !== 0 && !(bounds[r] < Infinity)) return null;
+      const b = 2 * Math.floor(r / EXTREME_ROWS);
+      blockErrors[b] = Math.max(blockErrors[b], errors[2 * r]);
+      blockErrors[b + 1] = Math.max(blockErrors[b + 1], errors[2 * r + 1]);
+    }
+    const pairs: CosinePairs = { rows, factors: f, quantized, tileRowsDone: 0 };
+    const extremes = this.arena.float32(rows * blocks * 2);
+    this.pairsMade.set(pairs, { codes, scales, bounds, errors, blockErrors, extremes });
+    return pairs;
+  }
+
+  pairedCosineBlock(selection: PairedCosineSelection): void {
+    this.drive(this.pairedCosineBlockSteps(selection));
+  }
+
+  pairedCosineBlockAsync(selection: PairedCosineSelection): Promise<void> {
+    return this.driveOffThread(this.pairedCosineBlockSteps(selection));
+  }
+
+  /**
+   * The tiles of the tile rows up to the block's last query's own that are not scored yet
+   * (pairTiles), then each query refined (pairedRefineRows), in one task.
+   */
+  private *pairedCosineBlockSteps(selection: PairedCosineSelection): Generator<Task, void, void> {
+    const { pairs, querySlots, queries, rows, k, Y, factors: f, quantized, norms } = selection;
+    const inside = this.pairsMade.get(pairs);
+    if (inside === undefined || pairs.quantized !== quantized || pairs.rows !== rows || pairs.factors !== f)
+      throw new Error('wasm kernels: pairs not made by these kernels for these rows');
+    if (queries === 0) return;
+    const blocks = Math.ceil(rows / EXTREME_ROWS);
+    const stride = codeStride(f);
+    const slots = this.inKernel(querySlots, this.slotCopy, queries, true);
+    let need = pairs.tileRowsDone;
+    for (let q = 0; q < queries; q++) {
+      const slot = slots[q];
+      if (!(Number.isInteger(slot) && slot >= -1 && slot < rows))
+        throw new Error(`wasm kernels: querySlots[${q}] is ${slot}, not a row of the pairs or -1`);
+      if (slot >= 0) need = Math.max(need, Math.floor(slot / EXTREME_ROWS) + 1);
+    }
+    const queryCopy = this.queryFloats[2] as Scratch<Float32Array>;
+    const queryNormCopy = this.selectFloats[1] as Scratch<Float32Array>;
+    const queryRows = this.inKernel(selection.queryRows, queryCopy, queries * f, true);
+    const scores = this.inKernel(selection.scores, this.blockOut, queries * rows, false);
+    const staged = this.stageSelection(selection);
+    const a = this.args;
+    a[ARG.codes] = this.address(quantized.codes);
+    a[ARG.codeStride] = stride;
+    a[ARG.sums] = this.address(quantized.sums);
+    a[ARG.scales] = this.address(quantized.scales);
+    a[ARG.queryCodes] = inside.codes.byteOffset;
+    a[ARG.queryScales] = inside.scales.byteOffset;
+    a[ARG.queryBounds] = inside.bounds.byteOffset;
+    a[ARG.out] = scores.byteOffset;
+    a[ARG.outStride] = rows;
+    a[ARG.extremes] = inside.extremes.byteOffset;
+    a[ARG.Y] = this.resident(Y, rows * f).byteOffset;
+    a[ARG.factors] = f;
+    a[ARG.queryRows] = queryRows.byteOffset;
+    a[ARG.norms] = this.resident(norms, rows).byteOffset;
+    a[ARG.queryNorms] = this.inKernel(selection.queryNorms, queryNormCopy, queries, true).byteOffset;
+    // as cosineBlock: beyond this many rows open, the whole row by the int8 pass, then refineRow
+    const cap = Math.min(rows, 2 * k + Math.ceil(rows / 8));
+    a[ARG.cap] = cap;
+    a[ARG.querySlots] = slots.byteOffset;
+    a[ARG.pairErrors] = inside.errors.byteOffset;
+    a[ARG.pairBlockErrors] = inside.blockErrors.byteOffset;
+    a[ARG.rowError] = quantized.error;
+    const scratch = this.exports.pairedScratchBytes(rows, cap, stride);
+    if (need > pairs.tileRowsDone) {
+      // chunks of PAIR_CHUNK_TILES tiles within a tile row, tile (I, J) numbered I · blocks + J:
+      // a row's last chunk ends where the next row starts (at J = I + 1), the last at need · blocks
+      const boundaries: number[] = [];
+      for (let I = pairs.tileRowsDone; I < need; I++)
+        for (let J = I; J < blocks; J += PAIR_CHUNK_TILES) boundaries.push(I * blocks + J);
+      boundaries.push(need * blocks);
+      const room = this.boundsScratch.get(boundaries.length);
+      const bounds = new Int32Array(room.buffer, room.byteOffset, boundaries.length);
+      bounds.set(boundaries);
+      yield {
+        ...task(TASK.pairTiles, 0, 0, this.exports.pairTileBytes()),
+        bounds,
+        boundsCount: boundaries.length - 1,
+        then: {
+          kind: TASK.pairedRefine,
+          rows: queries,
+          chunkRows: PAIRED_CHUNK_QUERIES,
+          scratchBytesPerThread: scratch,
+        },
+      };
+      pairs.tileRowsDone = need;
+    } else yield task(TASK.pairedRefine, queries, PAIRED_CHUNK_QUERIES, scratch);
+    if (scores !== selection.scores) {
+      for (let q = 0; q < queries; q++)
+        for (let r = 0; r < staged.found[q]; r++) {
+          const j = staged.best[q * k + r];
+          selection.scores[q * rows + j] = scores[q * rows + j];
+        }
+    }
+    this.unstageSelection(selection, staged);
   }
 
   /**

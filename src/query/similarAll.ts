@@ -1,7 +1,7 @@
 import { checkCount, checkKernels, checkModel, checkOptions, checkOutput } from '../validate.js';
 import { AlsError } from '../errors.js';
 import { writeOutput, type OutputTarget } from '../data/writeFile.js';
-import type { Kernels } from '../kernels/index.js';
+import type { CosinePairs, Kernels } from '../kernels/index.js';
 import type { AlsModel } from '../model/model.js';
 import { checkMinListeners, DEFAULT_MIN_ITEM_USERS } from './listeners.js';
 import { checkTsvNames } from '../data/tsvNames.js';
@@ -34,6 +34,23 @@ interface Candidates extends CandidateRows {
   norms: Float32Array;
   /** an int8 copy of the factors for cosineBlock (WebAssembly kernels), else null */
   quantized: QuantizedRows | null;
+  /** the candidates as paired cosine queries of one another (pairsFor), once made */
+  pairs?: CosinePairs;
+}
+
+/**
+ * The candidates prepared so that each pair of them is scored once (Kernels.cosinePairs: the
+ * cosine is symmetric, and the candidates are most of the queries), or null where the kernels
+ * cannot or it would not help (lists of k beyond what its refining seeds, too many candidates
+ * for its extremes matrix: then each query scores every candidate, as cosineBlock does).
+ */
+function pairsFor(set: Candidates, kernels: Kernels, f: number, k: number): CosinePairs | null {
+  if (set.pairs !== undefined) return set.pairs;
+  if (set.quantized === null || kernels.cosinePairs === undefined || kernels.pairedCosineBlockAsync === undefined)
+    return null;
+  const pairs = kernels.cosinePairs(set.quantized, set.factors, set.count, f, set.norms, k);
+  if (pairs !== null) set.pairs = pairs;
+  return pairs;
 }
 
 // kernel memory is never freed: the compacted rows are kept for the next run on the same model
@@ -114,6 +131,7 @@ export async function writeAllSimilar(
     const { rows, slot: slotOf, factors, norms, quantized } = candidateSet;
     count = candidateSet.count;
     const queryNorms = itemNorms(model, kernels);
+    const pairs = pairsFor(candidateSet, kernels, f, k);
     const block = allBlockQueries(count);
     const excludes = [new Int32Array(block), new Int32Array(block)];
     /** Scores the block of items from `first` on into `slot`'s arrays (off the thread where the kernels can). */
@@ -143,7 +161,17 @@ export async function writeAllSimilar(
         found,
         range,
       };
-      await callOffThread(cosineTopK(kernels, factors, f, quantized, Y, first, selection));
+      if (pairs !== null)
+        await kernels.pairedCosineBlockAsync!({
+          ...selection,
+          Y: factors,
+          factors: f,
+          quantized: quantized!,
+          queryRows: Y.subarray(first * f, (first + queries) * f),
+          pairs,
+          querySlots: slotOf.subarray(first, first + queries),
+        });
+      else await callOffThread(cosineTopK(kernels, factors, f, quantized, Y, first, selection));
     };
     const named = encodedNames(names);
     const made = new ScoredLines(named, named);

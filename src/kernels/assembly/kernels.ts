@@ -1863,6 +1863,488 @@ export function refineRows(
   }
 }
 
+// ---- cosine top-k of every row of a set against the set, each pair's int8 score once ----
+//
+// For `similar --all` the queries are the rows themselves: cos(i, j) = cos(j, i). A tile of
+// EXTREME_ROWS queries × EXTREME_ROWS rows (pairTiles) gives both the block extremes of its
+// queries over its rows and, read by columns, those of its rows over its queries, so that the
+// tiles on and above the diagonal give every row's largest and smallest int8 score over every
+// block of rows (the "extremes matrix": rows × blocks pairs). A query's refining
+// (pairedRefineRows) then scores by its own codes only the blocks the matrix leaves open, as
+// refineRow would have listed them: the same numbers. A cell of the matrix read by columns holds
+// scores of the tile's queries' codes against the row's codes, so each cell is judged by the
+// bound of its own pairs (pairBound: the row codes' and the query codes' errors, as cosineBound
+// takes them, per row and per block). The set's rows all have a norm of 0 or one in the safe
+// range (cosinePairs), so every tile score is a number: the tiles keep no NaN marks.
+
+/** cosineBound of quantize.ts for pairs whose row codes err by at most rowError and query codes by queryError. */
+@inline function pairBound(rowError: f64, queryError: f64, f: i32): f32 {
+  return <f32>((rowError + (1 + rowError) * queryError + <f64>f * 2.384185791015625e-7 + 1e-4) * (1 + 9.5367431640625e-7));
+}
+
+/**
+ * The largest and smallest of each of the `columns` columns of a tile (`queries` rows of
+ * EXTREME_ROWS numbers) at at + c · rowBytes; noted: 128 bytes of scratch.
+ */
+function columnExtremes(tile: usize, queries: i32, columns: i32, at: usize, rowBytes: usize, noted: usize): void {
+  for (let c = 0; c < columns; c += 16) {
+    let p = tile + (<usize>c << 2);
+    let h0 = v128.load(p);
+    let h1 = v128.load(p, 16);
+    let h2 = v128.load(p, 32);
+    let h3 = v128.load(p, 48);
+    let l0 = h0;
+    let l1 = h1;
+    let l2 = h2;
+    let l3 = h3;
+    for (let q = 1; q < queries; q++) {
+      p += <usize>EXTREME_ROWS << 2;
+      const v0 = v128.load(p);
+      const v1 = v128.load(p, 16);
+      const v2 = v128.load(p, 32);
+      const v3 = v128.load(p, 48);
+      h0 = f32x4.pmax(h0, v0);
+      h1 = f32x4.pmax(h1, v1);
+      h2 = f32x4.pmax(h2, v2);
+      h3 = f32x4.pmax(h3, v3);
+      l0 = f32x4.pmin(l0, v0);
+      l1 = f32x4.pmin(l1, v1);
+      l2 = f32x4.pmin(l2, v2);
+      l3 = f32x4.pmin(l3, v3);
+    }
+    v128.store(noted, h0);
+    v128.store(noted, h1, 16);
+    v128.store(noted, h2, 32);
+    v128.store(noted, h3, 48);
+    v128.store(noted, l0, 64);
+    v128.store(noted, l1, 80);
+    v128.store(noted, l2, 96);
+    v128.store(noted, l3, 112);
+    const last = c + 16 < columns ? 16 : columns - c;
+    for (let lane = 0; lane < last; lane++) {
+      const cell = at + <usize>(c + lane) * rowBytes;
+      store<f32>(cell, load<f32>(noted + (<usize>lane << 2)));
+      store<f32>(cell, load<f32>(noted + (<usize>(16 + lane) << 2)), 4);
+    }
+  }
+}
+
+/** The largest and smallest of the `count` (1 or more) numbers at o as a pair at at. */
+@inline function rowExtremes(o: usize, count: i32, at: usize): void {
+  let h = <f32>-Infinity;
+  let l = <f32>Infinity;
+  let r = 0;
+  if (count >= 16) {
+    let h0 = v128.load(o);
+    let h1 = v128.load(o, 16);
+    let h2 = v128.load(o, 32);
+    let h3 = v128.load(o, 48);
+    let l0 = h0;
+    let l1 = h1;
+    let l2 = h2;
+    let l3 = h3;
+    for (r = 16; r + 16 <= count; r += 16) {
+      const p = o + (<usize>r << 2);
+      const v0 = v128.load(p);
+      const v1 = v128.load(p, 16);
+      const v2 = v128.load(p, 32);
+      const v3 = v128.load(p, 48);
+      h0 = f32x4.pmax(h0, v0);
+      h1 = f32x4.pmax(h1, v1);
+      h2 = f32x4.pmax(h2, v2);
+      h3 = f32x4.pmax(h3, v3);
+      l0 = f32x4.pmin(l0, v0);
+      l1 = f32x4.pmin(l1, v1);
+      l2 = f32x4.pmin(l2, v2);
+      l3 = f32x4.pmin(l3, v3);
+    }
+    const high = f32x4.pmax(f32x4.pmax(h0, h1), f32x4.pmax(h2, h3));
+    const low = f32x4.pmin(f32x4.pmin(l0, l1), f32x4.pmin(l2, l3));
+    const high2 = f32x4.pmax(high, v128.shuffle<f32>(high, high, 2, 3, 0, 1));
+    const low2 = f32x4.pmin(low, v128.shuffle<f32>(low, low, 2, 3, 0, 1));
+    h = f32x4.extract_lane(f32x4.pmax(high2, v128.shuffle<f32>(high2, high2, 1, 0, 3, 2)), 0);
+    l = f32x4.extract_lane(f32x4.pmin(low2, v128.shuffle<f32>(low2, low2, 1, 0, 3, 2)), 0);
+  }
+  for (; r < count; r++) {
+    const v = load<f32>(o + (<usize>r << 2));
+    if (v > h) h = v;
+    if (v < l) l = v;
+  }
+  store<f32>(at, h);
+  store<f32>(at, l, 4);
+}
+
+/** The bytes of pairTiles' scratch: a tile of scores, then room for its column extremes. */
+export function pairTileBytes(): usize {
+  return ((<usize>EXTREME_ROWS * EXTREME_ROWS) << 2) + 128;
+}
+
+/**
+ * The tiles (I, J) for J in [start − I·blocks, min(end − I·blocks, blocks)) of tile row
+ * I = start / blocks (blocks = ⌈n / EXTREME_ROWS⌉, J ≥ I): the int8 scores of queries [64I,
+ * 64I + 64) (codes QC and scales qScales of every row coded as a query, quantizeQueryRows)
+ * against rows [64J, 64J + 64) (the packed row codes G, sums, scales), as approxProducts scores
+ * them, into `tile` (pairTileBytes); each query's largest and smallest over the tile's rows into
+ * its row of the extremes matrix (rows × blocks pairs) at column J, and, when J ≠ I, each row's
+ * over the tile's queries into that row's row at column I.
+ */
+export function pairTiles(
+  G: usize, stride: i32, QC: usize, qScales: usize, sums: usize, scales: usize, n: i32, extremes: usize,
+  start: i32, end: i32, tile: usize,
+): void {
+  const blocks = (n + EXTREME_ROWS - 1) / EXTREME_ROWS;
+  const I = start / blocks;
+  const q0 = I * EXTREME_ROWS;
+  const queries = n - q0 < EXTREME_ROWS ? n - q0 : EXTREME_ROWS;
+  const rowBytes = <usize>blocks << 3;
+  const codes = QC + <usize>q0 * <usize>stride;
+  const queryScales = qScales + (<usize>q0 << 2);
+  const noted = tile + ((<usize>EXTREME_ROWS * EXTREME_ROWS) << 2);
+  // a chunk that ends in the next tile row (at its first tile) ends this one
+  const last = end - I * blocks < blocks ? end - I * blocks : blocks;
+  for (let J = start - I * blocks; J < last; J++) {
+    const r0 = J * EXTREME_ROWS;
+    const rows = n - r0 < EXTREME_ROWS ? n - r0 : EXTREME_ROWS;
+    // row j's score of query q at tile + q · 4 · EXTREME_ROWS + (j − r0) · 4
+    approxProductBlock(G, stride, codes, queryScales, queries, sums, scales, tile - (<usize>r0 << 2), EXTREME_ROWS, r0, r0 + rows, 0, 0);
+    for (let q = 0; q < queries; q++)
+      rowExtremes(tile + ((<usize>q * EXTREME_ROWS) << 2), rows, extremes + <usize>(q0 + q) * rowBytes + (<usize>J << 3));
+    if (J != I) columnExtremes(tile, queries, rows, extremes + <usize>r0 * rowBytes + (<usize>I << 3), rowBytes, noted);
+  }
+}
+
+/**
+ * errors[2j] and errors[2j + 1]: how far row j's codes as a row (G, scales: quantizeUnitRows) and
+ * as a query (QC, qScales: quantizeQueryRows) lie from its unit vector, ‖ŷ − s·c‖, in float64 as
+ * those compute theirs; 0 for a row of norm 0 (its scores are 0 exactly), for rows [start, end)
+ * of Y (f floats a row, their float32 norms in `norms`).
+ */
+export function pairErrors(
+  Y: usize, f: i32, norms: usize, start: i32, end: i32, G: usize, stride: i32, scales: usize, QC: usize,
+  qScales: usize, errors: usize,
+): void {
+  for (let j = start; j < end; j++) {
+    let asRow: f64 = 0;
+    let asQuery: f64 = 0;
+    if (load<f32>(norms + (<usize>j << 2)) != 0) {
+      const row = Y + ((<usize>j * <usize>f) << 2);
+      let squares: f64 = 0;
+      for (let a = 0; a < f; a++) {
+        const v = <f64>load<f32>(row + (<usize>a << 2));
+        squares += v * v;
+      }
+      const inverse = 1 / Math.sqrt(squares);
+      const s = <f64>load<f32>(scales + (<usize>j << 2));
+      const t = <f64>load<f32>(qScales + (<usize>j << 2));
+      const packed = G + (<usize>(j >> 2)) * (<usize>stride << 2) + (<usize>(j & 3) << 2);
+      const coded = QC + <usize>j * <usize>stride;
+      for (let a = 0; a < f; a++) {
+        const unit = <f64>load<f32>(row + (<usize>a << 2)) * inverse;
+        const r = unit - s * <f64>load<i8>(packed + (<usize>(a >> 2) << 4) + <usize>(a & 3));
+        const q = unit - t * <f64>(<i32>load<u8>(coded + <usize>a) - 64);
+        asRow += r * r;
+        asQuery += q * q;
+      }
+    }
+    store<f32>(errors + (<usize>j << 3), <f32>(Math.sqrt(asRow) * (1 + 9.5367431640625e-7)));
+    store<f32>(errors + (<usize>j << 3), <f32>(Math.sqrt(asQuery) * (1 + 9.5367431640625e-7)), 4);
+  }
+}
+
+/**
+ * One query's int8 scores (codes qc, scale t) of rows [from, to) into out[from ..], as
+ * approxProducts computes them: sixteen rows at a time (eight at the end), reading no further
+ * than the rows' padding to a multiple of eight.
+ */
+function approxQueryRows(G: usize, stride: i32, qc: usize, t: f32, sums: usize, scales: usize, out: usize, from: i32, to: i32): void {
+  if (stride == 64) approxQueryRowsOf(G, 64, qc, t, sums, scales, out, from, to);
+  else approxQueryRowsOf(G, <usize>stride, qc, t, sums, scales, out, from, to);
+}
+
+@inline function approxQueryRowsOf(G: usize, s: usize, qc: usize, t: f32, sums: usize, scales: usize, out: usize, from: i32, to: i32): void {
+  const groupBytes = s << 2;
+  // 1 in every lane from a number the compiler cannot see (see approxProductRows)
+  const ones = i16x8.splat(<i16>(1 - (to >>> 31)));
+  const scale = f32x4.splat(t);
+  let j = from;
+  for (; to - j > 8; j += 16) {
+    const p0 = G + (<usize>(j >> 2)) * groupBytes;
+    const p1 = p0 + groupBytes;
+    const p2 = p1 + groupBytes;
+    const p3 = p2 + groupBytes;
+    let a0 = i32x4.splat(0);
+    let a1 = i32x4.splat(0);
+    let a2 = i32x4.splat(0);
+    let a3 = i32x4.splat(0);
+    for (let c: usize = 0; c < s; c += 4) {
+      const w = v128.load32_splat(qc + c);
+      a0 = dot8x4(a0, v128.load(p0 + (c << 2)), w, ones);
+      a1 = dot8x4(a1, v128.load(p1 + (c << 2)), w, ones);
+      a2 = dot8x4(a2, v128.load(p2 + (c << 2)), w, ones);
+      a3 = dot8x4(a3, v128.load(p3 + (c << 2)), w, ones);
+    }
+    const at = <usize>j << 2;
+    const o = out + at;
+    storeScores(o, productScores(a0, v128.load(sums + at), v128.load(scales + at), scale), productScores(a1, v128.load(sums + at, 16), v128.load(scales + at, 16), scale), to - j);
+    storeScores(o + 32, productScores(a2, v128.load(sums + at, 32), v128.load(scales + at, 32), scale), productScores(a3, v128.load(sums + at, 48), v128.load(scales + at, 48), scale), to - j - 8);
+  }
+  if (j < to) {
+    const p0 = G + (<usize>(j >> 2)) * groupBytes;
+    const p1 = p0 + groupBytes;
+    let a0 = i32x4.splat(0);
+    let a1 = i32x4.splat(0);
+    for (let c: usize = 0; c < s; c += 4) {
+      const w = v128.load32_splat(qc + c);
+      a0 = dot8x4(a0, v128.load(p0 + (c << 2)), w, ones);
+      a1 = dot8x4(a1, v128.load(p1 + (c << 2)), w, ones);
+    }
+    const at = <usize>j << 2;
+    storeScores(out + at, productScores(a0, v128.load(sums + at), v128.load(scales + at), scale), productScores(a1, v128.load(sums + at, 16), v128.load(scales + at, 16), scale), to - j);
+  }
+}
+
+/** Block b's own int8 scores of the query into row, once: `made` holds a byte per block. */
+@inline function ownBlock(
+  G: usize, stride: i32, qc: usize, t: f32, sums: usize, scales: usize, row: usize, n: i32, made: usize, b: i32,
+): void {
+  if (load<u8>(made + <usize>b) != 0) return;
+  store<u8>(made + <usize>b, 1);
+  const from = b * EXTREME_ROWS;
+  approxQueryRows(G, stride, qc, t, sums, scales, row, from, from + EXTREME_ROWS < n ? from + EXTREME_ROWS : n);
+}
+
+/**
+ * The row of block b, not skipped, of the largest own score (sign 1) or the smallest (−1): the
+ * first row holding the block's extreme, found by vectors, unless that one is skipped; −1 if
+ * every row is.
+ */
+function ownExtremeRow(row: usize, n: i32, skip: usize, b: i32, sign: f32): i32 {
+  const from = b * EXTREME_ROWS;
+  const to = from + EXTREME_ROWS < n ? from + EXTREME_ROWS : n;
+  let value = sign * load<f32>(row + (<usize>from << 2));
+  let i = from + 1;
+  if (to - from >= 16) {
+    const signs = f32x4.splat(sign);
+    let m0 = f32x4.mul(v128.load(row + (<usize>from << 2)), signs);
+    let m1 = f32x4.mul(v128.load(row + (<usize>from << 2), 16), signs);
+    let m2 = f32x4.mul(v128.load(row + (<usize>from << 2), 32), signs);
+    let m3 = f32x4.mul(v128.load(row + (<usize>from << 2), 48), signs);
+    for (i = from + 16; i + 16 <= to; i += 16) {
+      const p = row + (<usize>i << 2);
+      m0 = f32x4.pmax(m0, f32x4.mul(v128.load(p), signs));
+      m1 = f32x4.pmax(m1, f32x4.mul(v128.load(p, 16), signs));
+      m2 = f32x4.pmax(m2, f32x4.mul(v128.load(p, 32), signs));
+      m3 = f32x4.pmax(m3, f32x4.mul(v128.load(p, 48), signs));
+    }
+    const m = f32x4.pmax(f32x4.pmax(m0, m1), f32x4.pmax(m2, m3));
+    const m2b = f32x4.pmax(m, v128.shuffle<f32>(m, m, 2, 3, 0, 1));
+    value = f32x4.extract_lane(f32x4.pmax(m2b, v128.shuffle<f32>(m2b, m2b, 1, 0, 3, 2)), 0);
+  }
+  for (; i < to; i++) {
+    const v = sign * load<f32>(row + (<usize>i << 2));
+    if (v > value) value = v;
+  }
+  for (let j = from; j < to; j++) {
+    if (sign * load<f32>(row + (<usize>j << 2)) != value) continue;
+    if (load<u8>(skip + <usize>j) == 0) return j;
+    break;
+  }
+  // the extreme's row is skipped: the best of the others, one by one
+  let found = -1;
+  let best = <f32>-Infinity;
+  for (let j = from; j < to; j++) {
+    if (load<u8>(skip + <usize>j) != 0) continue;
+    const v = sign * load<f32>(row + (<usize>j << 2));
+    if (found < 0 || v > best) {
+      best = v;
+      found = j;
+    }
+  }
+  return found;
+}
+
+/**
+ * One query's answer from its row of the extremes matrix (`extremes`, blocks pairs), as
+ * refineRow gives it: the k + excluded blocks of the largest maxima and the block of the
+ * smallest minimum are scored by the query's own codes and their best (lowest) rows exactly,
+ * giving K, the k-th largest of those exact scores, and m, the lowest: a row whose cosine is
+ * below K is not among the k best (at least k rows score K or more), nor is one above m the
+ * smallest. A block whose largest score is below K − w and smallest above m + w, w the bound of
+ * its cell (pairBound: below, the row block's row-code error and the query's own query-code
+ * error; for a cell read by columns, left of the query's own block, the query's row-code error
+ * and the block's query-code error), holds neither; every other block is scored by the query's
+ * own codes and its rows not inside those cuts (w of the block's rows against the query) are
+ * scored exactly (scoreOpenRows). Returns the count found, or −1 when this cannot answer (too
+ * many blocks to seed from, fewer than k rows among the seeds, more than cap rows open, a NaN
+ * exact score): the caller then scores the whole row by its own codes and refines as refineRow.
+ * `made`: a byte per block, zero. errors: per row, its row and query codes' errors (pairErrors);
+ * blockErrors: per block, the largest of each.
+ */
+function pairedRow(
+  row: usize, n: i32, k: i32, skip: usize, excluded: i32, Y: usize, f: i32, x: usize, norms: usize,
+  queryNorm: f32, out: usize, range: usize, candidates: usize, cap: i32, extremes: usize, G: usize, stride: i32,
+  qc: usize, t: f32, sums: usize, scales: usize, made: usize, seeds: usize, slot: i32, errors: usize,
+  blockErrors: usize,
+): i32 {
+  const want = k + excluded;
+  const blocks = (n + EXTREME_ROWS - 1) / EXTREME_ROWS;
+  if (k == 0 || want > SEEDED_BLOCKS_UP_TO || blocks < want) return -1;
+  const rowStride = <usize>f << 2;
+  const topBlocks = seeds;
+  const topValues = seeds + (SEEDED_BLOCKS_UP_TO << 2);
+  // the blocks of the largest maxima, and of the smallest minimum
+  let tops = 0;
+  let lowest = 0;
+  let lowestValue = <f32>Infinity;
+  for (let b = 0; b < blocks; b++) {
+    tops = keepLargest(topValues, topBlocks, tops, want, load<f32>(extremes + (<usize>b << 3)), b);
+    const low = load<f32>(extremes + (<usize>b << 3), 4);
+    if (low < lowestValue) {
+      lowestValue = low;
+      lowest = b;
+    }
+  }
+  // the exact scores of the best row of each top block, the k largest in a min-heap over topValues
+  let scored = 0;
+  for (let r = 0; r < want; r++) {
+    const b = load<i32>(topBlocks + (<usize>r << 2));
+    ownBlock(G, stride, qc, t, sums, scales, row, n, made, b);
+    const j = ownExtremeRow(row, n, skip, b, 1);
+    if (j < 0) continue;
+    const s = cosineOf(j, Y, rowStride, x, f, norms, queryNorm);
+    if (s != s) return -1;
+    if (scored < k) floatHeapAdd(topValues, scored++, s);
+    else if (s > load<f32>(topValues)) floatHeapReplace(topValues, k, s);
+  }
+  if (scored < k) return -1;
+  const K = load<f32>(topValues);
+  ownBlock(G, stride, qc, t, sums, scales, row, n, made, lowest);
+  const j = ownExtremeRow(row, n, skip, lowest, -1);
+  if (j < 0) return -1;
+  const m = cosineOf(j, Y, rowStride, x, f, norms, queryNorm);
+  if (m != m) return -1;
+  const home = slot / EXTREME_ROWS;
+  const rowError = <f64>load<f32>(errors + (<usize>slot << 3));
+  const queryError = <f64>load<f32>(errors + (<usize>slot << 3), 4);
+  let listed = 0;
+  for (let b = 0; b < blocks; b++) {
+    // the bound of the query's own scores of the block's rows, and of the cell
+    const w = pairBound(<f64>load<f32>(blockErrors + (<usize>b << 3)), queryError, f);
+    const cell = b >= home ? w : pairBound(rowError, <f64>load<f32>(blockErrors + (<usize>b << 3), 4), f);
+    if (load<f32>(extremes + (<usize>b << 3)) < K - cell && load<f32>(extremes + (<usize>b << 3), 4) > m + cell) continue;
+    ownBlock(G, stride, qc, t, sums, scales, row, n, made, b);
+    const highCut = K - w;
+    const lowCut = m + w;
+    const high = f32x4.splat(highCut);
+    const low = f32x4.splat(lowCut);
+    const from = b * EXTREME_ROWS;
+    const to = from + EXTREME_ROWS < n ? from + EXTREME_ROWS : n;
+    let i = from;
+    for (; i + 4 <= to; i += 4) {
+      const v = v128.load(row + (<usize>i << 2));
+      if (i32x4.all_true(v128.and(f32x4.lt(v, high), f32x4.gt(v, low)))) continue;
+      for (let r = i; r < i + 4; r++) {
+        const value = load<f32>(row + (<usize>r << 2));
+        if (load<u8>(skip + <usize>r) != 0 || (value < highCut && value > lowCut)) continue;
+        if (listed == cap) return -1;
+        store<i32>(candidates + (<usize>listed << 2), r);
+        listed++;
+      }
+    }
+    for (; i < to; i++) {
+      const value = load<f32>(row + (<usize>i << 2));
+      if (load<u8>(skip + <usize>i) != 0 || (value < highCut && value > lowCut)) continue;
+      if (listed == cap) return -1;
+      store<i32>(candidates + (<usize>listed << 2), i);
+      listed++;
+    }
+  }
+  return scoreOpenRows(row, k, Y, rowStride, x, f, norms, queryNorm, out, range, candidates, listed);
+}
+
+/** The bytes of pairedRefineRows' scratch for n rows, cap candidates and `stride`-byte codes. */
+export function pairedScratchBytes(n: i32, cap: i32, stride: i32): usize {
+  const blocks = <usize>((n + EXTREME_ROWS - 1) / EXTREME_ROWS);
+  return ((<usize>n + 15) & ~15) + ((((<usize>cap + 4) << 2) + 15) & ~15) + ((blocks + 15) & ~15) + (blocks << 3) + (SEEDED_BLOCKS_UP_TO << 4) + (<usize>stride << 2) + 16;
+}
+
+/**
+ * refineRows for query rows [start, end) of a block whose queries are rows of the set
+ * (querySlots[q]: the query's row, or −1 for a query from outside the set): a row's answer from
+ * the extremes matrix (pairedRow; pairTiles must have passed over every tile row up to its own),
+ * else, and for a query from outside, the whole row scored by the query's own codes (its row's
+ * coded as a query: QC, qScales, qBounds; one from outside coded here) with its block extremes,
+ * then refineRow: the same numbers as refineRows. Scores go to the block's scores (row q at
+ * scores + q · n · 4). scratch: pairedScratchBytes.
+ */
+export function pairedRefineRows(
+  scores: usize, n: i32, k: i32, excludeStart: usize, exclude: usize, Y: usize, f: i32, Q: usize, norms: usize,
+  queryNorms: usize, best: usize, found: usize, range: usize, start: i32, end: i32, scratch: usize, cap: i32,
+  extremes: usize, querySlots: usize, G: usize, stride: i32, QC: usize, qScales: usize, qBounds: usize,
+  sums: usize, scales: usize, errors: usize, blockErrors: usize, rowError: f64,
+): void {
+  const blocks = (n + EXTREME_ROWS - 1) / EXTREME_ROWS;
+  const skip = scratch;
+  const candidates = skip + ((<usize>n + 15) & ~15);
+  const made = candidates + ((((<usize>cap + 4) << 2) + 15) & ~15);
+  const own = made + ((<usize>blocks + 15) & ~15);
+  const seeds = own + (<usize>blocks << 3);
+  const codes = seeds + (SEEDED_BLOCKS_UP_TO << 4);
+  const coded = codes + (<usize>stride << 2);
+  // the skip mask is cleared once, and each query's marks taken back after it
+  memory.fill(skip, 0, <usize>n);
+  for (let q = start; q < end; q++) {
+    memory.fill(made, 0, <usize>blocks);
+    const from = load<i32>(excludeStart + (<usize>q << 2));
+    const to = load<i32>(excludeStart + (<usize>(q + 1) << 2));
+    for (let e = from; e < to; e++) {
+      const i = load<i32>(exclude + (<usize>e << 2));
+      if (<u32>i < <u32>n) store<u8>(skip + <usize>i, 1);
+    }
+    const row = scores + ((<usize>q * <usize>n) << 2);
+    const x = Q + ((<usize>q * <usize>f) << 2);
+    const queryNorm = load<f32>(queryNorms + (<usize>q << 2));
+    const out = best + ((<usize>q * <usize>k) << 2);
+    const at = range + (<usize>q << 3);
+    const slot = load<i32>(querySlots + (<usize>q << 2));
+    let qc: usize;
+    let t: f32;
+    let bound: f32;
+    if (slot >= 0) {
+      qc = QC + <usize>slot * <usize>stride;
+      t = load<f32>(qScales + (<usize>slot << 2));
+      bound = load<f32>(qBounds + (<usize>slot << 2));
+    } else {
+      quantizeQueryRows(x, f, queryNorms + (<usize>q << 2), 0, 1, codes, stride, coded, coded + 4, rowError);
+      qc = codes;
+      t = load<f32>(coded);
+      bound = load<f32>(coded, 4);
+    }
+    let count = -1;
+    if (slot >= 0 && bound < Infinity) {
+      count = pairedRow(
+        row, n, k, skip, to - from, Y, f, x, norms, queryNorm, out, at, candidates, cap,
+        extremes + <usize>slot * (<usize>blocks << 3), G, stride, qc, t, sums, scales, made, seeds, slot, errors,
+        blockErrors,
+      );
+    }
+    if (count < 0) {
+      // the whole row by the query's own codes, its extremes, then refineRow as refineRows does
+      for (let b = 0; b < blocks; b++) {
+        ownBlock(G, stride, qc, t, sums, scales, row, n, made, b);
+        const first = b * EXTREME_ROWS;
+        noteExtremes(row + (<usize>first << 2), (first + EXTREME_ROWS < n ? first + EXTREME_ROWS : n) - first, own + (<usize>b << 3));
+      }
+      count = refineRow(row, n, k, skip, bound, Y, f, x, norms, queryNorm, out, at, candidates, cap, own, to - from);
+    }
+    store<i32>(found + (<usize>q << 2), count);
+    for (let e = from; e < to; e++) {
+      const i = load<i32>(exclude + (<usize>e << 2));
+      if (<u32>i < <u32>n) store<u8>(skip + <usize>i, 0);
+    }
+  }
+}
+
 // ---- HNSW graph search (src/query/hnsw.ts; src/kernels/graphSearch.ts holds the reference) ----
 
 /**
