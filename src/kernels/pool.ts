@@ -66,6 +66,8 @@ export const TASK = {
   pairedRefine: 18,
   /** rows coded as cosine queries (quantizeQueryRows), and both codes' errors (pairErrors): cosinePairs */
   codeQueries: 19,
+  /** rows coded as int8 unit rows (quantizeUnitRows), each chunk's largest error in out */
+  quantizeRows: 20,
 } as const;
 
 /**
@@ -555,6 +557,21 @@ function runRows(
     case TASK.approxRefineProducts:
       refineGroup(e, kind, a, start, end, scratch);
       break;
+    case TASK.quantizeRows: {
+      const error = e.quantizeUnitRows(
+        a[ARG.Y],
+        f,
+        a[ARG.norms],
+        start,
+        end,
+        a[ARG.codes],
+        a[ARG.codeStride],
+        a[ARG.sums],
+        a[ARG.scales],
+      );
+      new Float64Array(memoryOf(e), a[ARG.out] + chunk * 8, 1)[0] = error;
+      break;
+    }
     case TASK.codeQueries:
       e.quantizeQueryRows(
         a[ARG.queryRows],

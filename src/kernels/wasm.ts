@@ -72,6 +72,8 @@ const PAIR_CHUNK_TILES = 8;
 const PAIRED_CHUNK_QUERIES = 4;
 /** the most blocks pairedRefineRows seeds its cuts from (SEEDED_BLOCKS_UP_TO of the kernels): k plus the query row itself */
 const PAIRED_SEEDS_MOST = 16;
+/** rows per chunk of quantizeUnitRows (a multiple of four) */
+const QUANTIZE_CHUNK_ROWS = 2048;
 /** rows coded as queries per chunk of cosinePairs */
 const CODE_CHUNK_ROWS = 2048;
 /**
@@ -1158,19 +1160,23 @@ class WasmKernels implements Kernels {
     scales: Float32Array,
   ): number {
     this.idle();
-    const y = this.resident(Y, rows * f);
-    const rowNorms = this.inKernel(norms, this.staging, rows, true);
-    return this.exports.quantizeUnitRows(
-      y.byteOffset,
-      f,
-      rowNorms.byteOffset,
-      0,
-      rows,
-      this.address(codes),
-      codeStride(f),
-      this.address(sums),
-      this.address(scales),
-    );
+    // in chunks on every thread (a multiple of four rows: each four are packed together), the
+    // largest of the chunks' errors
+    const chunks = Math.ceil(rows / QUANTIZE_CHUNK_ROWS);
+    const errors = this.partials.get(Math.max(1, chunks));
+    const a = this.args;
+    a[ARG.Y] = this.resident(Y, rows * f).byteOffset;
+    a[ARG.factors] = f;
+    a[ARG.norms] = this.inKernel(norms, this.staging, rows, true).byteOffset;
+    a[ARG.codes] = this.address(codes);
+    a[ARG.codeStride] = codeStride(f);
+    a[ARG.sums] = this.address(sums);
+    a[ARG.scales] = this.address(scales);
+    a[ARG.out] = errors.byteOffset;
+    this.run(TASK.quantizeRows, 0, rows, QUANTIZE_CHUNK_ROWS, 0);
+    let error = 0;
+    for (let chunk = 0; chunk < chunks; chunk++) error = Math.max(error, errors[chunk]);
+    return error;
   }
 
   rowNorms(Y: Float32Array, rows: number, f: number, out: Float32Array): void {

@@ -32,8 +32,8 @@ interface Candidates extends CandidateRows {
   minItemUsers: number;
   factors: Float32Array;
   norms: Float32Array;
-  /** an int8 copy of the factors for cosineBlock (WebAssembly kernels), else null */
-  quantized: QuantizedRows | null;
+  /** an int8 copy of the factors for cosineBlock (WebAssembly kernels; quantizedOf), else null; undefined until made */
+  quantized?: QuantizedRows | null;
   /** the candidates as paired cosine queries of one another (pairsFor), once made */
   pairs?: CosinePairs;
 }
@@ -46,11 +46,22 @@ interface Candidates extends CandidateRows {
  */
 function pairsFor(set: Candidates, kernels: Kernels, f: number, k: number): CosinePairs | null {
   if (set.pairs !== undefined) return set.pairs;
-  if (set.quantized === null || kernels.cosinePairs === undefined || kernels.pairedCosineBlockAsync === undefined)
+  const quantized = quantizedOf(set, kernels, f);
+  if (quantized === null || kernels.cosinePairs === undefined || kernels.pairedCosineBlockAsync === undefined)
     return null;
-  const pairs = kernels.cosinePairs(set.quantized, set.factors, set.count, f, set.norms, k);
+  const pairs = kernels.cosinePairs(quantized, set.factors, set.count, f, set.norms, k);
   if (pairs !== null) set.pairs = pairs;
   return pairs;
+}
+
+/**
+ * The candidates' int8 copy, made on first use (on every thread of the kernels: the caller
+ * awaits their workers first); none for the reference kernels, whose cosineBlock scores the
+ * float rows anyway.
+ */
+function quantizedOf(set: Candidates, kernels: Kernels, f: number): QuantizedRows | null {
+  set.quantized ??= kernels.name === 'wasm' ? quantizeRows(kernels, set.factors, set.count, f, set.norms) : null;
+  return set.quantized;
 }
 
 // kernel memory is never freed: the compacted rows are kept for the next run on the same model
@@ -65,9 +76,7 @@ function candidates(model: AlsModel, minItemUsers: number, kernels: Kernels): Ca
 
   const candidates = candidateRows(model.itemUserCounts, minItemUsers);
   const { factors, norms } = candidateFactors(kernels, Y, f, itemNorms(model, kernels), candidates);
-  // the reference kernels' cosineBlock scores the float rows anyway: no copy for them
-  const quantized = kernels.name === 'wasm' ? quantizeRows(kernels, factors, candidates.count, f, norms) : null;
-  const result = { minItemUsers, ...candidates, factors, norms, quantized };
+  const result = { minItemUsers, ...candidates, factors, norms };
   perModel.set(Y, result);
   return result;
 }
@@ -108,10 +117,9 @@ export async function writeAllSimilar(
   // never lists longer than the items there are (a count of 1e9 allocates nothing)
   const k = checkCount('count', options.count, 10, model.items);
   const { itemFactors: Y, items, factors: f } = model;
-  // names as they are (a carriage return included), or refused: the rule of the split files
-  checkTsvNames([], model.itemNames, 'the neighbours');
-  const names = model.itemNames;
   if (options.itemIndex !== undefined) {
+    // names as they are (a carriage return included), or refused: the rule of the split files
+    checkTsvNames([], model.itemNames, 'the neighbours');
     const search = checkItemIndexSearch(model, options.itemIndex);
     if (search.minItemUsers !== minItemUsers)
       throw new AlsError(
@@ -128,12 +136,22 @@ export async function writeAllSimilar(
     // model errors (a corrupt file read on first use) come before the output file is opened;
     // the candidates are made while the kernels' workers start
     const candidateSet = candidates(model, minItemUsers, kernels);
-    const { rows, slot: slotOf, factors, norms, quantized } = candidateSet;
+    const { rows, slot: slotOf, factors, norms } = candidateSet;
     count = candidateSet.count;
     const queryNorms = itemNorms(model, kernels);
-    const pairs = pairsFor(candidateSet, kernels, f, k);
     const block = allBlockQueries(count);
     const excludes = [new Int32Array(block), new Int32Array(block)];
+    // both sets of arrays made before the first call (none may be made while one runs)
+    blockScratch(kernels, block, count, k, 0);
+    blockScratch(kernels, block, count, k, 1);
+    // names as they are (a carriage return included), or refused: the rule of the split files;
+    // read and checked while the workers start
+    checkTsvNames([], model.itemNames, 'the neighbours');
+    const named = encodedNames(model.itemNames);
+    // the int8 copy and the pairs are made on every thread
+    await ready;
+    const quantized = quantizedOf(candidateSet, kernels, f);
+    const pairs = pairsFor(candidateSet, kernels, f, k);
     /** Scores the block of items from `first` on into `slot`'s arrays (off the thread where the kernels can). */
     const score = async (first: number, slot: 0 | 1): Promise<void> => {
       const { scores, excludeStart, best, found, range } = blockScratch(kernels, block, count, k, slot);
@@ -173,7 +191,6 @@ export async function writeAllSimilar(
         });
       else await callOffThread(cosineTopK(kernels, factors, f, quantized, Y, first, selection));
     };
-    const named = encodedNames(names);
     const made = new ScoredLines(named, named);
     /** The lines of the block of items from `first` on, scored into `slot`'s arrays. */
     const text = (first: number, slot: 0 | 1): Buffer => {
@@ -190,10 +207,6 @@ export async function writeAllSimilar(
       }
       return made.take();
     };
-    // both sets of arrays made before the first call (none may be made while one runs)
-    blockScratch(kernels, block, count, k, 0);
-    blockScratch(kernels, block, count, k, 1);
-    await ready;
     await writeOutput(output, (emit) => emitBlocks(items, block, score, text, emit));
   } finally {
     owned?.dispose();
