@@ -3,7 +3,7 @@
 // side in one run, printed as one table with the targets, and written to bench/results.json.
 // Not part of npm test. Generated data and models are kept in bench/data/ and reused.
 //
-// usage: node bench/run.js [--quick] [--serve] [--ann] [--spark] [--no-reference] [--no-spark] [--reference-full[-all]] [--baseline REV]
+// usage: node bench/run.js [--quick] [--serve] [--ann] [--spark] [--no-reference] [--no-spark] [--no-serve] [--reference-full[-all]] [--baseline REV]
 //   --quick: small shapes, for checking the script itself; --serve: the serving section alone, on
 //   bench/data/model-full, trained once if missing; --ann: the approximate similar section alone
 //   (bench/ann.js), on the same model; the reference section (bench/reference.js:
@@ -12,7 +12,8 @@
 //   --baseline REV: one-shot `als similar` on the full model against the build of git revision
 //   REV too (bench/baseline.js), alternating in this run
 //   the Spark engine (bench/spark.js) against the built-in one on the 2.5M shape unless --no-spark,
-//   or alone with --spark
+//   or alone with --spark; the serving section unless --no-serve. The run's minutes close the table
+//   (issue 13's rows: `-- --no-spark --no-serve --reference-full-all --baseline REV`)
 import { execFileSync, spawnSync } from 'node:child_process';
 import {
   copyFileSync,
@@ -57,6 +58,7 @@ const als = join(root, 'bin', 'als.js');
 const SHAPES = shapes(quick);
 
 const results = { date: new Date().toISOString(), quick, machine: machine(), rows: [] };
+const benchStarted = performance.now();
 
 function machine() {
   return {
@@ -118,6 +120,8 @@ function modelForBaseline(model, bin, artist) {
 
 /** Writes results.json and prints the table. */
 function finish(resultsFile) {
+  results.minutes = Number(((performance.now() - benchStarted) / 60000).toFixed(1));
+  results.arguments = process.argv.slice(2);
   writeFileSync(resultsFile, JSON.stringify(results, null, 2) + '\n');
   const lines = ['| | what | figure | target |', '|---|---|---|---|'];
   for (const row of results.rows) {
@@ -135,6 +139,7 @@ function finish(resultsFile) {
     `\nals benchmark, ${results.machine.cpu}, ${results.machine.cores} cores, Node ${results.machine.node}${quick ? ' (quick)' : ''}\n`,
   );
   console.log(lines.join('\n'));
+  console.log(`\nThe run took ${results.minutes} minutes (${results.arguments.join(' ') || 'no arguments'}).`);
 }
 
 /** The Spark engine against the built-in one on the 2.5M shape (bench/spark.js). */
@@ -464,7 +469,7 @@ for (const solver of ['cg', 'naive']) {
 }
 
 // --- serving: als serve under load -----------------------------------------------------------
-await servingSection(join(dataDir, 'model-full'));
+if (!process.argv.includes('--no-serve')) await servingSection(join(dataDir, 'model-full'));
 
 // --- the Spark engine in the same run --------------------------------------------------------
 if (!process.argv.includes('--no-spark')) await sparkSection();

@@ -36,6 +36,8 @@ export const SLOT = {
    */
   split: 8,
   thenKind: 9,
+  /** 1: the second part's chunks do not wait for the first part (they read nothing it writes) */
+  thenFree: 10,
 } as const;
 
 export const TASK = {
@@ -817,12 +819,13 @@ export function work(e: KernelExports, control: Int32Array, args: Float64Array, 
   const total = Atomics.load(control, SLOT.total);
   const split = Atomics.load(control, SLOT.split);
   const thenKind = Atomics.load(control, SLOT.thenKind);
+  const free = Atomics.load(control, SLOT.thenFree) === 1;
   for (;;) {
     const chunk = Atomics.add(control, SLOT.next, 1);
     if (chunk >= total) return;
     if (chunk < split) runChunk(e, kind, args, chunk, thread);
     else {
-      for (let done = Atomics.load(control, SLOT.done); done < split; done = Atomics.load(control, SLOT.done))
+      for (let done = Atomics.load(control, SLOT.done); !free && done < split; done = Atomics.load(control, SLOT.done))
         Atomics.wait(control, SLOT.done, done);
       runThenChunk(e, thenKind, args, chunk - split, thread);
     }

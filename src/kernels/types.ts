@@ -269,6 +269,15 @@ export interface Kernels {
   pairedCosineBlockAsync?(selection: PairedCosineSelection): Promise<void>;
 
   /**
+   * The pairs' tiles of every tile row below `tileRows` (64 rows each) not scored yet, which
+   * pairedCosineBlock would otherwise score as its queries come to need them: the work can start
+   * before the first block's queries are ready. WebAssembly kernels only; the Async form as the
+   * others'.
+   */
+  pairedTiles?(pairs: CosinePairs, tileRows: number): void;
+  pairedTilesAsync?(pairs: CosinePairs, tileRows: number): Promise<void>;
+
+  /**
    * The indices of the k largest scores, best first, passing over NaN and indices where
    * skip[i] is 1. Ties go to the lower index, so the result depends on the scores alone.
    */

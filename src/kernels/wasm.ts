@@ -305,7 +305,7 @@ interface Task {
   rows: number;
   chunkRows: number;
   scratchBytesPerThread: number;
-  then?: { kind: number; rows: number; chunkRows: number; scratchBytesPerThread: number };
+  then?: { kind: number; rows: number; chunkRows: number; scratchBytesPerThread: number; free?: boolean };
   /** chunk boundaries in kernel memory (see ARG.bounds), boundsCount chunks; else chunks of chunkRows */
   bounds?: Int32Array;
   boundsCount?: number;
@@ -330,9 +330,9 @@ async function valueReached(control: Int32Array, slot: number, reached: (value: 
 
 class WasmKernels implements Kernels {
   readonly name = 'wasm';
-  readonly build: KernelBuild;
   private readonly arena = new Arena();
-  private readonly exports: KernelExports;
+  private chosenBuild: KernelBuild | undefined;
+  private instance: KernelExports | undefined;
   private readonly control: Int32Array;
   private readonly args: Float64Array;
   private readonly workers: Worker[] = [];
@@ -358,39 +358,55 @@ class WasmKernels implements Kernels {
     if (typeof offThread !== 'boolean') throw new AlsError('usage', 'options.offThread must be true or false');
     this.workerCount = offThread ? threads : threads - 1;
     this.slots = this.workerCount + 1;
-    this.build = options.build ?? kernelBuild();
-    this.exports = new WebAssembly.Instance(kernelModule(this.build), { env: { memory: this.arena.memory } })
-      .exports as unknown as KernelExports;
+    if (options.build !== undefined && !Object.hasOwn(FILE_OF, options.build))
+      throw new AlsError('usage', `options.build must be fma or simd128, not ${String(options.build)}`);
     const shared = new SharedArrayBuffer(CONTROL_BYTES);
     this.control = new Int32Array(shared, 0, CONTROL_INTS);
     this.args = new Float64Array(shared, CONTROL_INTS * 4, ARGUMENTS);
     Atomics.store(this.control, SLOT.state, CLOSED);
   }
 
+  /** The build these kernels run: options.build, else kernelBuild() (compiled when first asked). */
+  get build(): KernelBuild {
+    return (this.chosenBuild ??= this.options.build ?? kernelBuild());
+  }
+
+  /**
+   * This thread's instance, made on first use: the module is compiled (and V8's flag for
+   * relaxed SIMD set, kernelBuild) only then, so that workers started before it start faster.
+   */
+  private get exports(): KernelExports {
+    return (this.instance ??= new WebAssembly.Instance(kernelModule(this.build), { env: { memory: this.arena.memory } })
+      .exports as unknown as KernelExports);
+  }
+
   /**
    * Starts threads − 1 workers (the calling thread is the last one), or threads with offThread,
-   * and waits until they listen.
+   * and waits until they listen. The module goes to them once they have all started: a worker
+   * that starts after V8's flag for relaxed SIMD is set (kernelBuild) takes about twice as long
+   * (about 40 against 25 ms on the development machine: its built-in modules are compiled anew,
+   * on a core the calling thread needs), so the flag is set after, unless a call on this thread
+   * or other kernels set it before.
    */
   async start(): Promise<this> {
-    const ready: Promise<unknown>[] = [];
+    const message = (worker: Worker): Promise<unknown> =>
+      new Promise((resolve, reject) => {
+        worker.once('message', resolve);
+        worker.once('error', reject);
+      });
+    const booted: Promise<unknown>[] = [];
     for (let thread = 1; thread <= this.workerCount; thread++) {
       const worker = new Worker(new URL('./worker.js', import.meta.url), {
-        workerData: {
-          module: kernelModule(this.build),
-          memory: this.arena.memory,
-          control: this.control.buffer,
-          thread,
-        },
+        workerData: { memory: this.arena.memory, control: this.control.buffer, thread },
       });
       worker.unref();
-      ready.push(
-        new Promise((resolve, reject) => {
-          worker.once('message', resolve);
-          worker.once('error', reject);
-        }),
-      );
+      booted.push(message(worker));
       this.workers.push(worker);
     }
+    await Promise.all(booted);
+    const module = kernelModule(this.build);
+    const ready = this.workers.map(message);
+    for (const worker of this.workers) worker.postMessage(module);
     await Promise.all(ready);
     return this;
   }
@@ -485,6 +501,7 @@ class WasmKernels implements Kernels {
     const c = this.control;
     Atomics.store(c, SLOT.kind, kind);
     Atomics.store(c, SLOT.thenKind, then?.kind ?? 0);
+    Atomics.store(c, SLOT.thenFree, then?.free === true ? 1 : 0);
     Atomics.store(c, SLOT.split, split);
     Atomics.store(c, SLOT.total, chunks);
     Atomics.store(c, SLOT.next, 0);
@@ -846,7 +863,9 @@ class WasmKernels implements Kernels {
     this.idle();
     const f = factors;
     const blocks = Math.ceil(rows / EXTREME_ROWS);
-    if (!(k >= 1 && k + 1 <= PAIRED_SEEDS_MOST) || rows === 0 || rows * blocks * 8 > PAIRS_MOST_BYTES) return null;
+    // the matrix is laid out by tiles: blocks × blocks × 64 cells of two floats
+    const cells = blocks * blocks * EXTREME_ROWS;
+    if (!(k >= 1 && k + 1 <= PAIRED_SEEDS_MOST) || rows === 0 || cells * 8 > PAIRS_MOST_BYTES) return null;
     const stride = codeStride(f);
     // pairTiles reads the codes of four queries at a time
     const padded = Math.ceil(rows / 4) * 4;
@@ -879,7 +898,7 @@ class WasmKernels implements Kernels {
       blockErrors[b + 1] = Math.max(blockErrors[b + 1], errors[2 * r + 1]);
     }
     const pairs: CosinePairs = { rows, factors: f, quantized, tileRowsDone: 0 };
-    const extremes = this.arena.float32(rows * blocks * 2);
+    const extremes = this.arena.float32(cells * 2);
     this.pairsMade.set(pairs, { codes, scales, bounds, errors, blockErrors, extremes });
     return pairs;
   }
@@ -890,6 +909,55 @@ class WasmKernels implements Kernels {
 
   pairedCosineBlockAsync(selection: PairedCosineSelection): Promise<void> {
     return this.driveOffThread(this.pairedCosineBlockSteps(selection));
+  }
+
+  pairedTiles(pairs: CosinePairs, tileRows: number): void {
+    this.drive(this.pairedTilesSteps(pairs, tileRows));
+  }
+
+  pairedTilesAsync(pairs: CosinePairs, tileRows: number): Promise<void> {
+    return this.driveOffThread(this.pairedTilesSteps(pairs, tileRows));
+  }
+
+  private *pairedTilesSteps(pairs: CosinePairs, tileRows: number): Generator<Task, void, void> {
+    const inside = this.pairsMade.get(pairs);
+    if (inside === undefined) throw new Error('wasm kernels: pairs not made by these kernels');
+    const upTo = Math.min(Math.ceil(pairs.rows / EXTREME_ROWS), Math.floor(tileRows));
+    const tiles = this.pairTilesTask(pairs, upTo);
+    if (tiles === null) return;
+    yield tiles;
+    pairs.tileRowsDone = upTo;
+  }
+
+  /**
+   * The task of the tiles of the pairs' tile rows from the first not scored up to `upTo`, in
+   * chunks of PAIR_CHUNK_TILES tiles within a tile row, tile (I, J) numbered I · blocks + J (a
+   * row's last chunk ends where the next row starts, at J = I + 1; the last at upTo · blocks),
+   * its arguments set; null when there are none.
+   */
+  private pairTilesTask(pairs: CosinePairs, upTo: number): Task | null {
+    const inside = this.pairsMade.get(pairs)!;
+    const from = pairs.tileRowsDone;
+    if (upTo <= from) return null;
+    const { rows, factors: f, quantized } = pairs;
+    const blocks = Math.ceil(rows / EXTREME_ROWS);
+    const boundaries: number[] = [];
+    for (let I = from; I < upTo; I++)
+      for (let J = I; J < blocks; J += PAIR_CHUNK_TILES) boundaries.push(I * blocks + J);
+    boundaries.push(upTo * blocks);
+    const room = this.boundsScratch.get(boundaries.length);
+    const bounds = new Int32Array(room.buffer, room.byteOffset, boundaries.length);
+    bounds.set(boundaries);
+    const a = this.args;
+    a[ARG.codes] = this.address(quantized.codes);
+    a[ARG.codeStride] = codeStride(f);
+    a[ARG.sums] = this.address(quantized.sums);
+    a[ARG.scales] = this.address(quantized.scales);
+    a[ARG.queryCodes] = inside.codes.byteOffset;
+    a[ARG.queryScales] = inside.scales.byteOffset;
+    a[ARG.outStride] = rows;
+    a[ARG.extremes] = inside.extremes.byteOffset;
+    return { ...task(TASK.pairTiles, 0, 0, this.exports.pairTileBytes()), bounds, boundsCount: boundaries.length - 1 };
   }
 
   /**
@@ -941,28 +1009,25 @@ class WasmKernels implements Kernels {
     a[ARG.pairBlockErrors] = inside.blockErrors.byteOffset;
     a[ARG.rowError] = quantized.error;
     const scratch = this.exports.pairedScratchBytes(rows, cap, stride);
-    if (need > pairs.tileRowsDone) {
-      // chunks of PAIR_CHUNK_TILES tiles within a tile row, tile (I, J) numbered I · blocks + J:
-      // a row's last chunk ends where the next row starts (at J = I + 1), the last at need · blocks
-      const boundaries: number[] = [];
-      for (let I = pairs.tileRowsDone; I < need; I++)
-        for (let J = I; J < blocks; J += PAIR_CHUNK_TILES) boundaries.push(I * blocks + J);
-      boundaries.push(need * blocks);
-      const room = this.boundsScratch.get(boundaries.length);
-      const bounds = new Int32Array(room.buffer, room.byteOffset, boundaries.length);
-      bounds.set(boundaries);
+    // the tile rows the block needs, and as many more for the next block, which the queries'
+    // chunks go on with meanwhile when they need none of them (tile rows past their own write no
+    // cell of theirs: only cells of later rows' blocks)
+    const lowest = slots.reduce((low, slot) => (slot >= 0 ? Math.min(low, slot) : low), rows);
+    const ahead = Math.min(blocks, need + Math.max(1, need - Math.floor(lowest / EXTREME_ROWS)));
+    const free = need <= pairs.tileRowsDone;
+    const tiles = this.pairTilesTask(pairs, ahead);
+    if (tiles !== null) {
       yield {
-        ...task(TASK.pairTiles, 0, 0, this.exports.pairTileBytes()),
-        bounds,
-        boundsCount: boundaries.length - 1,
+        ...tiles,
         then: {
           kind: TASK.pairedRefine,
           rows: queries,
           chunkRows: PAIRED_CHUNK_QUERIES,
           scratchBytesPerThread: scratch,
+          free,
         },
       };
-      pairs.tileRowsDone = need;
+      pairs.tileRowsDone = ahead;
     } else yield task(TASK.pairedRefine, queries, PAIRED_CHUNK_QUERIES, scratch);
     if (scores !== selection.scores) {
       for (let q = 0; q < queries; q++)

@@ -7,7 +7,7 @@ import { checkMinListeners, DEFAULT_MIN_ITEM_USERS } from './listeners.js';
 import { checkTsvNames } from '../data/tsvNames.js';
 import { allQueryKernels, blockScratch, emitBlocks, allBlockQueries } from './allBlocks.js';
 import { minMaxScale } from './scale.js';
-import { encodedNames, ScoredLines } from './scoredLines.js';
+import { encodedNames, ScoredLines, type EncodedNames } from './scoredLines.js';
 import { itemNorms, type SimilarOptions } from './similar.js';
 import { candidateFactors, candidateRows, type CandidateRows } from './candidates.js';
 import { quantizeRows, type QuantizedRows } from '../kernels/quantize.js';
@@ -64,6 +64,19 @@ function quantizedOf(set: Candidates, kernels: Kernels, f: number): QuantizedRow
   return set.quantized;
 }
 
+/**
+ * The tile rows of the pairs of `count` candidates that hold about a quarter of their tiles: what
+ * the workers score while the names are read (at 19K candidates about 35 ms of two threads' work
+ * against about as long for the names on the calling thread).
+ */
+function earlyTileRows(count: number): number {
+  const blocks = Math.ceil(count / 64);
+  let tiles = 0;
+  let rows = 0;
+  while (rows < blocks && tiles < (blocks * (blocks + 1)) / 8) tiles += blocks - rows++;
+  return rows;
+}
+
 // kernel memory is never freed: the compacted rows are kept for the next run on the same model
 const cache = new WeakMap<Kernels, WeakMap<Float32Array, Candidates>>();
 
@@ -116,7 +129,7 @@ export async function writeAllSimilar(
   const minItemUsers = checkMinListeners(options.minItemUsers ?? DEFAULT_MIN_ITEM_USERS);
   // never lists longer than the items there are (a count of 1e9 allocates nothing)
   const k = checkCount('count', options.count, 10, model.items);
-  const { itemFactors: Y, items, factors: f } = model;
+  const { items, factors: f } = model;
   if (options.itemIndex !== undefined) {
     // names as they are (a carriage return included), or refused: the rule of the split files
     checkTsvNames([], model.itemNames, 'the neighbours');
@@ -133,8 +146,11 @@ export async function writeAllSimilar(
   let lines = 0;
   let count = 0;
   try {
-    // model errors (a corrupt file read on first use) come before the output file is opened;
-    // the candidates are made while the kernels' workers start
+    // model errors (a corrupt file read on first use) come before the output file is opened; the
+    // factors are read while the kernels' workers start, and the kernels are first used once they
+    // have (their workers start faster: see WasmKernels.start)
+    const Y = model.itemFactors;
+    await ready;
     const candidateSet = candidates(model, minItemUsers, kernels);
     const { rows, slot: slotOf, factors, norms } = candidateSet;
     count = candidateSet.count;
@@ -144,14 +160,22 @@ export async function writeAllSimilar(
     // both sets of arrays made before the first call (none may be made while one runs)
     blockScratch(kernels, block, count, k, 0);
     blockScratch(kernels, block, count, k, 1);
-    // names as they are (a carriage return included), or refused: the rule of the split files;
-    // read and checked while the workers start
-    checkTsvNames([], model.itemNames, 'the neighbours');
-    const named = encodedNames(model.itemNames);
-    // the int8 copy and the pairs are made on every thread
-    await ready;
+    // the int8 copy and the pairs are made on every thread, and the first tiles of the pairs
+    // scored while the names are read and checked (names as they are, a carriage return
+    // included, or refused: the rule of the split files)
     const quantized = quantizedOf(candidateSet, kernels, f);
     const pairs = pairsFor(candidateSet, kernels, f, k);
+    const early = pairs === null ? null : kernels.pairedTilesAsync!(pairs, earlyTileRows(count));
+    early?.catch(() => undefined);
+    let named: EncodedNames;
+    try {
+      checkTsvNames([], model.itemNames, 'the neighbours');
+      named = encodedNames(model.itemNames);
+    } finally {
+      // the kernels are disposed of only once no call runs
+      await early?.catch(() => undefined);
+    }
+    await early;
     /** Scores the block of items from `first` on into `slot`'s arrays (off the thread where the kernels can). */
     const score = async (first: number, slot: 0 | 1): Promise<void> => {
       const { scores, excludeStart, best, found, range } = blockScratch(kernels, block, count, k, slot);

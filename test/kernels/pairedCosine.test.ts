@@ -24,6 +24,8 @@ interface PairedCase {
   /** queries per block, and the order the blocks are scored in (default: in order) */
   block: number;
   order?: number[];
+  /** tile rows scored first, before any block (pairedTiles) */
+  early?: number;
 }
 
 function norms(kernels: Kernels, Y: Float32Array, rows: number, f: number): Float32Array {
@@ -66,6 +68,7 @@ function paired(kernels: Kernels, c: PairedCase): Answer {
   const quantized = quantizeRows(kernels, Y, c.rows, c.f, rowNorms);
   const pairs = kernels.cosinePairs!(quantized, Y, c.rows, c.f, rowNorms, c.k);
   assert.ok(pairs !== null, 'pairs made');
+  if (c.early !== undefined) kernels.pairedTiles!(pairs, c.early);
   const blocks = Math.ceil(c.slots.length / c.block);
   const out: Answer = { best: [], raw: [], range: [] };
   for (const b of c.order ?? Array.from({ length: blocks }, (_, n) => n)) {
@@ -162,6 +165,12 @@ describe('pairedCosineBlock: the answers of scoresBlock and selectBlock (cosine)
     // queries in any order of rows, some asked twice
     const shuffled = slots.map((_, n) => (n * 389) % 1300).concat([5, 5, 1299]);
     check('rows in another order', { Y, rows: 1300, f: 64, slots: shuffled, k: 10, block: 128 });
+  });
+
+  it('tile rows scored before the blocks (pairedTiles): none, some, all, more than there are', () => {
+    const Y = clustered(1000, 64, 19);
+    for (const early of [0, 3, 16, 40])
+      check(`${early} tile rows first`, { Y, rows: 1000, f: 64, slots: every(1000), k: 10, block: 128, early });
   });
 
   it("queries from outside the set (scored whole by their own codes), mixed with the set's rows", () => {
