@@ -107,6 +107,8 @@ export interface CosinePairs {
   readonly factors: number;
   /** the rows' int8 copy it was made for */
   readonly quantized: QuantizedRows;
+  /** the longest lists the extremes matrix answers (k); longer ones score each query's whole row */
+  readonly mostK: number;
   /** tile rows (64 queries each) whose pairs are scored: each block scores those its queries need first */
   tileRowsDone: number;
 }
@@ -248,7 +250,7 @@ export interface Kernels {
    * queries with lists of k, or null where that cannot help: a k above what the refining pass
    * seeds from the extremes matrix, a row whose norm is outside the quantization's safe range
    * (its bound is not finite), or a matrix beyond its memory bound (PAIRS_MOST_BYTES: about
-   * 22,000 rows). WebAssembly kernels only.
+   * 22,000 rows). WebAssembly kernels only, which have pairedCosineBlock and pairedTiles too.
    */
   cosinePairs?(
     quantized: QuantizedRows,

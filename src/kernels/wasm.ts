@@ -897,7 +897,7 @@ class WasmKernels implements Kernels {
       blockErrors[b] = Math.max(blockErrors[b], errors[2 * r]);
       blockErrors[b + 1] = Math.max(blockErrors[b + 1], errors[2 * r + 1]);
     }
-    const pairs: CosinePairs = { rows, factors: f, quantized, tileRowsDone: 0 };
+    const pairs: CosinePairs = { rows, factors: f, quantized, mostK: PAIRED_SEEDS_MOST - 1, tileRowsDone: 0 };
     const extremes = this.arena.float32(cells * 2);
     this.pairsMade.set(pairs, { codes, scales, bounds, errors, blockErrors, extremes });
     return pairs;

@@ -45,10 +45,10 @@ interface Candidates extends CandidateRows {
  * for its extremes matrix: then each query scores every candidate, as cosineBlock does).
  */
 function pairsFor(set: Candidates, kernels: Kernels, f: number, k: number): CosinePairs | null {
-  if (set.pairs !== undefined) return set.pairs;
+  if (set.pairs !== undefined) return k <= set.pairs.mostK ? set.pairs : null;
   const quantized = quantizedOf(set, kernels, f);
-  if (quantized === null || kernels.cosinePairs === undefined || kernels.pairedCosineBlockAsync === undefined)
-    return null;
+  // kernels that can make pairs can score with them (the WebAssembly kernels)
+  if (quantized === null || kernels.cosinePairs === undefined) return null;
   const pairs = kernels.cosinePairs(quantized, set.factors, set.count, f, set.norms, k);
   if (pairs !== null) set.pairs = pairs;
   return pairs;

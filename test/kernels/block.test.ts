@@ -191,14 +191,18 @@ describe('--all against single queries (sample)', () => {
   });
 
   it("writeAllSimilar: similarToRow's lines, with and without the listener filter, on 1 and 2 threads", async () => {
-    for (const minItemUsers of [1, 3]) {
-      const expected = model.itemNames.flatMap((name, item) =>
-        similarToRow(model, item, { minItemUsers, count: 5 }).map((s) => `${name}\t${s.name}\t${s.score.toFixed(6)}`),
-      );
-      for (const kernels of [wasm1, wasm2, undefined]) {
-        const path = join(work, `similar-${minItemUsers}-${kernels?.threads}.tsv`);
-        assert.equal((await writeAllSimilar(model, path, { minItemUsers, count: 5, kernels })).lines, expected.length);
-        assert.deepEqual(read(path), expected);
+    // lists of 5 through the candidates' pairs (kept with the kernels), then of 20, longer than
+    // the pairs answer: each query scores every candidate
+    for (const count of [5, 20]) {
+      for (const minItemUsers of [1, 3]) {
+        const expected = model.itemNames.flatMap((name, item) =>
+          similarToRow(model, item, { minItemUsers, count }).map((s) => `${name}\t${s.name}\t${s.score.toFixed(6)}`),
+        );
+        for (const kernels of [wasm1, wasm2, undefined]) {
+          const path = join(work, `similar-${minItemUsers}-${kernels?.threads}.tsv`);
+          assert.equal((await writeAllSimilar(model, path, { minItemUsers, count, kernels })).lines, expected.length);
+          assert.deepEqual(read(path), expected);
+        }
       }
     }
   });
