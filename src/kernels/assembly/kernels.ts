@@ -1875,18 +1875,25 @@ export function refineRows(
 // scores of the tile's queries' codes against the row's codes, so each cell is judged by the
 // bound of its own pairs (pairBound: the row codes' and the query codes' errors, as cosineBound
 // takes them, per row and per block). The set's rows all have a norm of 0 or one in the safe
-// range (cosinePairs), so every tile score is a number: the tiles keep no NaN marks.
+// range (cosinePairs), so every tile score is a number: the tiles keep no NaN marks. The matrix
+// is laid out by tiles, cell (r, b) at ((⌊r / 64⌋ · blocks + b) · 64 + r mod 64) · 8 bytes: a
+// tile writes its 64 cells of each side into eight cache lines (by rows, 128 lines: most of the
+// tiles' time went to those writes), and the queries of one tile row read the same lines.
 
-/** cosineBound of quantize.ts for pairs whose row codes err by at most rowError and query codes by queryError. */
-@inline function pairBound(rowError: f64, queryError: f64, f: i32): f32 {
-  return <f32>((rowError + (1 + rowError) * queryError + <f64>f * 2.384185791015625e-7 + 1e-4) * (1 + 9.5367431640625e-7));
+/**
+ * cosineBound of quantize.ts for pairs whose row codes err by at most rowError and query codes by
+ * queryError, in float32: its few roundings (each 2⁻²⁴ at most) stay well inside the factor
+ * 1 + 2⁻²⁰, so the result is never below cosineBound's float64 one.
+ */
+@inline function pairBound(rowError: f32, queryError: f32, f: i32): f32 {
+  return (rowError + (1 + rowError) * queryError + <f32>f * 2.384185791015625e-7 + 1e-4) * (1 + 9.5367431640625e-7);
 }
 
 /**
  * The largest and smallest of each of the `columns` columns of a tile (`queries` rows of
- * EXTREME_ROWS numbers) at at + c · rowBytes; noted: 128 bytes of scratch.
+ * EXTREME_ROWS numbers) as pairs at at + 8c; noted: 128 bytes of scratch.
  */
-function columnExtremes(tile: usize, queries: i32, columns: i32, at: usize, rowBytes: usize, noted: usize): void {
+function columnExtremes(tile: usize, queries: i32, columns: i32, at: usize, noted: usize): void {
   for (let c = 0; c < columns; c += 16) {
     let p = tile + (<usize>c << 2);
     let h0 = v128.load(p);
@@ -1922,7 +1929,7 @@ function columnExtremes(tile: usize, queries: i32, columns: i32, at: usize, rowB
     v128.store(noted, l3, 112);
     const last = c + 16 < columns ? 16 : columns - c;
     for (let lane = 0; lane < last; lane++) {
-      const cell = at + <usize>(c + lane) * rowBytes;
+      const cell = at + (<usize>(c + lane) << 3);
       store<f32>(cell, load<f32>(noted + (<usize>lane << 2)));
       store<f32>(cell, load<f32>(noted + (<usize>(16 + lane) << 2)), 4);
     }
@@ -1985,8 +1992,8 @@ export function pairTileBytes(): usize {
  * 64I + 64) (codes QC and scales qScales of every row coded as a query, quantizeQueryRows)
  * against rows [64J, 64J + 64) (the packed row codes G, sums, scales), as approxProducts scores
  * them, into `tile` (pairTileBytes); each query's largest and smallest over the tile's rows into
- * its row of the extremes matrix (rows × blocks pairs) at column J, and, when J ≠ I, each row's
- * over the tile's queries into that row's row at column I.
+ * its cell of block J in the extremes matrix (laid out by tiles: see above), and, when J ≠ I, each
+ * row's over the tile's queries into its cell of block I.
  */
 export function pairTiles(
   G: usize, stride: i32, QC: usize, qScales: usize, sums: usize, scales: usize, n: i32, extremes: usize,
@@ -1996,7 +2003,6 @@ export function pairTiles(
   const I = start / blocks;
   const q0 = I * EXTREME_ROWS;
   const queries = n - q0 < EXTREME_ROWS ? n - q0 : EXTREME_ROWS;
-  const rowBytes = <usize>blocks << 3;
   const codes = QC + <usize>q0 * <usize>stride;
   const queryScales = qScales + (<usize>q0 << 2);
   const noted = tile + ((<usize>EXTREME_ROWS * EXTREME_ROWS) << 2);
@@ -2007,9 +2013,9 @@ export function pairTiles(
     const rows = n - r0 < EXTREME_ROWS ? n - r0 : EXTREME_ROWS;
     // row j's score of query q at tile + q · 4 · EXTREME_ROWS + (j − r0) · 4
     approxProductBlock(G, stride, codes, queryScales, queries, sums, scales, tile - (<usize>r0 << 2), EXTREME_ROWS, r0, r0 + rows, 0, 0);
-    for (let q = 0; q < queries; q++)
-      rowExtremes(tile + ((<usize>q * EXTREME_ROWS) << 2), rows, extremes + <usize>(q0 + q) * rowBytes + (<usize>J << 3));
-    if (J != I) columnExtremes(tile, queries, rows, extremes + <usize>r0 * rowBytes + (<usize>I << 3), rowBytes, noted);
+    const byRows = extremes + ((<usize>I * <usize>blocks + <usize>J) << 9);
+    for (let q = 0; q < queries; q++) rowExtremes(tile + ((<usize>q * EXTREME_ROWS) << 2), rows, byRows + (<usize>q << 3));
+    if (J != I) columnExtremes(tile, queries, rows, extremes + ((<usize>J * <usize>blocks + <usize>I) << 9), noted);
   }
 }
 
@@ -2164,7 +2170,7 @@ function ownExtremeRow(row: usize, n: i32, skip: usize, b: i32, sign: f32): i32 
 }
 
 /**
- * One query's answer from its row of the extremes matrix (`extremes`, blocks pairs), as
+ * One query's answer from its cells of the extremes matrix (block b's at extremes + 512b), as
  * refineRow gives it: the k + excluded blocks of the largest maxima and the block of the
  * smallest minimum are scored by the query's own codes and their best (lowest) rows exactly,
  * giving K, the k-th largest of those exact scores, and m, the lowest: a row whose cosine is
@@ -2197,8 +2203,8 @@ function pairedRow(
   let lowest = 0;
   let lowestValue = <f32>Infinity;
   for (let b = 0; b < blocks; b++) {
-    tops = keepLargest(topValues, topBlocks, tops, want, load<f32>(extremes + (<usize>b << 3)), b);
-    const low = load<f32>(extremes + (<usize>b << 3), 4);
+    tops = keepLargest(topValues, topBlocks, tops, want, load<f32>(extremes + (<usize>b << 9)), b);
+    const low = load<f32>(extremes + (<usize>b << 9), 4);
     if (low < lowestValue) {
       lowestValue = low;
       lowest = b;
@@ -2224,14 +2230,14 @@ function pairedRow(
   const m = cosineOf(j, Y, rowStride, x, f, norms, queryNorm);
   if (m != m) return -1;
   const home = slot / EXTREME_ROWS;
-  const rowError = <f64>load<f32>(errors + (<usize>slot << 3));
-  const queryError = <f64>load<f32>(errors + (<usize>slot << 3), 4);
+  const rowError = load<f32>(errors + (<usize>slot << 3));
+  const queryError = load<f32>(errors + (<usize>slot << 3), 4);
   let listed = 0;
   for (let b = 0; b < blocks; b++) {
     // the bound of the query's own scores of the block's rows, and of the cell
-    const w = pairBound(<f64>load<f32>(blockErrors + (<usize>b << 3)), queryError, f);
-    const cell = b >= home ? w : pairBound(rowError, <f64>load<f32>(blockErrors + (<usize>b << 3), 4), f);
-    if (load<f32>(extremes + (<usize>b << 3)) < K - cell && load<f32>(extremes + (<usize>b << 3), 4) > m + cell) continue;
+    const w = pairBound(load<f32>(blockErrors + (<usize>b << 3)), queryError, f);
+    const cell = b >= home ? w : pairBound(rowError, load<f32>(blockErrors + (<usize>b << 3), 4), f);
+    if (load<f32>(extremes + (<usize>b << 9)) < K - cell && load<f32>(extremes + (<usize>b << 9), 4) > m + cell) continue;
     ownBlock(G, stride, qc, t, sums, scales, row, n, made, b);
     const highCut = K - w;
     const lowCut = m + w;
@@ -2324,7 +2330,8 @@ export function pairedRefineRows(
     if (slot >= 0 && bound < Infinity) {
       count = pairedRow(
         row, n, k, skip, to - from, Y, f, x, norms, queryNorm, out, at, candidates, cap,
-        extremes + <usize>slot * (<usize>blocks << 3), G, stride, qc, t, sums, scales, made, seeds, slot, errors,
+        extremes + ((<usize>(slot / EXTREME_ROWS) * <usize>blocks) << 9) + (<usize>(slot % EXTREME_ROWS) << 3), G,
+        stride, qc, t, sums, scales, made, seeds, slot, errors,
         blockErrors,
       );
     }
