@@ -802,6 +802,22 @@ class WasmKernels implements Kernels {
     return staged;
   }
 
+  /**
+   * unstageSelection for the int8 top-k kernels, whose scores of the k best (the only ones
+   * defined) are copied back first when the caller's scores live outside kernel memory.
+   */
+  private unstageTopK(selection: CosineSelection | DotSelection, scores: Float32Array, staged: StagedSelection): void {
+    const { queries, rows, k } = selection;
+    if (scores !== selection.scores) {
+      for (let q = 0; q < queries; q++)
+        for (let r = 0; r < staged.found[q]; r++) {
+          const j = staged.best[q * k + r];
+          selection.scores[q * rows + j] = scores[q * rows + j];
+        }
+    }
+    this.unstageSelection(selection, staged);
+  }
+
   private unstageSelection(selection: BlockSelection | CosineSelection | DotSelection, staged: StagedSelection): void {
     const { queries, k } = selection;
     if (staged.best !== selection.best) selection.best.set(staged.best.subarray(0, queries * k));
@@ -1029,14 +1045,7 @@ class WasmKernels implements Kernels {
       };
       pairs.tileRowsDone = ahead;
     } else yield task(TASK.pairedRefine, queries, PAIRED_CHUNK_QUERIES, scratch);
-    if (scores !== selection.scores) {
-      for (let q = 0; q < queries; q++)
-        for (let r = 0; r < staged.found[q]; r++) {
-          const j = staged.best[q * k + r];
-          selection.scores[q * rows + j] = scores[q * rows + j];
-        }
-    }
-    this.unstageSelection(selection, staged);
+    this.unstageTopK(selection, scores, staged);
   }
 
   /**
@@ -1113,14 +1122,7 @@ class WasmKernels implements Kernels {
         then: { kind: refine.kind, rows: queries, chunkRows: 1, scratchBytesPerThread: refineScratch },
       };
     }
-    if (scores !== selection.scores) {
-      for (let q = 0; q < queries; q++)
-        for (let r = 0; r < staged.found[q]; r++) {
-          const j = staged.best[q * k + r];
-          selection.scores[q * rows + j] = scores[q * rows + j];
-        }
-    }
-    this.unstageSelection(selection, staged);
+    this.unstageTopK(selection, scores, staged);
   }
 
   private readonly transposeCounts = new Scratch((n) => this.arena.int32(n));

@@ -1936,7 +1936,11 @@ function columnExtremes(tile: usize, queries: i32, columns: i32, at: usize, note
   }
 }
 
-/** The largest and smallest of the `count` (1 or more) numbers at o as a pair at at. */
+/**
+ * The largest and smallest of the `count` (1 or more) numbers at o as a pair at at: noteExtremes
+ * without its NaN marks, which no tile score of the pairs needs (each is a number): 12 vector
+ * operations for 16 numbers instead of 20.
+ */
 @inline function rowExtremes(o: usize, count: i32, at: usize): void {
   let h = <f32>-Infinity;
   let l = <f32>Infinity;
