@@ -45,7 +45,8 @@ const SAFE_NORM_HIGH = 2 ** 30;
  */
 const QUERY_LIMIT = 63;
 
-function safeNorm(norm: number): boolean {
+/** Whether a row of this norm is coded (quantizeRows): else it gets the scale NaN, or with norm 0 the codes 0. */
+export function safeNorm(norm: number): boolean {
   return norm >= SAFE_NORM_LOW && norm <= SAFE_NORM_HIGH;
 }
 

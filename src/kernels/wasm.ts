@@ -7,7 +7,7 @@ import { countingTranspose, type CsrArrays } from './transpose.js';
 import { Worker } from 'node:worker_threads';
 import { jsKernels } from './js.js';
 import { ARG, ARGUMENTS, CLOSED, CONTROL_BYTES, CONTROL_INTS, SLOT, TASK, work, type KernelExports } from './pool.js';
-import { codeStride, quantizeProductQueries, quantizeQueries } from './quantize.js';
+import { codeStride, quantizeProductQueries, quantizeQueries, safeNorm } from './quantize.js';
 import type {
   BlockSelection,
   CosinePairs,
@@ -882,6 +882,11 @@ class WasmKernels implements Kernels {
     // the matrix is laid out by tiles: blocks × blocks × 64 cells of two floats
     const cells = blocks * blocks * EXTREME_ROWS;
     if (!(k >= 1 && k + 1 <= PAIRED_SEEDS_MOST) || rows === 0 || cells * 8 > PAIRS_MOST_BYTES) return null;
+    // a row of norm 0 scores 0 exactly both ways (codes and scale 0); any other must have a norm
+    // in the safe range (a finite bound), so that every tile score is a number: checked before
+    // anything is allocated, as kernel memory is never given back
+    const rowNorms = this.resident(norms, rows);
+    for (let r = 0; r < rows; r++) if (rowNorms[r] !== 0 && !safeNorm(rowNorms[r])) return null;
     const stride = codeStride(f);
     // pairTiles reads the codes of four queries at a time
     const padded = Math.ceil(rows / 4) * 4;
@@ -890,7 +895,6 @@ class WasmKernels implements Kernels {
     const scales = this.arena.float32(padded);
     const bounds = this.arena.float32(padded);
     const errors = this.arena.float32(2 * rows);
-    const rowNorms = this.resident(norms, rows);
     const a = this.args;
     a[ARG.queryRows] = this.resident(Y, rows * f).byteOffset;
     a[ARG.factors] = f;
@@ -904,11 +908,8 @@ class WasmKernels implements Kernels {
     a[ARG.scales] = this.address(quantized.scales);
     a[ARG.pairErrors] = errors.byteOffset;
     this.run(TASK.codeQueries, 0, rows, CODE_CHUNK_ROWS, 0);
-    // a row of norm 0 scores 0 exactly both ways (codes and scale 0); any other must have a
-    // finite bound (a norm in the safe range), so that every tile score is a number
     const blockErrors = this.arena.float32(2 * blocks);
     for (let r = 0; r < rows; r++) {
-      if (rowNorms[r] !== 0 && !(bounds[r] < Infinity)) return null;
       const b = 2 * Math.floor(r / EXTREME_ROWS);
       blockErrors[b] = Math.max(blockErrors[b], errors[2 * r]);
       blockErrors[b + 1] = Math.max(blockErrors[b + 1], errors[2 * r + 1]);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { seededRandom } from '../../src/als/random.js';
-import type { Kernels } from '../../src/kernels/index.js';
+import { createWasmKernels, type Kernels } from '../../src/kernels/index.js';
 import { quantizeRows } from '../../src/kernels/quantize.js';
 import { randomMatrix } from '../helpers.js';
 import { answer, blockKernels, blockSelection, builds, residentRows, scoredAnswer, type Answer } from './blockCases.js';
@@ -242,6 +242,27 @@ describe('cosinePairs', () => {
       const many = 24000;
       assert.equal(make(randomMatrix(many, f, 4), many, 10), null);
       assert.notEqual(make(randomMatrix(20000, f, 4), 20000, 10), null);
+    }
+  });
+
+  it('a set of unsafe norm is declined before anything is allocated: a loop over it does not grow kernel memory', async () => {
+    for (const build of builds) {
+      // fresh kernels: no memory given back that an allocation could take without growing
+      const kernels = await createWasmKernels(2, { build });
+      try {
+        const f = 8;
+        const Y = kernels.float32(100 * f);
+        Y.set(randomMatrix(100, f, 3));
+        for (let a = 0; a < f; a++) Y[5 * f + a] *= 1e35;
+        const rowNorms = norms(kernels, Y, 100, f);
+        const quantized = quantizeRows(kernels, Y, 100, f, rowNorms);
+        const extent = () => (kernels as unknown as { memoryExtent: number }).memoryExtent;
+        const before = extent();
+        for (let n = 0; n < 20; n++) assert.equal(kernels.cosinePairs!(quantized, Y, 100, f, rowNorms, 10), null);
+        assert.equal(extent(), before, build);
+      } finally {
+        kernels.dispose();
+      }
     }
   });
 
