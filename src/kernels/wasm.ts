@@ -953,11 +953,9 @@ class WasmKernels implements Kernels {
    * its arguments set; null when there are none.
    */
   private pairTilesTask(pairs: CosinePairs, upTo: number): Task | null {
-    const inside = this.pairsMade.get(pairs)!;
     const from = pairs.tileRowsDone;
     if (upTo <= from) return null;
-    const { rows, factors: f, quantized } = pairs;
-    const blocks = Math.ceil(rows / EXTREME_ROWS);
+    const blocks = Math.ceil(pairs.rows / EXTREME_ROWS);
     const boundaries: number[] = [];
     for (let I = from; I < upTo; I++)
       for (let J = I; J < blocks; J += PAIR_CHUNK_TILES) boundaries.push(I * blocks + J);
@@ -965,6 +963,14 @@ class WasmKernels implements Kernels {
     const room = this.boundsScratch.get(boundaries.length);
     const bounds = new Int32Array(room.buffer, room.byteOffset, boundaries.length);
     bounds.set(boundaries);
+    this.pairArguments(pairs);
+    return { ...task(TASK.pairTiles, 0, 0, this.exports.pairTileBytes()), bounds, boundsCount: boundaries.length - 1 };
+  }
+
+  /** The arguments of the pairs' tiles, which their queries' refining reads too: the codes both ways and the matrix. */
+  private pairArguments(pairs: CosinePairs): void {
+    const inside = this.pairsMade.get(pairs)!;
+    const { rows, factors: f, quantized } = pairs;
     const a = this.args;
     a[ARG.codes] = this.address(quantized.codes);
     a[ARG.codeStride] = codeStride(f);
@@ -974,7 +980,6 @@ class WasmKernels implements Kernels {
     a[ARG.queryScales] = inside.scales.byteOffset;
     a[ARG.outStride] = rows;
     a[ARG.extremes] = inside.extremes.byteOffset;
-    return { ...task(TASK.pairTiles, 0, 0, this.exports.pairTileBytes()), bounds, boundsCount: boundaries.length - 1 };
   }
 
   /**
@@ -1002,17 +1007,10 @@ class WasmKernels implements Kernels {
     const queryRows = this.inKernel(selection.queryRows, queryCopy, queries * f, true);
     const scores = this.inKernel(selection.scores, this.blockOut, queries * rows, false);
     const staged = this.stageSelection(selection);
+    this.pairArguments(pairs);
     const a = this.args;
-    a[ARG.codes] = this.address(quantized.codes);
-    a[ARG.codeStride] = stride;
-    a[ARG.sums] = this.address(quantized.sums);
-    a[ARG.scales] = this.address(quantized.scales);
-    a[ARG.queryCodes] = inside.codes.byteOffset;
-    a[ARG.queryScales] = inside.scales.byteOffset;
     a[ARG.queryBounds] = inside.bounds.byteOffset;
     a[ARG.out] = scores.byteOffset;
-    a[ARG.outStride] = rows;
-    a[ARG.extremes] = inside.extremes.byteOffset;
     a[ARG.Y] = this.resident(Y, rows * f).byteOffset;
     a[ARG.factors] = f;
     a[ARG.queryRows] = queryRows.byteOffset;

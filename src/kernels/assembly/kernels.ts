@@ -1937,52 +1937,12 @@ function columnExtremes(tile: usize, queries: i32, columns: i32, at: usize, note
 }
 
 /**
- * The largest and smallest of the `count` (1 or more) numbers at o as a pair at at: noteExtremes
+ * The largest and smallest of the `count` (1 or more) numbers at o as a pair at at: blockExtremes
  * without its NaN marks, which no tile score of the pairs needs (each is a number): 12 vector
  * operations for 16 numbers instead of 20.
  */
 @inline function rowExtremes(o: usize, count: i32, at: usize): void {
-  let h = <f32>-Infinity;
-  let l = <f32>Infinity;
-  let r = 0;
-  if (count >= 16) {
-    let h0 = v128.load(o);
-    let h1 = v128.load(o, 16);
-    let h2 = v128.load(o, 32);
-    let h3 = v128.load(o, 48);
-    let l0 = h0;
-    let l1 = h1;
-    let l2 = h2;
-    let l3 = h3;
-    for (r = 16; r + 16 <= count; r += 16) {
-      const p = o + (<usize>r << 2);
-      const v0 = v128.load(p);
-      const v1 = v128.load(p, 16);
-      const v2 = v128.load(p, 32);
-      const v3 = v128.load(p, 48);
-      h0 = f32x4.pmax(h0, v0);
-      h1 = f32x4.pmax(h1, v1);
-      h2 = f32x4.pmax(h2, v2);
-      h3 = f32x4.pmax(h3, v3);
-      l0 = f32x4.pmin(l0, v0);
-      l1 = f32x4.pmin(l1, v1);
-      l2 = f32x4.pmin(l2, v2);
-      l3 = f32x4.pmin(l3, v3);
-    }
-    const high = f32x4.pmax(f32x4.pmax(h0, h1), f32x4.pmax(h2, h3));
-    const low = f32x4.pmin(f32x4.pmin(l0, l1), f32x4.pmin(l2, l3));
-    const high2 = f32x4.pmax(high, v128.shuffle<f32>(high, high, 2, 3, 0, 1));
-    const low2 = f32x4.pmin(low, v128.shuffle<f32>(low, low, 2, 3, 0, 1));
-    h = f32x4.extract_lane(f32x4.pmax(high2, v128.shuffle<f32>(high2, high2, 1, 0, 3, 2)), 0);
-    l = f32x4.extract_lane(f32x4.pmin(low2, v128.shuffle<f32>(low2, low2, 1, 0, 3, 2)), 0);
-  }
-  for (; r < count; r++) {
-    const v = load<f32>(o + (<usize>r << 2));
-    if (v > h) h = v;
-    if (v < l) l = v;
-  }
-  store<f32>(at, h);
-  store<f32>(at, l, 4);
+  blockExtremes(o, count, at, false);
 }
 
 /** The bytes of pairTiles' scratch: a tile of scores, then room for its column extremes. */
@@ -2124,53 +2084,14 @@ function approxQueryRows(G: usize, stride: i32, qc: usize, t: f32, sums: usize, 
 }
 
 /**
- * The row of block b, not skipped, of the largest own score (sign 1) or the smallest (−1): the
- * first row holding the block's extreme, found by vectors, unless that one is skipped; −1 if
- * every row is.
+ * The row of block b, not skipped, of the largest own score (sign 1) or the smallest (−1), as
+ * seedCuts finds its rows (rowHolding: the first holding the block's extreme, else the best of
+ * those not skipped); −1 if every row is. noted: 8 bytes of scratch.
  */
-function ownExtremeRow(row: usize, n: i32, skip: usize, b: i32, sign: f32): i32 {
+function ownExtremeRow(row: usize, n: i32, skip: usize, b: i32, sign: f32, noted: usize): i32 {
   const from = b * EXTREME_ROWS;
-  const to = from + EXTREME_ROWS < n ? from + EXTREME_ROWS : n;
-  let value = sign * load<f32>(row + (<usize>from << 2));
-  let i = from + 1;
-  if (to - from >= 16) {
-    const signs = f32x4.splat(sign);
-    let m0 = f32x4.mul(v128.load(row + (<usize>from << 2)), signs);
-    let m1 = f32x4.mul(v128.load(row + (<usize>from << 2), 16), signs);
-    let m2 = f32x4.mul(v128.load(row + (<usize>from << 2), 32), signs);
-    let m3 = f32x4.mul(v128.load(row + (<usize>from << 2), 48), signs);
-    for (i = from + 16; i + 16 <= to; i += 16) {
-      const p = row + (<usize>i << 2);
-      m0 = f32x4.pmax(m0, f32x4.mul(v128.load(p), signs));
-      m1 = f32x4.pmax(m1, f32x4.mul(v128.load(p, 16), signs));
-      m2 = f32x4.pmax(m2, f32x4.mul(v128.load(p, 32), signs));
-      m3 = f32x4.pmax(m3, f32x4.mul(v128.load(p, 48), signs));
-    }
-    const m = f32x4.pmax(f32x4.pmax(m0, m1), f32x4.pmax(m2, m3));
-    const m2b = f32x4.pmax(m, v128.shuffle<f32>(m, m, 2, 3, 0, 1));
-    value = f32x4.extract_lane(f32x4.pmax(m2b, v128.shuffle<f32>(m2b, m2b, 1, 0, 3, 2)), 0);
-  }
-  for (; i < to; i++) {
-    const v = sign * load<f32>(row + (<usize>i << 2));
-    if (v > value) value = v;
-  }
-  for (let j = from; j < to; j++) {
-    if (sign * load<f32>(row + (<usize>j << 2)) != value) continue;
-    if (load<u8>(skip + <usize>j) == 0) return j;
-    break;
-  }
-  // the extreme's row is skipped: the best of the others, one by one
-  let found = -1;
-  let best = <f32>-Infinity;
-  for (let j = from; j < to; j++) {
-    if (load<u8>(skip + <usize>j) != 0) continue;
-    const v = sign * load<f32>(row + (<usize>j << 2));
-    if (found < 0 || v > best) {
-      best = v;
-      found = j;
-    }
-  }
-  return found;
+  rowExtremes(row + (<usize>from << 2), (from + EXTREME_ROWS < n ? from + EXTREME_ROWS : n) - from, noted);
+  return rowHolding(row, n, skip, b, load<f32>(noted + (sign > 0 ? 0 : 4)), sign);
 }
 
 /**
@@ -2202,6 +2123,7 @@ function pairedRow(
   const rowStride = <usize>f << 2;
   const topBlocks = seeds;
   const topValues = seeds + (SEEDED_BLOCKS_UP_TO << 2);
+  const noted = topValues + (SEEDED_BLOCKS_UP_TO << 2);
   // the blocks of the largest maxima, and of the smallest minimum
   let tops = 0;
   let lowest = 0;
@@ -2219,7 +2141,7 @@ function pairedRow(
   for (let r = 0; r < want; r++) {
     const b = load<i32>(topBlocks + (<usize>r << 2));
     ownBlock(G, stride, qc, t, sums, scales, row, n, made, b);
-    const j = ownExtremeRow(row, n, skip, b, 1);
+    const j = ownExtremeRow(row, n, skip, b, 1, noted);
     if (j < 0) continue;
     const s = cosineOf(j, Y, rowStride, x, f, norms, queryNorm);
     if (s != s) return -1;
@@ -2229,7 +2151,7 @@ function pairedRow(
   if (scored < k) return -1;
   const K = load<f32>(topValues);
   ownBlock(G, stride, qc, t, sums, scales, row, n, made, lowest);
-  const j = ownExtremeRow(row, n, skip, lowest, -1);
+  const j = ownExtremeRow(row, n, skip, lowest, -1, noted);
   if (j < 0) return -1;
   const m = cosineOf(j, Y, rowStride, x, f, norms, queryNorm);
   if (m != m) return -1;
@@ -2335,8 +2257,7 @@ export function pairedRefineRows(
       count = pairedRow(
         row, n, k, skip, to - from, Y, f, x, norms, queryNorm, out, at, candidates, cap,
         extremes + ((<usize>(slot / EXTREME_ROWS) * <usize>blocks) << 9) + (<usize>(slot % EXTREME_ROWS) << 3), G,
-        stride, qc, t, sums, scales, made, seeds, slot, errors,
-        blockErrors,
+        stride, qc, t, sums, scales, made, seeds, slot, errors, blockErrors,
       );
     }
     if (count < 0) {
@@ -3180,6 +3101,14 @@ function approxProductBlock(
 
 /** The largest and smallest of the `count` scores at o as a pair at at (both NaN if any score is). */
 @inline function noteExtremes(o: usize, count: i32, at: usize): void {
+  blockExtremes(o, count, at, true);
+}
+
+/**
+ * noteExtremes, or with `marks` false (a constant where it is inlined, so that the marks' code
+ * goes) the extremes alone, of scores known to be numbers.
+ */
+@inline function blockExtremes(o: usize, count: i32, at: usize, marks: bool): void {
   let h = <f32>-Infinity;
   let l = <f32>Infinity;
   let unknown = false;
@@ -3195,7 +3124,7 @@ function approxProductBlock(
     let l1 = h1;
     let l2 = h2;
     let l3 = h3;
-    let nan = v128.or(v128.or(f32x4.ne(h0, h0), f32x4.ne(h1, h1)), v128.or(f32x4.ne(h2, h2), f32x4.ne(h3, h3)));
+    let nan = marks ? v128.or(v128.or(f32x4.ne(h0, h0), f32x4.ne(h1, h1)), v128.or(f32x4.ne(h2, h2), f32x4.ne(h3, h3))) : i32x4.splat(0);
     for (r = 16; r + 16 <= count; r += 16) {
       const p = o + (<usize>r << 2);
       const v0 = v128.load(p);
@@ -3210,7 +3139,7 @@ function approxProductBlock(
       l1 = f32x4.pmin(l1, v1);
       l2 = f32x4.pmin(l2, v2);
       l3 = f32x4.pmin(l3, v3);
-      nan = v128.or(nan, v128.or(v128.or(f32x4.ne(v0, v0), f32x4.ne(v1, v1)), v128.or(f32x4.ne(v2, v2), f32x4.ne(v3, v3))));
+      if (marks) nan = v128.or(nan, v128.or(v128.or(f32x4.ne(v0, v0), f32x4.ne(v1, v1)), v128.or(f32x4.ne(v2, v2), f32x4.ne(v3, v3))));
     }
     const high = f32x4.pmax(f32x4.pmax(h0, h1), f32x4.pmax(h2, h3));
     const low = f32x4.pmin(f32x4.pmin(l0, l1), f32x4.pmin(l2, l3));
@@ -3218,13 +3147,13 @@ function approxProductBlock(
     const low2 = f32x4.pmin(low, v128.shuffle<f32>(low, low, 2, 3, 0, 1));
     h = f32x4.extract_lane(f32x4.pmax(high2, v128.shuffle<f32>(high2, high2, 1, 0, 3, 2)), 0);
     l = f32x4.extract_lane(f32x4.pmin(low2, v128.shuffle<f32>(low2, low2, 1, 0, 3, 2)), 0);
-    unknown = v128.any_true(nan);
+    unknown = marks && v128.any_true(nan);
   }
   for (; r < count; r++) {
     const v = load<f32>(o + (<usize>r << 2));
     if (v > h) h = v;
     if (v < l) l = v;
-    if (v != v) unknown = true;
+    if (marks && v != v) unknown = true;
   }
   store<f32>(at, unknown ? <f32>NaN : h);
   store<f32>(at, unknown ? <f32>NaN : l, 4);
